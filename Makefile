@@ -1,0 +1,70 @@
+# recovery-ops: `make demo`, `make test`, `make bench`; `make sam-check` for the SAM build.
+SHELL := /bin/bash
+
+# The Lambda runtime is python3.13 (template.yaml): use it where the machine has it, else python3.
+PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null) $(shell command -v python3))
+VENV := .venv
+VENV_STAMP := $(VENV)/.installed
+SAM_VENV := .sam-venv
+SAM_STAMP := $(SAM_VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test lint unit bench sam-check clean
+
+help:
+	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
+	@echo "make test       ruff, cfn-lint and the test suite"
+	@echo "make bench      every benchmark in benchmarks/"
+	@echo "make sam-check  sam validate --lint and sam build (aws-sam-cli in $(SAM_VENV))"
+
+$(VENV_STAMP): pyproject.toml
+	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV_STAMP)
+
+demo: venv
+	$(VENV)/bin/recovery-ops demo
+
+lint: venv
+	$(VENV)/bin/ruff check service slack_app tests benchmarks
+	$(VENV)/bin/cfn-lint template.yaml
+
+test: lint
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	@set -e; for script in benchmarks/*.py; do \
+		echo "== $$script"; $(VENV)/bin/python $$script; done
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	@touch $@
+
+# sam build runs the build-* targets below; it needs the runtime's python3.13 on PATH.
+sam-check: $(SAM_STAMP)
+	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	PATH="$(dir $(PYTHON)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build --region us-east-1
+
+# ---------------------------------------------------------------- sam build (BuildMethod: makefile)
+LAMBDA_PLATFORM := --platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:
+
+build-DependenciesLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python"
+	$(PYTHON) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" > "$(ARTIFACTS_DIR)/requirements.txt"
+	$(PYTHON) -m pip install --quiet $(LAMBDA_PLATFORM) --target "$(ARTIFACTS_DIR)/python" -r "$(ARTIFACTS_DIR)/requirements.txt"
+	rm "$(ARTIFACTS_DIR)/requirements.txt"
+
+build-%Function:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	cp -R service slack_app "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/service/local"
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
+
+clean:
+	rm -rf .aws-sam .pytest_cache .ruff_cache

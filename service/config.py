@@ -1,0 +1,41 @@
+"""Typed configuration, read from the environment when a handler runs (never at import)."""
+
+from __future__ import annotations
+
+import os
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is missing or has a malformed setting."""
+
+
+class HandlerConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+class OrdersApiConfig(HandlerConfig):
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+    order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
+
+
+class CheckAvailabilityConfig(HandlerConfig):
+    vendor_url: str = Field(alias="VENDOR_URL", min_length=1)
+    vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=3.0, gt=0, le=25)
+
+
+class DummyVendorConfig(HandlerConfig):
+    behaviour_parameter: str = Field(alias="VENDOR_BEHAVIOUR_PARAMETER", min_length=1)
+
+
+def load_config(model: type[ConfigT]) -> ConfigT:
+    """Validate the current environment against ``model``; name every bad setting on failure."""
+    try:
+        return model.model_validate(dict(os.environ))
+    except ValidationError as exc:
+        problems = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"{model.__name__} is not configured: {problems}") from exc

@@ -1,0 +1,109 @@
+"""Read executions the way an operator would: wait for them, list the states they went through."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+#: Polling sleeps: a tight loop starves moto's execution threads.
+POLL_SECONDS = 0.02
+
+
+class ExecutionsStillRunning(TimeoutError):
+    pass
+
+
+@dataclass(frozen=True)
+class StateStep:
+    """One state an execution entered, with how it ended (`error` set when the state failed)."""
+
+    name: str
+    entered_at: float
+    exited: bool
+    error: str | None = None
+
+
+def wait_for_status(
+    sfn: Any, execution_arn: str, statuses: frozenset[str] = TERMINAL, timeout: float = 30
+) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] in statuses:
+            return described
+        if time.monotonic() > deadline:
+            raise ExecutionsStillRunning(f"{execution_arn} is still {described['status']} after {timeout}s")
+        time.sleep(POLL_SECONDS)
+
+
+def wait_for_all(sfn: Any, execution_arns: list[str], timeout: float = 120) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    finished: dict[str, dict] = {}
+    while len(finished) < len(execution_arns):
+        for arn in execution_arns:
+            if arn not in finished:
+                described = sfn.describe_execution(executionArn=arn)
+                if described["status"] in TERMINAL:
+                    finished[arn] = described
+        if len(finished) < len(execution_arns):
+            if time.monotonic() > deadline:
+                raise ExecutionsStillRunning(
+                    f"{len(execution_arns) - len(finished)} executions still running"
+                )
+            time.sleep(POLL_SECONDS * 5)
+    return finished
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict]:
+    events: list[dict] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def state_steps(events: list[dict]) -> list[StateStep]:
+    """The states in the order they were entered; a state's error is the last failure seen inside it."""
+    steps: list[StateStep] = []
+    current: dict[str, Any] | None = None
+    for event in events:
+        details_entered = event.get("stateEnteredEventDetails")
+        if details_entered:
+            current = {
+                "name": details_entered["name"],
+                "entered_at": event["timestamp"].timestamp(),
+                "error": None,
+            }
+            steps.append(StateStep(**current, exited=False))
+            continue
+        for key in ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails", "taskTimedOutEventDetails"):
+            if key in event and current is not None:
+                current["error"] = event[key].get("error")
+                steps[-1] = StateStep(**current, exited=False)
+        if "stateExitedEventDetails" in event and current is not None:
+            steps[-1] = StateStep(**current, exited=True)
+    return steps
+
+
+def failed_error_names(events: list[dict]) -> list[str]:
+    """Every error name the execution's tasks failed with, in order (retries included)."""
+    names = []
+    for event in events:
+        for key in (
+            "taskFailedEventDetails",
+            "lambdaFunctionFailedEventDetails",
+            "executionFailedEventDetails",
+        ):
+            if key in event and event[key].get("error"):
+                names.append(event[key]["error"])
+    return names
+
+
+def state_transitions(events: list[dict]) -> int:
+    """State transitions as Step Functions bills them: one per state entered, plus the start."""
+    return 1 + sum(1 for event in events if "stateEnteredEventDetails" in event)

@@ -1,0 +1,64 @@
+"""Scale the real sleeps of moto's Step Functions interpreter (Retry intervals and Wait states).
+
+The ASL stays exactly as deployed; only the local clock runs faster. Every requested wait is
+recorded in seconds as the state machine asked for it, so tests can assert on backoff and
+retry-after without waiting for it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SleepLog:
+    """What the interpreter asked to sleep, unscaled: ("retry" | "wait", seconds)."""
+
+    scale: float
+    requests: list[tuple[str, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, kind: str, seconds: float) -> None:
+        with self._lock:
+            self.requests.append((kind, float(seconds)))
+
+    def of_kind(self, kind: str) -> list[float]:
+        with self._lock:
+            return [seconds for k, seconds in self.requests if k == kind]
+
+
+@contextmanager
+def scaled_interpreter_sleeps(scale: float) -> Iterator[SleepLog]:
+    """Run moto's Retry and Wait sleeps at ``scale`` times their length (0.001 = a thousand times faster)."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+    log = SleepLog(scale=scale)
+    real_time = retrier_decl.time
+    original_wait_interval = wait_function.WaitFunction._wait_interval
+
+    def retry_sleep(seconds: float) -> None:
+        log.record("retry", seconds)
+        real_time.sleep(seconds * scale)
+
+    def wait_interval(self: object, env: object, wait_seconds: int) -> None:
+        log.record("wait", wait_seconds)
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale)  # type: ignore[attr-defined]
+
+    clock = types.SimpleNamespace(
+        **{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
+    )
+    clock.sleep = retry_sleep
+    retrier_decl.time = clock
+    wait_function.WaitFunction._wait_interval = wait_interval
+    try:
+        yield log
+    finally:
+        retrier_decl.time = real_time
+        wait_function.WaitFunction._wait_interval = original_wait_interval

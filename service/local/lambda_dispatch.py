@@ -1,0 +1,102 @@
+"""Dispatch moto's Lambda invocations to the project's real handlers, in-process.
+
+moto (with ``use_docker: False``) sends every invoke to ``LambdaSimpleBackend.invoke``. We replace
+that seam: the function name maps to the handler named in template.yaml, which runs with the
+payload. A handler that raises becomes a function error whose ``errorType`` is the exception's
+class name, exactly as on AWS, so the state machine's Retry and Catch see the real error names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """The attributes of the Lambda context object that our handlers and Powertools read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@dataclass
+class LocalFunction:
+    name: str
+    arn: str
+    handler_path: str  # "package.module.function"
+
+    def handler(self) -> Handler:
+        module_name, _, attribute = self.handler_path.rpartition(".")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+class LambdaDispatcher:
+    """Maps function names to local handlers and counts invocations."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, LocalFunction] = {}
+        self.invocations: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def register(self, function: LocalFunction) -> None:
+        self._functions[function.name] = function
+
+    def invoke(self, function_name: str, payload: Any, response_headers: dict[str, str] | None = None) -> Any:
+        function = self._functions[function_name.split(":function:")[-1].split(":")[0]]
+        with self._lock:
+            self.invocations[function.name] += 1
+        context = LambdaContext(function_name=function.name, invoked_function_arn=function.arn)
+        try:
+            return function.handler()(payload, context)
+        except Exception as exc:  # noqa: BLE001 - every handler error becomes a function error, as on AWS
+            if response_headers is not None:
+                response_headers["x-amz-function-error"] = "Unhandled"
+            return {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+
+    @contextmanager
+    def installed(self) -> Iterator[LambdaDispatcher]:
+        """Route moto's Lambda invocations here while the context is open."""
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        dispatcher = self
+        original = LambdaSimpleBackend.invoke
+
+        def invoke(
+            self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
+        ):
+            payload = json.loads(body) if body else {}
+            if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+                # Asynchronous invoke: the caller gets 202 at once, the handler runs on its own.
+                threading.Thread(target=dispatcher.invoke, args=(function_name, payload), daemon=True).start()
+                return b""
+            result = dispatcher.invoke(function_name, payload, response_headers)
+            return json.dumps(result, default=str).encode()
+
+        LambdaSimpleBackend.invoke = invoke
+        try:
+            yield self
+        finally:
+            LambdaSimpleBackend.invoke = original

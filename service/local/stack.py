@@ -1,0 +1,346 @@
+"""The embedded stack: template.yaml's resources created in moto, its functions run in-process.
+
+Tables, queues, SSM parameters and state machines are created from the template's own
+properties (the state machines from the same ASL files, with the template's
+``DefinitionSubstitutions`` applied). Lambda functions are registered in moto and their
+invocations dispatched to the project's handlers. Resource kinds moto cannot run (HTTP APIs,
+log groups, layers) are listed in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service import aws_clients
+from service.local.cfn_template import (
+    PROJECT_ROOT,
+    ResolutionContext,
+    evaluate_conditions,
+    function_properties,
+    load_template,
+    parameter_values,
+    resolve,
+)
+from service.local.interpreter_clock import SleepLog, scaled_interpreter_sleeps
+from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "RecoveryOps",
+}
+
+
+@dataclass
+class EmbeddedStack:
+    """Physical names and ARNs of one local deployment of template.yaml."""
+
+    name: str
+    context: ResolutionContext
+    dispatcher: LambdaDispatcher
+    sleeps: SleepLog
+    environment: dict[str, str]
+    skipped: list[str] = field(default_factory=list)
+
+    def physical(self, logical_id: str) -> str:
+        """What `!Ref logical_id` is in this stack (a table or function name, a queue URL, an ARN)."""
+        return self.context.ref(logical_id)
+
+    def arn(self, logical_id: str) -> str:
+        return self.context.get_att(logical_id, "Arn")
+
+    def client(self, service_name: str) -> Any:
+        return aws_clients.client(service_name)
+
+
+def quiet_interpreter_logs() -> None:
+    """moto's interpreter logs every task failure with its whole parse tree; keep that for debugging only."""
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+
+
+def _lambda_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "# code runs in-process, see service/local/lambda_dispatch.py\n")
+    return buffer.getvalue()
+
+
+class _Deployer:
+    def __init__(self, stack_name: str, template: dict[str, Any], parameters: dict[str, str]) -> None:
+        self.stack_name = stack_name
+        self.template = template
+        self.ctx = ResolutionContext(
+            parameters=parameters,
+            pseudo={
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT_ID,
+                "AWS::Partition": "aws",
+                "AWS::StackName": stack_name,
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::NoValue": "",
+            },
+        )
+        evaluate_conditions(template, self.ctx)
+        self.resources: dict[str, dict[str, Any]] = {
+            logical_id: resource
+            for logical_id, resource in template["Resources"].items()
+            if "Condition" not in resource or self.ctx.conditions[resource["Condition"]]
+        }
+        self.skipped: list[str] = []
+        self.environment: dict[str, str] = {}
+
+    def physical_name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"[:64]
+
+    def of_type(self, *types: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(lid, res) for lid, res in self.resources.items() if res["Type"] in types]
+
+    def name_everything(self) -> None:
+        """Give every resource its physical name and ARN first, so properties can refer to any of them."""
+        arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT_ID}:{{rest}}"
+        for logical_id, resource in self.resources.items():
+            name = self.physical_name(logical_id)
+            kind = resource["Type"]
+            if kind == "AWS::DynamoDB::Table":
+                self.ctx.resources[logical_id] = {
+                    "Ref": name,
+                    "Arn": arn.format(service="dynamodb", rest=f"table/{name}"),
+                }
+            elif kind == "AWS::SQS::Queue":
+                props = resource.get("Properties", {})
+                queue_name = name + (".fifo" if props.get("FifoQueue") else "")
+                self.ctx.resources[logical_id] = {
+                    "Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue_name}",
+                    "Arn": arn.format(service="sqs", rest=queue_name),
+                    "QueueName": queue_name,
+                    "QueueUrl": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue_name}",
+                }
+            elif kind == "AWS::Serverless::Function":
+                self.ctx.resources[logical_id] = {
+                    "Ref": name,
+                    "Arn": arn.format(service="lambda", rest=f"function:{name}"),
+                }
+            elif kind == "AWS::Serverless::StateMachine":
+                state_machine_arn = arn.format(service="states", rest=f"stateMachine:{name}")
+                self.ctx.resources[logical_id] = {
+                    "Ref": state_machine_arn,
+                    "Arn": state_machine_arn,
+                    "Name": name,
+                }
+            elif kind == "AWS::SSM::Parameter":
+                self.ctx.resources[logical_id] = {"Ref": "", "Type": "String"}
+            else:
+                self.ctx.resources[logical_id] = {"Ref": name, "Arn": arn.format(service="local", rest=name)}
+        for logical_id, resource in self.of_type("AWS::SSM::Parameter"):
+            props = resolve(resource["Properties"], self.ctx)
+            self.ctx.resources[logical_id]["Ref"] = props.get("Name") or self.physical_name(logical_id)
+
+    def create_tables(self) -> None:
+        dynamodb = aws_clients.client("dynamodb")
+        for logical_id, resource in self.of_type("AWS::DynamoDB::Table"):
+            props = resolve(resource["Properties"], self.ctx)
+            request = {
+                key: props[key]
+                for key in (
+                    "AttributeDefinitions",
+                    "KeySchema",
+                    "GlobalSecondaryIndexes",
+                    "LocalSecondaryIndexes",
+                )
+                if key in props
+            }
+            request["BillingMode"] = props.get("BillingMode", "PROVISIONED")
+            if "ProvisionedThroughput" in props:
+                request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+            table_name = self.ctx.ref(logical_id)
+            dynamodb.create_table(TableName=table_name, **request)
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(
+                    TableName=table_name,
+                    TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+                )
+
+    def create_queues(self) -> None:
+        sqs = aws_clients.client("sqs")
+        pending = dict(self.of_type("AWS::SQS::Queue"))
+        created: set[str] = set()
+        while pending:
+            progressed = False
+            for logical_id, resource in list(pending.items()):
+                depends = _referenced_ids(resource.get("Properties", {})) & set(pending)
+                if depends - {logical_id}:
+                    continue
+                props = resolve(resource.get("Properties", {}), self.ctx)
+                attributes = {
+                    key: json.dumps(value)
+                    if isinstance(value, dict)
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else str(value)
+                    for key, value in props.items()
+                    if key
+                    not in (
+                        "QueueName",
+                        "Tags",
+                        "KmsMasterKeyId",
+                        "SqsManagedSseEnabled",
+                        "KmsDataKeyReusePeriodSeconds",
+                    )
+                }
+                sqs.create_queue(QueueName=self.ctx.get_att(logical_id, "QueueName"), Attributes=attributes)
+                created.add(logical_id)
+                del pending[logical_id]
+                progressed = True
+            if not progressed:
+                raise ValueError(f"queues refer to each other in a cycle: {sorted(pending)}")
+
+    def create_parameters(self) -> None:
+        ssm = aws_clients.client("ssm")
+        for logical_id, resource in self.of_type("AWS::SSM::Parameter"):
+            props = resolve(resource["Properties"], self.ctx)
+            ssm.put_parameter(
+                Name=self.ctx.ref(logical_id), Value=props["Value"], Type=props.get("Type", "String")
+            )
+
+    def register_functions(self, dispatcher: LambdaDispatcher) -> None:
+        iam = aws_clients.client("iam")
+        role_arn = iam.create_role(
+            RoleName=f"{self.stack_name}-local-execution"[:64],
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        lambda_client = aws_clients.client("lambda")
+        for logical_id, _ in self.of_type("AWS::Serverless::Function"):
+            props = resolve(function_properties(self.template, logical_id), self.ctx)
+            variables = {k: str(v) for k, v in props["Environment"]["Variables"].items()}
+            for key, value in variables.items():
+                if self.environment.get(key, value) != value:
+                    raise ValueError(
+                        f"functions disagree on environment variable {key}: cannot run them in one process"
+                    )
+                self.environment[key] = value
+            name = self.ctx.ref(logical_id)
+            lambda_client.create_function(
+                FunctionName=name,
+                Runtime=props["Runtime"],
+                Role=role_arn,
+                Handler=props["Handler"],
+                Code={"ZipFile": _lambda_zip()},
+                Timeout=int(props.get("Timeout", 3)),
+                Environment={"Variables": variables},
+            )
+            dispatcher.register(
+                LocalFunction(
+                    name=name, arn=self.ctx.get_att(logical_id, "Arn"), handler_path=props["Handler"]
+                )
+            )
+
+    def create_state_machines(self) -> None:
+        sfn = aws_clients.client("stepfunctions")
+        for logical_id, resource in self.of_type("AWS::Serverless::StateMachine"):
+            props = resource["Properties"]
+            definition = Path(PROJECT_ROOT, props["DefinitionUri"]).read_text()
+            for key, value in resolve(props.get("DefinitionSubstitutions", {}), self.ctx).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            sfn.create_state_machine(
+                name=self.ctx.get_att(logical_id, "Name"),
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-states",
+                type=props.get("Type", "STANDARD"),
+            )
+
+    def note_skipped(self) -> None:
+        handled = {
+            "AWS::DynamoDB::Table",
+            "AWS::SQS::Queue",
+            "AWS::SSM::Parameter",
+            "AWS::Serverless::Function",
+            "AWS::Serverless::StateMachine",
+        }
+        self.skipped = sorted(
+            f"{lid} ({res['Type']})" for lid, res in self.resources.items() if res["Type"] not in handled
+        )
+
+
+def _referenced_ids(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0])
+            else:
+                found |= _referenced_ids(arg)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_referenced_ids(v) for v in value)) if value else set()
+    return set()
+
+
+@contextmanager
+def embedded_stack(
+    parameters: dict[str, str] | None = None,
+    stack_name: str = "recovery-ops",
+    sleep_scale: float = 0.001,
+    template_path: Path | None = None,
+    metrics: bool = True,
+) -> Iterator[EmbeddedStack]:
+    """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
+
+    ``parameters`` override the template's parameter defaults (e.g. ``VendorUrl`` pointing at a local
+    dummy vendor). ``sleep_scale`` scales the interpreter's Retry and Wait sleeps. ``metrics=False``
+    keeps the handlers' EMF metric lines off standard output.
+    """
+    from moto import mock_aws
+
+    template = load_template(template_path) if template_path else load_template()
+    deployer = _Deployer(stack_name, template, parameter_values(template, parameters))
+    deployer.name_everything()
+    saved_environ = dict(os.environ)
+    with ExitStack() as stack:
+        os.environ.update(_CREDENTIALS)
+        if not metrics:
+            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        aws_clients.reset()
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
+        dispatcher = stack.enter_context(LambdaDispatcher().installed())
+        deployer.create_tables()
+        deployer.create_queues()
+        deployer.create_parameters()
+        deployer.register_functions(dispatcher)
+        deployer.create_state_machines()
+        deployer.note_skipped()
+        os.environ.update(deployer.environment)
+        try:
+            yield EmbeddedStack(
+                name=stack_name,
+                context=deployer.ctx,
+                dispatcher=dispatcher,
+                sleeps=sleeps,
+                environment=deployer.environment,
+                skipped=deployer.skipped,
+            )
+        finally:
+            aws_clients.reset()
+            os.environ.clear()
+            os.environ.update(saved_environ)

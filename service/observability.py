@@ -1,0 +1,12 @@
+"""The one place that builds Powertools' Logger, Tracer and Metrics for every handler."""
+
+import warnings
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# Read-only requests (GET /orders/{id}) publish no metric; that is expected, not worth a warning per call.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -1,0 +1,1 @@
+"""The order domain: the order request, the orders table and the order workflow's executions."""

@@ -1,0 +1,53 @@
+"""The order API's logic: place an order, look one up. No HTTP in here."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import ValidationError
+
+from service.orders.errors import InvalidOrderRequest
+from service.orders.models import FieldProblem, OrderRequest, OrderView, PlacedOrder, new_order_id
+from service.orders.order_store import OrderStore
+from service.orders.order_workflow import OrderWorkflow
+
+
+def parse_order_request(body: str | None) -> OrderRequest:
+    if not body:
+        raise InvalidOrderRequest([FieldProblem(field="body", reason="a JSON object is required")])
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise InvalidOrderRequest([FieldProblem(field="body", reason=f"not valid JSON: {exc}")]) from exc
+    if not isinstance(payload, dict):
+        raise InvalidOrderRequest([FieldProblem(field="body", reason="must be a JSON object")])
+    try:
+        return OrderRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise InvalidOrderRequest(
+            [
+                FieldProblem(field=".".join(map(str, error["loc"])) or "body", reason=error["msg"])
+                for error in exc.errors()
+            ]
+        ) from exc
+
+
+def place_order(body: str | None, workflow: OrderWorkflow, status_url_base: str) -> PlacedOrder:
+    """Validate the request and start its execution; nothing is started for a bad request."""
+    request = parse_order_request(body)
+    order_id = request.order_id or new_order_id()
+    execution_arn = workflow.start(order_id, request.workflow_input(order_id))
+    return PlacedOrder(
+        order_id=order_id, execution_arn=execution_arn, status_url=f"{status_url_base}/orders/{order_id}"
+    )
+
+
+def get_order(order_id: str, store: OrderStore, workflow: OrderWorkflow) -> OrderView | None:
+    """The order record and its execution; None when neither exists."""
+    record = store.get(order_id)
+    execution = workflow.describe(order_id)
+    if record is None and execution is None:
+        return None
+    # Between StartExecution and the workflow's first step there is no record yet.
+    status = record["status"] if record else "ACCEPTED"
+    return OrderView(order_id=order_id, status=status, record=record, execution=execution)

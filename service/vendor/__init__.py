@@ -1,0 +1,1 @@
+"""The third-party availability vendor: its client, its error classes and the dummy vendor."""

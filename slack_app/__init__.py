@@ -1,0 +1,1 @@
+"""The Slack side of recovery-ops (Bolt app, Block Kit messages, listeners)."""
