@@ -56,7 +56,7 @@ def run_demo(
     quiet_interpreter_logs()
     with (
         serve_dummy_vendor(vendor) as vendor_url,
-        embedded_stack(parameters={"VendorUrl": vendor_url, "LogLevel": "ERROR"}, metrics=False) as stack,
+        embedded_stack(parameters={"VendorUrl": vendor_url}, quiet=True) as stack,
     ):
         out(f"  stack deployed from template.yaml; dummy vendor at {vendor_url}")
         out(f"  vendor failure rate {failure_rate:.0%} (no retries yet: a vendor error fails the order)")

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import zipfile
+from unittest import mock
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from service.local.cfn_template import (
 )
 from service.local.interpreter_clock import SleepLog, scaled_interpreter_sleeps
 from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
+from service.local.moto_speedups import memoised_moto_hot_paths
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -45,7 +47,6 @@ _CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "RecoveryOps",
 }
 
 
@@ -74,6 +75,21 @@ class EmbeddedStack:
 def quiet_interpreter_logs() -> None:
     """moto's interpreter logs every task failure with its whole parse tree; keep that for debugging only."""
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def _quiet_handlers() -> Iterator[None]:
+    """Handlers log at ERROR only and record no metrics (Powertools' POWERTOOLS_METRICS_DISABLED still
+    accumulates values and prints them every hundred)."""
+    from service.observability import logger, metrics
+
+    level = logger.log_level
+    logger.setLevel(logging.ERROR)
+    try:
+        with mock.patch.object(metrics, "add_metric", lambda *args, **kwargs: None):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _lambda_zip() -> bytes:
@@ -302,13 +318,13 @@ def embedded_stack(
     stack_name: str = "recovery-ops",
     sleep_scale: float = 0.001,
     template_path: Path | None = None,
-    metrics: bool = True,
+    quiet: bool = False,
 ) -> Iterator[EmbeddedStack]:
     """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
 
     ``parameters`` override the template's parameter defaults (e.g. ``VendorUrl`` pointing at a local
-    dummy vendor). ``sleep_scale`` scales the interpreter's Retry and Wait sleeps. ``metrics=False``
-    keeps the handlers' EMF metric lines off standard output.
+    dummy vendor). ``sleep_scale`` scales the interpreter's Retry and Wait sleeps. ``quiet=True``
+    keeps the handlers' log lines below ERROR and their EMF metric lines off standard output.
     """
     from moto import mock_aws
 
@@ -318,10 +334,11 @@ def embedded_stack(
     saved_environ = dict(os.environ)
     with ExitStack() as stack:
         os.environ.update(_CREDENTIALS)
-        if not metrics:
-            os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+        if quiet:
+            stack.enter_context(_quiet_handlers())
         aws_clients.reset()
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(memoised_moto_hot_paths())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
         deployer.create_tables()

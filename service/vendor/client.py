@@ -45,6 +45,8 @@ class VendorClient:
             response = self._pool.request(
                 "GET", url, timeout=self._timeout, retries=False, headers={"Accept": "application/json"}
             )
+        except urllib3.exceptions.NewConnectionError as exc:  # before TimeoutError: it subclasses it
+            raise VendorUnavailable(f"vendor unreachable: {exc.__class__.__name__}") from exc
         except urllib3.exceptions.TimeoutError as exc:
             raise VendorUnavailable(f"vendor did not answer within {self._timeout_seconds:g}s") from exc
         except urllib3.exceptions.HTTPError as exc:
