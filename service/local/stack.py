@@ -14,12 +14,12 @@ import json
 import logging
 import os
 import zipfile
-from unittest import mock
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from service import aws_clients
 from service.local.cfn_template import (
