@@ -7,6 +7,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from service.breaker.circuit_breaker import BreakerSettings
+
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 
 
@@ -26,6 +28,20 @@ class OrdersApiConfig(HandlerConfig):
 class CheckAvailabilityConfig(HandlerConfig):
     vendor_url: str = Field(alias="VENDOR_URL", min_length=1)
     vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=3.0, gt=0, le=25)
+
+
+class CircuitBreakerConfig(HandlerConfig):
+    table_name: str = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", min_length=1)
+    enabled: bool = Field(alias="CIRCUIT_BREAKER_ENABLED", default=True)
+    threshold: int = Field(alias="CIRCUIT_BREAKER_FAILURE_THRESHOLD", default=5, ge=1)
+    window_seconds: int = Field(alias="CIRCUIT_BREAKER_WINDOW_SECONDS", default=60, ge=1)
+    open_seconds: int = Field(alias="CIRCUIT_BREAKER_OPEN_SECONDS", default=60, ge=1)
+    max_wait_seconds: int = Field(alias="CIRCUIT_BREAKER_MAX_WAIT_SECONDS", default=900, ge=0)
+
+    def settings(self) -> BreakerSettings:
+        return BreakerSettings(
+            threshold=self.threshold, window_seconds=self.window_seconds, open_seconds=self.open_seconds
+        )
 
 
 class DummyVendorConfig(HandlerConfig):

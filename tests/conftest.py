@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from service.local.http_api_events import http_api_event
 from service.local.lambda_dispatch import LambdaContext
+from service.local.recovery_requests import next_recovery_request
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
 from service.vendor.dummy import DummyVendor
@@ -69,3 +71,22 @@ class OrderApi:
 @pytest.fixture
 def order_api() -> OrderApi:
     return OrderApi()
+
+
+def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = 30) -> dict[str, Any]:
+    """The next message a paused execution sent to the recovery queue (the integration contract)."""
+    return next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"), timeout)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.02)
+
+
+def dead_letters(stack: EmbeddedStack, queue: str = "OrdersDeadLetterQueue") -> list[dict[str, Any]]:
+    sqs = stack.client("sqs")
+    messages = sqs.receive_message(QueueUrl=stack.physical(queue), MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]

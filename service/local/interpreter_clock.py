@@ -1,4 +1,4 @@
-"""Scale the real sleeps of moto's Step Functions interpreter (Retry intervals and Wait states).
+"""Scale the real sleeps of moto's Step Functions interpreter (Retry, Wait, task-token timeouts).
 
 The ASL stays exactly as deployed; only the local clock runs faster. Every requested wait is
 recorded in seconds as the state machine asked for it, so tests can assert on backoff and
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SleepLog:
-    """What the interpreter asked to sleep, unscaled: ("retry" | "wait", seconds)."""
+    """What the interpreter asked to sleep, unscaled: ("retry" | "wait" | "task_token", seconds)."""
 
     scale: float
     requests: list[tuple[str, float]] = field(default_factory=list)
@@ -36,11 +36,15 @@ class SleepLog:
 def scaled_interpreter_sleeps(scale: float) -> Iterator[SleepLog]:
     """Run moto's Retry and Wait sleeps at ``scale`` times their length (0.001 = a thousand times faster)."""
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
     log = SleepLog(scale=scale)
     real_time = retrier_decl.time
     original_wait_interval = wait_function.WaitFunction._wait_interval
+    original_token_wait = callback.StateTaskServiceCallback._wait_for_task_token_timeout
 
     def retry_sleep(seconds: float) -> None:
         log.record("retry", seconds)
@@ -51,14 +55,38 @@ def scaled_interpreter_sleeps(scale: float) -> Iterator[SleepLog]:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds * scale)  # type: ignore[attr-defined]
 
+    def token_wait(self: object, timeout_seconds: int, callback_endpoint: object) -> object:
+        log.record("task_token", timeout_seconds)
+        return original_token_wait(self, timeout_seconds * scale, callback_endpoint)
+
     clock = types.SimpleNamespace(
         **{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
     )
     clock.sleep = retry_sleep
     retrier_decl.time = clock
     wait_function.WaitFunction._wait_interval = wait_interval
+    callback.StateTaskServiceCallback._wait_for_task_token_timeout = token_wait
     try:
         yield log
     finally:
         retrier_decl.time = real_time
         wait_function.WaitFunction._wait_interval = original_wait_interval
+        callback.StateTaskServiceCallback._wait_for_task_token_timeout = original_token_wait
+
+
+@contextmanager
+def accelerated_breaker_clock(scale: float) -> Iterator[None]:
+    """Run the circuit breaker's clock 1/scale times faster, in step with the scaled Wait states.
+
+    An open period of 60 s then lasts 60 ms of real time, exactly as long as the Wait state that
+    waits for it.
+    """
+    from service.breaker import circuit_breaker
+
+    origin = time.time()
+    original = circuit_breaker.now
+    circuit_breaker.now = lambda: origin + (time.time() - origin) / scale
+    try:
+        yield
+    finally:
+        circuit_breaker.now = original

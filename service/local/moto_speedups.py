@@ -50,3 +50,35 @@ def memoised_moto_hot_paths() -> Iterator[None]:
         responses.method_names_from_class = original_method_names
         for module in importers:
             module.boto_client_for = original_client_for
+
+
+@contextmanager
+def atomic_dynamodb_writes() -> Iterator[None]:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto checks a ConditionExpression and then writes without a lock, so two threads can both
+    pass the same condition; DynamoDB never lets that happen. The circuit breaker's single probe
+    relies on it, so the embedded stack serialises moto's item writes.
+    """
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
+
+    def locked(original: Any) -> Any:
+        @functools.wraps(original)
+        def write(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
+
+        return write
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, locked(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)

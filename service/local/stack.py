@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,9 +32,9 @@ from service.local.cfn_template import (
     parameter_values,
     resolve,
 )
-from service.local.interpreter_clock import SleepLog, scaled_interpreter_sleeps
+from service.local.interpreter_clock import SleepLog, accelerated_breaker_clock, scaled_interpreter_sleeps
 from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
-from service.local.moto_speedups import memoised_moto_hot_paths
+from service.local.moto_speedups import atomic_dynamodb_writes, memoised_moto_hot_paths
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -315,8 +316,8 @@ def _referenced_ids(value: Any) -> set[str]:
 @contextmanager
 def embedded_stack(
     parameters: dict[str, str] | None = None,
-    stack_name: str = "recovery-ops",
-    sleep_scale: float = 0.001,
+    stack_name: str | None = None,
+    sleep_scale: float = 0.01,
     template_path: Path | None = None,
     quiet: bool = False,
 ) -> Iterator[EmbeddedStack]:
@@ -328,6 +329,9 @@ def embedded_stack(
     """
     from moto import mock_aws
 
+    # A fresh name per stack: executions of an earlier stack that still run in moto's threads
+    # cannot reach this stack's queues and tables.
+    stack_name = stack_name or f"recovery-ops-{uuid.uuid4().hex[:6]}"
     template = load_template(template_path) if template_path else load_template()
     deployer = _Deployer(stack_name, template, parameter_values(template, parameters))
     deployer.name_everything()
@@ -339,7 +343,9 @@ def embedded_stack(
         aws_clients.reset()
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(memoised_moto_hot_paths())
+        stack.enter_context(atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
+        stack.enter_context(accelerated_breaker_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
         deployer.create_tables()
         deployer.create_queues()

@@ -7,7 +7,7 @@ of the state machine's contract.
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime, timedelta
 
 
 class VendorError(Exception):
@@ -23,9 +23,14 @@ class VendorRejectedRequest(VendorError):
 
 
 class VendorThrottled(VendorError):
-    """The vendor answered 429. The message is JSON so the workflow can read ``retry_after_seconds``."""
+    """The vendor answered 429.
+
+    The message is the RFC 3339 time to wait until (now + Retry-After), so that the workflow's
+    Wait state reads it with ``TimestampPath`` straight from the error's cause.
+    """
 
     def __init__(self, retry_after_seconds: int, detail: str = "vendor is throttling requests") -> None:
         self.retry_after_seconds = retry_after_seconds
         self.detail = detail
-        super().__init__(json.dumps({"retry_after_seconds": retry_after_seconds, "detail": detail}))
+        self.retry_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=retry_after_seconds)
+        super().__init__(self.retry_at.strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -9,18 +9,24 @@ from service.local.demo import run_demo
 def test_the_demo_reports_every_order_and_execution() -> None:
     lines: list[str] = []
 
-    # Given a healthy vendor and seven orders, the seventh for a product the vendor does not know
+    # Given a healthy vendor and seven orders, the seventh for a product the vendor does not know,
+    # then four orders during an outage
     result = run_demo(order_count=7, failure_rate=0.0, out=lines.append)
 
-    # Then six orders finish, the unknown product's fails, and the bad request started nothing
-    assert result.orders_by_status == {"FINISHED": 6, "CREATED": 1}
-    assert result.executions_by_status == {"SUCCEEDED": 6, "FAILED": 1}
+    # Then the unknown product is rejected by the operator, compensated and sent to the DLQ; the
+    # outage's orders wait for the circuit or pause for a person, and all finish once it is over
+    assert result.orders_by_status == {"FINISHED": 10, "REJECTED": 1}
+    assert result.executions_by_status == {"SUCCEEDED": 10, "FAILED": 1}
+    assert result.recoveries >= 2  # more when a slow machine stretches the outage
+    assert result.dead_letters == 1
     assert result.rejected_requests == 1
-    assert any("VendorRejectedRequest" in line for line in lines)
-    assert lines[-5] == "summary"
+    assert any("VendorRejectedRequest (client-data) -> operator rejects it" in line for line in lines)
+    assert any("VendorUnavailable (technical)" in line for line in lines)
+    assert any("Wait for circuit" in line for line in lines)
+    assert lines[-7] == "summary"
 
 
 def test_the_cli_runs_the_demo(capsys) -> None:
     assert main(["demo", "--orders", "2", "--failure-rate", "0"]) == 0
 
-    assert "executions by status: {'SUCCEEDED': 2}" in capsys.readouterr().out
+    assert "executions by status: {'SUCCEEDED': 6}" in capsys.readouterr().out

@@ -1,0 +1,314 @@
+"""A circuit breaker over one DynamoDB item per dependency: CLOSED → OPEN → HALF_OPEN (one probe).
+
+- CLOSED: calls go through. ``threshold`` failures within ``window_seconds`` open the circuit.
+- OPEN: nobody calls the dependency until ``opened_until``; callers wait and ask again.
+- HALF_OPEN: after the open period, exactly one caller wins a conditional write and probes; its
+  success closes the circuit for everyone, its failure opens it again. A probe that never
+  reports (its execution died) loses its lease after ``probe_lease_seconds``.
+
+Every decision is a read of one item; every transition is a conditional write, so concurrent
+executions agree on who probes. Transitions are logged and counted as metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from service.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def now() -> float:
+    """The breaker's clock (epoch seconds). The embedded stack runs it at the interpreter's speed."""
+    return time.time()
+
+
+class CircuitState(StrEnum):
+    CLOSED = "CLOSED"
+    OPEN = "OPEN"
+    HALF_OPEN = "HALF_OPEN"
+
+
+class Decision(StrEnum):
+    CLOSED = "CLOSED"  # call the dependency
+    PROBE = "PROBE"  # call it: you are the one probe of a half-open circuit
+    OPEN = "OPEN"  # do not call; wait ``wait_seconds`` and ask again
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    threshold: int = 5
+    window_seconds: int = 60
+    open_seconds: int = 60
+    probe_lease_seconds: int = 30
+    half_open_wait_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class Admission:
+    decision: Decision
+    wait_seconds: int = 0
+
+    @property
+    def may_call(self) -> bool:
+        return self.decision is not Decision.OPEN
+
+
+class CircuitBreaker:
+    def __init__(
+        self,
+        table_name: str,
+        dependency: str,
+        client: DynamoDBClient,
+        settings: BreakerSettings | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._table = table_name
+        self._dependency = dependency
+        self._client = client
+        self._settings = settings or BreakerSettings()
+        self._clock = clock or now
+
+    # ------------------------------------------------------------------ reads
+    def state(self) -> dict[str, Any]:
+        item = self._client.get_item(TableName=self._table, Key=self._key(), ConsistentRead=True).get(
+            "Item", {}
+        )
+        return {
+            "state": CircuitState(item["state"]["S"]) if "state" in item else CircuitState.CLOSED,
+            "failures": int(item.get("failures", {}).get("N", 0)),
+            "window_started_at": float(item.get("window_started_at", {}).get("N", 0)),
+            "opened_until": float(item.get("opened_until", {}).get("N", 0)),
+            "probe_owner": item.get("probe_owner", {}).get("S"),
+            "probe_expires_at": float(item.get("probe_expires_at", {}).get("N", 0)),
+        }
+
+    def admit(self, caller: str) -> Admission:
+        """May ``caller`` call the dependency now? Claims the probe when the open period is over."""
+        current = self.state()
+        at = self._clock()
+        state = current["state"]
+        if state is CircuitState.CLOSED:
+            return Admission(Decision.CLOSED)
+        if state is CircuitState.OPEN:
+            if at < current["opened_until"]:
+                # jitter spreads the waiting executions so they do not all ask again at once
+                jitter = random.randint(0, self._settings.half_open_wait_seconds)
+                return Admission(Decision.OPEN, _ceil(current["opened_until"] - at) + jitter)
+            if self._claim_probe(caller, at, expect_state=CircuitState.OPEN, expect_owner=None):
+                self._transition(CircuitState.OPEN, CircuitState.HALF_OPEN, caller)
+                return Admission(Decision.PROBE)
+            return Admission(Decision.OPEN, self._settings.half_open_wait_seconds)
+        # HALF_OPEN
+        if current["probe_owner"] == caller:
+            return Admission(Decision.PROBE)
+        if at >= current["probe_expires_at"] and self._claim_probe(
+            caller, at, expect_state=CircuitState.HALF_OPEN, expect_owner=current["probe_owner"]
+        ):
+            logger.warning(
+                "probe lease expired; probe taken over", dependency=self._dependency, caller=caller
+            )
+            return Admission(Decision.PROBE)
+        return Admission(Decision.OPEN, self._settings.half_open_wait_seconds)
+
+    # ------------------------------------------------------------------ outcomes
+    def record_success(self, caller: str) -> None:
+        """The dependency answered. Closes a half-open circuit if ``caller`` holds the probe."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET #state = :closed, failures = :zero "
+                "REMOVE probe_owner, probe_expires_at",
+                ConditionExpression="#state = :half_open AND probe_owner = :caller",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":closed": {"S": CircuitState.CLOSED},
+                    ":half_open": {"S": CircuitState.HALF_OPEN},
+                    ":caller": {"S": caller},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return  # CLOSED already, or not our probe: nothing to write (keeps the happy path cheap)
+        self._transition(CircuitState.HALF_OPEN, CircuitState.CLOSED, caller)
+
+    def record_failure(self, caller: str) -> None:
+        """The dependency failed. Counts toward opening, or re-opens a half-open circuit."""
+        at = self._clock()
+        if self._reopen_after_failed_probe(caller, at):
+            self._transition(CircuitState.HALF_OPEN, CircuitState.OPEN, caller)
+            return
+        failures = self._count_failure(at)
+        if failures is not None and failures >= self._settings.threshold and self._open(at):
+            self._transition(CircuitState.CLOSED, CircuitState.OPEN, caller, failures=failures)
+
+    def release_probe(self, caller: str) -> None:
+        """The probe learnt nothing (e.g. throttled): let the next caller probe at once."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET probe_expires_at = :zero",
+                ConditionExpression="#state = :half_open AND probe_owner = :caller",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":half_open": {"S": CircuitState.HALF_OPEN},
+                    ":caller": {"S": caller},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+
+    # ------------------------------------------------------------------ writes
+    def _claim_probe(
+        self, caller: str, at: float, expect_state: CircuitState, expect_owner: str | None
+    ) -> bool:
+        values: dict[str, Any] = {
+            ":half_open": {"S": CircuitState.HALF_OPEN},
+            ":caller": {"S": caller},
+            ":expires": {"N": _n(at + self._settings.probe_lease_seconds)},
+            ":expected": {"S": expect_state},
+            ":at": {"N": _n(at)},
+        }
+        if expect_state is CircuitState.OPEN:
+            condition = "#state = :expected AND opened_until <= :at"
+        else:
+            condition = "#state = :expected AND probe_owner = :owner AND probe_expires_at <= :at"
+            values[":owner"] = {"S": expect_owner or ""}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET #state = :half_open, probe_owner = :caller, "
+                "probe_expires_at = :expires",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return False
+        return True
+
+    def _reopen_after_failed_probe(self, caller: str, at: float) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET #state = :open, opened_until = :until, failures = :zero "
+                "REMOVE probe_owner, probe_expires_at",
+                ConditionExpression="#state = :half_open AND probe_owner = :caller",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":open": {"S": CircuitState.OPEN},
+                    ":half_open": {"S": CircuitState.HALF_OPEN},
+                    ":caller": {"S": caller},
+                    ":until": {"N": _n(at + self._settings.open_seconds)},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return False
+        return True
+
+    def _count_failure(self, at: float) -> int | None:
+        """Add one failure to the current window (starting a new window when it is over)."""
+        window_start = at - self._settings.window_seconds
+        names = {"#state": "state"}
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="ADD failures :one",
+                ConditionExpression="(attribute_not_exists(#state) OR #state = :closed) "
+                "AND window_started_at > :window_start",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":closed": {"S": CircuitState.CLOSED},
+                    ":window_start": {"N": _n(window_start)},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+            return int(answer["Attributes"]["failures"]["N"])
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET #state = :closed, failures = :one, window_started_at = :at",
+                ConditionExpression="attribute_not_exists(#state) OR (#state = :closed AND "
+                "(attribute_not_exists(window_started_at) OR window_started_at <= :window_start))",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":closed": {"S": CircuitState.CLOSED},
+                    ":at": {"N": _n(at)},
+                    ":window_start": {"N": _n(window_start)},
+                },
+            )
+            return 1
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return None  # OPEN or HALF_OPEN already, or another caller started the window: counted there
+
+    def _open(self, at: float) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(),
+                UpdateExpression="SET #state = :open, opened_until = :until, failures = :zero",
+                ConditionExpression="#state = :closed",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":open": {"S": CircuitState.OPEN},
+                    ":closed": {"S": CircuitState.CLOSED},
+                    ":until": {"N": _n(at + self._settings.open_seconds)},
+                    ":zero": {"N": "0"},
+                },
+            )
+        except ClientError as exc:
+            _raise_unless_condition_failed(exc)
+            return False
+        return True
+
+    def _transition(self, source: CircuitState, target: CircuitState, caller: str, **details: Any) -> None:
+        logger.info(
+            "circuit transition",
+            dependency=self._dependency,
+            source=source,
+            target=target,
+            caller=caller,
+            **details,
+        )
+        metrics.add_metric(name=f"CircuitTo{target.title().replace('_', '')}", unit="Count", value=1)
+
+    def _key(self) -> dict[str, Any]:
+        return {"dependency": {"S": self._dependency}}
+
+
+def _n(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _ceil(seconds: float) -> int:
+    return max(1, int(seconds + 0.999))
+
+
+def _raise_unless_condition_failed(exc: ClientError) -> None:
+    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+        raise exc
