@@ -15,9 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.local.execution_history import history, state_transitions, wait_for_all  # noqa: E402
-from service.local.http_api_events import http_api_event  # noqa: E402
-from service.local.lambda_dispatch import LambdaContext  # noqa: E402
+from service.local.execution_history import billed_transitions, history, wait_for_all  # noqa: E402
+from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.vendor.dummy import DummyVendor  # noqa: E402
@@ -26,14 +25,12 @@ ORDERS = 100
 
 
 def main() -> None:
-    from service.handlers import orders_api
-
     quiet_interpreter_logs()
     print(
         f"happy_path: deploy template.yaml into moto, then {ORDERS} orders through POST /orders to FINISHED"
     )
     vendor = DummyVendor(seed=1)
-    context = LambdaContext("orders-api", "arn:aws:lambda:us-east-1:123456789012:function:orders-api")
+    api = LocalOrderApi()
     with serve_dummy_vendor(vendor) as url:
         started = time.perf_counter()
         with embedded_stack(parameters={"VendorUrl": url}, quiet=True) as stack:
@@ -43,13 +40,12 @@ def main() -> None:
             arns = []
             for index in range(ORDERS):
                 body = {"customer_id": f"c-{index}", "product_id": "sku-lamp", "quantity": 1}
-                response = orders_api.lambda_handler(http_api_event("POST", "/orders", body), context)
-                arns.append(json.loads(response["body"])["execution_arn"])
+                arns.append(api.place(body).body["execution_arn"])
             finished = wait_for_all(sfn, arns, timeout=600)
             wall_s = time.perf_counter() - began
             durations = sorted((d["stopDate"] - d["startDate"]).total_seconds() for d in finished.values())
             succeeded = sum(1 for d in finished.values() if d["status"] == "SUCCEEDED")
-            transitions = state_transitions(history(sfn, arns[0]))
+            transitions = billed_transitions(history(sfn, arns[0]))
     figures = {
         "orders": ORDERS,
         "succeeded": succeeded,
@@ -58,7 +54,7 @@ def main() -> None:
         "orders_per_s": round(ORDERS / wall_s, 1),
         "execution_p50_s": round(statistics.median(durations), 3),
         "execution_p95_s": round(durations[int(len(durations) * 0.95) - 1], 3),
-        "state_transitions_per_order": transitions,
+        "billed_transitions_per_order": transitions,
     }
     print(json.dumps(figures))
 

@@ -1,21 +1,33 @@
-"""Lazily created, cached boto3 clients (cold start matters: created on first use, then reused)."""
+"""Lazily created, cached boto3 clients (cold start matters: created on first use, then reused).
+
+Creation is locked: threads that ask for the same client at once (the local stack runs many
+executions in one process) build it once instead of each loading the service model.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
 
 
-@cache
 def client(service_name: str) -> Any:
-    return boto3.session.Session().client(service_name, config=_CONFIG)
+    cached = _clients.get(service_name)
+    if cached is not None:
+        return cached
+    with _lock:
+        if service_name not in _clients:
+            _clients[service_name] = boto3.session.Session().client(service_name, config=_CONFIG)
+        return _clients[service_name]
 
 
 def reset() -> None:
     """Forget cached clients (a new region, new credentials, or a new embedded stack)."""
-    client.cache_clear()
+    with _lock:
+        _clients.clear()

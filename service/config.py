@@ -44,6 +44,18 @@ class CircuitBreakerConfig(HandlerConfig):
         )
 
 
+class CollectorConfig(HandlerConfig):
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    recovery_dlq_url: str = Field(alias="RECOVERY_DLQ_URL", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
+    technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
+    client_data_channel: str | None = Field(alias="SLACK_CLIENT_DATA_CHANNEL", default=None)
+    group_window_seconds: int = Field(alias="RECOVERY_GROUP_WINDOW_SECONDS", default=600, ge=1)
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+
+
 class DummyVendorConfig(HandlerConfig):
     behaviour_parameter: str = Field(alias="VENDOR_BEHAVIOUR_PARAMETER", min_length=1)
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from service.local.http_api_events import http_api_event
-from service.local.lambda_dispatch import LambdaContext
+from service.local.order_api_client import LocalOrderApi
 from service.local.recovery_requests import next_recovery_request
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
@@ -36,41 +34,9 @@ def stack(vendor_url: str) -> Iterator[EmbeddedStack]:
         yield deployed
 
 
-@dataclass(frozen=True)
-class ApiAnswer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-class OrderApi:
-    """Calls the order API's real handler with the events API Gateway (HTTP API) sends."""
-
-    def __init__(self) -> None:
-        self.context = LambdaContext(
-            "orders-api", "arn:aws:lambda:us-east-1:123456789012:function:recovery-ops-OrdersApiFunction"
-        )
-
-    def _call(self, event: dict) -> ApiAnswer:
-        from service.handlers import orders_api
-
-        response = orders_api.lambda_handler(event, self.context)
-        return ApiAnswer(response["statusCode"], json.loads(response["body"]), response.get("headers", {}))
-
-    def place(self, body: Any) -> ApiAnswer:
-        return self._call(http_api_event("POST", "/orders", body, stage="dev", domain_name="api.example.com"))
-
-    def get(self, order_id: str) -> ApiAnswer:
-        return self._call(
-            http_api_event(
-                "GET", f"/orders/{order_id}", route_key="GET /orders/{id}", path_parameters={"id": order_id}
-            )
-        )
-
-
 @pytest.fixture
-def order_api() -> OrderApi:
-    return OrderApi()
+def order_api() -> LocalOrderApi:
+    return LocalOrderApi(stage="dev", domain_name="api.example.com")
 
 
 def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = 30) -> dict[str, Any]:

@@ -101,13 +101,11 @@ class CircuitBreaker:
             return Admission(Decision.CLOSED)
         if state is CircuitState.OPEN:
             if at < current["opened_until"]:
-                # jitter spreads the waiting executions so they do not all ask again at once
-                jitter = random.randint(0, self._settings.half_open_wait_seconds)
-                return Admission(Decision.OPEN, _ceil(current["opened_until"] - at) + jitter)
+                return Admission(Decision.OPEN, _ceil(current["opened_until"] - at) + self._spread())
             if self._claim_probe(caller, at, expect_state=CircuitState.OPEN, expect_owner=None):
                 self._transition(CircuitState.OPEN, CircuitState.HALF_OPEN, caller)
                 return Admission(Decision.PROBE)
-            return Admission(Decision.OPEN, self._settings.half_open_wait_seconds)
+            return Admission(Decision.OPEN, self._settings.half_open_wait_seconds + self._spread())
         # HALF_OPEN
         if current["probe_owner"] == caller:
             return Admission(Decision.PROBE)
@@ -118,7 +116,12 @@ class CircuitBreaker:
                 "probe lease expired; probe taken over", dependency=self._dependency, caller=caller
             )
             return Admission(Decision.PROBE)
-        return Admission(Decision.OPEN, self._settings.half_open_wait_seconds)
+        return Admission(Decision.OPEN, self._settings.half_open_wait_seconds + self._spread())
+
+    def _spread(self) -> int:
+        """Jitter over half the open period: a thousand waiting executions come back spread out,
+        not all at once on the breaker's item (and on the vendor, once it closes)."""
+        return random.randint(0, max(self._settings.half_open_wait_seconds, self._settings.open_seconds // 2))
 
     # ------------------------------------------------------------------ outcomes
     def record_success(self, caller: str) -> None:

@@ -104,6 +104,22 @@ def failed_error_names(events: list[dict]) -> list[str]:
     return names
 
 
-def state_transitions(events: list[dict]) -> int:
-    """State transitions as Step Functions bills them: one per state entered, plus the start."""
-    return 1 + sum(1 for event in events if "stateEnteredEventDetails" in event)
+SCHEDULED_EVENTS = frozenset({"TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"})
+
+
+def billed_transitions(events: list[dict]) -> int:
+    """State transitions as Step Functions bills them: the start, each state entered, each retry.
+
+    A retry shows in the history as a task scheduled again inside the same state entry.
+    """
+    transitions = 1
+    scheduled_in_state = 0
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            transitions += 1
+            scheduled_in_state = 0
+        elif event["type"] in SCHEDULED_EVENTS:
+            scheduled_in_state += 1
+            if scheduled_in_state > 1:
+                transitions += 1
+    return transitions

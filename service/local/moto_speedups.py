@@ -1,15 +1,17 @@
 """Memoise what moto recomputes on every call, to make the local stack fast.
 
-moto's interpreter re-parses each JSONPath (with a PLY parser) every time a state reads its
-input, builds a brand-new boto3 client (SSL context included) for every service task, and its
-request dispatch lists a response class's methods with ``inspect`` on every request. Each result
-depends only on its arguments. Caching them changes no behaviour; it makes an order's execution
-several times cheaper, which matters for thousand-order benchmarks.
+moto's interpreter parses the whole ASL definition with ANTLR for every execution, re-parses each
+JSONPath (with a PLY parser) every time a state reads its input, builds a brand-new boto3 client
+(SSL context included) for every service task, its request dispatch lists a response class's methods
+with ``inspect`` on every request, and every backend lookup takes a global lock and scans all
+backends. Each result depends only on its arguments. Caching them changes no behaviour; it makes an
+order's execution several times cheaper, which matters for thousand-order benchmarks.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,18 +21,26 @@ from typing import Any
 def memoised_moto_hot_paths() -> Iterator[None]:
     import sys
 
-    from moto.core import responses
+    from moto.core import base_backend, responses
+    from moto.stepfunctions.parser.asl.parse import asl_parser
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
     original_parse = json_path.parse
     original_method_names = responses.method_names_from_class
     original_client_for = boto_client.boto_client_for
-    cached_client_for = functools.lru_cache(maxsize=64)(original_client_for)
+    clients: dict[tuple[str, str], Any] = {}
+    clients_lock = threading.Lock()
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:
-            return original_client_for(region, service, state_credentials)
-        return cached_client_for(region, service)
+        # moto builds the same client whatever the state's credentials (it ignores them)
+        key = (region, service)
+        cached = clients.get(key)
+        if cached is None:
+            with clients_lock:  # concurrent executions would otherwise each build the same client
+                if key not in clients:
+                    clients[key] = original_client_for(region, service)
+                cached = clients[key]
+        return cached
 
     # The interpreter's modules import boto_client_for by name: replace it in each of them.
     importers = [
@@ -39,7 +49,20 @@ def memoised_moto_hot_paths() -> Iterator[None]:
         if name.startswith("moto.stepfunctions.parser")
         and getattr(module, "boto_client_for", None) is original_client_for
     ]
+    original_asl_parse = asl_parser.AmazonStateLanguageParser.parse
+    original_backend_for_account = base_backend.BackendDict._create_account_specific_backend
+
+    def backend_for_account(self: Any, account_id: str) -> None:
+        # moto takes a global lock and scans every registered backend on each lookup; once an
+        # account's backend exists and is registered, there is nothing left to do
+        if dict.__contains__(self, account_id) and self.__dict__.get("_registered_locally"):
+            return
+        original_backend_for_account(self, account_id)
+        self.__dict__["_registered_locally"] = True
+
+    base_backend.BackendDict._create_account_specific_backend = backend_for_account
     json_path.parse = functools.lru_cache(maxsize=4096)(original_parse)
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse_tree_once(original_asl_parse))
     responses.method_names_from_class = functools.lru_cache(maxsize=1024)(original_method_names)
     for module in importers:
         module.boto_client_for = client_for
@@ -47,9 +70,31 @@ def memoised_moto_hot_paths() -> Iterator[None]:
         yield
     finally:
         json_path.parse = original_parse
+        asl_parser.AmazonStateLanguageParser.parse = staticmethod(original_asl_parse)
+        base_backend.BackendDict._create_account_specific_backend = original_backend_for_account
         responses.method_names_from_class = original_method_names
         for module in importers:
             module.boto_client_for = original_client_for
+
+
+def _parse_tree_once(original_parse: Any) -> Any:
+    """Keep ANTLR's parse tree per definition; build fresh evaluation components from it each time.
+
+    The tree is only read by the preprocessor, so sharing it between executions is safe, while the
+    components (which hold evaluation state) stay one set per execution, as in moto.
+    """
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    trees: dict[str, Any] = {}
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        tree = trees.get(definition)
+        if tree is None:
+            _, tree = original_parse(definition)  # raises on a bad definition, as before
+            trees[definition] = tree
+        return Preprocessor().visit(tree), tree
+
+    return parse
 
 
 @contextmanager

@@ -11,11 +11,21 @@ import pytest
 
 from service.breaker.circuit_breaker import BreakerSettings, CircuitBreaker, CircuitState, Decision
 from service.local.execution_history import failed_error_names, history, state_steps, wait_for_status
+from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.vendor.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import OrderApi, dead_letters, wait_for_recovery_request, wait_until
+from tests.conftest import dead_letters, wait_for_recovery_request, wait_until
 
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
+# Tests run the workflow's clock 100x faster; a one-hour failure window keeps "5 failures within
+# the window" true on a loaded machine too (60 s would be 0.6 s of real time).
+WIDE_WINDOW = {"CircuitBreakerWindowSeconds": "3600"}
+
+
+@pytest.fixture
+def stack(vendor_url: str) -> Iterator[EmbeddedStack]:
+    with embedded_stack(parameters={"VendorUrl": vendor_url, **WIDE_WINDOW}) as deployed:
+        yield deployed
 
 
 def breaker(stack: EmbeddedStack) -> CircuitBreaker:
@@ -31,7 +41,7 @@ def states_entered(stack: EmbeddedStack, execution_arn: str) -> list[str]:
 
 
 def test_a_transient_vendor_error_is_healed_by_a_retry_with_backoff(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given a vendor that fails once with a 500, then answers
     vendor.set_behaviour(VendorBehaviour(failure_rate=1.0))
@@ -56,7 +66,7 @@ def test_a_transient_vendor_error_is_healed_by_a_retry_with_backoff(
 
 
 def test_throttling_waits_the_retry_after_then_succeeds_without_opening_the_breaker(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given a vendor that throttles with Retry-After: 30
     vendor.set_behaviour(VendorBehaviour(throttle_rate=1.0, retry_after_seconds=30))
@@ -79,7 +89,7 @@ def test_throttling_waits_the_retry_after_then_succeeds_without_opening_the_brea
 
 
 def test_an_outage_opens_the_breaker_and_later_executions_skip_the_vendor(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given a dead vendor: the first order fails 1 + 3 retries = 4 times, the second opens the circuit
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -133,7 +143,7 @@ def test_half_open_lets_exactly_one_probe_through_when_many_arrive_at_once(stack
 
 
 def test_the_probes_success_closes_the_circuit_for_everyone(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given a circuit opened by an outage, and orders waiting for it
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -155,13 +165,13 @@ def test_the_probes_success_closes_the_circuit_for_everyone(
 @pytest.fixture
 def impatient_stack(vendor_url: str) -> Iterator[EmbeddedStack]:
     with embedded_stack(
-        parameters={"VendorUrl": vendor_url, "CircuitBreakerMaxWaitSeconds": "180"}
+        parameters={"VendorUrl": vendor_url, "CircuitBreakerMaxWaitSeconds": "180", **WIDE_WINDOW}
     ) as deployed:
         yield deployed
 
 
 def test_an_execution_the_circuit_keeps_waiting_too_long_pauses_for_a_person(
-    impatient_stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    impatient_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     stack = impatient_stack
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -180,7 +190,7 @@ def test_an_execution_the_circuit_keeps_waiting_too_long_pauses_for_a_person(
 
 
 def test_an_outage_that_outlasts_the_retries_pauses_with_a_contract_message_and_success_resumes(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given a dead vendor
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -212,7 +222,7 @@ def test_an_outage_that_outlasts_the_retries_pauses_with_a_contract_message_and_
 
 
 def test_resuming_with_an_edited_input_runs_the_step_with_it(
-    stack: EmbeddedStack, order_api: OrderApi
+    stack: EmbeddedStack, order_api: LocalOrderApi
 ) -> None:
     # Given an order for more than the vendor has
     placed = order_api.place({**ORDER, "quantity": 5000})
@@ -231,7 +241,7 @@ def test_resuming_with_an_edited_input_runs_the_step_with_it(
 
 
 def test_a_rejected_recovery_compensates_and_sends_the_order_to_the_dlq(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given an order paused by an outage
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -259,7 +269,7 @@ def test_a_rejected_recovery_compensates_and_sends_the_order_to_the_dlq(
 
 
 def test_a_rejected_request_is_routed_as_a_client_data_problem_without_retries(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     placed = order_api.place({**ORDER, "product_id": "sku-does-not-exist!"})
 
@@ -274,12 +284,14 @@ def test_a_rejected_request_is_routed_as_a_client_data_problem_without_retries(
 
 @pytest.fixture
 def short_recovery_stack(vendor_url: str) -> Iterator[EmbeddedStack]:
-    with embedded_stack(parameters={"VendorUrl": vendor_url, "RecoveryTimeoutSeconds": "60"}) as deployed:
+    with embedded_stack(
+        parameters={"VendorUrl": vendor_url, "RecoveryTimeoutSeconds": "60", **WIDE_WINDOW}
+    ) as deployed:
         yield deployed
 
 
 def test_a_recovery_nobody_answers_times_out_and_is_handled_like_a_rejection(
-    short_recovery_stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    short_recovery_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     stack = short_recovery_stack
     vendor.set_behaviour(VendorBehaviour(outage=True))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from service.local.execution_history import failed_error_names, history, state_steps, wait_for_status
+from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
 from service.vendor.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import OrderApi, wait_for_recovery_request
+from tests.conftest import wait_for_recovery_request
 
 GOOD_ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 
@@ -16,7 +17,7 @@ def executions(stack: EmbeddedStack) -> list[dict]:
 
 
 def test_a_placed_order_runs_to_succeeded_and_its_record_says_finished(
-    stack: EmbeddedStack, order_api: OrderApi
+    stack: EmbeddedStack, order_api: LocalOrderApi
 ) -> None:
     # Given a working vendor
     # When an order is placed through POST /orders
@@ -47,7 +48,7 @@ def test_a_placed_order_runs_to_succeeded_and_its_record_says_finished(
     assert looked_up.body["execution"]["status"] == "SUCCEEDED"
 
 
-def test_the_workflow_output_keeps_the_original_input(stack: EmbeddedStack, order_api: OrderApi) -> None:
+def test_the_workflow_output_keeps_the_original_input(stack: EmbeddedStack, order_api: LocalOrderApi) -> None:
     placed = order_api.place(GOOD_ORDER)
 
     described = wait_for_status(stack.client("stepfunctions"), placed.body["execution_arn"])
@@ -59,7 +60,7 @@ def test_the_workflow_output_keeps_the_original_input(stack: EmbeddedStack, orde
     assert output["availability"]["available"] is True
 
 
-def test_a_bad_request_gets_400_and_starts_nothing(stack: EmbeddedStack, order_api: OrderApi) -> None:
+def test_a_bad_request_gets_400_and_starts_nothing(stack: EmbeddedStack, order_api: LocalOrderApi) -> None:
     answer = order_api.place({"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": -1})
 
     assert answer.status == 400
@@ -67,13 +68,13 @@ def test_a_bad_request_gets_400_and_starts_nothing(stack: EmbeddedStack, order_a
     assert executions(stack) == []
 
 
-def test_an_unknown_order_is_404(stack: EmbeddedStack, order_api: OrderApi) -> None:
+def test_an_unknown_order_is_404(stack: EmbeddedStack, order_api: LocalOrderApi) -> None:
     assert order_api.get("ord-does-not-exist").status == 404
     assert order_api.get("not a valid id!").status == 404
 
 
 def test_a_client_chosen_order_id_cannot_start_a_second_execution(
-    stack: EmbeddedStack, order_api: OrderApi
+    stack: EmbeddedStack, order_api: LocalOrderApi
 ) -> None:
     first = order_api.place({**GOOD_ORDER, "order_id": "order-42"})
     wait_for_status(stack.client("stepfunctions"), first.body["execution_arn"])
@@ -86,7 +87,7 @@ def test_a_client_chosen_order_id_cannot_start_a_second_execution(
 
 
 def test_a_vendor_error_surfaces_as_its_named_error_in_the_history(
-    stack: EmbeddedStack, order_api: OrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
     # Given the vendor fails every call
     vendor.set_behaviour(VendorBehaviour(outage=True))
@@ -100,7 +101,9 @@ def test_a_vendor_error_surfaces_as_its_named_error_in_the_history(
     assert "VendorUnavailable" in failed_error_names(events)
 
 
-def test_an_unknown_product_surfaces_as_a_rejected_request(stack: EmbeddedStack, order_api: OrderApi) -> None:
+def test_an_unknown_product_surfaces_as_a_rejected_request(
+    stack: EmbeddedStack, order_api: LocalOrderApi
+) -> None:
     placed = order_api.place({**GOOD_ORDER, "product_id": "sku-no-such-thing!"})
     wait_for_recovery_request(stack)
 

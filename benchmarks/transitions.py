@@ -1,0 +1,75 @@
+"""State transitions per order, counted from the execution history on the embedded stack.
+
+Step Functions (Standard) bills every state transition, retries included: one per state
+entered, one per retry of a task, plus the start. Paths measured:
+
+- ``happy_path``: the vendor answers at once.
+- ``one_recovery``: the vendor is down through every retry, the order pauses for a person, who
+  runs it again once the vendor is back.
+- ``one_rejection``: the order pauses and support rejects it (compensation, DLQ).
+
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.local.execution_history import billed_transitions, history, wait_for_status  # noqa: E402
+from service.local.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.recovery_requests import next_recovery_request  # noqa: E402
+from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
+from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+
+ORDER = {"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1}
+
+
+def main() -> None:
+    quiet_interpreter_logs()
+    print("transitions: state transitions per order (states entered + task retries + start)")
+    vendor = DummyVendor(seed=1)
+    api = LocalOrderApi()
+    with (
+        serve_dummy_vendor(vendor) as url,
+        embedded_stack(parameters={"VendorUrl": url}, quiet=True) as stack,
+    ):
+        sfn, sqs = stack.client("stepfunctions"), stack.client("sqs")
+        recovery_queue = stack.physical("RecoveryQueue")
+
+        def transitions_of(execution_arn: str) -> int:
+            wait_for_status(sfn, execution_arn, timeout=60)
+            return billed_transitions(history(sfn, execution_arn))
+
+        def fresh_circuit() -> None:
+            """Each path is measured alone: no failures of the previous path left in the breaker."""
+            stack.client("dynamodb").delete_item(
+                TableName=stack.physical("CircuitBreakerTable"), Key={"dependency": {"S": "vendor"}}
+            )
+
+        happy = transitions_of(api.place(ORDER).body["execution_arn"])
+
+        fresh_circuit()
+        vendor.set_behaviour(VendorBehaviour(outage=True))
+        paused = api.place(ORDER).body["execution_arn"]
+        request = next_recovery_request(sqs, recovery_queue)
+        vendor.set_behaviour(VendorBehaviour())
+        sfn.send_task_success(taskToken=request["task_token"], output=json.dumps(request["input"]))
+        one_recovery = transitions_of(paused)
+
+        fresh_circuit()
+        vendor.set_behaviour(VendorBehaviour(outage=True))
+        rejected = api.place(ORDER).body["execution_arn"]
+        request = next_recovery_request(sqs, recovery_queue)
+        sfn.send_task_failure(taskToken=request["task_token"], error="RecoveryRejected", cause="benchmark")
+        one_rejection = transitions_of(rejected)
+
+    print(json.dumps({"happy_path": happy, "one_recovery": one_recovery, "one_rejection": one_rejection}))
+
+
+if __name__ == "__main__":
+    main()
