@@ -13,3 +13,13 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 # Read-only requests (GET /orders/{id}) publish no metric; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def count_by(name: str, value: int = 1, **dimensions: str) -> None:
+    """A count with its own dimensions (e.g. per state machine and error), flushed at once."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension(name="service", value=SERVICE_NAME)
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)

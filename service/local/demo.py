@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from service.local.collector_poller import poll_collector
 from service.local.execution_history import TERMINAL, history, state_steps, wait_for_all
-from service.local.http_api_events import http_api_event
-from service.local.lambda_dispatch import LambdaContext
-from service.local.recovery_requests import NoRecoveryRequest, next_recovery_request
-from service.local.stack import embedded_stack, quiet_interpreter_logs
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.store import RecoveryStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
+from slack_app.terminal import render_message
 
 Print = Callable[[str], None]
 
@@ -27,14 +33,6 @@ class DemoResult:
     rejected_requests: int
     recoveries: int
     dead_letters: int
-
-
-def _call_orders_api(event: dict) -> tuple[int, dict]:
-    from service.handlers import orders_api
-
-    context = LambdaContext("orders-api", "arn:aws:lambda:us-east-1:123456789012:function:orders-api")
-    response = orders_api.lambda_handler(event, context)
-    return response["statusCode"], json.loads(response["body"])
 
 
 def demo_orders(count: int, rng: random.Random) -> list[dict]:
@@ -50,15 +48,6 @@ def demo_orders(count: int, rng: random.Random) -> list[dict]:
     return orders
 
 
-def _order_status(order_id: str) -> str:
-    _, body = _call_orders_api(
-        http_api_event(
-            "GET", f"/orders/{order_id}", route_key="GET /orders/{id}", path_parameters={"id": order_id}
-        )
-    )
-    return body["status"]
-
-
 def _timeline(sfn: object, placed: list[dict], started: float, out: Print) -> None:
     for order in placed:
         steps = state_steps(history(sfn, order["execution_arn"]))
@@ -69,20 +58,74 @@ def _timeline(sfn: object, placed: list[dict], started: float, out: Print) -> No
         out(f"  +{first:5.2f}s {order['order_id'][:16]}…  {path}")
 
 
-def _run_again_until_done(sfn: object, sqs: object, queue_url: str, execution_arns: list[str]) -> int:
-    """Run again every order that still pauses (a slow machine stretches the outage): returns how many."""
-    resumed = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if all(sfn.describe_execution(executionArn=arn)["status"] in TERMINAL for arn in execution_arns):
-            return resumed
-        try:
-            request = next_recovery_request(sqs, queue_url, timeout=0.5)
-        except NoRecoveryRequest:
-            continue
-        sfn.send_task_success(taskToken=request["task_token"], output=json.dumps(request["input"]))
-        resumed += 1
-    return resumed
+TOKEN_SECRET = "recovery-ops/slack-bot-token"
+
+
+class SupportDesk:
+    """The support team of the demo: the collector posts to Slack, the desk reads and acts.
+
+    Until the Slack app is wired in, the desk acts on recoveries straight from the recoveries
+    table (the task token never leaves it), recording who did what in the audit trail.
+    """
+
+    def __init__(self, stack: EmbeddedStack, slack: SlackStandIn | None, out: Print) -> None:
+        self._stack = stack
+        self._slack = slack
+        self._out = out
+        self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        self._shown = 0
+        self.handled = 0
+
+    def collect(self) -> None:
+        while poll_collector(self._stack).received:
+            pass
+        if self._slack is None:
+            return
+        calls = [c for c in self._slack.calls if c.status == 200 and c.method.startswith("chat.")]
+        for call in calls[self._shown :]:
+            verb = "posts" if call.method == "chat.postMessage" else "updates its message in"
+            self._out(f"  the collector {verb} #{call.body['channel']}:")
+            for line in render_message(call.body["channel"], call.body.get("blocks") or []):
+                self._out("    " + line)
+        self._shown = len(calls)
+
+    def wait_for_open(self, count: int, timeout: float = 60) -> list[Recovery]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.collect()
+            found = self._store.list_by_status(RecoveryStatus.OPEN)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+
+    def run_again(self, recovery: Recovery) -> None:
+        self._close(recovery, RecoveryStatus.RESUMED, "run again")
+        self._stack.client("stepfunctions").send_task_success(
+            taskToken=recovery.task_token, output=json.dumps(recovery.input)
+        )
+
+    def reject(self, recovery: Recovery, reason: str) -> None:
+        self._close(recovery, RecoveryStatus.REJECTED, f"rejected: {reason}")
+        self._stack.client("stepfunctions").send_task_failure(
+            taskToken=recovery.task_token,
+            error="RecoveryRejected",
+            cause=f"rejected by the demo desk: {reason}",
+        )
+
+    def _close(self, recovery: Recovery, status: RecoveryStatus, action: str) -> None:
+        at = datetime.now(UTC)
+        entry = AuditEntry(at.isoformat(), "demo-desk", action, status)
+        self._store.transition(recovery.recovery_id, RecoveryStatus.OPEN, status, entry, at)
+        self.handled += 1
+
+    def run_again_until_done(self, execution_arns: list[str], timeout: float = 120) -> None:
+        """Run again whatever still pauses (a slow machine stretches the outage) until all finish."""
+        sfn = self._stack.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(sfn.describe_execution(executionArn=arn)["status"] in TERMINAL for arn in execution_arns):
+                return
+            for recovery in self.wait_for_open(1, timeout=0.5):
+                self.run_again(recovery)
 
 
 def run_demo(
@@ -94,24 +137,37 @@ def run_demo(
     is compensated and sent to the DLQ), a technical one is run again once the vendor is back.
     """
     rng = random.Random(seed)
+    api = LocalOrderApi()
     vendor = DummyVendor(VendorBehaviour(failure_rate=failure_rate), seed=seed)
     out("recovery-ops demo: the order workflow on an embedded moto stack (no AWS, no Slack)")
     quiet_interpreter_logs()
-    with (
-        serve_dummy_vendor(vendor) as vendor_url,
-        embedded_stack(parameters={"VendorUrl": vendor_url}, quiet=True) as stack,
-    ):
+    real_slack_token = os.environ.get("SLACK_BOT_TOKEN")
+    with ExitStack() as resources:
+        vendor_url = resources.enter_context(serve_dummy_vendor(vendor))
+        slack = None if real_slack_token else resources.enter_context(serve_slack_standin())
+        stack = resources.enter_context(
+            embedded_stack(
+                parameters={
+                    "VendorUrl": vendor_url,
+                    "SlackDefaultChannel": os.environ.get("SLACK_CHANNEL", "recoveries"),
+                },
+                secrets={TOKEN_SECRET: real_slack_token or "xoxb-demo"},
+                environment={} if real_slack_token else {"SLACK_API_URL": slack.base_url},
+                quiet=True,
+            )
+        )
+        desk = SupportDesk(stack, slack, out)
         sfn = stack.client("stepfunctions")
         sqs = stack.client("sqs")
-        recovery_queue = stack.physical("RecoveryQueue")
+        if real_slack_token:
+            out("  SLACK_BOT_TOKEN is set: recovery messages go to your Slack workspace")
         out(f"  stack deployed from template.yaml; dummy vendor at {vendor_url}")
         out(f"  Retry and Wait sleeps run {1 / stack.sleeps.scale:.0f}x faster than deployed")
         out(f"  not emulated locally: {', '.join(stack.skipped)}")
         out("")
         out(f"1. a flaky vendor ({failure_rate:.0%} of calls fail): retries with backoff and full jitter")
-        status, body = _call_orders_api(
-            http_api_event("POST", "/orders", {"customer_id": "c-1", "quantity": 0})
-        )
+        refused = api.place({"customer_id": "c-1", "quantity": 0})
+        status, body = refused.status, refused.body
         rejected = 1 if status == 400 else 0
         out(
             f"  bad request -> {status} {body['message']}: "
@@ -121,21 +177,17 @@ def run_demo(
         started = time.time()
         orders = demo_orders(order_count, rng)
         for order in orders:
-            status, body = _call_orders_api(http_api_event("POST", "/orders", order))
+            answer = api.place(order)
+            status, body = answer.status, answer.body
             placed.append(body)
             out(f"  {status} {body['order_id']}  {order['product_id']} x{order['quantity']}")
-        recoveries = 0
         unknown_products = sum(1 for order in orders if "!" in order["product_id"])
-        for _ in range(unknown_products):
-            request = next_recovery_request(sqs, recovery_queue)
-            recoveries += 1
+        for recovery in desk.wait_for_open(unknown_products):
             out(
-                f"  recovery requested: {request['execution_name'][:16]}… {request['failed_state']} "
-                f"{request['error']} ({request['routing']}) -> operator rejects it"
+                f"  recovery {recovery.recovery_id[:12]}…: {recovery.execution_name[:16]}… "
+                f"{recovery.failed_state} {recovery.error} ({recovery.routing}) -> the desk rejects it"
             )
-            sfn.send_task_failure(
-                taskToken=request["task_token"], error="RecoveryRejected", cause="unknown product"
-            )
+            desk.reject(recovery, "unknown product")
         wait_for_all(sfn, [p["execution_arn"] for p in placed])
 
         out("")
@@ -145,33 +197,27 @@ def run_demo(
         outage_orders = []
         for order in demo_orders(4, rng):
             order["product_id"] = "sku-lamp"
-            _, body = _call_orders_api(http_api_event("POST", "/orders", order))
+            body = api.place(order).body
             outage_orders.append(body)
             time.sleep(0.2)
-        request = next_recovery_request(sqs, recovery_queue)
-        recoveries += 1
-        out(
-            f"  recovery requested: {request['execution_name'][:16]}… {request['failed_state']} "
-            f"{request['error']} ({request['routing']})"
-        )
+        paused = desk.wait_for_open(1)
         time.sleep(1.0)
         out(f"  vendor calls during the outage: {vendor.calls - calls_before_outage}")
         out(
             "  the vendor is back -> one half-open probe closes the circuit;"
-            " the operator runs the paused orders again"
+            " the desk runs the paused orders again"
         )
         vendor.set_behaviour(VendorBehaviour())
-        sfn.send_task_success(taskToken=request["task_token"], output=json.dumps(request["input"]))
+        for recovery in paused:
+            desk.run_again(recovery)
         placed.extend(outage_orders)
-        recoveries += _run_again_until_done(
-            sfn, sqs, recovery_queue, [o["execution_arn"] for o in outage_orders]
-        )
+        desk.run_again_until_done([o["execution_arn"] for o in outage_orders])
         finished = wait_for_all(sfn, [p["execution_arn"] for p in placed])
 
         out("")
         out("timeline (seconds since the first order; ✓ state done, ✗ state failed)")
         _timeline(sfn, placed, started, out)
-        orders_by_status = Counter(_order_status(order["order_id"]) for order in placed)
+        orders_by_status = Counter(api.get(order["order_id"]).body["status"] for order in placed)
         executions_by_status = Counter(described["status"] for described in finished.values())
         dead = sqs.get_queue_attributes(
             QueueUrl=stack.physical("OrdersDeadLetterQueue"), AttributeNames=["ApproximateNumberOfMessages"]
@@ -180,8 +226,10 @@ def run_demo(
         out("summary")
         out(f"  orders by status:     {dict(sorted(orders_by_status.items()))}")
         out(f"  executions by status: {dict(sorted(executions_by_status.items()))}")
-        out(f"  recoveries handled:   {recoveries}")
+        out(f"  recoveries handled:   {desk.handled}")
         out(f"  orders in the DLQ:    {dead}")
         out(f"  vendor calls:         {vendor.calls}")
         out(f"  bad requests refused: {rejected} (no execution started)")
-        return DemoResult(dict(orders_by_status), dict(executions_by_status), rejected, recoveries, int(dead))
+        return DemoResult(
+            dict(orders_by_status), dict(executions_by_status), rejected, desk.handled, int(dead)
+        )

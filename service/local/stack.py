@@ -73,6 +73,15 @@ class EmbeddedStack:
         return aws_clients.client(service_name)
 
 
+def _forget_cached_parameters() -> None:
+    """Powertools Parameters caches values and its providers' clients across stacks: start afresh."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import base
+
+    parameters.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
+
+
 def quiet_interpreter_logs() -> None:
     """moto's interpreter logs every task failure with its whole parse tree; keep that for debugging only."""
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -82,12 +91,16 @@ def quiet_interpreter_logs() -> None:
 def _quiet_handlers() -> Iterator[None]:
     """Handlers log at ERROR only and record no metrics (Powertools' POWERTOOLS_METRICS_DISABLED still
     accumulates values and prints them every hundred)."""
+    from service import observability
     from service.observability import logger, metrics
 
     level = logger.log_level
     logger.setLevel(logging.ERROR)
     try:
-        with mock.patch.object(metrics, "add_metric", lambda *args, **kwargs: None):
+        with (
+            mock.patch.object(metrics, "add_metric", lambda *args, **kwargs: None),
+            mock.patch.object(observability, "count_by", lambda *args, **kwargs: None),
+        ):
             yield
     finally:
         logger.setLevel(level)
@@ -320,12 +333,17 @@ def embedded_stack(
     sleep_scale: float = 0.01,
     template_path: Path | None = None,
     quiet: bool = False,
+    secrets: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
 
     ``parameters`` override the template's parameter defaults (e.g. ``VendorUrl`` pointing at a local
     dummy vendor). ``sleep_scale`` scales the interpreter's Retry and Wait sleeps. ``quiet=True``
     keeps the handlers' log lines below ERROR and their EMF metric lines off standard output.
+    ``secrets`` are created in Secrets Manager (what a deployer creates before ``sam deploy``, such
+    as the Slack bot token); ``environment`` adds local-only settings, such as ``SLACK_API_URL``
+    pointing at the Slack stand-in.
     """
     from moto import mock_aws
 
@@ -353,7 +371,11 @@ def embedded_stack(
         deployer.register_functions(dispatcher)
         deployer.create_state_machines()
         deployer.note_skipped()
+        _forget_cached_parameters()
+        for name, value in (secrets or {}).items():
+            aws_clients.client("secretsmanager").create_secret(Name=name, SecretString=value)
         os.environ.update(deployer.environment)
+        os.environ.update(environment or {})
         try:
             yield EmbeddedStack(
                 name=stack_name,

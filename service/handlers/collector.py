@@ -1,0 +1,126 @@
+"""The collector: recovery-queue messages → stored recoveries → Slack messages.
+
+Fed by the recovery queue (SQS event, ``ReportBatchItemFailures``). Each record is validated
+against the integration contract and stored once (Powertools ``BatchProcessor``: a record that
+fails fails alone). Then the batch's new recoveries are posted, one Slack call per group. A
+record whose message could not be posted is reported as a batch item failure, so SQS delivers it
+again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A malformed message
+is never retried: it goes to the recovery DLQ at once, with the reason.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import ValidationError
+
+from service import aws_clients, observability
+from service.config import CollectorConfig, load_config
+from service.observability import logger, metrics, tracer
+from service.recovery.contract import RecoveryRequest
+from service.recovery.groups import GroupStore
+from service.recovery.intake import IntakeReport, RecoveryIntake
+from service.recovery.notifier import ChannelRouting
+from service.recovery.recovery import Recovery
+from service.recovery.store import RecoveryStore
+from slack_app.notifier import SlackNotifier, web_client
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class MalformedRecoveryMessage(ValueError):
+    pass
+
+
+def build_intake(config: CollectorConfig) -> RecoveryIntake:
+    dynamodb = aws_clients.client("dynamodb")
+    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    return RecoveryIntake(
+        store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        groups=GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
+        notifier=SlackNotifier(web_client(str(token), base_url=config.slack_api_url)),
+        channels=ChannelRouting(
+            default=config.default_channel,
+            technical=config.technical_channel,
+            client_data=config.client_data_channel,
+        ),
+        group_window_seconds=config.group_window_seconds,
+    )
+
+
+def parse_request(record: SqsRecordModel) -> RecoveryRequest:
+    try:
+        return RecoveryRequest.model_validate_json(record.body)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        raise MalformedRecoveryMessage(fields) from exc
+
+
+def dead_letter(config: CollectorConfig, record: SqsRecordModel, reason: str) -> None:
+    """Move a message that can never be processed to the recovery DLQ, with the reason."""
+    aws_clients.client("sqs").send_message(
+        QueueUrl=config.recovery_dlq_url,
+        MessageBody=record.body,
+        MessageAttributes={
+            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "source_message_id": {"DataType": "String", "StringValue": record.messageId},
+        },
+    )
+    metrics.add_metric(name="MalformedRecoveryMessages", unit=MetricUnit.Count, value=1)
+    logger.error("malformed recovery message sent to the DLQ", message_id=record.messageId, reason=reason)
+
+
+def _count_opened(recovery: Recovery) -> None:
+    observability.count_by(
+        "RecoveriesOpened", state_machine=recovery.state_machine_name, error=recovery.error or "unknown"
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    config = load_config(CollectorConfig)
+    intake = build_intake(config)
+    processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
+    report = IntakeReport()
+    message_ids: dict[str, str] = {}  # recovery id → SQS message id
+    to_post: list[Recovery] = []
+
+    def store(record: SqsRecordModel) -> None:
+        try:
+            request = parse_request(record)
+        except MalformedRecoveryMessage as exc:
+            dead_letter(config, record, str(exc))
+            return
+        receive_count = int(record.attributes.ApproximateReceiveCount or 1)
+        logger.append_keys(recovery_id=request.recovery_id)
+        recovery = intake.store_one(request, receive_count, report)
+        message_ids[request.recovery_id] = record.messageId
+        if recovery is not None:
+            if recovery.recovery_id in report.stored:
+                _count_opened(recovery)
+            to_post.append(recovery)
+
+    with processor(records=event.get("Records", []), handler=store):
+        processor.process()
+    intake.notify(to_post, report)
+    if report.duplicates:
+        metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=len(report.duplicates))
+    logger.info(
+        "batch collected",
+        stored=len(report.stored),
+        duplicates=len(report.duplicates),
+        posted=len(report.posted),
+        slack_calls=report.slack_calls,
+        retry=len(report.retry),
+    )
+    response = processor.response()
+    response["batchItemFailures"].extend(
+        {"itemIdentifier": message_ids[recovery_id]} for recovery_id in report.retry
+    )
+    return response

@@ -1,0 +1,159 @@
+"""A local stand-in for the Slack Web API on 127.0.0.1, for tests, the demo and benchmarks.
+
+Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answers like Slack
+(``ok``/``error``, ``ts``, ``Retry-After`` on 429), enforces the Block Kit limits Slack enforces
+(50 blocks, 3,000 characters of section text, 2,000 of a button value), and can be told to fail:
+``fail_next(n, status)`` or ``rate_limit_for(seconds)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+VALID_TOKEN_PREFIX = "xoxb-"
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    method: str
+    body: dict[str, Any]
+    token: str | None
+    status: int
+
+
+@dataclass
+class SlackStandIn:
+    """The recorded traffic and the scripted failures of one stand-in."""
+
+    calls: list[SlackCall] = field(default_factory=list)
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _failures: list[int] = field(default_factory=list)
+    _rate_limited_until: float = 0.0
+    _retry_after: int = 1
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    base_url: str = ""
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        with self._lock:
+            self._failures.extend([status] * count)
+
+    def rate_limit_for(self, seconds: float, retry_after: int = 1) -> None:
+        with self._lock:
+            self._rate_limited_until = time.monotonic() + seconds
+            self._retry_after = retry_after
+
+    def calls_of(self, method: str, ok_only: bool = True) -> list[SlackCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+
+    # ------------------------------------------------------------------ serving
+    def answer(self, method: str, body: dict[str, Any], token: str | None) -> tuple[int, dict, dict]:
+        with self._lock:
+            status = 200
+            headers: dict[str, str] = {}
+            if self._failures:
+                status = self._failures.pop(0)
+            elif time.monotonic() < self._rate_limited_until:
+                status = 429
+                headers["Retry-After"] = str(self._retry_after)
+            self.calls.append(SlackCall(method, body, token, status))
+            if status == 429:
+                return status, {"ok": False, "error": "ratelimited"}, headers
+            if status != 200:
+                return status, {"ok": False, "error": "internal_error"}, headers
+            if not token or not token.startswith(VALID_TOKEN_PREFIX):
+                return 200, {"ok": False, "error": "invalid_auth"}, headers
+            return 200, self._ok(method, body), headers
+
+    def _ok(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        problem = block_kit_problem(body.get("blocks"))
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and problem:
+            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if method == "chat.postMessage":
+            ts = f"{1700000000 + next(self._ts)}.000100"
+            self.messages[(body["channel"], ts)] = body
+            return {"ok": True, "channel": body["channel"], "ts": ts, "message": body}
+        if method == "chat.update":
+            key = (body["channel"], body["ts"])
+            if key not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[key] = {**self.messages[key], **body}
+            return {"ok": True, "channel": body["channel"], "ts": body["ts"]}
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"}
+        return {"ok": True}
+
+
+def block_kit_problem(blocks: Any) -> str | None:
+    """What Slack would refuse in ``blocks``, or None."""
+    if blocks is None:
+        return None
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if len(blocks) > 50:
+        return "must be no more than 50 items [json-pointer:/blocks]"
+    for index, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "section" and len(text) > 3000:
+            return f"must be less than 3001 characters [json-pointer:/blocks/{index}/text/text]"
+        if block.get("type") == "header" and len(text) > 150:
+            return f"must be less than 151 characters [json-pointer:/blocks/{index}/text/text]"
+        for element in block.get("elements", []) or []:
+            if len(str(element.get("value", ""))) > 2000:
+                return f"must be less than 2001 characters [json-pointer:/blocks/{index}/elements]"
+    return None
+
+
+class _SlackRequestHandler(BaseHTTPRequestHandler):
+    standin: SlackStandIn
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        method = self.path.rstrip("/").rsplit("/", 1)[-1]
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if "json" in (self.headers.get("Content-Type") or ""):
+            body = json.loads(raw or "{}")
+        else:
+            body = {k: v[0] for k, v in parse_qs(raw).items()}
+        authorization = self.headers.get("Authorization") or ""
+        token = authorization.removeprefix("Bearer ").strip() or body.get("token")
+        status, answer, headers = self.standin.answer(method, body, token)
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+@contextmanager
+def serve_slack_standin(standin: SlackStandIn | None = None) -> Iterator[SlackStandIn]:
+    """Serve a stand-in on an ephemeral port; its ``base_url`` is what WebClient(base_url=...) takes."""
+    standin = standin or SlackStandIn()
+    handler = type("BoundSlackRequestHandler", (_SlackRequestHandler,), {"standin": standin})
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    standin.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+    try:
+        yield standin
+    finally:
+        server.shutdown()

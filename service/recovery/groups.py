@@ -1,0 +1,112 @@
+"""Recovery groups: recoveries sharing state machine, state and error within one time window.
+
+A burst (a vendor outage pausing hundreds of executions) becomes one Slack message per group and
+window instead of hundreds. The group item lives in the recoveries table (id ``grp-…``, no
+``status`` so it stays out of the listing index). Members are a string set, so a redelivered
+message never counts twice; a conditional claim decides which collector posts the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from service.recovery.recovery import Recovery
+
+LATEST_KEPT = 5
+
+
+@dataclass(frozen=True)
+class GroupState:
+    group_id: str
+    count: int
+    latest_ids: list[str]
+    channel: str | None
+    ts: str | None
+
+
+def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
+    window = int(at.timestamp()) // max(1, window_seconds)
+    key = f"{recovery.state_machine_arn}|{recovery.failed_state}|{recovery.error}|{window}"
+    return "grp-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class GroupStore:
+    def __init__(self, table_name: str, client: Any, retention_seconds: int = 90 * 86400) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = retention_seconds
+
+    def add_members(self, group_id: str, members: list[Recovery], at: datetime) -> GroupState:
+        first = members[0]
+        ids = [m.recovery_id for m in members]
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key={"recovery_id": {"S": group_id}},
+            UpdateExpression="ADD member_ids :ids SET latest_ids = :latest, state_machine_arn = "
+            "if_not_exists(state_machine_arn, :machine), failed_state = if_not_exists(failed_state, :state), "
+            "#error = if_not_exists(#error, :error), expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeNames={"#error": "error"},
+            ExpressionAttributeValues={
+                ":ids": {"SS": ids},
+                ":latest": {"L": [{"S": i} for i in ids[-LATEST_KEPT:]]},
+                ":machine": {"S": first.state_machine_arn},
+                ":state": {"S": first.failed_state},
+                ":error": {"S": first.error or ""},
+                ":expires": {"N": str(int(at.timestamp()) + self._retention)},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _state(answer["Attributes"])
+
+    def claim_posting(self, group_id: str, claimant: str) -> bool:
+        """One collector posts the group's message; the others wait for it to exist."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"recovery_id": {"S": group_id}},
+                UpdateExpression="SET posting_by = :me",
+                ConditionExpression="attribute_not_exists(slack_ts) AND "
+                "(attribute_not_exists(posting_by) OR posting_by = :me)",
+                ExpressionAttributeValues={":me": {"S": claimant}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_posting(self, group_id: str, claimant: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"recovery_id": {"S": group_id}},
+                UpdateExpression="REMOVE posting_by",
+                ConditionExpression="posting_by = :me",
+                ExpressionAttributeValues={":me": {"S": claimant}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def set_message(self, group_id: str, channel: str, ts: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key={"recovery_id": {"S": group_id}},
+            UpdateExpression="SET slack_channel = :channel, slack_ts = :ts REMOVE posting_by",
+            ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
+        )
+
+
+def _state(item: dict[str, Any]) -> GroupState:
+    return GroupState(
+        group_id=item["recovery_id"]["S"],
+        count=len(item.get("member_ids", {}).get("SS", [])),
+        latest_ids=[v["S"] for v in item.get("latest_ids", {}).get("L", [])],
+        channel=item.get("slack_channel", {}).get("S"),
+        ts=item.get("slack_ts", {}).get("S"),
+    )

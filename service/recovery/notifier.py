@@ -1,0 +1,56 @@
+"""What the intake needs from a chat tool, as a protocol (slack_app implements it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from service.recovery.contract import Routing
+from service.recovery.recovery import Recovery
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class RecoveryGroup:
+    """Recoveries that share state machine, state and error within one window: one message."""
+
+    group_id: str
+    state_machine_arn: str
+    failed_state: str
+    error: str | None
+    count: int
+    latest: list[Recovery]
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+
+class NotifierUnavailable(Exception):
+    """The chat tool could not be reached or refused for now (5xx, 429, timeout): try again later."""
+
+
+class Notifier(Protocol):
+    def post_recovery(self, recovery: Recovery, channel: str) -> MessageRef: ...
+
+    def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef: ...
+
+    def update_group(self, group: RecoveryGroup, message: MessageRef) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChannelRouting:
+    """Where each support team's recoveries go; ``default`` when a team has no channel of its own."""
+
+    default: str
+    technical: str | None = None
+    client_data: str | None = None
+
+    def channel_for(self, routing: Routing) -> str:
+        chosen = self.technical if routing is Routing.TECHNICAL else self.client_data
+        return chosen or self.default

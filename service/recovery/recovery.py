@@ -1,0 +1,100 @@
+"""A recovery: one paused task waiting for a person, with its status and audit trail."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from service.recovery.contract import RecoveryRequest, Routing
+
+
+class RecoveryStatus(StrEnum):
+    OPEN = "OPEN"  # paused, waiting for a person
+    RESUMING = "RESUMING"  # someone clicked; the call to Step Functions is under way
+    RESUMED = "RESUMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # the task token is dead (timed out, execution stopped)
+    ABORTED = "ABORTED"  # the execution ended while the recovery was open
+
+    @property
+    def is_closed(self) -> bool:
+        return self not in (RecoveryStatus.OPEN, RecoveryStatus.RESUMING)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    actor: str
+    action: str
+    result: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recovery:
+    recovery_id: str
+    task_token: str = field(repr=False)
+    execution_arn: str
+    execution_name: str
+    state_machine_arn: str
+    failed_state: str
+    input: Any
+    error: str | None
+    cause: str | None
+    routing: Routing
+    requested_at: str
+    created_at: str
+    status: RecoveryStatus = RecoveryStatus.OPEN
+    updated_at: str = ""
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    attempts: int = 1
+    audit: list[AuditEntry] = field(default_factory=list)
+
+    @classmethod
+    def from_request(cls, request: RecoveryRequest, received_at: datetime, attempts: int = 1) -> Recovery:
+        created = received_at.astimezone(UTC).isoformat(timespec="milliseconds")
+        requested = request.requested_at.astimezone(UTC).isoformat() if request.requested_at else created
+        return cls(
+            recovery_id=request.recovery_id,
+            task_token=request.task_token,
+            execution_arn=request.execution_arn,
+            execution_name=request.execution_name,
+            state_machine_arn=request.state_machine_arn,
+            failed_state=request.failed_state,
+            input=request.input,
+            error=request.error,
+            cause=request.cause,
+            routing=request.routing,
+            requested_at=requested,
+            created_at=created,
+            updated_at=created,
+            attempts=attempts,
+            audit=[AuditEntry(created, "recovery-queue", "opened", "OPEN")],
+        )
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+    @property
+    def region(self) -> str:
+        return self.execution_arn.split(":")[3]
+
+    @property
+    def console_url(self) -> str:
+        return (
+            f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}"
+            f"#/v2/executions/details/{self.execution_arn}"
+        )
+
+    @property
+    def input_json(self) -> str:
+        return json.dumps(self.input, indent=2, sort_keys=True, ensure_ascii=False)
+
+    @property
+    def posted(self) -> bool:
+        return self.slack_ts is not None

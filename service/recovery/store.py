@@ -1,0 +1,243 @@
+"""The recoveries table behind a small interface: one item per recovery, listed through an index.
+
+Items are keyed by ``recovery_id``. The ``by-status`` index (``status`` + ``created_sort``, the
+creation time with the id appended) lists recoveries of one status newest first with a query,
+never a scan. A closed recovery gets ``expires_at`` (epoch seconds) and DynamoDB's TTL removes it
+after the retention period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from service.recovery.contract import Routing
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+
+STATUS_INDEX = "by-status"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class RecoveryNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    state_machine: str | None = None  # name or ARN
+    failed_state: str | None = None
+    error: str | None = None
+    older_than: timedelta | None = None
+    newer_than: timedelta | None = None
+
+
+class RecoveryStore:
+    def __init__(self, table_name: str, client: Any, retention_days: int = 90) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = timedelta(days=retention_days)
+
+    # ------------------------------------------------------------------ writes
+    def create_if_absent(self, recovery: Recovery) -> bool:
+        """Store a new recovery; False if it exists already (a redelivered message)."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_to_item(recovery),
+                ConditionExpression="attribute_not_exists(recovery_id)",
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_posted(self, recovery_id: str, channel: str, ts: str) -> None:
+        """Remember where the Slack message is (posted once: a second post would be a duplicate)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(recovery_id),
+            UpdateExpression="SET slack_channel = :channel, slack_ts = :ts",
+            ConditionExpression="attribute_exists(recovery_id)",
+            ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
+        )
+
+    def count_delivery(self, recovery_id: str) -> int:
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key=_key(recovery_id),
+            UpdateExpression="ADD deliveries :one",
+            ConditionExpression="attribute_exists(recovery_id)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["deliveries"]["N"])
+
+    def transition(
+        self,
+        recovery_id: str,
+        expected: RecoveryStatus,
+        target: RecoveryStatus,
+        entry: AuditEntry,
+        at: datetime | None = None,
+    ) -> bool:
+        """Move ``expected`` → ``target`` with a conditional write (the first caller wins)."""
+        now = at or datetime.now(UTC)
+        values: dict[str, Any] = {
+            ":expected": {"S": expected},
+            ":target": {"S": target},
+            ":now": {"S": now.isoformat(timespec="milliseconds")},
+            ":entry": {"L": [_serializer.serialize(_plain(asdict(entry)))]},
+        }
+        update = "SET #status = :target, updated_at = :now, audit = list_append(audit, :entry)"
+        if target.is_closed:
+            update += ", expires_at = :expires"
+            values[":expires"] = {"N": str(int((now + self._retention).timestamp()))}
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(recovery_id),
+                UpdateExpression=update,
+                ConditionExpression="#status = :expected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ reads
+    def get(self, recovery_id: str) -> Recovery:
+        item = self._client.get_item(TableName=self._table, Key=_key(recovery_id), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            raise RecoveryNotFound(recovery_id)
+        return _from_item(item)
+
+    def list_by_status(
+        self,
+        status: RecoveryStatus = RecoveryStatus.OPEN,
+        where: ListFilter | None = None,
+        limit: int = 50,
+        now: datetime | None = None,
+    ) -> list[Recovery]:
+        """Recoveries of one status, newest first (a query on the ``by-status`` index)."""
+        where = where or ListFilter()
+        now = now or datetime.now(UTC)
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": {"S": status}}
+        key_condition = "#status = :status"
+        if where.older_than and where.newer_than:
+            key_condition += " AND created_sort BETWEEN :from AND :to"
+            values[":from"] = {"S": (now - where.newer_than).isoformat(timespec="milliseconds")}
+            values[":to"] = {"S": (now - where.older_than).isoformat(timespec="milliseconds")}
+        elif where.older_than:
+            key_condition += " AND created_sort < :to"
+            values[":to"] = {"S": (now - where.older_than).isoformat(timespec="milliseconds")}
+        elif where.newer_than:
+            key_condition += " AND created_sort >= :from"
+            values[":from"] = {"S": (now - where.newer_than).isoformat(timespec="milliseconds")}
+        filters = []
+        if where.state_machine:
+            by_arn = where.state_machine.startswith("arn:")
+            attribute = "state_machine_arn" if by_arn else "state_machine_name"
+            filters.append(f"{attribute} = :machine")
+            values[":machine"] = {"S": where.state_machine}
+        if where.failed_state:
+            filters.append("failed_state = :state")
+            values[":state"] = {"S": where.failed_state}
+        if where.error:
+            filters.append("#error = :error")
+            names["#error"] = "error"
+            values[":error"] = {"S": where.error}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        found: list[Recovery] = []
+        while len(found) < limit:
+            page = self._client.query(**kwargs)
+            found.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+
+def _key(recovery_id: str) -> dict[str, Any]:
+    return {"recovery_id": {"S": recovery_id}}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def _plain(value: Any) -> Any:
+    """JSON values as DynamoDB takes them (floats as Decimal)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    return value
+
+
+def _to_item(recovery: Recovery) -> dict[str, Any]:
+    data = asdict(recovery)
+    data["audit"] = [asdict(entry) for entry in recovery.audit]
+    data["routing"] = str(recovery.routing)
+    data["status"] = str(recovery.status)
+    data["state_machine_name"] = recovery.state_machine_name
+    data["created_sort"] = f"{recovery.created_at}#{recovery.recovery_id}"
+    item = {k: v for k, v in data.items() if v is not None}
+    return {k: _serializer.serialize(_plain(v)) for k, v in item.items()}
+
+
+def _from_item(item: dict[str, Any]) -> Recovery:
+    data = {k: _json(_deserializer.deserialize(v)) for k, v in item.items()}
+    return Recovery(
+        recovery_id=data["recovery_id"],
+        task_token=data["task_token"],
+        execution_arn=data["execution_arn"],
+        execution_name=data["execution_name"],
+        state_machine_arn=data["state_machine_arn"],
+        failed_state=data["failed_state"],
+        input=data.get("input"),
+        error=data.get("error"),
+        cause=data.get("cause"),
+        routing=Routing(data["routing"]),
+        requested_at=data["requested_at"],
+        created_at=data["created_at"],
+        status=RecoveryStatus(data["status"]),
+        updated_at=data.get("updated_at", ""),
+        slack_channel=data.get("slack_channel"),
+        slack_ts=data.get("slack_ts"),
+        attempts=int(data.get("attempts", 1)),
+        audit=[AuditEntry(**entry) for entry in data.get("audit", [])],
+    )

@@ -1,0 +1,30 @@
+"""Render a Slack message (its Block Kit JSON) as plain text, for the demo without a Slack workspace."""
+
+from __future__ import annotations
+
+import re
+
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+
+
+def _text(value: str) -> str:
+    text = _LINK.sub(r"\2", value).replace("*", "").replace("```", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def render_message(channel: str, blocks: list[dict], width: int = 100) -> list[str]:
+    lines = [f"┌─ #{channel} " + "─" * max(0, width - len(channel) - 5)]
+    for block in blocks:
+        kind = block.get("type")
+        if kind in ("header", "section"):
+            for line in _text(block["text"]["text"]).strip().splitlines()[:12]:
+                lines.append("│ " + (line if len(line) <= width - 2 else line[: width - 3] + "…"))
+        elif kind == "actions":
+            buttons = "  ".join(f"[ {e['text']['text']} ]" for e in block.get("elements", []))
+            lines.append("│ " + buttons)
+        elif kind == "context":
+            lines.append("│ " + "  ".join(_text(e.get("text", "")) for e in block.get("elements", [])))
+        elif kind == "divider":
+            lines.append("│ " + "·" * (width - 4))
+    lines.append("└" + "─" * (width - 1))
+    return lines

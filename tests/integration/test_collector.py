@@ -1,0 +1,311 @@
+"""The collector on the real queue messages of paused executions, with Slack as a local stand-in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from service.local.collector_poller import poll_collector
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn, block_kit_problem, serve_slack_standin
+from service.local.stack import EmbeddedStack, embedded_stack
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.store import RecoveryStore
+from service.vendor.dummy import DummyVendor, VendorBehaviour
+from slack_app.blocks import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+from tests.conftest import wait_until
+
+TOKEN_SECRET = "recovery-ops/slack-bot-token"
+BOT_TOKEN = "xoxb-local-test-token"
+ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with serve_slack_standin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
+    with embedded_stack(
+        parameters={
+            "VendorUrl": vendor_url,
+            "SlackDefaultChannel": "C-DEFAULT",
+            "SlackTechnicalChannel": "C-TECH",
+            "SlackClientDataChannel": "C-DATA",
+            "CircuitBreakerEnabled": "false",
+            "RecoveryGroupWindowSeconds": "86400",
+        },
+        secrets={TOKEN_SECRET: BOT_TOKEN},
+        environment={"SLACK_API_URL": slack.base_url},
+    ) as deployed:
+        yield deployed
+
+
+def store(stack: EmbeddedStack) -> RecoveryStore:
+    return RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+
+
+def queued(stack: EmbeddedStack, count: int) -> None:
+    """Wait until ``count`` recovery requests are on the recovery queue."""
+    sqs = stack.client("sqs")
+
+    def enough() -> bool:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=stack.physical("RecoveryQueue"), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) >= count
+
+    wait_until(enough)
+
+
+def pause_orders(
+    stack: EmbeddedStack, api: LocalOrderApi, vendor: DummyVendor, orders: list[dict]
+) -> list[str]:
+    vendor.set_behaviour(VendorBehaviour(outage=True))
+    arns = [api.place(order).body["execution_arn"] for order in orders]
+    queued(stack, len(orders))
+    return arns
+
+
+def action_ids(blocks: list[dict]) -> list[str]:
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_one_paused_execution_becomes_one_item_and_one_slack_message_without_its_token(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    (arn,) = pause_orders(stack, order_api, vendor, [ORDER])
+
+    result = poll_collector(stack)
+
+    assert result.received == 1 and result.failed == []
+    (recovery,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert recovery.execution_arn == arn
+    assert recovery.failed_state == "Check availability"
+    assert recovery.error == "VendorUnavailable"
+    (post,) = slack.calls_of("chat.postMessage")
+    assert post.token == BOT_TOKEN
+    assert post.body["channel"] == "C-TECH"
+    assert action_ids(post.body["blocks"]) == [RUN_AGAIN, EDIT_AND_RUN_AGAIN, REJECT]
+    assert {e["value"] for b in post.body["blocks"] if b["type"] == "actions" for e in b["elements"]} == {
+        recovery.recovery_id
+    }
+    assert recovery.task_token not in json.dumps(post.body)  # a secret capability, never in Slack
+    assert (recovery.slack_channel, recovery.slack_ts) == ("C-TECH", "1700000001.000100")
+
+
+def test_a_redelivered_message_creates_no_second_item_and_no_second_post(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    sqs = stack.client("sqs")
+    (message,) = sqs.receive_message(QueueUrl=stack.physical("RecoveryQueue"))["Messages"]
+    sqs.change_message_visibility(
+        QueueUrl=stack.physical("RecoveryQueue"), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    # SQS delivers at least once: the same message a second time
+    sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=message["Body"])
+
+    poll_collector(stack)
+    poll_collector(stack)
+
+    assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 1
+    assert len(slack.calls_of("chat.postMessage")) == 1
+
+
+def test_slack_failing_then_recovering_posts_once_and_loses_nothing(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    slack.fail_next(3, status=503)  # the first call and both retries of slack_sdk's handler
+
+    first = poll_collector(stack)
+
+    # The recovery is stored (OPEN, not posted) and the record is left for SQS to deliver again
+    assert len(first.failed) == 1
+    (stored,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert stored.slack_ts is None
+
+    second = poll_collector(stack)
+
+    assert second.failed == []
+    assert len(slack.calls_of("chat.postMessage")) == 1
+    assert store(stack).get(stored.recovery_id).slack_ts is not None
+
+
+def test_a_malformed_message_goes_to_the_dlq_with_its_reason_and_spares_the_batch(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    sqs = stack.client("sqs")
+    queue = stack.physical("RecoveryQueue")
+    sqs.send_message(QueueUrl=queue, MessageBody="this is not json")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"execution_arn": "arn:aws:states:x"}))
+
+    result = poll_collector(stack)
+
+    assert result.received == 3 and result.failed == []
+    assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 1
+    assert len(slack.calls_of("chat.postMessage")) == 1
+    dead = sqs.receive_message(
+        QueueUrl=stack.physical("RecoveryDeadLetterQueue"),
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in dead)
+    assert len(reasons) == 2
+    assert "task_token: Field required" in reasons[0] or "task_token: Field required" in reasons[1]
+    assert any("Invalid JSON" in reason for reason in reasons)
+    assert sqs.receive_message(QueueUrl=queue).get("Messages") is None
+
+
+def test_a_huge_cause_and_input_still_make_a_valid_slack_message(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    sqs = stack.client("sqs")
+    queue = stack.physical("RecoveryQueue")
+    (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    contract = json.loads(message["Body"])
+    huge_input = {**contract["input"], "notes": "x" * 200_000}
+    sqs.send_message(
+        QueueUrl=queue, MessageBody=json.dumps({**contract, "cause": "y" * 10_000, "input": huge_input})
+    )
+
+    assert poll_collector(stack).failed == []
+
+    (post,) = slack.calls_of("chat.postMessage")
+    assert block_kit_problem(post.body["blocks"]) is None
+    assert post.status == 200
+    (recovery,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert recovery.input == huge_input  # the full input is kept in the store
+
+
+def test_client_data_problems_go_to_their_own_channel(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    order_api.place({**ORDER, "product_id": "sku-unknown!"})
+    queued(stack, 1)
+
+    poll_collector(stack)
+
+    (post,) = slack.calls_of("chat.postMessage")
+    assert post.body["channel"] == "C-DATA"
+
+
+def test_a_burst_becomes_one_message_per_group_kept_current(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    poll_collector(stack)  # a lone failure: its own message
+    (lone,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    pause_orders(stack, order_api, vendor, [ORDER] * 12)
+
+    poll_collector(stack)
+
+    assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 13
+    (post,) = slack.calls_of("chat.postMessage")
+    (update,) = slack.calls_of("chat.update")
+    assert (update.body["channel"], update.body["ts"]) == (lone.slack_channel, lone.slack_ts)
+    assert post.body["channel"] == lone.slack_channel
+    assert "13 ×" in update.body["blocks"][0]["text"]["text"]
+    assert action_ids(update.body["blocks"]) == [RUN_AGAIN_ALL, REJECT_ALL]
+    assert block_kit_problem(update.body["blocks"]) is None
+
+
+def two_branch_definition(queue_url: str) -> str:
+    """A state machine the service has never seen: a Parallel whose two branches both pause."""
+
+    def branch(name: str) -> dict:
+        return {
+            "StartAt": name,
+            "States": {
+                name: {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {
+                        "QueueUrl": queue_url,
+                        "MessageBody": {
+                            "contract_version": 1,
+                            "task_token.$": "$$.Task.Token",
+                            "execution_arn.$": "$$.Execution.Id",
+                            "execution_name.$": "$$.Execution.Name",
+                            "state_machine_arn.$": "$$.StateMachine.Id",
+                            "failed_state": name,
+                            "input.$": "$",
+                            "error": "PaymentDeclined",
+                            "cause": f"{name} failed",
+                            "routing": "technical",
+                            "requested_at.$": "$$.State.EnteredTime",
+                        },
+                    },
+                    "TimeoutSeconds": 3600,
+                    "End": True,
+                }
+            },
+        }
+
+    return json.dumps(
+        {
+            "StartAt": "Both",
+            "States": {
+                "Both": {"Type": "Parallel", "Branches": [branch("Charge card"), branch("Ship")], "End": True}
+            },
+        }
+    )
+
+
+def test_two_failing_branches_of_one_execution_are_two_recoveries(
+    stack: EmbeddedStack, slack: SlackStandIn
+) -> None:
+    sfn = stack.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="checkout",
+        definition=two_branch_definition(stack.physical("RecoveryQueue")),
+        roleArn="arn:aws:iam::123456789012:role/checkout",
+    )["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=machine, name="checkout-1", input=json.dumps({"cart": 7}))
+    queued(stack, 2)
+
+    poll_collector(stack)
+
+    recoveries = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert sorted(r.failed_state for r in recoveries) == ["Charge card", "Ship"]
+    assert len({r.recovery_id for r in recoveries}) == 2
+    assert {r.execution_name for r in recoveries} == {"checkout-1"}
+    # different states: two messages, each with its own buttons
+    assert len(slack.calls_of("chat.postMessage")) == 2
+
+
+def test_a_dynamodb_failure_fails_only_that_record_and_nothing_is_lost(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from service.recovery import store as store_module
+
+    pause_orders(stack, order_api, vendor, [ORDER, ORDER])
+    original = store_module.RecoveryStore.create_if_absent
+    calls = {"n": 0}
+
+    def flaky_create(self: RecoveryStore, recovery: object) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "PutItem")
+        return original(self, recovery)
+
+    store_module.RecoveryStore.create_if_absent = flaky_create  # type: ignore[method-assign]
+    try:
+        first = poll_collector(stack)
+    finally:
+        store_module.RecoveryStore.create_if_absent = original  # type: ignore[method-assign]
+
+    assert first.received == 2 and len(first.failed) == 1  # the other record went through
+    assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 1
+    assert poll_collector(stack).failed == []
+    assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 2
