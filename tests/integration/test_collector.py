@@ -309,3 +309,20 @@ def test_a_dynamodb_failure_fails_only_that_record_and_nothing_is_lost(
     assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 1
     assert poll_collector(stack).failed == []
     assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 2
+
+
+def test_a_recovery_slack_never_accepts_ends_in_the_dlq_and_still_shows_as_open(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause_orders(stack, order_api, vendor, [ORDER])
+    slack.fail_next(100, status=500)
+
+    for _ in range(5):  # the recovery queue's maxReceiveCount
+        assert len(poll_collector(stack).failed) == 1
+    poll_collector(stack)
+
+    sqs = stack.client("sqs")
+    (dead,) = sqs.receive_message(QueueUrl=stack.physical("RecoveryDeadLetterQueue"))["Messages"]
+    assert json.loads(dead["Body"])["failed_state"] == "Check availability"
+    (recovery,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert recovery.slack_ts is None  # stored, listed, waiting for a redrive to post it
