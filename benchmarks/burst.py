@@ -92,13 +92,14 @@ def run(count: int, arrival_s: float, throttle_s: float, retry_after: int) -> di
         recoveries = RecoveryStore(
             stack.physical("RecoveriesTable"), stack.client("dynamodb")
         ).list_by_status(RecoveryStatus.OPEN, limit=count + 10)
-        stored = len({r.recovery_id for r in recoveries if r.execution_name.startswith("ord-burst-")})
+        burst = [r for r in recoveries if r.execution_name.startswith("ord-burst-")]
+        stored = len({r.execution_name for r in burst})
         unposted = sum(1 for r in recoveries if not r.posted)
         dead = _queue_depth(stack, "RecoveryDeadLetterQueue")
         slack_calls = len(slack.calls)
         return {
             "stored": stored,
-            "duplicates": len(recoveries) - len({r.recovery_id for r in recoveries}),
+            "duplicates": len(burst) - stored,  # more than one item for one paused execution
             "lost": count - stored,
             "not_posted": unposted,
             "dead_lettered": dead,

@@ -84,7 +84,7 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
     facts = (
         f"*Execution:* <{recovery.console_url}|{_escape(recovery.execution_name)}>\n"
         f"*Error:* `{_escape(recovery.error or 'unknown')}`  ·  *Routing:* {routing}\n"
-        f"*Paused at:* {recovery.requested_at}  ·  *Attempts:* {recovery.attempts}"
+        f"*Paused at:* {recovery.requested_at}  ·  *Delivered:* {recovery.attempts}×"
     )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
