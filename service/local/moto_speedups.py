@@ -66,6 +66,10 @@ def memoised_moto_hot_paths() -> Iterator[None]:
     responses.method_names_from_class = functools.lru_cache(maxsize=1024)(original_method_names)
     for module in importers:
         module.boto_client_for = client_for
+    # Built before the first execution: on a loaded machine, building a client inside a task
+    # can outlast the task's TimeoutSeconds.
+    for service in ("dynamodb", "sqs", "lambda", "stepfunctions"):
+        client_for("us-east-1", service)
     try:
         yield
     finally:

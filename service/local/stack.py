@@ -365,6 +365,8 @@ def embedded_stack(
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
+        for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm"):
+            aws_clients.client(service)  # the handlers' clients, built once before any execution
         deployer.create_tables()
         deployer.create_queues()
         deployer.create_parameters()
