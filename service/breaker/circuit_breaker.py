@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
+from service.conditional_writes import if_condition_holds
 from service.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -126,25 +125,20 @@ class CircuitBreaker:
     # ------------------------------------------------------------------ outcomes
     def record_success(self, caller: str) -> None:
         """The dependency answered. Closes a half-open circuit if ``caller`` holds the probe."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET #state = :closed, failures = :zero "
-                "REMOVE probe_owner, probe_expires_at",
-                ConditionExpression="#state = :half_open AND probe_owner = :caller",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":closed": {"S": CircuitState.CLOSED},
-                    ":half_open": {"S": CircuitState.HALF_OPEN},
-                    ":caller": {"S": caller},
-                    ":zero": {"N": "0"},
-                },
-            )
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return  # CLOSED already, or not our probe: nothing to write (keeps the happy path cheap)
-        self._transition(CircuitState.HALF_OPEN, CircuitState.CLOSED, caller)
+        closed = self._update_if(
+            "SET #state = :closed, failures = :zero REMOVE probe_owner, probe_expires_at",
+            "#state = :half_open AND probe_owner = :caller",
+            {
+                ":closed": CircuitState.CLOSED,
+                ":half_open": CircuitState.HALF_OPEN,
+                ":caller": caller,
+                ":zero": 0,
+            },
+        )
+        if (
+            closed is not None
+        ):  # otherwise CLOSED already, or not our probe: nothing written (a cheap happy path)
+            self._transition(CircuitState.HALF_OPEN, CircuitState.CLOSED, caller)
 
     def record_failure(self, caller: str) -> None:
         """The dependency failed. Counts toward opening, or re-opens a half-open circuit."""
@@ -158,136 +152,93 @@ class CircuitBreaker:
 
     def release_probe(self, caller: str) -> None:
         """The probe learnt nothing (e.g. throttled): let the next caller probe at once."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET probe_expires_at = :zero",
-                ConditionExpression="#state = :half_open AND probe_owner = :caller",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":half_open": {"S": CircuitState.HALF_OPEN},
-                    ":caller": {"S": caller},
-                    ":zero": {"N": "0"},
-                },
-            )
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
+        self._update_if(
+            "SET probe_expires_at = :zero",
+            "#state = :half_open AND probe_owner = :caller",
+            {":half_open": CircuitState.HALF_OPEN, ":caller": caller, ":zero": 0},
+        )
 
     # ------------------------------------------------------------------ writes
     def _claim_probe(
         self, caller: str, at: float, expect_state: CircuitState, expect_owner: str | None
     ) -> bool:
-        values: dict[str, Any] = {
-            ":half_open": {"S": CircuitState.HALF_OPEN},
-            ":caller": {"S": caller},
-            ":expires": {"N": _n(at + self._settings.probe_lease_seconds)},
-            ":expected": {"S": expect_state},
-            ":at": {"N": _n(at)},
+        values: dict[str, str | float] = {
+            ":half_open": CircuitState.HALF_OPEN,
+            ":caller": caller,
+            ":expires": at + self._settings.probe_lease_seconds,
+            ":expected": expect_state,
+            ":at": at,
         }
         if expect_state is CircuitState.OPEN:
             condition = "#state = :expected AND opened_until <= :at"
         else:
             condition = "#state = :expected AND probe_owner = :owner AND probe_expires_at <= :at"
-            values[":owner"] = {"S": expect_owner or ""}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET #state = :half_open, probe_owner = :caller, "
-                "probe_expires_at = :expires",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return False
-        return True
+            values[":owner"] = expect_owner or ""
+        update = "SET #state = :half_open, probe_owner = :caller, probe_expires_at = :expires"
+        return self._update_if(update, condition, values) is not None
 
     def _reopen_after_failed_probe(self, caller: str, at: float) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET #state = :open, opened_until = :until, failures = :zero "
-                "REMOVE probe_owner, probe_expires_at",
-                ConditionExpression="#state = :half_open AND probe_owner = :caller",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":open": {"S": CircuitState.OPEN},
-                    ":half_open": {"S": CircuitState.HALF_OPEN},
-                    ":caller": {"S": caller},
-                    ":until": {"N": _n(at + self._settings.open_seconds)},
-                    ":zero": {"N": "0"},
-                },
-            )
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return False
-        return True
+        reopened = self._update_if(
+            "SET #state = :open, opened_until = :until, failures = :zero "
+            "REMOVE probe_owner, probe_expires_at",
+            "#state = :half_open AND probe_owner = :caller",
+            {
+                ":open": CircuitState.OPEN,
+                ":half_open": CircuitState.HALF_OPEN,
+                ":caller": caller,
+                ":until": at + self._settings.open_seconds,
+                ":zero": 0,
+            },
+        )
+        return reopened is not None
 
     def _count_failure(self, at: float) -> int | None:
         """Add one failure to the current window (starting a new window when it is over)."""
         window_start = at - self._settings.window_seconds
-        names = {"#state": "state"}
-        try:
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="ADD failures :one",
-                ConditionExpression="(attribute_not_exists(#state) OR #state = :closed) "
-                "AND window_started_at > :window_start",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":closed": {"S": CircuitState.CLOSED},
-                    ":window_start": {"N": _n(window_start)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-            return int(answer["Attributes"]["failures"]["N"])
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET #state = :closed, failures = :one, window_started_at = :at",
-                ConditionExpression="attribute_not_exists(#state) OR (#state = :closed AND "
-                "(attribute_not_exists(window_started_at) OR window_started_at <= :window_start))",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":closed": {"S": CircuitState.CLOSED},
-                    ":at": {"N": _n(at)},
-                    ":window_start": {"N": _n(window_start)},
-                },
-            )
-            return 1
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return None  # OPEN or HALF_OPEN already, or another caller started the window: counted there
+        counted = self._update_if(
+            "ADD failures :one",
+            "(attribute_not_exists(#state) OR #state = :closed) AND window_started_at > :window_start",
+            {":one": 1, ":closed": CircuitState.CLOSED, ":window_start": window_start},
+            ReturnValues="UPDATED_NEW",
+        )
+        if counted is not None:
+            return int(counted["Attributes"]["failures"]["N"])
+        started = self._update_if(
+            "SET #state = :closed, failures = :one, window_started_at = :at",
+            "attribute_not_exists(#state) OR (#state = :closed AND "
+            "(attribute_not_exists(window_started_at) OR window_started_at <= :window_start))",
+            {":one": 1, ":closed": CircuitState.CLOSED, ":at": at, ":window_start": window_start},
+        )
+        # None: OPEN or HALF_OPEN already, or another caller started the window and counted there
+        return 1 if started is not None else None
 
     def _open(self, at: float) -> bool:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._key(),
-                UpdateExpression="SET #state = :open, opened_until = :until, failures = :zero",
-                ConditionExpression="#state = :closed",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":open": {"S": CircuitState.OPEN},
-                    ":closed": {"S": CircuitState.CLOSED},
-                    ":until": {"N": _n(at + self._settings.open_seconds)},
-                    ":zero": {"N": "0"},
-                },
-            )
-        except ClientError as exc:
-            _raise_unless_condition_failed(exc)
-            return False
-        return True
+        opened = self._update_if(
+            "SET #state = :open, opened_until = :until, failures = :zero",
+            "#state = :closed",
+            {
+                ":open": CircuitState.OPEN,
+                ":closed": CircuitState.CLOSED,
+                ":until": at + self._settings.open_seconds,
+                ":zero": 0,
+            },
+        )
+        return opened is not None
+
+    def _update_if(
+        self, update: str, condition: str, values: dict[str, str | float], **extra: Any
+    ) -> dict[str, Any] | None:
+        """One conditional write on the dependency's item; None when the condition did not hold."""
+        return if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=self._key(),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={name: _attribute(value) for name, value in values.items()},
+            **extra,
+        )
 
     def _transition(self, source: CircuitState, target: CircuitState, caller: str, **details: Any) -> None:
         logger.info(
@@ -312,6 +263,9 @@ def _ceil(seconds: float) -> int:
     return max(1, int(seconds + 0.999))
 
 
-def _raise_unless_condition_failed(exc: ClientError) -> None:
-    if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-        raise exc
+def _attribute(value: str | float) -> dict[str, str]:
+    return (
+        {"S": str(value)}
+        if isinstance(value, str)
+        else {"N": _n(value) if isinstance(value, float) else str(value)}
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from service.local.collector_poller import poll_collector
-from service.local.execution_history import TERMINAL, history, state_steps, wait_for_all
+from service.local.execution_history import POLL_SECONDS, TERMINAL, history, state_steps, wait_for_all
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
@@ -96,6 +96,7 @@ class SupportDesk:
             found = self._store.list_by_status(RecoveryStatus.OPEN)
             if len(found) >= count or time.monotonic() > deadline:
                 return found
+            time.sleep(POLL_SECONDS)  # a tight loop starves moto's execution threads
 
     def run_again(self, recovery: Recovery) -> None:
         self._close(recovery, RecoveryStatus.RESUMED, "run again")

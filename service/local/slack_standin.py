@@ -15,9 +15,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from service.local.http_serving import JsonRequestHandler, serve_locally
 
 VALID_TOKEN_PREFIX = "xoxb-"
 
@@ -114,7 +115,7 @@ def block_kit_problem(blocks: Any) -> str | None:
     return None
 
 
-class _SlackRequestHandler(BaseHTTPRequestHandler):
+class _SlackRequestHandler(JsonRequestHandler):
     standin: SlackStandIn
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -126,22 +127,7 @@ class _SlackRequestHandler(BaseHTTPRequestHandler):
             body = {k: v[0] for k, v in parse_qs(raw).items()}
         authorization = self.headers.get("Authorization") or ""
         token = authorization.removeprefix("Bearer ").strip() or body.get("token")
-        status, answer, headers = self.standin.answer(method, body, token)
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-        return
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+        self.answer_json(*self.standin.answer(method, body, token))
 
 
 @contextmanager
@@ -149,11 +135,6 @@ def serve_slack_standin(standin: SlackStandIn | None = None) -> Iterator[SlackSt
     """Serve a stand-in on an ephemeral port; its ``base_url`` is what WebClient(base_url=...) takes."""
     standin = standin or SlackStandIn()
     handler = type("BoundSlackRequestHandler", (_SlackRequestHandler,), {"standin": standin})
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    standin.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-    try:
+    with serve_locally(handler) as url:
+        standin.base_url = f"{url}/api/"
         yield standin
-    finally:
-        server.shutdown()

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from service.conditional_writes import if_condition_holds
 from service.recovery.recovery import Recovery
 
 LATEST_KEPT = 5
@@ -65,33 +64,26 @@ class GroupStore:
 
     def claim_posting(self, group_id: str, claimant: str) -> bool:
         """One collector posts the group's message; the others wait for it to exist."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"recovery_id": {"S": group_id}},
-                UpdateExpression="SET posting_by = :me",
-                ConditionExpression="attribute_not_exists(slack_ts) AND "
-                "(attribute_not_exists(posting_by) OR posting_by = :me)",
-                ExpressionAttributeValues={":me": {"S": claimant}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        claimed = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key={"recovery_id": {"S": group_id}},
+            UpdateExpression="SET posting_by = :me",
+            ConditionExpression="attribute_not_exists(slack_ts) AND "
+            "(attribute_not_exists(posting_by) OR posting_by = :me)",
+            ExpressionAttributeValues={":me": {"S": claimant}},
+        )
+        return claimed is not None
 
     def release_posting(self, group_id: str, claimant: str) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"recovery_id": {"S": group_id}},
-                UpdateExpression="REMOVE posting_by",
-                ConditionExpression="posting_by = :me",
-                ExpressionAttributeValues={":me": {"S": claimant}},
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        if_condition_holds(  # not ours (or already released): nothing to do
+            self._client.update_item,
+            TableName=self._table,
+            Key={"recovery_id": {"S": group_id}},
+            UpdateExpression="REMOVE posting_by",
+            ConditionExpression="posting_by = :me",
+            ExpressionAttributeValues={":me": {"S": claimant}},
+        )
 
     def set_message(self, group_id: str, channel: str, ts: str) -> None:
         self._client.update_item(

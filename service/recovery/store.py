@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
+from service.conditional_writes import if_condition_holds
 from service.recovery.contract import Routing
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 
@@ -46,17 +46,13 @@ class RecoveryStore:
     # ------------------------------------------------------------------ writes
     def create_if_absent(self, recovery: Recovery) -> bool:
         """Store a new recovery; False if it exists already (a redelivered message)."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=_to_item(recovery),
-                ConditionExpression="attribute_not_exists(recovery_id)",
-            )
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-        return True
+        created = if_condition_holds(
+            self._client.put_item,
+            TableName=self._table,
+            Item=_to_item(recovery),
+            ConditionExpression="attribute_not_exists(recovery_id)",
+        )
+        return created is not None
 
     def mark_posted(self, recovery_id: str, channel: str, ts: str) -> None:
         """Remember where the Slack message is (posted once: a second post would be a duplicate)."""
@@ -99,20 +95,16 @@ class RecoveryStore:
         if target.is_closed:
             update += ", expires_at = :expires"
             values[":expires"] = {"N": str(int((now + self._retention).timestamp()))}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(recovery_id),
-                UpdateExpression=update,
-                ConditionExpression="#status = :expected",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-        return True
+        moved = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=_key(recovery_id),
+            UpdateExpression=update,
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+        return moved is not None
 
     # ------------------------------------------------------------------ reads
     def get(self, recovery_id: str) -> Recovery:
@@ -181,10 +173,6 @@ class RecoveryStore:
 
 def _key(recovery_id: str) -> dict[str, Any]:
     return {"recovery_id": {"S": recovery_id}}
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,18 @@
+"""Conditional DynamoDB writes: the one place that tells "condition failed" from a real error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+
+def if_condition_holds(write: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
+    """Run ``write(**request)``; its answer, or None when its ConditionExpression did not hold."""
+    try:
+        return write(**request)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
