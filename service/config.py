@@ -56,6 +56,25 @@ class CollectorConfig(HandlerConfig):
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
 
+class SlackAppConfig(HandlerConfig):
+    """The Slack app's function: where recoveries are, who may act, how fast bulk actions go."""
+
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
+    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
+    membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
+    input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
+    bulk_rate_per_second: float = Field(alias="BULK_RESUME_RATE_PER_SECOND", default=50.0, gt=0, le=500)
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+
+    @property
+    def allowed_users(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.allowed_user_ids.replace(" ", ",").split(",") if u.strip())
+
+
 class DummyVendorConfig(HandlerConfig):
     behaviour_parameter: str = Field(alias="VENDOR_BEHAVIOUR_PARAMETER", min_length=1)
 

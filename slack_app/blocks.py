@@ -14,7 +14,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -26,17 +25,15 @@ from slack_sdk.models.blocks import (
 from service.recovery.contract import Routing
 from service.recovery.notifier import RecoveryGroup
 from service.recovery.recovery import Recovery
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+
+__all__ = ["EDIT_AND_RUN_AGAIN", "REJECT", "REJECT_ALL", "RUN_AGAIN", "RUN_AGAIN_ALL"]
 
 SECTION_TEXT_LIMIT = 3000
 HEADER_TEXT_LIMIT = 150
 MAX_BLOCKS = 50
 BUTTON_VALUE_LIMIT = 2000
 
-RUN_AGAIN = "recovery_run_again"
-EDIT_AND_RUN_AGAIN = "recovery_edit_and_run_again"
-REJECT = "recovery_reject"
-RUN_AGAIN_ALL = "recovery_group_run_again"
-REJECT_ALL = "recovery_group_reject"
 
 _ROUTING_LABEL = {Routing.TECHNICAL: "technical problem", Routing.CLIENT_DATA: "client-data problem"}
 
@@ -109,19 +106,8 @@ def actions_block(recovery_id: str) -> ActionsBlock:
         elements=[
             ButtonElement(text="Run again", action_id=RUN_AGAIN, value=value, style="primary"),
             ButtonElement(text="Edit input & run again", action_id=EDIT_AND_RUN_AGAIN, value=value),
-            ButtonElement(
-                text="Reject",
-                action_id=REJECT,
-                value=value,
-                style="danger",
-                confirm=ConfirmObject(
-                    title="Reject this recovery?",
-                    text="The workflow compensates and the item goes to the dead-letter queue.",
-                    confirm="Reject",
-                    deny="Cancel",
-                    style="danger",
-                ),
-            ),
+            # Reject opens a modal: the confirmation, with room for a reason.
+            ButtonElement(text="Reject", action_id=REJECT, value=value, style="danger"),
         ],
     )
 
@@ -166,23 +152,40 @@ def group_blocks(group: RecoveryGroup) -> list[Block]:
     blocks.append(
         ActionsBlock(
             block_id=f"group:{value}"[:255],
-            elements=[
+            elements=[  # both open a modal that says how many recoveries are affected and asks to confirm
                 ButtonElement(text="Run again all", action_id=RUN_AGAIN_ALL, value=value, style="primary"),
-                ButtonElement(
-                    text="Reject all",
-                    action_id=REJECT_ALL,
-                    value=value,
-                    style="danger",
-                    confirm=ConfirmObject(
-                        title="Reject every open recovery?",
-                        text=f"All {group.count} paused executions compensate.",
-                        confirm="Reject all",
-                        deny="Cancel",
-                        style="danger",
-                    ),
-                ),
+                ButtonElement(text="Reject all", action_id=REJECT_ALL, value=value, style="danger"),
             ],
         )
     )
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"group `{group.group_id}`")]))
     return blocks[:MAX_BLOCKS]
+
+
+def who(actor: str | None) -> str:
+    """A Slack user id as a mention; any other actor (``cli:alice``) as it is."""
+    if actor and actor[:1] in ("U", "W") and actor.isalnum():
+        return f"<@{actor}>"
+    return _escape(actor or "someone")
+
+
+def outcome_text(recovery: Recovery) -> str:
+    """What happened to a closed recovery, from its audit trail: outcome, who, when, why."""
+    closing = next((e for e in reversed(recovery.audit) if e.result == recovery.status), None)
+    by = who(closing.actor if closing else None)
+    at = closing.at if closing else recovery.updated_at
+    detail = closing.detail if closing else {}
+    if recovery.status == "RESUMED":
+        verb = "Edited and run again" if closing and closing.action.startswith("edit") else "Run again"
+        return (
+            f"✅ *{verb}* by {by} at {at}. The execution continues from *{_escape(recovery.failed_state)}*."
+        )
+    if recovery.status == "REJECTED":
+        reason = f"\n*Reason:* {_escape(detail['reason'])}" if detail.get("reason") else ""
+        return f"🛑 *Rejected* by {by} at {at}. The workflow compensates.{reason}"
+    if recovery.status == "EXPIRED":
+        why = _escape(str(detail.get("why") or "the task token is no longer valid"))
+        return f"⌛ *Expired* at {at} ({by} tried to act): {why}. Nothing was resumed."
+    if recovery.status == "ABORTED":
+        return f"⏹ *Aborted* at {at}: the execution ended while this recovery was open."
+    return f"*{recovery.status}* at {at}"

@@ -7,30 +7,25 @@ deliver again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from service.observability import logger, metrics
 from service.recovery.notifier import MessageRef, NotifierUnavailable, RecoveryGroup
 from service.recovery.recovery import Recovery
-from slack_app.blocks import group_blocks, group_fallback_text, recovery_blocks, recovery_fallback_text
+from slack_app.blocks import (
+    group_blocks,
+    group_fallback_text,
+    outcome_blocks,
+    outcome_text,
+    recovery_blocks,
+    recovery_fallback_text,
+)
+from slack_app.web import web_client
 
-
-def web_client(token: str, base_url: str | None = None, timeout: int = 5, retries: int = 2) -> WebClient:
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
-    client.retry_handlers.extend(
-        [
-            ConnectionErrorRetryHandler(max_retry_count=retries),
-            RateLimitErrorRetryHandler(max_retry_count=retries),
-            ServerErrorRetryHandler(max_retry_count=retries),
-        ]
-    )
-    return client
+__all__ = ["SlackNotifier", "SlackOutcomeDisplay", "web_client"]
 
 
 class SlackNotifier:
@@ -74,3 +69,39 @@ class SlackNotifier:
             raise NotifierUnavailable(f"{method}: {exc}") from exc
         metrics.add_metric(name="SlackPosts", unit="Count", value=1)
         return answer.data if isinstance(answer.data, dict) else {}
+
+
+class SlackOutcomeDisplay:
+    """Shows a closed recovery's outcome in Slack: its own message loses its buttons; a recovery that
+    shares a group message gets a reply in that message's thread instead (the group stays)."""
+
+    def __init__(self, client: WebClient, grouped: Callable[[Recovery], bool]) -> None:
+        self._client = client
+        self._grouped = grouped
+
+    def show_outcome(self, recovery: Recovery) -> None:
+        if not (recovery.slack_channel and recovery.slack_ts):
+            return
+        text = outcome_text(recovery)
+        try:
+            if self._grouped(recovery):
+                self._client.chat_postMessage(
+                    channel=recovery.slack_channel,
+                    thread_ts=recovery.slack_ts,
+                    text=f"`{recovery.execution_name}`: {text}",
+                )
+            else:
+                self._client.chat_update(
+                    channel=recovery.slack_channel,
+                    ts=recovery.slack_ts,
+                    text=recovery_fallback_text(recovery),
+                    blocks=outcome_blocks(recovery, text),
+                )
+        except (SlackClientError, OSError) as exc:  # the action happened; only its display is stale
+            metrics.add_metric(name="SlackFailures", unit="Count", value=1)
+            logger.warning(
+                "recovery handled but its Slack message could not be updated",
+                recovery_id=recovery.recovery_id,
+                status=str(recovery.status),
+                error=str(exc),
+            )

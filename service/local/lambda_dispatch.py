@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import time
 import traceback
 import uuid
 from collections import Counter
@@ -24,7 +25,7 @@ Handler = Callable[[Any, Any], Any]
 
 @dataclass(frozen=True)
 class LambdaContext:
-    """The attributes of the Lambda context object that our handlers and Powertools read."""
+    """The attributes of the Lambda context object that our handlers, Powertools and Bolt read."""
 
     function_name: str
     invoked_function_arn: str
@@ -33,9 +34,11 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = ""
+    timeout_seconds: float = 10.0
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -43,6 +46,7 @@ class LocalFunction:
     name: str
     arn: str
     handler_path: str  # "package.module.function"
+    timeout_seconds: float = 10.0
 
     def handler(self) -> Handler:
         module_name, _, attribute = self.handler_path.rpartition(".")
@@ -64,7 +68,11 @@ class LambdaDispatcher:
         function = self._functions[function_name.split(":function:")[-1].split(":")[0]]
         with self._lock:
             self.invocations[function.name] += 1
-        context = LambdaContext(function_name=function.name, invoked_function_arn=function.arn)
+        context = LambdaContext(
+            function_name=function.name,
+            invoked_function_arn=function.arn,
+            timeout_seconds=function.timeout_seconds,
+        )
         try:
             return function.handler()(payload, context)
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a function error, as on AWS

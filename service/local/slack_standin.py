@@ -3,7 +3,9 @@
 Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answers like Slack
 (``ok``/``error``, ``ts``, ``Retry-After`` on 429), enforces the Block Kit limits Slack enforces
 (50 blocks, 3,000 characters of section text, 2,000 of a button value), and can be told to fail:
-``fail_next(n, status)`` or ``rate_limit_for(seconds)``.
+``fail_next(n, status)`` or ``rate_limit_for(seconds)``. It also serves the ``response_url`` of
+interactive requests (``response_url(...)``; answers land in ``responses``) and answers
+``usergroups.users.list`` from ``usergroups``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,18 @@ class SlackStandIn:
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
     base_url: str = ""
+    _response_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def response_url(self) -> str:
+        """A fresh response_url, as Slack puts one in each interactive request."""
+        return self.base_url.removesuffix("/api/") + f"/respond/{next(self._response_ids)}"
+
+    @property
+    def responses(self) -> list[dict[str, Any]]:
+        """Everything posted to response URLs, in order."""
+        return [c.body for c in self.calls_of("response_url")]
 
     def fail_next(self, count: int, status: int = 500) -> None:
         with self._lock:
@@ -72,13 +85,13 @@ class SlackStandIn:
                 return status, {"ok": False, "error": "ratelimited"}, headers
             if status != 200:
                 return status, {"ok": False, "error": "internal_error"}, headers
-            if not token or not token.startswith(VALID_TOKEN_PREFIX):
+            if method != "response_url" and (not token or not token.startswith(VALID_TOKEN_PREFIX)):
                 return 200, {"ok": False, "error": "invalid_auth"}, headers
             return 200, self._ok(method, body), headers
 
     def _ok(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         problem = block_kit_problem(body.get("blocks"))
-        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral") and problem:
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url") and problem:
             return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         if method == "chat.postMessage":
             ts = f"{1700000000 + next(self._ts)}.000100"
@@ -92,6 +105,12 @@ class SlackStandIn:
             return {"ok": True, "channel": body["channel"], "ts": body["ts"]}
         if method == "auth.test":
             return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1"}
+        if method == "usergroups.users.list":
+            if body.get("usergroup") not in self.usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self.usergroups[body["usergroup"]]}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}"}}
         return {"ok": True}
 
 
@@ -120,11 +139,20 @@ class _SlackRequestHandler(JsonRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         method = self.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.path.startswith("/respond/"):
+            method = "response_url"
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
         if "json" in (self.headers.get("Content-Type") or ""):
             body = json.loads(raw or "{}")
         else:
             body = {k: v[0] for k, v in parse_qs(raw).items()}
+        self._answer(method, body)
+
+    def do_GET(self) -> None:  # noqa: N802 - some Web API methods (usergroups.users.list) are GETs
+        path, _, query = self.path.partition("?")
+        self._answer(path.rstrip("/").rsplit("/", 1)[-1], {k: v[0] for k, v in parse_qs(query).items()})
+
+    def _answer(self, method: str, body: dict[str, Any]) -> None:
         authorization = self.headers.get("Authorization") or ""
         token = authorization.removeprefix("Bearer ").strip() or body.get("token")
         self.answer_json(*self.standin.answer(method, body, token))

@@ -80,6 +80,9 @@ def _forget_cached_parameters() -> None:
 
     parameters.clear_caches()
     base.DEFAULT_PROVIDERS.clear()
+    from slack_app import handler
+
+    handler.reset()  # the Slack app is built from the deployment's environment on first request
 
 
 def quiet_interpreter_logs() -> None:
@@ -279,7 +282,10 @@ class _Deployer:
             )
             dispatcher.register(
                 LocalFunction(
-                    name=name, arn=self.ctx.get_att(logical_id, "Arn"), handler_path=props["Handler"]
+                    name=name,
+                    arn=self.ctx.get_att(logical_id, "Arn"),
+                    handler_path=props["Handler"],
+                    timeout_seconds=float(props.get("Timeout", 3)),
                 )
             )
 

@@ -26,6 +26,14 @@ class GroupState:
     latest_ids: list[str]
     channel: str | None
     ts: str | None
+    member_ids: frozenset[str] = frozenset()
+    state_machine_arn: str = ""
+    failed_state: str = ""
+    error: str | None = None
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
 
 
 def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
@@ -62,6 +70,12 @@ class GroupStore:
         )
         return _state(answer["Attributes"])
 
+    def get(self, group_id: str) -> GroupState | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"recovery_id": {"S": group_id}}, ConsistentRead=True
+        ).get("Item")
+        return _state(item) if item else None
+
     def claim_posting(self, group_id: str, claimant: str) -> bool:
         """One collector posts the group's message; the others wait for it to exist."""
         claimed = if_condition_holds(
@@ -95,10 +109,15 @@ class GroupStore:
 
 
 def _state(item: dict[str, Any]) -> GroupState:
+    members = item.get("member_ids", {}).get("SS", [])
     return GroupState(
         group_id=item["recovery_id"]["S"],
-        count=len(item.get("member_ids", {}).get("SS", [])),
+        count=len(members),
         latest_ids=[v["S"] for v in item.get("latest_ids", {}).get("L", [])],
         channel=item.get("slack_channel", {}).get("S"),
         ts=item.get("slack_ts", {}).get("S"),
+        member_ids=frozenset(members),
+        state_machine_arn=item.get("state_machine_arn", {}).get("S", ""),
+        failed_state=item.get("failed_state", {}).get("S", ""),
+        error=item.get("error", {}).get("S") or None,
     )

@@ -105,7 +105,7 @@ class RecoveryIntake:
                 report.retry[member.recovery_id] = f"chat unavailable: {exc}"
             return
         for member in members:
-            self.store.mark_posted(member.recovery_id, message.channel, message.ts)
+            self.store.mark_posted(member.recovery_id, message.channel, message.ts, group_id)
             report.posted.append(member.recovery_id)
 
     def _post_first(

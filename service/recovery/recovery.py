@@ -51,6 +51,7 @@ class Recovery:
     updated_at: str = ""
     slack_channel: str | None = None
     slack_ts: str | None = None
+    group_id: str | None = None
     attempts: int = 1
     audit: list[AuditEntry] = field(default_factory=list)
 
@@ -98,3 +99,14 @@ class Recovery:
     @property
     def posted(self) -> bool:
         return self.slack_ts is not None
+
+    @property
+    def sort_key(self) -> str:
+        """Its place in the newest-first listing (also the listing's page cursor)."""
+        return f"{self.created_at}#{self.recovery_id}"
+
+    @property
+    def last_actor(self) -> str | None:
+        """Who handled it last (the person a second clicker is told about); denied attempts aside."""
+        people = [e.actor for e in self.audit if e.actor != "recovery-queue" and e.result != "DENIED"]
+        return people[-1] if people else None

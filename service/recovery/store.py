@@ -35,6 +35,7 @@ class ListFilter:
     error: str | None = None
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
+    group_id: str | None = None
 
 
 class RecoveryStore:
@@ -54,14 +55,32 @@ class RecoveryStore:
         )
         return created is not None
 
-    def mark_posted(self, recovery_id: str, channel: str, ts: str) -> None:
+    def mark_posted(self, recovery_id: str, channel: str, ts: str, group_id: str | None = None) -> None:
         """Remember where the Slack message is (posted once: a second post would be a duplicate)."""
+        values = {":channel": {"S": channel}, ":ts": {"S": ts}}
+        update = "SET slack_channel = :channel, slack_ts = :ts"
+        if group_id:
+            update += ", group_id = :group"
+            values[":group"] = {"S": group_id}
         self._client.update_item(
             TableName=self._table,
             Key=_key(recovery_id),
-            UpdateExpression="SET slack_channel = :channel, slack_ts = :ts",
+            UpdateExpression=update,
             ConditionExpression="attribute_exists(recovery_id)",
-            ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
+            ExpressionAttributeValues=values,
+        )
+
+    def append_audit(self, recovery_id: str, entry: AuditEntry) -> None:
+        """Record an attempt that changes nothing (a denied click, a failed call)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(recovery_id),
+            UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry)",
+            ConditionExpression="attribute_exists(recovery_id)",
+            ExpressionAttributeValues={
+                ":entry": {"L": [_serializer.serialize(_plain(asdict(entry)))]},
+                ":none": {"L": []},
+            },
         )
 
     def count_delivery(self, recovery_id: str) -> int:
@@ -121,23 +140,61 @@ class RecoveryStore:
         where: ListFilter | None = None,
         limit: int = 50,
         now: datetime | None = None,
+        before: str | None = None,
     ) -> list[Recovery]:
-        """Recoveries of one status, newest first (a query on the ``by-status`` index)."""
-        where = where or ListFilter()
-        now = now or datetime.now(UTC)
+        """Recoveries of one status, newest first (a query on the ``by-status`` index).
+
+        ``before`` is a page cursor: the ``sort_key`` of the last recovery of the previous page.
+        """
+        kwargs = self._query(status, where or ListFilter(), now or datetime.now(UTC), before)
+        found: list[Recovery] = []
+        while len(found) < limit:
+            page = self._client.query(**kwargs)
+            found.extend(r for r in map(_from_item, page.get("Items", [])) if r.sort_key != before)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
+
+    def count_by_status(
+        self,
+        status: RecoveryStatus = RecoveryStatus.OPEN,
+        where: ListFilter | None = None,
+        now: datetime | None = None,
+    ) -> list[tuple[str, str | None]]:
+        """(state machine name, error) of every matching recovery: enough to count, nothing more."""
+        kwargs = self._query(status, where or ListFilter(), now or datetime.now(UTC), None)
+        kwargs["ProjectionExpression"] = "state_machine_name, #error"
+        kwargs["ExpressionAttributeNames"]["#error"] = "error"
+        pairs: list[tuple[str, str | None]] = []
+        while True:
+            page = self._client.query(**kwargs)
+            for item in page.get("Items", []):
+                pairs.append((item["state_machine_name"]["S"], item.get("error", {}).get("S")))
+            if "LastEvaluatedKey" not in page:
+                return pairs
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _query(
+        self, status: RecoveryStatus, where: ListFilter, now: datetime, before: str | None
+    ) -> dict[str, Any]:
         names = {"#status": "status"}
         values: dict[str, Any] = {":status": {"S": status}}
         key_condition = "#status = :status"
-        if where.older_than and where.newer_than:
+        upper = (now - where.older_than).isoformat(timespec="milliseconds") if where.older_than else None
+        if before and (upper is None or before < upper):
+            upper = before
+        lower = (now - where.newer_than).isoformat(timespec="milliseconds") if where.newer_than else None
+        if upper and lower:
             key_condition += " AND created_sort BETWEEN :from AND :to"
-            values[":from"] = {"S": (now - where.newer_than).isoformat(timespec="milliseconds")}
-            values[":to"] = {"S": (now - where.older_than).isoformat(timespec="milliseconds")}
-        elif where.older_than:
+            values[":from"] = {"S": lower}
+            values[":to"] = {"S": upper}
+        elif upper:
             key_condition += " AND created_sort < :to"
-            values[":to"] = {"S": (now - where.older_than).isoformat(timespec="milliseconds")}
-        elif where.newer_than:
+            values[":to"] = {"S": upper}
+        elif lower:
             key_condition += " AND created_sort >= :from"
-            values[":from"] = {"S": (now - where.newer_than).isoformat(timespec="milliseconds")}
+            values[":from"] = {"S": lower}
         filters = []
         if where.state_machine:
             by_arn = where.state_machine.startswith("arn:")
@@ -147,6 +204,9 @@ class RecoveryStore:
         if where.failed_state:
             filters.append("failed_state = :state")
             values[":state"] = {"S": where.failed_state}
+        if where.group_id:
+            filters.append("group_id = :group")
+            values[":group"] = {"S": where.group_id}
         if where.error:
             filters.append("#error = :error")
             names["#error"] = "error"
@@ -161,14 +221,7 @@ class RecoveryStore:
         }
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
-        found: list[Recovery] = []
-        while len(found) < limit:
-            page = self._client.query(**kwargs)
-            found.extend(_from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return found[:limit]
+        return kwargs
 
 
 def _key(recovery_id: str) -> dict[str, Any]:
@@ -202,7 +255,7 @@ def _to_item(recovery: Recovery) -> dict[str, Any]:
     data["routing"] = str(recovery.routing)
     data["status"] = str(recovery.status)
     data["state_machine_name"] = recovery.state_machine_name
-    data["created_sort"] = f"{recovery.created_at}#{recovery.recovery_id}"
+    data["created_sort"] = recovery.sort_key
     item = {k: v for k, v in data.items() if v is not None}
     return {k: _serializer.serialize(_plain(v)) for k, v in item.items()}
 
@@ -226,6 +279,7 @@ def _from_item(item: dict[str, Any]) -> Recovery:
         updated_at=data.get("updated_at", ""),
         slack_channel=data.get("slack_channel"),
         slack_ts=data.get("slack_ts"),
+        group_id=data.get("group_id"),
         attempts=int(data.get("attempts", 1)),
         audit=[AuditEntry(**entry) for entry in data.get("audit", [])],
     )

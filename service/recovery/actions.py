@@ -1,0 +1,238 @@
+"""Run again and Reject: the only code that hands a task token back to Step Functions.
+
+Exactly once: a recovery moves OPEN → RESUMING with a conditional write before any call is
+made, so of two clicks (two people, a double click, Slack retrying the request, the CLI and
+Slack at once) only the first reaches Step Functions; the others are told who is handling it.
+Then the call: SendTaskSuccess with the step's input (or the edited one), or SendTaskFailure
+with ``RecoveryRejected``. A dead token (the step timed out, the execution was stopped or
+redriven elsewhere) closes the recovery as EXPIRED. A call Step Functions refuses for another
+reason gives the recovery back (RESUMING → OPEN) so someone can try again; nothing is lost.
+
+The Slack app, the CLI and bulk actions all go through here; every attempt lands in the audit.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.store import RecoveryNotFound, RecoveryStore
+
+REJECTED_ERROR = "RecoveryRejected"
+DEAD_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+THROTTLING_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+CAUSE_LIMIT = 32768  # SendTaskFailure's cause limit
+DENIED = "DENIED"
+
+
+class ActionOutcome(StrEnum):
+    RESUMED = "RESUMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # the token was dead: nothing to resume any more
+    ALREADY_HANDLED = "ALREADY_HANDLED"  # someone else's click won
+    NOT_FOUND = "NOT_FOUND"
+    FAILED = "FAILED"  # Step Functions refused for another reason; the recovery is open again
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: ActionOutcome
+    recovery: Recovery | None
+    detail: str = ""
+    handled_by: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome in (ActionOutcome.RESUMED, ActionOutcome.REJECTED)
+
+
+class OutcomeDisplay(Protocol):
+    """Where a closed recovery's outcome is shown (its Slack message); failures there are not fatal."""
+
+    def show_outcome(self, recovery: Recovery) -> None: ...
+
+
+@dataclass(frozen=True)
+class ThrottleBackoff:
+    """SendTask* calls share a token bucket per account: back off on throttling, with full jitter."""
+
+    attempts: int = 8
+    base_seconds: float = 0.2
+    max_seconds: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt)))
+
+
+class RecoveryActions:
+    def __init__(
+        self,
+        store: RecoveryStore,
+        sfn: Any,
+        display: OutcomeDisplay | None = None,
+        backoff: ThrottleBackoff | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._sfn = sfn
+        self._display = display
+        self._backoff = backoff or ThrottleBackoff()
+        self._clock = clock
+
+    # ------------------------------------------------------------------ actions
+    def run_again(
+        self,
+        recovery_id: str,
+        actor: str,
+        new_input: Any = None,
+        diff: str | None = None,
+        show: bool = True,
+    ) -> ActionResult:
+        """Resume the paused step with its input (or ``new_input``, an edit whose ``diff`` is audited)."""
+        edited = new_input is not None
+        action = "edit and run again" if edited else "run again"
+        claimed = self._claim(recovery_id, actor, action, {"diff": diff} if edited and diff else {})
+        if isinstance(claimed, ActionResult):
+            return claimed
+        output = json.dumps(new_input if edited else claimed.input, ensure_ascii=False)
+        return self._finish(
+            claimed,
+            actor,
+            action,
+            lambda: self._sfn.send_task_success(taskToken=claimed.task_token, output=output),
+            RecoveryStatus.RESUMED,
+            {},
+            show,
+        )
+
+    def reject(
+        self, recovery_id: str, actor: str, reason: str | None = None, show: bool = True
+    ) -> ActionResult:
+        """Fail the paused step with ``RecoveryRejected``: the workflow compensates."""
+        detail = {"reason": reason} if reason else {}
+        claimed = self._claim(recovery_id, actor, "reject", detail)
+        if isinstance(claimed, ActionResult):
+            return claimed
+        cause = f"Rejected by {actor}" + (f": {reason}" if reason else " (no reason given)")
+        return self._finish(
+            claimed,
+            actor,
+            "reject",
+            lambda: self._sfn.send_task_failure(
+                taskToken=claimed.task_token, error=REJECTED_ERROR, cause=cause[:CAUSE_LIMIT]
+            ),
+            RecoveryStatus.REJECTED,
+            detail,
+            show,
+        )
+
+    def show(self, recovery: Recovery) -> None:
+        """Show a closed recovery's outcome where its message is (if there is a display)."""
+        if self._display is not None:
+            self._display.show_outcome(recovery)
+
+    def record_denied(self, recovery_id: str, actor: str, action: str, why: str) -> None:
+        """An attempt by someone not allowed to act: audited, nothing else happens."""
+        try:
+            self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":  # no such recovery
+                raise
+
+    # ------------------------------------------------------------------ steps
+    def _claim(self, recovery_id: str, actor: str, action: str, detail: dict) -> Recovery | ActionResult:
+        """OPEN → RESUMING, or why not (closed, being handled, unknown)."""
+        entry = AuditEntry(self._now(), actor, action, RecoveryStatus.RESUMING, detail)
+        if self.store.transition(recovery_id, RecoveryStatus.OPEN, RecoveryStatus.RESUMING, entry):
+            return self.store.get(recovery_id)
+        try:
+            current = self.store.get(recovery_id)
+        except RecoveryNotFound:
+            return ActionResult(
+                ActionOutcome.NOT_FOUND, None, f"No recovery {recovery_id} (closed long ago?)"
+            )
+        by = current.last_actor
+        if current.status is RecoveryStatus.RESUMING:
+            text = "is already being handled"
+        else:
+            text = f"is already closed ({current.status.lower()})"
+        return ActionResult(ActionOutcome.ALREADY_HANDLED, current, text, handled_by=by)
+
+    def _finish(
+        self,
+        recovery: Recovery,
+        actor: str,
+        action: str,
+        call: Callable[[], Any],
+        success: RecoveryStatus,
+        detail: dict,
+        show: bool,
+    ) -> ActionResult:
+        error = self._call_with_backoff(call)
+        if error is None:
+            self._close(recovery, actor, action, success, detail)
+            outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
+            return self._result(outcome, recovery.recovery_id, show)
+        code, message = error
+        if code in DEAD_TOKEN_ERRORS:
+            why = _dead_token_explanation(code)
+            self._close(recovery, actor, action, RecoveryStatus.EXPIRED, {"error": code, "why": why})
+            return self._result(ActionOutcome.EXPIRED, recovery.recovery_id, show, why)
+        entry = AuditEntry(self._now(), actor, action, "FAILED", {"error": code, "message": message[:500]})
+        self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry)
+        return ActionResult(
+            ActionOutcome.FAILED,
+            self.store.get(recovery.recovery_id),
+            f"Step Functions did not accept the call ({code}: {message[:200]}). "
+            "Nothing was resumed; the recovery is open again.",
+        )
+
+    def _call_with_backoff(self, call: Callable[[], Any]) -> tuple[str, str] | None:
+        for attempt in range(self._backoff.attempts):
+            try:
+                call()
+                return None
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                message = exc.response["Error"].get("Message", "")
+                if code not in THROTTLING_ERRORS or attempt == self._backoff.attempts - 1:
+                    return code, message
+            except BotoCoreError as exc:  # unreachable endpoint after botocore's own retries
+                return type(exc).__name__, str(exc)
+            self._backoff.pause(attempt)
+        return "ThrottlingException", "still throttled"
+
+    def _close(
+        self, recovery: Recovery, actor: str, action: str, status: RecoveryStatus, detail: dict
+    ) -> None:
+        entry = AuditEntry(self._now(), actor, action, status, detail)
+        self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, status, entry)
+
+    def _result(self, outcome: ActionOutcome, recovery_id: str, show: bool, detail: str = "") -> ActionResult:
+        closed = self.store.get(recovery_id)
+        if show:
+            self.show(closed)
+        return ActionResult(outcome, closed, detail, handled_by=closed.last_actor)
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="milliseconds")
+
+
+def _dead_token_explanation(code: str) -> str:
+    return {
+        "TaskTimedOut": "the paused step timed out before anyone acted, so the workflow already handled it "
+        "as a timeout",
+        "TaskDoesNotExist": "the execution no longer waits at this step (it was stopped, or redriven and "
+        "paused elsewhere)",
+        "InvalidToken": "Step Functions no longer knows this step's token (the execution has ended)",
+    }.get(code, code)

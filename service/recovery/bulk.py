@@ -1,0 +1,97 @@
+"""Bulk Run again / Reject: many recoveries, one by one, at a rate Step Functions accepts.
+
+Every recovery goes through ``RecoveryActions`` (so each is still claimed exactly once and
+audited); calls are paced to ``rate_per_second`` and a throttled call backs off inside the
+actions. Progress is reported every ``progress_every`` recoveries. When a deadline is near (a
+Lambda function's remaining time) the run stops cleanly: what is left stays OPEN and is counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from service.recovery.actions import ActionResult, RecoveryActions
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.store import ListFilter, RecoveryStore
+
+SELECTION_LIMIT = 10_000
+
+
+@dataclass
+class BulkReport:
+    total: int
+    outcomes: Counter[str] = field(default_factory=Counter)
+    left_open: int = 0
+    wall_s: float = 0.0
+    results: list[ActionResult] = field(default_factory=list, repr=False)
+
+    @property
+    def done(self) -> int:
+        return sum(self.outcomes.values())
+
+    def summary(self) -> str:
+        parts = [
+            f"{count} {outcome.lower().replace('_', ' ')}" for outcome, count in sorted(self.outcomes.items())
+        ]
+        if self.left_open:
+            parts.append(f"{self.left_open} left open (out of time: run it again)")
+        return f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
+
+
+def open_recoveries_matching(store: RecoveryStore, where: ListFilter) -> list[str]:
+    return [r.recovery_id for r in store.list_by_status(RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT)]
+
+
+def open_members(store: RecoveryStore, group_id: str) -> list[str]:
+    """The group's recoveries that are still OPEN, newest first."""
+    return open_recoveries_matching(store, ListFilter(group_id=group_id))
+
+
+@dataclass
+class BulkAction:
+    actions: RecoveryActions
+    rate_per_second: float = 50.0
+    progress_every: int = 50
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs) -> BulkReport:
+        return self._run(list(recovery_ids), lambda i: self.actions.run_again(i, actor, show=False), **kwargs)
+
+    def reject(
+        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs
+    ) -> BulkReport:
+        return self._run(
+            list(recovery_ids), lambda i: self.actions.reject(i, actor, reason, show=False), **kwargs
+        )
+
+    def _run(
+        self,
+        ids: list[str],
+        act: Callable[[str], ActionResult],
+        on_progress: Callable[[BulkReport], None] | None = None,
+        seconds_left: Callable[[], float] | None = None,
+        reserve_seconds: float = 30.0,
+    ) -> BulkReport:
+        report = BulkReport(total=len(ids))
+        started = self.clock()
+        interval = 1.0 / self.rate_per_second if self.rate_per_second > 0 else 0.0
+        for index, recovery_id in enumerate(ids):
+            if seconds_left is not None and seconds_left() < reserve_seconds:
+                report.left_open = len(ids) - index
+                break
+            due = started + index * interval
+            wait = due - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+            result = act(recovery_id)
+            report.outcomes[result.outcome] += 1
+            report.results.append(result)
+            if on_progress and (index + 1) % self.progress_every == 0 and index + 1 < len(ids):
+                report.wall_s = self.clock() - started
+                on_progress(report)
+        report.wall_s = self.clock() - started
+        return report

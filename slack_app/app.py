@@ -1,0 +1,86 @@
+"""The Bolt app: built once per process, listeners registered per kind.
+
+``build_app`` takes everything it needs (a WebClient, the signing secret, a factory of the
+support desk), so the Lambda function, ``recovery-ops serve`` (Flask or Socket Mode) and the
+tests build the same app. ``app_from_environment`` is the Lambda function's wiring: secrets
+from Secrets Manager, the desk on the deployment's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from slack_app.listeners import actions, commands, views
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def build_app(
+    *,
+    client: WebClient,
+    signing_secret: str,
+    desk: Callable[[], Any],
+    process_before_response: bool,
+) -> App:
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+        # auth.test runs on the first request instead of at every cold start's import.
+        token_verification_enabled=False,
+    )
+    actions.register(app, desk)
+    commands.register(app, desk)
+    views.register(app, desk)
+    return app
+
+
+def app_from_environment(process_before_response: bool = True) -> App:
+    """The deployed app: configuration from the function's environment, secrets from Secrets Manager."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from service.config import SlackAppConfig, load_config
+    from slack_app.desk import Lazy
+    from slack_app.web import web_client
+
+    config = load_config(SlackAppConfig)
+    token = str(parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS))
+    signing_secret = str(
+        parameters.get_secret(config.slack_signing_secret_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    )
+    client = web_client(token, base_url=config.slack_api_url)
+    return build_app(
+        client=client,
+        signing_secret=signing_secret,
+        desk=Lazy(lambda: desk_from_config(config, client)),
+        process_before_response=process_before_response,
+    )
+
+
+def desk_from_config(config: Any, client: WebClient) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    from service import aws_clients
+    from slack_app.desk import build_desk
+
+    def load_schemas() -> dict:
+        if not config.input_schemas_parameter:
+            return {}
+        return parameters.get_parameter(config.input_schemas_parameter, transform="json", max_age=300) or {}
+
+    return build_desk(
+        table_name=config.recoveries_table_name,
+        dynamodb=aws_clients.client("dynamodb"),
+        sfn=aws_clients.client("stepfunctions"),
+        client=client,
+        allowed_users=config.allowed_users,
+        allowed_group=config.allowed_user_group,
+        load_schemas=load_schemas,
+        membership_cache_seconds=config.membership_cache_seconds,
+        bulk_rate_per_second=config.bulk_rate_per_second,
+        retention_days=config.retention_days,
+    )

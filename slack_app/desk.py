@@ -1,0 +1,94 @@
+"""The support desk behind the Slack app: the recovery core wired to one deployment.
+
+Built on the first request that needs it (not at import: the acknowledgement path of a click
+loads nothing but Bolt), then reused by every warm invocation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+
+from service.recovery.actions import RecoveryActions
+from service.recovery.authorization import AccessPolicy
+from service.recovery.bulk import BulkAction
+from service.recovery.groups import GroupStore
+from service.recovery.input_edit import SchemaCatalog
+from service.recovery.recovery import Recovery
+from service.recovery.store import RecoveryStore
+from slack_app.notifier import SlackOutcomeDisplay
+
+
+@dataclass
+class Desk:
+    store: RecoveryStore
+    groups: GroupStore
+    actions: RecoveryActions
+    bulk: BulkAction
+    policy: AccessPolicy
+    schemas: SchemaCatalog
+
+    def shares_group_message(self, recovery: Recovery) -> bool:
+        if not recovery.group_id:
+            return False
+        group = self.groups.get(recovery.group_id)
+        return group is not None and group.count > 1
+
+
+def build_desk(
+    *,
+    table_name: str,
+    dynamodb: Any,
+    sfn: Any,
+    client: WebClient,
+    allowed_users: frozenset[str],
+    allowed_group: str | None,
+    load_schemas: Callable[[], dict],
+    membership_cache_seconds: float = 300,
+    bulk_rate_per_second: float = 50.0,
+    retention_days: int = 90,
+) -> Desk:
+    store = RecoveryStore(table_name, dynamodb, retention_days)
+    groups = GroupStore(table_name, dynamodb, retention_days * 86400)
+    desk_ref: list[Desk] = []
+    display = SlackOutcomeDisplay(client, grouped=lambda r: desk_ref[0].shares_group_message(r))
+    actions = RecoveryActions(store, sfn, display)
+    desk = Desk(
+        store=store,
+        groups=groups,
+        actions=actions,
+        bulk=BulkAction(actions, rate_per_second=bulk_rate_per_second),
+        policy=AccessPolicy(
+            allowed_users=allowed_users,
+            allowed_group=allowed_group or None,
+            group_members=lambda group: _group_members(client, group),
+            cache_seconds=membership_cache_seconds,
+        ),
+        schemas=SchemaCatalog(load_schemas),
+    )
+    desk_ref.append(desk)
+    return desk
+
+
+def _group_members(client: WebClient, group: str) -> set[str]:
+    return set(client.usergroups_users_list(usergroup=group)["users"])
+
+
+class Lazy:
+    """A value built once, on first use, by one thread."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._value: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value

@@ -1,0 +1,18 @@
+"""Action, view and command ids shared by the messages and the listeners (kept import-light: the
+Lambda handler registers its listeners with these before anything heavy is loaded)."""
+
+RUN_AGAIN = "recovery_run_again"
+EDIT_AND_RUN_AGAIN = "recovery_edit_and_run_again"
+REJECT = "recovery_reject"
+RUN_AGAIN_ALL = "recovery_group_run_again"
+REJECT_ALL = "recovery_group_reject"
+ROW_MENU = "recovery_row_menu"
+NEXT_PAGE = "recoveries_next_page"
+BULK_CONFIRM = "recoveries_bulk_confirm"
+BULK_CANCEL = "recoveries_bulk_cancel"
+
+EDIT_SUBMIT = "recovery_edit_submit"
+REJECT_SUBMIT = "recovery_reject_submit"
+BULK_SUBMIT = "recovery_bulk_submit"
+
+COMMAND = "/recoveries"

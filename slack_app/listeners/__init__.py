@@ -1,0 +1,1 @@
+"""Bolt listeners, registered per kind: actions (buttons, menus), commands, views (modals)."""

@@ -1,0 +1,282 @@
+"""The lazy halves of the listeners: everything that reads the table or calls Step Functions.
+
+Run after the acknowledgement (on Lambda: an asynchronous invocation of the same function).
+Each tells the person what happened, including failures; nothing here raises into Bolt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+
+from service.recovery.bulk import open_members, open_recoveries_matching
+from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.query import QueryError, RecoveryQuery, split_words
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.store import RecoveryNotFound
+from slack_app.blocks import _escape
+from slack_app.desk import Desk
+from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
+from slack_app.listeners.replies import (
+    denied,
+    reporting_failures,
+    run_bulk,
+    tell,
+    via_ephemeral,
+    via_respond,
+)
+from slack_app.listing import PAGE_SIZE, list_blocks, show_blocks
+from slack_app.modals import (
+    INPUT_ACTION,
+    INPUT_BLOCK,
+    REASON_ACTION,
+    REASON_BLOCK,
+    ModalOrigin,
+    bulk_modal,
+    edit_modal,
+    editable,
+    reject_modal,
+    submitted_value,
+)
+
+USAGE = (
+    "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
+    '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
+    "• `/recoveries [filters]` list\n"
+    "• `/recoveries show <id>` one in full, with its history\n"
+    "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)"
+)
+
+
+# ---------------------------------------------------------------------- one recovery
+def run_again(desk: Desk, user: str, recovery_id: str, respond: Any, from_list: bool) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Run again"):
+        if denied(desk, user, recovery_id, "run again", say):
+            return
+        tell(desk.actions.run_again(recovery_id, user), say, always=from_list)
+
+
+def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Edit input"):
+        if denied(desk, user, recovery_id, "edit and run again", say):
+            return
+        recovery = _open_recovery(desk, recovery_id, say)
+        if recovery is None:
+            return
+        if not editable(recovery):
+            say(
+                f"The input of `{recovery.execution_name}` is larger than a Slack text field holds (3,000 "
+                f"characters). Edit it with `recovery-ops retry {recovery_id} --input edited.json`."
+            )
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=edit_modal(recovery, _modal_origin(body)))
+
+
+def open_reject(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Reject"):
+        if denied(desk, user, recovery_id, "reject", say):
+            return
+        recovery = _open_recovery(desk, recovery_id, say)
+        if recovery is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(recovery, _modal_origin(body)))
+
+
+def edit_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+    meta = json.loads(view["private_metadata"])
+    say = via_ephemeral(client, meta.get("channel"), user)
+    with reporting_failures(say, "Edit input & run again"):
+        if denied(desk, user, meta["recovery_id"], "edit and run again", say):
+            return
+        try:
+            edited = validate_edit(desk, meta, submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or "")
+        except InputProblem:
+            return  # shown in the modal by the acknowledgement; nothing to send
+        original = desk.store.get(meta["recovery_id"])
+        diff = input_diff(original.input, edited)
+        tell(desk.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
+
+
+def validate_edit(desk: Desk, meta: dict, text: str) -> Any:
+    schema = desk.schemas.for_state(meta.get("state_machine", ""), meta.get("failed_state", ""))
+    return parse_edited_input(text, schema)
+
+
+def reject_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+    meta = json.loads(view["private_metadata"])
+    say = via_ephemeral(client, meta.get("channel"), user)
+    with reporting_failures(say, "Reject"):
+        if denied(desk, user, meta["recovery_id"], "reject", say):
+            return
+        reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
+        tell(desk.actions.reject(meta["recovery_id"], user, reason), say)
+
+
+def _open_recovery(desk: Desk, recovery_id: str, say: Any):
+    try:
+        recovery = desk.store.get(recovery_id)
+    except RecoveryNotFound:
+        say(f"⚠️ No recovery `{recovery_id}` (closed and expired from the table?).")
+        return None
+    if recovery.status is not RecoveryStatus.OPEN:
+        by = recovery.last_actor
+        say(f"👋 `{recovery.execution_name}` is {recovery.status.lower()}" + (f" (<@{by}>)." if by else "."))
+        return None
+    return recovery
+
+
+def _modal_origin(body: dict) -> ModalOrigin:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return ModalOrigin(channel=channel, message_ts=(body.get("message") or {}).get("ts"))
+
+
+# ---------------------------------------------------------------------- bulk
+def open_group_bulk(
+    desk: Desk, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Any
+) -> None:
+    say = via_respond(respond)
+    verb = "run again all" if kind == "run_again" else "reject all"
+    with reporting_failures(say, verb.capitalize()):
+        if denied(desk, user, group_id, verb, say):
+            return
+        group = desk.groups.get(group_id)
+        ids = open_members(desk.store, group_id)
+        if group is None or not ids:
+            say("Nothing to do: every recovery of this group is already handled.")
+            return
+        description = f"{group.state_machine_name} / {group.failed_state} / {group.error or 'unknown error'}"
+        metadata = {"group_id": group_id, "channel": group.channel, "ts": group.ts}
+        client.views_open(
+            trigger_id=body["trigger_id"], view=bulk_modal(kind, len(ids), description, metadata)
+        )
+
+
+def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+    meta = json.loads(view["private_metadata"])
+    say = via_ephemeral(client, meta.get("channel"), user)
+    kind = meta["kind"]
+    with reporting_failures(say, "Bulk action"):
+        if denied(
+            desk, user, meta["group_id"], "run again all" if kind == "run_again" else "reject all", say
+        ):
+            return
+        group = desk.groups.get(meta["group_id"])
+        ids = open_members(desk.store, meta["group_id"])
+        description = f"{group.state_machine_name} / {group.failed_state}" if group else meta["group_id"]
+        reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
+        thread = (meta["channel"], meta["ts"]) if meta.get("channel") and meta.get("ts") else None
+        run_bulk(desk, client, user, kind, ids, description, thread, say, reason)
+
+
+def retry_prompt(desk: Desk, user: str, words: list[str], say: Any, respond: Any) -> None:
+    query = RecoveryQuery.from_words(words)
+    if not query.narrowed:
+        say("Say which recoveries to run again, e.g. `/recoveries retry error=VendorUnavailable since=2h`.")
+        return
+    if denied(desk, user, None, "run again", say):
+        return
+    count = len(open_recoveries_matching(desk.store, query.list_filter()))
+    if not count:
+        say(f"No open recovery matches {query.describe()}.")
+        return
+    respond(
+        response_type="ephemeral",
+        text=f"Run again {count} recoveries?",
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
+                    f"{_escape(query.describe())}. Run every one again with its original input?"
+                )
+            ),
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Run again {count}",
+                        action_id=BULK_CONFIRM,
+                        value=query.to_json()[:2000],
+                        style="primary",
+                    ),
+                    ButtonElement(text="Cancel", action_id=BULK_CANCEL, value="cancel"),
+                ]
+            ),
+        ],
+    )
+
+
+def bulk_from_command(
+    desk: Desk, client: WebClient, user: str, query_json: str, channel: str | None, respond: Any
+) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Run again all"):
+        if denied(desk, user, None, "run again", say):
+            return
+        query = RecoveryQuery.from_json(query_json)
+        ids = open_recoveries_matching(desk.store, query.list_filter())
+        respond(text=f"Started: run again {len(ids)} recoveries ({query.describe()}).", replace_original=True)
+        thread = None
+        if channel:
+            try:
+                parent = client.chat_postMessage(
+                    channel=channel, text=f"<@{user}> runs again {len(ids)} recoveries ({query.describe()})."
+                )
+                thread = (parent["channel"], parent["ts"])
+            except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
+                thread = None
+        run_bulk(desk, client, user, "run_again", ids, query.describe(), thread, say)
+
+
+# ---------------------------------------------------------------------- /recoveries
+def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "/recoveries"):
+        try:
+            words = split_words(text)
+            verb = words[0].lower() if words and "=" not in words[0] else "list"
+            rest = words[1:] if words and "=" not in words[0] else words
+            if verb == "help":
+                say(USAGE)
+            elif verb == "show":
+                show(desk, rest, say, respond)
+            elif verb == "retry":
+                retry_prompt(desk, user, rest, say, respond)
+            elif verb == "list":
+                list_page(desk, RecoveryQuery.from_words(rest).to_json(), 1, respond, replace=False)
+            else:
+                say(f"Unknown command `{_escape(verb)}`.\n{USAGE}")
+        except QueryError as exc:
+            say(f"{exc}\n{USAGE}")
+
+
+def show(desk: Desk, words: list[str], say: Any, respond: Any) -> None:
+    if len(words) != 1:
+        say("Usage: `/recoveries show <recovery id>` (the id is at the bottom of each message).")
+        return
+    try:
+        recovery = desk.store.get(words[0])
+    except RecoveryNotFound:
+        say(f"No recovery `{_escape(words[0])}`.")
+        return
+    respond(response_type="ephemeral", text=f"Recovery {recovery.recovery_id}", blocks=show_blocks(recovery))
+
+
+def list_page(desk: Desk, query_json: str, page_number: int, respond: Any, replace: bool) -> None:
+    query = RecoveryQuery.from_json(query_json)
+    where = query.list_filter()
+    rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)
+    page = rows[:PAGE_SIZE]
+    cursor = page[-1].sort_key if len(rows) > PAGE_SIZE else None
+    counts = Counter(desk.store.count_by_status(RecoveryStatus.OPEN, where))
+    blocks = list_blocks(page, counts, query, cursor, page_number)
+    respond(
+        response_type="ephemeral",
+        replace_original=replace,
+        text=f"{sum(counts.values())} open recoveries",
+        blocks=blocks,
+    )

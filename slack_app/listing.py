@@ -1,0 +1,167 @@
+"""`/recoveries` answers: the open list (paged within Slack's limits) and one recovery in full.
+
+A page has a header, the counts by state machine and error, one section per recovery (its
+actions in an overflow menu: Run again, Edit input & run again, Reject) and a "Next page" button
+that carries the query and a cursor. 20 rows keep a page far below 50 blocks and Slack's message
+size, whatever the errors' length.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from service.recovery.query import RecoveryQuery
+from service.recovery.recovery import Recovery
+from slack_app.blocks import (
+    EDIT_AND_RUN_AGAIN,
+    MAX_BLOCKS,
+    REJECT,
+    RUN_AGAIN,
+    SECTION_TEXT_LIMIT,
+    _code,
+    _escape,
+    actions_block,
+    outcome_text,
+    readable_cause,
+    truncate,
+    who,
+)
+from slack_app.ids import NEXT_PAGE, ROW_MENU
+
+PAGE_SIZE = 20
+COUNTS_SHOWN = 10
+HISTORY_SHOWN = 30
+_ROW_ACTIONS = ((RUN_AGAIN, "Run again"), (EDIT_AND_RUN_AGAIN, "Edit input & run again"), (REJECT, "Reject"))
+
+
+def row_menu_value(action_id: str, recovery_id: str) -> str:
+    return f"{action_id}|{recovery_id}"
+
+
+def parse_row_menu_value(value: str) -> tuple[str, str]:
+    action_id, _, recovery_id = value.partition("|")
+    return action_id, recovery_id
+
+
+def list_blocks(
+    page: list[Recovery],
+    counts: Counter[tuple[str, str | None]],
+    query: RecoveryQuery,
+    next_cursor: str | None,
+    page_number: int = 1,
+) -> list[Block]:
+    total = sum(counts.values())
+    title = f"{total} open recover{'y' if total == 1 else 'ies'}" + (
+        f" ({query.describe()})" if query.narrowed else ""
+    )
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(title, 150)))]
+    if total:
+        lines = [
+            f"• *{_escape(machine)}* · `{_escape(error or 'unknown')}`: {count}"
+            for (machine, error), count in counts.most_common(COUNTS_SHOWN)
+        ]
+        if len(counts) > COUNTS_SHOWN:
+            lines.append(f"… and {len(counts) - COUNTS_SHOWN} more kinds")
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_TEXT_LIMIT)))
+        )
+    else:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing is waiting for a person. 🎉")))
+    blocks.append(DividerBlock())
+    for recovery in page:
+        blocks.append(_row(recovery))
+    footer = f"Page {page_number} · newest first · `/recoveries show <id>` for one in full"
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=footer)]))
+    if next_cursor:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(
+                        text=f"Next {PAGE_SIZE}",
+                        action_id=NEXT_PAGE,
+                        value=truncate(
+                            f"{page_number + 1}|{query.next_page(next_cursor).to_json()}", 2000, marker=""
+                        ),
+                    )
+                ]
+            )
+        )
+    return blocks[:MAX_BLOCKS]
+
+
+def _row(recovery: Recovery) -> SectionBlock:
+    text = (
+        f"*<{recovery.console_url}|{_escape(recovery.execution_name)}>*"
+        f"  ·  {_escape(recovery.state_machine_name)}"
+        f" / {_escape(recovery.failed_state)}\n`{_escape(recovery.error or 'unknown')}` · paused at "
+        f"{recovery.requested_at} · `{recovery.recovery_id}`"
+    )
+    return SectionBlock(
+        text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_LIMIT)),
+        accessory=OverflowMenuElement(
+            action_id=ROW_MENU,
+            options=[
+                Option(value=row_menu_value(action, recovery.recovery_id), label=label)
+                for action, label in _ROW_ACTIONS
+            ],
+        ),
+    )
+
+
+def show_blocks(recovery: Recovery) -> list[Block]:
+    """One recovery in full: what failed, the whole cause (as far as Slack allows), the history."""
+    blocks: list[Block] = [
+        HeaderBlock(
+            text=PlainTextObject(
+                text=truncate(f"{recovery.state_machine_name}: {recovery.failed_state}", 150)
+            )
+        ),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=truncate(
+                    f"*Status:* {recovery.status}  ·  *Execution:* <{recovery.console_url}|"
+                    f"{_escape(recovery.execution_name)}>\n*Error:* `{_escape(recovery.error or 'unknown')}`"
+                    f"  ·  *Paused at:* {recovery.requested_at}  ·  *Delivered:* {recovery.attempts}×",
+                    SECTION_TEXT_LIMIT,
+                )
+            )
+        ),
+    ]
+    if recovery.cause:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(recovery.cause)))))
+        )
+    blocks.append(
+        SectionBlock(text=MarkdownTextObject(text="*Input*\n" + _code(_escape(recovery.input_json), 2990)))
+    )
+    if recovery.status.is_closed:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=truncate(outcome_text(recovery), SECTION_TEXT_LIMIT)))
+        )
+    elif recovery.status == "OPEN":
+        blocks.append(actions_block(recovery.recovery_id))
+    blocks.append(HeaderBlock(text=PlainTextObject(text="History")))
+    for entry in recovery.audit[-HISTORY_SHOWN:]:
+        line = f"*{entry.at}* · {who(entry.actor)} · {_escape(entry.action)} → *{entry.result}*"
+        details = "; ".join(f"{k}: {v}" for k, v in entry.detail.items() if k != "diff")
+        if details:
+            line += f"\n{_escape(details)}"
+        if entry.detail.get("diff"):
+            line += "\n" + _code(_escape(entry.detail["diff"]), 2500)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(line, SECTION_TEXT_LIMIT))))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"recovery `{recovery.recovery_id}`")]))
+    return blocks[:MAX_BLOCKS]

@@ -1,0 +1,163 @@
+"""Modals: edit an input, confirm a rejection (with a reason), confirm a bulk action (with a count).
+
+Each modal carries what it acts on in ``private_metadata`` (ids and a query, never a token).
+Slack's plain-text input holds at most 3,000 characters: a larger input cannot be edited in a
+modal, and the editor is told to use ``recovery-ops retry --input``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import (
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from service.recovery.recovery import Recovery
+from slack_app.blocks import _code, _escape, truncate
+from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+
+INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
+REASON_BLOCK, REASON_ACTION = "reason", "text"
+TEXT_INPUT_LIMIT = 3000
+REASON_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ModalOrigin:
+    """Where the modal was opened from: the thread and channel to answer in."""
+
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+def compact_input(recovery: Recovery) -> str:
+    return json.dumps(recovery.input, indent=1, ensure_ascii=False)
+
+
+def editable(recovery: Recovery) -> bool:
+    return len(compact_input(recovery)) <= TEXT_INPUT_LIMIT
+
+
+def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
+    return View(
+        type="modal",
+        callback_id=EDIT_SUBMIT,
+        private_metadata=_metadata(recovery, origin),
+        title=PlainTextObject(text="Edit input"),
+        submit=PlainTextObject(text="Run again"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f"*{_escape(recovery.failed_state)}* of `{_escape(recovery.execution_name)}`"
+                        " runs again "
+                        f"with this input. It must be JSON, at most 256 KiB, and match the state's schema "
+                        f"if one is configured.",
+                        3000,
+                    )
+                )
+            ),
+            InputBlock(
+                block_id=INPUT_BLOCK,
+                label=PlainTextObject(text="Input (JSON)"),
+                element=PlainTextInputElement(
+                    action_id=INPUT_ACTION,
+                    multiline=True,
+                    initial_value=compact_input(recovery),
+                    max_length=TEXT_INPUT_LIMIT,
+                ),
+            ),
+        ],
+    )
+
+
+def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
+    cause = f"\n{_code(_escape(recovery.error or 'unknown'), 200)}" if recovery.error else ""
+    return View(
+        type="modal",
+        callback_id=REJECT_SUBMIT,
+        private_metadata=_metadata(recovery, origin),
+        title=PlainTextObject(text="Reject recovery?"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=truncate(
+                        f"`{_escape(recovery.execution_name)}` stops waiting at "
+                        f"*{_escape(recovery.failed_state)}*"
+                        f" and compensates (the order is marked rejected and sent to the dead-letter queue)."
+                        + cause,
+                        3000,
+                    )
+                )
+            ),
+            _reason_input(),
+        ],
+    )
+
+
+def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
+    """Confirm a bulk action; ``kind`` is "run_again" or "reject"."""
+    verb = "Run again" if kind == "run_again" else "Reject"
+    consequence = (
+        "Each paused execution runs its failed step again with its original input."
+        if kind == "run_again"
+        else "Each paused execution compensates."
+    )
+    blocks = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=truncate(
+                    f"*{count}* open recover{'y' if count == 1 else 'ies'} will be affected: "
+                    f"{_escape(description)}.\n{consequence} Progress is posted in the thread.",
+                    3000,
+                )
+            )
+        )
+    ]
+    if kind == "reject":
+        blocks.append(_reason_input())
+    return View(
+        type="modal",
+        callback_id=BULK_SUBMIT,
+        private_metadata=json.dumps({**metadata, "kind": kind}, separators=(",", ":"))[:3000],
+        title=PlainTextObject(text=f"{verb} {count}?"[:24]),
+        submit=PlainTextObject(text=f"{verb} all"[:24]),
+        close=PlainTextObject(text="Cancel"),
+        blocks=blocks,
+    )
+
+
+def _reason_input() -> InputBlock:
+    return InputBlock(
+        block_id=REASON_BLOCK,
+        optional=True,
+        label=PlainTextObject(text="Reason (optional, kept in the audit trail)"),
+        element=PlainTextInputElement(action_id=REASON_ACTION, multiline=True, max_length=REASON_LIMIT),
+    )
+
+
+def _metadata(recovery: Recovery, origin: ModalOrigin) -> str:
+    return json.dumps(
+        {
+            "recovery_id": recovery.recovery_id,
+            "state_machine": recovery.state_machine_name,
+            "failed_state": recovery.failed_state,
+            "channel": origin.channel,
+            "message_ts": origin.message_ts,
+        },
+        separators=(",", ":"),
+    )[:3000]
+
+
+def submitted_value(view: dict, block_id: str, action_id: str) -> str | None:
+    return ((view.get("state") or {}).get("values", {}).get(block_id, {}).get(action_id) or {}).get("value")

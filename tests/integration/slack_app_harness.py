@@ -1,0 +1,100 @@
+"""What the Slack app tests share: a stack with the Slack app deployed, paused orders, signed requests
+sent through the real Lambda function (moto's Lambda → the handler; the lazy half through Bolt's
+own runner, which invokes the function asynchronously)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from service.local.collector_poller import poll_collector
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_requests import SlackRequest, SlackRequests
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import EmbeddedStack, embedded_stack
+from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.store import RecoveryStore
+from service.vendor.dummy import DummyVendor, VendorBehaviour
+from tests.conftest import wait_until
+
+BOT_TOKEN = "xoxb-local-test-token"
+SIGNING_SECRET = "local-signing-secret"
+ALLOWED = "UALLOWED"
+SECOND = "USECOND"
+STRANGER = "USTRANGER"
+ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
+
+
+@contextmanager
+def slack_app_stack(vendor_url: str, slack: SlackStandIn, **parameters: str) -> Iterator[EmbeddedStack]:
+    with embedded_stack(
+        parameters={
+            "VendorUrl": vendor_url,
+            "SlackDefaultChannel": "C-RECOVERIES",
+            "CircuitBreakerEnabled": "false",
+            "RecoveryGroupWindowSeconds": "86400",
+            "SlackAllowedUserIds": f"{ALLOWED},{SECOND}",
+            **parameters,
+        },
+        secrets={"recovery-ops/slack-bot-token": BOT_TOKEN, "recovery-ops/slack-signing-secret": SIGNING_SECRET},
+        environment={"SLACK_API_URL": slack.base_url},
+    ) as stack:
+        yield stack
+
+
+def requests_for(slack: SlackStandIn) -> SlackRequests:
+    return SlackRequests(SIGNING_SECRET, response_url=slack.response_url)
+
+
+def send(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
+    """POST the request to the Slack app's function as API Gateway would; its HTTP answer."""
+    answer = stack.client("lambda").invoke(
+        FunctionName=stack.physical("SlackAppFunction"), Payload=json.dumps(request.lambda_event())
+    )
+    return json.loads(answer["Payload"].read())
+
+
+def store(stack: EmbeddedStack) -> RecoveryStore:
+    return RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+
+
+def pause(
+    stack: EmbeddedStack, api: LocalOrderApi, vendor: DummyVendor, orders: list[dict], behaviour=None
+) -> list[Recovery]:
+    """Place ``orders`` while the vendor fails; collect their recovery requests; the vendor recovers."""
+    vendor.set_behaviour(behaviour or VendorBehaviour(outage=True))
+    for order in orders:
+        api.place(order)
+    recoveries_store = store(stack)
+
+    def all_collected() -> bool:
+        poll_collector(stack)
+        return len(recoveries_store.list_by_status(RecoveryStatus.OPEN, limit=1000)) >= len(orders)
+
+    wait_until(all_collected, timeout=60)
+    vendor.set_behaviour(VendorBehaviour())
+    return recoveries_store.list_by_status(RecoveryStatus.OPEN, limit=1000)
+
+
+def status_of(stack: EmbeddedStack, recovery_id: str) -> RecoveryStatus:
+    return store(stack).get(recovery_id).status
+
+
+def wait_for_status(stack: EmbeddedStack, recovery_id: str, *statuses: RecoveryStatus) -> Recovery:
+    wait_until(lambda: status_of(stack, recovery_id) in statuses)
+    return store(stack).get(recovery_id)
+
+
+def execution_status(stack: EmbeddedStack, execution_arn: str) -> str:
+    return stack.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+
+
+def count_calls(stack: EmbeddedStack, operation: str) -> list[dict]:
+    """Record every ``operation`` call (e.g. SendTaskSuccess) the stack's clients make from now on."""
+    calls: list[dict] = []
+    stack.client("stepfunctions").meta.events.register(
+        f"provide-client-params.states.{operation}", lambda params, **_: calls.append(dict(params))
+    )
+    return calls
