@@ -39,7 +39,7 @@ class SlackStandIn:
 
     calls: list[SlackCall] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    _failures: list[int] = field(default_factory=list)
+    _failures: list[tuple[int, str | None]] = field(default_factory=list)
     _rate_limited_until: float = 0.0
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -57,9 +57,10 @@ class SlackStandIn:
         """Everything posted to response URLs, in order."""
         return [c.body for c in self.calls_of("response_url")]
 
-    def fail_next(self, count: int, status: int = 500) -> None:
+    def fail_next(self, count: int, status: int = 500, method: str | None = None) -> None:
+        """The next ``count`` calls (of ``method`` only, if given) answer ``status``."""
         with self._lock:
-            self._failures.extend([status] * count)
+            self._failures.extend([(status, method)] * count)
 
     def rate_limit_for(self, seconds: float, retry_after: int = 1) -> None:
         with self._lock:
@@ -75,8 +76,10 @@ class SlackStandIn:
         with self._lock:
             status = 200
             headers: dict[str, str] = {}
-            if self._failures:
-                status = self._failures.pop(0)
+            failure = next((f for f in self._failures if f[1] in (None, method)), None)
+            if failure is not None:
+                self._failures.remove(failure)
+                status = failure[0]
             elif time.monotonic() < self._rate_limited_until:
                 status = 429
                 headers["Retry-After"] = str(self._retry_after)

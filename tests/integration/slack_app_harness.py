@@ -38,7 +38,10 @@ def slack_app_stack(vendor_url: str, slack: SlackStandIn, **parameters: str) -> 
             "SlackAllowedUserIds": f"{ALLOWED},{SECOND}",
             **parameters,
         },
-        secrets={"recovery-ops/slack-bot-token": BOT_TOKEN, "recovery-ops/slack-signing-secret": SIGNING_SECRET},
+        secrets={
+            "recovery-ops/slack-bot-token": BOT_TOKEN,
+            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+        },
         environment={"SLACK_API_URL": slack.base_url},
     ) as stack:
         yield stack
