@@ -1,30 +1,149 @@
-"""`recovery-ops`: the operator's command line."""
+"""`recovery-ops`: the operator's command line.
+
+  recovery-ops demo                      the whole flow on an embedded moto stack
+  recovery-ops list [filters]            open recoveries, newest first, with counts
+  recovery-ops show ID                   one recovery in full, with its audit trail
+  recovery-ops retry ID [--input F]      Run again (with an edited input from a JSON file)
+  recovery-ops retry --error X [...]     Run again every match, after confirming the count
+  recovery-ops reject ID [--reason R]    Reject: the workflow compensates
+  recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
+
+list/show/retry/reject act on the deployment named by --table or RECOVERIES_TABLE_NAME, with
+your AWS credentials.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="recovery-ops", description=__doc__)
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", help="failed state name")
+    parser.add_argument("--error", help="error name, e.g. VendorUnavailable")
+    parser.add_argument("--machine", help="state machine name or ARN")
+    parser.add_argument("--since", help="paused within this long, e.g. 30m, 2h, 7d")
+
+
+def _query(args: argparse.Namespace):
+    from service.recovery.query import RecoveryQuery
+
+    query = RecoveryQuery(
+        failed_state=args.state, error=args.error, state_machine=args.machine, since=args.since
+    )
+    query.list_filter()  # a malformed --since fails here, before anything is read
+    return query
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recovery-ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the order flow end to end on an embedded moto stack")
     demo.add_argument("--orders", type=int, default=12, help="how many orders to place (default 12)")
-    demo.add_argument(
-        "--failure-rate", type=float, default=0.2, help="share of vendor calls that fail (default 0.2)"
-    )
+    demo.add_argument("--failure-rate", type=float, default=0.2, help="share of vendor calls that fail")
     demo.add_argument("--seed", type=int, default=7, help="random seed, for a repeatable run")
 
-    args = parser.parse_args(argv)
+    listing = commands.add_parser("list", help="open recoveries, newest first")
+    _filters(listing)
+    listing.add_argument("--limit", type=int, default=50)
+    show = commands.add_parser("show", help="one recovery in full, with its history")
+    show.add_argument("recovery_id")
+    retry = commands.add_parser("retry", help="Run again one recovery, or every match of the filters")
+    retry.add_argument("recovery_id", nargs="?")
+    retry.add_argument("--input", type=Path, help="edited input (a JSON file) for one recovery")
+    retry.add_argument("--yes", action="store_true", help="do not ask to confirm a bulk retry")
+    _filters(retry)
+    reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
+    reject.add_argument("recovery_id")
+    reject.add_argument("--reason")
+    for sub in (listing, show, retry, reject):
+        sub.add_argument("--table", help="the recoveries table (stack output RecoveriesTableName)")
+
+    serve = commands.add_parser("serve", help="serve the Slack app on this machine")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--local", action="store_true", help="act on an embedded moto stack with paused demo orders, not AWS"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         from service.local.demo import run_demo
 
         run_demo(order_count=args.orders, failure_rate=args.failure_rate, seed=args.seed)
         return 0
-    parser.error(f"unknown command {args.command}")
-    return 2
+    if args.command == "serve":
+        return _serve(args)
+    return _operate(args)
+
+
+def _operate(args: argparse.Namespace) -> int:
+    from service.operations import OperationError, operator_from_environment
+    from service.recovery.actions import ActionOutcome
+    from service.recovery.query import QueryError
+
+    try:
+        operator = operator_from_environment(args.table)
+        if args.command == "list":
+            operator.list(_query(args), limit=args.limit)
+        elif args.command == "show":
+            operator.show(args.recovery_id)
+        elif args.command == "reject":
+            return 0 if operator.reject(args.recovery_id, args.reason).done else 1
+        elif args.recovery_id:
+            result = operator.retry(args.recovery_id, args.input, _schema_for(operator, args.recovery_id))
+            return 0 if result.outcome is ActionOutcome.RESUMED else 1
+        else:
+            report = operator.retry_matching(_query(args), confirm=lambda n: args.yes or _confirm(n))
+            return 0 if report is None or report.outcomes.get(ActionOutcome.FAILED, 0) == 0 else 1
+    except (OperationError, QueryError) as exc:
+        print(f"recovery-ops: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _schema_for(operator, recovery_id: str) -> dict | None:
+    """The JSON Schema of the recovery's state, from INPUT_SCHEMAS_PARAMETER when it is set."""
+    import os
+
+    name = os.environ.get("INPUT_SCHEMAS_PARAMETER")
+    if not name:
+        return None
+    from aws_lambda_powertools.utilities import parameters
+
+    from service.recovery.input_edit import SchemaCatalog
+
+    recovery = operator.store.get(recovery_id)
+    catalog = SchemaCatalog(lambda: parameters.get_parameter(name, transform="json") or {})
+    return catalog.for_state(recovery.state_machine_name, recovery.failed_state)
+
+
+def _confirm(count: int) -> bool:
+    answer = input(f"Run again {count} open recoveries? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from slack_app.serve import ServeError, app_for_this_machine, deployed_desk, run
+
+    try:
+        if args.local:
+            from service.local.serve_local import local_desk
+
+            with local_desk() as desk:
+                run(app_for_this_machine(desk), args.port)
+        else:
+            run(app_for_this_machine(deployed_desk), args.port)
+    except ServeError as exc:
+        print(f"recovery-ops serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

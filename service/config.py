@@ -56,12 +56,10 @@ class CollectorConfig(HandlerConfig):
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
 
-class SlackAppConfig(HandlerConfig):
-    """The Slack app's function: where recoveries are, who may act, how fast bulk actions go."""
+class DeskConfig(HandlerConfig):
+    """The support desk: where recoveries are, who may act, how fast bulk actions go."""
 
     recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
-    slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
     allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
@@ -73,6 +71,13 @@ class SlackAppConfig(HandlerConfig):
     @property
     def allowed_users(self) -> frozenset[str]:
         return frozenset(u.strip() for u in self.allowed_user_ids.replace(" ", ",").split(",") if u.strip())
+
+
+class SlackAppConfig(DeskConfig):
+    """The Slack app's Lambda function: the desk, and where its Slack secrets are."""
+
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
 
 
 class DummyVendorConfig(HandlerConfig):

@@ -33,10 +33,7 @@ class Desk:
     schemas: SchemaCatalog
 
     def shares_group_message(self, recovery: Recovery) -> bool:
-        if not recovery.group_id:
-            return False
-        group = self.groups.get(recovery.group_id)
-        return group is not None and group.count > 1
+        return self.groups.shares_message(recovery)
 
 
 def build_desk(
@@ -51,11 +48,11 @@ def build_desk(
     membership_cache_seconds: float = 300,
     bulk_rate_per_second: float = 50.0,
     retention_days: int = 90,
+    open_to_everyone: bool = False,
 ) -> Desk:
     store = RecoveryStore(table_name, dynamodb, retention_days)
     groups = GroupStore(table_name, dynamodb, retention_days * 86400)
-    desk_ref: list[Desk] = []
-    display = SlackOutcomeDisplay(client, grouped=lambda r: desk_ref[0].shares_group_message(r))
+    display = SlackOutcomeDisplay(client, grouped=groups.shares_message)
     actions = RecoveryActions(store, sfn, display)
     desk = Desk(
         store=store,
@@ -67,10 +64,10 @@ def build_desk(
             allowed_group=allowed_group or None,
             group_members=lambda group: _group_members(client, group),
             cache_seconds=membership_cache_seconds,
+            everyone=open_to_everyone,
         ),
         schemas=SchemaCatalog(load_schemas),
     )
-    desk_ref.append(desk)
     return desk
 
 

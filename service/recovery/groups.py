@@ -76,6 +76,11 @@ class GroupStore:
         ).get("Item")
         return _state(item) if item else None
 
+    def shares_message(self, recovery: Recovery) -> bool:
+        """Whether the recovery's Slack message is its group's message (other recoveries share it)."""
+        group = self.get(recovery.group_id) if recovery.group_id else None
+        return group is not None and group.count > 1
+
     def claim_posting(self, group_id: str, claimant: str) -> bool:
         """One collector posts the group's message; the others wait for it to exist."""
         claimed = if_condition_holds(

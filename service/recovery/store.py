@@ -44,6 +44,10 @@ class RecoveryStore:
         self._client = client
         self._retention = timedelta(days=retention_days)
 
+    @property
+    def table_name(self) -> str:
+        return self._table
+
     # ------------------------------------------------------------------ writes
     def create_if_absent(self, recovery: Recovery) -> bool:
         """Store a new recovery; False if it exists already (a redelivered message)."""

@@ -1,0 +1,211 @@
+"""Ack: how fast the Slack app's Lambda handler acknowledges a button click, and what its cold import costs.
+
+Warm acknowledgement: the embedded stack is deployed with the Slack app (secrets, allowed users,
+the Slack stand-in) and one open recovery is seeded in the recoveries table. Signed Run again
+clicks (each freshly signed) go to ``slack_app.handler.lambda_handler`` in-process, as API Gateway
+would hand them over, with a Lambda context of the deployed function. Bolt's AWS Lambda adapter
+starts the lazy half with an asynchronous invoke of the same function; that client is replaced by
+a recorder (on AWS an async invoke is one quick API call), so only the acknowledgement path is
+timed and the lazy halves do not run. Timed: ``lambda_handler`` alone (signing is not).
+
+Cold import: ``import slack_app.handler`` in a fresh interpreter, against a fresh interpreter that
+imports only Bolt and its AWS Lambda adapter (what any Bolt app on Lambda pays); interleaved runs,
+median of each. The issue's goal: ack p99 <= 50 ms and cold import ratio <= 1.5; a missed goal
+is reported, not raised. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from service.local.lambda_dispatch import LambdaContext  # noqa: E402
+from service.local.slack_requests import SlackRequests  # noqa: E402
+from service.local.slack_standin import serve_slack_standin  # noqa: E402
+from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.recovery.contract import RecoveryRequest  # noqa: E402
+from service.recovery.recovery import Recovery  # noqa: E402
+from service.recovery.store import RecoveryStore  # noqa: E402
+from slack_app.ids import RUN_AGAIN  # noqa: E402
+
+BOT_TOKEN = "xoxb-ack-benchmark"
+SIGNING_SECRET = "ack-benchmark-signing-secret"
+ALLOWED = "UALLOWED"
+P99_GOAL_MS = 50.0
+RATIO_GOAL = 1.5
+
+_TIMED_IMPORT = (
+    "import time\nt = time.perf_counter()\nimport {modules}\nprint((time.perf_counter() - t) * 1000)\n"
+)
+HANDLER_IMPORT = _TIMED_IMPORT.format(modules="slack_app.handler")
+BARE_BOLT_IMPORT = _TIMED_IMPORT.format(modules="slack_bolt, slack_bolt.adapter.aws_lambda")
+
+
+class RecordingLambdaClient:
+    """Stands in for the boto3 Lambda client of Bolt's lazy listener runner: records, runs nothing."""
+
+    def __init__(self) -> None:
+        self.invocations: list[dict[str, Any]] = []
+
+    def invoke(self, **kwargs: Any) -> dict[str, Any]:
+        self.invocations.append(kwargs)
+        return {"StatusCode": 202}
+
+
+def _seed_recovery(stack: EmbeddedStack) -> str:
+    """One open recovery, as the collector stores it (no execution behind it: the lazy half never runs)."""
+    machine = stack.arn("OrderStateMachine")
+    request = RecoveryRequest(
+        task_token="ack-benchmark-token",
+        execution_arn=machine.replace(":stateMachine:", ":execution:") + ":order-ack",
+        execution_name="order-ack",
+        state_machine_arn=machine,
+        failed_state="Check availability",
+        input={"order_id": "order-ack"},
+        error="VendorUnavailable",
+        cause="vendor down",
+    )
+    recovery = Recovery.from_request(request, datetime.now(UTC))
+    RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb")).create_if_absent(recovery)
+    return recovery.recovery_id
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+def warm_ack(requests: int, warmup: int) -> dict:
+    from slack_app import handler
+
+    with (
+        serve_slack_standin() as slack,
+        embedded_stack(
+            parameters={"SlackDefaultChannel": "C-RECOVERIES", "SlackAllowedUserIds": ALLOWED},
+            secrets={
+                "recovery-ops/slack-bot-token": BOT_TOKEN,
+                "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+            },
+            environment={"SLACK_API_URL": slack.base_url},
+            quiet=True,
+        ) as stack,
+    ):
+        recovery_id = _seed_recovery(stack)
+        function_name = stack.physical("SlackAppFunction")
+        function_arn = stack.arn("SlackAppFunction")
+        built = time.perf_counter()
+        recorder = RecordingLambdaClient()
+        handler.request_handler().app.listener_runner.lazy_listener_runner.lambda_client = recorder
+        build_ms = (time.perf_counter() - built) * 1000
+        signer = SlackRequests(SIGNING_SECRET, response_url=slack.response_url)
+
+        def click() -> tuple[float, dict]:
+            event = signer.click(ALLOWED, RUN_AGAIN, recovery_id).lambda_event()
+            context = LambdaContext(
+                function_name=function_name, invoked_function_arn=function_arn, timeout_seconds=900
+            )
+            began = time.perf_counter()
+            answer = handler.lambda_handler(event, context)
+            return (time.perf_counter() - began) * 1000, answer
+
+        first_ms, answer = click()
+        assert answer["statusCode"] == 200, answer
+        for _ in range(warmup - 1):
+            assert click()[1]["statusCode"] == 200
+        recorder.invocations.clear()
+        timings = []
+        for _ in range(requests):
+            elapsed_ms, answer = click()
+            assert answer["statusCode"] == 200, answer
+            timings.append(elapsed_ms)
+        assert len(recorder.invocations) == requests, len(recorder.invocations)
+        assert all(i["InvocationType"] == "Event" for i in recorder.invocations)
+        assert all(i["FunctionName"] == function_arn for i in recorder.invocations)
+        slack_methods = sorted({call.method for call in slack.calls})
+    timings.sort()
+    return {
+        "requests": requests,
+        "ack_p50_ms": round(statistics.median(timings), 2),
+        "ack_p99_ms": round(_percentile(timings, 0.99), 2),
+        "ack_max_ms": round(timings[-1], 2),
+        "first_request_ms": round(first_ms, 2),  # includes Bolt's one auth.test call
+        "app_build_ms": round(build_ms, 2),
+        "lazy_invocations": requests,
+        "slack_methods_called": slack_methods,  # auth.test only: the lazy halves did not run
+    }
+
+
+def _child_import_ms(code: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def cold_imports(runs: int) -> dict:
+    handler_ms, bare_ms = [], []
+    for _ in range(runs):  # interleaved, so the disk cache favours neither
+        handler_ms.append(_child_import_ms(HANDLER_IMPORT))
+        bare_ms.append(_child_import_ms(BARE_BOLT_IMPORT))
+    cold = statistics.median(handler_ms)
+    bare = statistics.median(bare_ms)
+    return {
+        "cold_import_ms": round(cold, 1),
+        "bare_bolt_import_ms": round(bare, 1),
+        "cold_import_ratio": round(cold / bare, 3),
+        "cold_import_runs_ms": [round(v, 1) for v in handler_ms],
+        "bare_bolt_import_runs_ms": [round(v, 1) for v in bare_ms],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed clicks")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed clicks first (at least 1)")
+    parser.add_argument("--import-runs", type=int, default=5, help="fresh interpreters of each kind")
+    args = parser.parse_args()
+    quiet_interpreter_logs()
+    print(
+        f"ack: {args.requests} warm Run again clicks through the Slack app's Lambda handler (lazy "
+        f"invokes recorded, not run); cold import of slack_app.handler vs bare Bolt, median of "
+        f"{args.import_runs}"
+    )
+    imports = cold_imports(args.import_runs)
+    print(f"  cold import: {json.dumps(imports)}", flush=True)
+    ack = warm_ack(args.requests, max(1, args.warmup))
+    print(f"  warm ack:    {json.dumps(ack)}", flush=True)
+    p99_met = ack["ack_p99_ms"] <= P99_GOAL_MS
+    ratio_met = imports["cold_import_ratio"] <= RATIO_GOAL
+    print(
+        f"  goal ack p99 <= {P99_GOAL_MS:.0f} ms: {'met' if p99_met else 'MISSED'} ({ack['ack_p99_ms']} ms)"
+    )
+    print(
+        f"  goal cold import ratio <= {RATIO_GOAL}: {'met' if ratio_met else 'MISSED'} "
+        f"({imports['cold_import_ratio']})"
+    )
+    figures = {
+        "requests": ack["requests"],
+        "ack_p50_ms": ack["ack_p50_ms"],
+        "ack_p99_ms": ack["ack_p99_ms"],
+        "cold_import_ms": imports["cold_import_ms"],
+        "bare_bolt_import_ms": imports["bare_bolt_import_ms"],
+        "cold_import_ratio": imports["cold_import_ratio"],
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""`recovery-ops serve --local`: the Slack app against the embedded stack of `make demo`.
+
+Deploys template.yaml into moto, pauses a few demo orders (a vendor outage and an unknown
+product), and keeps the collector running, so their messages reach your workspace
+(``SLACK_BOT_TOKEN``, channel ``SLACK_CHANNEL``). Clicking Run again, Edit or Reject there
+resumes or compensates these local executions.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from service.local.collector_poller import poll_collector
+from service.local.order_api_client import LocalOrderApi
+from service.local.stack import embedded_stack, quiet_interpreter_logs
+from service.local.vendor_server import serve_dummy_vendor
+from service.vendor.dummy import DummyVendor, VendorBehaviour
+
+TOKEN_SECRET = "recovery-ops/slack-bot-token"
+PAUSED_ORDERS = [
+    {"customer_id": "customer-1", "product_id": "sku-lamp", "quantity": 1},
+    {"customer_id": "customer-2", "product_id": "sku-desk", "quantity": 2},
+    {"customer_id": "customer-3", "product_id": "sku-unknown!", "quantity": 1},
+]
+
+
+@contextmanager
+def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
+    from aws_lambda_powertools.utilities import parameters
+
+    from slack_app.desk import build_desk
+
+    token = os.environ.get("SLACK_BOT_TOKEN", "")
+    allowed = frozenset(u for u in os.environ.get("SLACK_ALLOWED_USER_IDS", "").split(",") if u)
+    group = os.environ.get("SLACK_ALLOWED_USER_GROUP") or None
+    quiet_interpreter_logs()
+    vendor = DummyVendor(VendorBehaviour(outage=True))
+    stop = threading.Event()
+    with ExitStack() as resources:
+        vendor_url = resources.enter_context(serve_dummy_vendor(vendor))
+        stack = resources.enter_context(
+            embedded_stack(
+                parameters={
+                    "VendorUrl": vendor_url,
+                    "SlackDefaultChannel": os.environ.get("SLACK_CHANNEL", "recoveries"),
+                    "CircuitBreakerEnabled": "false",
+                },
+                secrets={TOKEN_SECRET: token},
+                quiet=True,
+            )
+        )
+        api = LocalOrderApi()
+        for order in PAUSED_ORDERS:
+            placed = api.place(order).body
+            say(f"  placed {placed['order_id']} ({order['product_id']}): it will pause for a person")
+        time.sleep(2.0)
+        vendor.set_behaviour(VendorBehaviour())  # back up: Run again will succeed
+
+        def collect() -> None:
+            while not stop.is_set():
+                poll_collector(stack)
+                stop.wait(2.0)
+
+        threading.Thread(target=collect, daemon=True, name="local-collector").start()
+        resources.callback(stop.set)
+        if not (allowed or group):
+            say("  no SLACK_ALLOWED_USER_IDS: on this local sandbox every member of the workspace may act")
+        say(f"  embedded stack {stack.name}; recoveries table {stack.physical('RecoveriesTable')}")
+
+        schemas = stack.physical("InputSchemas")
+
+        def desk(client: Any) -> Any:
+            return build_desk(
+                table_name=stack.physical("RecoveriesTable"),
+                dynamodb=stack.client("dynamodb"),
+                sfn=stack.client("stepfunctions"),
+                client=client,
+                allowed_users=allowed,
+                allowed_group=group,
+                load_schemas=lambda: parameters.get_parameter(schemas, transform="json", max_age=300),
+                open_to_everyone=not (allowed or group),
+            )
+
+        yield desk

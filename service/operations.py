@@ -1,0 +1,154 @@
+"""`recovery-ops list | show | retry | reject`: the Slack app's actions without Slack.
+
+Same core as the buttons (``RecoveryActions``, ``BulkAction``): claimed exactly once, audited
+under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials are the access
+control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BOT_TOKEN`` set
+the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
+click is told who handled the recovery.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from service import aws_clients
+from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
+from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matching
+from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.query import RecoveryQuery
+from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.store import RecoveryNotFound, RecoveryStore
+
+Print = Callable[[str], None]
+
+
+class OperationError(RuntimeError):
+    """A request the operator must change (unknown id, invalid input, missing table name)."""
+
+
+@dataclass
+class Operator:
+    store: RecoveryStore
+    actions: RecoveryActions
+    bulk: BulkAction
+    actor: str
+    out: Print = print
+
+    # ------------------------------------------------------------------ reads
+    def list(self, query: RecoveryQuery, limit: int = 50) -> list[Recovery]:
+        where = query.list_filter()
+        found = self.store.list_by_status(RecoveryStatus.OPEN, where, limit=limit)
+        counts = Counter(self.store.count_by_status(RecoveryStatus.OPEN, where))
+        self.out(f"{sum(counts.values())} open recoveries ({query.describe()})")
+        for (machine, error), count in counts.most_common():
+            self.out(f"  {count:5d}  {machine}  {error or 'unknown'}")
+        for recovery in found:
+            self.out(
+                f"{recovery.recovery_id}  {recovery.requested_at}  {recovery.state_machine_name} / "
+                f"{recovery.failed_state}  {recovery.error or 'unknown'}  {recovery.execution_name}"
+            )
+        return found
+
+    def show(self, recovery_id: str) -> Recovery:
+        recovery = self._get(recovery_id)
+        self.out(f"{recovery.recovery_id}  {recovery.status}")
+        self.out(f"  execution:  {recovery.execution_arn}")
+        self.out(f"  failed at:  {recovery.failed_state} with {recovery.error or 'unknown'}")
+        if recovery.cause:
+            self.out(f"  cause:      {recovery.cause[:2000]}")
+        self.out("  input:")
+        for line in recovery.input_json.splitlines():
+            self.out("    " + line)
+        self.out("  history:")
+        for entry in recovery.audit:
+            self.out(f"    {entry.at}  {entry.actor}  {entry.action} -> {entry.result}")
+            for key, value in entry.detail.items():
+                text = value if isinstance(value, str) else json.dumps(value)
+                for line in str(text).splitlines():
+                    self.out(f"        {key}: {line}" if key != "diff" else f"        {line}")
+        return recovery
+
+    # ------------------------------------------------------------------ actions
+    def retry(
+        self, recovery_id: str, input_file: Path | None = None, schema: dict | None = None
+    ) -> ActionResult:
+        if input_file is None:
+            return self._report(self.actions.run_again(recovery_id, self.actor))
+        recovery = self._get(recovery_id)
+        try:
+            edited = parse_edited_input(input_file.read_text(), schema)
+        except InputProblem as exc:
+            raise OperationError(f"{input_file}: {exc} (nothing was sent)") from exc
+        diff = input_diff(recovery.input, edited)
+        return self._report(self.actions.run_again(recovery_id, self.actor, new_input=edited, diff=diff))
+
+    def reject(self, recovery_id: str, reason: str | None) -> ActionResult:
+        return self._report(self.actions.reject(recovery_id, self.actor, reason))
+
+    def retry_matching(self, query: RecoveryQuery, confirm: Callable[[int], bool]) -> BulkReport | None:
+        if not query.narrowed:
+            raise OperationError("say which recoveries: --error, --state, --machine and/or --since")
+        ids = open_recoveries_matching(self.store, query.list_filter())
+        if not ids:
+            self.out(f"no open recovery matches {query.describe()}")
+            return None
+        if not confirm(len(ids)):
+            self.out("cancelled: nothing was sent")
+            return None
+        report = self.bulk.run_again(
+            ids, self.actor, on_progress=lambda r: self.out(f"  … {r.done}/{r.total} ({r.wall_s:.0f} s)")
+        )
+        for result in report.results:
+            if result.done and result.recovery is not None:
+                self.actions.show(result.recovery)
+        self.out(f"run again {query.describe()}: {report.summary()} in {report.wall_s:.1f} s")
+        return report
+
+    def _get(self, recovery_id: str) -> Recovery:
+        try:
+            return self.store.get(recovery_id)
+        except RecoveryNotFound as exc:
+            raise OperationError(f"no recovery {recovery_id}") from exc
+
+    def _report(self, result: ActionResult) -> ActionResult:
+        name = result.recovery.execution_name if result.recovery else "?"
+        if result.outcome is ActionOutcome.ALREADY_HANDLED:
+            self.out(f"{name}: {result.detail} by {result.handled_by or 'someone'}; nothing was sent")
+        elif result.outcome in (ActionOutcome.RESUMED, ActionOutcome.REJECTED):
+            self.out(f"{name}: {result.outcome.lower()}")
+        else:
+            self.out(f"{name}: {result.outcome.lower()}: {result.detail}")
+        return result
+
+
+def operator_from_environment(table_name: str | None = None, out: Print = print) -> Operator:
+    """The operator on the deployment named by ``table_name`` or ``RECOVERIES_TABLE_NAME``."""
+    table = table_name or os.environ.get("RECOVERIES_TABLE_NAME")
+    if not table:
+        raise OperationError(
+            "which deployment? pass --table (stack output RecoveriesTableName) or set RECOVERIES_TABLE_NAME"
+        )
+    store = RecoveryStore(table, aws_clients.client("dynamodb"))
+    display = _slack_display(store) if os.environ.get("SLACK_BOT_TOKEN") else None
+    actions = RecoveryActions(store, aws_clients.client("stepfunctions"), display)
+    rate = float(os.environ.get("BULK_RESUME_RATE_PER_SECOND", "50"))
+    return Operator(
+        store, actions, BulkAction(actions, rate_per_second=rate), f"cli:{getpass.getuser()}", out
+    )
+
+
+def _slack_display(store: RecoveryStore) -> Any:
+    from service.recovery.groups import GroupStore
+    from slack_app.notifier import SlackOutcomeDisplay
+    from slack_app.web import web_client
+
+    groups = GroupStore(store.table_name, aws_clients.client("dynamodb"))
+    client = web_client(os.environ["SLACK_BOT_TOKEN"], base_url=os.environ.get("SLACK_API_URL"))
+    return SlackOutcomeDisplay(client, groups.shares_message)

@@ -1,0 +1,74 @@
+"""`recovery-ops serve`: the Slack app on this machine, against your real workspace.
+
+Socket Mode when ``SLACK_APP_TOKEN`` (xapp-…) is set: nothing to expose, Slack connects out over
+a WebSocket. Otherwise Flask on ``--port`` at ``/slack/events`` (expose it with a tunnel and
+put its URL in the app's manifest). Listeners run after the acknowledgement in threads
+(``process_before_response=False``), the usual choice off Lambda.
+
+The desk acts on a deployed stack (``RECOVERIES_TABLE_NAME`` and your AWS credentials) or, with
+``--local``, on the embedded stack of ``make demo``: clicking in Slack resumes local executions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+
+from slack_app.app import build_app
+from slack_app.desk import Lazy
+from slack_app.web import web_client
+
+
+class ServeError(RuntimeError):
+    pass
+
+
+def app_for_this_machine(desk: Callable[[], Any], slack_api_url: str | None = None) -> App:
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if not token:
+        raise ServeError("set SLACK_BOT_TOKEN (xoxb-…, the app's bot token: see slack_app/manifest.yaml)")
+    signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
+    if not signing_secret and not os.environ.get("SLACK_APP_TOKEN"):
+        raise ServeError("set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
+    client = web_client(token, base_url=slack_api_url)
+    return build_app(
+        client=client,
+        signing_secret=signing_secret,
+        desk=Lazy(lambda: desk(client)),
+        process_before_response=False,
+    )
+
+
+def deployed_desk(client: Any) -> Any:
+    """The desk on a deployed stack, configured like the Lambda function (from the environment)."""
+    from service.config import ConfigurationError, DeskConfig, load_config
+    from slack_app.app import desk_from_config
+
+    try:
+        config = load_config(DeskConfig)
+    except ConfigurationError as exc:
+        raise ServeError(
+            f"{exc}. Set RECOVERIES_TABLE_NAME (stack output RecoveriesTableName) or use --local"
+        ) from exc
+    return desk_from_config(config, client)
+
+
+def run(app: App, port: int, say: Callable[[str], None] = print) -> None:
+    app_token = os.environ.get("SLACK_APP_TOKEN")
+    if app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        say("Socket Mode: connecting to Slack (Ctrl-C to stop)")
+        SocketModeHandler(app, app_token).start()
+        return
+    from flask import Flask, request
+    from slack_bolt.adapter.flask import SlackRequestHandler
+
+    adapter = SlackRequestHandler(app)
+    flask_app = Flask("recovery-ops")
+    flask_app.add_url_rule("/slack/events", "slack_events", lambda: adapter.handle(request), methods=["POST"])
+    say(f"Slack requests on http://0.0.0.0:{port}/slack/events (Ctrl-C to stop)")
+    flask_app.run(host="0.0.0.0", port=port)

@@ -1,0 +1,84 @@
+"""`recovery-ops list | show | retry | reject`: the same actions without Slack, on the same core."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.stack import EmbeddedStack
+from service.recovery.recovery import RecoveryStatus
+from service.vendor.dummy import DummyVendor
+from tests.conftest import wait_until
+from tests.integration.slack_app_harness import ORDER, execution_status, pause, slack_app_stack, store
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with serve_slack_standin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
+    with slack_app_stack(vendor_url, slack) as deployed:
+        yield deployed
+
+
+def test_operators_list_show_retry_and_reject_from_the_command_line(
+    stack: EmbeddedStack,
+    order_api: LocalOrderApi,
+    vendor: DummyVendor,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOGNAME", "alice")
+    monkeypatch.setenv("USER", "alice")
+    first, second, third = pause(
+        stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(3)]
+    )
+    table = ["--table", stack.physical("RecoveriesTable")]
+
+    assert main(["list", "--error", "VendorUnavailable", *table]) == 0
+    listed = capsys.readouterr().out
+    assert "3 open recoveries" in listed and all(r.recovery_id in listed for r in (first, second, third))
+
+    assert main(["retry", first.recovery_id, *table]) == 0
+    assert main(["retry", first.recovery_id, *table]) == 1  # the second time: already closed, nothing sent
+    assert "already closed (resumed) by cli:alice; nothing was sent" in capsys.readouterr().out
+    assert main(["reject", second.recovery_id, "--reason", "duplicate order", *table]) == 0
+
+    wait_until(lambda: execution_status(stack, first.execution_arn) == "SUCCEEDED")
+    wait_until(lambda: execution_status(stack, second.execution_arn) == "FAILED")
+    capsys.readouterr()
+    assert main(["show", second.recovery_id, *table]) == 0
+    shown = capsys.readouterr().out
+    assert "REJECTED" in shown and "cli:alice  reject -> REJECTED" in shown and "duplicate order" in shown
+
+    assert main(["retry", "--error", "VendorUnavailable", "--yes", *table]) == 0
+    assert "1/1: 1 resumed" in capsys.readouterr().out
+    wait_until(lambda: execution_status(stack, third.execution_arn) == "SUCCEEDED")
+
+
+def test_an_edited_input_file_that_is_not_json_is_refused_and_nothing_is_sent(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, tmp_path: Path, capsys
+) -> None:
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    broken = tmp_path / "edited.json"
+    broken.write_text('{"product_id": ')
+    table = ["--table", stack.physical("RecoveriesTable")]
+
+    assert main(["retry", recovery.recovery_id, "--input", str(broken), *table]) == 2
+    assert "Not valid JSON" in capsys.readouterr().err
+    assert store(stack).get(recovery.recovery_id).status is RecoveryStatus.OPEN
+
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({**recovery.input, "quantity": 1}))
+    assert main(["retry", recovery.recovery_id, "--input", str(fixed), *table]) == 0
+    wait_until(lambda: execution_status(stack, recovery.execution_arn) == "SUCCEEDED")
+    assert '+  "quantity": 1' in store(stack).get(recovery.recovery_id).audit[-2].detail["diff"]
