@@ -1,0 +1,97 @@
+"""The recovery core on the real table: throttling backoff, refused calls, bulk pacing and deadlines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from service.local.stack import EmbeddedStack
+from service.recovery.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
+from service.recovery.bulk import BulkAction
+from service.recovery.contract import RecoveryRequest
+from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.store import RecoveryStore
+
+
+class ScriptedStepFunctions:
+    """SendTaskSuccess answering from a script of error codes (None = accepted)."""
+
+    def __init__(self, *answers: str | None) -> None:
+        self.answers = list(answers)
+        self.accepted: list[str] = []
+        self.calls = 0
+
+    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self.calls += 1
+        code = self.answers.pop(0) if self.answers else None
+        if code:
+            raise ClientError({"Error": {"Code": code, "Message": code}}, "SendTaskSuccess")
+        self.accepted.append(taskToken)
+        return {}
+
+
+def opened(stack: EmbeddedStack, count: int) -> tuple[RecoveryStore, list[Recovery]]:
+    store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    recoveries = []
+    for n in range(count):
+        request = RecoveryRequest(
+            task_token=f"token-{n}",
+            execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:run-{n}",
+            execution_name=f"run-{n}",
+            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:orders",
+            failed_state="Check availability",
+            input={"n": n},
+            error="VendorUnavailable",
+        )
+        recovery = Recovery.from_request(request, datetime.now(UTC))
+        store.create_if_absent(recovery)
+        recoveries.append(recovery)
+    return store, recoveries
+
+
+def test_a_throttled_resume_backs_off_and_is_sent_once_it_is_accepted(stack: EmbeddedStack) -> None:
+    store, (recovery,) = opened(stack, 1)
+    sfn = ScriptedStepFunctions("ThrottlingException", "ThrottlingException", None)
+    pauses: list[float] = []
+    actions = RecoveryActions(store, sfn, backoff=ThrottleBackoff(sleep=pauses.append))
+
+    result = actions.run_again(recovery.recovery_id, "UALICE")
+
+    assert result.outcome is ActionOutcome.RESUMED
+    assert sfn.calls == 3 and sfn.accepted == ["token-0"]
+    assert len(pauses) == 2 and all(0 <= p <= 5 for p in pauses)
+
+
+def test_a_call_step_functions_refuses_gives_the_recovery_back_for_another_try(stack: EmbeddedStack) -> None:
+    store, (recovery,) = opened(stack, 1)
+    actions = RecoveryActions(store, ScriptedStepFunctions("AccessDeniedException"))
+
+    result = actions.run_again(recovery.recovery_id, "UALICE")
+
+    assert result.outcome is ActionOutcome.FAILED and "AccessDeniedException" in result.detail
+    reopened = store.get(recovery.recovery_id)
+    assert reopened.status is RecoveryStatus.OPEN
+    assert [e.result for e in reopened.audit] == ["OPEN", "RESUMING", "FAILED"]
+
+
+def test_bulk_resume_is_paced_and_stops_in_time_leaving_the_rest_open(stack: EmbeddedStack) -> None:
+    store, recoveries = opened(stack, 10)
+    sfn = ScriptedStepFunctions()
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bulk = BulkAction(RecoveryActions(store, sfn), rate_per_second=4, clock=lambda: now[0], sleep=sleep)
+    budget = iter([100, 100, 100, 100, 100, 100, 10])  # the function's time runs out at the 7th
+
+    report = bulk.run_again([r.recovery_id for r in recoveries], "UALICE", seconds_left=lambda: next(budget))
+
+    assert report.outcomes[ActionOutcome.RESUMED] == 6 and report.left_open == 4
+    assert now[0] == 6 / 4 - 1 / 4  # 4 per second: six calls spread over 1.25 s
+    assert len(store.list_by_status(RecoveryStatus.OPEN)) == 4
+    assert "4 left open" in report.summary()
