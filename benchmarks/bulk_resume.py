@@ -182,6 +182,7 @@ def run(count: int, timeout: float) -> dict:
         summary = (finished_posts() or [""])[-1]
     succeeded = statuses["SUCCEEDED"]
     return {
+        "executions": count,
         "paused": len(opened),
         "groups": len(groups),
         "resumed": succeeded,
@@ -218,11 +219,13 @@ def main() -> None:
     figures = run(args.executions, args.timeout)
     print(f"  {json.dumps(figures)}", flush=True)
     keys = (
+        "executions",
         "paused",
         "resumed",
         "lost",
         "double_sent",
         "succeeded",
+        "task_successes_sent",
         "recoveries_still_open",
         "pause_wall_s",
         "wall_s",

@@ -10,17 +10,23 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from service.local.collector_poller import poll_collector
 from service.local.execution_history import POLL_SECONDS, TERMINAL, history, state_steps, wait_for_all
 from service.local.order_api_client import LocalOrderApi
+from service.local.slack_requests import SlackRequests
 from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.operations import Operator
+from service.recovery.actions import RecoveryActions
+from service.recovery.bulk import BulkAction
+from service.recovery.groups import GroupStore
+from service.recovery.query import RecoveryQuery
+from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
+from slack_app.ids import RUN_AGAIN
 from slack_app.terminal import render_message
 
 Print = Callable[[str], None]
@@ -59,13 +65,17 @@ def _timeline(sfn: object, placed: list[dict], started: float, out: Print) -> No
 
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
+SIGNING_SECRET_NAME = "recovery-ops/slack-signing-secret"
+DEMO_SIGNING_SECRET = "demo-signing-secret"
+SUPPORT_ENGINEER = "UDEMODESK"
 
 
 class SupportDesk:
     """The support team of the demo: the collector posts to Slack, the desk reads and acts.
 
-    Until the Slack app is wired in, the desk acts on recoveries straight from the recoveries
-    table (the task token never leaves it), recording who did what in the audit trail.
+    Acting goes through the recovery core the Slack app and ``recovery-ops retry|reject`` use
+    (exactly once, audited, the Slack message updated with the outcome). With the Slack
+    stand-in, a click is also sent as Slack sends it: signed, to the Slack app's function.
     """
 
     def __init__(self, stack: EmbeddedStack, slack: SlackStandIn | None, out: Print) -> None:
@@ -75,17 +85,46 @@ class SupportDesk:
         self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         self._shown = 0
         self.handled = 0
+        self.operator = self._operator()
+
+    def _operator(self) -> Operator:
+        from slack_app.notifier import SlackOutcomeDisplay
+        from slack_app.web import web_client
+
+        groups = GroupStore(self._store.table_name, self._stack.client("dynamodb"))
+        token = os.environ.get("SLACK_BOT_TOKEN") or "xoxb-demo"
+        client = web_client(token, base_url=self._slack.base_url if self._slack else None)
+        actions = RecoveryActions(
+            self._store,
+            self._stack.client("stepfunctions"),
+            SlackOutcomeDisplay(client, groups.shares_message),
+        )
+        return Operator(self._store, actions, BulkAction(actions), "cli:demo-desk", out=self._say)
+
+    def _say(self, line: str) -> None:
+        self._out("  recovery-ops: " + line)
 
     def collect(self) -> None:
         while poll_collector(self._stack).received:
             pass
+        self.show_slack()
+
+    def show_slack(self) -> None:
         if self._slack is None:
             return
         calls = [c for c in self._slack.calls if c.status == 200 and c.method.startswith("chat.")]
         for call in calls[self._shown :]:
-            verb = "posts" if call.method == "chat.postMessage" else "updates its message in"
-            self._out(f"  the collector {verb} #{call.body['channel']}:")
-            for line in render_message(call.body["channel"], call.body.get("blocks") or []):
+            verb = {"chat.postMessage": "posts to", "chat.update": "updates its message in"}.get(
+                call.method, "replies in"
+            )
+            if call.body.get("thread_ts"):
+                self._out(f"  thread reply in #{call.body['channel']}: {call.body.get('text', '')}")
+                continue
+            self._out(f"  recovery-ops {verb} #{call.body['channel']}:")
+            blocks = call.body.get("blocks") or []
+            for line in render_message(
+                call.body["channel"], json.loads(blocks) if isinstance(blocks, str) else blocks
+            ):
                 self._out("    " + line)
         self._shown = len(calls)
 
@@ -98,35 +137,49 @@ class SupportDesk:
                 return found
             time.sleep(POLL_SECONDS)  # a tight loop starves moto's execution threads
 
-    def run_again(self, recovery: Recovery) -> None:
-        self._close(recovery, RecoveryStatus.RESUMED, "run again")
-        self._stack.client("stepfunctions").send_task_success(
-            taskToken=recovery.task_token, output=json.dumps(recovery.input)
+    def click_run_again(self, recovery: Recovery) -> bool:
+        """A support engineer clicks Run again in Slack: a signed request to the Slack app's function."""
+        if self._slack is None:
+            return False
+        requests = SlackRequests(DEMO_SIGNING_SECRET, response_url=self._slack.response_url)
+        request = requests.click(SUPPORT_ENGINEER, RUN_AGAIN, recovery.recovery_id)
+        shown = len(self._slack.calls_of("chat.update")) + len(self._slack.calls_of("chat.postMessage"))
+        self._stack.client("lambda").invoke(
+            FunctionName=self._stack.physical("SlackAppFunction"), Payload=json.dumps(request.lambda_event())
         )
+        self._out(
+            f"  <@{SUPPORT_ENGINEER}> clicks [ Run again ] on {recovery.execution_name[:16]}…"
+            " (a signed request to the Slack app)"
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            self._store.get(recovery.recovery_id).status.is_closed
+            # the message (or, for a group message, its thread) shows the outcome
+            and len(self._slack.calls_of("chat.update")) + len(self._slack.calls_of("chat.postMessage"))
+            > shown
+        ):
+            time.sleep(POLL_SECONDS)
+        self.handled += 1
+        return True
 
     def reject(self, recovery: Recovery, reason: str) -> None:
-        self._close(recovery, RecoveryStatus.REJECTED, f"rejected: {reason}")
-        self._stack.client("stepfunctions").send_task_failure(
-            taskToken=recovery.task_token,
-            error="RecoveryRejected",
-            cause=f"rejected by the demo desk: {reason}",
-        )
-
-    def _close(self, recovery: Recovery, status: RecoveryStatus, action: str) -> None:
-        at = datetime.now(UTC)
-        entry = AuditEntry(at.isoformat(), "demo-desk", action, status)
-        self._store.transition(recovery.recovery_id, RecoveryStatus.OPEN, status, entry, at)
-        self.handled += 1
+        self._say(f"reject {recovery.recovery_id} --reason {reason!r}")
+        if self.operator.reject(recovery.recovery_id, reason).done:
+            self.handled += 1
 
     def run_again_until_done(self, execution_arns: list[str], timeout: float = 120) -> None:
-        """Run again whatever still pauses (a slow machine stretches the outage) until all finish."""
+        """`recovery-ops retry --since 1h --yes` until every execution has finished (a slow machine
+        stretches the outage, so more may pause after the first round)."""
         sfn = self._stack.client("stepfunctions")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if all(sfn.describe_execution(executionArn=arn)["status"] in TERMINAL for arn in execution_arns):
                 return
-            for recovery in self.wait_for_open(1, timeout=0.5):
-                self.run_again(recovery)
+            if self.wait_for_open(1, timeout=0.5):
+                self._say("retry --since 1h --yes")
+                report = self.operator.retry_matching(RecoveryQuery(since="1h"), confirm=lambda count: True)
+                self.handled += report.done if report else 0
+            self.show_slack()
 
 
 def run_demo(
@@ -151,8 +204,12 @@ def run_demo(
                 parameters={
                     "VendorUrl": vendor_url,
                     "SlackDefaultChannel": os.environ.get("SLACK_CHANNEL", "recoveries"),
+                    "SlackAllowedUserIds": SUPPORT_ENGINEER,
                 },
-                secrets={TOKEN_SECRET: real_slack_token or "xoxb-demo"},
+                secrets={
+                    TOKEN_SECRET: real_slack_token or "xoxb-demo",
+                    SIGNING_SECRET_NAME: DEMO_SIGNING_SECRET,
+                },
                 environment={} if real_slack_token else {"SLACK_API_URL": slack.base_url},
                 quiet=True,
             )
@@ -206,14 +263,17 @@ def run_demo(
         out(f"  vendor calls during the outage: {vendor.calls - calls_before_outage}")
         out(
             "  the vendor is back -> one half-open probe closes the circuit;"
-            " the desk runs the paused orders again"
+            " the desk runs the paused orders again (a click in Slack, then recovery-ops retry)"
         )
         vendor.set_behaviour(VendorBehaviour())
-        for recovery in paused:
-            desk.run_again(recovery)
+        if paused:
+            desk.click_run_again(paused[0])
         placed.extend(outage_orders)
         desk.run_again_until_done([o["execution_arn"] for o in outage_orders])
         finished = wait_for_all(sfn, [p["execution_arn"] for p in placed])
+        desk.show_slack()
+        out("")
+        desk.operator.list(RecoveryQuery(since="1h"))
 
         out("")
         out("timeline (seconds since the first order; ✓ state done, ✗ state failed)")

@@ -127,6 +127,7 @@ def refresh_messages(desk: Desk, client: WebClient, report: BulkReport, summary:
     """After a bulk action: each group message that has nothing open left loses its buttons; a
     recovery with its own message shows its outcome."""
     groups: set[str] = set()
+    shared: dict[str, bool] = {}  # one group lookup per group, not per recovery
     for result in report.results:
         recovery = result.recovery
         if (
@@ -135,8 +136,11 @@ def refresh_messages(desk: Desk, client: WebClient, report: BulkReport, summary:
             or result.outcome is ActionOutcome.ALREADY_HANDLED
         ):
             continue
-        if desk.shares_group_message(recovery):
-            groups.add(recovery.group_id or "")
+        group_id = recovery.group_id or ""
+        if group_id not in shared:
+            shared[group_id] = desk.shares_group_message(recovery)
+        if shared[group_id]:
+            groups.add(group_id)
         else:
             desk.actions.show(recovery)
     for group_id in groups:

@@ -22,8 +22,15 @@ def test_the_demo_reports_every_order_and_execution() -> None:
     assert result.rejected_requests == 1
     assert any("VendorRejectedRequest (client-data) -> the desk rejects it" in line for line in lines)
     # the collector's Slack messages, rendered in the terminal (no Slack token configured)
-    assert any("the collector posts #recoveries" in line for line in lines)
+    assert any("recovery-ops posts to #recoveries" in line for line in lines)
     assert any("[ Run again ]  [ Edit input & run again ]  [ Reject ]" in line for line in lines)
+    # the desk acts through the recovery core (the CLI's) and a signed click to the Slack app;
+    # each message is updated in place with the outcome, and nothing is left open
+    assert any("recovery-ops: reject rec-" in line for line in lines)
+    assert any("Rejected by cli:demo-desk" in line for line in lines)
+    assert any("clicks [ Run again ]" in line for line in lines)
+    assert any("Run again" in line and "by <@UDEMODESK>" in line for line in lines)
+    assert any("recovery-ops: 0 open recoveries" in line for line in lines)
     assert any("VendorUnavailable" in line for line in lines)
     assert any("Wait for circuit" in line for line in lines)
     assert lines[-7] == "summary"
