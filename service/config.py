@@ -80,6 +80,17 @@ class SlackAppConfig(DeskConfig):
     slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
 
 
+class CircuitWatcherConfig(HandlerConfig):
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    outage_errors: str = Field(alias="CIRCUIT_OUTAGE_ERRORS", default="CircuitOpen")
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return tuple(e.strip() for e in self.outage_errors.split(",") if e.strip())
+
+
 class DummyVendorConfig(HandlerConfig):
     behaviour_parameter: str = Field(alias="VENDOR_BEHAVIOUR_PARAMETER", min_length=1)
 

@@ -128,8 +128,9 @@ def group_fallback_text(group: RecoveryGroup) -> str:
     )
 
 
-def group_blocks(group: RecoveryGroup) -> list[Block]:
-    """One message for many recoveries of the same failure: the count, the latest, bulk actions."""
+def group_blocks(group: RecoveryGroup, notice: str | None = None) -> list[Block]:
+    """One message for many recoveries of the same failure: the count, the latest, bulk actions
+    (and a ``notice`` on top, e.g. that the dependency they wait for answers again)."""
     header = truncate(
         f"⚠️ {group.count} × {group.state_machine_name}: {group.failed_state} failed", HEADER_TEXT_LIMIT
     )
@@ -145,6 +146,8 @@ def group_blocks(group: RecoveryGroup) -> list[Block]:
         SectionBlock(text=MarkdownTextObject(text=truncate(summary, SECTION_TEXT_LIMIT))),
         SectionBlock(text=MarkdownTextObject(text=truncate("*Latest*\n" + latest, SECTION_TEXT_LIMIT))),
     ]
+    if notice:
+        blocks.insert(1, SectionBlock(text=MarkdownTextObject(text=truncate(notice, SECTION_TEXT_LIMIT))))
     cause = next((r.cause for r in reversed(group.latest) if r.cause), None)
     if cause:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(cause))))))

@@ -38,13 +38,13 @@ class SlackNotifier:
     def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
         return self._post(channel, group_fallback_text(group), group_blocks(group))
 
-    def update_group(self, group: RecoveryGroup, message: MessageRef) -> None:
+    def update_group(self, group: RecoveryGroup, message: MessageRef, notice: str | None = None) -> None:
         self._call(
             "chat.update",
             channel=message.channel,
             ts=message.ts,
             text=group_fallback_text(group),
-            blocks=group_blocks(group),
+            blocks=group_blocks(group, notice),
         )
 
     def _post(self, channel: str, text: str, blocks: list) -> MessageRef:

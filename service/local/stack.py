@@ -156,6 +156,8 @@ class _Deployer:
                 self.ctx.resources[logical_id] = {
                     "Ref": name,
                     "Arn": arn.format(service="dynamodb", rest=f"table/{name}"),
+                    # the real one is moto's (a timestamp in it); event sources are run locally anyway
+                    "StreamArn": arn.format(service="dynamodb", rest=f"table/{name}/stream/local"),
                 }
             elif kind == "AWS::SQS::Queue":
                 props = resource.get("Properties", {})
@@ -201,6 +203,8 @@ class _Deployer:
                 if key in props
             }
             request["BillingMode"] = props.get("BillingMode", "PROVISIONED")
+            if "StreamSpecification" in props:
+                request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
             if "ProvisionedThroughput" in props:
                 request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
             table_name = self.ctx.ref(logical_id)

@@ -1,0 +1,55 @@
+"""When the vendor's circuit closes again, the group message of the recoveries its outage left says so."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.stream_poller import StreamPoller
+from service.vendor.dummy import DummyVendor
+from slack_app.ids import RUN_AGAIN_ALL
+from tests.conftest import wait_until
+from tests.integration.slack_app_harness import ORDER, execution_status, pause, slack_app_stack
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    with serve_slack_standin() as standin:
+        yield standin
+
+
+def test_a_closed_circuit_tells_the_waiting_group_and_offers_run_again_all(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    with slack_app_stack(
+        vendor_url,
+        slack,
+        CircuitBreakerEnabled="true",
+        CircuitBreakerFailureThreshold="3",
+        CircuitBreakerWindowSeconds="3600",
+        CircuitBreakerMaxWaitSeconds="100",
+    ) as stack:
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(3)])
+        watcher = StreamPoller(stack, "CircuitBreakerTable", "CircuitWatcherFunction")
+        assert watcher.poll() is None  # nothing has closed yet
+        updates_before = len(slack.calls_of("chat.update"))
+
+        # the vendor is back: the next order's probe closes the circuit
+        probe = order_api.place({**ORDER, "customer_id": "c-probe"}).body
+        wait_until(lambda: execution_status(stack, probe["execution_arn"]) == "SUCCEEDED", 60)
+        answer = watcher.poll()
+
+        assert answer is not None and len(answer["announced"]) == 1
+        news = slack.calls_of("chat.update")[updates_before:]
+        assert len(news) == 1
+        blocks = news[0].body["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        text = json.dumps(blocks)
+        assert "The circuit for `vendor` closed" in text and "3 paused executions" in text
+        buttons = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+        assert RUN_AGAIN_ALL in buttons
+        assert {r.error for r in paused} <= {"VendorUnavailable", "CircuitOpen"}
