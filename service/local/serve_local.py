@@ -51,6 +51,8 @@ def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], A
                     "CircuitBreakerEnabled": "false",
                 },
                 secrets={TOKEN_SECRET: token},
+                # SLACK_API_URL: another Slack Web API endpoint (the tests' stand-in)
+                environment={k: v for k, v in os.environ.items() if k == "SLACK_API_URL"},
                 quiet=True,
             )
         )

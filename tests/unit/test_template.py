@@ -61,3 +61,16 @@ def test_asl_names_no_account_region_or_hard_coded_arn(logical_id: str) -> None:
     assert not re.search(r"\d{12}", definition)
     assert "arn:aws:" not in definition
     assert not re.search(r"(us|eu|ap|sa|ca|me|af)-[a-z]+-\d", definition)
+
+
+def test_the_slack_app_may_invoke_itself_and_no_other_function() -> None:
+    properties = TEMPLATE["Resources"]["SlackAppFunction"]["Properties"]
+    statements = [s for policy in properties["Policies"] for s in policy.get("Statement", [])]
+    invokes = [s for s in statements if "lambda:InvokeFunction" in str(s["Action"])]
+
+    (invoke,) = invokes
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    own_name = properties["FunctionName"]["Fn::Sub"]
+    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{own_name}")
+    assert properties["Timeout"] >= 300  # bulk actions run in the lazy half
+    assert properties["Events"]["SlackEvents"]["Properties"]["Path"] == "/slack/events"
