@@ -17,7 +17,7 @@ from service.recovery.recovery import Recovery, RecoveryStatus
 from service.vendor.dummy import DummyVendor
 from slack_app.app import build_app, desk_from_config
 from slack_app.desk import Lazy
-from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
+from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
 from slack_app.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client
 from tests.conftest import wait_until
@@ -263,3 +263,27 @@ def next_page_button(response: dict) -> str | None:
 
 def row_id(block: dict) -> str:
     return block["accessory"]["options"][0]["value"].split("|", 1)[1]
+
+
+def test_reject_all_on_a_group_message_compensates_every_member_with_the_reason(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(2)])
+    failures = count_calls(stack, "SendTaskFailure")
+    group_id = store(stack).get(paused[0].recovery_id).group_id
+    requests = requests_for(slack)
+
+    send(stack, requests.click(ALLOWED, REJECT_ALL, group_id))
+    wait_until(lambda: slack.calls_of("views.open"))
+    view = slack.calls_of("views.open")[-1].body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert "*2* open recoveries will be affected" in json.dumps(view["blocks"])
+    send(
+        stack,
+        requests.submit(ALLOWED, BULK_SUBMIT, view["private_metadata"], {"reason": {"text": "duplicates"}}),
+    )
+
+    for recovery in paused:
+        wait_until(lambda r=recovery: execution_status(stack, r.execution_arn) == "FAILED", 60)
+        assert store(stack).get(recovery.recovery_id).status is RecoveryStatus.REJECTED
+    assert sorted(f["cause"] for f in failures) == [f"Rejected by {ALLOWED}: duplicates"] * 2
