@@ -11,6 +11,7 @@ import pytest
 
 from service.local.order_api_client import LocalOrderApi
 from service.local.recovery_requests import next_recovery_request
+from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
 from service.vendor.dummy import DummyVendor
@@ -32,6 +33,13 @@ def stack(vendor_url: str) -> Iterator[EmbeddedStack]:
     """template.yaml in moto, its Lambda tasks run in-process, the vendor on 127.0.0.1."""
     with embedded_stack(parameters={"VendorUrl": vendor_url}) as deployed:
         yield deployed
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    """The Slack Web API stand-in on 127.0.0.1 (base_url for WebClient; records every call)."""
+    with serve_slack_standin() as standin:
+        yield standin
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, block_kit_problem, serve_slack_standin
+from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
@@ -20,12 +20,6 @@ from tests.conftest import wait_until
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 BOT_TOKEN = "xoxb-local-test-token"
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with serve_slack_standin() as standin:
-        yield standin
 
 
 @pytest.fixture

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.slack_standin import SlackStandIn
 from service.local.stream_poller import StreamPoller
 from service.vendor.dummy import DummyVendor
 from slack_app.ids import RUN_AGAIN_ALL
 from tests.conftest import wait_until
-from tests.integration.slack_app_harness import ORDER, execution_status, pause, slack_app_stack
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with serve_slack_standin() as standin:
-        yield standin
+from tests.integration.slack.harness import ORDER, execution_status, pause, slack_app_stack
 
 
 def test_a_closed_circuit_tells_the_waiting_group_and_offers_run_again_all(

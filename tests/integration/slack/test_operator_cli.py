@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from service.cli import main
 from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.vendor.dummy import DummyVendor
 from tests.conftest import wait_until
-from tests.integration.slack_app_harness import ORDER, execution_status, pause, slack_app_stack, store
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with serve_slack_standin() as standin:
-        yield standin
-
-
-@pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack) as deployed:
-        yield deployed
+from tests.integration.slack.harness import ORDER, execution_status, pause, store
 
 
 def test_operators_list_show_retry_and_reject_from_the_command_line(

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
-import pytest
 from botocore.exceptions import ClientError
 
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_requests import SlackRequest
-from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.vendor.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, EDIT_SUBMIT, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.modals import INPUT_ACTION, INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from tests.conftest import dead_letters, wait_until
-from tests.integration.slack_app_harness import (
+from tests.integration.slack.harness import (
     ALLOWED,
     ORDER,
     SECOND,
@@ -30,25 +28,12 @@ from tests.integration.slack_app_harness import (
     pause,
     requests_for,
     send,
-    slack_app_stack,
     status_of,
     store,
     wait_for_status,
 )
 
 UNKNOWN_PRODUCT_ORDER = {"customer_id": "customer-2", "product_id": "sku-unknown!", "quantity": 1}
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with serve_slack_standin() as standin:
-        yield standin
-
-
-@pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack) as deployed:
-        yield deployed
 
 
 def test_run_again_resumes_the_execution_and_replaces_the_buttons_with_the_outcome(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from slack_bolt.adapter.flask import SlackRequestHandler as FlaskRequestHandler
 
 from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, block_kit_problem, serve_slack_standin
+from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack
 from service.recovery.contract import RecoveryRequest
 from service.recovery.recovery import Recovery, RecoveryStatus
@@ -21,7 +19,7 @@ from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_
 from slack_app.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client
 from tests.conftest import wait_until
-from tests.integration.slack_app_harness import (
+from tests.integration.slack.harness import (
     ALLOWED,
     BOT_TOKEN,
     ORDER,
@@ -36,18 +34,6 @@ from tests.integration.slack_app_harness import (
     store,
     wait_for_status,
 )
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackStandIn]:
-    with serve_slack_standin() as standin:
-        yield standin
-
-
-@pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack) as deployed:
-        yield deployed
 
 
 def test_a_click_after_the_paused_step_timed_out_marks_the_recovery_expired_and_says_why(
@@ -168,10 +154,7 @@ def test_run_again_all_on_a_group_message_confirms_the_count_then_resumes_the_gr
     group_id = store(stack).get(paused[0].recovery_id).group_id
     requests = requests_for(slack)
 
-    send(stack, requests.click(ALLOWED, RUN_AGAIN_ALL, group_id))
-    wait_until(lambda: slack.calls_of("views.open"))
-    view = slack.calls_of("views.open")[-1].body["view"]
-    view = json.loads(view) if isinstance(view, str) else view
+    view = open_group_modal(stack, slack, RUN_AGAIN_ALL, group_id)
     assert "*4* open recoveries will be affected" in json.dumps(view["blocks"])
     send(stack, requests.submit(ALLOWED, BULK_SUBMIT, view["private_metadata"], {}))
 
@@ -230,6 +213,14 @@ def test_the_flask_adapter_serves_the_same_app(
     wait_until(lambda: execution_status(stack, recovery.execution_arn) == "SUCCEEDED")
 
 
+def open_group_modal(stack: EmbeddedStack, slack: SlackStandIn, action_id: str, group_id: str) -> dict:
+    """Click a group message's bulk button; the confirmation modal Slack was asked to open."""
+    send(stack, requests_for(slack).click(ALLOWED, action_id, group_id))
+    wait_until(lambda: slack.calls_of("views.open"))
+    view = slack.calls_of("views.open")[-1].body["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
 def seed_recoveries(stack: EmbeddedStack, count: int) -> list[Recovery]:
     """``count`` open recoveries, as the collector stores them (two errors, distinct ages)."""
     recoveries = store(stack)
@@ -273,10 +264,7 @@ def test_reject_all_on_a_group_message_compensates_every_member_with_the_reason(
     group_id = store(stack).get(paused[0].recovery_id).group_id
     requests = requests_for(slack)
 
-    send(stack, requests.click(ALLOWED, REJECT_ALL, group_id))
-    wait_until(lambda: slack.calls_of("views.open"))
-    view = slack.calls_of("views.open")[-1].body["view"]
-    view = json.loads(view) if isinstance(view, str) else view
+    view = open_group_modal(stack, slack, REJECT_ALL, group_id)
     assert "*2* open recoveries will be affected" in json.dumps(view["blocks"])
     send(
         stack,
