@@ -6,6 +6,7 @@
   recovery-ops retry ID [--input F]      Run again (with an edited input from a JSON file)
   recovery-ops retry --error X [...]     Run again every match, after confirming the count
   recovery-ops reject ID [--reason R]    Reject: the workflow compensates
+  recovery-ops dlq [redrive [--rate N]]  the dead-letter queues: depth, oldest messages; redrive
   recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
 
 list/show/retry/reject act on the deployment named by --table or RECOVERIES_TABLE_NAME, with
@@ -60,6 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
     reject.add_argument("recovery_id")
     reject.add_argument("--reason")
+    dlq = commands.add_parser("dlq", help="the dead-letter queues: depth and oldest messages; redrive")
+    dlq.add_argument("action", nargs="?", choices=["show", "redrive"], default="show")
+    dlq.add_argument(
+        "--rate",
+        type=int,
+        help="redrive: messages a second, 1 to 500 (default DLQ_REDRIVE_RATE_PER_SECOND or 10)",
+    )
+    dlq.add_argument("--yes", action="store_true", help="redrive: do not ask to confirm the count")
+    dlq.add_argument("--preview", type=int, default=5, help="show: oldest messages per queue")
+    dlq.add_argument("--orders-dlq-url", help="the orders DLQ (ORDERS_DLQ_URL)")
+    dlq.add_argument("--recovery-dlq-url", help="the recovery DLQ (RECOVERY_DLQ_URL)")
+    dlq.add_argument("--recovery-queue-url", help="where the recovery DLQ is redriven (RECOVERY_QUEUE_URL)")
+    dlq.add_argument("--table", help="the recoveries table, to audit a redrive (RECOVERIES_TABLE_NAME)")
     for sub in (listing, show, retry, reject):
         sub.add_argument("--table", help="the recoveries table (stack output RecoveriesTableName)")
 
@@ -80,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return _serve(args)
+    if args.command == "dlq":
+        from service.dead_letter_cli import dlq_command
+
+        return dlq_command(args)
     return _operate(args)
 
 

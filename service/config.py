@@ -67,6 +67,12 @@ class DeskConfig(HandlerConfig):
     input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
     bulk_rate_per_second: float = Field(alias="BULK_RESUME_RATE_PER_SECOND", default=50.0, gt=0, le=500)
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+    # the dead-letter queues shown by `/recoveries dlq` (empty: left out); the recovery DLQ is
+    # redriven to the recovery queue at this many messages a second (SQS allows 1 to 500)
+    orders_dlq_url: str | None = Field(alias="ORDERS_DLQ_URL", default=None)
+    recovery_dlq_url: str | None = Field(alias="RECOVERY_DLQ_URL", default=None)
+    recovery_queue_url: str | None = Field(alias="RECOVERY_QUEUE_URL", default=None)
+    dlq_redrive_rate_per_second: int = Field(alias="DLQ_REDRIVE_RATE_PER_SECOND", default=10, ge=1, le=500)
 
     @property
     def allowed_users(self) -> frozenset[str]:
@@ -89,6 +95,24 @@ class CircuitWatcherConfig(HandlerConfig):
     @property
     def errors(self) -> tuple[str, ...]:
         return tuple(e.strip() for e in self.outage_errors.split(",") if e.strip())
+
+
+class ExecutionWatcherConfig(HandlerConfig):
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+    order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
+    technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+
+
+class ReminderConfig(HandlerConfig):
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    remind_after_minutes: int = Field(alias="RECOVERY_REMINDER_AFTER_MINUTES", default=60, ge=1)
 
 
 class DummyVendorConfig(HandlerConfig):

@@ -17,9 +17,14 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 
 def count_by(name: str, value: int = 1, **dimensions: str) -> None:
     """A count with its own dimensions (e.g. per state machine and error), flushed at once."""
+    measure(name, value, "Count", **dimensions)
+
+
+def measure(name: str, value: float, unit: str, **dimensions: str) -> None:
+    """One value with its own dimensions, flushed at once (works outside ``log_metrics`` handlers)."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE) as metric:
+    with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension(name="service", value=SERVICE_NAME)
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)

@@ -83,4 +83,9 @@ def desk_from_config(config: Any, client: WebClient) -> Any:
         membership_cache_seconds=config.membership_cache_seconds,
         bulk_rate_per_second=config.bulk_rate_per_second,
         retention_days=config.retention_days,
+        sqs=aws_clients.client("sqs") if (config.orders_dlq_url or config.recovery_dlq_url) else None,
+        orders_dlq_url=config.orders_dlq_url or None,
+        recovery_dlq_url=config.recovery_dlq_url or None,
+        recovery_queue_url=config.recovery_queue_url or None,
+        dlq_redrive_rate_per_second=config.dlq_redrive_rate_per_second,
     )

@@ -23,9 +23,10 @@ from slack_sdk.models.blocks import (
 )
 
 from service.recovery.contract import Routing
+from service.recovery.failures import FailedExecution
 from service.recovery.notifier import RecoveryGroup
 from service.recovery.recovery import Recovery
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REDRIVE, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
 
 __all__ = ["EDIT_AND_RUN_AGAIN", "REJECT", "REJECT_ALL", "RUN_AGAIN", "RUN_AGAIN_ALL"]
 
@@ -192,3 +193,56 @@ def outcome_text(recovery: Recovery) -> str:
     if recovery.status == "ABORTED":
         return f"⏹ *Aborted* at {at}: the execution ended while this recovery was open."
     return f"*{recovery.status}* at {at}"
+
+
+def failure_fallback_text(failure: FailedExecution) -> str:
+    return truncate(
+        f"Workflow {failure.execution_status.lower()}: {failure.state_machine_name} / "
+        f"{failure.execution_name} ({failure.error or 'no error'})",
+        SECTION_TEXT_LIMIT,
+    )
+
+
+def failure_blocks(failure: FailedExecution, redrivable: bool) -> list[Block]:
+    """An execution that ended without asking for a person: what, why, and Redrive while allowed."""
+    header = truncate(f"❌ {failure.state_machine_name}: workflow {failure.execution_status.lower()}", 150)
+    facts = (
+        f"*Execution:* <{failure.console_url}|{_escape(failure.execution_name)}>\n"
+        f"*Error:* `{_escape(failure.error or 'none')}`  ·  *Stopped at:* {failure.stopped_at}\n"
+        "No step of this execution asked for a person: it failed outside the recovery pattern."
+    )
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=header)),
+        SectionBlock(text=MarkdownTextObject(text=truncate(facts, SECTION_TEXT_LIMIT))),
+    ]
+    if failure.cause:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(failure.cause)))))
+        )
+    if failure.status == "FAILED_EXECUTION" and redrivable:
+        blocks.append(
+            ActionsBlock(
+                block_id=f"failure:{failure.failure_id}",
+                elements=[
+                    ButtonElement(
+                        text="Redrive", action_id=REDRIVE, value=failure.failure_id, style="primary"
+                    )
+                ],
+            )
+        )
+    elif failure.status != "FAILED_EXECUTION":
+        last = failure.audit[-1]
+        outcome = {
+            "REDRIVEN": f"🔁 *Redriven* by {who(last.actor)} at {last.at}: it restarts where it failed.",
+            "NOT_REDRIVABLE": f"⛔ *Not redrivable* ({_escape(str(last.detail.get('why') or last.detail))}).",
+            "REDRIVING": f"🔁 Redrive by {who(last.actor)} under way…",
+        }.get(str(failure.status), str(failure.status))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(outcome, SECTION_TEXT_LIMIT))))
+    else:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text="Older than 14 days: Step Functions cannot redrive it.")
+            )
+        )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"failure `{failure.failure_id}`")]))
+    return blocks

@@ -16,11 +16,13 @@ from slack_sdk import WebClient
 from service.recovery.actions import RecoveryActions
 from service.recovery.authorization import AccessPolicy
 from service.recovery.bulk import BulkAction
+from service.recovery.dead_letters import DeadLetterAudit, DeadLetterQueues, standard_queues
+from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
 from service.recovery.input_edit import SchemaCatalog
 from service.recovery.recovery import Recovery
 from service.recovery.store import RecoveryStore
-from slack_app.notifier import SlackOutcomeDisplay
+from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Desk:
     bulk: BulkAction
     policy: AccessPolicy
     schemas: SchemaCatalog
+    redrive: Redrive | None = None
+    dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
 
     def shares_group_message(self, recovery: Recovery) -> bool:
         return self.groups.shares_message(recovery)
@@ -49,6 +53,11 @@ def build_desk(
     bulk_rate_per_second: float = 50.0,
     retention_days: int = 90,
     open_to_everyone: bool = False,
+    sqs: Any = None,
+    orders_dlq_url: str | None = None,
+    recovery_dlq_url: str | None = None,
+    recovery_queue_url: str | None = None,
+    dlq_redrive_rate_per_second: int = 10,
 ) -> Desk:
     store = RecoveryStore(table_name, dynamodb, retention_days)
     groups = GroupStore(table_name, dynamodb, retention_days * 86400)
@@ -67,7 +76,20 @@ def build_desk(
             everyone=open_to_everyone,
         ),
         schemas=SchemaCatalog(load_schemas),
+        redrive=Redrive(
+            FailureStore(table_name, dynamodb, retention_days),
+            sfn,
+            SlackFailureDisplay(SlackNotifier(client), client, channel=""),  # only updates messages
+        ),
     )
+    queues = standard_queues(orders_dlq_url, recovery_dlq_url, recovery_queue_url)
+    if sqs is not None and queues:
+        desk.dead_letters = DeadLetterQueues(
+            sqs,
+            queues,
+            rate_per_second=dlq_redrive_rate_per_second,
+            audit=DeadLetterAudit(table_name, dynamodb, retention_days),
+        )
     return desk
 
 

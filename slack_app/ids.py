@@ -10,9 +10,15 @@ ROW_MENU = "recovery_row_menu"
 NEXT_PAGE = "recoveries_next_page"
 BULK_CONFIRM = "recoveries_bulk_confirm"
 BULK_CANCEL = "recoveries_bulk_cancel"
+REDRIVE = "execution_redrive"
 
 EDIT_SUBMIT = "recovery_edit_submit"
 REJECT_SUBMIT = "recovery_reject_submit"
 BULK_SUBMIT = "recovery_bulk_submit"
+
+# the dead-letter queues (`/recoveries dlq`): Redrive DLQ, then confirm or cancel
+DLQ_REDRIVE = "dlq_redrive"
+DLQ_REDRIVE_CONFIRM = "dlq_redrive_confirm"
+DLQ_REDRIVE_CANCEL = "dlq_redrive_cancel"
 
 COMMAND = "/recoveries"

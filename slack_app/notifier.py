@@ -8,14 +8,18 @@ deliver again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
+from service.recovery.failures import FailedExecution
 from service.recovery.notifier import MessageRef, NotifierUnavailable, RecoveryGroup
 from service.recovery.recovery import Recovery
 from slack_app.blocks import (
+    failure_blocks,
+    failure_fallback_text,
     group_blocks,
     group_fallback_text,
     outcome_blocks,
@@ -105,3 +109,45 @@ class SlackOutcomeDisplay:
                 status=str(recovery.status),
                 error=str(exc),
             )
+
+
+class SlackFailureDisplay:
+    """Posts a failed execution with its Redrive button; shows the redrive's outcome in place."""
+
+    def __init__(self, notifier: SlackNotifier, client: WebClient, channel: str, clock=None) -> None:
+        self._notifier = notifier
+        self._client = client
+        self._channel = channel
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def post_failure(self, failure: FailedExecution) -> tuple[str, str]:
+        blocks = failure_blocks(failure, failure.redrivable(self._clock()))
+        message = self._notifier._post(self._channel, failure_fallback_text(failure), blocks)  # noqa: SLF001
+        return message.channel, message.ts
+
+    def show_failure(self, failure: FailedExecution) -> None:
+        if not (failure.slack_channel and failure.slack_ts):
+            return
+        try:
+            self._client.chat_update(
+                channel=failure.slack_channel,
+                ts=failure.slack_ts,
+                text=failure_fallback_text(failure),
+                blocks=failure_blocks(failure, failure.redrivable(self._clock())),
+            )
+        except (SlackClientError, OSError) as exc:
+            logger.warning("failure handled but its message could not be updated", error=str(exc))
+
+
+class SlackThreadPoster:
+    """Replies in a message's thread (reminders); a failure is logged, the next run tries again."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+
+    def post_in_thread(self, channel: str, ts: str, text: str) -> None:
+        try:
+            self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+        except (SlackClientError, OSError) as exc:
+            metrics.add_metric(name="SlackFailures", unit="Count", value=1)
+            logger.warning("could not post a reminder", channel=channel, error=str(exc))

@@ -106,7 +106,10 @@ def resolve(value: Any, ctx: ResolutionContext) -> Any:
             return ctx.conditions[arg]
         if key == "Fn::Join":
             separator, items = arg
-            return separator.join(str(resolve(v, ctx)) for v in resolve(items, ctx))
+            values = resolve(items, ctx)
+            if isinstance(values, str):  # the Ref of a CommaDelimitedList parameter
+                values = values.split(",") if values else []
+            return separator.join(str(resolve(v, ctx)) for v in values)
         if key == "Fn::Select":
             index, items = arg
             return resolve(items, ctx)[int(resolve(index, ctx))]

@@ -86,6 +86,10 @@ def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], A
                 allowed_group=group,
                 load_schemas=lambda: parameters.get_parameter(schemas, transform="json", max_age=300),
                 open_to_everyone=not (allowed or group),
+                sqs=stack.client("sqs"),
+                orders_dlq_url=stack.physical("OrdersDeadLetterQueue"),
+                recovery_dlq_url=stack.physical("RecoveryDeadLetterQueue"),
+                recovery_queue_url=stack.physical("RecoveryQueue"),
             )
 
         yield desk

@@ -103,6 +103,7 @@ def _quiet_handlers() -> Iterator[None]:
         with (
             mock.patch.object(metrics, "add_metric", lambda *args, **kwargs: None),
             mock.patch.object(observability, "count_by", lambda *args, **kwargs: None),
+            mock.patch.object(observability, "measure", lambda *args, **kwargs: None),
         ):
             yield
     finally:

@@ -1,4 +1,5 @@
-"""Read access to the orders table (the workflow itself writes the records)."""
+"""The orders table: read access, and the outermost catch's FAILED mark (the workflow itself
+writes every other state of a record)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
+
+from service.conditional_writes import if_condition_holds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,6 +28,27 @@ class OrderStore:
         if item is None:
             return None
         return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+    def mark_failed(self, order_id: str, error: str | None, cause: str | None) -> bool:
+        """FAILED, unless the record already ended (the workflow's own outcome wins). Creates the
+        record when the execution failed before writing it."""
+        marked = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table_name,
+            Key={"order_id": {"S": order_id}},
+            UpdateExpression="SET #status = :failed, failure_error = :error, failure = :cause",
+            ConditionExpression="attribute_not_exists(order_id) OR "
+            "NOT #status IN (:finished, :rejected, :failed)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":failed": {"S": "FAILED"},
+                ":finished": {"S": "FINISHED"},
+                ":rejected": {"S": "REJECTED"},
+                ":error": {"S": error or "unknown"},
+                ":cause": {"S": (cause or "")[:4000]},
+            },
+        )
+        return marked is not None
 
 
 def _plain(value: Any) -> Any:

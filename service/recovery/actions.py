@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from service import observability
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 
@@ -216,7 +217,9 @@ class RecoveryActions:
         self, recovery: Recovery, actor: str, action: str, status: RecoveryStatus, detail: dict
     ) -> None:
         entry = AuditEntry(self._now(), actor, action, status, detail)
-        self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, status, entry)
+        if self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, status, entry):
+            waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
+            observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
 
     def _result(self, outcome: ActionOutcome, recovery_id: str, show: bool, detail: str = "") -> ActionResult:
         closed = self.store.get(recovery_id)

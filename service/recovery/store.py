@@ -20,6 +20,7 @@ from service.recovery.contract import Routing
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 
 STATUS_INDEX = "by-status"
+EXECUTION_INDEX = "by-execution"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -138,6 +139,23 @@ class RecoveryStore:
             raise RecoveryNotFound(recovery_id)
         return _from_item(item)
 
+    def for_execution(self, execution_arn: str) -> list[Recovery]:
+        """Every recovery (any status) of one execution."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": EXECUTION_INDEX,
+            "KeyConditionExpression": "execution_arn = :arn",
+            "ExpressionAttributeValues": {":arn": {"S": execution_arn}},
+        }
+        ids: list[str] = []
+        while True:
+            page = self._client.query(**kwargs)
+            ids.extend(item["recovery_id"]["S"] for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [self.get(i) for i in ids if i.startswith("rec-")]
+
     def list_by_status(
         self,
         status: RecoveryStatus = RecoveryStatus.OPEN,
@@ -145,12 +163,14 @@ class RecoveryStore:
         limit: int = 50,
         now: datetime | None = None,
         before: str | None = None,
+        oldest_first: bool = False,
     ) -> list[Recovery]:
         """Recoveries of one status, newest first (a query on the ``by-status`` index).
 
         ``before`` is a page cursor: the ``sort_key`` of the last recovery of the previous page.
         """
         kwargs = self._query(status, where or ListFilter(), now or datetime.now(UTC), before)
+        kwargs["ScanIndexForward"] = oldest_first
         found: list[Recovery] = []
         while len(found) < limit:
             page = self._client.query(**kwargs)

@@ -15,8 +15,12 @@ from slack_bolt import Ack, App
 from slack_app.ids import (
     BULK_CANCEL,
     BULK_CONFIRM,
+    DLQ_REDRIVE,
+    DLQ_REDRIVE_CANCEL,
+    DLQ_REDRIVE_CONFIRM,
     EDIT_AND_RUN_AGAIN,
     NEXT_PAGE,
+    REDRIVE,
     REJECT,
     REJECT_ALL,
     ROW_MENU,
@@ -89,6 +93,10 @@ def register(app: App, desk: DeskFactory) -> None:
     def bulk_cancelled(respond: Any) -> None:
         respond(text="Cancelled: nothing was resumed.", replace_original=True)
 
+    def redrive_clicked(body: dict, respond: Any) -> None:
+        _work().redrive(desk(), _user(body), body["actions"][0]["value"], respond)
+
+    app.action(REDRIVE)(ack=acknowledge, lazy=[redrive_clicked])
     app.action(RUN_AGAIN)(ack=acknowledge, lazy=[run_again_clicked])
     app.action(EDIT_AND_RUN_AGAIN)(ack=acknowledge, lazy=[edit_clicked])
     app.action(REJECT)(ack=acknowledge, lazy=[reject_clicked])
@@ -98,3 +106,24 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])
     app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])
+    _register_dead_letters(app, desk)
+
+
+def _dlq() -> Any:
+    """The dead-letter queues' lazy halves, imported on the first click that needs them."""
+    return importlib.import_module("slack_app.listeners.dlq")
+
+
+def _register_dead_letters(app: App, desk: DeskFactory) -> None:
+    def redrive_dlq_clicked(body: dict, respond: Any) -> None:
+        _dlq().open_redrive(desk(), _user(body), body["actions"][0]["value"], respond)
+
+    def redrive_dlq_confirmed(body: dict, respond: Any) -> None:
+        _dlq().redrive_confirmed(desk(), _user(body), body["actions"][0]["value"], respond)
+
+    def redrive_dlq_cancelled(respond: Any) -> None:
+        _dlq().redrive_cancelled(respond)
+
+    app.action(DLQ_REDRIVE)(ack=acknowledge, lazy=[redrive_dlq_clicked])
+    app.action(DLQ_REDRIVE_CONFIRM)(ack=acknowledge, lazy=[redrive_dlq_confirmed])
+    app.action(DLQ_REDRIVE_CANCEL)(ack=acknowledge, lazy=[redrive_dlq_cancelled])

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
 
-from service.observability import logger, metrics
+from service.observability import count_by, logger
 from service.recovery.actions import ActionOutcome, ActionResult
 from service.recovery.bulk import BulkReport
 from service.recovery.groups import GroupState
@@ -51,7 +51,7 @@ def reporting_failures(say: Say, what: str) -> Iterator[None]:
         yield
     except Exception as exc:  # noqa: BLE001 - reported to the person and logged with its trace
         logger.exception("slack action failed", action=what)
-        metrics.add_metric(name="SlackActionFailures", unit="Count", value=1)
+        count_by("SlackActionFailures", action=what)
         say(
             f"⚠️ {what} did not complete: {type(exc).__name__}: {truncate(str(exc), 300)}. "
             "Check `/recoveries show <id>` before trying again."
@@ -65,7 +65,7 @@ def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> 
         return False
     if target:
         desk.actions.record_denied(target, user, action, decision.why)
-    metrics.add_metric(name="DeniedActions", unit="Count", value=1)
+    count_by("DeniedActions", action=action)
     logger.warning("action denied", user=user, action=action, target=target, why=decision.why)
     say(f"🚫 You cannot {action}: {decision.why}. Nothing was sent; your attempt is in the audit trail.")
     return True

@@ -48,7 +48,8 @@ USAGE = (
     '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
     "• `/recoveries [filters]` list\n"
     "• `/recoveries show <id>` one in full, with its history\n"
-    "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)"
+    "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
+    "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
 )
 
 
@@ -59,6 +60,18 @@ def run_again(desk: Desk, user: str, recovery_id: str, respond: Any, from_list: 
         if denied(desk, user, recovery_id, "run again", say):
             return
         tell(desk.actions.run_again(recovery_id, user), say, always=from_list)
+
+
+def redrive(desk: Desk, user: str, failure_id: str, respond: Any) -> None:
+    """Redrive a workflow that failed outside the recovery pattern (exactly once, audited)."""
+    say = via_respond(respond)
+    with reporting_failures(say, "Redrive"):
+        if denied(desk, user, failure_id, "redrive", say):
+            return
+        result = desk.redrive.redrive(failure_id, user)
+        if not result.done:
+            name = f"`{result.failure.execution_name}`" if result.failure else "This execution"
+            say(f"⚠️ {name}: {result.detail}. Nothing was redriven.")
 
 
 def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
@@ -248,6 +261,10 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
                 retry_prompt(desk, user, rest, say, respond)
             elif verb == "list":
                 list_page(desk, RecoveryQuery.from_words(rest).to_json(), 1, respond, replace=False)
+            elif verb == "dlq":
+                from slack_app.listeners.dlq import show_dead_letters
+
+                show_dead_letters(desk, rest, respond, say)
             else:
                 say(f"Unknown command `{_escape(verb)}`.\n{USAGE}")
         except QueryError as exc:
@@ -257,6 +274,9 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
 def show(desk: Desk, words: list[str], say: Any, respond: Any) -> None:
     if len(words) != 1:
         say("Usage: `/recoveries show <recovery id>` (the id is at the bottom of each message).")
+        return
+    if not words[0].startswith("rec-"):
+        say(f"`{_escape(words[0])}` is not a recovery id (they start with `rec-`).")
         return
     try:
         recovery = desk.store.get(words[0])

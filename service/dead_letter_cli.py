@@ -1,0 +1,168 @@
+"""`recovery-ops dlq`: the dead-letter queues from the command line, on the same core as the Slack app.
+
+  recovery-ops dlq                             each DLQ's depth and oldest messages (nothing consumed)
+  recovery-ops dlq redrive [--rate N] [--yes]  move the recovery DLQ back to the recovery queue
+
+Queues come from ``--orders-dlq-url``, ``--recovery-dlq-url``, ``--recovery-queue-url`` or the
+environment variables of the same names (``ORDERS_DLQ_URL`` …: the stack outputs
+``OrdersDeadLetterQueueUrl``, ``RecoveryDeadLetterQueueUrl``, ``RecoveryQueueUrl``). Only the
+recovery DLQ can be redriven (the orders DLQ is no queue's DLQ: SQS cannot move its messages, and
+each is a decision already taken). The rate is ``--rate``, else ``DLQ_REDRIVE_RATE_PER_SECOND``,
+else 10 a second. With ``--table`` or ``RECOVERIES_TABLE_NAME`` the redrive is audited as
+``cli:<user>`` on the item ``dlq#<queue name>``, as a click in Slack would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service.recovery.dead_letters import (
+    DEFAULT_REDRIVE_RATE,
+    PREVIEW_SIZE,
+    RECOVERY,
+    DeadLetterAudit,
+    DeadLetterError,
+    DeadLetterQueues,
+    DeadLetterReport,
+    age_text,
+    standard_queues,
+)
+
+Print = Callable[[str], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops dlq` (on the subparser ``dlq``)."""
+    parser.add_argument("action", nargs="?", choices=["show", "redrive"], default="show")
+    parser.add_argument(
+        "--rate",
+        type=int,
+        help="redrive: messages a second, 1 to 500 (default DLQ_REDRIVE_RATE_PER_SECOND or 10)",
+    )
+    parser.add_argument("--yes", action="store_true", help="redrive: do not ask to confirm the count")
+    parser.add_argument("--preview", type=int, default=PREVIEW_SIZE, help="show: oldest messages per queue")
+    parser.add_argument("--orders-dlq-url", help="the orders DLQ (ORDERS_DLQ_URL)")
+    parser.add_argument("--recovery-dlq-url", help="the recovery DLQ (RECOVERY_DLQ_URL)")
+    parser.add_argument(
+        "--recovery-queue-url", help="where the recovery DLQ is redriven (RECOVERY_QUEUE_URL)"
+    )
+    parser.add_argument("--table", help="the recoveries table, to audit a redrive (RECOVERIES_TABLE_NAME)")
+
+
+def dlq_command(
+    args: argparse.Namespace,
+    out: Print = print,
+    confirm: Callable[[str], bool] | None = None,
+    sqs: object | None = None,
+) -> int:
+    """Run `recovery-ops dlq [show|redrive]`; the exit status (0 done, 1 AWS refused, 2 bad request)."""
+    from service import aws_clients
+
+    queues = standard_queues(
+        _setting(args, "orders_dlq_url", "ORDERS_DLQ_URL"),
+        _setting(args, "recovery_dlq_url", "RECOVERY_DLQ_URL"),
+        _setting(args, "recovery_queue_url", "RECOVERY_QUEUE_URL"),
+    )
+    if not queues:
+        print(
+            "recovery-ops dlq: say where the DLQs are: --orders-dlq-url / --recovery-dlq-url "
+            "(or ORDERS_DLQ_URL / RECOVERY_DLQ_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    table = getattr(args, "table", None) or os.environ.get("RECOVERIES_TABLE_NAME")
+    try:
+        dead_letters = DeadLetterQueues(
+            sqs or aws_clients.client("sqs"),
+            queues,
+            rate_per_second=_default_rate(),
+            audit=DeadLetterAudit(table, aws_clients.client("dynamodb")) if table else None,
+        )
+        if (getattr(args, "action", None) or "show") == "redrive":
+            return _redrive(dead_letters, args, out, confirm or _ask)
+        _show(dead_letters, getattr(args, "preview", PREVIEW_SIZE), out)
+        return 0
+    except DeadLetterError as exc:
+        print(f"recovery-ops dlq: {exc}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError) as exc:
+        print(f"recovery-ops dlq: AWS refused: {exc}", file=sys.stderr)
+        return 1
+
+
+def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
+    now = datetime.now(UTC)
+    reports = dead_letters.reports(preview=max(0, preview))
+    for report in reports:
+        queue = report.queue
+        if report.problem:
+            out(f"{queue.label}  {queue.name}: could not be read: {report.problem}")
+            continue
+        flight = f", {report.in_flight} in flight" if report.in_flight else ""
+        out(f"{queue.label}  {queue.name}: {report.depth} messages ({report.visible} visible{flight})")
+        if queue.redrivable:
+            out(f"  redrive: `recovery-ops dlq redrive` moves them back to {queue.destination_name}")
+        else:
+            out(f"  not redrivable: {queue.not_redrivable_because}")
+        if dead_letters.audit is not None:
+            last = dead_letters.audit.last_redrive(queue)
+            if last is not None:
+                out(f"  last redrive: {last.actor} at {last.at} (task {last.detail.get('task_handle', '?')})")
+        for message in report.oldest:
+            sent = message.sent_at.isoformat(timespec="seconds") if message.sent_at else "unknown"
+            out(
+                f"  {message.message_id}  sent {sent} ({age_text(message.age(now))} ago)  "
+                f"received {message.receive_count}x"
+            )
+            if message.reason:
+                out(f"      reason: {message.reason}")
+            out(f"      {message.excerpt}")
+    return reports
+
+
+def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
+    queue = dead_letters.queue(RECOVERY)
+    if not queue.redrivable:
+        raise DeadLetterError(f"the {queue.label} cannot be redriven: {queue.not_redrivable_because}")
+    rate = getattr(args, "rate", None)
+    rate = dead_letters.rate_per_second if rate is None else rate
+    visible, in_flight = dead_letters.depth(queue)
+    if not visible:
+        out(f"Nothing to redrive: {queue.name} has no visible message ({in_flight} in flight).")
+        return 0
+    question = f"Move {visible} messages from {queue.name} back to {queue.destination_name} at {rate}/s?"
+    if not (getattr(args, "yes", False) or ask(question)):
+        out("Cancelled: nothing was redriven.")
+        return 0
+    task = dead_letters.redrive(RECOVERY, f"cli:{getpass.getuser()}", rate_per_second=rate)
+    if task.started:
+        out(f"Redrive started: {task.summary()}")
+        out(f"task handle: {task.task_handle}")
+    else:
+        out(f"Nothing new was started: {task.summary()}")
+    return 0
+
+
+def _setting(args: argparse.Namespace, name: str, variable: str) -> str | None:
+    return getattr(args, name, None) or os.environ.get(variable) or None
+
+
+def _default_rate() -> int:
+    raw = os.environ.get("DLQ_REDRIVE_RATE_PER_SECOND")
+    if not raw:
+        return DEFAULT_REDRIVE_RATE
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise DeadLetterError(f"DLQ_REDRIVE_RATE_PER_SECOND is not a whole number: {raw!r}") from exc
+
+
+def _ask(question: str) -> bool:
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

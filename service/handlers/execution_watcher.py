@@ -1,0 +1,58 @@
+"""Execution watcher: the outermost catch (EventBridge "Step Functions Execution Status Change").
+
+For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
+recoveries (messages lose their buttons), mark an order FAILED, post an execution that failed
+outside the recovery pattern with a Redrive button. See ``service/recovery/execution_end.py``.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+
+from service import aws_clients
+from service.config import ExecutionWatcherConfig, load_config
+from service.observability import count_by, logger, metrics, tracer
+from service.orders.order_store import OrderStore
+from service.recovery.execution_end import ExecutionEnded, OutermostCatch
+from service.recovery.failures import FailureStore
+from service.recovery.groups import GroupStore
+from service.recovery.store import RecoveryStore
+from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
+    dynamodb = aws_clients.client("dynamodb")
+    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    client = web_client(str(token), base_url=config.slack_api_url)
+    groups = GroupStore(config.recoveries_table_name, dynamodb)
+    return OutermostCatch(
+        store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        recovery_display=SlackOutcomeDisplay(client, groups.shares_message),
+        failure_display=SlackFailureDisplay(
+            SlackNotifier(client), client, config.technical_channel or config.default_channel
+        ),
+        orders=OrderStore(config.orders_table_name, dynamodb),
+        order_state_machine_arn=config.order_state_machine_arn,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: object) -> dict:
+    ended = ExecutionEnded.from_event_detail(dict(event.detail))
+    logger.append_keys(execution_arn=ended.execution_arn, execution_status=ended.status)
+    report = build_catch(load_config(ExecutionWatcherConfig)).handle(ended)
+    count_by("ExecutionsEnded", state_machine=ended.state_machine_arn.rsplit(":", 1)[-1], status=ended.status)
+    logger.info(
+        "execution ended",
+        recoveries_closed=len(report.closed),
+        failure_posted=report.failure_id is not None,
+        order_marked=report.order_marked,
+    )
+    return {"closed": report.closed, "failure_id": report.failure_id, "order_marked": report.order_marked}

@@ -1,0 +1,39 @@
+"""Reminders (scheduled): recoveries open too long are brought up in their thread, with how long
+their task token has left; the open count and the oldest age go to CloudWatch for the dashboard
+and the age alarm. See ``service/recovery/reminders.py``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aws_lambda_powertools.utilities import parameters
+
+from service import aws_clients
+from service.config import ReminderConfig, load_config
+from service.observability import logger, measure, metrics, tracer
+from service.recovery.reminders import Reminders
+from service.recovery.store import RecoveryStore
+from slack_app.notifier import SlackThreadPoster, web_client
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    config = load_config(ReminderConfig)
+    dynamodb = aws_clients.client("dynamodb")
+    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    reminders = Reminders(
+        store=RecoveryStore(config.recoveries_table_name, dynamodb),
+        dynamodb=dynamodb,
+        sfn=aws_clients.client("stepfunctions"),
+        poster=SlackThreadPoster(web_client(str(token), base_url=config.slack_api_url)),
+        after=timedelta(minutes=config.remind_after_minutes),
+    )
+    report = reminders.run()
+    measure("OpenRecoveries", report.open_count, "Count")
+    measure("OldestOpenRecoveryAgeSeconds", report.oldest_age_seconds, "Seconds")
+    logger.info("reminders sent", reminded=len(report.reminded), open=report.open_count)
+    return {"open": report.open_count, "reminded": report.reminded, "oldest_age_s": report.oldest_age_seconds}

@@ -1,0 +1,107 @@
+"""The outermost catch: executions that end FAILED, TIMED_OUT or ABORTED, seen through EventBridge."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.stub import Stubber
+
+from service.local.execution_events import deliver, status_change_event
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import EmbeddedStack
+from service.recovery.failures import FailureStatus, FailureStore
+from service.recovery.recovery import RecoveryStatus
+from service.vendor.dummy import DummyVendor
+from slack_app.ids import REDRIVE, RUN_AGAIN
+from tests.conftest import wait_until
+from tests.integration.slack.harness import (
+    ALLOWED,
+    ORDER,
+    STRANGER,
+    execution_status,
+    pause,
+    requests_for,
+    send,
+    store,
+)
+
+
+def blocks_of(call) -> list[dict]:
+    blocks = call.body["blocks"]
+    return json.loads(blocks) if isinstance(blocks, str) else blocks
+
+
+def buttons(blocks: list[dict]) -> list[str]:
+    return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+def failed_outside_the_recovery_pattern(stack: EmbeddedStack) -> str:
+    """An order execution whose very first step cannot run (its input has no order fields)."""
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.arn("OrderStateMachine"), name="ord-broken-input", input=json.dumps({})
+    )["executionArn"]
+    wait_until(lambda: execution_status(stack, arn) == "FAILED")
+    return arn
+
+
+def test_an_execution_stopped_while_its_recovery_is_open_closes_it_and_removes_the_buttons(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    stack.client("stepfunctions").stop_execution(executionArn=recovery.execution_arn, error="Cancelled")
+    # moto leaves a waiting execution RUNNING; the event is the one AWS sends for the stop
+    event = status_change_event(stack.client("stepfunctions"), recovery.execution_arn, status="ABORTED")
+
+    answer = deliver(stack, event)
+
+    assert answer["closed"] == [recovery.recovery_id] and answer["failure_id"] is None
+    closed = store(stack).get(recovery.recovery_id)
+    assert closed.status is RecoveryStatus.ABORTED
+    assert closed.audit[-1].actor == "execution-watcher"
+    (update,) = slack.calls_of("chat.update")
+    assert buttons(blocks_of(update)) == [] and "Aborted" in json.dumps(blocks_of(update))
+    # a click that arrives later on the old message is told, and sends nothing
+    send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
+    wait_until(lambda: any("already closed (aborted)" in r.get("text", "") for r in slack.responses))
+
+
+def test_a_failure_outside_the_recovery_pattern_is_posted_once_with_redrive_and_redriven_once(
+    stack: EmbeddedStack, order_api: LocalOrderApi, slack: SlackStandIn
+) -> None:
+    arn = failed_outside_the_recovery_pattern(stack)
+    event = status_change_event(stack.client("stepfunctions"), arn)
+
+    first = deliver(stack, event)
+    again = deliver(stack, event)  # EventBridge delivers at least once
+
+    assert first["failure_id"] and again["failure_id"] == first["failure_id"]
+    assert first["order_marked"] is True
+    assert order_api.get("ord-broken-input").body["status"] == "FAILED"
+    (post,) = [c for c in slack.calls_of("chat.postMessage") if "workflow failed" in json.dumps(blocks_of(c))]
+    assert buttons(blocks_of(post)) == [REDRIVE]
+
+    sfn = stack.client("stepfunctions")  # the Slack app's client: moto has no RedriveExecution
+    with Stubber(sfn) as stubbed:
+        stubbed.add_response(
+            "redrive_execution", {"redriveDate": "2026-11-23T12:00:00Z"}, {"executionArn": arn}
+        )
+        send(stack, requests_for(slack).click(STRANGER, REDRIVE, first["failure_id"]))
+        wait_until(lambda: any(r.get("text", "").startswith("🚫") for r in slack.responses))
+        send(stack, requests_for(slack).click(ALLOWED, REDRIVE, first["failure_id"]))
+        failures = FailureStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        wait_until(lambda: failures.get(first["failure_id"]).status is FailureStatus.REDRIVEN)
+        send(stack, requests_for(slack).click(ALLOWED, REDRIVE, first["failure_id"]))
+        wait_until(lambda: any("already redriven" in r.get("text", "") for r in slack.responses))
+        stubbed.assert_no_pending_responses()  # exactly one RedriveExecution
+
+    redriven = failures.get(first["failure_id"])
+    assert [(e.actor, e.result) for e in redriven.audit] == [
+        ("execution-watcher", "FAILED"),
+        (STRANGER, "DENIED"),
+        (ALLOWED, "REDRIVING"),
+        (ALLOWED, "REDRIVEN"),
+    ]
+    wait_until(lambda: "Redriven" in json.dumps(blocks_of(slack.calls_of("chat.update")[-1])))
+    assert buttons(blocks_of(slack.calls_of("chat.update")[-1])) == []

@@ -1,0 +1,60 @@
+"""Reminders: recoveries open too long are brought up in their thread, with the token's time left."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import EmbeddedStack
+from service.recovery.reminders import Reminders
+from service.vendor.dummy import DummyVendor
+from slack_app.notifier import SlackThreadPoster
+from slack_app.web import web_client
+from tests.integration.slack.harness import BOT_TOKEN, ORDER, pause, store
+
+
+def reminders_at(stack: EmbeddedStack, slack: SlackStandIn, moment: datetime) -> Reminders:
+    return Reminders(
+        store=store(stack),
+        dynamodb=stack.client("dynamodb"),
+        sfn=stack.client("stepfunctions"),
+        poster=SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
+        after=timedelta(hours=1),
+        clock=lambda: moment,
+    )
+
+
+def test_a_recovery_open_too_long_is_reminded_once_per_period_with_its_tokens_time_left(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    now = datetime.now(UTC)
+
+    early = reminders_at(stack, slack, now + timedelta(minutes=30)).run()
+    two_hours = reminders_at(stack, slack, now + timedelta(hours=2)).run()
+    overlapping = reminders_at(stack, slack, now + timedelta(hours=2, minutes=5)).run()
+    later = reminders_at(stack, slack, now + timedelta(hours=3, minutes=10)).run()
+
+    assert early.reminded == [] and early.open_count == 1
+    assert two_hours.reminded == [recovery.recovery_id] and two_hours.oldest_age_seconds >= 7200
+    assert overlapping.reminded == []  # at most once per period
+    assert later.reminded == [recovery.recovery_id]
+    replies = [c.body for c in slack.calls_of("chat.postMessage") if c.body.get("thread_ts")]
+    assert len(replies) == 2 and all(r["thread_ts"] == recovery.slack_ts for r in replies)
+    assert "paused 2 h 0 min ago" in replies[0]["text"]
+    # RecoveryTimeoutSeconds is 7 days: about 6 d 22 h are left two hours in
+    assert "task token has 6 d 21 h left" in replies[0]["text"] or "6 d 22 h left" in replies[0]["text"]
+
+
+def test_the_scheduled_function_reports_the_open_count_and_reminds_nothing_fresh(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    pause(stack, order_api, vendor, [ORDER])
+
+    answer = stack.client("lambda").invoke(FunctionName=stack.physical("ReminderFunction"), Payload=b"{}")
+
+    result = json.loads(answer["Payload"].read())
+    assert result["open"] == 1 and result["reminded"] == []
+    assert result["oldest_age_s"] < 600
