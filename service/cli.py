@@ -8,6 +8,7 @@
   recovery-ops reject ID [--reason R]    Reject: the workflow compensates
   recovery-ops dlq [redrive [--rate N]]  the dead-letter queues: depth, oldest messages; redrive
   recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
+  recovery-ops instrument F --state S    a definition whose state S pauses for a person on failure
 
 list/show/retry/reject act on the deployment named by --table or RECOVERIES_TABLE_NAME, with
 your AWS credentials.
@@ -77,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (listing, show, retry, reject):
         sub.add_argument("--table", help="the recoveries table (stack output RecoveriesTableName)")
 
+    commands.add_parser(
+        "instrument",
+        help="give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
+        add_help=False,
+    )
     serve = commands.add_parser("serve", help="serve the Slack app on this machine")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument(
@@ -86,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["instrument"]:  # its own options: see `recovery-ops instrument --help`
+        from service.instrument import instrument_command
+
+        return instrument_command(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "demo":
         from service.local.demo import run_demo

@@ -1,0 +1,507 @@
+"""`recovery-ops instrument`: give chosen Task states of any state machine the recovery treatment.
+
+    recovery-ops instrument definition.asl.json --state "Charge card" [--state ...] [--output out.asl.json]
+        [--queue-url URL] [--routing technical|client-data] [--timeout-seconds N] [--on-reject STATE]
+
+The result is a new definition where each chosen Task, when it still fails after its retries, sends
+the integration contract (README, "The integration contract") to the recovery queue and pauses; Run
+again runs the Task again with its input (or the edited input). Every other state is left as it is.
+
+How the input is kept exactly. A Catch can only put the error into the state's input (or replace the
+input with it), and JSONPath cannot remove a key again, so "the input without the error" cannot be
+rebuilt after a plain Catch. Instead the chosen state's name now belongs to a Pass state that wraps
+the input, ``{"input": <input>}``, and the Task itself runs as ``"<State>: run"`` on ``$.input``
+(its InputPath, ResultPath and OutputPath are moved under ``$.input``, so what it reads and what it
+outputs are unchanged). Its new last catcher (``States.ALL``, ``ResultPath: $.error``) gives
+``{"input": <input>, "error": {...}}``: the recovery state sends ``$.input`` untouched, whatever its
+JSON type, and the task's output (what Run again sends: the step's input, possibly edited) goes back
+to ``$.input`` before ``"<State>: run"`` runs again.
+
+- **Retry**: a Task without a ``Retry`` field gets ``DEFAULT_RETRY``; an existing one (even empty) is
+  kept as it is.
+- **Existing catchers** keep their precedence: they come first, ours is last. Their ``ResultPath`` is
+  moved under ``$.input`` and a Pass ``"<State>: to <target>"`` unwraps the result before their
+  target, so the target receives what it received before. A catch-all (``States.ALL``) catcher can
+  only be last: it moves to the recovery state, so an error pauses for a person first, and a
+  rejection (or the pause timing out) continues where the catch-all used to lead, as it did.
+- **Rejection** (``RecoveryRejected``) or the pause timing out (``States.Timeout``): without
+  ``--on-reject`` and without a former catch-all, no catcher, so the execution (or the Parallel/Map
+  branch, and with it the execution unless its own catchers say otherwise) fails with that error.
+  ``--on-reject STATE`` (a state in the same scope as each chosen state) continues there with the
+  input plus ``recovery_error``.
+- **Names**: state names are unique in the whole state machine (ASL), so a name found in more than
+  one scope is refused, as is a generated name that is already taken. Generated names longer than
+  80 characters are shortened with a hash.
+- Refused (exit code 2): a file that is not JSON or not ASL, an unknown state, a state that is not a
+  Task, a JSONata state, a Task whose paths cannot be moved (variables or context paths in
+  ``InputPath``/``ResultPath``/``OutputPath``, ``TimeoutSecondsPath``/``HeartbeatSecondsPath``),
+  a name collision, a chosen state inside an Express child workflow (no ``.waitForTaskToken``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.recovery.contract import Routing
+
+State = dict[str, Any]
+Definition = dict[str, Any]
+
+RECOVERY_QUEUE_PLACEHOLDER = "${RecoveryQueueUrl}"  # filled in by DefinitionSubstitutions
+DEFAULT_TIMEOUT_SECONDS = 7 * 24 * 3600
+MAX_TIMEOUT_SECONDS = 99_999_999  # ASL's limit for TimeoutSeconds
+MAX_STATE_NAME_LENGTH = 80
+REJECTED_ERROR = "RecoveryRejected"  # what a person's Reject sends (service.recovery.actions)
+INPUT_KEY = "input"
+ERROR_KEY = "error"
+REJECTION_KEY = "recovery_error"
+CATCH_ALL = "States.ALL"
+
+DEFAULT_RETRY: list[dict[str, Any]] = [
+    {
+        "ErrorEquals": ["States.TaskFailed", "States.Timeout"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 30,
+        "JitterStrategy": "FULL",
+    }
+]
+SEND_RETRY: list[dict[str, Any]] = [
+    {
+        "ErrorEquals": ["SQS.SdkClientException", "SQS.AmazonSQSException", "SQS.InternalError"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 5,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 30,
+        "JitterStrategy": "FULL",
+    }
+]
+
+_REWRITABLE_PATH = re.compile(r"^\$(?=$|[.\[])")  # "$", "$.a", "$['a']"; not "$$…" nor "$variable"
+_ARN_PARTITION = re.compile(r"^arn:([^:]+):")
+_PATH_FIELDS = ("InputPath", "ResultPath", "OutputPath")
+_UNSUPPORTED_FIELDS = ("TimeoutSecondsPath", "HeartbeatSecondsPath")
+
+
+class InstrumentError(ValueError):
+    """Why the definition cannot be instrumented as asked (the CLI exits with code 2)."""
+
+
+@dataclass(frozen=True)
+class InstrumentOptions:
+    states: tuple[str, ...]
+    queue_url: str = RECOVERY_QUEUE_PLACEHOLDER
+    routing: Routing = Routing.TECHNICAL
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    on_reject: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One ``States`` object: the top level, a Parallel branch or a Map's item processor."""
+
+    where: str
+    states: dict[str, State]
+    express: bool = False  # the child workflows of a distributed Map of type EXPRESS
+
+
+@dataclass
+class InstrumentReport:
+    definition: Definition
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------- domain
+def instrument(definition: Definition, options: InstrumentOptions) -> Definition:
+    """A new definition in which each of ``options.states`` pauses for a person when it fails."""
+    return instrument_with_report(definition, options).definition
+
+
+def instrument_with_report(definition: Definition, options: InstrumentOptions) -> InstrumentReport:
+    _check_options(options)
+    result = copy.deepcopy(definition)
+    scopes = list(_scopes(result, "the top level"))  # states are replaced in place: the scopes stay valid
+    if result.get("QueryLanguage") == "JSONata":
+        raise InstrumentError("the state machine uses JSONata; instrument generates JSONPath states")
+    taken = Counter(name for scope in scopes for name in scope.states)
+    partition = _partition(definition)
+    report = InstrumentReport(result)
+    for name in dict.fromkeys(options.states):
+        scope = _scope_of(name, scopes)
+        report.notes.append(_instrument_state(name, scope, options, partition, taken))
+    return report
+
+
+def _check_options(options: InstrumentOptions) -> None:
+    if not options.states:
+        raise InstrumentError("name at least one state with --state")
+    if not 1 <= options.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise InstrumentError(f"--timeout-seconds must be between 1 and {MAX_TIMEOUT_SECONDS}")
+    if not options.queue_url.strip():
+        raise InstrumentError("--queue-url must not be empty")
+    if options.routing not in {routing.value for routing in Routing}:
+        raise InstrumentError(f"--routing must be one of {', '.join(routing.value for routing in Routing)}")
+
+
+def _scopes(machine: Any, where: str, express: bool = False) -> Iterator[Scope]:
+    """Every States object, depth first, checking the ASL shape on the way."""
+    if not isinstance(machine, dict):
+        raise InstrumentError(f"{where} is not a JSON object: not an ASL definition")
+    states = machine.get("States")
+    if not isinstance(states, dict) or not states:
+        raise InstrumentError(f'{where} has no "States" object: not an ASL definition')
+    if not isinstance(machine.get("StartAt"), str) or machine["StartAt"] not in states:
+        raise InstrumentError(f'{where}: "StartAt" does not name one of its states')
+    yield Scope(where, states, express)
+    for name, state in states.items():
+        if not isinstance(state, dict) or not isinstance(state.get("Type"), str):
+            raise InstrumentError(f'state "{name}" has no "Type": not an ASL definition')
+        if state["Type"] == "Parallel":
+            branches = state.get("Branches")
+            if not isinstance(branches, list) or not branches:
+                raise InstrumentError(f'Parallel state "{name}" has no "Branches"')
+            for index, branch in enumerate(branches, start=1):
+                yield from _scopes(branch, f'branch {index} of "{name}"', express)
+        elif state["Type"] == "Map":
+            processor = state.get("ItemProcessor", state.get("Iterator"))
+            config = (processor or {}).get("ProcessorConfig", {}) if isinstance(processor, dict) else {}
+            child_express = express or (
+                config.get("Mode") == "DISTRIBUTED" and config.get("ExecutionType") == "EXPRESS"
+            )
+            yield from _scopes(processor, f'the items of "{name}"', child_express)
+
+
+def _scope_of(name: str, scopes: list[Scope]) -> Scope:
+    found = [scope for scope in scopes if name in scope.states]
+    if not found:
+        raise InstrumentError(f'no state named "{name}" in the definition')
+    if len(found) > 1:
+        places = ", ".join(scope.where for scope in found)
+        raise InstrumentError(
+            f'"{name}" names a state in {len(found)} scopes ({places}); state names must be unique '
+            "in a state machine, so it is ambiguous"
+        )
+    return found[0]
+
+
+def _partition(definition: Definition) -> str:
+    """The partition the definition's own ARNs use (``aws``, ``aws-cn``, ``${Partition}``…)."""
+    for value in _resources(definition):
+        match = _ARN_PARTITION.match(value)
+        if match:
+            return match.group(1)
+    return "aws"
+
+
+def _resources(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Resource" and isinstance(item, str):
+                yield item
+            else:
+                yield from _resources(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _resources(item)
+
+
+def _instrument_state(
+    name: str,
+    scope: Scope,
+    options: InstrumentOptions,
+    partition: str,
+    taken: Counter[str],
+) -> str:
+    """Replace the state with the wrapper, the task and the recovery state; say what was done."""
+    states = scope.states
+    task = states[name]
+    where = f'"{name}" ({scope.where})'
+    _check_task(task, where, scope)
+    if options.on_reject is not None and options.on_reject not in states:
+        raise InstrumentError(f'--on-reject "{options.on_reject}" is not a state in the scope of {where}')
+
+    names = _Names(name, taken)
+    run_name = names.new(f"{name}: run")
+    recovery_name = names.new(f"Request recovery: {name}")
+    unwraps: dict[str, State] = {}
+
+    def unwrap_to(target: str) -> str:
+        unwrap_name = names.new(f"{name}: to {target}")
+        if unwrap_name not in unwraps:
+            unwraps[unwrap_name] = {
+                "Type": "Pass",
+                "Comment": f'recovery-ops instrument: the output of "{name}" as before, without the wrapper.',
+                "OutputPath": f"$.{INPUT_KEY}",
+                "Next": target,
+            }
+        return unwrap_name
+
+    run = _moved_under_input(task, where)
+    notes = []
+    if "Retry" not in task:
+        run["Retry"] = copy.deepcopy(DEFAULT_RETRY)
+        notes.append("default Retry added")
+    catchers, catch_all = _split_catchers(task.get("Catch", []), where)
+    for catcher in catchers:
+        catcher["ResultPath"] = _under_input(catcher.get("ResultPath", "$"), "a catcher's ResultPath", where)
+        catcher["Next"] = unwrap_to(catcher["Next"])
+    catchers.append({"ErrorEquals": [CATCH_ALL], "ResultPath": f"$.{ERROR_KEY}", "Next": recovery_name})
+    run["Catch"] = catchers
+    if len(catchers) > 1:
+        notes.append(f"{len(catchers) - 1} existing catcher(s) kept first")
+
+    recovery = _recovery_state(name, run_name, options, partition)
+    rejection = []
+    if options.on_reject is not None:
+        rejection.append(
+            {
+                "ErrorEquals": [REJECTED_ERROR, "States.Timeout"],
+                "ResultPath": f"$.{INPUT_KEY}.{REJECTION_KEY}",
+                "Next": unwrap_to(options.on_reject),
+            }
+        )
+        notes.append(f'rejection or timeout → "{options.on_reject}"')
+    if catch_all is not None:
+        moved = {key: value for key, value in catch_all.items() if key not in ("ResultPath", "Next")}
+        moved["ResultPath"] = _under_input(catch_all.get("ResultPath", "$"), "a catcher's ResultPath", where)
+        moved["Next"] = unwrap_to(catch_all["Next"])
+        rejection.append(moved)
+        notes.append(f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}")')
+    if rejection:
+        recovery["Catch"] = rejection
+    else:
+        notes.append("rejection or timeout fails the execution")
+
+    wrapper: State = {
+        "Type": "Pass",
+        "Comment": (
+            f'recovery-ops instrument: keeps the input of "{name}" under "{INPUT_KEY}", so that a '
+            f'recovery can send it back unchanged; the task runs in "{run_name}".'
+        ),
+        "Parameters": {f"{INPUT_KEY}.$": "$"},
+        "Next": run_name,
+    }
+    generated = {name: wrapper, run_name: run, recovery_name: recovery, **unwraps}
+    replaced: dict[str, State] = {}
+    for existing, state in states.items():
+        if existing == name:
+            replaced.update(generated)
+        else:
+            replaced[existing] = state
+    states.clear()
+    states.update(replaced)
+    return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
+
+
+def _check_task(task: State, where: str, scope: Scope) -> None:
+    if task["Type"] != "Task":
+        raise InstrumentError(f"{where} is a {task['Type']} state, not a Task")
+    if task.get("QueryLanguage") == "JSONata":
+        raise InstrumentError(f"{where} uses JSONata; instrument generates JSONPath states")
+    if scope.express:
+        raise InstrumentError(f"{where} runs in Express child workflows, which cannot wait for a task token")
+    for unsupported in _UNSUPPORTED_FIELDS:
+        if unsupported in task:
+            raise InstrumentError(f"{where} uses {unsupported}, which instrument does not support")
+
+
+def _moved_under_input(task: State, where: str) -> State:
+    """The task, reading and writing ``$.input`` of the wrapper: same effective input and output."""
+    run = copy.deepcopy(task)
+    for path_field in _PATH_FIELDS:
+        run[path_field] = _under_input(task.get(path_field, "$"), path_field, where)
+    return run
+
+
+def _under_input(path: Any, what: str, where: str) -> str | None:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not _REWRITABLE_PATH.match(path):
+        raise InstrumentError(
+            f"{where}: {what} {json.dumps(path)} is not a plain JSONPath on the state's input"
+        )
+    return f"$.{INPUT_KEY}{path[1:]}"
+
+
+def _split_catchers(catch: Any, where: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The specific catchers (copies) and the catch-all, if there is one (ASL: last and alone)."""
+    if not isinstance(catch, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("ErrorEquals"), list) and isinstance(c.get("Next"), str)
+        for c in catch
+    ):
+        raise InstrumentError(f'{where}: "Catch" is not a list of catchers with ErrorEquals and Next')
+    specific = [copy.deepcopy(c) for c in catch if CATCH_ALL not in c["ErrorEquals"]]
+    catch_all = [copy.deepcopy(c) for c in catch if CATCH_ALL in c["ErrorEquals"]]
+    if len(catch_all) > 1 or (catch_all and catch[-1]["ErrorEquals"] != [CATCH_ALL]):
+        raise InstrumentError(f'{where}: "States.ALL" must be alone in the last catcher')
+    return specific, (catch_all[0] if catch_all else None)
+
+
+def _recovery_state(name: str, run_name: str, options: InstrumentOptions, partition: str) -> State:
+    return {
+        "Type": "Task",
+        "Comment": (
+            f'recovery-ops instrument: pause until a person runs "{name}" again (the output, its input '
+            "possibly edited, becomes its input) or rejects it (RecoveryRejected)."
+        ),
+        "Resource": f"arn:{partition}:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {
+            "QueueUrl": options.queue_url,
+            "MessageBody": {
+                "contract_version": 1,
+                "task_token.$": "$$.Task.Token",
+                "execution_arn.$": "$$.Execution.Id",
+                "execution_name.$": "$$.Execution.Name",
+                "state_machine_arn.$": "$$.StateMachine.Id",
+                "failed_state": name,
+                "input.$": f"$.{INPUT_KEY}",
+                "error.$": f"$.{ERROR_KEY}.Error",
+                "cause.$": f"$.{ERROR_KEY}.Cause",
+                "routing": str(options.routing),
+                "requested_at.$": "$$.State.EnteredTime",
+            },
+        },
+        "ResultPath": f"$.{INPUT_KEY}",
+        "TimeoutSeconds": options.timeout_seconds,
+        "Retry": copy.deepcopy(SEND_RETRY),
+        "Next": run_name,
+    }
+
+
+class _Names:
+    """Generated names: at most 80 characters, never one already in the definition."""
+
+    def __init__(self, state: str, taken: Counter[str]) -> None:
+        self._state = state
+        self._taken = taken
+        self._mine: set[str] = set()
+
+    def new(self, wanted: str) -> str:
+        name = wanted
+        if len(name) > MAX_STATE_NAME_LENGTH:
+            digest = hashlib.sha256(wanted.encode()).hexdigest()[:8]
+            name = f"{wanted[: MAX_STATE_NAME_LENGTH - 9]}~{digest}"
+        if name in self._mine:
+            return name
+        if self._taken[name]:
+            raise InstrumentError(
+                f'cannot instrument "{self._state}": the state name "{name}" it needs is already taken'
+            )
+        self._taken[name] += 1
+        self._mine.add(name)
+        return name
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recovery-ops instrument",
+        description="Write a new definition in which the chosen Task states pause for a person on failure.",
+    )
+    parser.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
+    parser.add_argument(
+        "--state",
+        action="append",
+        required=True,
+        dest="states",
+        metavar="STATE",
+        help="a Task state to instrument (repeatable)",
+    )
+    parser.add_argument(
+        "--queue-url",
+        default=RECOVERY_QUEUE_PLACEHOLDER,
+        help=f"the recovery queue's URL (default: the placeholder {RECOVERY_QUEUE_PLACEHOLDER})",
+    )
+    parser.add_argument(
+        "--output", "-o", type=Path, help="where to write the new definition (default: stdout)"
+    )
+    parser.add_argument(
+        "--routing",
+        choices=[routing.value for routing in Routing],
+        default=Routing.TECHNICAL.value,
+        help="which support team the recoveries go to (default: technical)",
+    )
+    parser.add_argument(
+        "--timeout-seconds",
+        type=int,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"how long a paused execution waits for a person (default: {DEFAULT_TIMEOUT_SECONDS}, 7 days)",
+    )
+    parser.add_argument(
+        "--on-reject",
+        metavar="STATE",
+        help="a state (in the same scope) to continue at on rejection or timeout, instead of failing",
+    )
+    return parser
+
+
+def instrument_command(argv: Sequence[str]) -> int:
+    """The ``instrument`` subcommand: 0 when written, 2 when the definition or the arguments are refused."""
+    try:
+        args = _parser().parse_args(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        definition = _read_definition(args.definition)
+        if args.output is not None and _same_file(args.output, args.definition):
+            raise InstrumentError("--output names the definition itself; write the new definition elsewhere")
+        report = instrument_with_report(
+            definition,
+            InstrumentOptions(
+                states=tuple(args.states),
+                queue_url=args.queue_url,
+                routing=Routing(args.routing),
+                timeout_seconds=args.timeout_seconds,
+                on_reject=args.on_reject,
+            ),
+        )
+    except InstrumentError as problem:
+        print(f"recovery-ops instrument: {problem}", file=sys.stderr)
+        return 2
+    text = json.dumps(report.definition, indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    for note in report.notes:
+        print(f"instrumented {note}", file=sys.stderr)
+    if args.queue_url == RECOVERY_QUEUE_PLACEHOLDER:
+        print(
+            f"QueueUrl is {RECOVERY_QUEUE_PLACEHOLDER}: set it with DefinitionSubstitutions "
+            "(the RecoveryQueueUrl output); the role needs sqs:SendMessage on the recovery queue",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _read_definition(path: Path) -> Definition:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InstrumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        definition = json.loads(text)
+    except ValueError as exc:
+        raise InstrumentError(f"{path} is not JSON: {exc}") from exc
+    if not isinstance(definition, dict) or "States" not in definition:
+        raise InstrumentError(f'{path} is not an ASL definition (no "States")')
+    return definition
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+if __name__ == "__main__":
+    raise SystemExit(instrument_command(sys.argv[1:]))
