@@ -30,6 +30,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from service.recovery.recovery import AuditEntry
+from service.recovery.store import dynamodb_value, json_value
 
 ORDERS = "orders"
 RECOVERY = "recovery"
@@ -184,7 +185,7 @@ class DeadLetterAudit:
             UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry), "
             "queue_url = :url, updated_at = :now, expires_at = :expires",
             ExpressionAttributeValues={
-                ":entry": {"L": [_serializer.serialize(_plain(asdict(entry)))]},
+                ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
                 ":none": {"L": []},
                 ":url": {"S": queue.url},
                 ":now": {"S": at.isoformat(timespec="milliseconds")},
@@ -198,7 +199,7 @@ class DeadLetterAudit:
         ).get("Item")
         if not item or "audit" not in item:
             return []
-        return [AuditEntry(**_json(entry)) for entry in _deserializer.deserialize(item["audit"])]
+        return [AuditEntry(**json_value(entry)) for entry in _deserializer.deserialize(item["audit"])]
 
     def last_redrive(self, queue: DeadLetterQueue) -> AuditEntry | None:
         return next((e for e in reversed(self.history(queue)) if e.result != DENIED), None)
@@ -376,26 +377,3 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _json(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json(v) for v in value]
-    return value

@@ -23,7 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from service.conditional_writes import if_condition_holds
-from service.recovery.recovery import AuditEntry
+from service.recovery.recovery import AuditEntry, execution_console_url
 
 REDRIVE_WINDOW = timedelta(days=14)
 _serializer = TypeSerializer()
@@ -61,15 +61,8 @@ class FailedExecution:
         return self.state_machine_arn.rsplit(":", 1)[-1]
 
     @property
-    def region(self) -> str:
-        return self.execution_arn.split(":")[3]
-
-    @property
     def console_url(self) -> str:
-        return (
-            f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}"
-            f"#/v2/executions/details/{self.execution_arn}"
-        )
+        return execution_console_url(self.execution_arn)
 
     def redrivable(self, now: datetime) -> bool:
         return now - datetime.fromisoformat(self.stopped_at) <= REDRIVE_WINDOW

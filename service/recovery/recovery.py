@@ -11,6 +11,15 @@ from typing import Any
 from service.recovery.contract import RecoveryRequest, Routing
 
 
+def execution_console_url(execution_arn: str) -> str:
+    """The Step Functions console page of an execution."""
+    region = execution_arn.split(":")[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
 class RecoveryStatus(StrEnum):
     OPEN = "OPEN"  # paused, waiting for a person
     RESUMING = "RESUMING"  # someone clicked; the call to Step Functions is under way
@@ -82,15 +91,8 @@ class Recovery:
         return self.state_machine_arn.rsplit(":", 1)[-1]
 
     @property
-    def region(self) -> str:
-        return self.execution_arn.split(":")[3]
-
-    @property
     def console_url(self) -> str:
-        return (
-            f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}"
-            f"#/v2/executions/details/{self.execution_arn}"
-        )
+        return execution_console_url(self.execution_arn)
 
     @property
     def input_json(self) -> str:

@@ -83,7 +83,7 @@ class RecoveryStore:
             UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry)",
             ConditionExpression="attribute_exists(recovery_id)",
             ExpressionAttributeValues={
-                ":entry": {"L": [_serializer.serialize(_plain(asdict(entry)))]},
+                ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
                 ":none": {"L": []},
             },
         )
@@ -113,7 +113,7 @@ class RecoveryStore:
             ":expected": {"S": expected},
             ":target": {"S": target},
             ":now": {"S": now.isoformat(timespec="milliseconds")},
-            ":entry": {"L": [_serializer.serialize(_plain(asdict(entry)))]},
+            ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
         }
         update = "SET #status = :target, updated_at = :now, audit = list_append(audit, :entry)"
         if target.is_closed:
@@ -252,24 +252,24 @@ def _key(recovery_id: str) -> dict[str, Any]:
     return {"recovery_id": {"S": recovery_id}}
 
 
-def _plain(value: Any) -> Any:
-    """JSON values as DynamoDB takes them (floats as Decimal)."""
+def dynamodb_value(value: Any) -> Any:
+    """JSON values as DynamoDB takes them (floats as Decimal); ``json_value`` is the way back."""
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: dynamodb_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [dynamodb_value(v) for v in value]
     return value
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
+        return {k: json_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json(v) for v in value]
+        return [json_value(v) for v in value]
     return value
 
 
@@ -281,11 +281,11 @@ def _to_item(recovery: Recovery) -> dict[str, Any]:
     data["state_machine_name"] = recovery.state_machine_name
     data["created_sort"] = recovery.sort_key
     item = {k: v for k, v in data.items() if v is not None}
-    return {k: _serializer.serialize(_plain(v)) for k, v in item.items()}
+    return {k: _serializer.serialize(dynamodb_value(v)) for k, v in item.items()}
 
 
 def _from_item(item: dict[str, Any]) -> Recovery:
-    data = {k: _json(_deserializer.deserialize(v)) for k, v in item.items()}
+    data = {k: json_value(_deserializer.deserialize(v)) for k, v in item.items()}
     return Recovery(
         recovery_id=data["recovery_id"],
         task_token=data["task_token"],
