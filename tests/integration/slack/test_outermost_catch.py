@@ -105,3 +105,23 @@ def test_a_failure_outside_the_recovery_pattern_is_posted_once_with_redrive_and_
     ]
     wait_until(lambda: "Redriven" in json.dumps(blocks_of(slack.calls_of("chat.update")[-1])))
     assert buttons(blocks_of(slack.calls_of("chat.update")[-1])) == []
+
+
+def test_redrive_is_refused_after_14_days_and_the_message_says_so(
+    stack: EmbeddedStack, slack: SlackStandIn
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.recovery.failures import Redrive
+
+    arn = failed_outside_the_recovery_pattern(stack)
+    failure_id = deliver(stack, status_change_event(stack.client("stepfunctions"), arn))["failure_id"]
+    failures = FailureStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    later = Redrive(
+        failures, stack.client("stepfunctions"), clock=lambda: datetime.now(UTC) + timedelta(days=15)
+    )
+
+    result = later.redrive(failure_id, ALLOWED)
+
+    assert not result.done and "14 days" in result.detail
+    assert failures.get(failure_id).status is FailureStatus.NOT_REDRIVABLE
