@@ -32,14 +32,14 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from service.local.lambda_dispatch import LambdaContext  # noqa: E402
 from service.local.slack_requests import SlackRequests  # noqa: E402
-from service.local.slack_standin import serve_slack_standin  # noqa: E402
+from service.local.slack_standin import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.recovery.contract import RecoveryRequest  # noqa: E402
 from service.recovery.recovery import Recovery  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
 from slack_app.ids import RUN_AGAIN  # noqa: E402
 
-BOT_TOKEN = "xoxb-ack-benchmark"
+BOT_TOKEN = LOCAL_BOT_TOKEN
 SIGNING_SECRET = "ack-benchmark-signing-secret"
 ALLOWED = "UALLOWED"
 P99_GOAL_MS = 50.0

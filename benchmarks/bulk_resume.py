@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.local.collector_poller import poll_collector  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.slack_requests import SlackRequest, SlackRequests  # noqa: E402
-from service.local.slack_standin import SlackStandIn, serve_slack_standin  # noqa: E402
+from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import RecoveryStatus  # noqa: E402
@@ -37,7 +37,7 @@ from service.recovery.store import RecoveryStore  # noqa: E402
 from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
 
-BOT_TOKEN = "xoxb-bulk-benchmark"
+BOT_TOKEN = LOCAL_BOT_TOKEN
 SIGNING_SECRET = "bulk-benchmark-signing-secret"
 ALLOWED = "UALLOWED"
 #: Between polls of moto: a tight loop starves its execution threads.

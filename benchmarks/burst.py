@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.local.collector_poller import poll_collector  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.slack_standin import serve_slack_standin  # noqa: E402
+from service.local.slack_standin import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import RecoveryStatus  # noqa: E402
@@ -67,7 +67,7 @@ def run(count: int, arrival_s: float, throttle_s: float, retry_after: int) -> di
         serve_dummy_vendor(vendor) as vendor_url,
         embedded_stack(
             parameters={"VendorUrl": vendor_url, "SlackDefaultChannel": "C-OPS"},
-            secrets={TOKEN_SECRET: "xoxb-burst"},
+            secrets={TOKEN_SECRET: LOCAL_BOT_TOKEN},
             environment={"SLACK_API_URL": slack.base_url},
             quiet=True,
         ) as stack,

@@ -15,7 +15,7 @@ from service.local.collector_poller import poll_collector
 from service.local.execution_history import POLL_SECONDS, TERMINAL, history, state_steps, wait_for_all
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_requests import SlackRequests
-from service.local.slack_standin import SlackStandIn, serve_slack_standin
+from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
 from service.operations import Operator
@@ -92,7 +92,7 @@ class SupportDesk:
         from slack_app.web import web_client
 
         groups = GroupStore(self._store.table_name, self._stack.client("dynamodb"))
-        token = os.environ.get("SLACK_BOT_TOKEN") or "xoxb-demo"
+        token = os.environ.get("SLACK_BOT_TOKEN") or LOCAL_BOT_TOKEN
         client = web_client(token, base_url=self._slack.base_url if self._slack else None)
         actions = RecoveryActions(
             self._store,
@@ -207,7 +207,7 @@ def run_demo(
                     "SlackAllowedUserIds": SUPPORT_ENGINEER,
                 },
                 secrets={
-                    TOKEN_SECRET: real_slack_token or "xoxb-demo",
+                    TOKEN_SECRET: real_slack_token or LOCAL_BOT_TOKEN,
                     SIGNING_SECRET_NAME: DEMO_SIGNING_SECRET,
                 },
                 environment={} if real_slack_token else {"SLACK_API_URL": slack.base_url},

@@ -23,6 +23,8 @@ from urllib.parse import parse_qs
 from service.local.http_serving import JsonRequestHandler, serve_locally
 
 VALID_TOKEN_PREFIX = "xoxb-"
+# the bot token of local runs (demo, benchmarks): only the stand-in accepts it
+LOCAL_BOT_TOKEN = VALID_TOKEN_PREFIX + "local-stand-in"
 
 
 @dataclass(frozen=True)
