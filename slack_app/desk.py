@@ -20,7 +20,6 @@ from service.recovery.dead_letters import DeadLetterAudit, DeadLetterQueues, sta
 from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
 from service.recovery.input_edit import SchemaCatalog
-from service.recovery.recovery import Recovery
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
 
@@ -35,9 +34,6 @@ class Desk:
     schemas: SchemaCatalog
     redrive: Redrive | None = None
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
-
-    def shares_group_message(self, recovery: Recovery) -> bool:
-        return self.groups.shares_message(recovery)
 
 
 def build_desk(

@@ -51,6 +51,9 @@ class SlackNotifier:
             blocks=group_blocks(group, notice),
         )
 
+    def post_failure(self, failure: FailedExecution, channel: str, redrivable: bool) -> MessageRef:
+        return self._post(channel, failure_fallback_text(failure), failure_blocks(failure, redrivable))
+
     def _post(self, channel: str, text: str, blocks: list) -> MessageRef:
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
         return MessageRef(answer["channel"], answer["ts"])
@@ -121,8 +124,7 @@ class SlackFailureDisplay:
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def post_failure(self, failure: FailedExecution) -> tuple[str, str]:
-        blocks = failure_blocks(failure, failure.redrivable(self._clock()))
-        message = self._notifier._post(self._channel, failure_fallback_text(failure), blocks)  # noqa: SLF001
+        message = self._notifier.post_failure(failure, self._channel, failure.redrivable(self._clock()))
         return message.channel, message.ts
 
     def show_failure(self, failure: FailedExecution) -> None:

@@ -138,7 +138,7 @@ def refresh_messages(desk: Desk, client: WebClient, report: BulkReport, summary:
             continue
         group_id = recovery.group_id or ""
         if group_id not in shared:
-            shared[group_id] = desk.shares_group_message(recovery)
+            shared[group_id] = desk.groups.shares_message(recovery)
         if shared[group_id]:
             groups.add(group_id)
         else:
