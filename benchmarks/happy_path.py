@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.local.execution_history import billed_transitions, history, wait_for_all  # noqa: E402
+from service.local.execution_history import wait_for_all, workflow_transitions  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
@@ -45,7 +45,7 @@ def main() -> None:
             wall_s = time.perf_counter() - began
             durations = sorted((d["stopDate"] - d["startDate"]).total_seconds() for d in finished.values())
             succeeded = sum(1 for d in finished.values() if d["status"] == "SUCCEEDED")
-            transitions = billed_transitions(history(sfn, arns[0]))
+            transitions = workflow_transitions(sfn, arns[0])  # the order and its item action
     figures = {
         "orders": ORDERS,
         "succeeded": succeeded,

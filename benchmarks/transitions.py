@@ -1,12 +1,16 @@
-"""State transitions per order, counted from the execution history on the embedded stack.
+"""State transitions per order, counted from the execution histories on the embedded stack.
 
 Step Functions (Standard) bills every state transition, retries included: one per state
-entered, one per retry of a task, plus the start. Paths measured:
+entered, one per retry of a task, plus the start. An order is its own execution plus one nested
+item execution per item; all of them are counted. Paths measured (one-item orders unless said):
 
 - ``happy_path``: the vendor answers at once.
-- ``one_recovery``: the vendor is down through every retry, the order pauses for a person, who
+- ``one_recovery``: the vendor is down through every retry, the item pauses for a person, who
   runs it again once the vendor is back.
-- ``one_rejection``: the order pauses and support rejects it (compensation, DLQ).
+- ``one_rejection``: the item pauses and support rejects it (reservation released, DLQ).
+- ``ten_items``: a ten-item order, the vendor answering at once.
+- ``fifty_items_largest_payload_bytes``: the largest input/output/parameters any state of a
+  50-item order (order and item executions) carried; Step Functions' limit is 262,144.
 
 Last line: one JSON object.
 """
@@ -19,10 +23,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.local.execution_history import billed_transitions, history, wait_for_status  # noqa: E402
+from service.local.execution_history import (  # noqa: E402
+    history,
+    largest_payload_bytes,
+    nested_execution_arns,
+    wait_for_status,
+    workflow_transitions,
+)
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.stack import LOCAL_STOCK, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
@@ -42,8 +52,8 @@ def main() -> None:
         recovery_queue = stack.physical("RecoveryQueue")
 
         def transitions_of(execution_arn: str) -> int:
-            wait_for_status(sfn, execution_arn, timeout=60)
-            return billed_transitions(history(sfn, execution_arn))
+            wait_for_status(sfn, execution_arn, timeout=240)
+            return workflow_transitions(sfn, execution_arn)
 
         def fresh_circuit() -> None:
             """Each path is measured alone: no failures of the previous path left in the breaker."""
@@ -68,7 +78,32 @@ def main() -> None:
         sfn.send_task_failure(taskToken=request["task_token"], error="RecoveryRejected", cause="benchmark")
         one_rejection = transitions_of(rejected)
 
-    print(json.dumps({"happy_path": happy, "one_recovery": one_recovery, "one_rejection": one_rejection}))
+        fresh_circuit()
+        vendor.set_behaviour(VendorBehaviour())
+        ten_items = transitions_of(api.place(order_of(10)).body["execution_arn"])
+
+        fifty = api.place(order_of(50)).body["execution_arn"]
+        wait_for_status(sfn, fifty, timeout=240)
+        executions = [fifty, *nested_execution_arns(history(sfn, fifty))]
+        largest = max(largest_payload_bytes(history(sfn, arn)) for arn in executions)
+
+    print(
+        json.dumps(
+            {
+                "happy_path": happy,
+                "one_recovery": one_recovery,
+                "one_rejection": one_rejection,
+                "ten_items": ten_items,
+                "fifty_items_largest_payload_bytes": largest,
+            }
+        )
+    )
+
+
+def order_of(count: int) -> dict:
+    products = sorted(LOCAL_STOCK)
+    items = [{"product_id": products[n % len(products)], "quantity": 1} for n in range(count)]
+    return {"customer_id": "c-1", "items": items}
 
 
 if __name__ == "__main__":

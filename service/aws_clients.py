@@ -10,11 +10,23 @@ import threading
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
+_loader: Any = None  # botocore's service-model loader, kept across resets: models never change
+
+
+def _session() -> boto3.session.Session:
+    global _loader
+    core = botocore.session.get_session()
+    if _loader is None:
+        _loader = core.get_component("data_loader")
+    else:
+        core.register_component("data_loader", _loader)
+    return boto3.session.Session(botocore_session=core)
 
 
 def client(service_name: str) -> Any:
@@ -23,7 +35,7 @@ def client(service_name: str) -> Any:
         return cached
     with _lock:
         if service_name not in _clients:
-            _clients[service_name] = boto3.session.Session().client(service_name, config=_CONFIG)
+            _clients[service_name] = _session().client(service_name, config=_CONFIG)
         return _clients[service_name]
 
 

@@ -101,11 +101,16 @@ class ExecutionWatcherConfig(HandlerConfig):
     recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
     order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
+    handled_errors: str = Field(alias="HANDLED_FAILURE_ERRORS", default="")
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
     technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+
+    @property
+    def handled_failure_errors(self) -> frozenset[str]:
+        return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
 
 class ReminderConfig(HandlerConfig):

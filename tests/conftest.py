@@ -64,3 +64,9 @@ def dead_letters(stack: EmbeddedStack, queue: str = "OrdersDeadLetterQueue") -> 
     sqs = stack.client("sqs")
     messages = sqs.receive_message(QueueUrl=stack.physical(queue), MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(m["Body"]) for m in messages]
+
+
+def item_execution_arn(stack: EmbeddedStack, order_id: str, item_number: int = 1) -> str:
+    """The nested execution that handles one item of an order: ``<order id>-item-<n>``."""
+    prefix, _, machine = stack.arn("OrderItemStateMachine").partition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{order_id}-item-{item_number}"

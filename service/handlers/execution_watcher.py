@@ -37,6 +37,7 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
         ),
         orders=OrderStore(config.orders_table_name, dynamodb),
         order_state_machine_arn=config.order_state_machine_arn,
+        handled_errors=config.handled_failure_errors,
     )
 
 

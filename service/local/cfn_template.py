@@ -6,6 +6,8 @@ cannot drift from what `sam deploy` ships.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,12 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as data (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: Path, modified: int) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 

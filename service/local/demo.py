@@ -12,7 +12,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from service.local.collector_poller import poll_collector
-from service.local.execution_history import POLL_SECONDS, TERMINAL, history, state_steps, wait_for_all
+from service.local.execution_history import (
+    POLL_SECONDS,
+    TERMINAL,
+    history,
+    nested_execution_arns,
+    state_steps,
+    wait_for_all,
+)
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_requests import SlackRequests
 from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin
@@ -54,14 +61,23 @@ def demo_orders(count: int, rng: random.Random) -> list[dict]:
     return orders
 
 
+def _path(events: list[dict]) -> tuple[float | None, str]:
+    steps = state_steps(events)
+    path = "  →  ".join(
+        f"{step.name} {'✓' if step.exited else '✗ ' + (step.error or '')}".rstrip() for step in steps
+    )
+    return (steps[0].entered_at if steps else None), path
+
+
 def _timeline(sfn: object, placed: list[dict], started: float, out: Print) -> None:
+    """Each order's states, then each of its item actions' states, indented."""
     for order in placed:
-        steps = state_steps(history(sfn, order["execution_arn"]))
-        path = "  →  ".join(
-            f"{step.name} {'✓' if step.exited else '✗ ' + (step.error or '')}".rstrip() for step in steps
-        )
-        first = steps[0].entered_at - started if steps else 0.0
-        out(f"  +{first:5.2f}s {order['order_id'][:16]}…  {path}")
+        events = history(sfn, order["execution_arn"])
+        first, path = _path(events)
+        out(f"  +{(first or started) - started:5.2f}s {order['order_id'][:16]}…  {path}")
+        for item_arn in nested_execution_arns(events):
+            first, path = _path(history(sfn, item_arn))
+            out(f"      +{(first or started) - started:5.2f}s item {item_arn.rsplit('-', 1)[-1]:>2}  {path}")
 
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
@@ -182,6 +198,51 @@ class SupportDesk:
             self.show_slack()
 
 
+MULTI_ITEM_ORDER = {
+    "customer_id": "customer-7",
+    "items": [
+        {"product_id": "sku-kettle", "quantity": 1},
+        {"product_id": "sku-vase", "quantity": 2},
+        {"product_id": "sku-unknown!", "quantity": 1},
+        {"product_id": "sku-desk", "quantity": 1},
+    ],
+}
+
+
+def _multi_item_order(
+    api: LocalOrderApi, vendor: DummyVendor, desk: SupportDesk, sfn: object, out: Print
+) -> dict:
+    """Item 2's product fails at the vendor (run again once it is back); item 3's product is unknown
+    (rejected: nothing stays reserved, the item goes to the DLQ). The order ends PARTIALLY_FINISHED."""
+    vendor.set_behaviour(VendorBehaviour(failing_products=["sku-vase"]))
+    placed = api.place(MULTI_ITEM_ORDER).body
+    items = ", ".join(f"{i['product_id']} x{i['quantity']}" for i in MULTI_ITEM_ORDER["items"])
+    out(f"  202 {placed['order_id']}  {items}")
+    out("  one nested item action per item, named <order id>-item-<n>, checking and reserving in parallel")
+    paused = {
+        r.input.get("item_number"): r
+        for r in desk.wait_for_open(2)
+        if r.input.get("order_id") == placed["order_id"]
+    }
+    for number, recovery in sorted(paused.items()):
+        out(f"  item {number} paused: {recovery.execution_name[-7:]} {recovery.error} ({recovery.routing})")
+    if 3 in paused:
+        desk.reject(paused[3], "unknown product")
+    vendor.set_behaviour(VendorBehaviour())
+    if 2 in paused and not desk.click_run_again(paused[2]):
+        desk.operator.retry(paused[2].recovery_id)
+    wait_for_all(sfn, [placed["execution_arn"]])
+    desk.show_slack()
+    order = api.get(placed["order_id"]).body
+    for item in order["items"]:
+        out(
+            f"  item {item['item_number']} {item['product_id']}: {item['status']}"
+            + (f" ({item['error']})" if item["error"] else "")
+        )
+    out(f"  order {order['order_id'][:16]}…: {order['status']}")
+    return placed
+
+
 def run_demo(
     order_count: int = 12, failure_rate: float = 0.2, seed: int = 7, out: Print = print
 ) -> DemoResult:
@@ -270,8 +331,15 @@ def run_demo(
             desk.click_run_again(paused[0])
         placed.extend(outage_orders)
         desk.run_again_until_done([o["execution_arn"] for o in outage_orders])
-        finished = wait_for_all(sfn, [p["execution_arn"] for p in placed])
+        wait_for_all(sfn, [p["execution_arn"] for p in placed])
         desk.show_slack()
+
+        out("")
+        out(
+            "3. a multi-item order: one item paused until the vendor is back, one rejected, the rest reserved"
+        )
+        placed.append(_multi_item_order(api, vendor, desk, sfn, out))
+        finished = wait_for_all(sfn, [p["execution_arn"] for p in placed])
         out("")
         desk.operator.list(RecoveryQuery(since="1h"))
 

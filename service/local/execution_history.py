@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -68,25 +69,28 @@ def history(sfn: Any, execution_arn: str) -> list[dict]:
 
 
 def state_steps(events: list[dict]) -> list[StateStep]:
-    """The states in the order they were entered; a state's error is the last failure seen inside it."""
+    """The states in the order they were entered; a state's error is the last failure seen inside it.
+
+    Branches of a Parallel and iterations of a Map interleave in the history, so an exit is matched
+    to the latest entry of the same state name that has not exited yet.
+    """
     steps: list[StateStep] = []
-    current: dict[str, Any] | None = None
     for event in events:
-        details_entered = event.get("stateEnteredEventDetails")
-        if details_entered:
-            current = {
-                "name": details_entered["name"],
-                "entered_at": event["timestamp"].timestamp(),
-                "error": None,
-            }
-            steps.append(StateStep(**current, exited=False))
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            steps.append(StateStep(entered["name"], event["timestamp"].timestamp(), exited=False))
             continue
         for key in ("taskFailedEventDetails", "lambdaFunctionFailedEventDetails", "taskTimedOutEventDetails"):
-            if key in event and current is not None:
-                current["error"] = event[key].get("error")
-                steps[-1] = StateStep(**current, exited=False)
-        if "stateExitedEventDetails" in event and current is not None:
-            steps[-1] = StateStep(**current, exited=True)
+            if key in event and steps:
+                last = steps[-1]
+                steps[-1] = StateStep(last.name, last.entered_at, last.exited, event[key].get("error"))
+        exited = event.get("stateExitedEventDetails")
+        if exited:
+            for index in range(len(steps) - 1, -1, -1):
+                step = steps[index]
+                if step.name == exited["name"] and not step.exited:
+                    steps[index] = StateStep(step.name, step.entered_at, True, step.error)
+                    break
     return steps
 
 
@@ -123,3 +127,36 @@ def billed_transitions(events: list[dict]) -> int:
             if scheduled_in_state > 1:
                 transitions += 1
     return transitions
+
+
+def nested_execution_arns(events: list[dict]) -> list[str]:
+    """The executions this one started with `states:startExecution` (the order's item actions)."""
+    arns = []
+    for event in events:
+        details = event.get("taskSubmittedEventDetails")
+        if details and details.get("resourceType") == "states":
+            arns.append(json.loads(details["output"])["ExecutionArn"])
+    return arns
+
+
+def workflow_transitions(sfn: Any, execution_arn: str) -> int:
+    """Billed transitions of an execution and of every execution it nested, recursively."""
+    events = history(sfn, execution_arn)
+    return billed_transitions(events) + sum(
+        workflow_transitions(sfn, arn) for arn in nested_execution_arns(events)
+    )
+
+
+def largest_payload_bytes(events: list[dict]) -> int:
+    """The largest input, output or parameters (UTF-8 bytes) any event carried: Step Functions
+    refuses anything over 256 KiB."""
+    sizes = [0]
+    for event in events:
+        for key, details in event.items():
+            if key.endswith("EventDetails") and isinstance(details, dict):
+                sizes.extend(
+                    len(details[field].encode())
+                    for field in ("input", "output", "parameters")
+                    if isinstance(details.get(field), str)
+                )
+    return max(sizes)

@@ -11,6 +11,7 @@ order's execution several times cheaper, which matters for thousand-order benchm
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,53 +82,99 @@ def memoised_moto_hot_paths() -> Iterator[None]:
             module.boto_client_for = original_client_for
 
 
+#: The embedded stack's default names: ``recovery-ops-<6 hex digits>``. Definitions of two stacks
+#: differ only there, so one parse serves every stack.
+_STACK_NAME = re.compile(r"recovery-ops-[0-9a-f]{6}")
+_PLACEHOLDER = "recovery-ops-000000"
+_TREES: dict[str, tuple[Any, list[tuple[Any, str]]]] = {}
+_TREES_LOCK = threading.Lock()
+
+
 def _parse_tree_once(original_parse: Any) -> Any:
     """Keep ANTLR's parse tree per definition; build fresh evaluation components from it each time.
 
     The tree is only read by the preprocessor, so sharing it between executions is safe, while the
-    components (which hold evaluation state) stay one set per execution, as in moto.
+    components (which hold evaluation state) stay one set per execution, as in moto. Parsing a
+    definition takes about a second, once per state machine of every stack; trees are kept across
+    stacks with the stack's name written into the few tokens that hold it just before each use.
     """
+    from antlr4.tree.Tree import TerminalNode
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 
-    trees: dict[str, Any] = {}
+    def named_tokens(tree: Any) -> list[tuple[Any, str]]:
+        found, pending = [], [tree]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, TerminalNode):
+                if _PLACEHOLDER in node.symbol.text:
+                    found.append((node.symbol, node.symbol.text))
+            else:
+                pending.extend(node.getChildren())
+        return found
 
     def parse(definition: str) -> tuple[Any, Any]:
-        tree = trees.get(definition)
-        if tree is None:
-            _, tree = original_parse(definition)  # raises on a bad definition, as before
-            trees[definition] = tree
-        return Preprocessor().visit(tree), tree
+        names = set(_STACK_NAME.findall(definition))
+        name = names.pop() if len(names) == 1 else None
+        key = _STACK_NAME.sub(_PLACEHOLDER, definition) if name else definition
+        with _TREES_LOCK:
+            entry = _TREES.get(key)
+            if entry is None:
+                _, tree = original_parse(key)  # raises on a bad definition, as before
+                entry = _TREES[key] = (tree, named_tokens(tree) if name else [])
+            tree, tokens = entry
+            for token, text in tokens:
+                token.text = text.replace(_PLACEHOLDER, name)
+            return Preprocessor().visit(tree), tree
 
     return parse
 
 
 @contextmanager
 def atomic_dynamodb_writes() -> Iterator[None]:
-    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+    """Make moto's DynamoDB operations atomic, as DynamoDB's are.
 
     moto checks a ConditionExpression and then writes without a lock, so two threads can both
     pass the same condition; DynamoDB never lets that happen. The circuit breaker's single probe
-    relies on it, so the embedded stack serialises moto's item writes.
+    relies on it, so the embedded stack serialises moto's item writes. Reads are serialised with
+    them: many item actions reserving the same product update one stock item, and a read turning
+    that item into its answer while a write changes it fails in moto ("dictionary changed size
+    during iteration").
     """
     import threading
 
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
+    patched = [(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")] + [
+        (DynamoHandler, name)
+        for name in (
+            "put_item",
+            "update_item",
+            "delete_item",
+            "get_item",
+            "batch_get_item",
+            "batch_write_item",
+            "query",
+            "scan",
+            "transact_get_items",
+            "transact_write_items",
+        )
+    ]
+    originals = {(owner, name): getattr(owner, name) for owner, name in patched}
 
     def locked(original: Any) -> Any:
         @functools.wraps(original)
-        def write(*args: Any, **kwargs: Any) -> Any:
+        def operation(*args: Any, **kwargs: Any) -> Any:
             with lock:
                 return original(*args, **kwargs)
 
-        return write
+        return operation
 
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, locked(original))
+    for (owner, name), original in originals.items():
+        setattr(owner, name, locked(original))
     try:
         yield
     finally:
-        for name, original in originals.items():
-            setattr(DynamoDBBackend, name, original)
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)

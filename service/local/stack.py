@@ -35,6 +35,8 @@ from service.local.cfn_template import (
 from service.local.interpreter_clock import SleepLog, accelerated_breaker_clock, scaled_interpreter_sleeps
 from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
 from service.local.moto_speedups import atomic_dynamodb_writes, memoised_moto_hot_paths
+from service.local.nested_executions import nested_executions_as_on_aws
+from service.orders.stock import StockStore
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -337,6 +339,12 @@ def _referenced_ids(value: Any) -> set[str]:
     return set()
 
 
+#: What the local stack has in stock: every product the demo, the tests and the benchmarks order.
+LOCAL_STOCK: dict[str, int] = {
+    f"sku-{name}": 100_000 for name in ("lamp", "kettle", "vase", "desk", "chair", "a", "b", "c", "lamp-x1")
+}
+
+
 @contextmanager
 def embedded_stack(
     parameters: dict[str, str] | None = None,
@@ -346,6 +354,7 @@ def embedded_stack(
     quiet: bool = False,
     secrets: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
+    stock: dict[str, int] | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
 
@@ -354,7 +363,8 @@ def embedded_stack(
     keeps the handlers' log lines below ERROR and their EMF metric lines off standard output.
     ``secrets`` are created in Secrets Manager (what a deployer creates before ``sam deploy``, such
     as the Slack bot token); ``environment`` adds local-only settings, such as ``SLACK_API_URL``
-    pointing at the Slack stand-in.
+    pointing at the Slack stand-in. ``stock`` is put in the stock table (default: the local
+    catalogue, ``LOCAL_STOCK``).
     """
     from moto import mock_aws
 
@@ -372,6 +382,7 @@ def embedded_stack(
         aws_clients.reset()
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(memoised_moto_hot_paths())
+        stack.enter_context(nested_executions_as_on_aws())
         stack.enter_context(atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
@@ -385,6 +396,9 @@ def embedded_stack(
         deployer.create_state_machines()
         deployer.note_skipped()
         _forget_cached_parameters()
+        stock_store = StockStore(deployer.ctx.resources["StockTable"]["Ref"], aws_clients.client("dynamodb"))
+        for product_id, available in (LOCAL_STOCK if stock is None else stock).items():
+            stock_store.set_available(product_id, available)
         for name, value in (secrets or {}).items():
             aws_clients.client("secretsmanager").create_secret(Name=name, SecretString=value)
         os.environ.update(deployer.environment)

@@ -7,7 +7,14 @@ import json
 from pydantic import ValidationError
 
 from service.orders.errors import InvalidOrderRequest
-from service.orders.models import FieldProblem, OrderRequest, OrderView, PlacedOrder, new_order_id
+from service.orders.models import (
+    FieldProblem,
+    ItemView,
+    OrderRequest,
+    OrderView,
+    PlacedOrder,
+    new_order_id,
+)
 from service.orders.order_store import OrderStore
 from service.orders.order_workflow import OrderWorkflow
 
@@ -24,12 +31,18 @@ def parse_order_request(body: str | None) -> OrderRequest:
     try:
         return OrderRequest.model_validate(payload)
     except ValidationError as exc:
+        shorthand = "items" not in payload
         raise InvalidOrderRequest(
-            [
-                FieldProblem(field=".".join(map(str, error["loc"])) or "body", reason=error["msg"])
-                for error in exc.errors()
-            ]
+            [_problem(error["loc"], error["msg"], shorthand) for error in exc.errors()]
         ) from exc
+
+
+def _problem(location: tuple, reason: str, shorthand: bool) -> FieldProblem:
+    """Name the field as the client wrote it (``quantity``, not ``items.0.quantity``, for the
+    single-product form)."""
+    if shorthand and location[:2] == ("items", 0) and len(location) > 2:
+        location = location[2:]
+    return FieldProblem(field=".".join(map(str, location)) or "body", reason=reason)
 
 
 def place_order(body: str | None, workflow: OrderWorkflow, status_url_base: str) -> PlacedOrder:
@@ -50,4 +63,24 @@ def get_order(order_id: str, store: OrderStore, workflow: OrderWorkflow) -> Orde
         return None
     # Between StartExecution and the workflow's first step there is no record yet.
     status = record["status"] if record else "ACCEPTED"
-    return OrderView(order_id=order_id, status=status, record=record, execution=execution)
+    return OrderView(
+        order_id=order_id, status=status, items=item_views(record), record=record, execution=execution
+    )
+
+
+def item_views(record: dict | None) -> list[ItemView]:
+    """Each item of the order with its status: PENDING until its item action records one."""
+    if not record or "items" not in record:
+        return []
+    statuses = record.get("item_status", {})
+    errors = record.get("item_errors", {})
+    return [
+        ItemView(
+            item_number=number,
+            product_id=item["product_id"],
+            quantity=item["quantity"],
+            status=statuses.get(str(number), "PENDING"),
+            error=errors.get(str(number)),
+        )
+        for number, item in enumerate(json.loads(record["items"]), start=1)
+    ]

@@ -38,11 +38,12 @@ class OrderStore:
             Key={"order_id": {"S": order_id}},
             UpdateExpression="SET #status = :failed, failure_error = :error, failure = :cause",
             ConditionExpression="attribute_not_exists(order_id) OR "
-            "NOT #status IN (:finished, :rejected, :failed)",
+            "NOT #status IN (:finished, :partially_finished, :rejected, :failed)",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":failed": {"S": "FAILED"},
                 ":finished": {"S": "FINISHED"},
+                ":partially_finished": {"S": "PARTIALLY_FINISHED"},
                 ":rejected": {"S": "REJECTED"},
                 ":error": {"S": error or "unknown"},
                 ":cause": {"S": (cause or "")[:4000]},

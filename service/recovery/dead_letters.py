@@ -376,4 +376,3 @@ def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-

@@ -68,6 +68,9 @@ class OutermostCatch:
     failure_display: FailureDisplay | None = None
     orders: OrderRecords | None = None
     order_state_machine_arn: str | None = None
+    #: Errors of Fail states where the workflow ended a failure it handled itself (each decision is
+    #: already recorded, e.g. every item of an order rejected and in the DLQ): nothing to redrive.
+    handled_errors: frozenset[str] = frozenset()
 
     def handle(self, ended: ExecutionEnded) -> EndReport:
         report = EndReport()
@@ -84,7 +87,7 @@ class OutermostCatch:
                     self.recovery_display.show_outcome(self.store.get(recovery.recovery_id))
         if self.orders is not None and ended.state_machine_arn == self.order_state_machine_arn:
             report.order_marked = self.orders.mark_failed(ended.execution_name, ended.error, ended.cause)
-        if not recoveries:
+        if not recoveries and ended.error not in self.handled_errors:
             report.failure_id = self._record_failure(ended)
         return report
 

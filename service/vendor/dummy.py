@@ -27,6 +27,9 @@ class VendorBehaviour(BaseModel):
     retry_after_seconds: int = Field(default=2, ge=0, le=3600)
     latency_ms: int = Field(default=0, ge=0, le=30_000)
     stock: int = Field(default=1000, ge=0, description="units in stock of every known product")
+    failing_products: list[str] = Field(
+        default_factory=list, description="products whose every call is answered 503 (one item failing)"
+    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class DummyVendor:
             roll_throttle, roll_failure = self._random.random(), self._random.random()
         if behaviour.latency_ms:
             time.sleep(behaviour.latency_ms / 1000)
-        if behaviour.outage:
+        if behaviour.outage or product_id in behaviour.failing_products:
             return VendorResponse(503, {"message": "service unavailable"})
         if roll_throttle < behaviour.throttle_rate:
             return VendorResponse(

@@ -15,7 +15,7 @@ from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
 from slack_app.blocks import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
-from tests.conftest import wait_until
+from tests.conftest import item_execution_arn, wait_until
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 BOT_TOKEN = "xoxb-local-test-token"
@@ -59,8 +59,9 @@ def queued(stack: EmbeddedStack, count: int) -> None:
 def pause_orders(
     stack: EmbeddedStack, api: LocalOrderApi, vendor: DummyVendor, orders: list[dict]
 ) -> list[str]:
+    """Place one-item orders while the vendor is down; the paused (item) executions."""
     vendor.set_behaviour(VendorBehaviour(outage=True))
-    arns = [api.place(order).body["execution_arn"] for order in orders]
+    arns = [item_execution_arn(stack, api.place(order).body["order_id"]) for order in orders]
     queued(stack, len(orders))
     return arns
 

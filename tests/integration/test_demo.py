@@ -13,12 +13,16 @@ def test_the_demo_reports_every_order_and_execution() -> None:
     # then four orders during an outage
     result = run_demo(order_count=7, failure_rate=0.0, out=lines.append)
 
-    # Then the unknown product is rejected by the operator, compensated and sent to the DLQ; the
-    # outage's orders wait for the circuit or pause for a person (posted to Slack), and all finish
-    assert result.orders_by_status == {"FINISHED": 10, "REJECTED": 1}
-    assert result.executions_by_status == {"SUCCEEDED": 10, "FAILED": 1}
-    assert result.recoveries >= 2  # more when a slow machine stretches the outage
-    assert result.dead_letters == 1
+    # Then the unknown product is rejected by the operator, its order fails and goes to the DLQ; the
+    # outage's orders wait for the circuit or pause for a person (posted to Slack), and all finish;
+    # the multi-item order ends partially finished: one item run again, one rejected (in the DLQ)
+    assert result.orders_by_status == {"FINISHED": 10, "FAILED": 1, "PARTIALLY_FINISHED": 1}
+    assert result.executions_by_status == {"SUCCEEDED": 11, "FAILED": 1}
+    assert result.recoveries >= 4  # more when a slow machine stretches the outage
+    assert result.dead_letters == 2
+    assert "  item 2 sku-vase: RESERVED" in lines
+    assert "  item 3 sku-unknown!: REJECTED (RecoveryRejected)" in lines
+    assert any(line.endswith("…: PARTIALLY_FINISHED") for line in lines)
     assert result.rejected_requests == 1
     assert any("VendorRejectedRequest (client-data) -> the desk rejects it" in line for line in lines)
     # the collector's Slack messages, rendered in the terminal (no Slack token configured)
@@ -39,4 +43,4 @@ def test_the_demo_reports_every_order_and_execution() -> None:
 def test_the_cli_runs_the_demo(capsys) -> None:
     assert main(["demo", "--orders", "2", "--failure-rate", "0"]) == 0
 
-    assert "executions by status: {'SUCCEEDED': 6}" in capsys.readouterr().out
+    assert "executions by status: {'SUCCEEDED': 7}" in capsys.readouterr().out

@@ -11,10 +11,11 @@ import pytest
 
 from service.breaker.circuit_breaker import BreakerSettings, CircuitBreaker, CircuitState, Decision
 from service.local.execution_history import failed_error_names, history, state_steps, wait_for_status
-from service.local.order_api_client import LocalOrderApi
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.order_api_client import ApiAnswer, LocalOrderApi
+from service.local.stack import LOCAL_STOCK, EmbeddedStack, embedded_stack
+from service.orders.stock import StockStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import dead_letters, wait_for_recovery_request, wait_until
+from tests.conftest import dead_letters, item_execution_arn, wait_for_recovery_request, wait_until
 
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 # Tests run the workflow's clock 100x faster; a one-hour failure window keeps "5 failures within
@@ -36,8 +37,18 @@ def breaker(stack: EmbeddedStack) -> CircuitBreaker:
     )
 
 
+def item_of(stack: EmbeddedStack, placed: ApiAnswer) -> str:
+    """The nested execution of a one-item order's item: where the vendor is called."""
+    return item_execution_arn(stack, placed.body["order_id"])
+
+
 def states_entered(stack: EmbeddedStack, execution_arn: str) -> list[str]:
-    return [s.name for s in state_steps(history(stack.client("stepfunctions"), execution_arn))]
+    """The states the execution entered so far (none before the order's Map has started it)."""
+    sfn = stack.client("stepfunctions")
+    try:
+        return [s.name for s in state_steps(history(sfn, execution_arn))]
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return []
 
 
 def test_a_transient_vendor_error_is_healed_by_a_retry_with_backoff(
@@ -56,7 +67,7 @@ def test_a_transient_vendor_error_is_healed_by_a_retry_with_backoff(
 
     # Then the order finishes after a retry whose interval came from the Retry policy
     assert wait_for_status(sfn, placed.body["execution_arn"])["status"] == "SUCCEEDED"
-    events = history(sfn, placed.body["execution_arn"])
+    events = history(sfn, item_of(stack, placed))
     assert "VendorUnavailable" in failed_error_names(events)
     retries = stack.sleeps.of_kind("retry")
     assert retries and all(
@@ -80,7 +91,7 @@ def test_throttling_waits_the_retry_after_then_succeeds_without_opening_the_brea
     # Then the execution waited about 30 s (scaled in tests) and finished
     sfn = stack.client("stepfunctions")
     assert wait_for_status(sfn, placed.body["execution_arn"])["status"] == "SUCCEEDED"
-    names = states_entered(stack, placed.body["execution_arn"])
+    names = states_entered(stack, item_of(stack, placed))
     assert "Wait for vendor" in names
     assert any(25 <= seconds <= 31 for seconds in stack.sleeps.of_kind("wait"))
     # and the breaker did not count it as a failure
@@ -101,12 +112,12 @@ def test_an_outage_opens_the_breaker_and_later_executions_skip_the_vendor(
 
     # When another order arrives while the circuit is open
     third = order_api.place(ORDER)
-    wait_until(lambda: states_entered(stack, third.body["execution_arn"]).count("Wait for circuit") >= 2)
+    wait_until(lambda: states_entered(stack, item_of(stack, third)).count("Wait for circuit") >= 2)
 
     # Then both wait in a visible Wait state, checking the circuit again, and leave the vendor alone
     # (one half-open probe per open period at most)
-    assert "Wait for circuit" in states_entered(stack, second.body["execution_arn"])
-    assert "Check availability" not in states_entered(stack, third.body["execution_arn"])[:4]
+    assert "Wait for circuit" in states_entered(stack, item_of(stack, second))
+    assert "Check availability" not in states_entered(stack, item_of(stack, third))[:4]
     assert vendor.calls <= 5 + len(stack.sleeps.of_kind("wait")) // 2
 
 
@@ -181,12 +192,12 @@ def test_an_execution_the_circuit_keeps_waiting_too_long_pauses_for_a_person(
 
     # The second order opened the circuit, waited for it up to 180 s, then asked for a person
     message = wait_for_recovery_request(stack)
-    assert message["execution_arn"] == second.body["execution_arn"]
+    assert message["execution_arn"] == item_of(stack, second)
     assert message["error"] == "CircuitOpen"
     assert "180 s" in message["cause"]
     assert message["routing"] == "technical"
     assert message["failed_state"] == "Check availability"
-    assert "Circuit stayed open" in states_entered(stack, second.body["execution_arn"])
+    assert "Circuit stayed open" in states_entered(stack, item_of(stack, second))
 
 
 def test_an_outage_that_outlasts_the_retries_pauses_with_a_contract_message_and_success_resumes(
@@ -199,16 +210,17 @@ def test_an_outage_that_outlasts_the_retries_pauses_with_a_contract_message_and_
     # When the retries are exhausted, the execution pauses with a recovery request
     message = wait_for_recovery_request(stack)
     assert message["task_token"]
-    assert message["execution_arn"] == placed.body["execution_arn"]
-    assert message["execution_name"] == placed.body["order_id"]
-    assert message["state_machine_arn"] == stack.arn("OrderStateMachine")
+    assert message["execution_arn"] == item_of(stack, placed)
+    assert message["execution_name"] == f"{placed.body['order_id']}-item-1"
+    assert message["state_machine_arn"] == stack.arn("OrderItemStateMachine")
     assert message["failed_state"] == "Check availability"
-    assert message["input"] == {**ORDER, "order_id": placed.body["order_id"]}
+    assert message["input"] == {**ORDER, "order_id": placed.body["order_id"], "item_number": 1}
     assert message["error"] == "VendorUnavailable"
     assert "503" in message["cause"]
     assert message["routing"] == "technical"
     sfn = stack.client("stepfunctions")
     assert sfn.describe_execution(executionArn=placed.body["execution_arn"])["status"] == "RUNNING"
+    assert order_api.get(placed.body["order_id"]).body["items"][0]["status"] == "PENDING"
 
     # When the vendor is back and someone runs the step again
     vendor.set_behaviour(VendorBehaviour())
@@ -234,10 +246,13 @@ def test_resuming_with_an_edited_input_runs_the_step_with_it(
         taskToken=message["task_token"], output=json.dumps({**message["input"], "quantity": 5})
     )
 
-    # Then it finishes with the edited input
+    # Then it finishes with the edited input, and the reservation follows the edit
     described = wait_for_status(sfn, placed.body["execution_arn"])
     assert described["status"] == "SUCCEEDED"
-    assert json.loads(described["output"])["quantity"] == 5
+    assert json.loads(described["output"])["items"][0]["quantity"] == 5
+    stock = StockStore(stack.physical("StockTable"), stack.client("dynamodb")).get(ORDER["product_id"])
+    assert stock.reservations == {message["execution_name"]: 5}
+    assert stock.available == LOCAL_STOCK[ORDER["product_id"]] - 5
 
 
 def test_a_rejected_recovery_compensates_and_sends_the_order_to_the_dlq(
@@ -252,20 +267,30 @@ def test_a_rejected_recovery_compensates_and_sends_the_order_to_the_dlq(
     sfn = stack.client("stepfunctions")
     sfn.send_task_failure(taskToken=message["task_token"], error="RecoveryRejected", cause="rejected by @ana")
 
-    # Then the workflow compensates, the order goes to the DLQ with its context, and it is REJECTED
+    # Then the item compensates (its reservation released) and goes to the DLQ with its context;
+    # its only item rejected, the order FAILED
     assert wait_for_status(sfn, placed.body["execution_arn"])["status"] == "FAILED"
-    names = states_entered(stack, placed.body["execution_arn"])
-    assert names[-3:] == ["Compensate: mark order record", "Send order to DLQ", "Order not completed"]
+    assert states_entered(stack, item_of(stack, placed))[-4:] == [
+        "Release reservation",
+        "Send item to DLQ",
+        "Record item REJECTED",
+        "Item not reserved",
+    ]
+    assert states_entered(stack, placed.body["execution_arn"])[-3:] == [
+        "Record order outcome",
+        "Order failed?",
+        "Order failed",
+    ]
     (dead,) = dead_letters(stack)
-    assert dead["order_id"] == placed.body["order_id"]
-    assert dead["failed_state"] == "Check availability"
-    assert dead["status"] == "REJECTED"
+    assert (dead["kind"], dead["order_id"], dead["item_number"]) == ("order-item", placed.body["order_id"], 1)
     assert dead["error"]["Error"] == "RecoveryRejected"
     assert dead["input"]["product_id"] == ORDER["product_id"]
-    record = order_api.get(placed.body["order_id"]).body["record"]
-    assert record["status"] == "REJECTED"
-    assert record["failure_error"] == "RecoveryRejected"
-    assert json.loads(record["failure"])["Error"] == "RecoveryRejected"  # the whole error, cause or not
+    assert dead["execution_arn"] == item_of(stack, placed)
+    order = order_api.get(placed.body["order_id"]).body
+    assert order["status"] == "FAILED"
+    assert [(i["status"], i["error"]) for i in order["items"]] == [("REJECTED", "RecoveryRejected")]
+    stock = StockStore(stack.physical("StockTable"), stack.client("dynamodb")).get(ORDER["product_id"])
+    assert (stock.available, stock.reservations) == (LOCAL_STOCK[ORDER["product_id"]], {})
 
 
 def test_a_rejected_request_is_routed_as_a_client_data_problem_without_retries(
@@ -278,7 +303,7 @@ def test_a_rejected_request_is_routed_as_a_client_data_problem_without_retries(
     assert message["routing"] == "client-data"
     assert message["error"] == "VendorRejectedRequest"
     assert vendor.calls == 1  # not retried
-    events = history(stack.client("stepfunctions"), placed.body["execution_arn"])
+    events = history(stack.client("stepfunctions"), item_of(stack, placed))
     assert failed_error_names(events).count("VendorRejectedRequest") == 1
 
 
@@ -300,7 +325,10 @@ def test_a_recovery_nobody_answers_times_out_and_is_handled_like_a_rejection(
 
     sfn = stack.client("stepfunctions")
     assert wait_for_status(sfn, placed.body["execution_arn"], timeout=120)["status"] == "FAILED"
-    assert order_api.get(placed.body["order_id"]).body["record"]["status"] == "REJECTED"
+    order = order_api.get(placed.body["order_id"]).body
+    assert order["status"] == "FAILED"
+    assert order["items"][0]["error"] == "RecoveryTimedOut"
     (dead,) = dead_letters(stack)
-    assert dead["error"]["Error"] == "States.Timeout"
-    assert stack.sleeps.of_kind("task_token") == [60]
+    assert dead["error"]["Error"] == "RecoveryTimedOut"
+    # the item's pause waited RecoveryTimeoutSeconds (the order waits for its item without a timeout)
+    assert 60 in stack.sleeps.of_kind("task_token")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from service.local.execution_history import failed_error_names, history, state_steps, wait_for_status
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
 from service.vendor.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import wait_for_recovery_request
+from tests.conftest import item_execution_arn, wait_for_recovery_request
 
 GOOD_ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 
@@ -28,36 +30,49 @@ def test_a_placed_order_runs_to_succeeded_and_its_record_says_finished(
     order_id = placed.body["order_id"]
     assert placed.body["status_url"] == f"https://api.example.com/dev/orders/{order_id}"
     assert placed.headers["Location"] == placed.body["status_url"]
-    # and the execution, named after the order, succeeds through the three states
-    described = wait_for_status(stack.client("stepfunctions"), placed.body["execution_arn"])
+    # and the execution, named after the order, succeeds: one item action, then the outcome
+    sfn = stack.client("stepfunctions")
+    described = wait_for_status(sfn, placed.body["execution_arn"])
     assert described["status"] == "SUCCEEDED"
     assert described["name"] == order_id
-    steps = state_steps(history(stack.client("stepfunctions"), placed.body["execution_arn"]))
+    steps = state_steps(history(sfn, placed.body["execution_arn"]))
     assert [s.name for s in steps] == [
         "Create order record",
-        "Check circuit",
-        "Circuit open?",
-        "Check availability",
-        "Update order record FINISHED",
+        "Process items",
+        "Run item action",
+        "Count items",
+        "Order outcome?",
+        "Order FINISHED",
+        "Record order outcome",
+        "Order failed?",
+        "Order result",
     ]
-    # and GET /orders/{id} shows the record FINISHED with the execution's status
+    # and the item action checked availability while it reserved the stock
+    item_steps = {s.name for s in state_steps(history(sfn, item_execution_arn(stack, order_id)))}
+    assert {"Check circuit", "Check availability", "Reserve stock", "Record item RESERVED"} <= item_steps
+    # and GET /orders/{id} shows the record FINISHED, the item RESERVED, and the execution's status
     looked_up = order_api.get(order_id)
     assert looked_up.status == 200
     assert looked_up.body["status"] == "FINISHED"
-    assert looked_up.body["record"]["quantity"] == 2
+    assert looked_up.body["items"] == [
+        {"item_number": 1, "product_id": "sku-kettle", "quantity": 2, "status": "RESERVED", "error": None}
+    ]
     assert looked_up.body["execution"]["status"] == "SUCCEEDED"
 
 
-def test_the_workflow_output_keeps_the_original_input(stack: EmbeddedStack, order_api: LocalOrderApi) -> None:
+def test_the_workflow_output_is_the_order_and_each_items_outcome(
+    stack: EmbeddedStack, order_api: LocalOrderApi
+) -> None:
     placed = order_api.place(GOOD_ORDER)
 
     described = wait_for_status(stack.client("stepfunctions"), placed.body["execution_arn"])
 
-    import json
-
-    output = json.loads(described["output"])
-    assert {k: output[k] for k in GOOD_ORDER} == GOOD_ORDER
-    assert output["availability"]["available"] is True
+    assert json.loads(described["output"]) == {
+        "order_id": placed.body["order_id"],
+        "status": "FINISHED",
+        "items": [{"item_number": 1, "product_id": "sku-kettle", "quantity": 2, "status": "RESERVED"}],
+        "not_reserved": [],
+    }
 
 
 def test_a_bad_request_gets_400_and_starts_nothing(stack: EmbeddedStack, order_api: LocalOrderApi) -> None:
@@ -96,8 +111,8 @@ def test_a_vendor_error_surfaces_as_its_named_error_in_the_history(
     placed = order_api.place(GOOD_ORDER)
     wait_for_recovery_request(stack)
 
-    # Then the availability check failed with the vendor error's class name
-    events = history(stack.client("stepfunctions"), placed.body["execution_arn"])
+    # Then the item's availability check failed with the vendor error's class name
+    events = history(stack.client("stepfunctions"), item_execution_arn(stack, placed.body["order_id"]))
     assert "VendorUnavailable" in failed_error_names(events)
 
 
@@ -107,5 +122,5 @@ def test_an_unknown_product_surfaces_as_a_rejected_request(
     placed = order_api.place({**GOOD_ORDER, "product_id": "sku-no-such-thing!"})
     wait_for_recovery_request(stack)
 
-    events = history(stack.client("stepfunctions"), placed.body["execution_arn"])
+    events = history(stack.client("stepfunctions"), item_execution_arn(stack, placed.body["order_id"]))
     assert "VendorRejectedRequest" in failed_error_names(events)

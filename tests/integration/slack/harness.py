@@ -17,6 +17,8 @@ from service.local.stack import EmbeddedStack, embedded_stack
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
+from slack_app.ids import EDIT_SUBMIT
+from slack_app.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.conftest import wait_until
 
 BOT_TOKEN = "xoxb-local-test-token"
@@ -101,3 +103,24 @@ def count_calls(stack: EmbeddedStack, operation: str) -> list[dict]:
         f"provide-client-params.states.{operation}", lambda params, **_: calls.append(dict(params))
     )
     return calls
+
+
+def open_modal(stack: EmbeddedStack, slack: SlackStandIn, action_id: str, recovery_id: str) -> dict:
+    """Click a button that opens a modal; the view Slack was asked to open."""
+    before = len(slack.calls_of("views.open"))
+    send(stack, requests_for(slack).click(ALLOWED, action_id, recovery_id))
+    wait_until(lambda: len(slack.calls_of("views.open")) > before)
+    view = slack.calls_of("views.open")[-1].body["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def edit_submission(slack: SlackStandIn, view: dict, text: str):
+    return requests_for(slack).submit(
+        ALLOWED, EDIT_SUBMIT, view["private_metadata"], {INPUT_BLOCK: {INPUT_ACTION: text}}
+    )
+
+
+def order_execution_of(stack: EmbeddedStack, recovery: Recovery) -> str:
+    """The order execution a paused item belongs to (its Map waits for the item's execution)."""
+    prefix, _, machine = stack.arn("OrderStateMachine").partition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{recovery.input['order_id']}"

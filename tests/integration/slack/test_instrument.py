@@ -546,13 +546,18 @@ def test_jsonata_states_are_refused() -> None:
 
 def test_the_new_definitions_pass_cfn_lints_states_language_schema() -> None:
     cfnlint = pytest.importorskip("cfnlint.api")
-    order = json.loads(
-        (ROOT / "infra" / "order_workflow.asl.json").read_text().replace("${Partition}", "aws")
-    )
+
+    def infra(name: str) -> dict:
+        return json.loads((ROOT / "infra" / name).read_text().replace("${Partition}", "aws"))
+
     definitions = [
         instrument(json.loads(FIXTURE.read_text()), options(*PARALLEL_STATES, MAP_STATE)),
-        # three specific catchers and a catch-all; a Retry already there
-        instrument(order, options("Check availability", "Create order record", on_reject="Order failed")),
+        # inside a Parallel branch: three specific catchers and a catch-all; a Retry already there
+        instrument(
+            infra("order_item.asl.json"), options("Check availability", on_reject="Product unavailable")
+        ),
+        # a DynamoDB task and a Map's nested-execution task
+        instrument(infra("order_workflow.asl.json"), options("Create order record", "Run item action")),
     ]
     for definition in definitions:
         template = {

@@ -13,7 +13,7 @@ from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.vendor.dummy import DummyVendor
 from tests.conftest import wait_until
-from tests.integration.slack.harness import ORDER, execution_status, pause, store
+from tests.integration.slack.harness import ORDER, execution_status, order_execution_of, pause, store
 
 
 def test_operators_list_show_retry_and_reject_from_the_command_line(
@@ -40,7 +40,7 @@ def test_operators_list_show_retry_and_reject_from_the_command_line(
     assert main(["reject", second.recovery_id, "--reason", "duplicate order", *table]) == 0
 
     wait_until(lambda: execution_status(stack, first.execution_arn) == "SUCCEEDED")
-    wait_until(lambda: execution_status(stack, second.execution_arn) == "FAILED")
+    wait_until(lambda: execution_status(stack, order_execution_of(stack, second)) == "FAILED")
     capsys.readouterr()
     assert main(["show", second.recovery_id, *table]) == 0
     shown = capsys.readouterr().out

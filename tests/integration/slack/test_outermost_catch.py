@@ -20,6 +20,7 @@ from tests.integration.slack.harness import (
     ORDER,
     STRANGER,
     execution_status,
+    order_execution_of,
     pause,
     requests_for,
     send,
@@ -65,6 +66,25 @@ def test_an_execution_stopped_while_its_recovery_is_open_closes_it_and_removes_t
     # a click that arrives later on the old message is told, and sends nothing
     send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
     wait_until(lambda: any("already closed (aborted)" in r.get("text", "") for r in slack.responses))
+
+
+def test_an_order_failed_because_every_item_was_rejected_is_not_posted_again_nor_offered_redrive(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    sfn = stack.client("stepfunctions")
+    sfn.send_task_failure(taskToken=recovery.task_token, error="RecoveryRejected", cause="rejected")
+    order_execution = order_execution_of(stack, recovery)
+    wait_until(lambda: execution_status(stack, order_execution) == "FAILED")
+    posts_before = len(slack.calls_of("chat.postMessage"))
+
+    answer = deliver(stack, status_change_event(sfn, order_execution))
+
+    # the workflow decided (each item rejected and in the DLQ): OrderFailed is a handled failure
+    assert sfn.describe_execution(executionArn=order_execution)["error"] == "OrderFailed"
+    assert answer == {"closed": [], "failure_id": None, "order_marked": False}
+    assert len(slack.calls_of("chat.postMessage")) == posts_before
+    assert order_api.get(recovery.input["order_id"]).body["status"] == "FAILED"
 
 
 def test_a_failure_outside_the_recovery_pattern_is_posted_once_with_redrive_and_redriven_once(

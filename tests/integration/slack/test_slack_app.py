@@ -15,8 +15,8 @@ from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.vendor.dummy import DummyVendor, VendorBehaviour
-from slack_app.ids import EDIT_AND_RUN_AGAIN, EDIT_SUBMIT, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.modals import INPUT_ACTION, INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
+from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from tests.conftest import dead_letters, wait_until
 from tests.integration.slack.harness import (
     ALLOWED,
@@ -24,7 +24,10 @@ from tests.integration.slack.harness import (
     SECOND,
     STRANGER,
     count_calls,
+    edit_submission,
     execution_status,
+    open_modal,
+    order_execution_of,
     pause,
     requests_for,
     send,
@@ -143,7 +146,7 @@ def test_a_valid_edit_reruns_the_step_with_the_new_input_and_audits_the_diff(
 
     assert answer["statusCode"] == 200 and not answer.get("body")
     resumed = wait_for_status(stack, recovery.recovery_id, RecoveryStatus.RESUMED)
-    wait_until(lambda: execution_status(stack, recovery.execution_arn) == "SUCCEEDED")
+    wait_until(lambda: execution_status(stack, order_execution_of(stack, recovery)) == "SUCCEEDED")
     order = order_api.get(recovery.input["order_id"]).body
     assert order["status"] == "FINISHED"
     rerun_inputs = checked_products(stack, recovery.execution_arn)
@@ -172,13 +175,14 @@ def test_reject_with_a_reason_compensates_and_sends_the_order_to_the_dead_letter
     )
 
     rejected = wait_for_status(stack, recovery.recovery_id, RecoveryStatus.REJECTED)
-    wait_until(lambda: execution_status(stack, recovery.execution_arn) == "FAILED")
+    wait_until(lambda: execution_status(stack, order_execution_of(stack, recovery)) == "FAILED")
     (failure,) = failures
     assert failure["error"] == "RecoveryRejected"
     assert failure["cause"] == f"Rejected by {ALLOWED}: customer cancelled"
-    assert order_api.get(recovery.input["order_id"]).body["status"] == "REJECTED"
+    order = order_api.get(recovery.input["order_id"]).body
+    assert (order["status"], order["items"][0]["status"]) == ("FAILED", "REJECTED")  # its one item
     (dead,) = dead_letters(stack)
-    assert (dead["order_id"], dead["status"]) == (recovery.input["order_id"], "REJECTED")
+    assert (dead["order_id"], dead["item_number"]) == (recovery.input["order_id"], 1)
     assert dead["error"]["Error"] == "RecoveryRejected"
     assert rejected.audit[-1].detail == {"reason": "customer cancelled"}
     wait_until(lambda: slack.calls_of("chat.update"))
@@ -263,24 +267,9 @@ def test_the_recoveries_table_unreachable_tells_the_clicker_and_sends_nothing(
     assert status_of(stack, recovery.recovery_id) is RecoveryStatus.OPEN
 
 
-def open_modal(stack: EmbeddedStack, slack: SlackStandIn, action_id: str, recovery_id: str) -> dict:
-    """Click a button that opens a modal; the view Slack was asked to open."""
-    before = len(slack.calls_of("views.open"))
-    send(stack, requests_for(slack).click(ALLOWED, action_id, recovery_id))
-    wait_until(lambda: len(slack.calls_of("views.open")) > before)
-    view = slack.calls_of("views.open")[-1].body["view"]
-    return json.loads(view) if isinstance(view, str) else view
-
-
 def modal_text(view: dict) -> str:
     (block,) = [b for b in view["blocks"] if b.get("block_id") == INPUT_BLOCK]
     return block["element"]["initial_value"]
-
-
-def edit_submission(slack: SlackStandIn, view: dict, text: str):
-    return requests_for(slack).submit(
-        ALLOWED, EDIT_SUBMIT, view["private_metadata"], {INPUT_BLOCK: {INPUT_ACTION: text}}
-    )
 
 
 def checked_products(stack: EmbeddedStack, execution_arn: str) -> list[str]:

@@ -27,6 +27,7 @@ from tests.integration.slack.harness import (
     STRANGER,
     count_calls,
     execution_status,
+    order_execution_of,
     pause,
     requests_for,
     send,
@@ -41,7 +42,7 @@ def test_a_click_after_the_paused_step_timed_out_marks_the_recovery_expired_and_
 ) -> None:
     with slack_app_stack(vendor_url, slack, RecoveryTimeoutSeconds="60") as stack:  # 0.6 s locally
         (recovery,) = pause(stack, order_api, vendor, [ORDER])
-        wait_until(lambda: execution_status(stack, recovery.execution_arn) == "FAILED")
+        wait_until(lambda: execution_status(stack, order_execution_of(stack, recovery)) == "FAILED")
 
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
 
@@ -272,6 +273,6 @@ def test_reject_all_on_a_group_message_compensates_every_member_with_the_reason(
     )
 
     for recovery in paused:
-        wait_until(lambda r=recovery: execution_status(stack, r.execution_arn) == "FAILED", 60)
+        wait_until(lambda r=recovery: execution_status(stack, order_execution_of(stack, r)) == "FAILED", 60)
         assert store(stack).get(recovery.recovery_id).status is RecoveryStatus.REJECTED
     assert sorted(f["cause"] for f in failures) == [f"Rejected by {ALLOWED}: duplicates"] * 2
