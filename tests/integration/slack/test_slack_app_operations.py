@@ -137,10 +137,10 @@ def test_bulk_retry_of_50_asks_to_confirm_then_resumes_every_one_and_reports_in_
     send(stack, requests.click(ALLOWED, BULK_CONFIRM, confirm["value"], message_ts=None))
 
     wait_until(
-        lambda: any("finished" in c.body.get("text", "") for c in slack.calls_of("chat.postMessage")), 60
+        lambda: any("finished" in c.body.get("text", "") for c in slack.calls_of("chat.postMessage")), 120
     )
     for recovery in paused:
-        wait_until(lambda r=recovery: execution_status(stack, r.execution_arn) == "SUCCEEDED", 60)
+        wait_until(lambda r=recovery: execution_status(stack, r.execution_arn) == "SUCCEEDED", 120)
     assert len(resumes) == 50 and len({c["taskToken"] for c in resumes}) == 50
     assert store(stack).list_by_status(RecoveryStatus.OPEN) == []
     finished = next(c for c in slack.calls_of("chat.postMessage") if "finished" in c.body.get("text", ""))
