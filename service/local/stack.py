@@ -36,6 +36,7 @@ from service.local.interpreter_clock import SleepLog, accelerated_breaker_clock,
 from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
 from service.local.moto_speedups import atomic_dynamodb_writes, memoised_moto_hot_paths
 from service.local.nested_executions import nested_executions_as_on_aws
+from service.local.task_timeouts import task_timeouts_as_on_aws
 from service.orders.stock import StockStore
 
 REGION = "us-east-1"
@@ -383,6 +384,7 @@ def embedded_stack(
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         stack.enter_context(memoised_moto_hot_paths())
         stack.enter_context(nested_executions_as_on_aws())
+        stack.enter_context(task_timeouts_as_on_aws())
         stack.enter_context(atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
