@@ -19,10 +19,6 @@ class Stock:
     available: int
     reservations: dict[str, int]  # item execution name -> quantity
 
-    @property
-    def reserved(self) -> int:
-        return sum(self.reservations.values())
-
 
 class StockStore:
     def __init__(self, table_name: str, client: DynamoDBClient) -> None:
