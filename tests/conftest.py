@@ -14,6 +14,7 @@ from service.local.recovery_requests import next_recovery_request
 from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
+from service.orders.order_workflow import execution_arn
 from service.vendor.dummy import DummyVendor
 
 
@@ -68,5 +69,4 @@ def dead_letters(stack: EmbeddedStack, queue: str = "OrdersDeadLetterQueue") -> 
 
 def item_execution_arn(stack: EmbeddedStack, order_id: str, item_number: int = 1) -> str:
     """The nested execution that handles one item of an order: ``<order id>-item-<n>``."""
-    prefix, _, machine = stack.arn("OrderItemStateMachine").partition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{order_id}-item-{item_number}"
+    return execution_arn(stack.arn("OrderItemStateMachine"), f"{order_id}-item-{item_number}")

@@ -14,14 +14,19 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named ``name`` of this state machine has (known before it starts)."""
+    prefix, _, machine = state_machine_arn.partition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
 class OrderWorkflow:
     def __init__(self, state_machine_arn: str, client: SFNClient) -> None:
         self._state_machine_arn = state_machine_arn
         self._client = client
 
     def execution_arn(self, order_id: str) -> str:
-        prefix, _, name = self._state_machine_arn.partition(":stateMachine:")
-        return f"{prefix}:execution:{name}:{order_id}"
+        return execution_arn(self._state_machine_arn, order_id)
 
     def start(self, order_id: str, workflow_input: dict) -> str:
         try:

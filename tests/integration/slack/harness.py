@@ -14,6 +14,7 @@ from service.local.order_api_client import LocalOrderApi
 from service.local.slack_requests import SlackRequest, SlackRequests
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack, embedded_stack
+from service.orders.order_workflow import execution_arn
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.vendor.dummy import DummyVendor, VendorBehaviour
@@ -122,5 +123,4 @@ def edit_submission(slack: SlackStandIn, view: dict, text: str):
 
 def order_execution_of(stack: EmbeddedStack, recovery: Recovery) -> str:
     """The order execution a paused item belongs to (its Map waits for the item's execution)."""
-    prefix, _, machine = stack.arn("OrderStateMachine").partition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{recovery.input['order_id']}"
+    return execution_arn(stack.arn("OrderStateMachine"), recovery.input["order_id"])
