@@ -63,6 +63,9 @@ class DeskConfig(HandlerConfig):
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
     allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
+    # who may see recoveries without acting on them (those who may act may always see)
+    viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
+    viewer_user_group: str | None = Field(alias="SLACK_VIEWER_USER_GROUP", default=None)
     membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
     input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
     bulk_rate_per_second: float = Field(alias="BULK_RESUME_RATE_PER_SECOND", default=50.0, gt=0, le=500)
@@ -76,7 +79,15 @@ class DeskConfig(HandlerConfig):
 
     @property
     def allowed_users(self) -> frozenset[str]:
-        return frozenset(u.strip() for u in self.allowed_user_ids.replace(" ", ",").split(",") if u.strip())
+        return _user_ids(self.allowed_user_ids)
+
+    @property
+    def viewer_users(self) -> frozenset[str]:
+        return _user_ids(self.viewer_user_ids)
+
+
+def _user_ids(text: str) -> frozenset[str]:
+    return frozenset(u.strip() for u in text.replace(" ", ",").split(",") if u.strip())
 
 
 class SlackAppConfig(DeskConfig):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from service.operations import printable
 from service.recovery.dead_letters import (
     DEFAULT_REDRIVE_RATE,
     PREVIEW_SIZE,
@@ -121,9 +122,9 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
                 f"  {message.message_id}  sent {sent} ({age_text(message.age(now))} ago)  "
                 f"received {message.receive_count}x"
             )
-            if message.reason:
-                out(f"      reason: {message.reason}")
-            out(f"      {message.excerpt}")
+            if message.reason:  # reasons and excerpts come without token fields (DeadLetterQueues.peek)
+                out(f"      reason: {printable(message.reason)}")
+            out(f"      {printable(message.excerpt)}")
     return reports
 
 

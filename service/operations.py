@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +25,19 @@ from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matchi
 from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.redaction import without_tokens
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 
 Print = Callable[[str], None]
+
+
+# what a terminal would act on (escape sequences, carriage returns): dropped from recovery text
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(value: object) -> str:
+    """Recovery text for a terminal: token fields removed, control characters dropped."""
+    return _TERMINAL_CONTROL.sub("", str(without_tokens(value)))
 
 
 class OperationError(RuntimeError):
@@ -48,31 +59,37 @@ class Operator:
         counts = Counter(self.store.count_by_status(RecoveryStatus.OPEN, where))
         self.out(f"{sum(counts.values())} open recoveries ({query.describe()})")
         for (machine, error), count in counts.most_common():
-            self.out(f"  {count:5d}  {machine}  {error or 'unknown'}")
+            self.out(f"  {count:5d}  {printable(machine)}  {printable(error or 'unknown')}")
         for recovery in found:
             self.out(
-                f"{recovery.recovery_id}  {recovery.requested_at}  {recovery.state_machine_name} / "
-                f"{recovery.failed_state}  {recovery.error or 'unknown'}  {recovery.execution_name}"
+                f"{recovery.recovery_id}  {printable(recovery.requested_at)}  "
+                f"{printable(recovery.state_machine_name)} / {printable(recovery.failed_state)}  "
+                f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}"
             )
         return found
 
     def show(self, recovery_id: str) -> Recovery:
         recovery = self._get(recovery_id)
         self.out(f"{recovery.recovery_id}  {recovery.status}")
-        self.out(f"  execution:  {recovery.execution_arn}")
-        self.out(f"  failed at:  {recovery.failed_state} with {recovery.error or 'unknown'}")
+        self.out(f"  execution:  {printable(recovery.execution_arn)}")
+        error = printable(recovery.error or "unknown")
+        self.out(f"  failed at:  {printable(recovery.failed_state)} with {error}")
         if recovery.cause:
-            self.out(f"  cause:      {recovery.cause[:2000]}")
+            cause = without_tokens(recovery.cause, (recovery.task_token,))
+            self.out(f"  cause:      {printable(cause[:2000])}")
         self.out("  input:")
-        for line in recovery.input_json.splitlines():
-            self.out("    " + line)
+        shown = json.dumps(without_tokens(recovery.input), indent=2, sort_keys=True, ensure_ascii=False)
+        for line in without_tokens(shown, (recovery.task_token,)).splitlines():
+            self.out("    " + printable(line))
         self.out("  history:")
         for entry in recovery.audit:
-            self.out(f"    {entry.at}  {entry.actor}  {entry.action} -> {entry.result}")
-            for key, value in entry.detail.items():
+            line = f"{printable(entry.at)}  {printable(entry.actor)}  {printable(entry.action)}"
+            self.out(f"    {line} -> {printable(entry.result)}")
+            for key, value in without_tokens(entry.detail, (recovery.task_token,)).items():
                 text = value if isinstance(value, str) else json.dumps(value)
                 for line in str(text).splitlines():
-                    self.out(f"        {key}: {line}" if key != "diff" else f"        {line}")
+                    label = f"{printable(key)}: " if key != "diff" else ""
+                    self.out(f"        {label}{printable(line)}")
         return recovery
 
     # ------------------------------------------------------------------ actions

@@ -79,6 +79,8 @@ def desk_from_config(config: Any, client: WebClient) -> Any:
         client=client,
         allowed_users=config.allowed_users,
         allowed_group=config.allowed_user_group,
+        viewer_users=config.viewer_users,
+        viewer_group=config.viewer_user_group,
         load_schemas=load_schemas,
         membership_cache_seconds=config.membership_cache_seconds,
         bulk_rate_per_second=config.bulk_rate_per_second,

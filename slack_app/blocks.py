@@ -3,12 +3,15 @@
 Slack rejects a message whose section text is over 3,000 characters, that has more than 50
 blocks, or whose button value is over 2,000 characters: long causes and inputs are cut here (the
 full input stays in the recoveries table), and button values carry only the recovery id. The task
-token never appears in a message.
+token never appears in a message, and nothing a recovery carries is shown before it has passed
+through ``without_tokens`` (token fields) and ``slack_app.escaping`` (mentions, links, markup).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -17,18 +20,20 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
 
 from service.recovery.contract import Routing
 from service.recovery.failures import FailedExecution
-from service.recovery.notifier import RecoveryGroup
+from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
 from service.recovery.recovery import Recovery
+from service.recovery.redaction import without_tokens
+from service.recovery.reminders import Reminder, describe_duration
+from slack_app.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REDRIVE, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
 
-__all__ = ["EDIT_AND_RUN_AGAIN", "REJECT", "REJECT_ALL", "RUN_AGAIN", "RUN_AGAIN_ALL"]
+__all__ = ["EDIT_AND_RUN_AGAIN", "REJECT", "REJECT_ALL", "RUN_AGAIN", "RUN_AGAIN_ALL", "truncate"]
 
 SECTION_TEXT_LIMIT = 3000
 HEADER_TEXT_LIMIT = 150
@@ -39,64 +44,63 @@ BUTTON_VALUE_LIMIT = 2000
 _ROUTING_LABEL = {Routing.TECHNICAL: "technical problem", Routing.CLIENT_DATA: "client-data problem"}
 
 
-def truncate(text: str, limit: int, marker: str = "… (truncated)") -> str:
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - len(marker))] + marker
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
-def _code(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
-    """A code block that stays within ``limit`` characters, fences included."""
-    fence = "```"
-    body = text.replace(fence, "ˋˋˋ")  # a fence inside the text would end the block early
-    return fence + truncate(body, limit - 2 * len(fence) - 1) + "\n" + fence
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def readable_cause(cause: str) -> str:
-    """A Lambda task's cause is its error JSON: show the message (the whole cause stays stored)."""
+def readable_cause(cause: str, known_tokens: tuple[str, ...] = ()) -> str:
+    """A Lambda task's cause is its error JSON: show the message (the whole cause stays stored),
+    token fields (and the recovery's own token, wherever it appears) removed."""
     try:
         parsed = json.loads(cause)
     except ValueError:
-        return cause
+        return without_tokens(cause, known_tokens)
     if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])
-    return cause
+        return without_tokens(str(parsed["errorMessage"]), known_tokens)
+    return without_tokens(cause, known_tokens)
+
+
+def shown_input(recovery: Recovery) -> str:
+    """The recovery's input as shown to people: indented JSON, token fields removed."""
+    shown = json.dumps(without_tokens(recovery.input), indent=2, sort_keys=True, ensure_ascii=False)
+    return without_tokens(shown, (recovery.task_token,))
+
+
+def cause_block(cause: str, known_tokens: tuple[str, ...] = ()) -> SectionBlock:
+    return SectionBlock(text=mrkdwn(code_block(readable_cause(cause, known_tokens), SECTION_TEXT_LIMIT)))
+
+
+def input_block(recovery: Recovery) -> SectionBlock:
+    return SectionBlock(text=mrkdwn("*Input*\n" + code_block(shown_input(recovery), 2990)))
 
 
 def recovery_fallback_text(recovery: Recovery) -> str:
     return truncate(
-        f"Recovery needed: {recovery.state_machine_name} / {recovery.failed_state} failed with "
-        f"{recovery.error or 'an error'} ({recovery.execution_name})",
+        f"Recovery needed: {one_line(recovery.state_machine_name)} / {one_line(recovery.failed_state)} "
+        f"failed with {one_line(recovery.error or 'an error')} ({one_line(recovery.execution_name)})",
         SECTION_TEXT_LIMIT,
     )
 
 
 def recovery_blocks(recovery: Recovery) -> list[Block]:
     """The message of one open recovery: what failed, why, when, the input, and the three buttons."""
-    header = truncate(f"⚠️ {recovery.state_machine_name}: {recovery.failed_state} failed", HEADER_TEXT_LIMIT)
+    header = truncate(
+        plain(f"⚠️ {recovery.state_machine_name}: {recovery.failed_state} failed"), HEADER_TEXT_LIMIT
+    )
     routing = _ROUTING_LABEL[recovery.routing]
     facts = (
-        f"*Execution:* <{recovery.console_url}|{_escape(recovery.execution_name)}>\n"
-        f"*Error:* `{_escape(recovery.error or 'unknown')}`  ·  *Routing:* {routing}\n"
-        f"*Paused at:* {recovery.requested_at}  ·  *Delivered:* {recovery.attempts}×"
+        f"*Execution:* {link(recovery.console_url, recovery.execution_name)}\n"
+        f"*Error:* {code(recovery.error or 'unknown')}  ·  *Routing:* {routing}\n"
+        f"*Paused at:* {one_line(recovery.requested_at)}  ·  *Delivered:* {recovery.attempts}×"
     )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
-        SectionBlock(text=MarkdownTextObject(text=truncate(facts, SECTION_TEXT_LIMIT))),
+        SectionBlock(text=mrkdwn(truncate(facts, SECTION_TEXT_LIMIT))),
     ]
     if recovery.cause:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(recovery.cause)))))
-        )
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text="*Input*\n" + _code(_escape(recovery.input_json), 2990)))
-    )
+        blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
+    blocks.append(input_block(recovery))
     blocks.append(actions_block(recovery.recovery_id))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"recovery `{recovery.recovery_id}`")]))
+    blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
     return blocks[:MAX_BLOCKS]
 
 
@@ -117,41 +121,52 @@ def outcome_blocks(recovery: Recovery, outcome: str) -> list[Block]:
     """The message once a recovery is handled: the buttons replaced by what happened."""
     blocks = [b for b in recovery_blocks(recovery) if not isinstance(b, ActionsBlock)]
     blocks.insert(-1, DividerBlock())
-    blocks.insert(-1, SectionBlock(text=MarkdownTextObject(text=truncate(outcome, SECTION_TEXT_LIMIT))))
+    blocks.insert(-1, SectionBlock(text=mrkdwn(truncate(outcome, SECTION_TEXT_LIMIT))))
     return blocks[:MAX_BLOCKS]
 
 
 def group_fallback_text(group: RecoveryGroup) -> str:
     return truncate(
-        f"{group.count} recoveries needed: {group.state_machine_name} / {group.failed_state} failed with "
-        f"{group.error or 'an error'}",
+        f"{group.count} recoveries needed: {one_line(group.state_machine_name)} / "
+        f"{one_line(group.failed_state)} failed with {one_line(group.error or 'an error')}",
         SECTION_TEXT_LIMIT,
     )
 
 
-def group_blocks(group: RecoveryGroup, notice: str | None = None) -> list[Block]:
+def notice_text(notice: CircuitClosedNotice) -> str:
+    waiting = f"{notice.waiting} paused execution{'s' if notice.waiting != 1 else ''}"
+    return (
+        f"✅ The circuit for {code(notice.dependency)} closed at {one_line(notice.closed_at)}: it answers "
+        f"again. {waiting} of this message can run again."
+    )
+
+
+def group_blocks(group: RecoveryGroup, notice: CircuitClosedNotice | None = None) -> list[Block]:
     """One message for many recoveries of the same failure: the count, the latest, bulk actions
-    (and a ``notice`` on top, e.g. that the dependency they wait for answers again)."""
+    (and a ``notice`` on top: the dependency they wait for answers again)."""
     header = truncate(
-        f"⚠️ {group.count} × {group.state_machine_name}: {group.failed_state} failed", HEADER_TEXT_LIMIT
+        plain(f"⚠️ {group.count} × {group.state_machine_name}: {group.failed_state} failed"),
+        HEADER_TEXT_LIMIT,
     )
     summary = (
-        f"*Error:* `{_escape(group.error or 'unknown')}`  ·  *Paused executions:* {group.count}\n"
+        f"*Error:* {code(group.error or 'unknown')}  ·  *Paused executions:* {group.count}\n"
         "Use `/recoveries` to act on one of them."
     )
     latest = "\n".join(
-        f"• <{r.console_url}|{_escape(r.execution_name)}> paused at {r.requested_at}" for r in group.latest
+        f"• {link(r.console_url, r.execution_name)} paused at {one_line(r.requested_at)}"
+        for r in group.latest
     )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
-        SectionBlock(text=MarkdownTextObject(text=truncate(summary, SECTION_TEXT_LIMIT))),
-        SectionBlock(text=MarkdownTextObject(text=truncate("*Latest*\n" + latest, SECTION_TEXT_LIMIT))),
+        SectionBlock(text=mrkdwn(truncate(summary, SECTION_TEXT_LIMIT))),
+        SectionBlock(text=mrkdwn(truncate("*Latest*\n" + latest, SECTION_TEXT_LIMIT))),
     ]
     if notice:
-        blocks.insert(1, SectionBlock(text=MarkdownTextObject(text=truncate(notice, SECTION_TEXT_LIMIT))))
-    cause = next((r.cause for r in reversed(group.latest) if r.cause), None)
-    if cause:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(cause))))))
+        text = truncate(notice_text(notice), SECTION_TEXT_LIMIT)
+        blocks.insert(1, SectionBlock(text=mrkdwn(text)))
+    latest_failing = next((r for r in reversed(group.latest) if r.cause), None)
+    if latest_failing is not None and latest_failing.cause:
+        blocks.append(cause_block(latest_failing.cause, (latest_failing.task_token,)))
     value = truncate(group.group_id, BUTTON_VALUE_LIMIT, marker="")
     blocks.append(
         ActionsBlock(
@@ -162,63 +177,64 @@ def group_blocks(group: RecoveryGroup, notice: str | None = None) -> list[Block]
             ],
         )
     )
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"group `{group.group_id}`")]))
+    blocks.append(ContextBlock(elements=[mrkdwn(f"group {code(group.group_id)}")]))
     return blocks[:MAX_BLOCKS]
 
 
 def who(actor: str | None) -> str:
-    """A Slack user id as a mention; any other actor (``cli:alice``) as it is."""
-    if actor and actor[:1] in ("U", "W") and actor.isalnum():
+    """A Slack user id as a mention; any other actor (``cli:alice``) as plain, escaped text."""
+    if actor and _SLACK_USER_ID.match(actor):
         return f"<@{actor}>"
-    return _escape(actor or "someone")
+    return one_line(actor or "someone")
 
 
 def outcome_text(recovery: Recovery) -> str:
     """What happened to a closed recovery, from its audit trail: outcome, who, when, why."""
     closing = next((e for e in reversed(recovery.audit) if e.result == recovery.status), None)
     by = who(closing.actor if closing else None)
-    at = closing.at if closing else recovery.updated_at
+    at = one_line(closing.at if closing else recovery.updated_at)
     detail = closing.detail if closing else {}
     if recovery.status == "RESUMED":
         verb = "Edited and run again" if closing and closing.action.startswith("edit") else "Run again"
         return (
-            f"✅ *{verb}* by {by} at {at}. The execution continues from *{_escape(recovery.failed_state)}*."
+            f"✅ *{verb}* by {by} at {at}. The execution continues from *{one_line(recovery.failed_state)}*."
         )
     if recovery.status == "REJECTED":
-        reason = f"\n*Reason:* {_escape(detail['reason'])}" if detail.get("reason") else ""
+        reason = detail.get("reason")
+        reason = f"\n*Reason:* {escape(without_tokens(str(reason)))}" if reason else ""
         return f"🛑 *Rejected* by {by} at {at}. The workflow compensates.{reason}"
     if recovery.status == "EXPIRED":
-        why = _escape(str(detail.get("why") or "the task token is no longer valid"))
+        why = escape(without_tokens(str(detail.get("why") or "the task token is no longer valid")))
         return f"⌛ *Expired* at {at} ({by} tried to act): {why}. Nothing was resumed."
     if recovery.status == "ABORTED":
         return f"⏹ *Aborted* at {at}: the execution ended while this recovery was open."
-    return f"*{recovery.status}* at {at}"
+    return f"*{one_line(recovery.status)}* at {at}"
 
 
 def failure_fallback_text(failure: FailedExecution) -> str:
     return truncate(
-        f"Workflow {failure.execution_status.lower()}: {failure.state_machine_name} / "
-        f"{failure.execution_name} ({failure.error or 'no error'})",
+        f"Workflow {one_line(failure.execution_status.lower())}: {one_line(failure.state_machine_name)} / "
+        f"{one_line(failure.execution_name)} ({one_line(failure.error or 'no error')})",
         SECTION_TEXT_LIMIT,
     )
 
 
 def failure_blocks(failure: FailedExecution, redrivable: bool) -> list[Block]:
     """An execution that ended without asking for a person: what, why, and Redrive while allowed."""
-    header = truncate(f"❌ {failure.state_machine_name}: workflow {failure.execution_status.lower()}", 150)
+    header = truncate(
+        plain(f"❌ {failure.state_machine_name}: workflow {failure.execution_status.lower()}"), 150
+    )
     facts = (
-        f"*Execution:* <{failure.console_url}|{_escape(failure.execution_name)}>\n"
-        f"*Error:* `{_escape(failure.error or 'none')}`  ·  *Stopped at:* {failure.stopped_at}\n"
+        f"*Execution:* {link(failure.console_url, failure.execution_name)}\n"
+        f"*Error:* {code(failure.error or 'none')}  ·  *Stopped at:* {one_line(failure.stopped_at)}\n"
         "No step of this execution asked for a person: it failed outside the recovery pattern."
     )
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
-        SectionBlock(text=MarkdownTextObject(text=truncate(facts, SECTION_TEXT_LIMIT))),
+        SectionBlock(text=mrkdwn(truncate(facts, SECTION_TEXT_LIMIT))),
     ]
     if failure.cause:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(failure.cause)))))
-        )
+        blocks.append(cause_block(failure.cause))
     if failure.status == "FAILED_EXECUTION" and redrivable:
         blocks.append(
             ActionsBlock(
@@ -233,16 +249,36 @@ def failure_blocks(failure: FailedExecution, redrivable: bool) -> list[Block]:
     elif failure.status != "FAILED_EXECUTION":
         last = failure.audit[-1]
         outcome = {
-            "REDRIVEN": f"🔁 *Redriven* by {who(last.actor)} at {last.at}: it restarts where it failed.",
-            "NOT_REDRIVABLE": f"⛔ *Not redrivable* ({_escape(str(last.detail.get('why') or last.detail))}).",
+            "REDRIVEN": f"🔁 *Redriven* by {who(last.actor)} at {one_line(last.at)}: it restarts where it "
+            "failed.",
+            "NOT_REDRIVABLE": "⛔ *Not redrivable* "
+            f"({escape(without_tokens(str(last.detail.get('why') or last.detail)))}).",
             "REDRIVING": f"🔁 Redrive by {who(last.actor)} under way…",
-        }.get(str(failure.status), str(failure.status))
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(outcome, SECTION_TEXT_LIMIT))))
+        }.get(str(failure.status), one_line(failure.status))
+        blocks.append(SectionBlock(text=mrkdwn(truncate(outcome, SECTION_TEXT_LIMIT))))
     else:
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text="Older than 14 days: Step Functions cannot redrive it.")
+                text=mrkdwn("Older than 14 days: Step Functions cannot redrive it.")
             )
         )
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"failure `{failure.failure_id}`")]))
+    blocks.append(ContextBlock(elements=[mrkdwn(f"failure {code(failure.failure_id)}")]))
     return blocks
+
+
+def reminder_text(reminder: Reminder) -> str:
+    """A reminder in the recovery's thread: how long it has waited and how long its token has left."""
+    text = (
+        f"⏰ Still waiting for a person: {code(reminder.recovery.execution_name)} paused "
+        f"{describe_duration(reminder.waited)} ago."
+    )
+    left = reminder.time_left
+    if left is None or reminder.deadline is None:
+        return text + " Its paused step has no known timeout."
+    if left.total_seconds() <= 0:
+        return text + " Its paused step's timeout has passed: the workflow is handling it."
+    until = reminder.deadline.astimezone(UTC).isoformat(timespec="minutes")
+    return (
+        text + f" Its task token has {describe_duration(left)} left (until {until}); then the workflow "
+        "gives up on it."
+    )

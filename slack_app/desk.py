@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from service.recovery.actions import RecoveryActions
+from service.recovery.audit_items import AuditItems
 from service.recovery.authorization import AccessPolicy
 from service.recovery.bulk import BulkAction
 from service.recovery.dead_letters import DeadLetterAudit, DeadLetterQueues, standard_queues
@@ -32,6 +33,7 @@ class Desk:
     bulk: BulkAction
     policy: AccessPolicy
     schemas: SchemaCatalog
+    audit: AuditItems  # trails that belong to no recovery (denied looks at the list)
     redrive: Redrive | None = None
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
 
@@ -45,6 +47,8 @@ def build_desk(
     allowed_users: frozenset[str],
     allowed_group: str | None,
     load_schemas: Callable[[], dict],
+    viewer_users: frozenset[str] = frozenset(),
+    viewer_group: str | None = None,
     membership_cache_seconds: float = 300,
     bulk_rate_per_second: float = 50.0,
     retention_days: int = 90,
@@ -70,8 +74,11 @@ def build_desk(
             group_members=lambda group: _group_members(client, group),
             cache_seconds=membership_cache_seconds,
             everyone=open_to_everyone,
+            viewer_users=viewer_users,
+            viewer_group=viewer_group or None,
         ),
         schemas=SchemaCatalog(load_schemas),
+        audit=AuditItems(table_name, dynamodb, retention_days),
         redrive=Redrive(
             FailureStore(table_name, dynamodb, retention_days),
             sfn,

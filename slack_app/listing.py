@@ -17,7 +17,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     Option,
     OverflowMenuElement,
     PlainTextObject,
@@ -26,20 +25,20 @@ from slack_sdk.models.blocks import (
 
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery
+from service.recovery.redaction import without_tokens
 from slack_app.blocks import (
     EDIT_AND_RUN_AGAIN,
     MAX_BLOCKS,
     REJECT,
     RUN_AGAIN,
     SECTION_TEXT_LIMIT,
-    _code,
-    _escape,
     actions_block,
+    cause_block,
+    input_block,
     outcome_text,
-    readable_cause,
-    truncate,
     who,
 )
+from slack_app.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate
 from slack_app.ids import NEXT_PAGE, ROW_MENU
 
 PAGE_SIZE = 20
@@ -68,24 +67,24 @@ def list_blocks(
     title = f"{total} open recover{'y' if total == 1 else 'ies'}" + (
         f" ({query.describe()})" if query.narrowed else ""
     )
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(title, 150)))]
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(plain(title), 150)))]
     if total:
         lines = [
-            f"• *{_escape(machine)}* · `{_escape(error or 'unknown')}`: {count}"
+            f"• *{one_line(machine)}* · {code(error or 'unknown')}: {count}"
             for (machine, error), count in counts.most_common(COUNTS_SHOWN)
         ]
         if len(counts) > COUNTS_SHOWN:
             lines.append(f"… and {len(counts) - COUNTS_SHOWN} more kinds")
         blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=truncate("\n".join(lines), SECTION_TEXT_LIMIT)))
+            SectionBlock(text=mrkdwn(truncate("\n".join(lines), SECTION_TEXT_LIMIT)))
         )
     else:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text="Nothing is waiting for a person. 🎉")))
+        blocks.append(SectionBlock(text=mrkdwn("Nothing is waiting for a person. 🎉")))
     blocks.append(DividerBlock())
     for recovery in page:
         blocks.append(_row(recovery))
-    footer = f"Page {page_number} · newest first · `/recoveries show <id>` for one in full"
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=footer)]))
+    footer = f"Page {page_number} · newest first · `/recoveries show &lt;id&gt;` for one in full"
+    blocks.append(ContextBlock(elements=[mrkdwn(footer)]))
     if next_cursor:
         blocks.append(
             ActionsBlock(
@@ -105,13 +104,13 @@ def list_blocks(
 
 def _row(recovery: Recovery) -> SectionBlock:
     text = (
-        f"*<{recovery.console_url}|{_escape(recovery.execution_name)}>*"
-        f"  ·  {_escape(recovery.state_machine_name)}"
-        f" / {_escape(recovery.failed_state)}\n`{_escape(recovery.error or 'unknown')}` · paused at "
-        f"{recovery.requested_at} · `{recovery.recovery_id}`"
+        f"*{link(recovery.console_url, recovery.execution_name)}*"
+        f"  ·  {one_line(recovery.state_machine_name)}"
+        f" / {one_line(recovery.failed_state)}\n{code(recovery.error or 'unknown')} · paused at "
+        f"{one_line(recovery.requested_at)} · {code(recovery.recovery_id)}"
     )
     return SectionBlock(
-        text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_LIMIT)),
+        text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)),
         accessory=OverflowMenuElement(
             action_id=ROW_MENU,
             options=[
@@ -127,41 +126,43 @@ def show_blocks(recovery: Recovery) -> list[Block]:
     blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(
-                text=truncate(f"{recovery.state_machine_name}: {recovery.failed_state}", 150)
+                text=truncate(plain(f"{recovery.state_machine_name}: {recovery.failed_state}"), 150)
             )
         ),
         SectionBlock(
-            text=MarkdownTextObject(
-                text=truncate(
-                    f"*Status:* {recovery.status}  ·  *Execution:* <{recovery.console_url}|"
-                    f"{_escape(recovery.execution_name)}>\n*Error:* `{_escape(recovery.error or 'unknown')}`"
-                    f"  ·  *Paused at:* {recovery.requested_at}  ·  *Delivered:* {recovery.attempts}×",
+            text=mrkdwn(
+                truncate(
+                    f"*Status:* {recovery.status}  ·  *Execution:* "
+                    f"{link(recovery.console_url, recovery.execution_name)}\n"
+                    f"*Error:* {code(recovery.error or 'unknown')}"
+                    f"  ·  *Paused at:* {one_line(recovery.requested_at)}"
+                    f"  ·  *Delivered:* {recovery.attempts}×",
                     SECTION_TEXT_LIMIT,
                 )
             )
         ),
     ]
     if recovery.cause:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=_code(_escape(readable_cause(recovery.cause)))))
-        )
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text="*Input*\n" + _code(_escape(recovery.input_json), 2990)))
-    )
+        blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
+    blocks.append(input_block(recovery))
     if recovery.status.is_closed:
         blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=truncate(outcome_text(recovery), SECTION_TEXT_LIMIT)))
+            SectionBlock(text=mrkdwn(truncate(outcome_text(recovery), SECTION_TEXT_LIMIT)))
         )
     elif recovery.status == "OPEN":
         blocks.append(actions_block(recovery.recovery_id))
     blocks.append(HeaderBlock(text=PlainTextObject(text="History")))
     for entry in recovery.audit[-HISTORY_SHOWN:]:
-        line = f"*{entry.at}* · {who(entry.actor)} · {_escape(entry.action)} → *{entry.result}*"
-        details = "; ".join(f"{k}: {v}" for k, v in entry.detail.items() if k != "diff")
+        line = (
+            f"*{one_line(entry.at)}* · {who(entry.actor)} · {one_line(entry.action)} → "
+            f"*{one_line(entry.result)}*"
+        )
+        detail = without_tokens(entry.detail, (recovery.task_token,))
+        details = "; ".join(f"{k}: {v}" for k, v in detail.items() if k != "diff")
         if details:
-            line += f"\n{_escape(details)}"
-        if entry.detail.get("diff"):
-            line += "\n" + _code(_escape(entry.detail["diff"]), 2500)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=truncate(line, SECTION_TEXT_LIMIT))))
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"recovery `{recovery.recovery_id}`")]))
+            line += f"\n{escape(details)}"
+        if detail.get("diff"):
+            line += "\n" + code_block(detail["diff"], 2500)
+        blocks.append(SectionBlock(text=mrkdwn(truncate(line, SECTION_TEXT_LIMIT))))
+    blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
     return blocks[:MAX_BLOCKS]

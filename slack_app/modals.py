@@ -1,6 +1,7 @@
 """Modals: edit an input, confirm a rejection (with a reason), confirm a bulk action (with a count).
 
-Each modal carries what it acts on in ``private_metadata`` (ids and a query, never a token).
+Each modal carries what it acts on in ``private_metadata`` (ids and a query, never a token; JSON
+with ``<``, ``>`` and ``&`` written as JSON unicode escapes, so no name in it reads as markup).
 Slack's plain-text input holds at most 3,000 characters: a larger input cannot be edited in a
 modal, and the editor is told to use ``recovery-ops retry --input``.
 """
@@ -8,24 +9,28 @@ modal, and the editor is told to use ``recovery-ops retry --input``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
+from service.recovery.query import inert_json
 from service.recovery.recovery import Recovery
-from slack_app.blocks import _code, _escape, truncate
+from service.recovery.redaction import restore_redacted, without_tokens
+from slack_app.escaping import code, mrkdwn, one_line, truncate
 from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
 
 INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
 REASON_BLOCK, REASON_ACTION = "reason", "text"
 TEXT_INPUT_LIMIT = 3000
+# what JSON leaves raw but a person cannot see: DEL, C1 controls, bidirectional overrides
+_INVISIBLE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 REASON_LIMIT = 500
 
 
@@ -38,7 +43,15 @@ class ModalOrigin:
 
 
 def compact_input(recovery: Recovery) -> str:
-    return json.dumps(recovery.input, indent=1, ensure_ascii=False)
+    """The input to edit, token fields shown as ``[redacted]`` (``edited_input`` puts them back);
+    control characters as JSON escapes (the same data, nothing hidden from the editor)."""
+    text = json.dumps(without_tokens(recovery.input), indent=1, ensure_ascii=False)
+    return _INVISIBLE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
+
+
+def edited_input(recovery: Recovery, edited: object) -> object:
+    """What the editor submitted, with each field still ``[redacted]`` given back its stored value."""
+    return restore_redacted(edited, recovery.input)
 
 
 def editable(recovery: Recovery) -> bool:
@@ -55,12 +68,12 @@ def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
         close=PlainTextObject(text="Cancel"),
         blocks=[
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(
-                        f"*{_escape(recovery.failed_state)}* of `{_escape(recovery.execution_name)}`"
+                text=mrkdwn(
+                    truncate(
+                        f"*{one_line(recovery.failed_state)}* of {code(recovery.execution_name)}"
                         " runs again "
                         f"with this input. It must be JSON, at most 256 KiB, and match the state's schema "
-                        f"if one is configured.",
+                        f"if one is configured. Fields shown as `[redacted]` keep their stored value.",
                         3000,
                     )
                 )
@@ -80,7 +93,7 @@ def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
 
 
 def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
-    cause = f"\n{_code(_escape(recovery.error or 'unknown'), 200)}" if recovery.error else ""
+    cause = f"\n{code(truncate(recovery.error, 200))}" if recovery.error else ""
     return View(
         type="modal",
         callback_id=REJECT_SUBMIT,
@@ -90,10 +103,10 @@ def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
         close=PlainTextObject(text="Cancel"),
         blocks=[
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=truncate(
-                        f"`{_escape(recovery.execution_name)}` stops waiting at "
-                        f"*{_escape(recovery.failed_state)}*"
+                text=mrkdwn(
+                    truncate(
+                        f"{code(recovery.execution_name)} stops waiting at "
+                        f"*{one_line(recovery.failed_state)}*"
                         f" and compensates (the order is marked rejected and sent to the dead-letter queue)."
                         + cause,
                         3000,
@@ -115,10 +128,10 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
     )
     blocks = [
         SectionBlock(
-            text=MarkdownTextObject(
-                text=truncate(
+            text=mrkdwn(
+                truncate(
                     f"*{count}* open recover{'y' if count == 1 else 'ies'} will be affected: "
-                    f"{_escape(description)}.\n{consequence} Progress is posted in the thread.",
+                    f"{one_line(description)}.\n{consequence} Progress is posted in the thread.",
                     3000,
                 )
             )
@@ -129,7 +142,7 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
     return View(
         type="modal",
         callback_id=BULK_SUBMIT,
-        private_metadata=json.dumps({**metadata, "kind": kind}, separators=(",", ":"))[:3000],
+        private_metadata=metadata_json({**metadata, "kind": kind}),
         title=PlainTextObject(text=f"{verb} {count}?"[:24]),
         submit=PlainTextObject(text=f"{verb} all"[:24]),
         close=PlainTextObject(text="Cancel"),
@@ -147,16 +160,24 @@ def _reason_input() -> InputBlock:
 
 
 def _metadata(recovery: Recovery, origin: ModalOrigin) -> str:
-    return json.dumps(
+    return metadata_json(
         {
             "recovery_id": recovery.recovery_id,
             "state_machine": recovery.state_machine_name,
             "failed_state": recovery.failed_state,
             "channel": origin.channel,
             "message_ts": origin.message_ts,
-        },
-        separators=(",", ":"),
-    )[:3000]
+        }
+    )
+
+
+def metadata_json(metadata: dict) -> str:
+    """``private_metadata``: compact JSON (at most 3,000 characters, as Slack allows) in which
+    ``<``, ``>`` and ``&`` are ``\\u`` escapes: the same data when read back, no markup on the way."""
+    text = inert_json(metadata)
+    if len(text) > 3000:
+        raise ValueError("a modal's metadata is over Slack's 3,000 characters")
+    return text
 
 
 def submitted_value(view: dict, block_id: str, action_id: str) -> str | None:

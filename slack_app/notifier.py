@@ -15,8 +15,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
 from service.recovery.failures import FailedExecution
-from service.recovery.notifier import MessageRef, NotifierUnavailable, RecoveryGroup
+from service.recovery.notifier import CircuitClosedNotice, MessageRef, NotifierUnavailable, RecoveryGroup
 from service.recovery.recovery import Recovery
+from service.recovery.reminders import Reminder
 from slack_app.blocks import (
     failure_blocks,
     failure_fallback_text,
@@ -26,7 +27,9 @@ from slack_app.blocks import (
     outcome_text,
     recovery_blocks,
     recovery_fallback_text,
+    reminder_text,
 )
+from slack_app.escaping import code
 from slack_app.web import web_client
 
 __all__ = ["SlackNotifier", "SlackOutcomeDisplay", "web_client"]
@@ -42,7 +45,9 @@ class SlackNotifier:
     def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
         return self._post(channel, group_fallback_text(group), group_blocks(group))
 
-    def update_group(self, group: RecoveryGroup, message: MessageRef, notice: str | None = None) -> None:
+    def update_group(
+        self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
+    ) -> None:
         self._call(
             "chat.update",
             channel=message.channel,
@@ -95,7 +100,7 @@ class SlackOutcomeDisplay:
                 self._client.chat_postMessage(
                     channel=recovery.slack_channel,
                     thread_ts=recovery.slack_ts,
-                    text=f"`{recovery.execution_name}`: {text}",
+                    text=f"{code(recovery.execution_name)}: {text}",
                 )
             else:
                 self._client.chat_update(
@@ -142,14 +147,17 @@ class SlackFailureDisplay:
 
 
 class SlackThreadPoster:
-    """Replies in a message's thread (reminders); a failure is logged, the next run tries again."""
+    """Reminders, in the recovery message's thread; a failure is logged, the next run tries again."""
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
 
-    def post_in_thread(self, channel: str, ts: str, text: str) -> None:
+    def post_reminder(self, reminder: Reminder) -> None:
+        channel, ts = reminder.recovery.slack_channel, reminder.recovery.slack_ts
+        if not (channel and ts):
+            return
         try:
-            self._client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+            self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reminder_text(reminder))
         except (SlackClientError, OSError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("could not post a reminder", channel=channel, error=str(exc))

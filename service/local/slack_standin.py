@@ -64,6 +64,12 @@ class SlackStandIn:
         with self._lock:
             self._failures.extend([(status, method)] * count)
 
+    def stop_failing(self) -> None:
+        """Answer normally again: scripted failures and rate limits are dropped."""
+        with self._lock:
+            self._failures.clear()
+            self._rate_limited_until = 0.0
+
     def rate_limit_for(self, seconds: float, retry_after: int = 1) -> None:
         with self._lock:
             self._rate_limited_until = time.monotonic() + seconds

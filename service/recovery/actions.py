@@ -35,6 +35,16 @@ CAUSE_LIMIT = 32768  # SendTaskFailure's cause limit
 DENIED = "DENIED"
 
 
+class _Unchanged:
+    """The input of a plain Run again: the step's own (distinct from an edit to JSON ``null``)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
 class ActionOutcome(StrEnum):
     RESUMED = "RESUMED"
     REJECTED = "REJECTED"
@@ -95,12 +105,13 @@ class RecoveryActions:
         self,
         recovery_id: str,
         actor: str,
-        new_input: Any = None,
+        new_input: Any = UNCHANGED,
         diff: str | None = None,
         show: bool = True,
     ) -> ActionResult:
-        """Resume the paused step with its input (or ``new_input``, an edit whose ``diff`` is audited)."""
-        edited = new_input is not None
+        """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
+        ``null`` included, whose ``diff`` is audited)."""
+        edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
         claimed = self._claim(recovery_id, actor, action, {"diff": diff} if edited and diff else {})
         if isinstance(claimed, ActionResult):

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from service.observability import logger
 from service.recovery.groups import GroupStore
-from service.recovery.notifier import MessageRef, Notifier, NotifierUnavailable, RecoveryGroup
+from service.recovery.notifier import (
+    CircuitClosedNotice,
+    MessageRef,
+    Notifier,
+    NotifierUnavailable,
+    RecoveryGroup,
+)
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import ListFilter, RecoveryStore
 
@@ -41,11 +47,7 @@ class CircuitNews:
             state = self.groups.get(group_id)
             if state is None or not (state.channel and state.ts):
                 continue
-            waiting = f"{len(members)} paused execution{'s' if len(members) != 1 else ''}"
-            notice = (
-                f"✅ The circuit for `{closed.dependency}` closed at {closed.at}: it answers again. "
-                f"{waiting} of this message can run again."
-            )
+            notice = CircuitClosedNotice(closed.dependency, closed.at, waiting=len(members))
             view = RecoveryGroup(
                 group_id=group_id,
                 state_machine_arn=members[0].state_machine_arn,

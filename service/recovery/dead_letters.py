@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from service.observability import logger
+from service.recovery.audit_items import AuditItems
 from service.recovery.recovery import AuditEntry
-from service.recovery.store import dynamodb_value, json_value
+from service.recovery.redaction import without_tokens
 
 ORDERS = "orders"
 RECOVERY = "recovery"
@@ -46,8 +47,6 @@ REDRIVE = "redrive dlq"
 STARTED = "STARTED"
 ALREADY_RUNNING = "ALREADY_RUNNING"
 DENIED = "DENIED"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 class DeadLetterError(ValueError):
@@ -161,45 +160,20 @@ class MoveTask:
 
 
 class DeadLetterAudit:
-    """Redrives and refused attempts, on the item ``dlq#<queue name>`` of the recoveries table.
-
-    One UpdateItem per entry, creating the item if needed (no PutItem right is required). The item
-    has no ``status`` (out of the listing index) and its ``expires_at`` moves forward with each
-    entry, so an idle one expires after the retention period.
-    """
+    """Redrives and refused attempts, on the item ``dlq#<queue name>`` of the recoveries table."""
 
     def __init__(self, table_name: str, dynamodb: Any, retention_days: int = 90) -> None:
-        self._table = table_name
-        self._client = dynamodb
-        self._retention = timedelta(days=retention_days)
+        self._items = AuditItems(table_name, dynamodb, retention_days)
 
     @staticmethod
     def item_id(queue: DeadLetterQueue) -> str:
         return f"dlq#{queue.name}"
 
     def record(self, queue: DeadLetterQueue, entry: AuditEntry) -> None:
-        at = datetime.now(UTC)
-        self._client.update_item(
-            TableName=self._table,
-            Key={"recovery_id": {"S": self.item_id(queue)}},
-            UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry), "
-            "queue_url = :url, updated_at = :now, expires_at = :expires",
-            ExpressionAttributeValues={
-                ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
-                ":none": {"L": []},
-                ":url": {"S": queue.url},
-                ":now": {"S": at.isoformat(timespec="milliseconds")},
-                ":expires": {"N": str(int((at + self._retention).timestamp()))},
-            },
-        )
+        self._items.record(self.item_id(queue), entry, queue_url=queue.url)
 
     def history(self, queue: DeadLetterQueue) -> list[AuditEntry]:
-        item = self._client.get_item(
-            TableName=self._table, Key={"recovery_id": {"S": self.item_id(queue)}}, ConsistentRead=True
-        ).get("Item")
-        if not item or "audit" not in item:
-            return []
-        return [AuditEntry(**json_value(entry)) for entry in _deserializer.deserialize(item["audit"])]
+        return self._items.history(self.item_id(queue))
 
     def last_redrive(self, queue: DeadLetterQueue) -> AuditEntry | None:
         return next((e for e in reversed(self.history(queue)) if e.result != DENIED), None)
@@ -238,9 +212,10 @@ class DeadLetterQueues:
         try:
             visible, in_flight = self.depth(queue)
             oldest = self.peek(queue, preview) if visible and preview > 0 else []
-        except ClientError as exc:
+        except ClientError as exc:  # said by its code only: the message names roles and ARNs
             error = exc.response.get("Error", {})
-            return DeadLetterReport(queue, problem=f"{error.get('Code')}: {error.get('Message')}")
+            logger.warning("a dead-letter queue could not be read", queue=queue.name, error=str(exc))
+            return DeadLetterReport(queue, problem=str(error.get("Code") or "unknown error"))
         return DeadLetterReport(queue, visible=visible, in_flight=in_flight, oldest=oldest)
 
     def depth(self, queue: DeadLetterQueue) -> tuple[int, int]:
@@ -299,12 +274,13 @@ class DeadLetterQueues:
         )
         return redrive
 
-    def record_denied(self, key: str, actor: str, why: str) -> None:
+    def record_denied(self, key: str, actor: str, why: str, action: str = REDRIVE) -> None:
+        """A refused redrive (or, with ``action="view"``, a refused look), on the queue's audit item."""
         try:
             queue = self.queue(key)
         except DeadLetterError:
             return
-        self._record(queue, actor, DENIED, {"why": why})
+        self._record(queue, actor, DENIED, {"why": why}, action)
 
     def _running_task(self, queue: DeadLetterQueue, source_arn: str) -> MoveTask | None:
         tasks = self._sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=1).get("Results", [])
@@ -327,10 +303,12 @@ class DeadLetterQueues:
             "QueueArn"
         ]
 
-    def _record(self, queue: DeadLetterQueue, actor: str, result: str, detail: dict) -> None:
+    def _record(
+        self, queue: DeadLetterQueue, actor: str, result: str, detail: dict, action: str = REDRIVE
+    ) -> None:
         if self.audit is not None:
             at = self._clock().isoformat(timespec="milliseconds")
-            self.audit.record(queue, AuditEntry(at, actor, REDRIVE, result, detail))
+            self.audit.record(queue, AuditEntry(at, actor, action, result, detail))
 
 
 def age_text(age: timedelta | None) -> str:
@@ -361,16 +339,17 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
         sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
         excerpt=excerpt(message.get("Body", "")),
-        reason=_cut(reason, REASON_CHARS) if reason else None,
+        reason=_cut(without_tokens(reason), REASON_CHARS) if reason else None,
     )
 
 
 def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a body on one line (JSON compacted first, so more of it fits)."""
+    """The start of a body on one line, its token fields removed first (JSON compacted, so more of
+    it fits): what is cut is already without tokens."""
     try:
-        text = json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(without_tokens(json.loads(body)), separators=(",", ":"), ensure_ascii=False)
     except ValueError:
-        text = " ".join(body.split())
+        text = " ".join(without_tokens(body).split())
     return _cut(text, limit)
 
 

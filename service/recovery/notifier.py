@@ -31,6 +31,15 @@ class RecoveryGroup:
         return self.state_machine_arn.rsplit(":", 1)[-1]
 
 
+@dataclass(frozen=True)
+class CircuitClosedNotice:
+    """Shown on top of a group message: the dependency its recoveries wait for answers again."""
+
+    dependency: str
+    closed_at: str  # ISO 8601
+    waiting: int  # open recoveries of the message
+
+
 class NotifierUnavailable(Exception):
     """The chat tool could not be reached or refused for now (5xx, 429, timeout): try again later."""
 
@@ -40,7 +49,9 @@ class Notifier(Protocol):
 
     def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef: ...
 
-    def update_group(self, group: RecoveryGroup, message: MessageRef, notice: str | None = None) -> None: ...
+    def update_group(
+        self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

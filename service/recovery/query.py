@@ -16,9 +16,20 @@ from datetime import timedelta
 
 from service.recovery.store import ListFilter
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# an execution waits at most a year: a longer look back would find nothing more
+LONGEST_DURATION = timedelta(days=366)
+# a page cursor is the sort key of a listed recovery: <created at, ISO 8601 UTC>#rec-<32 hex>
+_CURSOR = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00|Z)?#rec-[0-9a-f]{32}$")
 FILTER_KEYS = {"state": "failed_state", "error": "error", "machine": "state_machine", "since": "since"}
+
+
+def inert_json(value: object) -> str:
+    """Compact JSON, ASCII only, with ``<``, ``>`` and ``&`` as unicode escapes: the same data when
+    read back, and nothing in it that a chat tool or a browser could read as markup."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 class QueryError(ValueError):
@@ -26,10 +37,25 @@ class QueryError(ValueError):
 
 
 def parse_duration(text: str) -> timedelta:
+    """``30m``, ``2h``, ``7d``: at most a year (``366d``); anything else is a ``QueryError``."""
     match = _DURATION.match(text.strip().lower())
     if not match:
-        raise QueryError(f"'{text}' is not a duration: use a number and s, m, h, d or w (e.g. 30m, 2h, 7d)")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+        raise QueryError(
+            f"'{text[:40]}' is not a duration: use a number and s, m, h, d or w (e.g. 30m, 2h, 7d)"
+        )
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise QueryError(
+            f"'{text[:40]}' is longer than a year: an execution waits at most a year, so use at most 366d"
+        )
+    return timedelta(seconds=seconds)
+
+
+def check_cursor(cursor: str | None) -> str | None:
+    """A page cursor as the listing made it, or a ``QueryError`` (a stale or forged button)."""
+    if cursor is None or _CURSOR.match(cursor):
+        return cursor
+    raise QueryError("this page link is not valid any more: run `/recoveries` again")
 
 
 @dataclass(frozen=True)
@@ -61,12 +87,24 @@ class RecoveryQuery:
         return " ".join(parts) or "all"
 
     def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v}, separators=(",", ":"))
+        """What a button carries (``inert_json``): the same query when read back."""
+        return inert_json({k: v for k, v in asdict(self).items() if v})
 
     @classmethod
     def from_json(cls, text: str) -> RecoveryQuery:
-        data = json.loads(text or "{}")
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """The query a button carries; a malformed one (forged, or from an older version) is a
+        ``QueryError`` that names no more of it than needed."""
+        try:
+            data = json.loads(text or "{}")
+        except ValueError as exc:
+            raise QueryError("this button's query cannot be read: run `/recoveries` again") from exc
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise QueryError("this button's query cannot be read: run `/recoveries` again")
+        query = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        if query.since:
+            parse_duration(query.since)
+        check_cursor(query.before)
+        return query
 
     @classmethod
     def from_words(cls, words: list[str]) -> RecoveryQuery:
@@ -76,7 +114,7 @@ class RecoveryQuery:
             key, sep, value = word.partition("=")
             if not sep or key not in FILTER_KEYS or not value:
                 raise QueryError(
-                    f"'{word}' is not a filter: use state=, error=, machine= or since= (e.g. since=2h)"
+                    f"'{word[:80]}' is not a filter: use state=, error=, machine= or since= (e.g. since=2h)"
                 )
             values[FILTER_KEYS[key]] = value
         query = cls(**values)

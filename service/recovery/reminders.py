@@ -22,8 +22,22 @@ SELECTION_LIMIT = 1000
 WAIT_FOR_TOKEN = ".waitForTaskToken"
 
 
-class ThreadPoster(Protocol):
-    def post_in_thread(self, channel: str, ts: str, text: str) -> None: ...
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder, as data: the chat tool words it (and escapes what the recovery carries)."""
+
+    recovery: Recovery
+    waited: timedelta
+    deadline: datetime | None  # when the paused step times out (None: no known timeout)
+    now: datetime
+
+    @property
+    def time_left(self) -> timedelta | None:
+        return None if self.deadline is None else self.deadline - self.now
+
+
+class ReminderPoster(Protocol):
+    def post_reminder(self, reminder: Reminder) -> None: ...
 
 
 @dataclass
@@ -62,7 +76,7 @@ class Reminders:
     store: RecoveryStore
     dynamodb: Any
     sfn: Any
-    poster: ThreadPoster
+    poster: ReminderPoster
     after: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -77,9 +91,7 @@ class Reminders:
             report.oldest_age_seconds = (now - datetime.fromisoformat(oldest[0].created_at)).total_seconds()
         for recovery in due:
             if recovery.slack_channel and recovery.slack_ts and self._claim(recovery, now):
-                self.poster.post_in_thread(
-                    recovery.slack_channel, recovery.slack_ts, self._text(recovery, now)
-                )
+                self.poster.post_reminder(self._reminder(recovery, now))
                 report.reminded.append(recovery.recovery_id)
         return report
 
@@ -100,19 +112,9 @@ class Reminders:
         )
         return claimed is not None
 
-    def _text(self, recovery: Recovery, now: datetime) -> str:
-        waited = describe_duration(now - datetime.fromisoformat(recovery.created_at))
-        text = f"⏰ Still waiting for a person: `{recovery.execution_name}` paused {waited} ago."
+    def _reminder(self, recovery: Recovery, now: datetime) -> Reminder:
         try:
             deadline = token_deadline(self.sfn, recovery.execution_arn)
         except Exception:  # noqa: BLE001 - the reminder still goes out, without the deadline
             deadline = None
-        if deadline is None:
-            return text + " Its paused step has no known timeout."
-        left = deadline - now
-        if left.total_seconds() <= 0:
-            return text + " Its paused step's timeout has passed: the workflow is handling it."
-        return (
-            text + f" Its task token has {describe_duration(left)} left (until "
-            f"{deadline.astimezone(UTC).isoformat(timespec='minutes')}); then the workflow gives up on it."
-        )
+        return Reminder(recovery, now - datetime.fromisoformat(recovery.created_at), deadline, now)

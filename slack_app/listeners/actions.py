@@ -84,7 +84,7 @@ def register(app: App, desk: DeskFactory) -> None:
 
     def next_page_clicked(body: dict, respond: Any) -> None:
         page, _, query = body["actions"][0]["value"].partition("|")
-        _work().list_page(desk(), query, int(page), respond, replace=True)
+        _work().list_page(desk(), _user(body), query, page, respond, replace=True)
 
     def bulk_confirmed(body: dict, respond: Any, client: Any) -> None:
         channel, _ = _origin(body)

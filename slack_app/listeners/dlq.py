@@ -20,7 +20,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
@@ -36,10 +35,11 @@ from service.recovery.dead_letters import (
     age_text,
 )
 from service.recovery.recovery import AuditEntry
-from slack_app.blocks import MAX_BLOCKS, SECTION_TEXT_LIMIT, _code, _escape, truncate, who
+from slack_app.blocks import MAX_BLOCKS, SECTION_TEXT_LIMIT, who
 from slack_app.desk import Desk
+from slack_app.escaping import code, code_block, escape, mrkdwn, one_line, truncate
 from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
-from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond
+from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond, view_denied
 
 NOT_CONFIGURED = (
     "No dead-letter queue is configured for this deployment (ORDERS_DLQ_URL, RECOVERY_DLQ_URL on the "
@@ -48,13 +48,20 @@ NOT_CONFIGURED = (
 
 
 # ---------------------------------------------------------------------- /recoveries dlq
-def show_dead_letters(desk: Desk, words: list[str], respond: Any, say: Say) -> None:
+def show_dead_letters(desk: Desk, user: str, words: list[str], respond: Any, say: Say) -> None:
     if words:
         say("Usage: `/recoveries dlq` (each queue's depth and oldest messages; Redrive DLQ from there).")
         return
     queues = desk.dead_letters
     if queues is None:
         say(NOT_CONFIGURED)
+        return
+
+    def record(why: str) -> None:  # on each queue's own audit item, like a refused redrive
+        for queue in queues.queues:
+            queues.record_denied(queue.key, user, why, action="view")
+
+    if view_denied(desk, user, "the dead letters", say, record):
         return
     reports = queues.reports()
     last = {}
@@ -84,27 +91,27 @@ def dead_letter_blocks(
                 "consuming them (each look counts as a receive)."
             )
         if not report.queue.redrivable:
-            notes.append(f"Not redrivable: {_escape(report.queue.not_redrivable_because)}.")
+            notes.append(f"Not redrivable: {escape(report.queue.not_redrivable_because)}.")
         entry = last_redrive.get(report.queue.key)
         if entry is not None:
             handle = entry.detail.get("task_handle")
             notes.append(
-                f"Last redrive: {who(entry.actor)} at {entry.at}"
-                + (f" (task `{_escape(str(handle))}`)" if handle else "")
+                f"Last redrive: {who(entry.actor)} at {one_line(entry.at)}"
+                + (f" (task {code(handle)})" if handle else "")
             )
         if notes:
             text = truncate("\n".join(notes), SECTION_TEXT_LIMIT)
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=text)]))
+            blocks.append(ContextBlock(elements=[mrkdwn(text)]))
         blocks.append(DividerBlock())
     return blocks[:MAX_BLOCKS]
 
 
 def _queue_section(report: DeadLetterReport, now: datetime) -> SectionBlock:
     queue = report.queue
-    title = f"*{_escape(queue.label)}* `{_escape(queue.name)}`"
+    title = f"*{one_line(queue.label)}* {code(queue.name)}"
     if report.problem:
-        text = f"{title}: ⚠️ could not be read: {_escape(report.problem)}"
-        return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_LIMIT)))
+        text = f"{title}: ⚠️ could not be read: {escape(report.problem)}"
+        return SectionBlock(text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)))
     text = f"{title}: *{report.depth}* message{'' if report.depth == 1 else 's'}"
     if report.in_flight:
         text += f" ({report.visible} visible, {report.in_flight} in flight)"
@@ -112,21 +119,21 @@ def _queue_section(report: DeadLetterReport, now: datetime) -> SectionBlock:
         text += f"\nOldest seen: {age_text(report.oldest[0].age(now))} old"
     button = None
     if queue.redrivable and report.depth:
-        text += f"\nRedrive moves them back to `{_escape(queue.destination_name)}`."
+        text += f"\nRedrive moves them back to {code(queue.destination_name)}."
         button = ButtonElement(text="Redrive DLQ", action_id=DLQ_REDRIVE, value=queue.key, style="danger")
-    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_LIMIT)), accessory=button)
+    return SectionBlock(text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)), accessory=button)
 
 
 def _message_section(message: DeadLetter, now: datetime) -> SectionBlock:
     sent = message.sent_at.isoformat(timespec="seconds") if message.sent_at else "unknown"
     text = (
-        f"`{_escape(message.message_id[:13])}` sent {sent} ({age_text(message.age(now))} ago), "
+        f"{code(message.message_id[:13])} sent {sent} ({age_text(message.age(now))} ago), "
         f"received {message.receive_count}×"
     )
-    if message.reason:
-        text += f"\n*Reason:* {_escape(message.reason)}"
-    text += "\n" + _code(_escape(message.excerpt), 1000)
-    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_TEXT_LIMIT)))
+    if message.reason:  # reasons and excerpts come without token fields (DeadLetterQueues.peek)
+        text += f"\n*Reason:* {one_line(message.reason)}"
+    text += "\n" + code_block(message.excerpt, 1000)
+    return SectionBlock(text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)))
 
 
 # ---------------------------------------------------------------------- Redrive DLQ
@@ -141,7 +148,7 @@ def open_redrive(desk: Desk, user: str, key: str, respond: Any) -> None:
         visible, in_flight = dead_letters.depth(queue)
         if not visible:
             more = f" ({in_flight} in flight: look again later)" if in_flight else ""
-            say(f"Nothing to redrive: `{_escape(queue.name)}` has no visible message{more}.")
+            say(f"Nothing to redrive: {code(queue.name)} has no visible message{more}.")
             return
         rate = dead_letters.rate_per_second
         plural = "" if visible == 1 else "s"
@@ -151,10 +158,10 @@ def open_redrive(desk: Desk, user: str, key: str, respond: Any) -> None:
             text=f"Redrive {visible} messages from {queue.name}?",
             blocks=[
                 SectionBlock(
-                    text=MarkdownTextObject(
-                        text=truncate(
-                            f"Move *{visible}* message{plural} from `{_escape(queue.name)}` back to "
-                            f"`{_escape(queue.destination_name)}` at {rate} a second (about "
+                    text=mrkdwn(
+                        truncate(
+                            f"Move *{visible}* message{plural} from {code(queue.name)} back to "
+                            f"{code(queue.destination_name)} at {rate} a second (about "
                             f"{age_text(_duration(visible, rate))})? The collector takes them again; a "
                             "malformed message (one with a *Reason*) comes straight back to the DLQ.",
                             SECTION_TEXT_LIMIT,
@@ -195,9 +202,9 @@ def redrive_confirmed(desk: Desk, user: str, key: str, respond: Any) -> None:
         )
         if task.started:
             observability.count_by("DeadLetterRedrives", queue=queue.key)
-            text = f"✅ Redrive started by {who(user)}: {_escape(task.summary())}."
+            text = f"✅ Redrive started by {who(user)}: {escape(task.summary())}."
         else:
-            text = f"👋 Nothing new was started: {_escape(task.summary())}."
+            text = f"👋 Nothing new was started: {escape(task.summary())}."
         respond(text=text, response_type="ephemeral", replace_original=True)
 
 
@@ -214,10 +221,10 @@ def _redrivable(desk: Desk, key: str, say: Say) -> tuple[DeadLetterQueues, DeadL
     try:
         queue = dead_letters.queue(key)
     except DeadLetterError as exc:
-        say(f"⚠️ {_escape(str(exc))}.")
+        say(f"⚠️ {escape(exc)}.")
         return None
     if not queue.redrivable:
-        say(f"⚠️ The {queue.label} cannot be redriven: {_escape(queue.not_redrivable_because)}.")
+        say(f"⚠️ The {one_line(queue.label)} cannot be redriven: {escape(queue.not_redrivable_because)}.")
         return None
     return dead_letters, queue
 

@@ -3,22 +3,25 @@ how a bulk action reports in its thread. Imported by the lazy halves only."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from slack_sdk.models.blocks import HeaderBlock, MarkdownTextObject, PlainTextObject, SectionBlock
+from slack_sdk.models.blocks import HeaderBlock, PlainTextObject, SectionBlock
 
 from service.observability import count_by, logger
 from service.recovery.actions import ActionOutcome, ActionResult
+from service.recovery.authorization import describe_failure
 from service.recovery.bulk import BulkReport
 from service.recovery.groups import GroupState
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import ListFilter
-from slack_app.blocks import _escape, truncate, who
+from slack_app.blocks import who
 from slack_app.desk import Desk
+from slack_app.escaping import code, escape, mrkdwn, one_line, plain, truncate
 from slack_app.runtime import seconds_left
 
 Say = Callable[[str], None]
@@ -46,15 +49,17 @@ def via_ephemeral(client: WebClient, channel: str | None, user: str) -> Say:
 
 @contextmanager
 def reporting_failures(say: Say, what: str) -> Iterator[None]:
-    """A failure (a DynamoDB or Slack outage) is told to the person, never swallowed."""
+    """A failure (a DynamoDB or Slack outage) is told to the person, never swallowed: what failed
+    and a reference to its log line, never the exception's text (it may hold URLs or data)."""
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - reported to the person and logged with its trace
-        logger.exception("slack action failed", action=what)
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("slack action failed", action=what, reference=reference)
         count_by("SlackActionFailures", action=what)
         say(
-            f"⚠️ {what} did not complete: {type(exc).__name__}: {truncate(str(exc), 300)}. "
-            "Check `/recoveries show <id>` before trying again."
+            f"⚠️ {what} did not complete ({escape(describe_failure(exc))}; reference `{reference}` in the "
+            "Slack app's logs). Check `/recoveries show &lt;id&gt;` before trying again."
         )
 
 
@@ -67,21 +72,38 @@ def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> 
         desk.actions.record_denied(target, user, action, decision.why)
     count_by("DeniedActions", action=action)
     logger.warning("action denied", user=user, action=action, target=target, why=decision.why)
-    say(f"🚫 You cannot {action}: {decision.why}. Nothing was sent; your attempt is in the audit trail.")
+    say(
+        f"🚫 You cannot {action}: {escape(decision.why)}. Nothing was sent; your attempt is in the audit "
+        "trail."
+    )
+    return True
+
+
+def view_denied(desk: Desk, user: str, what: str, say: Say, record: Callable[[str], None]) -> bool:
+    """True (and the person told, the attempt audited by ``record(why)``) when ``user`` may not see
+    ``what`` (the recoveries list, a recovery, the dead letters)."""
+    decision = desk.policy.check_view(user)
+    if decision.allowed:
+        return False
+    record(decision.why)
+    count_by("DeniedActions", action=f"view {what}")
+    logger.warning("view denied", user=user, action=f"view {what}", why=decision.why)
+    say(f"🚫 You cannot see {what}: {escape(decision.why)}. Your attempt is in the audit trail.")
     return True
 
 
 def tell(result: ActionResult, say: Say, always: bool = False) -> None:
     """Explain any outcome that the updated message does not already show."""
     recovery = result.recovery
-    name = f"`{recovery.execution_name}`" if recovery else "This recovery"
+    name = code(recovery.execution_name) if recovery else "This recovery"
+    detail = escape(result.detail)
     if result.outcome is ActionOutcome.ALREADY_HANDLED:
         by = f" by {who(result.handled_by)}" if result.handled_by else ""
-        say(f"👋 {name} {result.detail}{by}. Nothing was sent.")
+        say(f"👋 {name} {detail}{by}. Nothing was sent.")
     elif result.outcome is ActionOutcome.EXPIRED:
-        say(f"⌛ {name} can no longer be resumed: {result.detail}. It is now marked EXPIRED.")
+        say(f"⌛ {name} can no longer be resumed: {detail}. It is now marked EXPIRED.")
     elif result.outcome in (ActionOutcome.FAILED, ActionOutcome.NOT_FOUND):
-        say(f"⚠️ {name}: {result.detail}")
+        say(f"⚠️ {name}: {detail}")
     elif always:
         say(f"{'✅ Run again' if result.outcome is ActionOutcome.RESUMED else '🛑 Rejected'}: {name}.")
 
@@ -109,7 +131,7 @@ def run_bulk(
         except SlackClientError as exc:
             logger.warning("could not post bulk progress", error=str(exc))
 
-    post(f"{who(user)} started *{verb} all* on {len(ids)} open recoveries ({_escape(description)}).")
+    post(f"{who(user)} started *{verb} all* on {len(ids)} open recoveries ({one_line(description)}).")
 
     def progress(report: BulkReport) -> None:
         post(f"… {report.done}/{report.total} handled ({report.wall_s:.0f} s)")
@@ -158,12 +180,8 @@ def refresh_messages(desk: Desk, client: WebClient, report: BulkReport, summary:
 
 
 def group_closed_blocks(group: GroupState, summary: str) -> list:
-    header = f"{group.count} × {group.state_machine_name}: {group.failed_state} failed"
+    header = plain(f"{group.count} × {group.state_machine_name}: {group.failed_state} failed")
     return [
         HeaderBlock(text=PlainTextObject(text=truncate(header, 150))),
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=truncate(f"*Error:* `{_escape(group.error or 'unknown')}`\n✅ {summary}", 3000)
-            )
-        ),
+        SectionBlock(text=mrkdwn(truncate(f"*Error:* {code(group.error or 'unknown')}\n✅ {summary}", 3000))),
     ]

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
+from service.recovery.audit_items import RECOVERIES_LIST
 from service.recovery.bulk import open_members, open_recoveries_matching
 from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
 from service.recovery.query import QueryError, RecoveryQuery, split_words
-from service.recovery.recovery import RecoveryStatus
+from service.recovery.recovery import AuditEntry, RecoveryStatus
 from service.recovery.store import RecoveryNotFound
-from slack_app.blocks import _escape
+from slack_app.blocks import who
 from slack_app.desk import Desk
+from slack_app.escaping import code, escape, mrkdwn, one_line
 from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
 from slack_app.listeners.replies import (
     denied,
@@ -28,6 +31,7 @@ from slack_app.listeners.replies import (
     tell,
     via_ephemeral,
     via_respond,
+    view_denied,
 )
 from slack_app.listing import PAGE_SIZE, list_blocks, show_blocks
 from slack_app.modals import (
@@ -39,15 +43,18 @@ from slack_app.modals import (
     bulk_modal,
     edit_modal,
     editable,
+    edited_input,
     reject_modal,
     submitted_value,
 )
+
+MAX_PAGE_NUMBER = 10_000
 
 USAGE = (
     "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
     '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
     "• `/recoveries [filters]` list\n"
-    "• `/recoveries show <id>` one in full, with its history\n"
+    "• `/recoveries show &lt;id&gt;` one in full, with its history\n"
     "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
     "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
 )
@@ -70,8 +77,8 @@ def redrive(desk: Desk, user: str, failure_id: str, respond: Any) -> None:
             return
         result = desk.redrive.redrive(failure_id, user)
         if not result.done:
-            name = f"`{result.failure.execution_name}`" if result.failure else "This execution"
-            say(f"⚠️ {name}: {result.detail}. Nothing was redriven.")
+            name = code(result.failure.execution_name) if result.failure else "This execution"
+            say(f"⚠️ {name}: {escape(result.detail)}. Nothing was redriven.")
 
 
 def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
@@ -84,8 +91,9 @@ def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: 
             return
         if not editable(recovery):
             say(
-                f"The input of `{recovery.execution_name}` is larger than a Slack text field holds (3,000 "
-                f"characters). Edit it with `recovery-ops retry {recovery_id} --input edited.json`."
+                f"The input of {code(recovery.execution_name)} is larger than a Slack text field holds "
+                "(3,000 characters). Edit it with "
+                f"{code(f'recovery-ops retry {recovery_id} --input edited.json')}."
             )
             return
         client.views_open(trigger_id=body["trigger_id"], view=edit_modal(recovery, _modal_origin(body)))
@@ -108,10 +116,11 @@ def edit_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
         if denied(desk, user, meta["recovery_id"], "edit and run again", say):
             return
         try:
-            edited = validate_edit(desk, meta, submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or "")
+            submitted = validate_edit(desk, meta, submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or "")
         except InputProblem:
             return  # shown in the modal by the acknowledgement; nothing to send
         original = desk.store.get(meta["recovery_id"])
+        edited = edited_input(original, submitted)  # fields shown [redacted] keep their stored value
         diff = input_diff(original.input, edited)
         tell(desk.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
 
@@ -135,11 +144,12 @@ def _open_recovery(desk: Desk, recovery_id: str, say: Any):
     try:
         recovery = desk.store.get(recovery_id)
     except RecoveryNotFound:
-        say(f"⚠️ No recovery `{recovery_id}` (closed and expired from the table?).")
+        say(f"⚠️ No recovery {code(recovery_id)} (closed and expired from the table?).")
         return None
     if recovery.status is not RecoveryStatus.OPEN:
         by = recovery.last_actor
-        say(f"👋 `{recovery.execution_name}` is {recovery.status.lower()}" + (f" (<@{by}>)." if by else "."))
+        by_whom = f" ({who(by)})." if by else "."
+        say(f"👋 {code(recovery.execution_name)} is {recovery.status.lower()}{by_whom}")
         return None
     return recovery
 
@@ -196,16 +206,16 @@ def retry_prompt(desk: Desk, user: str, words: list[str], say: Any, respond: Any
         return
     count = len(open_recoveries_matching(desk.store, query.list_filter()))
     if not count:
-        say(f"No open recovery matches {query.describe()}.")
+        say(f"No open recovery matches {one_line(query.describe())}.")
         return
     respond(
         response_type="ephemeral",
         text=f"Run again {count} recoveries?",
         blocks=[
             SectionBlock(
-                text=MarkdownTextObject(
-                    text=f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
-                    f"{_escape(query.describe())}. Run every one again with its original input?"
+                text=mrkdwn(
+                    f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
+                    f"{one_line(query.describe())}. Run every one again with its original input?"
                 )
             ),
             ActionsBlock(
@@ -230,14 +240,19 @@ def bulk_from_command(
     with reporting_failures(say, "Run again all"):
         if denied(desk, user, None, "run again", say):
             return
-        query = RecoveryQuery.from_json(query_json)
+        try:
+            query = RecoveryQuery.from_json(query_json)
+        except QueryError as exc:
+            say(escape(exc))
+            return
         ids = open_recoveries_matching(desk.store, query.list_filter())
-        respond(text=f"Started: run again {len(ids)} recoveries ({query.describe()}).", replace_original=True)
+        described = one_line(query.describe())
+        respond(text=f"Started: run again {len(ids)} recoveries ({described}).", replace_original=True)
         thread = None
         if channel:
             try:
                 parent = client.chat_postMessage(
-                    channel=channel, text=f"<@{user}> runs again {len(ids)} recoveries ({query.describe()})."
+                    channel=channel, text=f"{who(user)} runs again {len(ids)} recoveries ({described})."
                 )
                 thread = (parent["channel"], parent["ts"])
             except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
@@ -256,38 +271,79 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
             if verb == "help":
                 say(USAGE)
             elif verb == "show":
-                show(desk, rest, say, respond)
+                show(desk, user, rest, say, respond)
             elif verb == "retry":
                 retry_prompt(desk, user, rest, say, respond)
             elif verb == "list":
-                list_page(desk, RecoveryQuery.from_words(rest).to_json(), 1, respond, replace=False)
+                list_page(desk, user, RecoveryQuery.from_words(rest).to_json(), "1", respond, replace=False)
             elif verb == "dlq":
                 from slack_app.listeners.dlq import show_dead_letters
 
-                show_dead_letters(desk, rest, respond, say)
+                show_dead_letters(desk, user, rest, respond, say)
             else:
-                say(f"Unknown command `{_escape(verb)}`.\n{USAGE}")
+                say(f"Unknown command {code(verb[:40])}.\n{USAGE}")
         except QueryError as exc:
-            say(f"{exc}\n{USAGE}")
+            say(f"{escape(exc)}\n{USAGE}")
 
 
-def show(desk: Desk, words: list[str], say: Any, respond: Any) -> None:
+def show(desk: Desk, user: str, words: list[str], say: Any, respond: Any) -> None:
     if len(words) != 1:
-        say("Usage: `/recoveries show <recovery id>` (the id is at the bottom of each message).")
+        say("Usage: `/recoveries show &lt;recovery id&gt;` (the id is at the bottom of each message).")
         return
     if not words[0].startswith("rec-"):
-        say(f"`{_escape(words[0])}` is not a recovery id (they start with `rec-`).")
+        say(f"{code(words[0][:80])} is not a recovery id (they start with `rec-`).")
+        return
+    recovery_id = words[0]
+    if view_denied(
+        desk,
+        user,
+        "this recovery",
+        say,
+        lambda why: desk.actions.record_denied(recovery_id, user, "view", why),
+    ):
         return
     try:
-        recovery = desk.store.get(words[0])
+        recovery = desk.store.get(recovery_id)
     except RecoveryNotFound:
-        say(f"No recovery `{_escape(words[0])}`.")
+        say(f"No recovery {code(recovery_id[:80])}.")
         return
     respond(response_type="ephemeral", text=f"Recovery {recovery.recovery_id}", blocks=show_blocks(recovery))
 
 
-def list_page(desk: Desk, query_json: str, page_number: int, respond: Any, replace: bool) -> None:
-    query = RecoveryQuery.from_json(query_json)
+def list_denied(desk: Desk, user: str, say: Any) -> bool:
+    """The list is guarded like every view; a refusal is audited on ``access#recoveries``."""
+
+    def record(why: str) -> None:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        desk.audit.record(RECOVERIES_LIST, AuditEntry(now, user, "view list", "DENIED", {"why": why}))
+
+    return view_denied(desk, user, "the recoveries", say, record)
+
+
+def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Any, replace: bool) -> None:
+    """A page of the open list (``page`` and ``query_json`` as typed or as a Next button carries them)."""
+    say = via_respond(respond)
+    with reporting_failures(say, "/recoveries"):
+        if list_denied(desk, user, say):
+            return
+        try:
+            query = RecoveryQuery.from_json(query_json)
+            page_number = _page_number(page)
+        except QueryError as exc:
+            say(escape(exc))
+            return
+        _respond_with_page(desk, query, page_number, respond, replace)
+
+
+def _page_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_NUMBER:
+        raise QueryError("this page link is not valid any more: run `/recoveries` again")
+    return int(text)
+
+
+def _respond_with_page(
+    desk: Desk, query: RecoveryQuery, page_number: int, respond: Any, replace: bool
+) -> None:
     where = query.list_filter()
     rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)
     page = rows[:PAGE_SIZE]

@@ -97,7 +97,7 @@ def test_an_unreadable_queue_is_reported_not_raised(sqs) -> None:
     stubber.add_client_error("get_queue_attributes", "AccessDenied", "not allowed")
     dead_letters = queues(client)
     report = dead_letters.report(dead_letters.queue(ORDERS))
-    assert report.problem == "AccessDenied: not allowed" and report.depth == 0
+    assert report.problem == "AccessDenied" and report.depth == 0  # the code only: messages name ARNs
 
 
 def test_redrive_starts_one_move_task_at_the_configured_rate(sqs) -> None:

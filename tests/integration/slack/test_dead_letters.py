@@ -137,7 +137,7 @@ def test_dlq_shows_depth_and_oldest_messages_within_block_kit_limits_and_consume
     put(stack, "RecoveryDeadLetterQueue", ["this is not JSON"], reason="not JSON: Expecting value")
     put(stack, "RecoveryDeadLetterQueue", ['{"contract_version": 1}'] * 2)
 
-    send(stack, requests_for(slack).command(STRANGER, "dlq"))  # looking is open to all, like the list
+    send(stack, requests_for(slack).command(ALLOWED, "dlq"))  # those who may act may look
     shown = answer(slack, 0)
 
     assert shown["response_type"] == "ephemeral"

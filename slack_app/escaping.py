@@ -1,0 +1,83 @@
+"""Text that did not come from the product itself never becomes a mention, a link or markup.
+
+Recoveries carry text written by other people's state machines (errors, causes, state and
+execution names, inputs) and the Slack app repeats text people typed (filters, reasons, ids).
+Slack acts on ``<!channel>``, ``<!here>``, ``<!everyone>``, ``<@U…>``, ``<#C…>``,
+``<!subteam^…>`` and ``<url|label>`` wherever it parses: a message's ``text`` and every
+``mrkdwn`` object. Its own escaping (``&`` → ``&amp;``, ``<`` → ``&lt;``, ``>`` → ``&gt;``) turns
+all of them into plain characters, so that is what ``escape`` does, in this one place; the
+helpers below build on it for the places untrusted text goes:
+
+- ``escape``: into ``text`` fallbacks and mrkdwn (also drops control characters, which could
+  forge lines or hide text);
+- ``code`` / ``code_block``: the same, inside backticks, with backticks swapped for a look-alike
+  so the text cannot end the code span and start markup;
+- ``plain``: into ``plain_text`` objects (headers, titles, labels), which Slack does not parse:
+  control characters go, angle brackets become look-alikes so nothing reads as a mention;
+- ``link``: a URL the product built, with any character that could end or split ``<url|label>``
+  percent-encoded, and an escaped label.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from slack_sdk.models.blocks import MarkdownTextObject
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NEWLINES = re.compile(r"[\r\n\t]+")
+_BACKTICK_LOOKALIKE = "ˋ"
+_MARKUP_LOOKALIKES = str.maketrans({"*": "∗", "~": "∼", "`": _BACKTICK_LOOKALIKE})
+# what may stay as it is in a URL inside <url|label>: no <, >, |, space or quote
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
+
+
+def escape(text: object) -> str:
+    """Slack's escaping of ``&``, ``<`` and ``>``, control characters removed."""
+    cleaned = _CONTROL.sub("", str(text))
+    return cleaned.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: object) -> str:
+    """Escaped, on one line, for names shown inline in mrkdwn: no forged extra lines, and the
+    characters that would start bold, strike or code (``*``, ``~``, a backtick) as look-alikes."""
+    flat = _NEWLINES.sub(" ", str(text)).translate(_MARKUP_LOOKALIKES)
+    return escape(flat)
+
+
+def code(text: object) -> str:
+    """Inline code: ```text``` on one line, escaped; a backtick inside cannot close it."""
+    return "`" + escape(_NEWLINES.sub(" ", str(text)).replace("`", _BACKTICK_LOOKALIKE)) + "`"
+
+
+def truncate(text: str, limit: int, marker: str = "… (truncated)") -> str:
+    """``text`` cut to ``limit`` characters, ``marker`` included."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def code_block(text: object, limit: int) -> str:
+    """A code block of at most ``limit`` characters, fences included, escaped."""
+    fence = "```"
+    body = escape(text).replace(fence, _BACKTICK_LOOKALIKE * 3)
+    return fence + truncate(body, limit - 2 * len(fence) - 1) + "\n" + fence
+
+
+def plain(text: object) -> str:
+    """For ``plain_text`` objects: no control characters, no angle brackets that read as a mention."""
+    return _CONTROL.sub("", str(text)).replace("<", "‹").replace(">", "›")
+
+
+def link(url: str, label: object) -> str:
+    """``<url|label>`` for a URL the product built from recovery data, and an untrusted label."""
+    safe_url = quote(_CONTROL.sub("", url), safe=_URL_SAFE).replace("&", "&amp;")
+    return f"<{safe_url}|{one_line(label)}>"
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A mrkdwn object for text already escaped here: ``verbatim`` so Slack adds no links or
+    mentions of its own (plain URLs, ``#channel``, ``@here``); the product's ``<url|label>`` stay."""
+    return MarkdownTextObject(text=text, verbatim=True)
