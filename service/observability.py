@@ -1,13 +1,38 @@
-"""The one place that builds Powertools' Logger, Tracer and Metrics for every handler."""
+"""The one place that builds Powertools' Logger, Tracer and Metrics for every handler.
 
+Every record of the logger passes ``WithoutTokens`` first: a message or an extra key that holds a
+task token (a body, an error text) is logged with the token field redacted, as everywhere else.
+"""
+
+import logging
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
+from service.recovery.redaction import without_tokens
+
 SERVICE_NAME = "recovery-ops"
 METRICS_NAMESPACE = "RecoveryOps"
 
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+
+
+class WithoutTokens(logging.Filter):
+    """Token fields out of log messages and their extra keys, before any handler formats them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = without_tokens(record.msg)
+        if record.args:
+            record.args = without_tokens(record.args) if isinstance(record.args, tuple) else record.args
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS and isinstance(value, str | dict | list):
+                setattr(record, key, without_tokens(value))
+        return True
+
+
 logger = Logger(service=SERVICE_NAME)
+logger.addFilter(WithoutTokens())
 tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 

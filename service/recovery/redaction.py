@@ -22,9 +22,10 @@ REDACTED = "[redacted]"
 T = TypeVar("T")
 
 _TOKEN_KEY = re.compile(r"token", re.IGNORECASE)
-# "task_token": "…"  |  'taskToken': '…'  |  task_token=…  (the value may be cut short: then to the end)
+# "task_token": "…"  |  'taskToken': '…'  |  task_token=…  (the value may be cut short: then to the end);
+# a key starts at a word boundary and is at most 64 characters before "token": linear in the text
 _TOKEN_IN_TEXT = re.compile(
-    r"""(?P<key>["']?[\w.-]*token["']?\s*[:=]\s*)"""
+    r"""(?P<key>(?<![\w.-])["']?[\w.-]{0,64}?token["']?\s*[:=]\s*)"""
     r"""(?P<value>"(?:[^"\\]|\\.)*(?:"|$)|'(?:[^'\\]|\\.)*(?:'|$)|[^\s,;&}\]]+)""",
     re.IGNORECASE,
 )

@@ -77,3 +77,22 @@ def test_an_edit_of_a_redacted_view_gives_token_fields_back_their_stored_values(
         "card": {"token": "new"},
         "note": REDACTED,
     }
+
+
+def test_log_records_lose_their_token_fields_before_any_handler_formats_them() -> None:
+    import logging
+
+    from service.observability import WithoutTokens
+
+    record = logging.LogRecord(
+        "recovery-ops", logging.INFO, __file__, 1, f"body: {json.dumps(contract())}", None, None
+    )
+    record.body = json.dumps(contract())  # an extra key, as logger.info(..., body=...) gives
+    record.detail = {"taskToken": TOKEN}
+
+    assert WithoutTokens().filter(record)
+    assert (
+        TOKEN not in record.getMessage()
+        and TOKEN not in record.body
+        and record.detail == {"taskToken": REDACTED}
+    )
