@@ -9,19 +9,25 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lint unit bench sam-check clean
+.PHONY: help venv demo test lint unit bench sam-check lock clean
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
 	@echo "make test       ruff, cfn-lint and the test suite"
 	@echo "make bench      every benchmark in benchmarks/"
 	@echo "make sam-check  sam validate --lint and sam build (aws-sam-cli in $(SAM_VENV))"
+	@echo "make lock       write requirements.lock and requirements-dev.lock again from pyproject.toml"
 
-$(VENV_STAMP): pyproject.toml
+# Everything installed comes from the lock files, with their hashes: requirements-dev.lock here
+# (the runtime, the local stack and the dev tools), requirements.lock in the Lambda layer.
+# `make lock` writes both again from pyproject.toml; tests/unit/test_dependency_lock.py fails when
+# they disagree with it.
+$(VENV_STAMP): pyproject.toml requirements-dev.lock
 	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
 venv: $(VENV_STAMP)
@@ -40,10 +46,13 @@ bench: venv
 	@set -e; for script in benchmarks/*.py; do \
 		echo "== $$script"; $(VENV)/bin/python $$script; done
 
+# the aws-sam-cli whose SAM translator (aws-sam-translator==1.115.0) the tests use for the roles
+SAM_CLI_VERSION := 1.170.0
+
 $(SAM_STAMP):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	@touch $@
 
 # sam build runs the build-* targets below; it needs the runtime's python3.13 on PATH.
@@ -56,9 +65,13 @@ LAMBDA_PLATFORM := --platform manylinux2014_x86_64 --implementation cp --python-
 
 build-DependenciesLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python"
-	$(PYTHON) -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" > "$(ARTIFACTS_DIR)/requirements.txt"
-	$(PYTHON) -m pip install --quiet $(LAMBDA_PLATFORM) --target "$(ARTIFACTS_DIR)/python" -r "$(ARTIFACTS_DIR)/requirements.txt"
-	rm "$(ARTIFACTS_DIR)/requirements.txt"
+	$(PYTHON) -m pip install --quiet $(LAMBDA_PLATFORM) --require-hashes --target "$(ARTIFACTS_DIR)/python" -r requirements.lock
+
+# uv resolves; pip installs (no uv is needed to build or test)
+lock: venv
+	$(VENV)/bin/python -m pip install --quiet 'uv>=0.9'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.13 --python-platform x86_64-manylinux2014 --generate-hashes --no-header -q -c requirements-dev.lock -o requirements.lock
 
 build-%Function:
 	mkdir -p "$(ARTIFACTS_DIR)"

@@ -2,12 +2,16 @@
 
 Every record of the logger passes ``WithoutTokens`` first: a message or an extra key that holds a
 task token (a body, an error text) is logged with the token field redacted, as everywhere else.
+
+The tracer is built on first use (``from service.observability import tracer``): the X-Ray SDK
+takes about 0.3 s to import, which the Slack app's acknowledgement path does not pay.
 """
 
 import logging
 import warnings
+from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from service.recovery.redaction import without_tokens
 
@@ -33,8 +37,20 @@ class WithoutTokens(logging.Filter):
 
 logger = Logger(service=SERVICE_NAME)
 logger.addFilter(WithoutTokens())
-tracer = Tracer(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+_tracer: Any = None
+
+
+def __getattr__(name: str) -> Any:
+    """``tracer``: Powertools' Tracer, built (and the X-Ray SDK imported) when first asked for."""
+    global _tracer
+    if name != "tracer":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer
+
+        _tracer = Tracer(service=SERVICE_NAME)
+    return _tracer
 
 # Read-only requests (GET /orders/{id}) publish no metric; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

@@ -9,6 +9,7 @@ from Secrets Manager, the desk on the deployment's table.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import App
@@ -39,20 +40,39 @@ def build_app(
     return app
 
 
-def app_from_environment(process_before_response: bool = True) -> App:
-    """The deployed app: configuration from the function's environment, secrets from Secrets Manager."""
+@dataclass(frozen=True)
+class SlackSecrets:
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
+
+
+def current_settings() -> tuple[Any, SlackSecrets]:
+    """The function's configuration and its Slack secrets, read through Powertools' five-minute cache
+    (a rotated secret is seen within five minutes, without a cold start)."""
     from aws_lambda_powertools.utilities import parameters
 
     from service.config import SlackAppConfig, load_config
+
+    config = load_config(SlackAppConfig)
+    return config, SlackSecrets(
+        bot_token=str(parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)),
+        signing_secret=str(
+            parameters.get_secret(config.slack_signing_secret_secret, max_age=SECRET_MAX_AGE_SECONDS)
+        ),
+    )
+
+
+def app_from_environment(process_before_response: bool = True) -> App:
+    """The deployed app: configuration from the function's environment, secrets from Secrets Manager."""
+    return app_from_config(*current_settings(), process_before_response=process_before_response)
+
+
+def app_from_config(config: Any, secrets: SlackSecrets, process_before_response: bool = True) -> App:
     from slack_app.desk import Lazy
     from slack_app.web import web_client
 
-    config = load_config(SlackAppConfig)
-    token = str(parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS))
-    signing_secret = str(
-        parameters.get_secret(config.slack_signing_secret_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    )
-    client = web_client(token, base_url=config.slack_api_url)
+    client = web_client(secrets.bot_token, base_url=config.slack_api_url)
+    signing_secret = secrets.signing_secret
     return build_app(
         client=client,
         signing_secret=signing_secret,

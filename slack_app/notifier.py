@@ -15,7 +15,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
 from service.recovery.failures import FailedExecution
-from service.recovery.notifier import CircuitClosedNotice, MessageRef, NotifierUnavailable, RecoveryGroup
+from service.recovery.notifier import (
+    CircuitClosedNotice,
+    MessageRef,
+    NotifierUnavailable,
+    RecoveryGroup,
+    UnreadableMessage,
+)
 from service.recovery.recovery import Recovery
 from service.recovery.reminders import Reminder
 from slack_app.blocks import (
@@ -28,6 +34,8 @@ from slack_app.blocks import (
     recovery_blocks,
     recovery_fallback_text,
     reminder_text,
+    unreadable_blocks,
+    unreadable_fallback_text,
 )
 from slack_app.escaping import code
 from slack_app.web import web_client
@@ -58,6 +66,9 @@ class SlackNotifier:
 
     def post_failure(self, failure: FailedExecution, channel: str, redrivable: bool) -> MessageRef:
         return self._post(channel, failure_fallback_text(failure), failure_blocks(failure, redrivable))
+
+    def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef:
+        return self._post(channel, unreadable_fallback_text(message), unreadable_blocks(message))
 
     def _post(self, channel: str, text: str, blocks: list) -> MessageRef:
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)

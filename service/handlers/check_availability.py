@@ -49,7 +49,7 @@ def _vendor(base_url: str, timeout_seconds: float) -> VendorClient:
     return VendorClient(base_url, timeout_seconds)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

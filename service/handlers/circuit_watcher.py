@@ -39,7 +39,7 @@ def closed_circuits(event: DynamoDBStreamEvent) -> list[CircuitClosed]:
     return found
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=DynamoDBStreamEvent)

@@ -5,7 +5,8 @@ against the integration contract and stored once (Powertools ``BatchProcessor``:
 fails fails alone). Then the batch's new recoveries are posted, one Slack call per group. A
 record whose message could not be posted is reported as a batch item failure, so SQS delivers it
 again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A malformed message
-is never retried: it goes to the recovery DLQ at once, with the reason.
+is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
+once per message) the technical channel is told, without its token (``service.recovery.unreadable``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from pydantic import ValidationError
 from service import aws_clients, observability
 from service.config import CollectorConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.contract import RecoveryRequest
+from service.recovery.contract import RecoveryRequest, Routing
 from service.recovery.groups import GroupStore
 from service.recovery.intake import IntakeReport, RecoveryIntake
 from service.recovery.notifier import ChannelRouting
 from service.recovery.recovery import Recovery
 from service.recovery.store import RecoveryStore
+from service.recovery.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
 from slack_app.notifier import SlackNotifier, web_client
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -60,6 +62,12 @@ def parse_request(record: SqsRecordModel) -> RecoveryRequest:
         raise MalformedRecoveryMessage(fields) from exc
 
 
+def source_message_id(record: SqsRecordModel) -> str:
+    """The message's first id: a message redriven from the recovery DLQ keeps it as an attribute."""
+    attribute = record.messageAttributes.get("source_message_id")
+    return (attribute.stringValue if attribute is not None else None) or record.messageId
+
+
 def dead_letter(config: CollectorConfig, record: SqsRecordModel, reason: str) -> None:
     """Move a message that can never be processed to the recovery DLQ, with the reason."""
     aws_clients.client("sqs").send_message(
@@ -67,11 +75,41 @@ def dead_letter(config: CollectorConfig, record: SqsRecordModel, reason: str) ->
         MessageBody=record.body,
         MessageAttributes={
             "reason": {"DataType": "String", "StringValue": reason[:1000]},
-            "source_message_id": {"DataType": "String", "StringValue": record.messageId},
+            "source_message_id": {"DataType": "String", "StringValue": source_message_id(record)},
         },
     )
     metrics.add_metric(name="MalformedRecoveryMessages", unit=MetricUnit.Count, value=1)
     logger.error("malformed recovery message sent to the DLQ", message_id=record.messageId, reason=reason)
+
+
+def tell_unreadable(
+    config: CollectorConfig, intake: RecoveryIntake, record: SqsRecordModel, reason: str
+) -> None:
+    """Best effort, after the message is safe in the DLQ: a failure is logged and counted, never
+    raised (the record must not come back to be dead-lettered twice); its claim is given back."""
+    notices = UnreadableNotices(
+        claims=DynamoNoticeClaims(
+            config.recoveries_table_name, aws_clients.client("dynamodb"), config.retention_days
+        ),
+        notifier=intake.notifier,
+        channel=intake.channels.channel_for(Routing.TECHNICAL),
+    )
+    message_id = source_message_id(record)
+    try:
+        told = notices.tell(read_what_can_be_read(record.body, message_id, reason))
+    except Exception as exc:  # noqa: BLE001 - the notice is best effort; the DLQ and its alarm remain
+        metrics.add_metric(name="UnreadableNoticeFailures", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "could not tell the technical channel about an unreadable recovery message",
+            message_id=message_id,
+            error=type(exc).__name__,
+            detail=str(exc),
+        )
+        return
+    if told:
+        metrics.add_metric(name="UnreadableNotices", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("unreadable recovery message already told", message_id=message_id)
 
 
 def _count_opened(recovery: Recovery) -> None:
@@ -80,7 +118,7 @@ def _count_opened(recovery: Recovery) -> None:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
@@ -96,6 +134,7 @@ def lambda_handler(event: dict, context: object) -> dict:
             request = parse_request(record)
         except MalformedRecoveryMessage as exc:
             dead_letter(config, record, str(exc))
+            tell_unreadable(config, intake, record, str(exc))
             return
         receive_count = int(record.attributes.ApproximateReceiveCount or 1)
         logger.append_keys(recovery_id=request.recovery_id)

@@ -39,6 +39,6 @@ def availability(product_id: str) -> Response:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: object) -> dict:
     return app.resolve(event, context)

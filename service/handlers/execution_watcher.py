@@ -41,7 +41,7 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 @event_source(data_class=EventBridgeEvent)

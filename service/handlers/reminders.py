@@ -18,7 +18,7 @@ from slack_app.notifier import SlackThreadPoster, web_client
 SECRET_MAX_AGE_SECONDS = 300
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from service.recovery.contract import Routing
-from service.recovery.recovery import Recovery
+from service.recovery.recovery import Recovery, execution_console_url
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,23 @@ class CircuitClosedNotice:
     waiting: int  # open recoveries of the message
 
 
+@dataclass(frozen=True)
+class UnreadableMessage:
+    """A recovery request that does not follow the contract, as far as it could be read: every
+    value already without task tokens (``service.recovery.unreadable``); None when unreadable."""
+
+    message_id: str  # the SQS message it arrived as (also the recovery DLQ's source_message_id)
+    reason: str
+    execution_arn: str | None = None
+    execution_name: str | None = None
+    state_machine_name: str | None = None
+    failed_state: str | None = None
+
+    @property
+    def console_url(self) -> str | None:
+        return execution_console_url(self.execution_arn) if self.execution_arn else None
+
+
 class NotifierUnavailable(Exception):
     """The chat tool could not be reached or refused for now (5xx, 429, timeout): try again later."""
 
@@ -52,6 +69,8 @@ class Notifier(Protocol):
     def update_group(
         self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
     ) -> None: ...
+
+    def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef: ...
 
 
 @dataclass(frozen=True)
