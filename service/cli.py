@@ -10,8 +10,9 @@
   recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
   recovery-ops instrument F --state S    a definition whose state S pauses for a person on failure
 
-list/show/retry/reject act on the deployment named by --table or RECOVERIES_TABLE_NAME, with
-your AWS credentials.
+list/show/retry/reject/dlq act on a deployment with your AWS credentials: name its stack with
+--stack (the table and queues come from the stack's outputs), or pass --table / the queue URLs,
+or set RECOVERIES_TABLE_NAME and the queue variables. Explicit options win over --stack.
 """
 
 from __future__ import annotations
@@ -19,6 +20,27 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+SERVE_ENVIRONMENT = """environment:
+  SLACK_BOT_TOKEN         the app's bot token (xoxb-…), always needed
+  SLACK_APP_TOKEN         an app-level token (xapp-…): Socket Mode instead of HTTP on --port
+  SLACK_SIGNING_SECRET    the app's signing secret (HTTP, when SLACK_APP_TOKEN is not set)
+  SLACK_API_URL           another Slack Web API endpoint (a local stand-in)
+  SLACK_ALLOWED_USER_IDS, SLACK_ALLOWED_USER_GROUP   who may act (with --local: everyone when unset)
+
+against a deployed stack (as its Slack app function reads them):
+  RECOVERIES_TABLE_NAME   the recoveries table (stack output RecoveriesTableName), needed
+  SLACK_VIEWER_USER_IDS, SLACK_VIEWER_USER_GROUP     who may see without acting
+  SLACK_MEMBERSHIP_CACHE_SECONDS   how long a user group's members are cached (default 300)
+  INPUT_SCHEMAS_PARAMETER the SSM parameter of the input schemas (/<stack>/recovery/input-schemas)
+  BULK_RESUME_RATE_PER_SECOND      pace of bulk actions (default 50)
+  RECOVERY_RETENTION_DAYS          how long closed recoveries are kept (default 90)
+  ORDERS_DLQ_URL, RECOVERY_DLQ_URL, RECOVERY_QUEUE_URL   the queues of `/recoveries dlq`
+  DLQ_REDRIVE_RATE_PER_SECOND      pace of a DLQ redrive (default 10)
+
+with --local:
+  SLACK_CHANNEL           where the local recoveries are posted (default recoveries)
+"""
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -51,40 +73,47 @@ def _parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="open recoveries, newest first")
     _filters(listing)
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
     show = commands.add_parser("show", help="one recovery in full, with its history")
-    show.add_argument("recovery_id")
+    show.add_argument("recovery_id", help="the recovery's id (rec-…, as `list` shows it)")
     retry = commands.add_parser("retry", help="Run again one recovery, or every match of the filters")
-    retry.add_argument("recovery_id", nargs="?")
+    retry.add_argument("recovery_id", nargs="?", help="the recovery to run again; omit it to use the filters")
     retry.add_argument("--input", type=Path, help="edited input (a JSON file) for one recovery")
     retry.add_argument("--yes", action="store_true", help="do not ask to confirm a bulk retry")
     _filters(retry)
     reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
-    reject.add_argument("recovery_id")
-    reject.add_argument("--reason")
-    dlq = commands.add_parser("dlq", help="the dead-letter queues: depth and oldest messages; redrive")
-    dlq.add_argument("action", nargs="?", choices=["show", "redrive"], default="show")
-    dlq.add_argument(
-        "--rate",
-        type=int,
-        help="redrive: messages a second, 1 to 500 (default DLQ_REDRIVE_RATE_PER_SECOND or 10)",
-    )
-    dlq.add_argument("--yes", action="store_true", help="redrive: do not ask to confirm the count")
-    dlq.add_argument("--preview", type=int, default=5, help="show: oldest messages per queue")
-    dlq.add_argument("--orders-dlq-url", help="the orders DLQ (ORDERS_DLQ_URL)")
-    dlq.add_argument("--recovery-dlq-url", help="the recovery DLQ (RECOVERY_DLQ_URL)")
-    dlq.add_argument("--recovery-queue-url", help="where the recovery DLQ is redriven (RECOVERY_QUEUE_URL)")
-    dlq.add_argument("--table", help="the recoveries table, to audit a redrive (RECOVERIES_TABLE_NAME)")
+    reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
+    reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
     for sub in (listing, show, retry, reject):
-        sub.add_argument("--table", help="the recoveries table (stack output RecoveriesTableName)")
+        sub.add_argument(
+            "--stack",
+            metavar="NAME",
+            help="the deployed stack (CloudFormation) whose output RecoveriesTableName names the table",
+        )
+        sub.add_argument(
+            "--table", help="the recoveries table (stack output RecoveriesTableName; wins over --stack)"
+        )
+    from service.dead_letter_cli import add_arguments as dlq_arguments
+
+    dlq = commands.add_parser("dlq", help="the dead-letter queues: depth and oldest messages; redrive")
+    dlq_arguments(dlq)
 
     commands.add_parser(
         "instrument",
         help="give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
         add_help=False,
     )
-    serve = commands.add_parser("serve", help="serve the Slack app on this machine")
-    serve.add_argument("--port", type=int, default=3000)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the Slack app on this machine",
+        description="The Slack app on this machine, against your real workspace: Socket Mode when "
+        "SLACK_APP_TOKEN is set, otherwise HTTP on --port at /slack/events.",
+        epilog=SERVE_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "--port", type=int, default=3000, help="HTTP port, without SLACK_APP_TOKEN (default 3000)"
+    )
     serve.add_argument(
         "--local", action="store_true", help="act on an embedded moto stack with paused demo orders, not AWS"
     )
@@ -118,7 +147,7 @@ def _operate(args: argparse.Namespace) -> int:
     from service.recovery.query import QueryError
 
     try:
-        operator = operator_from_environment(args.table)
+        operator = operator_from_environment(args.table, stack_name=args.stack)
         if args.command == "list":
             operator.list(_query(args), limit=args.limit)
         elif args.command == "show":

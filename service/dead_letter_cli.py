@@ -3,13 +3,15 @@
   recovery-ops dlq                             each DLQ's depth and oldest messages (nothing consumed)
   recovery-ops dlq redrive [--rate N] [--yes]  move the recovery DLQ back to the recovery queue
 
-Queues come from ``--orders-dlq-url``, ``--recovery-dlq-url``, ``--recovery-queue-url`` or the
-environment variables of the same names (``ORDERS_DLQ_URL`` …: the stack outputs
-``OrdersDeadLetterQueueUrl``, ``RecoveryDeadLetterQueueUrl``, ``RecoveryQueueUrl``). Only the
+Queues come from ``--orders-dlq-url``, ``--recovery-dlq-url``, ``--recovery-queue-url``, else from
+the outputs of the stack named by ``--stack`` (``OrdersDeadLetterQueueUrl``,
+``RecoveryDeadLetterQueueUrl``, ``RecoveryQueueUrl``), else from the environment variables of the
+same names as the options (``ORDERS_DLQ_URL`` …). Only the
 recovery DLQ can be redriven (the orders DLQ is no queue's DLQ: SQS cannot move its messages, and
 each is a decision already taken). The rate is ``--rate``, else ``DLQ_REDRIVE_RATE_PER_SECOND``,
-else 10 a second. With ``--table`` or ``RECOVERIES_TABLE_NAME`` the redrive is audited as
-``cli:<user>`` on the item ``dlq#<queue name>``, as a click in Slack would be.
+else 10 a second. With ``--table``, ``--stack`` or ``RECOVERIES_TABLE_NAME`` the redrive is audited
+as ``cli:<user>`` on the item ``dlq#<queue name>``, as a click in Slack would be. The heavy imports
+wait until the command runs: building the parser stays cheap for every `recovery-ops` command.
 """
 
 from __future__ import annotations
@@ -20,41 +22,73 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from service.operations import printable
-from service.recovery.dead_letters import (
-    DEFAULT_REDRIVE_RATE,
-    PREVIEW_SIZE,
-    RECOVERY,
-    DeadLetterAudit,
-    DeadLetterError,
-    DeadLetterQueues,
-    DeadLetterReport,
-    age_text,
-    standard_queues,
-)
+if TYPE_CHECKING:
+    from service.recovery.dead_letters import DeadLetterQueues, DeadLetterReport
 
 Print = Callable[[str], None]
+DEFAULT_PREVIEW = 5  # the oldest messages shown per queue, as `/recoveries dlq` shows them
+#: option (attribute) → the stack output it comes from with --stack
+STACK_OUTPUTS = {
+    "orders_dlq_url": "OrdersDeadLetterQueueUrl",
+    "recovery_dlq_url": "RecoveryDeadLetterQueueUrl",
+    "recovery_queue_url": "RecoveryQueueUrl",
+    "table": "RecoveriesTableName",
+}
+OPTIONAL_OUTPUTS = ("orders_dlq_url",)  # a stack without the order example has no orders DLQ
+_VARIABLES = {
+    "orders_dlq_url": "ORDERS_DLQ_URL",
+    "recovery_dlq_url": "RECOVERY_DLQ_URL",
+    "recovery_queue_url": "RECOVERY_QUEUE_URL",
+    "table": "RECOVERIES_TABLE_NAME",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops dlq` (on the subparser ``dlq``)."""
-    parser.add_argument("action", nargs="?", choices=["show", "redrive"], default="show")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "redrive"],
+        default="show",
+        help="show (default): each DLQ's depth and oldest messages, nothing consumed; "
+        "redrive: move the recovery DLQ back to the recovery queue",
+    )
     parser.add_argument(
         "--rate",
         type=int,
         help="redrive: messages a second, 1 to 500 (default DLQ_REDRIVE_RATE_PER_SECOND or 10)",
     )
     parser.add_argument("--yes", action="store_true", help="redrive: do not ask to confirm the count")
-    parser.add_argument("--preview", type=int, default=PREVIEW_SIZE, help="show: oldest messages per queue")
-    parser.add_argument("--orders-dlq-url", help="the orders DLQ (ORDERS_DLQ_URL)")
-    parser.add_argument("--recovery-dlq-url", help="the recovery DLQ (RECOVERY_DLQ_URL)")
     parser.add_argument(
-        "--recovery-queue-url", help="where the recovery DLQ is redriven (RECOVERY_QUEUE_URL)"
+        "--preview",
+        type=int,
+        default=DEFAULT_PREVIEW,
+        help=f"show: how many of each queue's oldest messages to show (default {DEFAULT_PREVIEW})",
     )
-    parser.add_argument("--table", help="the recoveries table, to audit a redrive (RECOVERIES_TABLE_NAME)")
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="the deployed stack (CloudFormation): the queues and the table come from its outputs "
+        "(explicit options win)",
+    )
+    parser.add_argument(
+        "--orders-dlq-url", help="the orders DLQ (stack output OrdersDeadLetterQueueUrl; ORDERS_DLQ_URL)"
+    )
+    parser.add_argument(
+        "--recovery-dlq-url",
+        help="the recovery DLQ (stack output RecoveryDeadLetterQueueUrl; RECOVERY_DLQ_URL)",
+    )
+    parser.add_argument(
+        "--recovery-queue-url",
+        help="where the recovery DLQ is redriven (stack output RecoveryQueueUrl; RECOVERY_QUEUE_URL)",
+    )
+    parser.add_argument(
+        "--table",
+        help="the recoveries table, to audit a redrive "
+        "(stack output RecoveriesTableName; RECOVERIES_TABLE_NAME)",
+    )
 
 
 def dlq_command(
@@ -64,21 +98,33 @@ def dlq_command(
     sqs: object | None = None,
 ) -> int:
     """Run `recovery-ops dlq [show|redrive]`; the exit status (0 done, 1 AWS refused, 2 bad request)."""
-    from service import aws_clients
+    from botocore.exceptions import BotoCoreError, ClientError
 
+    from service import aws_clients
+    from service.recovery.dead_letters import (
+        DeadLetterAudit,
+        DeadLetterError,
+        DeadLetterQueues,
+        standard_queues,
+    )
+    from service.stack_outputs import StackOutputError
+
+    try:
+        settings = queue_settings(args)
+    except StackOutputError as exc:
+        print(f"recovery-ops dlq: {exc}", file=sys.stderr)
+        return 2
     queues = standard_queues(
-        _setting(args, "orders_dlq_url", "ORDERS_DLQ_URL"),
-        _setting(args, "recovery_dlq_url", "RECOVERY_DLQ_URL"),
-        _setting(args, "recovery_queue_url", "RECOVERY_QUEUE_URL"),
+        settings["orders_dlq_url"], settings["recovery_dlq_url"], settings["recovery_queue_url"]
     )
     if not queues:
         print(
-            "recovery-ops dlq: say where the DLQs are: --orders-dlq-url / --recovery-dlq-url "
-            "(or ORDERS_DLQ_URL / RECOVERY_DLQ_URL)",
+            "recovery-ops dlq: say where the DLQs are: --stack NAME, or --orders-dlq-url / "
+            "--recovery-dlq-url (or ORDERS_DLQ_URL / RECOVERY_DLQ_URL)",
             file=sys.stderr,
         )
         return 2
-    table = getattr(args, "table", None) or os.environ.get("RECOVERIES_TABLE_NAME")
+    table = settings["table"]
     try:
         dead_letters = DeadLetterQueues(
             sqs or aws_clients.client("sqs"),
@@ -88,7 +134,7 @@ def dlq_command(
         )
         if (getattr(args, "action", None) or "show") == "redrive":
             return _redrive(dead_letters, args, out, confirm or _ask)
-        _show(dead_letters, getattr(args, "preview", PREVIEW_SIZE), out)
+        _show(dead_letters, getattr(args, "preview", DEFAULT_PREVIEW), out)
         return 0
     except DeadLetterError as exc:
         print(f"recovery-ops dlq: {exc}", file=sys.stderr)
@@ -99,6 +145,9 @@ def dlq_command(
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
+    from service.operations import printable
+    from service.recovery.dead_letters import age_text
+
     now = datetime.now(UTC)
     reports = dead_letters.reports(preview=max(0, preview))
     for report in reports:
@@ -129,6 +178,8 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
 
 
 def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
+    from service.recovery.dead_letters import RECOVERY, DeadLetterError
+
     queue = dead_letters.queue(RECOVERY)
     if not queue.redrivable:
         raise DeadLetterError(f"the {queue.label} cannot be redriven: {queue.not_redrivable_because}")
@@ -151,11 +202,26 @@ def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Prin
     return 0
 
 
-def _setting(args: argparse.Namespace, name: str, variable: str) -> str | None:
-    return getattr(args, name, None) or os.environ.get(variable) or None
+def queue_settings(args: argparse.Namespace) -> dict[str, str | None]:
+    """Each queue and the table: the option, else the stack's output (``--stack``), else the
+    environment variable."""
+    from service import aws_clients
+    from service.stack_outputs import settings_from_stack
+
+    given = {name: getattr(args, name, None) or None for name in STACK_OUTPUTS}
+    settings = settings_from_stack(
+        getattr(args, "stack", None),
+        given,
+        STACK_OUTPUTS,
+        lambda: aws_clients.client("cloudformation"),
+        optional=OPTIONAL_OUTPUTS,
+    )
+    return {name: value or os.environ.get(_VARIABLES[name]) or None for name, value in settings.items()}
 
 
 def _default_rate() -> int:
+    from service.recovery.dead_letters import DEFAULT_REDRIVE_RATE, DeadLetterError
+
     raw = os.environ.get("DLQ_REDRIVE_RATE_PER_SECOND")
     if not raw:
         return DEFAULT_REDRIVE_RATE

@@ -6,6 +6,8 @@
 The result is a new definition where each chosen Task, when it still fails after its retries, sends
 the integration contract (README, "The integration contract") to the recovery queue and pauses; Run
 again runs the Task again with its input (or the edited input). Every other state is left as it is.
+The state machine must be **Standard**: an Express workflow cannot pause for a task token
+(``.waitForTaskToken`` is not supported there), so ``--workflow-type EXPRESS`` is refused.
 
 How the input is kept exactly. A Catch can only put the error into the state's input (or replace the
 input with it), and JSONPath cannot remove a key again, so "the input without the error" cannot be
@@ -35,7 +37,8 @@ to ``$.input`` before ``"<State>: run"`` runs again.
 - Refused (exit code 2): a file that is not JSON or not ASL, an unknown state, a state that is not a
   Task, a JSONata state, a Task whose paths cannot be moved (variables or context paths in
   ``InputPath``/``ResultPath``/``OutputPath``, ``TimeoutSecondsPath``/``HeartbeatSecondsPath``),
-  a name collision, a chosen state inside an Express child workflow (no ``.waitForTaskToken``).
+  a name collision, a chosen state inside an Express child workflow (no ``.waitForTaskToken``), an
+  Express state machine (``--workflow-type EXPRESS``).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ INPUT_KEY = "input"
 ERROR_KEY = "error"
 REJECTION_KEY = "recovery_error"
 CATCH_ALL = "States.ALL"
+STANDARD, EXPRESS = "STANDARD", "EXPRESS"  # Step Functions' state machine types
 
 DEFAULT_RETRY: list[dict[str, Any]] = [
     {
@@ -105,6 +109,7 @@ class InstrumentOptions:
     routing: Routing = Routing.TECHNICAL
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     on_reject: str | None = None
+    workflow_type: str = STANDARD
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,11 @@ def instrument_with_report(definition: Definition, options: InstrumentOptions) -
 
 
 def _check_options(options: InstrumentOptions) -> None:
+    if options.workflow_type.upper() != STANDARD:
+        raise InstrumentError(
+            f"the state machine must be Standard, not {options.workflow_type}: an Express workflow cannot "
+            "pause for a task token (.waitForTaskToken is not supported there)"
+        )
     if not options.states:
         raise InstrumentError("name at least one state with --state")
     if not 1 <= options.timeout_seconds <= MAX_TIMEOUT_SECONDS:
@@ -407,7 +417,10 @@ class _Names:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recovery-ops instrument",
-        description="Write a new definition in which the chosen Task states pause for a person on failure.",
+        description=(
+            "Write a new definition in which the chosen Task states pause for a person on failure. "
+            "The state machine must be Standard: Express workflows cannot wait for a task token."
+        ),
     )
     parser.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
     parser.add_argument(
@@ -443,6 +456,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STATE",
         help="a state (in the same scope) to continue at on rejection or timeout, instead of failing",
     )
+    parser.add_argument(
+        "--workflow-type",
+        type=str.upper,
+        choices=[STANDARD, EXPRESS],
+        default=STANDARD,
+        help="the state machine's type (default: STANDARD); EXPRESS is refused: it cannot pause for a person",
+    )
     return parser
 
 
@@ -464,6 +484,7 @@ def instrument_command(argv: Sequence[str]) -> int:
                 routing=Routing(args.routing),
                 timeout_seconds=args.timeout_seconds,
                 on_reject=args.on_reject,
+                workflow_type=args.workflow_type,
             ),
         )
     except InstrumentError as problem:

@@ -27,6 +27,7 @@ from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.redaction import without_tokens
 from service.recovery.store import RecoveryNotFound, RecoveryStore
+from service.stack_outputs import RECOVERIES_TABLE, StackOutputError, settings_from_stack
 
 Print = Callable[[str], None]
 
@@ -145,12 +146,24 @@ class Operator:
         return result
 
 
-def operator_from_environment(table_name: str | None = None, out: Print = print) -> Operator:
-    """The operator on the deployment named by ``table_name`` or ``RECOVERIES_TABLE_NAME``."""
-    table = table_name or os.environ.get("RECOVERIES_TABLE_NAME")
+def operator_from_environment(
+    table_name: str | None = None, out: Print = print, stack_name: str | None = None
+) -> Operator:
+    """The operator on the deployment named by ``table_name``, else by the stack ``stack_name``'s
+    output ``RecoveriesTableName``, else by ``RECOVERIES_TABLE_NAME``."""
+    try:
+        table = settings_from_stack(
+            stack_name,
+            {"table": table_name},
+            {"table": RECOVERIES_TABLE},
+            lambda: aws_clients.client("cloudformation"),
+        )["table"] or os.environ.get("RECOVERIES_TABLE_NAME")
+    except StackOutputError as exc:
+        raise OperationError(str(exc)) from exc
     if not table:
         raise OperationError(
-            "which deployment? pass --table (stack output RecoveriesTableName) or set RECOVERIES_TABLE_NAME"
+            "which deployment? pass --stack NAME, or --table (stack output RecoveriesTableName), "
+            "or set RECOVERIES_TABLE_NAME"
         )
     store = RecoveryStore(table, aws_clients.client("dynamodb"))
     display = _slack_display(store) if os.environ.get("SLACK_BOT_TOKEN") else None

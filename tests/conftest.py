@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from service.local import iam_check
 from service.local.order_api_client import LocalOrderApi
 from service.local.recovery_requests import next_recovery_request
 from service.local.slack_standin import SlackStandIn, serve_slack_standin
@@ -16,6 +17,16 @@ from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
 from service.orders.order_workflow import execution_arn
 from service.vendor.dummy import DummyVendor
+
+
+@pytest.fixture(autouse=True)
+def aws_calls_within_their_roles() -> Iterator[None]:
+    """Every AWS call of a template function or state machine in a test is allowed by its SAM role."""
+    with iam_check.checking_every_stack() as recorders:
+        yield
+    denied = [call for recorder in recorders for call in recorder.take_denied()]
+    if denied:
+        pytest.fail(iam_check.describe(denied), pytrace=False)
 
 
 @pytest.fixture

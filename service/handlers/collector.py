@@ -33,7 +33,11 @@ SECRET_MAX_AGE_SECONDS = 300
 
 
 class MalformedRecoveryMessage(ValueError):
-    pass
+    """The message breaks the contract; ``problems``: (where, what) pairs, never a value sent."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
+        self.problems = problems
 
 
 def build_intake(config: CollectorConfig) -> RecoveryIntake:
@@ -56,10 +60,10 @@ def parse_request(record: SqsRecordModel) -> RecoveryRequest:
     try:
         return RecoveryRequest.model_validate_json(record.body)
     except ValidationError as exc:
-        fields = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors(include_input=False)
-        )
-        raise MalformedRecoveryMessage(fields) from exc
+        problems = [
+            (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
+        ]
+        raise MalformedRecoveryMessage(problems) from exc
 
 
 def source_message_id(record: SqsRecordModel) -> str:
@@ -83,7 +87,7 @@ def dead_letter(config: CollectorConfig, record: SqsRecordModel, reason: str) ->
 
 
 def tell_unreadable(
-    config: CollectorConfig, intake: RecoveryIntake, record: SqsRecordModel, reason: str
+    config: CollectorConfig, intake: RecoveryIntake, record: SqsRecordModel, problems: list[tuple[str, str]]
 ) -> None:
     """Best effort, after the message is safe in the DLQ: a failure is logged and counted, never
     raised (the record must not come back to be dead-lettered twice); its claim is given back."""
@@ -96,7 +100,7 @@ def tell_unreadable(
     )
     message_id = source_message_id(record)
     try:
-        told = notices.tell(read_what_can_be_read(record.body, message_id, reason))
+        told = notices.tell(read_what_can_be_read(record.body, message_id, problems))
     except Exception as exc:  # noqa: BLE001 - the notice is best effort; the DLQ and its alarm remain
         metrics.add_metric(name="UnreadableNoticeFailures", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -134,7 +138,7 @@ def lambda_handler(event: dict, context: object) -> dict:
             request = parse_request(record)
         except MalformedRecoveryMessage as exc:
             dead_letter(config, record, str(exc))
-            tell_unreadable(config, intake, record, str(exc))
+            tell_unreadable(config, intake, record, exc.problems)
             return
         receive_count = int(record.attributes.ApproximateReceiveCount or 1)
         logger.append_keys(recovery_id=request.recovery_id)

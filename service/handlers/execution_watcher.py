@@ -1,8 +1,9 @@
 """Execution watcher: the outermost catch (EventBridge "Step Functions Execution Status Change").
 
 For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
-recoveries (messages lose their buttons), mark an order FAILED, post an execution that failed
-outside the recovery pattern with a Redrive button. See ``service/recovery/execution_end.py``.
+recoveries (messages lose their buttons), mark an order FAILED (when the order example is
+deployed), post an execution that failed outside the recovery pattern with a Redrive button. See
+``service/recovery/execution_end.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
     token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
     client = web_client(str(token), base_url=config.slack_api_url)
     groups = GroupStore(config.recoveries_table_name, dynamodb)
+    orders = None
+    if config.orders_table_name and config.order_state_machine_arn:  # the order example is deployed
+        orders = OrderStore(config.orders_table_name, dynamodb)
     return OutermostCatch(
         store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
         failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
@@ -35,7 +39,7 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
         failure_display=SlackFailureDisplay(
             SlackNotifier(client), client, config.technical_channel or config.default_channel
         ),
-        orders=OrderStore(config.orders_table_name, dynamodb),
+        orders=orders,
         order_state_machine_arn=config.order_state_machine_arn,
         handled_errors=config.handled_failure_errors,
     )

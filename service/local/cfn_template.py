@@ -56,6 +56,17 @@ class UnsupportedIntrinsic(ValueError):
     pass
 
 
+class _NoValue:
+    """`Ref: AWS::NoValue`: the property or list item it stands for is left out."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+_LIST_PARAMETER_TYPES = ("CommaDelimitedList", "List<")
+
+
 @dataclass
 class ResolutionContext:
     """What `Ref`, `Fn::GetAtt` and `${...}` resolve to in one local deployment."""
@@ -64,10 +75,15 @@ class ResolutionContext:
     pseudo: dict[str, str]
     resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref":..,"Arn":..}
     conditions: dict[str, bool] = field(default_factory=dict)
+    list_parameters: frozenset[str] = frozenset()  # their Ref is a list, as in CloudFormation
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
+        if name in self.list_parameters:
+            return self.parameters[name].split(",")
         if name in self.parameters:
             return self.parameters[name]
         if name in self.resources:
@@ -85,9 +101,9 @@ _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
 def resolve(value: Any, ctx: ResolutionContext) -> Any:
-    """Resolve intrinsic functions in ``value`` (recursively)."""
+    """Resolve intrinsic functions in ``value`` (recursively); what resolves to `AWS::NoValue` is left out."""
     if isinstance(value, list):
-        return [resolve(v, ctx) for v in value]
+        return [item for item in (resolve(v, ctx) for v in value) if item is not NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
@@ -126,7 +142,8 @@ def resolve(value: Any, ctx: ResolutionContext) -> Any:
             return str(resolve(text, ctx)).split(separator)
         if key.startswith("Fn::"):
             raise UnsupportedIntrinsic(key)
-    return {k: resolve(v, ctx) for k, v in value.items()}
+    resolved = {k: resolve(v, ctx) for k, v in value.items()}
+    return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
 
 def _sub(arg: Any, ctx: ResolutionContext) -> str:
@@ -156,10 +173,64 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None 
     return values
 
 
+def list_parameters(template: dict[str, Any]) -> frozenset[str]:
+    """Parameters whose `Ref` is a list (CommaDelimitedList, List<...>)."""
+    return frozenset(
+        name
+        for name, spec in template.get("Parameters", {}).items()
+        if str(spec.get("Type", "")).startswith(_LIST_PARAMETER_TYPES)
+    )
+
+
 def evaluate_conditions(template: dict[str, Any], ctx: ResolutionContext) -> dict[str, bool]:
-    for name, expression in template.get("Conditions", {}).items():
-        ctx.conditions[name] = bool(resolve(expression, ctx))
+    """Every condition of the template, in any order (a condition may use one defined after it)."""
+    expressions = template.get("Conditions", {})
+
+    def evaluate(name: str, seen: tuple[str, ...] = ()) -> bool:
+        if name not in ctx.conditions:
+            if name in seen:
+                raise ValueError(f"conditions refer to each other in a cycle: {' -> '.join((*seen, name))}")
+            for needed in _conditions_in(expressions[name]):
+                evaluate(needed, (*seen, name))
+            ctx.conditions[name] = bool(resolve(expressions[name], ctx))
+        return ctx.conditions[name]
+
+    for name in expressions:
+        evaluate(name)
     return ctx.conditions
+
+
+def _conditions_in(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_conditions_in(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        if set(value) == {"Condition"} and isinstance(value["Condition"], str):
+            return {value["Condition"]}
+        return set().union(*(_conditions_in(v) for v in value.values())) if value else set()
+    return set()
+
+
+def references(value: Any, conditions: dict[str, bool]) -> set[str]:
+    """Logical ids and parameters that ``value`` refers to (`Ref`, `Fn::GetAtt`, `${...}` in `Fn::Sub`),
+    following only the branch of each `Fn::If` that ``conditions`` choose."""
+    if isinstance(value, list):
+        return set().union(*(references(v, conditions) for v in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref" and isinstance(arg, str):
+            return {arg}
+        if key == "Fn::GetAtt":
+            return {arg[0]}
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            return references(when_true if conditions[condition] else when_false, conditions)
+        if key == "Fn::Sub":
+            text, variables = arg if isinstance(arg, list) else (arg, {})
+            named = {m.group(1).split(".", 1)[0] for m in _SUB_VARIABLE.finditer(text)}
+            return (named - set(variables)) | references(variables, conditions)
+    return set().union(*(references(v, conditions) for v in value.values()))
 
 
 def function_properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:

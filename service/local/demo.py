@@ -282,7 +282,7 @@ def run_demo(
             out("  SLACK_BOT_TOKEN is set: recovery messages go to your Slack workspace")
         out(f"  stack deployed from template.yaml; dummy vendor at {vendor_url}")
         out(f"  Retry and Wait sleeps run {1 / stack.sleeps.scale:.0f}x faster than deployed")
-        out(f"  not emulated locally: {', '.join(stack.skipped)}")
+        out(f"  not emulated locally: {stack.skipped_kinds()}")
         out("")
         out(f"1. a flaky vendor ({failure_rate:.0%} of calls fail): retries with backoff and full jitter")
         refused = api.place({"customer_id": "c-1", "quantity": 0})

@@ -4,6 +4,7 @@ moto (with ``use_docker: False``) sends every invoke to ``LambdaSimpleBackend.in
 that seam: the function name maps to the handler named in template.yaml, which runs with the
 payload. A handler that raises becomes a function error whose ``errorType`` is the exception's
 class name, exactly as on AWS, so the state machine's Retry and Catch see the real error names.
+The handler runs as its template function (``iam_check.acting_as``): its AWS calls are held to its role.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from service.local.iam_check import acting_as
 
 Handler = Callable[[Any, Any], Any]
 
@@ -47,6 +50,7 @@ class LocalFunction:
     arn: str
     handler_path: str  # "package.module.function"
     timeout_seconds: float = 10.0
+    logical_id: str | None = None  # its name in template.yaml: the AWS calls it makes are charged to it
 
     def handler(self) -> Handler:
         module_name, _, attribute = self.handler_path.rpartition(".")
@@ -74,7 +78,8 @@ class LambdaDispatcher:
             timeout_seconds=function.timeout_seconds,
         )
         try:
-            return function.handler()(payload, context)
+            with acting_as(function.logical_id):
+                return function.handler()(payload, context)
         except Exception as exc:  # noqa: BLE001 - every handler error becomes a function error, as on AWS
             if response_headers is not None:
                 response_headers["x-amz-function-error"] = "Unhandled"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.local.http_api_events import http_api_event
+from service.local.iam_check import acting_as
 from service.local.lambda_dispatch import LambdaContext
 
 
@@ -30,7 +31,8 @@ class LocalOrderApi:
     def call(self, event: dict) -> ApiAnswer:
         from service.handlers import orders_api
 
-        response = orders_api.lambda_handler(event, self.context)
+        with acting_as("OrdersApiFunction"):  # API Gateway invokes the template's function
+            response = orders_api.lambda_handler(event, self.context)
         return ApiAnswer(response["statusCode"], json.loads(response["body"]), response.get("headers", {}))
 
     def place(self, body: Any) -> ApiAnswer:

@@ -15,6 +15,7 @@ import logging
 import os
 import uuid
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,13 +24,16 @@ from typing import Any
 from unittest import mock
 
 from service import aws_clients
+from service.local import iam_check
 from service.local.cfn_template import (
     PROJECT_ROOT,
     ResolutionContext,
     evaluate_conditions,
     function_properties,
+    list_parameters,
     load_template,
     parameter_values,
+    references,
     resolve,
 )
 from service.local.interpreter_clock import SleepLog, accelerated_breaker_clock, scaled_interpreter_sleeps
@@ -64,6 +68,7 @@ class EmbeddedStack:
     sleeps: SleepLog
     environment: dict[str, str]
     skipped: list[str] = field(default_factory=list)
+    iam: iam_check.CallRecorder | None = None  # every call of its functions and state machines, checked
 
     def physical(self, logical_id: str) -> str:
         """What `!Ref logical_id` is in this stack (a table or function name, a queue URL, an ARN)."""
@@ -71,6 +76,11 @@ class EmbeddedStack:
 
     def arn(self, logical_id: str) -> str:
         return self.context.get_att(logical_id, "Arn")
+
+    def skipped_kinds(self) -> str:
+        """What was not emulated, by resource type: "AWS::CloudWatch::Alarm x26, AWS::Logs::LogGroup x14"."""
+        kinds = Counter(entry.rsplit(" (", 1)[1].rstrip(")") for entry in self.skipped)
+        return ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items()))
 
     def client(self, service_name: str) -> Any:
         return aws_clients.client(service_name)
@@ -132,8 +142,8 @@ class _Deployer:
                 "AWS::Partition": "aws",
                 "AWS::StackName": stack_name,
                 "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": "",
             },
+            list_parameters=list_parameters(template),
         )
         evaluate_conditions(template, self.ctx)
         self.resources: dict[str, dict[str, Any]] = {
@@ -141,8 +151,26 @@ class _Deployer:
             for logical_id, resource in template["Resources"].items()
             if "Condition" not in resource or self.ctx.conditions[resource["Condition"]]
         }
+        self._refuse_references_to_left_out_resources()
         self.skipped: list[str] = []
         self.environment: dict[str, str] = {}
+
+    def _refuse_references_to_left_out_resources(self) -> None:
+        """CloudFormation refuses a template whose kept resources or outputs refer to one its conditions
+        leave out (with the Globals every function gets): so does the local stack, naming them."""
+        left_out = set(self.template["Resources"]) - set(self.resources)
+        kept = {lid: {k: v for k, v in r.items() if k != "Condition"} for lid, r in self.resources.items()}
+        kept["Globals"] = self.template.get("Globals", {})
+        for output_id, output in self.template.get("Outputs", {}).items():
+            if "Condition" not in output or self.ctx.conditions[output["Condition"]]:
+                kept[f"Outputs.{output_id}"] = output
+        dangling = {
+            f"{lid} -> {target}"
+            for lid, resource in kept.items()
+            for target in references(resource, self.ctx.conditions) & left_out
+        }
+        if dangling:
+            raise ValueError(f"resources refer to resources their conditions leave out: {sorted(dangling)}")
 
     def physical_name(self, logical_id: str) -> str:
         return f"{self.stack_name}-{logical_id}"[:64]
@@ -191,6 +219,13 @@ class _Deployer:
         for logical_id, resource in self.of_type("AWS::SSM::Parameter"):
             props = resolve(resource["Properties"], self.ctx)
             self.ctx.resources[logical_id]["Ref"] = props.get("Name") or self.physical_name(logical_id)
+        for logical_id, resource in self.of_type("AWS::Serverless::Function"):
+            if "FunctionName" in resource.get("Properties", {}):  # a name of its own, as on AWS
+                name = resolve(resource["Properties"]["FunctionName"], self.ctx)
+                self.ctx.resources[logical_id] = {
+                    "Ref": name,
+                    "Arn": arn.format(service="lambda", rest=f"function:{name}"),
+                }
 
     def create_tables(self) -> None:
         dynamodb = aws_clients.client("dynamodb")
@@ -294,6 +329,7 @@ class _Deployer:
                     arn=self.ctx.get_att(logical_id, "Arn"),
                     handler_path=props["Handler"],
                     timeout_seconds=float(props.get("Timeout", 3)),
+                    logical_id=logical_id,
                 )
             )
 
@@ -340,6 +376,17 @@ def _referenced_ids(value: Any) -> set[str]:
     return set()
 
 
+def planned_stack(
+    parameters: dict[str, str] | None = None, stack_name: str = "recovery-ops"
+) -> tuple[dict[str, dict[str, Any]], ResolutionContext]:
+    """What ``embedded_stack`` would deploy with these parameters, named but not created (no moto):
+    the resources the template's conditions keep, and the context that resolves their properties."""
+    template = load_template()
+    deployer = _Deployer(stack_name, template, parameter_values(template, parameters))
+    deployer.name_everything()
+    return deployer.resources, deployer.ctx
+
+
 #: What the local stack has in stock: every product the demo, the tests and the benchmarks order.
 LOCAL_STOCK: dict[str, int] = {
     f"sku-{name}": 100_000 for name in ("lamp", "kettle", "vase", "desk", "chair", "a", "b", "c", "lamp-x1")
@@ -356,6 +403,7 @@ def embedded_stack(
     secrets: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
     stock: dict[str, int] | None = None,
+    iam: bool | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
 
@@ -365,7 +413,9 @@ def embedded_stack(
     ``secrets`` are created in Secrets Manager (what a deployer creates before ``sam deploy``, such
     as the Slack bot token); ``environment`` adds local-only settings, such as ``SLACK_API_URL``
     pointing at the Slack stand-in. ``stock`` is put in the stock table (default: the local
-    catalogue, ``LOCAL_STOCK``).
+    catalogue, ``LOCAL_STOCK``). ``iam`` holds every AWS call of the template's functions and state
+    machines to the role ``sam deploy`` creates for it (``stack.iam``; default: inside
+    ``iam_check.checking_every_stack()``, as in the test suite; ``False`` for a test that breaks it).
     """
     from moto import mock_aws
 
@@ -382,6 +432,13 @@ def embedded_stack(
             stack.enter_context(_quiet_handlers())
         aws_clients.reset()
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        recorder = None
+        if iam_check.on_by_default() if iam is None else iam:
+            recorder = iam_check.recorder_for_stack(
+                template, deployer.resources, deployer.ctx, REGION, ACCOUNT_ID
+            )
+            stack.enter_context(recorder.installed())  # before any client is made
+            iam_check.adopt(recorder)
         stack.enter_context(memoised_moto_hot_paths())
         stack.enter_context(nested_executions_as_on_aws())
         stack.enter_context(task_timeouts_as_on_aws())
@@ -398,9 +455,10 @@ def embedded_stack(
         deployer.create_state_machines()
         deployer.note_skipped()
         _forget_cached_parameters()
-        stock_store = StockStore(deployer.ctx.resources["StockTable"]["Ref"], aws_clients.client("dynamodb"))
-        for product_id, available in (LOCAL_STOCK if stock is None else stock).items():
-            stock_store.set_available(product_id, available)
+        if "StockTable" in deployer.resources:  # the order example's
+            stock_store = StockStore(deployer.ctx.ref("StockTable"), aws_clients.client("dynamodb"))
+            for product_id, available in (LOCAL_STOCK if stock is None else stock).items():
+                stock_store.set_available(product_id, available)
         for name, value in (secrets or {}).items():
             aws_clients.client("secretsmanager").create_secret(Name=name, SecretString=value)
         os.environ.update(deployer.environment)
@@ -413,6 +471,7 @@ def embedded_stack(
                 sleeps=sleeps,
                 environment=deployer.environment,
                 skipped=deployer.skipped,
+                iam=recorder,
             )
         finally:
             aws_clients.reset()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -38,9 +39,12 @@ def notice_id(message_id: str) -> str:
     return NOTICE_PREFIX + hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
 
-def read_what_can_be_read(body: str, message_id: str, reason: str) -> UnreadableMessage:
+def read_what_can_be_read(
+    body: str, message_id: str, problems: Iterable[tuple[str, str]]
+) -> UnreadableMessage:
     """What of ``body`` can be shown: the execution, its state machine and failed state when they
-    are there as text; token fields, and the message's own token values wherever they appear, removed."""
+    are there as text; token fields, and the message's own token values wherever they appear, removed.
+    ``problems``: why it was refused, as (field, what is wrong) pairs, one line each in the reason."""
     try:
         parsed: Any = json.loads(body)
     except ValueError:
@@ -65,7 +69,8 @@ def read_what_can_be_read(body: str, message_id: str, reason: str) -> Unreadable
     machine_arn = text("state_machine_arn")
     return UnreadableMessage(
         message_id=message_id,
-        reason=without_tokens(reason, known),
+        # "field — problem", not "field: problem", which would read as a token field's value
+        reason="\n".join(without_tokens(f"{where} — {what}", known) for where, what in problems),
         execution_arn=execution_arn,
         execution_name=text("execution_name") or (parts[7] if len(parts) > 7 else None),
         state_machine_name=(machine_arn.rsplit(":", 1)[-1] if machine_arn else None)

@@ -145,7 +145,8 @@ def test_a_malformed_message_goes_to_the_dlq_with_its_reason_and_spares_the_batc
 
     assert result.received == 3 and result.failed == []
     assert len(store(stack).list_by_status(RecoveryStatus.OPEN)) == 1
-    assert len(slack.calls_of("chat.postMessage")) == 1
+    posts = slack.calls_of("chat.postMessage")  # the recovery's message and a notice per malformed one
+    assert [bool(action_ids(p.body["blocks"])) for p in posts].count(True) == 1 and len(posts) == 3
     dead = sqs.receive_message(
         QueueUrl=stack.physical("RecoveryDeadLetterQueue"),
         MaxNumberOfMessages=10,

@@ -44,18 +44,28 @@ class InMemoryClaims:
         self.claimed.discard(message_id)
 
 
-def unreadable(body: object, reason: str = "execution_name: Field required") -> UnreadableMessage:
+def unreadable(
+    body: object, problems: tuple[tuple[str, str], ...] = (("execution_name", "Field required"),)
+) -> UnreadableMessage:
     text = body if isinstance(body, str) else json.dumps(body)
-    return read_what_can_be_read(text, "msg-1", reason)
+    return read_what_can_be_read(text, "msg-1", problems)
 
 
 # ------------------------------------------------------------------ what can be read
 def test_a_body_that_is_not_json_shows_only_its_reason() -> None:
     # Given / When
-    message = unreadable("task_token=" + TOKEN + " not json", reason="Invalid JSON: expected value")
+    message = unreadable("task_token=" + TOKEN + " not json", (("body", "Invalid JSON: expected value"),))
 
     # Then
-    assert message == UnreadableMessage(message_id="msg-1", reason="Invalid JSON: expected value")
+    assert message == UnreadableMessage(message_id="msg-1", reason="body — Invalid JSON: expected value")
+
+
+def test_each_problem_names_its_field_on_a_line_of_its_own_even_a_token_field() -> None:
+    # Given / When
+    message = unreadable({}, (("task_token", "Field required"), ("execution_arn", "Field required")))
+
+    # Then "task_token: Field required" would have read as a token field and been redacted
+    assert message.reason == "task_token — Field required\nexecution_arn — Field required"
 
 
 def test_the_execution_state_machine_and_failed_state_are_read_when_they_are_text() -> None:
@@ -98,7 +108,7 @@ def test_the_messages_own_token_is_removed_wherever_a_sender_put_it() -> None:
     body = {"taskToken": TOKEN, "execution_name": TOKEN, "failed_state": f"Charge {TOKEN}"}
 
     # When
-    message = unreadable(body, reason=f"execution_arn: Field required; seen {TOKEN}")
+    message = unreadable(body, (("execution_arn", f"Field required; seen {TOKEN}"),))
 
     # Then
     assert TOKEN not in repr(message)
@@ -167,10 +177,10 @@ def test_the_notice_links_the_execution_and_says_it_stays_paused() -> None:
     blocks = [b.to_dict() for b in unreadable_blocks(message)]
 
     # Then
-    text = json.dumps(blocks)
+    text = json.dumps(blocks, ensure_ascii=False)
     assert f"#/v2/executions/details/{EXECUTION_ARN}|order-7>" in text
     assert "stays paused until someone acts" in text
-    assert "execution_name: Field required" in text
+    assert "execution_name — Field required" in text
     assert unsafe_spots({"text": unreadable_fallback_text(message), "blocks": blocks}) == []
 
 
@@ -184,7 +194,7 @@ def test_a_hostile_unreadable_message_makes_a_notice_slack_acts_on_nowhere() -> 
             "state_machine_arn": MACHINE_ARN + hostile("m"),
             "failed_state": hostile("state"),
         },
-        reason=hostile("reason") + f" task_token={TOKEN}",
+        problems=((hostile("where"), hostile("reason") + f" task_token={TOKEN}"),),
     )
 
     # When

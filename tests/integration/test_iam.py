@@ -1,0 +1,191 @@
+"""IAM held locally: every call of the stack's functions and state machines is checked against the role
+``sam deploy`` creates for it, on the real template and on copies with one grant taken away."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from botocore.stub import Stubber
+
+from service.local import iam_check
+from service.local.cfn_template import load_template
+from service.local.execution_events import deliver, status_change_event
+from service.local.iam_check import Call, acting_as
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import EmbeddedStack, embedded_stack
+from service.recovery.failures import FailureStatus, FailureStore
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.reminders import Reminders
+from service.vendor.dummy import DummyVendor
+from slack_app.ids import REDRIVE, RUN_AGAIN
+from slack_app.notifier import SlackThreadPoster
+from slack_app.web import web_client
+from tests.conftest import wait_until
+from tests.integration.slack.harness import (
+    ALLOWED,
+    BOT_TOKEN,
+    ORDER,
+    SIGNING_SECRET,
+    execution_status,
+    pause,
+    requests_for,
+    send,
+    slack_app_stack,
+    store,
+    wait_for_status,
+)
+
+
+def template_without(tmp_path: Path, resource: str, sid: str) -> Path:
+    """A copy of template.yaml in which ``resource``'s policy statement ``sid`` is gone."""
+    template = load_template()
+    policies = template["Resources"][resource]["Properties"]["Policies"]
+    for policy in policies:
+        statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+        kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") == sid)]
+        if len(kept) < len(statements):
+            policy["Statement"] = kept
+            break
+    else:
+        raise AssertionError(f"{resource} has no statement {sid}")
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def slack_stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
+    with slack_app_stack(vendor_url, slack) as deployed:
+        yield deployed
+
+
+def test_the_real_template_allows_every_call_of_a_run_again(
+    slack_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a paused order
+    (recovery,) = pause(slack_stack, order_api, vendor, [ORDER])
+
+    # When a person clicks Run again
+    send(slack_stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
+    wait_for_status(slack_stack, recovery.recovery_id, RecoveryStatus.RESUMED)
+    wait_until(lambda: execution_status(slack_stack, recovery.execution_arn) == "SUCCEEDED")
+
+    # Then the Slack app's answer to the paused task was seen and allowed, and so was every other call
+    assert slack_stack.iam is not None
+    assert Call("SlackAppFunction", "states:SendTaskSuccess", "*") in slack_stack.iam.calls
+    assert Call("OrderItemStateMachine", "sqs:SendMessage", slack_stack.arn("RecoveryQueue")) in (
+        slack_stack.iam.calls
+    )
+    assert slack_stack.iam.denied == []
+
+
+def test_a_run_again_without_the_slack_apps_send_task_grant_is_reported_with_function_action_and_resource(
+    tmp_path: Path, vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given the Slack app's role without its AnswerPausedTasks statement
+    broken = template_without(tmp_path, "SlackAppFunction", "AnswerPausedTasks")
+    with embedded_stack(
+        parameters={
+            "VendorUrl": vendor_url,
+            "CircuitBreakerEnabled": "false",
+            "SlackAllowedUserIds": ALLOWED,
+        },
+        secrets={
+            "recovery-ops/slack-bot-token": BOT_TOKEN,
+            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+        },
+        environment={"SLACK_API_URL": slack.base_url},
+        template_path=broken,
+    ) as stack:
+        (recovery,) = pause(stack, order_api, vendor, [ORDER])
+
+        # When a person clicks Run again
+        send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
+        wait_for_status(stack, recovery.recovery_id, RecoveryStatus.RESUMED)
+
+        # Then the check names the function, the action and the resource
+        assert stack.iam is not None
+        denied = stack.iam.take_denied()
+    assert denied == [Call("SlackAppFunction", "states:SendTaskSuccess", "*")]
+    assert "SlackAppFunction (SlackAppFunctionRole): states:SendTaskSuccess on *" in iam_check.describe(
+        denied
+    )
+
+
+def test_a_state_machine_task_without_its_grant_is_reported_with_the_state_machine_action_and_resource(
+    tmp_path: Path, vendor_url: str, order_api: LocalOrderApi
+) -> None:
+    # Given the item action's role without the grant to reserve stock
+    broken = template_without(tmp_path, "OrderItemStateMachine", "ReserveAndReleaseStock")
+    with embedded_stack(parameters={"VendorUrl": vendor_url}, template_path=broken) as stack:
+        # When an order is placed and its item reserved
+        order_api.place({**ORDER, "order_id": "ord-iam-1"})
+        wait_until(lambda: order_api.get("ord-iam-1").body["status"] == "FINISHED")
+
+        # Then the item action's stock reservation is reported against its role
+        assert stack.iam is not None
+        denied = stack.iam.take_denied()
+    assert denied == [Call("OrderItemStateMachine", "dynamodb:UpdateItem", stack.arn("StockTable"))]
+
+
+def test_a_redrive_answered_by_a_stubber_is_still_held_to_the_slack_apps_role(
+    slack_stack: EmbeddedStack, slack: SlackStandIn
+) -> None:
+    # Given an order execution that failed outside the recovery pattern, posted with Redrive
+    sfn = slack_stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=slack_stack.arn("OrderStateMachine"), name="ord-iam-redrive", input=json.dumps({})
+    )["executionArn"]
+    wait_until(lambda: execution_status(slack_stack, arn) == "FAILED")
+    failure_id = deliver(slack_stack, status_change_event(sfn, arn))["failure_id"]
+
+    # When a person clicks Redrive (moto has no RedriveExecution: botocore's Stubber answers)
+    with Stubber(sfn) as stubbed:
+        stubbed.add_response(
+            "redrive_execution", {"redriveDate": "2026-11-23T12:00:00Z"}, {"executionArn": arn}
+        )
+        send(slack_stack, requests_for(slack).click(ALLOWED, REDRIVE, failure_id))
+        failures = FailureStore(slack_stack.physical("RecoveriesTable"), slack_stack.client("dynamodb"))
+        wait_until(lambda: failures.get(failure_id).status is FailureStatus.REDRIVEN)
+
+    # Then the call was seen, on that execution, and the Slack app's role allows it
+    assert slack_stack.iam is not None
+    assert Call("SlackAppFunction", "states:RedriveExecution", arn) in slack_stack.iam.calls
+    assert slack_stack.iam.denied == []
+
+
+def test_the_reminders_read_the_history_of_watched_executions_and_of_no_others(
+    slack_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a recovery open for two hours
+    (recovery,) = pause(slack_stack, order_api, vendor, [ORDER])
+    in_two_hours = datetime.now(UTC) + timedelta(hours=2)
+    reminders = Reminders(
+        store=store(slack_stack),
+        dynamodb=slack_stack.client("dynamodb"),
+        sfn=slack_stack.client("stepfunctions"),
+        poster=SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
+        after=timedelta(hours=1),
+        clock=lambda: in_two_hours,
+    )
+
+    # When the reminder function's core runs
+    with acting_as("ReminderFunction"):
+        report = reminders.run()
+
+    # Then it read the paused execution's history within its grant, which covers no other state machine
+    assert report.reminded == [recovery.recovery_id]
+    assert slack_stack.iam is not None
+    assert (
+        Call("ReminderFunction", "states:GetExecutionHistory", recovery.execution_arn)
+        in slack_stack.iam.calls
+    )
+    assert slack_stack.iam.denied == []
+    elsewhere = recovery.execution_arn.replace("OrderItemStateMachine", "SomeoneElsesStateMachine")
+    assert not slack_stack.iam.roles["ReminderFunction"].allows("states:GetExecutionHistory", elsewhere)

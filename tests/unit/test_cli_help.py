@@ -1,0 +1,118 @@
+"""`recovery-ops --help` tells the whole truth: every option explained, only real commands named,
+and `serve` naming every environment variable it reads."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service import cli, instrument
+from service.config import DeskConfig
+from service.dead_letter_cli import DEFAULT_PREVIEW
+from service.local.cfn_template import TEMPLATE_PATH
+from service.recovery.dead_letters import PREVIEW_SIZE
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")
+# in template descriptions the product's name is also prose ("the recovery-ops functions"): commands
+# are the ones in backticks there
+QUOTED_COMMAND = re.compile(r"`recovery-ops ([\w-]+)")
+ENVIRONMENT_READ = re.compile(r"""os\.environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every parser of the command line: the top level, each subcommand, and instrument's own."""
+    top = cli._parser()
+    yield "recovery-ops", top
+    for action in top._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"recovery-ops {name}", sub
+    yield "recovery-ops instrument", instrument._parser()
+
+
+def subcommands() -> set[str]:
+    top = cli._parser()
+    return {
+        name
+        for action in top._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def documented_options() -> list[tuple[str, argparse.Action]]:
+    return [
+        (where, action)
+        for where, parser in parsers()
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction | argparse._SubParsersAction)
+    ]
+
+
+def texts() -> Iterator[tuple[str, str]]:
+    """Everything help shows: descriptions, epilogs, subcommand summaries, option help."""
+    for where, parser in parsers():
+        yield f"{where} (description)", parser.description or ""
+        yield f"{where} (epilog)", parser.epilog or ""
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    yield f"{where} {choice.dest}", choice.help or ""
+            else:
+                yield f"{where} {'/'.join(action.option_strings) or action.dest}", action.help or ""
+
+
+@pytest.mark.parametrize(
+    ("where", "action"), documented_options(), ids=lambda v: v if isinstance(v, str) else v.dest
+)
+def test_every_option_of_every_subcommand_says_what_it_is_for(where: str, action: argparse.Action) -> None:
+    # Given / When / Then
+    assert action.help and action.help != argparse.SUPPRESS, f"{where}: {action.dest} has no help"
+
+
+def test_help_names_no_command_that_does_not_exist() -> None:
+    # Given
+    known = subcommands()
+
+    # When
+    named = {(where, word) for where, text in texts() for word in COMMAND.findall(text)}
+
+    # Then
+    assert {(where, word) for where, word in named if word not in known} == set()
+    assert ("recovery-ops (description)", "dlq") in named  # the check reads what it should
+
+
+def test_template_descriptions_name_no_command_that_does_not_exist() -> None:
+    # Given
+    known = subcommands()
+
+    # When (its descriptions, parameter texts and comments alike)
+    named = set(QUOTED_COMMAND.findall(TEMPLATE_PATH.read_text()))
+
+    # Then
+    assert named - known == set()
+    assert "dlq" in named  # the check reads what it should
+
+
+def test_serve_help_names_every_environment_variable_it_reads() -> None:
+    # Given what serve reads: its own modules and the desk's configuration (as the Slack app's function)
+    sources = [ROOT / "slack_app" / "serve.py", ROOT / "service" / "local" / "serve_local.py"]
+    read = {name for source in sources for name in ENVIRONMENT_READ.findall(source.read_text())}
+    read |= {field.alias for field in DeskConfig.model_fields.values() if field.alias}
+    assert {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "RECOVERIES_TABLE_NAME"} <= read
+
+    # When
+    shown = dict(parsers())["recovery-ops serve"].format_help()
+
+    # Then
+    assert sorted(name for name in read if name not in shown) == []
+
+
+def test_the_dlq_preview_default_is_the_one_slack_shows() -> None:
+    # Given / When / Then
+    assert DEFAULT_PREVIEW == PREVIEW_SIZE
