@@ -64,6 +64,7 @@ class LambdaDispatcher:
         self._functions: dict[str, LocalFunction] = {}
         self.invocations: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._asynchronous: list[threading.Thread] = []
 
     def register(self, function: LocalFunction) -> None:
         self._functions[function.name] = function
@@ -89,6 +90,22 @@ class LambdaDispatcher:
                 "stackTrace": traceback.format_tb(exc.__traceback__),
             }
 
+    def invoke_asynchronously(self, function_name: str, payload: Any) -> None:
+        """The caller gets 202 at once, the handler runs on its own (as with InvocationType Event)."""
+        thread = threading.Thread(target=self.invoke, args=(function_name, payload), daemon=True)
+        with self._lock:
+            self._asynchronous = [t for t in self._asynchronous if t.is_alive()] + [thread]
+        thread.start()
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until every asynchronous invocation started so far has ended (e.g. Bolt's lazy halves)."""
+        with self._lock:
+            started = list(self._asynchronous)
+        for thread in started:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"an asynchronous invocation still runs after {timeout} s")
+
     @contextmanager
     def installed(self) -> Iterator[LambdaDispatcher]:
         """Route moto's Lambda invocations here while the context is open."""
@@ -102,8 +119,7 @@ class LambdaDispatcher:
         ):
             payload = json.loads(body) if body else {}
             if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
-                # Asynchronous invoke: the caller gets 202 at once, the handler runs on its own.
-                threading.Thread(target=dispatcher.invoke, args=(function_name, payload), daemon=True).start()
+                dispatcher.invoke_asynchronously(function_name, payload)
                 return b""
             result = dispatcher.invoke(function_name, payload, response_headers)
             return json.dumps(result, default=str).encode()
