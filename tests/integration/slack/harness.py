@@ -79,7 +79,7 @@ def pause(
         poll_collector(stack)
         return len(recoveries_store.list_by_status(RecoveryStatus.OPEN, limit=1000)) >= len(orders)
 
-    wait_until(all_collected, timeout=max(60, 3 * len(orders)))  # each order is two executions
+    wait_until(all_collected, timeout=max(120, 6 * len(orders)))  # each order is two executions
     vendor.set_behaviour(VendorBehaviour())
     return recoveries_store.list_by_status(RecoveryStatus.OPEN, limit=1000)
 

@@ -35,7 +35,7 @@ def test_serve_local_posts_the_paused_demo_orders_and_a_click_resumes_one(
         with local_desk(say=said.append) as desk:
             app = app_for_this_machine(desk, slack_api_url=slack.base_url)
             store = desk(web_client(BOT_TOKEN, base_url=slack.base_url)).store
-            wait_until(lambda: len(store.list_by_status(RecoveryStatus.OPEN)) == 3, 60)
+            wait_until(lambda: len(store.list_by_status(RecoveryStatus.OPEN)) == 3, 180)
             wait_until(lambda: len(slack.calls_of("chat.postMessage")) >= 1, 30)
             assert {c.body["channel"] for c in slack.calls_of("chat.postMessage")} == {"C-LOCAL"}
             recovery = store.list_by_status(RecoveryStatus.OPEN)[0]
