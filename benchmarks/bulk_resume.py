@@ -34,7 +34,7 @@ from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import RecoveryStatus  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
-from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
 
 BOT_TOKEN = LOCAL_BOT_TOKEN

@@ -29,7 +29,7 @@ from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import RecoveryStatus  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
-from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 

@@ -19,7 +19,7 @@ from service.local.execution_history import wait_for_all, workflow_transitions  
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.vendor.dummy import DummyVendor  # noqa: E402
+from service.supplier.dummy import DummyVendor  # noqa: E402
 
 ORDERS = 100
 

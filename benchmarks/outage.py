@@ -29,7 +29,7 @@ from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.vendor.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
 RESUMES_PER_ROUND = 20
 

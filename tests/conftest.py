@@ -16,7 +16,7 @@ from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack
 from service.local.vendor_server import serve_dummy_vendor
 from service.orders.order_workflow import execution_arn
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 
 
 @pytest.fixture(autouse=True)

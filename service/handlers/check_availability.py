@@ -17,8 +17,8 @@ from service.config import CheckAvailabilityConfig, CircuitBreakerConfig, load_c
 from service.handlers.check_circuit import breaker_for
 from service.observability import logger, metrics, tracer
 from service.orders.errors import InvalidOrderData
-from service.vendor.client import VendorClient
-from service.vendor.errors import VendorError, VendorThrottled, VendorUnavailable
+from service.supplier.client import VendorClient
+from service.supplier.errors import VendorError, VendorThrottled, VendorUnavailable
 
 VENDOR = "vendor"
 

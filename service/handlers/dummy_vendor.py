@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from service.config import DummyVendorConfig, load_config
 from service.observability import logger
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 
 #: Seconds a read of the behaviour parameter is cached, so a scripted outage starts within this time.
 BEHAVIOUR_MAX_AGE_SECONDS = 5

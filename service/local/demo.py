@@ -32,7 +32,7 @@ from service.recovery.groups import GroupStore
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import RUN_AGAIN
 from slack_app.terminal import render_message
 

@@ -19,7 +19,7 @@ from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 PAUSED_ORDERS = [

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from service.local.http_serving import JsonRequestHandler, serve_locally
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 
 
 class _VendorRequestHandler(JsonRequestHandler):

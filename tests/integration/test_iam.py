@@ -22,7 +22,7 @@ from service.local.stack import EmbeddedStack, embedded_stack
 from service.recovery.failures import FailureStatus, FailureStore
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.reminders import Reminders
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client

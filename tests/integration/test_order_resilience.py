@@ -14,7 +14,7 @@ from service.local.execution_history import failed_error_names, history, state_s
 from service.local.order_api_client import ApiAnswer, LocalOrderApi
 from service.local.stack import LOCAL_STOCK, EmbeddedStack, embedded_stack
 from service.orders.stock import StockStore
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 from tests.conftest import dead_letters, item_execution_arn, wait_for_recovery_request, wait_until
 
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}

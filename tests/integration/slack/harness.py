@@ -17,7 +17,7 @@ from service.local.stack import EmbeddedStack, embedded_stack
 from service.orders.order_workflow import execution_arn
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_SUBMIT
 from slack_app.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.conftest import wait_until

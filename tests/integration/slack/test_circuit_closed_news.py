@@ -7,7 +7,7 @@ import json
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.local.stream_poller import StreamPoller
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from slack_app.ids import RUN_AGAIN_ALL
 from tests.conftest import wait_until
 from tests.integration.slack.harness import ORDER, execution_status, pause, slack_app_stack

@@ -27,7 +27,7 @@ from service.operations import operator_from_environment
 from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.reminders import Reminders
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from slack_app.notifier import SlackThreadPoster

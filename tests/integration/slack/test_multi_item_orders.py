@@ -10,7 +10,7 @@ from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.orders.stock import StockStore
 from service.recovery.recovery import Recovery, RecoveryStatus
-from service.vendor.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.modals import REASON_ACTION, REASON_BLOCK
 from tests.conftest import dead_letters, wait_until

@@ -11,7 +11,7 @@ from service.cli import main
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from tests.conftest import wait_until
 from tests.integration.slack.harness import ORDER, execution_status, order_execution_of, pause, store
 

@@ -12,7 +12,7 @@ from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.recovery.failures import FailureStatus, FailureStore
 from service.recovery.recovery import RecoveryStatus
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.conftest import wait_until
 from tests.integration.slack.harness import (

@@ -9,7 +9,7 @@ from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.recovery.reminders import Reminders
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
 from tests.integration.slack.harness import BOT_TOKEN, ORDER, pause, store

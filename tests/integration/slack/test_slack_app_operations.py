@@ -12,7 +12,7 @@ from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack
 from service.recovery.contract import RecoveryRequest
 from service.recovery.recovery import Recovery, RecoveryStatus
-from service.vendor.dummy import DummyVendor
+from service.supplier.dummy import DummyVendor
 from slack_app.app import build_app, desk_from_config
 from slack_app.desk import Lazy
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL

@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from service.vendor.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
+from service.supplier.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
 
 #: Statuses by which the vendor says the request itself is wrong.
 REJECTED_STATUSES = frozenset({400, 404, 409, 422})
