@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
-	@echo "make test       ruff, cfn-lint and the test suite"
+	@echo "make test       ruff, cfn-lint and the whole test suite"
+	@echo "make unit       the tests that need no stack (seconds)"
 	@echo "make bench      every benchmark in benchmarks/"
 	@echo "make sam-check  sam validate --lint and sam build (aws-sam-cli in $(SAM_VENV))"
 	@echo "make lock       write requirements.lock and requirements-dev.lock again from pyproject.toml"
@@ -41,6 +42,10 @@ lint: venv
 
 test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# everything that needs no stack: the domain over plain fakes, the template, the views, the seam check
+unit: venv
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: venv
 	@set -e; for script in benchmarks/*.py; do \

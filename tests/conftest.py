@@ -1,22 +1,31 @@
-"""Shared fixtures: the stack deployed from template.yaml into moto, the dummy vendor, the order API."""
+"""Shared fixtures: the one stack deployed from template.yaml into moto, the dummy vendor, Slack's
+stand-in, the order API. Helpers live in ``tests/support/``.
+
+Every test under ``tests/integration/`` is marked ``slow`` (it deploys the stack); ``make unit`` runs
+the rest, which needs neither moto's interpreter nor a network port."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from service.local import iam_check
 from service.local.order_api_client import LocalOrderApi
-from service.local.recovery_requests import next_recovery_request
 from service.local.slack_standin import SlackStandIn, serve_slack_standin
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.stack import EmbeddedStack
 from service.local.vendor_server import serve_dummy_vendor
-from service.orders.order_workflow import execution_arn
 from service.supplier.dummy import DummyVendor
+from tests.support.stacks import deployed_stack
+
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -41,13 +50,6 @@ def vendor_url(vendor: DummyVendor) -> Iterator[str]:
 
 
 @pytest.fixture
-def stack(vendor_url: str) -> Iterator[EmbeddedStack]:
-    """template.yaml in moto, its Lambda tasks run in-process, the vendor on 127.0.0.1."""
-    with embedded_stack(parameters={"VendorUrl": vendor_url}) as deployed:
-        yield deployed
-
-
-@pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
     """The Slack Web API stand-in on 127.0.0.1 (base_url for WebClient; records every call)."""
     with serve_slack_standin() as standin:
@@ -55,29 +57,23 @@ def slack() -> Iterator[SlackStandIn]:
 
 
 @pytest.fixture
+def stack_parameters(vendor_url: str) -> dict[str, str]:
+    """template.yaml's parameters for the ``stack`` fixture; a test module or conftest overrides this."""
+    return {"VendorUrl": vendor_url}
+
+
+@pytest.fixture
+def stack(
+    request: pytest.FixtureRequest, stack_parameters: dict[str, str], slack: SlackStandIn
+) -> Iterator[EmbeddedStack]:
+    """template.yaml in moto, its Lambda tasks run in-process, the vendor on 127.0.0.1, Slack's stand-in.
+
+    A test changes a few parameters with ``@pytest.mark.stack_parameters(Name="value")``."""
+    marker = request.node.get_closest_marker("stack_parameters")
+    with deployed_stack({**stack_parameters, **(marker.kwargs if marker else {})}, slack) as deployed:
+        yield deployed
+
+
+@pytest.fixture
 def order_api() -> LocalOrderApi:
     return LocalOrderApi(stage="dev", domain_name="api.example.com")
-
-
-def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = 30) -> dict[str, Any]:
-    """The next message a paused execution sent to the recovery queue (the integration contract)."""
-    return next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"), timeout)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        time.sleep(0.02)
-
-
-def dead_letters(stack: EmbeddedStack, queue: str = "OrdersDeadLetterQueue") -> list[dict[str, Any]]:
-    sqs = stack.client("sqs")
-    messages = sqs.receive_message(QueueUrl=stack.physical(queue), MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
-
-
-def item_execution_arn(stack: EmbeddedStack, order_id: str, item_number: int = 1) -> str:
-    """The nested execution that handles one item of an order: ``<order id>-item-<n>``."""
-    return execution_arn(stack.arn("OrderItemStateMachine"), f"{order_id}-item-{item_number}")

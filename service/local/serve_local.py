@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -19,9 +18,12 @@ from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
+PAUSE_DEADLINE_SECONDS = 180
 PAUSED_ORDERS = [
     {"customer_id": "customer-1", "product_id": "sku-lamp", "quantity": 1},
     {"customer_id": "customer-2", "product_id": "sku-desk", "quantity": 2},
@@ -60,16 +62,21 @@ def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], A
         for order in PAUSED_ORDERS:
             placed = api.place(order).body
             say(f"  placed {placed['order_id']} ({order['product_id']}): it will pause for a person")
-        time.sleep(2.0)
-        vendor.set_behaviour(VendorBehaviour())  # back up: Run again will succeed
+        collected = threading.Event()  # every placed order has paused and been stored
 
         def collect() -> None:
+            store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
             while not stop.is_set():
                 poll_collector(stack)
-                stop.wait(2.0)
+                if len(store.list_by_status(RecoveryStatus.OPEN, limit=100)) >= len(PAUSED_ORDERS):
+                    collected.set()
+                stop.wait(0.2 if not collected.is_set() else 2.0)
 
         threading.Thread(target=collect, daemon=True, name="local-collector").start()
         resources.callback(stop.set)
+        if not collected.wait(PAUSE_DEADLINE_SECONDS):
+            raise RuntimeError(f"the demo orders did not pause within {PAUSE_DEADLINE_SECONDS} s")
+        vendor.set_behaviour(VendorBehaviour())  # back up only now: Run again will succeed
         if not (allowed or group):
             say("  no SLACK_ALLOWED_USER_IDS: on this local sandbox every member of the workspace may act")
         say(f"  embedded stack {stack.name}; recoveries table {stack.physical('RecoveriesTable')}")

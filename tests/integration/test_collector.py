@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn, block_kit_problem
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.blocks import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
-from tests.conftest import item_execution_arn, wait_until
+from tests.support.orders import item_execution_arn
+from tests.support.stacks import BOT_TOKEN, ROUTED_CHANNELS
+from tests.support.waiting import wait_until
 
-TOKEN_SECRET = "recovery-ops/slack-bot-token"
-BOT_TOKEN = "xoxb-local-test-token"
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 
 
 @pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with embedded_stack(
-        parameters={
-            "VendorUrl": vendor_url,
-            "SlackDefaultChannel": "C-DEFAULT",
-            "SlackTechnicalChannel": "C-TECH",
-            "SlackClientDataChannel": "C-DATA",
-            "CircuitBreakerEnabled": "false",
-            "RecoveryGroupWindowSeconds": "86400",
-        },
-        secrets={TOKEN_SECRET: BOT_TOKEN},
-        environment={"SLACK_API_URL": slack.base_url},
-    ) as deployed:
-        yield deployed
+def stack_parameters(vendor_url: str) -> dict[str, str]:
+    return {
+        "VendorUrl": vendor_url,
+        **ROUTED_CHANNELS,
+        "CircuitBreakerEnabled": "false",
+        "RecoveryGroupWindowSeconds": "86400",
+    }
 
 
 def store(stack: EmbeddedStack) -> RecoveryStore:

@@ -8,7 +8,6 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,15 @@ import pytest
 from service.local.collector_poller import poll_collector, sqs_event
 from service.local.lambda_dispatch import LocalFunction
 from service.local.slack_standin import SlackStandIn
-from service.local.stack import ACCOUNT_ID, REGION, EmbeddedStack, embedded_stack
+from service.local.stack import ACCOUNT_ID, REGION, EmbeddedStack
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
-from tests.conftest import wait_until
 from tests.support.slack_safety import unsafe_spots
+from tests.support.stacks import ROUTED_CHANNELS
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
-TOKEN_SECRET = "recovery-ops/slack-bot-token"
-BOT_TOKEN = "xoxb-local-test-token"
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAQ+live/task/token/of/a/paused/execution+9f8e7d6c5b4a=="
 MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:ProcessOrderSM"
 EXECUTION_ARN = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:ProcessOrderSM:order-42"
@@ -57,18 +55,8 @@ def _vendor_down() -> None:
 
 
 @pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with embedded_stack(
-        parameters={
-            "VendorUrl": vendor_url,
-            "SlackDefaultChannel": "C-DEFAULT",
-            "SlackTechnicalChannel": "C-TECH",
-            "SlackClientDataChannel": "C-DATA",
-        },
-        secrets={TOKEN_SECRET: BOT_TOKEN},
-        environment={"SLACK_API_URL": slack.base_url},
-    ) as deployed:
-        yield deployed
+def stack_parameters(vendor_url: str) -> dict[str, str]:
+    return {"VendorUrl": vendor_url, **ROUTED_CHANNELS}
 
 
 def deploy_process_order(stack: EmbeddedStack) -> str:

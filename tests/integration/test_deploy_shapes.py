@@ -15,7 +15,7 @@ from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack, embedded_stack
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.integration.slack import test_instrument as shipping
-from tests.integration.slack.harness import slack_app_stack
+from tests.support.stacks import SLACK_APP_PARAMETERS
 
 RECOVERY_SERVICE = {
     "tables": {"RecoveriesTable"},
@@ -41,11 +41,8 @@ ORDER_SETTINGS = {
 }
 
 
-@pytest.fixture
-def recovery_only(slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    """The recovery service alone, with the Slack app talking to the stand-in."""
-    with slack_app_stack("", slack, DeployOrderExample="false") as deployed:
-        yield deployed
+# The recovery service alone, with the Slack app talking to the stand-in.
+recovery_only = pytest.mark.stack_parameters(VendorUrl="", DeployOrderExample="false", **SLACK_APP_PARAMETERS)
 
 
 @pytest.fixture
@@ -81,35 +78,38 @@ def input_schemas(stack: EmbeddedStack) -> dict:
     return json.loads(parameter["Value"])
 
 
+@recovery_only
 def test_without_the_order_example_only_the_recovery_service_is_deployed(
-    recovery_only: EmbeddedStack,
+    stack: EmbeddedStack,
 ) -> None:
     # When the stack is deployed with DeployOrderExample=false
-    found = deployed(recovery_only)
+    found = deployed(stack)
 
     # Then moto holds the recovery service and nothing of the example
     assert found == {**RECOVERY_SERVICE, "state_machines": set()}
-    assert not any(name in skipped for skipped in recovery_only.skipped for name in ("Order", "DummyVendor"))
+    assert not any(name in skipped for skipped in stack.skipped for name in ("Order", "DummyVendor"))
 
 
-def test_without_the_order_example_no_function_is_told_of_it(recovery_only: EmbeddedStack) -> None:
-    assert not ORDER_SETTINGS & set(recovery_only.environment)
-    assert input_schemas(recovery_only) == {}
+@recovery_only
+def test_without_the_order_example_no_function_is_told_of_it(stack: EmbeddedStack) -> None:
+    assert not ORDER_SETTINGS & set(stack.environment)
+    assert input_schemas(stack) == {}
 
 
+@recovery_only
 def test_a_state_machine_nobody_here_wrote_pauses_and_resumes_from_slack_without_the_order_example(
-    recovery_only: EmbeddedStack, slack: SlackStandIn, shipping_functions: None, tmp_path: Path
+    stack: EmbeddedStack, slack: SlackStandIn, shipping_functions: None, tmp_path: Path
 ) -> None:
     # Given the shipping workflow, instrumented with recovery-ops instrument, and its carrier down
-    definition = shipping.instrumented(tmp_path, recovery_only.physical("RecoveryQueue"))
-    machine_arn = shipping.deploy(recovery_only, definition, "shipping")
+    definition = shipping.instrumented(tmp_path, stack.physical("RecoveryQueue"))
+    machine_arn = shipping.deploy(stack, definition, "shipping")
     shipping.FAILURES.update(book=shipping.CarrierUnavailable)
 
     # When a shipment runs
-    execution_arn = shipping.run(recovery_only, machine_arn, "shipment-1")
+    execution_arn = shipping.run(stack, machine_arn, "shipment-1")
 
     # Then its failed step pauses, is collected and posted to Slack with Run again
-    (recovery,) = shipping.collect(recovery_only, 1).values()
+    (recovery,) = shipping.collect(stack, 1).values()
     assert (recovery.failed_state, recovery.error, recovery.input) == (
         "Book carrier",
         "CarrierUnavailable",
@@ -123,24 +123,25 @@ def test_a_state_machine_nobody_here_wrote_pauses_and_resumes_from_slack_without
 
     # When the carrier is back and support clicks Run again (a signed request to the Slack app's function)
     shipping.FAILURES.clear()
-    shipping.run_again(recovery_only, slack, [recovery])
+    shipping.run_again(stack, slack, [recovery])
 
     # Then the execution resumes with exactly its input and ends as the original would
-    assert shipping.finished(recovery_only, execution_arn)["status"] == "SUCCEEDED"
+    assert shipping.finished(stack, execution_arn)["status"] == "SUCCEEDED"
     assert shipping.CALLS["book"][-1] == shipping.NORMALISED
 
 
+@recovery_only
 def test_without_the_order_example_the_outermost_catch_posts_a_failed_execution_and_marks_no_order(
-    recovery_only: EmbeddedStack, slack: SlackStandIn, shipping_functions: None
+    stack: EmbeddedStack, slack: SlackStandIn, shipping_functions: None
 ) -> None:
     # Given an execution of a watched state machine that failed without asking for a person
-    machine_arn = shipping.deploy(recovery_only, json.loads(shipping.FIXTURE.read_text()), "shipping-plain")
+    machine_arn = shipping.deploy(stack, json.loads(shipping.FIXTURE.read_text()), "shipping-plain")
     shipping.FAILURES.update(book=shipping.CarrierUnavailable)
-    execution_arn = shipping.run(recovery_only, machine_arn, "shipment-2")
-    assert shipping.finished(recovery_only, execution_arn)["status"] == "FAILED"
+    execution_arn = shipping.run(stack, machine_arn, "shipment-2")
+    assert shipping.finished(stack, execution_arn)["status"] == "FAILED"
 
     # When EventBridge tells the execution watcher
-    answer = deliver(recovery_only, status_change_event(recovery_only.client("stepfunctions"), execution_arn))
+    answer = deliver(stack, status_change_event(stack.client("stepfunctions"), execution_arn))
 
     # Then the failure is posted with Redrive, and there is no order to mark
     assert answer["failure_id"] and answer["order_marked"] is False

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from service.local.http_api_events import http_api_event
 from service.local.lambda_dispatch import LambdaContext
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.stack import EmbeddedStack
 
 
 @pytest.fixture
-def stack_with_dummy_vendor() -> Iterator[EmbeddedStack]:
-    # VendorUrl left empty: the template deploys the dummy vendor and its behaviour parameter.
-    with embedded_stack() as deployed:
-        yield deployed
+def stack_parameters() -> dict[str, str]:
+    return {}  # VendorUrl left empty: the template deploys the dummy vendor and its behaviour parameter
 
 
 def ask(product_id: str, quantity: str = "1") -> dict:
@@ -34,17 +31,17 @@ def ask(product_id: str, quantity: str = "1") -> dict:
 
 
 def test_the_dummy_vendor_is_deployed_only_without_a_vendor_url(
-    stack_with_dummy_vendor: EmbeddedStack,
+    stack: EmbeddedStack,
 ) -> None:
-    assert "DummyVendorFunction" in stack_with_dummy_vendor.context.resources
-    assert stack_with_dummy_vendor.environment["VENDOR_URL"].endswith("/dev")
+    assert "DummyVendorFunction" in stack.context.resources
+    assert stack.environment["VENDOR_URL"].endswith("/dev")
 
 
 def test_scripting_an_outage_through_the_parameter_changes_its_answers(
-    stack_with_dummy_vendor: EmbeddedStack,
+    stack: EmbeddedStack,
 ) -> None:
-    ssm = stack_with_dummy_vendor.client("ssm")
-    parameter = stack_with_dummy_vendor.physical("DummyVendorBehaviour")
+    ssm = stack.client("ssm")
+    parameter = stack.physical("DummyVendorBehaviour")
 
     assert ask("sku-lamp")["statusCode"] == 200
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,20 +25,11 @@ from service.supplier.dummy import DummyVendor
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
-from tests.conftest import wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
-    BOT_TOKEN,
-    ORDER,
-    SIGNING_SECRET,
-    execution_status,
-    pause,
-    requests_for,
-    send,
-    slack_app_stack,
-    store,
-    wait_for_status,
-)
+from tests.support.desk import ORDER, execution_status, pause, requests_for, send, store, wait_for_status
+from tests.support.stacks import ALLOWED, BOT_TOKEN, SIGNING_SECRET, SLACK_APP_PARAMETERS
+from tests.support.waiting import wait_until
+
+slack_app = pytest.mark.stack_parameters(**SLACK_APP_PARAMETERS)  # the Slack app's tests' stack
 
 
 def template_without(tmp_path: Path, resource: str, sid: str) -> Path:
@@ -59,30 +49,27 @@ def template_without(tmp_path: Path, resource: str, sid: str) -> Path:
     return path
 
 
-@pytest.fixture
-def slack_stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack) as deployed:
-        yield deployed
 
 
+@slack_app
 def test_the_real_template_allows_every_call_of_a_run_again(
-    slack_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:
     # Given a paused order
-    (recovery,) = pause(slack_stack, order_api, vendor, [ORDER])
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
 
     # When a person clicks Run again
-    send(slack_stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
-    wait_for_status(slack_stack, recovery.recovery_id, RecoveryStatus.RESUMED)
-    wait_until(lambda: execution_status(slack_stack, recovery.execution_arn) == "SUCCEEDED")
+    send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
+    wait_for_status(stack, recovery.recovery_id, RecoveryStatus.RESUMED)
+    wait_until(lambda: execution_status(stack, recovery.execution_arn) == "SUCCEEDED")
 
     # Then the Slack app's answer to the paused task was seen and allowed, and so was every other call
-    assert slack_stack.iam is not None
-    assert Call("SlackAppFunction", "states:SendTaskSuccess", "*") in slack_stack.iam.calls
-    assert Call("OrderItemStateMachine", "sqs:SendMessage", slack_stack.arn("RecoveryQueue")) in (
-        slack_stack.iam.calls
+    assert stack.iam is not None
+    assert Call("SlackAppFunction", "states:SendTaskSuccess", "*") in stack.iam.calls
+    assert Call("OrderItemStateMachine", "sqs:SendMessage", stack.arn("RecoveryQueue")) in (
+        stack.iam.calls
     )
-    assert slack_stack.iam.denied == []
+    assert stack.iam.denied == []
 
 
 def test_a_run_again_without_the_slack_apps_send_task_grant_is_reported_with_function_action_and_resource(
@@ -134,42 +121,44 @@ def test_a_state_machine_task_without_its_grant_is_reported_with_the_state_machi
     assert denied == [Call("OrderItemStateMachine", "dynamodb:UpdateItem", stack.arn("StockTable"))]
 
 
+@slack_app
 def test_a_redrive_answered_by_a_stubber_is_still_held_to_the_slack_apps_role(
-    slack_stack: EmbeddedStack, slack: SlackStandIn
+    stack: EmbeddedStack, slack: SlackStandIn
 ) -> None:
     # Given an order execution that failed outside the recovery pattern, posted with Redrive
-    sfn = slack_stack.client("stepfunctions")
+    sfn = stack.client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=slack_stack.arn("OrderStateMachine"), name="ord-iam-redrive", input=json.dumps({})
+        stateMachineArn=stack.arn("OrderStateMachine"), name="ord-iam-redrive", input=json.dumps({})
     )["executionArn"]
-    wait_until(lambda: execution_status(slack_stack, arn) == "FAILED")
-    failure_id = deliver(slack_stack, status_change_event(sfn, arn))["failure_id"]
+    wait_until(lambda: execution_status(stack, arn) == "FAILED")
+    failure_id = deliver(stack, status_change_event(sfn, arn))["failure_id"]
 
     # When a person clicks Redrive (moto has no RedriveExecution: botocore's Stubber answers)
     with Stubber(sfn) as stubbed:
         stubbed.add_response(
             "redrive_execution", {"redriveDate": "2026-11-23T12:00:00Z"}, {"executionArn": arn}
         )
-        send(slack_stack, requests_for(slack).click(ALLOWED, REDRIVE, failure_id))
-        failures = FailureStore(slack_stack.physical("RecoveriesTable"), slack_stack.client("dynamodb"))
+        send(stack, requests_for(slack).click(ALLOWED, REDRIVE, failure_id))
+        failures = FailureStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         wait_until(lambda: failures.get(failure_id).status is FailureStatus.REDRIVEN)
 
     # Then the call was seen, on that execution, and the Slack app's role allows it
-    assert slack_stack.iam is not None
-    assert Call("SlackAppFunction", "states:RedriveExecution", arn) in slack_stack.iam.calls
-    assert slack_stack.iam.denied == []
+    assert stack.iam is not None
+    assert Call("SlackAppFunction", "states:RedriveExecution", arn) in stack.iam.calls
+    assert stack.iam.denied == []
 
 
+@slack_app
 def test_the_reminders_read_the_history_of_watched_executions_and_of_no_others(
-    slack_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:
     # Given a recovery open for two hours
-    (recovery,) = pause(slack_stack, order_api, vendor, [ORDER])
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
     in_two_hours = datetime.now(UTC) + timedelta(hours=2)
     reminders = Reminders(
-        store=store(slack_stack),
-        dynamodb=slack_stack.client("dynamodb"),
-        sfn=slack_stack.client("stepfunctions"),
+        store=store(stack),
+        dynamodb=stack.client("dynamodb"),
+        sfn=stack.client("stepfunctions"),
         poster=SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
         after=timedelta(hours=1),
         clock=lambda: in_two_hours,
@@ -181,11 +170,11 @@ def test_the_reminders_read_the_history_of_watched_executions_and_of_no_others(
 
     # Then it read the paused execution's history within its grant, which covers no other state machine
     assert report.reminded == [recovery.recovery_id]
-    assert slack_stack.iam is not None
+    assert stack.iam is not None
     assert (
         Call("ReminderFunction", "states:GetExecutionHistory", recovery.execution_arn)
-        in slack_stack.iam.calls
+        in stack.iam.calls
     )
-    assert slack_stack.iam.denied == []
+    assert stack.iam.denied == []
     elsewhere = recovery.execution_arn.replace("OrderItemStateMachine", "SomeoneElsesStateMachine")
-    assert not slack_stack.iam.roles["ReminderFunction"].allows("states:GetExecutionHistory", elsewhere)
+    assert not stack.iam.roles["ReminderFunction"].allows("states:GetExecutionHistory", elsewhere)

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from service.breaker.circuit_breaker import BreakerSettings, CircuitBreaker, CircuitState, Decision
 from service.local.execution_history import failed_error_names, history, state_steps, wait_for_status
 from service.local.order_api_client import ApiAnswer, LocalOrderApi
-from service.local.stack import LOCAL_STOCK, EmbeddedStack, embedded_stack
+from service.local.stack import LOCAL_STOCK, EmbeddedStack
 from service.orders.stock import StockStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import dead_letters, item_execution_arn, wait_for_recovery_request, wait_until
+from tests.support.orders import dead_letters, item_execution_arn
+from tests.support.waiting import wait_for_recovery_request, wait_until
 
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 # Tests run the workflow's clock 100x faster; a one-hour failure window keeps "5 failures within
@@ -24,9 +24,8 @@ WIDE_WINDOW = {"CircuitBreakerWindowSeconds": "3600"}
 
 
 @pytest.fixture
-def stack(vendor_url: str) -> Iterator[EmbeddedStack]:
-    with embedded_stack(parameters={"VendorUrl": vendor_url, **WIDE_WINDOW}) as deployed:
-        yield deployed
+def stack_parameters(vendor_url: str) -> dict[str, str]:
+    return {"VendorUrl": vendor_url, **WIDE_WINDOW}
 
 
 def breaker(stack: EmbeddedStack) -> CircuitBreaker:
@@ -173,18 +172,10 @@ def test_the_probes_success_closes_the_circuit_for_everyone(
     assert breaker(stack).state()["state"] is CircuitState.CLOSED
 
 
-@pytest.fixture
-def impatient_stack(vendor_url: str) -> Iterator[EmbeddedStack]:
-    with embedded_stack(
-        parameters={"VendorUrl": vendor_url, "CircuitBreakerMaxWaitSeconds": "180", **WIDE_WINDOW}
-    ) as deployed:
-        yield deployed
-
-
+@pytest.mark.stack_parameters(CircuitBreakerMaxWaitSeconds="180")
 def test_an_execution_the_circuit_keeps_waiting_too_long_pauses_for_a_person(
-    impatient_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
-    stack = impatient_stack
     vendor.set_behaviour(VendorBehaviour(outage=True))
     order_api.place(ORDER)
     wait_for_recovery_request(stack)
@@ -307,18 +298,10 @@ def test_a_rejected_request_is_routed_as_a_client_data_problem_without_retries(
     assert failed_error_names(events).count("VendorRejectedRequest") == 1
 
 
-@pytest.fixture
-def short_recovery_stack(vendor_url: str) -> Iterator[EmbeddedStack]:
-    with embedded_stack(
-        parameters={"VendorUrl": vendor_url, "RecoveryTimeoutSeconds": "60", **WIDE_WINDOW}
-    ) as deployed:
-        yield deployed
-
-
+@pytest.mark.stack_parameters(RecoveryTimeoutSeconds="60")
 def test_a_recovery_nobody_answers_times_out_and_is_handled_like_a_rejection(
-    short_recovery_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor
 ) -> None:
-    stack = short_recovery_stack
     vendor.set_behaviour(VendorBehaviour(outage=True))
     placed = order_api.place(ORDER)
     wait_for_recovery_request(stack)

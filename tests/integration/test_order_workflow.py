@@ -8,7 +8,8 @@ from service.local.execution_history import failed_error_names, history, state_s
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
 from service.supplier.dummy import DummyVendor, VendorBehaviour
-from tests.conftest import item_execution_arn, wait_for_recovery_request
+from tests.support.orders import item_execution_arn
+from tests.support.waiting import wait_for_recovery_request
 
 GOOD_ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
 

@@ -1,17 +1,12 @@
-"""The stack every Slack app test starts from: template.yaml with the Slack app, Slack as a stand-in."""
+"""The Slack app's tests deploy the stack with the Slack app's parameters (tests/support/stacks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from tests.integration.slack.harness import slack_app_stack
+from tests.support.stacks import SLACK_APP_PARAMETERS
 
 
 @pytest.fixture
-def stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack) as deployed:
-        yield deployed
+def stack_parameters(vendor_url: str) -> dict[str, str]:
+    return {"VendorUrl": vendor_url, **SLACK_APP_PARAMETERS}

@@ -9,8 +9,9 @@ from service.local.slack_standin import SlackStandIn
 from service.local.stream_poller import StreamPoller
 from service.supplier.dummy import DummyVendor
 from slack_app.ids import RUN_AGAIN_ALL
-from tests.conftest import wait_until
-from tests.integration.slack.harness import ORDER, execution_status, pause, slack_app_stack
+from tests.support.desk import ORDER, execution_status, pause
+from tests.support.stacks import slack_app_stack
+from tests.support.waiting import wait_until
 
 
 def test_a_closed_circuit_tells_the_waiting_group_and_offers_run_again_all(

@@ -26,8 +26,9 @@ from service.dead_letter_cli import add_arguments, dlq_command
 from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack
 from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
-from tests.conftest import wait_until
-from tests.integration.slack.harness import ALLOWED, STRANGER, requests_for, send
+from tests.support.desk import requests_for, send
+from tests.support.stacks import ALLOWED, STRANGER
+from tests.support.waiting import wait_until
 
 MOVE_TASK_OPERATIONS = ("StartMessageMoveTask", "ListMessageMoveTasks")
 

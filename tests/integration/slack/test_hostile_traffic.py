@@ -32,23 +32,20 @@ from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMI
 from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
-from tests.conftest import wait_for_recovery_request, wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
-    BOT_TOKEN,
+from tests.support.desk import (
     ORDER,
-    STRANGER,
     count_calls,
     edit_submission,
     open_modal,
     pause,
     requests_for,
     send,
-    slack_app_stack,
     store,
     wait_for_status,
 )
 from tests.support.slack_safety import hostile, unsafe_spots
+from tests.support.stacks import ALLOWED, BOT_TOKEN, STRANGER, slack_app_stack
+from tests.support.waiting import wait_for_recovery_request, wait_until
 
 VIEWER = "UVIEWER"
 
@@ -251,16 +248,12 @@ def test_a_live_recovery_in_the_recovery_dlq_shows_no_part_of_its_token_in_slack
 
 
 # ---------------------------------------------------------------------- who may see
-@pytest.fixture
-def viewers_stack(vendor_url: str, slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    with slack_app_stack(vendor_url, slack, SlackViewerUserIds=VIEWER) as deployed:
-        yield deployed
 
 
+@pytest.mark.stack_parameters(SlackViewerUserIds=VIEWER)
 def test_people_outside_the_lists_cannot_list_show_or_preview_and_each_attempt_is_audited(
-    viewers_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:
-    stack = viewers_stack
     (recovery,) = pause(stack, order_api, vendor, [ORDER])
     requests = requests_for(slack)
 
@@ -286,10 +279,10 @@ def test_people_outside_the_lists_cannot_list_show_or_preview_and_each_attempt_i
     ] * 2
 
 
+@pytest.mark.stack_parameters(SlackViewerUserIds=VIEWER)
 def test_a_viewer_may_list_and_show_but_not_act(
-    viewers_stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:
-    stack = viewers_stack
     (recovery,) = pause(stack, order_api, vendor, [ORDER])
     requests = requests_for(slack)
     resumes = count_calls(stack, "SendTaskSuccess")

@@ -31,15 +31,9 @@ from service.recovery.actions import RecoveryActions
 from service.recovery.contract import Routing
 from service.recovery.recovery import Recovery, RecoveryStatus
 from slack_app.ids import RUN_AGAIN
-from tests.conftest import wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
-    execution_status,
-    requests_for,
-    send,
-    store,
-    wait_for_status,
-)
+from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
+from tests.support.stacks import ALLOWED
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"

@@ -13,9 +13,7 @@ from service.recovery.recovery import Recovery, RecoveryStatus
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.modals import REASON_ACTION, REASON_BLOCK
-from tests.conftest import dead_letters, wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
+from tests.support.desk import (
     edit_submission,
     execution_status,
     open_modal,
@@ -24,6 +22,9 @@ from tests.integration.slack.harness import (
     store,
     wait_for_status,
 )
+from tests.support.orders import dead_letters
+from tests.support.stacks import ALLOWED
+from tests.support.waiting import wait_until
 
 THREE_ITEMS = [
     {"product_id": "sku-lamp", "quantity": 1},

@@ -12,8 +12,8 @@ from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor
-from tests.conftest import wait_until
-from tests.integration.slack.harness import ORDER, execution_status, order_execution_of, pause, store
+from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
+from tests.support.waiting import wait_until
 
 
 def test_operators_list_show_retry_and_reject_from_the_command_line(

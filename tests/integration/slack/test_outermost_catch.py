@@ -14,18 +14,9 @@ from service.recovery.failures import FailureStatus, FailureStore
 from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor
 from slack_app.ids import REDRIVE, RUN_AGAIN
-from tests.conftest import wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
-    ORDER,
-    STRANGER,
-    execution_status,
-    order_execution_of,
-    pause,
-    requests_for,
-    send,
-    store,
-)
+from tests.support.desk import ORDER, execution_status, order_execution_of, pause, requests_for, send, store
+from tests.support.stacks import ALLOWED, STRANGER
+from tests.support.waiting import wait_until
 
 
 def blocks_of(call) -> list[dict]:

@@ -12,7 +12,8 @@ from service.recovery.reminders import Reminders
 from service.supplier.dummy import DummyVendor
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
-from tests.integration.slack.harness import BOT_TOKEN, ORDER, pause, store
+from tests.support.desk import ORDER, pause, store
+from tests.support.stacks import BOT_TOKEN
 
 
 def reminders_at(stack: EmbeddedStack, slack: SlackStandIn, moment: datetime) -> Reminders:

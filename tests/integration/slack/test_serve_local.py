@@ -11,8 +11,8 @@ from service.recovery.recovery import RecoveryStatus
 from slack_app.ids import RUN_AGAIN
 from slack_app.serve import app_for_this_machine
 from slack_app.web import web_client
-from tests.conftest import wait_until
-from tests.integration.slack.harness import ALLOWED, BOT_TOKEN, SIGNING_SECRET
+from tests.support.stacks import ALLOWED, BOT_TOKEN, SIGNING_SECRET
+from tests.support.waiting import wait_until
 
 
 def test_serve_local_posts_the_paused_demo_orders_and_a_click_resumes_one(

@@ -17,12 +17,8 @@ from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
-from tests.conftest import dead_letters, wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
+from tests.support.desk import (
     ORDER,
-    SECOND,
-    STRANGER,
     count_calls,
     edit_submission,
     execution_status,
@@ -35,6 +31,9 @@ from tests.integration.slack.harness import (
     store,
     wait_for_status,
 )
+from tests.support.orders import dead_letters
+from tests.support.stacks import ALLOWED, SECOND, STRANGER
+from tests.support.waiting import wait_until
 
 UNKNOWN_PRODUCT_ORDER = {"customer_id": "customer-2", "product_id": "sku-unknown!", "quantity": 1}
 
@@ -115,7 +114,7 @@ def test_an_edit_that_is_not_json_is_refused_in_the_modal_and_nothing_is_sent(
     errors = json.loads(answer["body"])
     assert errors["response_action"] == "errors"
     assert errors["errors"][INPUT_BLOCK].startswith("Not valid JSON")
-    time.sleep(0.5)  # the lazy half runs too: it must send nothing either
+    stack.dispatcher.settle()  # the lazy half has ended: it sent nothing either
     assert resumes == []
     assert status_of(stack, recovery.recovery_id) is RecoveryStatus.OPEN
 
@@ -217,9 +216,13 @@ def test_a_forged_signature_gets_401_and_nothing_happens(
     forged = requests_for(slack).signed(genuine.body, secret="not-the-signing-secret")
     tampered = SlackRequest(genuine.body.replace(ALLOWED, SECOND), genuine.headers)
 
+    function = stack.physical("SlackAppFunction")
+    before = stack.dispatcher.invocations[function]
+
     assert send(stack, forged)["statusCode"] == 401
     assert send(stack, tampered)["statusCode"] == 401
-    time.sleep(0.3)
+    stack.dispatcher.settle()
+    assert stack.dispatcher.invocations[function] == before + 2  # no lazy half was started
     assert status_of(stack, recovery.recovery_id) is RecoveryStatus.OPEN
 
 

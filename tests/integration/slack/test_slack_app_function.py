@@ -12,8 +12,9 @@ from aws_lambda_powertools.utilities import parameters
 from service.local.slack_requests import SlackRequests
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
-from tests.conftest import wait_until
-from tests.integration.slack.harness import ALLOWED, SIGNING_SECRET, requests_for, send
+from tests.support.desk import requests_for, send
+from tests.support.stacks import ALLOWED, SIGNING_SECRET
+from tests.support.waiting import wait_until
 
 ROTATED = "rotated-signing-secret"
 

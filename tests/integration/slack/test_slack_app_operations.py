@@ -18,23 +18,19 @@ from slack_app.desk import Lazy
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
 from slack_app.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client
-from tests.conftest import wait_until
-from tests.integration.slack.harness import (
-    ALLOWED,
-    BOT_TOKEN,
+from tests.support.desk import (
     ORDER,
-    SIGNING_SECRET,
-    STRANGER,
     count_calls,
     execution_status,
     order_execution_of,
     pause,
     requests_for,
     send,
-    slack_app_stack,
     store,
     wait_for_status,
 )
+from tests.support.stacks import ALLOWED, BOT_TOKEN, SIGNING_SECRET, STRANGER, slack_app_stack
+from tests.support.waiting import wait_until
 
 
 def test_a_click_after_the_paused_step_timed_out_marks_the_recovery_expired_and_says_why(

@@ -1,53 +1,27 @@
-"""What the Slack app tests share: a stack with the Slack app deployed, paused orders, signed requests
-sent through the real Lambda function (moto's Lambda → the handler; the lazy half through Bolt's
+"""The desk as Slack drives it: paused orders, signed requests
+sent through the Slack app's real Lambda function (moto's Lambda → the handler; the lazy half through Bolt's
 own runner, which invokes the function asynchronously)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_requests import SlackRequest, SlackRequests
 from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.stack import EmbeddedStack
 from service.orders.order_workflow import execution_arn
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_SUBMIT
 from slack_app.modals import INPUT_ACTION, INPUT_BLOCK
-from tests.conftest import wait_until
+from tests.support.stacks import ALLOWED, SIGNING_SECRET
+from tests.support.waiting import wait_until
 
-BOT_TOKEN = "xoxb-local-test-token"
-SIGNING_SECRET = "local-signing-secret"
-ALLOWED = "UALLOWED"
-SECOND = "USECOND"
-STRANGER = "USTRANGER"
 ORDER = {"customer_id": "customer-1", "product_id": "sku-kettle", "quantity": 2}
-
-
-@contextmanager
-def slack_app_stack(vendor_url: str, slack: SlackStandIn, **parameters: str) -> Iterator[EmbeddedStack]:
-    with embedded_stack(
-        parameters={
-            "VendorUrl": vendor_url,
-            "SlackDefaultChannel": "C-RECOVERIES",
-            "CircuitBreakerEnabled": "false",
-            "RecoveryGroupWindowSeconds": "86400",
-            "SlackAllowedUserIds": f"{ALLOWED},{SECOND}",
-            **parameters,
-        },
-        secrets={
-            "recovery-ops/slack-bot-token": BOT_TOKEN,
-            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
-        },
-        environment={"SLACK_API_URL": slack.base_url},
-    ) as stack:
-        yield stack
 
 
 def requests_for(slack: SlackStandIn) -> SlackRequests:

@@ -1,0 +1,52 @@
+"""The one way a test deploys template.yaml into moto: the Slack stand-in beside it, the bot token and
+signing secret in Secrets Manager. The ``stack`` fixture (tests/conftest.py) and the tests that need a
+second configuration inline both come through :func:`deployed_stack`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import EmbeddedStack, embedded_stack
+
+BOT_TOKEN = "xoxb-local-test-token"
+SIGNING_SECRET = "local-signing-secret"
+SLACK_SECRETS = {
+    "recovery-ops/slack-bot-token": BOT_TOKEN,
+    "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+}
+ALLOWED = "UALLOWED"
+SECOND = "USECOND"
+STRANGER = "USTRANGER"
+
+# The Slack app's tests: one channel, the breaker off (the vendor's answers are scripted), every
+# recovery of a test in one group window, two people who may act.
+SLACK_APP_PARAMETERS = {
+    "SlackDefaultChannel": "C-RECOVERIES",
+    "CircuitBreakerEnabled": "false",
+    "RecoveryGroupWindowSeconds": "86400",
+    "SlackAllowedUserIds": f"{ALLOWED},{SECOND}",
+}
+# Three channels: technical, client-data and the default.
+ROUTED_CHANNELS = {
+    "SlackDefaultChannel": "C-DEFAULT",
+    "SlackTechnicalChannel": "C-TECH",
+    "SlackClientDataChannel": "C-DATA",
+}
+
+
+@contextmanager
+def deployed_stack(parameters: dict[str, str], slack: SlackStandIn) -> Iterator[EmbeddedStack]:
+    """template.yaml in moto with ``parameters``, its Lambda tasks in-process, Slack at the stand-in."""
+    with embedded_stack(
+        parameters=parameters, secrets=SLACK_SECRETS, environment={"SLACK_API_URL": slack.base_url}
+    ) as stack:
+        yield stack
+
+
+@contextmanager
+def slack_app_stack(vendor_url: str, slack: SlackStandIn, **parameters: str) -> Iterator[EmbeddedStack]:
+    """The Slack app tests' stack with some parameters changed (for a test that needs two)."""
+    with deployed_stack({"VendorUrl": vendor_url, **SLACK_APP_PARAMETERS, **parameters}, slack) as stack:
+        yield stack

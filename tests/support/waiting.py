@@ -1,0 +1,24 @@
+"""Waiting on an event with a deadline: the only way a test waits (never a sleep, then an assert)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from service.local.recovery_requests import next_recovery_request
+from service.local.stack import EmbeddedStack
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    """Return once ``condition()`` holds; TimeoutError after ``timeout`` seconds (a deadline, not a goal)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.02)  # moto's execution threads need the GIL between checks
+
+
+def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = 30) -> dict[str, Any]:
+    """The next message a paused execution sent to the recovery queue (the integration contract)."""
+    return next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"), timeout)
