@@ -2,7 +2,7 @@
 stand-in, the order API. Helpers live in ``tests/support/``.
 
 Every test under ``tests/integration/`` is marked ``slow`` (it deploys the stack); ``make unit`` runs
-the rest, which needs neither moto's interpreter nor a network port."""
+the rest: plain fakes, the template read as data, at most a local HTTP server."""
 
 from __future__ import annotations
 

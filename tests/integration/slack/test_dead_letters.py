@@ -158,7 +158,7 @@ def test_dlq_shows_depth_and_oldest_messages_within_block_kit_limits_and_consume
     assert "Not redrivable" in text
     assert [(b["action_id"], b["value"]) for b in buttons(shown)] == [(DLQ_REDRIVE, "recovery")]
     assert depth(stack, "OrdersDeadLetterQueue") == 12 and depth(stack, "RecoveryDeadLetterQueue") == 3
-    wait_until(lambda: visible(stack, "OrdersDeadLetterQueue") == 12, timeout=5)
+    wait_until(lambda: visible(stack, "OrdersDeadLetterQueue") == 12)
 
 
 def test_redrive_asks_to_confirm_then_starts_one_move_task_at_the_configured_rate(
