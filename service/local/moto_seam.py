@@ -124,9 +124,8 @@ DYNAMODB_OPERATIONS = tuple(
 ) + tuple(SeamTarget("moto.dynamodb.responses", f"DynamoHandler.{name}") for name in _HANDLER_OPERATIONS)
 
 # --- the interpreter's sleeps
-RETRY_TIME = SeamTarget(
-    _P + "component.common.retry.retrier_decl", "time"
-)  # RetrierDecl sleeps with time.sleep
+#: RetrierDecl sleeps with its module's ``time.sleep``: that module's ``time`` is replaced.
+RETRY_TIME = SeamTarget(_P + "component.common.retry.retrier_decl", "time")
 WAIT_INTERVAL = SeamTarget(
     _P + "component.state.wait.wait_function.wait_function",
     "WaitFunction._wait_interval",
