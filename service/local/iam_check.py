@@ -10,7 +10,7 @@ moto checks no IAM, so a missing grant would pass every test and fail on AWS. He
   it (moto, or a test's Stubber), turns it into IAM requests (action, resource ARN) and charges it
   to its caller: the function whose handler runs (``acting_as``, set by the Lambda dispatcher) or
   the state machine whose task runs in moto's interpreter;
-- moto's own evaluator (``moto.iam.access_control.IAMPolicy``) decides, once per
+- moto's own evaluator (``IAMPolicy``, reached through ``moto_seam``) decides, once per
   (principal, action, resource).
 
 Calls without a caller (the test code's own) are not checked.
@@ -24,12 +24,13 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from service.local import moto_seam
 from service.local.cfn_template import ResolutionContext, resolve
 
 #: The logical id of the template function or state machine whose code makes the current call.
@@ -163,21 +164,11 @@ class Role:
     _policies: list[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from moto.iam.access_control import IAMPolicy
-
-        self._policies = [IAMPolicy(json.dumps(document)) for document in self.documents]
+        self._policies = [moto_seam.iam_policy(document) for document in self.documents]
 
     def allows(self, action: str, resource: str) -> bool:
         """As moto's ``IAMRequestBase.check_action_permitted``: any Deny wins, else any Allow."""
-        from moto.iam.access_control import PermissionResult
-
-        permitted = False
-        for policy in self._policies:
-            result = policy.is_action_permitted(action, resource)
-            if result == PermissionResult.DENIED:
-                return False
-            permitted = permitted or result == PermissionResult.PERMITTED
-        return permitted
+        return moto_seam.policies_allow(self._policies, action, resource)
 
 
 #: What the translator needs in place of the local paths ``sam build`` would package.
@@ -234,8 +225,7 @@ def _translated_roles(template_json: str, parameters_json: str, region: str) -> 
 @functools.cache
 def _bundled_policy(name: str) -> dict[str, Any] | None:
     """One policy of moto's bundled AWS managed policies (decoded alone: all of them take a second)."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data as data
-
+    data = moto_seam.bundled_managed_policies()
     key = f'\n "{name}":'
     start = data.find(key)
     if start < 0:
@@ -318,37 +308,18 @@ class CallRecorder:
     @contextmanager
     def installed(self) -> Iterator[CallRecorder]:
         """Hook every client created meanwhile; charge the interpreter's tasks to their state machines."""
-        import botocore.session
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
-            StateTaskService,
-        )
-        from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import (
-            StateTaskLambda,
-        )
-
         recorder = self
-        create_client = botocore.session.Session.create_client
 
-        def hooked_client(session: Any, *args: Any, **kwargs: Any) -> Any:
-            client = create_client(session, *args, **kwargs)
+        def hook(client: Any) -> None:
             client.meta.events.register("provide-client-params.*.*", recorder._on_call)
-            return client
 
-        def charged_to_state_machine(original: Callable[..., Any]) -> Callable[..., Any]:
-            def _eval_execution(self: Any, env: Any) -> Any:
-                arn = env.states.context_object.context_object_data["StateMachine"]["Id"]
-                with acting_as(recorder.state_machines.get(arn)):
-                    return original(self, env)
-
-            return _eval_execution
+        def charged_to(state_machine_arn: str) -> AbstractContextManager[None]:
+            return acting_as(recorder.state_machines.get(state_machine_arn))
 
         with ExitStack() as patches:
-            patches.enter_context(mock.patch.object(botocore.session.Session, "create_client", hooked_client))
+            patches.enter_context(moto_seam.every_new_client(hook))
             patches.enter_context(_parameter_caches_per_caller())
-            for task in (StateTaskService, StateTaskLambda):
-                patches.enter_context(
-                    mock.patch.object(task, "_eval_execution", charged_to_state_machine(task._eval_execution))
-                )
+            patches.enter_context(moto_seam.tasks_charged_to_state_machines(charged_to))
             self._open = True
             try:
                 yield self
@@ -416,16 +387,8 @@ def recorder_for_stack(
     return CallRecorder(
         sam_roles(template, principals, ctx),
         state_machines,
-        Place(region, account, functools.partial(_moto_secret_arn, region, account)),
+        Place(region, account, functools.partial(moto_seam.secret_arn, region, account)),
     )
-
-
-def _moto_secret_arn(region: str, account: str, name: str) -> str | None:
-    """A secret's ARN with its random suffix, as moto made it."""
-    from moto.secretsmanager.models import secretsmanager_backends
-
-    secret = secretsmanager_backends[account][region].secrets.get(name)
-    return secret.arn if secret is not None else None
 
 
 # ---------------------------------------------------------------- every stack of a test run

@@ -2,17 +2,18 @@
 
 The ASL stays exactly as deployed; only the local clock runs faster. Every requested wait is
 recorded in seconds as the state machine asked for it, so tests can assert on backoff and
-retry-after without waiting for it.
+retry-after without waiting for it. Where moto sleeps is the seam's business (``moto_seam``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from service.local import moto_seam
 
 
 @dataclass
@@ -40,43 +41,9 @@ class SleepLog:
 @contextmanager
 def scaled_interpreter_sleeps(scale: float) -> Iterator[SleepLog]:
     """Run moto's Retry and Wait sleeps at ``scale`` times their length (0.001 = a thousand times faster)."""
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-        state_task_service_callback as callback,
-    )
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
-
     log = SleepLog(scale=scale)
-    real_time = retrier_decl.time
-    original_wait_interval = wait_function.WaitFunction._wait_interval
-    original_token_wait = callback.StateTaskServiceCallback._wait_for_task_token_timeout
-
-    def retry_sleep(seconds: float) -> None:
-        log.record("retry", seconds)
-        real_time.sleep(seconds * scale)
-
-    def wait_interval(self: object, env: object, wait_seconds: int) -> None:
-        log.record("wait", wait_seconds)
-        if wait_seconds > 0:
-            env.program_state_event.wait(wait_seconds * scale)  # type: ignore[attr-defined]
-
-    def token_wait(self: object, timeout_seconds: int, callback_endpoint: object) -> object:
-        log.record("task_token", timeout_seconds)
-        return original_token_wait(self, timeout_seconds * scale, callback_endpoint)
-
-    clock = types.SimpleNamespace(
-        **{name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
-    )
-    clock.sleep = retry_sleep
-    retrier_decl.time = clock
-    wait_function.WaitFunction._wait_interval = wait_interval
-    callback.StateTaskServiceCallback._wait_for_task_token_timeout = token_wait
-    try:
+    with moto_seam.scaled_interpreter_sleeps(scale, log.record):
         yield log
-    finally:
-        retrier_decl.time = real_time
-        wait_function.WaitFunction._wait_interval = original_wait_interval
-        callback.StateTaskServiceCallback._wait_for_task_token_timeout = original_token_wait
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Dispatch moto's Lambda invocations to the project's real handlers, in-process.
 
-moto (with ``use_docker: False``) sends every invoke to ``LambdaSimpleBackend.invoke``. We replace
-that seam: the function name maps to the handler named in template.yaml, which runs with the
+moto (with ``use_docker: False``) sends every invoke to its Lambda backend; ``moto_seam`` routes
+them here: the function name maps to the handler named in template.yaml, which runs with the
 payload. A handler that raises becomes a function error whose ``errorType`` is the exception's
 class name, exactly as on AWS, so the state machine's Retry and Catch see the real error names.
 The handler runs as its template function (``iam_check.acting_as``): its AWS calls are held to its role.
@@ -10,7 +10,6 @@ The handler runs as its template function (``iam_check.acting_as``): its AWS cal
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 import time
 import traceback
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.local import moto_seam
 from service.local.iam_check import acting_as
 
 Handler = Callable[[Any, Any], Any]
@@ -109,23 +109,5 @@ class LambdaDispatcher:
     @contextmanager
     def installed(self) -> Iterator[LambdaDispatcher]:
         """Route moto's Lambda invocations here while the context is open."""
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        dispatcher = self
-        original = LambdaSimpleBackend.invoke
-
-        def invoke(
-            self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any
-        ):
-            payload = json.loads(body) if body else {}
-            if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
-                dispatcher.invoke_asynchronously(function_name, payload)
-                return b""
-            result = dispatcher.invoke(function_name, payload, response_headers)
-            return json.dumps(result, default=str).encode()
-
-        LambdaSimpleBackend.invoke = invoke
-        try:
+        with moto_seam.routed_lambda_invocations(self.invoke, self.invoke_asynchronously):
             yield self
-        finally:
-            LambdaSimpleBackend.invoke = original

@@ -24,7 +24,7 @@ from typing import Any
 from unittest import mock
 
 from service import aws_clients
-from service.local import iam_check
+from service.local import iam_check, moto_seam
 from service.local.cfn_template import (
     PROJECT_ROOT,
     ResolutionContext,
@@ -38,9 +38,6 @@ from service.local.cfn_template import (
 )
 from service.local.interpreter_clock import SleepLog, accelerated_breaker_clock, scaled_interpreter_sleeps
 from service.local.lambda_dispatch import LambdaDispatcher, LocalFunction
-from service.local.moto_speedups import atomic_dynamodb_writes, memoised_moto_hot_paths
-from service.local.nested_executions import nested_executions_as_on_aws
-from service.local.task_timeouts import task_timeouts_as_on_aws
 from service.orders.stock import StockStore
 
 REGION = "us-east-1"
@@ -55,6 +52,8 @@ _CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
+    # botocore would address an account-specific endpoint that moto's DynamoDB Streams do not answer
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 
 
@@ -69,6 +68,7 @@ class EmbeddedStack:
     environment: dict[str, str]
     skipped: list[str] = field(default_factory=list)
     iam: iam_check.CallRecorder | None = None  # every call of its functions and state machines, checked
+    template: dict[str, Any] = field(default_factory=dict)  # what was deployed (template.yaml as data)
 
     def physical(self, logical_id: str) -> str:
         """What `!Ref logical_id` is in this stack (a table or function name, a queue URL, an ARN)."""
@@ -188,7 +188,7 @@ class _Deployer:
                 self.ctx.resources[logical_id] = {
                     "Ref": name,
                     "Arn": arn.format(service="dynamodb", rest=f"table/{name}"),
-                    # the real one is moto's (a timestamp in it); event sources are run locally anyway
+                    # moto's own (with its creation time) once the table exists: see create_tables
                     "StreamArn": arn.format(service="dynamodb", rest=f"table/{name}/stream/local"),
                 }
             elif kind == "AWS::SQS::Queue":
@@ -247,7 +247,9 @@ class _Deployer:
             if "ProvisionedThroughput" in props:
                 request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
             table_name = self.ctx.ref(logical_id)
-            dynamodb.create_table(TableName=table_name, **request)
+            table = dynamodb.create_table(TableName=table_name, **request)["TableDescription"]
+            if "LatestStreamArn" in table:
+                self.ctx.resources[logical_id]["StreamArn"] = table["LatestStreamArn"]
             ttl = props.get("TimeToLiveSpecification")
             if ttl and ttl.get("Enabled"):
                 dynamodb.update_time_to_live(
@@ -419,6 +421,7 @@ def embedded_stack(
     """
     from moto import mock_aws
 
+    moto_seam.check_installed()  # before any patch: a moto whose internals moved fails here, by name
     # A fresh name per stack: executions of an earlier stack that still run in moto's threads
     # cannot reach this stack's queues and tables.
     stack_name = stack_name or f"recovery-ops-{uuid.uuid4().hex[:6]}"
@@ -439,10 +442,10 @@ def embedded_stack(
             )
             stack.enter_context(recorder.installed())  # before any client is made
             iam_check.adopt(recorder)
-        stack.enter_context(memoised_moto_hot_paths())
-        stack.enter_context(nested_executions_as_on_aws())
-        stack.enter_context(task_timeouts_as_on_aws())
-        stack.enter_context(atomic_dynamodb_writes())
+        stack.enter_context(moto_seam.memoised_hot_paths())
+        stack.enter_context(moto_seam.nested_executions_as_on_aws())
+        stack.enter_context(moto_seam.task_timeouts_as_on_aws())
+        stack.enter_context(moto_seam.atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
@@ -472,6 +475,7 @@ def embedded_stack(
                 environment=deployer.environment,
                 skipped=deployer.skipped,
                 iam=recorder,
+                template=template,
             )
         finally:
             aws_clients.reset()
