@@ -161,6 +161,9 @@ SFN_SYNC2_RESOLVER = SeamTarget(
     ("self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"),
 )
 SYNC_CHECK_DELAY = SeamTarget(_SERVICE + "state_task_service_callback", "_DELAY_SECONDS_SYNC_CONDITION_CHECK")
+EXECUTION_TERMINATED = SeamTarget(
+    "moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication.terminated", ("self",)
+)
 STEPFUNCTIONS_BACKENDS = SeamTarget("moto.stepfunctions.models", "stepfunctions_backends")
 DESCRIBE_EXECUTION = SeamTarget(
     "moto.stepfunctions.models", "StepFunctionBackend.describe_execution", ("self", "execution_arn")
@@ -209,6 +212,7 @@ TARGETS: tuple[SeamTarget, ...] = (
     SFN_RESPONSE,
     SFN_SYNC2_RESOLVER,
     SYNC_CHECK_DELAY,
+    EXECUTION_TERMINATED,
     STEPFUNCTIONS_BACKENDS,
     DESCRIBE_EXECUTION,
     LAMBDA_INVOKE,
@@ -501,9 +505,38 @@ def task_timeouts_as_on_aws() -> Iterator[None]:
 
 # ---------------------------------------------------------------- nested executions
 
-#: How often a parent checks its nested ``startExecution.sync:2`` execution (moto: 0.5 s). The
-#: check reads moto's backend, not the API, so it is cheap.
+#: Between two checks of a nested ``startExecution.sync:2`` execution, when a check found it
+#: running (moto: 0.5 s). Each check first waits for the nested execution's end (below), so this
+#: delay only follows a wait that timed out.
 SYNC_CHECK_SECONDS = 0.1
+#: How long one check waits for the nested execution to end before it gives the interpreter its
+#: turn (which looks whether the parent itself still runs). A waiting parent wakes this rarely.
+SYNC_WAIT_SECONDS = 10.0
+
+
+class ExecutionEnds:
+    """One event per execution ARN, set when moto's worker reports that execution terminated.
+
+    A parent waiting for its nested execution sleeps on the event instead of polling: at rest, a
+    thousand parents on paused items cost nothing, as on AWS."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, threading.Event] = {}
+
+    def event(self, execution_arn: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(execution_arn, threading.Event())
+
+    def ended(self, execution_arn: str) -> None:
+        with self._lock:
+            waiting = self._events.get(execution_arn)
+        if waiting is not None:  # nobody waits on most executions: no event is kept for them
+            waiting.set()
+
+    def forget(self, execution_arn: str) -> None:
+        with self._lock:
+            self._events.pop(execution_arn, None)
 
 
 def _first(letter_case: str, key: str) -> str:
@@ -537,14 +570,25 @@ def nested_executions_as_on_aws() -> Iterator[None]:
                 value = response.pop(key)
                 response[_first("upper", key)] = value.isoformat() if hasattr(value, "isoformat") else value
 
+    ends = ExecutionEnds()
+    original_terminated = _get(EXECUTION_TERMINATED)
+
+    def terminated(self: Any) -> None:
+        original_terminated(self)  # the status is final first, then the waiting parent wakes
+        ends.ended(self.execution.exec_arn)
+
     def sync2_resolver(self: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
         execution_arn = env.stack[-1]["ExecutionArn"]  # the StartExecution answer the original pops
         resolve = original_sync2(self, env, *args, **kwargs)
         execution = _backend_execution(execution_arn)
+        ended = ends.event(execution_arn)
 
         def resolve_once_ended() -> Any:
             if execution is not None and execution.status == "RUNNING":
-                return None
+                ended.wait(SYNC_WAIT_SECONDS)
+                if execution.status == "RUNNING":
+                    return None
+            ends.forget(execution_arn)
             return resolve()
 
         return resolve_once_ended
@@ -554,6 +598,7 @@ def nested_executions_as_on_aws() -> Iterator[None]:
         patches.enter_context(_patched(SFN_RESPONSE, response_for_asl))
         patches.enter_context(_patched(SFN_SYNC2_RESOLVER, sync2_resolver))
         patches.enter_context(_patched(SYNC_CHECK_DELAY, SYNC_CHECK_SECONDS))
+        patches.enter_context(_patched(EXECUTION_TERMINATED, terminated))
         yield
 
 
