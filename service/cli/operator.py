@@ -68,7 +68,7 @@ class Operator:
         """The JSON Schema of the recovery's failed state (None: no schemas, or none for it)."""
         if self.schemas is None:
             return None
-        recovery = self.store.get(recovery_id)
+        recovery = self._get(recovery_id)
         return self.schemas.for_state(recovery.state_machine_name, recovery.failed_state)
 
     # ------------------------------------------------------------------ reads
