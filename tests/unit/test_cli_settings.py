@@ -15,8 +15,10 @@ from service import aws_clients
 from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
-from service.cli.operator import OperationError, build_operator
+from service.cli.operator import OperationError, Operator, build_operator
 from service.config import ConfigurationError, DeskConfig, OperatorSettings
+from service.recovery.input_edit import SchemaCatalog
+from service.recovery.store import RecoveryNotFound
 from slack_app.desk import build_desk
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"
@@ -298,3 +300,16 @@ def test_the_desk_paces_bulk_actions_at_the_configured_rate() -> None:
 
     # Then
     assert desk.bulk.rate_per_second == 7.0
+
+
+def test_an_unknown_recovery_is_a_request_to_change_when_input_schemas_are_configured() -> None:
+    # Given
+    class NoRecoveries:
+        def get(self, recovery_id: str) -> Any:
+            raise RecoveryNotFound(recovery_id)
+
+    operator = Operator(NoRecoveries(), Mock(), Mock(), "cli:alice", schemas=SchemaCatalog(dict))
+
+    # When / Then
+    with pytest.raises(OperationError, match="no recovery rec-1"):
+        operator.schema_for("rec-1")
