@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,17 +57,11 @@ class CollectorConfig(HandlerConfig):
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
 
-class DeskConfig(HandlerConfig):
-    """The support desk: where recoveries are, who may act, how fast bulk actions go."""
+class DeskSettings(HandlerConfig):
+    """What the Slack app's desk and the operator's command line share, with the same limits: the
+    Slack endpoint, the input schemas, the pace of bulk actions and redrives, retention, the DLQs."""
 
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
-    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
-    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
-    # who may see recoveries without acting on them (those who may act may always see)
-    viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
-    viewer_user_group: str | None = Field(alias="SLACK_VIEWER_USER_GROUP", default=None)
-    membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
     input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
     bulk_rate_per_second: float = Field(alias="BULK_RESUME_RATE_PER_SECOND", default=50.0, gt=0, le=500)
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
@@ -77,6 +72,18 @@ class DeskConfig(HandlerConfig):
     recovery_queue_url: str | None = Field(alias="RECOVERY_QUEUE_URL", default=None)
     dlq_redrive_rate_per_second: int = Field(alias="DLQ_REDRIVE_RATE_PER_SECOND", default=10, ge=1, le=500)
 
+
+class DeskConfig(DeskSettings):
+    """The support desk: where recoveries are, who may act, how fast bulk actions go."""
+
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
+    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
+    # who may see recoveries without acting on them (those who may act may always see)
+    viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
+    viewer_user_group: str | None = Field(alias="SLACK_VIEWER_USER_GROUP", default=None)
+    membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
+
     @property
     def allowed_users(self) -> frozenset[str]:
         return _user_ids(self.allowed_user_ids)
@@ -84,6 +91,38 @@ class DeskConfig(HandlerConfig):
     @property
     def viewer_users(self) -> frozenset[str]:
         return _user_ids(self.viewer_user_ids)
+
+
+class OperatorSettings(DeskSettings):
+    """`recovery-ops` on a deployment (list, show, retry, reject, dlq), read once when it starts.
+
+    The table and the queues may come from options or a stack's outputs instead (``--table``,
+    ``--stack`` …), which win over these; an empty variable counts as unset. With a bot token the
+    recoveries' Slack messages are updated too. The operator's AWS credentials are the access
+    control (IAM), so there is no list of who may act.
+    """
+
+    recoveries_table_name: str | None = Field(alias="RECOVERIES_TABLE_NAME", default=None)
+    slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
+        """The settings in ``environ`` (default: this process's environment); a malformed or
+        out-of-range value raises ``ConfigurationError`` naming the variable, on one line."""
+        given = os.environ if environ is None else environ
+        try:
+            return cls.model_validate({name: value for name, value in given.items() if value != ""})
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"bad setting in the environment: {_problems(exc, quoted=True)}"
+            ) from exc
+
+    def desk(self) -> DeskConfig:
+        """The desk on the recoveries table these settings name (``ConfigurationError`` without one)."""
+        try:
+            return DeskConfig.model_validate(self.model_dump(exclude={"slack_bot_token"}))
+        except ValidationError as exc:
+            raise ConfigurationError(f"the desk is not configured: {_problems(exc)}") from exc
 
 
 def _user_ids(text: str) -> frozenset[str]:
@@ -141,5 +180,13 @@ def load_config(model: type[ConfigT]) -> ConfigT:
     try:
         return model.model_validate(dict(os.environ))
     except ValidationError as exc:
-        problems = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"{model.__name__} is not configured: {problems}") from exc
+        raise ConfigurationError(f"{model.__name__} is not configured: {_problems(exc)}") from exc
+
+
+def _problems(exc: ValidationError, quoted: bool = False) -> str:
+    """Each bad setting: its variable and what is wrong (with ``quoted``, also the value given)."""
+    return ", ".join(
+        f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+        + (f" (got {e['input']!r})" if quoted and isinstance(e.get("input"), str) else "")
+        for e in exc.errors()
+    )

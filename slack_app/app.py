@@ -82,32 +82,8 @@ def app_from_config(config: Any, secrets: SlackSecrets, process_before_response:
 
 
 def desk_from_config(config: Any, client: WebClient) -> Any:
-    from aws_lambda_powertools.utilities import parameters
-
+    """The desk of the deployed app (and of ``serve``): ``config``'s deployment, this account's clients."""
     from service import aws_clients
     from slack_app.desk import build_desk
 
-    def load_schemas() -> dict:
-        if not config.input_schemas_parameter:
-            return {}
-        return parameters.get_parameter(config.input_schemas_parameter, transform="json", max_age=300) or {}
-
-    return build_desk(
-        table_name=config.recoveries_table_name,
-        dynamodb=aws_clients.client("dynamodb"),
-        sfn=aws_clients.client("stepfunctions"),
-        client=client,
-        allowed_users=config.allowed_users,
-        allowed_group=config.allowed_user_group,
-        viewer_users=config.viewer_users,
-        viewer_group=config.viewer_user_group,
-        load_schemas=load_schemas,
-        membership_cache_seconds=config.membership_cache_seconds,
-        bulk_rate_per_second=config.bulk_rate_per_second,
-        retention_days=config.retention_days,
-        sqs=aws_clients.client("sqs") if (config.orders_dlq_url or config.recovery_dlq_url) else None,
-        orders_dlq_url=config.orders_dlq_url or None,
-        recovery_dlq_url=config.recovery_dlq_url or None,
-        recovery_queue_url=config.recovery_queue_url or None,
-        dlq_redrive_rate_per_second=config.dlq_redrive_rate_per_second,
-    )
+    return build_desk(config, aws_clients.client, client)

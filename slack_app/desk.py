@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from service.config import DeskConfig, DeskSettings
 from service.recovery.actions import RecoveryActions
 from service.recovery.audit_items import AuditItems
 from service.recovery.authorization import AccessPolicy
@@ -23,6 +24,9 @@ from service.recovery.groups import GroupStore
 from service.recovery.input_edit import SchemaCatalog
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
+
+#: a boto3 client by service name: ``service.aws_clients.client``, or an embedded stack's ``client``
+ClientFactory = Callable[[str], Any]
 
 
 @dataclass
@@ -39,64 +43,78 @@ class Desk:
 
 
 def build_desk(
+    config: DeskConfig,
+    clients: ClientFactory,
+    slack: WebClient | None,
     *,
-    table_name: str,
-    dynamodb: Any,
-    sfn: Any,
-    client: WebClient,
-    allowed_users: frozenset[str],
-    allowed_group: str | None,
-    load_schemas: Callable[[], dict],
-    viewer_users: frozenset[str] = frozenset(),
-    viewer_group: str | None = None,
-    membership_cache_seconds: float = 300,
-    bulk_rate_per_second: float = 50.0,
-    retention_days: int = 90,
     open_to_everyone: bool = False,
-    sqs: Any = None,
-    orders_dlq_url: str | None = None,
-    recovery_dlq_url: str | None = None,
-    recovery_queue_url: str | None = None,
-    dlq_redrive_rate_per_second: int = 10,
 ) -> Desk:
-    store = RecoveryStore(table_name, dynamodb, retention_days)
-    groups = GroupStore(table_name, dynamodb, retention_days * 86400)
-    display = SlackOutcomeDisplay(client, grouped=groups.shares_message)
+    """The desk on ``config``'s deployment: the one place it is put together, for the Slack app's
+    function and ``serve``, the operator's command line, the demo and ``serve --local``.
+
+    ``clients`` gives a boto3 client by service name (``service.aws_clients.client``, or an
+    embedded stack's ``client``); the SQS client is asked for only when a DLQ is configured.
+    Without ``slack`` (the command line without a bot token) outcomes are not shown in Slack and
+    there is no Redrive of failed executions (it updates their Slack messages).
+    """
+    table, days = config.recoveries_table_name, config.retention_days
+    dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
+    store = RecoveryStore(table, dynamodb, days)
+    groups = GroupStore(table, dynamodb, days * 86400)
+    display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
     actions = RecoveryActions(store, sfn, display)
-    desk = Desk(
+    return Desk(
         store=store,
         groups=groups,
         actions=actions,
-        bulk=BulkAction(actions, rate_per_second=bulk_rate_per_second),
+        bulk=BulkAction(actions, rate_per_second=config.bulk_rate_per_second),
         policy=AccessPolicy(
-            allowed_users=allowed_users,
-            allowed_group=allowed_group or None,
-            group_members=lambda group: _group_members(client, group),
-            cache_seconds=membership_cache_seconds,
+            allowed_users=config.allowed_users,
+            allowed_group=config.allowed_user_group or None,
+            group_members=lambda group: _group_members(slack, group),
+            cache_seconds=config.membership_cache_seconds,
             everyone=open_to_everyone,
-            viewer_users=viewer_users,
-            viewer_group=viewer_group or None,
+            viewer_users=config.viewer_users,
+            viewer_group=config.viewer_user_group or None,
         ),
-        schemas=SchemaCatalog(load_schemas),
-        audit=AuditItems(table_name, dynamodb, retention_days),
-        redrive=Redrive(
-            FailureStore(table_name, dynamodb, retention_days),
+        schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
+        audit=AuditItems(table, dynamodb, days),
+        redrive=None
+        if slack is None
+        else Redrive(
+            FailureStore(table, dynamodb, days),
             sfn,
-            SlackFailureDisplay(SlackNotifier(client), client, channel=""),  # only updates messages
+            SlackFailureDisplay(SlackNotifier(slack), slack, channel=""),  # only updates messages
         ),
+        dead_letters=dead_letter_queues(config, clients, audit_table=table),
     )
-    queues = standard_queues(orders_dlq_url, recovery_dlq_url, recovery_queue_url)
-    if sqs is not None and queues:
-        desk.dead_letters = DeadLetterQueues(
-            sqs,
-            queues,
-            rate_per_second=dlq_redrive_rate_per_second,
-            audit=DeadLetterAudit(table_name, dynamodb, retention_days),
-        )
-    return desk
 
 
-def _group_members(client: WebClient, group: str) -> set[str]:
+def dead_letter_queues(
+    config: DeskSettings, clients: ClientFactory, audit_table: str | None
+) -> DeadLetterQueues | None:
+    """The DLQs ``config`` names (None: none), redriven at its rate; redrives are audited on
+    ``audit_table`` when there is one (the command line may have no table)."""
+    queues = standard_queues(config.orders_dlq_url, config.recovery_dlq_url, config.recovery_queue_url)
+    if not queues:
+        return None
+    audit = DeadLetterAudit(audit_table, clients("dynamodb"), config.retention_days) if audit_table else None
+    return DeadLetterQueues(
+        clients("sqs"), queues, rate_per_second=config.dlq_redrive_rate_per_second, audit=audit
+    )
+
+
+def _input_schemas(parameter: str | None) -> dict:
+    if not parameter:
+        return {}
+    from aws_lambda_powertools.utilities import parameters
+
+    return parameters.get_parameter(parameter, transform="json", max_age=300) or {}
+
+
+def _group_members(client: WebClient | None, group: str) -> set[str]:
+    if client is None:
+        raise LookupError(f"no Slack client to read the members of {group}")
     return set(client.usergroups_users_list(usergroup=group)["users"])
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from service.cli.operator import Operator
 from service.local.collector_poller import poll_collector
 from service.local.execution_history import (
     POLL_SECONDS,
@@ -25,13 +26,8 @@ from service.local.slack_requests import SlackRequests
 from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
-from service.operations import Operator
-from service.recovery.actions import RecoveryActions
-from service.recovery.bulk import BulkAction
-from service.recovery.groups import GroupStore
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import RUN_AGAIN
 from slack_app.terminal import render_message
@@ -98,24 +94,20 @@ class SupportDesk:
         self._stack = stack
         self._slack = slack
         self._out = out
-        self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         self._shown = 0
         self.handled = 0
         self.operator = self._operator()
+        self._store = self.operator.store
 
     def _operator(self) -> Operator:
-        from slack_app.notifier import SlackOutcomeDisplay
+        from service.config import DeskConfig
+        from slack_app.desk import build_desk
         from slack_app.web import web_client
 
-        groups = GroupStore(self._store.table_name, self._stack.client("dynamodb"))
         token = os.environ.get("SLACK_BOT_TOKEN") or LOCAL_BOT_TOKEN
         client = web_client(token, base_url=self._slack.base_url if self._slack else None)
-        actions = RecoveryActions(
-            self._store,
-            self._stack.client("stepfunctions"),
-            SlackOutcomeDisplay(client, groups.shares_message),
-        )
-        return Operator(self._store, actions, BulkAction(actions), "cli:demo-desk", out=self._say)
+        config = DeskConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
+        return Operator.at(build_desk(config, self._stack.client, client), "cli:demo-desk", out=self._say)
 
     def _say(self, line: str) -> None:
         self._out("  recovery-ops: " + line)

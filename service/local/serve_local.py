@@ -33,8 +33,7 @@ PAUSED_ORDERS = [
 
 @contextmanager
 def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
-    from aws_lambda_powertools.utilities import parameters
-
+    from service.config import DeskConfig
     from slack_app.desk import build_desk
 
     token = os.environ.get("SLACK_BOT_TOKEN", "")
@@ -81,22 +80,17 @@ def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], A
             say("  no SLACK_ALLOWED_USER_IDS: on this local sandbox every member of the workspace may act")
         say(f"  embedded stack {stack.name}; recoveries table {stack.physical('RecoveriesTable')}")
 
-        schemas = stack.physical("InputSchemas")
+        config = DeskConfig(
+            recoveries_table_name=stack.physical("RecoveriesTable"),
+            allowed_user_ids=",".join(allowed),
+            allowed_user_group=group,
+            input_schemas_parameter=stack.physical("InputSchemas"),
+            orders_dlq_url=stack.physical("OrdersDeadLetterQueue"),
+            recovery_dlq_url=stack.physical("RecoveryDeadLetterQueue"),
+            recovery_queue_url=stack.physical("RecoveryQueue"),
+        )
 
         def desk(client: Any) -> Any:
-            return build_desk(
-                table_name=stack.physical("RecoveriesTable"),
-                dynamodb=stack.client("dynamodb"),
-                sfn=stack.client("stepfunctions"),
-                client=client,
-                allowed_users=allowed,
-                allowed_group=group,
-                load_schemas=lambda: parameters.get_parameter(schemas, transform="json", max_age=300),
-                open_to_everyone=not (allowed or group),
-                sqs=stack.client("sqs"),
-                orders_dlq_url=stack.physical("OrdersDeadLetterQueue"),
-                recovery_dlq_url=stack.physical("RecoveryDeadLetterQueue"),
-                recovery_queue_url=stack.physical("RecoveryQueue"),
-            )
+            return build_desk(config, stack.client, client, open_to_everyone=not (allowed or group))
 
         yield desk

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from service import cli, instrument
+from service.cli import instrument
+from service.cli.dead_letters import DEFAULT_PREVIEW
+from service.cli.parser import build_parser
 from service.config import DeskConfig
-from service.dead_letter_cli import DEFAULT_PREVIEW
 from service.local.cfn_template import TEMPLATE_PATH
 from service.recovery.dead_letters import PREVIEW_SIZE
 
@@ -26,17 +27,17 @@ ENVIRONMENT_READ = re.compile(r"""os\.environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_
 
 def parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every parser of the command line: the top level, each subcommand, and instrument's own."""
-    top = cli._parser()
+    top = build_parser()
     yield "recovery-ops", top
     for action in top._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 yield f"recovery-ops {name}", sub
-    yield "recovery-ops instrument", instrument._parser()
+    yield "recovery-ops instrument", instrument.build_parser()
 
 
 def subcommands() -> set[str]:
-    top = cli._parser()
+    top = build_parser()
     return {
         name
         for action in top._actions

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.instrument import InstrumentError, InstrumentOptions, instrument, instrument_command
+from service.cli.instrument import instrument_command
+from service.instrumentation.transform import InstrumentError, InstrumentOptions, instrument
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPING = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"

@@ -22,7 +22,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from service.dead_letter_cli import add_arguments, dlq_command
+from service.cli.dead_letters import add_arguments, dlq_command
 from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack
 from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM

@@ -18,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.dead_letter_cli import add_arguments, dlq_command
+from service.cli.dead_letters import add_arguments, dlq_command
+from service.cli.operator import build_operator
+from service.config import OperatorSettings
 from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
-from service.operations import operator_from_environment
 from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.reminders import Reminders
@@ -231,7 +232,7 @@ def test_a_live_recovery_in_the_recovery_dlq_shows_no_part_of_its_token_in_slack
     add_arguments(parser)
     assert dlq_command(parser.parse_args([]), out=printed.append) == 0
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
-    operator_from_environment(out=printed.append).show(recovery.recovery_id)
+    build_operator(OperatorSettings.from_environment(), out=printed.append).show(recovery.recovery_id)
 
     # Then the DLQ preview is there, its token field redacted, and no 16 characters of the token anywhere
     previewed = "\n".join(b["text"]["text"] for b in preview["blocks"] if b["type"] == "section")

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from service.instrument import (
+from service.cli.instrument import instrument_command
+from service.instrumentation.transform import (
     DEFAULT_RETRY,
     REJECTED_ERROR,
     InstrumentError,
     InstrumentOptions,
     instrument,
-    instrument_command,
 )
 from service.local.collector_poller import poll_collector
 from service.local.lambda_dispatch import LocalFunction

@@ -1,33 +1,37 @@
-"""`recovery-ops list | show | retry | reject`: the Slack app's actions without Slack.
+"""The operator at a terminal: the Slack app's actions without Slack (`recovery-ops list | show |
+retry | reject`).
 
 Same core as the buttons (``RecoveryActions``, ``BulkAction``): claimed exactly once, audited
 under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials are the access
 control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BOT_TOKEN`` set
 the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
-click is told who handled the recovery.
+click is told who handled the recovery. The operator stands at the same desk as the Slack app
+(``slack_app.desk.build_desk``), built from the typed ``OperatorSettings``.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from service import aws_clients
+from service.config import ConfigurationError, OperatorSettings
 from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
 from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matching
-from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.redaction import without_tokens
 from service.recovery.store import RecoveryNotFound, RecoveryStore
-from service.stack_outputs import RECOVERIES_TABLE, StackOutputError, settings_from_stack
+
+if TYPE_CHECKING:
+    from slack_app.desk import Desk
 
 Print = Callable[[str], None]
 
@@ -52,6 +56,20 @@ class Operator:
     bulk: BulkAction
     actor: str
     out: Print = print
+    schemas: SchemaCatalog | None = None  # the input schemas an edited input is checked against
+
+    @classmethod
+    def at(cls, desk: Desk, actor: str, out: Print = print, schemas: bool = False) -> Operator:
+        """The operator acting as ``actor`` at ``desk``; with ``schemas``, edited inputs are checked
+        against the desk's input schemas."""
+        return cls(desk.store, desk.actions, desk.bulk, actor, out, desk.schemas if schemas else None)
+
+    def schema_for(self, recovery_id: str) -> dict | None:
+        """The JSON Schema of the recovery's failed state (None: no schemas, or none for it)."""
+        if self.schemas is None:
+            return None
+        recovery = self._get(recovery_id)
+        return self.schemas.for_state(recovery.state_machine_name, recovery.failed_state)
 
     # ------------------------------------------------------------------ reads
     def list(self, query: RecoveryQuery, limit: int = 50) -> list[Recovery]:
@@ -146,39 +164,27 @@ class Operator:
         return result
 
 
-def operator_from_environment(
-    table_name: str | None = None, out: Print = print, stack_name: str | None = None
-) -> Operator:
-    """The operator on the deployment named by ``table_name``, else by the stack ``stack_name``'s
-    output ``RecoveriesTableName``, else by ``RECOVERIES_TABLE_NAME``."""
-    try:
-        table = settings_from_stack(
-            stack_name,
-            {"table": table_name},
-            {"table": RECOVERIES_TABLE},
-            lambda: aws_clients.client("cloudformation"),
-        )["table"] or os.environ.get("RECOVERIES_TABLE_NAME")
-    except StackOutputError as exc:
-        raise OperationError(str(exc)) from exc
-    if not table:
+def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
+    """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
+    the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
+    from slack_app.desk import build_desk
+
+    if not settings.recoveries_table_name:
         raise OperationError(
             "which deployment? pass --stack NAME, or --table (stack output RecoveriesTableName), "
             "or set RECOVERIES_TABLE_NAME"
         )
-    store = RecoveryStore(table, aws_clients.client("dynamodb"))
-    display = _slack_display(store) if os.environ.get("SLACK_BOT_TOKEN") else None
-    actions = RecoveryActions(store, aws_clients.client("stepfunctions"), display)
-    rate = float(os.environ.get("BULK_RESUME_RATE_PER_SECOND", "50"))
-    return Operator(
-        store, actions, BulkAction(actions, rate_per_second=rate), f"cli:{getpass.getuser()}", out
-    )
+    try:
+        config = settings.desk()
+    except ConfigurationError as exc:
+        raise OperationError(str(exc)) from exc
+    desk = build_desk(config, aws_clients.client, _slack_client(settings))
+    return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
 
 
-def _slack_display(store: RecoveryStore) -> Any:
-    from service.recovery.groups import GroupStore
-    from slack_app.notifier import SlackOutcomeDisplay
+def _slack_client(settings: OperatorSettings) -> object | None:
+    if not settings.slack_bot_token:
+        return None
     from slack_app.web import web_client
 
-    groups = GroupStore(store.table_name, aws_clients.client("dynamodb"))
-    client = web_client(os.environ["SLACK_BOT_TOKEN"], base_url=os.environ.get("SLACK_API_URL"))
-    return SlackOutcomeDisplay(client, groups.shares_message)
+    return web_client(settings.slack_bot_token, base_url=settings.slack_api_url)

@@ -5,8 +5,8 @@
 
 Queues come from ``--orders-dlq-url``, ``--recovery-dlq-url``, ``--recovery-queue-url``, else from
 the outputs of the stack named by ``--stack`` (``OrdersDeadLetterQueueUrl``,
-``RecoveryDeadLetterQueueUrl``, ``RecoveryQueueUrl``), else from the environment variables of the
-same names as the options (``ORDERS_DLQ_URL`` …). Only the
+``RecoveryDeadLetterQueueUrl``, ``RecoveryQueueUrl``), else from the ``OperatorSettings`` (the
+environment variables of the same names as the options, ``ORDERS_DLQ_URL`` …). Only the
 recovery DLQ can be redriven (the orders DLQ is no queue's DLQ: SQS cannot move its messages, and
 each is a decision already taken). The rate is ``--rate``, else ``DLQ_REDRIVE_RATE_PER_SECOND``,
 else 10 a second. With ``--table``, ``--stack`` or ``RECOVERIES_TABLE_NAME`` the redrive is audited
@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from service.config import OperatorSettings
     from service.recovery.dead_letters import DeadLetterQueues, DeadLetterReport
 
 Print = Callable[[str], None]
@@ -37,12 +37,6 @@ STACK_OUTPUTS = {
     "table": "RecoveriesTableName",
 }
 OPTIONAL_OUTPUTS = ("orders_dlq_url",)  # a stack without the order example has no orders DLQ
-_VARIABLES = {
-    "orders_dlq_url": "ORDERS_DLQ_URL",
-    "recovery_dlq_url": "RECOVERY_DLQ_URL",
-    "recovery_queue_url": "RECOVERY_QUEUE_URL",
-    "table": "RECOVERIES_TABLE_NAME",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,43 +89,35 @@ def dlq_command(
     args: argparse.Namespace,
     out: Print = print,
     confirm: Callable[[str], bool] | None = None,
-    sqs: object | None = None,
+    *,
+    settings: OperatorSettings | None = None,
 ) -> int:
-    """Run `recovery-ops dlq [show|redrive]`; the exit status (0 done, 1 AWS refused, 2 bad request)."""
+    """Run `recovery-ops dlq [show|redrive]`; the exit status (0 done, 1 AWS refused, 2 bad request).
+    ``settings``: as read when the command line started (default: read from the environment now)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from service import aws_clients
-    from service.recovery.dead_letters import (
-        DeadLetterAudit,
-        DeadLetterError,
-        DeadLetterQueues,
-        standard_queues,
-    )
+    from service.config import ConfigurationError
+    from service.recovery.dead_letters import DeadLetterError
     from service.stack_outputs import StackOutputError
+    from slack_app.desk import dead_letter_queues
 
     try:
-        settings = queue_settings(args)
-    except StackOutputError as exc:
+        deployment = _deployment(args, settings)
+    except (ConfigurationError, StackOutputError) as exc:
         print(f"recovery-ops dlq: {exc}", file=sys.stderr)
         return 2
-    queues = standard_queues(
-        settings["orders_dlq_url"], settings["recovery_dlq_url"], settings["recovery_queue_url"]
-    )
-    if not queues:
-        print(
-            "recovery-ops dlq: say where the DLQs are: --stack NAME, or --orders-dlq-url / "
-            "--recovery-dlq-url (or ORDERS_DLQ_URL / RECOVERY_DLQ_URL)",
-            file=sys.stderr,
-        )
-        return 2
-    table = settings["table"]
     try:
-        dead_letters = DeadLetterQueues(
-            sqs or aws_clients.client("sqs"),
-            queues,
-            rate_per_second=_default_rate(),
-            audit=DeadLetterAudit(table, aws_clients.client("dynamodb")) if table else None,
+        dead_letters = dead_letter_queues(
+            deployment, aws_clients.client, audit_table=deployment.recoveries_table_name
         )
+        if dead_letters is None:
+            print(
+                "recovery-ops dlq: say where the DLQs are: --stack NAME, or --orders-dlq-url / "
+                "--recovery-dlq-url (or ORDERS_DLQ_URL / RECOVERY_DLQ_URL)",
+                file=sys.stderr,
+            )
+            return 2
         if (getattr(args, "action", None) or "show") == "redrive":
             return _redrive(dead_letters, args, out, confirm or _ask)
         _show(dead_letters, getattr(args, "preview", DEFAULT_PREVIEW), out)
@@ -145,7 +131,7 @@ def dlq_command(
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
-    from service.operations import printable
+    from service.cli.operator import printable
     from service.recovery.dead_letters import age_text
 
     now = datetime.now(UTC)
@@ -202,33 +188,28 @@ def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Prin
     return 0
 
 
-def queue_settings(args: argparse.Namespace) -> dict[str, str | None]:
+def queue_settings(
+    args: argparse.Namespace, settings: OperatorSettings | None = None
+) -> dict[str, str | None]:
     """Each queue and the table: the option, else the stack's output (``--stack``), else the
-    environment variable."""
-    from service import aws_clients
-    from service.stack_outputs import settings_from_stack
+    settings (default: read from the environment now)."""
+    from service.cli.deployment import SETTING_OF_OPTION
 
-    given = {name: getattr(args, name, None) or None for name in STACK_OUTPUTS}
-    settings = settings_from_stack(
+    deployment = _deployment(args, settings)
+    return {name: getattr(deployment, SETTING_OF_OPTION.get(name, name)) or None for name in STACK_OUTPUTS}
+
+
+def _deployment(args: argparse.Namespace, settings: OperatorSettings | None) -> OperatorSettings:
+    from service.cli.deployment import on_deployment
+    from service.config import OperatorSettings
+
+    return on_deployment(
+        OperatorSettings.from_environment() if settings is None else settings,
         getattr(args, "stack", None),
-        given,
+        {name: getattr(args, name, None) for name in STACK_OUTPUTS},
         STACK_OUTPUTS,
-        lambda: aws_clients.client("cloudformation"),
         optional=OPTIONAL_OUTPUTS,
     )
-    return {name: value or os.environ.get(_VARIABLES[name]) or None for name, value in settings.items()}
-
-
-def _default_rate() -> int:
-    from service.recovery.dead_letters import DEFAULT_REDRIVE_RATE, DeadLetterError
-
-    raw = os.environ.get("DLQ_REDRIVE_RATE_PER_SECOND")
-    if not raw:
-        return DEFAULT_REDRIVE_RATE
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise DeadLetterError(f"DLQ_REDRIVE_RATE_PER_SECOND is not a whole number: {raw!r}") from exc
 
 
 def _ask(question: str) -> bool:

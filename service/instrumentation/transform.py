@@ -1,13 +1,12 @@
-"""`recovery-ops instrument`: give chosen Task states of any state machine the recovery treatment.
+"""The recovery treatment for chosen Task states of any state machine: an ASL definition in, a new one out.
 
-    recovery-ops instrument definition.asl.json --state "Charge card" [--state ...] [--output out.asl.json]
-        [--queue-url URL] [--routing technical|client-data] [--timeout-seconds N] [--on-reject STATE]
-
-The result is a new definition where each chosen Task, when it still fails after its retries, sends
-the integration contract (README, "The integration contract") to the recovery queue and pauses; Run
-again runs the Task again with its input (or the edited input). Every other state is left as it is.
-The state machine must be **Standard**: an Express workflow cannot pause for a task token
-(``.waitForTaskToken`` is not supported there), so ``--workflow-type EXPRESS`` is refused.
+A transform over plain values (a definition dict in, a new dict and notes out; no files, no
+argparse): ``service.cli.instrument`` is its command line, `recovery-ops instrument`. In the new
+definition each chosen Task, when it still fails after its retries, sends the integration contract
+(README, "The integration contract") to the recovery queue and pauses; Run again runs the Task
+again with its input (or the edited input). Every other state is left as it is. The state machine
+must be **Standard**: an Express workflow cannot pause for a task token (``.waitForTaskToken`` is
+not supported there), so ``workflow_type=EXPRESS`` is refused.
 
 How the input is kept exactly. A Catch can only put the error into the state's input (or replace the
 input with it), and JSONPath cannot remove a key again, so "the input without the error" cannot be
@@ -27,32 +26,30 @@ to ``$.input`` before ``"<State>: run"`` runs again.
   only be last: it moves to the recovery state, so an error pauses for a person first, and a
   rejection (or the pause timing out) continues where the catch-all used to lead, as it did.
 - **Rejection** (``RecoveryRejected``) or the pause timing out (``States.Timeout``): without
-  ``--on-reject`` and without a former catch-all, no catcher, so the execution (or the Parallel/Map
+  ``on_reject`` and without a former catch-all, no catcher, so the execution (or the Parallel/Map
   branch, and with it the execution unless its own catchers say otherwise) fails with that error.
-  ``--on-reject STATE`` (a state in the same scope as each chosen state) continues there with the
-  input plus ``recovery_error``.
+  ``on_reject`` (``--on-reject STATE``: a state in the same scope as each chosen state) continues
+  there with the input plus ``recovery_error``.
 - **Names**: state names are unique in the whole state machine (ASL), so a name found in more than
   one scope is refused, as is a generated name that is already taken. Generated names longer than
   80 characters are shortened with a hash.
-- Refused (exit code 2): a file that is not JSON or not ASL, an unknown state, a state that is not a
-  Task, a JSONata state, a Task whose paths cannot be moved (variables or context paths in
-  ``InputPath``/``ResultPath``/``OutputPath``, ``TimeoutSecondsPath``/``HeartbeatSecondsPath``),
-  a name collision, a chosen state inside an Express child workflow (no ``.waitForTaskToken``), an
-  Express state machine (``--workflow-type EXPRESS``).
+- Refused (``InstrumentError``; the command exits with code 2): a definition that is not ASL, an
+  unknown state, a state that is not a Task, a JSONata state, a Task whose paths cannot be moved
+  (variables or context paths in ``InputPath``/``ResultPath``/``OutputPath``,
+  ``TimeoutSecondsPath``/``HeartbeatSecondsPath``), a name collision, a chosen state inside an
+  Express child workflow (no ``.waitForTaskToken``), an Express state machine
+  (``workflow_type=EXPRESS``).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import json
 import re
-import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from service.recovery.contract import Routing
@@ -127,7 +124,6 @@ class InstrumentReport:
     notes: list[str] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------------------------------- domain
 def instrument(definition: Definition, options: InstrumentOptions) -> Definition:
     """A new definition in which each of ``options.states`` pauses for a person when it fails."""
     return instrument_with_report(definition, options).definition
@@ -411,118 +407,3 @@ class _Names:
         self._taken[name] += 1
         self._mine.add(name)
         return name
-
-
-# ------------------------------------------------------------------------------------------- CLI
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="recovery-ops instrument",
-        description=(
-            "Write a new definition in which the chosen Task states pause for a person on failure. "
-            "The state machine must be Standard: Express workflows cannot wait for a task token."
-        ),
-    )
-    parser.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
-    parser.add_argument(
-        "--state",
-        action="append",
-        required=True,
-        dest="states",
-        metavar="STATE",
-        help="a Task state to instrument (repeatable)",
-    )
-    parser.add_argument(
-        "--queue-url",
-        default=RECOVERY_QUEUE_PLACEHOLDER,
-        help=f"the recovery queue's URL (default: the placeholder {RECOVERY_QUEUE_PLACEHOLDER})",
-    )
-    parser.add_argument(
-        "--output", "-o", type=Path, help="where to write the new definition (default: stdout)"
-    )
-    parser.add_argument(
-        "--routing",
-        choices=[routing.value for routing in Routing],
-        default=Routing.TECHNICAL.value,
-        help="which support team the recoveries go to (default: technical)",
-    )
-    parser.add_argument(
-        "--timeout-seconds",
-        type=int,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        help=f"how long a paused execution waits for a person (default: {DEFAULT_TIMEOUT_SECONDS}, 7 days)",
-    )
-    parser.add_argument(
-        "--on-reject",
-        metavar="STATE",
-        help="a state (in the same scope) to continue at on rejection or timeout, instead of failing",
-    )
-    parser.add_argument(
-        "--workflow-type",
-        type=str.upper,
-        choices=[STANDARD, EXPRESS],
-        default=STANDARD,
-        help="the state machine's type (default: STANDARD); EXPRESS is refused: it cannot pause for a person",
-    )
-    return parser
-
-
-def instrument_command(argv: Sequence[str]) -> int:
-    """The ``instrument`` subcommand: 0 when written, 2 when the definition or the arguments are refused."""
-    try:
-        args = _parser().parse_args(list(argv))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    try:
-        definition = _read_definition(args.definition)
-        if args.output is not None and _same_file(args.output, args.definition):
-            raise InstrumentError("--output names the definition itself; write the new definition elsewhere")
-        report = instrument_with_report(
-            definition,
-            InstrumentOptions(
-                states=tuple(args.states),
-                queue_url=args.queue_url,
-                routing=Routing(args.routing),
-                timeout_seconds=args.timeout_seconds,
-                on_reject=args.on_reject,
-                workflow_type=args.workflow_type,
-            ),
-        )
-    except InstrumentError as problem:
-        print(f"recovery-ops instrument: {problem}", file=sys.stderr)
-        return 2
-    text = json.dumps(report.definition, indent=2, ensure_ascii=False) + "\n"
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="utf-8")
-    for note in report.notes:
-        print(f"instrumented {note}", file=sys.stderr)
-    if args.queue_url == RECOVERY_QUEUE_PLACEHOLDER:
-        print(
-            f"QueueUrl is {RECOVERY_QUEUE_PLACEHOLDER}: set it with DefinitionSubstitutions "
-            "(the RecoveryQueueUrl output); the role needs sqs:SendMessage on the recovery queue",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _read_definition(path: Path) -> Definition:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InstrumentError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        definition = json.loads(text)
-    except ValueError as exc:
-        raise InstrumentError(f"{path} is not JSON: {exc}") from exc
-    if not isinstance(definition, dict) or "States" not in definition:
-        raise InstrumentError(f'{path} is not an ASL definition (no "States")')
-    return definition
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-if __name__ == "__main__":
-    raise SystemExit(instrument_command(sys.argv[1:]))

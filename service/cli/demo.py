@@ -1,0 +1,20 @@
+"""`recovery-ops demo`: the order flow end to end on an embedded moto stack (``service.local.demo``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    """The subcommand demo and its options."""
+    demo = commands.add_parser("demo", help="run the order flow end to end on an embedded moto stack")
+    demo.add_argument("--orders", type=int, default=12, help="how many orders to place (default 12)")
+    demo.add_argument("--failure-rate", type=float, default=0.2, help="share of vendor calls that fail")
+    demo.add_argument("--seed", type=int, default=7, help="random seed, for a repeatable run")
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from service.local.demo import run_demo
+
+    run_demo(order_count=args.orders, failure_rate=args.failure_rate, seed=args.seed)
+    return 0

@@ -1,0 +1,101 @@
+"""`recovery-ops list | show | retry | reject`: the recoveries of a deployment, acted on from a terminal.
+
+The options here; the operator (``service.cli.operator``) and its heavy imports wait until a
+command runs, so that building the parser stays cheap for every `recovery-ops` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.config import OperatorSettings
+    from service.recovery.query import RecoveryQuery
+
+COMMANDS = ("list", "show", "retry", "reject")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """The subcommands list, show, retry and reject, with their options."""
+    listing = commands.add_parser("list", help="open recoveries, newest first")
+    _filters(listing)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    show = commands.add_parser("show", help="one recovery in full, with its history")
+    show.add_argument("recovery_id", help="the recovery's id (rec-…, as `list` shows it)")
+    retry = commands.add_parser("retry", help="Run again one recovery, or every match of the filters")
+    retry.add_argument("recovery_id", nargs="?", help="the recovery to run again; omit it to use the filters")
+    retry.add_argument("--input", type=Path, help="edited input (a JSON file) for one recovery")
+    retry.add_argument("--yes", action="store_true", help="do not ask to confirm a bulk retry")
+    _filters(retry)
+    reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
+    reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
+    reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
+    for sub in (listing, show, retry, reject):
+        sub.add_argument(
+            "--stack",
+            metavar="NAME",
+            help="the deployed stack (CloudFormation) whose output RecoveriesTableName names the table",
+        )
+        sub.add_argument(
+            "--table", help="the recoveries table (stack output RecoveriesTableName; wins over --stack)"
+        )
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", help="failed state name")
+    parser.add_argument("--error", help="error name, e.g. VendorUnavailable")
+    parser.add_argument("--machine", help="state machine name or ARN")
+    parser.add_argument("--since", help="paused within this long, e.g. 30m, 2h, 7d")
+
+
+def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int:
+    """Run list, show, retry or reject: 0 done, 1 not done (already handled, a failed action), 2 a
+    request to change (unknown id, invalid input, no deployment named, malformed filter)."""
+    from service.cli.deployment import on_deployment
+    from service.cli.operator import OperationError, build_operator
+    from service.recovery.actions import ActionOutcome
+    from service.recovery.query import QueryError
+    from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
+
+    try:
+        try:
+            deployment = on_deployment(
+                settings, args.stack, {"table": args.table}, {"table": RECOVERIES_TABLE}
+            )
+        except StackOutputError as exc:
+            raise OperationError(str(exc)) from exc
+        operator = build_operator(deployment)
+        if args.command == "list":
+            operator.list(_query(args), limit=args.limit)
+        elif args.command == "show":
+            operator.show(args.recovery_id)
+        elif args.command == "reject":
+            return 0 if operator.reject(args.recovery_id, args.reason).done else 1
+        elif args.recovery_id:
+            result = operator.retry(args.recovery_id, args.input, operator.schema_for(args.recovery_id))
+            return 0 if result.outcome is ActionOutcome.RESUMED else 1
+        else:
+            report = operator.retry_matching(_query(args), confirm=lambda n: args.yes or _confirm(n))
+            return 0 if report is None or report.outcomes.get(ActionOutcome.FAILED, 0) == 0 else 1
+    except (OperationError, QueryError) as exc:
+        print(f"recovery-ops: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _query(args: argparse.Namespace) -> RecoveryQuery:
+    from service.recovery.query import RecoveryQuery
+
+    query = RecoveryQuery(
+        failed_state=args.state, error=args.error, state_machine=args.machine, since=args.since
+    )
+    query.list_filter()  # a malformed --since fails here, before anything is read
+    return query
+
+
+def _confirm(count: int) -> bool:
+    answer = input(f"Run again {count} open recoveries? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")

@@ -1,0 +1,1 @@
+"""Instrumentation: the recovery treatment for any state machine's definition (``transform``)."""
