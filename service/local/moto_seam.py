@@ -164,7 +164,9 @@ SYNC_CHECK_DELAY = SeamTarget(_SERVICE + "state_task_service_callback", "_DELAY_
 EXECUTION_TERMINATED = SeamTarget(
     "moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication.terminated", ("self",)
 )
-STEPFUNCTIONS_BACKENDS = SeamTarget("moto.stepfunctions.models", "stepfunctions_backends")
+# the backends that run executions (``execute_state_machine``): moto's responses use these, not
+# ``moto.stepfunctions.models.stepfunctions_backends``
+STEPFUNCTIONS_BACKENDS = SeamTarget("moto.stepfunctions.parser.models", "stepfunctions_parser_backends")
 DESCRIBE_EXECUTION = SeamTarget(
     "moto.stepfunctions.models", "StepFunctionBackend.describe_execution", ("self", "execution_arn")
 )
