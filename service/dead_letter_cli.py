@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.recovery.dead_letters import DeadLetterQueues, DeadLetterReport
+    from service.recovery.dead_letter_queues import DeadLetterQueues, DeadLetterReport
 
 Print = Callable[[str], None]
 DEFAULT_PREVIEW = 5  # the oldest messages shown per queue, as `/recoveries dlq` shows them
@@ -101,12 +101,8 @@ def dlq_command(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from service import aws_clients
-    from service.recovery.dead_letters import (
-        DeadLetterAudit,
-        DeadLetterError,
-        DeadLetterQueues,
-        standard_queues,
-    )
+    from service.recovery.dead_letter_audit import DeadLetterAudit
+    from service.recovery.dead_letter_queues import DeadLetterError, DeadLetterQueues, standard_queues
     from service.stack_outputs import StackOutputError
 
     try:
@@ -146,7 +142,7 @@ def dlq_command(
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
     from service.operations import printable
-    from service.recovery.dead_letters import age_text
+    from service.recovery.dead_letter_preview import age_text
 
     now = datetime.now(UTC)
     reports = dead_letters.reports(preview=max(0, preview))
@@ -178,7 +174,7 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
 
 
 def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
-    from service.recovery.dead_letters import RECOVERY, DeadLetterError
+    from service.recovery.dead_letter_queues import RECOVERY, DeadLetterError
 
     queue = dead_letters.queue(RECOVERY)
     if not queue.redrivable:
@@ -220,7 +216,7 @@ def queue_settings(args: argparse.Namespace) -> dict[str, str | None]:
 
 
 def _default_rate() -> int:
-    from service.recovery.dead_letters import DEFAULT_REDRIVE_RATE, DeadLetterError
+    from service.recovery.dead_letter_queues import DEFAULT_REDRIVE_RATE, DeadLetterError
 
     raw = os.environ.get("DLQ_REDRIVE_RATE_PER_SECOND")
     if not raw:

@@ -26,6 +26,7 @@ from service.recovery.input_edit import InputProblem, input_diff, parse_edited_i
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.redaction import without_tokens
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 from service.stack_outputs import RECOVERIES_TABLE, StackOutputError, settings_from_stack
 
@@ -167,7 +168,7 @@ def operator_from_environment(
         )
     store = RecoveryStore(table, aws_clients.client("dynamodb"))
     display = _slack_display(store) if os.environ.get("SLACK_BOT_TOKEN") else None
-    actions = RecoveryActions(store, aws_clients.client("stepfunctions"), display)
+    actions = RecoveryActions(store, StepFunctionsTokens(aws_clients.client("stepfunctions")), display)
     rate = float(os.environ.get("BULK_RESUME_RATE_PER_SECOND", "50"))
     return Operator(
         store, actions, BulkAction(actions, rate_per_second=rate), f"cli:{getpass.getuser()}", out

@@ -31,6 +31,7 @@ from service.recovery.bulk import BulkAction
 from service.recovery.groups import GroupStore
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import RUN_AGAIN
@@ -112,7 +113,7 @@ class SupportDesk:
         client = web_client(token, base_url=self._slack.base_url if self._slack else None)
         actions = RecoveryActions(
             self._store,
-            self._stack.client("stepfunctions"),
+            StepFunctionsTokens(self._stack.client("stepfunctions")),
             SlackOutcomeDisplay(client, groups.shares_message),
         )
         return Operator(self._store, actions, BulkAction(actions), "cli:demo-desk", out=self._say)

@@ -14,7 +14,7 @@ from service import cli, instrument
 from service.config import DeskConfig
 from service.dead_letter_cli import DEFAULT_PREVIEW
 from service.local.cfn_template import TEMPLATE_PATH
-from service.recovery.dead_letters import PREVIEW_SIZE
+from service.recovery.dead_letter_queues import PREVIEW_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")
