@@ -18,10 +18,12 @@ from service.recovery.actions import RecoveryActions
 from service.recovery.audit_items import AuditItems
 from service.recovery.authorization import AccessPolicy
 from service.recovery.bulk import BulkAction
-from service.recovery.dead_letters import DeadLetterAudit, DeadLetterQueues, standard_queues
+from service.recovery.dead_letter_audit import DeadLetterAudit
+from service.recovery.dead_letter_queues import DeadLetterQueues, standard_queues
 from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
 from service.recovery.input_edit import SchemaCatalog
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
 
@@ -62,7 +64,7 @@ def build_desk(
     store = RecoveryStore(table, dynamodb, days)
     groups = GroupStore(table, dynamodb, days * 86400)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
-    actions = RecoveryActions(store, sfn, display)
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display)
     return Desk(
         store=store,
         groups=groups,

@@ -1,10 +1,11 @@
-"""Run again and Reject: the only code that hands a task token back to Step Functions.
+"""Run again and Reject: the only code that hands a task token back to its workflow.
 
 Exactly once: a recovery moves OPEN → RESUMING with a conditional write before any call is
 made, so of two clicks (two people, a double click, Slack retrying the request, the CLI and
 Slack at once) only the first reaches Step Functions; the others are told who is handling it.
-Then the call: SendTaskSuccess with the step's input (or the edited one), or SendTaskFailure
-with ``RecoveryRejected``. A dead token (the step timed out, the execution was stopped or
+Then the call, through the task-token port (``task_tokens.py``): success with the step's input
+(or the edited one), or failure with ``RecoveryRejected``; a throttled call is tried again after
+a jittered pause. A dead token (the step timed out, the execution was stopped or
 redriven elsewhere) closes the recovery as EXPIRED. A call Step Functions refuses for another
 reason gives the recovery back (RESUMING → OPEN) so someone can try again; nothing is lost.
 
@@ -22,15 +23,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from service import observability
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import RecoveryNotFound, RecoveryStore
+from service.recovery.task_tokens import TaskTokens, TokenOutcome, TokenResult
 
 REJECTED_ERROR = "RecoveryRejected"
-DEAD_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-THROTTLING_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 CAUSE_LIMIT = 32768  # SendTaskFailure's cause limit
 DENIED = "DENIED"
 
@@ -89,13 +87,13 @@ class RecoveryActions:
     def __init__(
         self,
         store: RecoveryStore,
-        sfn: Any,
+        tokens: TaskTokens,
         display: OutcomeDisplay | None = None,
         backoff: ThrottleBackoff | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self._sfn = sfn
+        self._tokens = tokens
         self._display = display
         self._backoff = backoff or ThrottleBackoff()
         self._clock = clock
@@ -121,7 +119,7 @@ class RecoveryActions:
             claimed,
             actor,
             action,
-            lambda: self._sfn.send_task_success(taskToken=claimed.task_token, output=output),
+            lambda: self._tokens.send_success(claimed.task_token, output),
             RecoveryStatus.RESUMED,
             {},
             show,
@@ -140,9 +138,7 @@ class RecoveryActions:
             claimed,
             actor,
             "reject",
-            lambda: self._sfn.send_task_failure(
-                taskToken=claimed.task_token, error=REJECTED_ERROR, cause=cause[:CAUSE_LIMIT]
-            ),
+            lambda: self._tokens.send_failure(claimed.task_token, REJECTED_ERROR, cause[:CAUSE_LIMIT]),
             RecoveryStatus.REJECTED,
             detail,
             show,
@@ -155,11 +151,7 @@ class RecoveryActions:
 
     def record_denied(self, recovery_id: str, actor: str, action: str, why: str) -> None:
         """An attempt by someone not allowed to act: audited, nothing else happens."""
-        try:
-            self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":  # no such recovery
-                raise
+        self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
 
     # ------------------------------------------------------------------ steps
     def _claim(self, recovery_id: str, actor: str, action: str, detail: dict) -> Recovery | ActionResult:
@@ -185,18 +177,18 @@ class RecoveryActions:
         recovery: Recovery,
         actor: str,
         action: str,
-        call: Callable[[], Any],
+        call: Callable[[], TokenOutcome],
         success: RecoveryStatus,
         detail: dict,
         show: bool,
     ) -> ActionResult:
-        error = self._call_with_backoff(call)
-        if error is None:
+        answer = self._call_with_backoff(call)
+        if answer.result is TokenResult.ACCEPTED:
             self._close(recovery, actor, action, success, detail)
             outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
             return self._result(outcome, recovery.recovery_id, show)
-        code, message = error
-        if code in DEAD_TOKEN_ERRORS:
+        code, message = answer.code, answer.message
+        if answer.result is TokenResult.DEAD:
             why = _dead_token_explanation(code)
             self._close(recovery, actor, action, RecoveryStatus.EXPIRED, {"error": code, "why": why})
             return self._result(ActionOutcome.EXPIRED, recovery.recovery_id, show, why)
@@ -209,20 +201,17 @@ class RecoveryActions:
             "Nothing was resumed; the recovery is open again.",
         )
 
-    def _call_with_backoff(self, call: Callable[[], Any]) -> tuple[str, str] | None:
+    def _call_with_backoff(self, call: Callable[[], TokenOutcome]) -> TokenOutcome:
+        """The call's answer; a throttled one is tried again after a pause, up to the backoff's
+        attempts (the last throttled answer is then the answer: a refusal like any other)."""
         for attempt in range(self._backoff.attempts):
-            try:
-                call()
-                return None
-            except ClientError as exc:
-                code = exc.response["Error"]["Code"]
-                message = exc.response["Error"].get("Message", "")
-                if code not in THROTTLING_ERRORS or attempt == self._backoff.attempts - 1:
-                    return code, message
-            except BotoCoreError as exc:  # unreachable endpoint after botocore's own retries
-                return type(exc).__name__, str(exc)
+            answer = call()
+            if answer.result is not TokenResult.THROTTLED:
+                return answer
+            if attempt == self._backoff.attempts - 1:
+                return TokenOutcome.refused(answer.code, answer.message)
             self._backoff.pause(attempt)
-        return "ThrottlingException", "still throttled"
+        return TokenOutcome.refused("ThrottlingException", "still throttled")
 
     def _close(
         self, recovery: Recovery, actor: str, action: str, status: RecoveryStatus, detail: dict

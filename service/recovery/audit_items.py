@@ -8,19 +8,13 @@ is required). The item has no ``status`` (so it stays out of the listing index) 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from service.recovery.recovery import AuditEntry
-from service.recovery.store import dynamodb_value, json_value
+from service.recovery.table_items import RECOVERIES_LIST, audit_entries, audit_trail, expiry, key, string
 
-RECOVERIES_LIST = "access#recoveries"  # denied attempts to list recoveries
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+__all__ = ["RECOVERIES_LIST", "AuditItems"]
 
 
 class AuditItems:
@@ -33,27 +27,23 @@ class AuditItems:
         """Append ``entry`` to ``item_id``'s trail (and set these string ``attributes`` on it)."""
         at = datetime.now(UTC)
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
-        values = {f":a{i}": {"S": value} for i, value in enumerate(attributes.values())}
+        values = {f":a{i}": string(value) for i, value in enumerate(attributes.values())}
         extra = "".join(f", #a{i} = :a{i}" for i in range(len(attributes)))
         self._client.update_item(
             TableName=self._table,
-            Key={"recovery_id": {"S": item_id}},
+            Key=key(item_id),
             UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry), "
             "updated_at = :now, expires_at = :expires" + extra,
             **({"ExpressionAttributeNames": names} if names else {}),
             ExpressionAttributeValues={
-                ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
+                ":entry": audit_entries(entry),
                 ":none": {"L": []},
-                ":now": {"S": at.isoformat(timespec="milliseconds")},
-                ":expires": {"N": str(int((at + self._retention).timestamp()))},
+                ":now": string(at.isoformat(timespec="milliseconds")),
+                ":expires": expiry(at, self._retention),
                 **values,
             },
         )
 
     def history(self, item_id: str) -> list[AuditEntry]:
-        item = self._client.get_item(
-            TableName=self._table, Key={"recovery_id": {"S": item_id}}, ConsistentRead=True
-        ).get("Item")
-        if not item or "audit" not in item:
-            return []
-        return [AuditEntry(**json_value(entry)) for entry in _deserializer.deserialize(item["audit"])]
+        item = self._client.get_item(TableName=self._table, Key=key(item_id), ConsistentRead=True).get("Item")
+        return audit_trail(item)

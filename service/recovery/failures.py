@@ -12,65 +12,36 @@ values keep them out of the recoveries listing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from service.conditional_writes import if_condition_holds
-from service.recovery.recovery import AuditEntry, execution_console_url
+from service.recovery.failed_execution import REDRIVE_WINDOW, FailedExecution, FailureStatus
+from service.recovery.recovery import AuditEntry
+from service.recovery.table_items import (
+    audit_entries,
+    failure_from_item,
+    failure_id_for,
+    failure_item,
+    key,
+    string,
+)
 
-REDRIVE_WINDOW = timedelta(days=14)
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-class FailureStatus(StrEnum):
-    UNHANDLED = "FAILED_EXECUTION"  # posted, Redrive offered
-    REDRIVING = "REDRIVING"
-    REDRIVEN = "REDRIVEN"
-    NOT_REDRIVABLE = "NOT_REDRIVABLE"
-
-
-def failure_id_for(execution_arn: str) -> str:
-    return "fail-" + hashlib.sha256(execution_arn.encode()).hexdigest()[:32]
-
-
-@dataclass
-class FailedExecution:
-    failure_id: str
-    execution_arn: str
-    execution_name: str
-    state_machine_arn: str
-    execution_status: str  # FAILED, TIMED_OUT, ABORTED
-    error: str | None
-    cause: str | None
-    stopped_at: str
-    status: FailureStatus = FailureStatus.UNHANDLED
-    slack_channel: str | None = None
-    slack_ts: str | None = None
-    audit: list[AuditEntry] = field(default_factory=list)
-
-    @property
-    def state_machine_name(self) -> str:
-        return self.state_machine_arn.rsplit(":", 1)[-1]
-
-    @property
-    def console_url(self) -> str:
-        return execution_console_url(self.execution_arn)
-
-    def redrivable(self, now: datetime) -> bool:
-        return now - datetime.fromisoformat(self.stopped_at) <= REDRIVE_WINDOW
-
-    @property
-    def last_actor(self) -> str | None:
-        people = [e.actor for e in self.audit if e.actor != "execution-watcher" and e.result != "DENIED"]
-        return people[-1] if people else None
+__all__ = [
+    "REDRIVE_WINDOW",
+    "FailedExecution",
+    "FailureDisplay",
+    "FailureNotFound",
+    "FailureStatus",
+    "FailureStore",
+    "Redrive",
+    "RedriveResult",
+    "failure_id_for",
+]
 
 
 class FailureNotFound(LookupError):
@@ -84,47 +55,29 @@ class FailureStore:
         self._retention = timedelta(days=retention_days)
 
     def create_if_absent(self, failure: FailedExecution) -> bool:
-        item = {k: v for k, v in asdict(failure).items() if v is not None}
-        item["recovery_id"] = item.pop("failure_id")
-        item["status"] = str(failure.status)
-        item["audit"] = [asdict(e) for e in failure.audit]
-        item["expires_at"] = int((datetime.now(UTC) + self._retention).timestamp())
+        expires_at = int((datetime.now(UTC) + self._retention).timestamp())
         created = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
-            Item={k: _serializer.serialize(v) for k, v in item.items()},
+            Item=failure_item(failure, expires_at),
             ConditionExpression="attribute_not_exists(recovery_id)",
         )
         return created is not None
 
     def get(self, failure_id: str) -> FailedExecution:
-        item = self._client.get_item(
-            TableName=self._table, Key={"recovery_id": {"S": failure_id}}, ConsistentRead=True
-        ).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=key(failure_id), ConsistentRead=True).get(
+            "Item"
+        )
         if not item:
             raise FailureNotFound(failure_id)
-        data = {k: _deserializer.deserialize(v) for k, v in item.items()}
-        return FailedExecution(
-            failure_id=data["recovery_id"],
-            execution_arn=data["execution_arn"],
-            execution_name=data["execution_name"],
-            state_machine_arn=data["state_machine_arn"],
-            execution_status=data["execution_status"],
-            error=data.get("error"),
-            cause=data.get("cause"),
-            stopped_at=data["stopped_at"],
-            status=FailureStatus(data["status"]),
-            slack_channel=data.get("slack_channel"),
-            slack_ts=data.get("slack_ts"),
-            audit=[AuditEntry(**{**e, "detail": dict(e.get("detail", {}))}) for e in data.get("audit", [])],
-        )
+        return failure_from_item(item)
 
     def mark_posted(self, failure_id: str, channel: str, ts: str) -> None:
         self._client.update_item(
             TableName=self._table,
-            Key={"recovery_id": {"S": failure_id}},
+            Key=key(failure_id),
             UpdateExpression="SET slack_channel = :channel, slack_ts = :ts",
-            ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
+            ExpressionAttributeValues={":channel": string(channel), ":ts": string(ts)},
         )
 
     def transition(
@@ -133,14 +86,14 @@ class FailureStore:
         moved = if_condition_holds(
             self._client.update_item,
             TableName=self._table,
-            Key={"recovery_id": {"S": failure_id}},
+            Key=key(failure_id),
             UpdateExpression="SET #status = :target, audit = list_append(audit, :entry)",
             ConditionExpression="#status = :expected",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
-                ":expected": {"S": expected},
-                ":target": {"S": target},
-                ":entry": {"L": [_serializer.serialize(asdict(entry))]},
+                ":expected": string(expected),
+                ":target": string(target),
+                ":entry": audit_entries(entry),
             },
         )
         return moved is not None

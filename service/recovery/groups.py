@@ -9,37 +9,23 @@ message never counts twice; a conditional claim decides which collector posts th
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from service.conditional_writes import if_condition_holds
+from service.recovery.group_state import GroupState
 from service.recovery.recovery import Recovery
+from service.recovery.table_items import GROUP_PREFIX, group_from_item, key, number, string
+
+__all__ = ["LATEST_KEPT", "GroupState", "GroupStore", "group_id_for"]
 
 LATEST_KEPT = 5
-
-
-@dataclass(frozen=True)
-class GroupState:
-    group_id: str
-    count: int
-    latest_ids: list[str]
-    channel: str | None
-    ts: str | None
-    member_ids: frozenset[str] = frozenset()
-    state_machine_arn: str = ""
-    failed_state: str = ""
-    error: str | None = None
-
-    @property
-    def state_machine_name(self) -> str:
-        return self.state_machine_arn.rsplit(":", 1)[-1]
 
 
 def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
     window = int(at.timestamp()) // max(1, window_seconds)
     key = f"{recovery.state_machine_arn}|{recovery.failed_state}|{recovery.error}|{window}"
-    return "grp-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    return GROUP_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class GroupStore:
@@ -53,28 +39,28 @@ class GroupStore:
         ids = [m.recovery_id for m in members]
         answer = self._client.update_item(
             TableName=self._table,
-            Key={"recovery_id": {"S": group_id}},
+            Key=key(group_id),
             UpdateExpression="ADD member_ids :ids SET latest_ids = :latest, state_machine_arn = "
             "if_not_exists(state_machine_arn, :machine), failed_state = if_not_exists(failed_state, :state), "
             "#error = if_not_exists(#error, :error), expires_at = if_not_exists(expires_at, :expires)",
             ExpressionAttributeNames={"#error": "error"},
             ExpressionAttributeValues={
                 ":ids": {"SS": ids},
-                ":latest": {"L": [{"S": i} for i in ids[-LATEST_KEPT:]]},
-                ":machine": {"S": first.state_machine_arn},
-                ":state": {"S": first.failed_state},
-                ":error": {"S": first.error or ""},
-                ":expires": {"N": str(int(at.timestamp()) + self._retention)},
+                ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
+                ":machine": string(first.state_machine_arn),
+                ":state": string(first.failed_state),
+                ":error": string(first.error or ""),
+                ":expires": number(int(at.timestamp()) + self._retention),
             },
             ReturnValues="ALL_NEW",
         )
-        return _state(answer["Attributes"])
+        return group_from_item(answer["Attributes"])
 
     def get(self, group_id: str) -> GroupState | None:
-        item = self._client.get_item(
-            TableName=self._table, Key={"recovery_id": {"S": group_id}}, ConsistentRead=True
-        ).get("Item")
-        return _state(item) if item else None
+        item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return group_from_item(item) if item else None
 
     def shares_message(self, recovery: Recovery) -> bool:
         """Whether the recovery's Slack message is its group's message (other recoveries share it)."""
@@ -86,7 +72,7 @@ class GroupStore:
         claimed = if_condition_holds(
             self._client.update_item,
             TableName=self._table,
-            Key={"recovery_id": {"S": group_id}},
+            Key=key(group_id),
             UpdateExpression="SET posting_by = :me",
             ConditionExpression="attribute_not_exists(slack_ts) AND "
             "(attribute_not_exists(posting_by) OR posting_by = :me)",
@@ -98,7 +84,7 @@ class GroupStore:
         if_condition_holds(  # not ours (or already released): nothing to do
             self._client.update_item,
             TableName=self._table,
-            Key={"recovery_id": {"S": group_id}},
+            Key=key(group_id),
             UpdateExpression="REMOVE posting_by",
             ConditionExpression="posting_by = :me",
             ExpressionAttributeValues={":me": {"S": claimant}},
@@ -107,22 +93,7 @@ class GroupStore:
     def set_message(self, group_id: str, channel: str, ts: str) -> None:
         self._client.update_item(
             TableName=self._table,
-            Key={"recovery_id": {"S": group_id}},
+            Key=key(group_id),
             UpdateExpression="SET slack_channel = :channel, slack_ts = :ts REMOVE posting_by",
             ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
         )
-
-
-def _state(item: dict[str, Any]) -> GroupState:
-    members = item.get("member_ids", {}).get("SS", [])
-    return GroupState(
-        group_id=item["recovery_id"]["S"],
-        count=len(members),
-        latest_ids=[v["S"] for v in item.get("latest_ids", {}).get("L", [])],
-        channel=item.get("slack_channel", {}).get("S"),
-        ts=item.get("slack_ts", {}).get("S"),
-        member_ids=frozenset(members),
-        state_machine_arn=item.get("state_machine_arn", {}).get("S", ""),
-        failed_state=item.get("failed_state", {}).get("S", ""),
-        error=item.get("error", {}).get("S") or None,
-    )

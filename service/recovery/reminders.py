@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from service.conditional_writes import if_condition_holds
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import ListFilter, RecoveryStore
+from service.recovery.table_items import key
 
 SELECTION_LIMIT = 1000
 WAIT_FOR_TOKEN = ".waitForTaskToken"
@@ -99,7 +100,7 @@ class Reminders:
         claimed = if_condition_holds(
             self.dynamodb.update_item,
             TableName=self.store.table_name,
-            Key={"recovery_id": {"S": recovery.recovery_id}},
+            Key=key(recovery.recovery_id),
             UpdateExpression="SET reminded_at = :now",
             ConditionExpression="#status = :open AND "
             "(attribute_not_exists(reminded_at) OR reminded_at < :due)",

@@ -8,21 +8,23 @@ after the retention period.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from service.conditional_writes import if_condition_holds
-from service.recovery.contract import Routing
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-
-STATUS_INDEX = "by-status"
-EXECUTION_INDEX = "by-execution"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+from service.recovery.table_items import (
+    EXECUTION_INDEX,
+    RECOVERY_PREFIX,
+    STATUS_INDEX,
+    audit_entries,
+    expiry,
+    item_id,
+    key,
+    recovery_from_item,
+    recovery_item,
+)
 
 
 class RecoveryNotFound(LookupError):
@@ -55,7 +57,7 @@ class RecoveryStore:
         created = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
-            Item=_to_item(recovery),
+            Item=recovery_item(recovery),
             ConditionExpression="attribute_not_exists(recovery_id)",
         )
         return created is not None
@@ -69,29 +71,32 @@ class RecoveryStore:
             values[":group"] = {"S": group_id}
         self._client.update_item(
             TableName=self._table,
-            Key=_key(recovery_id),
+            Key=key(recovery_id),
             UpdateExpression=update,
             ConditionExpression="attribute_exists(recovery_id)",
             ExpressionAttributeValues=values,
         )
 
-    def append_audit(self, recovery_id: str, entry: AuditEntry) -> None:
-        """Record an attempt that changes nothing (a denied click, a failed call)."""
-        self._client.update_item(
+    def append_audit(self, recovery_id: str, entry: AuditEntry) -> bool:
+        """Record an attempt that changes nothing (a denied click, a failed call); False when there
+        is no such recovery."""
+        appended = if_condition_holds(
+            self._client.update_item,
             TableName=self._table,
-            Key=_key(recovery_id),
+            Key=key(recovery_id),
             UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry)",
             ConditionExpression="attribute_exists(recovery_id)",
             ExpressionAttributeValues={
-                ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
+                ":entry": audit_entries(entry),
                 ":none": {"L": []},
             },
         )
+        return appended is not None
 
     def count_delivery(self, recovery_id: str) -> int:
         answer = self._client.update_item(
             TableName=self._table,
-            Key=_key(recovery_id),
+            Key=key(recovery_id),
             UpdateExpression="ADD deliveries :one",
             ConditionExpression="attribute_exists(recovery_id)",
             ExpressionAttributeValues={":one": {"N": "1"}},
@@ -113,16 +118,16 @@ class RecoveryStore:
             ":expected": {"S": expected},
             ":target": {"S": target},
             ":now": {"S": now.isoformat(timespec="milliseconds")},
-            ":entry": {"L": [_serializer.serialize(dynamodb_value(asdict(entry)))]},
+            ":entry": audit_entries(entry),
         }
         update = "SET #status = :target, updated_at = :now, audit = list_append(audit, :entry)"
         if target.is_closed:
             update += ", expires_at = :expires"
-            values[":expires"] = {"N": str(int((now + self._retention).timestamp()))}
+            values[":expires"] = expiry(now, self._retention)
         moved = if_condition_holds(
             self._client.update_item,
             TableName=self._table,
-            Key=_key(recovery_id),
+            Key=key(recovery_id),
             UpdateExpression=update,
             ConditionExpression="#status = :expected",
             ExpressionAttributeNames={"#status": "status"},
@@ -132,12 +137,12 @@ class RecoveryStore:
 
     # ------------------------------------------------------------------ reads
     def get(self, recovery_id: str) -> Recovery:
-        item = self._client.get_item(TableName=self._table, Key=_key(recovery_id), ConsistentRead=True).get(
+        item = self._client.get_item(TableName=self._table, Key=key(recovery_id), ConsistentRead=True).get(
             "Item"
         )
         if not item:
             raise RecoveryNotFound(recovery_id)
-        return _from_item(item)
+        return recovery_from_item(item)
 
     def for_execution(self, execution_arn: str) -> list[Recovery]:
         """Every recovery (any status) of one execution."""
@@ -150,11 +155,11 @@ class RecoveryStore:
         ids: list[str] = []
         while True:
             page = self._client.query(**kwargs)
-            ids.extend(item["recovery_id"]["S"] for item in page.get("Items", []))
+            ids.extend(item_id(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [self.get(i) for i in ids if i.startswith("rec-")]
+        return [self.get(i) for i in ids if i.startswith(RECOVERY_PREFIX)]
 
     def list_by_status(
         self,
@@ -174,7 +179,7 @@ class RecoveryStore:
         found: list[Recovery] = []
         while len(found) < limit:
             page = self._client.query(**kwargs)
-            found.extend(r for r in map(_from_item, page.get("Items", [])) if r.sort_key != before)
+            found.extend(r for r in map(recovery_from_item, page.get("Items", [])) if r.sort_key != before)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -246,64 +251,3 @@ class RecoveryStore:
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
         return kwargs
-
-
-def _key(recovery_id: str) -> dict[str, Any]:
-    return {"recovery_id": {"S": recovery_id}}
-
-
-def dynamodb_value(value: Any) -> Any:
-    """JSON values as DynamoDB takes them (floats as Decimal); ``json_value`` is the way back."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: dynamodb_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [dynamodb_value(v) for v in value]
-    return value
-
-
-def json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [json_value(v) for v in value]
-    return value
-
-
-def _to_item(recovery: Recovery) -> dict[str, Any]:
-    data = asdict(recovery)
-    data["audit"] = [asdict(entry) for entry in recovery.audit]
-    data["routing"] = str(recovery.routing)
-    data["status"] = str(recovery.status)
-    data["state_machine_name"] = recovery.state_machine_name
-    data["created_sort"] = recovery.sort_key
-    item = {k: v for k, v in data.items() if v is not None}
-    return {k: _serializer.serialize(dynamodb_value(v)) for k, v in item.items()}
-
-
-def _from_item(item: dict[str, Any]) -> Recovery:
-    data = {k: json_value(_deserializer.deserialize(v)) for k, v in item.items()}
-    return Recovery(
-        recovery_id=data["recovery_id"],
-        task_token=data["task_token"],
-        execution_arn=data["execution_arn"],
-        execution_name=data["execution_name"],
-        state_machine_arn=data["state_machine_arn"],
-        failed_state=data["failed_state"],
-        input=data.get("input"),
-        error=data.get("error"),
-        cause=data.get("cause"),
-        routing=Routing(data["routing"]),
-        requested_at=data["requested_at"],
-        created_at=data["created_at"],
-        status=RecoveryStatus(data["status"]),
-        updated_at=data.get("updated_at", ""),
-        slack_channel=data.get("slack_channel"),
-        slack_ts=data.get("slack_ts"),
-        group_id=data.get("group_id"),
-        attempts=int(data.get("attempts", 1)),
-        audit=[AuditEntry(**entry) for entry in data.get("audit", [])],
-    )

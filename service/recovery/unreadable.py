@@ -12,7 +12,6 @@ original one: a redriven message carries it as its ``source_message_id`` attribu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -24,19 +23,25 @@ from service.conditional_writes import if_condition_holds
 from service.recovery.contract import EXECUTION_ARN_PATTERN
 from service.recovery.notifier import Notifier, UnreadableMessage
 from service.recovery.redaction import without_tokens
+from service.recovery.table_items import NOTICE_PREFIX, key, notice_claim_item, notice_id, string
 
-NOTICE_PREFIX = "unreadable#"
+__all__ = [
+    "CLAIMED",
+    "NOTICE_PREFIX",
+    "RELEASED",
+    "DynamoNoticeClaims",
+    "NoticeClaims",
+    "UnreadableNotices",
+    "notice_id",
+    "read_what_can_be_read",
+]
+
 CLAIMED = "CLAIMED"
 RELEASED = "RELEASED"
 FIELD_LIMIT = 300  # a shown value that long is not a name any more
 
 _EXECUTION_ARN = re.compile(EXECUTION_ARN_PATTERN)
 _TOKEN_KEY = re.compile("token", re.IGNORECASE)
-
-
-def notice_id(message_id: str) -> str:
-    """The claim's key in the recoveries table: no recovery id looks like it."""
-    return NOTICE_PREFIX + hashlib.sha256(message_id.encode()).hexdigest()[:32]
 
 
 def read_what_can_be_read(
@@ -102,15 +107,9 @@ class DynamoNoticeClaims:
         claimed = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
-            Item={
-                "recovery_id": {"S": notice_id(message_id)},
-                "kind": {"S": "unreadable-notice"},
-                "notice": {"S": CLAIMED},
-                "claimed_at": {"S": now.isoformat(timespec="milliseconds")},
-                "expires_at": {"N": str(int((now + self._retention).timestamp()))},
-            },
+            Item=notice_claim_item(message_id, CLAIMED, now, self._retention),
             ConditionExpression="attribute_not_exists(recovery_id) OR notice = :released",
-            ExpressionAttributeValues={":released": {"S": RELEASED}},
+            ExpressionAttributeValues={":released": string(RELEASED)},
         )
         return claimed is not None
 
@@ -118,10 +117,10 @@ class DynamoNoticeClaims:
         if_condition_holds(
             self._client.update_item,
             TableName=self._table,
-            Key={"recovery_id": {"S": notice_id(message_id)}},
+            Key=key(notice_id(message_id)),
             UpdateExpression="SET notice = :released",
             ConditionExpression="notice = :claimed",
-            ExpressionAttributeValues={":released": {"S": RELEASED}, ":claimed": {"S": CLAIMED}},
+            ExpressionAttributeValues={":released": string(RELEASED), ":claimed": string(CLAIMED)},
         )
 
 

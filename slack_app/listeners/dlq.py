@@ -26,13 +26,12 @@ from slack_sdk.models.blocks import (
 
 from service import observability
 from service.observability import logger
-from service.recovery.dead_letters import (
-    DeadLetter,
+from service.recovery.dead_letter_preview import DeadLetter, age_text
+from service.recovery.dead_letter_queues import (
     DeadLetterError,
     DeadLetterQueue,
     DeadLetterQueues,
     DeadLetterReport,
-    age_text,
 )
 from service.recovery.recovery import AuditEntry
 from slack_app.blocks import MAX_BLOCKS, SECTION_TEXT_LIMIT, who

@@ -12,6 +12,7 @@ from service.recovery.actions import ActionOutcome, RecoveryActions, ThrottleBac
 from service.recovery.bulk import BulkAction
 from service.recovery.contract import RecoveryRequest
 from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
 
 
@@ -55,7 +56,7 @@ def test_a_throttled_resume_backs_off_and_is_sent_once_it_is_accepted(stack: Emb
     store, (recovery,) = opened(stack, 1)
     sfn = ScriptedStepFunctions("ThrottlingException", "ThrottlingException", None)
     pauses: list[float] = []
-    actions = RecoveryActions(store, sfn, backoff=ThrottleBackoff(sleep=pauses.append))
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), backoff=ThrottleBackoff(sleep=pauses.append))
 
     result = actions.run_again(recovery.recovery_id, "UALICE")
 
@@ -66,7 +67,7 @@ def test_a_throttled_resume_backs_off_and_is_sent_once_it_is_accepted(stack: Emb
 
 def test_a_call_step_functions_refuses_gives_the_recovery_back_for_another_try(stack: EmbeddedStack) -> None:
     store, (recovery,) = opened(stack, 1)
-    actions = RecoveryActions(store, ScriptedStepFunctions("AccessDeniedException"))
+    actions = RecoveryActions(store, StepFunctionsTokens(ScriptedStepFunctions("AccessDeniedException")))
 
     result = actions.run_again(recovery.recovery_id, "UALICE")
 
@@ -86,7 +87,9 @@ def test_bulk_resume_is_paced_and_stops_in_time_leaving_the_rest_open(stack: Emb
         slept.append(seconds)
         now[0] += seconds
 
-    bulk = BulkAction(RecoveryActions(store, sfn), rate_per_second=4, clock=lambda: now[0], sleep=sleep)
+    bulk = BulkAction(
+        RecoveryActions(store, StepFunctionsTokens(sfn)), rate_per_second=4, clock=lambda: now[0], sleep=sleep
+    )
     budget = iter([100, 100, 100, 100, 100, 100, 10])  # the function's time runs out at the 7th
 
     report = bulk.run_again([r.recovery_id for r in recoveries], "UALICE", seconds_left=lambda: next(budget))

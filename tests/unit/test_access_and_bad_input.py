@@ -16,6 +16,7 @@ from service.recovery.contract import Routing
 from service.recovery.input_edit import input_diff, parse_edited_input
 from service.recovery.query import QueryError, RecoveryQuery, check_cursor, parse_duration
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryNotFound
 
 
@@ -161,7 +162,7 @@ def test_an_edit_to_json_null_sends_null_and_is_audited_as_an_edit_with_its_diff
     store, sfn = FakeStore(recovery), FakeStepFunctions()
     edited = parse_edited_input("null")
 
-    result = RecoveryActions(store, sfn).run_again(  # type: ignore[arg-type]
+    result = RecoveryActions(store, StepFunctionsTokens(sfn)).run_again(  # type: ignore[arg-type]
         recovery.recovery_id, "U1", new_input=edited, diff=input_diff(recovery.input, edited)
     )
 
@@ -176,7 +177,7 @@ def test_a_plain_run_again_sends_the_steps_own_input() -> None:
     recovery = paused({"sku": "a"})
     store, sfn = FakeStore(recovery), FakeStepFunctions()
 
-    RecoveryActions(store, sfn).run_again(recovery.recovery_id, "U1")  # type: ignore[arg-type]
+    RecoveryActions(store, StepFunctionsTokens(sfn)).run_again(recovery.recovery_id, "U1")  # type: ignore[arg-type]
 
     assert [json.loads(call["output"]) for call in sfn.successes] == [{"sku": "a"}]
     assert store.get(recovery.recovery_id).audit[-1].action == "run again"

@@ -15,7 +15,7 @@ from service.cli.dead_letters import DEFAULT_PREVIEW
 from service.cli.parser import build_parser
 from service.config import DeskConfig
 from service.local.cfn_template import TEMPLATE_PATH
-from service.recovery.dead_letters import PREVIEW_SIZE
+from service.recovery.dead_letter_queues import PREVIEW_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")

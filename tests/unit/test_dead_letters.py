@@ -11,13 +11,12 @@ import pytest
 from botocore.stub import Stubber
 
 from service.local.slack_standin import block_kit_problem
-from service.recovery.dead_letters import (
+from service.recovery.dead_letter_preview import age_text, excerpt
+from service.recovery.dead_letter_queues import (
     ORDERS,
     RECOVERY,
     DeadLetterError,
     DeadLetterQueues,
-    age_text,
-    excerpt,
     standard_queues,
 )
 from slack_app.ids import DLQ_REDRIVE
@@ -163,7 +162,8 @@ def test_the_orders_dlq_is_not_redriven_and_rates_are_bounded(sqs) -> None:
 
 
 def test_the_slack_answer_stays_within_block_kit_limits_whatever_the_messages() -> None:
-    from service.recovery.dead_letters import DeadLetter, DeadLetterReport
+    from service.recovery.dead_letter_preview import DeadLetter
+    from service.recovery.dead_letter_queues import DeadLetterReport
     from slack_app.listeners.dlq import dead_letter_blocks
 
     orders, recovery = standard_queues(ORDERS_DLQ, RECOVERY_DLQ, RECOVERY_QUEUE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from service.recovery.dead_letters import excerpt
+from service.recovery.dead_letter_preview import excerpt
 from service.recovery.redaction import REDACTED, restore_redacted, without_tokens
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAaBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"

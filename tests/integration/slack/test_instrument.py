@@ -30,6 +30,7 @@ from service.recovery.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
 from service.recovery.actions import RecoveryActions
 from service.recovery.contract import Routing
 from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.step_functions_tokens import StepFunctionsTokens
 from slack_app.ids import RUN_AGAIN
 from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
 from tests.support.stacks import ALLOWED
@@ -289,7 +290,7 @@ def test_a_rejection_fails_the_execution_by_default_or_continues_at_on_reject_or
     }
     FAILURES.update(pack=PackingStationDown)
     FAILING_SKUS.add("sku-vase")
-    actions = RecoveryActions(store(stack), stack.client("stepfunctions"))
+    actions = RecoveryActions(store(stack), StepFunctionsTokens(stack.client("stepfunctions")))
 
     outcomes = {}
     for name, definition in machines.items():

@@ -1,4 +1,4 @@
-"""The dead-letter queues: how deep they are, what their oldest messages say, and redriving them.
+"""The dead-letter queues on SQS: how deep they are, what their oldest messages say, redriving them.
 
 Two DLQs matter to the support desk:
 
@@ -14,39 +14,35 @@ Looking never consumes: messages are received with ``VisibilityTimeout=0`` (they
 at once; SQS counts the look as a receive). Redriving is SQS's own move task
 (``StartMessageMoveTask``) at a bounded rate; one move task per source queue at a time, so a
 running one is reported instead of a second being started. Every redrive (and every refused
-attempt) is audited on a small item of the recoveries table, ``dlq#<queue name>``, which carries
-no ``status`` and so stays out of the recoveries listing.
+attempt) goes to the queue's audit trail (``dead_letter_audit.py``); what a message looks like in
+a preview is ``dead_letter_preview.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from service.observability import logger
-from service.recovery.audit_items import AuditItems
+from service.recovery.dead_letter_audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
+from service.recovery.dead_letter_preview import DeadLetter, dead_letter
 from service.recovery.recovery import AuditEntry
-from service.recovery.redaction import without_tokens
+
+if TYPE_CHECKING:
+    from service.recovery.dead_letter_audit import DeadLetterAudit
 
 ORDERS = "orders"
 RECOVERY = "recovery"
 
 PREVIEW_SIZE = 5
-EXCERPT_CHARS = 240
-REASON_CHARS = 300
 DEFAULT_REDRIVE_RATE = 10
 MAX_REDRIVE_RATE = 500  # SQS's ceiling for MaxNumberOfMessagesPerSecond
 _SAMPLE_CALLS = 3  # receives per look: SQS returns a sample of a large queue, not its oldest
 _ACTIVE_TASK = ("RUNNING", "CANCELLING")
-REDRIVE = "redrive dlq"
-STARTED = "STARTED"
-ALREADY_RUNNING = "ALREADY_RUNNING"
-DENIED = "DENIED"
 
 
 class DeadLetterError(ValueError):
@@ -107,22 +103,6 @@ def standard_queues(
 
 
 @dataclass(frozen=True)
-class DeadLetter:
-    """One message, as previewed (an excerpt: the whole message stays in the queue)."""
-
-    message_id: str
-    sent_at: datetime | None
-    receive_count: int
-    excerpt: str
-    reason: str | None = None
-
-    def age(self, now: datetime | None = None) -> timedelta | None:
-        if self.sent_at is None:
-            return None
-        return max(timedelta(0), (now or datetime.now(UTC)) - self.sent_at)
-
-
-@dataclass(frozen=True)
 class DeadLetterReport:
     queue: DeadLetterQueue
     visible: int = 0
@@ -157,26 +137,6 @@ class MoveTask:
             )
         progress = f", {self.moved}/{self.to_move} moved" if self.to_move is not None else ""
         return f"a redrive of {self.queue.name} is already running (task {self.task_handle}{progress})"
-
-
-class DeadLetterAudit:
-    """Redrives and refused attempts, on the item ``dlq#<queue name>`` of the recoveries table."""
-
-    def __init__(self, table_name: str, dynamodb: Any, retention_days: int = 90) -> None:
-        self._items = AuditItems(table_name, dynamodb, retention_days)
-
-    @staticmethod
-    def item_id(queue: DeadLetterQueue) -> str:
-        return f"dlq#{queue.name}"
-
-    def record(self, queue: DeadLetterQueue, entry: AuditEntry) -> None:
-        self._items.record(self.item_id(queue), entry, queue_url=queue.url)
-
-    def history(self, queue: DeadLetterQueue) -> list[AuditEntry]:
-        return self._items.history(self.item_id(queue))
-
-    def last_redrive(self, queue: DeadLetterQueue) -> AuditEntry | None:
-        return next((e for e in reversed(self.history(queue)) if e.result != DENIED), None)
 
 
 class DeadLetterQueues:
@@ -242,7 +202,7 @@ class DeadLetterQueues:
             ).get("Messages", [])
             fresh = [m for m in messages if m["MessageId"] not in seen]
             for message in fresh:
-                seen[message["MessageId"]] = _dead_letter(message)
+                seen[message["MessageId"]] = dead_letter(message)
             if len(messages) < 10 or not fresh:
                 break
         far_future = datetime.max.replace(tzinfo=UTC)
@@ -311,47 +271,7 @@ class DeadLetterQueues:
             self.audit.record(queue, AuditEntry(at, actor, action, result, detail))
 
 
-def age_text(age: timedelta | None) -> str:
-    if age is None:
-        return "unknown age"
-    seconds = int(age.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
-
-
 def _checked_rate(rate: int) -> int:
     if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= MAX_REDRIVE_RATE:
         raise DeadLetterError(f"the redrive rate must be 1 to {MAX_REDRIVE_RATE} messages a second: {rate!r}")
     return rate
-
-
-def _dead_letter(message: dict[str, Any]) -> DeadLetter:
-    attributes = message.get("Attributes", {})
-    sent = attributes.get("SentTimestamp")
-    reason = ((message.get("MessageAttributes") or {}).get("reason") or {}).get("StringValue")
-    return DeadLetter(
-        message_id=message["MessageId"],
-        sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
-        receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
-        excerpt=excerpt(message.get("Body", "")),
-        reason=_cut(without_tokens(reason), REASON_CHARS) if reason else None,
-    )
-
-
-def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a body on one line, its token fields removed first (JSON compacted, so more of
-    it fits): what is cut is already without tokens."""
-    try:
-        text = json.dumps(without_tokens(json.loads(body)), separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
-        text = " ".join(without_tokens(body).split())
-    return _cut(text, limit)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,61 @@
+"""The task-token port: how the recovery core hands a paused step's token back to its workflow.
+
+The resolver (``actions.py``) speaks only this protocol; ``step_functions_tokens.py`` is the one
+adapter that talks to Step Functions. An answer is a ``TokenOutcome``, never an SDK exception:
+
+- ``ACCEPTED``: the step resumed (or failed, for a rejection);
+- ``DEAD``: the token cannot be used any more (timed out, execution ended or moved): the recovery
+  becomes EXPIRED;
+- ``THROTTLED``: the account's SendTask* bucket is empty: the core backs off and tries again;
+- ``REFUSED``: anything else, with the service's code and message: the recovery is open again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class TokenResult(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    DEAD = "DEAD"
+    THROTTLED = "THROTTLED"
+    REFUSED = "REFUSED"
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    """What became of one call: its result, and for anything but ACCEPTED the code and message."""
+
+    result: TokenResult
+    code: str = ""
+    message: str = ""
+
+    @classmethod
+    def accepted(cls) -> TokenOutcome:
+        return cls(TokenResult.ACCEPTED)
+
+    @classmethod
+    def dead(cls, code: str, message: str = "") -> TokenOutcome:
+        return cls(TokenResult.DEAD, code, message)
+
+    @classmethod
+    def throttled(cls, code: str = "ThrottlingException", message: str = "") -> TokenOutcome:
+        return cls(TokenResult.THROTTLED, code, message)
+
+    @classmethod
+    def refused(cls, code: str, message: str = "") -> TokenOutcome:
+        return cls(TokenResult.REFUSED, code, message)
+
+
+class TaskTokens(Protocol):
+    """Sends a paused step's outcome back to its workflow."""
+
+    def send_success(self, token: str, output: str) -> TokenOutcome:
+        """Resume the step with ``output`` (a JSON text)."""
+        ...
+
+    def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
+        """Fail the step with ``error`` (the ASL error name its Catch matches) and ``cause``."""
+        ...

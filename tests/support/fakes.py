@@ -1,0 +1,272 @@
+"""In-memory stand-ins for the recovery core's edges, for unit tests that run in milliseconds.
+
+- ``FakeTaskTokens``: the task-token port, answering from a script and recording every call.
+- ``FakeDynamoDB``: a table as the core's stores use it (``put_item``, ``get_item``,
+  ``update_item`` with the subset of expressions they write, conditions included), keyed like the
+  recoveries table. A failed condition raises botocore's ``ConditionalCheckFailedException``, as
+  DynamoDB does, so the stores' own conditional writes decide; each call is atomic.
+
+The real stores (``RecoveryStore``, ``GroupStore``, ``AuditItems`` …) run over ``FakeDynamoDB``, so
+a test exercises their writes and the codec, not a copy of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from service.recovery.table_items import KEY
+from service.recovery.task_tokens import TokenOutcome
+
+Item = dict[str, Any]
+
+
+# ---------------------------------------------------------------------- the task-token port
+@dataclass(frozen=True)
+class TokenCall:
+    kind: str  # "success" or "failure"
+    token: str
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+@dataclass
+class FakeTaskTokens:
+    """Answers from ``script`` in order (then ACCEPTED); ``during_call`` runs inside each call, before
+    it answers (to act while a call is in flight)."""
+
+    script: list[TokenOutcome] = field(default_factory=list)
+    during_call: Callable[[], None] | None = None
+    calls: list[TokenCall] = field(default_factory=list)
+
+    def send_success(self, token: str, output: str) -> TokenOutcome:
+        return self._answer(TokenCall("success", token, output=output))
+
+    def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
+        return self._answer(TokenCall("failure", token, error=error, cause=cause))
+
+    def _answer(self, call: TokenCall) -> TokenOutcome:
+        self.calls.append(call)
+        if self.during_call is not None:
+            hook, self.during_call = self.during_call, None  # once
+            hook()
+        return self.script.pop(0) if self.script else TokenOutcome.accepted()
+
+
+# ---------------------------------------------------------------------- a DynamoDB table
+class FakeDynamoDB:
+    """One or more tables in memory, each keyed by ``recovery_id`` (the recoveries table's key)."""
+
+    def __init__(self, key: str = KEY) -> None:
+        self._key = key
+        self.tables: dict[str, dict[str, Item]] = {}
+        self._lock = threading.Lock()
+
+    def items(self, table: str) -> dict[str, Item]:
+        return self.tables.setdefault(table, {})
+
+    def put_item(self, TableName: str, Item: Item, **request: Any) -> dict[str, Any]:  # noqa: N803
+        with self._lock:
+            items = self.items(TableName)
+            item_id = Item[self._key]["S"]
+            _check(items.get(item_id), request)
+            items[item_id] = copy.deepcopy(Item)
+            return {}
+
+    def get_item(self, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:  # noqa: N803
+        with self._lock:
+            found = self.items(TableName).get(Key[self._key]["S"])
+            return {"Item": copy.deepcopy(found)} if found is not None else {}
+
+    def update_item(self, TableName: str, Key: Item, UpdateExpression: str, **request: Any) -> dict[str, Any]:  # noqa: N803
+        with self._lock:
+            items = self.items(TableName)
+            item_id = Key[self._key]["S"]
+            current = items.get(item_id)
+            _check(current, request)
+            names = request.get("ExpressionAttributeNames", {})
+            values = request.get("ExpressionAttributeValues", {})
+            new = copy.deepcopy(current) if current is not None else copy.deepcopy(Key)
+            touched = _apply(new, UpdateExpression, names, values)
+            items[item_id] = new
+            answer: dict[str, Any] = {}
+            returned = request.get("ReturnValues", "NONE")
+            if returned == "ALL_NEW":
+                answer["Attributes"] = copy.deepcopy(new)
+            elif returned == "UPDATED_NEW":
+                answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
+            return answer
+
+
+def _conditional_check_failed() -> ClientError:
+    return ClientError(
+        {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}},
+        "UpdateItem",
+    )
+
+
+def _check(item: Item | None, request: dict[str, Any]) -> None:
+    condition = request.get("ConditionExpression")
+    if condition is None:
+        return
+    names = request.get("ExpressionAttributeNames", {})
+    values = request.get("ExpressionAttributeValues", {})
+    if not _Condition(condition, item or {}, names, values).holds():
+        raise _conditional_check_failed()
+
+
+# ---------------------------------------------------------------------- update expressions
+_CLAUSE = re.compile(r"\b(SET|ADD|REMOVE)\b")
+
+
+def _apply(item: Item, expression: str, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """Apply SET / ADD / REMOVE clauses to ``item``; the attribute names touched."""
+    parts = _CLAUSE.split(expression)
+    touched: list[str] = []
+    for keyword, body in zip(parts[1::2], parts[2::2], strict=True):
+        for action in _split_top(body.strip()):
+            if keyword == "SET":
+                path, value = (s.strip() for s in action.split("=", 1))
+                name = names.get(path, path)
+                item[name] = _value(value, item, names, values)
+            elif keyword == "ADD":
+                path, operand = action.split()
+                name = names.get(path, path)
+                item[name] = _add(item.get(name), values[operand])
+            else:
+                name = names.get(action, action)
+                item.pop(name, None)
+            touched.append(name)
+    return touched
+
+
+def _split_top(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def _value(text: str, item: Item, names: dict[str, str], values: dict[str, Any]) -> Any:
+    text = text.strip()
+    call = re.fullmatch(r"(\w+)\((.*)\)", text)
+    if call:
+        function, arguments = call.group(1), _split_top(call.group(2))
+        if function == "if_not_exists":
+            name = names.get(arguments[0], arguments[0])
+            return item[name] if name in item else _value(arguments[1], item, names, values)
+        if function == "list_append":
+            first, second = (_value(a, item, names, values) for a in arguments)
+            return {"L": first["L"] + second["L"]}
+        raise NotImplementedError(function)
+    if text.startswith(":"):
+        return copy.deepcopy(values[text])
+    return copy.deepcopy(item[names.get(text, text)])
+
+
+def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
+    if "N" in operand:
+        return {"N": str(Decimal(current["N"] if current else "0") + Decimal(operand["N"]))}
+    kind = next(iter(operand))  # SS, NS, BS
+    merged = list(current[kind]) if current else []
+    merged += [v for v in operand[kind] if v not in merged]
+    return {kind: merged}
+
+
+# ---------------------------------------------------------------------- condition expressions
+class _Condition:
+    """A recursive-descent reading of the conditions the stores write (AND, OR, parentheses,
+    attribute_exists / attribute_not_exists, comparisons)."""
+
+    _TOKEN = re.compile(r"\s*(<>|<=|>=|=|<|>|\(|\)|,|[#:]?[A-Za-z_][\w.]*)")
+
+    def __init__(self, text: str, item: Item, names: dict[str, str], values: dict[str, Any]) -> None:
+        self._tokens = self._TOKEN.findall(text)
+        if "".join(self._tokens) != re.sub(r"\s+", "", text):
+            raise NotImplementedError(text)
+        self._at = 0
+        self._item, self._names, self._values = item, names, values
+
+    def holds(self) -> bool:
+        result = self._or()
+        if self._at != len(self._tokens):
+            raise NotImplementedError(" ".join(self._tokens))
+        return result
+
+    def _peek(self) -> str | None:
+        return self._tokens[self._at] if self._at < len(self._tokens) else None
+
+    def _take(self) -> str:
+        token = self._tokens[self._at]
+        self._at += 1
+        return token
+
+    def _or(self) -> bool:
+        result = self._and()
+        while self._peek() == "OR":
+            self._take()
+            result = self._and() or result
+        return result
+
+    def _and(self) -> bool:
+        result = self._term()
+        while self._peek() == "AND":
+            self._take()
+            result = self._term() and result
+        return result
+
+    def _term(self) -> bool:
+        token = self._take()
+        if token == "(":
+            result = self._or()
+            self._take()  # ")"
+            return result
+        if token in ("attribute_exists", "attribute_not_exists"):
+            self._take()  # "("
+            name = self._name(self._take())
+            self._take()  # ")"
+            return (name in self._item) == (token == "attribute_exists")
+        left = self._operand(token)
+        operator = self._take()
+        right = self._operand(self._take())
+        if left is None or right is None:
+            return False
+        return _compare(left, operator, right)
+
+    def _name(self, token: str) -> str:
+        return self._names.get(token, token)
+
+    def _operand(self, token: str) -> Any:
+        if token.startswith(":"):
+            return self._values[token]
+        return self._item.get(self._name(token))
+
+
+def _compare(left: dict[str, Any], operator: str, right: dict[str, Any]) -> bool:
+    def plain(value: dict[str, Any]) -> Any:
+        ((kind, raw),) = value.items()
+        return Decimal(raw) if kind == "N" else raw
+
+    a, b = plain(left), plain(right)
+    return {
+        "=": a == b,
+        "<>": a != b,
+        "<": a < b,
+        "<=": a <= b,
+        ">": a > b,
+        ">=": a >= b,
+    }[operator]
