@@ -14,7 +14,7 @@ from service.local.stack import EmbeddedStack, embedded_stack
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
-from slack_app.blocks import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
 from tests.conftest import item_execution_arn, wait_until
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"

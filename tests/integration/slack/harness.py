@@ -19,7 +19,7 @@ from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_SUBMIT
-from slack_app.modals import INPUT_ACTION, INPUT_BLOCK
+from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.conftest import wait_until
 
 BOT_TOKEN = "xoxb-local-test-token"
