@@ -1,4 +1,10 @@
-"""The Slack side of the intake's ``Notifier``: post and update recovery messages.
+"""The Slack side of the intake's ``Notifier``, and the one caller of Slack's ``chat.*`` methods.
+
+Every message the app posts, updates or sends to one person goes through here, built by a view
+of ``slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and unreadable
+messages and for the listeners' replies (ephemeral answers, bulk progress in a thread, a group
+message closed by a bulk action); ``SlackOutcomeDisplay``, ``SlackFailureDisplay`` and
+``SlackThreadPoster`` for what the recovery core shows once something happened.
 
 slack_sdk's retry handlers absorb short 429s, 5xx and connection errors; what is still failing
 after them becomes ``NotifierUnavailable``, and the collector leaves the record for SQS to
@@ -15,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
 from service.recovery.failures import FailedExecution
+from service.recovery.groups import GroupState
 from service.recovery.notifier import (
     CircuitClosedNotice,
     MessageRef,
@@ -24,20 +31,16 @@ from service.recovery.notifier import (
 )
 from service.recovery.recovery import Recovery
 from service.recovery.reminders import Reminder
-from slack_app.blocks import (
-    failure_blocks,
-    failure_fallback_text,
-    group_blocks,
-    group_fallback_text,
+from slack_app.views.failure_message import failure_blocks, failure_fallback_text
+from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from slack_app.views.recovery_message import (
     outcome_blocks,
     outcome_text,
     recovery_blocks,
     recovery_fallback_text,
-    reminder_text,
-    unreadable_blocks,
-    unreadable_fallback_text,
 )
-from slack_app.escaping import code
+from slack_app.views.thread_replies import grouped_outcome_text, reminder_text
+from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from slack_app.web import web_client
 
 __all__ = ["SlackNotifier", "SlackOutcomeDisplay", "web_client"]
@@ -69,6 +72,42 @@ class SlackNotifier:
 
     def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef:
         return self._post(channel, unreadable_fallback_text(message), unreadable_blocks(message))
+
+    def reply_privately(self, channel: str | None, user: str, text: str) -> None:
+        """An ephemeral reply to ``user`` in ``channel`` (modal submissions have no response_url);
+        a failure is logged: the action itself happened."""
+        if not channel:
+            logger.info("no channel to reply in", text=text)
+            return
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackClientError as exc:
+            logger.warning("could not reply to the user", error=str(exc))
+
+    def open_thread(self, channel: str, text: str) -> MessageRef | None:
+        """A channel message whose thread will hold a bulk action's progress; None when it cannot be
+        posted (the bot is not in the channel): the progress then goes to the person instead."""
+        try:
+            parent = self._client.chat_postMessage(channel=channel, text=text)
+            return MessageRef(parent["channel"], parent["ts"])
+        except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
+            return None
+
+    def post_progress(self, thread: MessageRef, text: str) -> None:
+        """A line of a bulk action's progress in ``thread``; a failure is logged, the action goes on."""
+        try:
+            self._client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text)
+        except SlackClientError as exc:
+            logger.warning("could not post bulk progress", error=str(exc))
+
+    def close_group(self, group: GroupState, summary: str) -> None:
+        """The group message once nothing of it is open: its buttons replaced by ``summary``."""
+        try:
+            self._client.chat_update(
+                channel=group.channel, ts=group.ts, text=summary, blocks=group_closed_blocks(group, summary)
+            )
+        except SlackClientError as exc:
+            logger.warning("could not update the group message", group_id=group.group_id, error=str(exc))
 
     def _post(self, channel: str, text: str, blocks: list) -> MessageRef:
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
@@ -111,7 +150,7 @@ class SlackOutcomeDisplay:
                 self._client.chat_postMessage(
                     channel=recovery.slack_channel,
                     thread_ts=recovery.slack_ts,
-                    text=f"{code(recovery.execution_name)}: {text}",
+                    text=grouped_outcome_text(recovery, text),
                 )
             else:
                 self._client.chat_update(

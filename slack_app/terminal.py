@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+from slack_app.views.escaping import unescape
+
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 
 
 def _text(value: str) -> str:
     text = _LINK.sub(r"\2", value).replace("*", "").replace("```", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(text)
 
 
 def render_message(channel: str, blocks: list[dict], width: int = 100) -> list[str]:

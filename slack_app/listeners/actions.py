@@ -1,14 +1,15 @@
 """Button and menu clicks. Each acknowledges at once; the work runs in a lazy listener.
 
-Only the action ids are imported here: the acknowledgement path of a click loads nothing but
-Bolt, and everything else is imported by the lazy half.
+Only the action ids are imported at the top: the acknowledgement path of a click loads nothing
+but Bolt. Each lazy listener below is a named function that imports the module doing its work
+(``slack_app.listeners.work`` or ``.dlq``) when it runs, after the acknowledgement, and calls one
+function of it: from the registration at the bottom, a click reads straight to its code.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 
@@ -28,7 +29,13 @@ from slack_app.ids import (
     RUN_AGAIN_ALL,
 )
 
-DeskFactory = Callable[[], Any]
+if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
+    from slack_bolt import Respond
+    from slack_sdk import WebClient
+
+    from slack_app.desk import Desk
+
+DeskFactory = Callable[[], "Desk"]
 
 
 def acknowledge(ack: Ack) -> None:
@@ -39,6 +46,11 @@ def _user(body: dict) -> str:
     return body["user"]["id"]
 
 
+def _value(body: dict) -> str:
+    """The value of the button that was clicked."""
+    return body["actions"][0]["value"]
+
+
 def _origin(body: dict) -> tuple[str | None, str | None]:
     """The channel and message a click came from (an ephemeral list has no message ts)."""
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
@@ -46,55 +58,63 @@ def _origin(body: dict) -> tuple[str | None, str | None]:
     return channel, message.get("ts")
 
 
-def _work() -> Any:
-    """The lazy halves' module, imported on the first click that needs it."""
-    return importlib.import_module("slack_app.listeners.work")
-
-
 def register(app: App, desk: DeskFactory) -> None:
-    def run_again_clicked(body: dict, respond: Any) -> None:
-        _work().run_again(desk(), _user(body), body["actions"][0]["value"], respond, from_list=False)
+    def run_again_clicked(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import work
 
-    def edit_clicked(body: dict, respond: Any, client: Any) -> None:
-        _work().open_edit(desk(), client, _user(body), body["actions"][0]["value"], body, respond)
+        work.run_again(desk(), _user(body), _value(body), respond, from_list=False)
 
-    def reject_clicked(body: dict, respond: Any, client: Any) -> None:
-        _work().open_reject(desk(), client, _user(body), body["actions"][0]["value"], body, respond)
+    def edit_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
 
-    def row_menu_chosen(body: dict, respond: Any, client: Any) -> None:
-        from slack_app.listing import parse_row_menu_value
+        work.open_edit(desk(), client, _user(body), _value(body), body, respond)
+
+    def reject_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
+
+        work.open_reject(desk(), client, _user(body), _value(body), body, respond)
+
+    def row_menu_chosen(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
+        from slack_app.views.listing import parse_row_menu_value
 
         action_id, recovery_id = parse_row_menu_value(body["actions"][0]["selected_option"]["value"])
         if action_id == RUN_AGAIN:
-            _work().run_again(desk(), _user(body), recovery_id, respond, from_list=True)
+            work.run_again(desk(), _user(body), recovery_id, respond, from_list=True)
         elif action_id == EDIT_AND_RUN_AGAIN:
-            _work().open_edit(desk(), client, _user(body), recovery_id, body, respond)
+            work.open_edit(desk(), client, _user(body), recovery_id, body, respond)
         elif action_id == REJECT:
-            _work().open_reject(desk(), client, _user(body), recovery_id, body, respond)
+            work.open_reject(desk(), client, _user(body), recovery_id, body, respond)
 
-    def group_run_again_clicked(body: dict, respond: Any, client: Any) -> None:
-        _work().open_group_bulk(
-            desk(), client, _user(body), "run_again", body["actions"][0]["value"], body, respond
-        )
+    def group_run_again_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
 
-    def group_reject_clicked(body: dict, respond: Any, client: Any) -> None:
-        _work().open_group_bulk(
-            desk(), client, _user(body), "reject", body["actions"][0]["value"], body, respond
-        )
+        work.open_group_bulk(desk(), client, _user(body), "run_again", _value(body), body, respond)
 
-    def next_page_clicked(body: dict, respond: Any) -> None:
-        page, _, query = body["actions"][0]["value"].partition("|")
-        _work().list_page(desk(), _user(body), query, page, respond, replace=True)
+    def group_reject_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
 
-    def bulk_confirmed(body: dict, respond: Any, client: Any) -> None:
+        work.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
+
+    def next_page_clicked(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import work
+
+        page, _, query = _value(body).partition("|")
+        work.list_page(desk(), _user(body), query, page, respond, replace=True)
+
+    def bulk_confirmed(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import work
+
         channel, _ = _origin(body)
-        _work().bulk_from_command(desk(), client, _user(body), body["actions"][0]["value"], channel, respond)
+        work.bulk_from_command(desk(), client, _user(body), _value(body), channel, respond)
 
-    def bulk_cancelled(respond: Any) -> None:
+    def bulk_cancelled(respond: Respond) -> None:
         respond(text="Cancelled: nothing was resumed.", replace_original=True)
 
-    def redrive_clicked(body: dict, respond: Any) -> None:
-        _work().redrive(desk(), _user(body), body["actions"][0]["value"], respond)
+    def redrive_clicked(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import work
+
+        work.redrive(desk(), _user(body), _value(body), respond)
 
     app.action(REDRIVE)(ack=acknowledge, lazy=[redrive_clicked])
     app.action(RUN_AGAIN)(ack=acknowledge, lazy=[run_again_clicked])
@@ -109,20 +129,21 @@ def register(app: App, desk: DeskFactory) -> None:
     _register_dead_letters(app, desk)
 
 
-def _dlq() -> Any:
-    """The dead-letter queues' lazy halves, imported on the first click that needs them."""
-    return importlib.import_module("slack_app.listeners.dlq")
-
-
 def _register_dead_letters(app: App, desk: DeskFactory) -> None:
-    def redrive_dlq_clicked(body: dict, respond: Any) -> None:
-        _dlq().open_redrive(desk(), _user(body), body["actions"][0]["value"], respond)
+    def redrive_dlq_clicked(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import dlq
 
-    def redrive_dlq_confirmed(body: dict, respond: Any) -> None:
-        _dlq().redrive_confirmed(desk(), _user(body), body["actions"][0]["value"], respond)
+        dlq.open_redrive(desk(), _user(body), _value(body), respond)
 
-    def redrive_dlq_cancelled(respond: Any) -> None:
-        _dlq().redrive_cancelled(respond)
+    def redrive_dlq_confirmed(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import dlq
+
+        dlq.redrive_confirmed(desk(), _user(body), _value(body), respond)
+
+    def redrive_dlq_cancelled(respond: Respond) -> None:
+        from slack_app.listeners import dlq
+
+        dlq.redrive_cancelled(respond)
 
     app.action(DLQ_REDRIVE)(ack=acknowledge, lazy=[redrive_dlq_clicked])
     app.action(DLQ_REDRIVE_CONFIRM)(ack=acknowledge, lazy=[redrive_dlq_confirmed])

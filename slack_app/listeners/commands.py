@@ -1,22 +1,30 @@
-"""The `/recoveries` slash command: acknowledged at once, answered by the lazy half (ephemeral)."""
+"""The `/recoveries` slash command: acknowledged at once, answered by the lazy half (ephemeral).
+
+The lazy half imports ``slack_app.listeners.work`` when it runs, after the acknowledgement."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
 
 from slack_app.ids import COMMAND
 
+if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
+    from slack_bolt import Respond
 
-def register(app: App, desk: Callable[[], Any]) -> None:
-    def acknowledge(ack: Ack) -> None:
-        ack()
+    from slack_app.desk import Desk
 
-    def recoveries(body: dict, respond: Any) -> None:
-        work = importlib.import_module("slack_app.listeners.work")
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App, desk: Callable[[], Desk]) -> None:
+    def recoveries(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import work
+
         work.recoveries_command(desk(), body["user_id"], body.get("text") or "", respond)
 
     app.command(COMMAND)(ack=acknowledge, lazy=[recoveries])

@@ -11,20 +11,19 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 
 from service.recovery.audit_items import RECOVERIES_LIST
 from service.recovery.bulk import open_members, open_recoveries_matching
 from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.notifier import MessageRef
 from service.recovery.query import QueryError, RecoveryQuery, split_words
-from service.recovery.recovery import AuditEntry, RecoveryStatus
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import RecoveryNotFound
-from slack_app.blocks import who
 from slack_app.desk import Desk
-from slack_app.escaping import code, escape, mrkdwn, one_line
-from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
 from slack_app.listeners.replies import (
+    Say,
     denied,
     reporting_failures,
     run_bulk,
@@ -33,8 +32,11 @@ from slack_app.listeners.replies import (
     via_respond,
     view_denied,
 )
-from slack_app.listing import PAGE_SIZE, list_blocks, show_blocks
-from slack_app.modals import (
+from slack_app.notifier import SlackNotifier
+from slack_app.views.ephemeral import USAGE, bulk_retry_prompt_blocks, bulk_retry_prompt_text
+from slack_app.views.escaping import code, escape, one_line, who
+from slack_app.views.listing import PAGE_SIZE, list_blocks, show_blocks
+from slack_app.views.modals import (
     INPUT_ACTION,
     INPUT_BLOCK,
     REASON_ACTION,
@@ -47,21 +49,14 @@ from slack_app.modals import (
     reject_modal,
     submitted_value,
 )
+from slack_app.views.thread_replies import bulk_thread_opening
 
 MAX_PAGE_NUMBER = 10_000
 
-USAGE = (
-    "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
-    '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
-    "• `/recoveries [filters]` list\n"
-    "• `/recoveries show &lt;id&gt;` one in full, with its history\n"
-    "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
-    "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
-)
 
 
 # ---------------------------------------------------------------------- one recovery
-def run_again(desk: Desk, user: str, recovery_id: str, respond: Any, from_list: bool) -> None:
+def run_again(desk: Desk, user: str, recovery_id: str, respond: Respond, from_list: bool) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Run again"):
         if denied(desk, user, recovery_id, "run again", say):
@@ -69,7 +64,7 @@ def run_again(desk: Desk, user: str, recovery_id: str, respond: Any, from_list: 
         tell(desk.actions.run_again(recovery_id, user), say, always=from_list)
 
 
-def redrive(desk: Desk, user: str, failure_id: str, respond: Any) -> None:
+def redrive(desk: Desk, user: str, failure_id: str, respond: Respond) -> None:
     """Redrive a workflow that failed outside the recovery pattern (exactly once, audited)."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive"):
@@ -81,7 +76,9 @@ def redrive(desk: Desk, user: str, failure_id: str, respond: Any) -> None:
             say(f"⚠️ {name}: {escape(result.detail)}. Nothing was redriven.")
 
 
-def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
+def open_edit(
+    desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
+) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Edit input"):
         if denied(desk, user, recovery_id, "edit and run again", say):
@@ -99,7 +96,9 @@ def open_edit(desk: Desk, client: WebClient, user: str, recovery_id: str, body: 
         client.views_open(trigger_id=body["trigger_id"], view=edit_modal(recovery, _modal_origin(body)))
 
 
-def open_reject(desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Any) -> None:
+def open_reject(
+    desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
+) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Reject"):
         if denied(desk, user, recovery_id, "reject", say):
@@ -140,7 +139,7 @@ def reject_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> No
         tell(desk.actions.reject(meta["recovery_id"], user, reason), say)
 
 
-def _open_recovery(desk: Desk, recovery_id: str, say: Any):
+def _open_recovery(desk: Desk, recovery_id: str, say: Say) -> Recovery | None:
     try:
         recovery = desk.store.get(recovery_id)
     except RecoveryNotFound:
@@ -161,7 +160,7 @@ def _modal_origin(body: dict) -> ModalOrigin:
 
 # ---------------------------------------------------------------------- bulk
 def open_group_bulk(
-    desk: Desk, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Any
+    desk: Desk, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Respond
 ) -> None:
     say = via_respond(respond)
     verb = "run again all" if kind == "run_again" else "reject all"
@@ -193,11 +192,11 @@ def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
         ids = open_members(desk.store, meta["group_id"])
         description = f"{group.state_machine_name} / {group.failed_state}" if group else meta["group_id"]
         reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
-        thread = (meta["channel"], meta["ts"]) if meta.get("channel") and meta.get("ts") else None
+        thread = MessageRef(meta["channel"], meta["ts"]) if meta.get("channel") and meta.get("ts") else None
         run_bulk(desk, client, user, kind, ids, description, thread, say, reason)
 
 
-def retry_prompt(desk: Desk, user: str, words: list[str], say: Any, respond: Any) -> None:
+def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
     query = RecoveryQuery.from_words(words)
     if not query.narrowed:
         say("Say which recoveries to run again, e.g. `/recoveries retry error=VendorUnavailable since=2h`.")
@@ -210,31 +209,13 @@ def retry_prompt(desk: Desk, user: str, words: list[str], say: Any, respond: Any
         return
     respond(
         response_type="ephemeral",
-        text=f"Run again {count} recoveries?",
-        blocks=[
-            SectionBlock(
-                text=mrkdwn(
-                    f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
-                    f"{one_line(query.describe())}. Run every one again with its original input?"
-                )
-            ),
-            ActionsBlock(
-                elements=[
-                    ButtonElement(
-                        text=f"Run again {count}",
-                        action_id=BULK_CONFIRM,
-                        value=query.to_json()[:2000],
-                        style="primary",
-                    ),
-                    ButtonElement(text="Cancel", action_id=BULK_CANCEL, value="cancel"),
-                ]
-            ),
-        ],
+        text=bulk_retry_prompt_text(count),
+        blocks=bulk_retry_prompt_blocks(count, query),
     )
 
 
 def bulk_from_command(
-    desk: Desk, client: WebClient, user: str, query_json: str, channel: str | None, respond: Any
+    desk: Desk, client: WebClient, user: str, query_json: str, channel: str | None, respond: Respond
 ) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Run again all"):
@@ -250,18 +231,13 @@ def bulk_from_command(
         respond(text=f"Started: run again {len(ids)} recoveries ({described}).", replace_original=True)
         thread = None
         if channel:
-            try:
-                parent = client.chat_postMessage(
-                    channel=channel, text=f"{who(user)} runs again {len(ids)} recoveries ({described})."
-                )
-                thread = (parent["channel"], parent["ts"])
-            except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
-                thread = None
+            opening = bulk_thread_opening(user, len(ids), described)
+            thread = SlackNotifier(client).open_thread(channel, opening)
         run_bulk(desk, client, user, "run_again", ids, query.describe(), thread, say)
 
 
 # ---------------------------------------------------------------------- /recoveries
-def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
+def recoveries_command(desk: Desk, user: str, text: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "/recoveries"):
         try:
@@ -277,18 +253,18 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Any) -> None:
             elif verb == "list":
                 list_page(desk, user, RecoveryQuery.from_words(rest).to_json(), "1", respond, replace=False)
             elif verb == "dlq":
-                from slack_app.listeners.dlq import show_dead_letters
+                from slack_app.listeners import dlq  # the queues' code, only for `/recoveries dlq`
 
-                show_dead_letters(desk, user, rest, respond, say)
+                dlq.show_dead_letters(desk, user, rest, respond, say)
             else:
                 say(f"Unknown command {code(verb[:40])}.\n{USAGE}")
         except QueryError as exc:
             say(f"{escape(exc)}\n{USAGE}")
 
 
-def show(desk: Desk, user: str, words: list[str], say: Any, respond: Any) -> None:
+def show(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
     if len(words) != 1:
-        say("Usage: `/recoveries show &lt;recovery id&gt;` (the id is at the bottom of each message).")
+        say(f"Usage: `/recoveries show {escape('<recovery id>')}` (the id is at the bottom of each message).")
         return
     if not words[0].startswith("rec-"):
         say(f"{code(words[0][:80])} is not a recovery id (they start with `rec-`).")
@@ -310,7 +286,7 @@ def show(desk: Desk, user: str, words: list[str], say: Any, respond: Any) -> Non
     respond(response_type="ephemeral", text=f"Recovery {recovery.recovery_id}", blocks=show_blocks(recovery))
 
 
-def list_denied(desk: Desk, user: str, say: Any) -> bool:
+def list_denied(desk: Desk, user: str, say: Say) -> bool:
     """The list is guarded like every view; a refusal is audited on ``access#recoveries``."""
 
     def record(why: str) -> None:
@@ -320,7 +296,7 @@ def list_denied(desk: Desk, user: str, say: Any) -> bool:
     return view_denied(desk, user, "the recoveries", say, record)
 
 
-def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Any, replace: bool) -> None:
+def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Respond, replace: bool) -> None:
     """A page of the open list (``page`` and ``query_json`` as typed or as a Next button carries them)."""
     say = via_respond(respond)
     with reporting_failures(say, "/recoveries"):
@@ -342,7 +318,7 @@ def _page_number(text: str) -> int:
 
 
 def _respond_with_page(
-    desk: Desk, query: RecoveryQuery, page_number: int, respond: Any, replace: bool
+    desk: Desk, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
 ) -> None:
     where = query.list_filter()
     rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)

@@ -13,7 +13,7 @@ from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
-from slack_app.blocks import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
 from tests.support.orders import item_execution_arn
 from tests.support.stacks import BOT_TOKEN, ROUTED_CHANNELS
 from tests.support.waiting import wait_until

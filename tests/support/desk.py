@@ -17,7 +17,7 @@ from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_SUBMIT
-from slack_app.modals import INPUT_ACTION, INPUT_BLOCK
+from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.support.stacks import ALLOWED, SIGNING_SECRET
 from tests.support.waiting import wait_until
 

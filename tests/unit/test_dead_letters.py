@@ -164,7 +164,7 @@ def test_the_orders_dlq_is_not_redriven_and_rates_are_bounded(sqs) -> None:
 def test_the_slack_answer_stays_within_block_kit_limits_whatever_the_messages() -> None:
     from service.recovery.dead_letter_preview import DeadLetter
     from service.recovery.dead_letter_queues import DeadLetterReport
-    from slack_app.listeners.dlq import dead_letter_blocks
+    from slack_app.views.dead_letters import dead_letter_blocks
 
     orders, recovery = standard_queues(ORDERS_DLQ, RECOVERY_DLQ, RECOVERY_QUEUE)
     huge = [

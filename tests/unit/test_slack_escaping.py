@@ -22,9 +22,10 @@ from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.reminders import Reminder
-from slack_app import blocks, listing, modals
-from slack_app.escaping import code, escape, link, one_line, plain
-from slack_app.listeners.replies import group_closed_blocks
+from slack_app.views import failure_message, listing, modals, recovery_message
+from slack_app.views.escaping import code, escape, link, one_line, plain
+from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from slack_app.views.thread_replies import reminder_text
 from tests.support.slack_safety import hostile, unsafe_spots
 
 NAME = "<!channel>name"  # what may appear in an ARN: no colon
@@ -101,9 +102,9 @@ def assert_safe(value: object) -> None:
 def test_a_recovery_message_and_its_outcome_escape_everything_the_recovery_carries(status) -> None:
     recovery = hostile_recovery(status)
 
-    assert_safe(blocks.recovery_blocks(recovery))
-    assert_safe(blocks.recovery_fallback_text(recovery))
-    assert_safe(blocks.outcome_blocks(recovery, blocks.outcome_text(recovery)))
+    assert_safe(recovery_message.recovery_blocks(recovery))
+    assert_safe(recovery_message.recovery_fallback_text(recovery))
+    assert_safe(recovery_message.outcome_blocks(recovery, recovery_message.outcome_text(recovery)))
     assert_safe(listing.show_blocks(recovery))
 
 
@@ -124,8 +125,8 @@ def test_group_messages_and_their_notice_escape_names_errors_and_the_dependency(
         error=recovery.error,
     )
 
-    assert_safe(blocks.group_blocks(group, notice))
-    assert_safe(blocks.group_fallback_text(group))
+    assert_safe(group_blocks(group, notice))
+    assert_safe(group_fallback_text(group))
     assert_safe(group_closed_blocks(state, "Run again all: 3/3"))
 
 
@@ -141,8 +142,8 @@ def test_lists_escape_counts_rows_and_the_query_that_was_typed() -> None:
 def test_failure_messages_escape_what_the_failed_execution_carries(status) -> None:
     failure = hostile_failure(status)
 
-    assert_safe(blocks.failure_blocks(failure, redrivable=True))
-    assert_safe(blocks.failure_fallback_text(failure))
+    assert_safe(failure_message.failure_blocks(failure, redrivable=True))
+    assert_safe(failure_message.failure_fallback_text(failure))
 
 
 def test_modals_escape_their_bodies_and_carry_metadata_without_markup() -> None:
@@ -172,7 +173,7 @@ def test_a_reminder_escapes_the_execution_name() -> None:
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     reminder = Reminder(hostile_recovery(), timedelta(hours=2), now + timedelta(hours=1), now)
 
-    text = blocks.reminder_text(reminder)
+    text = reminder_text(reminder)
 
     assert_safe(text)
     assert "1 h 0 min left" in text

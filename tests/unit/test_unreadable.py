@@ -8,7 +8,7 @@ import pytest
 
 from service.recovery.notifier import MessageRef, NotifierUnavailable, UnreadableMessage
 from service.recovery.unreadable import UnreadableNotices, notice_id, read_what_can_be_read
-from slack_app.blocks import unreadable_blocks, unreadable_fallback_text
+from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from tests.support.slack_safety import hostile, unsafe_spots
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAV3xLive+Token/Of/A/Paused/Task=="

@@ -30,8 +30,8 @@ from service.recovery.recovery import RecoveryStatus
 from service.recovery.reminders import Reminders
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from slack_app.notifier import SlackThreadPoster
+from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from slack_app.web import web_client
 from tests.support.desk import (
     ORDER,

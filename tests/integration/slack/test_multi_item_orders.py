@@ -12,7 +12,7 @@ from service.orders.stock import StockStore
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.modals import REASON_ACTION, REASON_BLOCK
+from slack_app.views.modals import REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
     edit_submission,
     execution_status,

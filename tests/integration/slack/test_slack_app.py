@@ -16,7 +16,7 @@ from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
+from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
     ORDER,
     count_calls,

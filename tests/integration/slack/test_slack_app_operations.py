@@ -16,7 +16,7 @@ from service.supplier.dummy import DummyVendor
 from slack_app.app import build_app, desk_from_config
 from slack_app.desk import Lazy
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
-from slack_app.listing import PAGE_SIZE, row_menu_value
+from slack_app.views.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client
 from tests.support.desk import (
     ORDER,

@@ -15,7 +15,11 @@ helpers below build on it for the places untrusted text goes:
 - ``plain``: into ``plain_text`` objects (headers, titles, labels), which Slack does not parse:
   control characters go, angle brackets become look-alikes so nothing reads as a mention;
 - ``link``: a URL the product built, with any character that could end or split ``<url|label>``
-  percent-encoded, and an escaped label.
+  percent-encoded, and an escaped label;
+- ``who``: the one mention the product makes on purpose, of a person who acted (a Slack user id);
+  any other actor is escaped text.
+
+``unescape`` is the way back, for the demo that prints messages in a terminal.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _BACKTICK_LOOKALIKE = "ˋ"
 _MARKUP_LOOKALIKES = str.maketrans({"*": "∗", "~": "∼", "`": _BACKTICK_LOOKALIKE})
 # what may stay as it is in a URL inside <url|label>: no <, >, |, space or quote
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def escape(text: object) -> str:
@@ -81,3 +86,15 @@ def mrkdwn(text: str) -> MarkdownTextObject:
     """A mrkdwn object for text already escaped here: ``verbatim`` so Slack adds no links or
     mentions of its own (plain URLs, ``#channel``, ``@here``); the product's ``<url|label>`` stay."""
     return MarkdownTextObject(text=text, verbatim=True)
+
+
+def who(actor: str | None) -> str:
+    """A Slack user id as a mention; any other actor (``cli:alice``) as plain, escaped text."""
+    if actor and _SLACK_USER_ID.match(actor):
+        return f"<@{actor}>"
+    return one_line(actor or "someone")
+
+
+def unescape(text: str) -> str:
+    """What ``escape`` wrote, as the characters a person sees in Slack."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -23,12 +23,12 @@ from slack_sdk.models.views import View
 from service.recovery.query import inert_json
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import restore_redacted, without_tokens
-from slack_app.escaping import code, mrkdwn, one_line, truncate
 from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+from slack_app.views.escaping import code, mrkdwn, one_line, truncate
+from slack_app.views.limits import TEXT_INPUT_LIMIT
 
 INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
 REASON_BLOCK, REASON_ACTION = "reason", "text"
-TEXT_INPUT_LIMIT = 3000
 # what JSON leaves raw but a person cannot see: DEL, C1 controls, bidirectional overrides
 _INVISIBLE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 REASON_LIMIT = 500

@@ -1,4 +1,4 @@
-"""`/recoveries` answers: the open list (paged within Slack's limits) and one recovery in full.
+"""The answers of `/recoveries`: the open list (paged within Slack's limits) and one recovery in full.
 
 A page has a header, the counts by state machine and error, one section per recovery (its
 actions in an overflow menu: Run again, Edit input & run again, Reject) and a "Next page" button
@@ -26,20 +26,10 @@ from slack_sdk.models.blocks import (
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import without_tokens
-from slack_app.blocks import (
-    EDIT_AND_RUN_AGAIN,
-    MAX_BLOCKS,
-    REJECT,
-    RUN_AGAIN,
-    SECTION_TEXT_LIMIT,
-    actions_block,
-    cause_block,
-    input_block,
-    outcome_text,
-    who,
-)
-from slack_app.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate
-from slack_app.ids import NEXT_PAGE, ROW_MENU
+from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, ROW_MENU, RUN_AGAIN
+from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
+from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
+from slack_app.views.recovery_message import actions_block, cause_block, input_block, outcome_text
 
 PAGE_SIZE = 20
 COUNTS_SHOWN = 10
@@ -67,7 +57,7 @@ def list_blocks(
     title = f"{total} open recover{'y' if total == 1 else 'ies'}" + (
         f" ({query.describe()})" if query.narrowed else ""
     )
-    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(plain(title), 150)))]
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(plain(title), HEADER_TEXT_LIMIT)))]
     if total:
         lines = [
             f"• *{one_line(machine)}* · {code(error or 'unknown')}: {count}"
@@ -83,7 +73,7 @@ def list_blocks(
     blocks.append(DividerBlock())
     for recovery in page:
         blocks.append(_row(recovery))
-    footer = f"Page {page_number} · newest first · `/recoveries show &lt;id&gt;` for one in full"
+    footer = f"Page {page_number} · newest first · `/recoveries show {escape('<id>')}` for one in full"
     blocks.append(ContextBlock(elements=[mrkdwn(footer)]))
     if next_cursor:
         blocks.append(
@@ -93,7 +83,9 @@ def list_blocks(
                         text=f"Next {PAGE_SIZE}",
                         action_id=NEXT_PAGE,
                         value=truncate(
-                            f"{page_number + 1}|{query.next_page(next_cursor).to_json()}", 2000, marker=""
+                            f"{page_number + 1}|{query.next_page(next_cursor).to_json()}",
+                            BUTTON_VALUE_LIMIT,
+                            marker="",
                         ),
                     )
                 ]
@@ -126,7 +118,9 @@ def show_blocks(recovery: Recovery) -> list[Block]:
     blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(
-                text=truncate(plain(f"{recovery.state_machine_name}: {recovery.failed_state}"), 150)
+                text=truncate(
+                    plain(f"{recovery.state_machine_name}: {recovery.failed_state}"), HEADER_TEXT_LIMIT
+                )
             )
         ),
         SectionBlock(

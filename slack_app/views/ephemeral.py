@@ -1,0 +1,87 @@
+"""What only the person who clicked or typed sees: what their action came to, a refusal, a
+failure to report, the `/recoveries` usage, and the confirmation a `/recoveries retry` asks for.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, SectionBlock
+
+from service.recovery.actions import ActionOutcome, ActionResult
+from service.recovery.query import RecoveryQuery
+from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
+from slack_app.views.escaping import code, escape, mrkdwn, one_line, who
+from slack_app.views.limits import BUTTON_VALUE_LIMIT
+
+SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
+
+USAGE = (
+    "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
+    '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
+    "• `/recoveries [filters]` list\n"
+    f"• {SHOW_ONE} one in full, with its history\n"
+    "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
+    "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
+)
+
+
+def failure_report_text(what: str, why: str, reference: str) -> str:
+    """An action that did not complete: what failed and where its log line is, never the
+    exception's text (it may hold URLs or data)."""
+    return (
+        f"⚠️ {what} did not complete ({escape(why)}; reference `{reference}` in the "
+        f"Slack app's logs). Check {SHOW_ONE} before trying again."
+    )
+
+
+def denied_text(action: str, why: str) -> str:
+    return f"🚫 You cannot {action}: {escape(why)}. Nothing was sent; your attempt is in the audit trail."
+
+
+def view_denied_text(what: str, why: str) -> str:
+    return f"🚫 You cannot see {what}: {escape(why)}. Your attempt is in the audit trail."
+
+
+def action_result_text(result: ActionResult, always: bool = False) -> str | None:
+    """What an action came to, when the updated message does not already show it (``always``: the
+    click came from a list, whose rows are not updated); None when there is nothing to add."""
+    recovery = result.recovery
+    name = code(recovery.execution_name) if recovery else "This recovery"
+    detail = escape(result.detail)
+    if result.outcome is ActionOutcome.ALREADY_HANDLED:
+        by = f" by {who(result.handled_by)}" if result.handled_by else ""
+        return f"👋 {name} {detail}{by}. Nothing was sent."
+    if result.outcome is ActionOutcome.EXPIRED:
+        return f"⌛ {name} can no longer be resumed: {detail}. It is now marked EXPIRED."
+    if result.outcome in (ActionOutcome.FAILED, ActionOutcome.NOT_FOUND):
+        return f"⚠️ {name}: {detail}"
+    if always:
+        return f"{'✅ Run again' if result.outcome is ActionOutcome.RESUMED else '🛑 Rejected'}: {name}."
+    return None
+
+
+def bulk_retry_prompt_text(count: int) -> str:
+    return f"Run again {count} recoveries?"
+
+
+def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery) -> list[Block]:
+    """`/recoveries retry …`: how many open recoveries match, and a button to run them all again
+    (its value carries the query, never ids)."""
+    return [
+        SectionBlock(
+            text=mrkdwn(
+                f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
+                f"{one_line(query.describe())}. Run every one again with its original input?"
+            )
+        ),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text=f"Run again {count}",
+                    action_id=BULK_CONFIRM,
+                    value=query.to_json()[:BUTTON_VALUE_LIMIT],
+                    style="primary",
+                ),
+                ButtonElement(text="Cancel", action_id=BULK_CANCEL, value="cancel"),
+            ]
+        ),
+    ]

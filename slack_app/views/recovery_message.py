@@ -1,0 +1,134 @@
+"""The message of one recovery: what failed, why, when, the input, and its three buttons; once
+the recovery is handled, the same message with the buttons replaced by what happened.
+
+Long causes and inputs are cut to Slack's limits (the full input stays in the recoveries table),
+and button values carry only the recovery id. The task token never appears in a message, and
+nothing a recovery carries is shown before it has passed through ``without_tokens`` (token
+fields) and ``slack_app.views.escaping`` (mentions, links, markup). The cause and input blocks
+are shared with the other views of a recovery (a group message, `/recoveries show`).
+"""
+
+from __future__ import annotations
+
+import json
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from service.recovery.contract import Routing
+from service.recovery.recovery import Recovery
+from service.recovery.redaction import without_tokens
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
+from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
+
+_ROUTING_LABEL = {Routing.TECHNICAL: "technical problem", Routing.CLIENT_DATA: "client-data problem"}
+
+
+def readable_cause(cause: str, known_tokens: tuple[str, ...] = ()) -> str:
+    """A Lambda task's cause is its error JSON: show the message (the whole cause stays stored),
+    token fields (and the recovery's own token, wherever it appears) removed."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return without_tokens(cause, known_tokens)
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return without_tokens(str(parsed["errorMessage"]), known_tokens)
+    return without_tokens(cause, known_tokens)
+
+
+def shown_input(recovery: Recovery) -> str:
+    """The recovery's input as shown to people: indented JSON, token fields removed."""
+    shown = json.dumps(without_tokens(recovery.input), indent=2, sort_keys=True, ensure_ascii=False)
+    return without_tokens(shown, (recovery.task_token,))
+
+
+def cause_block(cause: str, known_tokens: tuple[str, ...] = ()) -> SectionBlock:
+    return SectionBlock(text=mrkdwn(code_block(readable_cause(cause, known_tokens), SECTION_TEXT_LIMIT)))
+
+
+def input_block(recovery: Recovery) -> SectionBlock:
+    return SectionBlock(text=mrkdwn("*Input*\n" + code_block(shown_input(recovery), 2990)))
+
+
+def recovery_fallback_text(recovery: Recovery) -> str:
+    return truncate(
+        f"Recovery needed: {one_line(recovery.state_machine_name)} / {one_line(recovery.failed_state)} "
+        f"failed with {one_line(recovery.error or 'an error')} ({one_line(recovery.execution_name)})",
+        SECTION_TEXT_LIMIT,
+    )
+
+
+def recovery_blocks(recovery: Recovery) -> list[Block]:
+    """The message of one open recovery: what failed, why, when, the input, and the three buttons."""
+    header = truncate(
+        plain(f"⚠️ {recovery.state_machine_name}: {recovery.failed_state} failed"), HEADER_TEXT_LIMIT
+    )
+    routing = _ROUTING_LABEL[recovery.routing]
+    facts = (
+        f"*Execution:* {link(recovery.console_url, recovery.execution_name)}\n"
+        f"*Error:* {code(recovery.error or 'unknown')}  ·  *Routing:* {routing}\n"
+        f"*Paused at:* {one_line(recovery.requested_at)}  ·  *Delivered:* {recovery.attempts}×"
+    )
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=header)),
+        SectionBlock(text=mrkdwn(truncate(facts, SECTION_TEXT_LIMIT))),
+    ]
+    if recovery.cause:
+        blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
+    blocks.append(input_block(recovery))
+    blocks.append(actions_block(recovery.recovery_id))
+    blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
+    return blocks[:MAX_BLOCKS]
+
+
+def actions_block(recovery_id: str) -> ActionsBlock:
+    value = truncate(recovery_id, BUTTON_VALUE_LIMIT, marker="")
+    return ActionsBlock(
+        block_id=f"recovery:{value}"[:255],
+        elements=[
+            ButtonElement(text="Run again", action_id=RUN_AGAIN, value=value, style="primary"),
+            ButtonElement(text="Edit input & run again", action_id=EDIT_AND_RUN_AGAIN, value=value),
+            # Reject opens a modal: the confirmation, with room for a reason.
+            ButtonElement(text="Reject", action_id=REJECT, value=value, style="danger"),
+        ],
+    )
+
+
+def outcome_blocks(recovery: Recovery, outcome: str) -> list[Block]:
+    """The message once a recovery is handled: the buttons replaced by what happened."""
+    blocks = [b for b in recovery_blocks(recovery) if not isinstance(b, ActionsBlock)]
+    blocks.insert(-1, DividerBlock())
+    blocks.insert(-1, SectionBlock(text=mrkdwn(truncate(outcome, SECTION_TEXT_LIMIT))))
+    return blocks[:MAX_BLOCKS]
+
+
+def outcome_text(recovery: Recovery) -> str:
+    """What happened to a closed recovery, from its audit trail: outcome, who, when, why."""
+    closing = next((e for e in reversed(recovery.audit) if e.result == recovery.status), None)
+    by = who(closing.actor if closing else None)
+    at = one_line(closing.at if closing else recovery.updated_at)
+    detail = closing.detail if closing else {}
+    if recovery.status == "RESUMED":
+        verb = "Edited and run again" if closing and closing.action.startswith("edit") else "Run again"
+        return (
+            f"✅ *{verb}* by {by} at {at}. The execution continues from *{one_line(recovery.failed_state)}*."
+        )
+    if recovery.status == "REJECTED":
+        reason = detail.get("reason")
+        reason = f"\n*Reason:* {escape(without_tokens(str(reason)))}" if reason else ""
+        return f"🛑 *Rejected* by {by} at {at}. The workflow compensates.{reason}"
+    if recovery.status == "EXPIRED":
+        why = escape(without_tokens(str(detail.get("why") or "the task token is no longer valid")))
+        return f"⌛ *Expired* at {at} ({by} tried to act): {why}. Nothing was resumed."
+    if recovery.status == "ABORTED":
+        return f"⏹ *Aborted* at {at}: the execution ended while this recovery was open."
+    return f"*{one_line(recovery.status)}* at {at}"

@@ -1,0 +1,66 @@
+"""What is posted in a message's thread: a reminder that a recovery still waits, the outcome of a
+recovery that shares a group message, and the progress of a bulk action (with the message that
+starts its thread when it was typed as `/recoveries retry`)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from service.recovery.bulk import BulkReport
+from service.recovery.recovery import Recovery
+from service.recovery.reminders import Reminder, describe_duration
+from slack_app.views.escaping import code, one_line, who
+
+
+def reminder_text(reminder: Reminder) -> str:
+    """A reminder in the recovery's thread: how long it has waited and how long its token has left."""
+    text = (
+        f"⏰ Still waiting for a person: {code(reminder.recovery.execution_name)} paused "
+        f"{describe_duration(reminder.waited)} ago."
+    )
+    left = reminder.time_left
+    if left is None or reminder.deadline is None:
+        return text + " Its paused step has no known timeout."
+    if left.total_seconds() <= 0:
+        return text + " Its paused step's timeout has passed: the workflow is handling it."
+    until = reminder.deadline.astimezone(UTC).isoformat(timespec="minutes")
+    return (
+        text + f" Its task token has {describe_duration(left)} left (until {until}); then the workflow "
+        "gives up on it."
+    )
+
+
+def grouped_outcome_text(recovery: Recovery, outcome: str) -> str:
+    """A handled recovery of a group message, in that message's thread (``outcome`` from
+    ``outcome_text``)."""
+    return f"{code(recovery.execution_name)}: {outcome}"
+
+
+def bulk_verb(kind: str) -> str:
+    """``kind`` is "run_again" or "reject"."""
+    return "Run again" if kind == "run_again" else "Reject"
+
+
+def bulk_thread_opening(user: str, count: int, described: str) -> str:
+    """The channel message a `/recoveries retry` starts, whose thread shows the progress
+    (``described`` already escaped)."""
+    return f"{who(user)} runs again {count} recoveries ({described})."
+
+
+def bulk_started_text(user: str, kind: str, count: int, description: str) -> str:
+    return (
+        f"{who(user)} started *{bulk_verb(kind)} all* on {count} open recoveries ({one_line(description)})."
+    )
+
+
+def bulk_progress_text(report: BulkReport) -> str:
+    return f"… {report.done}/{report.total} handled ({report.wall_s:.0f} s)"
+
+
+def bulk_finished_text(kind: str, report: BulkReport) -> str:
+    return f"*{bulk_verb(kind)} all* finished: {report.summary()} in {report.wall_s:.1f} s."
+
+
+def bulk_summary(user: str, kind: str, report: BulkReport) -> str:
+    """What a closed group message says of the bulk action that closed it."""
+    return f"{bulk_verb(kind)} all by {who(user)}: {report.summary()}"

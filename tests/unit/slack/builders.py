@@ -1,0 +1,95 @@
+"""Plain values the views are rendered from in these tests: a recovery, a group, a failure, built
+in memory (no table, no stack), and what a person sees of a rendered view."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from service.recovery.contract import Routing
+from service.recovery.groups import GroupState
+from service.recovery.notifier import RecoveryGroup
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+
+MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:orders"
+TOKEN = "AAAAtask-token-never-shown-0123456789abcdef"
+MENTIONS = "<!channel> <@U123>"
+ESCAPED_MENTIONS = "&lt;!channel&gt; &lt;@U123&gt;"
+
+
+def a_recovery(number: int = 1, **changes: Any) -> Recovery:
+    recovery = Recovery(
+        recovery_id=f"rec-{number:032d}",
+        task_token=TOKEN,
+        execution_arn=f"arn:aws:states:eu-west-1:123456789012:execution:orders:order-{number}",
+        execution_name=f"order-{number}",
+        state_machine_arn=MACHINE_ARN,
+        failed_state="Check availability",
+        input={"order_id": f"order-{number}", "task_token": TOKEN},
+        error="VendorUnavailable",
+        cause=json.dumps({"errorMessage": "vendor down"}),
+        routing=Routing.TECHNICAL,
+        requested_at="2026-12-01T10:00:00+00:00",
+        created_at="2026-12-01T10:00:00.000+00:00",
+        audit=[AuditEntry("2026-12-01T10:00:00.000+00:00", "recovery-queue", "opened", "OPEN")],
+    )
+    return replace(recovery, **changes)
+
+
+def a_closed_recovery(status: RecoveryStatus, actor: str, detail: dict | None = None) -> Recovery:
+    recovery = a_recovery()
+    closing = AuditEntry("2026-12-01T10:05:00.000+00:00", actor, "reject", str(status), detail or {})
+    return replace(recovery, status=status, audit=[*recovery.audit, closing])
+
+
+def a_group(count: int = 3, **changes: Any) -> RecoveryGroup:
+    latest = [a_recovery(n) for n in range(1, min(count, 5) + 1)]
+    group = RecoveryGroup("grp-1", MACHINE_ARN, "Check availability", "VendorUnavailable", count, latest)
+    return replace(group, **changes)
+
+
+def a_group_state(**changes: Any) -> GroupState:
+    state = GroupState(
+        "grp-1",
+        3,
+        [],
+        "C-RECOVERIES",
+        "1700000000.000100",
+        state_machine_arn=MACHINE_ARN,
+        failed_state="Check availability",
+        error="VendorUnavailable",
+    )
+    return replace(state, **changes)
+
+
+def sent(view: list[Block] | View) -> Any:
+    """What slack_sdk sends to Slack for these blocks or this modal."""
+    if isinstance(view, View):
+        return view.to_dict()
+    return [block.to_dict() for block in view]
+
+
+def buttons(blocks: list[Block]) -> list[tuple[str, str]]:
+    """(action id, value) of every button, in the order a person sees them."""
+    found = []
+    for block in sent(blocks):
+        elements = block.get("elements", []) if block["type"] == "actions" else [block.get("accessory")]
+        found += [(e["action_id"], e["value"]) for e in elements if e and e.get("type") == "button"]
+    return found
+
+
+def texts(payload: Any) -> str:
+    """Every text a person reads in a payload (each ``text`` field), one per line."""
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, list):
+        return "\n".join(texts(item) for item in payload)
+    if isinstance(payload, dict):
+        found = [payload["text"]] if isinstance(payload.get("text"), str) else []
+        found += [texts(value) for key, value in payload.items() if isinstance(value, dict | list)]
+        return "\n".join(t for t in found if t)
+    return ""

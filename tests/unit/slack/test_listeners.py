@@ -1,0 +1,194 @@
+"""Listeners as plain functions: called with a ``Mock(spec=WebClient)`` and a desk of mocks, no
+stack and no server; the assertions are on the Slack calls they make."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+from unittest.mock import Mock
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from service.recovery.actions import ActionOutcome, ActionResult
+from service.recovery.authorization import AccessDecision
+from service.recovery.bulk import BulkReport
+from service.recovery.notifier import MessageRef
+from service.recovery.recovery import AuditEntry, RecoveryStatus
+from slack_app.desk import Desk
+from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
+from slack_app.listeners import actions, replies, work
+from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
+from tests.unit.slack.builders import a_group_state, a_recovery, buttons
+
+ALICE = "U0ALICE"
+ALLOWED = AccessDecision(True, "in the allowed users")
+REFUSED = AccessDecision(False, "not in the support group <!channel>")
+
+
+def a_desk(decision: AccessDecision = ALLOWED) -> Desk:
+    desk = Desk(
+        store=Mock(),
+        groups=Mock(),
+        actions=Mock(),
+        bulk=Mock(),
+        policy=Mock(),
+        schemas=Mock(),
+        audit=Mock(),
+    )
+    desk.policy.check.return_value = decision
+    return desk
+
+
+def a_click(value: str = "rec-1") -> dict:
+    return {
+        "user": {"id": ALICE},
+        "trigger_id": "trigger-1",
+        "channel": {"id": "C-RECOVERIES"},
+        "message": {"ts": "1700000000.000100"},
+        "actions": [{"value": value}],
+    }
+
+
+def test_reject_clicked_opens_the_reject_modal_for_the_message_it_came_from() -> None:
+    # Given
+    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    recovery = a_recovery()
+    desk.store.get.return_value = recovery
+
+    # When
+    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(recovery.recovery_id), respond)
+
+    # Then
+    client.views_open.assert_called_once()
+    kwargs = client.views_open.call_args.kwargs
+    assert kwargs["trigger_id"] == "trigger-1"
+    view = kwargs["view"].to_dict()
+    assert view["callback_id"] == REJECT_SUBMIT
+    assert json.loads(view["private_metadata"])["message_ts"] == "1700000000.000100"
+    respond.assert_not_called()
+
+
+def test_a_reject_of_a_recovery_already_handled_opens_no_modal_and_says_by_whom() -> None:
+    # Given
+    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    recovery = a_recovery(status=RecoveryStatus.RESUMED)
+    recovery.audit.append(AuditEntry("2026-12-01T10:02:00", "U0BOB", "run again", "RESUMED"))
+    desk.store.get.return_value = recovery
+
+    # When
+    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(), respond)
+
+    # Then
+    client.views_open.assert_not_called()
+    respond.assert_called_once_with(
+        text="👋 `order-1` is resumed (<@U0BOB>).", response_type="ephemeral", replace_original=False
+    )
+
+
+def test_a_refused_reject_submission_is_answered_privately_in_the_channel_and_sends_nothing() -> None:
+    # Given
+    desk, client = a_desk(REFUSED), Mock(spec=WebClient)
+    metadata = metadata_json({"recovery_id": "rec-1", "channel": "C-RECOVERIES", "message_ts": "1.1"})
+    typed = {REASON_BLOCK: {REASON_ACTION: {"value": "duplicate"}}}
+    view = {"private_metadata": metadata, "state": {"values": typed}}
+
+    # When
+    work.reject_submitted(desk, client, ALICE, view)
+
+    # Then
+    desk.actions.reject.assert_not_called()
+    desk.actions.record_denied.assert_called_once_with("rec-1", ALICE, "reject", REFUSED.why)
+    client.chat_postEphemeral.assert_called_once()
+    kwargs = client.chat_postEphemeral.call_args.kwargs
+    assert (kwargs["channel"], kwargs["user"]) == ("C-RECOVERIES", ALICE)
+    assert kwargs["text"].startswith("🚫 You cannot reject: not in the support group &lt;!channel&gt;.")
+
+
+def test_a_bulk_action_reports_in_its_thread_and_closes_the_group_once_nothing_is_open() -> None:
+    # Given
+    desk, client = a_desk(), Mock(spec=WebClient)
+    closed = a_recovery(status=RecoveryStatus.RESUMED, group_id="grp-1")
+    report = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}), wall_s=0.5)
+    report.results.append(ActionResult(ActionOutcome.RESUMED, closed))
+    desk.bulk.run_again.return_value = report
+    desk.groups.shares_message.return_value = True
+    desk.groups.get.return_value = a_group_state()
+    desk.store.list_by_status.return_value = []  # nothing of the group is open any more
+    thread = MessageRef("C-RECOVERIES", "1700000000.000100")
+
+    # When
+    replies.run_bulk(desk, client, ALICE, "run_again", ["rec-1"], "orders", thread, say=Mock())
+
+    # Then
+    posted = [c.kwargs for c in client.chat_postMessage.call_args_list]
+    assert all(p["channel"] == "C-RECOVERIES" and p["thread_ts"] == thread.ts for p in posted)
+    assert posted[0]["text"] == "<@U0ALICE> started *Run again all* on 1 open recoveries (orders)."
+    assert posted[-1]["text"] == "*Run again all* finished: 1/1: 1 resumed in 0.5 s."
+    client.chat_update.assert_called_once()
+    update = client.chat_update.call_args.kwargs
+    assert (update["channel"], update["ts"]) == ("C-RECOVERIES", "1700000000.000100")
+    assert update["text"] == "Run again all by <@U0ALICE>: 1/1: 1 resumed"
+    assert buttons(update["blocks"]) == []
+
+
+def test_a_typed_bulk_retry_reports_to_the_person_when_the_bot_cannot_post_in_the_channel() -> None:
+    # Given
+    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    client.chat_postMessage.side_effect = SlackApiError("not_in_channel", {"ok": False})
+    desk.store.list_by_status.return_value = [a_recovery()]
+    desk.bulk.run_again.return_value = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}))
+
+    # When
+    work.bulk_from_command(desk, client, ALICE, '{"error": "VendorUnavailable"}', "C-RECOVERIES", respond)
+
+    # Then
+    said = [c.kwargs["text"] for c in respond.call_args_list]
+    assert said[0].startswith("Started: run again 1 recoveries")
+    assert any("started *Run again all*" in text for text in said[1:])
+    client.chat_postMessage.assert_called_once()  # the thread's opening only; progress went to respond
+
+
+class RecordingApp:
+    """Stands in for Bolt's App: keeps what each action id was registered with."""
+
+    def __init__(self) -> None:
+        self.lazy: dict[str, list[Any]] = {}
+
+    def action(self, action_id: str) -> Any:
+        def register(ack: Any, lazy: list[Any]) -> None:
+            self.lazy[action_id] = lazy
+
+        return register
+
+
+def test_a_run_again_click_reaches_the_work_that_runs_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given
+    desk, app, respond = a_desk(), RecordingApp(), Mock()
+    ran = Mock()
+    monkeypatch.setattr(work, "run_again", ran)
+    actions.register(app, lambda: desk)  # type: ignore[arg-type]
+
+    # When
+    [listener] = app.lazy[RUN_AGAIN]
+    listener(body=a_click("rec-7"), respond=respond)
+
+    # Then
+    ran.assert_called_once_with(desk, ALICE, "rec-7", respond, from_list=False)
+
+
+def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_did() -> None:
+    # Given
+    app = RecordingApp()
+
+    # When
+    actions.register(app, a_desk)  # type: ignore[arg-type]
+
+    # Then
+    assert len(app.lazy) == 13
+    names = {action_id: [listener.__name__ for listener in lazy] for action_id, lazy in app.lazy.items()}
+    assert names[RUN_AGAIN] == ["run_again_clicked"]
+    assert all(len(listeners) == 1 for listeners in names.values())
+    assert all(name.endswith(("clicked", "chosen", "confirmed", "cancelled")) for [name] in names.values())
