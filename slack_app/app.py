@@ -2,8 +2,9 @@
 
 ``build_app`` takes everything it needs (a WebClient, the signing secret, a factory of the
 support desk), so the Lambda function, ``recovery-ops serve`` (Flask or Socket Mode) and the
-tests build the same app. ``app_from_environment`` is the Lambda function's wiring: secrets
-from Secrets Manager, the desk on the deployment's table.
+tests build the same app. ``current_settings`` + ``app_from_config`` are the Lambda function's
+wiring: configuration from its environment, secrets from Secrets Manager, the desk on the
+deployment's table.
 """
 
 from __future__ import annotations
@@ -60,11 +61,6 @@ def current_settings() -> tuple[Any, SlackSecrets]:
             parameters.get_secret(config.slack_signing_secret_secret, max_age=SECRET_MAX_AGE_SECONDS)
         ),
     )
-
-
-def app_from_environment(process_before_response: bool = True) -> App:
-    """The deployed app: configuration from the function's environment, secrets from Secrets Manager."""
-    return app_from_config(*current_settings(), process_before_response=process_before_response)
 
 
 def app_from_config(config: Any, secrets: SlackSecrets, process_before_response: bool = True) -> App:
