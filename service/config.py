@@ -109,13 +109,7 @@ class OperatorSettings(DeskSettings):
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
         """The settings in ``environ`` (default: this process's environment); a malformed or
         out-of-range value raises ``ConfigurationError`` naming the variable, on one line."""
-        given = os.environ if environ is None else environ
-        try:
-            return cls.model_validate({name: value for name, value in given.items() if value != ""})
-        except ValidationError as exc:
-            raise ConfigurationError(
-                f"bad setting in the environment: {_problems(exc, quoted=True)}"
-            ) from exc
+        return _from_environment(cls, environ)
 
     def desk(self) -> DeskConfig:
         """The desk on the recoveries table these settings name (``ConfigurationError`` without one)."""
@@ -123,6 +117,39 @@ class OperatorSettings(DeskSettings):
             return DeskConfig.model_validate(self.model_dump(exclude={"slack_bot_token"}))
         except ValidationError as exc:
             raise ConfigurationError(f"the desk is not configured: {_problems(exc)}") from exc
+
+
+class ServeSettings(HandlerConfig):
+    """`recovery-ops serve [--local]` and `recovery-ops demo`: the Slack app on this machine, read
+    once when the command starts (the desk on a deployment reads its own ``DeskConfig``)."""
+
+    slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
+    slack_signing_secret: str | None = Field(alias="SLACK_SIGNING_SECRET", default=None, repr=False)
+    slack_app_token: str | None = Field(alias="SLACK_APP_TOKEN", default=None, repr=False)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
+    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
+    channel: str = Field(alias="SLACK_CHANNEL", default="recoveries", min_length=1)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
+        """As ``OperatorSettings.from_environment``: an empty variable counts as unset."""
+        return _from_environment(cls, environ)
+
+    @property
+    def allowed_users(self) -> frozenset[str]:
+        return _user_ids(self.allowed_user_ids)
+
+
+SettingsT = TypeVar("SettingsT", bound=HandlerConfig)
+
+
+def _from_environment(cls: type[SettingsT], environ: Mapping[str, str] | None) -> SettingsT:
+    given = os.environ if environ is None else environ
+    try:
+        return cls.model_validate({name: value for name, value in given.items() if value != ""})
+    except ValidationError as exc:
+        raise ConfigurationError(f"bad setting in the environment: {_problems(exc, quoted=True)}") from exc
 
 
 def _user_ids(text: str) -> frozenset[str]:

@@ -11,9 +11,8 @@ The desk acts on a deployed stack (``RECOVERIES_TABLE_NAME`` and your AWS creden
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
@@ -21,22 +20,25 @@ from slack_app.app import build_app
 from slack_app.desk import Lazy
 from slack_app.web import web_client
 
+if TYPE_CHECKING:
+    from service.config import ServeSettings
+
 
 class ServeError(RuntimeError):
     pass
 
 
-def app_for_this_machine(desk: Callable[[], Any], slack_api_url: str | None = None) -> App:
-    token = os.environ.get("SLACK_BOT_TOKEN")
+def app_for_this_machine(desk: Callable[[Any], Any], settings: ServeSettings) -> App:
+    """The Bolt app of ``serve``: listeners in threads after the ack, the desk built on first use."""
+    token = settings.slack_bot_token
     if not token:
         raise ServeError("set SLACK_BOT_TOKEN (xoxb-…, the app's bot token: see slack_app/manifest.yaml)")
-    signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "")
-    if not signing_secret and not os.environ.get("SLACK_APP_TOKEN"):
+    if not settings.slack_signing_secret and not settings.slack_app_token:
         raise ServeError("set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode)")
-    client = web_client(token, base_url=slack_api_url)
+    client = web_client(token, base_url=settings.slack_api_url)
     return build_app(
         client=client,
-        signing_secret=signing_secret,
+        signing_secret=settings.slack_signing_secret or "",
         desk=Lazy(lambda: desk(client)),
         process_before_response=False,
     )
@@ -56,8 +58,8 @@ def deployed_desk(client: Any) -> Any:
     return desk_from_config(config, client)
 
 
-def run(app: App, port: int, say: Callable[[str], None] = print) -> None:
-    app_token = os.environ.get("SLACK_APP_TOKEN")
+def run(app: App, port: int, settings: ServeSettings, say: Callable[[str], None] = print) -> None:
+    app_token = settings.slack_app_token
     if app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

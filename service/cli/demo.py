@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -14,7 +15,13 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    from service.config import ConfigurationError, ServeSettings
     from service.local.demo import run_demo
 
-    run_demo(order_count=args.orders, failure_rate=args.failure_rate, seed=args.seed)
+    try:
+        settings = ServeSettings.from_environment()
+    except ConfigurationError as exc:
+        print(f"recovery-ops demo: {exc}", file=sys.stderr)
+        return 2
+    run_demo(order_count=args.orders, failure_rate=args.failure_rate, seed=args.seed, settings=settings)
     return 0

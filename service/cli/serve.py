@@ -51,17 +51,19 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 when the Slack app is not configured."""
+    from service.config import ConfigurationError, ServeSettings
     from slack_app.serve import ServeError, app_for_this_machine, deployed_desk, run
 
     try:
+        settings = ServeSettings.from_environment()
         if args.local:
             from service.local.serve_local import local_desk
 
-            with local_desk() as desk:
-                run(app_for_this_machine(desk), args.port)
+            with local_desk(settings) as desk:
+                run(app_for_this_machine(desk, settings), args.port, settings)
         else:
-            run(app_for_this_machine(deployed_desk), args.port)
-    except ServeError as exc:
+            run(app_for_this_machine(deployed_desk, settings), args.port, settings)
+    except (ServeError, ConfigurationError) as exc:
         print(f"recovery-ops serve: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections import Counter
@@ -12,6 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from service.cli.operator import Operator
+from service.config import ServeSettings
 from service.local.collector_poller import poll_collector
 from service.local.execution_history import (
     POLL_SECONDS,
@@ -90,7 +90,10 @@ class SupportDesk:
     stand-in, a click is also sent as Slack sends it: signed, to the Slack app's function.
     """
 
-    def __init__(self, stack: EmbeddedStack, slack: SlackStandIn | None, out: Print) -> None:
+    def __init__(
+        self, stack: EmbeddedStack, slack: SlackStandIn | None, out: Print, token: str = LOCAL_BOT_TOKEN
+    ) -> None:
+        self._token = token
         self._stack = stack
         self._slack = slack
         self._out = out
@@ -104,8 +107,7 @@ class SupportDesk:
         from slack_app.desk import build_desk
         from slack_app.web import web_client
 
-        token = os.environ.get("SLACK_BOT_TOKEN") or LOCAL_BOT_TOKEN
-        client = web_client(token, base_url=self._slack.base_url if self._slack else None)
+        client = web_client(self._token, base_url=self._slack.base_url if self._slack else None)
         config = DeskConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
         return Operator.at(build_desk(config, self._stack.client, client), "cli:demo-desk", out=self._say)
 
@@ -236,9 +238,16 @@ def _multi_item_order(
 
 
 def run_demo(
-    order_count: int = 12, failure_rate: float = 0.2, seed: int = 7, out: Print = print
+    order_count: int = 12,
+    failure_rate: float = 0.2,
+    seed: int = 7,
+    out: Print = print,
+    settings: ServeSettings | None = None,
 ) -> DemoResult:
     """Place orders against a flaky vendor, then live through an outage; act on every recovery request.
+
+    With ``settings.slack_bot_token`` the messages go to that workspace (channel ``settings.channel``);
+    without, to a local Slack stand-in whose calls are shown in the terminal.
 
     The local operator stands in for the support team: a client-data problem is rejected (the order
     is compensated and sent to the DLQ), a technical one is run again once the vendor is back.
@@ -248,7 +257,8 @@ def run_demo(
     vendor = DummyVendor(VendorBehaviour(failure_rate=failure_rate), seed=seed)
     out("recovery-ops demo: the order workflow on an embedded moto stack (no AWS, no Slack)")
     quiet_interpreter_logs()
-    real_slack_token = os.environ.get("SLACK_BOT_TOKEN")
+    settings = settings or ServeSettings()
+    real_slack_token = settings.slack_bot_token
     with ExitStack() as resources:
         vendor_url = resources.enter_context(serve_dummy_vendor(vendor))
         slack = None if real_slack_token else resources.enter_context(serve_slack_standin())
@@ -256,7 +266,7 @@ def run_demo(
             embedded_stack(
                 parameters={
                     "VendorUrl": vendor_url,
-                    "SlackDefaultChannel": os.environ.get("SLACK_CHANNEL", "recoveries"),
+                    "SlackDefaultChannel": settings.channel,
                     "SlackAllowedUserIds": SUPPORT_ENGINEER,
                 },
                 secrets={
@@ -267,7 +277,7 @@ def run_demo(
                 quiet=True,
             )
         )
-        desk = SupportDesk(stack, slack, out)
+        desk = SupportDesk(stack, slack, out, token=real_slack_token or LOCAL_BOT_TOKEN)
         sfn = stack.client("stepfunctions")
         sqs = stack.client("sqs")
         if real_slack_token:

@@ -35,6 +35,7 @@ import re
 import threading
 import time
 import types
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -525,10 +526,17 @@ class ExecutionEnds:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: dict[str, threading.Event] = {}
+        #: how many times a parent began to wait for each nested execution (1 while it is at rest)
+        self.waits: Counter[str] = Counter()
 
     def event(self, execution_arn: str) -> threading.Event:
         with self._lock:
             return self._events.setdefault(execution_arn, threading.Event())
+
+    def wait(self, execution_arn: str, event: threading.Event) -> None:
+        with self._lock:
+            self.waits[execution_arn] += 1
+        event.wait(SYNC_WAIT_SECONDS)
 
     def ended(self, execution_arn: str) -> None:
         with self._lock:
@@ -546,7 +554,7 @@ def _first(letter_case: str, key: str) -> str:
 
 
 @contextmanager
-def nested_executions_as_on_aws() -> Iterator[None]:
+def nested_executions_as_on_aws() -> Iterator[ExecutionEnds]:
     """Let moto's interpreter run ``states:startExecution.sync:2`` the way Step Functions does.
 
     The interpreter passes the task's parameters to boto3 as written in the ASL (``StateMachineArn``,
@@ -587,7 +595,7 @@ def nested_executions_as_on_aws() -> Iterator[None]:
 
         def resolve_once_ended() -> Any:
             if execution is not None and execution.status == "RUNNING":
-                ended.wait(SYNC_WAIT_SECONDS)
+                ends.wait(execution_arn, ended)
                 if execution.status == "RUNNING":
                     return None
             ends.forget(execution_arn)
@@ -601,7 +609,7 @@ def nested_executions_as_on_aws() -> Iterator[None]:
         patches.enter_context(_patched(SFN_SYNC2_RESOLVER, sync2_resolver))
         patches.enter_context(_patched(SYNC_CHECK_DELAY, SYNC_CHECK_SECONDS))
         patches.enter_context(_patched(EXECUTION_TERMINATED, terminated))
-        yield
+        yield ends
 
 
 def _backend_execution(execution_arn: str) -> Any:

@@ -8,11 +8,10 @@ resumes or compensates these local executions.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
@@ -21,6 +20,9 @@ from service.local.vendor_server import serve_dummy_vendor
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
+
+if TYPE_CHECKING:
+    from service.config import ServeSettings
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 PAUSE_DEADLINE_SECONDS = 180
@@ -32,13 +34,13 @@ PAUSED_ORDERS = [
 
 
 @contextmanager
-def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
+def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
     from service.config import DeskConfig
     from slack_app.desk import build_desk
 
-    token = os.environ.get("SLACK_BOT_TOKEN", "")
-    allowed = frozenset(u for u in os.environ.get("SLACK_ALLOWED_USER_IDS", "").split(",") if u)
-    group = os.environ.get("SLACK_ALLOWED_USER_GROUP") or None
+    token = settings.slack_bot_token or ""
+    allowed = settings.allowed_users
+    group = settings.allowed_user_group or None
     quiet_interpreter_logs()
     vendor = DummyVendor(VendorBehaviour(outage=True))
     stop = threading.Event()
@@ -48,12 +50,12 @@ def local_desk(say: Callable[[str], None] = print) -> Iterator[Callable[[Any], A
             embedded_stack(
                 parameters={
                     "VendorUrl": vendor_url,
-                    "SlackDefaultChannel": os.environ.get("SLACK_CHANNEL", "recoveries"),
+                    "SlackDefaultChannel": settings.channel,
                     "CircuitBreakerEnabled": "false",
                 },
                 secrets={TOKEN_SECRET: token},
                 # SLACK_API_URL: another Slack Web API endpoint (the tests' stand-in)
-                environment={k: v for k, v in os.environ.items() if k == "SLACK_API_URL"},
+                environment={"SLACK_API_URL": settings.slack_api_url} if settings.slack_api_url else {},
                 quiet=True,
             )
         )

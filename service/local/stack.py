@@ -69,6 +69,8 @@ class EmbeddedStack:
     skipped: list[str] = field(default_factory=list)
     iam: iam_check.CallRecorder | None = None  # every call of its functions and state machines, checked
     template: dict[str, Any] = field(default_factory=dict)  # what was deployed (template.yaml as data)
+    #: per nested execution, how many times its parent began to wait for its end (once, at rest)
+    nested_waits: Counter[str] = field(default_factory=Counter)
 
     def physical(self, logical_id: str) -> str:
         """What `!Ref logical_id` is in this stack (a table or function name, a queue URL, an ARN)."""
@@ -443,7 +445,7 @@ def embedded_stack(
             stack.enter_context(recorder.installed())  # before any client is made
             iam_check.adopt(recorder)
         stack.enter_context(moto_seam.memoised_hot_paths())
-        stack.enter_context(moto_seam.nested_executions_as_on_aws())
+        nested = stack.enter_context(moto_seam.nested_executions_as_on_aws())
         stack.enter_context(moto_seam.task_timeouts_as_on_aws())
         stack.enter_context(moto_seam.atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
@@ -476,6 +478,7 @@ def embedded_stack(
                 skipped=deployer.skipped,
                 iam=recorder,
                 template=template,
+                nested_waits=nested.waits,
             )
         finally:
             aws_clients.reset()

@@ -14,7 +14,7 @@ from service.local.execution_events import deliver, status_change_event
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack, embedded_stack
 from slack_app.ids import REDRIVE, RUN_AGAIN
-from tests.integration.slack import test_instrument as shipping
+from tests.support import shipping
 from tests.support.stacks import SLACK_APP_PARAMETERS
 
 RECOVERY_SERVICE = {
@@ -47,12 +47,10 @@ recovery_only = pytest.mark.stack_parameters(VendorUrl="", DeployOrderExample="f
 
 @pytest.fixture
 def shipping_functions() -> Iterator[None]:
-    """The shipping workflow's Lambda functions (tests/integration/slack/test_instrument.py) succeed."""
-    shipping.FAILURES.clear()
-    shipping.FAILING_SKUS.clear()
-    shipping.CALLS.clear()
+    """The shipping workflow's Lambda functions (tests/support/shipping.py) succeed."""
+    shipping.reset()
     yield
-    shipping.FAILURES.clear()
+    shipping.reset()
 
 
 def deployed(stack: EmbeddedStack) -> dict[str, set[str]]:

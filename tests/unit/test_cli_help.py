@@ -13,7 +13,7 @@ import pytest
 from service.cli import instrument
 from service.cli.dead_letters import DEFAULT_PREVIEW
 from service.cli.parser import build_parser
-from service.config import DeskConfig
+from service.config import DeskConfig, ServeSettings
 from service.local.cfn_template import TEMPLATE_PATH
 from service.recovery.dead_letter_queues import PREVIEW_SIZE
 
@@ -22,7 +22,7 @@ COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")
 # in template descriptions the product's name is also prose ("the recovery-ops functions"): commands
 # are the ones in backticks there
 QUOTED_COMMAND = re.compile(r"`recovery-ops ([\w-]+)")
-ENVIRONMENT_READ = re.compile(r"""os\.environ(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+ENVIRONMENT_READ = re.compile(r"\bos\.environ\b|\bgetenv\(")
 
 
 def parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
@@ -101,10 +101,8 @@ def test_template_descriptions_name_no_command_that_does_not_exist() -> None:
 
 
 def test_serve_help_names_every_environment_variable_it_reads() -> None:
-    # Given what serve reads: its own modules and the desk's configuration (as the Slack app's function)
-    sources = [ROOT / "slack_app" / "serve.py", ROOT / "service" / "local" / "serve_local.py"]
-    read = {name for source in sources for name in ENVIRONMENT_READ.findall(source.read_text())}
-    read |= {field.alias for field in DeskConfig.model_fields.values() if field.alias}
+    # Given what serve reads: its settings and the desk's configuration (as the Slack app's function)
+    read = {field.alias for model in (ServeSettings, DeskConfig) for field in model.model_fields.values()}
     assert {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "RECOVERIES_TABLE_NAME"} <= read
 
     # When
@@ -112,6 +110,19 @@ def test_serve_help_names_every_environment_variable_it_reads() -> None:
 
     # Then
     assert sorted(name for name in read if name not in shown) == []
+
+
+def test_no_command_reads_the_environment_itself_only_through_its_typed_settings() -> None:
+    # Given every module a command runs in: the command line, serve, serve --local, the demo
+    commands = [*(ROOT / "service" / "cli").glob("*.py")]
+    commands += [ROOT / "slack_app" / "serve.py", ROOT / "service" / "local" / "serve_local.py"]
+    commands += [ROOT / "service" / "local" / "demo.py"]
+
+    # When they are read
+    reading = [path.relative_to(ROOT) for path in commands if ENVIRONMENT_READ.search(path.read_text())]
+
+    # Then none of them reads os.environ: service/config.py's settings do, once, where the command starts
+    assert reading == []
 
 
 def test_the_dlq_preview_default_is_the_one_slack_shows() -> None:

@@ -16,7 +16,7 @@ from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
 from service.cli.operator import OperationError, Operator, build_operator
-from service.config import ConfigurationError, DeskConfig, OperatorSettings
+from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
 from service.recovery.input_edit import SchemaCatalog
 from service.recovery.store import RecoveryNotFound
 from slack_app.desk import build_desk
@@ -313,3 +313,57 @@ def test_an_unknown_recovery_is_a_request_to_change_when_input_schemas_are_confi
     # When / Then
     with pytest.raises(OperationError, match="no recovery rec-1"):
         operator.schema_for("rec-1")
+
+
+# ---------------------------------------------------------------- serve and demo
+SLACK_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_ALLOWED_USER_IDS",
+    "SLACK_ALLOWED_USER_GROUP",
+    "SLACK_CHANNEL",
+)
+
+
+def test_serve_settings_read_people_and_channel_and_hide_the_tokens() -> None:
+    # Given the Slack app's variables, one of them empty
+    environ = {
+        "SLACK_BOT_TOKEN": "xoxb-secret-bot",
+        "SLACK_SIGNING_SECRET": "signing-secret",
+        "SLACK_ALLOWED_USER_IDS": "U1, U2",
+        "SLACK_CHANNEL": "",
+    }
+
+    # When they are read
+    settings = ServeSettings.from_environment(environ)
+
+    # Then the people are a set, the empty channel is the default, and no token is shown
+    assert settings.allowed_users == frozenset({"U1", "U2"})
+    assert settings.channel == "recoveries"
+    assert "xoxb-secret-bot" not in repr(settings) and "signing-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "told"),
+    [
+        ({}, "set SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "set SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN"),
+    ],
+)
+def test_serve_without_its_slack_settings_says_which_and_exits_2(
+    environ: dict[str, str], told: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an environment without the Slack app's tokens
+    for name in SLACK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+    # When serve starts
+    code = main(["serve"])
+
+    # Then it says what to set, on one line, and serves nothing
+    assert code == 2
+    assert told in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.config import ServeSettings
 from service.local.serve_local import local_desk
 from service.local.slack_requests import SlackRequests
 from service.local.slack_standin import serve_slack_standin
@@ -32,8 +33,9 @@ def test_serve_local_posts_the_paused_demo_orders_and_a_click_resumes_one(
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
         said: list[str] = []
-        with local_desk(say=said.append) as desk:
-            app = app_for_this_machine(desk, slack_api_url=slack.base_url)
+        settings = ServeSettings.from_environment()
+        with local_desk(settings, say=said.append) as desk:
+            app = app_for_this_machine(desk, settings)
             store = desk(web_client(BOT_TOKEN, base_url=slack.base_url)).store
             wait_until(lambda: len(store.list_by_status(RecoveryStatus.OPEN)) == 3, 180)
             wait_until(lambda: len(slack.calls_of("chat.postMessage")) >= 1, 30)

@@ -1,0 +1,181 @@
+"""A shipping workflow nobody here wrote (tests/fixtures/shipping_workflow.asl.json), its Lambda
+functions answered in-process, deployed beside the recovery service and driven to its recoveries: what
+the instrument tests and the deployment-shape tests share."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from service.cli.instrument import instrument_command
+from service.local.collector_poller import poll_collector
+from service.local.lambda_dispatch import LocalFunction
+from service.local.slack_standin import SlackStandIn
+from service.local.stack import ACCOUNT_ID, EmbeddedStack
+from service.recovery.recovery import Recovery, RecoveryStatus
+from slack_app.ids import RUN_AGAIN
+from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
+from tests.support.stacks import ALLOWED
+from tests.support.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"
+PARALLEL_STATES = ("Book carrier", "Print label")
+MAP_STATE = "Pack item"
+SHIPMENT = {
+    "shipment_id": "S-1",
+    "address": {"name": "Ada", "city": "Ghent"},
+    "items": [{"sku": "sku-lamp", "quantity": 1}, {"sku": "sku-vase", "quantity": 2}],
+}
+NORMALISED = {**SHIPMENT, "item_count": 2}  # the input of both branches of "Prepare shipment"
+
+
+# ------------------------------------------------------------------ the shipping functions (in-process)
+class CarrierUnavailable(Exception):
+    pass
+
+
+class LabelPrinterJammed(Exception):
+    pass
+
+
+class LabelPrinterOffline(Exception):
+    pass
+
+
+class PackingStationDown(Exception):
+    pass
+
+
+FAILURES: dict[str, type[Exception]] = {}  # function key -> the error it raises while the switch is on
+FAILING_SKUS: set[str] = set()  # "pack" fails only for these
+CALLS: dict[str, list[Any]] = {}
+_LOCK = threading.Lock()
+
+
+def _called(key: str, event: Any) -> None:
+    with _LOCK:
+        CALLS.setdefault(key, []).append(copy.deepcopy(event))
+    error = FAILURES.get(key)
+    if error is not None and (key != "pack" or event.get("sku") in FAILING_SKUS):
+        raise error(f"{key} failed for {json.dumps(event, sort_keys=True)}")
+
+
+def book_carrier(event: dict, context: Any) -> dict:
+    _called("book", event)
+    return {"carrier": "Bpost", "booking": f"BK-{event['shipment_id']}-{event['address']['city']}"}
+
+
+def print_label(event: dict, context: Any) -> dict:
+    _called("label", event)
+    return {"label": f"LBL-{event['shipment_id']}-{event['address']['name']}"}
+
+
+def pack_item(event: dict, context: Any) -> dict:
+    _called("pack", event)
+    return {"parcel": f"P-{event['sku']}-x{event['quantity']}"}
+
+
+FUNCTIONS = {
+    "BookCarrierFunction": "book_carrier",
+    "PrintLabelFunction": "print_label",
+    "PackItemFunction": "pack_item",
+}
+
+
+_DEPLOYED: set[str] = set()
+
+
+def deploy(stack: EmbeddedStack, definition: dict, name: str) -> str:
+    """Create the shipping functions (once per stack) and a state machine from ``definition``."""
+    lambda_client = stack.client("lambda")
+    text = json.dumps(definition)
+    for placeholder, handler in FUNCTIONS.items():
+        function_name = f"{stack.name}-{handler.replace('_', '-')}"
+        if function_name not in _DEPLOYED:
+            role = stack.client("iam").create_role(
+                RoleName=f"{function_name}-role"[:64], AssumeRolePolicyDocument="{}"
+            )["Role"]["Arn"]
+            _DEPLOYED.add(function_name)
+            arn = lambda_client.create_function(
+                FunctionName=function_name,
+                Runtime="python3.13",
+                Role=role,
+                Handler=f"{__name__}.{handler}",
+                Code={"ZipFile": _zip()},
+                Timeout=10,
+            )["FunctionArn"]
+            stack.dispatcher.register(LocalFunction(function_name, arn, f"{__name__}.{handler}"))
+        text = text.replace("${" + placeholder + "}", function_name)
+    return stack.client("stepfunctions").create_state_machine(
+        name=f"{stack.name}-{name}",
+        definition=text,
+        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-states",
+    )["stateMachineArn"]
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "# runs in-process: service/local/lambda_dispatch.py\n")
+    return buffer.getvalue()
+
+
+def run(stack: EmbeddedStack, machine_arn: str, name: str, shipment: dict = SHIPMENT) -> str:
+    return stack.client("stepfunctions").start_execution(
+        stateMachineArn=machine_arn, name=name, input=json.dumps(shipment)
+    )["executionArn"]
+
+
+def finished(stack: EmbeddedStack, execution_arn: str) -> dict:
+    sfn = stack.client("stepfunctions")
+    wait_until(lambda: execution_status(stack, execution_arn) != "RUNNING")
+    return sfn.describe_execution(executionArn=execution_arn)
+
+
+def collect(stack: EmbeddedStack, count: int) -> dict[str, Recovery]:
+    """Feed the recovery queue to the collector until ``count`` recoveries are open; by failed state."""
+    recoveries = store(stack)
+
+    def collected() -> bool:
+        poll_collector(stack)
+        return len(recoveries.list_by_status(RecoveryStatus.OPEN, limit=100)) >= count
+
+    wait_until(collected)
+    return {r.failed_state: r for r in recoveries.list_by_status(RecoveryStatus.OPEN, limit=100)}
+
+
+def instrumented(
+    tmp_path: Path,
+    queue_url: str,
+    *extra: str,
+    states: tuple[str, ...] = (*PARALLEL_STATES, MAP_STATE),
+    source: Path = FIXTURE,
+) -> dict:
+    out = tmp_path / "shipping.instrumented.asl.json"
+    argv = [str(source), "--queue-url", queue_url, "--output", str(out), *extra]
+    for state in states:
+        argv += ["--state", state]
+    assert instrument_command(argv) == 0
+    return json.loads(out.read_text())
+
+
+def reset() -> None:
+    """Every shipping function succeeds again and no call is remembered."""
+    FAILURES.clear()
+    FAILING_SKUS.clear()
+    CALLS.clear()
+
+
+def run_again(stack: EmbeddedStack, slack: SlackStandIn, recoveries) -> None:
+    """Click Run again on each recovery's Slack message, through the Slack app's Lambda function."""
+    requests = requests_for(slack)
+    for recovery in recoveries:
+        assert send(stack, requests.click(ALLOWED, RUN_AGAIN, recovery.recovery_id))["statusCode"] == 200
+    for recovery in recoveries:
+        wait_for_status(stack, recovery.recovery_id, RecoveryStatus.RESUMED)
