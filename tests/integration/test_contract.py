@@ -4,17 +4,15 @@ read is dead-lettered and told once to the technical channel, without its token.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.local.collector_poller import poll_collector, sqs_event
-from service.local.lambda_dispatch import LocalFunction
+from service.local.own_workflows import deploy_state_machine
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import ACCOUNT_ID, REGION, EmbeddedStack
 from service.recovery.recovery import Recovery, RecoveryStatus
@@ -61,34 +59,13 @@ def stack_parameters(vendor_url: str) -> dict[str, str]:
 
 def deploy_process_order(stack: EmbeddedStack) -> str:
     """The team's function and its state machine, which knows the recovery queue and nothing else."""
-    name = f"{stack.name}-check-product-availability"
-    role = stack.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]
-    arn = stack.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.13",
-        Role=role["Arn"],
-        Handler=f"{__name__}.check_product_availability",
-        Code={"ZipFile": _zip()},
-        Timeout=10,
-    )["FunctionArn"]
-    stack.dispatcher.register(LocalFunction(name, arn, f"{__name__}.check_product_availability"))
-    definition = (
-        PROCESS_ORDER.read_text()
-        .replace("${CheckProductAvailabilityFunction}", name)
-        .replace("${RecoveryQueueUrl}", stack.physical("RecoveryQueue"))
+    return deploy_state_machine(
+        stack,
+        "ProcessOrderSM",
+        PROCESS_ORDER.read_text(),
+        functions={"CheckProductAvailabilityFunction": f"{__name__}.check_product_availability"},
+        substitutions={"RecoveryQueueUrl": stack.physical("RecoveryQueue")},
     )
-    return stack.client("stepfunctions").create_state_machine(
-        name=f"{stack.name}-ProcessOrderSM",
-        definition=definition,
-        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-process-order",
-    )["stateMachineArn"]
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "# runs in-process: service/local/lambda_dispatch.py\n")
-    return buffer.getvalue()
 
 
 # ------------------------------------------------------------------ helpers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -10,10 +9,10 @@ from botocore.exceptions import ClientError
 from service.local.stack import EmbeddedStack
 from service.recovery.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
 from service.recovery.bulk import BulkAction
-from service.recovery.contract import RecoveryRequest
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
+from tests.support.recoveries import opened_recovery
 
 
 class ScriptedStepFunctions:
@@ -35,21 +34,7 @@ class ScriptedStepFunctions:
 
 def opened(stack: EmbeddedStack, count: int) -> tuple[RecoveryStore, list[Recovery]]:
     store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
-    recoveries = []
-    for n in range(count):
-        request = RecoveryRequest(
-            task_token=f"token-{n}",
-            execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:run-{n}",
-            execution_name=f"run-{n}",
-            state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:orders",
-            failed_state="Check availability",
-            input={"n": n},
-            error="VendorUnavailable",
-        )
-        recovery = Recovery.from_request(request, datetime.now(UTC))
-        store.create_if_absent(recovery)
-        recoveries.append(recovery)
-    return store, recoveries
+    return store, [opened_recovery(store, n) for n in range(count)]
 
 
 def test_a_throttled_resume_backs_off_and_is_sent_once_it_is_accepted(stack: EmbeddedStack) -> None:

@@ -5,18 +5,16 @@ the instrument tests and the deployment-shape tests share."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 import threading
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from service.cli.instrument import instrument_command
 from service.local.collector_poller import poll_collector
-from service.local.lambda_dispatch import LocalFunction
+from service.local.own_workflows import deploy_state_machine
 from service.local.slack_standin import SlackStandIn
-from service.local.stack import ACCOUNT_ID, EmbeddedStack
+from service.local.stack import EmbeddedStack
 from service.recovery.recovery import Recovery, RecoveryStatus
 from slack_app.ids import RUN_AGAIN
 from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
@@ -88,42 +86,10 @@ FUNCTIONS = {
 }
 
 
-_DEPLOYED: set[str] = set()
-
-
 def deploy(stack: EmbeddedStack, definition: dict, name: str) -> str:
-    """Create the shipping functions (once per stack) and a state machine from ``definition``."""
-    lambda_client = stack.client("lambda")
-    text = json.dumps(definition)
-    for placeholder, handler in FUNCTIONS.items():
-        function_name = f"{stack.name}-{handler.replace('_', '-')}"
-        if function_name not in _DEPLOYED:
-            role = stack.client("iam").create_role(
-                RoleName=f"{function_name}-role"[:64], AssumeRolePolicyDocument="{}"
-            )["Role"]["Arn"]
-            _DEPLOYED.add(function_name)
-            arn = lambda_client.create_function(
-                FunctionName=function_name,
-                Runtime="python3.13",
-                Role=role,
-                Handler=f"{__name__}.{handler}",
-                Code={"ZipFile": _zip()},
-                Timeout=10,
-            )["FunctionArn"]
-            stack.dispatcher.register(LocalFunction(function_name, arn, f"{__name__}.{handler}"))
-        text = text.replace("${" + placeholder + "}", function_name)
-    return stack.client("stepfunctions").create_state_machine(
-        name=f"{stack.name}-{name}",
-        definition=text,
-        roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{stack.name}-states",
-    )["stateMachineArn"]
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "# runs in-process: service/local/lambda_dispatch.py\n")
-    return buffer.getvalue()
+    """The shipping functions (once per stack) and a state machine from ``definition``."""
+    functions = {placeholder: f"{__name__}.{handler}" for placeholder, handler in FUNCTIONS.items()}
+    return deploy_state_machine(stack, name, definition, functions=functions)
 
 
 def run(stack: EmbeddedStack, machine_arn: str, name: str, shipment: dict = SHIPMENT) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
 
 import pytest
 
 from service.recovery.actions import REJECTED_ERROR, ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.contract import RecoveryRequest
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.recovery.task_tokens import TokenOutcome
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens, TokenCall
+from tests.support.recoveries import opened_recovery
 
 TABLE = "recoveries"
 
@@ -24,18 +23,7 @@ def store() -> RecoveryStore:
 
 
 def opened(store: RecoveryStore, n: int = 0) -> Recovery:
-    request = RecoveryRequest(
-        task_token=f"token-{n}",
-        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:run-{n}",
-        execution_name=f"run-{n}",
-        state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:orders",
-        failed_state="Check availability",
-        input={"sku": "a", "quantity": 2},
-        error="VendorUnavailable",
-    )
-    recovery = Recovery.from_request(request, datetime.now(UTC))
-    store.create_if_absent(recovery)
-    return recovery
+    return opened_recovery(store, n, step_input={"sku": "a", "quantity": 2})
 
 
 def resolver(
