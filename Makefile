@@ -48,8 +48,8 @@ unit: venv
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: venv
-	@set -e; for script in benchmarks/*.py; do \
-		echo "== $$script"; $(VENV)/bin/python $$script; done
+	@set -e; TIMEFORMAT="   %R s wall"; for script in $(filter-out benchmarks/_%,$(wildcard benchmarks/*.py)); do \
+		echo "== $$script"; time $(VENV)/bin/python $$script; done
 
 # the aws-sam-cli whose SAM translator (aws-sam-translator==1.115.0) the tests use for the roles
 SAM_CLI_VERSION := 1.170.0

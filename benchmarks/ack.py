@@ -30,18 +30,17 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from _support import ALLOWED, SIGNING_SECRET, slack_app_stack  # noqa: E402  (beside this script)
+
 from service.local.lambda_dispatch import LambdaContext  # noqa: E402
 from service.local.slack_requests import SlackRequests  # noqa: E402
-from service.local.slack_standin import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
-from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.slack_standin import serve_slack_standin  # noqa: E402
+from service.local.stack import EmbeddedStack, quiet_interpreter_logs  # noqa: E402
 from service.recovery.contract import RecoveryRequest  # noqa: E402
 from service.recovery.recovery import Recovery  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
 from slack_app.ids import RUN_AGAIN  # noqa: E402
 
-BOT_TOKEN = LOCAL_BOT_TOKEN
-SIGNING_SECRET = "ack-benchmark-signing-secret"
-ALLOWED = "UALLOWED"
 P99_GOAL_MS = 50.0
 RATIO_GOAL = 1.5
 
@@ -86,15 +85,7 @@ def warm_ack(requests: int, warmup: int) -> dict:
 
     with (
         serve_slack_standin() as slack,
-        embedded_stack(
-            parameters={"SlackDefaultChannel": "C-RECOVERIES", "SlackAllowedUserIds": ALLOWED},
-            secrets={
-                "recovery-ops/slack-bot-token": BOT_TOKEN,
-                "recovery-ops/slack-signing-secret": SIGNING_SECRET,
-            },
-            environment={"SLACK_API_URL": slack.base_url},
-            quiet=True,
-        ) as stack,
+        slack_app_stack(slack) as stack,
     ):
         recovery_id = _seed_recovery(stack)
         function_name = stack.physical("SlackAppFunction")

@@ -1,0 +1,121 @@
+"""What the benchmarks share: the stack with the Slack app at the Slack stand-in, signed requests to
+its function, orders paused by a vendor outage, waits that poll gently. Not a benchmark itself
+(``make bench`` runs the scripts whose names do not start with ``_``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.local.collector_poller import poll_collector  # noqa: E402
+from service.local.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.slack_requests import SlackRequest, SlackRequests  # noqa: E402
+from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn  # noqa: E402
+from service.local.stack import EmbeddedStack, embedded_stack  # noqa: E402
+from service.recovery.recovery import RecoveryStatus  # noqa: E402
+from service.recovery.store import RecoveryStore  # noqa: E402
+from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
+
+BOT_TOKEN = LOCAL_BOT_TOKEN
+SIGNING_SECRET = "benchmark-signing-secret"
+ALLOWED = "UALLOWED"
+#: Between polls of moto: a tight loop starves its execution threads.
+POLL_SECONDS = 1.0
+
+
+@contextmanager
+def slack_app_stack(slack: SlackStandIn, **parameters: str) -> Iterator[EmbeddedStack]:
+    """template.yaml in moto with the Slack app at the stand-in; one person may act."""
+    with embedded_stack(
+        parameters={"SlackDefaultChannel": "C-RECOVERIES", "SlackAllowedUserIds": ALLOWED, **parameters},
+        secrets={
+            "recovery-ops/slack-bot-token": BOT_TOKEN,
+            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+        },
+        environment={"SLACK_API_URL": slack.base_url},
+        quiet=True,
+    ) as stack:
+        yield stack
+
+
+def send(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
+    """POST the request to the Slack app's function as API Gateway would; its HTTP answer."""
+    answer = stack.client("lambda").invoke(
+        FunctionName=stack.physical("SlackAppFunction"), Payload=json.dumps(request.lambda_event())
+    )
+    return json.loads(answer["Payload"].read())
+
+
+def record_calls(stack: EmbeddedStack, operation: str) -> list[dict]:
+    """Every ``operation`` call (e.g. SendTaskSuccess) the stack's clients make from now on."""
+    calls: list[dict] = []
+    stack.client("stepfunctions").meta.events.register(
+        f"provide-client-params.states.{operation}", lambda params, **_: calls.append(dict(params))
+    )
+    return calls
+
+
+def wait(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(every)
+
+
+def running(stack: EmbeddedStack, machine: str = "OrderStateMachine") -> int:
+    paginator = stack.client("stepfunctions").get_paginator("list_executions")
+    pages = paginator.paginate(stateMachineArn=stack.arn(machine), statusFilter="RUNNING")
+    return sum(len(page["executions"]) for page in pages)
+
+
+def statuses(stack: EmbeddedStack, arns: list[str]) -> Counter[str]:
+    sfn = stack.client("stepfunctions")
+    return Counter(sfn.describe_execution(executionArn=arn)["status"] for arn in arns)
+
+
+def pause_orders(stack: EmbeddedStack, count: int, timeout: float) -> list[str]:
+    """Place ``count`` orders (the vendor is down) and collect their recoveries until all are OPEN."""
+    api = LocalOrderApi()
+    arns = []
+    for index in range(count):
+        answer = api.place({"customer_id": f"c-{index:04d}", "product_id": "sku-kettle", "quantity": 1})
+        if answer.status != 202:
+            raise RuntimeError(f"order {index} refused: {answer.status} {answer.body}")
+        arns.append(answer.body["execution_arn"])
+    store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    deadline = time.monotonic() + timeout
+    while len(store.count_by_status(RecoveryStatus.OPEN)) < count:
+        if time.monotonic() > deadline:
+            opened = len(store.count_by_status(RecoveryStatus.OPEN))
+            raise TimeoutError(f"only {opened}/{count} recoveries open after {timeout:.0f}s")
+        if not poll_collector(stack, batch_size=100).received:
+            time.sleep(POLL_SECONDS)
+    return arns
+
+
+def run_again_all(stack: EmbeddedStack, slack: SlackStandIn, group_id: str) -> tuple[float, float]:
+    """Run again all on the group's message, then confirm in the modal, as a person would in Slack;
+    (seconds until the modal opened, milliseconds until the submission was acknowledged)."""
+    requests = SlackRequests(SIGNING_SECRET, response_url=slack.response_url)
+    clicked = time.perf_counter()
+    answer = send(stack, requests.click(ALLOWED, RUN_AGAIN_ALL, group_id))
+    if answer.get("statusCode") != 200:
+        raise RuntimeError(f"Run again all was not acknowledged: {answer}")
+    wait(lambda: slack.calls_of("views.open"), 120, "views.open after Run again all")
+    view = slack.calls_of("views.open")[-1].body["view"]
+    modal = json.loads(view) if isinstance(view, str) else view
+    modal_s = time.perf_counter() - clicked
+    submitted = time.perf_counter()
+    answer = send(stack, requests.submit(ALLOWED, BULK_SUBMIT, modal["private_metadata"], {}))
+    if answer.get("statusCode") != 200:
+        raise RuntimeError(f"the bulk modal was not acknowledged: {answer}")
+    return modal_s, (time.perf_counter() - submitted) * 1000

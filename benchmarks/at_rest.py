@@ -1,0 +1,104 @@
+"""At rest: N orders paused at a recovery step cost (almost) nothing while nobody acts, as on AWS.
+
+For each size (default 100, then 1,000): a fresh embedded stack with the Slack app, the circuit
+breaker off and one group window; N one-item orders are placed while the dummy vendor is down, each
+item retries and pauses for a person (N order executions waiting on N item executions), and the
+collector stores every recovery. Then nothing happens for ``--idle-seconds``: the process's CPU time
+over that window, against wall time, is ``idle_cpu_percent`` (of one core). The vendor comes back and
+the whole group is resumed by one Run again all through the Slack app's function; ``resume_all_s``
+runs from the modal's submission until every order execution is terminal.
+
+Figures per size: ``place_and_pause_s``, ``threads``, ``idle_cpu_percent``, ``resume_all_s``,
+``succeeded``, ``rss_mb`` (resident memory at rest). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import Counter
+
+from _support import pause_orders, run_again_all, running, slack_app_stack, statuses, wait
+
+from service.local.slack_standin import serve_slack_standin
+from service.local.stack import quiet_interpreter_logs
+from service.local.vendor_server import serve_dummy_vendor
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.store import RecoveryStore
+from service.supplier.dummy import DummyVendor, VendorBehaviour
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def at_rest(count: int, idle_seconds: float, timeout: float) -> dict:
+    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
+    with (
+        serve_slack_standin() as slack,
+        serve_dummy_vendor(vendor) as vendor_url,
+        slack_app_stack(
+            slack, VendorUrl=vendor_url, CircuitBreakerEnabled="false", RecoveryGroupWindowSeconds="86400"
+        ) as stack,
+    ):
+        began = time.perf_counter()
+        arns = pause_orders(stack, count, timeout)
+        place_and_pause_s = time.perf_counter() - began
+        threads = threading.active_count()
+        waiting = statuses(stack, arns)["RUNNING"]
+
+        cpu, wall = time.process_time(), time.monotonic()
+        time.sleep(idle_seconds)  # the measurement: nothing happens, the process is only watched
+        idle_cpu_percent = 100 * (time.process_time() - cpu) / (time.monotonic() - wall)
+        rss_mb = _rss_mb()
+
+        store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        groups = Counter(r.group_id for r in store.list_by_status(RecoveryStatus.OPEN, limit=count + 10))
+        group_id, _ = groups.most_common(1)[0]
+        vendor.set_behaviour(VendorBehaviour())
+        _, ack_ms = run_again_all(stack, slack, group_id)
+        submitted = time.perf_counter()
+        wait(lambda: running(stack) == 0, timeout, "every order execution terminal", every=1.0)
+        resume_all_s = time.perf_counter() - submitted
+        succeeded = statuses(stack, arns)["SUCCEEDED"]
+    return {
+        "orders": count,
+        "waiting": waiting,
+        "place_and_pause_s": round(place_and_pause_s, 1),
+        "threads": threads,
+        "idle_cpu_percent": round(idle_cpu_percent, 2),
+        "rss_mb": rss_mb,
+        "resume_all_s": round(resume_all_s, 1),
+        "modal_ack_ms": round(ack_ms, 1),
+        "succeeded": succeeded,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000", help="orders per run, comma-separated")
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds for the pause, then the resume")
+    args = parser.parse_args()
+    quiet_interpreter_logs()
+    print(f"at_rest: orders paused at a recovery step, {args.idle_seconds:.0f} s at rest, then resumed")
+    figures = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        figures[size] = at_rest(size, args.idle_seconds, args.timeout)
+        print(f"  {json.dumps(figures[size])}", flush=True)
+    largest = max(figures)
+    result = {**figures[largest]}
+    for size, run in figures.items():
+        if size != largest:
+            result.update({f"{key}_at_{size}": run[key] for key in ("idle_cpu_percent", "threads", "rss_mb")})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
