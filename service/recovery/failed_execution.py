@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.recovery.recovery import AuditEntry, execution_console_url
+from service.recovery.recovery import AuditEntry, OfOneExecution
 
 REDRIVE_WINDOW = timedelta(days=14)
 
@@ -19,7 +19,7 @@ class FailureStatus(StrEnum):
 
 
 @dataclass
-class FailedExecution:
+class FailedExecution(OfOneExecution):
     failure_id: str
     execution_arn: str
     execution_name: str
@@ -32,14 +32,6 @@ class FailedExecution:
     slack_channel: str | None = None
     slack_ts: str | None = None
     audit: list[AuditEntry] = field(default_factory=list)
-
-    @property
-    def state_machine_name(self) -> str:
-        return self.state_machine_arn.rsplit(":", 1)[-1]
-
-    @property
-    def console_url(self) -> str:
-        return execution_console_url(self.execution_arn)
 
     def redrivable(self, now: datetime) -> bool:
         return now - datetime.fromisoformat(self.stopped_at) <= REDRIVE_WINDOW

@@ -20,6 +20,21 @@ def execution_console_url(execution_arn: str) -> str:
     )
 
 
+class OfOneExecution:
+    """What a record of one execution (a recovery, a failed execution) shows about it."""
+
+    execution_arn: str
+    state_machine_arn: str
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+    @property
+    def console_url(self) -> str:
+        return execution_console_url(self.execution_arn)
+
+
 class RecoveryStatus(StrEnum):
     OPEN = "OPEN"  # paused, waiting for a person
     RESUMING = "RESUMING"  # someone clicked; the call to Step Functions is under way
@@ -43,7 +58,7 @@ class AuditEntry:
 
 
 @dataclass
-class Recovery:
+class Recovery(OfOneExecution):
     recovery_id: str
     task_token: str = field(repr=False)
     execution_arn: str
@@ -85,14 +100,6 @@ class Recovery:
             attempts=attempts,
             audit=[AuditEntry(created, "recovery-queue", "opened", "OPEN")],
         )
-
-    @property
-    def state_machine_name(self) -> str:
-        return self.state_machine_arn.rsplit(":", 1)[-1]
-
-    @property
-    def console_url(self) -> str:
-        return execution_console_url(self.execution_arn)
 
     @property
     def input_json(self) -> str:
