@@ -119,3 +119,35 @@ def run_again_all(stack: EmbeddedStack, slack: SlackStandIn, group_id: str) -> t
     if answer.get("statusCode") != 200:
         raise RuntimeError(f"the bulk modal was not acknowledged: {answer}")
     return modal_s, (time.perf_counter() - submitted) * 1000
+
+
+def bulk_finished_posts(slack: SlackStandIn) -> int:
+    """How many bulk actions have posted their final summary in a thread so far."""
+    return sum(1 for c in slack.calls_of("chat.postMessage") if "finished" in c.body.get("text", ""))
+
+
+def run_again_until_done(stack: EmbeddedStack, slack: SlackStandIn, timeout: float) -> dict[str, int]:
+    """Run again all, as support would, until no order execution runs: an item run again can fail
+    at the vendor again and pause again (a new recovery, collected here), and is run again in the
+    next round. Returns ``rounds`` (Run again all clicks) and ``paused_again`` (recoveries that
+    arrived after the first round)."""
+    store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    deadline = time.monotonic() + timeout
+    rounds, first_round_ids = 0, None
+    seen: set[str] = set()
+    while running(stack) and time.monotonic() < deadline:
+        poll_collector(stack, batch_size=100)
+        opened = store.list_by_status(RecoveryStatus.OPEN, limit=10_000)
+        seen.update(r.recovery_id for r in opened)
+        if first_round_ids is None:
+            first_round_ids = {r.recovery_id for r in opened}
+        groups = Counter(r.group_id for r in opened if r.group_id)
+        if not groups:
+            time.sleep(POLL_SECONDS)
+            continue
+        finished = bulk_finished_posts(slack)
+        run_again_all(stack, slack, groups.most_common(1)[0][0])
+        rounds += 1
+        left = max(1.0, deadline - time.monotonic())
+        wait(lambda before=finished: bulk_finished_posts(slack) > before, left, "the bulk summary")
+    return {"rounds": rounds, "paused_again": len(seen - (first_round_ids or set()))}

@@ -564,6 +564,16 @@ class _ForgetsThreads(list):
         return None
 
 
+@contextmanager
+def ended_threads_released() -> Iterator[None]:
+    """Give every module's ``TMP_THREADS`` a list that keeps nothing (``_ForgetsThreads``)."""
+    forgetful = _ForgetsThreads()
+    with ExitStack() as patches:
+        for thread_list in THREAD_LISTS:
+            patches.enter_context(_patched(thread_list, forgetful))
+        yield
+
+
 class _RunHere(threading.local):
     asked = False  # the next Thread this thread makes is one it would only wait for, with no deadline
 
@@ -578,7 +588,7 @@ def no_threads_only_to_wait() -> Iterator[None]:
     ``TimeoutSeconds``, a state with the default one) the waiting thread does nothing else, so here
     it runs the work itself: the same order of events, one thread fewer for each. States with a
     ``TimeoutSeconds`` of their own keep moto's thread and deadline. A thousand paused orders then
-    hold six threads each instead of thirteen. And no ended thread is kept (``_ForgetsThreads``).
+    hold six threads each instead of thirteen.
     """
     run_here = _RunHere()
     original_program_eval = _get(PROGRAM_EVAL)
@@ -607,9 +617,6 @@ def no_threads_only_to_wait() -> Iterator[None]:
         return real_thread(*args, **kwargs)
 
     with ExitStack() as patches:
-        forgetful = _ForgetsThreads()
-        for thread_list in THREAD_LISTS:
-            patches.enter_context(_patched(thread_list, forgetful))
         patches.enter_context(_patched(PROGRAM_EVAL, program_eval))
         patches.enter_context(_patched(STATE_WITH_TIMEOUT, evaluate_with_timeout))
         patches.enter_context(_patched(STATE_THREAD, thread))

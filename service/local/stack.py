@@ -446,6 +446,7 @@ def embedded_stack(
             iam_check.adopt(recorder)
         stack.enter_context(moto_seam.memoised_hot_paths())
         nested = stack.enter_context(moto_seam.nested_executions_as_on_aws())
+        stack.enter_context(moto_seam.ended_threads_released())
         stack.enter_context(moto_seam.no_threads_only_to_wait())
         stack.enter_context(moto_seam.task_timeouts_as_on_aws())
         stack.enter_context(moto_seam.atomic_dynamodb_writes())
