@@ -11,12 +11,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
+from service import aws_clients
 from service.cli import main
 from service.cli.parser import build_parser
 from service.cli.routes import routes_command
 from service.config import RoutesSettings
+from service.local.cfn_template import load_template
 from service.recovery.contract import RecoveryRequest, Routing
 from service.recovery.groups import GroupStore
 from service.recovery.intake import RecoveryIntake
@@ -533,3 +537,70 @@ def test_routes_sources_exclude_each_other() -> None:
     # Given / When / Then
     with pytest.raises(SystemExit):
         build_parser().parse_args(["routes", "show", "--file", "a.json", "--stack", "ops"])
+
+
+def test_routes_show_with_a_stack_reads_its_rules_parameter_and_its_channels(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a stack whose outputs name the rules parameter and whose parameters name its channels
+    keys = {"region_name": "eu-west-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    clients = {name: boto3.client(name, **keys) for name in ("cloudformation", "ssm")}
+    cloudformation, ssm = Stubber(clients["cloudformation"]), Stubber(clients["ssm"])
+    cloudformation.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "ops",
+                    "CreationTime": "2026-01-01T00:00:00Z",
+                    "StackStatus": "UPDATE_COMPLETE",
+                    "Outputs": [
+                        {
+                            "OutputKey": "RoutingRulesParameterName",
+                            "OutputValue": "/ops/recovery/routing-rules",
+                        }
+                    ],
+                    "Parameters": [
+                        {"ParameterKey": "SlackDefaultChannel", "ParameterValue": "C-OPS"},
+                        {"ParameterKey": "SlackTechnicalChannel", "ParameterValue": ""},
+                        {"ParameterKey": "SlackClientDataChannel", "ParameterValue": "C-OPS-DATA"},
+                    ],
+                }
+            ]
+        },
+        {"StackName": "ops"},
+    )
+    ssm.add_response(
+        "get_parameter",
+        {"Parameter": {"Name": "/ops/recovery/routing-rules", "Type": "String", "Value": PAYMENTS}},
+        {"Name": "/ops/recovery/routing-rules"},
+    )
+    monkeypatch.setattr(aws_clients, "client", lambda name: clients[name])
+
+    # When
+    with cloudformation, ssm:
+        status, shown, _ = run_routes(["show", "--stack", "ops"], capsys, SLACK_DEFAULT_CHANNEL="C-ENV")
+        cloudformation.assert_no_pending_responses()
+        ssm.assert_no_pending_responses()
+
+    # Then the deployed rules are shown over the stack's own channels, not the environment's
+    assert status == 0
+    assert "Routing rules (parameter /ops/recovery/routing-rules), first match wins:" in shown
+    assert "1. payments" in shown
+    assert "technical    C-OPS  (routing is technical and SlackTechnicalChannel is not set" in shown
+    assert "client-data  C-OPS-DATA  (routing is client-data: SlackClientDataChannel)" in shown
+
+
+def test_the_template_names_the_rules_parameter_to_the_collector_and_grants_reading_it() -> None:
+    # Given the template as data
+    resources = load_template()["Resources"]
+    collector = resources["CollectorFunction"]["Properties"]
+
+    # When / Then the collector is told the parameter, may read it, and it ships without rules
+    assert collector["Environment"]["Variables"]["ROUTING_RULES_PARAMETER"] == {"Ref": "RoutingRules"}
+    (grant,) = [
+        s for p in collector["Policies"] for s in p.get("Statement", []) if s.get("Sid") == "RoutingRules"
+    ]
+    assert grant["Action"] == "ssm:GetParameter"
+    assert "${RoutingRules}" in str(grant["Resource"])
+    assert parse_rules(resources["RoutingRules"]["Properties"]["Value"], FALLBACK).rules == ()
