@@ -11,6 +11,7 @@
 
 The commands on a deployment (list, show, retry, reject, dlq) read their ``OperatorSettings``
 from the environment once, here, before they start; a bad value stops them with exit code 2.
+`routes` reads its own ``RoutesSettings`` the same way.
 """
 
 from __future__ import annotations

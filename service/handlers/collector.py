@@ -7,6 +7,12 @@ record whose message could not be posted is reported as a batch item failure, so
 again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A malformed message
 is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
 once per message) the technical channel is told, without its token (``service.recovery.unreadable``).
+
+Each group's message goes to the channel the routing rules choose (``ROUTING_RULES_PARAMETER``, an
+SSM parameter read through Powertools' five-minute cache; ``service.recovery.routing_rules``), else
+to the stack's technical / client-data / default channel. A refused document is logged and the last
+good one read by this warm function keeps routing. Only the channel is taken from the rules so far:
+their team, viewers and escalation are validated, not yet acted on.
 """
 
 from __future__ import annotations

@@ -329,6 +329,7 @@ class RoutingRulesSource:
             try:
                 text = self.load()
             except RulesUnavailable as exc:
+                self._refused_text = None  # whatever is read next is judged afresh
                 self._refuse(RulesRefused([f"document: could not be read: {exc}"]))
                 return self._kept()
             if self._good is not None and text == self._good_text:
