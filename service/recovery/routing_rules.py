@@ -84,10 +84,6 @@ class RuleMatch(_Strict):
     error: str | None = Field(default=None, min_length=1)
     routing: Routing | None = None
 
-    @property
-    def is_empty(self) -> bool:
-        return all(getattr(self, name) is None for name in MATCH_FIELDS)
-
     def reasons(
         self, state_machine_arn: str, failed_state: str, error: str | None, routing: Routing
     ) -> list[str] | None:

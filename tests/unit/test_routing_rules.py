@@ -13,13 +13,15 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
 
 from service import aws_clients
 from service.cli import main
 from service.cli.parser import build_parser
 from service.cli.routes import routes_command
-from service.config import RoutesSettings
+from service.config import CollectorConfig, RoutesSettings
+from service.handlers import collector
 from service.local.cfn_template import load_template
 from service.recovery.contract import RecoveryRequest, Routing
 from service.recovery.groups import GroupStore
@@ -604,3 +606,61 @@ def test_the_template_names_the_rules_parameter_to_the_collector_and_grants_read
     assert grant["Action"] == "ssm:GetParameter"
     assert "${RoutingRules}" in str(grant["Resource"])
     assert parse_rules(resources["RoutingRules"]["Properties"]["Value"], FALLBACK).rules == ()
+
+
+# ------------------------------------------------------------------ the collector's wiring
+def collector_config(**environ: str) -> CollectorConfig:
+    base = {
+        "RECOVERIES_TABLE_NAME": "recoveries",
+        "RECOVERY_DLQ_URL": "https://sqs.example/dlq",
+        "SLACK_BOT_TOKEN_SECRET": "bot-token",
+        "SLACK_DEFAULT_CHANNEL": "C-DEFAULT",
+        "ROUTING_RULES_PARAMETER": "/ops/recovery/routing-rules",
+    }
+    return CollectorConfig.model_validate({**base, **environ})
+
+
+def test_the_collector_keeps_one_rules_source_across_invocations_so_the_last_good_outlives_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the parameter store holding good rules, read by one invocation
+    held = {"/ops/recovery/routing-rules": PAYMENTS}
+    monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: held[name])
+    monkeypatch.setattr(collector, "_rules_sources", {})
+    assert collector.routing_rules_source(collector_config()).route(*ROUTE).channel == "C-PAY"
+
+    # When a bad document is written and a later invocation builds its intake
+    held["/ops/recovery/routing-rules"] = "{not json"
+    later = collector.routing_rules_source(collector_config())
+
+    # Then it routes with the rules the earlier invocation read, and says so
+    decision = later.route(*ROUTE)
+    assert (decision.channel, decision.kept_last_good) == ("C-PAY", True)
+
+
+def test_the_collector_without_a_rules_parameter_routes_by_the_stacks_channels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given / When a collector whose environment names no rules parameter
+    monkeypatch.setattr(collector, "_rules_sources", {})
+    source = collector.routing_rules_source(
+        collector_config(ROUTING_RULES_PARAMETER="", SLACK_CLIENT_DATA_CHANNEL="C-DATA")
+    )
+
+    # Then
+    decision = source.route(*ROUTE)
+    assert (decision.channel, decision.by_fallback) == ("C-DATA", True)
+
+
+def test_a_parameter_store_failure_reaches_the_source_as_rules_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a parameter store that refuses
+    def refuse(name: str, max_age: int) -> str:
+        raise parameters.exceptions.GetParameterError("AccessDeniedException")
+
+    monkeypatch.setattr(parameters, "get_parameter", refuse)
+
+    # When / Then
+    with pytest.raises(RulesUnavailable, match="AccessDeniedException"):
+        collector._rules_document("/ops/recovery/routing-rules")
