@@ -53,6 +53,8 @@ class CollectorConfig(HandlerConfig):
     default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
     technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
     client_data_channel: str | None = Field(alias="SLACK_CLIENT_DATA_CHANNEL", default=None)
+    # the SSM parameter of the routing rules document (unset: the channels above decide alone)
+    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
     group_window_seconds: int = Field(alias="RECOVERY_GROUP_WINDOW_SECONDS", default=600, ge=1)
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
@@ -117,6 +119,21 @@ class OperatorSettings(DeskSettings):
             return DeskConfig.model_validate(self.model_dump(exclude={"slack_bot_token"}))
         except ValidationError as exc:
             raise ConfigurationError(f"the desk is not configured: {_problems(exc)}") from exc
+
+
+class RoutesSettings(HandlerConfig):
+    """`recovery-ops routes`, read once when the command starts: where the rules document is and
+    the stack's channels that decide when no rule matches (``--stack`` reads both from the stack)."""
+
+    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
+    default_channel: str | None = Field(alias="SLACK_DEFAULT_CHANNEL", default=None)
+    technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
+    client_data_channel: str | None = Field(alias="SLACK_CLIENT_DATA_CHANNEL", default=None)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> RoutesSettings:
+        """As ``OperatorSettings.from_environment``: an empty variable counts as unset."""
+        return _from_environment(cls, environ)
 
 
 class ServeSettings(HandlerConfig):

@@ -16,6 +16,7 @@ RECOVERIES_TABLE = "RecoveriesTableName"
 RECOVERY_QUEUE = "RecoveryQueueUrl"
 RECOVERY_DLQ = "RecoveryDeadLetterQueueUrl"
 ORDERS_DLQ = "OrdersDeadLetterQueueUrl"
+ROUTING_RULES = "RoutingRulesParameterName"
 
 
 class StackOutputError(RuntimeError):
@@ -24,6 +25,22 @@ class StackOutputError(RuntimeError):
 
 def stack_outputs(stack_name: str, cloudformation: Any) -> dict[str, str]:
     """Every output of ``stack_name``, by its key."""
+    return {
+        o["OutputKey"]: o["OutputValue"] for o in _describe(stack_name, cloudformation).get("Outputs", [])
+    }
+
+
+def stack_outputs_and_parameters(
+    stack_name: str, cloudformation: Any
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Every output and every parameter value of ``stack_name``, by key (one ``DescribeStacks``)."""
+    stack = _describe(stack_name, cloudformation)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    return outputs, parameters
+
+
+def _describe(stack_name: str, cloudformation: Any) -> dict[str, Any]:
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
@@ -39,7 +56,7 @@ def stack_outputs(stack_name: str, cloudformation: Any) -> dict[str, str]:
         raise StackOutputError(f"could not read stack {stack_name!r}: {exc}") from exc
     if not stacks:
         raise StackOutputError(f"no stack named {stack_name!r} in this account and region")
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return stacks[0]
 
 
 def settings_from_stack(

@@ -6,10 +6,12 @@
   serve         serve [--local]
   demo          demo
   instrument    instrument, with its own options (the transform: ``service.instrumentation``)
+  routes        routes show / routes test: the routing rules of a deployment or a file
   deployment    which deployment a command acts on: options, else ``--stack``, else the settings
 
 The commands on a deployment (list, show, retry, reject, dlq) read their ``OperatorSettings``
 from the environment once, here, before they start; a bad value stops them with exit code 2.
+`routes` reads its own ``RoutesSettings`` the same way.
 """
 
 from __future__ import annotations
@@ -35,7 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         from service.cli.serve import serve_command
 
         return serve_command(args)
-    from service.config import ConfigurationError, OperatorSettings
+    from service.config import ConfigurationError, OperatorSettings, RoutesSettings
+
+    if args.command == "routes":
+        from service.cli.routes import routes_command
+
+        try:
+            routes_settings = RoutesSettings.from_environment()
+        except ConfigurationError as exc:
+            print(f"recovery-ops routes: {exc}", file=sys.stderr)
+            return 2
+        return routes_command(args, routes_settings)
 
     try:
         settings = OperatorSettings.from_environment()
@@ -49,4 +61,3 @@ def main(argv: list[str] | None = None) -> int:
     from service.cli.operate import operate_command
 
     return operate_command(args, settings)
-

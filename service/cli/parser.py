@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from service.cli import dead_letters, demo, operate, serve
+from service.cli import dead_letters, demo, operate, routes, serve
 
 DESCRIPTION = """`recovery-ops`: the operator's command line.
 
@@ -19,6 +19,8 @@ DESCRIPTION = """`recovery-ops`: the operator's command line.
   recovery-ops retry --error X [...]     Run again every match, after confirming the count
   recovery-ops reject ID [--reason R]    Reject: the workflow compensates
   recovery-ops dlq [redrive [--rate N]]  the dead-letter queues: depth, oldest messages; redrive
+  recovery-ops routes show               the routing rules in order, and the fallback channels
+  recovery-ops routes test --machine M --state S [--error E]   which rule a recovery would match
   recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
   recovery-ops instrument F --state S    a definition whose state S pauses for a person on failure
 
@@ -43,5 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
         add_help=False,
     )
+    routes.add_command(commands)
     serve.add_command(commands)
     return parser

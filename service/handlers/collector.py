@@ -7,6 +7,12 @@ record whose message could not be posted is reported as a batch item failure, so
 again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A malformed message
 is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
 once per message) the technical channel is told, without its token (``service.recovery.unreadable``).
+
+Each group's message goes to the channel the routing rules choose (``ROUTING_RULES_PARAMETER``, an
+SSM parameter read through Powertools' five-minute cache; ``service.recovery.routing_rules``), else
+to the stack's technical / client-data / default channel. A refused document is logged and the last
+good one read by this warm function keeps routing. Only the channel is taken from the rules so far:
+their team, viewers and escalation are validated, not yet acted on.
 """
 
 from __future__ import annotations
@@ -25,11 +31,17 @@ from service.recovery.groups import GroupStore
 from service.recovery.intake import IntakeReport, RecoveryIntake
 from service.recovery.notifier import ChannelRouting
 from service.recovery.recovery import Recovery
+from service.recovery.routing_rules import RoutingRulesSource, RulesUnavailable
 from service.recovery.store import RecoveryStore
 from service.recovery.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
 from slack_app.notifier import SlackNotifier, web_client
 
 SECRET_MAX_AGE_SECONDS = 300
+RULES_MAX_AGE_SECONDS = 300  # a changed routing rules document is in force within five minutes
+
+# one source per rules parameter and channels, kept by a warm function: the last good document
+# outlives a refused one across invocations (a cold start begins with the stack's channels)
+_rules_sources: dict[tuple[str | None, ChannelRouting], RoutingRulesSource] = {}
 
 
 class MalformedRecoveryMessage(ValueError):
@@ -47,13 +59,34 @@ def build_intake(config: CollectorConfig) -> RecoveryIntake:
         store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
         groups=GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
         notifier=SlackNotifier(web_client(str(token), base_url=config.slack_api_url)),
-        channels=ChannelRouting(
-            default=config.default_channel,
-            technical=config.technical_channel,
-            client_data=config.client_data_channel,
-        ),
+        routes=routing_rules_source(config),
         group_window_seconds=config.group_window_seconds,
     )
+
+
+def routing_rules_source(config: CollectorConfig) -> RoutingRulesSource:
+    """The routing rules of ``ROUTING_RULES_PARAMETER`` (SSM, read through Powertools' cache of
+    ``RULES_MAX_AGE_SECONDS``) over the stack's channels; the same source for every invocation."""
+    fallback = ChannelRouting(
+        default=config.default_channel,
+        technical=config.technical_channel,
+        client_data=config.client_data_channel,
+    )
+    key = (config.routing_rules_parameter, fallback)
+    if key not in _rules_sources:
+        _rules_sources[key] = RoutingRulesSource(
+            load=lambda: _rules_document(config.routing_rules_parameter), fallback=fallback
+        )
+    return _rules_sources[key]
+
+
+def _rules_document(parameter: str | None) -> str | None:
+    if not parameter:
+        return None
+    try:
+        return parameters.get_parameter(parameter, max_age=RULES_MAX_AGE_SECONDS)
+    except parameters.exceptions.GetParameterError as exc:
+        raise RulesUnavailable(str(exc)) from exc
 
 
 def parse_request(record: SqsRecordModel) -> RecoveryRequest:
@@ -96,7 +129,7 @@ def tell_unreadable(
             config.recoveries_table_name, aws_clients.client("dynamodb"), config.retention_days
         ),
         notifier=intake.notifier,
-        channel=intake.channels.channel_for(Routing.TECHNICAL),
+        channel=intake.routes.fallback.channel_for(Routing.TECHNICAL),
     )
     message_id = source_message_id(record)
     try:

@@ -6,6 +6,11 @@ grouped by state machine, state and error within a window. A group's first recov
 message with its own buttons; later members turn that message into a group message whose count
 and latest examples are kept current. One chat call per group per batch, whatever the burst.
 
+The channel of a group's message is chosen once, when it is first posted, for the group's first
+recovery, by the routing rules (``service.recovery.routing_rules``; without a matching rule, the
+stack's technical / client-data / default channels). Only the channel is decided by the rules in
+this version: a rule's team, viewers and escalation are not yet acted on.
+
 If the chat tool is unavailable the recoveries stay stored (OPEN, not yet posted) and the caller
 is told which ones to retry; nothing is lost.
 """
@@ -22,13 +27,13 @@ from service.observability import logger
 from service.recovery.contract import RecoveryRequest
 from service.recovery.groups import GroupState, GroupStore, group_id_for
 from service.recovery.notifier import (
-    ChannelRouting,
     MessageRef,
     Notifier,
     NotifierUnavailable,
     RecoveryGroup,
 )
 from service.recovery.recovery import Recovery
+from service.recovery.routing_rules import RoutingRulesSource
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 
 
@@ -46,7 +51,7 @@ class RecoveryIntake:
     store: RecoveryStore
     groups: GroupStore
     notifier: Notifier
-    channels: ChannelRouting
+    routes: RoutingRulesSource  # the channel of each group's message (the rules, else the stack's channels)
     group_window_seconds: int = 600
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     claimant: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -111,7 +116,16 @@ class RecoveryIntake:
     def _post_first(
         self, group_id: str, state: GroupState, members: list[Recovery], report: IntakeReport
     ) -> MessageRef:
-        channel = self.channels.channel_for(members[0].routing)
+        first = members[0]
+        decision = self.routes.route(first.state_machine_arn, first.failed_state, first.error, first.routing)
+        channel = decision.channel
+        logger.info(
+            "recovery routed",
+            group_id=group_id,
+            channel=channel,
+            rule=decision.rule.name if decision.rule else None,
+            why=decision.explain(),
+        )
         report.slack_calls += 1
         if state.count == 1:
             message = self.notifier.post_recovery(members[0], channel)

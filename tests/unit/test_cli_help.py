@@ -27,13 +27,19 @@ ENVIRONMENT_READ = re.compile(r"\bos\.environ\b|\bgetenv\(")
 
 def parsers() -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every parser of the command line: the top level, each subcommand, and instrument's own."""
-    top = build_parser()
-    yield "recovery-ops", top
-    for action in top._actions:
+    yield from _with_subcommands("recovery-ops", build_parser())
+    yield "recovery-ops instrument", instrument.build_parser()
+
+
+def _with_subcommands(
+    where: str, parser: argparse.ArgumentParser
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``parser`` and its subcommands' parsers, at any depth (`routes show`, `routes test`)."""
+    yield where, parser
+    for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
-                yield f"recovery-ops {name}", sub
-    yield "recovery-ops instrument", instrument.build_parser()
+                yield from _with_subcommands(f"{where} {name}", sub)
 
 
 def subcommands() -> set[str]:
