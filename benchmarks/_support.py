@@ -18,10 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.local.collector_poller import poll_collector  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.slack_requests import SlackRequest, SlackRequests  # noqa: E402
-from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn  # noqa: E402
+from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack  # noqa: E402
+from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import RecoveryStatus  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
+from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
 
 BOT_TOKEN = LOCAL_BOT_TOKEN
@@ -100,6 +102,26 @@ def pause_orders(stack: EmbeddedStack, count: int, timeout: float) -> list[str]:
         if not poll_collector(stack, batch_size=100).received:
             time.sleep(POLL_SECONDS)
     return arns
+
+
+@contextmanager
+def orders_paused_by_an_outage(
+    count: int, timeout: float
+) -> Iterator[tuple[EmbeddedStack, SlackStandIn, Any, list[str], float]]:
+    """The Slack app's stack (breaker off, one group window) with ``count`` orders placed while the
+    dummy vendor is down, every recovery collected; (stack, Slack stand-in, vendor, the orders'
+    execution ARNs, seconds to place and pause them). The vendor is still down."""
+    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
+    with (
+        serve_slack_standin() as slack,
+        serve_dummy_vendor(vendor) as vendor_url,
+        slack_app_stack(
+            slack, VendorUrl=vendor_url, CircuitBreakerEnabled="false", RecoveryGroupWindowSeconds="86400"
+        ) as stack,
+    ):
+        began = time.perf_counter()
+        arns = pause_orders(stack, count, timeout)
+        yield stack, slack, vendor, arns, time.perf_counter() - began
 
 
 def run_again_all(stack: EmbeddedStack, slack: SlackStandIn, group_id: str) -> tuple[float, float]:

@@ -22,12 +22,10 @@ import json
 import threading
 import time
 
-from _support import pause_orders, run_again_until_done, slack_app_stack, statuses
+from _support import orders_paused_by_an_outage, run_again_until_done, statuses
 
-from service.local.slack_standin import serve_slack_standin
 from service.local.stack import quiet_interpreter_logs
-from service.local.vendor_server import serve_dummy_vendor
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import VendorBehaviour
 
 
 def _rss_mb() -> float:
@@ -39,17 +37,7 @@ def _rss_mb() -> float:
 
 
 def at_rest(count: int, idle_seconds: float, timeout: float) -> dict:
-    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
-    with (
-        serve_slack_standin() as slack,
-        serve_dummy_vendor(vendor) as vendor_url,
-        slack_app_stack(
-            slack, VendorUrl=vendor_url, CircuitBreakerEnabled="false", RecoveryGroupWindowSeconds="86400"
-        ) as stack,
-    ):
-        began = time.perf_counter()
-        arns = pause_orders(stack, count, timeout)
-        place_and_pause_s = time.perf_counter() - began
+    with orders_paused_by_an_outage(count, timeout) as (stack, slack, vendor, arns, place_and_pause_s):
         threads = threading.active_count()
         waiting = statuses(stack, arns)["RUNNING"]
 

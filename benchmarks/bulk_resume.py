@@ -25,38 +25,25 @@ from collections import Counter
 
 from _support import (
     bulk_finished_posts,
-    pause_orders,
+    orders_paused_by_an_outage,
     record_calls,
     run_again_all,
     run_again_until_done,
     running,
-    slack_app_stack,
     statuses,
     wait,
 )
 
-from service.local.slack_standin import serve_slack_standin
 from service.local.stack import quiet_interpreter_logs
-from service.local.vendor_server import serve_dummy_vendor
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.supplier.dummy import VendorBehaviour
 
 POLL_SECONDS = 1.0
 
 
 def run(count: int, timeout: float) -> dict:
-    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
-    with (
-        serve_slack_standin() as slack,
-        serve_dummy_vendor(vendor) as vendor_url,
-        slack_app_stack(
-            slack, VendorUrl=vendor_url, CircuitBreakerEnabled="false", RecoveryGroupWindowSeconds="86400"
-        ) as stack,
-    ):
-        began = time.perf_counter()
-        arns = pause_orders(stack, count, timeout)
-        pause_wall_s = time.perf_counter() - began
+    with orders_paused_by_an_outage(count, timeout) as (stack, slack, vendor, arns, pause_wall_s):
         store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         opened = store.list_by_status(RecoveryStatus.OPEN, limit=count + 10)
         groups = Counter(r.group_id for r in opened)
