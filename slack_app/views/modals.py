@@ -25,7 +25,7 @@ from service.recovery.recovery import Recovery
 from service.recovery.redaction import restore_redacted, without_tokens
 from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
 from slack_app.views.escaping import code, mrkdwn, one_line, truncate
-from slack_app.views.limits import TEXT_INPUT_LIMIT
+from slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT
 
 INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
 REASON_BLOCK, REASON_ACTION = "reason", "text"
@@ -74,7 +74,7 @@ def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
                         " runs again "
                         f"with this input. It must be JSON, at most 256 KiB, and match the state's schema "
                         f"if one is configured. Fields shown as `[redacted]` keep their stored value.",
-                        3000,
+                        SECTION_TEXT_LIMIT,
                     )
                 )
             ),
@@ -109,7 +109,7 @@ def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
                         f"*{one_line(recovery.failed_state)}*"
                         f" and compensates (the order is marked rejected and sent to the dead-letter queue)."
                         + cause,
-                        3000,
+                        SECTION_TEXT_LIMIT,
                     )
                 )
             ),
@@ -132,7 +132,7 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
                 truncate(
                     f"*{count}* open recover{'y' if count == 1 else 'ies'} will be affected: "
                     f"{one_line(description)}.\n{consequence} Progress is posted in the thread.",
-                    3000,
+                    SECTION_TEXT_LIMIT,
                 )
             )
         )
