@@ -85,6 +85,8 @@ class DeskConfig(DeskSettings):
     viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
     viewer_user_group: str | None = Field(alias="SLACK_VIEWER_USER_GROUP", default=None)
     membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
+    # the routing rules: each rule's team may act on its recoveries, its viewers see them
+    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
 
     @property
     def allowed_users(self) -> frozenset[str]:
@@ -213,6 +215,9 @@ class ReminderConfig(HandlerConfig):
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     remind_after_minutes: int = Field(alias="RECOVERY_REMINDER_AFTER_MINUTES", default=60, ge=1)
+    # the routing rules, for their escalation ladders (and the channel a level names none)
+    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", default="")
 
 
 class DummyVendorConfig(HandlerConfig):

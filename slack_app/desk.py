@@ -23,8 +23,12 @@ from service.recovery.dead_letter_queues import DeadLetterQueues, standard_queue
 from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
 from service.recovery.input_edit import SchemaCatalog
+from service.recovery.notifier import ChannelRouting
+from service.recovery.ownership import Owners
+from service.recovery.rules_parameter import rules_source
 from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
+from service.recovery.team_access import TeamAccess
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
 
 #: a boto3 client by service name: ``service.aws_clients.client``, or an embedded stack's ``client``
@@ -40,6 +44,8 @@ class Desk:
     policy: AccessPolicy
     schemas: SchemaCatalog
     audit: AuditItems  # trails that belong to no recovery (denied looks at the list)
+    access: TeamAccess  # who may act on and see each recovery: its rule's team, over the admins
+    owners: Owners
     redrive: Redrive | None = None
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
 
@@ -65,20 +71,25 @@ def build_desk(
     groups = GroupStore(table, dynamodb, days * 86400)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
     actions = RecoveryActions(store, StepFunctionsTokens(sfn), display)
+    policy = AccessPolicy(
+        allowed_users=config.allowed_users,
+        allowed_group=config.allowed_user_group or None,
+        group_members=lambda group: _group_members(slack, group),
+        cache_seconds=config.membership_cache_seconds,
+        everyone=open_to_everyone,
+        viewer_users=config.viewer_users,
+        viewer_group=config.viewer_user_group or None,
+    )
+    # only the rules' teams and viewers are read here: the channel was chosen when it was posted
+    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=""))
     return Desk(
         store=store,
         groups=groups,
         actions=actions,
         bulk=BulkAction(actions, rate_per_second=config.bulk_rate_per_second),
-        policy=AccessPolicy(
-            allowed_users=config.allowed_users,
-            allowed_group=config.allowed_user_group or None,
-            group_members=lambda group: _group_members(slack, group),
-            cache_seconds=config.membership_cache_seconds,
-            everyone=open_to_everyone,
-            viewer_users=config.viewer_users,
-            viewer_group=config.viewer_user_group or None,
-        ),
+        policy=policy,
+        access=TeamAccess(policy, rules.rules),
+        owners=Owners(store, dynamodb),
         schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
         audit=AuditItems(table, dynamodb, days),
         redrive=None

@@ -21,6 +21,7 @@ against a deployed stack (as its Slack app function reads them):
   SLACK_VIEWER_USER_IDS, SLACK_VIEWER_USER_GROUP     who may see without acting
   SLACK_MEMBERSHIP_CACHE_SECONDS   how long a user group's members are cached (default 300)
   INPUT_SCHEMAS_PARAMETER the SSM parameter of the input schemas (/<stack>/recovery/input-schemas)
+  ROUTING_RULES_PARAMETER the SSM parameter of the routing rules: each rule's team and viewers
   BULK_RESUME_RATE_PER_SECOND      pace of bulk actions (default 50)
   RECOVERY_RETENTION_DAYS          how long closed recoveries are kept (default 90)
   ORDERS_DLQ_URL, RECOVERY_DLQ_URL, RECOVERY_QUEUE_URL   the queues of `/recoveries dlq`

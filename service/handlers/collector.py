@@ -10,9 +10,8 @@ once per message) the technical channel is told, without its token (``service.re
 
 Each group's message goes to the channel the routing rules choose (``ROUTING_RULES_PARAMETER``, an
 SSM parameter read through Powertools' five-minute cache; ``service.recovery.routing_rules``), else
-to the stack's technical / client-data / default channel. A refused document is logged and the last
-good one read by this warm function keeps routing. Only the channel is taken from the rules so far:
-their team, viewers and escalation are validated, not yet acted on.
+to the stack's technical / client-data / default channel (``service.recovery.rules_parameter``). A
+refused document is logged and the last good one read by this warm function keeps routing.
 """
 
 from __future__ import annotations
@@ -31,17 +30,13 @@ from service.recovery.groups import GroupStore
 from service.recovery.intake import IntakeReport, RecoveryIntake
 from service.recovery.notifier import ChannelRouting
 from service.recovery.recovery import Recovery
-from service.recovery.routing_rules import RoutingRulesSource, RulesUnavailable
+from service.recovery.routing_rules import RoutingRulesSource
+from service.recovery.rules_parameter import rules_source
 from service.recovery.store import RecoveryStore
 from service.recovery.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
 from slack_app.notifier import SlackNotifier, web_client
 
 SECRET_MAX_AGE_SECONDS = 300
-RULES_MAX_AGE_SECONDS = 300  # a changed routing rules document is in force within five minutes
-
-# one source per rules parameter and channels, kept by a warm function: the last good document
-# outlives a refused one across invocations (a cold start begins with the stack's channels)
-_rules_sources: dict[tuple[str | None, ChannelRouting], RoutingRulesSource] = {}
 
 
 class MalformedRecoveryMessage(ValueError):
@@ -65,28 +60,13 @@ def build_intake(config: CollectorConfig) -> RecoveryIntake:
 
 
 def routing_rules_source(config: CollectorConfig) -> RoutingRulesSource:
-    """The routing rules of ``ROUTING_RULES_PARAMETER`` (SSM, read through Powertools' cache of
-    ``RULES_MAX_AGE_SECONDS``) over the stack's channels; the same source for every invocation."""
+    """The routing rules of ``ROUTING_RULES_PARAMETER`` over the stack's channels."""
     fallback = ChannelRouting(
         default=config.default_channel,
         technical=config.technical_channel,
         client_data=config.client_data_channel,
     )
-    key = (config.routing_rules_parameter, fallback)
-    if key not in _rules_sources:
-        _rules_sources[key] = RoutingRulesSource(
-            load=lambda: _rules_document(config.routing_rules_parameter), fallback=fallback
-        )
-    return _rules_sources[key]
-
-
-def _rules_document(parameter: str | None) -> str | None:
-    if not parameter:
-        return None
-    try:
-        return parameters.get_parameter(parameter, max_age=RULES_MAX_AGE_SECONDS)
-    except parameters.exceptions.GetParameterError as exc:
-        raise RulesUnavailable(str(exc)) from exc
+    return rules_source(config.routing_rules_parameter, fallback)
 
 
 def parse_request(record: SqsRecordModel) -> RecoveryRequest:

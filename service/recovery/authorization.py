@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 
@@ -97,6 +97,19 @@ class AccessPolicy:
         return AccessDecision(
             False, "not allowed to see recoveries (not on the allow-list or the viewer list)"
         )
+
+    def in_audience(self, user_id: str, users: Iterable[str], group: str | None, what: str) -> AccessDecision:
+        """Is ``user_id`` one of ``users`` or a member of ``group`` (``what`` names them: "the team
+        of rule 'payments'")? A failed group lookup denies, marked ``lookup_failed``."""
+        if user_id in users:
+            return AccessDecision(True, f"named in {what}")
+        if group:
+            member = self._is_member(user_id, group)
+            if isinstance(member, AccessDecision):
+                return member
+            if member:
+                return AccessDecision(True, f"member of user group {group} ({what})")
+        return AccessDecision(False, f"not in {what}")
 
     def _is_member(self, user_id: str, group: str) -> bool | AccessDecision:
         try:

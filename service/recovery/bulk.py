@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from service.recovery.actions import ActionResult, RecoveryActions
-from service.recovery.recovery import RecoveryStatus
+from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
@@ -41,8 +41,13 @@ class BulkReport:
         return f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
 
 
+def open_matching(store: RecoveryStore, where: ListFilter) -> list[Recovery]:
+    """The OPEN recoveries ``where`` selects, newest first (at most ``SELECTION_LIMIT``)."""
+    return store.list_by_status(RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT)
+
+
 def open_recoveries_matching(store: RecoveryStore, where: ListFilter) -> list[str]:
-    return [r.recovery_id for r in store.list_by_status(RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT)]
+    return [r.recovery_id for r in open_matching(store, where)]
 
 
 def open_members(store: RecoveryStore, group_id: str) -> list[str]:

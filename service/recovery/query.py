@@ -22,7 +22,15 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 LONGEST_DURATION = timedelta(days=366)
 # a page cursor is the sort key of a listed recovery: <created at, ISO 8601 UTC>#rec-<32 hex>
 _CURSOR = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00|Z)?#rec-[0-9a-f]{32}$")
-FILTER_KEYS = {"state": "failed_state", "error": "error", "machine": "state_machine", "since": "since"}
+FILTER_KEYS = {
+    "state": "failed_state",
+    "error": "error",
+    "machine": "state_machine",
+    "since": "since",
+    "owner": "owner",
+}
+ME = "me"  # owner=me: the person asking
+_OWNER = re.compile(r"^(me|none|[UW][A-Z0-9]{2,20})$")
 
 
 def inert_json(value: object) -> str:
@@ -51,6 +59,13 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def check_owner(owner: str) -> str:
+    """``me``, ``none`` or a Slack user id, or a ``QueryError``."""
+    if _OWNER.match(owner):
+        return owner
+    raise QueryError(f"'{owner[:40]}' is not an owner: use owner=me, owner=none or a user id (owner=U0123ABC)")
+
+
 def check_cursor(cursor: str | None) -> str | None:
     """A page cursor as the listing made it, or a ``QueryError`` (a stale or forged button)."""
     if cursor is None or _CURSOR.match(cursor):
@@ -64,12 +79,17 @@ class RecoveryQuery:
     error: str | None = None
     state_machine: str | None = None
     since: str | None = None  # a duration as typed: 2h
+    owner: str | None = None  # a user id, "none" (nobody owns it) or, as typed, "me"
     before: str | None = None  # page cursor (sort key of the last row shown)
 
     @property
     def narrowed(self) -> bool:
         """Whether it selects something narrower than "every open recovery"."""
-        return any((self.failed_state, self.error, self.state_machine, self.since))
+        return any((self.failed_state, self.error, self.state_machine, self.since, self.owner))
+
+    def for_person(self, user_id: str) -> RecoveryQuery:
+        """``owner=me`` made ``owner=<user_id>``: what a button then carries is the same for anyone."""
+        return replace(self, owner=user_id) if self.owner == ME else self
 
     def list_filter(self) -> ListFilter:
         return ListFilter(
@@ -77,6 +97,7 @@ class RecoveryQuery:
             failed_state=self.failed_state,
             error=self.error,
             newer_than=parse_duration(self.since) if self.since else None,
+            owner=self.owner,
         )
 
     def next_page(self, cursor: str) -> RecoveryQuery:
@@ -103,6 +124,8 @@ class RecoveryQuery:
         query = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         if query.since:
             parse_duration(query.since)
+        if query.owner:
+            check_owner(query.owner)
         check_cursor(query.before)
         return query
 
@@ -114,12 +137,15 @@ class RecoveryQuery:
             key, sep, value = word.partition("=")
             if not sep or key not in FILTER_KEYS or not value:
                 raise QueryError(
-                    f"'{word[:80]}' is not a filter: use state=, error=, machine= or since= (e.g. since=2h)"
+                    f"'{word[:80]}' is not a filter: use state=, error=, machine=, since= or owner= "
+                    "(e.g. since=2h, owner=me)"
                 )
             values[FILTER_KEYS[key]] = value
         query = cls(**values)
         if query.since:
             parse_duration(query.since)
+        if query.owner:
+            check_owner(query.owner)
         return query
 
 

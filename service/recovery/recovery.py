@@ -35,6 +35,10 @@ class OfOneExecution:
         return execution_console_url(self.execution_arn)
 
 
+NOT_PEOPLE = frozenset({"recovery-queue", "escalation"})
+OWNERSHIP_ACTIONS = frozenset({"take", "take over", "release"})
+
+
 class RecoveryStatus(StrEnum):
     OPEN = "OPEN"  # paused, waiting for a person
     RESUMING = "RESUMING"  # someone clicked; the call to Step Functions is under way
@@ -78,6 +82,9 @@ class Recovery(OfOneExecution):
     group_id: str | None = None
     attempts: int = 1
     audit: list[AuditEntry] = field(default_factory=list)
+    owner: str | None = None  # the person who took it ("I'm on it"); None: nobody
+    owned_at: str | None = None
+    escalated: int = 0  # how many levels of its rule's escalation ladder have fired
 
     @classmethod
     def from_request(cls, request: RecoveryRequest, received_at: datetime, attempts: int = 1) -> Recovery:
@@ -117,5 +124,9 @@ class Recovery(OfOneExecution):
     @property
     def last_actor(self) -> str | None:
         """Who handled it last (the person a second clicker is told about); denied attempts aside."""
-        people = [e.actor for e in self.audit if e.actor != "recovery-queue" and e.result != "DENIED"]
+        people = [
+            e.actor
+            for e in self.audit
+            if e.actor not in NOT_PEOPLE and e.result != "DENIED" and e.action not in OWNERSHIP_ACTIONS
+        ]
         return people[-1] if people else None

@@ -18,9 +18,9 @@ An empty ``match`` matches every recovery, so only the last rule may have one. T
 that matches decides; when none does, the fallback decides as before rules existed (the stack's
 technical / client-data channel, else its default channel), and the decision says so.
 
-In this version only the ``channel`` is acted on; ``team``, ``viewers`` and ``escalation`` are
-validated and shown but not yet enforced (who may act and see still comes from the stack's
-``SlackAllowed…`` / ``SlackViewer…`` parameters, and reminders from the reminder schedule).
+The collector posts to the rule's ``channel``; the Slack app lets the rule's ``team`` act and its
+``viewers`` see (``team_access``), beside the stack's ``SlackAllowed…`` admins; the reminders run
+its ``escalation`` ladder (``escalation``).
 
 ``parse_rules`` refuses a document with ``RulesRefused``, whose ``problems`` name every problem
 (where and what), not only the first. ``RoutingRulesSource`` reads the document through a loader
@@ -125,9 +125,9 @@ class Rule(_Strict):
     name: str = Field(min_length=1)
     match: RuleMatch = RuleMatch()
     channel: str = Field(min_length=1)
-    team: Audience | None = None  # who may act (declared, not yet enforced)
-    viewers: Audience | None = None  # who may only see (declared, not yet enforced)
-    escalation: tuple[EscalationLevel, ...] = ()  # declared, not yet acted on
+    team: Audience | None = None  # who may act, beside the admins (None: only the admins)
+    viewers: Audience | None = None  # who may only see
+    escalation: tuple[EscalationLevel, ...] = ()  # mentions while nobody owns it (empty: none)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class ListFilter:
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
     group_id: str | None = None
+    owner: str | None = None  # a user id, or NO_OWNER: nobody owns it
+
+
+NO_OWNER = "none"
 
 
 class RecoveryStore:
@@ -236,6 +240,13 @@ class RecoveryStore:
         if where.group_id:
             filters.append("group_id = :group")
             values[":group"] = {"S": where.group_id}
+        if where.owner == NO_OWNER:
+            filters.append("attribute_not_exists(#owner)")
+            names["#owner"] = "owner"
+        elif where.owner:
+            filters.append("#owner = :owner")
+            names["#owner"] = "owner"
+            values[":owner"] = {"S": where.owner}
         if where.error:
             filters.append("#error = :error")
             names["#error"] = "error"

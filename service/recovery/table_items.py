@@ -58,6 +58,9 @@ ERROR = "error"
 # one kind's own attributes
 DELIVERIES = "deliveries"  # recovery: how many times its request was delivered
 REMINDED_AT = "reminded_at"  # recovery: its last reminder
+OWNER = "owner"  # recovery: who took it (absent: nobody)
+OWNED_AT = "owned_at"  # recovery: since when
+ESCALATED = "escalated"  # recovery: how many escalation levels have fired (absent: none)
 MEMBER_IDS = "member_ids"  # group
 LATEST_IDS = "latest_ids"  # group
 POSTING_BY = "posting_by"  # group: the collector posting its message
@@ -134,6 +137,8 @@ def recovery_item(recovery: Recovery) -> dict[str, Any]:
     data[STATUS] = str(recovery.status)
     data["state_machine_name"] = recovery.state_machine_name
     data[CREATED_SORT] = recovery.sort_key
+    if not recovery.escalated:
+        del data[ESCALATED]  # absent until a level fires
     item = {k: v for k, v in data.items() if v is not None}
     return {k: _serializer.serialize(dynamodb_value(v)) for k, v in item.items()}
 
@@ -160,6 +165,9 @@ def recovery_from_item(item: dict[str, Any]) -> Recovery:
         group_id=data.get(GROUP_ID),
         attempts=int(data.get("attempts", 1)),
         audit=[AuditEntry(**entry) for entry in data.get(AUDIT, [])],
+        owner=data.get(OWNER),
+        owned_at=data.get(OWNED_AT),
+        escalated=int(data.get(ESCALATED, 0)),
     )
 
 

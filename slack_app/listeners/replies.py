@@ -16,11 +16,12 @@ from slack_sdk import WebClient
 
 from service.observability import count_by, logger
 from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.authorization import describe_failure
+from service.recovery.authorization import AccessDecision, describe_failure
 from service.recovery.bulk import BulkReport
 from service.recovery.notifier import MessageRef
 from service.recovery.recovery import RecoveryStatus
-from service.recovery.store import ListFilter
+from service.recovery.store import ListFilter, RecoveryNotFound
+from service.recovery.table_items import GROUP_PREFIX, RECOVERY_PREFIX
 from slack_app.desk import Desk
 from slack_app.notifier import SlackNotifier
 from slack_app.runtime import seconds_left
@@ -59,9 +60,23 @@ def reporting_failures(say: Say, what: str) -> Iterator[None]:
         say(failure_report_text(what, describe_failure(exc), reference))
 
 
+def decide(desk: Desk, user: str, target: str | None) -> AccessDecision:
+    """May ``user`` act on ``target``: a recovery (its rule's team, or an admin); a group or a
+    selection (None: anyone who may act on some recoveries, the action then takes only theirs);
+    anything else, a failed execution's Redrive (the admins)."""
+    if target is None or target.startswith(GROUP_PREFIX):
+        return desk.access.may_act_on_some(user)
+    if target.startswith(RECOVERY_PREFIX):
+        try:
+            return desk.access.may_act(user, desk.store.get(target))
+        except RecoveryNotFound:
+            pass  # the action says it is gone; only an admin is told so
+    return desk.policy.check(user)
+
+
 def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> bool:
-    """True (and the person told, the attempt audited) when ``user`` may not act."""
-    decision = desk.policy.check(user)
+    """True (and the person told, the attempt audited) when ``user`` may not act on ``target``."""
+    decision = decide(desk, user, target)
     if decision.allowed:
         return False
     if target:
@@ -102,6 +117,7 @@ def run_bulk(
     thread: MessageRef | None,
     say: Say,
     reason: str | None = None,
+    left_out: int = 0,
 ) -> BulkReport:
     """Run a confirmed bulk action, reporting progress in ``thread`` or to the person."""
     notifier = SlackNotifier(client)
@@ -112,7 +128,7 @@ def run_bulk(
         else:
             notifier.post_progress(thread, text)
 
-    post(bulk_started_text(user, kind, len(ids), description))
+    post(bulk_started_text(user, kind, len(ids), description, left_out))
 
     def progress(report: BulkReport) -> None:
         post(bulk_progress_text(report))

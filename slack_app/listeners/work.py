@@ -15,12 +15,13 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from service.recovery.audit_items import RECOVERIES_LIST
-from service.recovery.bulk import open_members, open_recoveries_matching
+from service.recovery.bulk import open_matching
 from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
 from service.recovery.notifier import MessageRef
 from service.recovery.query import QueryError, RecoveryQuery, split_words
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import RecoveryNotFound
+from service.recovery.store import ListFilter, RecoveryNotFound
+from service.recovery.team_access import Selection
 from slack_app.desk import Desk
 from slack_app.listeners.replies import (
     Say,
@@ -33,7 +34,7 @@ from slack_app.listeners.replies import (
     view_denied,
 )
 from slack_app.notifier import SlackNotifier
-from slack_app.views.ephemeral import USAGE, bulk_retry_prompt_blocks, bulk_retry_prompt_text
+from slack_app.views.ephemeral import USAGE, bulk_retry_prompt_blocks, bulk_retry_prompt_text, left_out_note
 from slack_app.views.escaping import code, escape, one_line, who
 from slack_app.views.listing import PAGE_SIZE, list_blocks, show_blocks
 from slack_app.views.modals import (
@@ -168,15 +169,24 @@ def open_group_bulk(
         if denied(desk, user, group_id, verb, say):
             return
         group = desk.groups.get(group_id)
-        ids = open_members(desk.store, group_id)
-        if group is None or not ids:
+        selection = actable(desk, user, ListFilter(group_id=group_id))
+        if group is None or not (selection.allowed or selection.left_out):
             say("Nothing to do: every recovery of this group is already handled.")
+            return
+        if not selection.allowed:
+            say(f"Nothing for you to do here.{left_out_note(selection.left_out)}")
             return
         description = f"{group.state_machine_name} / {group.failed_state} / {group.error or 'unknown error'}"
         metadata = {"group_id": group_id, "channel": group.channel, "ts": group.ts}
         client.views_open(
-            trigger_id=body["trigger_id"], view=bulk_modal(kind, len(ids), description, metadata)
+            trigger_id=body["trigger_id"],
+            view=bulk_modal(kind, len(selection.allowed), description, metadata, selection.left_out),
         )
+
+
+def actable(desk: Desk, user: str, where: ListFilter) -> Selection:
+    """The open recoveries ``where`` selects that ``user`` may act on, and how many were left out."""
+    return desk.access.actable(user, open_matching(desk.store, where))
 
 
 def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
@@ -189,28 +199,30 @@ def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
         ):
             return
         group = desk.groups.get(meta["group_id"])
-        ids = open_members(desk.store, meta["group_id"])
+        selection = actable(desk, user, ListFilter(group_id=meta["group_id"]))
+        ids = [r.recovery_id for r in selection.allowed]
         description = f"{group.state_machine_name} / {group.failed_state}" if group else meta["group_id"]
         reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
         thread = MessageRef(meta["channel"], meta["ts"]) if meta.get("channel") and meta.get("ts") else None
-        run_bulk(desk, client, user, kind, ids, description, thread, say, reason)
+        run_bulk(desk, client, user, kind, ids, description, thread, say, reason, selection.left_out)
 
 
 def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
-    query = RecoveryQuery.from_words(words)
+    query = RecoveryQuery.from_words(words).for_person(user)
     if not query.narrowed:
         say("Say which recoveries to run again, e.g. `/recoveries retry error=VendorUnavailable since=2h`.")
         return
     if denied(desk, user, None, "run again", say):
         return
-    count = len(open_recoveries_matching(desk.store, query.list_filter()))
-    if not count:
-        say(f"No open recovery matches {one_line(query.describe())}.")
+    selection = actable(desk, user, query.list_filter())
+    if not selection.allowed:
+        say(f"No open recovery you may act on matches {one_line(query.describe())}.{left_out_note(selection.left_out)}")
         return
+    count = len(selection.allowed)
     respond(
         response_type="ephemeral",
         text=bulk_retry_prompt_text(count),
-        blocks=bulk_retry_prompt_blocks(count, query),
+        blocks=bulk_retry_prompt_blocks(count, query, selection.left_out),
     )
 
 
@@ -226,14 +238,18 @@ def bulk_from_command(
         except QueryError as exc:
             say(escape(exc))
             return
-        ids = open_recoveries_matching(desk.store, query.list_filter())
+        selection = actable(desk, user, query.list_filter())
+        ids = [r.recovery_id for r in selection.allowed]
         described = one_line(query.describe())
-        respond(text=f"Started: run again {len(ids)} recoveries ({described}).", replace_original=True)
+        respond(
+            text=f"Started: run again {len(ids)} recoveries ({described}).{left_out_note(selection.left_out)}",
+            replace_original=True,
+        )
         thread = None
         if channel:
             opening = bulk_thread_opening(user, len(ids), described)
             thread = SlackNotifier(client).open_thread(channel, opening)
-        run_bulk(desk, client, user, "run_again", ids, query.describe(), thread, say)
+        run_bulk(desk, client, user, "run_again", ids, query.describe(), thread, say, left_out=selection.left_out)
 
 
 # ---------------------------------------------------------------------- /recoveries

@@ -59,18 +59,30 @@ def action_result_text(result: ActionResult, always: bool = False) -> str | None
     return None
 
 
+def left_out_note(left_out: int) -> str:
+    """What a bulk action leaves out because the person may not act on it ("" when nothing)."""
+    if not left_out:
+        return ""
+    them = "it belongs" if left_out == 1 else "they belong"
+    return (
+        f" {left_out} more match{'es' if left_out == 1 else ''} but {them} to another team: "
+        "you may not act on them, so they are left out."
+    )
+
+
 def bulk_retry_prompt_text(count: int) -> str:
     return f"Run again {count} recoveries?"
 
 
-def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery) -> list[Block]:
+def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0) -> list[Block]:
     """`/recoveries retry …`: how many open recoveries match, and a button to run them all again
     (its value carries the query, never ids)."""
     return [
         SectionBlock(
             text=mrkdwn(
                 f"*{count}* open recover{'y' if count == 1 else 'ies'} match "
-                f"{one_line(query.describe())}. Run every one again with its original input?"
+                f"{one_line(query.describe())}.{left_out_note(left_out)} "
+                "Run every one again with its original input?"
             )
         ),
         ActionsBlock(

@@ -24,6 +24,7 @@ from service.recovery.query import inert_json
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import restore_redacted, without_tokens
 from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+from slack_app.views.ephemeral import left_out_note
 from slack_app.views.escaping import code, mrkdwn, one_line, truncate
 from slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT
 
@@ -118,7 +119,7 @@ def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
     )
 
 
-def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
+def bulk_modal(kind: str, count: int, description: str, metadata: dict, left_out: int = 0) -> View:
     """Confirm a bulk action; ``kind`` is "run_again" or "reject"."""
     verb = "Run again" if kind == "run_again" else "Reject"
     consequence = (
@@ -131,7 +132,8 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict) -> View:
             text=mrkdwn(
                 truncate(
                     f"*{count}* open recover{'y' if count == 1 else 'ies'} will be affected: "
-                    f"{one_line(description)}.\n{consequence} Progress is posted in the thread.",
+                    f"{one_line(description)}.{left_out_note(left_out)}\n{consequence} "
+                    "Progress is posted in the thread.",
                     SECTION_TEXT_LIMIT,
                 )
             )

@@ -47,10 +47,13 @@ def bulk_thread_opening(user: str, count: int, described: str) -> str:
     return f"{who(user)} runs again {count} recoveries ({described})."
 
 
-def bulk_started_text(user: str, kind: str, count: int, description: str) -> str:
-    return (
+def bulk_started_text(user: str, kind: str, count: int, description: str, left_out: int = 0) -> str:
+    started = (
         f"{who(user)} started *{bulk_verb(kind)} all* on {count} open recoveries ({one_line(description)})."
     )
+    if left_out:
+        started += f" {left_out} left out: another team's, which {who(user)} may not act on."
+    return started
 
 
 def bulk_progress_text(report: BulkReport) -> str:

@@ -112,7 +112,7 @@ def test_slack_words_build_the_same_query_as_the_command_lines_options() -> None
 @pytest.mark.parametrize("word", ["colour=red", "error", "error=", "=VendorUnavailable"])
 def test_a_word_that_is_not_a_known_filter_is_refused(word: str) -> None:
     # Given / When / Then
-    with pytest.raises(QueryError, match="is not a filter: use state=, error=, machine= or since="):
+    with pytest.raises(QueryError, match="is not a filter: use state=, error=, machine=, since= or owner="):
         RecoveryQuery.from_words([word])
 
 

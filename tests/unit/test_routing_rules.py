@@ -28,6 +28,7 @@ from service.recovery.groups import GroupStore
 from service.recovery.intake import RecoveryIntake
 from service.recovery.notifier import ChannelRouting, MessageRef, RecoveryGroup
 from service.recovery.recovery import Recovery
+from service.recovery import rules_parameter
 from service.recovery.routing_rules import RoutingRulesSource, RulesRefused, RulesUnavailable, parse_rules
 from service.recovery.store import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
@@ -626,7 +627,7 @@ def test_the_collector_keeps_one_rules_source_across_invocations_so_the_last_goo
     # Given the parameter store holding good rules, read by one invocation
     held = {"/ops/recovery/routing-rules": PAYMENTS}
     monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: held[name])
-    monkeypatch.setattr(collector, "_rules_sources", {})
+    monkeypatch.setattr(rules_parameter, "_sources", {})
     assert collector.routing_rules_source(collector_config()).route(*ROUTE).channel == "C-PAY"
 
     # When a bad document is written and a later invocation builds its intake
@@ -642,7 +643,7 @@ def test_the_collector_without_a_rules_parameter_routes_by_the_stacks_channels(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given / When a collector whose environment names no rules parameter
-    monkeypatch.setattr(collector, "_rules_sources", {})
+    monkeypatch.setattr(rules_parameter, "_sources", {})
     source = collector.routing_rules_source(
         collector_config(ROUTING_RULES_PARAMETER="", SLACK_CLIENT_DATA_CHANNEL="C-DATA")
     )
@@ -663,4 +664,4 @@ def test_a_parameter_store_failure_reaches_the_source_as_rules_unavailable(
 
     # When / Then
     with pytest.raises(RulesUnavailable, match="AccessDeniedException"):
-        collector._rules_document("/ops/recovery/routing-rules")
+        rules_parameter.rules_document("/ops/recovery/routing-rules")

@@ -16,7 +16,10 @@ from service.recovery.actions import ActionOutcome, ActionResult
 from service.recovery.authorization import AccessDecision
 from service.recovery.bulk import BulkReport
 from service.recovery.notifier import MessageRef
+from service.recovery.notifier import ChannelRouting
 from service.recovery.recovery import AuditEntry, RecoveryStatus
+from service.recovery.routing_rules import RoutingRules
+from service.recovery.team_access import TeamAccess
 from slack_app.desk import Desk
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
 from slack_app.listeners import actions, replies, work
@@ -29,14 +32,19 @@ REFUSED = AccessDecision(False, "not in the support group <!channel>")
 
 
 def a_desk(decision: AccessDecision = ALLOWED) -> Desk:
+    """A desk of mocks whose admins' policy answers ``decision``; no routing rules (so the admins
+    alone may act, as the stack's allow-list says)."""
+    policy = Mock()
     desk = Desk(
         store=Mock(),
         groups=Mock(),
         actions=Mock(),
         bulk=Mock(),
-        policy=Mock(),
+        policy=policy,
         schemas=Mock(),
         audit=Mock(),
+        access=TeamAccess(policy, lambda: RoutingRules((), ChannelRouting(""))),
+        owners=Mock(),
     )
     desk.policy.check.return_value = decision
     return desk
@@ -91,6 +99,7 @@ def test_a_reject_of_a_recovery_already_handled_opens_no_modal_and_says_by_whom(
 def test_a_refused_reject_submission_is_answered_privately_in_the_channel_and_sends_nothing() -> None:
     # Given
     desk, client = a_desk(REFUSED), Mock(spec=WebClient)
+    desk.store.get.return_value = a_recovery(recovery_id="rec-1")
     metadata = metadata_json({"recovery_id": "rec-1", "channel": "C-RECOVERIES", "message_ts": "1.1"})
     typed = {REASON_BLOCK: {REASON_ACTION: {"value": "duplicate"}}}
     view = {"private_metadata": metadata, "state": {"values": typed}}
