@@ -52,6 +52,7 @@ def __getattr__(name: str) -> Any:
         _tracer = Tracer(service=SERVICE_NAME)
     return _tracer
 
+
 # Read-only requests (GET /orders/{id}) publish no metric; that is expected, not worth a warning per call.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 

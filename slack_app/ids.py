@@ -22,3 +22,9 @@ DLQ_REDRIVE_CONFIRM = "dlq_redrive_confirm"
 DLQ_REDRIVE_CANCEL = "dlq_redrive_cancel"
 
 COMMAND = "/recoveries"
+
+# ownership: Take it (one recovery, or every open one of a group message), take over, release
+TAKE = "recovery_take"
+TAKE_OVER = "recovery_take_over"
+RELEASE = "recovery_release"
+TAKE_ALL = "recovery_group_take"

@@ -168,6 +168,31 @@ class SlackOutcomeDisplay:
                 error=str(exc),
             )
 
+    def show_open(self, recovery: Recovery, change: str) -> None:
+        """An open recovery that changed hands: its own message shows the owner (and Take it or
+        Release); a recovery of a group message gets ``change`` in that message's thread."""
+        if not (recovery.slack_channel and recovery.slack_ts):
+            return
+        try:
+            if self._grouped(recovery):
+                self._client.chat_postMessage(
+                    channel=recovery.slack_channel, thread_ts=recovery.slack_ts, text=change
+                )
+            else:
+                self._client.chat_update(
+                    channel=recovery.slack_channel,
+                    ts=recovery.slack_ts,
+                    text=recovery_fallback_text(recovery),
+                    blocks=recovery_blocks(recovery),
+                )
+        except (SlackClientError, OSError) as exc:  # the owner is stored; only its display is stale
+            metrics.add_metric(name="SlackFailures", unit="Count", value=1)
+            logger.warning(
+                "owner changed but the Slack message could not be updated",
+                recovery_id=recovery.recovery_id,
+                error=str(exc),
+            )
+
 
 class SlackFailureDisplay:
     """Posts a failed execution with its Redrive button; shows the redrive's outcome in place."""

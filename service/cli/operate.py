@@ -49,6 +49,7 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--error", help="error name, e.g. VendorUnavailable")
     parser.add_argument("--machine", help="state machine name or ARN")
     parser.add_argument("--since", help="paused within this long, e.g. 30m, 2h, 7d")
+    parser.add_argument("--owner", help="who took it: a Slack user id, or none (nobody has taken it)")
 
 
 def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int:
@@ -87,10 +88,17 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
-    from service.recovery.query import RecoveryQuery
+    from service.cli.operator import OperationError
+    from service.recovery.query import RecoveryQuery, check_owner
 
+    if args.owner == "me":
+        raise OperationError("--owner me means nobody on the command line: give a Slack user id, or none")
     query = RecoveryQuery(
-        failed_state=args.state, error=args.error, state_machine=args.machine, since=args.since
+        failed_state=args.state,
+        error=args.error,
+        state_machine=args.machine,
+        since=args.since,
+        owner=check_owner(args.owner) if args.owner else None,
     )
     query.list_filter()  # a malformed --since fails here, before anything is read
     return query

@@ -83,7 +83,8 @@ class Operator:
             self.out(
                 f"{recovery.recovery_id}  {printable(recovery.requested_at)}  "
                 f"{printable(recovery.state_machine_name)} / {printable(recovery.failed_state)}  "
-                f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}"
+                f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}  "
+                f"owner: {printable(recovery.owner or 'nobody')}"
             )
         return found
 
@@ -91,6 +92,8 @@ class Operator:
         recovery = self._get(recovery_id)
         self.out(f"{recovery.recovery_id}  {recovery.status}")
         self.out(f"  execution:  {printable(recovery.execution_arn)}")
+        if recovery.owner:
+            self.out(f"  owner:      {printable(recovery.owner)} since {printable(recovery.owned_at or '?')}")
         error = printable(recovery.error or "unknown")
         self.out(f"  failed at:  {printable(recovery.failed_state)} with {error}")
         if recovery.cause:
@@ -130,7 +133,7 @@ class Operator:
 
     def retry_matching(self, query: RecoveryQuery, confirm: Callable[[int], bool]) -> BulkReport | None:
         if not query.narrowed:
-            raise OperationError("say which recoveries: --error, --state, --machine and/or --since")
+            raise OperationError("say which recoveries: --error, --state, --machine, --since and/or --owner")
         ids = open_recoveries_matching(self.store, query.list_filter())
         if not ids:
             self.out(f"no open recovery matches {query.describe()}")

@@ -63,7 +63,9 @@ def check_owner(owner: str) -> str:
     """``me``, ``none`` or a Slack user id, or a ``QueryError``."""
     if _OWNER.match(owner):
         return owner
-    raise QueryError(f"'{owner[:40]}' is not an owner: use owner=me, owner=none or a user id (owner=U0123ABC)")
+    raise QueryError(
+        f"'{owner[:40]}' is not an owner: use owner=me, owner=none or a user id (owner=U0123ABC)"
+    )
 
 
 def check_cursor(cursor: str | None) -> str | None:

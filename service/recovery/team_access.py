@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from service.recovery.authorization import AccessDecision, AccessPolicy
 from service.recovery.recovery import Recovery
-from service.recovery.routing_rules import Audience, Rule, RoutingRules
+from service.recovery.routing_rules import Audience, RoutingRules, Rule
 
 T = TypeVar("T")
 
@@ -47,9 +47,11 @@ class TeamAccess:
 
     def rule_for(self, recovery: Recovery, rules: RoutingRules | None = None) -> Rule | None:
         """The rule ``recovery`` matches under the rules in force (None: the fallback)."""
-        return (rules or self.rules()).route(
-            recovery.state_machine_arn, recovery.failed_state, recovery.error, recovery.routing
-        ).rule
+        return (
+            (rules or self.rules())
+            .route(recovery.state_machine_arn, recovery.failed_state, recovery.error, recovery.routing)
+            .rule
+        )
 
     def is_admin(self, user_id: str) -> AccessDecision:
         return self.policy.check(user_id)

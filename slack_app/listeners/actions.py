@@ -24,9 +24,13 @@ from slack_app.ids import (
     REDRIVE,
     REJECT,
     REJECT_ALL,
+    RELEASE,
     ROW_MENU,
     RUN_AGAIN,
     RUN_AGAIN_ALL,
+    TAKE,
+    TAKE_ALL,
+    TAKE_OVER,
 )
 
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
@@ -85,6 +89,14 @@ def register(app: App, desk: DeskFactory) -> None:
             work.open_edit(desk(), client, _user(body), recovery_id, body, respond)
         elif action_id == REJECT:
             work.open_reject(desk(), client, _user(body), recovery_id, body, respond)
+        elif action_id == TAKE:
+            from slack_app.listeners import ownership
+
+            ownership.take(desk(), client, _user(body), recovery_id, respond)
+        elif action_id == RELEASE:
+            from slack_app.listeners import ownership
+
+            ownership.release(desk(), client, _user(body), recovery_id, respond)
 
     def group_run_again_clicked(body: dict, respond: Respond, client: WebClient) -> None:
         from slack_app.listeners import work
@@ -95,6 +107,26 @@ def register(app: App, desk: DeskFactory) -> None:
         from slack_app.listeners import work
 
         work.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
+
+    def take_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import ownership
+
+        ownership.take(desk(), client, _user(body), _value(body), respond)
+
+    def take_over_confirmed(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import ownership
+
+        ownership.take_over(desk(), client, _user(body), _value(body), respond)
+
+    def release_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import ownership
+
+        ownership.release(desk(), client, _user(body), _value(body), respond)
+
+    def group_take_clicked(body: dict, respond: Respond, client: WebClient) -> None:
+        from slack_app.listeners import ownership
+
+        ownership.take_all(desk(), client, _user(body), _value(body), respond)
 
     def next_page_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
@@ -123,6 +155,10 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(ROW_MENU)(ack=acknowledge, lazy=[row_menu_chosen])
     app.action(RUN_AGAIN_ALL)(ack=acknowledge, lazy=[group_run_again_clicked])
     app.action(REJECT_ALL)(ack=acknowledge, lazy=[group_reject_clicked])
+    app.action(TAKE)(ack=acknowledge, lazy=[take_clicked])
+    app.action(TAKE_OVER)(ack=acknowledge, lazy=[take_over_confirmed])
+    app.action(RELEASE)(ack=acknowledge, lazy=[release_clicked])
+    app.action(TAKE_ALL)(ack=acknowledge, lazy=[group_take_clicked])
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])
     app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])

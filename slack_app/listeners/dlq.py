@@ -131,4 +131,3 @@ def _denied(desk: Desk, user: str, dead_letters: DeadLetterQueues, queue: DeadLe
         return False
     dead_letters.record_denied(queue.key, user, desk.policy.check(user).why)
     return True
-

@@ -19,7 +19,7 @@ from service.recovery.actions import ActionOutcome, ActionResult
 from service.recovery.authorization import AccessDecision, describe_failure
 from service.recovery.bulk import BulkReport
 from service.recovery.notifier import MessageRef
-from service.recovery.recovery import RecoveryStatus
+from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import ListFilter, RecoveryNotFound
 from service.recovery.table_items import GROUP_PREFIX, RECOVERY_PREFIX
 from slack_app.desk import Desk
@@ -87,10 +87,25 @@ def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> 
     return True
 
 
-def view_denied(desk: Desk, user: str, what: str, say: Say, record: Callable[[str], None]) -> bool:
+def view_denied(
+    desk: Desk,
+    user: str,
+    what: str,
+    say: Say,
+    record: Callable[[str], None],
+    recovery: Recovery | None = None,
+    some: bool = False,
+) -> bool:
     """True (and the person told, the attempt audited by ``record(why)``) when ``user`` may not see
-    ``what`` (the recoveries list, a recovery, the dead letters)."""
-    decision = desk.policy.check_view(user)
+    ``what``: ``recovery`` (its rule's team and viewers, and the deployment's), some recoveries
+    (``some``: the list, which then shows only theirs), else what only the deployment's admins and
+    viewers see (the dead letters, an unknown recovery)."""
+    if recovery is not None:
+        decision = desk.access.may_see(user, recovery)
+    elif some:
+        decision = desk.access.may_see_some(user)
+    else:
+        decision = desk.policy.check_view(user)
     if decision.allowed:
         return False
     record(decision.why)

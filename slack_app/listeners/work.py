@@ -55,7 +55,6 @@ from slack_app.views.thread_replies import bulk_thread_opening
 MAX_PAGE_NUMBER = 10_000
 
 
-
 # ---------------------------------------------------------------------- one recovery
 def run_again(desk: Desk, user: str, recovery_id: str, respond: Respond, from_list: bool) -> None:
     say = via_respond(respond)
@@ -216,7 +215,10 @@ def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Res
         return
     selection = actable(desk, user, query.list_filter())
     if not selection.allowed:
-        say(f"No open recovery you may act on matches {one_line(query.describe())}.{left_out_note(selection.left_out)}")
+        say(
+            f"No open recovery you may act on matches {one_line(query.describe())}."
+            + left_out_note(selection.left_out)
+        )
         return
     count = len(selection.allowed)
     respond(
@@ -242,14 +244,17 @@ def bulk_from_command(
         ids = [r.recovery_id for r in selection.allowed]
         described = one_line(query.describe())
         respond(
-            text=f"Started: run again {len(ids)} recoveries ({described}).{left_out_note(selection.left_out)}",
+            text=f"Started: run again {len(ids)} recoveries ({described})."
+            + left_out_note(selection.left_out),
             replace_original=True,
         )
         thread = None
         if channel:
             opening = bulk_thread_opening(user, len(ids), described)
             thread = SlackNotifier(client).open_thread(channel, opening)
-        run_bulk(desk, client, user, "run_again", ids, query.describe(), thread, say, left_out=selection.left_out)
+        run_bulk(
+            desk, client, user, "run_again", ids, query.describe(), thread, say, left_out=selection.left_out
+        )
 
 
 # ---------------------------------------------------------------------- /recoveries
@@ -286,17 +291,20 @@ def show(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) ->
         say(f"{code(words[0][:80])} is not a recovery id (they start with `rec-`).")
         return
     recovery_id = words[0]
+    try:
+        recovery = desk.store.get(recovery_id)
+    except RecoveryNotFound:
+        recovery = None
     if view_denied(
         desk,
         user,
         "this recovery",
         say,
         lambda why: desk.actions.record_denied(recovery_id, user, "view", why),
+        recovery,
     ):
         return
-    try:
-        recovery = desk.store.get(recovery_id)
-    except RecoveryNotFound:
+    if recovery is None:
         say(f"No recovery {code(recovery_id[:80])}.")
         return
     respond(response_type="ephemeral", text=f"Recovery {recovery.recovery_id}", blocks=show_blocks(recovery))
@@ -309,7 +317,7 @@ def list_denied(desk: Desk, user: str, say: Say) -> bool:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         desk.audit.record(RECOVERIES_LIST, AuditEntry(now, user, "view list", "DENIED", {"why": why}))
 
-    return view_denied(desk, user, "the recoveries", say, record)
+    return view_denied(desk, user, "the recoveries", say, record, some=True)
 
 
 def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Respond, replace: bool) -> None:
@@ -319,12 +327,12 @@ def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Respon
         if list_denied(desk, user, say):
             return
         try:
-            query = RecoveryQuery.from_json(query_json)
+            query = RecoveryQuery.from_json(query_json).for_person(user)
             page_number = _page_number(page)
         except QueryError as exc:
             say(escape(exc))
             return
-        _respond_with_page(desk, query, page_number, respond, replace)
+        _respond_with_page(desk, user, query, page_number, respond, replace)
 
 
 def _page_number(text: str) -> int:
@@ -334,13 +342,18 @@ def _page_number(text: str) -> int:
 
 
 def _respond_with_page(
-    desk: Desk, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
+    desk: Desk, user: str, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
 ) -> None:
     where = query.list_filter()
-    rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)
+    if desk.access.sees_everything(user):
+        rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)
+        counts = Counter(desk.store.count_by_status(RecoveryStatus.OPEN, where))
+    else:  # a team's member or viewer: only the recoveries of their rules, counted from those
+        visible = desk.access.visible(user, open_matching(desk.store, where)).allowed
+        counts = Counter((r.state_machine_name, r.error) for r in visible)
+        rows = [r for r in visible if query.before is None or r.sort_key < query.before][: PAGE_SIZE + 1]
     page = rows[:PAGE_SIZE]
     cursor = page[-1].sort_key if len(rows) > PAGE_SIZE else None
-    counts = Counter(desk.store.count_by_status(RecoveryStatus.OPEN, where))
     blocks = list_blocks(page, counts, query, cursor, page_number)
     respond(
         response_type="ephemeral",

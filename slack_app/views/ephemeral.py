@@ -4,11 +4,12 @@ failure to report, the `/recoveries` usage, and the confirmation a `/recoveries 
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
 from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.query import RecoveryQuery
-from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
+from service.recovery.ownership import Ownership, OwnershipResult
+from service.recovery.query import RecoveryQuery, inert_json
+from slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
 from slack_app.views.escaping import code, escape, mrkdwn, one_line, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT
 
@@ -16,8 +17,9 @@ SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
 
 USAGE = (
     "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
-    '(e.g. `since=2h`); quote values with spaces: `state="Check availability"`.\n'
-    "• `/recoveries [filters]` list\n"
+    '(e.g. `since=2h`), `owner=` (`me`, `none` or a user id); quote values with spaces: '
+    '`state="Check availability"`.\n'
+    "• `/recoveries [filters]` list (yours: `/recoveries owner=me`)\n"
     f"• {SHOW_ONE} one in full, with its history\n"
     "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
     "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
@@ -97,3 +99,62 @@ def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0
             ]
         ),
     ]
+
+
+def ownership_text(result: OwnershipResult) -> str:
+    """What the person is told after Take it, Take over or Release."""
+    name = code(result.recovery.execution_name) if result.recovery else "This recovery"
+    since = (
+        f" since {one_line(result.recovery.owned_at)}" if result.recovery and result.recovery.owned_at else ""
+    )
+    return {
+        Ownership.TAKEN: f"👤 You own {name} now: reminders mention you and it does not escalate.",
+        Ownership.ALREADY_YOURS: f"👤 You own {name} already{since}.",
+        Ownership.OWNED_BY_OTHER: f"👤 {who(result.owner)} owns {name}{since}.",
+        Ownership.TAKEN_OVER: f"👤 You own {name} now, taken over from {who(result.previous)}.",
+        Ownership.RELEASED: f"👋 {name} is released: nobody owns it now.",
+        Ownership.NOT_OWNED: f"{name} has no owner: nothing to release.",
+        Ownership.NOT_THE_OWNER: f"{who(result.owner)} owns {name}: only they or an admin may release it.",
+        Ownership.CLOSED: f"{name} is already closed: there is nothing to own.",
+        Ownership.NOT_FOUND: "No such recovery (closed and expired from the table?).",
+    }[result.outcome]
+
+
+def take_over_value(recovery_id: str, owner: str) -> str:
+    """What the Take over button carries: the recovery and the owner the person was shown."""
+    return inert_json({"recovery_id": recovery_id, "from": owner})
+
+
+def take_over_prompt_blocks(result: OwnershipResult) -> list[Block]:
+    """Someone else owns it: who, since when, and a Take over button that asks to confirm."""
+    recovery = result.recovery
+    assert recovery is not None and result.owner is not None
+    return [
+        SectionBlock(text=mrkdwn(ownership_text(result))),
+        ActionsBlock(
+            elements=[
+                ButtonElement(
+                    text="Take over",
+                    action_id=TAKE_OVER,
+                    value=take_over_value(recovery.recovery_id, result.owner)[:BUTTON_VALUE_LIMIT],
+                    confirm=ConfirmObject(
+                        title="Take it over?",
+                        text=mrkdwn(
+                            f"{who(result.owner)} owns {code(recovery.execution_name)}. "
+                            "They will no longer be its owner."
+                        ),
+                        confirm="Take over",
+                        deny="Cancel",
+                    ),
+                )
+            ]
+        ),
+    ]
+
+
+def took_all_text(taken: int, owned_by_others: int, left_out: int) -> str:
+    """After Take all on a group message."""
+    parts = [f"👤 You own {taken} open recover{'y' if taken == 1 else 'ies'} of this message now."]
+    if owned_by_others:
+        parts.append(f"{owned_by_others} already had another owner and kept them.")
+    return " ".join(parts) + left_out_note(left_out)

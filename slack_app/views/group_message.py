@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 
 from service.recovery.groups import GroupState
 from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
-from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL
+from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
 from slack_app.views.escaping import code, link, mrkdwn, one_line, plain, truncate
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
 from slack_app.views.recovery_message import cause_block
@@ -72,6 +72,8 @@ def group_blocks(group: RecoveryGroup, notice: CircuitClosedNotice | None = None
             elements=[  # both open a modal that says how many recoveries are affected and asks to confirm
                 ButtonElement(text="Run again all", action_id=RUN_AGAIN_ALL, value=value, style="primary"),
                 ButtonElement(text="Reject all", action_id=REJECT_ALL, value=value, style="danger"),
+                # takes every open recovery of the message the person may act on and nobody owns
+                ButtonElement(text="Take all", action_id=TAKE_ALL, value=value),
             ],
         )
     )

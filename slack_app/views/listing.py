@@ -26,15 +26,16 @@ from slack_sdk.models.blocks import (
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import without_tokens
-from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, ROW_MENU, RUN_AGAIN
+from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.recovery_message import actions_block, cause_block, input_block, outcome_text
+from slack_app.views.recovery_message import actions_block, cause_block, input_block, outcome_text, owner_line
 
 PAGE_SIZE = 20
 COUNTS_SHOWN = 10
 HISTORY_SHOWN = 30
 _ROW_ACTIONS = ((RUN_AGAIN, "Run again"), (EDIT_AND_RUN_AGAIN, "Edit input & run again"), (REJECT, "Reject"))
+_ROW_OWNERSHIP = {False: (TAKE, "Take it"), True: (RELEASE, "Release")}
 
 
 def row_menu_value(action_id: str, recovery_id: str) -> str:
@@ -65,9 +66,7 @@ def list_blocks(
         ]
         if len(counts) > COUNTS_SHOWN:
             lines.append(f"… and {len(counts) - COUNTS_SHOWN} more kinds")
-        blocks.append(
-            SectionBlock(text=mrkdwn(truncate("\n".join(lines), SECTION_TEXT_LIMIT)))
-        )
+        blocks.append(SectionBlock(text=mrkdwn(truncate("\n".join(lines), SECTION_TEXT_LIMIT))))
     else:
         blocks.append(SectionBlock(text=mrkdwn("Nothing is waiting for a person. 🎉")))
     blocks.append(DividerBlock())
@@ -101,13 +100,16 @@ def _row(recovery: Recovery) -> SectionBlock:
         f" / {one_line(recovery.failed_state)}\n{code(recovery.error or 'unknown')} · paused at "
         f"{one_line(recovery.requested_at)} · {code(recovery.recovery_id)}"
     )
+    if recovery.owner:
+        text += f" · owner {who(recovery.owner)}"
+    actions = (*_ROW_ACTIONS, _ROW_OWNERSHIP[recovery.owner is not None])
     return SectionBlock(
         text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)),
         accessory=OverflowMenuElement(
             action_id=ROW_MENU,
             options=[
                 Option(value=row_menu_value(action, recovery.recovery_id), label=label)
-                for action, label in _ROW_ACTIONS
+                for action, label in actions
             ],
         ),
     )
@@ -130,7 +132,8 @@ def show_blocks(recovery: Recovery) -> list[Block]:
                     f"{link(recovery.console_url, recovery.execution_name)}\n"
                     f"*Error:* {code(recovery.error or 'unknown')}"
                     f"  ·  *Paused at:* {one_line(recovery.requested_at)}"
-                    f"  ·  *Delivered:* {recovery.attempts}×",
+                    f"  ·  *Delivered:* {recovery.attempts}×"
+                    + (f"\n{owner_line(recovery)}" if recovery.owner else ""),
                     SECTION_TEXT_LIMIT,
                 )
             )
@@ -140,11 +143,9 @@ def show_blocks(recovery: Recovery) -> list[Block]:
         blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
     blocks.append(input_block(recovery))
     if recovery.status.is_closed:
-        blocks.append(
-            SectionBlock(text=mrkdwn(truncate(outcome_text(recovery), SECTION_TEXT_LIMIT)))
-        )
+        blocks.append(SectionBlock(text=mrkdwn(truncate(outcome_text(recovery), SECTION_TEXT_LIMIT))))
     elif recovery.status == "OPEN":
-        blocks.append(actions_block(recovery.recovery_id))
+        blocks.append(actions_block(recovery.recovery_id, recovery.owner))
     blocks.append(HeaderBlock(text=PlainTextObject(text="History")))
     for entry in recovery.audit[-HISTORY_SHOWN:]:
         line = (

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import (
 from service.recovery.contract import Routing
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import without_tokens
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
 
@@ -78,6 +78,8 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
         f"*Error:* {code(recovery.error or 'unknown')}  ·  *Routing:* {routing}\n"
         f"*Paused at:* {one_line(recovery.requested_at)}  ·  *Delivered:* {recovery.attempts}×"
     )
+    if recovery.owner:
+        facts += f"\n{owner_line(recovery)}"
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
         SectionBlock(text=mrkdwn(truncate(facts, SECTION_TEXT_LIMIT))),
@@ -85,13 +87,27 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
     if recovery.cause:
         blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
     blocks.append(input_block(recovery))
-    blocks.append(actions_block(recovery.recovery_id))
+    blocks.append(actions_block(recovery.recovery_id, recovery.owner))
     blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
     return blocks[:MAX_BLOCKS]
 
 
-def actions_block(recovery_id: str) -> ActionsBlock:
+def owner_line(recovery: Recovery) -> str:
+    """Who took it, and since when ("" when nobody did)."""
+    if not recovery.owner:
+        return ""
+    since = f" since {one_line(recovery.owned_at)}" if recovery.owned_at else ""
+    return f"👤 *Owner:* {who(recovery.owner)}{since}"
+
+
+def actions_block(recovery_id: str, owner: str | None = None) -> ActionsBlock:
+    """Run again, Edit, Reject, and Take it (nobody owns it) or Release (someone does)."""
     value = truncate(recovery_id, BUTTON_VALUE_LIMIT, marker="")
+    ownership = (
+        ButtonElement(text="Release", action_id=RELEASE, value=value)
+        if owner
+        else ButtonElement(text="Take it", action_id=TAKE, value=value)
+    )
     return ActionsBlock(
         block_id=f"recovery:{value}"[:255],
         elements=[
@@ -99,6 +115,7 @@ def actions_block(recovery_id: str) -> ActionsBlock:
             ButtonElement(text="Edit input & run again", action_id=EDIT_AND_RUN_AGAIN, value=value),
             # Reject opens a modal: the confirmation, with room for a reason.
             ButtonElement(text="Reject", action_id=REJECT, value=value, style="danger"),
+            ownership,
         ],
     )
 

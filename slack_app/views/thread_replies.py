@@ -67,3 +67,13 @@ def bulk_finished_text(kind: str, report: BulkReport) -> str:
 def bulk_summary(user: str, kind: str, report: BulkReport) -> str:
     """What a closed group message says of the bulk action that closed it."""
     return f"{bulk_verb(kind)} all by {who(user)}: {report.summary()}"
+
+
+def ownership_change_text(person: str, action: str, count: int, previous: str | None = None) -> str:
+    """In the message's thread: who took, took over or released what."""
+    what = "this recovery" if count == 1 else f"{count} recoveries of this message"
+    if action == "take over":
+        return f"👤 {who(person)} took over {what} from {who(previous)}."
+    if action == "release":
+        return f"👋 {who(person)} released {what}: nobody owns it now."
+    return f"👤 {who(person)} took {what}."

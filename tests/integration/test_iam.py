@@ -49,8 +49,6 @@ def template_without(tmp_path: Path, resource: str, sid: str) -> Path:
     return path
 
 
-
-
 @slack_app
 def test_the_real_template_allows_every_call_of_a_run_again(
     stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
@@ -66,9 +64,7 @@ def test_the_real_template_allows_every_call_of_a_run_again(
     # Then the Slack app's answer to the paused task was seen and allowed, and so was every other call
     assert stack.iam is not None
     assert Call("SlackAppFunction", "states:SendTaskSuccess", "*") in stack.iam.calls
-    assert Call("OrderItemStateMachine", "sqs:SendMessage", stack.arn("RecoveryQueue")) in (
-        stack.iam.calls
-    )
+    assert Call("OrderItemStateMachine", "sqs:SendMessage", stack.arn("RecoveryQueue")) in (stack.iam.calls)
     assert stack.iam.denied == []
 
 
@@ -171,10 +167,7 @@ def test_the_reminders_read_the_history_of_watched_executions_and_of_no_others(
     # Then it read the paused execution's history within its grant, which covers no other state machine
     assert report.reminded == [recovery.recovery_id]
     assert stack.iam is not None
-    assert (
-        Call("ReminderFunction", "states:GetExecutionHistory", recovery.execution_arn)
-        in stack.iam.calls
-    )
+    assert Call("ReminderFunction", "states:GetExecutionHistory", recovery.execution_arn) in stack.iam.calls
     assert stack.iam.denied == []
     elsewhere = recovery.execution_arn.replace("OrderItemStateMachine", "SomeoneElsesStateMachine")
     assert not stack.iam.roles["ReminderFunction"].allows("states:GetExecutionHistory", elsewhere)

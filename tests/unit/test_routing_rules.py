@@ -23,12 +23,12 @@ from service.cli.routes import routes_command
 from service.config import CollectorConfig, RoutesSettings
 from service.handlers import collector
 from service.local.cfn_template import load_template
+from service.recovery import rules_parameter
 from service.recovery.contract import RecoveryRequest, Routing
 from service.recovery.groups import GroupStore
 from service.recovery.intake import RecoveryIntake
 from service.recovery.notifier import ChannelRouting, MessageRef, RecoveryGroup
 from service.recovery.recovery import Recovery
-from service.recovery import rules_parameter
 from service.recovery.routing_rules import RoutingRulesSource, RulesRefused, RulesUnavailable, parse_rules
 from service.recovery.store import RecoveryStore
 from tests.support.fakes import FakeDynamoDB

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.recovery.notifier import CircuitClosedNotice
-from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL
+from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
 from slack_app.views.limits import MAX_BLOCKS
 from tests.unit.slack.builders import (
@@ -26,7 +26,7 @@ def test_a_group_offers_run_again_all_and_reject_all_on_the_group() -> None:
     blocks = group_blocks(group)
 
     # Then
-    assert buttons(blocks) == [(RUN_AGAIN_ALL, "grp-1"), (REJECT_ALL, "grp-1")]
+    assert buttons(blocks) == [(RUN_AGAIN_ALL, "grp-1"), (REJECT_ALL, "grp-1"), (TAKE_ALL, "grp-1")]
     assert "40 × orders: Check availability failed" in texts(sent(blocks))
     assert group_fallback_text(group).startswith("40 recoveries needed")
 

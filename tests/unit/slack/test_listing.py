@@ -6,7 +6,7 @@ from collections import Counter
 
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import AuditEntry, RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, ROW_MENU, RUN_AGAIN
+from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.limits import MAX_BLOCKS
 from slack_app.views.listing import (
     PAGE_SIZE,
@@ -46,6 +46,7 @@ def test_a_full_page_has_one_row_menu_per_recovery_and_a_next_button_within_fift
         (RUN_AGAIN, page[0].recovery_id),
         (EDIT_AND_RUN_AGAIN, page[0].recovery_id),
         (REJECT, page[0].recovery_id),
+        (TAKE, page[0].recovery_id),
     ]
     [(action_id, value)] = buttons(blocks)
     assert action_id == NEXT_PAGE and value.startswith("4|")
@@ -90,7 +91,7 @@ def test_an_open_recovery_in_full_has_its_buttons_and_its_history() -> None:
     blocks = show_blocks(recovery)
 
     # Then
-    assert [action for action, _ in buttons(blocks)] == [RUN_AGAIN, EDIT_AND_RUN_AGAIN, REJECT]
+    assert [action for action, _ in buttons(blocks)] == [RUN_AGAIN, EDIT_AND_RUN_AGAIN, REJECT, TAKE]
     assert "*Status:* OPEN" in texts(sent(blocks)) and "History" in texts(sent(blocks))
 
 
@@ -110,3 +111,16 @@ def test_a_long_history_keeps_the_view_within_fifty_blocks() -> None:
 
     # Then
     assert len(show_blocks(recovery)) <= MAX_BLOCKS
+
+
+def test_an_owned_row_names_its_owner_and_its_menu_offers_release() -> None:
+    # Given
+    page = [a_recovery(owner="U0BOB")]
+
+    # When
+    blocks = sent(list_blocks(page, Counter({("orders", "VendorUnavailable"): 1}), RecoveryQuery(), None))
+
+    # Then
+    (menu,) = [b["accessory"] for b in blocks if (b.get("accessory") or {}).get("action_id") == ROW_MENU]
+    assert parse_row_menu_value(menu["options"][-1]["value"]) == (RELEASE, page[0].recovery_id)
+    assert "owner <@U0BOB>" in texts(blocks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.recovery.recovery import RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
 from slack_app.views.recovery_message import (
     outcome_blocks,
@@ -23,7 +23,7 @@ from tests.unit.slack.builders import (
 )
 
 
-def test_an_open_recovery_offers_run_again_edit_and_reject_on_its_own_id() -> None:
+def test_an_open_recovery_offers_run_again_edit_reject_and_take_it_on_its_own_id() -> None:
     # Given
     recovery = a_recovery()
 
@@ -35,6 +35,7 @@ def test_an_open_recovery_offers_run_again_edit_and_reject_on_its_own_id() -> No
         (RUN_AGAIN, recovery.recovery_id),
         (EDIT_AND_RUN_AGAIN, recovery.recovery_id),
         (REJECT, recovery.recovery_id),
+        (TAKE, recovery.recovery_id),
     ]
     shown = texts(sent(blocks))
     assert "orders: Check availability failed" in shown and "`VendorUnavailable`" in shown
@@ -102,3 +103,16 @@ def test_an_actor_that_is_not_a_slack_user_is_named_not_mentioned() -> None:
 
     # Then
     assert text.startswith("✅ *Run again* by &lt;@U123&gt; cli:alice at ")
+
+
+def test_an_owned_recovery_shows_its_owner_and_offers_release_instead_of_take_it() -> None:
+    # Given
+    recovery = a_recovery(owner="U0BOB", owned_at="2026-12-01T10:05:00.000+00:00")
+
+    # When
+    blocks = recovery_blocks(recovery)
+
+    # Then
+    assert buttons(blocks)[-1] == (RELEASE, recovery.recovery_id)
+    assert TAKE not in [action for action, _ in buttons(blocks)]
+    assert "*Owner:* <@U0BOB> since 2026-12-01T10:05:00.000+00:00" in texts(sent(blocks))

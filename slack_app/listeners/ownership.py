@@ -1,0 +1,104 @@
+"""The lazy halves of Take it, Take over, Release and Take all (after the acknowledgement).
+
+Ownership is for the people who may act on the recovery (its rule's team, or an admin); anyone
+else is denied and audited as for any action. A second person's Take it is told who owns it and
+offered Take over, which Slack confirms before it is sent; the owner they were shown travels in
+the button, so a takeover never lands on someone they were not shown. Release is for the owner,
+or an admin. Each change is shown where the recovery is: its own message (owner and buttons), or
+a line in its group message's thread.
+"""
+
+from __future__ import annotations
+
+import json
+
+from slack_bolt import Respond
+from slack_sdk import WebClient
+
+from service.recovery.notifier import MessageRef
+from service.recovery.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
+from service.recovery.store import ListFilter
+from slack_app.desk import Desk
+from slack_app.listeners.replies import denied, reporting_failures, via_respond
+from slack_app.listeners.work import actable
+from slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
+from slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, took_all_text
+from slack_app.views.thread_replies import ownership_change_text
+
+
+def take(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Take it"):
+        if denied(desk, user, recovery_id, TAKE, say):
+            return
+        result = desk.owners.take(recovery_id, user)
+        if result.outcome is Ownership.OWNED_BY_OTHER:
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=ownership_text(result),
+                blocks=take_over_prompt_blocks(result),
+            )
+            return
+        _show(desk, client, result, user, TAKE)
+        say(ownership_text(result))
+
+
+def take_over(desk: Desk, client: WebClient, user: str, value: str, respond: Respond) -> None:
+    """The confirmed Take over: ``value`` names the recovery and the owner the person was shown."""
+    say = via_respond(respond)
+    with reporting_failures(say, "Take over"):
+        try:
+            wanted = json.loads(value)
+            recovery_id, shown_owner = str(wanted["recovery_id"]), str(wanted["from"])
+        except (ValueError, KeyError, TypeError):
+            say("This Take over button cannot be read: click Take it on the recovery again.")
+            return
+        if denied(desk, user, recovery_id, TAKE_OVER, say):
+            return
+        result = desk.owners.take_over(recovery_id, user, shown_owner)
+        if result.outcome is Ownership.OWNED_BY_OTHER:  # it changed hands since: show the new owner
+            respond(
+                response_type="ephemeral",
+                replace_original=True,
+                text=ownership_text(result),
+                blocks=take_over_prompt_blocks(result),
+            )
+            return
+        _show(desk, client, result, user, TAKE_OVER)
+        respond(text=ownership_text(result), response_type="ephemeral", replace_original=True)
+
+
+def release(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+    say = via_respond(respond)
+    with reporting_failures(say, "Release"):
+        if denied(desk, user, recovery_id, RELEASE, say):
+            return
+        result = desk.owners.release(recovery_id, user, is_admin=desk.access.is_admin(user).allowed)
+        _show(desk, client, result, user, RELEASE)
+        say(ownership_text(result))
+
+
+def take_all(desk: Desk, client: WebClient, user: str, group_id: str, respond: Respond) -> None:
+    """Take every open recovery of a group message that the person may act on and nobody owns."""
+    say = via_respond(respond)
+    with reporting_failures(say, "Take all"):
+        if denied(desk, user, group_id, "take all", say):
+            return
+        selection = actable(desk, user, ListFilter(group_id=group_id))
+        results = [desk.owners.take(r.recovery_id, user) for r in selection.allowed if r.owner != user]
+        taken = sum(1 for r in results if r.outcome is Ownership.TAKEN)
+        others = sum(1 for r in results if r.outcome is Ownership.OWNED_BY_OTHER)
+        group = desk.groups.get(group_id)
+        if taken and group is not None and group.channel and group.ts:
+            SlackNotifier(client).post_progress(
+                MessageRef(group.channel, group.ts), ownership_change_text(user, TAKE, taken)
+            )
+        say(took_all_text(taken, others, selection.left_out))
+
+
+def _show(desk: Desk, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:
+    if not result.changed or result.recovery is None:
+        return
+    display = SlackOutcomeDisplay(client, grouped=desk.groups.shares_message)
+    display.show_open(result.recovery, ownership_change_text(user, action, 1, result.previous))
