@@ -71,8 +71,8 @@ class Owners:
         now = self._now()
         if self._write(
             recovery_id,
-            f"SET {OWNER} = :person, {OWNED_AT} = :now",
-            f"#status = :open AND attribute_not_exists({OWNER})",
+            "SET #owner = :person, #owned_at = :now",
+            "#status = :open AND attribute_not_exists(#owner)",
             {":person": {"S": person}, ":now": {"S": now}},
             AuditEntry(now, person, TAKE, "OWNED"),
         ):
@@ -87,8 +87,8 @@ class Owners:
         now = self._now()
         if self._write(
             recovery_id,
-            f"SET {OWNER} = :person, {OWNED_AT} = :now",
-            f"#status = :open AND {OWNER} = :previous",
+            "SET #owner = :person, #owned_at = :now",
+            "#status = :open AND #owner = :previous",
             {":person": {"S": person}, ":now": {"S": now}, ":previous": {"S": from_owner}},
             AuditEntry(now, person, TAKE_OVER, "OWNED", {"previous_owner": from_owner}),
         ):
@@ -109,8 +109,8 @@ class Owners:
         detail = {"previous_owner": current.owner} if current.owner != person else {}
         if self._write(
             recovery_id,
-            f"REMOVE {OWNER}, {OWNED_AT}",
-            f"{OWNER} = :previous",
+            "REMOVE #owner, #owned_at",
+            "#owner = :previous",
             {":previous": {"S": current.owner}},
             AuditEntry(now, person, RELEASE, "UNOWNED", detail),
             needs_open=False,
@@ -139,9 +139,12 @@ class Owners:
             "UpdateExpression": expression,
             "ConditionExpression": f"attribute_exists(recovery_id) AND {condition}",
         }
+        names = {"#owner": OWNER, "#owned_at": OWNED_AT}  # OWNER is a reserved word
         if needs_open:
             values[":open"] = {"S": RecoveryStatus.OPEN}
-            kwargs["ExpressionAttributeNames"] = {"#status": "status"}
+            names["#status"] = "status"
+        used = f"{expression} {condition}"  # DynamoDB refuses a name no expression uses
+        kwargs["ExpressionAttributeNames"] = {k: v for k, v in names.items() if k in used}
         kwargs["ExpressionAttributeValues"] = values
         return if_condition_holds(self._client.update_item, **kwargs) is not None
 
