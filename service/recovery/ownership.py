@@ -97,26 +97,28 @@ class Owners:
 
     def release(self, recovery_id: str, person: str, is_admin: bool = False) -> OwnershipResult:
         """Nobody owns it any more: done by its owner, or by an admin (``is_admin``)."""
-        try:
-            current = self._store.get(recovery_id)
-        except RecoveryNotFound:
-            return OwnershipResult(Ownership.NOT_FOUND, None, None)
-        if current.owner is None:
-            return OwnershipResult(Ownership.NOT_OWNED, current, None)
-        if current.owner != person and not is_admin:
-            return OwnershipResult(Ownership.NOT_THE_OWNER, current, current.owner)
-        now = self._now()
-        detail = {"previous_owner": current.owner} if current.owner != person else {}
-        if self._write(
-            recovery_id,
-            "REMOVE #owner, #owned_at",
-            "#owner = :previous",
-            {":previous": {"S": current.owner}},
-            AuditEntry(now, person, RELEASE, "UNOWNED", detail),
-            needs_open=False,
-        ):
-            return self._result(Ownership.RELEASED, recovery_id, previous=current.owner)
-        return self.release(recovery_id, person, is_admin)  # it changed hands meanwhile: decide again
+        for _ in range(3):  # it may change hands between the read and the write: decide again
+            try:
+                current = self._store.get(recovery_id)
+            except RecoveryNotFound:
+                return OwnershipResult(Ownership.NOT_FOUND, None, None)
+            if current.owner is None:
+                return OwnershipResult(Ownership.NOT_OWNED, current, None)
+            if current.owner != person and not is_admin:
+                return OwnershipResult(Ownership.NOT_THE_OWNER, current, current.owner)
+            now = self._now()
+            detail = {"previous_owner": current.owner} if current.owner != person else {}
+            if self._write(
+                recovery_id,
+                "REMOVE #owner, #owned_at",
+                "#owner = :previous",
+                {":previous": {"S": current.owner}},
+                AuditEntry(now, person, RELEASE, "UNOWNED", detail),
+                needs_open=False,
+            ):
+                return self._result(Ownership.RELEASED, recovery_id, previous=current.owner)
+        latest = self._store.get(recovery_id)  # taken and taken over faster than it could be released
+        return OwnershipResult(Ownership.OWNED_BY_OTHER, latest, latest.owner)
 
     # ------------------------------------------------------------------ steps
     def _write(
