@@ -10,6 +10,7 @@ import pytest
 from service.cli import main
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import EmbeddedStack
+from service.recovery.ownership import Owners
 from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
@@ -33,6 +34,18 @@ def test_operators_list_show_retry_and_reject_from_the_command_line(
     assert main(["list", "--error", "VendorUnavailable", *table]) == 0
     listed = capsys.readouterr().out
     assert "3 open recoveries" in listed and all(r.recovery_id in listed for r in (first, second, third))
+    assert listed.count("owner: nobody") == 3
+
+    # who owns what, as Slack's Take it stores it
+    Owners(store(stack), stack.client("dynamodb")).take(third.recovery_id, "U0ALICE")
+    assert main(["list", "--owner", "U0ALICE", *table]) == 0
+    owned = capsys.readouterr().out
+    assert "1 open recoveries" in owned and f"{third.recovery_id}" in owned and "owner: U0ALICE" in owned
+    assert main(["list", "--owner", "none", *table]) == 0
+    unowned = capsys.readouterr().out
+    assert "2 open recoveries" in unowned and third.recovery_id not in unowned
+    assert main(["list", "--owner", "me", *table]) == 2
+    assert "--owner me means nobody on the command line" in capsys.readouterr().err
 
     assert main(["retry", first.recovery_id, *table]) == 0
     assert main(["retry", first.recovery_id, *table]) == 1  # the second time: already closed, nothing sent
