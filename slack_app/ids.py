@@ -22,3 +22,7 @@ DLQ_REDRIVE_CONFIRM = "dlq_redrive_confirm"
 DLQ_REDRIVE_CANCEL = "dlq_redrive_cancel"
 
 COMMAND = "/recoveries"
+
+# the App Home tab: a filter (a count's "Show these", "Show all") and a page (Previous / Next)
+HOME_FILTER = "home_filter"
+HOME_PAGE = "home_page"
