@@ -16,8 +16,9 @@ from service.local.stack import EmbeddedStack
 from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
 from service.recovery.recovery import RecoveryStatus
 from service.supplier.dummy import DummyVendor
-from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
+from slack_app.ids import HOME_FILTER, HOME_PAGE, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
 from slack_app.views.listing import row_menu_value
+from slack_app.views.modals import REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
     ORDER,
     count_calls,
@@ -270,4 +271,33 @@ def test_run_again_from_the_home_resumes_exactly_once_and_publishes_the_home_aga
     told = [c.body for c in slack.calls_of("chat.postMessage") if c.body.get("channel") == ALLOWED]
     assert [body["text"] for body in told] == [f"✅ Run again: `{recovery.execution_name}`."]
     assert slack.calls_of("response_url") == []
+    assert_nothing_unsafe(slack)
+
+
+def test_reject_from_the_home_opens_its_modal_and_once_submitted_publishes_the_home_again(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a paused order in the admin's Home
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    home = open_home(stack, slack, ALLOWED)
+    requests = requests_for(slack)
+
+    # When the admin chooses Reject in its row's menu, then submits the modal with a reason
+    choice = requests.choose_in_home(
+        ALLOWED, ROW_MENU, row_menu_value(REJECT, recovery.recovery_id), home["private_metadata"]
+    )
+    send(stack, choice)
+    wait_until(lambda: slack.calls_of("views.open"))
+    modal = slack.calls_of("views.open")[-1].body["view"]
+    modal = json.loads(modal) if isinstance(modal, str) else modal
+    submission = requests.submit(
+        ALLOWED, REJECT_SUBMIT, modal["private_metadata"], {REASON_BLOCK: {REASON_ACTION: "duplicate"}}
+    )
+    again = published_after(slack, ALLOWED, lambda: send(stack, submission))
+
+    # Then it is rejected with the reason, and the new Home no longer lists it
+    rejected = wait_for_status(stack, recovery.recovery_id, RecoveryStatus.REJECTED)
+    assert rejected.audit[-1].detail.get("reason") == "duplicate"
+    assert rows_with_menu(again) == []
+    assert slack.calls_of("response_url") == [] and slack.calls_of("chat.postEphemeral") == []
     assert_nothing_unsafe(slack)
