@@ -87,6 +87,8 @@ class DeskConfig(DeskSettings):
     membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
     # the routing rules: each rule's team may act on its recoveries, its viewers see them
     routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
+    # the circuit breakers' table, whose circuits the Home tab shows (unset: the Home says there is none)
+    circuit_breaker_table_name: str | None = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", default=None)
 
     @property
     def allowed_users(self) -> frozenset[str]:

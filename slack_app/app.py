@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, commands, views
+from slack_app.listeners import actions, commands, home, views
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -38,6 +38,7 @@ def build_app(
     actions.register(app, desk)
     commands.register(app, desk)
     views.register(app, desk)
+    home.register(app, desk)
     return app
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from service.breaker.circuit_board import CircuitBoard
 from service.config import DeskConfig, DeskSettings
 from service.recovery.actions import RecoveryActions
 from service.recovery.audit_items import AuditItems
@@ -48,6 +49,7 @@ class Desk:
     owners: Owners
     redrive: Redrive | None = None
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
+    circuits: CircuitBoard | None = None  # the Home tab's circuit breakers; None: no breaker table
 
 
 def build_desk(
@@ -100,6 +102,9 @@ def build_desk(
             SlackFailureDisplay(SlackNotifier(slack), slack, channel=""),  # only updates messages
         ),
         dead_letters=dead_letter_queues(config, clients, audit_table=table),
+        circuits=CircuitBoard(config.circuit_breaker_table_name, dynamodb)
+        if config.circuit_breaker_table_name
+        else None,
     )
 
 

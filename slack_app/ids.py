@@ -28,3 +28,7 @@ TAKE = "recovery_take"
 TAKE_OVER = "recovery_take_over"
 RELEASE = "recovery_release"
 TAKE_ALL = "recovery_group_take"
+
+# the App Home tab: a filter (a count's "Show these", "Show all") and a page (Previous / Next)
+HOME_FILTER = "home_filter"
+HOME_PAGE = "home_page"

@@ -75,14 +75,26 @@ class SlackNotifier:
 
     def reply_privately(self, channel: str | None, user: str, text: str) -> None:
         """An ephemeral reply to ``user`` in ``channel`` (modal submissions have no response_url);
-        a failure is logged: the action itself happened."""
+        without a channel (a modal opened from the Home tab), a direct message. A failure is
+        logged: the action itself happened."""
         if not channel:
-            logger.info("no channel to reply in", text=text)
+            self.tell_directly(user, text)
             return
         try:
             self._client.chat_postEphemeral(channel=channel, user=user, text=text)
         except SlackClientError as exc:
             logger.warning("could not reply to the user", error=str(exc))
+
+    def tell_directly(self, user: str, text: str, blocks: list | None = None) -> None:
+        """A direct message from the app to ``user`` (clicks in the Home tab have no response_url
+        and no channel); a failure is logged: the action itself happened."""
+        try:
+            if blocks:
+                self._client.chat_postMessage(channel=user, text=text, blocks=blocks)
+            else:
+                self._client.chat_postMessage(channel=user, text=text)
+        except SlackClientError as exc:
+            logger.warning("could not send a direct message", error=str(exc))
 
     def open_thread(self, channel: str, text: str) -> MessageRef | None:
         """A channel message whose thread will hold a bulk action's progress; None when it cannot be

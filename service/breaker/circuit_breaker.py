@@ -6,6 +6,9 @@
   success closes the circuit for everyone, its failure opens it again. A probe that never
   reports (its execution died) loses its lease after ``probe_lease_seconds``.
 
+Each transition also writes ``changed_at`` (epoch seconds), so the Slack app's Home tab can say
+since when a circuit is in its state (``circuit_board``).
+
 Every decision is a read of one item; every transition is a conditional write, so concurrent
 executions agree on who probes. Transitions are logged and counted as metrics.
 """
@@ -126,13 +129,14 @@ class CircuitBreaker:
     def record_success(self, caller: str) -> None:
         """The dependency answered. Closes a half-open circuit if ``caller`` holds the probe."""
         closed = self._update_if(
-            "SET #state = :closed, failures = :zero REMOVE probe_owner, probe_expires_at",
+            "SET #state = :closed, failures = :zero, changed_at = :at REMOVE probe_owner, probe_expires_at",
             "#state = :half_open AND probe_owner = :caller",
             {
                 ":closed": CircuitState.CLOSED,
                 ":half_open": CircuitState.HALF_OPEN,
                 ":caller": caller,
                 ":zero": 0,
+                ":at": self._clock(),
             },
         )
         if (
@@ -174,12 +178,14 @@ class CircuitBreaker:
         else:
             condition = "#state = :expected AND probe_owner = :owner AND probe_expires_at <= :at"
             values[":owner"] = expect_owner or ""
-        update = "SET #state = :half_open, probe_owner = :caller, probe_expires_at = :expires"
+        update = (
+            "SET #state = :half_open, probe_owner = :caller, probe_expires_at = :expires, changed_at = :at"
+        )
         return self._update_if(update, condition, values) is not None
 
     def _reopen_after_failed_probe(self, caller: str, at: float) -> bool:
         reopened = self._update_if(
-            "SET #state = :open, opened_until = :until, failures = :zero "
+            "SET #state = :open, opened_until = :until, failures = :zero, changed_at = :at "
             "REMOVE probe_owner, probe_expires_at",
             "#state = :half_open AND probe_owner = :caller",
             {
@@ -188,6 +194,7 @@ class CircuitBreaker:
                 ":caller": caller,
                 ":until": at + self._settings.open_seconds,
                 ":zero": 0,
+                ":at": at,
             },
         )
         return reopened is not None
@@ -214,13 +221,14 @@ class CircuitBreaker:
 
     def _open(self, at: float) -> bool:
         opened = self._update_if(
-            "SET #state = :open, opened_until = :until, failures = :zero",
+            "SET #state = :open, opened_until = :until, failures = :zero, changed_at = :at",
             "#state = :closed",
             {
                 ":open": CircuitState.OPEN,
                 ":closed": CircuitState.CLOSED,
                 ":until": at + self._settings.open_seconds,
                 ":zero": 0,
+                ":at": at,
             },
         )
         return opened is not None

@@ -1,4 +1,5 @@
-"""Requests as Slack sends them to the app: clicks, menu choices, modal submissions, slash commands.
+"""Requests as Slack sends them to the app: clicks, menu choices, modal submissions, slash commands,
+the Home tab opened (an Events API event) and clicks in it (no channel, no response_url).
 
 Bodies are form-encoded like Slack's, signed with slack_sdk's ``SignatureVerifier`` (the code
 Bolt verifies with), and can be wrapped as the HTTP API (payload 2.0) event the Lambda function
@@ -73,6 +74,47 @@ class SlackRequests:
         }
         return self._interaction(self._block_actions(user, channel, None, action))
 
+    def home_opened(self, user: str, tab: str = "home") -> SlackRequest:
+        """The ``app_home_opened`` event of ``user`` opening the app's ``tab`` (home or messages)."""
+        event = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D0LOCAL",
+            "tab": tab,
+            "event_ts": f"{self.clock():.6f}",
+        }
+        envelope = {
+            "token": "legacy-verification-token",
+            "team_id": TEAM["id"],
+            "api_app_id": "A0LOCAL",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{next(_trigger_ids):08d}",
+            "event_time": int(self.clock()),
+            "authorizations": [{"team_id": TEAM["id"], "user_id": "UBOT", "is_bot": True}],
+        }
+        return self.signed(json.dumps(envelope), content_type="application/json")
+
+    def click_in_home(
+        self, user: str, action_id: str, value: str, private_metadata: str = ""
+    ) -> SlackRequest:
+        """A button clicked in ``user``'s Home tab (whose view holds ``private_metadata``)."""
+        action = {"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1"}
+        return self._interaction(self._home_actions(user, private_metadata, action))
+
+    def choose_in_home(
+        self, user: str, action_id: str, option_value: str, private_metadata: str = ""
+    ) -> SlackRequest:
+        """A choice in an overflow menu of ``user``'s Home tab (a row's Run again, Edit, Reject)."""
+        action = {
+            "type": "overflow",
+            "action_id": action_id,
+            "block_id": "b",
+            "selected_option": {"value": option_value},
+            "action_ts": "1",
+        }
+        return self._interaction(self._home_actions(user, private_metadata, action))
+
     def submit(
         self, user: str, callback_id: str, private_metadata: str, values: dict[str, dict]
     ) -> SlackRequest:
@@ -116,14 +158,20 @@ class SlackRequests:
         }
         return self.signed(urlencode(form))
 
-    def signed(self, body: str, timestamp: int | None = None, secret: str | None = None) -> SlackRequest:
+    def signed(
+        self,
+        body: str,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> SlackRequest:
         timestamp = int(self.clock()) if timestamp is None else timestamp
         verifier = SignatureVerifier(secret or self.signing_secret)
         signature = verifier.generate_signature(timestamp=str(timestamp), body=body)
         return SlackRequest(
             body=body,
             headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": str(timestamp),
                 "X-Slack-Signature": signature,
             },
@@ -150,6 +198,20 @@ class SlackRequests:
             container["message_ts"] = message_ts
             payload["message"] = {"type": "message", "ts": message_ts}
         return payload
+
+    def _home_actions(self, user: str, private_metadata: str, action: dict) -> dict:
+        """A click in the Home tab: its container is the view; there is no channel, message or
+        response_url."""
+        return {
+            "type": "block_actions",
+            "team": TEAM,
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM["id"]},
+            "api_app_id": "A0LOCAL",
+            "container": {"type": "view", "view_id": "VHOME"},
+            "trigger_id": self._trigger_id(),
+            "view": {"id": "VHOME", "type": "home", "private_metadata": private_metadata, "blocks": []},
+            "actions": [action],
+        }
 
     def _interaction(self, payload: dict) -> SlackRequest:
         return self.signed(urlencode({"payload": json.dumps(payload)}))

@@ -2,7 +2,8 @@
 
 Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answers like Slack
 (``ok``/``error``, ``ts``, ``Retry-After`` on 429), enforces the Block Kit limits Slack enforces
-(50 blocks, 3,000 characters of section text, 2,000 of a button value), and can be told to fail:
+(50 blocks, 100 in a Home tab, 3,000 characters of section text, 2,000 of a button value), keeps
+each person's published Home (``home_of``), and can be told to fail:
 ``fail_next(n, status)`` or ``rate_limit_for(seconds)``. It also serves the ``response_url`` of
 interactive requests (``response_url(...)``; answers land in ``responses``) and answers
 ``usergroups.users.list`` from ``usergroups``.
@@ -25,6 +26,8 @@ from service.local.http_serving import JsonRequestHandler, serve_locally
 VALID_TOKEN_PREFIX = "xoxb-"
 # the bot token of local runs (demo, benchmarks): only the stand-in accepts it
 LOCAL_BOT_TOKEN = VALID_TOKEN_PREFIX + "local-stand-in"
+MAX_BLOCKS = 50  # of a message
+HOME_MAX_BLOCKS = 100  # of a Home tab view
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SlackStandIn:
 
     calls: list[SlackCall] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id → their published Home
     _failures: list[tuple[int, str | None]] = field(default_factory=list)
     _rate_limited_until: float = 0.0
     _retry_after: int = 1
@@ -74,6 +78,11 @@ class SlackStandIn:
         with self._lock:
             self._rate_limited_until = time.monotonic() + seconds
             self._retry_after = retry_after
+
+    def home_of(self, user: str) -> dict[str, Any] | None:
+        """The Home view last published for ``user`` (None: none yet)."""
+        with self._lock:
+            return self.homes.get(user)
 
     def calls_of(self, method: str, ok_only: bool = True) -> list[SlackCall]:
         with self._lock:
@@ -122,17 +131,25 @@ class SlackStandIn:
             return {"ok": True, "users": self.usergroups[body["usergroup"]]}
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V{next(self._ts)}"}}
+        if method == "views.publish":
+            view = body.get("view") or {}
+            view = json.loads(view) if isinstance(view, str) else view
+            problem = block_kit_problem(view.get("blocks"), max_blocks=HOME_MAX_BLOCKS)
+            if view.get("type") != "home" or not body.get("user_id") or problem:
+                return {"ok": False, "error": "invalid_arguments", "errors": [problem or "not a home view"]}
+            self.homes[body["user_id"]] = view
+            return {"ok": True, "view": {"id": f"V{next(self._ts)}", **view}}
         return {"ok": True}
 
 
-def block_kit_problem(blocks: Any) -> str | None:
-    """What Slack would refuse in ``blocks``, or None."""
+def block_kit_problem(blocks: Any, max_blocks: int = MAX_BLOCKS) -> str | None:
+    """What Slack would refuse in ``blocks`` (of a message; of a Home with ``max_blocks=100``), or None."""
     if blocks is None:
         return None
     if isinstance(blocks, str):
         blocks = json.loads(blocks)
-    if len(blocks) > 50:
-        return "must be no more than 50 items [json-pointer:/blocks]"
+    if len(blocks) > max_blocks:
+        return f"must be no more than {max_blocks} items [json-pointer:/blocks]"
     for index, block in enumerate(blocks):
         text = (block.get("text") or {}).get("text", "")
         if block.get("type") == "section" and len(text) > 3000:

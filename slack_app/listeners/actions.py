@@ -82,6 +82,11 @@ def register(app: App, desk: DeskFactory) -> None:
         from slack_app.listeners import work
         from slack_app.views.listing import parse_row_menu_value
 
+        if (body.get("view") or {}).get("type") == "home":  # no response_url: the Home answers
+            from slack_app.listeners import home_tab
+
+            home_tab.row_menu_from_home(desk(), client, body)
+            return
         action_id, recovery_id = parse_row_menu_value(body["actions"][0]["selected_option"]["value"])
         if action_id == RUN_AGAIN:
             work.run_again(desk(), _user(body), recovery_id, respond, from_list=True)

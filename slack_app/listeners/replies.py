@@ -2,7 +2,9 @@
 how a bulk action reports in its thread. Imported by the lazy halves only.
 
 What is said comes from ``slack_app.views``; it is sent through the response_url of the request
-(``via_respond``) or by the notifier (``SlackNotifier``), the one caller of ``chat.*``.
+(``via_respond``) or by the notifier (``SlackNotifier``), the one caller of ``chat.*``: ephemeral in
+a channel, or as a direct message for a click in the Home tab, which has neither a response_url
+nor a channel (``via_direct_message``, ``DirectMessageRespond``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,24 @@ Say = Callable[[str], None]
 def via_respond(respond: Respond) -> Say:
     """Ephemeral replies through the request's response_url (buttons, slash commands)."""
     return lambda text: respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def via_direct_message(client: WebClient, user: str) -> Say:
+    """Replies as direct messages from the app (clicks in the Home tab have no response_url)."""
+    notifier = SlackNotifier(client)
+    return lambda text: notifier.tell_directly(user, text)
+
+
+class DirectMessageRespond:
+    """Stands in for a request's ``respond`` when it has no response_url (a click in the Home tab):
+    what would have been an ephemeral answer goes to the person as a direct message."""
+
+    def __init__(self, client: WebClient, user: str) -> None:
+        self._notifier = SlackNotifier(client)
+        self._user = user
+
+    def __call__(self, text: str = "", blocks: list | None = None, **_: object) -> None:
+        self._notifier.tell_directly(self._user, text, blocks)
 
 
 def via_ephemeral(client: WebClient, channel: str | None, user: str) -> Say:

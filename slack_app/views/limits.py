@@ -10,3 +10,4 @@ HEADER_TEXT_LIMIT = 150
 MAX_BLOCKS = 50
 BUTTON_VALUE_LIMIT = 2000
 TEXT_INPUT_LIMIT = 3000
+HOME_MAX_BLOCKS = 100  # a Home tab view (views.publish) holds at most 100 blocks

@@ -71,7 +71,7 @@ def list_blocks(
         blocks.append(SectionBlock(text=mrkdwn("Nothing is waiting for a person. 🎉")))
     blocks.append(DividerBlock())
     for recovery in page:
-        blocks.append(_row(recovery))
+        blocks.append(recovery_row(recovery))
     footer = f"Page {page_number} · newest first · `/recoveries show {escape('<id>')}` for one in full"
     blocks.append(ContextBlock(elements=[mrkdwn(footer)]))
     if next_cursor:
@@ -93,7 +93,9 @@ def list_blocks(
     return blocks[:MAX_BLOCKS]
 
 
-def _row(recovery: Recovery) -> SectionBlock:
+def recovery_row(recovery: Recovery, with_actions: bool = True) -> SectionBlock:
+    """One open recovery on one line or two; its actions (Run again, Edit input & run again,
+    Reject) in an overflow menu, unless ``with_actions`` is False (someone who may only see it)."""
     text = (
         f"*{link(recovery.console_url, recovery.execution_name)}*"
         f"  ·  {one_line(recovery.state_machine_name)}"
@@ -103,15 +105,15 @@ def _row(recovery: Recovery) -> SectionBlock:
     if recovery.owner:
         text += f" · owner {who(recovery.owner)}"
     actions = (*_ROW_ACTIONS, _ROW_OWNERSHIP[recovery.owner is not None])
+    menu = OverflowMenuElement(
+        action_id=ROW_MENU,
+        options=[
+            Option(value=row_menu_value(action, recovery.recovery_id), label=label)
+            for action, label in actions
+        ],
+    )
     return SectionBlock(
-        text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)),
-        accessory=OverflowMenuElement(
-            action_id=ROW_MENU,
-            options=[
-                Option(value=row_menu_value(action, recovery.recovery_id), label=label)
-                for action, label in actions
-            ],
-        ),
+        text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)), accessory=menu if with_actions else None
     )
 
 

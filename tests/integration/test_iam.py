@@ -101,6 +101,30 @@ def test_a_run_again_without_the_slack_apps_send_task_grant_is_reported_with_fun
     )
 
 
+def test_the_home_tab_without_the_slack_apps_breaker_grant_is_reported_with_the_scan_it_makes(
+    tmp_path: Path, vendor_url: str, slack: SlackStandIn
+) -> None:
+    # Given the Slack app's role without its ReadCircuitBreakers statement
+    broken = template_without(tmp_path, "SlackAppFunction", "ReadCircuitBreakers")
+    with embedded_stack(
+        parameters={"VendorUrl": vendor_url, "SlackAllowedUserIds": ALLOWED},
+        secrets={
+            "recovery-ops/slack-bot-token": BOT_TOKEN,
+            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
+        },
+        environment={"SLACK_API_URL": slack.base_url},
+        template_path=broken,
+    ) as stack:
+        # When an admin opens the Home tab (which shows the circuit breakers)
+        send(stack, requests_for(slack).home_opened(ALLOWED))
+        wait_until(lambda: slack.home_of(ALLOWED) is not None)
+
+        # Then the one call it lacks is the Scan of the breaker table
+        assert stack.iam is not None
+        denied = stack.iam.take_denied()
+    assert denied == [Call("SlackAppFunction", "dynamodb:Scan", stack.arn("CircuitBreakerTable"))]
+
+
 def test_a_state_machine_task_without_its_grant_is_reported_with_the_state_machine_action_and_resource(
     tmp_path: Path, vendor_url: str, order_api: LocalOrderApi
 ) -> None:
