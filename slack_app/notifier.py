@@ -4,7 +4,8 @@ Every message the app posts, updates or sends to one person goes through here, b
 of ``slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and unreadable
 messages and for the listeners' replies (ephemeral answers, bulk progress in a thread, a group
 message closed by a bulk action); ``SlackOutcomeDisplay``, ``SlackFailureDisplay`` and
-``SlackThreadPoster`` for what the recovery core shows once something happened.
+``SlackThreadPoster`` for what the recovery core shows once something happened or has waited too
+long (reminders, escalations).
 
 slack_sdk's retry handlers absorb short 429s, 5xx and connection errors; what is still failing
 after them becomes ``NotifierUnavailable``, and the collector leaves the record for SQS to
@@ -20,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
+from service.recovery.escalation import Escalation
 from service.recovery.failures import FailedExecution
 from service.recovery.groups import GroupState
 from service.recovery.notifier import (
@@ -31,6 +33,7 @@ from service.recovery.notifier import (
 )
 from service.recovery.recovery import Recovery
 from service.recovery.reminders import Reminder
+from slack_app.views.escalation_message import escalation_text
 from slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
 from slack_app.views.recovery_message import (
@@ -234,7 +237,9 @@ class SlackFailureDisplay:
 
 
 class SlackThreadPoster:
-    """Reminders, in the recovery message's thread; a failure is logged, the next run tries again."""
+    """Reminders, in the recovery message's thread (a failure is logged, the next run tries again),
+    and escalations, in that thread or a level's own channel (a failure is ``NotifierUnavailable``:
+    the escalation gives its level back)."""
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
@@ -248,3 +253,19 @@ class SlackThreadPoster:
         except (SlackClientError, OSError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("could not post a reminder", channel=channel, error=str(exc))
+
+    def post_escalation(self, escalation: Escalation) -> None:
+        thread = {"thread_ts": escalation.thread_ts} if escalation.thread_ts else {}
+        try:
+            self._client.chat_postMessage(
+                channel=escalation.channel, text=escalation_text(escalation), **thread
+            )
+        except (SlackClientError, OSError) as exc:
+            metrics.add_metric(name="SlackFailures", unit="Count", value=1)
+            logger.warning(
+                "could not post an escalation",
+                recovery_id=escalation.recovery.recovery_id,
+                channel=escalation.channel,
+                error=str(exc),
+            )
+            raise NotifierUnavailable(f"chat.postMessage: {exc}") from exc

@@ -1,6 +1,7 @@
 """Reminders (scheduled): recoveries open too long are brought up in their thread, with how long
 their task token has left; the open count and the oldest age go to CloudWatch for the dashboard
-and the age alarm. See ``service/recovery/reminders.py``."""
+and the age alarm. The same run climbs the routing rules' escalation ladders for the recoveries
+nobody owns. See ``service/recovery/reminders.py`` and ``service/recovery/escalation.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from aws_lambda_powertools.utilities import parameters
 from service import aws_clients
 from service.config import ReminderConfig, load_config
 from service.observability import logger, measure, metrics, tracer
+from service.recovery.escalation import Escalations
+from service.recovery.notifier import ChannelRouting
 from service.recovery.reminders import Reminders
+from service.recovery.rules_parameter import rules_source
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackThreadPoster, web_client
 
@@ -24,16 +28,33 @@ SECRET_MAX_AGE_SECONDS = 300
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(ReminderConfig)
     dynamodb = aws_clients.client("dynamodb")
+    store = RecoveryStore(config.recoveries_table_name, dynamodb)
     token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
+    poster = SlackThreadPoster(web_client(str(token), base_url=config.slack_api_url))
     reminders = Reminders(
-        store=RecoveryStore(config.recoveries_table_name, dynamodb),
+        store=store,
         dynamodb=dynamodb,
         sfn=aws_clients.client("stepfunctions"),
-        poster=SlackThreadPoster(web_client(str(token), base_url=config.slack_api_url)),
+        poster=poster,
         after=timedelta(minutes=config.remind_after_minutes),
     )
+    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
+    escalations = Escalations(store=store, dynamodb=dynamodb, rules=rules.rules, poster=poster)
     report = reminders.run()
+    escalated = escalations.run()
     measure("OpenRecoveries", report.open_count, "Count")
     measure("OldestOpenRecoveryAgeSeconds", report.oldest_age_seconds, "Seconds")
-    logger.info("reminders sent", reminded=len(report.reminded), open=report.open_count)
-    return {"open": report.open_count, "reminded": report.reminded, "oldest_age_s": report.oldest_age_seconds}
+    measure("Escalations", len(escalated.fired), "Count")
+    logger.info(
+        "reminders sent",
+        reminded=len(report.reminded),
+        open=report.open_count,
+        escalations=len(escalated.fired),
+        escalations_given_back=len(escalated.given_back),
+    )
+    return {
+        "open": report.open_count,
+        "reminded": report.reminded,
+        "oldest_age_s": report.oldest_age_seconds,
+        "escalated": escalated.escalated,
+    }

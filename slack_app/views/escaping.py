@@ -16,8 +16,10 @@ helpers below build on it for the places untrusted text goes:
   control characters go, angle brackets become look-alikes so nothing reads as a mention;
 - ``link``: a URL the product built, with any character that could end or split ``<url|label>``
   percent-encoded, and an escaped label;
-- ``who``: the one mention the product makes on purpose, of a person who acted (a Slack user id);
-  any other actor is escaped text.
+- ``who``: the mention the product makes on purpose of a person (a Slack user id: who acted, who
+  owns a recovery); any other actor is escaped text;
+- ``user_group``: the other one, of a user group an escalation level names (``<!subteam^S…>``,
+  only for a valid user group id); anything else is escaped text.
 
 ``unescape`` is the way back, for the demo that prints messages in a terminal.
 """
@@ -37,6 +39,7 @@ _MARKUP_LOOKALIKES = str.maketrans({"*": "∗", "~": "∼", "`": _BACKTICK_LOOKA
 # what may stay as it is in a URL inside <url|label>: no <, >, |, space or quote
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+SLACK_USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
 
 
 def escape(text: object) -> str:
@@ -93,6 +96,13 @@ def who(actor: str | None) -> str:
     if actor and _SLACK_USER_ID.match(actor):
         return f"<@{actor}>"
     return one_line(actor or "someone")
+
+
+def user_group(user_group_id: str) -> str:
+    """A Slack user group id as a mention of its members; anything else as plain, escaped text."""
+    if SLACK_USER_GROUP_ID.match(user_group_id):
+        return f"<!subteam^{user_group_id}>"
+    return one_line(user_group_id or "no user group")
 
 
 def unescape(text: str) -> str:

@@ -13,11 +13,13 @@ from slack_app.views.escaping import code, one_line, who
 
 
 def reminder_text(reminder: Reminder) -> str:
-    """A reminder in the recovery's thread: how long it has waited and how long its token has left."""
-    text = (
-        f"⏰ Still waiting for a person: {code(reminder.recovery.execution_name)} paused "
-        f"{describe_duration(reminder.waited)} ago."
-    )
+    """A reminder in the recovery's thread: how long it has waited and how long its token has left;
+    the owner, when someone owns it, is mentioned."""
+    name, waited = code(reminder.recovery.execution_name), describe_duration(reminder.waited)
+    if reminder.recovery.owner:
+        text = f"⏰ {who(reminder.recovery.owner)} owns this: {name} still waits, paused {waited} ago."
+    else:
+        text = f"⏰ Still waiting for a person: {name} paused {waited} ago."
     left = reminder.time_left
     if left is None or reminder.deadline is None:
         return text + " Its paused step has no known timeout."

@@ -2,9 +2,10 @@
 
 - ``FakeTaskTokens``: the task-token port, answering from a script and recording every call.
 - ``FakeDynamoDB``: a table as the core's stores use it (``put_item``, ``get_item``,
-  ``update_item`` with the subset of expressions they write, conditions included), keyed like the
-  recoveries table. A failed condition raises botocore's ``ConditionalCheckFailedException``, as
-  DynamoDB does, so the stores' own conditional writes decide; each call is atomic.
+  ``update_item`` with the subset of expressions they write, conditions included, and ``query`` of
+  the ``by-status`` index in one page), keyed like the recoveries table. A failed condition raises
+  botocore's ``ConditionalCheckFailedException``, as DynamoDB does, so the stores' own conditional
+  writes decide; each call is atomic.
 
 The real stores (``RecoveryStore``, ``GroupStore``, ``AuditItems`` …) run over ``FakeDynamoDB``, so
 a test exercises their writes and the codec, not a copy of them.
@@ -22,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.recovery.table_items import KEY
+from service.recovery.table_items import CREATED_SORT, KEY, STATUS, STATUS_INDEX
 from service.recovery.task_tokens import TokenOutcome
 
 Item = dict[str, Any]
@@ -104,6 +105,30 @@ class FakeDynamoDB:
             elif returned == "UPDATED_NEW":
                 answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
             return answer
+
+    def query(  # noqa: N803
+        self, TableName: str, IndexName: str, KeyConditionExpression: str, **request: Any
+    ) -> dict[str, Any]:
+        """The ``by-status`` index: its items that meet the key condition and the filter, in
+        ``created_sort`` order (``ScanIndexForward``), all in one page; projections are ignored."""
+        if IndexName != STATUS_INDEX or "BETWEEN" in KeyConditionExpression:
+            raise NotImplementedError(f"{IndexName}: {KeyConditionExpression}")
+        names = request.get("ExpressionAttributeNames", {})
+        values = request.get("ExpressionAttributeValues", {})
+        filtered = request.get("FilterExpression", f"attribute_exists({KEY})")
+
+        def selected(item: Item) -> bool:
+            return all(
+                _Condition(condition, item, names, values).holds()
+                for condition in (KeyConditionExpression, filtered)
+            )
+
+        with self._lock:
+            indexed = [i for i in self.items(TableName).values() if STATUS in i and CREATED_SORT in i]
+            found = [copy.deepcopy(item) for item in indexed if selected(item)]
+        newest_first = not request.get("ScanIndexForward", True)
+        found.sort(key=lambda item: item[CREATED_SORT]["S"], reverse=newest_first)
+        return {"Items": found}
 
 
 def _conditional_check_failed() -> ClientError:

@@ -27,6 +27,7 @@ TRICKS = (
 CONTROL = "\x00\x07\x1b[31m\r\u202e"
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _ENTITY = re.compile(r"<([^<>]*)>")
+_USER_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
 _CONSOLE_LINK = re.compile(
     r"^https://[a-z0-9-]+\.console\.aws\.amazon\.com/states/home\?region=[a-z0-9-]+#[^\s|<>]*\|"
 )
@@ -39,11 +40,15 @@ def hostile(label: str) -> str:
     return f"{label} {' '.join(TRICKS)} *bold* `tick` {CONTROL}end"
 
 
-def unsafe_spots(payload: Any, users: Iterable[str] = ()) -> list[str]:
+def unsafe_spots(payload: Any, users: Iterable[str] = (), user_groups: Iterable[str] = ()) -> list[str]:
     """Where ``payload`` (one recorded call's body) holds something Slack would act on.
 
-    ``users``: Slack user ids the product itself may mention (the people who clicked)."""
-    allowed_mentions = {f"@{user}" for user in users}
+    ``users``: Slack user ids the product itself may mention (the people who clicked, the owner);
+    ``user_groups``: user group ids it may mention (escalation levels), each only as
+    ``<!subteam^S…>`` and only when the id is a valid one."""
+    allowed_mentions = {f"@{user}" for user in users} | {
+        f"!subteam^{group}" for group in user_groups if _USER_GROUP_ID.match(group)
+    }
     problems = []
     for path, key, text in _strings(payload):
         if _CONTROL.search(text):

@@ -85,6 +85,22 @@ def test_a_reminder_says_how_long_it_waited_and_how_long_its_token_has_left() ->
     )
 
 
+def test_a_reminder_of_a_recovery_someone_owns_mentions_its_owner() -> None:
+    # Given a recovery Bob took
+    reminder = Reminder(a_recovery(owner="U0BOB"), timedelta(hours=2), NOW + timedelta(hours=1), NOW)
+
+    # Then its reminder is addressed to him
+    assert reminder_text(reminder).startswith(
+        "⏰ <@U0BOB> owns this: `order-1` still waits, paused 2 h 0 min ago."
+    )
+
+
+def test_an_owner_who_is_no_slack_user_is_named_in_plain_text() -> None:
+    reminder = Reminder(a_recovery(owner="cli:<!here>"), timedelta(hours=2), None, NOW)
+
+    assert reminder_text(reminder).startswith("⏰ cli:&lt;!here&gt; owns this:")
+
+
 def test_bulk_progress_names_the_starter_and_escapes_the_description() -> None:
     # Given
     report = BulkReport(total=3, outcomes=Counter({"RESUMED": 3}), wall_s=1.25)

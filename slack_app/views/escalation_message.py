@@ -1,0 +1,27 @@
+"""What an escalation level posts: the user group it mentions, how long the recovery has been open
+with nobody owning it, which rule and level, and what failed, in the recovery message's thread or
+as a new message in the level's own channel (which then names the recovery in full)."""
+
+from __future__ import annotations
+
+from service.recovery.escalation import Escalation
+from service.recovery.reminders import describe_duration
+from slack_app.views.escaping import code, user_group
+
+
+def escalation_text(escalation: Escalation) -> str:
+    """The level's message; everything the recovery and the rules carry comes out escaped."""
+    recovery = escalation.recovery
+    failed = (
+        f"{code(recovery.state_machine_name)} stopped at {code(recovery.failed_state)} "
+        + (f"with {code(recovery.error)}" if recovery.error else "with no error name")
+    )
+    text = (
+        f"🚨 {user_group(escalation.user_group)} {code(recovery.execution_name)} has been open for "
+        f"{describe_duration(escalation.open_for)} and nobody owns it "
+        f"(rule {code(escalation.rule)}, escalation level {escalation.level} of {escalation.levels}). "
+        f"{failed}; recovery {code(recovery.recovery_id)}."
+    )
+    if escalation.thread_ts is None:
+        text += f" See it with {code('/recoveries show ' + recovery.recovery_id)}."
+    return text + " Taking it stops the escalation."
