@@ -26,8 +26,11 @@ from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
 from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
+from service.recovery.escalation import Escalations
+from service.recovery.notifier import ChannelRouting
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.reminders import Reminders
+from service.recovery.routing_rules import parse_rules
 from service.supplier.dummy import DummyVendor, VendorBehaviour
 from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
@@ -49,6 +52,7 @@ from tests.support.stacks import ALLOWED, BOT_TOKEN, STRANGER, slack_app_stack
 from tests.support.waiting import wait_for_recovery_request, wait_until
 
 VIEWER = "UVIEWER"
+LEADS = "S0LEADS"
 
 
 def hostile_contract(real: dict, token: str, label: str) -> dict:
@@ -144,15 +148,28 @@ def test_nothing_a_recovery_carries_or_a_person_types_becomes_a_mention_a_link_o
     send(stack, requests.click(ALLOWED, BULK_CONFIRM, confirm["value"], message_ts=None))
     wait_for_status(stack, live_id, RecoveryStatus.RESUMED)
     wait_until(lambda: any("finished" in c.body.get("text", "") for c in slack.calls_of("chat.postMessage")))
-    # and a reminder goes out in a recovery's thread
+    # and a reminder goes out in a recovery's thread, and an escalation (its rule named with mentions)
     enqueue(stack, hostile_contract(real, "dead-token-3", "reminded"))
     poll_collector(stack)
+    poster = SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url))
     Reminders(
         store=store(stack),
         dynamodb=stack.client("dynamodb"),
         sfn=stack.client("stepfunctions"),
-        poster=SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
+        poster=poster,
         after=timedelta(hours=1),
+        clock=lambda: datetime.now(UTC) + timedelta(hours=2),
+    ).run()
+    ladder = {
+        "name": hostile("rule"),
+        "channel": "C-RECOVERIES",
+        "escalation": [{"after_minutes": 60, "mention_user_group": LEADS}],
+    }
+    Escalations(
+        store=store(stack),
+        dynamodb=stack.client("dynamodb"),
+        rules=lambda: parse_rules(json.dumps({"rules": [ladder]}), ChannelRouting(default="C-RECOVERIES")),
+        poster=poster,
         clock=lambda: datetime.now(UTC) + timedelta(hours=2),
     ).run()
 
@@ -161,8 +178,11 @@ def test_nothing_a_recovery_carries_or_a_person_types_becomes_a_mention_a_link_o
     assert {"chat.postMessage", "chat.update", "views.open", "response_url", "chat.postEphemeral"} <= methods
     threaded = [c for c in slack.calls_of("chat.postMessage") if c.body.get("thread_ts")]
     assert any("Still waiting" in c.body["text"] for c in threaded)
+    assert any(c.body["text"].startswith(f"🚨 <!subteam^{LEADS}>") for c in threaded)
     problems = {
-        f"{call.method} {spot}" for call in slack.calls for spot in unsafe_spots(call.body, users=[ALLOWED])
+        f"{call.method} {spot}"
+        for call in slack.calls
+        for spot in unsafe_spots(call.body, users=[ALLOWED], user_groups=[LEADS])
     }
     assert problems == set()
     texts = json.dumps([c.body for c in slack.calls], ensure_ascii=False)

@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack
+from service.recovery.ownership import Owners
 from service.recovery.reminders import Reminders
 from service.supplier.dummy import DummyVendor
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store
-from tests.support.stacks import BOT_TOKEN
+from tests.support.slack_safety import unsafe_spots
+from tests.support.stacks import ALLOWED, BOT_TOKEN
 
 
 def reminders_at(stack: EmbeddedStack, slack: SlackStandIn, moment: datetime) -> Reminders:
@@ -49,6 +51,24 @@ def test_a_recovery_open_too_long_is_reminded_once_per_period_with_its_tokens_ti
     assert "task token has 6 d 21 h left" in replies[0]["text"] or "6 d 22 h left" in replies[0]["text"]
 
 
+def test_the_reminder_of_a_recovery_someone_took_mentions_its_owner(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a paused order someone took
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    Owners(store(stack), stack.client("dynamodb")).take(recovery.recovery_id, ALLOWED)
+
+    # When it is reminded two hours later
+    report = reminders_at(stack, slack, datetime.now(UTC) + timedelta(hours=2)).run()
+
+    # Then the reminder in its thread is addressed to its owner
+    assert report.reminded == [recovery.recovery_id]
+    (reply,) = [c.body for c in slack.calls_of("chat.postMessage") if c.body.get("thread_ts")]
+    assert reply["thread_ts"] == recovery.slack_ts
+    assert reply["text"].startswith(f"⏰ <@{ALLOWED}> owns this: ")
+    assert unsafe_spots(reply, users=[ALLOWED]) == []
+
+
 def test_the_scheduled_function_reports_the_open_count_and_reminds_nothing_fresh(
     stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:
@@ -57,5 +77,5 @@ def test_the_scheduled_function_reports_the_open_count_and_reminds_nothing_fresh
     answer = stack.client("lambda").invoke(FunctionName=stack.physical("ReminderFunction"), Payload=b"{}")
 
     result = json.loads(answer["Payload"].read())
-    assert result["open"] == 1 and result["reminded"] == []
+    assert result["open"] == 1 and result["reminded"] == [] and result["escalated"] == []
     assert result["oldest_age_s"] < 600
