@@ -126,6 +126,7 @@ class Escalations:
             ListFilter(older_than=earliest, owner=NO_OWNER),
             limit=SELECTION_LIMIT,
             now=now,
+            oldest_first=True,  # past the limit, the longest waiting come first
         )
         for recovery in candidates:
             self._climb(recovery, rules, now, report)

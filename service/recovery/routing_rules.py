@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,8 @@ from service.recovery.contract import Routing
 from service.recovery.notifier import ChannelRouting
 
 MATCH_FIELDS = ("state_machine", "failed_state", "error", "routing")
+USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its mention needs it
+USER_ID = r"^[UW][A-Z0-9]{2,20}$"  # a Slack user's id
 
 
 class RulesRefused(ValueError):
@@ -60,8 +62,8 @@ class _Strict(BaseModel):
 class Audience(_Strict):
     """People named in Slack: the members of a user group (``S…``) and/or single users (``U…``)."""
 
-    user_group: str | None = Field(default=None, min_length=1)
-    user_ids: tuple[str, ...] = ()
+    user_group: str | None = Field(default=None, pattern=USER_GROUP_ID)
+    user_ids: tuple[Annotated[str, Field(pattern=USER_ID)], ...] = ()
 
     def describe(self) -> str:
         parts = ([f"group {self.user_group}"] if self.user_group else []) + list(self.user_ids)
@@ -72,7 +74,7 @@ class EscalationLevel(_Strict):
     """After ``after_minutes`` open, mention ``mention_user_group`` (in ``channel``, else the rule's)."""
 
     after_minutes: int = Field(gt=0)
-    mention_user_group: str = Field(min_length=1)
+    mention_user_group: str = Field(pattern=USER_GROUP_ID)
     channel: str | None = Field(default=None, min_length=1)
 
 
@@ -242,6 +244,12 @@ def _pydantic_problems(exc: ValidationError, where: str) -> list[str]:
             what = "unknown field"
         elif kind == "missing":
             what = "required"
+        elif kind == "string_pattern_mismatch":
+            what = (
+                "must be a Slack user group id (S…, as in its URL), not its name"
+                if error["ctx"]["pattern"] == USER_GROUP_ID
+                else "must be a Slack user id (U… or W…), not a name"
+            )
         else:
             what = error["msg"][:1].lower() + error["msg"][1:]
         problems.append(f"{path}: {what}")

@@ -174,11 +174,11 @@ def test_every_problem_of_a_document_is_named_with_where_it_is() -> None:
             "name": "payments",  # duplicate
             "match": {"error": "CardDeclined"},
             "channel": "C-CARDS",
-            "team": {"user_group": "S1", "people": ["U1"]},
+            "team": {"user_group": "S0CARDS", "people": ["U0ANNA"], "user_ids": ["anna"]},
             "escalation": [
-                {"after_minutes": 60, "mention_user_group": "S2"},
-                {"after_minutes": 30, "mention_user_group": "S3"},
-                {"after_minutes": 0, "mention_user_group": ""},
+                {"after_minutes": 60, "mention_user_group": "S0LEADS"},
+                {"after_minutes": 30, "mention_user_group": "S0ONCALL"},
+                {"after_minutes": 0, "mention_user_group": "payments-leads"},
             ],
         },
     )
@@ -200,7 +200,9 @@ def test_every_problem_of_a_document_is_named_with_where_it_is() -> None:
             "rules[3].escalation[1].after_minutes: must be more than the level before it (30 after 60)",
             "rules[3].escalation[2].after_minutes: input should be greater than 0",
             "rules[3].escalation[2].after_minutes: must be more than the level before it (0 after 30)",
-            "rules[3].escalation[2].mention_user_group: string should have at least 1 character",
+            "rules[3].escalation[2].mention_user_group: must be a Slack user group id (S…, as in its URL), "
+            "not its name",
+            "rules[3].team.user_ids[0]: must be a Slack user id (U… or W…), not a name",
         ]
     )
 
