@@ -13,11 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.authorization import AccessDecision
+from service.recovery.authorization import AccessDecision, AccessPolicy
 from service.recovery.bulk import BulkReport
+from service.recovery.contract import Routing
 from service.recovery.notifier import ChannelRouting, MessageRef
 from service.recovery.recovery import AuditEntry, RecoveryStatus
-from service.recovery.routing_rules import RoutingRules
+from service.recovery.routing_rules import RoutingRules, parse_rules
 from service.recovery.team_access import TeamAccess
 from slack_app.desk import Desk
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
@@ -200,3 +201,28 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
     assert names[RUN_AGAIN] == ["run_again_clicked"]
     assert all(len(listeners) == 1 for listeners in names.values())
     assert all(name.endswith(("clicked", "chosen", "confirmed", "cancelled")) for [name] in names.values())
+
+
+def test_run_again_all_confirms_only_the_members_one_may_act_on_and_says_how_many_are_left_out() -> None:
+    # Given a group of a technical and a client-data recovery, and rules that put the person on
+    # the client-data team only
+    data = {"name": "data", "match": {"routing": "client-data"}, "channel": "C-DATA"}
+    technical = {"name": "technical", "match": {"routing": "technical"}, "channel": "C-TECH"}
+    document = {
+        "rules": [{**data, "team": {"user_ids": [ALICE]}}, {**technical, "team": {"user_ids": ["U0BOB"]}}]
+    }
+    rules = parse_rules(json.dumps(document), ChannelRouting(""))
+    desk = a_desk()
+    desk.access = TeamAccess(AccessPolicy(allowed_users=frozenset({"U0ADMIN"})), lambda: rules)  # no admin
+    members = [a_recovery(1, group_id="grp-1"), a_recovery(2, group_id="grp-1", routing=Routing.CLIENT_DATA)]
+    desk.store.list_by_status.return_value = members
+    desk.groups.get.return_value = a_group_state()
+    client = Mock(spec=WebClient)
+
+    # When
+    work.open_group_bulk(desk, client, ALICE, "run_again", "grp-1", a_click("grp-1"), Mock())
+
+    # Then the confirmation counts her one recovery and names the one left out
+    view = client.views_open.call_args.kwargs["view"].to_dict()
+    assert view["title"]["text"] == "Run again 1?"
+    assert "1 more matches but it belongs to another team" in json.dumps(view["blocks"])
