@@ -17,7 +17,7 @@ SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
 
 USAGE = (
     "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
-    '(e.g. `since=2h`), `owner=` (`me`, `none` or a user id); quote values with spaces: '
+    "(e.g. `since=2h`), `owner=` (`me`, `none` or a user id); quote values with spaces: "
     '`state="Check availability"`.\n'
     "• `/recoveries [filters]` list (yours: `/recoveries owner=me`)\n"
     f"• {SHOW_ONE} one in full, with its history\n"

@@ -12,9 +12,8 @@ from slack_app.views.escaping import code, user_group
 def escalation_text(escalation: Escalation) -> str:
     """The level's message; everything the recovery and the rules carry comes out escaped."""
     recovery = escalation.recovery
-    failed = (
-        f"{code(recovery.state_machine_name)} stopped at {code(recovery.failed_state)} "
-        + (f"with {code(recovery.error)}" if recovery.error else "with no error name")
+    failed = f"{code(recovery.state_machine_name)} stopped at {code(recovery.failed_state)} " + (
+        f"with {code(recovery.error)}" if recovery.error else "with no error name"
     )
     text = (
         f"🚨 {user_group(escalation.user_group)} {code(recovery.execution_name)} has been open for "

@@ -262,4 +262,3 @@ def _within_limit(blocks: list[Block]) -> list[Block]:
     if len(blocks) <= HOME_MAX_BLOCKS:
         return blocks
     return [*blocks[: HOME_MAX_BLOCKS - 1], blocks[-1]]
-

@@ -232,8 +232,7 @@ def test_a_filter_button_and_a_page_button_publish_the_home_again_where_they_lea
     value = next(
         block["accessory"]["value"]
         for block in home["blocks"]
-        if (block.get("accessory") or {}).get("action_id") == HOME_FILTER
-        and machine in block["text"]["text"]
+        if (block.get("accessory") or {}).get("action_id") == HOME_FILTER and machine in block["text"]["text"]
     )
     filtered = published_after(
         slack, ALLOWED, lambda: send(stack, requests.click_in_home(ALLOWED, HOME_FILTER, value))

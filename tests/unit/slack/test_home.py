@@ -278,7 +278,9 @@ def test_a_deployment_without_a_breaker_table_says_so() -> None:
 
 def test_the_dead_letter_queues_show_their_depths() -> None:
     # Given the recovery DLQ with 3 messages and the orders DLQ empty
-    orders, recovery = standard_queues("https://sqs/1/orders-dlq", "https://sqs/1/recovery-dlq", "https://sqs/1/q")
+    orders, recovery = standard_queues(
+        "https://sqs/1/orders-dlq", "https://sqs/1/recovery-dlq", "https://sqs/1/q"
+    )
     reports = [DeadLetterReport(orders), DeadLetterReport(recovery, visible=3)]
 
     # When the Home shows them
