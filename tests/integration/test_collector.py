@@ -13,7 +13,7 @@ from service.local.stack import EmbeddedStack
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL, TAKE, TAKE_ALL
 from tests.support.orders import item_execution_arn
 from tests.support.stacks import BOT_TOKEN, ROUTED_CHANNELS
 from tests.support.waiting import wait_until
@@ -77,7 +77,7 @@ def test_one_paused_execution_becomes_one_item_and_one_slack_message_without_its
     (post,) = slack.calls_of("chat.postMessage")
     assert post.token == BOT_TOKEN
     assert post.body["channel"] == "C-TECH"
-    assert action_ids(post.body["blocks"]) == [RUN_AGAIN, EDIT_AND_RUN_AGAIN, REJECT]
+    assert action_ids(post.body["blocks"]) == [RUN_AGAIN, EDIT_AND_RUN_AGAIN, REJECT, TAKE]
     assert {e["value"] for b in post.body["blocks"] if b["type"] == "actions" for e in b["elements"]} == {
         recovery.recovery_id
     }
@@ -202,7 +202,7 @@ def test_a_burst_becomes_one_message_per_group_kept_current(
     assert (update.body["channel"], update.body["ts"]) == (lone.slack_channel, lone.slack_ts)
     assert post.body["channel"] == lone.slack_channel
     assert "13 ×" in update.body["blocks"][0]["text"]["text"]
-    assert action_ids(update.body["blocks"]) == [RUN_AGAIN_ALL, REJECT_ALL]
+    assert action_ids(update.body["blocks"]) == [RUN_AGAIN_ALL, REJECT_ALL, TAKE_ALL]
     assert block_kit_problem(update.body["blocks"]) is None
 
 
