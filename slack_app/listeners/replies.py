@@ -4,7 +4,7 @@ how a bulk action reports in its thread. Imported by the lazy halves only.
 What is said comes from ``slack_app.views``; it is sent through the response_url of the request
 (``via_respond``) or by the notifier (``SlackNotifier``), the one caller of ``chat.*``: ephemeral in
 a channel, or as a direct message for a click in the Home tab, which has neither a response_url
-nor a channel (``via_direct_message``, ``DirectMessageRespond``).
+nor a channel (``DirectMessageRespond``).
 """
 
 from __future__ import annotations
@@ -41,12 +41,6 @@ Say = Callable[[str], None]
 def via_respond(respond: Respond) -> Say:
     """Ephemeral replies through the request's response_url (buttons, slash commands)."""
     return lambda text: respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def via_direct_message(client: WebClient, user: str) -> Say:
-    """Replies as direct messages from the app (clicks in the Home tab have no response_url)."""
-    notifier = SlackNotifier(client)
-    return lambda text: notifier.tell_directly(user, text)
 
 
 class DirectMessageRespond:
