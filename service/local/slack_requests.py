@@ -58,20 +58,14 @@ class SlackRequests:
         channel: str = "C-RECOVERIES",
         message_ts: str | None = "1700000001.000100",
     ) -> SlackRequest:
-        action = {"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1"}
+        action = _button(action_id, value)
         return self._interaction(self._block_actions(user, channel, message_ts, action))
 
     def choose(
         self, user: str, action_id: str, option_value: str, channel: str = "C-RECOVERIES"
     ) -> SlackRequest:
         """A choice in an overflow menu (the rows of an ephemeral /recoveries list: no message ts)."""
-        action = {
-            "type": "overflow",
-            "action_id": action_id,
-            "block_id": "b",
-            "selected_option": {"value": option_value},
-            "action_ts": "1",
-        }
+        action = _overflow(action_id, option_value)
         return self._interaction(self._block_actions(user, channel, None, action))
 
     def home_opened(self, user: str, tab: str = "home") -> SlackRequest:
@@ -99,20 +93,14 @@ class SlackRequests:
         self, user: str, action_id: str, value: str, private_metadata: str = ""
     ) -> SlackRequest:
         """A button clicked in ``user``'s Home tab (whose view holds ``private_metadata``)."""
-        action = {"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1"}
+        action = _button(action_id, value)
         return self._interaction(self._home_actions(user, private_metadata, action))
 
     def choose_in_home(
         self, user: str, action_id: str, option_value: str, private_metadata: str = ""
     ) -> SlackRequest:
         """A choice in an overflow menu of ``user``'s Home tab (a row's Run again, Edit, Reject)."""
-        action = {
-            "type": "overflow",
-            "action_id": action_id,
-            "block_id": "b",
-            "selected_option": {"value": option_value},
-            "action_ts": "1",
-        }
+        action = _overflow(action_id, option_value)
         return self._interaction(self._home_actions(user, private_metadata, action))
 
     def submit(
@@ -219,3 +207,19 @@ class SlackRequests:
     @staticmethod
     def _trigger_id() -> str:
         return f"{next(_trigger_ids)}.{int(time.time())}.local"
+
+
+def _button(action_id: str, value: str) -> dict:
+    """A button's action in a ``block_actions`` payload."""
+    return {"type": "button", "action_id": action_id, "block_id": "b", "value": value, "action_ts": "1"}
+
+
+def _overflow(action_id: str, option_value: str) -> dict:
+    """An overflow menu's chosen option in a ``block_actions`` payload."""
+    return {
+        "type": "overflow",
+        "action_id": action_id,
+        "block_id": "b",
+        "selected_option": {"value": option_value},
+        "action_ts": "1",
+    }

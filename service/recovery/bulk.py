@@ -50,11 +50,6 @@ def open_recoveries_matching(store: RecoveryStore, where: ListFilter) -> list[st
     return [r.recovery_id for r in open_matching(store, where)]
 
 
-def open_members(store: RecoveryStore, group_id: str) -> list[str]:
-    """The group's recoveries that are still OPEN, newest first."""
-    return open_recoveries_matching(store, ListFilter(group_id=group_id))
-
-
 @dataclass
 class BulkAction:
     actions: RecoveryActions

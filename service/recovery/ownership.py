@@ -141,12 +141,12 @@ class Owners:
             "UpdateExpression": expression,
             "ConditionExpression": f"attribute_exists(recovery_id) AND {condition}",
         }
-        names = {"#owner": OWNER, "#owned_at": OWNED_AT}  # OWNER is a reserved word
+        # every change sets or removes both (OWNER is a reserved word)
+        names = {"#owner": OWNER, "#owned_at": OWNED_AT}
         if needs_open:
             values[":open"] = {"S": RecoveryStatus.OPEN}
             names["#status"] = "status"
-        used = f"{expression} {condition}"  # DynamoDB refuses a name no expression uses
-        kwargs["ExpressionAttributeNames"] = {k: v for k, v in names.items() if k in used}
+        kwargs["ExpressionAttributeNames"] = names
         kwargs["ExpressionAttributeValues"] = values
         return if_condition_holds(self._client.update_item, **kwargs) is not None
 

@@ -33,12 +33,7 @@ def take(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Re
             return
         result = desk.owners.take(recovery_id, user)
         if result.outcome is Ownership.OWNED_BY_OTHER:
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=ownership_text(result),
-                blocks=take_over_prompt_blocks(result),
-            )
+            _offer_take_over(respond, result, replace=False)
             return
         _show(desk, client, result, user, TAKE)
         say(ownership_text(result))
@@ -58,12 +53,7 @@ def take_over(desk: Desk, client: WebClient, user: str, value: str, respond: Res
             return
         result = desk.owners.take_over(recovery_id, user, shown_owner)
         if result.outcome is Ownership.OWNED_BY_OTHER:  # it changed hands since: show the new owner
-            respond(
-                response_type="ephemeral",
-                replace_original=True,
-                text=ownership_text(result),
-                blocks=take_over_prompt_blocks(result),
-            )
+            _offer_take_over(respond, result, replace=True)
             return
         _show(desk, client, result, user, TAKE_OVER)
         respond(text=ownership_text(result), response_type="ephemeral", replace_original=True)
@@ -95,6 +85,16 @@ def take_all(desk: Desk, client: WebClient, user: str, group_id: str, respond: R
                 MessageRef(group.channel, group.ts), ownership_change_text(user, TAKE, taken)
             )
         say(took_all_text(taken, others, selection.left_out))
+
+
+def _offer_take_over(respond: Respond, result: OwnershipResult, replace: bool) -> None:
+    """Who owns it, and a Take over button (``replace``: instead of the offer that went stale)."""
+    respond(
+        response_type="ephemeral",
+        replace_original=replace,
+        text=ownership_text(result),
+        blocks=take_over_prompt_blocks(result),
+    )
 
 
 def _show(desk: Desk, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:

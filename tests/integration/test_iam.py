@@ -26,7 +26,7 @@ from slack_app.ids import REDRIVE, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
 from tests.support.desk import ORDER, execution_status, pause, requests_for, send, store, wait_for_status
-from tests.support.stacks import ALLOWED, BOT_TOKEN, SIGNING_SECRET, SLACK_APP_PARAMETERS
+from tests.support.stacks import ALLOWED, BOT_TOKEN, SLACK_APP_PARAMETERS, deployed_stack
 from tests.support.waiting import wait_until
 
 slack_app = pytest.mark.stack_parameters(**SLACK_APP_PARAMETERS)  # the Slack app's tests' stack
@@ -73,17 +73,9 @@ def test_a_run_again_without_the_slack_apps_send_task_grant_is_reported_with_fun
 ) -> None:
     # Given the Slack app's role without its AnswerPausedTasks statement
     broken = template_without(tmp_path, "SlackAppFunction", "AnswerPausedTasks")
-    with embedded_stack(
-        parameters={
-            "VendorUrl": vendor_url,
-            "CircuitBreakerEnabled": "false",
-            "SlackAllowedUserIds": ALLOWED,
-        },
-        secrets={
-            "recovery-ops/slack-bot-token": BOT_TOKEN,
-            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
-        },
-        environment={"SLACK_API_URL": slack.base_url},
+    with deployed_stack(
+        {"VendorUrl": vendor_url, "CircuitBreakerEnabled": "false", "SlackAllowedUserIds": ALLOWED},
+        slack,
         template_path=broken,
     ) as stack:
         (recovery,) = pause(stack, order_api, vendor, [ORDER])
@@ -106,14 +98,8 @@ def test_the_home_tab_without_the_slack_apps_breaker_grant_is_reported_with_the_
 ) -> None:
     # Given the Slack app's role without its ReadCircuitBreakers statement
     broken = template_without(tmp_path, "SlackAppFunction", "ReadCircuitBreakers")
-    with embedded_stack(
-        parameters={"VendorUrl": vendor_url, "SlackAllowedUserIds": ALLOWED},
-        secrets={
-            "recovery-ops/slack-bot-token": BOT_TOKEN,
-            "recovery-ops/slack-signing-secret": SIGNING_SECRET,
-        },
-        environment={"SLACK_API_URL": slack.base_url},
-        template_path=broken,
+    with deployed_stack(
+        {"VendorUrl": vendor_url, "SlackAllowedUserIds": ALLOWED}, slack, template_path=broken
     ) as stack:
         # When an admin opens the Home tab (which shows the circuit breakers)
         send(stack, requests_for(slack).home_opened(ALLOWED))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from service.local.slack_standin import SlackStandIn
 from service.local.stack import EmbeddedStack, embedded_stack
@@ -37,10 +38,16 @@ ROUTED_CHANNELS = {
 
 
 @contextmanager
-def deployed_stack(parameters: dict[str, str], slack: SlackStandIn) -> Iterator[EmbeddedStack]:
-    """template.yaml in moto with ``parameters``, its Lambda tasks in-process, Slack at the stand-in."""
+def deployed_stack(
+    parameters: dict[str, str], slack: SlackStandIn, template_path: Path | None = None
+) -> Iterator[EmbeddedStack]:
+    """template.yaml (or ``template_path``, a changed copy) in moto with ``parameters``, its Lambda
+    tasks in-process, Slack at the stand-in."""
     with embedded_stack(
-        parameters=parameters, secrets=SLACK_SECRETS, environment={"SLACK_API_URL": slack.base_url}
+        parameters=parameters,
+        secrets=SLACK_SECRETS,
+        environment={"SLACK_API_URL": slack.base_url},
+        template_path=template_path,
     ) as stack:
         yield stack
 
