@@ -29,6 +29,13 @@ class CircuitBoard:
         self._table = table_name
         self._client = client
 
+    def reading(self, dependency: str) -> CircuitReading:
+        """One dependency's circuit, read consistently (a circuit never written is CLOSED)."""
+        item = self._client.get_item(
+            TableName=self._table, Key={"dependency": {"S": dependency}}, ConsistentRead=True
+        ).get("Item")
+        return reading_from_item(item) if item else CircuitReading(dependency, CircuitState.CLOSED)
+
     def readings(self) -> list[CircuitReading]:
         """Every dependency's circuit, by name."""
         kwargs: dict[str, Any] = {"TableName": self._table}

@@ -106,12 +106,15 @@ class RecoveryActions:
         new_input: Any = UNCHANGED,
         diff: str | None = None,
         show: bool = True,
+        audit_detail: dict[str, str] | None = None,
     ) -> ActionResult:
         """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
-        ``null`` included, whose ``diff`` is audited)."""
+        ``null`` included, whose ``diff`` is audited). ``audit_detail`` joins the claim's audit entry
+        (self-healing names the circuit closing it acts for)."""
         edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
-        claimed = self._claim(recovery_id, actor, action, {"diff": diff} if edited and diff else {})
+        detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
+        claimed = self._claim(recovery_id, actor, action, detail)
         if isinstance(claimed, ActionResult):
             return claimed
         output = json.dumps(new_input if edited else claimed.input, ensure_ascii=False)
@@ -123,6 +126,26 @@ class RecoveryActions:
             RecoveryStatus.RESUMED,
             {},
             show,
+        )
+
+    def finish_interrupted_run_again(self, recovery: Recovery, actor: str, show: bool = True) -> ActionResult:
+        """Carry on a plain Run again whose claim (by ``actor``) was made but whose run was cut off
+        (a crash, a time limit) before its outcome was stored: the call is made again. Step Functions
+        accepts a token once, so a call that had reached it is answered as a dead token (EXPIRED,
+        saying so), never a second resume."""
+        if recovery.status is not RecoveryStatus.RESUMING:
+            return ActionResult(ActionOutcome.ALREADY_HANDLED, recovery, "is not being resumed")
+        output = json.dumps(recovery.input, ensure_ascii=False)
+        return self._finish(
+            recovery,
+            actor,
+            "run again",
+            lambda: self._tokens.send_success(recovery.task_token, output),
+            RecoveryStatus.RESUMED,
+            {"carried_on": "after an interruption"},
+            show,
+            dead_note=" (or the interrupted run had already reached Step Functions, and the execution "
+            "went on)",
         )
 
     def reject(
@@ -181,6 +204,7 @@ class RecoveryActions:
         success: RecoveryStatus,
         detail: dict,
         show: bool,
+        dead_note: str = "",
     ) -> ActionResult:
         answer = self._call_with_backoff(call)
         if answer.result is TokenResult.ACCEPTED:
@@ -189,8 +213,10 @@ class RecoveryActions:
             return self._result(outcome, recovery.recovery_id, show)
         code, message = answer.code, answer.message
         if answer.result is TokenResult.DEAD:
-            why = _dead_token_explanation(code)
-            self._close(recovery, actor, action, RecoveryStatus.EXPIRED, {"error": code, "why": why})
+            why = _dead_token_explanation(code) + dead_note
+            self._close(
+                recovery, actor, action, RecoveryStatus.EXPIRED, {**detail, "error": code, "why": why}
+            )
             return self._result(ActionOutcome.EXPIRED, recovery.recovery_id, show, why)
         entry = AuditEntry(self._now(), actor, action, "FAILED", {"error": code, "message": message[:500]})
         self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry)

@@ -63,6 +63,9 @@ class RecoveryRequest(BaseModel):
     cause: str | None = None
     routing: Routing = Routing.TECHNICAL
     requested_at: datetime | None = None
+    #: the circuit the failed step depends on (the breaker table's key, e.g. ``vendor``): when that
+    #: circuit closes again, circuit news and self-healing find this recovery by it
+    dependency: str | None = Field(default=None, min_length=1, max_length=256)
 
     @model_validator(mode="before")
     @classmethod

@@ -32,12 +32,31 @@ class RecoveryGroup:
 
 
 @dataclass(frozen=True)
+class HealingNotice:
+    """What self-healing does with a group message's recoveries (``healing_runs.HealingRun``)."""
+
+    healing_id: str
+    state: str  # a HealingState
+    selected: int
+    resumed: int
+    expired: int
+    per_second: float
+    ended_why: str = ""
+
+    @property
+    def left(self) -> int:
+        return max(0, self.selected - self.resumed - self.expired)
+
+
+@dataclass(frozen=True)
 class CircuitClosedNotice:
-    """Shown on top of a group message: the dependency its recoveries wait for answers again."""
+    """Shown on top of a group message: the dependency its recoveries wait for answers again (and,
+    when they heal themselves, how that goes: ``healing``)."""
 
     dependency: str
     closed_at: str  # ISO 8601
     waiting: int  # open recoveries of the message
+    healing: HealingNotice | None = None
 
 
 @dataclass(frozen=True)

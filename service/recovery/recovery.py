@@ -85,6 +85,7 @@ class Recovery(OfOneExecution):
     owner: str | None = None  # the person who took it ("I'm on it"); None: nobody
     owned_at: str | None = None
     escalated: int = 0  # how many levels of its rule's escalation ladder have fired
+    dependency: str | None = None  # the circuit the failed step depends on (None: not said)
 
     @classmethod
     def from_request(cls, request: RecoveryRequest, received_at: datetime, attempts: int = 1) -> Recovery:
@@ -106,6 +107,7 @@ class Recovery(OfOneExecution):
             updated_at=created,
             attempts=attempts,
             audit=[AuditEntry(created, "recovery-queue", "opened", "OPEN")],
+            dependency=request.dependency,
         )
 
     @property

@@ -130,6 +130,9 @@ class Rule(_Strict):
     team: Audience | None = None  # who may act, beside the admins (None: only the admins)
     viewers: Audience | None = None  # who may only see
     escalation: tuple[EscalationLevel, ...] = ()  # mentions while nobody owns it (empty: none)
+    #: resume its outage recoveries by themselves once their circuit closes and stays closed
+    #: (None: the stack's ``SelfHealingByDefault``)
+    self_healing: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class ListFilter:
     newer_than: timedelta | None = None
     group_id: str | None = None
     owner: str | None = None  # a user id, or NO_OWNER: nobody owns it
+    dependency: str | None = None  # the circuit the failed step depends on
 
 
 NO_OWNER = "none"
@@ -247,6 +248,9 @@ class RecoveryStore:
             filters.append("#owner = :owner")
             names["#owner"] = "owner"
             values[":owner"] = {"S": where.owner}
+        if where.dependency:
+            filters.append("dependency = :dependency")
+            values[":dependency"] = {"S": where.dependency}
         if where.error:
             filters.append("#error = :error")
             names["#error"] = "error"

@@ -8,7 +8,8 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
 - ``fail-<hash of the execution ARN>``: a failed execution no recovery covered (its own status
   values keep it out of the recoveries listing);
 - ``dlq#<queue name>``, ``access#recoveries``: audit trails that belong to no recovery;
-- ``unreadable#<hash of the message id>``: the claim on an unreadable message's notice.
+- ``unreadable#<hash of the message id>``: the claim on an unreadable message's notice;
+- ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``).
 
 Every kind may carry ``expires_at`` (epoch seconds, the table's TTL) and most an ``audit`` list.
 The items written here are exactly those existing deployments hold: change an attribute name or
@@ -38,6 +39,7 @@ FAILURE_PREFIX = "fail-"
 DLQ_AUDIT_PREFIX = "dlq#"
 RECOVERIES_LIST = "access#recoveries"  # denied attempts to list recoveries
 NOTICE_PREFIX = "unreadable#"
+HEALING_PREFIX = "heal-"
 
 # indexes and the attributes they and the TTL read
 STATUS_INDEX = "by-status"
@@ -61,6 +63,7 @@ REMINDED_AT = "reminded_at"  # recovery: its last reminder
 OWNER = "owner"  # recovery: who took it (absent: nobody)
 OWNED_AT = "owned_at"  # recovery: since when
 ESCALATED = "escalated"  # recovery: how many escalation levels have fired (absent: none)
+DEPENDENCY = "dependency"  # recovery: the circuit its failed step depends on (absent: not said)
 MEMBER_IDS = "member_ids"  # group
 LATEST_IDS = "latest_ids"  # group
 POSTING_BY = "posting_by"  # group: the collector posting its message
@@ -168,6 +171,7 @@ def recovery_from_item(item: dict[str, Any]) -> Recovery:
         owner=data.get(OWNER),
         owned_at=data.get(OWNED_AT),
         escalated=int(data.get(ESCALATED, 0)),
+        dependency=data.get(DEPENDENCY),
     )
 
 

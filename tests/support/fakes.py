@@ -3,7 +3,7 @@
 - ``FakeTaskTokens``: the task-token port, answering from a script and recording every call.
 - ``FakeDynamoDB``: a table as the core's stores use it (``put_item``, ``get_item``,
   ``update_item`` with the subset of expressions they write, conditions included, and ``query`` of
-  the ``by-status`` index in one page), keyed like the recoveries table. A failed condition raises
+  the ``by-status`` and ``by-execution`` indexes in one page), keyed like the recoveries table. A failed condition raises
   botocore's ``ConditionalCheckFailedException``, as DynamoDB does, so the stores' own conditional
   writes decide; each call is atomic.
 
@@ -23,7 +23,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.recovery.table_items import CREATED_SORT, KEY, STATUS, STATUS_INDEX
+from service.recovery.table_items import (
+    CREATED_SORT,
+    EXECUTION_ARN,
+    EXECUTION_INDEX,
+    KEY,
+    STATUS,
+    STATUS_INDEX,
+)
 from service.recovery.task_tokens import TokenOutcome
 
 Item = dict[str, Any]
@@ -110,7 +117,17 @@ class FakeDynamoDB:
         self, TableName: str, IndexName: str, KeyConditionExpression: str, **request: Any
     ) -> dict[str, Any]:
         """The ``by-status`` index: its items that meet the key condition and the filter, in
-        ``created_sort`` order (``ScanIndexForward``), all in one page; projections are ignored."""
+        ``created_sort`` order (``ScanIndexForward``), all in one page; projections are ignored.
+        The ``by-execution`` index: the keys of an execution's items."""
+        if IndexName == EXECUTION_INDEX:
+            arn = request["ExpressionAttributeValues"][":arn"]
+            with self._lock:
+                keys = [
+                    {KEY: copy.deepcopy(item[KEY])}
+                    for item in self.items(TableName).values()
+                    if item.get(EXECUTION_ARN) == arn
+                ]
+            return {"Items": keys}
         if IndexName != STATUS_INDEX or "BETWEEN" in KeyConditionExpression:
             raise NotImplementedError(f"{IndexName}: {KeyConditionExpression}")
         names = request.get("ExpressionAttributeNames", {})

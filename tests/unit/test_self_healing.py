@@ -1,0 +1,454 @@
+"""Self-healing over plain fakes: which recoveries resume by themselves when their circuit closes,
+which stay for people, Stop, a circuit that opens again, and rounds cut short by a crash."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.breaker.circuit_board import CircuitReading
+from service.breaker.circuit_breaker import CircuitState
+from service.recovery.actions import RecoveryActions, ThrottleBackoff
+from service.recovery.contract import Routing
+from service.recovery.groups import GroupStore
+from service.recovery.healing_runs import Closure, HealingRuns, HealingState
+from service.recovery.notifier import ChannelRouting, CircuitClosedNotice, HealingNotice, RecoveryGroup
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.routing_rules import RoutingRules, parse_rules
+from service.recovery.self_healing import AUTO_ACTOR, Pace, SelfHealing, why_left_for_people
+from service.recovery.store import RecoveryStore
+from service.recovery.task_tokens import TokenOutcome
+from tests.unit.slack.builders import a_recovery
+
+TABLE = "recoveries"
+CLOSED_AT = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+VENDOR = Closure("vendor", CLOSED_AT.timestamp())
+NOW = CLOSED_AT + timedelta(minutes=3)
+
+
+class Crash(RuntimeError):
+    """The function died (a time limit, an out-of-memory) in the middle of a round."""
+
+
+@dataclass
+class StepFunctionsTokens:
+    """Tokens as Step Functions treats them: each is accepted once; a second call on it is answered
+    as a dead token. ``crash_on`` crashes the n-th call (1-based) before (``"before"``) or after
+    (``"after"``) Step Functions took it."""
+
+    accepted: list[str] = field(default_factory=list)
+    calls: int = 0
+    crash_on: int | None = None
+    crash_when: str = "before"
+    throttled: int = 0  # the first calls are throttled
+
+    def send_success(self, token: str, output: str) -> TokenOutcome:
+        self.calls += 1
+        if self.throttled:
+            self.throttled -= 1
+            return TokenOutcome.throttled()
+        crash = self.calls == self.crash_on
+        if crash and self.crash_when == "before":
+            raise Crash("before the call")
+        if token in self.accepted:
+            return TokenOutcome.dead("TaskTimedOut", "Provided task does not exist anymore")
+        if token.startswith("dead-"):
+            return TokenOutcome.dead("TaskTimedOut", "the step timed out")
+        self.accepted.append(token)
+        if crash:
+            raise Crash("after the call")
+        return TokenOutcome.accepted()
+
+    def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
+        raise AssertionError("self-healing never rejects")
+
+
+@dataclass
+class Circuits:
+    """The breaker table as self-healing reads it; ``reopen_after`` reads, the circuit is OPEN."""
+
+    state: CircuitState = CircuitState.CLOSED
+    since: datetime = CLOSED_AT
+    reopen_after: int | None = None
+    reads: int = 0
+
+    def reading(self, dependency: str) -> CircuitReading:
+        self.reads += 1
+        if self.reopen_after is not None and self.reads > self.reopen_after:
+            return CircuitReading(dependency, CircuitState.OPEN, since=NOW)
+        if dependency != "vendor":
+            return CircuitReading(dependency, CircuitState.OPEN, since=CLOSED_AT - timedelta(hours=1))
+        return CircuitReading(dependency, self.state, since=self.since)
+
+
+@dataclass
+class Display:
+    shown: list[tuple[str, CircuitClosedNotice]] = field(default_factory=list)
+    thread: list[HealingNotice] = field(default_factory=list)
+
+    def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
+        self.shown.append((group.group_id, notice))
+
+    def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
+        self.thread.append(text_of)
+
+
+@dataclass
+class Clock:
+    """Monotonic time that moves only when someone sleeps (the pace), plus a little per call."""
+
+    now: float = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def rules(*documents: dict) -> RoutingRules:
+    return parse_rules(json.dumps({"rules": list(documents)}), ChannelRouting(default="C-DEFAULT"))
+
+
+HEALING_ORDERS = rules(
+    {"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O", "self_healing": True}
+)
+
+
+@dataclass
+class Desk:
+    dynamodb: object
+    store: RecoveryStore
+    groups: GroupStore
+    runs: HealingRuns
+    tokens: StepFunctionsTokens
+    circuits: Circuits
+    display: Display
+    clock: Clock
+    healing: SelfHealing
+
+    def statuses(self) -> dict[str, RecoveryStatus]:
+        return {r.recovery_id: r.status for r in self.all()}
+
+    def all(self) -> list[Recovery]:
+        return [
+            self.store.get(i)
+            for i in sorted(self.dynamodb.items(TABLE))  # type: ignore[attr-defined]
+            if i.startswith("rec-")
+        ]
+
+
+def a_desk(
+    *recoveries: Recovery,
+    rules_in_force: RoutingRules = HEALING_ORDERS,
+    by_default: bool = False,
+    tokens: StepFunctionsTokens | None = None,
+    circuits: Circuits | None = None,
+    per_second: float = 10.0,
+) -> Desk:
+    from tests.support.fakes import FakeDynamoDB
+
+    dynamodb = FakeDynamoDB()
+    store, groups, runs = (
+        RecoveryStore(TABLE, dynamodb),
+        GroupStore(TABLE, dynamodb),
+        HealingRuns(TABLE, dynamodb),
+    )
+    by_group: dict[str, list[Recovery]] = {}
+    for recovery in recoveries:
+        store.create_if_absent(recovery)
+        if recovery.group_id:
+            by_group.setdefault(recovery.group_id, []).append(recovery)
+    for group_id, members in by_group.items():
+        groups.add_members(group_id, members, CLOSED_AT)
+        groups.set_message(group_id, "C-O", f"ts-{group_id}")
+        for member in members:
+            store.mark_posted(member.recovery_id, "C-O", f"ts-{group_id}", group_id)
+    tokens = tokens or StepFunctionsTokens()
+    clock, display, circuits = Clock(), Display(), circuits or Circuits()
+    actions = RecoveryActions(store, tokens, backoff=ThrottleBackoff(sleep=clock.sleep), clock=lambda: NOW)
+    healing = SelfHealing(
+        store=store,
+        groups=groups,
+        runs=runs,
+        actions=actions,
+        circuits=circuits,
+        rules=lambda: rules_in_force,
+        outage_errors=("CircuitOpen", "VendorUnavailable"),
+        heals_by_default=by_default,
+        display=display,
+        pace=Pace(per_second, clock=clock.monotonic, sleep=clock.sleep),
+        clock=lambda: NOW,
+        monotonic=clock.monotonic,
+    )
+    return Desk(dynamodb, store, groups, runs, tokens, circuits, display, clock, healing)
+
+
+def outage_recovery(number: int, group: str = "grp-vendor", **changes: object) -> Recovery:
+    """A recovery the vendor's outage left: it names the vendor's circuit, oldest first by number."""
+    created = (CLOSED_AT - timedelta(minutes=30) + timedelta(seconds=number)).isoformat(
+        timespec="milliseconds"
+    )
+    given = {
+        "task_token": f"token-{number}",
+        "dependency": "vendor",
+        "group_id": group,
+        "created_at": created,
+    }
+    return a_recovery(number, **{**given, **changes})
+
+
+def heal_until_done(desk: Desk, budget_seconds: float = 60.0, rounds: int = 20) -> list:
+    reports = []
+    for _ in range(rounds):
+        report = desk.healing.round(VENDOR, budget_seconds)
+        reports.append(report)
+        if report.done:
+            return reports
+    raise AssertionError(f"not done after {rounds} rounds")
+
+
+# ---------------------------------------------------------------------- what it may touch
+def test_a_client_data_an_owned_and_an_edited_recovery_are_left_for_people() -> None:
+    plain = outage_recovery(1)
+    assert why_left_for_people(plain, heals_itself=True, edited=False) is None
+    assert "client-data" in why_left_for_people(replace(plain, routing=Routing.CLIENT_DATA), True, False)
+    assert "UALICE owns it" == why_left_for_people(replace(plain, owner="UALICE"), True, False)
+    assert "edited input" in why_left_for_people(plain, True, edited=True)
+    assert "does not heal itself" in why_left_for_people(plain, heals_itself=False, edited=False)
+
+
+def test_only_the_closed_dependencys_outage_recoveries_resume() -> None:
+    desk = a_desk(
+        outage_recovery(1),
+        outage_recovery(2, group="grp-payments", dependency="payments"),  # its circuit is still open
+        outage_recovery(3, group="grp-other", error="ProductUnavailable"),  # not an outage error
+        outage_recovery(4, group="grp-unsaid", dependency=None),  # says no dependency: never guessed
+        outage_recovery(5),
+    )
+
+    reports = heal_until_done(desk)
+
+    statuses = desk.statuses()
+    assert statuses[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMED
+    assert statuses[outage_recovery(5).recovery_id] is RecoveryStatus.RESUMED
+    for untouched in (2, 3, 4):
+        assert statuses[outage_recovery(untouched).recovery_id] is RecoveryStatus.OPEN
+    assert desk.tokens.accepted == ["token-1", "token-5"]  # oldest first
+    assert reports[-1].done and sum(r.resumed for r in reports) == 2
+
+
+def test_client_data_owned_and_edited_recoveries_stay_open_while_the_rest_resume() -> None:
+    edited_before = outage_recovery(
+        10,
+        group="grp-done",
+        status=RecoveryStatus.RESUMED,
+        execution_arn=outage_recovery(3).execution_arn,
+        audit=[AuditEntry("2026-12-01T10:10:00.000+00:00", "UALICE", "edit and run again", "RESUMED")],
+    )
+    desk = a_desk(
+        outage_recovery(1, routing=Routing.CLIENT_DATA),
+        outage_recovery(2, owner="UBOB", owned_at="2026-12-01T10:40:00+00:00"),
+        outage_recovery(3),  # its execution was run again with an edited input once already
+        outage_recovery(4),
+        edited_before,
+    )
+
+    heal_until_done(desk)
+
+    statuses = desk.statuses()
+    assert [n for n in (1, 2, 3, 4) if statuses[outage_recovery(n).recovery_id] is RecoveryStatus.OPEN] == [
+        1,
+        2,
+        3,
+    ]
+    assert desk.tokens.accepted == ["token-4"]
+
+
+def test_a_rule_that_does_not_heal_itself_keeps_its_recoveries_for_people_even_when_the_stack_default_is_on() -> (
+    None
+):
+    manual = rules(
+        {"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O", "self_healing": False}
+    )
+    desk = a_desk(outage_recovery(1), rules_in_force=manual, by_default=True)
+
+    assert not heal_until_done(desk)[-1].resumed
+    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.OPEN
+
+
+def test_the_stack_default_decides_for_recoveries_no_rule_says_anything_about() -> None:
+    silent = rules({"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O"})
+    off, on = (
+        a_desk(outage_recovery(1), rules_in_force=silent),
+        a_desk(outage_recovery(1), rules_in_force=silent, by_default=True),
+    )
+
+    heal_until_done(off), heal_until_done(on)
+
+    assert off.tokens.accepted == [] and on.tokens.accepted == ["token-1"]
+    assert not off.healing.may_heal_any() and on.healing.may_heal_any()
+
+
+# ---------------------------------------------------------------------- how it resumes
+def test_each_resume_is_audited_as_self_healing_and_paced() -> None:
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 21)), per_second=5.0)
+
+    heal_until_done(desk)
+
+    resumed = desk.all()
+    assert {r.status for r in resumed} == {RecoveryStatus.RESUMED}
+    claims = [e for r in resumed for e in r.audit if e.result == RecoveryStatus.RESUMING]
+    assert {(e.actor, e.action, e.detail["closure"]) for e in claims} == {
+        (AUTO_ACTOR, "run again", VENDOR.id)
+    }
+    assert desk.clock.now == pytest.approx(19 / 5.0)  # 20 resumes at 5 a second: 19 gaps of 0.2 s
+
+
+def test_a_round_stops_at_its_budget_and_the_next_round_carries_on_without_repeating() -> None:
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 31)), per_second=10.0)
+
+    first = desk.healing.round(VENDOR, budget_seconds=1.0)
+    assert not first.done and 0 < first.resumed < 30
+    rest = heal_until_done(desk)
+
+    assert first.resumed + sum(r.resumed for r in rest) == 30
+    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 31))
+    assert len(desk.tokens.accepted) == len(set(desk.tokens.accepted))
+
+
+def test_a_dead_token_closes_its_recovery_as_expired_and_the_rest_go_on() -> None:
+    desk = a_desk(outage_recovery(1), outage_recovery(2, task_token="dead-2"), outage_recovery(3))
+
+    reports = heal_until_done(desk)
+
+    statuses = desk.statuses()
+    assert statuses[outage_recovery(2).recovery_id] is RecoveryStatus.EXPIRED
+    assert (
+        statuses[outage_recovery(1).recovery_id]
+        is statuses[outage_recovery(3).recovery_id]
+        is RecoveryStatus.RESUMED
+    )
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert (run.state, run.resumed, run.expired, run.left) == (HealingState.FINISHED, 2, 1, 0)
+    assert sum(r.expired for r in reports) == 1
+
+
+def test_a_throttled_call_backs_off_and_then_resumes() -> None:
+    desk = a_desk(outage_recovery(1), tokens=StepFunctionsTokens(throttled=3))
+
+    heal_until_done(desk)
+
+    assert desk.tokens.accepted == ["token-1"] and desk.tokens.calls == 4
+    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMED
+
+
+def test_a_recovery_a_person_took_meanwhile_is_theirs() -> None:
+    desk = a_desk(outage_recovery(1), outage_recovery(2))
+    desk.store.transition(
+        outage_recovery(1).recovery_id,
+        RecoveryStatus.OPEN,
+        RecoveryStatus.RESUMING,
+        AuditEntry(NOW.isoformat(), "UALICE", "run again", RecoveryStatus.RESUMING),
+    )
+
+    heal_until_done(desk)
+
+    assert desk.tokens.accepted == ["token-2"]  # Alice's claim is hers to finish
+    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMING
+
+
+# ---------------------------------------------------------------------- what people see, Stop
+def test_the_group_message_says_how_many_resume_and_the_thread_gets_the_final_count() -> None:
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 4)))
+
+    heal_until_done(desk)
+
+    first_group, first = desk.display.shown[0]
+    assert first_group == "grp-vendor" and first.healing is not None
+    assert (first.healing.state, first.healing.selected, first.healing.resumed) == ("RESUMING", 3, 0)
+    last = desk.display.thread[-1]
+    assert (last.state, last.resumed, last.expired, last.left) == ("FINISHED", 3, 0, 0)
+    assert desk.display.shown[-1][1].healing.state == "FINISHED"
+
+
+def test_stop_leaves_the_rest_of_that_group_open_and_only_that_group() -> None:
+    desk = a_desk(
+        *(outage_recovery(n) for n in range(1, 11)),
+        *(outage_recovery(n, group="grp-b") for n in range(11, 21)),
+    )
+    desk.healing.round(VENDOR, budget_seconds=0.5)
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+
+    assert desk.runs.stop(run.healing_id, "UALICE", NOW.isoformat())
+    assert not desk.runs.stop(run.healing_id, "UBOB", NOW.isoformat())  # exactly once
+    heal_until_done(desk)
+
+    stopped = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert stopped.state is HealingState.STOPPED and stopped.stopped_by == "UALICE"
+    assert [e.actor for e in stopped.audit if e.action == "stop self-healing"] == ["UALICE"]
+    group_a = [r for r in desk.all() if r.group_id == "grp-vendor"]
+    group_b = [r for r in desk.all() if r.group_id == "grp-b"]
+    assert any(r.status is RecoveryStatus.OPEN for r in group_a)
+    assert stopped.resumed == sum(r.status is RecoveryStatus.RESUMED for r in group_a) < 10
+    assert {r.status for r in group_b} == {RecoveryStatus.RESUMED}
+
+
+# ---------------------------------------------------------------------- the circuit opens again
+def test_a_circuit_that_opens_again_mid_resume_leaves_the_rest_open_and_untouched() -> None:
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 41)), circuits=Circuits(reopen_after=3))
+
+    reports = heal_until_done(desk)
+
+    assert reports[-1].done and "opened again" in reports[-1].why
+    statuses = desk.statuses().values()
+    resumed = sum(s is RecoveryStatus.RESUMED for s in statuses)
+    assert 0 < resumed < 40 and sum(s is RecoveryStatus.OPEN for s in statuses) == 40 - resumed
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert run.state is HealingState.REOPENED and run.left == 40 - resumed
+    assert desk.display.thread[-1].state == "REOPENED"
+
+
+def test_a_circuit_that_closed_again_since_is_another_closure_whose_own_run_resumes() -> None:
+    desk = a_desk(outage_recovery(1), circuits=Circuits(since=CLOSED_AT + timedelta(minutes=1)))
+
+    assert desk.healing.round(VENDOR, 60).done  # this closing's run sees it is not its circuit any more
+    assert desk.tokens.accepted == []
+    later = Closure("vendor", (CLOSED_AT + timedelta(minutes=1)).timestamp())
+    assert desk.healing.round(later, 60).done and desk.tokens.accepted == ["token-1"]
+
+
+# ---------------------------------------------------------------------- crashes
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_crash_mid_round_resumes_each_remaining_recovery_exactly_once(when: str) -> None:
+    desk = a_desk(
+        *(outage_recovery(n) for n in range(1, 11)), tokens=StepFunctionsTokens(crash_on=4, crash_when=when)
+    )
+
+    with pytest.raises(Crash):
+        desk.healing.round(VENDOR, 60)  # Step Functions retries the round's task
+    heal_until_done(desk)
+
+    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 11))
+    assert len(desk.tokens.accepted) == 10  # none twice
+    statuses = desk.statuses()
+    interrupted = statuses.pop(outage_recovery(4).recovery_id)
+    assert set(statuses.values()) == {RecoveryStatus.RESUMED}
+    # cut off before the call: resumed on carrying on; after it: Step Functions had it already
+    assert interrupted is (RecoveryStatus.RESUMED if when == "before" else RecoveryStatus.EXPIRED)
+    fourth = desk.store.get(outage_recovery(4).recovery_id)
+    assert fourth.audit[-1].detail.get("carried_on") == "after an interruption"
+
+
+def test_abandon_ends_every_run_and_leaves_the_rest_open() -> None:
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 11)))
+    desk.healing.round(VENDOR, budget_seconds=0.3)
+
+    desk.healing.abandon(VENDOR, "the round failed 6 times")
+
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert run.state is HealingState.INTERRUPTED and run.left > 0
+    assert sum(s is RecoveryStatus.OPEN for s in desk.statuses().values()) == run.left
