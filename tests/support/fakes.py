@@ -3,9 +3,9 @@
 - ``FakeTaskTokens``: the task-token port, answering from a script and recording every call.
 - ``FakeDynamoDB``: a table as the core's stores use it (``put_item``, ``get_item``,
   ``update_item`` with the subset of expressions they write, conditions included, and ``query`` of
-  the ``by-status`` and ``by-execution`` indexes in one page), keyed like the recoveries table. A failed condition raises
-  botocore's ``ConditionalCheckFailedException``, as DynamoDB does, so the stores' own conditional
-  writes decide; each call is atomic.
+  the ``by-status`` and ``by-execution`` indexes in one page), keyed like the recoveries table. A
+  failed condition raises botocore's ``ConditionalCheckFailedException``, as DynamoDB does, so the
+  stores' own conditional writes decide; each call is atomic.
 
 The real stores (``RecoveryStore``, ``GroupStore``, ``AuditItems`` …) run over ``FakeDynamoDB``, so
 a test exercises their writes and the codec, not a copy of them.

@@ -268,9 +268,7 @@ def test_client_data_owned_and_edited_recoveries_stay_open_while_the_rest_resume
     assert desk.tokens.accepted == ["token-4"]
 
 
-def test_a_rule_that_does_not_heal_itself_keeps_its_recoveries_for_people_even_when_the_stack_default_is_on() -> (
-    None
-):
+def test_a_rule_that_does_not_heal_itself_keeps_its_recoveries_for_people_whatever_the_default() -> None:
     manual = rules(
         {"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O", "self_healing": False}
     )
