@@ -1,10 +1,18 @@
 """Outage: 1,000 orders while the vendor is down, then the vendor comes back.
 
-Run twice on the embedded stack, the same ASL both times: with the shared circuit breaker, and
-with it switched off (template parameter ``CircuitBreakerEnabled=false``: every execution calls
+Run three times on the embedded stack, the same ASL each time: with the shared circuit breaker,
+and with it switched off (template parameter ``CircuitBreakerEnabled=false``: every execution calls
 the vendor and retries). During the outage every vendor call is counted; after it, every order
 that paused for a person is run again (as support would from Slack) and every order must end
-FINISHED or in the orders DLQ.
+FINISHED or in the orders DLQ. The third run is self-healing: the breaker on, the Slack app and the
+collector deployed as in production, ``SelfHealingByDefault=true``, and no person acting at all:
+the circuit watcher (fed the breaker table's stream) starts the self-healing state machine when the
+circuit closes, and its rounds resume the recoveries at ``--resumes-per-second``. Its figures:
+``self_healing_resumed`` (recoveries resumed by ``auto:circuit-closed``), ``..._human_actions``
+(audit entries by anyone else: 0), ``..._orders_completed`` / ``..._orders_lost``,
+``..._double_sent`` (task tokens sent more than once), ``..._resume_s`` (from the circuit closing to
+the last recovery resumed), ``..._vendor_calls_during_resume`` and ``..._peak_vendor_calls_per_s``
+(the most vendor calls in one second while it resumed), against ``..._pace_per_s``.
 
 Orders arrive at a steady rate over ``--arrival-seconds``; the outage lasts ``--outage-seconds``
 of workflow time. Retry/Wait sleeps and the breaker's clock run at ``--sleep-scale`` real seconds
@@ -20,15 +28,24 @@ import json
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _support import record_calls, slack_app_stack  # noqa: E402
+
+from service.local.collector_poller import poll_collector  # noqa: E402
+from service.local.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
 from service.local.execution_history import TERMINAL  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
+from service.local.slack_standin import serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
+from service.recovery.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
+from service.recovery.self_healing import AUTO_ACTOR  # noqa: E402
+from service.recovery.store import RecoveryStore  # noqa: E402
 from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
 RESUMES_PER_ROUND = 20
@@ -123,6 +140,119 @@ def run(
         }
 
 
+def _circuit_closed_at(stack: EmbeddedStack) -> float | None:
+    item = (
+        stack.client("dynamodb")
+        .get_item(TableName=stack.physical("CircuitBreakerTable"), Key={"dependency": {"S": "vendor"}})
+        .get("Item", {})
+    )
+    if item.get("state", {}).get("S") != "CLOSED" or "changed_at" not in item:
+        return None
+    return float(item["changed_at"]["N"])
+
+
+def run_self_healing(
+    orders: int,
+    outage_seconds: float,
+    arrival_seconds: float,
+    sleep_scale: float,
+    settle_seconds: int,
+    per_second: int,
+    max_wait_seconds: int,
+) -> dict:
+    """The outage with the breaker on and self-healing on: nobody acts; every order must finish."""
+    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
+    api = LocalOrderApi()
+    with (
+        serve_slack_standin() as slack,
+        serve_dummy_vendor(vendor) as url,
+        slack_app_stack(
+            slack,
+            VendorUrl=url,
+            CircuitBreakerEnabled="true",
+            CircuitBreakerMaxWaitSeconds=str(max_wait_seconds),
+            SelfHealingByDefault="true",
+            SelfHealingSettleSeconds=str(settle_seconds),
+            SelfHealingResumesPerSecond=str(per_second),
+        ) as stack,
+    ):
+        store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        watcher = DynamoDBStreamPoller(stack, "CircuitBreakerTable", "CircuitWatcherFunction")
+        successes = record_calls(stack, "SendTaskSuccess")
+        began = time.perf_counter()
+        arns = _place_orders(api, orders, arrival_seconds * sleep_scale)
+        outage_ends = began + outage_seconds * sleep_scale
+        while time.perf_counter() < outage_ends:  # the collector stores and posts what pauses
+            if not poll_collector(stack, batch_size=100).received:
+                time.sleep(0.5)
+            watcher.poll()
+        paused = len(store.count_by_status(RecoveryStatus.OPEN))
+        print(
+            f"  self-healing: {orders} orders, {paused} paused for a person when the vendor came back",
+            flush=True,
+        )
+
+        vendor.set_behaviour(VendorBehaviour())
+        per_second_calls: Counter[int] = Counter()
+        last_calls, closed_at, last_resume_at = vendor.calls, None, None
+        deadline = time.perf_counter() + 1500
+        while time.perf_counter() < deadline:
+            poll_collector(stack, batch_size=100)
+            watcher.poll()
+            if closed_at is None:
+                closed_at = _circuit_closed_at(stack)
+            if closed_at is not None:
+                now_calls = vendor.calls
+                per_second_calls[int(time.time())] += now_calls - last_calls
+                last_calls = now_calls
+            open_now = len(store.count_by_status(RecoveryStatus.OPEN))
+            resuming = len(store.count_by_status(RecoveryStatus.RESUMING))
+            if closed_at is not None and open_now == 0 and resuming == 0 and last_resume_at is None:
+                last_resume_at = time.time()
+            if (
+                open_now == 0
+                and resuming == 0
+                and all(s in TERMINAL for s in _statuses(stack, arns).elements())
+            ):
+                break
+            time.sleep(1.0)
+        closed = [r for r in store.list_by_status(RecoveryStatus.RESUMED, limit=100_000)]
+        closed += store.list_by_status(RecoveryStatus.EXPIRED, limit=100_000)
+        by_machine = [r for r in closed if r.last_actor == AUTO_ACTOR]
+        human = [e for r in closed for e in r.audit if e.actor not in NOT_PEOPLE and e.actor != AUTO_ACTOR]
+        resume_times = [
+            e.at
+            for r in by_machine
+            for e in r.audit
+            if e.actor == AUTO_ACTOR and e.result == RecoveryStatus.RESUMED
+        ]
+        last_resumed = max((datetime.fromisoformat(t).timestamp() for t in resume_times), default=None)
+        sent = Counter(call["taskToken"] for call in successes)
+        statuses = _statuses(stack, arns)
+        completed, running = statuses["SUCCEEDED"], statuses["RUNNING"]
+        dead = _dead_letter_count(stack)
+        calls_during = sum(per_second_calls.values())
+        return {
+            "self_healing_paused": paused,
+            "self_healing_resumed": sum(1 for r in by_machine if r.status is RecoveryStatus.RESUMED),
+            "self_healing_expired": sum(1 for r in by_machine if r.status is RecoveryStatus.EXPIRED),
+            "self_healing_human_actions": len(human),
+            "self_healing_orders_completed": completed,
+            "self_healing_orders_dead_lettered": dead,
+            "self_healing_orders_still_running": running,
+            "self_healing_orders_lost": orders - completed - dead - running,
+            "self_healing_double_sent": sum(1 for count in sent.values() if count > 1),
+            "self_healing_resume_s": round(last_resumed - closed_at, 1)
+            if last_resumed and closed_at
+            else None,
+            "self_healing_settle_s": settle_seconds,
+            "self_healing_pace_per_s": per_second,
+            "self_healing_vendor_calls_during_resume": calls_during,
+            "self_healing_peak_vendor_calls_per_s": max(per_second_calls.values(), default=0),
+            "self_healing_wall_s": round(time.perf_counter() - began, 1),
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
@@ -131,6 +261,15 @@ def main() -> None:
         "--arrival-seconds", type=float, default=240, help="orders arrive over this much workflow time"
     )
     parser.add_argument("--sleep-scale", type=float, default=1.0, help="real seconds per workflow second")
+    parser.add_argument("--settle-seconds", type=int, default=60, help="self-healing's settle period")
+    parser.add_argument("--resumes-per-second", type=int, default=10, help="self-healing's pace")
+    parser.add_argument(
+        "--max-wait-seconds",
+        type=int,
+        default=120,
+        help="self-healing run: how long an execution waits for the circuit before it pauses for a person",
+    )
+    parser.add_argument("--only-self-healing", action="store_true", help="skip the two runs before it")
     args = parser.parse_args()
     quiet_interpreter_logs()
     print(
@@ -139,8 +278,17 @@ def main() -> None:
     )
     started = time.perf_counter()
     timing = (args.outage_seconds, args.arrival_seconds, args.sleep_scale)
+    if args.only_self_healing:
+        healing = run_self_healing(
+            args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds
+        )
+        print(json.dumps(healing))
+        return
     with_breaker = run(True, args.orders, *timing)
     naive = run(False, args.orders, *timing)
+    healing = run_self_healing(
+        args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds
+    )
     breaker_calls = with_breaker["vendor_calls_during_outage"]
     naive_calls = naive["vendor_calls_during_outage"]
     print(f"  with the breaker: {json.dumps(with_breaker)}")
@@ -156,6 +304,7 @@ def main() -> None:
         "orders_still_running": with_breaker["orders_still_running"] + naive["orders_still_running"],
         "recoveries_breaker": with_breaker["recoveries_run_again"],
         "recoveries_naive": naive["recoveries_run_again"],
+        **healing,
         "wall_s": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(figures))

@@ -189,10 +189,23 @@ class CircuitWatcherConfig(HandlerConfig):
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     outage_errors: str = Field(alias="CIRCUIT_OUTAGE_ERRORS", default="CircuitOpen")
+    # self-healing: the state machine a closed circuit starts, after how long, and who may heal
+    self_healing_state_machine_arn: str | None = Field(alias="SELF_HEALING_STATE_MACHINE_ARN", default=None)
+    settle_seconds: int = Field(alias="SELF_HEALING_SETTLE_SECONDS", default=120, ge=0)
+    heals_by_default: bool = Field(alias="SELF_HEALING_BY_DEFAULT", default=False)
+    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", default="")
 
     @property
     def errors(self) -> tuple[str, ...]:
         return tuple(e.strip() for e in self.outage_errors.split(",") if e.strip())
+
+
+class SelfHealingConfig(CircuitWatcherConfig):
+    circuit_breaker_table_name: str = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", min_length=1)
+    resumes_per_second: float = Field(alias="SELF_HEALING_RESUMES_PER_SECOND", default=10, gt=0, le=500)
+    round_seconds: int = Field(alias="SELF_HEALING_ROUND_SECONDS", default=120, ge=1)
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
 
 class ExecutionWatcherConfig(HandlerConfig):

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from service.recovery.routing_rules import RoutingRules, Rule
 
 Print = Callable[[str], None]
-NOT_ENFORCED = "(declared, not yet enforced)"
 
 
 class RoutesError(RuntimeError):
@@ -192,17 +191,18 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
     out(f"{number}. {_printable(rule.name)}")
     out(f"     match:      {_printable(rule.match.describe())}")
     out(f"     channel:    {_printable(rule.channel)}")
-    out(
-        f"     team:       {_printable(rule.team.describe() if rule.team else 'not declared')} {NOT_ENFORCED}"
-    )
-    viewers = rule.viewers.describe() if rule.viewers else "not declared"
-    out(f"     viewers:    {_printable(viewers)} {NOT_ENFORCED}")
+    team = rule.team.describe() if rule.team else "none declared: only the admins act"
+    out(f"     team:       {_printable(team)}")
+    viewers = rule.viewers.describe() if rule.viewers else "none declared"
+    out(f"     viewers:    {_printable(viewers)}")
     levels = [
         f"after {level.after_minutes} min mention {level.mention_user_group}"
         + (f" in {level.channel}" if level.channel else "")
         for level in rule.escalation
     ]
-    out(f"     escalation: {_printable('; '.join(levels) or 'none')} {NOT_ENFORCED}")
+    out(f"     escalation: {_printable('; '.join(levels) or 'none')}")
+    healing = {True: "on", False: "off"}.get(rule.self_healing, "the stack's SelfHealingByDefault")  # type: ignore[arg-type]
+    out(f"     self-healing: {healing}")
 
 
 def _printable(value: object) -> str:

@@ -1,12 +1,18 @@
-"""Circuit watcher: the breaker table's stream → "the dependency answers again" on group messages.
+"""Circuit watcher: the breaker table's stream → "the dependency answers again" on group messages,
+and self-healing started.
 
 Fed by the circuit breaker table's DynamoDB stream (the template filters it to items whose state
-becomes CLOSED). A closed circuit's still-open recoveries with the deployment's outage errors get
-their group message updated with the news and Run again all.
+becomes CLOSED). A closed circuit's still-open recoveries that name it as their dependency and
+failed with one of the deployment's outage errors get their group message updated with the news
+and Run again all. When any of them may heal itself (``SelfHealingByDefault``, or a routing rule's
+``self_healing``), the self-healing state machine starts for this closing: one execution per
+closing (its name is the closing's), so a redelivered record starts nothing twice.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities import parameters
@@ -17,6 +23,9 @@ from service.config import CircuitWatcherConfig, load_config
 from service.observability import logger, metrics, tracer
 from service.recovery.circuit_news import CircuitClosed, CircuitNews
 from service.recovery.groups import GroupStore
+from service.recovery.healing_runs import Closure
+from service.recovery.notifier import ChannelRouting
+from service.recovery.rules_parameter import rules_source
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackNotifier, web_client
 
@@ -35,8 +44,38 @@ def closed_circuits(event: DynamoDBStreamEvent) -> list[CircuitClosed]:
         if change.new_image.get("state") == CLOSED and old_state not in (None, CLOSED):
             seen = change.approximate_creation_date_time
             at = datetime.fromtimestamp(float(seen), UTC) if seen else datetime.now(UTC)
-            found.append(CircuitClosed(str(change.keys["dependency"]), at.isoformat(timespec="seconds")))
+            changed_at = float(change.new_image.get("changed_at") or 0)
+            found.append(
+                CircuitClosed(
+                    str(change.keys["dependency"]), at.isoformat(timespec="seconds"), changed_at=changed_at
+                )
+            )
     return found
+
+
+def execution_name(closure: Closure) -> str:
+    """The self-healing execution's name for a closing (80 characters of ``[A-Za-z0-9-_]``)."""
+    dependency = re.sub(r"[^A-Za-z0-9_-]", "-", closure.dependency)[:60]
+    return f"{dependency}-{int(closure.closed_at * 1000)}"[-80:]
+
+
+def start_self_healing(sfn: object, state_machine_arn: str, closure: Closure, settle_seconds: int) -> bool:
+    """Start the closing's self-healing; False when it had started already (a redelivered record)."""
+    try:
+        sfn.start_execution(  # type: ignore[attr-defined]
+            stateMachineArn=state_machine_arn,
+            name=execution_name(closure),
+            input=json.dumps(
+                {
+                    "dependency": closure.dependency,
+                    "closed_at": closure.closed_at,
+                    "settle_seconds": settle_seconds,
+                }
+            ),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:  # type: ignore[attr-defined]
+        return False
+    return True
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -46,7 +85,7 @@ def closed_circuits(event: DynamoDBStreamEvent) -> list[CircuitClosed]:
 def lambda_handler(event: DynamoDBStreamEvent, context: object) -> dict:
     closed = closed_circuits(event)
     if not closed:
-        return {"announced": []}
+        return {"announced": [], "self_healing": []}
     config = load_config(CircuitWatcherConfig)
     dynamodb = aws_clients.client("dynamodb")
     token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
@@ -58,4 +97,19 @@ def lambda_handler(event: DynamoDBStreamEvent, context: object) -> dict:
     )
     announced = [group for circuit in closed for group in news.announce(circuit)]
     metrics.add_metric(name="CircuitClosedAnnouncements", unit="Count", value=len(announced))
-    return {"announced": announced}
+    healing = []
+    if config.self_healing_state_machine_arn and may_heal_any(config):
+        sfn = aws_clients.client("stepfunctions")
+        for circuit in closed:
+            closure = Closure(circuit.dependency, circuit.changed_at)
+            if start_self_healing(sfn, config.self_healing_state_machine_arn, closure, config.settle_seconds):
+                healing.append(closure.id)
+    return {"announced": announced, "self_healing": healing}
+
+
+def may_heal_any(config: CircuitWatcherConfig) -> bool:
+    """Self-healing is on by default, or a routing rule turns it on for its recoveries."""
+    if config.heals_by_default:
+        return True
+    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
+    return any(rule.self_healing for rule in rules.rules().rules)

@@ -2,9 +2,12 @@
 
 A dependency's outage pauses executions with its outage errors (``CircuitOpen`` when one waited
 too long for the circuit, the dependency's own error when retries ran out). Once the circuit is
-CLOSED the dependency answers again, so every group message of still-open recoveries with those
-errors says so and offers Run again all. Every such recovery counts, whatever its age: if it is
-still open, it is still waiting for the dependency.
+CLOSED the dependency answers again, so every group message of still-open recoveries that name
+that circuit as their ``dependency`` and failed with one of those errors says so and offers Run
+again all. Both must hold: an outage error alone does not say whose outage it was (the payments
+team's ``CircuitOpen`` is not the vendor's), and a recovery that names no dependency is never
+guessed at. Every such recovery counts, whatever its age: if it is still open, it is still waiting
+for the dependency.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ SELECTION_LIMIT = 10_000
 class CircuitClosed:
     dependency: str
     at: str  # when the stream saw it close (ISO 8601)
+    changed_at: float = 0.0  # the breaker item's changed_at: names this closing (``Closure``)
 
 
 @dataclass
@@ -43,7 +47,7 @@ class CircuitNews:
     def announce(self, closed: CircuitClosed) -> list[str]:
         """Update each affected group message; the ids of the groups told."""
         told = []
-        for group_id, members in self._open_by_group().items():
+        for group_id, members in self._open_by_group(closed.dependency).items():
             state = self.groups.get(group_id)
             if state is None or not (state.channel and state.ts):
                 continue
@@ -65,11 +69,11 @@ class CircuitNews:
         logger.info("circuit closed: groups told", dependency=closed.dependency, groups=len(told))
         return told
 
-    def _open_by_group(self) -> dict[str, list[Recovery]]:
+    def _open_by_group(self, dependency: str) -> dict[str, list[Recovery]]:
         by_group: dict[str, list[Recovery]] = defaultdict(list)
         for error in self.outage_errors:
             for recovery in self.store.list_by_status(
-                RecoveryStatus.OPEN, ListFilter(error=error), limit=SELECTION_LIMIT
+                RecoveryStatus.OPEN, ListFilter(dependency=dependency, error=error), limit=SELECTION_LIMIT
             ):
                 if recovery.group_id:
                     by_group[recovery.group_id].append(recovery)

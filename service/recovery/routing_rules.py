@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from service.recovery.contract import Routing
 from service.recovery.notifier import ChannelRouting
@@ -132,7 +132,7 @@ class Rule(_Strict):
     escalation: tuple[EscalationLevel, ...] = ()  # mentions while nobody owns it (empty: none)
     #: resume its outage recoveries by themselves once their circuit closes and stays closed
     #: (None: the stack's ``SelfHealingByDefault``)
-    self_healing: bool | None = None
+    self_healing: StrictBool | None = None  # true or false, never "yes" or 1
 
 
 @dataclass(frozen=True)

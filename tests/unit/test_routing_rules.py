@@ -443,7 +443,8 @@ def test_routes_show_prints_every_rule_in_order_and_the_fallback(
     assert positions == sorted(positions)
     assert "match:      routing=technical" in shown
     assert "channel:    C0TECHSUPPORT" in shown
-    assert "team:       group S0TECHSUPPORT, U0TECHLEAD (declared, not yet enforced)" in shown
+    assert "team:       group S0TECHSUPPORT, U0TECHLEAD\n" in shown
+    assert "self-healing: the stack's SelfHealingByDefault" in shown
     assert (
         "escalation: after 30 min mention S0TECHONCALL; after 120 min mention S0SUPPORTLEADS in C0INCIDENTS"
         in shown
@@ -667,3 +668,15 @@ def test_a_parameter_store_failure_reaches_the_source_as_rules_unavailable(
     # When / Then
     with pytest.raises(RulesUnavailable, match="AccessDeniedException"):
         rules_parameter.rules_document("/ops/recovery/routing-rules")
+
+
+def test_a_rule_heals_itself_only_when_it_says_true_and_a_yes_is_refused() -> None:
+    def rule(**extra: object) -> dict:
+        return {"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O", **extra}
+
+    routing = ChannelRouting(default="C-DEFAULT")
+    assert parse_rules(json.dumps([rule(self_healing=True)]), routing).rules[0].self_healing is True
+    assert parse_rules(json.dumps([rule()]), routing).rules[0].self_healing is None  # the stack decides
+    with pytest.raises(RulesRefused) as refused:
+        parse_rules(json.dumps([rule(self_healing="yes")]), routing)
+    assert refused.value.problems == ["rules[0].self_healing: input should be a valid boolean"]

@@ -61,7 +61,7 @@ def test_a_circuit_reopening_right_after_closing_reaches_the_watcher_as_each_cha
         answers = watcher.poll()
 
         # Then the watcher gets one record per change, in order, in the shape Lambda sends
-        assert len(answers) == 1 and answers[0] == {"announced": []}  # no recovery waited for it
+        assert len(answers) == 1 and answers[0] == {"announced": [], "self_healing": []}  # nobody waited
         records = [record for event in watcher.delivered for record in event["Records"]]
         assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "MODIFY"]
         assert [r["dynamodb"]["NewImage"]["state"]["S"] for r in records] == ["OPEN", "CLOSED", "OPEN"]

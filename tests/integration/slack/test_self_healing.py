@@ -1,0 +1,78 @@
+"""Self-healing on the deployed stack: the vendor's circuit closes, the circuit watcher starts the
+self-healing state machine, and its rounds resume the recoveries the outage left with no click;
+a rule that does not heal itself keeps its recoveries for people."""
+
+from __future__ import annotations
+
+import json
+
+from service.local.dynamodb_stream import DynamoDBStreamPoller
+from service.local.order_api_client import LocalOrderApi
+from service.local.slack_standin import SlackStandIn
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.self_healing import AUTO_ACTOR
+from service.supplier.dummy import DummyVendor
+from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
+from tests.support.stacks import slack_app_stack
+from tests.support.waiting import wait_until
+
+OUTAGE = {
+    "CircuitBreakerEnabled": "true",
+    "CircuitBreakerFailureThreshold": "3",
+    "CircuitBreakerWindowSeconds": "3600",
+    "CircuitBreakerMaxWaitSeconds": "100",
+    "SelfHealingSettleSeconds": "1",
+    "SelfHealingResumesPerSecond": "20",
+}
+
+
+def healing_executions(stack) -> list[dict]:
+    sfn = stack.client("stepfunctions")
+    return sfn.list_executions(stateMachineArn=stack.arn("SelfHealingStateMachine"))["executions"]
+
+
+def close_the_circuit(stack, order_api: LocalOrderApi) -> DynamoDBStreamPoller:
+    """The vendor is back: the next order's probe closes the circuit; the watcher hears it."""
+    watcher = DynamoDBStreamPoller(stack, "CircuitBreakerTable", "CircuitWatcherFunction")
+    watcher.poll()  # what happened during the outage
+    probe = order_api.place({**ORDER, "customer_id": "c-probe"}).body
+    wait_until(lambda: execution_status(stack, probe["execution_arn"]) == "SUCCEEDED", 60)
+    return watcher
+
+
+def test_a_closed_circuit_resumes_the_outages_recoveries_by_themselves(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    with slack_app_stack(vendor_url, slack, SelfHealingByDefault="true", **OUTAGE) as stack:
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(3)])
+        assert {r.dependency for r in paused} == {"vendor"}  # the order item action names its circuit
+
+        watcher = close_the_circuit(stack, order_api)
+        answers = watcher.poll()
+
+        started = [closure for answer in answers for closure in answer["self_healing"]]
+        assert len(started) == 1 and started[0].startswith("vendor@")
+        wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
+        recoveries = [store(stack).get(r.recovery_id) for r in paused]
+        assert {r.status for r in recoveries} == {RecoveryStatus.RESUMED}
+        assert {r.last_actor for r in recoveries} == {AUTO_ACTOR}
+        for recovery in recoveries:  # the orders finish with nobody clicking
+            wait_until(lambda r=recovery: execution_status(stack, order_execution_of(stack, r)) == "SUCCEEDED", 60)
+        said = json.dumps([call.body for call in slack.calls_of("chat.update")])
+        assert "automatically" in said
+
+        # a redelivered record of the same closing starts nothing twice
+        assert watcher.poll() == [] and len(healing_executions(stack)) == 1
+
+
+def test_recoveries_of_a_rule_that_does_not_heal_itself_wait_for_people(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    with slack_app_stack(vendor_url, slack, SelfHealingByDefault="false", **OUTAGE) as stack:
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(2)])
+
+        answers = close_the_circuit(stack, order_api).poll()
+
+        assert [closure for answer in answers for closure in answer["self_healing"]] == []
+        assert healing_executions(stack) == []
+        assert {store(stack).get(r.recovery_id).status for r in paused} == {RecoveryStatus.OPEN}
