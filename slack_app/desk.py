@@ -23,6 +23,7 @@ from service.recovery.dead_letter_audit import DeadLetterAudit
 from service.recovery.dead_letter_queues import DeadLetterQueues, standard_queues
 from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
+from service.recovery.healing_runs import HealingRuns
 from service.recovery.input_edit import SchemaCatalog
 from service.recovery.notifier import ChannelRouting
 from service.recovery.ownership import Owners
@@ -47,6 +48,7 @@ class Desk:
     audit: AuditItems  # trails that belong to no recovery (denied looks at the list)
     access: TeamAccess  # who may act on and see each recovery: its rule's team, over the admins
     owners: Owners
+    runs: HealingRuns  # self-healing runs, for Stop on a group message
     redrive: Redrive | None = None
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
     circuits: CircuitBoard | None = None  # the Home tab's circuit breakers; None: no breaker table
@@ -92,6 +94,7 @@ def build_desk(
         policy=policy,
         access=TeamAccess(policy, rules.rules),
         owners=Owners(store, dynamodb),
+        runs=HealingRuns(table, dynamodb, days * 86400),
         schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
         audit=AuditItems(table, dynamodb, days),
         redrive=None

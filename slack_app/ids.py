@@ -29,6 +29,9 @@ TAKE_OVER = "recovery_take_over"
 RELEASE = "recovery_release"
 TAKE_ALL = "recovery_group_take"
 
+# self-healing: Stop on a group message whose recoveries resume by themselves
+STOP_HEALING = "self_healing_stop"
+
 # the App Home tab: a filter (a count's "Show these", "Show all") and a page (Previous / Next)
 HOME_FILTER = "home_filter"
 HOME_PAGE = "home_page"

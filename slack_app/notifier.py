@@ -5,7 +5,8 @@ of ``slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and u
 messages and for the listeners' replies (ephemeral answers, bulk progress in a thread, a group
 message closed by a bulk action); ``SlackOutcomeDisplay``, ``SlackFailureDisplay`` and
 ``SlackThreadPoster`` for what the recovery core shows once something happened or has waited too
-long (reminders, escalations).
+long (reminders, escalations); ``SlackHealingDisplay`` for self-healing (a group message's notice
+and Stop, the progress in its thread).
 
 slack_sdk's retry handlers absorb short 429s, 5xx and connection errors; what is still failing
 after them becomes ``NotifierUnavailable``, and the collector leaves the record for SQS to
@@ -26,6 +27,7 @@ from service.recovery.failures import FailedExecution
 from service.recovery.groups import GroupState
 from service.recovery.notifier import (
     CircuitClosedNotice,
+    HealingNotice,
     MessageRef,
     NotifierUnavailable,
     RecoveryGroup,
@@ -36,6 +38,7 @@ from service.recovery.reminders import Reminder
 from slack_app.views.escalation_message import escalation_text
 from slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from slack_app.views.healing import healing_progress_text
 from slack_app.views.recovery_message import (
     outcome_blocks,
     outcome_text,
@@ -46,7 +49,7 @@ from slack_app.views.thread_replies import grouped_outcome_text, reminder_text
 from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from slack_app.web import web_client
 
-__all__ = ["SlackNotifier", "SlackOutcomeDisplay", "web_client"]
+__all__ = ["SlackHealingDisplay", "SlackNotifier", "SlackOutcomeDisplay", "web_client"]
 
 
 class SlackNotifier:
@@ -108,6 +111,10 @@ class SlackNotifier:
         except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
             return None
 
+    def reply_in_thread(self, thread: MessageRef, text: str) -> MessageRef:
+        """A reply in ``thread``; a failure is ``NotifierUnavailable`` (the caller decides)."""
+        return self._post(thread.channel, text, thread_ts=thread.ts)
+
     def post_progress(self, thread: MessageRef, text: str) -> None:
         """A line of a bulk action's progress in ``thread``; a failure is logged, the action goes on."""
         try:
@@ -124,8 +131,10 @@ class SlackNotifier:
         except SlackClientError as exc:
             logger.warning("could not update the group message", group_id=group.group_id, error=str(exc))
 
-    def _post(self, channel: str, text: str, blocks: list) -> MessageRef:
-        answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks)
+    def _post(self, channel: str, text: str, blocks: list | None = None, **more: object) -> MessageRef:
+        if blocks is not None:
+            more["blocks"] = blocks
+        answer = self._call("chat.postMessage", channel=channel, text=text, **more)
         return MessageRef(answer["channel"], answer["ts"])
 
     def _call(self, method: str, **arguments: object) -> dict:
@@ -146,6 +155,21 @@ class SlackNotifier:
             raise NotifierUnavailable(f"{method}: {exc}") from exc
         metrics.add_metric(name="SlackPosts", unit="Count", value=1)
         return answer.data if isinstance(answer.data, dict) else {}
+
+
+class SlackHealingDisplay:
+    """Self-healing in Slack (``service.recovery.self_healing.HealingDisplay``): the group message
+    updated with the run's notice (Stop while it resumes), and replies in its thread. A failure is
+    ``NotifierUnavailable``: the run goes on, only its display is stale."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._notifier = SlackNotifier(client)
+
+    def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
+        self._notifier.update_group(group, MessageRef(channel, ts), notice)
+
+    def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
+        self._notifier.reply_in_thread(MessageRef(channel, ts), healing_progress_text(text_of, dependency))
 
 
 class SlackOutcomeDisplay:

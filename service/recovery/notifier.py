@@ -42,6 +42,7 @@ class HealingNotice:
     expired: int
     per_second: float
     ended_why: str = ""
+    stopped_by: str | None = None  # who pressed Stop (a STOPPED run)
 
     @property
     def left(self) -> int:

@@ -95,10 +95,15 @@ def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> 
         return False
     if target:
         desk.actions.record_denied(target, user, action, decision.why)
-    count_by("DeniedActions", action=action)
-    logger.warning("action denied", user=user, action=action, target=target, why=decision.why)
-    say(denied_text(action, decision.why))
+    refuse(user, action, decision.why, say, target)
     return True
+
+
+def refuse(user: str, action: str, why: str, say: Say, target: str | None = None) -> None:
+    """Tell ``user`` they may not ``action`` and why, counted and logged (the caller audits it)."""
+    count_by("DeniedActions", action=action)
+    logger.warning("action denied", user=user, action=action, target=target, why=why)
+    say(denied_text(action, why))
 
 
 def view_denied(

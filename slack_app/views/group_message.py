@@ -1,6 +1,7 @@
 """One message for many recoveries of the same failure: the count, the latest, bulk buttons; a
-notice on top once the dependency they wait for answers again; and, once nothing of the group is
-open any more, the same message closed with the bulk action's summary.
+notice on top once the dependency they wait for answers again (and, when they resume by
+themselves, how that goes, with Stop while it does); and, once nothing of the group is open any
+more, the same message closed with the bulk action's summary.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from slack_sdk.models.blocks import (
 )
 
 from service.recovery.groups import GroupState
+from service.recovery.healing_runs import HealingState
 from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
 from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
 from slack_app.views.escaping import code, link, mrkdwn, one_line, plain, truncate
+from slack_app.views.healing import healing_notice_text, stop_button
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
 from slack_app.views.recovery_message import cause_block
 
@@ -32,6 +35,8 @@ def group_fallback_text(group: RecoveryGroup) -> str:
 
 
 def notice_text(notice: CircuitClosedNotice) -> str:
+    if notice.healing is not None:
+        return healing_notice_text(notice, notice.healing)
     waiting = f"{notice.waiting} paused execution{'s' if notice.waiting != 1 else ''}"
     return (
         f"✅ The circuit for {code(notice.dependency)} closed at {one_line(notice.closed_at)}: it answers "
@@ -41,7 +46,9 @@ def notice_text(notice: CircuitClosedNotice) -> str:
 
 def group_blocks(group: RecoveryGroup, notice: CircuitClosedNotice | None = None) -> list[Block]:
     """One message for many recoveries of the same failure: the count, the latest, bulk actions
-    (and a ``notice`` on top: the dependency they wait for answers again)."""
+    (and a ``notice`` on top: the dependency they wait for answers again; while its recoveries
+    resume by themselves, with Stop beside it). The bulk buttons stay: a click and the automatic
+    resume claim each recovery exactly once, so both may go on together."""
     header = truncate(
         plain(f"⚠️ {group.count} × {group.state_machine_name}: {group.failed_state} failed"),
         HEADER_TEXT_LIMIT,
@@ -61,7 +68,10 @@ def group_blocks(group: RecoveryGroup, notice: CircuitClosedNotice | None = None
     ]
     if notice:
         text = truncate(notice_text(notice), SECTION_TEXT_LIMIT)
-        blocks.insert(1, SectionBlock(text=mrkdwn(text)))
+        healing, stop = notice.healing, None
+        if healing is not None and HealingState(healing.state) is HealingState.RESUMING:
+            stop = stop_button(healing.healing_id)
+        blocks.insert(1, SectionBlock(text=mrkdwn(text), accessory=stop))
     latest_failing = next((r for r in reversed(group.latest) if r.cause), None)
     if latest_failing is not None and latest_failing.cause:
         blocks.append(cause_block(latest_failing.cause, (latest_failing.task_token,)))

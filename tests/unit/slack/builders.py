@@ -1,5 +1,5 @@
-"""Plain values the views are rendered from in these tests: a recovery, a group, a failure, built
-in memory (no table, no stack), and what a person sees of a rendered view."""
+"""Plain values the views are rendered from in these tests: a recovery, a group, a failure, a
+self-healing run, built in memory (no table, no stack), and what a person sees of a rendered view."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from slack_sdk.models.views import View
 
 from service.recovery.contract import Routing
 from service.recovery.groups import GroupState
-from service.recovery.notifier import RecoveryGroup
+from service.recovery.healing_runs import HealingRun, HealingState
+from service.recovery.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 
 MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:orders"
 TOKEN = "AAAAtask-token-never-shown-0123456789abcdef"
 MENTIONS = "<!channel> <@U123>"
 ESCAPED_MENTIONS = "&lt;!channel&gt; &lt;@U123&gt;"
+HEALING_ID = "heal-" + "0123456789abcdef" * 2
 
 
 def a_recovery(number: int = 1, **changes: Any) -> Recovery:
@@ -64,6 +66,29 @@ def a_group_state(**changes: Any) -> GroupState:
         error="VendorUnavailable",
     )
     return replace(state, **changes)
+
+
+def a_healing_notice(state: HealingState = HealingState.RESUMING, **changes: Any) -> HealingNotice:
+    notice = HealingNotice(HEALING_ID, str(state), selected=5, resumed=0, expired=0, per_second=2.0)
+    return replace(notice, **changes)
+
+
+def a_healing_circuit_notice(healing: HealingNotice, dependency: str = "vendor") -> CircuitClosedNotice:
+    return CircuitClosedNotice(dependency, "2026-12-01T11:00:00+00:00", waiting=healing.left, healing=healing)
+
+
+def a_healing_run(state: HealingState = HealingState.RESUMING, **changes: Any) -> HealingRun:
+    run = HealingRun(
+        healing_id=HEALING_ID,
+        closure_id="vendor@1796122800.000",
+        dependency="vendor",
+        group_id="grp-1",
+        state=state,
+        selected=5,
+        channel="C-RECOVERIES",
+        ts="1700000000.000100",
+    )
+    return replace(run, **changes)
 
 
 def sent(view: list[Block] | View) -> Any:

@@ -325,6 +325,7 @@ def a_desk_for_home(recoveries: list[Recovery]) -> Desk:
         audit=Mock(),
         access=access(),
         owners=Mock(),
+        runs=Mock(),
     )
     return desk
 

@@ -1,0 +1,147 @@
+"""The lazy half of Stop on a group message whose paused executions resume by themselves.
+
+Stop is for the people who may act on the group's recoveries (their routing rule's team, or an
+admin); anyone else is denied, and the attempt is audited on the run. Of two clicks only the
+first stops it (a conditional write in ``HealingRuns.stop``): the second is told who did. A
+stopped run leaves every recovery it has not resumed open for people: the group message loses
+Stop and shows the final count, its thread says so, and the bulk buttons stay.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from slack_bolt import Respond
+from slack_sdk import WebClient
+
+from service.observability import logger
+from service.recovery.actions import DENIED
+from service.recovery.authorization import AccessDecision
+from service.recovery.groups import LATEST_KEPT
+from service.recovery.healing_runs import HealingRun
+from service.recovery.notifier import CircuitClosedNotice, HealingNotice, NotifierUnavailable, RecoveryGroup
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.store import ListFilter, RecoveryNotFound
+from service.recovery.table_items import HEALING_PREFIX
+from slack_app.desk import Desk
+from slack_app.listeners.replies import refuse, reporting_failures, via_respond
+from slack_app.notifier import SlackHealingDisplay
+from slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
+
+STOP = "stop self-healing"
+#: a run's id as ``healing_runs.healing_id_for`` makes it (a forged button value is not looked up)
+HEALING_ID = re.compile(rf"^{re.escape(HEALING_PREFIX)}[0-9a-f]{{32}}$")
+MEMBERS_CHECKED = 50  # open recoveries of the group a person's rights are checked against
+
+
+def stop(desk: Desk, client: WebClient, user: str, healing_id: str, respond: Respond) -> None:
+    """Stop the self-healing run ``healing_id`` for ``user``, if they may act on its group."""
+    say = via_respond(respond)
+    with reporting_failures(say, "Stop self-healing"):
+        run = desk.runs.get(healing_id) if HEALING_ID.match(healing_id) else None
+        if run is None:
+            say(unknown_run_text(healing_id))
+            return
+        decision = may_stop(desk, user, run)
+        if not decision.allowed:
+            entry = AuditEntry(_now(), user, STOP, DENIED, {"why": decision.why})
+            desk.runs.record_denied(healing_id, entry)
+            refuse(user, STOP, decision.why, say, healing_id)
+            return
+        if not desk.runs.stop(healing_id, user, _now()):
+            current = desk.runs.get(healing_id) or run
+            say(not_resuming_text(notice_of(current), current.dependency))
+            return
+        stopped = desk.runs.get(healing_id) or run
+        show(desk, client, stopped)
+        say(stopped_text(notice_of(stopped)))
+
+
+def may_stop(desk: Desk, user: str, run: HealingRun) -> AccessDecision:
+    """Whoever may act on a recovery of the run's group may stop it; with no recovery of the group
+    left to judge by, the admins."""
+    recoveries = _of_group(desk, run.group_id)
+    if not recoveries:
+        return desk.access.is_admin(user)
+    rules = desk.access.rules()  # one document for every recovery checked
+    decision = AccessDecision(False, "not allowed to act on this group's recoveries")
+    for recovery in recoveries:
+        decision = desk.access.may_act(user, recovery, rules)
+        if decision.allowed or decision.lookup_failed:
+            return decision
+    return decision
+
+
+def _of_group(desk: Desk, group_id: str) -> list[Recovery]:
+    """The group's open recoveries, else one of its members whatever its status."""
+    if not group_id:
+        return []
+    where = ListFilter(group_id=group_id)
+    found = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=MEMBERS_CHECKED)
+    if found:
+        return found
+    group = desk.groups.get(group_id)
+    for member_id in sorted(group.member_ids if group else ())[:LATEST_KEPT]:
+        try:
+            return [desk.store.get(member_id)]
+        except RecoveryNotFound:
+            continue  # expired from the table
+    return []
+
+
+def show(desk: Desk, client: WebClient, run: HealingRun) -> None:
+    """The group message with the run's final count (no Stop), and that count in its thread, as
+    self-healing shows a run that ended. The run is stopped either way: a Slack failure is logged."""
+    group = desk.groups.get(run.group_id) if run.group_id else None
+    if group is None or group.count <= 1 or not (group.channel and group.ts):
+        return  # a recovery of its own has no group message
+    members = desk.store.list_by_status(
+        RecoveryStatus.OPEN, ListFilter(group_id=group.group_id), limit=LATEST_KEPT
+    )
+    view = RecoveryGroup(
+        group_id=group.group_id,
+        state_machine_arn=group.state_machine_arn,
+        failed_state=group.failed_state,
+        error=group.error,
+        count=group.count,
+        latest=members,
+    )
+    healing = notice_of(run)
+    notice = CircuitClosedNotice(run.dependency, _closed_at(run), waiting=run.left, healing=healing)
+    display = SlackHealingDisplay(client)
+    try:
+        display.show(view, group.channel, group.ts, notice)
+    except NotifierUnavailable as exc:
+        logger.warning("self-healing stopped: message not updated", group_id=group.group_id, error=str(exc))
+    try:
+        display.progress(run.channel or group.channel, run.ts or group.ts, healing, run.dependency)
+    except NotifierUnavailable as exc:
+        logger.warning("self-healing stopped: thread not told", group_id=group.group_id, error=str(exc))
+
+
+def notice_of(run: HealingRun) -> HealingNotice:
+    """What the views show of ``run`` (its pace is not known here, nor shown once it stopped)."""
+    return HealingNotice(
+        healing_id=run.healing_id,
+        state=str(run.state),
+        selected=run.selected,
+        resumed=run.resumed,
+        expired=run.expired,
+        per_second=0.0,
+        ended_why=run.ended_why,
+        stopped_by=run.stopped_by,
+    )
+
+
+def _closed_at(run: HealingRun) -> str:
+    """When the circuit closed, from the run's closure (``dependency@epoch seconds``)."""
+    _, _, seconds = run.closure_id.rpartition("@")
+    try:
+        return datetime.fromtimestamp(float(seconds), UTC).isoformat(timespec="seconds")
+    except ValueError:
+        return ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
