@@ -372,6 +372,7 @@ class SelfHealing:
             expired=run.expired,
             per_second=self.pace.per_second,
             ended_why=run.ended_why,
+            stopped_by=run.stopped_by,
         )
 
     def _was_edited(self, recovery: Recovery) -> bool:

@@ -64,7 +64,9 @@ def group_blocks(group: RecoveryGroup, notice: CircuitClosedNotice | None = None
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=header)),
         SectionBlock(text=mrkdwn(truncate(summary, SECTION_TEXT_LIMIT))),
-        SectionBlock(text=mrkdwn(truncate("*Latest*\n" + latest, SECTION_TEXT_LIMIT))),
+        SectionBlock(
+            text=mrkdwn(truncate("*Latest*\n" + (latest or "none open any more"), SECTION_TEXT_LIMIT))
+        ),
     ]
     if notice:
         text = truncate(notice_text(notice), SECTION_TEXT_LIMIT)

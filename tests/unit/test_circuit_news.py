@@ -24,7 +24,9 @@ AT = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
 class Notices:
     updated: list[tuple[str, CircuitClosedNotice]] = field(default_factory=list)
 
-    def update_group(self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None):
+    def update_group(
+        self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
+    ) -> None:
         assert notice is not None
         self.updated.append((group.group_id, notice))
 

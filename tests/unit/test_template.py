@@ -97,6 +97,8 @@ ORDER_EXAMPLE = {
     "CheckAvailabilityFunction",
     "CircuitBreakerFunction",
     "CircuitWatcherFunction",
+    "SelfHealingFunction",  # self-healing listens to the example's circuit breaker
+    "SelfHealingStateMachine",
     "DummyVendorBehaviour",
     "DummyVendorHttpApi",
     "DummyVendorFunction",

@@ -57,7 +57,8 @@ def test_a_closed_circuit_resumes_the_outages_recoveries_by_themselves(
         assert {r.status for r in recoveries} == {RecoveryStatus.RESUMED}
         assert {r.last_actor for r in recoveries} == {AUTO_ACTOR}
         for recovery in recoveries:  # the orders finish with nobody clicking
-            wait_until(lambda r=recovery: execution_status(stack, order_execution_of(stack, r)) == "SUCCEEDED", 60)
+            order = order_execution_of(stack, recovery)
+            wait_until(lambda order=order: execution_status(stack, order) == "SUCCEEDED", 60)
         said = json.dumps([call.body for call in slack.calls_of("chat.update")])
         assert "automatically" in said
 
