@@ -30,8 +30,9 @@ ORDER_EXAMPLE = {
         "CheckAvailabilityFunction",
         "CircuitBreakerFunction",
         "CircuitWatcherFunction",
+        "SelfHealingFunction",  # self-healing listens to the example's circuit breaker
     },
-    "state_machines": {"OrderStateMachine", "OrderItemStateMachine"},
+    "state_machines": {"OrderStateMachine", "OrderItemStateMachine", "SelfHealingStateMachine"},
 }
 ORDER_SETTINGS = {
     "ORDERS_TABLE_NAME",

@@ -5,15 +5,18 @@ a rule that does not heal itself keeps its recoveries for people."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from service.local.dynamodb_stream import DynamoDBStreamPoller
+from service.local.iam_check import Call
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.self_healing import AUTO_ACTOR
 from service.supplier.dummy import DummyVendor
+from tests.integration.test_iam import template_without
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
-from tests.support.stacks import slack_app_stack
+from tests.support.stacks import SLACK_APP_PARAMETERS, deployed_stack, slack_app_stack
 from tests.support.waiting import wait_until
 
 OUTAGE = {
@@ -64,6 +67,28 @@ def test_a_closed_circuit_resumes_the_outages_recoveries_by_themselves(
 
         # a redelivered record of the same closing starts nothing twice
         assert watcher.poll() == [] and len(healing_executions(stack)) == 1
+        # and every call was one the roles sam deploy creates allow
+        assert stack.iam is not None and stack.iam.denied == []
+        machine = stack.arn("SelfHealingStateMachine")
+        assert Call("CircuitWatcherFunction", "states:StartExecution", machine) in stack.iam.calls
+        assert Call("SelfHealingFunction", "states:SendTaskSuccess", "*") in stack.iam.calls
+
+
+def test_the_watcher_without_its_grant_to_start_self_healing_is_reported(
+    tmp_path: Path, vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    broken = template_without(tmp_path, "CircuitWatcherFunction", "StartSelfHealing")
+    parameters = {"VendorUrl": vendor_url, **SLACK_APP_PARAMETERS, **OUTAGE, "SelfHealingByDefault": "true"}
+    with deployed_stack(parameters, slack, template_path=broken) as stack:
+        pause(stack, order_api, vendor, [ORDER])
+
+        close_the_circuit(stack, order_api).poll()
+
+        assert stack.iam is not None
+        denied = stack.iam.take_denied()
+    assert denied == [
+        Call("CircuitWatcherFunction", "states:StartExecution", stack.arn("SelfHealingStateMachine"))
+    ]
 
 
 def test_recoveries_of_a_rule_that_does_not_heal_itself_wait_for_people(
