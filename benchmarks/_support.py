@@ -34,9 +34,14 @@ POLL_SECONDS = 1.0
 
 
 @contextmanager
-def slack_app_stack(slack: SlackStandIn, **parameters: str) -> Iterator[EmbeddedStack]:
-    """template.yaml in moto with the Slack app at the stand-in; one person may act."""
+def slack_app_stack(
+    slack: SlackStandIn, sleep_scale: float | None = None, **parameters: str
+) -> Iterator[EmbeddedStack]:
+    """template.yaml in moto with the Slack app at the stand-in; one person may act. ``sleep_scale``:
+    the workflow's waits and the breaker's clock (default: the embedded stack's, 100 times real time)."""
+    timing = {} if sleep_scale is None else {"sleep_scale": sleep_scale}
     with embedded_stack(
+        **timing,
         parameters={"SlackDefaultChannel": "C-RECOVERIES", "SlackAllowedUserIds": ALLOWED, **parameters},
         secrets={
             "recovery-ops/slack-bot-token": BOT_TOKEN,

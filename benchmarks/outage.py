@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -44,7 +45,7 @@ from service.local.slack_standin import serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.recovery.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
-from service.recovery.self_healing import AUTO_ACTOR  # noqa: E402
+from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
 from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
@@ -140,6 +141,52 @@ def run(
         }
 
 
+class VendorCallSampler:
+    """The vendor's call count, read every second on a thread of its own (the main loop's rounds
+    take longer than a second), to count calls in a window and find its busiest second."""
+
+    def __init__(self, vendor: DummyVendor) -> None:
+        self._vendor, self.samples = vendor, [(time.time(), vendor.calls)]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stopped.wait(1.0):
+            self.samples.append((time.time(), self._vendor.calls))
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def during(self, start: float, end: float) -> tuple[int, float]:
+        """Calls between ``start`` and ``end`` (epoch seconds), and the most in one second there."""
+        inside = [(t, n) for t, n in self.samples if start - 1 <= t <= end + 1]
+        if len(inside) < 2:
+            return 0, 0.0
+        rates = [(n2 - n1) / (t2 - t1) for (t1, n1), (t2, n2) in zip(inside, inside[1:], strict=False)]
+        return inside[-1][1] - inside[0][1], round(max(rates), 1)
+
+
+class MinuteProbe:
+    """The self-healing function's schedule (rate(1 minute)): probe a circuit nobody probes."""
+
+    def __init__(self, stack: EmbeddedStack) -> None:
+        self._stack, self._next, self.probed = stack, time.perf_counter() + 60, 0
+
+    def tick(self) -> None:
+        if time.perf_counter() < self._next:
+            return
+        self._next = time.perf_counter() + 60
+        answer = self._stack.client("lambda").invoke(
+            FunctionName=self._stack.physical("SelfHealingFunction"), Payload=json.dumps({"action": "probe"})
+        )
+        payload = json.loads(answer["Payload"].read())
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the minute's probe failed: {payload}")
+        self.probed += len(payload["probed"])
+
+
 def _circuit_closed_at(stack: EmbeddedStack) -> float | None:
     item = (
         stack.client("dynamodb")
@@ -168,6 +215,7 @@ def run_self_healing(
         serve_dummy_vendor(vendor) as url,
         slack_app_stack(
             slack,
+            sleep_scale=sleep_scale,
             VendorUrl=url,
             CircuitBreakerEnabled="true",
             CircuitBreakerMaxWaitSeconds=str(max_wait_seconds),
@@ -182,10 +230,12 @@ def run_self_healing(
         began = time.perf_counter()
         arns = _place_orders(api, orders, arrival_seconds * sleep_scale)
         outage_ends = began + outage_seconds * sleep_scale
+        probes = MinuteProbe(stack)
         while time.perf_counter() < outage_ends:  # the collector stores and posts what pauses
             if not poll_collector(stack, batch_size=100).received:
                 time.sleep(0.5)
             watcher.poll()
+            probes.tick()
         paused = len(store.count_by_status(RecoveryStatus.OPEN))
         print(
             f"  self-healing: {orders} orders, {paused} paused for a person when the vendor came back",
@@ -193,22 +243,21 @@ def run_self_healing(
         )
 
         vendor.set_behaviour(VendorBehaviour())
-        per_second_calls: Counter[int] = Counter()
-        last_calls, closed_at, last_resume_at = vendor.calls, None, None
+        calls = VendorCallSampler(vendor)
+        closed_at = None
         deadline = time.perf_counter() + 1500
+        next_report = time.perf_counter() + 30
         while time.perf_counter() < deadline:
             poll_collector(stack, batch_size=100)
             watcher.poll()
+            probes.tick()
             if closed_at is None:
                 closed_at = _circuit_closed_at(stack)
-            if closed_at is not None:
-                now_calls = vendor.calls
-                per_second_calls[int(time.time())] += now_calls - last_calls
-                last_calls = now_calls
             open_now = len(store.count_by_status(RecoveryStatus.OPEN))
             resuming = len(store.count_by_status(RecoveryStatus.RESUMING))
-            if closed_at is not None and open_now == 0 and resuming == 0 and last_resume_at is None:
-                last_resume_at = time.time()
+            if time.perf_counter() >= next_report:
+                next_report = time.perf_counter() + 30
+                print(f"    {open_now} open, {resuming} resuming, {probes.probed} probed", flush=True)
             if (
                 open_now == 0
                 and resuming == 0
@@ -218,8 +267,9 @@ def run_self_healing(
             time.sleep(1.0)
         closed = [r for r in store.list_by_status(RecoveryStatus.RESUMED, limit=100_000)]
         closed += store.list_by_status(RecoveryStatus.EXPIRED, limit=100_000)
-        by_machine = [r for r in closed if r.last_actor == AUTO_ACTOR]
-        human = [e for r in closed for e in r.audit if e.actor not in NOT_PEOPLE and e.actor != AUTO_ACTOR]
+        by_machine = [r for r in closed if r.last_actor in (AUTO_ACTOR, PROBE_ACTOR)]
+        machines = NOT_PEOPLE | {AUTO_ACTOR, PROBE_ACTOR}
+        human = [e for r in closed for e in r.audit if e.actor not in machines]
         resume_times = [
             e.at
             for r in by_machine
@@ -231,7 +281,9 @@ def run_self_healing(
         statuses = _statuses(stack, arns)
         completed, running = statuses["SUCCEEDED"], statuses["RUNNING"]
         dead = _dead_letter_count(stack)
-        calls_during = sum(per_second_calls.values())
+        calls.stop()
+        window = (closed_at or 0.0, last_resumed or 0.0)
+        calls_during, peak = calls.during(*window)
         return {
             "self_healing_paused": paused,
             "self_healing_resumed": sum(1 for r in by_machine if r.status is RecoveryStatus.RESUMED),
@@ -248,7 +300,8 @@ def run_self_healing(
             "self_healing_settle_s": settle_seconds,
             "self_healing_pace_per_s": per_second,
             "self_healing_vendor_calls_during_resume": calls_during,
-            "self_healing_peak_vendor_calls_per_s": max(per_second_calls.values(), default=0),
+            "self_healing_peak_vendor_calls_per_s": peak,
+            "self_healing_probes": probes.probed,
             "self_healing_wall_s": round(time.perf_counter() - began, 1),
         }
 

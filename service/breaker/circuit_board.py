@@ -22,6 +22,12 @@ class CircuitReading:
     since: datetime | None = None  # when it entered ``state`` (None: never recorded, e.g. never opened)
     open_until: datetime | None = None  # OPEN: when the next caller may probe
     failures: int = 0  # CLOSED: failures counted in the current window
+    probe_expires: datetime | None = None  # HALF_OPEN: when its probe's lease ends (then anyone may probe)
+
+    @property
+    def probeable_since(self) -> datetime | None:
+        """Since when a caller could take its probe (None: CLOSED, or not yet)."""
+        return self.open_until if self.state is CircuitState.OPEN else self.probe_expires
 
 
 class CircuitBoard:
@@ -57,6 +63,7 @@ def reading_from_item(item: dict[str, Any]) -> CircuitReading:
         since=_time(item, "changed_at"),
         open_until=open_until,
         failures=int(item.get("failures", {}).get("N", 0)),
+        probe_expires=_time(item, "probe_expires_at") if state is CircuitState.HALF_OPEN else None,
     )
 
 

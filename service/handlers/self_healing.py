@@ -3,8 +3,9 @@ once a circuit has stayed closed for the settle period.
 
 ``{"action": "round", "dependency": …, "closed_at": …}`` resumes the closure's recoveries for up to
 a round's time (less when the function's own time runs short) and answers ``done`` once nothing is
-left; ``{"action": "abandon", …}`` ends the closure's runs after rounds failed again and again. The
-decisions are ``service/recovery/self_healing.py``'s.
+left; ``{"action": "abandon", …}`` ends the closure's runs after rounds failed again and again.
+``{"action": "probe"}`` (every minute, on a schedule) resumes one recovery of each circuit nobody
+probes, so that the circuit can close. The decisions are ``service/recovery/self_healing.py``'s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities import parameters
 
 from service import aws_clients
+from service.breaker import circuit_breaker
 from service.breaker.circuit_board import CircuitBoard
 from service.config import SelfHealingConfig, load_config
 from service.observability import logger, metrics, tracer
@@ -60,6 +62,14 @@ def self_healing(config: SelfHealingConfig) -> SelfHealing:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(SelfHealingConfig)
+    if event.get("action") == "probe":
+        board = CircuitBoard(config.circuit_breaker_table_name, aws_clients.client("dynamodb"))
+        readings = board.readings()
+        if all(reading.state is circuit_breaker.CircuitState.CLOSED for reading in readings):
+            return {"probed": []}  # the usual minute: every circuit closed, nothing else read
+        probed = self_healing(config).probe(readings, circuit_breaker.now(), config.probe_grace_seconds)
+        metrics.add_metric(name="AutomaticProbes", unit="Count", value=len(probed))
+        return {"probed": probed}
     closure = Closure(str(event["dependency"]), float(event["closed_at"]))
     logger.append_keys(dependency=closure.dependency, closure=closure.id)
     healing = self_healing(config)

@@ -45,6 +45,7 @@ from service.recovery.routing_rules import RoutingRules
 from service.recovery.store import ListFilter, RecoveryStore
 
 AUTO_ACTOR = "auto:circuit-closed"
+PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
 EDITED_ACTION = "edit and run again"
 SELECTION_LIMIT = 10_000
 #: a claim by self-healing still RESUMING after this long belongs to a run that died (any closure's)
@@ -150,9 +151,13 @@ class SelfHealing:
     def resumable(self, closure: Closure) -> tuple[list[Recovery], int]:
         """The open recoveries self-healing may resume for ``closure``, oldest first, and how many
         others its outage left that stay for people."""
+        return self.resumable_of(closure.dependency)
+
+    def resumable_of(self, dependency: str) -> tuple[list[Recovery], int]:
+        """``resumable`` for the outage of ``dependency``, whichever closing."""
         found: dict[str, Recovery] = {}
         for error in self.outage_errors:
-            where = ListFilter(dependency=closure.dependency, error=error)
+            where = ListFilter(dependency=dependency, error=error)
             for recovery in self.store.list_by_status(
                 RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT, oldest_first=True
             ):
@@ -213,6 +218,43 @@ class SelfHealing:
             self._progress(closure, runs)
         return report
 
+    def probe(self, readings: list[CircuitReading], now: float, grace_seconds: float) -> list[str]:
+        """Resume one recovery of each circuit nobody probes, so that it probes: the ids resumed.
+
+        A circuit closes only when a caller's probe succeeds. When every execution that waited for
+        it has paused for a person and nothing new calls, nobody probes, and the circuit (and so
+        self-healing) would wait for the next caller. So for a circuit OPEN ``grace_seconds`` past
+        the end of its open period, or HALF_OPEN that long past its probe's lease (its probe died),
+        with no caller taking the probe it could have, the oldest recovery
+        self-healing may resume is resumed (actor ``auto:circuit-probe``): its execution asks the
+        circuit, becomes the probe and calls the dependency. If the dependency answers, the circuit
+        closes and self-healing resumes the rest; if not, it opens again and the probe's execution
+        pauses again, to be tried after the next open period."""
+        probed = []
+        for reading in readings:
+            since = reading.probeable_since  # OPEN: its open period's end; HALF_OPEN: its lease's end
+            if since is None or now < since.timestamp() + grace_seconds:
+                continue  # closed, or callers may still take the probe
+            resumable, _ = self.resumable_of(reading.dependency)
+            if not resumable:
+                continue
+            oldest = resumable[0]
+            result = self.actions.run_again(
+                oldest.recovery_id,
+                PROBE_ACTOR,
+                show=not self.groups.shares_message(oldest),
+                audit_detail={"probe": reading.dependency},
+            )
+            logger.info(
+                "circuit nobody probed: a recovery resumed to probe it",
+                dependency=reading.dependency,
+                recovery_id=oldest.recovery_id,
+                outcome=str(result.outcome),
+            )
+            if result.outcome is ActionOutcome.RESUMED:
+                probed.append(oldest.recovery_id)
+        return probed
+
     def abandon(self, closure: Closure, why: str) -> None:
         """Rounds failed again and again: end every run of ``closure``, leaving the rest to people."""
         self._end_all(closure, HealingState.INTERRUPTED, why)
@@ -244,7 +286,7 @@ class SelfHealing:
         )
         for recovery in claimed:
             claim = next((e for e in reversed(recovery.audit) if e.result == RecoveryStatus.RESUMING), None)
-            if claim is None or claim.actor != AUTO_ACTOR:
+            if claim is None or claim.actor not in (AUTO_ACTOR, PROBE_ACTOR):
                 continue  # a person's click under way
             ours = claim.detail.get("closure") == closure.id
             age = (now - datetime.fromisoformat(claim.at)).total_seconds()

@@ -18,7 +18,7 @@ from service.recovery.healing_runs import Closure, HealingRuns, HealingState
 from service.recovery.notifier import ChannelRouting, CircuitClosedNotice, HealingNotice, RecoveryGroup
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.routing_rules import RoutingRules, parse_rules
-from service.recovery.self_healing import AUTO_ACTOR, Pace, SelfHealing, why_left_for_people
+from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR, Pace, SelfHealing, why_left_for_people
 from service.recovery.store import RecoveryStore
 from service.recovery.task_tokens import TokenOutcome
 from tests.unit.slack.builders import a_recovery
@@ -450,3 +450,51 @@ def test_abandon_ends_every_run_and_leaves_the_rest_open() -> None:
     run = desk.runs.get_for(VENDOR, "grp-vendor")
     assert run.state is HealingState.INTERRUPTED and run.left > 0
     assert sum(s is RecoveryStatus.OPEN for s in desk.statuses().values()) == run.left
+
+
+# ---------------------------------------------------------------------- a circuit nobody probes
+OPEN_UNTIL = CLOSED_AT - timedelta(minutes=5)
+
+
+def open_circuit(dependency: str = "vendor", until: datetime = OPEN_UNTIL) -> CircuitReading:
+    return CircuitReading(dependency, CircuitState.OPEN, since=until - timedelta(minutes=1), open_until=until)
+
+
+def test_a_circuit_nobody_probed_past_its_grace_gets_its_oldest_self_healing_recovery_resumed_to_probe() -> (
+    None
+):
+    desk = a_desk(outage_recovery(1, routing=Routing.CLIENT_DATA), outage_recovery(2), outage_recovery(3))
+
+    probed = desk.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 61, grace_seconds=60)
+
+    assert probed == [outage_recovery(2).recovery_id]  # the oldest it may resume, not the client-data one
+    assert desk.tokens.accepted == ["token-2"]
+    claim = next(e for e in desk.store.get(probed[0]).audit if e.result == RecoveryStatus.RESUMING)
+    assert (claim.actor, claim.detail) == (PROBE_ACTOR, {"probe": "vendor"})
+
+
+def test_no_probe_while_callers_may_still_take_it_or_someone_probes_or_nothing_may_heal() -> None:
+    desk = a_desk(outage_recovery(1))
+    after_grace = OPEN_UNTIL.timestamp() + 61
+
+    assert desk.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 30, grace_seconds=60) == []
+    half_open = CircuitReading(
+        "vendor", CircuitState.HALF_OPEN, since=OPEN_UNTIL, probe_expires=OPEN_UNTIL + timedelta(seconds=30)
+    )
+    closed = CircuitReading("vendor", CircuitState.CLOSED, since=OPEN_UNTIL)
+    assert desk.healing.probe([half_open, closed], now=after_grace, grace_seconds=60) == []
+    assert desk.healing.probe([open_circuit("payments")], now=after_grace, grace_seconds=60) == []
+    manual = a_desk(outage_recovery(1), rules_in_force=rules())  # no rule heals, the default is off
+    assert manual.healing.probe([open_circuit()], now=after_grace, grace_seconds=60) == []
+    assert desk.tokens.accepted == [] and manual.tokens.accepted == []
+
+
+def test_a_half_open_circuit_whose_probe_died_is_probed_once_its_lease_and_grace_are_over() -> None:
+    desk = a_desk(outage_recovery(1))
+    lease_ends = OPEN_UNTIL + timedelta(seconds=30)
+    died = CircuitReading("vendor", CircuitState.HALF_OPEN, since=OPEN_UNTIL, probe_expires=lease_ends)
+
+    assert desk.healing.probe([died], now=lease_ends.timestamp() + 59, grace_seconds=60) == []
+    assert desk.healing.probe([died], now=lease_ends.timestamp() + 60, grace_seconds=60) == [
+        outage_recovery(1).recovery_id
+    ]

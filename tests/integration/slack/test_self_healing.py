@@ -12,7 +12,7 @@ from service.local.iam_check import Call
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.recovery.recovery import RecoveryStatus
-from service.recovery.self_healing import AUTO_ACTOR
+from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR
 from service.supplier.dummy import DummyVendor
 from tests.integration.test_iam import template_without
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
@@ -89,6 +89,43 @@ def test_the_watcher_without_its_grant_to_start_self_healing_is_reported(
     assert denied == [
         Call("CircuitWatcherFunction", "states:StartExecution", stack.arn("SelfHealingStateMachine"))
     ]
+
+
+def test_with_every_execution_paused_and_no_new_order_a_probe_closes_the_circuit_and_the_rest_heal(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    with slack_app_stack(
+        vendor_url, slack, SelfHealingByDefault="true", SelfHealingProbeGraceSeconds="0", **OUTAGE
+    ) as stack:
+        # Given an outage that paused every execution, the vendor back, and no new order to probe it
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(3)])
+        watcher = DynamoDBStreamPoller(stack, "CircuitBreakerTable", "CircuitWatcherFunction")
+        watcher.poll()
+        oldest = min(paused, key=lambda r: r.sort_key)
+        # ... and the circuit's open period over (time passing, written where the breaker reads it)
+        stack.client("dynamodb").update_item(
+            TableName=stack.physical("CircuitBreakerTable"),
+            Key={"dependency": {"S": "vendor"}},
+            UpdateExpression="SET opened_until = :past",
+            ConditionExpression="#state = :open",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":past": {"N": "1"}, ":open": {"S": "OPEN"}},
+        )
+
+        # When the minute's probe runs (the function's schedule)
+        answer = stack.client("lambda").invoke(
+            FunctionName=stack.physical("SelfHealingFunction"), Payload=json.dumps({"action": "probe"})
+        )
+        probed = json.loads(answer["Payload"].read())["probed"]
+
+        # Then the oldest recovery was resumed to probe, its execution closed the circuit, and the
+        # closing's self-healing resumed the others
+        assert probed == [oldest.recovery_id]
+        assert store(stack).get(oldest.recovery_id).last_actor == PROBE_ACTOR
+        wait_until(lambda: any(a["self_healing"] for a in watcher.poll()), 60)
+        wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
+        others = [store(stack).get(r.recovery_id) for r in paused if r != oldest]
+        assert {(r.status, r.last_actor) for r in others} == {(RecoveryStatus.RESUMED, AUTO_ACTOR)}
 
 
 def test_recoveries_of_a_rule_that_does_not_heal_itself_wait_for_people(
