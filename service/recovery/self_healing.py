@@ -212,7 +212,8 @@ class SelfHealing:
             done_ids.add(recovery.recovery_id)
         runs = self._refresh(runs)
         if all(r.recovery_id in done_ids for r in todo):
-            self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left", runs)
+            # every run of the closing, also those of groups an earlier round finished
+            self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left")
             report.done, report.why = True, "nothing it may resume is left"
         else:
             self._progress(closure, runs)

@@ -498,3 +498,20 @@ def test_a_half_open_circuit_whose_probe_died_is_probed_once_its_lease_and_grace
     assert desk.healing.probe([died], now=lease_ends.timestamp() + 60, grace_seconds=60) == [
         outage_recovery(1).recovery_id
     ]
+
+
+def test_a_group_an_earlier_round_finished_ends_with_the_closing_and_not_left_resuming() -> None:
+    desk = a_desk(
+        *(outage_recovery(n) for n in range(1, 4)), *(outage_recovery(n, group="grp-b") for n in range(4, 30))
+    )
+
+    first = desk.healing.round(VENDOR, budget_seconds=1.0)  # group grp-vendor's three, then some of grp-b
+    assert not first.done
+    heal_until_done(desk)
+
+    runs = desk.runs.of_closure(VENDOR)
+    assert {group: run.state for group, run in runs.items()} == {
+        "grp-vendor": HealingState.FINISHED,
+        "grp-b": HealingState.FINISHED,
+    }
+    assert (runs["grp-vendor"].resumed, runs["grp-b"].resumed) == (3, 26)
