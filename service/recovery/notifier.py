@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from service.recovery.contract import Routing
+from service.recovery.group_state import GroupState
 from service.recovery.recovery import Recovery, execution_console_url
 
 
@@ -29,6 +30,18 @@ class RecoveryGroup:
     @property
     def state_machine_name(self) -> str:
         return self.state_machine_arn.rsplit(":", 1)[-1]
+
+    @classmethod
+    def of(cls, state: GroupState, latest: list[Recovery]) -> RecoveryGroup:
+        """The message of a stored group, showing ``latest`` (at most five of its recoveries)."""
+        return cls(
+            group_id=state.group_id,
+            state_machine_arn=state.state_machine_arn,
+            failed_state=state.failed_state,
+            error=state.error,
+            count=state.count,
+            latest=latest[:5],
+        )
 
 
 @dataclass(frozen=True)

@@ -376,14 +376,7 @@ class SelfHealing:
         state = self.groups.get(run.group_id) if run.group_id else None
         if state is None or state.count <= 1 or not (state.channel and state.ts):
             return  # a recovery of its own shows its outcome on its own message
-        view = RecoveryGroup(
-            group_id=state.group_id,
-            state_machine_arn=state.state_machine_arn,
-            failed_state=state.failed_state,
-            error=state.error,
-            count=state.count,
-            latest=members[:5],
-        )
+        view = RecoveryGroup.of(state, members)
         notice = CircuitClosedNotice(
             closure.dependency,
             datetime.fromtimestamp(closure.closed_at, UTC).isoformat(timespec="seconds"),

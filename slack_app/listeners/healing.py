@@ -99,14 +99,7 @@ def show(desk: Desk, client: WebClient, run: HealingRun) -> None:
     members = desk.store.list_by_status(
         RecoveryStatus.OPEN, ListFilter(group_id=group.group_id), limit=LATEST_KEPT
     )
-    view = RecoveryGroup(
-        group_id=group.group_id,
-        state_machine_arn=group.state_machine_arn,
-        failed_state=group.failed_state,
-        error=group.error,
-        count=group.count,
-        latest=members,
-    )
+    view = RecoveryGroup.of(group, members)
     healing = notice_of(run)
     notice = CircuitClosedNotice(run.dependency, _closed_at(run), waiting=run.left, healing=healing)
     display = SlackHealingDisplay(client)
