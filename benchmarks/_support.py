@@ -79,9 +79,17 @@ def wait(condition: Callable[[], Any], timeout: float, what: str, every: float =
 
 
 def running(stack: EmbeddedStack, machine: str = "OrderStateMachine") -> int:
-    paginator = stack.client("stepfunctions").get_paginator("list_executions")
-    pages = paginator.paginate(stateMachineArn=stack.arn(machine), statusFilter="RUNNING")
-    return sum(len(page["executions"]) for page in pages)
+    """How many executions of ``machine`` run. moto's page token names an execution of the list it
+    paged; one that ended between two pages makes the token ``InvalidToken``: list again."""
+    sfn = stack.client("stepfunctions")
+    for _ in range(5):
+        paginator = sfn.get_paginator("list_executions")
+        pages = paginator.paginate(stateMachineArn=stack.arn(machine), statusFilter="RUNNING")
+        try:
+            return sum(len(page["executions"]) for page in pages)
+        except sfn.exceptions.InvalidToken:
+            time.sleep(POLL_SECONDS)
+    raise RuntimeError(f"could not list the running executions of {machine}: the list kept changing")
 
 
 def statuses(stack: EmbeddedStack, arns: list[str]) -> Counter[str]:
