@@ -8,37 +8,56 @@ again with its input (or the edited input). Every other state is left as it is. 
 must be **Standard**: an Express workflow cannot pause for a task token (``.waitForTaskToken`` is
 not supported there), so ``workflow_type=EXPRESS`` is refused.
 
-How the input is kept exactly. A Catch can only put the error into the state's input (or replace the
-input with it), and JSONPath cannot remove a key again, so "the input without the error" cannot be
-rebuilt after a plain Catch. Instead the chosen state's name now belongs to a Pass state that wraps
-the input, ``{"input": <input>}``, and the Task itself runs as ``"<State>: run"`` on ``$.input``
-(its InputPath, ResultPath and OutputPath are moved under ``$.input``, so what it reads and what it
-outputs are unchanged). Its new last catcher (``States.ALL``, ``ResultPath: $.error``) gives
-``{"input": <input>, "error": {...}}``: the recovery state sends ``$.input`` untouched, whatever its
-JSON type, and the task's output (what Run again sends: the step's input, possibly edited) goes back
-to ``$.input`` before ``"<State>: run"`` runs again.
+Both query languages. A state in JSONPath (the default) is instrumented in JSONPath, a state in
+JSONata (``"QueryLanguage": "JSONata"`` on the definition, on the state, or on the Parallel or Map
+state around it) in JSONata: the generated states are written in the failed state's language, and
+say so (``QueryLanguage``) where it differs from the one they inherit. Step Functions lets a state
+move from JSONPath to JSONata, never back: a JSONPath state inside a JSONata one is refused.
+
+How the input is kept exactly, in JSONPath. A Catch can only put the error into the state's input
+(or replace the input with it), and JSONPath cannot remove a key again, so "the input without the
+error" cannot be rebuilt after a plain Catch. Instead the chosen state's name now belongs to a Pass
+state that wraps the input, ``{"input": <input>}``, and the Task itself runs as ``"<State>: run"``
+on ``$.input`` (its InputPath, ResultPath and OutputPath are moved under ``$.input``, so what it
+reads and what it outputs are unchanged). Its new last catcher (``States.ALL``,
+``ResultPath: $.error``) gives ``{"input": <input>, "error": {...}}``: the recovery state sends
+``$.input`` untouched, whatever its JSON type, and the task's output (what Run again sends: the
+step's input, possibly edited) goes back to ``$.input`` before ``"<State>: run"`` runs again.
+
+How the input is kept exactly, in JSONata. A JSONata catcher can read the failed state's input
+(``$states.input``) and its error (``$states.errorOutput``) at once, so nothing needs wrapping and the
+state keeps its name and every field (``Arguments``, ``Output``, ``Assign``, its catchers). Its new
+last catcher assigns the error to a variable of its own, ``$recovery_error_<state>`` (one per
+state: a Parallel branch or a Map iteration may not assign a variable of the scope around it), and
+outputs ``$states.input`` unchanged: the recovery state's input *is* the failed state's
+input, whatever its JSON type. It sends ``$states.input`` and the variable's ``Error`` and ``Cause``;
+its output is what Run again sends (``$states.result``), the failed state's input when it runs again.
+A former catch-all moved to the recovery state therefore still reads the failed state's input as
+``$states.input``, and gets the rejection as ``$states.errorOutput``.
 
 - **Retry**: a Task without a ``Retry`` field gets ``DEFAULT_RETRY``; an existing one (even empty) is
   kept as it is.
-- **Existing catchers** keep their precedence: they come first, ours is last. Their ``ResultPath`` is
-  moved under ``$.input`` and a Pass ``"<State>: to <target>"`` unwraps the result before their
-  target, so the target receives what it received before. A catch-all (``States.ALL``) catcher can
-  only be last: it moves to the recovery state, so an error pauses for a person first, and a
-  rejection (or the pause timing out) continues where the catch-all used to lead, as it did.
+- **Existing catchers** keep their precedence: they come first, ours is last. In JSONPath their
+  ``ResultPath`` is moved under ``$.input`` and a Pass ``"<State>: to <target>"`` unwraps the result
+  before their target, so the target receives what it received before; in JSONata they stay as
+  they are. A catch-all (``States.ALL``) catcher can only be last: it moves to the recovery state,
+  so an error pauses for a person first, and a rejection (or the pause timing out) continues where
+  the catch-all used to lead, as it did.
 - **Rejection** (``RecoveryRejected``) or the pause timing out (``States.Timeout``): without
   ``on_reject`` and without a former catch-all, no catcher, so the execution (or the Parallel/Map
   branch, and with it the execution unless its own catchers say otherwise) fails with that error.
   ``on_reject`` (``--on-reject STATE``: a state in the same scope as each chosen state) continues
-  there with the input plus ``recovery_error``.
+  there with the input plus ``recovery_error`` (in JSONata, ``$merge`` of the two).
 - **Names**: state names are unique in the whole state machine (ASL), so a name found in more than
   one scope is refused, as is a generated name that is already taken. Generated names longer than
   80 characters are shortened with a hash.
 - Refused (``InstrumentError``; the command exits with code 2): a definition that is not ASL, an
-  unknown state, a state that is not a Task, a JSONata state, a Task whose paths cannot be moved
-  (variables or context paths in ``InputPath``/``ResultPath``/``OutputPath``,
-  ``TimeoutSecondsPath``/``HeartbeatSecondsPath``), a name collision, a chosen state inside an
-  Express child workflow (no ``.waitForTaskToken``), an Express state machine
-  (``workflow_type=EXPRESS``).
+  unknown state, a state that is not a Task, an unknown ``QueryLanguage``, a JSONPath state in a
+  JSONata context, a JSONata state with JSONPath fields (``Parameters``, ``ResultPath``…), a
+  JSONPath Task whose paths cannot be moved (variables or context paths in
+  ``InputPath``/``ResultPath``/``OutputPath``, ``TimeoutSecondsPath``/``HeartbeatSecondsPath``), a
+  name collision (a state's or a variable's), a chosen state inside an Express child workflow (no
+  ``.waitForTaskToken``), an Express state machine (``workflow_type=EXPRESS``).
 """
 
 from __future__ import annotations
@@ -67,6 +86,9 @@ ERROR_KEY = "error"
 REJECTION_KEY = "recovery_error"
 CATCH_ALL = "States.ALL"
 STANDARD, EXPRESS = "STANDARD", "EXPRESS"  # Step Functions' state machine types
+JSONPATH, JSONATA = "JSONPath", "JSONata"  # the values of QueryLanguage; JSONPath is the default
+ERROR_VARIABLE_PREFIX = "recovery_error_"  # + the state's name: where a JSONata catcher keeps the error
+MAX_VARIABLE_NAME_LENGTH = 80
 
 DEFAULT_RETRY: list[dict[str, Any]] = [
     {
@@ -93,6 +115,15 @@ _REWRITABLE_PATH = re.compile(r"^\$(?=$|[.\[])")  # "$", "$.a", "$['a']"; not "$
 _ARN_PARTITION = re.compile(r"^arn:([^:]+):")
 _PATH_FIELDS = ("InputPath", "ResultPath", "OutputPath")
 _UNSUPPORTED_FIELDS = ("TimeoutSecondsPath", "HeartbeatSecondsPath")
+_JSONPATH_ONLY_FIELDS = (
+    "InputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "OutputPath",
+    *_UNSUPPORTED_FIELDS,
+)
+_NOT_IN_A_VARIABLE_NAME = re.compile(r"[^A-Za-z0-9]+")
 
 
 class InstrumentError(ValueError):
@@ -116,6 +147,7 @@ class Scope:
     where: str
     states: dict[str, State]
     express: bool = False  # the child workflows of a distributed Map of type EXPRESS
+    language: str = JSONPATH  # the QueryLanguage its states inherit
 
 
 @dataclass
@@ -132,16 +164,38 @@ def instrument(definition: Definition, options: InstrumentOptions) -> Definition
 def instrument_with_report(definition: Definition, options: InstrumentOptions) -> InstrumentReport:
     _check_options(options)
     result = copy.deepcopy(definition)
-    scopes = list(_scopes(result, "the top level"))  # states are replaced in place: the scopes stay valid
-    if result.get("QueryLanguage") == "JSONata":
-        raise InstrumentError("the state machine uses JSONata; instrument generates JSONPath states")
+    if not isinstance(result, dict):
+        raise InstrumentError("the top level is not a JSON object: not an ASL definition")
+    language = _language(result.get("QueryLanguage", JSONPATH), "the top level", JSONPATH)
+    # states are replaced in place: the scopes stay valid
+    scopes = list(_scopes(result, "the top level", language=language))
     taken = Counter(name for scope in scopes for name in scope.states)
+    variables = set(_assigned_variables(result))
     partition = _partition(definition)
     report = InstrumentReport(result)
     for name in dict.fromkeys(options.states):
         scope = _scope_of(name, scopes)
-        report.notes.append(_instrument_state(name, scope, options, partition, taken))
+        where = f'"{name}" ({scope.where})'
+        state = scope.states[name]
+        state_language = _language(state.get("QueryLanguage", scope.language), where, scope.language)
+        if state_language == JSONATA:
+            note = _instrument_jsonata_state(name, scope, options, partition, taken, variables)
+        else:
+            note = _instrument_state(name, scope, options, partition, taken)
+        report.notes.append(note)
     return report
+
+
+def _language(value: Any, where: str, inherited: str) -> str:
+    """A QueryLanguage, checked: known, and not JSONPath inside JSONata (Step Functions refuses it)."""
+    if value not in (JSONPATH, JSONATA):
+        raise InstrumentError(f'{where}: "QueryLanguage" is {json.dumps(value)}, not JSONPath or JSONata')
+    if inherited == JSONATA and value == JSONPATH:
+        raise InstrumentError(
+            f"{where} is a JSONPath state in a JSONata context: Step Functions lets a state move from "
+            "JSONPath to JSONata, not back"
+        )
+    return value
 
 
 def _check_options(options: InstrumentOptions) -> None:
@@ -160,8 +214,9 @@ def _check_options(options: InstrumentOptions) -> None:
         raise InstrumentError(f"--routing must be one of {', '.join(routing.value for routing in Routing)}")
 
 
-def _scopes(machine: Any, where: str, express: bool = False) -> Iterator[Scope]:
-    """Every States object, depth first, checking the ASL shape on the way."""
+def _scopes(machine: Any, where: str, express: bool = False, language: str = JSONPATH) -> Iterator[Scope]:
+    """Every States object, depth first, checking the ASL shape on the way. The states of a Parallel
+    branch or a Map's items inherit the QueryLanguage of the Parallel or Map state."""
     if not isinstance(machine, dict):
         raise InstrumentError(f"{where} is not a JSON object: not an ASL definition")
     states = machine.get("States")
@@ -169,23 +224,26 @@ def _scopes(machine: Any, where: str, express: bool = False) -> Iterator[Scope]:
         raise InstrumentError(f'{where} has no "States" object: not an ASL definition')
     if not isinstance(machine.get("StartAt"), str) or machine["StartAt"] not in states:
         raise InstrumentError(f'{where}: "StartAt" does not name one of its states')
-    yield Scope(where, states, express)
+    yield Scope(where, states, express, language)
     for name, state in states.items():
         if not isinstance(state, dict) or not isinstance(state.get("Type"), str):
             raise InstrumentError(f'state "{name}" has no "Type": not an ASL definition')
+        inner = language
+        if state["Type"] in ("Parallel", "Map"):
+            inner = _language(state.get("QueryLanguage", language), f'"{name}" ({where})', language)
         if state["Type"] == "Parallel":
             branches = state.get("Branches")
             if not isinstance(branches, list) or not branches:
                 raise InstrumentError(f'Parallel state "{name}" has no "Branches"')
             for index, branch in enumerate(branches, start=1):
-                yield from _scopes(branch, f'branch {index} of "{name}"', express)
+                yield from _scopes(branch, f'branch {index} of "{name}"', express, inner)
         elif state["Type"] == "Map":
             processor = state.get("ItemProcessor", state.get("Iterator"))
             config = (processor or {}).get("ProcessorConfig", {}) if isinstance(processor, dict) else {}
             child_express = express or (
                 config.get("Mode") == "DISTRIBUTED" and config.get("ExecutionType") == "EXPRESS"
             )
-            yield from _scopes(processor, f'the items of "{name}"', child_express)
+            yield from _scopes(processor, f'the items of "{name}"', child_express, inner)
 
 
 def _scope_of(name: str, scopes: list[Scope]) -> Scope:
@@ -234,8 +292,10 @@ def _instrument_state(
     task = states[name]
     where = f'"{name}" ({scope.where})'
     _check_task(task, where, scope)
-    if options.on_reject is not None and options.on_reject not in states:
-        raise InstrumentError(f'--on-reject "{options.on_reject}" is not a state in the scope of {where}')
+    for unsupported in _UNSUPPORTED_FIELDS:
+        if unsupported in task:
+            raise InstrumentError(f"{where} uses {unsupported}, which instrument does not support")
+    _check_on_reject(options, states, where)
 
     names = _Names(name, taken)
     run_name = names.new(f"{name}: run")
@@ -298,7 +358,79 @@ def _instrument_state(
         "Parameters": {f"{INPUT_KEY}.$": "$"},
         "Next": run_name,
     }
-    generated = {name: wrapper, run_name: run, recovery_name: recovery, **unwraps}
+    _replace(states, name, {name: wrapper, run_name: run, recovery_name: recovery, **unwraps})
+    return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
+
+
+def _instrument_jsonata_state(
+    name: str,
+    scope: Scope,
+    options: InstrumentOptions,
+    partition: str,
+    taken: Counter[str],
+    variables: set[str],
+) -> str:
+    """Give the JSONata state a last catcher to the recovery state, which loops back to it."""
+    states = scope.states
+    task = copy.deepcopy(states[name])
+    where = f'"{name}" ({scope.where})'
+    _check_task(task, where, scope)
+    for field_name in _JSONPATH_ONLY_FIELDS:
+        if field_name in task:
+            raise InstrumentError(f"{where} is a JSONata state but has {field_name}, a JSONPath field")
+    _check_on_reject(options, states, where)
+
+    recovery_name = _Names(name, taken).new(f"Request recovery: {name}")
+    error_variable = _error_variable(name, variables, where)
+    notes = ["JSONata"]
+    if "Retry" not in task:
+        task["Retry"] = copy.deepcopy(DEFAULT_RETRY)
+        notes.append("default Retry added")
+    catchers, catch_all = _split_catchers(task.get("Catch", []), where)
+    if catchers:
+        notes.append(f"{len(catchers)} existing catcher(s) kept first")
+    catchers.append(
+        {
+            "ErrorEquals": [CATCH_ALL],
+            "Assign": {error_variable: "{% $states.errorOutput %}"},
+            "Output": "{% $states.input %}",
+            "Next": recovery_name,
+        }
+    )
+    task["Catch"] = catchers
+
+    recovery = _jsonata_recovery_state(name, error_variable, options, partition)
+    if scope.language != JSONATA:
+        recovery = {"Type": recovery.pop("Type"), "QueryLanguage": JSONATA, **recovery}
+    rejection = []
+    if options.on_reject is not None:
+        rejection.append(
+            {
+                "ErrorEquals": [REJECTED_ERROR, "States.Timeout"],
+                "Output": f"{{% $merge([$states.input, {{'{REJECTION_KEY}': $states.errorOutput}}]) %}}",
+                "Next": options.on_reject,
+            }
+        )
+        notes.append(f'rejection or timeout → "{options.on_reject}"')
+    if catch_all is not None:
+        rejection.append(catch_all)  # its $states.input is still the failed state's input
+        notes.append(f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}")')
+    if rejection:
+        recovery["Catch"] = rejection
+    else:
+        notes.append("rejection or timeout fails the execution")
+
+    _replace(states, name, {name: task, recovery_name: recovery})
+    return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
+
+
+def _check_on_reject(options: InstrumentOptions, states: dict[str, State], where: str) -> None:
+    if options.on_reject is not None and options.on_reject not in states:
+        raise InstrumentError(f'--on-reject "{options.on_reject}" is not a state in the scope of {where}')
+
+
+def _replace(states: dict[str, State], name: str, generated: dict[str, State]) -> None:
+    """The generated states in the place of ``name``, in that order; the other states as they were."""
     replaced: dict[str, State] = {}
     for existing, state in states.items():
         if existing == name:
@@ -307,19 +439,41 @@ def _instrument_state(
             replaced[existing] = state
     states.clear()
     states.update(replaced)
-    return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
+
+
+def _assigned_variables(value: Any) -> Iterator[str]:
+    """The name of every variable the definition assigns (``Assign`` of states, catchers, choices)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Assign" and isinstance(item, dict):
+                yield from (variable.removesuffix(".$") for variable in item)
+            yield from _assigned_variables(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _assigned_variables(item)
+
+
+def _error_variable(name: str, variables: set[str], where: str) -> str:
+    """The variable where the state's catcher keeps the error: ``recovery_error_`` + the state's name
+    in letters, digits and underscores (shortened with a hash past 80 characters); never one the
+    definition already assigns."""
+    wanted = ERROR_VARIABLE_PREFIX + _NOT_IN_A_VARIABLE_NAME.sub("_", name).strip("_").lower()
+    if len(wanted) > MAX_VARIABLE_NAME_LENGTH:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        wanted = f"{wanted[: MAX_VARIABLE_NAME_LENGTH - 9]}_{digest}"
+    if wanted in variables:
+        raise InstrumentError(
+            f'cannot instrument {where}: the variable "{wanted}" it needs is already assigned'
+        )
+    variables.add(wanted)
+    return wanted
 
 
 def _check_task(task: State, where: str, scope: Scope) -> None:
     if task["Type"] != "Task":
         raise InstrumentError(f"{where} is a {task['Type']} state, not a Task")
-    if task.get("QueryLanguage") == "JSONata":
-        raise InstrumentError(f"{where} uses JSONata; instrument generates JSONPath states")
     if scope.express:
         raise InstrumentError(f"{where} runs in Express child workflows, which cannot wait for a task token")
-    for unsupported in _UNSUPPORTED_FIELDS:
-        if unsupported in task:
-            raise InstrumentError(f"{where} uses {unsupported}, which instrument does not support")
 
 
 def _moved_under_input(task: State, where: str) -> State:
@@ -382,6 +536,40 @@ def _recovery_state(name: str, run_name: str, options: InstrumentOptions, partit
         "TimeoutSeconds": options.timeout_seconds,
         "Retry": copy.deepcopy(SEND_RETRY),
         "Next": run_name,
+    }
+
+
+def _jsonata_recovery_state(
+    name: str, error_variable: str, options: InstrumentOptions, partition: str
+) -> State:
+    error = f"${error_variable}"
+    return {
+        "Type": "Task",
+        "Comment": (
+            f'recovery-ops instrument: pause until a person runs "{name}" again (the output, its input '
+            "possibly edited, becomes its input) or rejects it (RecoveryRejected)."
+        ),
+        "Resource": f"arn:{partition}:states:::sqs:sendMessage.waitForTaskToken",
+        "Arguments": {
+            "QueueUrl": options.queue_url,
+            "MessageBody": {
+                "contract_version": 1,
+                "task_token": "{% $states.context.Task.Token %}",
+                "execution_arn": "{% $states.context.Execution.Id %}",
+                "execution_name": "{% $states.context.Execution.Name %}",
+                "state_machine_arn": "{% $states.context.StateMachine.Id %}",
+                "failed_state": name,
+                "input": "{% $states.input %}",
+                "error": f"{{% {error}.Error %}}",
+                "cause": f"{{% {error}.Cause %}}",
+                "routing": str(options.routing),
+                "requested_at": "{% $states.context.State.EnteredTime %}",
+            },
+        },
+        "Output": "{% $states.result %}",
+        "TimeoutSeconds": options.timeout_seconds,
+        "Retry": copy.deepcopy(SEND_RETRY),
+        "Next": name,
     }
 
 

@@ -17,6 +17,7 @@ What the seam does, by area (each a context manager that undoes itself):
 - ``task_timeouts_as_on_aws``: a DynamoDB task's expired ``TimeoutSeconds`` is ``States.Timeout``;
 - ``nested_executions_as_on_aws``: ``states:startExecution.sync:2`` works as on AWS;
 - ``routed_lambda_invocations``: moto's Lambda invocations go to an in-process dispatcher;
+- ``jsonata_engine``: JSONata states run (moto ships no engine), with their variables written intact;
 - ``every_new_client`` / ``tasks_charged_to_state_machines``: what the IAM check hooks;
 - read-only helpers on moto's models (IAM policy evaluation, bundled managed policies, a secret's
   ARN, an execution's status).
@@ -216,6 +217,19 @@ PERMISSION_RESULT = SeamTarget("moto.iam.access_control", "PermissionResult")
 MANAGED_POLICIES = SeamTarget("moto.iam.aws_managed_policies", "aws_managed_policies_data")
 SECRETSMANAGER_BACKENDS = SeamTarget("moto.secretsmanager.models", "secretsmanager_backends")
 
+# --- JSONata
+_JSONATA = _P + "jsonata.jsonata"
+#: Where moto's ``eval_jsonata_expression`` finds its engine: None in moto (its own is a JVM bridge
+#: it never sets), so every JSONata state fails with a TypeError until one is put there.
+JSONATA_EVALUATOR = SeamTarget(_JSONATA, "_eval_jsonata")
+JSONATA_FAILURE = SeamTarget(_JSONATA, "JSONataException")  # what an engine raises for a failed expression
+#: moto writes ``$states`` and every variable into the expression it evaluates, ``$name:=<literal>;``;
+#: each module that imports the encoder by name (rebound in each).
+JSONATA_VARIABLE_ENCODERS = tuple(
+    SeamTarget(module, "encode_jsonata_variable_declarations", ("bindings",))
+    for module in (_JSONATA, _P + "eval.states", _P + "eval.variable_store")
+)
+
 #: Everything ``check`` verifies: every target the patches and helpers below use.
 TARGETS: tuple[SeamTarget, ...] = (
     BACKEND_FOR_ACCOUNT,
@@ -251,6 +265,9 @@ TARGETS: tuple[SeamTarget, ...] = (
     PERMISSION_RESULT,
     MANAGED_POLICIES,
     SECRETSMANAGER_BACKENDS,
+    JSONATA_EVALUATOR,
+    JSONATA_FAILURE,
+    *JSONATA_VARIABLE_ENCODERS,
 )
 
 
@@ -759,6 +776,50 @@ def routed_lambda_invocations(
         return json.dumps(invoke(function_name, payload, response_headers), default=str).encode()
 
     with _patched(LAMBDA_INVOKE, backend_invoke):
+        yield
+
+
+# ---------------------------------------------------------------- JSONata
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """What moto asks of a JSONata engine: the value of one self-contained expression (moto has
+    written ``$states`` and the variables into it), as plain JSON values; None for undefined.
+
+    An expression that fails raises moto's own ``JSONataException``, as moto's JVM bridge does."""
+    import jsonata
+
+    try:
+        value = jsonata.Jsonata(expression).evaluate(None)
+        # plain lists and dicts (the engine's lists are its own class), and characters outside the
+        # BMP in one piece (the engine reads "\ud83d\ude00" as two lone surrogates)
+        return json.loads(json.dumps(value))
+    except Exception as exc:  # noqa: BLE001 - the engine raises JException, ZeroDivisionError, TypeError…
+        raise _get(JSONATA_FAILURE)("UNKNOWN", str(exc)) from exc
+
+
+def _json_literal(value: Any) -> str:
+    def default(value: Any) -> str:
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=default)
+
+
+def encode_jsonata_variables(bindings: dict[str, Any]) -> str:
+    """``$name:=<value as JSON>;`` for each binding. moto writes a string value between quotes as it
+    is, so a variable holding ``he said "hi"`` or a backslash breaks the expression it is written
+    into; here every value is JSON (which JSONata reads), non-ASCII characters as they are."""
+    return "".join(f"{reference}:={_json_literal(value)};" for reference, value in bindings.items())
+
+
+@contextmanager
+def jsonata_engine() -> Iterator[None]:
+    """Run JSONata states in moto's interpreter: ``evaluate_jsonata`` (the pure-Python
+    ``jsonata-python``) as its engine, ``encode_jsonata_variables`` as its variable writer."""
+    with ExitStack() as patches:
+        patches.enter_context(_patched(JSONATA_EVALUATOR, evaluate_jsonata))
+        for encoder in JSONATA_VARIABLE_ENCODERS:
+            patches.enter_context(_patched(encoder, encode_jsonata_variables))
         yield
 
 

@@ -445,6 +445,7 @@ def embedded_stack(
             stack.enter_context(recorder.installed())  # before any client is made
             iam_check.adopt(recorder)
         stack.enter_context(moto_seam.memoised_hot_paths())
+        stack.enter_context(moto_seam.jsonata_engine())
         nested = stack.enter_context(moto_seam.nested_executions_as_on_aws())
         stack.enter_context(moto_seam.ended_threads_released())
         stack.enter_context(moto_seam.no_threads_only_to_wait())

@@ -1,6 +1,7 @@
-"""A shipping workflow nobody here wrote (tests/fixtures/shipping_workflow.asl.json), its Lambda
-functions answered in-process, deployed beside the recovery service and driven to its recoveries: what
-the instrument tests and the deployment-shape tests share."""
+"""A shipping workflow nobody here wrote (tests/fixtures/shipping_workflow.asl.json, and the same in
+JSONata: shipping_workflow_jsonata.asl.json), its Lambda functions answered in-process, deployed beside
+the recovery service and driven to its recoveries: what the instrument tests and the deployment-shape
+tests share."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"
+JSONATA_FIXTURE = ROOT / "tests" / "fixtures" / "shipping_workflow_jsonata.asl.json"
 PARALLEL_STATES = ("Book carrier", "Print label")
 MAP_STATE = "Pack item"
 SHIPMENT = {
@@ -114,6 +116,35 @@ def collect(stack: EmbeddedStack, count: int) -> dict[str, Recovery]:
 
     wait_until(collected)
     return {r.failed_state: r for r in recoveries.list_by_status(RecoveryStatus.OPEN, limit=100)}
+
+
+def collect_each(stack: EmbeddedStack, count: int) -> list[Recovery]:
+    """As ``collect``, for recoveries of one state too (each Map item's): the open ones, by SKU."""
+    recoveries = store(stack)
+
+    def collected() -> bool:
+        poll_collector(stack)
+        return len(recoveries.list_by_status(RecoveryStatus.OPEN, limit=100)) >= count
+
+    wait_until(collected)
+    found = recoveries.list_by_status(RecoveryStatus.OPEN, limit=100)
+    return sorted(found, key=lambda r: (r.failed_state, json.dumps(r.input, sort_keys=True)))
+
+
+def with_pack_item_in_jsonata(definition: dict) -> dict:
+    """The JSONPath shipping workflow with its Map's "Pack item" written in JSONata: same output."""
+    mixed = copy.deepcopy(definition)
+    items = mixed["States"]["Ship items"]["ItemProcessor"]["States"]
+    items["Pack item"] = {
+        "Type": "Task",
+        "QueryLanguage": "JSONata",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Arguments": {"FunctionName": "${PackItemFunction}", "Payload": "{% $states.input %}"},
+        "Output": "{% $merge([$states.input, {'packed': {'parcel': $states.result.Payload.parcel}}]) %}",
+        "TimeoutSeconds": 30,
+        "Next": "Item packed",
+    }
+    return mixed
 
 
 def instrumented(

@@ -18,7 +18,14 @@ from service.instrumentation.transform import (
     instrument,
 )
 from service.recovery.contract import Routing
-from tests.support.shipping import FIXTURE, MAP_STATE, PARALLEL_STATES, ROOT
+from tests.support.shipping import (
+    FIXTURE,
+    JSONATA_FIXTURE,
+    MAP_STATE,
+    PARALLEL_STATES,
+    ROOT,
+    with_pack_item_in_jsonata,
+)
 
 
 # ------------------------------------------------------------------------ the transformation itself
@@ -244,11 +251,28 @@ def test_the_new_definition_goes_to_stdout_without_output(capsys: pytest.Capture
     assert "${RecoveryQueueUrl}" in captured.err
 
 
-def test_jsonata_states_are_refused() -> None:
+def test_a_jsonpath_definition_merely_marked_jsonata_is_refused_for_its_jsonpath_fields() -> None:
     definition = json.loads(FIXTURE.read_text())
     definition["QueryLanguage"] = "JSONata"
-    with pytest.raises(InstrumentError, match="JSONata"):
+    with pytest.raises(InstrumentError, match="is a JSONata state but has Parameters, a JSONPath field"):
         instrument(definition, options("Book carrier"))
+
+
+def test_in_jsonata_only_the_chosen_states_retry_and_catch_change_and_one_state_is_added_each() -> None:
+    original = json.loads(JSONATA_FIXTURE.read_text())
+    chosen = {*PARALLEL_STATES, MAP_STATE}
+    result = instrument(original, options(*chosen))
+
+    before = {name: state for scope in scopes(original) for name, state in scope.items()}
+    after = {name: state for scope in scopes(result) for name, state in scope.items()}
+    assert set(after) - set(before) == {f"Request recovery: {name}" for name in chosen}
+    for name in chosen:
+        unchanged = {k: v for k, v in after[name].items() if k not in ("Retry", "Catch")}
+        assert unchanged == {k: v for k, v in before[name].items() if k not in ("Retry", "Catch")}
+        assert after[name]["Catch"][:-1] == before[name].get("Catch", [])
+        assert after[name].get("Retry") == before[name].get("Retry", DEFAULT_RETRY)
+    for name in set(before) - chosen - {"Prepare shipment", "Ship items"}:
+        assert json.dumps(after[name]) == json.dumps(before[name]), name
 
 
 def test_the_new_definitions_pass_cfn_lints_states_language_schema() -> None:
@@ -265,6 +289,11 @@ def test_the_new_definitions_pass_cfn_lints_states_language_schema() -> None:
         ),
         # a DynamoDB task and a Map's nested-execution task
         instrument(infra("order_workflow.asl.json"), options("Create order record", "Run item action")),
+        # JSONata: a whole definition, and one state of a JSONPath definition
+        instrument(json.loads(JSONATA_FIXTURE.read_text()), options(*PARALLEL_STATES, MAP_STATE)),
+        instrument(
+            with_pack_item_in_jsonata(json.loads(FIXTURE.read_text())), options("Book carrier", MAP_STATE)
+        ),
     ]
     for definition in definitions:
         template = {

@@ -37,6 +37,25 @@ def charge_card(**task: Any) -> dict[str, Any]:
     }
 
 
+def jsonata_charge_card(**task: Any) -> dict[str, Any]:
+    """``charge_card`` written in JSONata (``"QueryLanguage": "JSONata"`` at the top)."""
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Charge card",
+        "States": {
+            "Charge card": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Arguments": {"FunctionName": "charge", "Payload": "{% $states.input %}"},
+                "Output": "{% $states.result.Payload %}",
+                "Next": "Done",
+                **task,
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+
 def branch(start: str, **task: Any) -> dict[str, Any]:
     return {
         "StartAt": start,
@@ -302,7 +321,41 @@ def test_a_long_generated_name_is_shortened_to_80_characters_with_a_hash() -> No
         ),
         (charge_card(), "Refund card", {}, 'no state named "Refund card" in the definition'),
         (charge_card(), "Done", {}, '"Done" (the top level) is a Succeed state, not a Task'),
-        ({**charge_card(), "QueryLanguage": "JSONata"}, "Charge card", {}, "the state machine uses JSONata"),
+        (
+            {**charge_card(), "QueryLanguage": "JSONata"},
+            "Charge card",
+            {},
+            '"Charge card" (the top level) is a JSONata state but has Parameters, a JSONPath field',
+        ),
+        (
+            jsonata_charge_card(QueryLanguage="JSONPath"),
+            "Charge card",
+            {},
+            '"Charge card" (the top level) is a JSONPath state in a JSONata context',
+        ),
+        (
+            {
+                "QueryLanguage": "JSONata",
+                "StartAt": "Each card",
+                "States": {
+                    "Each card": {
+                        "Type": "Map",
+                        "QueryLanguage": "JSONPath",
+                        "ItemProcessor": charge_card(),
+                        "End": True,
+                    }
+                },
+            },
+            "Charge card",
+            {},
+            '"Each card" (the top level) is a JSONPath state in a JSONata context',
+        ),
+        (
+            {**charge_card(), "QueryLanguage": "JSONATA"},
+            "Charge card",
+            {},
+            'the top level: "QueryLanguage" is "JSONATA", not JSONPath or JSONata',
+        ),
         (
             charge_card(InputPath="$$.Execution.Input"),
             "Charge card",
@@ -330,7 +383,10 @@ def test_a_long_generated_name_is_shortened_to_80_characters_with_a_hash() -> No
         "bad-start",
         "unknown-state",
         "not-a-task",
-        "jsonata",
+        "jsonpath-fields-in-jsonata",
+        "jsonpath-inside-jsonata",
+        "jsonpath-map-inside-jsonata",
+        "unknown-query-language",
         "context-path",
         "timeout-path",
         "unknown-on-reject",
@@ -415,3 +471,249 @@ def test_a_catch_all_that_is_not_alone_in_the_last_catcher_is_refused() -> None:
     # When / Then
     with pytest.raises(InstrumentError, match='"States.ALL" must be alone in the last catcher'):
         instrument(definition, options())
+
+
+# ---------------------------------------------------------------------------------------- JSONata
+def test_a_jsonata_state_keeps_its_name_and_fields_and_gains_a_last_catcher_keeping_its_input() -> None:
+    # Given a JSONata definition
+    definition = jsonata_charge_card()
+
+    # When
+    states = instrument(definition, options())["States"]
+
+    # Then the state is the same, with a default Retry and a catcher that keeps the error in a
+    # variable and outputs the state's own input, unchanged
+    assert list(states) == ["Charge card", "Request recovery: Charge card", "Done"]
+    task = states["Charge card"]
+    assert {k: v for k, v in task.items() if k not in ("Retry", "Catch")} == definition["States"][
+        "Charge card"
+    ]
+    assert task["Retry"] == DEFAULT_RETRY
+    assert task["Catch"] == [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "Assign": {"recovery_error_charge_card": "{% $states.errorOutput %}"},
+            "Output": "{% $states.input %}",
+            "Next": "Request recovery: Charge card",
+        }
+    ]
+
+
+def test_the_jsonata_recovery_state_sends_the_contract_in_jsonata_and_loops_back_to_the_state() -> None:
+    # Given / When
+    recovery = instrument(jsonata_charge_card(), options(routing=Routing.CLIENT_DATA, timeout_seconds=3600))[
+        "States"
+    ]["Request recovery: Charge card"]
+
+    # Then
+    assert "QueryLanguage" not in recovery  # it inherits JSONata from the top level
+    assert recovery["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    assert recovery["Arguments"] == {
+        "QueueUrl": RECOVERY_QUEUE_PLACEHOLDER,
+        "MessageBody": {
+            "contract_version": 1,
+            "task_token": "{% $states.context.Task.Token %}",
+            "execution_arn": "{% $states.context.Execution.Id %}",
+            "execution_name": "{% $states.context.Execution.Name %}",
+            "state_machine_arn": "{% $states.context.StateMachine.Id %}",
+            "failed_state": "Charge card",
+            "input": "{% $states.input %}",
+            "error": "{% $recovery_error_charge_card.Error %}",
+            "cause": "{% $recovery_error_charge_card.Cause %}",
+            "routing": "client-data",
+            "requested_at": "{% $states.context.State.EnteredTime %}",
+        },
+    }
+    assert recovery["Output"] == "{% $states.result %}"  # what Run again sends becomes the state's input
+    assert recovery["Next"] == "Charge card"
+    assert recovery["TimeoutSeconds"] == 3600
+    assert not any(key in recovery for key in ("Parameters", "ResultPath", "Catch"))
+
+
+def test_a_jsonata_state_inside_a_jsonpath_definition_gets_a_recovery_state_that_says_jsonata() -> None:
+    # Given a JSONPath definition with one JSONata state
+    definition = charge_card()
+    definition["States"]["Charge card"] = jsonata_charge_card(QueryLanguage="JSONata")["States"][
+        "Charge card"
+    ]
+    definition["States"]["Ship"] = charge_card(Next="Done")["States"]["Charge card"]
+
+    # When
+    states = instrument(definition, options("Charge card", "Ship"))["States"]
+
+    # Then the JSONata state is instrumented in JSONata, the JSONPath one in JSONPath
+    recovery = states["Request recovery: Charge card"]
+    assert recovery["QueryLanguage"] == "JSONata" and list(recovery)[:2] == ["Type", "QueryLanguage"]
+    assert recovery["Arguments"]["MessageBody"]["input"] == "{% $states.input %}"
+    assert states["Charge card"]["Catch"][-1]["Output"] == "{% $states.input %}"
+    assert states["Ship"]["Parameters"] == {"input.$": "$"}
+    assert "QueryLanguage" not in states["Request recovery: Ship"]
+    assert states["Request recovery: Ship"]["Parameters"]["MessageBody"]["input.$"] == "$.input"
+
+
+def test_the_states_of_a_jsonata_map_in_a_jsonpath_definition_are_instrumented_in_jsonata() -> None:
+    # Given a JSONPath definition whose Map state is in JSONata (its items inherit it)
+    items = jsonata_charge_card(End=True)
+    del items["QueryLanguage"], items["States"]["Charge card"]["Next"], items["States"]["Done"]
+    definition = {
+        "StartAt": "Each card",
+        "States": {
+            "Each card": {"Type": "Map", "QueryLanguage": "JSONata", "ItemProcessor": items, "End": True}
+        },
+    }
+
+    # When
+    states = instrument(definition, options())["States"]["Each card"]["ItemProcessor"]["States"]
+
+    # Then
+    assert "QueryLanguage" not in states["Request recovery: Charge card"]
+    assert (
+        states["Request recovery: Charge card"]["Arguments"]["MessageBody"]["failed_state"] == "Charge card"
+    )
+
+
+def test_a_jsonata_states_catchers_and_assign_are_kept_and_its_catch_all_follows_the_recovery() -> None:
+    # Given a JSONata state with an Assign, a specific catcher and a catch-all, and no Retry field
+    specific = {
+        "ErrorEquals": ["CardDeclined"],
+        "Assign": {"declined": "{% $states.errorOutput.Cause %}"},
+        "Output": "{% $states.input %}",
+        "Next": "Done",
+    }
+    catch_all = {"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "Done"}
+    definition = jsonata_charge_card(
+        Assign={"charged": "{% $states.result.Payload.id %}"}, Retry=[], Catch=[specific, catch_all]
+    )
+
+    # When
+    states = instrument(definition, options())["States"]
+
+    # Then the specific catcher comes first as it was; the state's Assign and Retry are untouched
+    task = states["Charge card"]
+    assert task["Assign"] == {"charged": "{% $states.result.Payload.id %}"} and task["Retry"] == []
+    assert task["Catch"][0] == specific
+    assert task["Catch"][-1]["Next"] == "Request recovery: Charge card"
+    assert len(task["Catch"]) == 2
+    # and the catch-all, as it was, catches what the person decides (its $states.input: the same input)
+    assert states["Request recovery: Charge card"]["Catch"] == [catch_all]
+
+
+def test_on_reject_in_jsonata_continues_with_the_input_and_the_rejection() -> None:
+    # Given
+    definition = jsonata_charge_card()
+    definition["States"]["Refund"] = {"Type": "Fail"}
+
+    # When
+    states = instrument(definition, options(on_reject="Refund"))["States"]
+
+    # Then
+    assert states["Request recovery: Charge card"]["Catch"] == [
+        {
+            "ErrorEquals": [REJECTED_ERROR, "States.Timeout"],
+            "Output": "{% $merge([$states.input, {'recovery_error': $states.errorOutput}]) %}",
+            "Next": "Refund",
+        }
+    ]
+    assert "Charge card: to Refund" not in states  # nothing to unwrap
+
+
+def test_each_jsonata_state_keeps_its_error_in_a_variable_of_its_own() -> None:
+    # Given two JSONata states, one with a long name
+    long_name = "Charge the customer's card, then " * 3
+    definition = jsonata_charge_card(Next=long_name)
+    definition["States"][long_name] = {**definition["States"]["Charge card"], "Next": "Done"}
+
+    # When
+    states = instrument(definition, options("Charge card", long_name))["States"]
+
+    # Then
+    (first,) = states["Charge card"]["Catch"][-1]["Assign"]
+    (second,) = states[long_name]["Catch"][-1]["Assign"]
+    assert first == "recovery_error_charge_card"
+    assert second != first and len(second) <= 80 and second.startswith("recovery_error_charge_the_customer_s")
+
+
+def test_a_variable_the_definition_already_assigns_is_not_taken_over() -> None:
+    # Given a definition that assigns the variable instrument would use
+    definition = jsonata_charge_card()
+    definition["States"]["Done"] = {"Type": "Pass", "Assign": {"recovery_error_charge_card": 1}, "End": True}
+
+    # When / Then
+    with pytest.raises(
+        InstrumentError, match='the variable "recovery_error_charge_card" it needs is already'
+    ):
+        instrument(definition, options())
+
+
+def express_items(state: str) -> dict[str, Any]:
+    """A JSONata definition whose ``state`` runs in the Express child workflows of a distributed Map."""
+    task = {k: v for k, v in jsonata_charge_card()["States"]["Charge card"].items() if k != "Next"}
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Each item",
+        "States": {
+            "Each item": {
+                "Type": "Map",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                    "StartAt": state,
+                    "States": {state: {**task, "End": True}},
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+def taken_name() -> dict[str, Any]:
+    definition = jsonata_charge_card()
+    definition["States"]["Request recovery: Charge card"] = {"Type": "Succeed"}
+    return definition
+
+
+@pytest.mark.parametrize(
+    ("definition", "chosen", "kwargs", "message"),
+    [
+        (jsonata_charge_card(), "Charge card", {"workflow_type": "EXPRESS"}, "must be Standard, not EXPRESS"),
+        (
+            express_items("Reserve"),
+            "Reserve",
+            {},
+            '"Reserve" (the items of "Each item") runs in Express child',
+        ),
+        (jsonata_charge_card(), "Done", {}, '"Done" (the top level) is a Succeed state, not a Task'),
+        (
+            taken_name(),
+            "Charge card",
+            {},
+            'the state name "Request recovery: Charge card" it needs is already',
+        ),
+        (
+            jsonata_charge_card(Catch=[{"ErrorEquals": ["States.ALL", "CardDeclined"], "Next": "Done"}]),
+            "Charge card",
+            {},
+            '"States.ALL" must be alone in the last catcher',
+        ),
+        (
+            jsonata_charge_card(),
+            "Charge card",
+            {"on_reject": "Refund"},
+            '--on-reject "Refund" is not a state',
+        ),
+    ],
+    ids=[
+        "express",
+        "express-child-workflows",
+        "not-a-task",
+        "name-taken",
+        "catch-all-not-alone",
+        "on-reject",
+    ],
+)
+def test_what_jsonpath_refuses_for_the_state_machine_is_refused_in_jsonata_too(
+    definition: Any, chosen: str, kwargs: dict[str, Any], message: str
+) -> None:
+    # Given / When / Then
+    with pytest.raises(InstrumentError) as refused:
+        instrument(definition, options(chosen, **kwargs))
+    assert message in str(refused.value)

@@ -21,6 +21,8 @@ def test_the_installed_moto_has_every_internal_the_seam_patches() -> None:
 def test_every_patched_internal_is_declared_once() -> None:
     assert len(set(moto_seam.TARGETS)) == len(moto_seam.TARGETS)
     assert moto_seam.LAMBDA_INVOKE in moto_seam.TARGETS and moto_seam.RETRY_TIME in moto_seam.TARGETS
+    assert moto_seam.JSONATA_EVALUATOR in moto_seam.TARGETS
+    assert set(moto_seam.JSONATA_VARIABLE_ENCODERS) <= set(moto_seam.TARGETS)
 
 
 def test_a_missing_internal_fails_at_once_naming_moto_the_target_and_the_remedy() -> None:
@@ -89,3 +91,69 @@ def test_a_patch_is_undone_on_the_way_out_even_for_an_inherited_member() -> None
     # Then the class inherits it again
     assert "_normalise_response" not in vars(service)
     assert service._normalise_response is inherited
+
+
+# ---------------------------------------------------------------- JSONata
+def _moto_evaluates(expression: str, variables: dict[str, object]) -> object:
+    """What moto's interpreter does with a JSONata field: write its variable store into the
+    expression, hand the whole to the engine."""
+    from moto.stepfunctions.parser.asl.eval.variable_store import VariableStore
+    from moto.stepfunctions.parser.asl.jsonata import jsonata
+
+    store = VariableStore()
+    for name, value in variables.items():
+        store.set(name, value)
+    composed = jsonata.compose_jsonata_expression(expression, [store.get_variable_declarations()])
+    return jsonata.eval_jsonata_expression(composed)
+
+
+def test_without_the_engine_moto_cannot_evaluate_jsonata() -> None:
+    # Given moto as installed (no engine plugged in)
+    # When / Then
+    with pytest.raises(TypeError):
+        _moto_evaluates("1 + 1", {})
+
+
+def test_with_the_engine_moto_evaluates_jsonata_with_its_variables_and_unplugs_it_after() -> None:
+    from moto.stepfunctions.parser.asl.jsonata import jsonata
+
+    # Given variables of every JSON type
+    variables = {"order": {"id": "o-1", "items": [1, 2.5]}, "count": 3, "paid": True, "note": None}
+
+    # When moto evaluates an expression using them, with the engine plugged in
+    with moto_seam.jsonata_engine():
+        value = _moto_evaluates(
+            "{'id': $order.id, 'total': $sum($order.items) * $count, 'paid': $paid}", variables
+        )
+
+    # Then the value is plain JSON, and afterwards moto is as it was
+    assert value == {"id": "o-1", "total": 10.5, "paid": True}
+    assert jsonata._eval_jsonata is None
+    assert jsonata.encode_jsonata_variable_declarations is moto_seam._get(
+        moto_seam.JSONATA_VARIABLE_ENCODERS[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['he said "hi"', "C:\\orders\\", "two\nlines", "caf\u00e9 \U0001f600", "{% $states.input %}"],
+    ids=["quotes", "backslashes", "newline", "non-ascii", "jsonata-like"],
+)
+def test_a_string_variable_reaches_the_expression_exactly_as_it_was_assigned(text: str) -> None:
+    # Given a variable holding text that moto would write between quotes as it is
+    # When an expression reads it back through moto's interpreter
+    with moto_seam.jsonata_engine():
+        value = _moto_evaluates("[$text, $length($text)]", {"text": text})
+
+    # Then it is the same text, whole characters included
+    assert value == [text, len(text)]
+    assert type(value) is list
+
+
+def test_a_failing_expression_raises_what_moto_expects_of_its_engine() -> None:
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+
+    # Given / When / Then
+    with moto_seam.jsonata_engine(), pytest.raises(JSONataException) as failed:
+        _moto_evaluates("$name + 1", {"name": "Ada"})
+    assert "must evaluate to a number" in str(failed.value.details)
