@@ -1,8 +1,9 @@
 """A state machine of one's own beside the recovery service in the embedded stack.
 
-Its Lambda tasks are answered by Python functions of this process (``module.function``, called
-with the task's payload and a Lambda context, as on AWS); its ``${Placeholder}``s are replaced as
-``DefinitionSubstitutions`` would. What ``recovery-ops instrument`` users and the tests deploy.
+Its Lambda tasks are answered by Python functions of this process (``module.function``, or the
+function itself, called with the task's payload and a Lambda context, as on AWS); its
+``${Placeholder}``s are replaced as ``DefinitionSubstitutions`` would. What ``recovery-ops
+instrument`` users, the tests and the pytest plugin (``service/local/recovery_stack.py``) deploy.
 """
 
 from __future__ import annotations
@@ -11,30 +12,66 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from service.local.lambda_dispatch import LocalFunction
+from service.local.lambda_dispatch import Handler, LocalFunction
 from service.local.stack import ACCOUNT_ID, EmbeddedStack
 
 
-def deploy_function(stack: EmbeddedStack, name: str, handler_path: str, timeout_seconds: int = 10) -> str:
-    """A Lambda function ``name`` run in-process by ``handler_path``; its ARN (created once per stack)."""
+@dataclass
+class InProcessFunction(LocalFunction):
+    """A function answered by a callable of this process (a test's closure, say) rather than by an
+    import path; ``handler_path`` only names it."""
+
+    function: Handler | None = None
+
+    def handler(self) -> Handler:
+        if self.function is None:
+            raise TypeError(f"{self.name} has no function to call")
+        return self.function
+
+
+def deploy_function(
+    stack: EmbeddedStack, name: str, handler: str | Handler, timeout_seconds: int = 10
+) -> str:
+    """A Lambda function ``name`` run in-process by ``handler`` (a ``module.function`` path or a
+    callable); its ARN. Created once per stack; a callable given again replaces the one before."""
     lambda_client = stack.client("lambda")
+    handler_path = handler if isinstance(handler, str) else _described(handler)
     try:
-        return lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     except lambda_client.exceptions.ResourceNotFoundException:
         pass
+    else:
+        if not isinstance(handler, str):
+            stack.dispatcher.register(_local_function(name, arn, handler, timeout_seconds))
+        return arn
     role = stack.client("iam").create_role(RoleName=f"{name}-role"[:64], AssumeRolePolicyDocument="{}")
     arn = lambda_client.create_function(
         FunctionName=name,
         Runtime="python3.13",
         Role=role["Role"]["Arn"],
-        Handler=handler_path,
+        Handler=handler_path[:128],  # Lambda's limit; the code runs in-process anyway
         Code={"ZipFile": _placeholder_code()},
         Timeout=timeout_seconds,
     )["FunctionArn"]
-    stack.dispatcher.register(LocalFunction(name, arn, handler_path, timeout_seconds=timeout_seconds))
+    stack.dispatcher.register(_local_function(name, arn, handler, timeout_seconds))
     return arn
+
+
+def _local_function(name: str, arn: str, handler: str | Handler, timeout_seconds: int) -> LocalFunction:
+    if isinstance(handler, str):
+        return LocalFunction(name, arn, handler, timeout_seconds=timeout_seconds)
+    return InProcessFunction(
+        name, arn, _described(handler), timeout_seconds=timeout_seconds, function=handler
+    )
+
+
+def _described(function: Handler) -> str:
+    """``module.qualified_name`` of a callable: what its function is called in messages."""
+    module = getattr(function, "__module__", None) or "?"
+    return f"{module}.{getattr(function, '__qualname__', type(function).__name__)}"
 
 
 def deploy_state_machine(

@@ -84,6 +84,12 @@ class SlackStandIn:
         with self._lock:
             return self.homes.get(user)
 
+    def posted_messages(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every message posted, thread replies included, as it reads now (updates applied), by
+        (channel, ts), oldest first."""
+        with self._lock:
+            return dict(self.messages)
+
     def calls_of(self, method: str, ok_only: bool = True) -> list[SlackCall]:
         with self._lock:
             return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]

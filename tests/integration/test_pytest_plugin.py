@@ -1,0 +1,231 @@
+"""The pytest plugin a team tests its own state machine with (service/local/pytest_plugin.py): the
+README's example test passes with plain pytest in a directory of its own, and the desk's waits and
+clicks say what happened when the recovery path is not what the test expects."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.local.recovery_desk import (
+    ActionNotDone,
+    Desk,
+    ExecutionNotSucceeded,
+    NoRecoveryInTime,
+    RecoveryNeverRequested,
+)
+from service.local.recovery_stack import RecoveryStack, StateMachine
+from service.local.slack_workspace import SlackWorkspace
+from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
+EXAMPLE_MARKER = "<!-- example: test_process_order.py -->"
+
+
+def readme_example() -> str:
+    """The Python block right after the README's example marker."""
+    _, marker, after = (ROOT / "README.md").read_text().partition(EXAMPLE_MARKER)
+    assert marker, f"README.md has no {EXAMPLE_MARKER}"
+    return re.match(r"\s*```python\n(.*?)```", after, re.S).group(1)
+
+
+def test_the_readme_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
+    tmp_path: Path,
+) -> None:
+    # Given the README's example test and the definition it uses, alone in a directory of their own
+    team = tmp_path / "team-ci"
+    team.mkdir()
+    assert ROOT not in team.parents
+    (team / "test_process_order.py").write_text(readme_example())
+    shutil.copy(PROCESS_ORDER, team)
+    pytest_command = Path(sys.executable).with_name("pytest")  # the project's venv
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+
+    # When plain pytest runs there (the plugin comes from the installed package's entry point)
+    finished = subprocess.run(
+        [str(pytest_command), "-q"], cwd=team, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+    # Then the example passes
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "1 passed" in finished.stdout
+
+
+# ------------------------------------------------------------------ the desk, in-process
+class VendorDown(Exception):
+    pass
+
+
+CHECKED: list[dict[str, Any]] = []
+VENDOR = {"up": False}
+
+
+def check_availability(event: dict, context: Any) -> dict:
+    CHECKED.append(event)
+    if not VENDOR["up"] and event["item"] != "sku-always":
+        raise VendorDown(f"the vendor does not answer for {event['item']}")
+    return {"available": True}
+
+
+@pytest.fixture(autouse=True)
+def _vendor_down() -> None:
+    VENDOR["up"] = False
+    CHECKED.clear()
+
+
+def process_order(
+    recovery_stack: RecoveryStack, definition: Any = PROCESS_ORDER, **kwargs: Any
+) -> StateMachine:
+    return recovery_stack.deploy_state_machine(
+        definition, functions={"CheckProductAvailabilityFunction": check_availability}, **kwargs
+    )
+
+
+def changed(change) -> dict:
+    """process_order.asl.json with ``change(definition)`` applied."""
+    definition = json.loads(PROCESS_ORDER.read_text())
+    change(definition)
+    return definition
+
+
+def test_an_execution_that_fails_without_asking_for_a_person_is_told_with_its_error_and_last_state(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a definition whose failed state has no Catch to the recovery step
+    machine = process_order(
+        recovery_stack, changed(lambda d: d["States"]["Check availability"].pop("Catch")), name="no-catch"
+    )
+
+    # When an execution fails
+    execution = machine.start({"item": "sku-lamp"})
+
+    # Then waiting for its recovery says it ended, why, where, and what a recovery step needs
+    with pytest.raises(RecoveryNeverRequested) as told:
+        desk.wait_for_recovery(execution)
+    message = str(told.value)
+    assert "'no-catch-1' ended FAILED with VendorDown: the vendor does not answer for sku-lamp" in message
+    assert "last in state 'Check availability'" in message
+    assert "never asked for a recovery" in message and "${RecoveryQueueUrl}" in message
+
+
+def test_a_recovery_request_the_collector_refuses_is_told_with_the_collectors_reason(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a recovery step that leaves out a required field of the contract
+    body = lambda d: d["States"]["Check availability recovery"]["Parameters"]["MessageBody"]  # noqa: E731
+    machine = process_order(
+        recovery_stack, changed(lambda d: body(d).pop("execution_name.$")), name="bad-contract"
+    )
+
+    # When an execution pauses
+    execution = machine.start({"item": "sku-lamp"})
+
+    # Then no recovery comes, and the wait says the collector refused the request and why
+    with pytest.raises(NoRecoveryInTime) as told:
+        desk.wait_for_recovery(execution, timeout=3)
+    message = str(told.value)
+    assert "it is RUNNING, last in state 'Check availability recovery'" in message
+    assert "the collector refused 1" in message and "execution_name: Field required" in message
+
+
+def test_edit_and_run_again_reruns_the_failed_step_with_the_new_input(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given an order paused on an item the vendor cannot check
+    execution = process_order(recovery_stack).start({"item": "sku-unknown"})
+    recovery = desk.wait_for_recovery(execution)
+    assert recovery.input == {"item": "sku-unknown", "status": "CREATED"}
+
+    # When the person edits its input to an item that is always available
+    resumed = desk.edit_and_run_again(recovery, {"item": "sku-always", "status": "CREATED"})
+
+    # Then the step runs again with that input and the order finishes
+    assert resumed.status == "RESUMED"
+    assert CHECKED[-1] == {"item": "sku-always"}
+    assert desk.wait_for_output(execution)["item"] == "sku-always"
+
+
+def test_reject_fails_the_execution_with_the_reason_shown_in_slack(
+    recovery_stack: RecoveryStack, desk: Desk, slack_workspace: SlackWorkspace
+) -> None:
+    # Given a paused order
+    execution = process_order(recovery_stack).start({"item": "sku-lamp"}, name="order-rejected")
+    recovery = desk.wait_for_recovery(execution)
+
+    # When the person rejects it with a reason
+    desk.reject(recovery, "the customer cancelled")
+
+    # Then the execution fails with RecoveryRejected, and its message says who rejected it and why
+    end = desk.wait_for_end(execution)
+    assert (end.status, end.error, end.output) == ("FAILED", "RecoveryRejected", None)
+    with pytest.raises(ExecutionNotSucceeded, match="'order-rejected' ended FAILED with RecoveryRejected"):
+        desk.wait_for_output(execution)
+    updated = slack_workspace.message_of(recovery).text
+    assert f"Rejected* by <@{recovery_stack.person}>" in updated and "the customer cancelled" in updated
+
+
+def test_recoveries_grouped_in_one_message_are_run_again_from_the_recoveries_list(
+    recovery_stack: RecoveryStack, desk: Desk, slack_workspace: SlackWorkspace
+) -> None:
+    # Given two orders paused at the same state with the same error: one group message, no button of their own
+    machine = process_order(recovery_stack)
+    executions = [machine.start({"item": "sku-lamp"}), machine.start({"item": "sku-vase"})]
+    recoveries = [desk.wait_for_recovery(execution) for execution in executions]
+    (message,) = slack_workspace.messages("C0RECOVERIES")
+    assert RUN_AGAIN_ALL in [button.action_id for button in message.buttons]
+    assert RUN_AGAIN not in [button.action_id for button in message.buttons]
+
+    # When the vendor is back and the person runs each again
+    VENDOR["up"] = True
+    resumed = [desk.run_again(recovery) for recovery in recoveries]
+
+    # Then both resume and both orders finish
+    assert [r.status for r in resumed] == ["RESUMED", "RESUMED"]
+    assert [desk.wait_for_output(execution)["status"] for execution in executions] == ["FINISHED", "FINISHED"]
+
+
+def test_a_recovery_of_its_own_is_run_again_from_its_message_and_the_message_shows_the_outcome(
+    recovery_stack: RecoveryStack, desk: Desk, slack_workspace: SlackWorkspace
+) -> None:
+    # Given a paused order, posted with its own buttons
+    execution = process_order(recovery_stack).start({"item": "sku-lamp"}, name="order-1")
+    recovery = desk.wait_for_recovery(execution)
+    posted = slack_workspace.message_of(recovery)
+    assert [b.action_id for b in posted.buttons if b.value == recovery.recovery_id][:1] == [RUN_AGAIN]
+    assert "Check availability" in posted.text and "VendorDown" in posted.text
+
+    # When the vendor is back and the person clicks Run again
+    VENDOR["up"] = True
+    desk.run_again(recovery)
+
+    # Then the message shows who ran it again, without the buttons, and the order finishes
+    updated = slack_workspace.message_of(recovery)
+    assert f"Run again* by <@{recovery_stack.person}>" in updated.text
+    assert not updated.buttons
+    assert desk.wait_for_output(execution)["status"] == "FINISHED"
+    assert CHECKED[-1] == {"item": "sku-lamp"}
+
+
+def test_a_click_by_someone_not_allowed_to_act_says_what_slack_told_them(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a paused order, and at the desk someone the stack does not allow to act
+    execution = process_order(recovery_stack).start({"item": "sku-lamp"})
+    recovery = desk.wait_for_recovery(execution)
+    desk.person = "USTRANGER"
+
+    # When they click Run again, Then the desk says nothing was resumed, with what Slack told them
+    with pytest.raises(
+        ActionNotDone, match="Run again on recovery .* it is still OPEN; Slack told USTRANGER: "
+    ):
+        desk.run_again(recovery)
+    assert [r.recovery_id for r in desk.open_recoveries(execution)] == [recovery.recovery_id]
