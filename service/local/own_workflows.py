@@ -13,12 +13,19 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-from service.local.lambda_dispatch import LocalFunction
+from service.local.lambda_dispatch import Handler, LocalFunction
 from service.local.stack import ACCOUNT_ID, EmbeddedStack
 
 
-def deploy_function(stack: EmbeddedStack, name: str, handler_path: str, timeout_seconds: int = 10) -> str:
-    """A Lambda function ``name`` run in-process by ``handler_path``; its ARN (created once per stack)."""
+def deploy_function(
+    stack: EmbeddedStack,
+    name: str,
+    handler_path: str,
+    timeout_seconds: int = 10,
+    answer: Handler | None = None,
+) -> str:
+    """A Lambda function ``name`` run in-process by ``handler_path`` (or by ``answer``, a function of
+    this process); its ARN (created once per stack)."""
     lambda_client = stack.client("lambda")
     try:
         return lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
@@ -33,7 +40,9 @@ def deploy_function(stack: EmbeddedStack, name: str, handler_path: str, timeout_
         Code={"ZipFile": _placeholder_code()},
         Timeout=timeout_seconds,
     )["FunctionArn"]
-    stack.dispatcher.register(LocalFunction(name, arn, handler_path, timeout_seconds=timeout_seconds))
+    stack.dispatcher.register(
+        LocalFunction(name, arn, handler_path, timeout_seconds=timeout_seconds, answer=answer)
+    )
     return arn
 
 
