@@ -162,6 +162,18 @@ class ServeSettings(HandlerConfig):
         return _user_ids(self.allowed_user_ids)
 
 
+class TrySettings(ServeSettings):
+    """`recovery-ops try`: where its Slack messages go (as ``serve --local``) and the editor that
+    Edit input opens (unset: the edited input is read as one line from the terminal)."""
+
+    editor: str | None = Field(alias="EDITOR", default=None)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrySettings:
+        """As ``OperatorSettings.from_environment``: an empty variable counts as unset."""
+        return _from_environment(cls, environ)
+
+
 SettingsT = TypeVar("SettingsT", bound=HandlerConfig)
 
 

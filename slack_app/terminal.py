@@ -1,4 +1,6 @@
-"""Render a Slack message (its Block Kit JSON) as plain text, for the demo without a Slack workspace."""
+"""Render Slack messages (their Block Kit JSON, or a reply's text) as plain text, for the local runs
+without a Slack workspace (`recovery-ops demo` and `recovery-ops try`, through
+``service.local.slack_transcript``)."""
 
 from __future__ import annotations
 
@@ -30,3 +32,9 @@ def render_message(channel: str, blocks: list[dict], width: int = 100) -> list[s
             lines.append("│ " + "·" * (width - 4))
     lines.append("└" + "─" * (width - 1))
     return lines
+
+
+def render_text(text: str, width: int = 100) -> list[str]:
+    """A reply's mrkdwn text (a thread reply, an answer only the person sees) as plain lines."""
+    lines = _text(text).strip().splitlines()[:12]
+    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]

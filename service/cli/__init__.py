@@ -6,6 +6,7 @@
   serve         serve [--local]
   demo          demo
   instrument    instrument, with its own options (the transform: ``service.instrumentation``)
+  try_command   try: a definition run once beside the recovery service, answered from the terminal
   routes        routes show / routes test: the routing rules of a deployment or a file
   deployment    which deployment a command acts on: options, else ``--stack``, else the settings
 
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         from service.cli.serve import serve_command
 
         return serve_command(args)
+    if args.command == "try":
+        from service.cli.try_command import try_command
+
+        return try_command(args)
     from service.config import ConfigurationError, OperatorSettings, RoutesSettings
 
     if args.command == "routes":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from service.cli import dead_letters, demo, operate, routes, serve
+from service.cli import dead_letters, demo, operate, routes, serve, try_command
 
 DESCRIPTION = """`recovery-ops`: the operator's command line.
 
@@ -23,6 +23,7 @@ DESCRIPTION = """`recovery-ops`: the operator's command line.
   recovery-ops routes test --machine M --state S [--error E]   which rule a recovery would match
   recovery-ops serve [--local]           the Slack app on this machine (Flask or Socket Mode)
   recovery-ops instrument F --state S    a definition whose state S pauses for a person on failure
+  recovery-ops try F [--fail S]          run definition F once beside the recovery service, answer here
 
 list/show/retry/reject/dlq act on a deployment with your AWS credentials: name its stack with
 --stack (the table and queues come from the stack's outputs), or pass --table / the queue URLs,
@@ -47,4 +48,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     routes.add_command(commands)
     serve.add_command(commands)
+    try_command.add_command(commands)
     return parser

@@ -94,6 +94,14 @@ def state_steps(events: list[dict]) -> list[StateStep]:
     return steps
 
 
+def state_path(events: list[dict]) -> str:
+    """The states an execution went through, as a person reads them: "A ✓  →  B ✗ Error  →  C ✓"."""
+    return "  →  ".join(
+        f"{step.name} {'✓' if step.exited else '✗ ' + (step.error or '')}".rstrip()
+        for step in state_steps(events)
+    )
+
+
 def failed_error_names(events: list[dict]) -> list[str]:
     """Every error name the execution's tasks failed with, in order (retries included)."""
     names = []

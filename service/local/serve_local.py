@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from service.local.collector_poller import poll_collector
+from service.local.local_slack import LocalSlack
 from service.local.order_api_client import LocalOrderApi
 from service.local.stack import embedded_stack, quiet_interpreter_logs
 from service.local.vendor_server import serve_dummy_vendor
@@ -24,7 +25,6 @@ from service.supplier.dummy import DummyVendor, VendorBehaviour
 if TYPE_CHECKING:
     from service.config import ServeSettings
 
-TOKEN_SECRET = "recovery-ops/slack-bot-token"
 PAUSE_DEADLINE_SECONDS = 180
 PAUSED_ORDERS = [
     {"customer_id": "customer-1", "product_id": "sku-lamp", "quantity": 1},
@@ -38,7 +38,7 @@ def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> I
     from service.config import DeskConfig
     from slack_app.desk import build_desk
 
-    token = settings.slack_bot_token or ""
+    slack = LocalSlack.workspace(settings)  # the token itself is checked by serve
     allowed = settings.allowed_users
     group = settings.allowed_user_group or None
     quiet_interpreter_logs()
@@ -53,9 +53,9 @@ def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> I
                     "SlackDefaultChannel": settings.channel,
                     "CircuitBreakerEnabled": "false",
                 },
-                secrets={TOKEN_SECRET: token},
+                secrets=slack.secrets(),
                 # SLACK_API_URL: another Slack Web API endpoint (the tests' stand-in)
-                environment={"SLACK_API_URL": settings.slack_api_url} if settings.slack_api_url else {},
+                environment=slack.environment(),
                 quiet=True,
             )
         )

@@ -4,16 +4,54 @@ from __future__ import annotations
 
 from service.cli import main
 from service.local.demo import run_demo
+from service.local.demo_desk import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, DeskAction
+
+ACTING = " -> the desk "  # a decision line: "  recovery rec-…: <execution> <state> <error> (<routing>) -> …"
+OUTCOMES = ("Run again by", "Edited and run again by", "Rejected by")  # the outcome's line of a message
+
+
+def shows_outcome(lines: list[str], execution: str) -> bool:
+    """Whether ``lines`` show the outcome of ``execution``'s recovery: its message updated with who
+    acted, or (a recovery of a group message) a reply in that message's thread."""
+    for index, line in enumerate(lines):
+        if f"`{execution}`:" in line and " by " in line:
+            return True
+        if line.endswith(f"Execution: {execution}"):
+            block = lines[index : index + 20]
+            if any(outcome in later for later in block for outcome in OUTCOMES):
+                return True
+    return False
+
+
+def assert_each_outcome_follows_its_action(lines: list[str]) -> None:
+    """Each action's outcome is shown after it, before the desk's next action."""
+    acting = [i for i, line in enumerate(lines) if ACTING in line and "waits until" not in line]
+    assert acting
+    for here, following in zip(acting, [*acting[1:], len(lines)], strict=True):
+        execution = lines[here].split("…: ", 1)[1].split(" ", 1)[0]
+        assert shows_outcome(lines[here + 1 : following], execution), lines[here]
+
+
+def assert_decided_as_a_support_person_would(actions: tuple[DeskAction, ...], lines: list[str]) -> None:
+    """Outages are run again, never rejected; only bad data is edited or rejected, with its own reason."""
+    technical = [a for a in actions if a.error in OUTAGE_ERRORS or a.routing == "technical"]
+    assert technical
+    assert {(a.action, a.reason) for a in technical} == {(RUN_AGAIN, None)}
+    data = [a for a in actions if a not in technical]
+    assert {a.error for a in data} == {"VendorRejectedRequest"}
+    assert {a.reason for a in data if a.action == REJECT} == {"unknown product"}
+    assert not any("(technical)" in line and "-> the desk rejects" in line for line in lines)
 
 
 def test_the_demo_reports_every_order_and_execution() -> None:
     lines: list[str] = []
 
-    # Given a healthy vendor and seven orders, the seventh for a product the vendor does not know,
-    # then four orders during an outage
+    # Given a healthy vendor and seven orders, the fourth for more than the vendor has, the seventh
+    # for a product the vendor does not know, then four orders during an outage
     result = run_demo(order_count=7, failure_rate=0.0, out=lines.append)
 
-    # Then the unknown product is rejected by the operator, its order fails and goes to the DLQ; the
+    # Then the unknown product is rejected by the operator, its order fails and goes to the DLQ (the
+    # order for more than the vendor has is edited to what it has, and finishes); the
     # outage's orders wait for the circuit or pause for a person (posted to Slack), and all finish;
     # the multi-item order ends partially finished: one item run again, one rejected (in the DLQ)
     assert result.orders_by_status == {"FINISHED": 10, "FAILED": 1, "PARTIALLY_FINISHED": 1}
@@ -38,6 +76,24 @@ def test_the_demo_reports_every_order_and_execution() -> None:
     assert any("VendorUnavailable" in line for line in lines)
     assert any("Wait for circuit" in line for line in lines)
     assert lines[-7] == "summary"
+    # the desk decided each recovery from what it said, and each outcome shows after its action
+    assert_decided_as_a_support_person_would(result.actions, lines)
+    assert [a.action for a in result.actions].count(EDIT) == 1  # the order for more than the vendor has
+    assert any("-> the desk edits the quantity to the 1000 available" in line for line in lines)
+    assert any("Edited and run again by <@UDEMODESK>" in line for line in lines)
+    assert_each_outcome_follows_its_action(lines)
+
+
+def test_a_flaky_vendors_outages_are_run_again_and_only_bad_data_is_rejected() -> None:
+    lines: list[str] = []
+
+    # Given a vendor failing most calls: valid orders exhaust their retries (VendorUnavailable)
+    result = run_demo(order_count=7, failure_rate=0.8, seed=3, out=lines.append)
+
+    # Then every valid order ends as with a healthy vendor: no outage was rejected as bad data
+    assert result.orders_by_status == {"FINISHED": 10, "FAILED": 1, "PARTIALLY_FINISHED": 1}
+    assert_decided_as_a_support_person_would(result.actions, lines)
+    assert_each_outcome_follows_its_action(lines)
 
 
 def test_the_cli_runs_the_demo(capsys) -> None:

@@ -119,10 +119,17 @@ def test_serve_help_names_every_environment_variable_it_reads() -> None:
 
 
 def test_no_command_reads_the_environment_itself_only_through_its_typed_settings() -> None:
-    # Given every module a command runs in: the command line, serve, serve --local, the demo
+    # Given every module a command runs in: the command line, serve, serve --local, the demo, try
+    local = ROOT / "service" / "local"
     commands = [*(ROOT / "service" / "cli").glob("*.py")]
-    commands += [ROOT / "slack_app" / "serve.py", ROOT / "service" / "local" / "serve_local.py"]
-    commands += [ROOT / "service" / "local" / "demo.py"]
+    commands += [ROOT / "slack_app" / "serve.py", local / "serve_local.py", local / "local_slack.py"]
+    commands += [
+        local / "demo.py",
+        local / "demo_desk.py",
+        local / "desk_clicks.py",
+        local / "slack_transcript.py",
+    ]
+    commands += [local / "try_definition.py", local / "try_session.py"]
 
     # When they are read
     reading = [path.relative_to(ROOT) for path in commands if ENVIRONMENT_READ.search(path.read_text())]

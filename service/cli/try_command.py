@@ -1,0 +1,112 @@
+"""`recovery-ops try DEFINITION.asl.json`: run a state machine once beside the recovery service, on
+this machine, and answer its pauses from the terminal (``service.local.try_session``).
+
+    recovery-ops try payments.recovering.asl.json --function ChargeCardFunction=payments:charge \\
+        --fail "Charge card" --sub Currency=EUR --input order.json
+
+Refused before anything is deployed (exit code 2, saying why): a missing file, a file that is not
+JSON or not ASL, an Express state machine, an unknown ``--fail`` state (the states are listed), a
+``--function`` no task calls, a module that cannot be imported, a ``${Key}`` without a value. The exit
+code is 0 when the execution succeeded and 1 when it ended otherwise or was left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+TRY_ENVIRONMENT = """answers (read from standard input, a line each, so a script can give them):
+  r  Run again      e  Edit input (opens $EDITOR on the input JSON)      j  Reject (asks a reason)
+  q  Quit (the execution is left paused and ends with the local run)
+
+environment:
+  EDITOR                  what Edit input opens (unset: the new input is read as one line of JSON)
+  SLACK_BOT_TOKEN         post the messages to your workspace instead of showing a local stand-in's
+  SLACK_CHANNEL           where they are posted (default recoveries)
+  SLACK_API_URL           another Slack Web API endpoint
+"""
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    """The subcommand try and its options."""
+    command = commands.add_parser(
+        "try",
+        help="run a state machine definition once beside the recovery service and answer it from here",
+        description="Deploy DEFINITION into an embedded moto stack beside the recovery service, run it "
+        "once, show the Slack messages of each pause and answer them from the terminal, then print the "
+        "execution's status and output. The state machine must be Standard (the recovery pattern waits "
+        "for a task token); `recovery-ops instrument` gives its Tasks the recovery treatment.",
+        epilog=TRY_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
+    command.add_argument(
+        "--function",
+        action="append",
+        default=[],
+        dest="functions",
+        metavar="NAME=module:function",
+        help="answer the Lambda function NAME (its name or ARN as the definition calls it, or the key "
+        "of its ${Key}) with a Python function; modules are found beside the definition or here "
+        "(repeatable; other Lambda tasks answer their input back)",
+    )
+    command.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        dest="fails",
+        metavar="STATE[=Error]",
+        help="fail this Lambda task (with Error, default FailedOnPurpose) every time until it is run "
+        "again from the desk (repeatable)",
+    )
+    command.add_argument(
+        "--sub",
+        action="append",
+        default=[],
+        dest="subs",
+        metavar="KEY=VALUE",
+        help="replace ${KEY} in the definition, as DefinitionSubstitutions do (repeatable)",
+    )
+    command.add_argument(
+        "--input", type=Path, metavar="FILE", help="the execution's input, a JSON file (default: {})"
+    )
+    command.add_argument(
+        "--workflow-type",
+        type=str.upper,
+        choices=["STANDARD", "EXPRESS"],
+        default="STANDARD",
+        help="the state machine's type (default: STANDARD); EXPRESS is refused: it cannot pause for a person",
+    )
+    command.add_argument(
+        "--wait-seconds",
+        type=float,
+        default=120.0,
+        help="how long to wait for the execution to pause or end, after it starts and after each "
+        "answer (default 120)",
+    )
+
+
+def try_command(args: argparse.Namespace) -> int:
+    """0: the execution succeeded; 1: it failed or was left running; 2: refused."""
+    from service.config import ConfigurationError, TrySettings
+    from service.local.try_definition import TryError, plan_try
+
+    try:
+        settings = TrySettings.from_environment()
+        plan = plan_try(
+            args.definition,
+            functions=args.functions,
+            fails=args.fails,
+            subs=args.subs,
+            input_path=args.input,
+            workflow_type=args.workflow_type,
+            search=[Path.cwd()],
+        )
+    except (ConfigurationError, TryError) as problem:
+        print(f"recovery-ops try: {problem}", file=sys.stderr)
+        return 2
+    from service.local.try_session import Terminal, run_try
+
+    outcome = run_try(plan, settings, Terminal(sys.stdin, sys.stdout), wait_seconds=args.wait_seconds)
+    return 0 if outcome.status == "SUCCEEDED" else 1
