@@ -7,7 +7,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
-PYTEST_ARGS ?= -n 2  # pytest-xdist: two workers, one per core of the CI machines
+PYTEST_ARGS ?= -n 3  # pytest-xdist: three workers on the CI machines' two cores (tests also wait on moto)
 
 .PHONY: help venv demo test lint unit bench sam-check lock clean
 
