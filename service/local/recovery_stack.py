@@ -24,12 +24,11 @@ from typing import Any
 from service.local.cfn_template import TEMPLATE_PATH
 from service.local.lambda_dispatch import Handler
 from service.local.own_workflows import deploy_function
-from service.local.slack_standin import SlackStandIn
+from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn
 from service.local.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
 
 SUPPORT_PERSON = "U0SUPPORT"  # the one Slack user allowed to act
 RECOVERY_CHANNEL = "C0RECOVERIES"  # where every recovery is posted
-BOT_TOKEN = "xoxb-recovery-stack"
 SIGNING_SECRET = "recovery-stack-signing-secret"
 BOT_TOKEN_SECRET = "recovery-ops/slack-bot-token"  # template.yaml's default secret names
 SIGNING_SECRET_NAME = "recovery-ops/slack-signing-secret"
@@ -216,7 +215,7 @@ def deployed_recovery_stack(
         )
     parameters = {**default_parameters(person), **(parameters or {})}
     secrets = {
-        parameters.get("SlackBotTokenSecretName", BOT_TOKEN_SECRET): BOT_TOKEN,
+        parameters.get("SlackBotTokenSecretName", BOT_TOKEN_SECRET): LOCAL_BOT_TOKEN,
         parameters.get("SlackSigningSecretName", SIGNING_SECRET_NAME): SIGNING_SECRET,
     }
     interpreter_logs = logging.getLogger("moto.stepfunctions")
