@@ -148,13 +148,8 @@ class SelfHealing:
         since = reading.since.timestamp() if reading.since else 0.0
         return reading.state is CircuitState.CLOSED and abs(since - closure.closed_at) < 0.001
 
-    def resumable(self, closure: Closure) -> tuple[list[Recovery], int]:
-        """The open recoveries self-healing may resume for ``closure``, oldest first, and how many
-        others its outage left that stay for people."""
-        return self.resumable_of(closure.dependency)
-
-    def resumable_of(self, dependency: str) -> tuple[list[Recovery], int]:
-        """``resumable`` for the outage of ``dependency``, whichever closing."""
+    def resumable(self, dependency: str) -> list[Recovery]:
+        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first."""
         found: dict[str, Recovery] = {}
         for error in self.outage_errors:
             where = ListFilter(dependency=dependency, error=error)
@@ -162,14 +157,11 @@ class SelfHealing:
                 RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT, oldest_first=True
             ):
                 found[recovery.recovery_id] = recovery
-        resumable, left = [], 0
-        for recovery in sorted(found.values(), key=lambda r: r.sort_key):
-            why = why_left_for_people(recovery, self.heals_itself(recovery), self._was_edited(recovery))
-            if why is None:
-                resumable.append(recovery)
-            else:
-                left += 1
-        return resumable, left
+        return [
+            recovery
+            for recovery in sorted(found.values(), key=lambda r: r.sort_key)
+            if why_left_for_people(recovery, self.heals_itself(recovery), self._was_edited(recovery)) is None
+        ]
 
     # ------------------------------------------------------------------ one round
     def round(self, closure: Closure, budget_seconds: float) -> RoundReport:
@@ -181,7 +173,7 @@ class SelfHealing:
         report = RoundReport(done=False)
         deadline = self.monotonic() + budget_seconds
         report.carried_on = self._carry_on_interrupted(closure)
-        resumable, _ = self.resumable(closure)
+        resumable = self.resumable(closure.dependency)
         runs = self._runs_for(closure, resumable)
         todo = [
             r for r in resumable if r.group_id in runs and runs[r.group_id].state is HealingState.RESUMING
@@ -236,7 +228,7 @@ class SelfHealing:
             since = reading.probeable_since  # OPEN: its open period's end; HALF_OPEN: its lease's end
             if since is None or now < since.timestamp() + grace_seconds:
                 continue  # closed, or callers may still take the probe
-            resumable, _ = self.resumable_of(reading.dependency)
+            resumable = self.resumable(reading.dependency)
             if not resumable:
                 continue
             oldest = resumable[0]
