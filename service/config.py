@@ -239,6 +239,17 @@ class ExecutionWatcherConfig(HandlerConfig):
         return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
 
+class ReconcilerConfig(HandlerConfig):
+    """The reconciler's function: the table it settles, and the Slack messages it brings up to date."""
+
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+    #: recoveries asked about per run: bounded work, the rest in the next minute's run
+    budget: int = Field(alias="RECONCILER_BUDGET", default=200, ge=1, le=5000)
+
+
 class ReminderConfig(HandlerConfig):
     recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)

@@ -27,7 +27,9 @@ from service.recovery.healing_runs import HealingRuns
 from service.recovery.input_edit import SchemaCatalog
 from service.recovery.notifier import ChannelRouting
 from service.recovery.ownership import Owners
+from service.recovery.reconciler import Reconciler
 from service.recovery.rules_parameter import rules_source
+from service.recovery.step_functions_history import StepFunctionsHistory
 from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
 from service.recovery.team_access import TeamAccess
@@ -50,6 +52,7 @@ class Desk:
     owners: Owners
     runs: HealingRuns  # self-healing runs, for Stop on a group message
     redrive: Redrive | None = None
+    reconciler: Reconciler | None = None  # settles an in-flight recovery from Step Functions' record
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
     circuits: CircuitBoard | None = None  # the Home tab's circuit breakers; None: no breaker table
 
@@ -74,7 +77,8 @@ def build_desk(
     store = RecoveryStore(table, dynamodb, days)
     groups = GroupStore(table, dynamodb, days * 86400)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
-    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display)
+    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
     policy = AccessPolicy(
         allowed_users=config.allowed_users,
         allowed_group=config.allowed_user_group or None,
@@ -95,6 +99,7 @@ def build_desk(
         access=TeamAccess(policy, rules.rules),
         owners=Owners(store, dynamodb),
         runs=HealingRuns(table, dynamodb, days * 86400),
+        reconciler=reconciler,
         schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
         audit=AuditItems(table, dynamodb, days),
         redrive=None

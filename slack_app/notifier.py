@@ -181,6 +181,8 @@ class SlackOutcomeDisplay:
         self._grouped = grouped
 
     def show_outcome(self, recovery: Recovery) -> None:
+        """Raises ``NotifierUnavailable`` when the message could not be brought up to date (Slack,
+        or reading whether it is a group's): the caller marks it for the reconciler."""
         if not (recovery.slack_channel and recovery.slack_ts):
             return
         text = outcome_text(recovery)
@@ -198,18 +200,20 @@ class SlackOutcomeDisplay:
                     text=recovery_fallback_text(recovery),
                     blocks=outcome_blocks(recovery, text),
                 )
-        except (SlackClientError, OSError) as exc:  # the action happened; only its display is stale
+        except Exception as exc:  # noqa: BLE001 - the action happened; only its display is stale
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning(
                 "recovery handled but its Slack message could not be updated",
                 recovery_id=recovery.recovery_id,
                 status=str(recovery.status),
-                error=str(exc),
+                error=type(exc).__name__,
             )
+            raise NotifierUnavailable(f"message not updated: {type(exc).__name__}") from exc
 
     def show_open(self, recovery: Recovery, change: str) -> None:
-        """An open recovery that changed hands: its own message shows the owner (and Take it or
-        Release); a recovery of a group message gets ``change`` in that message's thread."""
+        """An open recovery that changed hands (or is open again): its own message shows it with its
+        buttons (and the owner); a recovery of a group message gets ``change`` in that message's
+        thread. Raises ``NotifierUnavailable`` when the message could not be brought up to date."""
         if not (recovery.slack_channel and recovery.slack_ts):
             return
         try:
@@ -224,13 +228,14 @@ class SlackOutcomeDisplay:
                     text=recovery_fallback_text(recovery),
                     blocks=recovery_blocks(recovery),
                 )
-        except (SlackClientError, OSError) as exc:  # the owner is stored; only its display is stale
+        except Exception as exc:  # noqa: BLE001 - what is stored stands; only the message is behind
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning(
-                "owner changed but the Slack message could not be updated",
+                "open recovery's Slack message could not be updated",
                 recovery_id=recovery.recovery_id,
-                error=str(exc),
+                error=type(exc).__name__,
             )
+            raise NotifierUnavailable(f"message not updated: {type(exc).__name__}") from exc
 
 
 class SlackFailureDisplay:

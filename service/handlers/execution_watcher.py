@@ -18,6 +18,8 @@ from service.orders.order_store import OrderStore
 from service.recovery.execution_end import ExecutionEnded, OutermostCatch
 from service.recovery.failures import FailureStore
 from service.recovery.groups import GroupStore
+from service.recovery.reconciler import Reconciler
+from service.recovery.step_functions_history import StepFunctionsHistory
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
 
@@ -32,10 +34,13 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
     orders = None
     if config.orders_table_name and config.order_state_machine_arn:  # the order example is deployed
         orders = OrderStore(config.orders_table_name, dynamodb)
+    store = RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
+    display = SlackOutcomeDisplay(client, groups.shares_message)
     return OutermostCatch(
-        store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        store=store,
         failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
-        recovery_display=SlackOutcomeDisplay(client, groups.shares_message),
+        recovery_display=display,
+        reconciler=Reconciler(store, StepFunctionsHistory(aws_clients.client("stepfunctions")), display),
         failure_display=SlackFailureDisplay(
             SlackNotifier(client), client, config.technical_channel or config.default_channel
         ),

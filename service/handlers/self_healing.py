@@ -21,8 +21,10 @@ from service.recovery.actions import RecoveryActions
 from service.recovery.groups import GroupStore
 from service.recovery.healing_runs import Closure, HealingRuns
 from service.recovery.notifier import ChannelRouting
+from service.recovery.reconciler import Reconciler
 from service.recovery.rules_parameter import rules_source
 from service.recovery.self_healing import Pace, SelfHealing
+from service.recovery.step_functions_history import StepFunctionsHistory
 from service.recovery.step_functions_tokens import StepFunctionsTokens
 from service.recovery.store import RecoveryStore
 from slack_app.notifier import SlackHealingDisplay, SlackOutcomeDisplay, web_client
@@ -39,21 +41,21 @@ def self_healing(config: SelfHealingConfig) -> SelfHealing:
     store = RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
     groups = GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400)
     rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
+    sfn = aws_clients.client("stepfunctions")
+    display = SlackOutcomeDisplay(slack, groups.shares_message)
+    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     return SelfHealing(
         store=store,
         groups=groups,
         runs=HealingRuns(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
-        actions=RecoveryActions(
-            store,
-            StepFunctionsTokens(aws_clients.client("stepfunctions")),
-            display=SlackOutcomeDisplay(slack, groups.shares_message),
-        ),
+        actions=RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler),
         circuits=CircuitBoard(config.circuit_breaker_table_name, dynamodb),
         rules=rules.rules,
         outage_errors=config.errors,
         heals_by_default=config.heals_by_default,
         display=SlackHealingDisplay(slack),
         pace=Pace(config.resumes_per_second),
+        reconciler=reconciler,
     )
 
 

@@ -1,14 +1,24 @@
 """Run again and Reject: the only code that hands a task token back to its workflow.
 
-Exactly once: a recovery moves OPEN → RESUMING with a conditional write before any call is
-made, so of two clicks (two people, a double click, Slack retrying the request, the CLI and
-Slack at once) only the first reaches Step Functions; the others are told who is handling it.
-Then the call, through the task-token port (``task_tokens.py``): success with the step's input
-(or the edited one), or failure with ``RecoveryRejected``; a throttled call is tried again after
-a jittered pause. A dead token (the step timed out, the execution was stopped or
-redriven elsewhere) closes the recovery as EXPIRED. A call Step Functions refuses for another
-reason gives the recovery back (RESUMING → OPEN) so someone can try again; nothing is lost.
+Exactly once, on the product's own account: a recovery moves OPEN → RESUMING with a conditional
+write (the claim) before any call is made, so of two clicks (two people, a double click, Slack
+retrying the request, the CLI and Slack at once) only the first reaches Step Functions; the others
+are told who is handling it. The claim is a lease: it names its holder (one action in one process)
+and lasts ``lease_seconds``; the holder renews it before each call that would outlive it and makes
+no call once it has lost it. A claim whose process is gone is settled by the reconciler
+(``reconciler.py``) from Step Functions' own record, never by sending again.
 
+Then the call, through the task-token port (``task_tokens.py``): success with the step's input (or
+the edited one), or failure with ``RecoveryRejected``; a throttled call is tried again after a
+jittered pause. The answers:
+- accepted: RESUMED or REJECTED, audited;
+- a dead token (the step timed out, the execution was stopped or redriven elsewhere): EXPIRED;
+- refused for another reason (nothing happened): RESUMING → OPEN, so someone can try again;
+- no answer (a timeout, a dropped connection): unknown, never "refused". The execution's record
+  is asked at once; what it cannot tell yet stays in flight, under its lease, for the reconciler.
+
+A fault after the call (the outcome write throttled, a read that fails) never turns what Step
+Functions accepted into anything else: the recovery stays in flight and is settled from the record.
 The Slack app, the CLI and bulk actions all go through here; every attempt lands in the audit.
 """
 
@@ -17,15 +27,18 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from service import observability
+from service.observability import logger
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import RecoveryNotFound, RecoveryStore
+from service.recovery.store import STORE_FAULTS, RecoveryNotFound, RecoveryStore
 from service.recovery.task_tokens import TaskTokens, TokenOutcome, TokenResult
 
 REJECTED_ERROR = "RecoveryRejected"
@@ -50,6 +63,7 @@ class ActionOutcome(StrEnum):
     ALREADY_HANDLED = "ALREADY_HANDLED"  # someone else's click won
     NOT_FOUND = "NOT_FOUND"
     FAILED = "FAILED"  # Step Functions refused for another reason; the recovery is open again
+    IN_FLIGHT = "IN_FLIGHT"  # not known yet: the recovery stays in flight until settled from the record
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,18 @@ class ActionResult:
         return self.outcome in (ActionOutcome.RESUMED, ActionOutcome.REJECTED)
 
 
+class Settler(Protocol):
+    """Settles an in-flight recovery from Step Functions' record (``reconciler.Reconciler``)."""
+
+    def settle_claim(self, recovery: Recovery, owner: str) -> ActionResult | None:
+        """The outcome the record proves for ``owner``'s claim, stored and shown; None when the
+        record cannot tell yet (the recovery stays in flight)."""
+        ...
+
+
 class OutcomeDisplay(Protocol):
-    """Where a closed recovery's outcome is shown (its Slack message); failures there are not fatal."""
+    """Where a closed recovery's outcome is shown (its Slack message). A failure raises: the
+    recovery is marked for the reconciler, which carries the update on."""
 
     def show_outcome(self, recovery: Recovery) -> None: ...
 
@@ -83,6 +107,14 @@ class ThrottleBackoff:
         self.sleep(random.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt)))
 
 
+#: how long a claim holds a recovery before the reconciler may settle it; longer than any one
+#: call to Step Functions (botocore's timeouts and retries), far shorter than a person waits
+LEASE_SECONDS = 120
+#: a call is made only with at least this much of the lease left (else the lease is renewed first)
+CALL_BUDGET_SECONDS = 60
+OUTCOME_WRITE_ATTEMPTS = 3
+
+
 class RecoveryActions:
     def __init__(
         self,
@@ -91,12 +123,16 @@ class RecoveryActions:
         display: OutcomeDisplay | None = None,
         backoff: ThrottleBackoff | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settler: Settler | None = None,
+        lease_seconds: int = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self._tokens = tokens
         self._display = display
         self._backoff = backoff or ThrottleBackoff()
         self._clock = clock
+        self.settler = settler
+        self._lease = timedelta(seconds=lease_seconds)
 
     # ------------------------------------------------------------------ actions
     def run_again(
@@ -114,12 +150,14 @@ class RecoveryActions:
         edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
         detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
-        claimed = self._claim(recovery_id, actor, action, detail)
+        owner = _claim_id()
+        claimed = self._claim(recovery_id, actor, action, detail, owner)
         if isinstance(claimed, ActionResult):
             return claimed
         output = json.dumps(new_input if edited else claimed.input, ensure_ascii=False)
         return self._finish(
             claimed,
+            owner,
             actor,
             action,
             lambda: self._tokens.send_success(claimed.task_token, output),
@@ -128,37 +166,19 @@ class RecoveryActions:
             show,
         )
 
-    def finish_interrupted_run_again(self, recovery: Recovery, actor: str, show: bool = True) -> ActionResult:
-        """Carry on a plain Run again whose claim (by ``actor``) was made but whose run was cut off
-        (a crash, a time limit) before its outcome was stored: the call is made again. Step Functions
-        accepts a token once, so a call that had reached it is answered as a dead token (EXPIRED,
-        saying so), never a second resume."""
-        if recovery.status is not RecoveryStatus.RESUMING:
-            return ActionResult(ActionOutcome.ALREADY_HANDLED, recovery, "is not being resumed")
-        output = json.dumps(recovery.input, ensure_ascii=False)
-        return self._finish(
-            recovery,
-            actor,
-            "run again",
-            lambda: self._tokens.send_success(recovery.task_token, output),
-            RecoveryStatus.RESUMED,
-            {"carried_on": "after an interruption"},
-            show,
-            dead_note=" (or the interrupted run had already reached Step Functions, and the execution "
-            "went on)",
-        )
-
     def reject(
         self, recovery_id: str, actor: str, reason: str | None = None, show: bool = True
     ) -> ActionResult:
         """Fail the paused step with ``RecoveryRejected``: the workflow compensates."""
         detail = {"reason": reason} if reason else {}
-        claimed = self._claim(recovery_id, actor, "reject", detail)
+        owner = _claim_id()
+        claimed = self._claim(recovery_id, actor, "reject", detail, owner)
         if isinstance(claimed, ActionResult):
             return claimed
         cause = f"Rejected by {actor}" + (f": {reason}" if reason else " (no reason given)")
         return self._finish(
             claimed,
+            owner,
             actor,
             "reject",
             lambda: self._tokens.send_failure(claimed.task_token, REJECTED_ERROR, cause[:CAUSE_LIMIT]),
@@ -168,26 +188,68 @@ class RecoveryActions:
         )
 
     def show(self, recovery: Recovery) -> None:
-        """Show a closed recovery's outcome where its message is (if there is a display)."""
-        if self._display is not None:
+        """Show a recovery's stored state where its message is (if there is a display). When that
+        fails, the recovery is marked so the reconciler carries the update on."""
+        if self._display is None:
+            return
+        try:
             self._display.show_outcome(recovery)
+        except Exception as exc:  # noqa: BLE001 - the outcome is stored; only its message is behind
+            logger.warning(
+                "recovery message not brought up to date; the reconciler carries it on",
+                recovery_id=recovery.recovery_id,
+                error=type(exc).__name__,
+            )
+            observability.count_by("StaleMessages")
+            try:
+                self.store.mark_display_stale(recovery.recovery_id, self._clock())
+            except Exception as mark_exc:  # noqa: BLE001 - the next action or reconcile shows it
+                logger.warning(
+                    "could not mark the message stale", recovery_id=recovery.recovery_id, error=str(mark_exc)
+                )
 
     def record_denied(self, recovery_id: str, actor: str, action: str, why: str) -> None:
         """An attempt by someone not allowed to act: audited, nothing else happens."""
         self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
 
     # ------------------------------------------------------------------ steps
-    def _claim(self, recovery_id: str, actor: str, action: str, detail: dict) -> Recovery | ActionResult:
-        """OPEN → RESUMING, or why not (closed, being handled, unknown)."""
+    def _claim(
+        self, recovery_id: str, actor: str, action: str, detail: dict, owner: str
+    ) -> Recovery | ActionResult:
+        """OPEN → RESUMING under ``owner``'s lease, or why not (closed, being handled, unknown).
+        A claim whose answer was lost is read back: the lease names who holds it."""
+        now = self._clock()
         entry = AuditEntry(self._now(), actor, action, RecoveryStatus.RESUMING, detail)
-        if self.store.transition(recovery_id, RecoveryStatus.OPEN, RecoveryStatus.RESUMING, entry):
-            return self.store.get(recovery_id)
+        try:
+            claimed = self.store.claim(recovery_id, entry, owner, now + self._lease, at=now)
+        except STORE_FAULTS as exc:  # the write may have landed: the item says
+            logger.warning("claim's answer lost; reading it back", recovery_id=recovery_id, error=str(exc))
+            claimed = None
+            lost = exc
+        else:
+            lost = None
+            if claimed is not None:
+                return claimed
         try:
             current = self.store.get(recovery_id)
         except RecoveryNotFound:
             return ActionResult(
                 ActionOutcome.NOT_FOUND, None, f"No recovery {recovery_id} (closed long ago?)"
             )
+        except STORE_FAULTS as exc:  # neither the claim nor the read answered
+            if lost is None:
+                raise
+            logger.warning("claim unknown: nothing sent", recovery_id=recovery_id, error=str(exc))
+            return ActionResult(
+                ActionOutcome.IN_FLIGHT,
+                None,
+                "the recovery store did not answer, so nothing was sent to Step Functions. If the claim "
+                "was stored, the recovery shows as in flight and is reopened within a few minutes",
+            )
+        if current.status is RecoveryStatus.RESUMING and current.lease_owner == owner:
+            return current  # ours: the claim landed and its answer was lost
+        if lost is not None and current.status is RecoveryStatus.OPEN:
+            raise lost  # the claim did not land: nothing was sent, the recovery is open as it was
         by = current.last_actor
         if current.status is RecoveryStatus.RESUMING:
             text = "is already being handled"
@@ -198,39 +260,89 @@ class RecoveryActions:
     def _finish(
         self,
         recovery: Recovery,
+        owner: str,
         actor: str,
         action: str,
         call: Callable[[], TokenOutcome],
         success: RecoveryStatus,
         detail: dict,
         show: bool,
-        dead_note: str = "",
     ) -> ActionResult:
-        answer = self._call_with_backoff(call)
-        if answer.result is TokenResult.ACCEPTED:
-            self._close(recovery, actor, action, success, detail)
-            outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
-            return self._result(outcome, recovery.recovery_id, show)
+        answer = self._call_with_backoff(recovery, owner, call)
+        if answer is None:  # the lease was lost before a call could be made: someone else settles it
+            return self._current(recovery, ActionOutcome.IN_FLIGHT, "its claim ran out before the call")
         code, message = answer.code, answer.message
+        if answer.result is TokenResult.ACCEPTED:
+            outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
+            return self._close(recovery, owner, actor, action, success, detail, outcome, show)
         if answer.result is TokenResult.DEAD:
-            why = _dead_token_explanation(code) + dead_note
-            self._close(
-                recovery, actor, action, RecoveryStatus.EXPIRED, {**detail, "error": code, "why": why}
+            why = dead_token_explanation(code)
+            return self._close(
+                recovery,
+                owner,
+                actor,
+                action,
+                RecoveryStatus.EXPIRED,
+                {**detail, "error": code, "why": why},
+                ActionOutcome.EXPIRED,
+                show,
+                why,
             )
-            return self._result(ActionOutcome.EXPIRED, recovery.recovery_id, show, why)
+        if answer.result is TokenResult.UNKNOWN:
+            return self._unknown(recovery, owner, actor, action, code, message)
         entry = AuditEntry(self._now(), actor, action, "FAILED", {"error": code, "message": message[:500]})
-        self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry)
+        reopened = self._write(
+            lambda: self.store.transition(
+                recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry, lease_owner=owner
+            )
+        )
+        if not reopened:
+            return self._current(recovery, ActionOutcome.IN_FLIGHT, "Step Functions refused the call")
         return ActionResult(
             ActionOutcome.FAILED,
-            self.store.get(recovery.recovery_id),
+            self._read(recovery),
             f"Step Functions did not accept the call ({code}: {message[:200]}). "
             "Nothing was resumed; the recovery is open again.",
         )
 
-    def _call_with_backoff(self, call: Callable[[], TokenOutcome]) -> TokenOutcome:
+    def _unknown(
+        self, recovery: Recovery, owner: str, actor: str, action: str, code: str, message: str
+    ) -> ActionResult:
+        """No answer came: the call may have landed. Ask the record; never send again on a guess."""
+        self._write(
+            lambda: self.store.append_audit(
+                recovery.recovery_id,
+                AuditEntry(self._now(), actor, action, "UNKNOWN", {"error": code, "message": message[:500]}),
+            )
+        )
+        if self.settler is not None:
+            try:
+                settled = self.settler.settle_claim(recovery, owner)
+            except Exception as exc:  # noqa: BLE001 - the reconciler settles it when the lease ends
+                logger.warning("could not settle at once", recovery_id=recovery.recovery_id, error=str(exc))
+                settled = None
+            if settled is not None:
+                return settled
+        return self._current(
+            recovery,
+            ActionOutcome.IN_FLIGHT,
+            f"Step Functions did not answer ({code}), so it is not known yet whether the call landed. "
+            "Nothing will be sent again: the recovery stays in flight and is settled from Step Functions' "
+            "record of the execution within a few minutes",
+        )
+
+    def _call_with_backoff(
+        self, recovery: Recovery, owner: str, call: Callable[[], TokenOutcome]
+    ) -> TokenOutcome | None:
         """The call's answer; a throttled one is tried again after a pause, up to the backoff's
-        attempts (the last throttled answer is then the answer: a refusal like any other)."""
+        attempts (the last throttled answer is then the answer: a refusal like any other). None
+        when the lease was lost before a call: no call is made without it."""
+        lease_until = datetime.fromisoformat(recovery.lease_until) if recovery.lease_until else self._clock()
         for attempt in range(self._backoff.attempts):
+            if (lease_until - self._clock()).total_seconds() < CALL_BUDGET_SECONDS:
+                lease_until = self._clock() + self._lease
+                if not self._write(partial(self.store.renew_lease, recovery.recovery_id, owner, lease_until)):
+                    return None
             answer = call()
             if answer.result is not TokenResult.THROTTLED:
                 return answer
@@ -240,24 +352,78 @@ class RecoveryActions:
         return TokenOutcome.refused("ThrottlingException", "still throttled")
 
     def _close(
-        self, recovery: Recovery, actor: str, action: str, status: RecoveryStatus, detail: dict
-    ) -> None:
+        self,
+        recovery: Recovery,
+        owner: str,
+        actor: str,
+        action: str,
+        status: RecoveryStatus,
+        detail: dict,
+        outcome: ActionOutcome,
+        show: bool,
+        why: str = "",
+    ) -> ActionResult:
+        """Store what Step Functions answered. When the write cannot be made the recovery stays in
+        flight under the lease and the reconciler stores the same outcome from the record."""
         entry = AuditEntry(self._now(), actor, action, status, detail)
-        if self.store.transition(recovery.recovery_id, RecoveryStatus.RESUMING, status, entry):
-            waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
-            observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
-
-    def _result(self, outcome: ActionOutcome, recovery_id: str, show: bool, detail: str = "") -> ActionResult:
-        closed = self.store.get(recovery_id)
+        moved = self._write(
+            lambda: self.store.transition(
+                recovery.recovery_id, RecoveryStatus.RESUMING, status, entry, lease_owner=owner
+            )
+        )
+        if moved is None:
+            note = "its outcome is being recorded: the recovery shows as in flight until then"
+            return ActionResult(outcome, recovery, f"{why}; {note}" if why else note, handled_by=actor)
+        if not moved:  # settled meanwhile from the record (the lease had run out): that stands
+            return self._current(recovery, outcome, why)
+        waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
+        observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
+        closed = self._read(recovery)
         if show:
             self.show(closed)
-        return ActionResult(outcome, closed, detail, handled_by=closed.last_actor)
+        return ActionResult(outcome, closed, why, handled_by=closed.last_actor)
+
+    def _write(self, write: Callable[[], bool]) -> bool | None:
+        """A conditional write tried a few times; its answer, or None when none came."""
+        for attempt in range(OUTCOME_WRITE_ATTEMPTS):
+            try:
+                return write()
+            except STORE_FAULTS as exc:  # throttled or unreachable: try again, then leave it
+                logger.warning("write failed", attempt=attempt + 1, error=type(exc).__name__)
+                if attempt < OUTCOME_WRITE_ATTEMPTS - 1:
+                    self._backoff.pause(attempt)
+        return None
+
+    def _read(self, recovery: Recovery) -> Recovery:
+        try:
+            return self.store.get(recovery.recovery_id)
+        except STORE_FAULTS:  # what was stored stands; the answer shows what we had
+            return recovery
+
+    def _current(self, recovery: Recovery, outcome: ActionOutcome, detail: str) -> ActionResult:
+        current = self._read(recovery)
+        if current.status.is_closed:  # settled meanwhile (the reconciler, the watcher): that is the truth
+            settled = _SETTLED_OUTCOME.get(current.status, ActionOutcome.ALREADY_HANDLED)
+            return ActionResult(settled, current, "", handled_by=current.last_actor)
+        return ActionResult(outcome, current, detail, handled_by=current.last_actor)
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds")
 
 
-def _dead_token_explanation(code: str) -> str:
+_SETTLED_OUTCOME = {
+    RecoveryStatus.RESUMED: ActionOutcome.RESUMED,
+    RecoveryStatus.REJECTED: ActionOutcome.REJECTED,
+    RecoveryStatus.EXPIRED: ActionOutcome.EXPIRED,
+    RecoveryStatus.ABORTED: ActionOutcome.EXPIRED,
+}
+
+
+def _claim_id() -> str:
+    return uuid.uuid4().hex
+
+
+def dead_token_explanation(code: str) -> str:
     return {
         "TaskTimedOut": "the paused step timed out before anyone acted, so the workflow already handled it "
         "as a timeout",

@@ -5,6 +5,9 @@ machines:
 - every recovery of that execution still OPEN is closed (ABORTED when the execution was stopped,
   EXPIRED when it failed or timed out: its task token is dead) and its Slack message loses its
   buttons, so nobody clicks on a dead execution;
+- every recovery still in flight (RESUMING: a claim not yet settled) is settled by the reconciler
+  from the execution's record, final now that it has ended (a call that landed is RESUMED or
+  REJECTED, one that did not is closed as above);
 - an order execution's order record is marked FAILED unless it already ended;
 - an execution that ended without any of its steps asking for a person (no recovery at all) is
   recorded once and posted as "workflow failed" with a Redrive button.
@@ -18,6 +21,7 @@ from typing import Any, Protocol
 
 from service.recovery.actions import OutcomeDisplay
 from service.recovery.failures import FailedExecution, FailureDisplay, FailureStore, failure_id_for
+from service.recovery.reconciler import Reconciler
 from service.recovery.recovery import AuditEntry, RecoveryStatus
 from service.recovery.store import RecoveryStore
 
@@ -71,6 +75,7 @@ class OutermostCatch:
     #: Errors of Fail states where the workflow ended a failure it handled itself (each decision is
     #: already recorded, e.g. every item of an order rejected and in the DLQ): nothing to redrive.
     handled_errors: frozenset[str] = frozenset()
+    reconciler: Reconciler | None = None  # settles in-flight recoveries from the ended execution's record
 
     def handle(self, ended: ExecutionEnded) -> EndReport:
         report = EndReport()
@@ -78,18 +83,32 @@ class OutermostCatch:
         closing = RecoveryStatus.ABORTED if ended.status == "ABORTED" else RecoveryStatus.EXPIRED
         why = f"the execution ended {ended.status}" + (f" ({ended.error})" if ended.error else "")
         for recovery in recoveries:
+            if recovery.status is RecoveryStatus.RESUMING and self.reconciler is not None:
+                settled = self.reconciler.settle_ended(recovery)
+                if settled.recovery is not None and settled.recovery.status.is_closed:
+                    report.closed.append(recovery.recovery_id)
+                continue
             if recovery.status is not RecoveryStatus.OPEN:
                 continue
             entry = AuditEntry(_iso(datetime.now(UTC)), WATCHER, "execution ended", closing, {"why": why})
             if self.store.transition(recovery.recovery_id, RecoveryStatus.OPEN, closing, entry):
                 report.closed.append(recovery.recovery_id)
-                if self.recovery_display is not None:
-                    self.recovery_display.show_outcome(self.store.get(recovery.recovery_id))
+                self._show(recovery.recovery_id)
         if self.orders is not None and ended.state_machine_arn == self.order_state_machine_arn:
             report.order_marked = self.orders.mark_failed(ended.execution_name, ended.error, ended.cause)
         if not recoveries and ended.error not in self.handled_errors:
             report.failure_id = self._record_failure(ended)
         return report
+
+    def _show(self, recovery_id: str) -> None:
+        """Its message loses its buttons; when that fails the reconciler carries the update on."""
+        if self.recovery_display is None:
+            return
+        closed = self.store.get(recovery_id)
+        try:
+            self.recovery_display.show_outcome(closed)
+        except Exception:  # noqa: BLE001 - the closing is stored; only the message is behind
+            self.store.mark_display_stale(recovery_id, datetime.now(UTC))
 
     def _record_failure(self, ended: ExecutionEnded) -> str | None:
         failure = FailedExecution(

@@ -51,6 +51,11 @@ class RecoveryStatus(StrEnum):
     def is_closed(self) -> bool:
         return self not in (RecoveryStatus.OPEN, RecoveryStatus.RESUMING)
 
+    @property
+    def is_in_flight(self) -> bool:
+        """Claimed and not yet settled: held by a lease (``lease_owner`` until ``lease_until``)."""
+        return self is RecoveryStatus.RESUMING
+
 
 @dataclass(frozen=True)
 class AuditEntry:
@@ -86,6 +91,8 @@ class Recovery(OfOneExecution):
     owned_at: str | None = None
     escalated: int = 0  # how many levels of its rule's escalation ladder have fired
     dependency: str | None = None  # the circuit the failed step depends on (None: not said)
+    lease_owner: str | None = None  # RESUMING: the claim's id (one action, one process)
+    lease_until: str | None = None  # RESUMING: after this the reconciler settles it from Step Functions
 
     @classmethod
     def from_request(cls, request: RecoveryRequest, received_at: datetime, attempts: int = 1) -> Recovery:
@@ -122,6 +129,17 @@ class Recovery(OfOneExecution):
     def sort_key(self) -> str:
         """Its place in the newest-first listing (also the listing's page cursor)."""
         return f"{self.created_at}#{self.recovery_id}"
+
+    def lease_expired(self, now: datetime) -> bool:
+        """In flight past its lease: the process that claimed it may be gone."""
+        if not self.status.is_in_flight:
+            return False
+        return self.lease_until is None or datetime.fromisoformat(self.lease_until) <= now
+
+    @property
+    def claim(self) -> AuditEntry | None:
+        """The audit entry of the claim that made it RESUMING (who, which action, when)."""
+        return next((e for e in reversed(self.audit) if e.result == RecoveryStatus.RESUMING), None)
 
     @property
     def last_actor(self) -> str | None:

@@ -13,9 +13,10 @@ same audit), with the actor ``auto:circuit-closed``; a throttled call backs off 
 token closes that recovery as EXPIRED. The work is done in rounds (``round``): a state machine
 (``infra/self_healing.asl.json``) waits the settle period, then calls round after round until one
 says it is done. A round reads everything afresh, so a round cut short by a crash or a time limit
-is simply followed by the next: a claim it made but could not finish is carried on
-(``finish_interrupted_run_again``), what it did not reach is still OPEN, and nothing is resumed
-twice.
+is simply followed by the next: a claim it made but could not finish is settled from Step
+Functions' record by the reconciler (resumed if its call landed, else open again and resumed by
+this round), what it did not reach is still OPEN, and no token is sent twice. A resume whose answer
+was lost stays in flight, and the run does not finish until a later round has settled it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from service.recovery.notifier import (
     NotifierUnavailable,
     RecoveryGroup,
 )
+from service.recovery.reconciler import REOPENED, Reconciler
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.routing_rules import RoutingRules
 from service.recovery.store import ListFilter, RecoveryStore
@@ -48,8 +50,6 @@ AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
 EDITED_ACTION = "edit and run again"
 SELECTION_LIMIT = 10_000
-#: a claim by self-healing still RESUMING after this long belongs to a run that died (any closure's)
-STALE_CLAIM_SECONDS = 600
 
 
 class CircuitReader(Protocol):
@@ -106,6 +106,7 @@ class RoundReport:
     expired: int = 0
     left_for_people: int = 0
     carried_on: int = 0
+    in_flight: int = 0  # resumes whose answer was lost: settled by a later round, before the run ends
     why: str = ""
 
 
@@ -121,6 +122,7 @@ class SelfHealing:
     heals_by_default: bool
     display: HealingDisplay
     pace: Pace
+    reconciler: Reconciler
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
     check_every_seconds: float = 1.0
@@ -172,7 +174,7 @@ class SelfHealing:
             return RoundReport(done=True, why="the circuit opened again")
         report = RoundReport(done=False)
         deadline = self.monotonic() + budget_seconds
-        report.carried_on = self._carry_on_interrupted(closure)
+        report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
         resumable = self.resumable(closure.dependency)
         runs = self._runs_for(closure, resumable)
         todo = [
@@ -200,10 +202,10 @@ class SelfHealing:
             if run.state is not HealingState.RESUMING:
                 continue  # someone pressed Stop on its group
             self.pace.wait()
-            self._resume(recovery, run, report)
-            done_ids.add(recovery.recovery_id)
+            if self._resume(recovery, run, report):
+                done_ids.add(recovery.recovery_id)
         runs = self._refresh(runs)
-        if all(r.recovery_id in done_ids for r in todo):
+        if not report.in_flight and all(r.recovery_id in done_ids for r in todo):
             # every run of the closing, also those of groups an earlier round finished
             self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left")
             report.done, report.why = True, "nothing it may resume is left"
@@ -253,7 +255,8 @@ class SelfHealing:
         self._end_all(closure, HealingState.INTERRUPTED, why)
 
     # ------------------------------------------------------------------ steps
-    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport) -> None:
+    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport) -> bool:
+        """Resume one recovery; False while its outcome is not known (it stays in flight)."""
         shares_message = self.groups.shares_message(recovery)
         result = self.actions.run_again(
             recovery.recovery_id,
@@ -267,37 +270,48 @@ class SelfHealing:
         elif result.outcome is ActionOutcome.EXPIRED:
             report.expired += 1
             self.runs.count(run.healing_id, expired=1)
+        elif result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
+            report.in_flight += 1
+            return False
         else:  # a person's click won, or Step Functions refused: it is theirs, or open again
             report.left_for_people += 1
+        return True
 
-    def _carry_on_interrupted(self, closure: Closure) -> int:
-        """Finish the claims self-healing made but an interrupted round did not."""
-        carried = 0
+    def _carry_on_interrupted(self, closure: Closure) -> tuple[int, int]:
+        """Settle the claims self-healing made but an interrupted round did not finish, from Step
+        Functions' record (never by sending again): those of this closing at once (the round that
+        made them has ended: this is its retry), another closing's once their lease has run out.
+        How many were settled, and how many the record could not tell yet."""
+        carried = unsettled = 0
         now = self.clock()
         claimed = self.store.list_by_status(
             RecoveryStatus.RESUMING, ListFilter(dependency=closure.dependency), limit=SELECTION_LIMIT
         )
         for recovery in claimed:
-            claim = next((e for e in reversed(recovery.audit) if e.result == RecoveryStatus.RESUMING), None)
+            claim = recovery.claim
             if claim is None or claim.actor not in (AUTO_ACTOR, PROBE_ACTOR):
-                continue  # a person's click under way
+                continue  # a person's click under way: the reconciler settles it if its process dies
             ours = claim.detail.get("closure") == closure.id
-            age = (now - datetime.fromisoformat(claim.at)).total_seconds()
-            if not ours and age < STALE_CLAIM_SECONDS:
+            if not ours and not recovery.lease_expired(now):
                 continue  # another closing's run may still be making this call
-            result = self.actions.finish_interrupted_run_again(
-                recovery, AUTO_ACTOR, show=not self.groups.shares_message(recovery)
-            )
+            settled = self.reconciler.settle(recovery.recovery_id, actor=AUTO_ACTOR, holder_gone=ours)
+            status = settled.recovery.status if settled.recovery is not None else None
             run = self.runs.get_for(closure, recovery.group_id or "") if ours else None
-            if run is not None and result.outcome is ActionOutcome.RESUMED:
+            if run is not None and status is RecoveryStatus.RESUMED:
                 self.runs.count(run.healing_id, resumed=1)
-            elif run is not None and result.outcome is ActionOutcome.EXPIRED:
+            elif run is not None and status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
                 self.runs.count(run.healing_id, expired=1)
-            carried += 1
+            if status is RecoveryStatus.RESUMING:
+                unsettled += 1
+            else:
+                carried += 1
             logger.info(
-                "interrupted resume carried on", recovery_id=recovery.recovery_id, outcome=str(result.outcome)
+                "interrupted resume settled from the record",
+                recovery_id=recovery.recovery_id,
+                settled=settled.result,
+                reopened=settled.result == REOPENED,
             )
-        return carried
+        return carried, unsettled
 
     def _runs_for(self, closure: Closure, resumable: list[Recovery]) -> dict[str, HealingRun]:
         """Each group's run for the closure: created (and announced) for a group seen the first time;

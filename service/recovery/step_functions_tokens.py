@@ -1,8 +1,10 @@
 """The task-token port over Step Functions: the only caller of SendTaskSuccess / SendTaskFailure.
 
 Each call is made once; the answer is sorted into a ``TokenOutcome`` (throttling is reported, and
-the core decides how to back off). An unreachable endpoint, after botocore's own retries, is a
-refusal named after botocore's exception class.
+the core decides how to back off). An endpoint that could not be reached at all (no connection,
+no credentials) is a refusal named after botocore's exception class: nothing was sent. An answer
+that never came (a read timeout, a connection dropped after the request went out, a 5xx) is
+UNKNOWN: the request may have landed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
 
 from service.recovery.task_tokens import TokenOutcome
 
@@ -19,6 +27,8 @@ if TYPE_CHECKING:
 
 DEAD_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 THROTTLING_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+#: the request went out and no answer came back: it may have landed
+ANSWER_LOST = (ReadTimeoutError, ConnectionClosedError, ResponseStreamingError)
 
 
 class StepFunctionsTokens:
@@ -44,7 +54,11 @@ def _answer(call: Callable[[], Any]) -> TokenOutcome:
             return TokenOutcome.dead(code, message)
         if code in THROTTLING_ERRORS:
             return TokenOutcome.throttled(code, message)
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500:
+            return TokenOutcome.unknown(code, message)  # the service failed mid-way: may have landed
         return TokenOutcome.refused(code, message)
-    except BotoCoreError as exc:  # unreachable endpoint after botocore's own retries
+    except ANSWER_LOST as exc:
+        return TokenOutcome.unknown(type(exc).__name__, str(exc))
+    except BotoCoreError as exc:  # nothing sent: no connection, no credentials
         return TokenOutcome.refused(type(exc).__name__, str(exc))
     return TokenOutcome.accepted()

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from service.conditional_writes import if_condition_holds
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.table_items import (
+    DUE,
+    DUE_AT,
+    DUE_INDEX,
     EXECUTION_INDEX,
+    LEASE_OWNER,
+    LEASE_UNTIL,
     RECOVERY_PREFIX,
     STATUS_INDEX,
     audit_entries,
@@ -29,6 +36,18 @@ from service.recovery.table_items import (
 
 class RecoveryNotFound(LookupError):
     pass
+
+
+#: what a call to the table may raise besides a failed condition: throttled, unreachable, an
+#: answer that never came (the write may or may not have landed)
+STORE_FAULTS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
+
+
+class DueKind:
+    """Why an item is in the ``by-due`` index."""
+
+    LEASE = "lease"  # an in-flight recovery: settle it once its lease has passed
+    DISPLAY = "display"  # its Slack message does not show its stored state yet
 
 
 @dataclass(frozen=True)
@@ -116,8 +135,10 @@ class RecoveryStore:
         target: RecoveryStatus,
         entry: AuditEntry,
         at: datetime | None = None,
+        lease_owner: str | None = None,
     ) -> bool:
-        """Move ``expected`` → ``target`` with a conditional write (the first caller wins)."""
+        """Move ``expected`` → ``target`` with a conditional write (the first caller wins). Leaving
+        RESUMING frees its lease; with ``lease_owner`` only that claim may move it."""
         now = at or datetime.now(UTC)
         values: dict[str, Any] = {
             ":expected": {"S": expected},
@@ -129,16 +150,118 @@ class RecoveryStore:
         if target.is_closed:
             update += ", expires_at = :expires"
             values[":expires"] = expiry(now, self._retention)
+        condition = "#status = :expected"
+        if lease_owner is not None:
+            condition += f" AND {LEASE_OWNER} = :owner"
+            values[":owner"] = {"S": lease_owner}
+        if expected.is_in_flight:
+            update += f" REMOVE {LEASE_OWNER}, {LEASE_UNTIL}, {DUE}, {DUE_AT}"
         moved = if_condition_holds(
             self._client.update_item,
             TableName=self._table,
             Key=key(recovery_id),
             UpdateExpression=update,
-            ConditionExpression="#status = :expected",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
         return moved is not None
+
+    def claim(
+        self, recovery_id: str, entry: AuditEntry, owner: str, until: datetime, at: datetime | None = None
+    ) -> Recovery | None:
+        """OPEN → RESUMING under a lease held by ``owner`` until ``until`` (the first claim wins):
+        the claimed recovery, or None when it was not OPEN. The lease puts it in the ``by-due``
+        index, so a claim whose process is gone is settled by the reconciler."""
+        now = at or datetime.now(UTC)
+        lease = until.isoformat(timespec="milliseconds")
+        answer = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(recovery_id),
+            UpdateExpression="SET #status = :target, updated_at = :now, audit = list_append(audit, :entry), "
+            f"{LEASE_OWNER} = :owner, {LEASE_UNTIL} = :until, {DUE} = :due, {DUE_AT} = :until",
+            ConditionExpression="#status = :expected",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":expected": {"S": RecoveryStatus.OPEN},
+                ":target": {"S": RecoveryStatus.RESUMING},
+                ":now": {"S": now.isoformat(timespec="milliseconds")},
+                ":entry": audit_entries(entry),
+                ":owner": {"S": owner},
+                ":until": {"S": lease},
+                ":due": {"S": DueKind.LEASE},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return recovery_from_item(answer["Attributes"]) if answer is not None else None
+
+    def renew_lease(self, recovery_id: str, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease; False when it no longer holds it (settled, or taken over)."""
+        lease = until.isoformat(timespec="milliseconds")
+        renewed = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(recovery_id),
+            UpdateExpression=f"SET {LEASE_UNTIL} = :until, {DUE_AT} = :until",
+            ConditionExpression=f"#status = :resuming AND {LEASE_OWNER} = :owner",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":resuming": {"S": RecoveryStatus.RESUMING},
+                ":owner": {"S": owner},
+                ":until": {"S": lease},
+            },
+        )
+        return renewed is not None
+
+    def mark_display_stale(self, recovery_id: str, at: datetime) -> None:
+        """Its message could not be brought up to date: the reconciler carries the update on. An
+        in-flight recovery keeps its lease (settling it shows it anyway)."""
+        if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(recovery_id),
+            UpdateExpression=f"SET {DUE} = :due, {DUE_AT} = :at",
+            ConditionExpression="attribute_exists(recovery_id) AND #status <> :resuming",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":due": {"S": DueKind.DISPLAY},
+                ":at": {"S": at.isoformat(timespec="milliseconds")},
+                ":resuming": {"S": RecoveryStatus.RESUMING},
+            },
+        )
+
+    def clear_display_stale(self, recovery_id: str, status: RecoveryStatus) -> None:
+        """Its message shows ``status`` now (unless the recovery moved on meanwhile)."""
+        if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(recovery_id),
+            UpdateExpression=f"REMOVE {DUE}, {DUE_AT}",
+            ConditionExpression=f"{DUE} = :due AND #status = :status",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":due": {"S": DueKind.DISPLAY}, ":status": {"S": status}},
+        )
+
+    def due(
+        self, kind: str, before: datetime, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Ids of items due for ``kind`` at ``before`` or earlier, oldest first (one page of at most
+        ``limit``), and where the next page starts (None: no more)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": f"{DUE} = :kind AND {DUE_AT} <= :before",
+            "ExpressionAttributeValues": {
+                ":kind": {"S": kind},
+                ":before": {"S": before.isoformat(timespec="milliseconds")},
+            },
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._client.query(**kwargs)
+        return [item_id(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     # ------------------------------------------------------------------ reads
     def get(self, recovery_id: str) -> Recovery:

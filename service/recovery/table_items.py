@@ -11,6 +11,11 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
 - ``unreadable#<hash of the message id>``: the claim on an unreadable message's notice;
 - ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``).
 
+An item a reconciler must come back to carries ``due`` (why: a lease on an in-flight recovery,
+a message that does not show its stored state yet) and ``due_at``; the sparse ``by-due`` index
+lists them by ``due`` in ``due_at`` order, so the reconciler finds them without reading anything
+else. Settling an item removes both.
+
 Every kind may carry ``expires_at`` (epoch seconds, the table's TTL) and most an ``audit`` list.
 The items written here are exactly those existing deployments hold: change an attribute name or
 an encoding only with a migration.
@@ -44,6 +49,9 @@ HEALING_PREFIX = "heal-"
 # indexes and the attributes they and the TTL read
 STATUS_INDEX = "by-status"
 EXECUTION_INDEX = "by-execution"
+DUE_INDEX = "by-due"  # sparse: items a reconciler must look at once ``due_at`` has passed
+DUE = "due"  # DueKind: why the item is in the ``by-due`` index
+DUE_AT = "due_at"
 STATUS = "status"
 CREATED_SORT = "created_sort"
 EXECUTION_ARN = "execution_arn"
@@ -64,6 +72,8 @@ OWNER = "owner"  # recovery: who took it (absent: nobody)
 OWNED_AT = "owned_at"  # recovery: since when
 ESCALATED = "escalated"  # recovery: how many escalation levels have fired (absent: none)
 DEPENDENCY = "dependency"  # recovery: the circuit its failed step depends on (absent: not said)
+LEASE_OWNER = "lease_owner"  # recovery (RESUMING): the claim holding it
+LEASE_UNTIL = "lease_until"  # recovery (RESUMING): until when (ISO 8601)
 MEMBER_IDS = "member_ids"  # group
 LATEST_IDS = "latest_ids"  # group
 POSTING_BY = "posting_by"  # group: the collector posting its message
@@ -172,6 +182,8 @@ def recovery_from_item(item: dict[str, Any]) -> Recovery:
         owned_at=data.get(OWNED_AT),
         escalated=int(data.get(ESCALATED, 0)),
         dependency=data.get(DEPENDENCY),
+        lease_owner=data.get(LEASE_OWNER),
+        lease_until=data.get(LEASE_UNTIL),
     )
 
 

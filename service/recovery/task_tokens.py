@@ -7,7 +7,11 @@ adapter that talks to Step Functions. An answer is a ``TokenOutcome``, never an 
 - ``DEAD``: the token cannot be used any more (timed out, execution ended or moved): the recovery
   becomes EXPIRED;
 - ``THROTTLED``: the account's SendTask* bucket is empty: the core backs off and tries again;
-- ``REFUSED``: anything else, with the service's code and message: the recovery is open again.
+- ``REFUSED``: Step Functions said no (anything else, with its code and message): nothing
+  happened, the recovery is open again;
+- ``UNKNOWN``: no answer came (a read timeout, a dropped connection, a 5xx): the call may have
+  landed. Never "refused": the core asks Step Functions' record of the execution before anything
+  is sent again.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class TokenResult(StrEnum):
     DEAD = "DEAD"
     THROTTLED = "THROTTLED"
     REFUSED = "REFUSED"
+    UNKNOWN = "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class TokenOutcome:
     @classmethod
     def refused(cls, code: str, message: str = "") -> TokenOutcome:
         return cls(TokenResult.REFUSED, code, message)
+
+    @classmethod
+    def unknown(cls, code: str, message: str = "") -> TokenOutcome:
+        return cls(TokenResult.UNKNOWN, code, message)
 
 
 class TaskTokens(Protocol):

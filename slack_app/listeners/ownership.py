@@ -11,11 +11,12 @@ a line in its group message's thread.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from service.recovery.notifier import MessageRef
+from service.recovery.notifier import MessageRef, NotifierUnavailable
 from service.recovery.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
 from service.recovery.store import ListFilter
 from slack_app.desk import Desk
@@ -101,4 +102,7 @@ def _show(desk: Desk, client: WebClient, result: OwnershipResult, user: str, act
     if not result.changed or result.recovery is None:
         return
     display = SlackOutcomeDisplay(client, grouped=desk.groups.shares_message)
-    display.show_open(result.recovery, ownership_change_text(user, action, 1, result.previous))
+    try:
+        display.show_open(result.recovery, ownership_change_text(user, action, 1, result.previous))
+    except NotifierUnavailable:  # the owner is stored; the reconciler brings the message up to date
+        desk.store.mark_display_stale(result.recovery.recovery_id, datetime.now(UTC))

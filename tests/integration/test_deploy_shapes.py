@@ -20,7 +20,13 @@ from tests.support.stacks import SLACK_APP_PARAMETERS
 RECOVERY_SERVICE = {
     "tables": {"RecoveriesTable"},
     "queues": {"RecoveryQueue", "RecoveryDeadLetterQueue", "ExecutionEventsDeadLetterQueue"},
-    "functions": {"CollectorFunction", "SlackAppFunction", "ExecutionWatcherFunction", "ReminderFunction"},
+    "functions": {
+        "CollectorFunction",
+        "SlackAppFunction",
+        "ExecutionWatcherFunction",
+        "ReminderFunction",
+        "ReconcilerFunction",
+    },
 }
 ORDER_EXAMPLE = {
     "tables": {"OrdersTable", "StockTable", "CircuitBreakerTable"},

@@ -23,8 +23,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from service.recovery.execution_record import TaskFate, TaskTruth
 from service.recovery.table_items import (
     CREATED_SORT,
+    DUE,
+    DUE_AT,
+    DUE_INDEX,
     EXECUTION_ARN,
     EXECUTION_INDEX,
     KEY,
@@ -67,6 +71,93 @@ class FakeTaskTokens:
             hook, self.during_call = self.during_call, None  # once
             hook()
         return self.script.pop(0) if self.script else TokenOutcome.accepted()
+
+
+# ---------------------------------------------------------------------- Step Functions, tokens and record
+class Crash(RuntimeError):
+    """The process died (a time limit, an out-of-memory) at this point of a call."""
+
+
+@dataclass
+class PausedStep:
+    fate: TaskFate = TaskFate.WAITING
+    output: str | None = None
+    error: str | None = None
+    execution_status: str = "RUNNING"
+
+
+@dataclass
+class FakeStepFunctions:
+    """Step Functions as the core meets it: the task-token port (``send_success`` / ``send_failure``)
+    and the execution record (``task_truth``), kept consistent: a call that lands consumes its
+    step's token and the record says so.
+
+    Real Step Functions refuses a consumed token; with ``accepts_twice`` this one accepts it again
+    (and counts it), so a test proves the product never sends twice rather than relying on a
+    refusal. ``fault`` decides each call's fault, given ``(kind, token)``:
+    None (no fault), ``"throttle"`` (not landed, THROTTLED), ``"refuse"`` (not landed, REFUSED),
+    ``"lost"`` (landed, the answer lost: UNKNOWN), ``"timeout"`` (not landed, UNKNOWN),
+    ``"crash-before"`` (the caller dies before the call), ``"crash-after"`` (it lands, then the
+    caller dies). ``record_fault`` makes ``task_truth`` answer UNKNOWN while it returns True."""
+
+    accepts_twice: bool = False
+    steps: dict[str, PausedStep] = field(default_factory=dict)
+    landed: list[TokenCall] = field(default_factory=list)
+    calls: int = 0
+    fault: Callable[[str, str], str | None] = lambda kind, token: None
+    record_fault: Callable[[str], bool] = lambda token: False
+
+    def step(self, token: str) -> PausedStep:
+        return self.steps.setdefault(token, PausedStep())
+
+    def end_execution(self, token: str, status: str = "SUCCEEDED") -> None:
+        """The execution of ``token``'s step ended (with the step consumed or not)."""
+        self.step(token).execution_status = status
+
+    def landed_for(self, token: str) -> list[TokenCall]:
+        return [c for c in self.landed if c.token == token]
+
+    def send_success(self, token: str, output: str) -> TokenOutcome:
+        return self._call(TokenCall("success", token, output=output))
+
+    def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
+        return self._call(TokenCall("failure", token, error=error, cause=cause))
+
+    def task_truth(self, execution_arn: str, task_token: str) -> TaskTruth:
+        if self.record_fault(task_token):
+            return TaskTruth(TaskFate.UNKNOWN, detail="ThrottlingException: injected")
+        step = self.step(task_token)
+        if step.fate is TaskFate.WAITING and step.execution_status != "RUNNING":
+            return TaskTruth(TaskFate.ENDED, step.execution_status)
+        return TaskTruth(step.fate, step.execution_status, error=step.error, output=step.output)
+
+    def _call(self, call: TokenCall) -> TokenOutcome:
+        self.calls += 1
+        fault = self.fault(call.kind, call.token)
+        if fault == "crash-before":
+            raise Crash("before the call")
+        if fault == "throttle":
+            return TokenOutcome.throttled()
+        if fault == "refuse":
+            return TokenOutcome.refused("AccessDeniedException", "injected")
+        if fault == "timeout":
+            return TokenOutcome.unknown("ReadTimeoutError", "injected: never landed")
+        step = self.step(call.token)
+        if step.execution_status != "RUNNING" and step.fate is TaskFate.WAITING:
+            return TokenOutcome.dead("InvalidToken", "the execution has ended")
+        if step.fate is not TaskFate.WAITING and not self.accepts_twice:
+            return TokenOutcome.dead("TaskTimedOut", "Provided task does not exist anymore")
+        self.landed.append(call)
+        if step.fate is TaskFate.WAITING:
+            if call.kind == "success":
+                step.fate, step.output = TaskFate.SUCCEEDED, call.output
+            else:
+                step.fate, step.error = TaskFate.FAILED, call.error
+        if fault == "crash-after":
+            raise Crash("after the call")
+        if fault == "lost":
+            return TokenOutcome.unknown("ReadTimeoutError", "injected: landed, answer lost")
+        return TokenOutcome.accepted()
 
 
 # ---------------------------------------------------------------------- a DynamoDB table
@@ -128,6 +219,8 @@ class FakeDynamoDB:
                     if item.get(EXECUTION_ARN) == arn
                 ]
             return {"Items": keys}
+        if IndexName == DUE_INDEX:
+            return self._query_due(TableName, KeyConditionExpression, request)
         if IndexName != STATUS_INDEX or "BETWEEN" in KeyConditionExpression:
             raise NotImplementedError(f"{IndexName}: {KeyConditionExpression}")
         names = request.get("ExpressionAttributeNames", {})
@@ -146,6 +239,31 @@ class FakeDynamoDB:
         newest_first = not request.get("ScanIndexForward", True)
         found.sort(key=lambda item: item[CREATED_SORT]["S"], reverse=newest_first)
         return {"Items": found}
+
+
+    def _query_due(self, table: str, key_condition: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The sparse ``by-due`` index: keys in ``due_at`` order, ``Limit`` per page."""
+        values = request.get("ExpressionAttributeValues", {})
+        with self._lock:
+            due = [
+                i
+                for i in self.items(table).values()
+                if DUE in i and DUE_AT in i and _Condition(key_condition, i, {}, values).holds()
+            ]
+        due.sort(key=lambda i: (i[DUE_AT]["S"], i[KEY]["S"]))
+        start = request.get("ExclusiveStartKey")
+        if start:
+            after = (start[DUE_AT]["S"], start[KEY]["S"])
+            due = [i for i in due if (i[DUE_AT]["S"], i[KEY]["S"]) > after]
+        limit = request.get("Limit", len(due) or 1)
+        page = due[:limit]
+        answer: dict[str, Any] = {
+            "Items": [{KEY: copy.deepcopy(i[KEY]), DUE: i[DUE], DUE_AT: i[DUE_AT]} for i in page]
+        }
+        if len(due) > limit:
+            last = page[-1]
+            answer["LastEvaluatedKey"] = {KEY: last[KEY], DUE: last[DUE], DUE_AT: last[DUE_AT]}
+        return answer
 
 
 def _conditional_check_failed() -> ClientError:

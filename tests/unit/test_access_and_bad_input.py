@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,9 +14,10 @@ from service.recovery.authorization import AccessPolicy
 from service.recovery.contract import Routing
 from service.recovery.input_edit import input_diff, parse_edited_input
 from service.recovery.query import QueryError, RecoveryQuery, check_cursor, parse_duration
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.store import RecoveryNotFound
+from service.recovery.store import RecoveryStore
+from tests.support.fakes import FakeDynamoDB
 
 
 # ---------------------------------------------------------------------- seeing and acting
@@ -108,27 +108,11 @@ def test_a_forged_or_stale_page_button_is_a_clear_error() -> None:
 
 
 # ---------------------------------------------------------------------- an edit to null
-class FakeStore:
-    """The recoveries table as RecoveryActions uses it: get, conditional transition, audit."""
-
-    def __init__(self, recovery: Recovery) -> None:
-        self.items = {recovery.recovery_id: recovery}
-
-    def get(self, recovery_id: str) -> Recovery:
-        if recovery_id not in self.items:
-            raise RecoveryNotFound(recovery_id)
-        return self.items[recovery_id]
-
-    def transition(self, recovery_id: str, expected, new, entry: AuditEntry) -> bool:
-        current = self.items[recovery_id]
-        if current.status is not expected:
-            return False
-        self.items[recovery_id] = replace(current, status=new, audit=[*current.audit, entry])
-        return True
-
-    def append_audit(self, recovery_id: str, entry: AuditEntry) -> None:
-        current = self.items[recovery_id]
-        self.items[recovery_id] = replace(current, audit=[*current.audit, entry])
+def stored(recovery: Recovery) -> RecoveryStore:
+    """The real store over an in-memory table, holding ``recovery``."""
+    store = RecoveryStore("recoveries", FakeDynamoDB())
+    store.create_if_absent(recovery)
+    return store
 
 
 class FakeStepFunctions:
@@ -159,7 +143,7 @@ def paused(input_value: object) -> Recovery:
 
 def test_an_edit_to_json_null_sends_null_and_is_audited_as_an_edit_with_its_diff() -> None:
     recovery = paused({"sku": "a"})
-    store, sfn = FakeStore(recovery), FakeStepFunctions()
+    store, sfn = stored(recovery), FakeStepFunctions()
     edited = parse_edited_input("null")
 
     result = RecoveryActions(store, StepFunctionsTokens(sfn)).run_again(  # type: ignore[arg-type]
@@ -175,7 +159,7 @@ def test_an_edit_to_json_null_sends_null_and_is_audited_as_an_edit_with_its_diff
 
 def test_a_plain_run_again_sends_the_steps_own_input() -> None:
     recovery = paused({"sku": "a"})
-    store, sfn = FakeStore(recovery), FakeStepFunctions()
+    store, sfn = stored(recovery), FakeStepFunctions()
 
     RecoveryActions(store, StepFunctionsTokens(sfn)).run_again(recovery.recovery_id, "U1")  # type: ignore[arg-type]
 

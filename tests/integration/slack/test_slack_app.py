@@ -260,7 +260,7 @@ def test_the_recoveries_table_unreachable_tells_the_clicker_and_sends_nothing(
         {"Error": {"Code": "InternalServerError", "Message": "DynamoDB is down"}}, "UpdateItem"
     )
 
-    with mock.patch("service.recovery.store.RecoveryStore.transition", side_effect=outage):
+    with mock.patch("service.recovery.store.RecoveryStore.claim", side_effect=outage):
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
         wait_until(
             lambda: any(r.get("text", "").startswith("⚠️ Run again did not complete") for r in slack.responses)
