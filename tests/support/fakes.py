@@ -240,7 +240,6 @@ class FakeDynamoDB:
         found.sort(key=lambda item: item[CREATED_SORT]["S"], reverse=newest_first)
         return {"Items": found}
 
-
     def _query_due(self, table: str, key_condition: str, request: dict[str, Any]) -> dict[str, Any]:
         """The sparse ``by-due`` index: keys in ``due_at`` order, ``Limit`` per page."""
         values = request.get("ExpressionAttributeValues", {})
