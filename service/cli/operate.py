@@ -20,8 +20,15 @@ COMMANDS = ("list", "show", "retry", "reject")
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """The subcommands list, show, retry and reject, with their options."""
-    listing = commands.add_parser("list", help="open recoveries, newest first")
+    listing = commands.add_parser(
+        "list", help="open recoveries, newest first, and those in flight (claimed, outcome not stored)"
+    )
     _filters(listing)
+    listing.add_argument(
+        "--in-flight",
+        action="store_true",
+        help="only the recoveries in flight: claimed (RESUMING) and their outcome not stored yet",
+    )
     listing.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
     show = commands.add_parser("show", help="one recovery in full, with its history")
     show.add_argument("recovery_id", help="the recovery's id (rec-…, as `list` shows it)")
@@ -89,6 +96,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
     from service.cli.operator import OperationError
+    from service.recovery.in_flight import IN_FLIGHT
     from service.recovery.query import RecoveryQuery, check_owner
 
     if args.owner == "me":
@@ -99,6 +107,7 @@ def _query(args: argparse.Namespace) -> RecoveryQuery:
         state_machine=args.machine,
         since=args.since,
         owner=check_owner(args.owner) if args.owner else None,
+        status=IN_FLIGHT if getattr(args, "in_flight", False) else None,
     )
     query.list_filter()  # a malformed --since fails here, before anything is read
     return query

@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +25,12 @@ from service import aws_clients
 from service.config import ConfigurationError, OperatorSettings
 from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
 from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matching
+from service.recovery.in_flight import InFlight, in_flight, in_flight_matching, longest_first
 from service.recovery.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.redaction import without_tokens
+from service.recovery.reminders import describe_duration
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 
 if TYPE_CHECKING:
@@ -57,6 +60,7 @@ class Operator:
     actor: str
     out: Print = print
     schemas: SchemaCatalog | None = None  # the input schemas an edited input is checked against
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
     def at(cls, desk: Desk, actor: str, out: Print = print, schemas: bool = False) -> Operator:
@@ -73,7 +77,11 @@ class Operator:
 
     # ------------------------------------------------------------------ reads
     def list(self, query: RecoveryQuery, limit: int = 50) -> list[Recovery]:
+        """The open recoveries ``query`` selects, newest first, then those in flight (claimed, outcome
+        not stored yet), the longest in flight first; ``--in-flight``: only those."""
         where = query.list_filter()
+        if query.in_flight:
+            return self._list_in_flight(query, limit)
         found = self.store.list_by_status(RecoveryStatus.OPEN, where, limit=limit)
         counts = Counter(self.store.count_by_status(RecoveryStatus.OPEN, where))
         self.out(f"{sum(counts.values())} open recoveries ({query.describe()})")
@@ -86,11 +94,45 @@ class Operator:
                 f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}  "
                 f"owner: {printable(recovery.owner or 'nobody')}"
             )
+        claims = longest_first(in_flight_matching(self.store, where))
+        if claims:
+            self.out(f"{len(claims)} in flight (claimed, outcome not stored yet), longest first:")
+            for claim in claims[:limit]:
+                self.out(self._in_flight_row(claim))
         return found
+
+    def _list_in_flight(self, query: RecoveryQuery, limit: int) -> list[Recovery]:
+        claims = longest_first(in_flight_matching(self.store, query.list_filter()))
+        filters = query.with_status(None).describe()
+        self.out(f"{len(claims)} recoveries in flight ({filters}): claimed, outcome not stored yet")
+        for (machine, error), count in Counter(
+            (c.recovery.state_machine_name, c.recovery.error) for c in claims
+        ).most_common():
+            self.out(f"  {count:5d}  {printable(machine)}  {printable(error or 'unknown')}")
+        for claim in claims[:limit]:
+            self.out(self._in_flight_row(claim))
+        return [claim.recovery for claim in claims[:limit]]
+
+    def _in_flight_row(self, claim: InFlight) -> str:
+        recovery = claim.recovery
+        return (
+            f"{recovery.recovery_id}  in flight {describe_duration(claim.age(self.clock()))} "
+            f"(since {claim.since.isoformat(timespec='seconds')}, claimed by "
+            f"{printable(claim.claimed_by or 'someone')})  "
+            f"{printable(recovery.state_machine_name)} / {printable(recovery.failed_state)}  "
+            f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}"
+        )
 
     def show(self, recovery_id: str) -> Recovery:
         recovery = self._get(recovery_id)
         self.out(f"{recovery.recovery_id}  {recovery.status}")
+        claim = in_flight(recovery)
+        if claim is not None:
+            self.out(
+                f"  in flight:  {describe_duration(claim.age(self.clock()))}, since "
+                f"{claim.since.isoformat(timespec='seconds')}, claimed by "
+                f"{printable(claim.claimed_by or 'someone')}: its outcome is not stored yet"
+            )
         self.out(f"  execution:  {printable(recovery.execution_arn)}")
         if recovery.owner:
             self.out(f"  owner:      {printable(recovery.owner)} since {printable(recovery.owned_at or '?')}")
@@ -132,6 +174,8 @@ class Operator:
         return self._report(self.actions.reject(recovery_id, self.actor, reason))
 
     def retry_matching(self, query: RecoveryQuery, confirm: Callable[[int], bool]) -> BulkReport | None:
+        if query.in_flight:
+            raise OperationError("recoveries in flight are being resumed already: nothing runs them again")
         if not query.narrowed:
             raise OperationError("say which recoveries: --error, --state, --machine, --since and/or --owner")
         ids = open_recoveries_matching(self.store, query.list_filter())

@@ -14,6 +14,7 @@ DESCRIPTION = """`recovery-ops`: the operator's command line.
 
   recovery-ops demo                      the whole flow on an embedded moto stack
   recovery-ops list [filters]            open recoveries, newest first, with counts
+  recovery-ops list --in-flight          the recoveries in flight: claimed, outcome not stored yet
   recovery-ops show ID                   one recovery in full, with its audit trail
   recovery-ops retry ID [--input F]      Run again (with an edited input from a JSON file)
   recovery-ops retry --error X [...]     Run again every match, after confirming the count

@@ -1,6 +1,7 @@
 """Reminders (scheduled): recoveries open too long are brought up in their thread, with how long
-their task token has left; the open count and the oldest age go to CloudWatch for the dashboard
-and the age alarm. The same run climbs the routing rules' escalation ladders for the recoveries
+their task token has left, and so are those in flight too long; the open count and the oldest
+age, the in-flight count and the longest in flight go to CloudWatch for the dashboard and the
+age alarms. The same run climbs the routing rules' escalation ladders for the recoveries
 nobody owns. See ``service/recovery/reminders.py`` and ``service/recovery/escalation.py``."""
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ def lambda_handler(event: dict, context: object) -> dict:
     escalated = escalations.run()
     measure("OpenRecoveries", report.open_count, "Count")
     measure("OldestOpenRecoveryAgeSeconds", report.oldest_age_seconds, "Seconds")
+    measure("InFlightRecoveries", report.in_flight_count, "Count")
+    measure("OldestInFlightRecoveryAgeSeconds", report.oldest_in_flight_age_seconds, "Seconds")
     measure("Escalations", len(escalated.fired), "Count")
     logger.info(
         "reminders sent",
         reminded=len(report.reminded),
         open=report.open_count,
+        in_flight=report.in_flight_count,
         escalations=len(escalated.fired),
         escalations_given_back=len(escalated.given_back),
     )
@@ -56,5 +60,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         "open": report.open_count,
         "reminded": report.reminded,
         "oldest_age_s": report.oldest_age_seconds,
+        "in_flight": report.in_flight_count,
+        "oldest_in_flight_age_s": report.oldest_in_flight_age_seconds,
         "escalated": escalated.escalated,
     }

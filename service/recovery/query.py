@@ -4,6 +4,10 @@
 ``recovery-ops retry --error VendorUnavailable --state "Check availability" --since 2h`` build
 the same ``RecoveryQuery``. It travels inside Slack buttons as compact JSON (a page cursor, a
 bulk confirmation), so a later click acts on exactly what was shown.
+
+``status=in-flight`` (``/recoveries in-flight``, ``recovery-ops list --in-flight``) lists the
+recoveries in flight instead of the open ones: claimed, their outcome not stored yet
+(``service.recovery.in_flight``); nothing acts on those.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import shlex
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 
+from service.recovery.in_flight import IN_FLIGHT
+from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import ListFilter
 
 _DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])$")
@@ -28,6 +34,7 @@ FILTER_KEYS = {
     "machine": "state_machine",
     "since": "since",
     "owner": "owner",
+    "status": "status",
 }
 ME = "me"  # owner=me: the person asking
 _OWNER = re.compile(r"^(me|none|[UW][A-Z0-9]{2,20})$")
@@ -68,6 +75,20 @@ def check_owner(owner: str) -> str:
     )
 
 
+_IN_FLIGHT_WORDS = frozenset({IN_FLIGHT, "inflight", "in_flight", "resuming"})
+
+
+def check_status(status: str) -> str:
+    """``in-flight`` (also written ``inflight`` or ``resuming``: the only status a filter names, open
+    ones are listed without it), or a ``QueryError``."""
+    if status.strip().lower() in _IN_FLIGHT_WORDS:
+        return IN_FLIGHT
+    raise QueryError(
+        f"'{status[:40]}' is not a status to list: use status=in-flight (or `/recoveries in-flight`); "
+        "open recoveries are listed without it"
+    )
+
+
 def check_cursor(cursor: str | None) -> str | None:
     """A page cursor as the listing made it, or a ``QueryError`` (a stale or forged button)."""
     if cursor is None or _CURSOR.match(cursor):
@@ -82,12 +103,27 @@ class RecoveryQuery:
     state_machine: str | None = None
     since: str | None = None  # a duration as typed: 2h
     owner: str | None = None  # a user id, "none" (nobody owns it) or, as typed, "me"
+    status: str | None = None  # IN_FLIGHT: the recoveries in flight instead of the open ones
     before: str | None = None  # page cursor (sort key of the last row shown)
 
     @property
     def narrowed(self) -> bool:
-        """Whether it selects something narrower than "every open recovery"."""
-        return any((self.failed_state, self.error, self.state_machine, self.since, self.owner))
+        """Whether it selects something else than "every open recovery" (fewer, or those in flight)."""
+        return any((self.failed_state, self.error, self.state_machine, self.since, self.owner, self.status))
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether it lists the recoveries in flight (claimed, outcome not stored) instead of the open."""
+        return self.status == IN_FLIGHT
+
+    @property
+    def listed_status(self) -> RecoveryStatus:
+        """The status of the recoveries it lists."""
+        return RecoveryStatus.RESUMING if self.in_flight else RecoveryStatus.OPEN
+
+    def with_status(self, status: str | None) -> RecoveryQuery:
+        """The same filters over the open recoveries (None) or those in flight (``IN_FLIGHT``)."""
+        return replace(self, status=check_status(status) if status else None, before=None)
 
     def for_person(self, user_id: str) -> RecoveryQuery:
         """``owner=me`` made ``owner=<user_id>``: what a button then carries is the same for anyone."""
@@ -128,6 +164,8 @@ class RecoveryQuery:
             parse_duration(query.since)
         if query.owner:
             check_owner(query.owner)
+        if query.status and check_status(query.status) != query.status:
+            raise QueryError("this button's query cannot be read: run `/recoveries` again")
         check_cursor(query.before)
         return query
 
@@ -140,9 +178,11 @@ class RecoveryQuery:
             if not sep or key not in FILTER_KEYS or not value:
                 raise QueryError(
                     f"'{word[:80]}' is not a filter: use state=, error=, machine=, since= or owner= "
-                    "(e.g. since=2h, owner=me)"
+                    "(e.g. since=2h, owner=me); status=in-flight lists the recoveries in flight"
                 )
             values[FILTER_KEYS[key]] = value
+        if "status" in values:
+            values["status"] = check_status(values["status"])
         query = cls(**values)
         if query.since:
             parse_duration(query.since)

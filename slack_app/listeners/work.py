@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from service.recovery.audit_items import RECOVERIES_LIST
 from service.recovery.bulk import open_matching
+from service.recovery.in_flight import IN_FLIGHT, in_flight_matching, longest_first
 from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
 from service.recovery.notifier import MessageRef
 from service.recovery.query import QueryError, RecoveryQuery, split_words
@@ -53,6 +54,10 @@ from slack_app.views.modals import (
 from slack_app.views.thread_replies import bulk_thread_opening
 
 MAX_PAGE_NUMBER = 10_000
+IN_FLIGHT_NOT_RETRIED = (
+    "Recoveries in flight are being resumed already (or wait for the reconciler): nothing runs them "
+    "again. `/recoveries in-flight` lists them."
+)
 
 
 # ---------------------------------------------------------------------- one recovery
@@ -208,6 +213,9 @@ def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
 
 def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
     query = RecoveryQuery.from_words(words).for_person(user)
+    if query.in_flight:
+        say(IN_FLIGHT_NOT_RETRIED)
+        return
     if not query.narrowed:
         say("Say which recoveries to run again, e.g. `/recoveries retry error=VendorUnavailable since=2h`.")
         return
@@ -239,6 +247,9 @@ def bulk_from_command(
             query = RecoveryQuery.from_json(query_json)
         except QueryError as exc:
             say(escape(exc))
+            return
+        if query.in_flight:
+            say(IN_FLIGHT_NOT_RETRIED)
             return
         selection = actable(desk, user, query.list_filter())
         ids = [r.recovery_id for r in selection.allowed]
@@ -273,6 +284,9 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Respond) -> No
                 retry_prompt(desk, user, rest, say, respond)
             elif verb == "list":
                 list_page(desk, user, RecoveryQuery.from_words(rest).to_json(), "1", respond, replace=False)
+            elif verb in (IN_FLIGHT, "inflight"):
+                query = RecoveryQuery.from_words(rest).with_status(IN_FLIGHT)
+                list_page(desk, user, query.to_json(), "1", respond, replace=False)
             elif verb == "dlq":
                 from slack_app.listeners import dlq  # the queues' code, only for `/recoveries dlq`
 
@@ -307,7 +321,11 @@ def show(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) ->
     if recovery is None:
         say(f"No recovery {code(recovery_id[:80])}.")
         return
-    respond(response_type="ephemeral", text=f"Recovery {recovery.recovery_id}", blocks=show_blocks(recovery))
+    respond(
+        response_type="ephemeral",
+        text=f"Recovery {recovery.recovery_id}",
+        blocks=show_blocks(recovery, datetime.now(UTC)),
+    )
 
 
 def list_denied(desk: Desk, user: str, say: Say) -> bool:
@@ -344,20 +362,35 @@ def _page_number(text: str) -> int:
 def _respond_with_page(
     desk: Desk, user: str, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
 ) -> None:
-    where = query.list_filter()
+    """A page of the open recoveries (or, for ``status=in-flight``, of those in flight); beside the
+    open ones, those in flight are counted, and the first page shows the longest in flight."""
+    where, status = query.list_filter(), query.listed_status
     if desk.access.sees_everything(user):
-        rows = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=PAGE_SIZE + 1, before=query.before)
-        counts = Counter(desk.store.count_by_status(RecoveryStatus.OPEN, where))
+        rows = desk.store.list_by_status(status, where, limit=PAGE_SIZE + 1, before=query.before)
+        counts = Counter(desk.store.count_by_status(status, where))
     else:  # a team's member or viewer: only the recoveries of their rules, counted from those
-        visible = desk.access.visible(user, open_matching(desk.store, where)).allowed
+        matching = in_flight_matching if query.in_flight else open_matching
+        selected = desk.access.visible(user, matching(desk.store, where)).allowed
+        visible = sorted(selected, key=lambda r: r.sort_key, reverse=True)  # newest first
         counts = Counter((r.state_machine_name, r.error) for r in visible)
         rows = [r for r in visible if query.before is None or r.sort_key < query.before][: PAGE_SIZE + 1]
+    claims = []
+    if not query.in_flight:
+        claims = longest_first(desk.access.visible(user, in_flight_matching(desk.store, where)).allowed)
     page = rows[:PAGE_SIZE]
     cursor = page[-1].sort_key if len(rows) > PAGE_SIZE else None
-    blocks = list_blocks(page, counts, query, cursor, page_number)
-    respond(
-        response_type="ephemeral",
-        replace_original=replace,
-        text=f"{sum(counts.values())} open recoveries",
-        blocks=blocks,
+    blocks = list_blocks(
+        page,
+        counts,
+        query,
+        cursor,
+        page_number,
+        longest_in_flight=claims if query.before is None else [],
+        in_flight_total=len(claims),
+        now=datetime.now(UTC),
     )
+    total = sum(counts.values())
+    text = f"{total} recoveries in flight" if query.in_flight else f"{total} open recoveries"
+    if claims:
+        text += f", {len(claims)} in flight"
+    respond(response_type="ephemeral", replace_original=replace, text=text, blocks=blocks)

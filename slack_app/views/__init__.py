@@ -4,7 +4,8 @@
 - ``group_message``: one message for many recoveries of the same failure (bulk buttons, notice);
 - ``failure_message``: an execution that failed outside the recovery pattern (Redrive);
 - ``unreadable_message``: a recovery request that does not follow the contract;
-- ``listing``: the answers of `/recoveries`: the open list, paged, and one recovery in full;
+- ``listing``: the answers of `/recoveries`: the open list, paged, those in flight, and one recovery
+  in full;
 - ``modals``: edit an input, confirm a rejection, confirm a bulk action;
 - ``dead_letters``: `/recoveries dlq` and its Redrive DLQ confirmation;
 - ``thread_replies``: what is posted in a message's thread (reminders, outcomes, bulk progress);

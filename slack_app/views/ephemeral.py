@@ -16,10 +16,12 @@ from slack_app.views.limits import BUTTON_VALUE_LIMIT
 SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
 
 USAGE = (
-    "*/recoveries* — open recoveries, newest first. Filters: `state=`, `error=`, `machine=`, `since=` "
+    "*/recoveries* — open recoveries, newest first, and those in flight (claimed, outcome not stored "
+    "yet). Filters: `state=`, `error=`, `machine=`, `since=` "
     "(e.g. `since=2h`), `owner=` (`me`, `none` or a user id); quote values with spaces: "
     '`state="Check availability"`.\n'
     "• `/recoveries [filters]` list (yours: `/recoveries owner=me`)\n"
+    "• `/recoveries in-flight [filters]` only those in flight, with how long and who claimed them\n"
     f"• {SHOW_ONE} one in full, with its history\n"
     "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
     "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"

@@ -5,7 +5,10 @@ what they may see (``service.recovery.overview``), the circuit breakers' reading
 depths. It shows the count by state machine and error (each with a **Show these** button that
 filters the Home to them), the recoveries they own, then a page of the oldest waiting with the
 list's row menu (Run again, Edit input & run again, Reject) on those they may act on, and
-**Previous** / **Next** buttons. Where a button leads (a filter and a page) travels in its value,
+**Previous** / **Next** buttons. The recoveries in flight (claimed, outcome not stored yet) are
+counted in the summary with a *Show in flight* button (the Home listing those instead), and the
+longest in flight are shown in a section of their own with how long and who claimed them, never
+with actions. Where a button leads (a filter and a page) travels in its value,
 and the view's ``private_metadata`` keeps where the Home is, as inert JSON (``home_location``).
 At most ``HOME_MAX_BLOCKS`` blocks, whatever the number of recoveries.
 
@@ -15,6 +18,7 @@ A person who may see nothing gets a Home that says so and why, and nothing else.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -32,12 +36,19 @@ from slack_sdk.models.views import View
 from service.breaker.circuit_board import CircuitReading
 from service.breaker.circuit_breaker import CircuitState
 from service.recovery.dead_letter_queues import DeadLetterReport
+from service.recovery.in_flight import IN_FLIGHT, in_flight
 from service.recovery.overview import Overview, Role
 from service.recovery.query import QueryError, RecoveryQuery, inert_json
 from slack_app.ids import HOME_FILTER, HOME_PAGE
 from slack_app.views.escaping import code, escape, mrkdwn, one_line, plain, truncate
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, HOME_MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.listing import recovery_row
+from slack_app.views.listing import (
+    IN_FLIGHT_MARK,
+    IN_FLIGHT_MEANS,
+    NOTHING_IN_FLIGHT,
+    in_flight_row,
+    recovery_row,
+)
 
 COUNTS_SHOWN = 10
 MAX_PAGE_NUMBER = 10_000
@@ -105,7 +116,9 @@ def home_view(
     if overview.owned and overview.page_number == 1:
         blocks.append(_header(f"Yours ({overview.owned_total})"))
         blocks += [recovery_row(r, with_actions=overview.may_act_on(r)) for r in overview.owned]
-    blocks += _page(overview)
+    if overview.in_flight and overview.page_number == 1:
+        blocks += _in_flight(overview, now)
+    blocks += _page(overview, now)
     return View(
         type="home",
         private_metadata=home_location(overview.query, overview.page_number),
@@ -147,9 +160,15 @@ def notice_view(text: str) -> View:
 # ---------------------------------------------------------------------- the parts
 def _summary(overview: Overview) -> list[Block]:
     total = overview.total
-    title = f"*{total} open recover{'y' if total == 1 else 'ies'}*"
-    if overview.query.narrowed:
-        title += f" matching {one_line(overview.query.describe())}"
+    plural = "y" if total == 1 else "ies"
+    title = (
+        f"*{total} recover{plural} in flight*"
+        if overview.listing_in_flight
+        else f"*{total} open recover{plural}*"
+    )
+    filters = overview.query.with_status(None)
+    if filters.narrowed:
+        title += f" matching {one_line(filters.describe())}"
     if overview.left_out:
         title += f" ({overview.left_out} of other teams not shown)"
     first = SectionBlock(text=mrkdwn(truncate(title, SECTION_TEXT_LIMIT)))
@@ -157,24 +176,33 @@ def _summary(overview: Overview) -> list[Block]:
         everything = home_location(RecoveryQuery())
         first.accessory = ButtonElement(text="Show all", action_id=HOME_FILTER, value=everything)
     blocks: list[Block] = [first]
+    if overview.in_flight_total:
+        line = f"{IN_FLIGHT_MARK}: {overview.in_flight_total} ({IN_FLIGHT_MEANS})"
+        value = home_location(replace(overview.query, status=IN_FLIGHT))
+        show = ButtonElement(text="Show in flight", action_id=HOME_FILTER, value=value)
+        blocks.append(
+            SectionBlock(text=mrkdwn(line), accessory=show if len(value) <= BUTTON_VALUE_LIMIT else None)
+        )
     if not total:
-        blocks.append(SectionBlock(text=mrkdwn("Nothing is waiting for a person. 🎉")))
+        empty = NOTHING_IN_FLIGHT if overview.listing_in_flight else "Nothing is waiting for a person. 🎉"
+        blocks.append(SectionBlock(text=mrkdwn(empty)))
         return blocks
     kinds = overview.counts.most_common(COUNTS_SHOWN)
     for (machine, error), count in kinds:
         line = f"• *{one_line(machine)}* · {code(error or 'unknown error')}: {count}"
         text = mrkdwn(truncate(line, SECTION_TEXT_LIMIT))
-        blocks.append(SectionBlock(text=text, accessory=_filter(machine, error)))
+        blocks.append(SectionBlock(text=text, accessory=_filter(machine, error, overview.query.status)))
     if len(overview.counts) > COUNTS_SHOWN:
         more = len(overview.counts) - COUNTS_SHOWN
         blocks.append(ContextBlock(elements=[mrkdwn(f"… and {more} more kinds")]))
     return blocks
 
 
-def _filter(machine: str, error: str | None) -> ButtonElement | None:
-    """**Show these**: the Home narrowed to one state machine and error (none when they are too
-    long for a button's value: the count is still shown)."""
-    value = home_location(RecoveryQuery(state_machine=machine, error=error))
+def _filter(machine: str, error: str | None, status: str | None = None) -> ButtonElement | None:
+    """**Show these**: the Home narrowed to one state machine and error, of the open recoveries or
+    those in flight (``status``) as listed (none when they are too long for a button's value: the
+    count is still shown)."""
+    value = home_location(RecoveryQuery(state_machine=machine, error=error, status=status))
     if len(value) > BUTTON_VALUE_LIMIT:
         return None
     return ButtonElement(text="Show these", action_id=HOME_FILTER, value=value)
@@ -225,13 +253,35 @@ def _depth_line(report: DeadLetterReport) -> str:
     return line
 
 
-def _page(overview: Overview) -> list[Block]:
+def _in_flight(overview: Overview, now: datetime) -> list[Block]:
+    """Beside the open ones: the longest in flight, without actions."""
+    blocks: list[Block] = [_header(f"In flight ({overview.in_flight_total})")]
+    blocks += [in_flight_row(claim, now) for claim in overview.in_flight]
+    note = f"{IN_FLIGHT_MEANS}: normally for seconds; one in flight for long may have lost its process"
+    if overview.in_flight_total > len(overview.in_flight):
+        note += f" · {overview.in_flight_total - len(overview.in_flight)} more: *Show in flight*"
+    blocks.append(ContextBlock(elements=[mrkdwn(note)]))
+    return blocks
+
+
+def _page(overview: Overview, now: datetime) -> list[Block]:
     if not overview.page:
         return []
-    title = "Oldest waiting" if overview.page_number == 1 else f"Oldest waiting, page {overview.page_number}"
+    if overview.listing_in_flight:
+        title = "Longest in flight"
+    else:
+        title = "Oldest waiting"
+    if overview.page_number > 1:
+        title += f", page {overview.page_number}"
     blocks: list[Block] = [_header(title)]
-    blocks += [recovery_row(r, with_actions=overview.may_act_on(r)) for r in overview.page]
-    footer = f"Page {overview.page_number} of {overview.pages} · oldest first"
+    for recovery in overview.page:
+        claim = in_flight(recovery) if overview.listing_in_flight else None
+        if claim is not None:
+            blocks.append(in_flight_row(claim, now))
+        else:
+            blocks.append(recovery_row(recovery, with_actions=overview.may_act_on(recovery)))
+    order = "longest in flight first" if overview.listing_in_flight else "oldest first"
+    footer = f"Page {overview.page_number} of {overview.pages} · {order}"
     if overview.actionable:
         footer += " · each row's ⋯ menu: Run again, Edit input & run again, Reject"
     blocks.append(ContextBlock(elements=[mrkdwn(footer)]))

@@ -4,11 +4,17 @@ A page has a header, the counts by state machine and error, one section per reco
 actions in an overflow menu: Run again, Edit input & run again, Reject) and a "Next page" button
 that carries the query and a cursor. 20 rows keep a page far below 50 blocks and Slack's message
 size, whatever the errors' length.
+
+The recoveries in flight (claimed, their outcome not stored yet) are never left out: the header
+counts them, and the first page shows the longest in flight in a section of their own, each with
+how long it has been in flight and who claimed it, and no actions (its call is under way, or
+stuck until the reconciler settles it). ``/recoveries in-flight`` lists only those, paged the same.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -23,9 +29,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from service.recovery.in_flight import InFlight, in_flight
 from service.recovery.query import RecoveryQuery
 from service.recovery.recovery import Recovery
 from service.recovery.redaction import without_tokens
+from service.recovery.reminders import describe_duration
 from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
@@ -34,6 +42,10 @@ from slack_app.views.recovery_message import actions_block, cause_block, input_b
 PAGE_SIZE = 20
 COUNTS_SHOWN = 10
 HISTORY_SHOWN = 30
+IN_FLIGHT_SHOWN = 5  # on the first page of the open list: the longest in flight
+IN_FLIGHT_MARK = "🛫 *in flight*"
+IN_FLIGHT_MEANS = "claimed, outcome not stored yet"
+NOTHING_IN_FLIGHT = "Nothing is in flight: every claimed recovery has its outcome stored."
 _ROW_ACTIONS = ((RUN_AGAIN, "Run again"), (EDIT_AND_RUN_AGAIN, "Edit input & run again"), (REJECT, "Reject"))
 _ROW_OWNERSHIP = {False: (TAKE, "Take it"), True: (RELEASE, "Release")}
 
@@ -53,11 +65,24 @@ def list_blocks(
     query: RecoveryQuery,
     next_cursor: str | None,
     page_number: int = 1,
+    longest_in_flight: list[InFlight] | None = None,
+    in_flight_total: int = 0,
+    now: datetime | None = None,
 ) -> list[Block]:
+    """A page of the list: the open recoveries, or those in flight for ``query.in_flight``. Beside
+    the open ones, ``in_flight_total`` is counted in the header and ``longest_in_flight`` shown in
+    a section of their own."""
+    now = now or datetime.now(UTC)
     total = sum(counts.values())
-    title = f"{total} open recover{'y' if total == 1 else 'ies'}" + (
-        f" ({query.describe()})" if query.narrowed else ""
-    )
+    if query.in_flight:
+        title = f"{total} recover{'y' if total == 1 else 'ies'} in flight"
+    else:
+        title = f"{total} open recover{'y' if total == 1 else 'ies'}"
+        if in_flight_total:
+            title += f" · {in_flight_total} in flight"
+    filters = query.with_status(None)
+    if filters.narrowed:
+        title += f" ({filters.describe()})"
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(plain(title), HEADER_TEXT_LIMIT)))]
     if total:
         lines = [
@@ -67,12 +92,21 @@ def list_blocks(
         if len(counts) > COUNTS_SHOWN:
             lines.append(f"… and {len(counts) - COUNTS_SHOWN} more kinds")
         blocks.append(SectionBlock(text=mrkdwn(truncate("\n".join(lines), SECTION_TEXT_LIMIT))))
+    elif query.in_flight:
+        blocks.append(SectionBlock(text=mrkdwn(NOTHING_IN_FLIGHT)))
     else:
         blocks.append(SectionBlock(text=mrkdwn("Nothing is waiting for a person. 🎉")))
     blocks.append(DividerBlock())
+    if longest_in_flight and not query.in_flight:
+        blocks += in_flight_section(longest_in_flight, max(in_flight_total, len(longest_in_flight)), now)
     for recovery in page:
-        blocks.append(recovery_row(recovery))
-    footer = f"Page {page_number} · newest first · `/recoveries show {escape('<id>')}` for one in full"
+        if query.in_flight:
+            claim = in_flight(recovery)
+            blocks.append(in_flight_row(claim, now) if claim else recovery_row(recovery, with_actions=False))
+        else:
+            blocks.append(recovery_row(recovery))
+    what = "in flight, " if query.in_flight else ""
+    footer = f"Page {page_number} · {what}newest first · `/recoveries show {escape('<id>')}` for one in full"
     blocks.append(ContextBlock(elements=[mrkdwn(footer)]))
     if next_cursor:
         blocks.append(
@@ -91,6 +125,45 @@ def list_blocks(
             )
         )
     return blocks[:MAX_BLOCKS]
+
+
+def in_flight_section(claims: list[InFlight], total: int, now: datetime) -> list[Block]:
+    """Beside the open list: the longest in flight (at most ``IN_FLIGHT_SHOWN``), and how to see all."""
+    intro = (
+        f"{IN_FLIGHT_MARK}: {total} ({IN_FLIGHT_MEANS}). Normally for seconds; one in flight for long "
+        "may have lost its process and waits for the reconciler. Nobody can act on them meanwhile."
+    )
+    blocks: list[Block] = [SectionBlock(text=mrkdwn(intro))]
+    blocks += [in_flight_row(claim, now) for claim in claims[:IN_FLIGHT_SHOWN]]
+    if total > min(len(claims), IN_FLIGHT_SHOWN):
+        more = total - min(len(claims), IN_FLIGHT_SHOWN)
+        see_all = f"… and {more} more in flight: `/recoveries in-flight`"
+        blocks.append(ContextBlock(elements=[mrkdwn(see_all)]))
+    blocks.append(DividerBlock())
+    return blocks
+
+
+def in_flight_row(claim: InFlight, now: datetime) -> SectionBlock:
+    """One recovery in flight: how long, since when and who claimed it; no actions."""
+    recovery = claim.recovery
+    since = claim.since.astimezone(UTC).isoformat(timespec="seconds")
+    text = (
+        f"{IN_FLIGHT_MARK} {describe_duration(claim.age(now))} · "
+        f"*{link(recovery.console_url, recovery.execution_name)}*"
+        f"  ·  {one_line(recovery.state_machine_name)} / {one_line(recovery.failed_state)}\n"
+        f"{code(recovery.error or 'unknown')} · claimed by {who(claim.claimed_by)} at {one_line(since)}"
+        f" · {code(recovery.recovery_id)}"
+    )
+    return SectionBlock(text=mrkdwn(truncate(text, SECTION_TEXT_LIMIT)))
+
+
+def in_flight_line(claim: InFlight, now: datetime) -> str:
+    """In one recovery in full: in flight, for how long, since when, claimed by whom."""
+    since = claim.since.astimezone(UTC).isoformat(timespec="seconds")
+    return (
+        f"{IN_FLIGHT_MARK} for {describe_duration(claim.age(now))} (since {one_line(since)}, claimed by "
+        f"{who(claim.claimed_by)}): its outcome is not stored yet"
+    )
 
 
 def recovery_row(recovery: Recovery, with_actions: bool = True) -> SectionBlock:
@@ -117,8 +190,10 @@ def recovery_row(recovery: Recovery, with_actions: bool = True) -> SectionBlock:
     )
 
 
-def show_blocks(recovery: Recovery) -> list[Block]:
-    """One recovery in full: what failed, the whole cause (as far as Slack allows), the history."""
+def show_blocks(recovery: Recovery, now: datetime | None = None) -> list[Block]:
+    """One recovery in full: what failed, the whole cause (as far as Slack allows), the history;
+    one in flight says so, since when and who claimed it."""
+    claim = in_flight(recovery)
     blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(
@@ -135,6 +210,7 @@ def show_blocks(recovery: Recovery) -> list[Block]:
                     f"*Error:* {code(recovery.error or 'unknown')}"
                     f"  ·  *Paused at:* {one_line(recovery.requested_at)}"
                     f"  ·  *Delivered:* {recovery.attempts}×"
+                    + (f"\n{in_flight_line(claim, now or datetime.now(UTC))}" if claim else "")
                     + (f"\n{owner_line(recovery)}" if recovery.owner else ""),
                     SECTION_TEXT_LIMIT,
                 )

@@ -1,4 +1,5 @@
-"""What is posted in a message's thread: a reminder that a recovery still waits, the outcome of a
+"""What is posted in a message's thread: a reminder that a recovery still waits (or is still in
+flight), the outcome of a
 recovery that shares a group message, and the progress of a bulk action (with the message that
 starts its thread when it was typed as `/recoveries retry`)."""
 
@@ -7,14 +8,18 @@ from __future__ import annotations
 from datetime import UTC
 
 from service.recovery.bulk import BulkReport
+from service.recovery.in_flight import InFlight
 from service.recovery.recovery import Recovery
 from service.recovery.reminders import Reminder, describe_duration
-from slack_app.views.escaping import code, one_line, who
+from slack_app.views.escaping import code, link, one_line, who
 
 
 def reminder_text(reminder: Reminder) -> str:
     """A reminder in the recovery's thread: how long it has waited and how long its token has left;
-    the owner, when someone owns it, is mentioned."""
+    the owner, when someone owns it, is mentioned. One in flight says so instead: since when, and
+    who claimed it (mentioned)."""
+    if reminder.in_flight is not None:
+        return in_flight_reminder_text(reminder, reminder.in_flight)
     name, waited = code(reminder.recovery.execution_name), describe_duration(reminder.waited)
     if reminder.recovery.owner:
         text = f"⏰ {who(reminder.recovery.owner)} owns this: {name} still waits, paused {waited} ago."
@@ -29,6 +34,19 @@ def reminder_text(reminder: Reminder) -> str:
     return (
         text + f" Its task token has {describe_duration(left)} left (until {until}); then the workflow "
         "gives up on it."
+    )
+
+
+def in_flight_reminder_text(reminder: Reminder, claim: InFlight) -> str:
+    """A recovery in flight for long: claimed, its outcome not stored; its process may have died."""
+    recovery = reminder.recovery
+    since = claim.since.astimezone(UTC).isoformat(timespec="seconds")
+    return (
+        f"🛫 Still in flight: {code(recovery.execution_name)} was claimed by {who(claim.claimed_by)} "
+        f"{describe_duration(claim.age(reminder.now))} ago (at {one_line(since)}) and its outcome is "
+        "not stored yet: the process resuming it may have stopped. Nobody else can act on it until it "
+        f"is settled; check {link(recovery.console_url, 'its execution')} and "
+        f"{code(f'/recoveries show {recovery.recovery_id}')}."
     )
 
 

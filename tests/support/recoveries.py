@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.recovery.contract import RecoveryRequest
-from service.recovery.recovery import Recovery
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import RecoveryStore
 
 
@@ -24,3 +24,13 @@ def opened_recovery(store: RecoveryStore, n: int = 0, step_input: dict[str, Any]
     recovery = Recovery.from_request(request, datetime.now(UTC))
     store.create_if_absent(recovery)
     return recovery
+
+
+def claim(
+    store: RecoveryStore, recovery_id: str, actor: str, at: datetime, action: str = "run again"
+) -> Recovery:
+    """``recovery_id`` claimed by ``actor`` at ``at`` as the actions claim it (``OPEN → RESUMING``,
+    audited), and nothing after: the process that claimed it stopped before storing an outcome."""
+    entry = AuditEntry(at.isoformat(timespec="milliseconds"), actor, action, RecoveryStatus.RESUMING)
+    assert store.transition(recovery_id, RecoveryStatus.OPEN, RecoveryStatus.RESUMING, entry, at=at)
+    return store.get(recovery_id)
