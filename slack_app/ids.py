@@ -35,3 +35,6 @@ STOP_HEALING = "self_healing_stop"
 # the App Home tab: a filter (a count's "Show these", "Show all") and a page (Previous / Next)
 HOME_FILTER = "home_filter"
 HOME_PAGE = "home_page"
+
+# an in-flight recovery's `show`: an admin settles it now from Step Functions' record
+RECONCILE_NOW = "recovery_reconcile_now"

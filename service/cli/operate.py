@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from service.config import OperatorSettings
     from service.recovery.query import RecoveryQuery
 
-COMMANDS = ("list", "show", "retry", "reject")
+COMMANDS = ("list", "show", "retry", "reject", "reconcile")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -40,7 +40,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
     reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
     reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
-    for sub in (listing, show, retry, reject):
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="settle in-flight recoveries from Step Functions' record now (one, or every expired lease)",
+    )
+    reconcile.add_argument(
+        "recovery_id", nargs="?", help="the recovery to settle now; omit it to settle every expired lease"
+    )
+    for sub in (listing, show, retry, reject, reconcile):
         sub.add_argument(
             "--stack",
             metavar="NAME",
@@ -65,6 +72,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     from service.cli.deployment import on_deployment
     from service.cli.operator import OperationError, build_operator
     from service.recovery.actions import ActionOutcome
+    from service.recovery.bulk import ERROR
     from service.recovery.query import QueryError
     from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
 
@@ -80,6 +88,8 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
             operator.list(_query(args), limit=args.limit)
         elif args.command == "show":
             operator.show(args.recovery_id)
+        elif args.command == "reconcile":
+            return operator.reconcile(args.recovery_id)
         elif args.command == "reject":
             return 0 if operator.reject(args.recovery_id, args.reason).done else 1
         elif args.recovery_id:
@@ -87,7 +97,9 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
             return 0 if result.outcome is ActionOutcome.RESUMED else 1
         else:
             report = operator.retry_matching(_query(args), confirm=lambda n: args.yes or _confirm(n))
-            return 0 if report is None or report.outcomes.get(ActionOutcome.FAILED, 0) == 0 else 1
+            return 0 if report is None or not any(
+                report.outcomes.get(bad, 0) for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT, ERROR)
+            ) else 1
     except (OperationError, QueryError) as exc:
         print(f"recovery-ops: {exc}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matchi
 from service.recovery.in_flight import InFlight, in_flight, in_flight_matching, longest_first
 from service.recovery.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
 from service.recovery.query import RecoveryQuery
+from service.recovery.reconciler import HELD, UNSETTLED, Reconciler
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.redaction import without_tokens
 from service.recovery.reminders import describe_duration
@@ -61,12 +62,21 @@ class Operator:
     out: Print = print
     schemas: SchemaCatalog | None = None  # the input schemas an edited input is checked against
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    reconciler: Reconciler | None = None  # settles in-flight recoveries from Step Functions' record
 
     @classmethod
     def at(cls, desk: Desk, actor: str, out: Print = print, schemas: bool = False) -> Operator:
         """The operator acting as ``actor`` at ``desk``; with ``schemas``, edited inputs are checked
         against the desk's input schemas."""
-        return cls(desk.store, desk.actions, desk.bulk, actor, out, desk.schemas if schemas else None)
+        return cls(
+            desk.store,
+            desk.actions,
+            desk.bulk,
+            actor,
+            out,
+            desk.schemas if schemas else None,
+            reconciler=desk.reconciler,
+        )
 
     def schema_for(self, recovery_id: str) -> dict | None:
         """The JSON Schema of the recovery's failed state (None: no schemas, or none for it)."""
@@ -193,6 +203,22 @@ class Operator:
                 self.actions.show(result.recovery)
         self.out(f"run again {query.describe()}: {report.summary()} in {report.wall_s:.1f} s")
         return report
+
+    def reconcile(self, recovery_id: str | None) -> int:
+        """Settle one recovery now from Step Functions' record (0: settled or nothing to settle, 1:
+        still in flight), or run the reconciler over every expired lease (0: all done, 1: more left
+        or some the record could not tell)."""
+        if self.reconciler is None:
+            raise OperationError("no reconciler on this deployment")
+        if recovery_id:
+            self._get(recovery_id)
+            settled = self.reconciler.settle(recovery_id, actor=self.actor)
+            why = f" ({settled.why})" if settled.why else ""
+            self.out(f"{recovery_id}: {settled.result.lower()}{why}")
+            return 0 if settled.result not in (UNSETTLED, HELD) else 1
+        report = self.reconciler.run()
+        self.out(f"reconciled: {report.summary()}")
+        return 0 if report.complete and not report.settled.get(UNSETTLED) else 1
 
     def _get(self, recovery_id: str) -> Recovery:
         try:

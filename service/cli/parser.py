@@ -19,6 +19,7 @@ DESCRIPTION = """`recovery-ops`: the operator's command line.
   recovery-ops retry ID [--input F]      Run again (with an edited input from a JSON file)
   recovery-ops retry --error X [...]     Run again every match, after confirming the count
   recovery-ops reject ID [--reason R]    Reject: the workflow compensates
+  recovery-ops reconcile [ID]            settle in-flight recoveries from Step Functions' record now
   recovery-ops dlq [redrive [--rate N]]  the dead-letter queues: depth, oldest messages; redrive
   recovery-ops routes show               the routing rules in order, and the fallback channels
   recovery-ops routes test --machine M --state S [--error E]   which rule a recovery would match
@@ -26,7 +27,7 @@ DESCRIPTION = """`recovery-ops`: the operator's command line.
   recovery-ops instrument F --state S    a definition whose state S pauses for a person on failure
   recovery-ops try F [--fail S]          run definition F once beside the recovery service, answer here
 
-list/show/retry/reject/dlq act on a deployment with your AWS credentials: name its stack with
+list/show/retry/reject/reconcile/dlq act on a deployment with your AWS credentials: name its stack with
 --stack (the table and queues come from the stack's outputs), or pass --table / the queue URLs,
 or set RECOVERIES_TABLE_NAME and the queue variables. Explicit options win over --stack.
 """

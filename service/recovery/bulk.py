@@ -4,6 +4,9 @@ Every recovery goes through ``RecoveryActions`` (so each is still claimed exactl
 audited); calls are paced to ``rate_per_second`` and a throttled call backs off inside the
 actions. Progress is reported every ``progress_every`` recoveries. When a deadline is near (a
 Lambda function's remaining time) the run stops cleanly: what is left stays OPEN and is counted.
+One recovery's failure (the table or Step Functions unreachable for it) never stops the rest: it is
+reported under ``ERROR`` with its id and why, and what it left in flight is settled by the
+reconciler.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from service.observability import logger
 from service.recovery.actions import ActionResult, RecoveryActions
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.store import ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
+ERROR = "ERROR"  # a report key: the action raised for that recovery (see ``BulkReport.errors``)
 
 
 @dataclass
@@ -27,6 +32,7 @@ class BulkReport:
     left_open: int = 0
     wall_s: float = 0.0
     results: list[ActionResult] = field(default_factory=list, repr=False)
+    errors: dict[str, str] = field(default_factory=dict)  # recovery id → why its action failed
 
     @property
     def done(self) -> int:
@@ -38,7 +44,12 @@ class BulkReport:
         ]
         if self.left_open:
             parts.append(f"{self.left_open} left open (out of time: run it again)")
-        return f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
+        text = f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
+        if self.errors:
+            shown = "; ".join(f"{rid}: {why}" for rid, why in list(self.errors.items())[:5])
+            more = f" and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+            text += f" (failed: {shown}{more}; check them with show)"
+        return text
 
 
 def open_matching(store: RecoveryStore, where: ListFilter) -> list[Recovery]:
@@ -87,7 +98,13 @@ class BulkAction:
             wait = due - self.clock()
             if wait > 0:
                 self.sleep(wait)
-            result = act(recovery_id)
+            try:
+                result = act(recovery_id)
+            except Exception as exc:  # noqa: BLE001 - one recovery's fault never stops the rest
+                logger.warning("bulk action failed for one recovery", recovery_id=recovery_id, error=str(exc))
+                report.outcomes[ERROR] += 1
+                report.errors[recovery_id] = f"{type(exc).__name__}: {str(exc)[:200]}"
+                continue
             report.outcomes[result.outcome] += 1
             report.results.append(result)
             if on_progress and (index + 1) % self.progress_every == 0 and index + 1 < len(ids):

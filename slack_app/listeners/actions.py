@@ -22,6 +22,7 @@ from slack_app.ids import (
     DLQ_REDRIVE_CONFIRM,
     EDIT_AND_RUN_AGAIN,
     NEXT_PAGE,
+    RECONCILE_NOW,
     REDRIVE,
     REJECT,
     REJECT_ALL,
@@ -155,6 +156,11 @@ def register(app: App, desk: DeskFactory) -> None:
     def bulk_cancelled(respond: Respond) -> None:
         respond(text="Cancelled: nothing was resumed.", replace_original=True)
 
+    def reconcile_clicked(body: dict, respond: Respond) -> None:
+        from slack_app.listeners import reconcile
+
+        reconcile.reconcile_now(desk(), _user(body), _value(body), respond)
+
     def redrive_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
 
@@ -172,6 +178,7 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(RELEASE)(ack=acknowledge, lazy=[release_clicked])
     app.action(TAKE_ALL)(ack=acknowledge, lazy=[group_take_clicked])
     app.action(STOP_HEALING)(ack=acknowledge, lazy=[stop_healing_clicked])
+    app.action(RECONCILE_NOW)(ack=acknowledge, lazy=[reconcile_clicked])
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])
     app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])

@@ -37,6 +37,7 @@ from service.recovery.reminders import describe_duration
 from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
+from slack_app.views.reconcile import reconcile_button
 from slack_app.views.recovery_message import actions_block, cause_block, input_block, outcome_text, owner_line
 
 PAGE_SIZE = 20
@@ -224,6 +225,8 @@ def show_blocks(recovery: Recovery, now: datetime | None = None) -> list[Block]:
         blocks.append(SectionBlock(text=mrkdwn(truncate(outcome_text(recovery), SECTION_TEXT_LIMIT))))
     elif recovery.status == "OPEN":
         blocks.append(actions_block(recovery.recovery_id, recovery.owner))
+    elif claim is not None:
+        blocks.append(reconcile_button(recovery.recovery_id))
     blocks.append(HeaderBlock(text=PlainTextObject(text="History")))
     for entry in recovery.audit[-HISTORY_SHOWN:]:
         line = (
