@@ -405,6 +405,13 @@ class RecoveryActions:
         if current.status.is_closed:  # settled meanwhile (the reconciler, the watcher): that is the truth
             settled = _SETTLED_OUTCOME.get(current.status, ActionOutcome.ALREADY_HANDLED)
             return ActionResult(settled, current, "", handled_by=current.last_actor)
+        if current.status is RecoveryStatus.OPEN:  # reopened from the record: nothing reached it
+            return ActionResult(
+                ActionOutcome.FAILED,
+                current,
+                f"{detail}; nothing was resumed and the recovery is open again",
+                handled_by=current.last_actor,
+            )
         return ActionResult(outcome, current, detail, handled_by=current.last_actor)
 
     def _now(self) -> str:

@@ -58,8 +58,11 @@ def action_result_text(result: ActionResult, always: bool = False) -> str | None
         return f"⌛ {name} can no longer be resumed: {detail}. It is now marked EXPIRED."
     if result.outcome in (ActionOutcome.FAILED, ActionOutcome.NOT_FOUND):
         return f"⚠️ {name}: {detail}"
-    if always:
-        return f"{'✅ Run again' if result.outcome is ActionOutcome.RESUMED else '🛑 Rejected'}: {name}."
+    if result.outcome is ActionOutcome.IN_FLIGHT:
+        return f"⏳ {name}: {detail}. It shows as in flight in `/recoveries in-flight` until then."
+    if always or result.detail:  # a list's rows are not updated; a detail says what the message cannot
+        done = "✅ Run again" if result.outcome is ActionOutcome.RESUMED else "🛑 Rejected"
+        return f"{done}: {name}" + (f" ({detail})." if result.detail else ".")
     return None
 
 
