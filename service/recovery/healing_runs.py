@@ -78,6 +78,7 @@ class HealingRun:
     channel: str | None = None
     ts: str | None = None
     audit: tuple[AuditEntry, ...] = ()
+    announced: bool = False  # its group message and thread have been told it began
 
     @property
     def left(self) -> int:
@@ -100,7 +101,9 @@ class HealingRuns:
         at: datetime,
     ) -> tuple[HealingRun, bool]:
         """The group's run for ``closure``, created with ``selected`` recoveries if it is new (the
-        second value: whether this call created it)."""
+        second value: whether this call created it). The closure's index of runs is written first
+        (an idempotent set add), so a run whose creation's answer was lost is still found, ended
+        and stoppable; whether it was announced is on the run (``mark_announced``)."""
         healing_id = healing_id_for(closure, group_id)
         item: dict[str, Any] = {
             "recovery_id": string(healing_id),
@@ -117,22 +120,30 @@ class HealingRuns:
         }
         if message is not None:
             item["slack_channel"], item["slack_ts"] = string(message[0]), string(message[1])
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(closure_item_id(closure)),
+            UpdateExpression="ADD run_ids :id SET expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues={":id": {"SS": [healing_id]}, ":expires": item["expires_at"]},
+        )
         created = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
             Item=item,
             ConditionExpression="attribute_not_exists(recovery_id)",
         )
-        if created is not None:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(closure_item_id(closure)),
-                UpdateExpression="ADD run_ids :id SET expires_at = if_not_exists(expires_at, :expires)",
-                ExpressionAttributeValues={":id": {"SS": [healing_id]}, ":expires": item["expires_at"]},
-            )
         run = self.get(healing_id)
         assert run is not None  # just written, or written by the round that won
         return run, created is not None
+
+    def mark_announced(self, healing_id: str) -> None:
+        """Its group message and thread were told it began (a retried round does not tell again)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="SET announced = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
 
     def get_for(self, closure: Closure, group_id: str) -> HealingRun | None:
         return self.get(healing_id_for(closure, group_id))
@@ -242,4 +253,5 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         channel=text("slack_channel"),
         ts=text("slack_ts"),
         audit=tuple(audit_trail(item)),
+        announced=item.get("announced", {}).get("BOOL", False),
     )

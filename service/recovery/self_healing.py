@@ -330,9 +330,10 @@ class SelfHealing:
                     self.runs.add_selected(run.healing_id, pending)
                     run = self.runs.get(run.healing_id) or run
             runs[group_id] = run
-            if created:
-                self._show(closure, run, members)
+            if (created or not run.announced) and run.state is HealingState.RESUMING:
+                self._show(closure, run, members)  # also a run whose creation's answer was lost
                 self._thread(run, closure)
+                self.runs.mark_announced(run.healing_id)
         return runs
 
     def _unseen(self, run: HealingRun, members: list[Recovery]) -> int:
