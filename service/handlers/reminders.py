@@ -51,6 +51,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         open=report.open_count,
         escalations=len(escalated.fired),
         escalations_given_back=len(escalated.given_back),
+        escalations_found_in_slack=len(escalated.found),
     )
     return {
         "open": report.open_count,
