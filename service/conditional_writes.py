@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 def if_condition_holds(write: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
@@ -16,3 +16,9 @@ def if_condition_holds(write: Callable[..., dict[str, Any]], **request: Any) -> 
         if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None
         raise
+
+
+# What a write may raise after DynamoDB applied it (a timeout, a connection reset, a 5xx whose
+# retries ran out): the caller cannot tell from the error whether the write happened, and reads the
+# item back to know. ``if_condition_holds`` has already turned a failed condition into None.
+ANSWER_LOST = (BotoCoreError, ClientError)

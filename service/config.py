@@ -57,6 +57,8 @@ class CollectorConfig(HandlerConfig):
     routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
     group_window_seconds: int = Field(alias="RECOVERY_GROUP_WINDOW_SECONDS", default=600, ge=1)
     retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+    # how long a collector's claim on posting a group's message holds before another may take over
+    posting_lease_seconds: float = Field(alias="RECOVERY_POSTING_LEASE_SECONDS", default=60, gt=0, le=900)
 
 
 class DeskSettings(HandlerConfig):

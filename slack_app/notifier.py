@@ -11,12 +11,19 @@ and Stop, the progress in its thread).
 slack_sdk's retry handlers absorb short 429s, 5xx and connection errors; what is still failing
 after them becomes ``NotifierUnavailable``, and the collector leaves the record for SQS to
 deliver again.
+
+Every group message, escalation level and self-healing progress line carries its mark in Slack's
+message metadata (``{"event_type": "recovery_ops_message", "event_payload": {"kind", "key"}}``:
+ids the product made, never a token or a person's text), so that ``find_posted`` can find it in
+the channel's history (``conversations.history``) or the thread's (``conversations.replies``) when
+a crash left it posted but not recorded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -26,8 +33,10 @@ from service.recovery.escalation import Escalation
 from service.recovery.failures import FailedExecution
 from service.recovery.groups import GroupState
 from service.recovery.notifier import (
+    MESSAGE_EVENT_TYPE,
     CircuitClosedNotice,
     HealingNotice,
+    MessageMark,
     MessageRef,
     NotifierUnavailable,
     RecoveryGroup,
@@ -49,18 +58,76 @@ from slack_app.views.thread_replies import grouped_outcome_text, reminder_text
 from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from slack_app.web import web_client
 
-__all__ = ["SlackHealingDisplay", "SlackNotifier", "SlackOutcomeDisplay", "web_client"]
+__all__ = ["SlackHealingDisplay", "SlackNotifier", "SlackOutcomeDisplay", "message_metadata", "web_client"]
+
+HISTORY_PAGE = 200  # messages per page of conversations.history / conversations.replies
+HISTORY_PAGES = 10  # pages read at most by one search: past them, a search proves nothing
+WEB_API = {
+    "chat.postMessage": "chat_postMessage",
+    "chat.update": "chat_update",
+    "conversations.history": "conversations_history",
+    "conversations.replies": "conversations_replies",
+}
+
+
+def message_metadata(mark: MessageMark) -> dict[str, Any]:
+    """A mark as Slack message metadata."""
+    return {"event_type": MESSAGE_EVENT_TYPE, "event_payload": {"kind": mark.kind, "key": mark.key}}
+
+
+def is_marked(message: dict[str, Any], mark: MessageMark) -> bool:
+    """Whether a message of a history answer carries ``mark``."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return (
+        metadata.get("event_type") == MESSAGE_EVENT_TYPE
+        and payload.get("kind") == mark.kind
+        and payload.get("key") == mark.key
+    )
 
 
 class SlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self._client = client
 
-    def post_recovery(self, recovery: Recovery, channel: str) -> MessageRef:
-        return self._post(channel, recovery_fallback_text(recovery), recovery_blocks(recovery))
+    def post_recovery(self, recovery: Recovery, channel: str, mark: MessageMark | None = None) -> MessageRef:
+        return self._post(channel, recovery_fallback_text(recovery), recovery_blocks(recovery), mark=mark)
 
     def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
-        return self._post(channel, group_fallback_text(group), group_blocks(group))
+        mark = MessageMark.group(group.group_id)
+        return self._post(channel, group_fallback_text(group), group_blocks(group), mark=mark)
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        """The message marked ``mark`` in ``channel`` since ``since`` (in the thread of ``thread_ts``:
+        thread replies are not in the channel's history); None when every page was read and none
+        has it. ``NotifierUnavailable`` when a page cannot be read (the bot not in the channel, a
+        missing ``channels:history`` / ``groups:history`` scope, Slack down) or there are more than
+        ``HISTORY_PAGES`` pages: nothing is proved then."""
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        arguments: dict[str, Any] = {
+            "channel": channel,
+            "oldest": f"{since.timestamp():.6f}",
+            "include_all_metadata": True,
+            "limit": HISTORY_PAGE,
+        }
+        if thread_ts:
+            arguments["ts"] = thread_ts
+        for _ in range(HISTORY_PAGES):
+            answer = self._call(method, **arguments)
+            for message in answer.get("messages") or []:
+                if is_marked(message, mark):
+                    return MessageRef(channel, message["ts"])
+            if not answer.get("has_more"):
+                return None
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+            arguments["cursor"] = cursor
+        raise NotifierUnavailable(
+            f"{method}: {channel} has more history since {arguments['oldest']} than is read"
+        )
 
     def update_group(
         self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
@@ -111,9 +178,9 @@ class SlackNotifier:
         except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
             return None
 
-    def reply_in_thread(self, thread: MessageRef, text: str) -> MessageRef:
+    def reply_in_thread(self, thread: MessageRef, text: str, mark: MessageMark | None = None) -> MessageRef:
         """A reply in ``thread``; a failure is ``NotifierUnavailable`` (the caller decides)."""
-        return self._post(thread.channel, text, thread_ts=thread.ts)
+        return self._post(thread.channel, text, thread_ts=thread.ts, mark=mark)
 
     def post_progress(self, thread: MessageRef, text: str) -> None:
         """A line of a bulk action's progress in ``thread``; a failure is logged, the action goes on."""
@@ -131,18 +198,24 @@ class SlackNotifier:
         except SlackClientError as exc:
             logger.warning("could not update the group message", group_id=group.group_id, error=str(exc))
 
-    def _post(self, channel: str, text: str, blocks: list | None = None, **more: object) -> MessageRef:
+    def _post(
+        self,
+        channel: str,
+        text: str,
+        blocks: list | None = None,
+        mark: MessageMark | None = None,
+        **more: object,
+    ) -> MessageRef:
         if blocks is not None:
             more["blocks"] = blocks
+        if mark is not None:
+            more["metadata"] = message_metadata(mark)
         answer = self._call("chat.postMessage", channel=channel, text=text, **more)
         return MessageRef(answer["channel"], answer["ts"])
 
     def _call(self, method: str, **arguments: object) -> dict:
         try:
-            if method == "chat.postMessage":
-                answer = self._client.chat_postMessage(**arguments)
-            else:
-                answer = self._client.chat_update(**arguments)
+            answer = getattr(self._client, WEB_API[method])(**arguments)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             status = exc.response.status_code if exc.response is not None else None
@@ -153,7 +226,8 @@ class SlackNotifier:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("slack unreachable", method=method, error=str(exc))
             raise NotifierUnavailable(f"{method}: {exc}") from exc
-        metrics.add_metric(name="SlackPosts", unit="Count", value=1)
+        if method.startswith("chat."):
+            metrics.add_metric(name="SlackPosts", unit="Count", value=1)
         return answer.data if isinstance(answer.data, dict) else {}
 
 
@@ -169,7 +243,11 @@ class SlackHealingDisplay:
         self._notifier.update_group(group, MessageRef(channel, ts), notice)
 
     def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
-        self._notifier.reply_in_thread(MessageRef(channel, ts), healing_progress_text(text_of, dependency))
+        self._notifier.reply_in_thread(
+            MessageRef(channel, ts),
+            healing_progress_text(text_of, dependency),
+            mark=MessageMark.healing(text_of.healing_id),
+        )
 
 
 class SlackOutcomeDisplay:
@@ -267,11 +345,18 @@ class SlackFailureDisplay:
 
 class SlackThreadPoster:
     """Reminders, in the recovery message's thread (a failure is logged, the next run tries again),
-    and escalations, in that thread or a level's own channel (a failure is ``NotifierUnavailable``:
-    the escalation gives its level back)."""
+    and escalations, in that thread or a level's own channel, marked with their level (a failure is
+    ``NotifierUnavailable``: the escalation gives its level back); ``find_posted`` looks for a
+    level's message as ``SlackNotifier.find_posted`` does."""
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
+        self._notifier = SlackNotifier(client)
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        return self._notifier.find_posted(channel, since, mark, thread_ts)
 
     def post_reminder(self, reminder: Reminder) -> None:
         channel, ts = reminder.recovery.slack_channel, reminder.recovery.slack_ts
@@ -283,11 +368,14 @@ class SlackThreadPoster:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("could not post a reminder", channel=channel, error=str(exc))
 
-    def post_escalation(self, escalation: Escalation) -> None:
+    def post_escalation(self, escalation: Escalation) -> MessageRef:
         thread = {"thread_ts": escalation.thread_ts} if escalation.thread_ts else {}
         try:
-            self._client.chat_postMessage(
-                channel=escalation.channel, text=escalation_text(escalation), **thread
+            answer = self._client.chat_postMessage(
+                channel=escalation.channel,
+                text=escalation_text(escalation),
+                metadata=message_metadata(escalation.mark),
+                **thread,
             )
         except (SlackClientError, OSError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
@@ -298,3 +386,4 @@ class SlackThreadPoster:
                 error=str(exc),
             )
             raise NotifierUnavailable(f"chat.postMessage: {exc}") from exc
+        return MessageRef(answer["channel"], answer["ts"])

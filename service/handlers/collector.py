@@ -4,7 +4,10 @@ Fed by the recovery queue (SQS event, ``ReportBatchItemFailures``). Each record 
 against the integration contract and stored once (Powertools ``BatchProcessor``: a record that
 fails fails alone). Then the batch's new recoveries are posted, one Slack call per group. A
 record whose message could not be posted is reported as a batch item failure, so SQS delivers it
-again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A malformed message
+again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A group's message is
+posted once even when a collector crashes while posting it (``service.recovery.intake``: a lease
+on the claim, ``RECOVERY_POSTING_LEASE_SECONDS``, and the channel's history read before posting
+again). A malformed message
 is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
 once per message) the technical channel is told, without its token (``service.recovery.unreadable``).
 
@@ -56,6 +59,7 @@ def build_intake(config: CollectorConfig) -> RecoveryIntake:
         notifier=SlackNotifier(web_client(str(token), base_url=config.slack_api_url)),
         routes=routing_rules_source(config),
         group_window_seconds=config.group_window_seconds,
+        posting_lease_seconds=config.posting_lease_seconds,
     )
 
 
@@ -172,6 +176,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         stored=len(report.stored),
         duplicates=len(report.duplicates),
         posted=len(report.posted),
+        found_in_slack=len(report.found),
         slack_calls=report.slack_calls,
         retry=len(report.retry),
     )

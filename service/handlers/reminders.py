@@ -55,6 +55,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         in_flight=report.in_flight_count,
         escalations=len(escalated.fired),
         escalations_given_back=len(escalated.given_back),
+        escalations_found_in_slack=len(escalated.found),
     )
     return {
         "open": report.open_count,

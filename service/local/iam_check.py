@@ -140,6 +140,9 @@ def iam_requests(
     """The (IAM action, resource ARN) pairs one API call needs, e.g. ``("sqs:SendMessage", <queue ARN>)``."""
     prefix = PREFIXES.get(signing_name, signing_name)
     action = ACTIONS.get(f"{prefix}:{operation}", f"{prefix}:{operation}")
+    if prefix == "dynamodb" and isinstance(params.get("RequestItems"), dict):
+        # BatchGetItem / BatchWriteItem: the action on each table of the batch
+        return [(action, _table(str(table), {}, place)) for table in params["RequestItems"]]
     resource = "*"
     for parameter, to_arn in RESOURCE_PARAMETERS.get(prefix, ()):
         if params.get(parameter):

@@ -214,6 +214,10 @@ def deployed_recovery_stack(
             'recovery-ops checkout; install one editable: pip install -e "path/to/recovery-ops[local]"'
         )
     parameters = {**default_parameters(person), **(parameters or {})}
+    # the stack's channels exist in its workspace before anything is posted there
+    slack.add_channels(
+        *(parameters.get(f"Slack{kind}Channel") for kind in ("Default", "Technical", "ClientData"))
+    )
     secrets = {
         parameters.get("SlackBotTokenSecretName", BOT_TOKEN_SECRET): LOCAL_BOT_TOKEN,
         parameters.get("SlackSigningSecretName", SIGNING_SECRET_NAME): SIGNING_SECRET,

@@ -7,17 +7,32 @@ each person's published Home (``home_of``), and can be told to fail:
 ``fail_next(n, status)`` or ``rate_limit_for(seconds)``. It also serves the ``response_url`` of
 interactive requests (``response_url(...)``; answers land in ``responses``) and answers
 ``usergroups.users.list`` from ``usergroups``.
+
+Messages are stamped as Slack stamps them: ``ts`` is the stand-in's ``clock`` (epoch seconds and
+microseconds, each later than the one before), and a message keeps the ``metadata`` it was posted
+with (refused, as ``invalid_metadata_format``, unless it is an object with an ``event_type`` of
+letters, digits and underscores and an object ``event_payload``). ``conversations.history`` answers
+from the messages a channel holds, newest first (thread replies left out unless broadcast),
+``conversations.replies`` from a thread (its parent first, then its replies, oldest first); both
+take ``oldest``, ``latest``, ``inclusive``, ``limit`` and ``cursor`` and show metadata only with
+``include_all_metadata``. The stand-in cannot know a workspace's channels: a channel exists for it
+once it is listed in ``channels`` (``add_channels``; the stacks of the tests list their channel
+parameters) or a ``chat.*`` call named it (the app posts only where it was told to, so such a
+channel exists in the real workspace too); reading any other answers ``channel_not_found``.
 """
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +43,9 @@ VALID_TOKEN_PREFIX = "xoxb-"
 LOCAL_BOT_TOKEN = VALID_TOKEN_PREFIX + "local-stand-in"
 MAX_BLOCKS = 50  # of a message
 HOME_MAX_BLOCKS = 100  # of a Home tab view
+HISTORY_LIMIT = 100  # conversations.history / .replies: messages per page unless ``limit`` says
+HISTORY_MAX_LIMIT = 999
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")  # what Slack takes as a metadata event type
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,9 @@ class SlackStandIn:
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _ts: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    clock: Callable[[], float] = time.time  # Slack's clock: what a message's ts says
+    channels: set[str] = field(default_factory=set)  # the workspace's channels, as far as it knows
+    _last_ts: int = 0  # microseconds
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     base_url: str = ""
     _response_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
@@ -79,6 +100,11 @@ class SlackStandIn:
             self._rate_limited_until = time.monotonic() + seconds
             self._retry_after = retry_after
 
+    def add_channels(self, *channels: str | None) -> None:
+        """Channels that exist in the workspace before the app names them (empty names ignored)."""
+        with self._lock:
+            self.channels.update(c for c in channels if c)
+
     def home_of(self, user: str) -> dict[str, Any] | None:
         """The Home view last published for ``user`` (None: none yet)."""
         with self._lock:
@@ -107,6 +133,8 @@ class SlackStandIn:
                 status = 429
                 headers["Retry-After"] = str(self._retry_after)
             self.calls.append(SlackCall(method, body, token, status))
+            if method.startswith("chat.") and isinstance(body.get("channel"), str):
+                self.channels.add(body["channel"])
             if status == 429:
                 return status, {"ok": False, "error": "ratelimited"}, headers
             if status != 200:
@@ -120,9 +148,18 @@ class SlackStandIn:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url") and problem:
             return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         if method == "chat.postMessage":
-            ts = f"{1700000000 + next(self._ts)}.000100"
+            if "metadata" in body:
+                metadata = metadata_of(body["metadata"])
+                if metadata is None:
+                    return {"ok": False, "error": "invalid_metadata_format"}
+                body = {**body, "metadata": metadata}
+            ts = self._next_ts()
             self.messages[(body["channel"], ts)] = body
             return {"ok": True, "channel": body["channel"], "ts": ts, "message": body}
+        if method == "conversations.history":
+            return self._history(body)
+        if method == "conversations.replies":
+            return self._replies(body)
         if method == "chat.update":
             key = (body["channel"], body["ts"])
             if key not in self.messages:
@@ -146,6 +183,114 @@ class SlackStandIn:
             self.homes[body["user_id"]] = view
             return {"ok": True, "view": {"id": f"V{next(self._ts)}", **view}}
         return {"ok": True}
+
+    def _next_ts(self) -> str:
+        """Now on the stand-in's clock, later than every ts before it (Slack's ts are unique)."""
+        micros = max(int(self.clock() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    # ------------------------------------------------------------------ reading history
+    def _known(self, channel: Any) -> bool:
+        return channel in self.channels
+
+    def _history(self, query: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history: the channel's messages, newest first; thread replies only if
+        broadcast to the channel."""
+        channel = query.get("channel")
+        if not self._known(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        in_channel = [
+            (ts, body)
+            for (c, ts), body in self.messages.items()
+            if c == channel and (body.get("thread_ts") in (None, ts) or _truthy(body.get("reply_broadcast")))
+        ]
+        return self._page(query, sorted(in_channel, key=lambda m: Decimal(m[0]), reverse=True))
+
+    def _replies(self, query: dict[str, Any]) -> dict[str, Any]:
+        """conversations.replies: the thread's parent first, then its replies, oldest first."""
+        channel, parent = query.get("channel"), query.get("ts")
+        if not self._known(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        if (channel, parent) not in self.messages:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [
+            (ts, body)
+            for (c, ts), body in self.messages.items()
+            if c == channel and ts != parent and body.get("thread_ts") == parent
+        ]
+        head = [] if query.get("cursor") else [(parent, self.messages[(channel, parent)])]
+        answer = self._page(query, sorted(replies, key=lambda m: Decimal(m[0])))
+        if answer["ok"]:
+            answer["messages"] = [self._shown(t, b, query, parent) for t, b in head] + answer["messages"]
+        return answer
+
+    def _page(self, query: dict[str, Any], ordered: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+        """One page of ``ordered`` within ``oldest``/``latest``, from ``cursor``, ``limit`` long."""
+        try:
+            oldest = Decimal(str(query.get("oldest") or "0"))
+            latest = Decimal(str(query["latest"])) if query.get("latest") else None  # None: now
+        except InvalidOperation:
+            return {"ok": False, "error": "invalid_ts_oldest"}
+        inclusive = _truthy(query.get("inclusive"))
+        within = [
+            (ts, body)
+            for ts, body in ordered
+            if (oldest <= Decimal(ts) if inclusive else oldest < Decimal(ts))
+            and (latest is None or (Decimal(ts) <= latest if inclusive else Decimal(ts) < latest))
+        ]
+        start = 0
+        if query.get("cursor"):
+            try:
+                start = int(base64.b64decode(str(query["cursor"])).decode().removeprefix("next:"))
+            except (ValueError, UnicodeDecodeError):
+                return {"ok": False, "error": "invalid_cursor"}
+        try:
+            limit = int(query.get("limit") or HISTORY_LIMIT)
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        limit = HISTORY_LIMIT if limit < 1 else min(limit, HISTORY_MAX_LIMIT)
+        page = within[start : start + limit]
+        more = start + limit < len(within)
+        cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "messages": [self._shown(ts, body, query) for ts, body in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _shown(self, ts: str, body: dict[str, Any], query: dict[str, Any], parent: str | None = None) -> dict:
+        """A stored message as a history answer shows it (its metadata only when asked for)."""
+        shown: dict[str, Any] = {"type": "message", "ts": ts, "user": "UBOT", "bot_id": "BBOT"}
+        shown["text"] = body.get("text", "")
+        if body.get("blocks") is not None:
+            shown["blocks"] = body["blocks"]
+        if body.get("thread_ts") or ts == parent:
+            shown["thread_ts"] = body.get("thread_ts") or ts
+        if "metadata" in body and _truthy(query.get("include_all_metadata")):
+            shown["metadata"] = body["metadata"]
+        return shown
+
+
+def metadata_of(value: Any) -> dict[str, Any] | None:
+    """Message metadata as Slack takes it (a JSON object or its text), or None when Slack would refuse it."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict) or not isinstance(value.get("event_payload"), dict):
+        return None
+    event_type = value.get("event_type")
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+        return None
+    return {"event_type": event_type, "event_payload": value["event_payload"]}
+
+
+def _truthy(value: Any) -> bool:
+    """A Web API boolean: ``true``/``1`` in a query or a form, ``true`` in JSON."""
+    return value is True or str(value).lower() in ("1", "true")
 
 
 def block_kit_problem(blocks: Any, max_blocks: int = MAX_BLOCKS) -> str | None:

@@ -13,6 +13,14 @@ this version: a rule's team, viewers and escalation are not yet acted on.
 
 If the chat tool is unavailable the recoveries stay stored (OPEN, not yet posted) and the caller
 is told which ones to retry; nothing is lost.
+
+A group's message is posted once. The collector that posts it holds a claim on the group with a
+lease (``posting_lease_seconds``, ``GroupStore.claim_posting``); the message carries the group's
+mark in its Slack metadata (``MessageMark.group``). A collector that claims after an earlier
+claim (whose collector crashed, or whose post failed) first reads the channel's history since
+that claim: a message with the group's mark found there is recorded as the group's message, not
+posted again. It posts only when the history shows none; history it cannot read leaves the
+recoveries for SQS to deliver again.
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from service.observability import logger
 from service.recovery.contract import RecoveryRequest
-from service.recovery.groups import GroupState, GroupStore, group_id_for
+from service.recovery.groups import GroupState, GroupStore, PostingClaim, group_id_for, window_start
 from service.recovery.notifier import (
+    MessageMark,
     MessageRef,
     Notifier,
     NotifierUnavailable,
@@ -36,12 +45,17 @@ from service.recovery.recovery import Recovery
 from service.recovery.routing_rules import RoutingRulesSource
 from service.recovery.store import RecoveryNotFound, RecoveryStore
 
+# how far before a claim the channel is searched for its message: the collector's clock and
+# Slack's (which stamps the message's ts) may differ a little
+CLOCK_MARGIN = timedelta(seconds=60)
+
 
 @dataclass
 class IntakeReport:
     stored: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     posted: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # groups whose message, already in Slack, was recorded
     slack_calls: int = 0
     retry: dict[str, str] = field(default_factory=dict)  # recovery id → why it must be retried
 
@@ -55,6 +69,7 @@ class RecoveryIntake:
     group_window_seconds: int = 600
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     claimant: str = field(default_factory=lambda: uuid.uuid4().hex)
+    posting_lease_seconds: float = 60  # how long a claim on posting a group's message holds
 
     def receive(self, requests: list[tuple[RecoveryRequest, int]]) -> IntakeReport:
         """``requests``: contract messages with how many times SQS has delivered each."""
@@ -92,20 +107,30 @@ class RecoveryIntake:
 
     def _notify(self, group_id: str, members: list[Recovery], at: datetime, report: IntakeReport) -> None:
         state = self.groups.add_members(group_id, members, at)
+        claim: PostingClaim | None = None
         try:
             if state.ts and state.channel:
                 message = MessageRef(state.channel, state.ts)
                 report.slack_calls += 1
                 self.notifier.update_group(self._view(state, members), message)
-            elif self.groups.claim_posting(group_id, self.claimant):
-                message = self._post_first(group_id, state, members, report)
             else:
-                for member in members:
-                    report.retry[member.recovery_id] = "another collector is posting this group's message"
-                return
+                claim = self.groups.claim_posting(
+                    group_id,
+                    self.claimant,
+                    self._route(group_id, members),
+                    at,
+                    timedelta(seconds=self.posting_lease_seconds),
+                    earliest=window_start(self.group_window_seconds, at),
+                )
+                if claim is None:
+                    for member in members:
+                        report.retry[member.recovery_id] = "another collector is posting this group's message"
+                    return
+                message = self._post_first(group_id, state, members, claim, report)
         except NotifierUnavailable as exc:
             logger.warning("chat unavailable: recoveries stored, message not posted", error=str(exc))
-            self.groups.release_posting(group_id, self.claimant)
+            if claim is not None:
+                self.groups.release_posting(group_id, self.claimant)
             for member in members:
                 report.retry[member.recovery_id] = f"chat unavailable: {exc}"
             return
@@ -113,24 +138,46 @@ class RecoveryIntake:
             self.store.mark_posted(member.recovery_id, message.channel, message.ts, group_id)
             report.posted.append(member.recovery_id)
 
-    def _post_first(
-        self, group_id: str, state: GroupState, members: list[Recovery], report: IntakeReport
-    ) -> MessageRef:
+    def _route(self, group_id: str, members: list[Recovery]) -> str:
+        """The channel the routing rules choose for the group's first recovery."""
         first = members[0]
         decision = self.routes.route(first.state_machine_arn, first.failed_state, first.error, first.routing)
-        channel = decision.channel
         logger.info(
             "recovery routed",
             group_id=group_id,
-            channel=channel,
+            channel=decision.channel,
             rule=decision.rule.name if decision.rule else None,
             why=decision.explain(),
         )
+        return decision.channel
+
+    def _post_first(
+        self,
+        group_id: str,
+        state: GroupState,
+        members: list[Recovery],
+        claim: PostingClaim,
+        report: IntakeReport,
+    ) -> MessageRef:
+        """The group's message, posted under ``claim``; after an earlier claim, the message that one
+        posted if the channel's history has it (``NotifierUnavailable`` if it cannot be read)."""
+        mark = MessageMark.group(group_id)
+        if claim.since is not None:
+            report.slack_calls += 1
+            found = self.notifier.find_posted(claim.channel, claim.since - CLOCK_MARGIN, mark)
+            if found is not None:
+                logger.info("group message found in Slack: recorded, not posted again", group_id=group_id)
+                self.groups.set_message(group_id, found.channel, found.ts)
+                report.found.append(group_id)
+                if state.count > 1:  # it may show fewer recoveries than the group has now
+                    report.slack_calls += 1
+                    self.notifier.update_group(self._view(state, members), found)
+                return found
         report.slack_calls += 1
         if state.count == 1:
-            message = self.notifier.post_recovery(members[0], channel)
+            message = self.notifier.post_recovery(members[0], claim.channel, mark)
         else:
-            message = self.notifier.post_group(self._view(state, members), channel)
+            message = self.notifier.post_group(self._view(state, members), claim.channel)
         self.groups.set_message(group_id, message.channel, message.ts)
         return message
 

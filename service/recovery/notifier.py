@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from service.recovery.contract import Routing
@@ -14,6 +15,34 @@ from service.recovery.recovery import Recovery, execution_console_url
 class MessageRef:
     channel: str
     ts: str
+
+
+MESSAGE_EVENT_TYPE = "recovery_ops_message"  # the event type of every mark (Slack message metadata)
+
+
+@dataclass(frozen=True)
+class MessageMark:
+    """What a message the product posts carries so that it can be found again (in Slack, its
+    metadata): which kind of message and whose. Only ids the product made itself go in, never a
+    task token or anything a person or a workflow wrote."""
+
+    kind: str  # "group", "escalation", "healing"
+    key: str
+
+    @classmethod
+    def group(cls, group_id: str) -> MessageMark:
+        """A group's message (its first recovery's own message, later the group message)."""
+        return cls("group", group_id)
+
+    @classmethod
+    def escalation(cls, recovery_id: str, level: int) -> MessageMark:
+        """One escalation level (1-based) of one recovery."""
+        return cls("escalation", f"{recovery_id}#{level}")
+
+    @classmethod
+    def healing(cls, healing_id: str) -> MessageMark:
+        """A self-healing run's progress in its group message's thread."""
+        return cls("healing", healing_id)
 
 
 @dataclass(frozen=True)
@@ -95,9 +124,21 @@ class NotifierUnavailable(Exception):
 
 
 class Notifier(Protocol):
-    def post_recovery(self, recovery: Recovery, channel: str) -> MessageRef: ...
+    def post_recovery(
+        self, recovery: Recovery, channel: str, mark: MessageMark | None = None
+    ) -> MessageRef: ...
 
-    def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef: ...
+    def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
+        """The group's message, marked ``MessageMark.group(group.group_id)``."""
+        ...
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        """The message marked ``mark`` posted in ``channel`` (in the thread of ``thread_ts``) since
+        ``since``; None only when the history read proves there is none. ``NotifierUnavailable``
+        when the history cannot be read, or not all of it: then nobody may post it again yet."""
+        ...
 
     def update_group(
         self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None

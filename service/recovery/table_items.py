@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,7 +76,17 @@ LEASE_OWNER = "lease_owner"  # recovery (RESUMING): the claim holding it
 LEASE_UNTIL = "lease_until"  # recovery (RESUMING): until when (ISO 8601)
 MEMBER_IDS = "member_ids"  # group
 LATEST_IDS = "latest_ids"  # group
-POSTING_BY = "posting_by"  # group: the collector posting its message
+POSTING_BY = "posting_by"  # group: the collector posting its message (the claim's holder)
+POSTING_UNTIL = "posting_until"  # group: when that claim's lease ends (an instant)
+POSTING_SINCE = "posting_since"  # group: when the message was first claimed (kept across takeovers)
+POSTING_CHANNEL = "posting_channel"  # group: the channel the first claim chose
+ESCALATING_LEVEL = "escalating_level"  # recovery: the escalation level claimed, not yet recorded posted
+ESCALATING_BY = "escalating_by"  # recovery: the run holding that claim
+ESCALATING_UNTIL = "escalating_until"  # recovery: when that claim's lease ends (an instant)
+ESCALATING_SINCE = "escalating_since"  # recovery: when the level was first claimed (kept when given back)
+ESCALATING_CHANNEL = "escalating_channel"  # recovery: where the claimed level goes
+ESCALATING_THREAD = "escalating_thread"  # recovery: in which thread (absent: a new message)
+ESCALATION_POSTS = "escalation_posts"  # recovery: each level posted ({level, channel, ts})
 QUEUE_URL = "queue_url"  # DLQ audit
 NOTICE = "notice"  # unreadable-message notice claim: CLAIMED or RELEASED
 
@@ -92,6 +102,12 @@ def key(item_id: str) -> dict[str, Any]:
 
 def item_id(item: dict[str, Any]) -> str:
     return item[KEY]["S"]
+
+
+def instant(at: datetime) -> str:
+    """A moment as the table stores leases and claims: ISO 8601 in UTC, milliseconds, one fixed
+    width, so that two instants compare as strings (in a ConditionExpression) as they do in time."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def string(value: str) -> dict[str, Any]:

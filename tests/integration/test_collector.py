@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from service.local.collector_poller import poll_collector
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn, block_kit_problem
 from service.local.stack import EmbeddedStack
+from service.recovery.groups import GroupStore
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.store import RecoveryStore
 from service.supplier.dummy import DummyVendor, VendorBehaviour
@@ -82,7 +84,7 @@ def test_one_paused_execution_becomes_one_item_and_one_slack_message_without_its
         recovery.recovery_id
     }
     assert recovery.task_token not in json.dumps(post.body)  # a secret capability, never in Slack
-    assert (recovery.slack_channel, recovery.slack_ts) == ("C-TECH", "1700000001.000100")
+    assert (recovery.slack_channel, recovery.slack_ts) == ("C-TECH", next(iter(slack.posted_messages()))[1])
 
 
 def test_a_redelivered_message_creates_no_second_item_and_no_second_post(
@@ -314,3 +316,44 @@ def test_a_recovery_slack_never_accepts_ends_in_the_dlq_and_still_shows_as_open(
     assert json.loads(dead["Body"])["failed_state"] == "Check availability"
     (recovery,) = store(stack).list_by_status(RecoveryStatus.OPEN)
     assert recovery.slack_ts is None  # stored, listed, waiting for a redrive to post it
+
+
+def test_a_collector_that_dies_after_posting_leaves_one_message_which_the_next_delivery_records(
+    stack: EmbeddedStack,
+    order_api: LocalOrderApi,
+    vendor: DummyVendor,
+    slack: SlackStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a paused execution, a short posting lease, and a collector that dies once it has
+    # posted the group's message, before recording it
+    pause_orders(stack, order_api, vendor, [ORDER])
+    monkeypatch.setenv("RECOVERY_POSTING_LEASE_SECONDS", "0.5")
+    record_message = GroupStore.set_message
+    dying = {"once": True}
+
+    def die_before_recording(self: GroupStore, group_id: str, channel: str, ts: str) -> None:
+        if dying.pop("once", False):
+            raise RuntimeError("the collector's process ended here")
+        record_message(self, group_id, channel, ts)
+
+    monkeypatch.setattr(GroupStore, "set_message", die_before_recording)
+
+    # When the collector runs, and SQS delivers the record again once the lease has run out
+    first = poll_collector(stack)
+    time.sleep(0.6)
+    second = poll_collector(stack)
+
+    # Then the first run failed with its message posted; the second found it in the channel's
+    # history (by its metadata) and recorded it: one message, the recovery pointing to it
+    assert len(first.failed) == 1 and second.failed == []
+    (post,) = slack.calls_of("chat.postMessage")
+    ((_, posted_ts),) = slack.posted_messages()
+    (history,) = slack.calls_of("conversations.history")
+    assert history.body["channel"] == "C-TECH" and history.body["include_all_metadata"] in ("1", "true")
+    (recovery,) = store(stack).list_by_status(RecoveryStatus.OPEN)
+    assert (recovery.slack_channel, recovery.slack_ts) == ("C-TECH", posted_ts)
+    assert post.body["metadata"] == {
+        "event_type": "recovery_ops_message",
+        "event_payload": {"kind": "group", "key": recovery.group_id},
+    }

@@ -2,10 +2,16 @@
 
 - ``FakeTaskTokens``: the task-token port, answering from a script and recording every call.
 - ``FakeDynamoDB``: a table as the core's stores use it (``put_item``, ``get_item``,
-  ``update_item`` with the subset of expressions they write, conditions included, and ``query`` of
-  the ``by-status`` and ``by-execution`` indexes in one page), keyed like the recoveries table. A
+  ``batch_get_item``, ``update_item`` with the subset of expressions they write, conditions
+  included, ``ReturnValues`` ``ALL_NEW`` / ``ALL_OLD`` / ``UPDATED_NEW``, and ``query`` of the
+  ``by-status`` and ``by-execution`` indexes in one page), keyed like the recoveries table. A
   failed condition raises botocore's ``ConditionalCheckFailedException``, as DynamoDB does, so the
   stores' own conditional writes decide; each call is atomic.
+- ``LostAnswers``: a ``FakeDynamoDB`` whose next writes take effect and then raise, as a write
+  whose answer was lost on the way back (a timeout) does.
+- ``FakeChat``: the chat tool as the intake (``Notifier``) and the escalation ladder
+  (``EscalationPoster``) use it, keeping every message with its mark and able to die around a post
+  (``ProcessCrashed``) or to be unreadable.
 
 The real stores (``RecoveryStore``, ``GroupStore``, ``AuditItems`` …) run over ``FakeDynamoDB``, so
 a test exercises their writes and the codec, not a copy of them.
@@ -18,12 +24,23 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from service.recovery.escalation import Escalation
 from service.recovery.execution_record import TaskFate, TaskTruth
+from service.recovery.notifier import (
+    CircuitClosedNotice,
+    MessageMark,
+    MessageRef,
+    NotifierUnavailable,
+    RecoveryGroup,
+    UnreadableMessage,
+)
+from service.recovery.recovery import Recovery
 from service.recovery.table_items import (
     CREATED_SORT,
     DUE,
@@ -160,6 +177,96 @@ class FakeStepFunctions:
         return TokenOutcome.accepted()
 
 
+# ---------------------------------------------------------------------- the chat tool
+class ProcessCrashed(Exception):  # noqa: N818 - named for what it stands for
+    """A process dying at this point (a Lambda timeout, a kill): nothing after it runs. Nothing in
+    the product catches it, as nothing would catch the real thing."""
+
+
+@dataclass
+class ChatMessage:
+    channel: str
+    ts: str
+    mark: MessageMark | None
+    thread_ts: str | None = None  # a reply in this thread (None: in the channel)
+    what: str = ""  # "recovery", "group", "escalation", "unreadable"
+    updates: int = 0
+
+
+@dataclass
+class FakeChat:
+    """Slack as the core sees it, in memory. Each message is stamped by ``clock`` (its ts) and kept
+    with its mark; ``find_posted`` reads them back as the channel's history (or a thread's replies)
+    would. Faults, each for the next post only: ``crash_before_post`` (the process dies about to
+    post), ``crash_after_post`` (Slack has the message, the process dies before hearing back); and
+    while set: ``down`` (nothing can be posted), ``history_down`` (no history can be read)."""
+
+    clock: Callable[[], datetime]
+    messages: list[ChatMessage] = field(default_factory=list)
+    crash_before_post: bool = False
+    crash_after_post: bool = False
+    down: bool = False
+    history_down: bool = False
+    searches: list[tuple[str, datetime, MessageMark, str | None]] = field(default_factory=list)
+    _last: int = 0
+
+    # ------------------------------------------------------------------ what the core calls
+    def post_recovery(self, recovery: Recovery, channel: str, mark: MessageMark | None = None) -> MessageRef:
+        return self._post(channel, mark, None, "recovery")
+
+    def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
+        return self._post(channel, MessageMark.group(group.group_id), None, "group")
+
+    def update_group(
+        self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
+    ) -> None:
+        if self.down:
+            raise NotifierUnavailable("chat.update: 503")
+        (shown,) = [m for m in self.messages if (m.channel, m.ts) == (message.channel, message.ts)]
+        shown.what, shown.updates = "group", shown.updates + 1
+
+    def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef:
+        return self._post(channel, None, None, "unreadable")
+
+    def post_escalation(self, escalation: Escalation) -> MessageRef:
+        return self._post(escalation.channel, escalation.mark, escalation.thread_ts, "escalation")
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        self.searches.append((channel, since, mark, thread_ts))
+        if self.history_down:
+            raise NotifierUnavailable("conversations.history: internal_error")
+        oldest = since.timestamp()
+        for message in self.messages:
+            where = (message.channel, message.thread_ts) == (channel, thread_ts)
+            if where and float(message.ts) > oldest and message.mark == mark:
+                return MessageRef(message.channel, message.ts)
+        return None
+
+    # ------------------------------------------------------------------ what tests read
+    def marked(self, mark: MessageMark) -> list[ChatMessage]:
+        """The live messages carrying ``mark``."""
+        return [m for m in self.messages if m.mark == mark]
+
+    def _post(self, channel: str, mark: MessageMark | None, thread_ts: str | None, what: str) -> MessageRef:
+        if self.down:
+            raise NotifierUnavailable("chat.postMessage: 503")
+        if self.crash_before_post:
+            self.crash_before_post = False
+            raise ProcessCrashed("about to post")
+        micros = max(int(self.clock().timestamp() * 1_000_000), self._last + 1)
+        self._last = micros
+        message = ChatMessage(
+            channel, f"{micros // 1_000_000}.{micros % 1_000_000:06d}", mark, thread_ts, what
+        )
+        self.messages.append(message)
+        if self.crash_after_post:
+            self.crash_after_post = False
+            raise ProcessCrashed("posted, not yet answered")
+        return MessageRef(channel, message.ts)
+
+
 # ---------------------------------------------------------------------- a DynamoDB table
 class FakeDynamoDB:
     """One or more tables in memory, each keyed by ``recovery_id`` (the recoveries table's key)."""
@@ -185,6 +292,16 @@ class FakeDynamoDB:
             found = self.items(TableName).get(Key[self._key]["S"])
             return {"Item": copy.deepcopy(found)} if found is not None else {}
 
+    def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
+        """Every key found, in one answer (no ``UnprocessedKeys``); projections are ignored."""
+        with self._lock:
+            answer: dict[str, list[Item]] = {}
+            for table, request in RequestItems.items():
+                items = self.items(table)
+                found = (items.get(k[self._key]["S"]) for k in request["Keys"])
+                answer[table] = [copy.deepcopy(item) for item in found if item is not None]
+            return {"Responses": answer, "UnprocessedKeys": {}}
+
     def update_item(self, TableName: str, Key: Item, UpdateExpression: str, **request: Any) -> dict[str, Any]:  # noqa: N803
         with self._lock:
             items = self.items(TableName)
@@ -200,6 +317,8 @@ class FakeDynamoDB:
             returned = request.get("ReturnValues", "NONE")
             if returned == "ALL_NEW":
                 answer["Attributes"] = copy.deepcopy(new)
+            elif returned == "ALL_OLD" and current is not None:
+                answer["Attributes"] = copy.deepcopy(current)
             elif returned == "UPDATED_NEW":
                 answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
             return answer
@@ -263,6 +382,37 @@ class FakeDynamoDB:
             last = page[-1]
             answer["LastEvaluatedKey"] = {KEY: last[KEY], DUE: last[DUE], DUE_AT: last[DUE_AT]}
         return answer
+
+
+class LostAnswers:
+    """``FakeDynamoDB`` whose next ``count`` writes (``update_item``; only those whose update
+    expression names ``of``, if given) take effect and then raise ``error`` (``InternalServerError``):
+    the write happened, its answer never came back. With ``error="ConditionalCheckFailedException"``
+    it is what an SDK retry of such a write meets: the write itself made its condition fail."""
+
+    def __init__(
+        self,
+        dynamodb: FakeDynamoDB,
+        count: int = 1,
+        of: str | None = None,
+        error: str = "InternalServerError",
+    ) -> None:
+        self._dynamodb = dynamodb
+        self.count = count
+        self._of = of
+        self._error = error
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        answer = self._dynamodb.update_item(**request)
+        if self.count and (self._of is None or self._of in request["UpdateExpression"]):
+            self.count -= 1
+            raise ClientError(
+                {"Error": {"Code": self._error, "Message": "the answer was lost"}}, "UpdateItem"
+            )
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dynamodb, name)
 
 
 def _conditional_check_failed() -> ClientError:

@@ -29,6 +29,7 @@ SLACK_APP_PARAMETERS = {
     "RecoveryGroupWindowSeconds": "86400",
     "SlackAllowedUserIds": f"{ALLOWED},{SECOND}",
 }
+CHANNEL_PARAMETERS = ("SlackDefaultChannel", "SlackTechnicalChannel", "SlackClientDataChannel")
 # Three channels: technical, client-data and the default.
 ROUTED_CHANNELS = {
     "SlackDefaultChannel": "C-DEFAULT",
@@ -42,7 +43,8 @@ def deployed_stack(
     parameters: dict[str, str], slack: SlackStandIn, template_path: Path | None = None
 ) -> Iterator[EmbeddedStack]:
     """template.yaml (or ``template_path``, a changed copy) in moto with ``parameters``, its Lambda
-    tasks in-process, Slack at the stand-in."""
+    tasks in-process, Slack at the stand-in (which knows the stack's channels)."""
+    slack.add_channels(*(parameters.get(name) for name in CHANNEL_PARAMETERS))
     with embedded_stack(
         parameters=parameters,
         secrets=SLACK_SECRETS,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.recovery.escalation import Escalation, Escalations, FiredLevel
-from service.recovery.notifier import ChannelRouting, NotifierUnavailable
+from service.recovery.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailable
 from service.recovery.ownership import Owners
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.routing_rules import RoutingRules, parse_rules
@@ -48,18 +48,30 @@ TWO_LEVELS = ladder_rules(
 
 @dataclass
 class RecordingPoster:
-    """Records each escalation posted; ``failures`` posts fail first (the chat tool is down)."""
+    """Records each escalation posted; ``failures`` posts fail first (the chat tool is down).
+    ``find_posted`` finds what was posted here, by its mark."""
 
     failures: int = 0
     posted: list[Escalation] = field(default_factory=list)
     attempts: int = 0
+    searches: int = 0
 
-    def post_escalation(self, escalation: Escalation) -> None:
+    def post_escalation(self, escalation: Escalation) -> MessageRef:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
             raise NotifierUnavailable("chat.postMessage: 503")
         self.posted.append(escalation)
+        return MessageRef(escalation.channel, f"{len(self.posted)}.000000")
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        self.searches += 1
+        return next(
+            (MessageRef(p.channel, f"{n}.000000") for n, p in enumerate(self.posted, 1) if p.mark == mark),
+            None,
+        )
 
 
 @dataclass

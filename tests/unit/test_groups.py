@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from botocore.exceptions import ClientError
+
 from service.recovery.contract import RecoveryRequest
-from service.recovery.groups import LATEST_KEPT, GroupStore, group_id_for
+from service.recovery.groups import LATEST_KEPT, GroupStore, PostingClaim, group_id_for
 from service.recovery.recovery import Recovery
-from tests.support.fakes import FakeDynamoDB
+from tests.support.fakes import FakeDynamoDB, LostAnswers
 
 WINDOW = 60
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # on a window boundary
@@ -111,37 +113,122 @@ def test_the_group_keeps_only_the_latest_members_of_the_last_batch() -> None:
     assert state.latest_ids == [r.recovery_id for r in batch[-LATEST_KEPT:]]
 
 
+LEASE = timedelta(seconds=60)
+
+
+def claim(
+    groups: GroupStore, claimant: str, at: datetime = START, channel: str = "C1"
+) -> PostingClaim | None:
+    return groups.claim_posting("grp-test", claimant, channel, at, LEASE, earliest=START)
+
+
 def test_one_collector_posts_the_groups_message() -> None:
     # Given a group with no message yet
     groups = GroupStore("recoveries", FakeDynamoDB())
     groups.add_members("grp-test", [paused(1)], START)
 
     # When two collectors claim the posting
-    first, second = (
-        groups.claim_posting("grp-test", "collector-a"),
-        groups.claim_posting("grp-test", "collector-b"),
-    )
+    first, second = claim(groups, "collector-a"), claim(groups, "collector-b")
 
-    # Then only the first may post
-    assert (first, second) == (True, False)
+    # Then only the first may post, at once (nobody claimed before it), until its lease ends
+    assert first == PostingClaim(channel="C1", since=None, until=START + LEASE)
+    assert second is None
 
 
 def test_a_released_claim_lets_another_collector_post_and_a_posted_message_ends_claims() -> None:
     # Given a collector that claimed the posting and gave it back
     groups = GroupStore("recoveries", FakeDynamoDB())
     groups.add_members("grp-test", [paused(1)], START)
-    groups.claim_posting("grp-test", "collector-a")
+    claim(groups, "collector-a")
     groups.release_posting("grp-test", "collector-a")
 
-    # When another collector claims it and posts the message
-    claimed = groups.claim_posting("grp-test", "collector-b")
+    # When another collector claims it (in another channel, by then) and posts the message
+    claimed = claim(groups, "collector-b", START + timedelta(seconds=5), channel="C2")
     groups.set_message("grp-test", "C1", "1700000000.000100")
 
-    # Then it could claim, the message is the group's, and nobody may post a second one
-    assert claimed
+    # Then it could claim, in the first claim's channel, told to look there since the first claim
+    assert claimed == PostingClaim(channel="C1", since=START, until=START + timedelta(seconds=5) + LEASE)
+    # and the message is the group's, and nobody may post a second one
     state = groups.get("grp-test")
     assert state is not None and (state.channel, state.ts) == ("C1", "1700000000.000100")
-    assert not groups.claim_posting("grp-test", "collector-a")
+    assert claim(groups, "collector-a", START + timedelta(hours=1)) is None
+
+
+def test_a_claim_holds_until_its_lease_ends_then_another_collector_takes_it_over() -> None:
+    # Given a collector that claimed the posting and then stopped
+    groups = GroupStore("recoveries", FakeDynamoDB())
+    groups.add_members("grp-test", [paused(1)], START)
+    claim(groups, "collector-a")
+
+    # When another collector claims within the lease, at its last moment, and just after it
+    within = claim(groups, "collector-b", START + timedelta(seconds=30))
+    at_the_end = claim(groups, "collector-b", START + LEASE)
+    after = claim(groups, "collector-b", START + LEASE + timedelta(milliseconds=1))
+
+    # Then only the last one holds it, told that an earlier claim may have posted since START
+    assert within is None and at_the_end is None
+    assert after is not None and after.since == START and after.after_another
+
+
+def test_a_claim_written_before_leases_counts_as_run_out_and_is_searched_from_its_windows_start() -> None:
+    # Given a group claimed by a collector of the version without leases (no until, no since)
+    dynamodb = FakeDynamoDB()
+    groups = GroupStore("recoveries", dynamodb)
+    groups.add_members("grp-test", [paused(1)], START)
+    dynamodb.items("recoveries")["grp-test"]["posting_by"] = {"S": "old-collector"}
+
+    # When a collector of this version claims it
+    claimed = claim(groups, "collector-a", START + timedelta(seconds=10))
+
+    # Then it holds it, and looks for a message since the group's window started
+    assert claimed is not None and claimed.since == START
+
+
+def test_a_claim_whose_answer_was_lost_is_read_back_and_held() -> None:
+    # Given a table whose next write happens but whose answer is lost
+    dynamodb = FakeDynamoDB()
+    GroupStore("recoveries", dynamodb).add_members("grp-test", [paused(1)], START)
+    groups = GroupStore("recoveries", LostAnswers(dynamodb))
+
+    # When a collector claims, and then another one does
+    mine = claim(groups, "collector-a")
+    theirs = claim(groups, "collector-b")
+
+    # Then the first holds it (the table names it), as its own first claim; the second does not
+    assert mine == PostingClaim(channel="C1", since=None, until=START + LEASE)
+    assert theirs is None
+
+
+def test_a_claim_whose_answer_was_lost_and_that_did_not_happen_is_not_held() -> None:
+    # Given another collector's claim, and a table whose next write's answer is lost
+    dynamodb = FakeDynamoDB()
+    groups = GroupStore("recoveries", dynamodb)
+    groups.add_members("grp-test", [paused(1)], START)
+    claim(groups, "collector-b")
+
+    # When a collector claims through the table that loses the answer (the write's condition failed)
+    claimed = claim(GroupStore("recoveries", LostAnswersOfFailures(dynamodb)), "collector-a")
+
+    # Then the read shows the other collector's claim: not held
+    assert claimed is None
+
+
+class LostAnswersOfFailures:
+    """A table whose next write fails (its condition) and whose answer is lost: an error, not the
+    condition's failure, reaches the caller."""
+
+    def __init__(self, dynamodb: FakeDynamoDB) -> None:
+        self._dynamodb = dynamodb
+
+    def update_item(self, **request: object) -> dict:
+        try:
+            self._dynamodb.update_item(**request)
+        except ClientError:
+            pass
+        raise ClientError({"Error": {"Code": "RequestTimeout", "Message": "lost"}}, "UpdateItem")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._dynamodb, name)
 
 
 def test_a_recovery_shares_its_message_only_when_its_group_has_others() -> None:

@@ -117,6 +117,20 @@ def test_starting_a_message_move_task_also_needs_reading_the_source_and_sending_
     ]
 
 
+def test_a_batch_read_is_the_action_on_each_table_it_reads() -> None:
+    requests = iam_requests(
+        "dynamodb",
+        "BatchGetItem",
+        {"RequestItems": {"recoveries": {"Keys": []}, "orders": {"Keys": []}}},
+        PLACE,
+    )
+
+    assert requests == [
+        ("dynamodb:BatchGetItem", ARN.format(service="dynamodb", rest="table/recoveries")),
+        ("dynamodb:BatchGetItem", ARN.format(service="dynamodb", rest="table/orders")),
+    ]
+
+
 # ---------------------------------------------------------------- evaluation (moto's IAMPolicy)
 
 

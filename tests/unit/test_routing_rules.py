@@ -359,7 +359,7 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []  # (what, channel)
 
-    def post_recovery(self, recovery: Recovery, channel: str) -> MessageRef:
+    def post_recovery(self, recovery: Recovery, channel: str, mark: object = None) -> MessageRef:
         self.posts.append((recovery.state_machine_name, channel))
         return MessageRef(channel, f"{len(self.posts)}.0")
 
@@ -372,6 +372,9 @@ class RecordingNotifier:
 
     def post_unreadable(self, message: object, channel: str) -> MessageRef:
         raise AssertionError("not expected")
+
+    def find_posted(self, *args: object, **kwargs: object) -> MessageRef | None:
+        raise AssertionError("not expected: no claim came before")
 
 
 def paused(machine: str, routing: Routing, n: int) -> tuple[RecoveryRequest, int]:

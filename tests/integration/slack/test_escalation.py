@@ -8,14 +8,15 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from service.local.iam_check import Call
 from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackCall, SlackStandIn
 from service.local.stack import ACCOUNT_ID, REGION, EmbeddedStack
-from service.recovery.escalation import Escalations, FiredLevel
-from service.recovery.notifier import ChannelRouting
+from service.recovery.escalation import Escalation, Escalations, FiredLevel
+from service.recovery.notifier import ChannelRouting, MessageRef
 from service.recovery.ownership import Owners
 from service.recovery.recovery import Recovery
 from service.recovery.rules_parameter import rules_source
@@ -54,16 +55,34 @@ def write_rules(stack: EmbeddedStack, *levels: dict[str, Any]) -> None:
     parameters.clear_caches()  # as five minutes passing would: the rules are read again
 
 
-def ladder_at(stack: EmbeddedStack, slack: SlackStandIn, moment: datetime) -> Escalations:
-    """What the reminders function runs, at ``moment``."""
+def ladder_at(stack: EmbeddedStack, slack: SlackStandIn, moment: datetime, poster: Any = None) -> Escalations:
+    """What the reminders function runs, at ``moment`` (Slack's clock says it too)."""
     rules = rules_source(stack.physical("RoutingRules"), ChannelRouting(default=CHANNEL))
+    slack.clock = moment.timestamp
     return Escalations(
         store=store(stack),
         dynamodb=stack.client("dynamodb"),
         rules=rules.rules,
-        poster=SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
+        poster=poster or SlackThreadPoster(web_client(BOT_TOKEN, base_url=slack.base_url)),
         clock=lambda: moment,
     )
+
+
+class RunStopped(Exception):  # noqa: N818 - named for what it stands for
+    """The reminders function's process ending here (a timeout, a kill)."""
+
+
+class StoppingPoster(SlackThreadPoster):
+    """Slack's poster in a run that stops once: ``before`` posting the level, or after it."""
+
+    def __init__(self, slack: SlackStandIn, before: bool) -> None:
+        super().__init__(web_client(BOT_TOKEN, base_url=slack.base_url))
+        self._before = before
+
+    def post_escalation(self, escalation: Escalation) -> MessageRef:
+        if not self._before:
+            super().post_escalation(escalation)
+        raise RunStopped("the run's process ended here")
 
 
 def escalation_posts(slack: SlackStandIn) -> list[SlackCall]:
@@ -149,6 +168,55 @@ def test_a_level_slack_could_not_take_is_posted_by_the_next_run(
     assert len(escalation_posts(slack)) == 1
     results = [e.result for e in store(stack).get(recovery.recovery_id).audit if e.actor == "escalation"]
     assert results == ["LEVEL 1", "LEVEL 1 NOT POSTED", "LEVEL 1"]
+
+
+def test_a_level_whose_run_stopped_before_posting_it_is_posted_once_by_a_later_run(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a recovery past its first level, and a run that claims the level and stops before posting
+    write_rules(stack, *LADDER)
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    start = opened_at(recovery)
+    with pytest.raises(RunStopped):
+        ladder_at(stack, slack, start + timedelta(minutes=31), StoppingPoster(slack, before=True)).run()
+
+    # When a run comes while the claim's lease runs, and one after it ran out
+    within = ladder_at(stack, slack, start + timedelta(minutes=31, seconds=30)).run()
+    after = ladder_at(stack, slack, start + timedelta(minutes=46)).run()
+
+    # Then the first leaves the level alone; the second looks in the recovery's thread (its
+    # replies), finds nothing and posts the level once, marked with it
+    assert within.fired == [] and after.fired == [FiredLevel(recovery.recovery_id, 1)]
+    (search,) = slack.calls_of("conversations.replies")
+    assert (search.body["channel"], search.body["ts"]) == (CHANNEL, recovery.slack_ts)
+    (posted,) = escalation_posts(slack)
+    assert posted.body["thread_ts"] == recovery.slack_ts
+    assert posted.body["metadata"]["event_payload"] == {
+        "kind": "escalation",
+        "key": f"{recovery.recovery_id}#1",
+    }
+    results = [e.result for e in store(stack).get(recovery.recovery_id).audit if e.actor == "escalation"]
+    assert results == ["LEVEL 1", "LEVEL 1 POSTED LATE"]
+
+
+def test_a_level_whose_run_stopped_after_posting_it_is_found_and_not_posted_again(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given a recovery past its first level, and a run that posts the level and stops before recording it
+    write_rules(stack, *LADDER)
+    (recovery,) = pause(stack, order_api, vendor, [ORDER])
+    start = opened_at(recovery)
+    with pytest.raises(RunStopped):
+        ladder_at(stack, slack, start + timedelta(minutes=31), StoppingPoster(slack, before=False)).run()
+
+    # When the next run comes after the claim's lease
+    after = ladder_at(stack, slack, start + timedelta(minutes=46)).run()
+
+    # Then it finds the level's message in the thread and records it: one message
+    assert after.fired == [] and after.found == [FiredLevel(recovery.recovery_id, 1)]
+    assert len(escalation_posts(slack)) == 1
+    results = [e.result for e in store(stack).get(recovery.recovery_id).audit if e.actor == "escalation"]
+    assert results == ["LEVEL 1", "LEVEL 1 FOUND POSTED"]
 
 
 def test_the_reminders_function_escalates_with_the_rules_in_ssm_within_its_role(

@@ -199,6 +199,10 @@ def test_the_display_updates_the_group_message_and_replies_in_its_thread() -> No
         "channel": "C-RECOVERIES",
         "thread_ts": "1.1",
         "text": "🔄 Self-healing: 2 of 5 resumed so far (0 expired).",
+        "metadata": {
+            "event_type": "recovery_ops_message",
+            "event_payload": {"kind": "healing", "key": HEALING_ID},
+        },
     }
 
 
