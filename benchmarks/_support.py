@@ -1,6 +1,8 @@
 """What the benchmarks share: the stack with the Slack app at the Slack stand-in, signed requests to
-its function, orders paused by a vendor outage, waits that poll gently. Not a benchmark itself
-(``make bench`` runs the scripts whose names do not start with ``_``)."""
+its function, orders paused by a vendor outage, waits that poll gently, and the account of the work
+each benchmark started (every unit by its end state, the ones that ended otherwise named, a non-zero
+exit when it does not add up). Not a benchmark itself (``make bench`` runs the scripts whose names do
+not start with ``_``)."""
 
 from __future__ import annotations
 
@@ -8,20 +10,22 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.local.collector_poller import poll_collector  # noqa: E402
+from service.local.execution_history import history, nested_execution_arns  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.slack_requests import SlackRequest, SlackRequests  # noqa: E402
 from service.local.slack_standin import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
 from service.local.stack import EmbeddedStack, embedded_stack  # noqa: E402
 from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.recovery.recovery import RecoveryStatus  # noqa: E402
+from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus  # noqa: E402
 from service.recovery.store import RecoveryStore  # noqa: E402
 from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
@@ -186,3 +190,297 @@ def run_again_until_done(stack: EmbeddedStack, slack: SlackStandIn, timeout: flo
         left = max(1.0, deadline - time.monotonic())
         wait(lambda before=finished: bulk_finished_posts(slack) > before, left, "the bulk summary")
     return {"rounds": rounds, "paused_again": len(seen - (first_round_ids or set()))}
+
+
+# ------------------------------------------------------------ what became of the work a benchmark started
+
+#: The end state of a unit the benchmark started and cannot find at the end.
+MISSING = "MISSING"
+#: How much of a cause or an audit entry's detail a listed unit shows.
+DETAIL_CHARS = 160
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work a benchmark started (an execution, a recovery, a click) and how it ended.
+    ``last``: what it did last (its last history event, the recovery's last audit entry); filled in
+    for the units that did not end as expected."""
+
+    id: str
+    state: str
+    last: str = ""
+
+
+def expectation(expect: str | Iterable[str]) -> frozenset[str]:
+    return frozenset([expect] if isinstance(expect, str) else expect)
+
+
+@dataclass(frozen=True)
+class Work:
+    """The units of one kind a benchmark started, by end state, against the end it expects of them.
+
+    ``expected``: the end states every unit may end in (success, for most); ``per_unit``: the ends of
+    the units a benchmark expects to end otherwise (an order rejected on purpose), by unit id. The
+    work adds up when every unit started is accounted for once; it is as expected when it adds up
+    and every unit ended in an end state expected of it."""
+
+    what: str
+    started: int
+    units: tuple[Unit, ...]
+    expected: frozenset[str]
+    per_unit: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        what: str,
+        started: int,
+        units: Iterable[Unit],
+        expect: str | Iterable[str],
+        per_unit: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> Work:
+        ends = {unit_id: expectation(end) for unit_id, end in (per_unit or {}).items()}
+        return cls(what, started, tuple(units), expectation(expect), ends)
+
+    def expected_of(self, unit: Unit) -> frozenset[str]:
+        return self.per_unit.get(unit.id, self.expected)
+
+    @property
+    def by_state(self) -> Counter[str]:
+        return Counter(unit.state for unit in self.units)
+
+    @property
+    def accounted(self) -> int:
+        """The sum of the end-state counts."""
+        return len(self.units)
+
+    @property
+    def counted_twice(self) -> list[str]:
+        return sorted(unit_id for unit_id, n in Counter(u.id for u in self.units).items() if n > 1)
+
+    @property
+    def adds_up(self) -> bool:
+        return self.accounted == self.started and not self.counted_twice
+
+    @property
+    def ended_otherwise(self) -> list[Unit]:
+        return [unit for unit in self.units if unit.state not in self.expected_of(unit)]
+
+    @property
+    def as_expected(self) -> bool:
+        return self.adds_up and not self.ended_otherwise
+
+    def lines(self) -> list[str]:
+        """The account as a person reads it: the counts by end state, then every unit that ended
+        otherwise, with what it did last."""
+        counts = self.by_state
+        order = sorted(counts, key=lambda state: (state not in self.expected, -counts[state], state))
+        tally = ", ".join(f"{state} {counts[state]}" for state in order) or "nothing"
+        ends = " or ".join(sorted(self.expected))
+        if self.per_unit:
+            ends += " (" + "; ".join(f"{u}: {' or '.join(sorted(e))}" for u, e in self.per_unit.items()) + ")"
+        otherwise = self.ended_otherwise
+        verdict = "as expected" if self.as_expected else "NOT AS EXPECTED"
+        lines = [
+            f"  {self.what}: {self.started} started; {tally}; {self.accounted} in all; "
+            f"expected {ends}: {self.accounted - len(otherwise)} did; {verdict}"
+        ]
+        if self.accounted != self.started:
+            lines.append(
+                f"    DOES NOT ADD UP: {self.started} started, {self.accounted} accounted for "
+                f"({self.started - self.accounted:+d} unaccounted)"
+            )
+        if self.counted_twice:
+            lines.append(f"    DOES NOT ADD UP: counted more than once: {', '.join(self.counted_twice)}")
+        for unit in otherwise:
+            expected = " or ".join(sorted(self.expected_of(unit)))
+            last = unit.last or "nothing more known"
+            lines.append(f"    {unit.id}: {unit.state} (expected {expected}); {last}")
+        return lines
+
+
+class WorkLedger:
+    """Every kind of work one benchmark started, accounted for at its end."""
+
+    def __init__(self, benchmark: str) -> None:
+        self.benchmark = benchmark
+        self.works: list[Work] = []
+
+    def add(self, work: Work) -> Work:
+        self.works.append(work)
+        return work
+
+    @property
+    def as_expected(self) -> bool:
+        return all(work.as_expected for work in self.works)
+
+    def end_states(self) -> dict[str, dict[str, int]]:
+        return {work.what: dict(work.by_state.most_common()) for work in self.works}
+
+    def lines(self) -> list[str]:
+        lines = [f"{self.benchmark}: the work started, by end state"]
+        for work in self.works:
+            lines.extend(work.lines())
+        if not self.as_expected:
+            wrong = [w.what for w in self.works if not w.as_expected]
+            lines.append(
+                f"{self.benchmark}: FAILED: work that does not add up or did not end as expected: {wrong}"
+            )
+        return lines
+
+    def finish(self, figures: dict[str, Any]) -> None:
+        """Print the account of the work, then the figures with the end states (the last line, one
+        JSON object); exit with status 1 when the work does not add up or did not end as expected."""
+        print("\n".join(self.lines()))
+        print(json.dumps({**figures, "end_states": self.end_states()}), flush=True)
+        if not self.as_expected:
+            sys.exit(1)
+
+
+def _short(text: Any, limit: int = DETAIL_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One history event as a person reads it: its time, type, state, resource, error and cause."""
+    stamp = event.get("timestamp")
+    parts = [stamp.strftime("%H:%M:%S.%f")[:-3] if hasattr(stamp, "strftime") else str(stamp or "?")]
+    parts.append(str(event.get("type", "?")))
+    for key, details in event.items():
+        if not (key.endswith("EventDetails") and isinstance(details, dict)):
+            continue
+        if details.get("name"):
+            parts.append(f"'{details['name']}'")
+        if details.get("resource"):
+            parts.append(f"{details.get('resourceType', '')}:{details['resource']}")
+        if details.get("error"):
+            parts.append(str(details["error"]))
+        if details.get("cause"):
+            parts.append(_short(details["cause"]))
+    return " ".join(parts)
+
+
+def audit_line(entry: AuditEntry) -> str:
+    """One audit entry of a recovery: when, who, what, with what result (and its detail)."""
+    detail = f" {_short(json.dumps(entry.detail, sort_keys=True, default=str))}" if entry.detail else ""
+    return f"{entry.at} {entry.actor} {entry.action} -> {entry.result}{detail}"
+
+
+def end_state(described: dict[str, Any]) -> str:
+    """An execution's end state: its status; a SUCCEEDED order or item that did not finish or
+    reserve carries its outcome ("SUCCEEDED (PARTIALLY_FINISHED)", "SUCCEEDED (REJECTED)"), a FAILED
+    one its error ("FAILED (OrderFailed)")."""
+    status = described["status"]
+    if status == "SUCCEEDED":
+        try:
+            output = json.loads(described.get("output") or "null")
+        except ValueError:
+            output = None
+        outcome = output.get("status") if isinstance(output, dict) else None
+        if outcome and outcome not in ("FINISHED", "RESERVED"):
+            return f"SUCCEEDED ({outcome})"
+    if status == "FAILED" and described.get("error"):
+        return f"FAILED ({described['error']})"
+    return status
+
+
+def execution_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def _failed_error(events: list[dict]) -> str | None:
+    for event in reversed(events):
+        details = event.get("executionFailedEventDetails")
+        if details and details.get("error"):
+            return details["error"]
+    return None
+
+
+def last_event(events: list[dict]) -> str:
+    """The last event of a history, with the state it happened in (the last one entered)."""
+    if not events:
+        return "no history"
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    within = f" (in '{entered[-1]}')" if entered and "stateEnteredEventDetails" not in events[-1] else ""
+    return f"last event {event_line(events[-1])}{within}"
+
+
+def last_steps(sfn: Any, arn: str, events: list[dict] | None = None) -> str:
+    """An execution's last history event, and those of the executions it started that did not
+    succeed (an order stuck in its item action names the item's step)."""
+    events = history(sfn, arn) if events is None else events
+    text = last_event(events)
+    for nested in nested_execution_arns(events):
+        described = sfn.describe_execution(executionArn=nested)
+        if described["status"] != "SUCCEEDED":
+            text += f"; {execution_name(nested)} {described['status']}: {last_event(history(sfn, nested))}"
+    return text
+
+
+def execution_work(
+    stack: EmbeddedStack,
+    what: str,
+    arns: list[str],
+    expect: str | Iterable[str] = "SUCCEEDED",
+    per_unit: Mapping[str, str | Iterable[str]] | None = None,
+    started: int | None = None,
+) -> Work:
+    """The executions a benchmark started (``arns``), each by its end state (``end_state``), the
+    ones that ended otherwise with their last history event. Units are named by execution name.
+    ``started``: how many the benchmark started, where it counts them apart from ``arns`` (the
+    item executions of the orders it placed); by default ``len(arns)``."""
+    sfn = stack.client("stepfunctions")
+    expected = expectation(expect)
+    ends = {unit_id: expectation(end) for unit_id, end in (per_unit or {}).items()}
+    units = []
+    for arn in arns:
+        name = execution_name(arn)
+        try:
+            described = sfn.describe_execution(executionArn=arn)
+        except sfn.exceptions.ExecutionDoesNotExist:
+            units.append(Unit(name, MISSING, f"no execution {arn}"))
+            continue
+        state = end_state(described)
+        if state in ends.get(name, expected):
+            units.append(Unit(name, state))
+            continue
+        events = history(sfn, arn)
+        if state == "FAILED" and _failed_error(events):
+            state = f"FAILED ({_failed_error(events)})"
+        last = "" if state in ends.get(name, expected) else last_steps(sfn, arn, events)
+        units.append(Unit(name, state, last))
+    return Work(what, len(arns) if started is None else started, tuple(units), expected, ends)
+
+
+def all_recoveries(stack: EmbeddedStack) -> list[Recovery]:
+    """Every recovery in the stack's table, whatever its status."""
+    store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    return [r for status in RecoveryStatus for r in store.list_by_status(status, limit=10_000_000)]
+
+
+def recovery_unit(recovery: Recovery, expected: frozenset[str], state: str | None = None) -> Unit:
+    """A recovery as a unit of work (named by its id and its execution's name); its last audit entry
+    when it did not end as expected."""
+    state = state or recovery.status.value
+    unit_id = f"{recovery.recovery_id} ({recovery.execution_name})"
+    if state in expected:
+        last = ""
+    else:
+        last = f"last audit entry {audit_line(recovery.audit[-1])}" if recovery.audit else "no audit entry"
+    return Unit(unit_id, state, last)
+
+
+def recovery_work(
+    stack: EmbeddedStack,
+    what: str,
+    expect: str | Iterable[str] = RecoveryStatus.RESUMED.value,
+    started: int | None = None,
+) -> Work:
+    """The recoveries in the stack (one for each pause of an execution), by status; the ones that
+    ended otherwise with their last audit entry. ``started``: how many the benchmark started, where
+    it knows (it seeded them); by default every one stored."""
+    expected = expectation(expect)
+    recoveries = all_recoveries(stack)
+    units = tuple(recovery_unit(r, expected) for r in recoveries)
+    return Work(what, len(recoveries) if started is None else started, units, expected)

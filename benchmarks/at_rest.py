@@ -12,7 +12,9 @@ check's 3 s timeout) and pause again: it is collected and run again in another r
 would (``resume_rounds``, ``paused_again``).
 
 Figures per size: ``place_and_pause_s``, ``threads``, ``idle_cpu_percent``, ``resume_all_s``,
-``succeeded``, ``rss_mb`` (resident memory at rest). Last line: one JSON object.
+``succeeded``, ``rss_mb`` (resident memory at rest). Every order and every recovery of each size is
+reported by end state: each order must succeed (FINISHED), each recovery end RESUMED; otherwise the
+benchmark exits non-zero. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import json
 import threading
 import time
 
-from _support import orders_paused_by_an_outage, run_again_until_done, statuses
+from _support import (
+    WorkLedger,
+    execution_work,
+    orders_paused_by_an_outage,
+    recovery_work,
+    run_again_until_done,
+    statuses,
+)
 
 from service.local.stack import quiet_interpreter_logs
 from service.supplier.dummy import VendorBehaviour
@@ -36,7 +45,7 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def at_rest(count: int, idle_seconds: float, timeout: float) -> dict:
+def at_rest(count: int, idle_seconds: float, timeout: float, ledger: WorkLedger) -> dict:
     with orders_paused_by_an_outage(count, timeout) as (stack, slack, vendor, arns, place_and_pause_s):
         threads = threading.active_count()
         waiting = statuses(stack, arns)["RUNNING"]
@@ -48,9 +57,15 @@ def at_rest(count: int, idle_seconds: float, timeout: float) -> dict:
 
         vendor.set_behaviour(VendorBehaviour())
         submitted = time.perf_counter()
-        resumes = run_again_until_done(stack, slack, timeout)
+        try:
+            resumes = run_again_until_done(stack, slack, timeout)
+        except TimeoutError as exc:  # what did not end is reported below, by end state
+            print(f"  {exc}", flush=True)
+            resumes = {"rounds": None, "paused_again": None}
         resume_all_s = time.perf_counter() - submitted
         succeeded = statuses(stack, arns)["SUCCEEDED"]
+        ledger.add(execution_work(stack, f"orders ({count})", arns, "SUCCEEDED"))
+        ledger.add(recovery_work(stack, f"recoveries ({count})", "RESUMED"))
     return {
         "orders": count,
         "waiting": waiting,
@@ -74,15 +89,16 @@ def main() -> None:
     quiet_interpreter_logs()
     print(f"at_rest: orders paused at a recovery step, {args.idle_seconds:.0f} s at rest, then resumed")
     figures = {}
+    ledger = WorkLedger("at_rest")
     for size in (int(s) for s in args.sizes.split(",")):
-        figures[size] = at_rest(size, args.idle_seconds, args.timeout)
+        figures[size] = at_rest(size, args.idle_seconds, args.timeout, ledger)
         print(f"  {json.dumps(figures[size])}", flush=True)
     largest = max(figures)
     result = {**figures[largest]}
     for size, run in figures.items():
         if size != largest:
             result.update({f"{key}_at_{size}": run[key] for key in ("idle_cpu_percent", "threads", "rss_mb")})
-    print(json.dumps(result))
+    ledger.finish(result)
 
 
 if __name__ == "__main__":

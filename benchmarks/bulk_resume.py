@@ -13,7 +13,9 @@ Every SendTaskSuccess the stack's clients make is recorded. ``resumed``: executi
 sent more than once. ``wall_s``: from the modal's submission until every execution is terminal;
 ``first_round_s`` until the first Run again all has reported; an item run again that fails at the
 vendor again pauses again and is run again in a later round (``later_rounds``, ``paused_again``).
-Last line: one JSON object.
+Every order execution and every recovery is reported by end state: each execution must succeed
+(FINISHED), each recovery end RESUMED; otherwise the benchmark exits non-zero. Last line: one JSON
+object.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ import time
 from collections import Counter
 
 from _support import (
+    WorkLedger,
     bulk_finished_posts,
+    execution_work,
     orders_paused_by_an_outage,
     record_calls,
+    recovery_work,
     run_again_all,
     run_again_until_done,
     running,
@@ -42,7 +47,7 @@ from service.supplier.dummy import VendorBehaviour
 POLL_SECONDS = 1.0
 
 
-def run(count: int, timeout: float) -> dict:
+def run(count: int, timeout: float, ledger: WorkLedger) -> dict:
     with orders_paused_by_an_outage(count, timeout) as (stack, slack, vendor, arns, pause_wall_s):
         store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         opened = store.list_by_status(RecoveryStatus.OPEN, limit=count + 10)
@@ -84,6 +89,8 @@ def run(count: int, timeout: float) -> dict:
         sent = Counter(call["taskToken"] for call in successes)
         still_open = len(store.count_by_status(RecoveryStatus.OPEN))
         summary = (finished_posts() or [""])[-1]
+        ledger.add(execution_work(stack, "orders", arns, "SUCCEEDED"))
+        ledger.add(recovery_work(stack, "recoveries", "RESUMED"))
     succeeded = ended["SUCCEEDED"]
     return {
         "executions": count,
@@ -123,7 +130,8 @@ def main() -> None:
         f"bulk_resume: {args.executions} executions paused by a vendor outage, then resumed by one "
         "Run again all (button, modal, submission) through the Slack app's Lambda function"
     )
-    figures = run(args.executions, args.timeout)
+    ledger = WorkLedger("bulk_resume")
+    figures = run(args.executions, args.timeout, ledger)
     print(f"  {json.dumps(figures)}", flush=True)
     keys = (
         "executions",
@@ -141,7 +149,7 @@ def main() -> None:
         "paused_again",
         "rate_per_second",
     )
-    print(json.dumps({key: figures[key] for key in keys}))
+    ledger.finish({key: figures[key] for key in keys})
 
 
 if __name__ == "__main__":

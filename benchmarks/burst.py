@@ -6,7 +6,10 @@ send). Messages arrive at a steady rate over ``--arrival-seconds`` on the recove
 embedded stack; a local poller hands them to the real collector function the way Lambda's SQS
 event source does (batches of up to 100, 5-second batching window, failed records visible again
 after ``--retry-after`` seconds). Run twice: Slack healthy, then Slack answering 429 for the first
-30 seconds (keys prefixed ``throttled_``). Last line: one JSON object.
+30 seconds (keys prefixed ``throttled_``). Every message of each burst is reported by end state:
+each must end as one recovery, OPEN (nobody acts) and posted to Slack; the model order stays
+RUNNING, paused (its message is only copied). Otherwise the benchmark exits non-zero. Last line:
+one JSON object.
 """
 
 from __future__ import annotations
@@ -17,9 +20,19 @@ import sys
 import threading
 import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _support import (  # noqa: E402  (beside this script)
+    Unit,
+    Work,
+    WorkLedger,
+    all_recoveries,
+    execution_work,
+    recovery_unit,
+)
 
 from service.local.collector_poller import poll_collector  # noqa: E402
 from service.local.order_api_client import LocalOrderApi  # noqa: E402
@@ -32,6 +45,12 @@ from service.recovery.store import RecoveryStore  # noqa: E402
 from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
+#: The end expected of every message of the burst: one recovery, OPEN (nobody acts), posted.
+STORED_AND_POSTED = "OPEN, posted"
+
+
+def _burst_name(index: int) -> str:
+    return f"ord-burst-{index:04d}"
 
 
 def _queue_depth(stack: EmbeddedStack, queue: str) -> int:
@@ -49,7 +68,7 @@ def _send_burst(stack: EmbeddedStack, model: dict, count: int, arrival_s: float)
     began = time.perf_counter()
     for index in range(count):
         time.sleep(max(0.0, began + arrival_s * index / count - time.perf_counter()))
-        name = f"ord-burst-{index:04d}"
+        name = _burst_name(index)
         message = {
             **model,
             "task_token": f"{model['task_token']}-{uuid.uuid4().hex}",
@@ -60,7 +79,50 @@ def _send_burst(stack: EmbeddedStack, model: dict, count: int, arrival_s: float)
         sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(message))
 
 
-def run(count: int, arrival_s: float, throttle_s: float, retry_after: int) -> dict:
+def _dead_lettered_names(stack: EmbeddedStack) -> set[str]:
+    """The execution names of the messages in the recovery DLQ (read at the end: nothing else reads it)."""
+    sqs, names = stack.client("sqs"), set()
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=stack.physical("RecoveryDeadLetterQueue"), MaxNumberOfMessages=10, VisibilityTimeout=600
+        ).get("Messages", [])
+        if not messages:
+            return names
+        for message in messages:
+            try:
+                names.add(json.loads(message["Body"]).get("execution_name"))
+            except (ValueError, AttributeError):
+                names.add(message["Body"][:80])
+
+
+def burst_work(stack: EmbeddedStack, what: str, count: int) -> Work:
+    """Every message of the burst by what became of it: its recovery's status and whether it was posted,
+    ``DEAD_LETTERED`` or ``NOT_STORED``; more than one recovery for it shows as ``xn``."""
+    recoveries = defaultdict(list)
+    for recovery in all_recoveries(stack):
+        recoveries[recovery.execution_name].append(recovery)
+    dead = _dead_lettered_names(stack)
+    expected = frozenset({STORED_AND_POSTED})
+    units = []
+    for index in range(count):
+        name = _burst_name(index)
+        found = recoveries.get(name, [])
+        if not found:
+            state = "DEAD_LETTERED" if name in dead else "NOT_STORED"
+            units.append(
+                Unit(name, state, "its message is in the recovery DLQ" if name in dead else "no recovery")
+            )
+            continue
+        recovery = found[-1]
+        state = f"{recovery.status.value}, {'posted' if recovery.posted else 'not posted'}"
+        state += f" x{len(found)}" if len(found) > 1 else ""
+        units.append(recovery_unit(recovery, expected, state))
+    return Work(what, count, tuple(units), expected)
+
+
+def run(
+    count: int, arrival_s: float, throttle_s: float, retry_after: int, ledger: WorkLedger, label: str
+) -> dict:
     vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
     with (
         serve_slack_standin() as slack,
@@ -72,7 +134,7 @@ def run(count: int, arrival_s: float, throttle_s: float, retry_after: int) -> di
             quiet=True,
         ) as stack,
     ):
-        LocalOrderApi().place({"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1})
+        model_order = LocalOrderApi().place({"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1})
         model = next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"))
         began = time.perf_counter()
         if throttle_s:
@@ -97,6 +159,11 @@ def run(count: int, arrival_s: float, throttle_s: float, retry_after: int) -> di
         unposted = sum(1 for r in recoveries if not r.posted)
         dead = _queue_depth(stack, "RecoveryDeadLetterQueue")
         slack_calls = len(slack.calls)
+        ledger.add(burst_work(stack, f"burst messages ({label})", count))
+        model_arn = model_order.body["execution_arn"]
+        ledger.add(
+            execution_work(stack, f"model order ({label}, paused, never resumed)", [model_arn], "RUNNING")
+        )
         return {
             "stored": stored,
             "duplicates": len(burst) - stored,  # more than one item for one paused execution
@@ -123,14 +190,22 @@ def main() -> None:
         f"burst: {args.recoveries} recoveries within {args.arrival_seconds:.0f}s; then again with Slack "
         f"answering 429 for the first {args.throttle_seconds:.0f}s"
     )
-    healthy = run(args.recoveries, args.arrival_seconds, 0, args.retry_after)
+    ledger = WorkLedger("burst")
+    healthy = run(args.recoveries, args.arrival_seconds, 0, args.retry_after, ledger, "slack healthy")
     print(f"  slack healthy:   {json.dumps(healthy)}", flush=True)
-    throttled = run(args.recoveries, args.arrival_seconds, args.throttle_seconds, args.retry_after)
+    throttled = run(
+        args.recoveries,
+        args.arrival_seconds,
+        args.throttle_seconds,
+        args.retry_after,
+        ledger,
+        "slack throttled",
+    )
     print(f"  slack throttled: {json.dumps(throttled)}", flush=True)
     keys = ("stored", "duplicates", "lost", "slack_calls", "slack_calls_per_recovery", "wall_s")
     figures = {key: healthy[key] for key in keys}
     figures.update({f"throttled_{key}": throttled[key] for key in keys})
-    print(json.dumps(figures))
+    ledger.finish(figures)
 
 
 if __name__ == "__main__":

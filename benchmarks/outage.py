@@ -18,7 +18,11 @@ Orders arrive at a steady rate over ``--arrival-seconds``; the outage lasts ``--
 of workflow time. Retry/Wait sleeps and the breaker's clock run at ``--sleep-scale`` real seconds
 per workflow second (default 1.0: real time; a thousand waiting executions on one machine's moto
 need it).
-Vendor calls are the dummy vendor's own count. Last line: one JSON object.
+Vendor calls are the dummy vendor's own count. Every order of each run is reported by end state,
+and every recovery of the self-healing run: an order counts as lost (``orders_lost``) unless it
+FINISHED or is in the orders DLQ, but the benchmark fails (exits non-zero) unless every order
+FINISHED and every recovery of the self-healing run ended RESUMED: nothing in it rejects an item,
+and no recovery can time out (``RecoveryTimeoutSeconds`` is 7 days). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _support import record_calls, slack_app_stack  # noqa: E402
+from _support import (  # noqa: E402
+    WorkLedger,
+    execution_work,
+    record_calls,
+    recovery_work,
+    slack_app_stack,
+)
 
 from service.local.collector_poller import poll_collector  # noqa: E402
 from service.local.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
@@ -79,7 +89,12 @@ def _statuses(stack: EmbeddedStack, arns: list[str]) -> Counter[str]:
 
 
 def run(
-    breaker: bool, orders: int, outage_seconds: float, arrival_seconds: float, sleep_scale: float
+    breaker: bool,
+    orders: int,
+    outage_seconds: float,
+    arrival_seconds: float,
+    sleep_scale: float,
+    ledger: WorkLedger,
 ) -> dict:
     vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
     api = LocalOrderApi()
@@ -129,6 +144,7 @@ def run(
         completed = statuses["SUCCEEDED"]
         running = statuses["RUNNING"]
         dead = _dead_letter_count(stack)
+        ledger.add(execution_work(stack, f"orders (breaker {'on' if breaker else 'off'})", arns, "SUCCEEDED"))
         return {
             "vendor_calls_during_outage": calls_during_outage,
             "vendor_calls_total": vendor.calls,
@@ -206,6 +222,7 @@ def run_self_healing(
     settle_seconds: int,
     per_second: int,
     max_wait_seconds: int,
+    ledger: WorkLedger,
 ) -> dict:
     """The outage with the breaker on and self-healing on: nobody acts; every order must finish."""
     vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
@@ -284,6 +301,8 @@ def run_self_healing(
         calls.stop()
         window = (closed_at or 0.0, last_resumed or 0.0)
         calls_during, peak = calls.during(*window)
+        ledger.add(execution_work(stack, "orders (self-healing)", arns, "SUCCEEDED"))
+        ledger.add(recovery_work(stack, "recoveries (self-healing)", "RESUMED"))
         return {
             "self_healing_paused": paused,
             "self_healing_resumed": sum(1 for r in by_machine if r.status is RecoveryStatus.RESUMED),
@@ -331,16 +350,17 @@ def main() -> None:
     )
     started = time.perf_counter()
     timing = (args.outage_seconds, args.arrival_seconds, args.sleep_scale)
+    ledger = WorkLedger("outage")
     if args.only_self_healing:
         healing = run_self_healing(
-            args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds
+            args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds, ledger
         )
-        print(json.dumps(healing))
+        ledger.finish(healing)
         return
-    with_breaker = run(True, args.orders, *timing)
-    naive = run(False, args.orders, *timing)
+    with_breaker = run(True, args.orders, *timing, ledger)
+    naive = run(False, args.orders, *timing, ledger)
     healing = run_self_healing(
-        args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds
+        args.orders, *timing, args.settle_seconds, args.resumes_per_second, args.max_wait_seconds, ledger
     )
     breaker_calls = with_breaker["vendor_calls_during_outage"]
     naive_calls = naive["vendor_calls_during_outage"]
@@ -360,7 +380,7 @@ def main() -> None:
         **healing,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    print(json.dumps(figures))
+    ledger.finish(figures)
 
 
 if __name__ == "__main__":
