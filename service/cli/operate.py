@@ -97,9 +97,15 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
             return 0 if result.outcome is ActionOutcome.RESUMED else 1
         else:
             report = operator.retry_matching(_query(args), confirm=lambda n: args.yes or _confirm(n))
-            return 0 if report is None or not any(
-                report.outcomes.get(bad, 0) for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT, ERROR)
-            ) else 1
+            return (
+                0
+                if report is None
+                or not any(
+                    report.outcomes.get(bad, 0)
+                    for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT, ERROR)
+                )
+                else 1
+            )
     except (OperationError, QueryError) as exc:
         print(f"recovery-ops: {exc}", file=sys.stderr)
         return 2

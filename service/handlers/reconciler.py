@@ -13,11 +13,12 @@ from aws_lambda_powertools.utilities import parameters
 from service import aws_clients
 from service.config import ReconcilerConfig, load_config
 from service.observability import logger, metrics, tracer
+from service.recovery.failures import FailureStore, Redrive
 from service.recovery.groups import GroupStore
 from service.recovery.reconciler import Reconciler
 from service.recovery.step_functions_history import StepFunctionsHistory
 from service.recovery.store import RecoveryStore
-from slack_app.notifier import SlackOutcomeDisplay, web_client
+from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
 
 SECRET_MAX_AGE_SECONDS = 300
 RESERVE_SECONDS = 10  # what a run leaves of the function's time
@@ -28,11 +29,18 @@ def build_reconciler(config: ReconcilerConfig) -> Reconciler:
     token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
     slack = web_client(str(token), base_url=config.slack_api_url)
     groups = GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400)
+    sfn = aws_clients.client("stepfunctions")
+    redrives = Redrive(
+        FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        sfn,
+        SlackFailureDisplay(SlackNotifier(slack), slack, channel=""),  # only updates messages
+    )
     return Reconciler(
         store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
-        records=StepFunctionsHistory(aws_clients.client("stepfunctions")),
+        records=StepFunctionsHistory(sfn),
         display=SlackOutcomeDisplay(slack, groups.shares_message),
         budget=config.budget,
+        redrives=redrives,
     )
 
 

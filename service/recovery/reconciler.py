@@ -38,12 +38,19 @@ from service.recovery.actions import REJECTED_ERROR, ActionOutcome, ActionResult
 from service.recovery.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import DueKind, RecoveryNotFound, RecoveryStore
+from service.recovery.table_items import FAILURE_PREFIX
 
 RECONCILER = "reconciler"
 REOPENED = "OPEN"  # a report key: the step still waited, the recovery is open again
 UNSETTLED = "UNKNOWN"  # a report key: the record could not tell; asked again next run
 HELD = "HELD"  # a report key: its lease is still live (an on-demand reconcile)
 DISPLAY_RETRY = timedelta(minutes=5)  # a message that cannot be updated is tried again this much later
+
+
+class RedriveSettler(Protocol):
+    """Settles a Redrive claim from the execution (``failures.Redrive.settle``)."""
+
+    def settle(self, failure_id: str, force: bool = False) -> object | None: ...
 
 
 class SettledDisplay(Protocol):
@@ -86,6 +93,7 @@ class Reconciler:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     page_size: int = 25
     budget: int = 200  # recoveries asked about per run: bounded work, the rest next run
+    redrives: RedriveSettler | None = None  # Redrive claims of failed executions, in the same index
 
     # ------------------------------------------------------------------ the scheduled run
     def run(
@@ -112,7 +120,9 @@ class Reconciler:
                         report.complete = False
                         break
                     asked += 1
-                    if kind == DueKind.LEASE:
+                    if kind == DueKind.LEASE and recovery_id.startswith(FAILURE_PREFIX):
+                        report.settled[self._settle_redrive(recovery_id)] += 1
+                    elif kind == DueKind.LEASE:
                         report.settled[self._settle_safely(recovery_id)] += 1
                     elif self.refresh(recovery_id):
                         report.messages_updated += 1
@@ -140,6 +150,16 @@ class Reconciler:
             RecoveryStatus.RESUMING, limit=self.page_size, oldest_first=True
         )
         return [r for r in in_flight if r.lease_until is None]
+
+    def _settle_redrive(self, failure_id: str) -> str:
+        if self.redrives is None:
+            return UNSETTLED
+        try:
+            settled = self.redrives.settle(failure_id)
+        except Exception as exc:  # noqa: BLE001 - one item's fault never stops the run
+            logger.exception("could not settle a redrive", failure_id=failure_id, error=type(exc).__name__)
+            return UNSETTLED
+        return str(getattr(settled, "status", UNSETTLED))
 
     def _settle_safely(self, recovery_id: str) -> str:
         try:

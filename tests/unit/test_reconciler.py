@@ -393,3 +393,74 @@ def test_the_watcher_settles_an_in_flight_recovery_from_the_ended_executions_rec
     # Then the recovery is RESUMED (the step did resume), not EXPIRED, within its lease
     assert report.closed == [recovery.recovery_id]
     assert desk.status(recovery) is RecoveryStatus.RESUMED
+
+
+# ---------------------------------------------------------------------- Redrive
+class RedrivingStepFunctions:
+    """RedriveExecution that lands and loses its answer (``lost``) or never lands (``dies``)."""
+
+    def __init__(self, clock: Clock, fault: str) -> None:
+        self.clock, self.fault, self.redriven_at, self.calls = clock, fault, None, 0
+
+    def redrive_execution(self, executionArn: str) -> dict:  # noqa: N803
+        self.calls += 1
+        if self.fault == "dies":
+            raise Crash("before the call")
+        self.redriven_at = self.clock()
+        raise ReadTimeoutError(endpoint_url="https://states")
+
+    def describe_execution(self, executionArn: str) -> dict:  # noqa: N803
+        answer = {"status": "RUNNING" if self.redriven_at else "FAILED"}
+        if self.redriven_at:
+            answer["redriveDate"] = self.redriven_at
+        return answer
+
+
+def a_failure(desk: Desk) -> str:
+    from service.recovery.failures import FailedExecution, failure_id_for
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:orders:run-9"
+    failure = FailedExecution(
+        failure_id_for(arn),
+        arn,
+        "run-9",
+        "arn:aws:states:us-east-1:123456789012:stateMachine:orders",
+        "FAILED",
+        "Boom",
+        None,
+        START.isoformat(),
+    )
+    FailureStore(TABLE, desk.dynamodb).create_if_absent(failure)
+    return failure.failure_id
+
+
+def test_a_redrive_whose_answer_was_lost_is_settled_redriven_from_the_execution() -> None:
+    from service.recovery.failures import FailureStatus, Redrive
+
+    desk = Desk()
+    failure_id = a_failure(desk)
+    sfn = RedrivingStepFunctions(desk.clock, "lost")
+
+    result = Redrive(FailureStore(TABLE, desk.dynamodb), sfn, clock=desk.clock).redrive(failure_id, "UALICE")
+
+    assert result.done and result.failure.status is FailureStatus.REDRIVEN and sfn.calls == 1
+
+
+def test_a_redrive_whose_process_died_is_offered_again_once_its_lease_has_run_out() -> None:
+    from service.recovery.failures import FailureStatus, Redrive
+
+    desk = Desk()
+    failure_id = a_failure(desk)
+    failures = FailureStore(TABLE, desk.dynamodb)
+    redrive = Redrive(failures, RedrivingStepFunctions(desk.clock, "dies"), clock=desk.clock)
+    with pytest.raises(Crash):
+        redrive.redrive(failure_id, "UALICE")
+    desk.reconciler.redrives = redrive
+
+    within = desk.reconciler.run()
+    desk.past_the_lease()
+    past = desk.reconciler.run()
+
+    assert within.settled == {}
+    assert past.settled == {FailureStatus.UNHANDLED: 1}
+    assert failures.get(failure_id).status is FailureStatus.UNHANDLED

@@ -1,0 +1,112 @@
+"""Reconcile now (an in-flight recovery's `show`) and `recovery-ops reconcile`: an admin settles a
+recovery from Step Functions' record at once; anyone else is refused and audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from unittest.mock import Mock
+
+from service.cli.operator import Operator
+from service.recovery.actions import RecoveryActions
+from service.recovery.authorization import AccessPolicy
+from service.recovery.notifier import ChannelRouting
+from service.recovery.reconciler import Reconciler
+from service.recovery.recovery import RecoveryStatus
+from service.recovery.routing_rules import parse_rules
+from service.recovery.store import RecoveryStore
+from service.recovery.team_access import TeamAccess
+from slack_app.desk import Desk
+from slack_app.ids import RECONCILE_NOW
+from slack_app.listeners.reconcile import reconcile_now
+from slack_app.views.listing import show_blocks
+from tests.support.fakes import FakeDynamoDB, FakeStepFunctions
+from tests.support.recoveries import claim, opened_recovery
+
+ADMIN = "U0ADMIN"
+STRANGER = "U0STRANGER"
+LONG_AGO = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def a_desk(sfn: FakeStepFunctions) -> Desk:
+    policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
+    store = RecoveryStore("recoveries", FakeDynamoDB())
+    reconciler = Reconciler(store, sfn)
+    return Desk(
+        store=store,
+        groups=Mock(),
+        actions=RecoveryActions(store, sfn, settler=reconciler),
+        bulk=Mock(),
+        policy=policy,
+        schemas=Mock(),
+        audit=Mock(),
+        access=TeamAccess(policy, lambda: parse_rules('{"rules": []}', ChannelRouting(default="C-DEFAULT"))),
+        owners=Mock(),
+        runs=Mock(),
+        reconciler=reconciler,
+    )
+
+
+def said(respond: Mock) -> str:
+    return " ".join(call.kwargs["text"] for call in respond.call_args_list)
+
+
+def test_an_in_flight_recovery_shows_reconcile_now_and_an_open_one_does_not() -> None:
+    desk = a_desk(FakeStepFunctions())
+    recovery = opened_recovery(desk.store)
+    open_actions = [e.action_id for b in show_blocks(recovery) if b.type == "actions" for e in b.elements]
+    in_flight = claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    flight_actions = [e.action_id for b in show_blocks(in_flight) if b.type == "actions" for e in b.elements]
+
+    assert RECONCILE_NOW not in open_actions
+    assert flight_actions == [RECONCILE_NOW]
+
+
+def test_an_admin_settles_a_claim_whose_call_landed_as_resumed() -> None:
+    # Given a claim whose process died after its call landed
+    sfn = FakeStepFunctions()
+    desk = a_desk(sfn)
+    recovery = opened_recovery(desk.store)
+    claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    sfn.send_success("token-0", "{}")
+    respond = Mock()
+
+    # When an admin presses Reconcile now
+    reconcile_now(desk, ADMIN, recovery.recovery_id, respond)
+
+    # Then the record settles it RESUMED, under the person whose call landed
+    assert desk.store.get(recovery.recovery_id).status is RecoveryStatus.RESUMED
+    assert "resumed" in said(respond) and "record" in said(respond)
+
+
+def test_a_stranger_is_refused_and_the_attempt_audited() -> None:
+    desk = a_desk(FakeStepFunctions())
+    recovery = opened_recovery(desk.store)
+    claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    respond = Mock()
+
+    reconcile_now(desk, STRANGER, recovery.recovery_id, respond)
+
+    stored = desk.store.get(recovery.recovery_id)
+    assert stored.status is RecoveryStatus.RESUMING
+    assert (stored.audit[-1].actor, stored.audit[-1].action, stored.audit[-1].result) == (
+        STRANGER,
+        "reconcile now",
+        "DENIED",
+    )
+    assert "cannot reconcile now" in said(respond)
+
+
+def test_recovery_ops_reconcile_opens_again_a_claim_that_never_reached_step_functions() -> None:
+    sfn = FakeStepFunctions()
+    desk = a_desk(sfn)
+    recovery = opened_recovery(desk.store)
+    claim(desk.store, recovery.recovery_id, "U0ALICE", datetime.now(UTC) - timedelta(hours=1))
+    printed: list[str] = []
+    operator = Operator.at(desk, "cli:alice", printed.append)
+
+    assert operator.reconcile(recovery.recovery_id) == 0
+    assert desk.store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
+    assert printed == [
+        f"{recovery.recovery_id}: open ({desk.store.get(recovery.recovery_id).audit[-1].detail['why']})"
+    ]
+    assert operator.reconcile(None) == 0 and printed[-1].startswith("reconciled: ")
