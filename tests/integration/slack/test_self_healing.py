@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest import mock
 
 from service.local.dynamodb_stream import DynamoDBStreamPoller
 from service.local.iam_check import Call
@@ -13,6 +14,8 @@ from service.local.order_api_client import LocalOrderApi
 from service.local.slack_standin import SlackStandIn
 from service.recovery.recovery import RecoveryStatus
 from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR
+from service.recovery.step_functions_tokens import StepFunctionsTokens
+from service.recovery.table_items import key
 from service.supplier.dummy import DummyVendor
 from tests.integration.test_iam import template_without
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
@@ -139,3 +142,53 @@ def test_recoveries_of_a_rule_that_does_not_heal_itself_wait_for_people(
         assert [closure for answer in answers for closure in answer["self_healing"]] == []
         assert healing_executions(stack) == []
         assert {store(stack).get(r.recovery_id).status for r in paused} == {RecoveryStatus.OPEN}
+
+
+def test_a_probe_cut_off_before_its_call_is_reopened_by_the_reconciler_and_probed_again(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    with slack_app_stack(
+        vendor_url, slack, SelfHealingByDefault="true", SelfHealingProbeGraceSeconds="0", **OUTAGE
+    ) as stack:
+        # Given every execution paused, the vendor back, the circuit's open period over
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(2)])
+        watcher = DynamoDBStreamPoller(stack, "CircuitBreakerTable", "CircuitWatcherFunction")
+        watcher.poll()
+        oldest = min(paused, key=lambda r: r.sort_key)
+        stack.client("dynamodb").update_item(
+            TableName=stack.physical("CircuitBreakerTable"),
+            Key={"dependency": {"S": "vendor"}},
+            UpdateExpression="SET opened_until = :past",
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
+
+        def probe() -> dict:
+            answer = stack.client("lambda").invoke(
+                FunctionName=stack.physical("SelfHealingFunction"), Payload=json.dumps({"action": "probe"})
+            )
+            return json.loads(answer["Payload"].read())
+
+        # ... and the minute's probe cut off after its claim, before its call (the function died)
+        with mock.patch.object(StepFunctionsTokens, "send_success", side_effect=RuntimeError("killed")):
+            probe()
+        assert store(stack).get(oldest.recovery_id).status is RecoveryStatus.RESUMING
+
+        # When its lease runs out, the reconciler runs, and the next minute's probe comes
+        stack.client("dynamodb").update_item(
+            TableName=stack.physical("RecoveriesTable"),
+            Key=key(oldest.recovery_id),
+            UpdateExpression="SET lease_until = :past, due_at = :past",
+            ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000+00:00"}},
+        )
+        settled = stack.client("lambda").invoke(
+            FunctionName=stack.physical("ReconcilerFunction"), Payload=b"{}"
+        )
+        reopened = json.loads(settled["Payload"].read())["settled"]
+        second = probe()
+
+        # Then the probe is open again at once (not skipped for minutes), probed, and the rest heal
+        assert reopened == {"OPEN": 1}
+        assert second["probed"] == [oldest.recovery_id]
+        wait_until(lambda: any(a["self_healing"] for a in watcher.poll()), 60)
+        wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
+        assert {store(stack).get(r.recovery_id).status for r in paused} == {RecoveryStatus.RESUMED}
