@@ -46,9 +46,13 @@ class StepFunctionsTokens:
     crash_on: int | None = None
     crash_when: str = "before"
     throttled: int = 0  # the first calls are throttled
+    unanswered: set[str] = field(default_factory=set)  # tokens whose first call gets no answer (not landed)
 
     def send_success(self, token: str, output: str) -> TokenOutcome:
         self.calls += 1
+        if token in self.unanswered:
+            self.unanswered.discard(token)
+            return TokenOutcome.unknown("ReadTimeoutError", "no answer")
         if self.throttled:
             self.throttled -= 1
             return TokenOutcome.throttled()
@@ -453,6 +457,23 @@ def test_a_crash_mid_round_resumes_each_remaining_recovery_exactly_once(when: st
     else:  # Step Functions had it: the record says resumed, and nothing was sent again
         assert fourth.audit[-1].detail["from"] == "Step Functions' record of the execution"
         assert fourth.audit[-1].result == RecoveryStatus.RESUMED
+
+
+def test_a_resume_without_an_answer_keeps_the_run_going_until_a_later_round_has_settled_it() -> None:
+    # Given the third resume's call gets no answer (it did not land)
+    desk = a_desk(
+        *(outage_recovery(n) for n in range(1, 6)), tokens=StepFunctionsTokens(unanswered={"token-3"})
+    )
+
+    # When rounds run until one says it is done
+    reports = heal_until_done(desk)
+
+    # Then the first round does not call the run finished while that recovery is in flight; the next
+    # round opens it again from the record and resumes it: every token accepted once
+    assert not reports[0].done and reports[0].in_flight == 1
+    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 6))
+    assert set(desk.statuses().values()) == {RecoveryStatus.RESUMED}
+    assert desk.runs.get_for(VENDOR, "grp-vendor").state is HealingState.FINISHED
 
 
 def test_abandon_ends_every_run_and_leaves_the_rest_open() -> None:
