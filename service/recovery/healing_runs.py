@@ -79,6 +79,13 @@ class HealingRun:
     ts: str | None = None
     audit: tuple[AuditEntry, ...] = ()
     announced: bool = False  # its group message and thread have been told it began
+    claimed_ids: frozenset[str] = frozenset()  # every recovery it set out to resume
+    counted_ids: frozenset[str] = frozenset()  # those whose outcome is in ``resumed`` / ``expired``
+
+    @property
+    def uncounted(self) -> frozenset[str]:
+        """Claimed but not counted: a round cut off between a resume and its count."""
+        return self.claimed_ids - self.counted_ids
 
     @property
     def left(self) -> int:
@@ -171,12 +178,31 @@ class HealingRuns:
             ExpressionAttributeValues={":more": number(more)},
         )
 
-    def count(self, healing_id: str, resumed: int = 0, expired: int = 0) -> None:
+    def note_claim(self, healing_id: str, recovery_id: str) -> None:
+        """``recovery_id`` is about to be resumed by this run (before the claim: nothing it resumes
+        goes uncounted, whatever cuts the round off)."""
         self._client.update_item(
             TableName=self._table,
             Key=key(healing_id),
-            UpdateExpression="ADD resumed :resumed, expired :expired",
-            ExpressionAttributeValues={":resumed": number(resumed), ":expired": number(expired)},
+            UpdateExpression="ADD claimed_ids :id",
+            ExpressionAttributeValues={":id": {"SS": [recovery_id]}},
+        )
+
+    def count(self, healing_id: str, recovery_id: str, resumed: bool) -> None:
+        """``recovery_id``'s outcome: resumed, or found expired. Counted once whatever retries it:
+        the count goes up only while the id is not yet among those counted."""
+        if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="ADD counted_ids :id, #outcome :one",
+            ConditionExpression="NOT contains(counted_ids, :rid)",
+            ExpressionAttributeNames={"#outcome": "resumed" if resumed else "expired"},
+            ExpressionAttributeValues={
+                ":id": {"SS": [recovery_id]},
+                ":one": number(1),
+                ":rid": string(recovery_id),
+            },
         )
 
     def stop(self, healing_id: str, actor: str, at: str) -> bool:
@@ -254,4 +280,6 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         ts=text("slack_ts"),
         audit=tuple(audit_trail(item)),
         announced=item.get("announced", {}).get("BOOL", False),
+        claimed_ids=frozenset(item.get("claimed_ids", {}).get("SS", [])),
+        counted_ids=frozenset(item.get("counted_ids", {}).get("SS", [])),
     )

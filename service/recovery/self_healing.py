@@ -44,7 +44,7 @@ from service.recovery.notifier import (
 from service.recovery.reconciler import REOPENED, Reconciler
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.routing_rules import RoutingRules
-from service.recovery.store import ListFilter, RecoveryStore
+from service.recovery.store import ListFilter, RecoveryNotFound, RecoveryStore
 
 AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
@@ -258,6 +258,7 @@ class SelfHealing:
     def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport) -> bool:
         """Resume one recovery; False while its outcome is not known (it stays in flight)."""
         shares_message = self.groups.shares_message(recovery)
+        self.runs.note_claim(run.healing_id, recovery.recovery_id)
         result = self.actions.run_again(
             recovery.recovery_id,
             AUTO_ACTOR,
@@ -266,10 +267,10 @@ class SelfHealing:
         )
         if result.outcome is ActionOutcome.RESUMED:
             report.resumed += 1
-            self.runs.count(run.healing_id, resumed=1)
+            self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
         elif result.outcome is ActionOutcome.EXPIRED:
             report.expired += 1
-            self.runs.count(run.healing_id, expired=1)
+            self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
         elif result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
             report.in_flight += 1
             return False
@@ -298,9 +299,9 @@ class SelfHealing:
             status = settled.recovery.status if settled.recovery is not None else None
             run = self.runs.get_for(closure, recovery.group_id or "") if ours else None
             if run is not None and status is RecoveryStatus.RESUMED:
-                self.runs.count(run.healing_id, resumed=1)
+                self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
             elif run is not None and status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
-                self.runs.count(run.healing_id, expired=1)
+                self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
             if status is RecoveryStatus.RESUMING:
                 unsettled += 1
             else:
@@ -357,7 +358,10 @@ class SelfHealing:
     ) -> None:
         at = self.clock().isoformat(timespec="seconds")
         for run in (runs or self.runs.of_closure(closure)).values():
-            if run.state is not HealingState.RESUMING or not self.runs.end(run.healing_id, state, why, at):
+            if run.state is not HealingState.RESUMING:
+                continue
+            self._count_the_uncounted(run)
+            if not self.runs.end(run.healing_id, state, why, at):
                 continue
             ended = self.runs.get(run.healing_id) or run
             members, _ = self._open_members(ended.group_id)
@@ -372,6 +376,20 @@ class SelfHealing:
                 expired=ended.expired,
                 left=ended.left,
             )
+
+    def _count_the_uncounted(self, run: HealingRun) -> None:
+        """What a cut-off round resumed but did not count is counted from the stored outcome, so the
+        final count is exact."""
+        current = self.runs.get(run.healing_id) or run
+        for recovery_id in sorted(current.uncounted):
+            try:
+                status = self.store.get(recovery_id).status
+            except RecoveryNotFound:
+                continue
+            if status is RecoveryStatus.RESUMED:
+                self.runs.count(run.healing_id, recovery_id, resumed=True)
+            elif status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
+                self.runs.count(run.healing_id, recovery_id, resumed=False)
 
     def _open_members(self, group_id: str) -> tuple[list[Recovery], int]:
         if not group_id:

@@ -498,8 +498,8 @@ def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- condition expressions
 class _Condition:
-    """A recursive-descent reading of the conditions the stores write (AND, OR, parentheses,
-    attribute_exists / attribute_not_exists, comparisons)."""
+    """A recursive-descent reading of the conditions the stores write (AND, OR, NOT, parentheses,
+    attribute_exists / attribute_not_exists, contains, comparisons)."""
 
     _TOKEN = re.compile(r"\s*(<>|<=|>=|=|<|>|\(|\)|,|[#:]?[A-Za-z_][\w.]*)")
 
@@ -540,6 +540,18 @@ class _Condition:
 
     def _term(self) -> bool:
         token = self._take()
+        if token == "NOT":
+            return not self._term()
+        if token == "contains":
+            self._take()  # "("
+            whole = self._operand(self._take())
+            self._take()  # ","
+            part = self._operand(self._take())
+            self._take()  # ")"
+            if whole is None or part is None:
+                return False
+            ((kind, raw),) = whole.items()
+            return next(iter(part.values())) in raw
         if token == "(":
             result = self._or()
             self._take()  # ")"

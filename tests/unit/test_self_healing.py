@@ -476,6 +476,30 @@ def test_a_resume_without_an_answer_keeps_the_run_going_until_a_later_round_has_
     assert desk.runs.get_for(VENDOR, "grp-vendor").state is HealingState.FINISHED
 
 
+def test_a_round_cut_off_between_a_resume_and_its_count_still_ends_with_the_exact_count() -> None:
+    # Given a round that dies right after the third recovery resumed, before counting it
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 6)))
+    count, calls = desk.runs.count, []
+
+    def dies_on_the_third(*args, **kwargs) -> None:
+        calls.append(args)
+        if len(calls) == 3:
+            raise Crash("between the resume and its count")
+        count(*args, **kwargs)
+
+    desk.runs.count = dies_on_the_third  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        desk.healing.round(VENDOR, 60)
+
+    # When the rounds go on to the end
+    heal_until_done(desk)
+
+    # Then every recovery resumed once and the run's count says five, not four
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert len(desk.tokens.accepted) == 5
+    assert (run.state, run.resumed, run.left) == (HealingState.FINISHED, 5, 0)
+
+
 def test_abandon_ends_every_run_and_leaves_the_rest_open() -> None:
     desk = a_desk(*(outage_recovery(n) for n in range(1, 11)))
     desk.healing.round(VENDOR, budget_seconds=0.3)
