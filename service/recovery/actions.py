@@ -29,7 +29,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -374,11 +374,19 @@ class RecoveryActions:
         if moved is None:
             note = "its outcome is being recorded: the recovery shows as in flight until then"
             return ActionResult(outcome, recovery, f"{why}; {note}" if why else note, handled_by=actor)
-        if not moved:  # settled meanwhile from the record (the lease had run out): that stands
-            return self._current(recovery, outcome, why)
+        if not moved:  # settled meanwhile from the record (the lease had run out), or our own
+            # write landed and only its answer was lost: what is stored stands, and is shown
+            settled = self._current(recovery, outcome, why)
+            if show and settled.recovery is not None and settled.recovery.status.is_closed:
+                self.show(settled.recovery)
+            return settled
         waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
         observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
         closed = self._read(recovery)
+        if closed.status is not status:  # the read failed: show what was just stored, not the claim
+            closed = replace(
+                recovery, status=status, audit=[*recovery.audit, entry], lease_owner=None, lease_until=None
+            )
         if show:
             self.show(closed)
         return ActionResult(outcome, closed, why, handled_by=closed.last_actor)
