@@ -117,19 +117,20 @@ class HealingRuns:
         }
         if message is not None:
             item["slack_channel"], item["slack_ts"] = string(message[0]), string(message[1])
+        # the closing lists the run before the run exists (adding to a set is idempotent): a round
+        # that dies between the two writes, or loses an answer, leaves no run the closing cannot end
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(closure_item_id(closure)),
+            UpdateExpression="ADD run_ids :id SET expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues={":id": {"SS": [healing_id]}, ":expires": item["expires_at"]},
+        )
         created = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
             Item=item,
             ConditionExpression="attribute_not_exists(recovery_id)",
         )
-        if created is not None:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key(closure_item_id(closure)),
-                UpdateExpression="ADD run_ids :id SET expires_at = if_not_exists(expires_at, :expires)",
-                ExpressionAttributeValues={":id": {"SS": [healing_id]}, ":expires": item["expires_at"]},
-            )
         run = self.get(healing_id)
         assert run is not None  # just written, or written by the round that won
         return run, created is not None
