@@ -4,6 +4,8 @@ Every recovery goes through ``RecoveryActions`` (so each is still claimed exactl
 audited); calls are paced to ``rate_per_second`` and a throttled call backs off inside the
 actions. Progress is reported every ``progress_every`` recoveries. When a deadline is near (a
 Lambda function's remaining time) the run stops cleanly: what is left stays OPEN and is counted.
+A recovery whose claim the table did not answer is counted FAILED (nothing was sent for it) and the
+run goes on, so one throttled write neither stops the rest nor loses the outcomes already had.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from service.recovery.actions import ActionResult, RecoveryActions
+from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
 from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryStore
+from service.recovery.store import STORE_FAULTS, ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
 
@@ -87,7 +89,14 @@ class BulkAction:
             wait = due - self.clock()
             if wait > 0:
                 self.sleep(wait)
-            result = act(recovery_id)
+            try:
+                result = act(recovery_id)
+            except STORE_FAULTS as exc:  # its claim did not answer: nothing was sent, it is as it was
+                result = ActionResult(
+                    ActionOutcome.FAILED,
+                    None,
+                    f"the recovery store did not answer ({type(exc).__name__}); nothing was sent",
+                )
             report.outcomes[result.outcome] += 1
             report.results.append(result)
             if on_progress and (index + 1) % self.progress_every == 0 and index + 1 < len(ids):
