@@ -9,12 +9,18 @@ SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?= -n 3  # pytest-xdist: three workers on the CI machines' two cores (tests also wait on moto)
 
-.PHONY: help venv demo test lint unit bench sam-check lock clean
+# make faults: the seed and sizes of the double-fault and random schedules (tests/faults/)
+FAULT_SEED ?= 1
+FAULT_PAIRS ?= 2000
+FAULT_SCHEDULES ?= 1000
+
+.PHONY: help venv demo test lint unit faults bench sam-check lock clean
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
 	@echo "make test       ruff, cfn-lint and the whole test suite"
 	@echo "make unit       the tests that need no stack (seconds)"
+	@echo "make faults     fault injection: double faults and seeded random schedules (FAULT_SEED=…)"
 	@echo "make bench      every benchmark in benchmarks/"
 	@echo "make sam-check  sam validate --lint and sam build (aws-sam-cli in $(SAM_VENV))"
 	@echo "make lock       write requirements.lock and requirements-dev.lock again from pyproject.toml"
@@ -46,6 +52,12 @@ test: lint
 # everything that needs no stack: the domain over plain fakes, the template, the views, the seam check
 unit: venv
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# fault injection beyond the single sweep `make test` runs: FAULT_PAIRS double-fault schedules and
+# FAULT_SCHEDULES random ones from FAULT_SEED (tests/faults/, README "Fault injection")
+faults: venv
+	FAULT_SEED=$(FAULT_SEED) FAULT_PAIRS=$(FAULT_PAIRS) FAULT_SCHEDULES=$(FAULT_SCHEDULES) \
+		$(VENV)/bin/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 bench: venv
 	@set -e; TIMEFORMAT="   %R s wall"; for script in $(filter-out benchmarks/_%,$(wildcard benchmarks/*.py)); do \

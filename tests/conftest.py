@@ -17,6 +17,7 @@ from service.local.slack_standin import SlackStandIn, serve_slack_standin
 from service.local.stack import EmbeddedStack
 from service.local.vendor_server import serve_dummy_vendor
 from service.supplier.dummy import DummyVendor
+from tests.faults.figures import pytest_runtest_logreport, pytest_terminal_summary  # noqa: F401 - hooks
 from tests.support.stacks import deployed_stack
 
 INTEGRATION = Path(__file__).parent / "integration"

@@ -72,7 +72,6 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     from service.cli.deployment import on_deployment
     from service.cli.operator import OperationError, build_operator
     from service.recovery.actions import ActionOutcome
-    from service.recovery.bulk import ERROR
     from service.recovery.query import QueryError
     from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
 
@@ -101,8 +100,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
                 0
                 if report is None
                 or not any(
-                    report.outcomes.get(bad, 0)
-                    for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT, ERROR)
+                    report.outcomes.get(bad, 0) for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT)
                 )
                 else 1
             )

@@ -29,7 +29,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from service import observability
 from service.observability import logger
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import STORE_FAULTS, RecoveryNotFound, RecoveryStore
+from service.recovery.store import DISPLAY_GRACE, STORE_FAULTS, RecoveryNotFound, RecoveryStore
 from service.recovery.task_tokens import TaskTokens, TokenOutcome, TokenResult
 
 REJECTED_ERROR = "RecoveryRejected"
@@ -143,10 +143,13 @@ class RecoveryActions:
         diff: str | None = None,
         show: bool = True,
         audit_detail: dict[str, str] | None = None,
+        show_later: bool = False,
     ) -> ActionResult:
         """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
         ``null`` included, whose ``diff`` is audited). ``audit_detail`` joins the claim's audit entry
-        (self-healing names the circuit closing it acts for)."""
+        (self-healing names the circuit closing it acts for). ``show_later``: the caller shows the
+        outcome itself afterwards (a bulk run's refresh); until it does the recovery is due for the
+        reconciler's display check, as with ``show``."""
         edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
         detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
@@ -164,10 +167,16 @@ class RecoveryActions:
             RecoveryStatus.RESUMED,
             {},
             show,
+            mark=show or show_later,
         )
 
     def reject(
-        self, recovery_id: str, actor: str, reason: str | None = None, show: bool = True
+        self,
+        recovery_id: str,
+        actor: str,
+        reason: str | None = None,
+        show: bool = True,
+        show_later: bool = False,
     ) -> ActionResult:
         """Fail the paused step with ``RecoveryRejected``: the workflow compensates."""
         detail = {"reason": reason} if reason else {}
@@ -185,6 +194,7 @@ class RecoveryActions:
             RecoveryStatus.REJECTED,
             detail,
             show,
+            mark=show or show_later,
         )
 
     def show(self, recovery: Recovery) -> None:
@@ -194,6 +204,8 @@ class RecoveryActions:
             return
         try:
             self._display.show_outcome(recovery)
+            if recovery.status.is_closed and recovery.posted:
+                self.store.clear_display_stale(recovery.recovery_id, recovery.status)
         except Exception as exc:  # noqa: BLE001 - the outcome is stored; only its message is behind
             logger.warning(
                 "recovery message not brought up to date; the reconciler carries it on",
@@ -267,14 +279,16 @@ class RecoveryActions:
         success: RecoveryStatus,
         detail: dict,
         show: bool,
+        mark: bool = True,
     ) -> ActionResult:
+        """``show``: show the outcome now; ``mark``: until it is shown, it is due for the reconciler."""
         answer = self._call_with_backoff(recovery, owner, call)
         if answer is None:  # the lease was lost before a call could be made: someone else settles it
             return self._current(recovery, ActionOutcome.IN_FLIGHT, "its claim ran out before the call")
         code, message = answer.code, answer.message
         if answer.result is TokenResult.ACCEPTED:
             outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
-            return self._close(recovery, owner, actor, action, success, detail, outcome, show)
+            return self._close(recovery, owner, actor, action, success, detail, outcome, show, mark=mark)
         if answer.result is TokenResult.DEAD:
             why = dead_token_explanation(code)
             return self._close(
@@ -287,6 +301,7 @@ class RecoveryActions:
                 ActionOutcome.EXPIRED,
                 show,
                 why,
+                mark=mark,
             )
         if answer.result is TokenResult.UNKNOWN:
             return self._unknown(recovery, owner, actor, action, code, message)
@@ -362,23 +377,38 @@ class RecoveryActions:
         outcome: ActionOutcome,
         show: bool,
         why: str = "",
+        mark: bool = True,
     ) -> ActionResult:
         """Store what Step Functions answered. When the write cannot be made the recovery stays in
         flight under the lease and the reconciler stores the same outcome from the record."""
         entry = AuditEntry(self._now(), actor, action, status, detail)
+        show_by = self._clock() + DISPLAY_GRACE if mark and self._display and recovery.posted else None
         moved = self._write(
             lambda: self.store.transition(
-                recovery.recovery_id, RecoveryStatus.RESUMING, status, entry, lease_owner=owner
+                recovery.recovery_id,
+                RecoveryStatus.RESUMING,
+                status,
+                entry,
+                lease_owner=owner,
+                show_by=show_by,
             )
         )
         if moved is None:
             note = "its outcome is being recorded: the recovery shows as in flight until then"
             return ActionResult(outcome, recovery, f"{why}; {note}" if why else note, handled_by=actor)
-        if not moved:  # settled meanwhile from the record (the lease had run out): that stands
-            return self._current(recovery, outcome, why)
+        if not moved:  # settled meanwhile from the record (the lease had run out), or our own
+            # write landed and only its answer was lost: what is stored stands, and is shown
+            settled = self._current(recovery, outcome, why)
+            if show and settled.recovery is not None and settled.recovery.status.is_closed:
+                self.show(settled.recovery)
+            return settled
         waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
         observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
         closed = self._read(recovery)
+        if closed.status is not status:  # the read failed: show what was just stored, not the claim
+            closed = replace(
+                recovery, status=status, audit=[*recovery.audit, entry], lease_owner=None, lease_until=None
+            )
         if show:
             self.show(closed)
         return ActionResult(outcome, closed, why, handled_by=closed.last_actor)

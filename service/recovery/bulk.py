@@ -4,9 +4,9 @@ Every recovery goes through ``RecoveryActions`` (so each is still claimed exactl
 audited); calls are paced to ``rate_per_second`` and a throttled call backs off inside the
 actions. Progress is reported every ``progress_every`` recoveries. When a deadline is near (a
 Lambda function's remaining time) the run stops cleanly: what is left stays OPEN and is counted.
-One recovery's failure (the table or Step Functions unreachable for it) never stops the rest: it is
-reported under ``ERROR`` with its id and why, and what it left in flight is settled by the
-reconciler.
+One recovery's failure never stops the rest, nor loses the outcomes already had: it is counted
+FAILED and reported with its id and why (``BulkReport.errors``). A claim the table did not answer
+sent nothing; anything it left in flight is settled by the reconciler.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from service.observability import logger
-from service.recovery.actions import ActionResult, RecoveryActions
+from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
 from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryStore
+from service.recovery.store import STORE_FAULTS, ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
-ERROR = "ERROR"  # a report key: the action raised for that recovery (see ``BulkReport.errors``)
 
 
 @dataclass
@@ -70,13 +69,19 @@ class BulkAction:
     sleep: Callable[[float], None] = time.sleep
 
     def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs) -> BulkReport:
-        return self._run(list(recovery_ids), lambda i: self.actions.run_again(i, actor, show=False), **kwargs)
+        return self._run(
+            list(recovery_ids),
+            lambda i: self.actions.run_again(i, actor, show=False, show_later=True),
+            **kwargs,
+        )
 
     def reject(
         self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs
     ) -> BulkReport:
         return self._run(
-            list(recovery_ids), lambda i: self.actions.reject(i, actor, reason, show=False), **kwargs
+            list(recovery_ids),
+            lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True),
+            **kwargs,
         )
 
     def _run(
@@ -102,9 +107,13 @@ class BulkAction:
                 result = act(recovery_id)
             except Exception as exc:  # noqa: BLE001 - one recovery's fault never stops the rest
                 logger.warning("bulk action failed for one recovery", recovery_id=recovery_id, error=str(exc))
-                report.outcomes[ERROR] += 1
-                report.errors[recovery_id] = f"{type(exc).__name__}: {str(exc)[:200]}"
-                continue
+                why = (
+                    f"the recovery store did not answer ({type(exc).__name__}); nothing was sent"
+                    if isinstance(exc, STORE_FAULTS)
+                    else f"{type(exc).__name__}; see show: anything in flight is settled by the reconciler"
+                )
+                report.errors[recovery_id] = why
+                result = ActionResult(ActionOutcome.FAILED, None, why)
             report.outcomes[result.outcome] += 1
             report.results.append(result)
             if on_progress and (index + 1) % self.progress_every == 0 and index + 1 < len(ids):

@@ -23,7 +23,7 @@ from service.recovery.actions import OutcomeDisplay
 from service.recovery.failures import FailedExecution, FailureDisplay, FailureStore, failure_id_for
 from service.recovery.reconciler import Reconciler
 from service.recovery.recovery import AuditEntry, RecoveryStatus
-from service.recovery.store import RecoveryStore
+from service.recovery.store import DISPLAY_GRACE, RecoveryStore
 
 WATCHER = "execution-watcher"
 
@@ -91,7 +91,10 @@ class OutermostCatch:
             if recovery.status is not RecoveryStatus.OPEN:
                 continue
             entry = AuditEntry(_iso(datetime.now(UTC)), WATCHER, "execution ended", closing, {"why": why})
-            if self.store.transition(recovery.recovery_id, RecoveryStatus.OPEN, closing, entry):
+            show_by = datetime.now(UTC) + DISPLAY_GRACE if self.recovery_display and recovery.posted else None
+            if self.store.transition(
+                recovery.recovery_id, RecoveryStatus.OPEN, closing, entry, show_by=show_by
+            ):
                 report.closed.append(recovery.recovery_id)
                 self._show(recovery.recovery_id)
         if self.orders is not None and ended.state_machine_arn == self.order_state_machine_arn:
@@ -107,6 +110,8 @@ class OutermostCatch:
         closed = self.store.get(recovery_id)
         try:
             self.recovery_display.show_outcome(closed)
+            if closed.posted:
+                self.store.clear_display_stale(recovery_id, closed.status)
         except Exception:  # noqa: BLE001 - the closing is stored; only the message is behind
             self.store.mark_display_stale(recovery_id, datetime.now(UTC))
 

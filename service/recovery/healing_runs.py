@@ -127,6 +127,8 @@ class HealingRuns:
         }
         if message is not None:
             item["slack_channel"], item["slack_ts"] = string(message[0]), string(message[1])
+        # the closing lists the run before the run exists (adding to a set is idempotent): a round
+        # that dies between the two writes, or loses an answer, leaves no run the closing cannot end
         self._client.update_item(
             TableName=self._table,
             Key=key(closure_item_id(closure)),

@@ -37,7 +37,7 @@ from service.observability import logger
 from service.recovery.actions import REJECTED_ERROR, ActionOutcome, ActionResult, dead_token_explanation
 from service.recovery.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import DueKind, RecoveryNotFound, RecoveryStore
+from service.recovery.store import DISPLAY_GRACE, DueKind, RecoveryNotFound, RecoveryStore
 from service.recovery.table_items import FAILURE_PREFIX
 
 RECONCILER = "reconciler"
@@ -235,7 +235,12 @@ class Reconciler:
         detail = {**base, **({"why": why} if why else {})}
         entry = AuditEntry(self._now(), claimed_by, claimed_action, target, detail)
         moved = self.store.transition(
-            recovery.recovery_id, RecoveryStatus.RESUMING, target, entry, lease_owner=recovery.lease_owner
+            recovery.recovery_id,
+            RecoveryStatus.RESUMING,
+            target,
+            entry,
+            lease_owner=recovery.lease_owner,
+            show_by=self._show_by(recovery),
         )
         current = self.store.get(recovery.recovery_id)
         if moved:
@@ -257,11 +262,14 @@ class Reconciler:
             RecoveryStatus.OPEN,
             entry,
             lease_owner=recovery.lease_owner,
+            show_by=self._show_by(recovery),
         )
         current = self.store.get(recovery.recovery_id)
         if moved and self.display is not None:
             try:
                 self.display.show_open(current, f"↩️ Open again: {why}. Nothing was resumed.")
+                if current.posted:
+                    self.store.clear_display_stale(recovery.recovery_id, current.status)
             except Exception as exc:  # noqa: BLE001 - stored; the message is carried on later
                 logger.warning("reopened, message behind", recovery_id=recovery.recovery_id, error=str(exc))
                 self.store.mark_display_stale(recovery.recovery_id, self.clock())
@@ -291,9 +299,15 @@ class Reconciler:
             return
         try:
             self.display.show_outcome(recovery)
+            if recovery.posted:
+                self.store.clear_display_stale(recovery.recovery_id, recovery.status)
         except Exception as exc:  # noqa: BLE001 - carried on by the next run
             logger.warning("settled, message behind", recovery_id=recovery.recovery_id, error=str(exc))
             self.store.mark_display_stale(recovery.recovery_id, self.clock())
+
+    def _show_by(self, recovery: Recovery) -> datetime | None:
+        """When its message must show what this write stores (None: no message to show it on)."""
+        return self.clock() + DISPLAY_GRACE if self.display is not None and recovery.posted else None
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")

@@ -43,6 +43,11 @@ class RecoveryNotFound(LookupError):
 STORE_FAULTS: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
 
+#: a closed recovery is due for the reconciler's display check this long after its closing write, unless
+#: its message showed it first (``clear_display_stale``): a process that dies in between is caught up
+DISPLAY_GRACE = timedelta(seconds=60)
+
+
 class DueKind:
     """Why an item is in the ``by-due`` index."""
 
@@ -136,9 +141,12 @@ class RecoveryStore:
         entry: AuditEntry,
         at: datetime | None = None,
         lease_owner: str | None = None,
+        show_by: datetime | None = None,
     ) -> bool:
         """Move ``expected`` → ``target`` with a conditional write (the first caller wins). Leaving
-        RESUMING frees its lease; with ``lease_owner`` only that claim may move it."""
+        RESUMING frees its lease; with ``lease_owner`` only that claim may move it. With ``show_by``
+        the same write makes the recovery due for the reconciler's display check at that time: if
+        its message is not brought up to date first (``clear_display_stale``), it is then."""
         now = at or datetime.now(UTC)
         values: dict[str, Any] = {
             ":expected": {"S": expected},
@@ -154,7 +162,13 @@ class RecoveryStore:
         if lease_owner is not None:
             condition += f" AND {LEASE_OWNER} = :owner"
             values[":owner"] = {"S": lease_owner}
-        if expected.is_in_flight:
+        if show_by is not None:
+            update += f", {DUE} = :display, {DUE_AT} = :show_by"
+            values[":display"] = {"S": DueKind.DISPLAY}
+            values[":show_by"] = {"S": show_by.isoformat(timespec="milliseconds")}
+            if expected.is_in_flight:
+                update += f" REMOVE {LEASE_OWNER}, {LEASE_UNTIL}"
+        elif expected.is_in_flight:
             update += f" REMOVE {LEASE_OWNER}, {LEASE_UNTIL}, {DUE}, {DUE_AT}"
         moved = if_condition_holds(
             self._client.update_item,

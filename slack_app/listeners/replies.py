@@ -194,6 +194,8 @@ def refresh_messages(desk: Desk, notifier: SlackNotifier, report: BulkReport, su
             shared[group_id] = desk.groups.shares_message(recovery)
         if shared[group_id]:
             groups.add(group_id)
+            # its group message and thread (the bulk summary) show it: not one reply per recovery
+            desk.store.clear_display_stale(recovery.recovery_id, recovery.status)
         else:
             desk.actions.show(recovery)
     for group_id in groups:

@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from service.recovery.actions import REJECTED_ERROR, ActionOutcome, RecoveryActions, ThrottleBackoff
 from service.recovery.recovery import Recovery, RecoveryStatus
@@ -227,3 +228,73 @@ def test_a_denied_attempt_is_audited_and_on_an_unknown_recovery_is_dropped(store
     last = store.get(recovery.recovery_id).audit[-1]
     assert (last.actor, last.result, last.detail) == ("USTRANGER", "DENIED", {"why": "not in the group"})
     assert store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
+
+
+# ---------------------------------------------------------------------- the message, when the table falters
+class Shown:
+    """A display that records the status each message was last shown with."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, str] = {}
+
+    def show_outcome(self, recovery: Recovery) -> None:
+        self.status[recovery.recovery_id] = str(recovery.status)
+
+
+class Faltering(FakeDynamoDB):
+    """The table, but one call falters: ``lose_update`` applies that update (0-based) and loses its
+    answer; ``fail_get`` makes that read fail (an HTTP 500)."""
+
+    def __init__(self, lose_update: int | None = None, fail_get: int | None = None) -> None:
+        super().__init__()
+        self._updates, self._gets = 0, 0
+        self._lose_update, self._fail_get = lose_update, fail_get
+
+    def update_item(self, **request):  # type: ignore[no-untyped-def]
+        answer = super().update_item(**request)
+        self._updates += 1
+        if self._updates - 1 == self._lose_update:
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return answer
+
+    def get_item(self, **request):  # type: ignore[no-untyped-def]
+        self._gets += 1
+        if self._gets - 1 == self._fail_get:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "GetItem")
+        return super().get_item(**request)
+
+
+def posted_recovery(store: RecoveryStore) -> Recovery:
+    recovery = opened(store)
+    store.mark_posted(recovery.recovery_id, "C-OPS", "1700000000.000100")
+    return recovery
+
+
+def test_an_outcome_write_whose_answer_was_lost_is_shown_all_the_same() -> None:
+    # Given a posted recovery, and a table that loses the answer to the write storing its outcome
+    store = RecoveryStore(TABLE, Faltering(lose_update=2))  # mark_posted, the claim, the outcome
+    recovery, shown = posted_recovery(store), Shown()
+    actions = RecoveryActions(store, FakeTaskTokens(), shown, backoff=ThrottleBackoff(sleep=lambda _: None))
+
+    # When someone runs it again (the write is tried again, and finds it already stored)
+    result = actions.run_again(recovery.recovery_id, "UALICE")
+
+    # Then it is resumed, and its message says so
+    assert result.outcome is ActionOutcome.RESUMED
+    assert store.get(recovery.recovery_id).status is RecoveryStatus.RESUMED
+    assert shown.status == {recovery.recovery_id: "RESUMED"}
+
+
+def test_a_read_that_fails_after_the_outcome_write_shows_the_outcome_not_the_claim() -> None:
+    # Given a posted recovery, and a table whose read after the outcome write fails
+    store = RecoveryStore(TABLE, Faltering(fail_get=0))
+    recovery, shown = posted_recovery(store), Shown()
+    actions = RecoveryActions(store, FakeTaskTokens(), shown)
+
+    # When someone rejects it
+    result = actions.reject(recovery.recovery_id, "UBOB")
+
+    # Then its message shows it rejected (what was stored), not in flight (what was claimed)
+    assert result.outcome is ActionOutcome.REJECTED
+    assert result.recovery is not None and result.recovery.status is RecoveryStatus.REJECTED
+    assert shown.status == {recovery.recovery_id: "REJECTED"}

@@ -574,3 +574,28 @@ def test_a_group_an_earlier_round_finished_ends_with_the_closing_and_not_left_re
         "grp-b": HealingState.FINISHED,
     }
     assert (runs["grp-vendor"].resumed, runs["grp-b"].resumed) == (3, 26)
+
+
+def test_a_round_that_lost_the_answer_to_creating_its_run_still_ends_the_run() -> None:
+    # Given a round whose write creating the group's run lands but loses its answer
+    from botocore.exceptions import ReadTimeoutError
+
+    desk = a_desk(*(outage_recovery(n) for n in range(1, 4)))
+    put_item = desk.dynamodb.put_item  # type: ignore[attr-defined]
+
+    def answer_lost(**request: object) -> dict:
+        put_item(**request)
+        desk.dynamodb.put_item = put_item  # type: ignore[attr-defined]  # once
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    desk.dynamodb.put_item = answer_lost  # type: ignore[attr-defined]
+    with pytest.raises(ReadTimeoutError):
+        desk.healing.round(VENDOR, 60)  # Step Functions retries the round's task
+
+    # When the next rounds run until done
+    heal_until_done(desk)
+
+    # Then the run the lost answer created is the closing's, and it ended with the rest
+    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    assert list(desk.runs.of_closure(VENDOR)) == ["grp-vendor"]
+    assert (run.state, run.resumed) == (HealingState.FINISHED, 3)

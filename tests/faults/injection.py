@@ -1,0 +1,274 @@
+"""Fault injection at every edge the recovery core meets: DynamoDB, Step Functions, the chat display.
+
+Every call the product makes through these edges is numbered, in order, in one ``FaultPlan``
+(DynamoDB, Step Functions and the display share the count: index 7 is the eighth call whatever it
+went to). A schedule names call indexes and the fault each one gets; every other call answers as
+the fakes underneath answer. The same schedule gives the same calls, so a failing schedule is a
+reproduction.
+
+A crash is a process dying: ``Crash`` is raised where the process dies, and every later call that
+process would make raises ``Crash`` too (the plan is *dead* until the harness starts the next
+process), so code that catches ``Exception`` cannot carry on as if it had lived.
+
+The faults per edge:
+
+- DynamoDB (``FaultyDynamoDB``): ``throttle`` (ProvisionedThroughputExceededException, not applied),
+  ``error`` (InternalServerError, HTTP 500, not applied), ``lost`` (applied, then the answer is lost:
+  botocore's ``ReadTimeoutError``), ``crash-before`` (the process dies before the call),
+  ``crash-after`` (the call is applied, then the process dies);
+- Step Functions' task-token calls (``FaultySteps``, through ``FakeStepFunctions.fault``):
+  ``throttle``, ``refuse``, ``lost`` (landed, no answer), ``timeout`` (not landed, no answer),
+  ``crash-before``, ``crash-after``; its record of an execution (``task_truth``, the history the
+  reminders read): ``unknown`` (the record cannot be read: throttled) and ``crash``;
+- the chat display (``FakeChat``): ``error`` (``NotifierUnavailable``), ``crash-before``,
+  ``crash-after`` (the message was updated, then the process died);
+- the circuit reading self-healing makes: ``error``, ``crash``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from service.breaker.circuit_board import CircuitReading
+from service.recovery.execution_record import TaskFate, TaskTruth
+from service.recovery.notifier import CircuitClosedNotice, HealingNotice, NotifierUnavailable, RecoveryGroup
+from service.recovery.recovery import Recovery, RecoveryStatus
+from service.recovery.reminders import Reminder
+from service.recovery.table_items import KEY, STATUS
+from tests.support.fakes import Crash, FakeDynamoDB, FakeStepFunctions
+
+DYNAMODB_ENDPOINT = "https://dynamodb.us-east-1.amazonaws.com"
+
+#: the faults each kind of call can get
+DYNAMODB_MODES = ("throttle", "error", "lost", "crash-before", "crash-after")
+TOKEN_MODES = ("throttle", "refuse", "lost", "timeout", "crash-before", "crash-after")
+RECORD_MODES = ("unknown", "crash")
+DISPLAY_MODES = ("error", "crash-before", "crash-after")
+CIRCUIT_MODES = ("error", "crash")
+
+#: the edge of each kind of call (the first word of the kind)
+MODES_OF_EDGE = {
+    "dynamodb": DYNAMODB_MODES,
+    "sfn-token": TOKEN_MODES,
+    "sfn-record": RECORD_MODES,
+    "chat": DISPLAY_MODES,
+    "circuit": CIRCUIT_MODES,
+}
+
+
+def modes_for(kind: str) -> tuple[str, ...]:
+    """The faults a call of ``kind`` (``"dynamodb.update_item"``, ``"chat.show_outcome"`` …) can get."""
+    return MODES_OF_EDGE[kind.split(".", 1)[0]]
+
+
+@dataclass
+class FaultPlan:
+    """The numbered calls of one schedule and the faults placed on them."""
+
+    #: call index → fault; an int picks among the faults that call can get (random schedules)
+    faults: dict[int, str | int] = field(default_factory=dict)
+    armed: bool = True  # False: no fault fires (the setup, the final reconcile)
+    dead: bool = False  # the process that made the last crash is gone: every call it makes dies
+    count: int = 0
+    trace: list[str] = field(default_factory=list)  # the kind of each numbered call
+    fired: list[tuple[int, str, str]] = field(default_factory=list)  # (index, kind, mode)
+
+    def next(self, kind: str) -> str | None:
+        """Number one call of ``kind``: the fault it gets (None: it answers normally)."""
+        if self.dead:
+            raise Crash(f"{kind}: the process is gone")
+        index = self.count
+        self.count += 1
+        self.trace.append(kind)
+        planned = self.faults.get(index) if self.armed else None
+        if isinstance(planned, int):
+            planned = modes_for(kind)[planned % len(modes_for(kind))]
+        if planned is None or planned not in modes_for(kind):
+            return None
+        mode: str = planned
+        self.fired.append((index, kind, mode))
+        if mode.startswith("crash"):
+            self.dead = True
+        return mode
+
+    def revive(self) -> bool:
+        """The next process starts (a Lambda invocation, a click); whether the last one died."""
+        died, self.dead = self.dead, False
+        return died
+
+    def fired_modes(self) -> Counter[str]:
+        return Counter(mode for _, _, mode in self.fired)
+
+
+# ---------------------------------------------------------------------- DynamoDB
+def _client_error(code: str, message: str, status: int, operation: str) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
+
+
+class TrackedDynamoDB(FakeDynamoDB):
+    """``FakeDynamoDB`` that remembers every status change of a recovery as it lands (the claims and
+    settlements the audit must account for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transitions: list[tuple[str, str | None, str | None]] = []  # (id, from, to)
+
+    def update_item(self, TableName: str, Key: dict, UpdateExpression: str, **request: Any) -> dict:  # noqa: N803
+        before = self.items(TableName).get(Key[KEY]["S"], {}).get(STATUS, {}).get("S")
+        answer = super().update_item(TableName, Key, UpdateExpression, **request)
+        after = self.items(TableName).get(Key[KEY]["S"], {}).get(STATUS, {}).get("S")
+        if before != after:
+            self.transitions.append((Key[KEY]["S"], before, after))
+        return answer
+
+
+class FaultyDynamoDB:
+    """The DynamoDB client the stores call, over ``TrackedDynamoDB``, with the plan's faults."""
+
+    def __init__(self, table: TrackedDynamoDB, plan: FaultPlan) -> None:
+        self.table = table
+        self._plan = plan
+
+    def items(self, table: str) -> dict:
+        return self.table.items(table)
+
+    def put_item(self, **request: Any) -> dict:
+        return self._call("put_item", "PutItem", self.table.put_item, request)
+
+    def get_item(self, **request: Any) -> dict:
+        return self._call("get_item", "GetItem", self.table.get_item, request)
+
+    def update_item(self, **request: Any) -> dict:
+        return self._call("update_item", "UpdateItem", self.table.update_item, request)
+
+    def query(self, **request: Any) -> dict:
+        return self._call("query", "Query", self.table.query, request)
+
+    def _call(self, name: str, operation: str, call: Callable[..., dict], request: dict) -> dict:
+        mode = self._plan.next(f"dynamodb.{name}")
+        if mode == "throttle":
+            raise _client_error(
+                "ProvisionedThroughputExceededException", "injected: throttled", 400, operation
+            )
+        if mode == "error":
+            raise _client_error("InternalServerError", "injected: internal server error", 500, operation)
+        if mode == "crash-before":
+            raise Crash(f"before {operation}")
+        if mode in ("lost", "crash-after"):
+            try:
+                call(**request)  # applied (or its condition failed): either way the answer is lost
+            except ClientError:
+                pass
+            if mode == "crash-after":
+                raise Crash(f"after {operation}")
+            raise ReadTimeoutError(endpoint_url=DYNAMODB_ENDPOINT)
+        return call(**request)
+
+
+# ---------------------------------------------------------------------- Step Functions
+class FaultySteps(FakeStepFunctions):
+    """``FakeStepFunctions`` (accepting a consumed token again, so a second send is counted, not
+    refused) whose task-token calls and record reads get the plan's faults."""
+
+    def __init__(self, plan: FaultPlan) -> None:
+        super().__init__(accepts_twice=True)
+        self._plan = plan
+        self.fault = self._token_fault
+
+    def _token_fault(self, kind: str, token: str) -> str | None:
+        return self._plan.next(f"sfn-token.send_{kind}")
+
+    def task_truth(self, execution_arn: str, task_token: str) -> TaskTruth:
+        mode = self._plan.next("sfn-record.task_truth")
+        if mode == "crash":
+            raise Crash("reading the execution's record")
+        if mode == "unknown":
+            return TaskTruth(TaskFate.UNKNOWN, detail="ThrottlingException: injected")
+        return super().task_truth(execution_arn, task_token)
+
+    def get_execution_history(self, **request: Any) -> dict:
+        """The history the reminders read for a step's timeout (none is known here)."""
+        mode = self._plan.next("sfn-record.get_execution_history")
+        if mode == "crash":
+            raise Crash("reading the execution's history")
+        if mode == "unknown":
+            raise _client_error("ThrottlingException", "injected: rate exceeded", 400, "GetExecutionHistory")
+        return {"events": []}
+
+
+# ---------------------------------------------------------------------- the chat display
+@dataclass
+class FakeChat:
+    """Where people see recoveries: each message's last shown status (``SettledDisplay``,
+    ``OutcomeDisplay``), the reminders posted (``ReminderPoster``) and self-healing's group notices
+    (``HealingDisplay``), each call numbered in the plan."""
+
+    plan: FaultPlan
+    shown: dict[str, str] = field(default_factory=dict)  # recovery id → the status its message shows
+    history: list[tuple[str, str]] = field(default_factory=list)  # (recovery id, status shown)
+    reminders: list[Reminder] = field(default_factory=list)
+    notices: list[HealingNotice | None] = field(default_factory=list)
+
+    def posted(self, recovery: Recovery) -> None:
+        """The message the collector posted (the setup): it shows the recovery open."""
+        self.shown[recovery.recovery_id] = str(recovery.status)
+
+    def show_outcome(self, recovery: Recovery) -> None:
+        self._show(recovery, str(recovery.status), "show_outcome")
+
+    def show_open(self, recovery: Recovery, change: str) -> None:
+        self._show(recovery, RecoveryStatus.OPEN, "show_open")
+
+    def post_reminder(self, reminder: Reminder) -> None:
+        self._do("post_reminder", lambda: self.reminders.append(reminder))
+
+    def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
+        self._do("show_group", lambda: self.notices.append(notice.healing))
+
+    def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
+        self._do("progress", lambda: self.notices.append(text_of))
+
+    def _show(self, recovery: Recovery, status: str, call: str) -> None:
+        if not (recovery.slack_channel and recovery.slack_ts):
+            return  # no message to update (as the Slack display does)
+
+        def update() -> None:
+            self.shown[recovery.recovery_id] = status
+            self.history.append((recovery.recovery_id, status))
+
+        self._do(call, update)
+
+    def _do(self, call: str, effect: Callable[[], None]) -> None:
+        mode = self.plan.next(f"chat.{call}")
+        if mode == "error":
+            raise NotifierUnavailable(f"{call}: injected")
+        if mode == "crash-before":
+            raise Crash(f"before {call}")
+        effect()
+        if mode == "crash-after":
+            raise Crash(f"after {call}")
+
+
+# ---------------------------------------------------------------------- the circuit self-healing reads
+@dataclass
+class FaultyCircuits:
+    """The breaker table as self-healing reads it: one reading, always the same closing."""
+
+    plan: FaultPlan
+    reading_of: Callable[[str], CircuitReading]
+
+    def reading(self, dependency: str) -> CircuitReading:
+        mode = self.plan.next("circuit.reading")
+        if mode == "crash":
+            raise Crash("reading the circuit")
+        if mode == "error":
+            raise _client_error("InternalServerError", "injected", 500, "GetItem")
+        return self.reading_of(dependency)

@@ -1,0 +1,111 @@
+"""The single-fault sweep: every path, every call of its action, every fault that call can get;
+after each schedule every invariant holds (``invariants.py``). It runs with the whole suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.recovery.actions import RecoveryActions
+from service.recovery.reconciler import Reconciler
+from service.recovery.task_tokens import TokenOutcome, TokenResult
+from tests.faults.figures import FIGURES
+from tests.faults.injection import modes_for
+from tests.faults.paths import PATHS
+from tests.faults.sweep import Schedule, random_schedules, run_schedule, single_sweep
+
+
+def _reproduce(schedule: str) -> str:
+    return f"reproduce with: .venv/bin/python -m tests.faults.sweep --schedule '{schedule}'"
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_a_single_fault_at_any_call_of_the_path_keeps_every_invariant(
+    path: str, record_property: pytest.RecordProperty
+) -> None:
+    # Given the path run without a fault, its calls counted
+    bases, report = single_sweep([path])
+    base = bases[path]
+    assert not base.violations, "\n".join(base.violations)
+
+    # When each of its calls gets each fault it can get, one schedule each
+    record_property(FIGURES, json.dumps(report.figures()))
+    print("\n".join(report.lines()))
+
+    # Then every schedule was run, and none breaks an invariant
+    expected = sum(len(modes_for(kind)) for kind in base.trace[: base.action_calls])
+    assert sum(report.schedules.values()) == expected
+    assert report.violations == 0, "\n".join(
+        [*report.lines(), *(_reproduce(str(run.schedule)) for run in report.failed)]
+    )
+
+
+def test_a_schedule_is_its_own_reproduction() -> None:
+    # Given a seeded random schedule
+    bases = {name: run_schedule(Schedule(name)) for name in ("bulk-run-again", "reconciler")}
+    schedules = random_schedules(bases, 2, seed=7)
+    assert schedules == random_schedules(bases, 2, seed=7)  # the same seed, the same schedules
+
+    # When each is run twice
+    first, again = [run_schedule(s) for s in schedules], [run_schedule(s) for s in schedules]
+
+    # Then the same calls are made and the same faults fire, with the same outcome
+    for one, other in zip(first, again, strict=True):
+        assert (one.trace, one.fired, one.attempts, one.violations) == (
+            other.trace,
+            other.fired,
+            other.attempts,
+            other.violations,
+        )
+        assert Schedule.parse(str(one.schedule)).faults == one.schedule.faults
+
+
+# ---------------------------------------------------------------------- the invariants bite
+def _takes_silence_for_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    finish = RecoveryActions._finish
+
+    def guessing(self, recovery, owner, actor, action, call, *rest, **more):  # noqa: ANN001, ANN002, ANN003
+        def answered():  # noqa: ANN202
+            answer = call()
+            unknown = answer.result is TokenResult.UNKNOWN
+            return TokenOutcome.refused(answer.code, "guessed") if unknown else answer
+
+        return finish(self, recovery, owner, actor, action, answered, *rest, **more)
+
+    monkeypatch.setattr(RecoveryActions, "_finish", guessing)
+
+
+def _never_reads_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Reconciler, "settle", lambda self, recovery_id, **_: None)
+
+
+def _never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RecoveryActions, "show", lambda self, recovery: None)
+    monkeypatch.setattr(Reconciler, "refresh", lambda self, recovery_id, recovery=None: True)
+
+
+@pytest.mark.parametrize(
+    ("break_the_product", "schedule", "invariant"),
+    [
+        (_takes_silence_for_a_refusal, "run-again@1:lost", "(b)"),
+        (_takes_silence_for_a_refusal, "self-healing@32:lost", "(c)"),
+        (_never_reads_the_record, "reject@2:crash-before", "(a)"),
+        (_never_shows, "run-again@no-fault", "(e)"),
+    ],
+    ids=["sends-twice", "landed-but-open", "left-in-flight", "message-behind"],
+)
+def test_the_invariants_catch_a_product_that_breaks_them(
+    monkeypatch: pytest.MonkeyPatch,
+    break_the_product,
+    schedule: str,
+    invariant: str,  # noqa: ANN001
+) -> None:
+    # Given a product broken on purpose
+    break_the_product(monkeypatch)
+
+    # When a schedule that reaches the broken code runs
+    run = run_schedule(Schedule.parse(schedule))
+
+    # Then the invariant it breaks says so
+    assert any(invariant in v for v in run.violations), run.violations
