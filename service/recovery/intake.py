@@ -2,9 +2,11 @@
 
 Per batch of contract messages: every recovery is written with a conditional put (a redelivered
 message finds its item and is not stored again); recoveries whose message is not yet posted are
-grouped by state machine, state and error within a window. A group's first recovery gets its own
-message with its own buttons; later members turn that message into a group message whose count
-and latest examples are kept current. One chat call per group per batch, whatever the burst.
+grouped by state machine, state and error within a window (the window each was first stored in:
+a message delivered again in a later window comes back to its group). A group's first recovery
+gets its own message with its own buttons; later members turn that message into a group message
+whose count and latest examples are kept current. One chat call per group per batch, whatever the
+burst.
 
 The channel of a group's message is chosen once, when it is first posted, for the group's first
 recovery, by the routing rules (``service.recovery.routing_rules``; without a matching rule, the
@@ -97,11 +99,15 @@ class RecoveryIntake:
         return existing  # stored by an earlier delivery whose message could not be posted
 
     def notify(self, recoveries: list[Recovery], report: IntakeReport) -> None:
-        """One chat call per group of recoveries (same state machine, state, error and window)."""
+        """One chat call per group of recoveries (same state machine, state, error and window).
+
+        A recovery's window is the one it was first stored in (``created_at``), not the delivery's:
+        a message delivered again in a later window finds the group its first delivery claimed,
+        and so the message that delivery may have posted before it failed."""
         at = self.clock()
         by_group: dict[str, list[Recovery]] = defaultdict(list)
         for recovery in recoveries:
-            by_group[group_id_for(recovery, self.group_window_seconds, at)].append(recovery)
+            by_group[group_id_for(recovery, self.group_window_seconds, _stored_at(recovery))].append(recovery)
         for group_id, members in by_group.items():
             self._notify(group_id, members, at, report)
 
@@ -120,7 +126,7 @@ class RecoveryIntake:
                     self._route(group_id, members),
                     at,
                     timedelta(seconds=self.posting_lease_seconds),
-                    earliest=window_start(self.group_window_seconds, at),
+                    earliest=window_start(self.group_window_seconds, _stored_at(members[0])),
                 )
                 if claim is None:
                     for member in members:
@@ -191,3 +197,8 @@ class RecoveryIntake:
             count=state.count,
             latest=members[-5:],
         )
+
+
+def _stored_at(recovery: Recovery) -> datetime:
+    """When the collector first stored ``recovery``: the window its group is in."""
+    return datetime.fromisoformat(recovery.created_at)

@@ -43,9 +43,11 @@ def summary(kind: str, parts: list[dict]) -> list[str]:
             per_mode[mode] = per_mode.get(mode, 0) + n
     schedules = sum(p["schedules"] for p in parts)
     violations = sum(p["violations"] for p in parts)
+    dead_lettered = sum(p.get("dead_lettered", 0) for p in parts)
     wall = sum(p["wall_s"] for p in parts)
     return [
-        f"{kind}: {schedules} schedules, {violations} violations, {wall:.1f} s of sweeping",
+        f"{kind}: {schedules} schedules, {violations} violations, {dead_lettered} messages dead-lettered, "
+        f"{wall:.1f} s of sweeping",
         "  per path: " + ", ".join(f"{k} {v}" for k, v in sorted(per_path.items())),
         "  faults fired: " + ", ".join(f"{k} {v}" for k, v in sorted(per_mode.items())),
     ]

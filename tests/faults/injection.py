@@ -22,6 +22,11 @@ The faults per edge:
   reminders read): ``unknown`` (the record cannot be read: throttled) and ``crash``;
 - the chat display (``FakeChat``): ``error`` (``NotifierUnavailable``), ``crash-before``,
   ``crash-after`` (the message was updated, then the process died);
+- the chat's posts (a recovery's or a group's message, an escalation level): ``error`` (not posted,
+  ``NotifierUnavailable``), ``lost`` (posted, and the answer lost: ``NotifierUnavailable`` all the
+  same, as a timeout is), ``crash-before``, ``crash-after`` (posted, then the process died);
+- the chat's history (``find_posted``): ``error`` (it cannot be read: ``NotifierUnavailable``),
+  ``crash``;
 - the circuit reading self-healing makes: ``error``, ``crash``.
 """
 
@@ -30,17 +35,26 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from service.breaker.circuit_board import CircuitReading
+from service.recovery.escalation import Escalation
 from service.recovery.execution_record import TaskFate, TaskTruth
-from service.recovery.notifier import CircuitClosedNotice, HealingNotice, NotifierUnavailable, RecoveryGroup
+from service.recovery.notifier import (
+    CircuitClosedNotice,
+    HealingNotice,
+    MessageMark,
+    MessageRef,
+    NotifierUnavailable,
+    RecoveryGroup,
+)
 from service.recovery.recovery import Recovery, RecoveryStatus
 from service.recovery.reminders import Reminder
 from service.recovery.table_items import KEY, STATUS
-from tests.support.fakes import Crash, FakeDynamoDB, FakeStepFunctions
+from tests.support.fakes import ChatMessage, Crash, FakeDynamoDB, FakeStepFunctions
 
 DYNAMODB_ENDPOINT = "https://dynamodb.us-east-1.amazonaws.com"
 
@@ -49,6 +63,8 @@ DYNAMODB_MODES = ("throttle", "error", "lost", "crash-before", "crash-after")
 TOKEN_MODES = ("throttle", "refuse", "lost", "timeout", "crash-before", "crash-after")
 RECORD_MODES = ("unknown", "crash")
 DISPLAY_MODES = ("error", "crash-before", "crash-after")
+POST_MODES = ("error", "lost", "crash-before", "crash-after")
+HISTORY_MODES = ("error", "crash")
 CIRCUIT_MODES = ("error", "crash")
 
 #: the edge of each kind of call (the first word of the kind)
@@ -57,6 +73,8 @@ MODES_OF_EDGE = {
     "sfn-token": TOKEN_MODES,
     "sfn-record": RECORD_MODES,
     "chat": DISPLAY_MODES,
+    "chat-post": POST_MODES,
+    "chat-history": HISTORY_MODES,
     "circuit": CIRCUIT_MODES,
 }
 
@@ -152,6 +170,9 @@ class FaultyDynamoDB:
     def query(self, **request: Any) -> dict:
         return self._call("query", "Query", self.table.query, request)
 
+    def batch_get_item(self, **request: Any) -> dict:
+        return self._call("batch_get_item", "BatchGetItem", self.table.batch_get_item, request)
+
     def _call(self, name: str, operation: str, call: Callable[..., dict], request: dict) -> dict:
         mode = self._plan.next(f"dynamodb.{name}")
         if mode == "throttle":
@@ -205,17 +226,29 @@ class FaultySteps(FakeStepFunctions):
 
 
 # ---------------------------------------------------------------------- the chat display
+def _epoch() -> datetime:
+    return datetime.fromtimestamp(0, UTC)
+
+
 @dataclass
 class FakeChat:
     """Where people see recoveries: each message's last shown status (``SettledDisplay``,
-    ``OutcomeDisplay``), the reminders posted (``ReminderPoster``) and self-healing's group notices
-    (``HealingDisplay``), each call numbered in the plan."""
+    ``OutcomeDisplay``), the reminders posted (``ReminderPoster``), self-healing's group notices
+    (``HealingDisplay``), and the messages posted with their Slack metadata mark (the collector's
+    ``Notifier``, the escalation ladder's ``EscalationPoster``): each call numbered in the plan.
+
+    A posted message is stamped by ``clock`` (its ts, as Slack stamps it) and stays: nothing the
+    product does deletes one, so every message posted is a live message. ``find_posted`` answers
+    from the messages held, as the channel's history (or a thread's replies) would."""
 
     plan: FaultPlan
+    clock: Callable[[], datetime] = _epoch
     shown: dict[str, str] = field(default_factory=dict)  # recovery id → the status its message shows
     history: list[tuple[str, str]] = field(default_factory=list)  # (recovery id, status shown)
     reminders: list[Reminder] = field(default_factory=list)
     notices: list[HealingNotice | None] = field(default_factory=list)
+    messages: list[ChatMessage] = field(default_factory=list)  # every message posted, in order
+    _last: int = 0
 
     def posted(self, recovery: Recovery) -> None:
         """The message the collector posted (the setup): it shows the recovery open."""
@@ -236,6 +269,75 @@ class FakeChat:
     def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
         self._do("progress", lambda: self.notices.append(text_of))
 
+    # ------------------------------------------------------------------ posts (marked) and history
+    def post_recovery(self, recovery: Recovery, channel: str, mark: MessageMark | None = None) -> MessageRef:
+        def shows() -> None:
+            self.shown[recovery.recovery_id] = str(recovery.status)
+
+        return self._post("post_recovery", channel, mark, None, "recovery", shows)
+
+    def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
+        return self._post("post_group", channel, MessageMark.group(group.group_id), None, "group")
+
+    def post_escalation(self, escalation: Escalation) -> MessageRef:
+        return self._post(
+            "post_escalation", escalation.channel, escalation.mark, escalation.thread_ts, "escalation"
+        )
+
+    def update_group(
+        self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
+    ) -> None:
+        def update() -> None:
+            (shown,) = [m for m in self.messages if (m.channel, m.ts) == (message.channel, message.ts)]
+            shown.what, shown.updates = "group", shown.updates + 1
+
+        self._do("update_group", update)
+
+    def find_posted(
+        self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
+    ) -> MessageRef | None:
+        mode = self.plan.next("chat-history.find_posted")
+        if mode == "crash":
+            raise Crash("reading the channel's history")
+        if mode == "error":
+            raise NotifierUnavailable("conversations.history: injected")
+        oldest = since.timestamp()
+        for message in self.messages:
+            where = (message.channel, message.thread_ts) == (channel, thread_ts)
+            if where and float(message.ts) > oldest and message.mark == mark:
+                return MessageRef(message.channel, message.ts)
+        return None
+
+    def marked(self, mark: MessageMark) -> list[ChatMessage]:
+        """The live messages carrying ``mark``."""
+        return [m for m in self.messages if m.mark == mark]
+
+    def _post(
+        self,
+        call: str,
+        channel: str,
+        mark: MessageMark | None,
+        thread_ts: str | None,
+        what: str,
+        shows: Callable[[], None] = lambda: None,
+    ) -> MessageRef:
+        mode = self.plan.next(f"chat-post.{call}")
+        if mode == "error":
+            raise NotifierUnavailable(f"{call}: injected")
+        if mode == "crash-before":
+            raise Crash(f"before {call}")
+        micros = max(int(self.clock().timestamp() * 1_000_000), self._last + 1)
+        self._last = micros
+        ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+        self.messages.append(ChatMessage(channel, ts, mark, thread_ts, what))
+        shows()
+        if mode == "crash-after":
+            raise Crash(f"after {call}")
+        if mode == "lost":
+            raise NotifierUnavailable(f"{call}: injected timeout (posted)")
+        return MessageRef(channel, ts)
+
+    # ------------------------------------------------------------------ the numbered call
     def _show(self, recovery: Recovery, status: str, call: str) -> None:
         if not (recovery.slack_channel and recovery.slack_ts):
             return  # no message to update (as the Slack display does)

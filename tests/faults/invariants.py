@@ -2,7 +2,8 @@
 that says which invariant and which recovery.
 
 (a) every paused step has exactly one recovery, OPEN (listed, so a person finds it and acts) or
-    closed; none is RESUMING past its lease and one more reconcile;
+    closed (none only if its contract message went to the recovery DLQ before it was stored); none
+    is RESUMING past its lease and one more reconcile;
 (b) no token's success or failure landed twice;
 (c) RESUMED only if a success landed for it, REJECTED only if a ``RecoveryRejected`` failure
     landed; a landed call's recovery is closed with the matching status; an OPEN recovery's step
@@ -54,11 +55,13 @@ def violations(world: World, context: Context) -> list[str]:
 
 def _one_recovery_per_step(stored: list[Recovery], context: Context) -> list[str]:
     per_token = Counter(r.task_token for r in stored)
-    return [
-        f"(a) the step paused with {token} has {per_token[token]} recoveries, not one"
-        for token in context.tokens
-        if per_token[token] != 1
-    ]
+    dead_lettered = set(context.dead_lettered)
+    problems = []
+    for recovery in context.recoveries:
+        found = per_token[recovery.task_token]
+        if found != 1 and not (found == 0 and recovery.recovery_id in dead_lettered):
+            problems.append(f"(a) the step paused with {recovery.task_token} has {found} recoveries, not one")
+    return problems
 
 
 def _settled(recovery: Recovery, listed_open: set[str]) -> list[str]:

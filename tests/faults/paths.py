@@ -12,7 +12,15 @@ action), then carries on as production would after a crash or an error.
   had landed and one RESUMING whose call had not): EventBridge's Lambda retries (twice);
 - reminders (two open, one in flight for long): the next scheduled run, 5 minutes later;
 - the reconciler itself (expired leases of every kind of truth, and a stale message): its next
-  scheduled run, a minute later.
+  scheduled run, a minute later;
+- intake (the collector: a batch of 3 contract messages, two in one group and one in another):
+  SQS delivers again what the batch reported for retry, or the whole batch after a crash or a
+  failed invocation, past the posting lease, up to 5 deliveries in all; past that a message is
+  dead-lettered;
+- the self-healing probe (one OPEN circuit past its grace, 2 recoveries that heal themselves): the
+  next minute's probe;
+- escalation (a 2-level ladder, 2 open recoveries old enough for both levels): the next reminders
+  run 15 minutes later, past the level leases, then one more.
 
 Then every path ends alike: the reconciler after the leases have run out (faults still on), then
 once more past every lease with no fault (``World.final_reconcile``).
@@ -27,14 +35,32 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service.breaker.circuit_board import CircuitReading
+from service.breaker.circuit_breaker import CircuitState
 from service.recovery.actions import REJECTED_ERROR, ActionOutcome
 from service.recovery.bulk import open_recoveries_matching
+from service.recovery.contract import RecoveryRequest
 from service.recovery.execution_end import ExecutionEnded
 from service.recovery.execution_record import TaskFate
+from service.recovery.groups import window_start
 from service.recovery.healing_runs import HealingState
+from service.recovery.intake import IntakeReport
+from service.recovery.notifier import MessageMark, NotifierUnavailable
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import ListFilter
-from tests.faults.world import MACHINE_ARN, Attempt, World
+from service.recovery.table_items import ESCALATING_LEVEL, ESCALATION_POSTS, GROUP_PREFIX, KEY, key
+from tests.faults.world import (
+    ESCALATION_LEASE_SECONDS,
+    GROUP_WINDOW_SECONDS,
+    MACHINE_ARN,
+    POSTING_LEASE_SECONDS,
+    TABLE,
+    Attempt,
+    World,
+)
+from tests.support.fakes import Crash
 
 SETTLED_OUTCOMES = (ActionOutcome.RESUMED, ActionOutcome.REJECTED, ActionOutcome.EXPIRED)
 ROUND_RETRIES = 5  # infra/self_healing.asl.json: "Resume a round" Retry MaxAttempts
@@ -58,6 +84,11 @@ class Context:
     @property
     def tokens(self) -> list[str]:
         return [r.task_token for r in self.recoveries]
+
+    @property
+    def dead_lettered(self) -> list[str]:
+        """The recoveries whose contract message SQS moved to the recovery DLQ (intake)."""
+        return list(self.notes.get("dead_lettered", []))
 
 
 @dataclass(frozen=True)
@@ -290,6 +321,256 @@ def _reconciler_carry_on(world: World, context: Context, first: Attempt) -> None
     world.reconcile_after_lease()
 
 
+# ---------------------------------------------------------------------- intake (the collector)
+MAX_DELIVERIES = 5  # template.yaml: the recovery queue's RedrivePolicy, maxReceiveCount
+REDELIVERY = timedelta(seconds=POSTING_LEASE_SECONDS + 1)  # a message comes back past the posting lease
+#: where in its group window the batch arrives (seconds from the window's start): 10 s before the
+#: window ends, so that every delivery after the first falls in the next window
+INTAKE_AT = GROUP_WINDOW_SECONDS - 10
+#: what a record's own failure is in Powertools' BatchProcessor (it fails alone); anything else is a bug
+RECORD_FAILURES = (ClientError, BotoCoreError, NotifierUnavailable, Crash)
+
+
+def _contract_message(n: int, error: str) -> RecoveryRequest:
+    return RecoveryRequest(
+        task_token=f"token-{n}",
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:run-{n}",
+        execution_name=f"run-{n}",
+        state_machine_arn=MACHINE_ARN,
+        failed_state="Check availability",
+        input={"n": n},
+        error=error,
+    )
+
+
+def _intake_setup(world: World) -> Context:
+    """Three paused steps whose contract messages are in the queue: two with one error (one group),
+    one with another. The clock is put ``INTAKE_AT`` seconds into a group window, later than the
+    wall clock's second it starts at (the group ids, not the calls, depend on where it starts)."""
+    start = window_start(GROUP_WINDOW_SECONDS, world.clock())
+    world.clock.now = start + timedelta(seconds=GROUP_WINDOW_SECONDS + INTAKE_AT)
+    requests = [
+        _contract_message(1, "VendorUnavailable"),
+        _contract_message(2, "VendorUnavailable"),
+        _contract_message(3, "OrderRejected"),
+    ]
+    for request in requests:
+        world.sfn.step(request.task_token)  # each step waits for its token
+    recoveries = [Recovery.from_request(request, world.clock()) for request in requests]
+    return Context(recoveries, {"requests": requests, "deliveries": {r.recovery_id: 0 for r in recoveries}})
+
+
+def _collect(world: World, context: Context, process: int, requests: list[RecoveryRequest]) -> list[str]:
+    """One invocation of the collector (``service/handlers/collector.py``): each record stored once
+    (a record that fails fails alone), then one chat call per group. The ids SQS must deliver again
+    (the batch item failures)."""
+    intake = world.collector(process)
+    report, failed, to_post = IntakeReport(), [], []
+    for request in requests:
+        context.notes["deliveries"][request.recovery_id] += 1
+        try:
+            recovery = intake.store_one(request, context.notes["deliveries"][request.recovery_id], report)
+        except RECORD_FAILURES:
+            failed.append(request.recovery_id)
+            continue
+        if recovery is not None:
+            to_post.append(recovery)
+    intake.notify(to_post, report)
+    return failed + [rid for rid in report.retry if rid not in failed]
+
+
+def _intake(world: World, context: Context) -> Any:
+    return _collect(world, context, 1, context.notes["requests"])
+
+
+def _intake_carry_on(world: World, context: Context, first: Attempt) -> None:
+    """SQS delivers again, past the posting lease: the records the batch reported, or every record of
+    a batch whose invocation failed or died; a record delivered ``MAX_DELIVERIES`` times and failed
+    again goes to the recovery DLQ."""
+    requests = {r.recovery_id: r for r in context.notes["requests"]}
+    batch, last, process = list(requests), first, 1
+    while True:
+        again = last.result if last.ok else batch
+        if not again or process >= MAX_DELIVERIES:
+            break
+        batch, process = again, process + 1
+        world.clock.advance(REDELIVERY)
+        redelivered = [requests[rid] for rid in batch]
+        last = world.attempt(lambda: _collect(world, context, process, redelivered))  # noqa: B023 - run at once
+    context.notes["dead_lettered"] = sorted(again)
+    world.reconcile_after_lease()
+
+
+def _intake_check(world: World, context: Context) -> list[str]:
+    """Every recovery on exactly one live message, the one its group recorded; a group message
+    posted once; a recovery not posted is in the DLQ, never dropped."""
+    problems = []
+    items = world.table.items(TABLE)
+    groups = [world.plain_groups.get(gid) for gid in sorted(items) if gid.startswith(GROUP_PREFIX)]
+    messages_of = {
+        group.group_id: world.chat.marked(MessageMark.group(group.group_id)) for group in groups if group
+    }
+    dead = set(context.dead_lettered)
+    for group_id, messages in messages_of.items():
+        if len(messages) > 1:
+            problems.append(f"{group_id} has {len(messages)} live messages: {[m.ts for m in messages]}")
+    for rid in context.ids:
+        if rid not in items:
+            if rid not in dead:
+                problems.append(f"{rid}: its message was neither stored nor dead-lettered: lost")
+            continue
+        recovery = world.plain.get(rid)
+        on = [
+            (group.group_id, message)
+            for group in groups
+            if group and rid in group.member_ids
+            for message in messages_of[group.group_id]
+        ]
+        if len(on) > 1:
+            problems.append(f"{rid} is on {len(on)} live messages: {[(g, m.ts) for g, m in on]}")
+            continue
+        if not recovery.posted:
+            if rid not in dead:
+                problems.append(f"{rid}: not posted, and its message was not dead-lettered: dropped")
+            continue
+        if not on:
+            problems.append(f"{rid} records message {recovery.slack_ts}, which no live group message is")
+            continue
+        group_id, message = on[0]
+        where = (recovery.slack_channel, recovery.slack_ts, recovery.group_id)
+        if where != (message.channel, message.ts, group_id):
+            problems.append(f"{rid} records {where}, not its group's message {(message.channel, message.ts)}")
+    for group in filter(None, groups):
+        live = messages_of[group.group_id]
+        if group.ts is not None and [(m.channel, m.ts) for m in live] != [(group.channel, group.ts)]:
+            problems.append(
+                f"{group.group_id} records {group.ts}, its live messages are {[m.ts for m in live]}"
+            )
+    return problems
+
+
+# ---------------------------------------------------------------------- the self-healing probe
+PROBE_GRACE_SECONDS = 60  # SELF_HEALING_PROBE_GRACE_SECONDS' default
+PROBE_LEASE = timedelta(seconds=30)  # the breaker's probe_lease_seconds: how long a probe holds the circuit
+
+
+def _probe_setup(world: World) -> Context:
+    """Two open recoveries of ``vendor``'s outage, each on its own message (a group of one)."""
+    oldest, younger = (world.paused(n, dependency="vendor") for n in (1, 2))
+    recoveries = world.grouped("grp-1", [oldest]) + world.grouped("grp-2", [younger])
+    open_until = world.clock() - timedelta(seconds=PROBE_GRACE_SECONDS + 60)
+    return Context(recoveries, {"open_until": open_until})
+
+
+def _readings(world: World, context: Context) -> list[CircuitReading]:
+    """The circuit as the probe reads it: OPEN past its grace while no probe's call has landed; once
+    one has, its execution took the circuit's probe (HALF_OPEN, its lease running)."""
+    if any(world.sfn.landed_for(token) for token in context.tokens):
+        now = world.clock()
+        return [CircuitReading("vendor", CircuitState.HALF_OPEN, since=now, probe_expires=now + PROBE_LEASE)]
+    open_until = context.notes["open_until"]
+    since = open_until - timedelta(minutes=1)
+    return [CircuitReading("vendor", CircuitState.OPEN, since=since, open_until=open_until)]
+
+
+def _probe(world: World, context: Context) -> Any:
+    readings = _readings(world, context)
+    return world.healing.probe(readings, world.clock().timestamp(), PROBE_GRACE_SECONDS)
+
+
+def _probe_carry_on(world: World, context: Context, first: Attempt) -> None:
+    world.clock.advance(timedelta(seconds=60))  # the next minute's probe
+    world.attempt(lambda: _probe(world, context))
+    world.reconcile_after_lease()
+
+
+def _probe_check(world: World, context: Context) -> list[str]:
+    oldest = world.plain.get(context.ids[0])
+    problems = []
+    landed = world.sfn.landed_for(oldest.task_token)
+    if len(landed) > 1:
+        problems.append(f"the oldest recovery's token landed {len(landed)} times")
+    if oldest.status not in (RecoveryStatus.RESUMED, RecoveryStatus.OPEN):
+        problems.append(f"the oldest recovery ends {oldest.status}, not RESUMED or OPEN")
+    for recovery in map(world.plain.get, context.ids):
+        if recovery.status is RecoveryStatus.RESUMING:
+            problems.append(f"{recovery.recovery_id} stays RESUMING")
+    return problems
+
+
+# ---------------------------------------------------------------------- escalation
+LEVELS = 2
+NEXT_REMINDERS_RUN = timedelta(minutes=15)  # past every level's lease
+
+
+def _escalation_setup(world: World) -> Context:
+    """Two open recoveries, each on its own message, open for 3 hours: past both levels."""
+    return Context([world.paused(n, age=timedelta(hours=3)) for n in (1, 2)])
+
+
+def _escalate(world: World, context: Context) -> Any:
+    return world.escalations(1).run()
+
+
+def _reminders_run(world: World, process: int) -> Any:
+    """One run of the reminders function (``service/handlers/reminders.py``): reminders, then the
+    escalation ladders."""
+    world.reminders.run()
+    return world.escalations(process).run()
+
+
+def _escalation_carry_on(world: World, context: Context, first: Attempt) -> None:
+    assert NEXT_REMINDERS_RUN > timedelta(seconds=ESCALATION_LEASE_SECONDS)
+    for process in (2, 3):
+        world.clock.advance(NEXT_REMINDERS_RUN)
+        last_run_starts = world.plan.count
+        world.attempt(lambda: _reminders_run(world, process))  # noqa: B023 - called at once
+    context.notes["last_run_faulted"] = any(index >= last_run_starts for index, _, _ in world.plan.fired)
+    world.reconcile_after_lease()
+
+
+def _escalation_check(world: World, context: Context) -> list[str]:
+    """Each level of each recovery posted at most once (by its mark), and once the last run went
+    without a fault, exactly once: recorded on the recovery with that message, and audited."""
+    problems = []
+    items = world.table.items(TABLE)
+    settled = not context.notes.get("last_run_faulted")
+    for rid in context.ids:
+        item = items[key(rid)[KEY]["S"]]
+        recovery = world.plain.get(rid)
+        posts = [
+            {name: next(iter(value.values())) for name, value in post["M"].items()}
+            for post in item.get(ESCALATION_POSTS, {}).get("L", [])
+        ]
+        results = [e.result for e in recovery.audit if e.actor == "escalation"]
+        for level in range(1, LEVELS + 1):
+            messages = world.chat.marked(MessageMark.escalation(rid, level))
+            recorded = [p for p in posts if p["level"] == str(level)]
+            if len(messages) > 1:
+                problems.append(f"{rid}: level {level} posted {len(messages)} times")
+            if len(recorded) > 1:
+                problems.append(f"{rid}: level {level} recorded {len(recorded)} times")
+            if recorded and [(m.channel, m.ts) for m in messages] != [
+                (recorded[0]["channel"], recorded[0]["ts"])
+            ]:
+                problems.append(f"{rid}: level {level} records {recorded[0]}, not its message")
+            claims = results.count(f"LEVEL {level}") - results.count(f"LEVEL {level} NOT POSTED")
+            if recorded and claims != 1:
+                problems.append(
+                    f"{rid}: level {level} is posted, and its audit holds {claims} claims standing"
+                )
+            if settled and not (messages and recorded):
+                problems.append(
+                    f"{rid}: level {level} not posted and recorded after a run without a fault "
+                    f"({len(messages)} messages, {len(recorded)} records)"
+                )
+        if settled and (recovery.escalated != LEVELS or ESCALATING_LEVEL in item):
+            problems.append(
+                f"{rid}: escalated {recovery.escalated}, a level still claimed: {ESCALATING_LEVEL in item}"
+            )
+    return problems
+
+
 PATHS: dict[str, Path] = {
     path.name: path
     for path in (
@@ -301,5 +582,8 @@ PATHS: dict[str, Path] = {
         Path("execution-watcher", _watcher_setup, _watch, _watcher_carry_on, _watcher_check),
         Path("reminders", _reminders_setup, _remind, _reminders_carry_on, _reminders_check),
         Path("reconciler", _reconciler_setup, _reconcile, _reconciler_carry_on),
+        Path("intake", _intake_setup, _intake, _intake_carry_on, _intake_check),
+        Path("self-healing-probe", _probe_setup, _probe, _probe_carry_on, _probe_check),
+        Path("escalation", _escalation_setup, _escalate, _escalation_carry_on, _escalation_check),
     )
 }

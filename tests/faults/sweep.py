@@ -68,6 +68,7 @@ class Run:
     calls_before_final: int  # … and by everything after it, up to the final reconcile
     fired: list[tuple[int, str, str]]  # (index, kind, fault) of each fault that fired
     attempts: list[str]  # how each process ended: "ok", "crash", an error's name
+    dead_lettered: int = 0  # contract messages SQS moved to the recovery DLQ (intake)
 
 
 def run_schedule(schedule: Schedule) -> Run:
@@ -86,7 +87,16 @@ def run_schedule(schedule: Schedule) -> Run:
     found = [] if final.ok else [f"the final reconcile, with no fault, failed: {final.failure}"]
     found += violations(world, context)
     found += [f"({path.name}) {problem}" for problem in path.check(world, context)]
-    return Run(schedule, found, plan.trace, action_calls, calls_before_final, plan.fired, world.attempts)
+    return Run(
+        schedule,
+        found,
+        plan.trace,
+        action_calls,
+        calls_before_final,
+        plan.fired,
+        world.attempts,
+        len(context.dead_lettered),
+    )
 
 
 # ---------------------------------------------------------------------- schedules
@@ -155,6 +165,7 @@ class SweepReport:
     schedules: Counter[str] = field(default_factory=Counter)  # per path
     faults: Counter[str] = field(default_factory=Counter)  # faults that fired, per fault
     failed: list[Run] = field(default_factory=list)  # the runs with violations
+    dead_lettered: int = 0  # contract messages sent to the recovery DLQ, over every run
     runs: list[Run] = field(default_factory=list, repr=False)
     wall_s: float = 0.0
 
@@ -169,6 +180,7 @@ class SweepReport:
             "schedules_per_path": dict(sorted(self.schedules.items())),
             "faults_per_mode": dict(sorted(self.faults.items())),
             "violations": self.violations,
+            "dead_lettered": self.dead_lettered,
             "failing_schedules": [str(run.schedule) for run in self.failed],
             "wall_s": round(self.wall_s, 2),
         }
@@ -177,7 +189,7 @@ class SweepReport:
         figures = self.figures()
         lines = [
             f"{self.kind}: {figures['schedules']} schedules, {figures['violations']} violations, "
-            f"{figures['wall_s']} s",
+            f"{figures['dead_lettered']} messages dead-lettered, {figures['wall_s']} s",
             "  per path: " + ", ".join(f"{k} {v}" for k, v in figures["schedules_per_path"].items()),
             "  faults fired: " + ", ".join(f"{k} {v}" for k, v in figures["faults_per_mode"].items()),
         ]
@@ -207,6 +219,7 @@ def sweep(
                 )
         report.schedules[schedule.path] += 1
         report.faults.update(mode for _, _, mode in run.fired)
+        report.dead_lettered += run.dead_lettered
         report.runs.append(run)
         if run.violations:
             report.failed.append(run)

@@ -4,10 +4,13 @@ after each schedule every invariant holds (``invariants.py``). It runs with the 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from service.recovery import escalation_claims
 from service.recovery.actions import RecoveryActions
+from service.recovery.groups import GroupStore
 from service.recovery.reconciler import Reconciler
 from service.recovery.task_tokens import TokenOutcome, TokenResult
 from tests.faults.figures import FIGURES
@@ -61,6 +64,18 @@ def test_a_schedule_is_its_own_reproduction() -> None:
         assert Schedule.parse(str(one.schedule)).faults == one.schedule.faults
 
 
+def test_a_message_not_posted_by_its_fifth_delivery_is_dead_lettered_and_its_recovery_stays_found() -> None:
+    # Given a group's post that fails, and the channel's history unreadable at each delivery after it
+    schedule = Schedule.parse("intake@5:error,18:error,26:error,34:error,42:error")
+
+    # When SQS has delivered its two messages 5 times
+    run = run_schedule(schedule)
+
+    # Then both went to the recovery DLQ, their recoveries stored and open in the listing
+    assert [kind for _, kind, _ in run.fired].count("chat-history.find_posted") == 4
+    assert run.dead_lettered == 2 and run.violations == []
+
+
 # ---------------------------------------------------------------------- the invariants bite
 def _takes_silence_for_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     finish = RecoveryActions._finish
@@ -85,6 +100,21 @@ def _never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Reconciler, "refresh", lambda self, recovery_id, recovery=None: True)
 
 
+def _posts_the_group_without_looking(monkeypatch: pytest.MonkeyPatch) -> None:
+    claim_posting = GroupStore.claim_posting
+
+    def blind(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        claim = claim_posting(self, *args, **kwargs)
+        return claim and replace(claim, since=None)
+
+    monkeypatch.setattr(GroupStore, "claim_posting", blind)
+
+
+def _posts_the_level_without_looking(monkeypatch: pytest.MonkeyPatch) -> None:
+    held = escalation_claims._held
+    monkeypatch.setattr(escalation_claims, "_held", lambda item, now: replace(held(item, now), since=None))
+
+
 @pytest.mark.parametrize(
     ("break_the_product", "schedule", "invariant"),
     [
@@ -92,8 +122,19 @@ def _never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
         (_takes_silence_for_a_refusal, "self-healing@32:lost", "(c)"),
         (_never_reads_the_record, "reject@2:crash-before", "(a)"),
         (_never_shows, "run-again@no-fault", "(e)"),
+        (_posts_the_group_without_looking, "intake@5:crash-after", "(intake)"),
+        (_posts_the_level_without_looking, "escalation@3:crash-after", "(escalation)"),
+        (_never_reads_the_record, "self-healing-probe@9:crash-before", "(self-healing-probe)"),
     ],
-    ids=["sends-twice", "landed-but-open", "left-in-flight", "message-behind"],
+    ids=[
+        "sends-twice",
+        "landed-but-open",
+        "left-in-flight",
+        "message-behind",
+        "group-posted-twice",
+        "level-posted-twice",
+        "probe-left-in-flight",
+    ],
 )
 def test_the_invariants_catch_a_product_that_breaks_them(
     monkeypatch: pytest.MonkeyPatch,

@@ -1,10 +1,12 @@
 """The recovery core assembled over the faulty edges, as the handlers assemble it over AWS and Slack.
 
 One ``World`` per schedule: a recoveries table (``TrackedDynamoDB``), Step Functions
-(``FaultySteps``), the chat display (``FakeChat``), the circuit self-healing reads, and the real
-core over them: ``RecoveryActions``, ``Reconciler``, ``BulkAction``, ``SelfHealing``,
-``OutermostCatch`` and ``Reminders``, all on one injectable clock. The setup writes through plain
-stores (its calls are not numbered); the product's calls go through the faulty client.
+(``FaultySteps``), the chat (``FakeChat``), the circuit self-healing reads, and the real core over
+them: ``RecoveryActions``, ``Reconciler``, ``BulkAction``, ``SelfHealing``, ``OutermostCatch`` and
+``Reminders``, and per process (each with its own claimant, as each Lambda invocation has) the
+collector's ``RecoveryIntake`` and the escalation ladder's ``Escalations``, all on one injectable
+clock. The setup writes through plain stores (its calls are not numbered); the product's calls go
+through the faulty client.
 
 ``attempt`` runs one process's work (a click, a Lambda invocation, a round) and says how it ended:
 its answer, a crash, or an error, the way the next process (or the person) would see it.
@@ -24,15 +26,17 @@ from service.breaker.circuit_breaker import CircuitState
 from service.recovery.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
 from service.recovery.bulk import BulkAction
 from service.recovery.contract import RecoveryRequest
+from service.recovery.escalation import Escalations
 from service.recovery.execution_end import OutermostCatch
 from service.recovery.failures import FailureStore
 from service.recovery.groups import GroupStore
 from service.recovery.healing_runs import Closure, HealingRuns
+from service.recovery.intake import RecoveryIntake
 from service.recovery.notifier import ChannelRouting, NotifierUnavailable
 from service.recovery.reconciler import DISPLAY_RETRY, Reconciler
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.reminders import Reminders
-from service.recovery.routing_rules import parse_rules
+from service.recovery.routing_rules import RoutingRulesSource, parse_rules
 from service.recovery.self_healing import Pace, SelfHealing
 from service.recovery.store import RecoveryStore
 from tests.faults.injection import (
@@ -51,6 +55,26 @@ CHANNEL = "C-OPS"
 #: the closing self-healing works for (a fixed moment: run ids hash it, and their order is read back)
 CLOSURE = Closure("vendor", datetime(2026, 12, 1, 11, 0, tzinfo=UTC).timestamp())
 REMIND_AFTER = timedelta(hours=1)
+GROUP_WINDOW_SECONDS = 600  # RECOVERY_GROUP_WINDOW_SECONDS' default
+POSTING_LEASE_SECONDS = 60  # RECOVERY_POSTING_LEASE_SECONDS' default
+ESCALATION_LEASE_SECONDS = 60  # ``Escalations.lease_seconds``' default
+INCIDENT_CHANNEL = "C-INCIDENT"
+#: the rules the escalation ladder climbs: level 1 in the recovery's thread, level 2 in a channel
+ESCALATION_RULES = json.dumps(
+    {
+        "rules": [
+            {
+                "name": "orders",
+                "match": {"state_machine": "orders"},
+                "channel": CHANNEL,
+                "escalation": [
+                    {"after_minutes": 30, "mention_user_group": "S0LEADS"},
+                    {"after_minutes": 120, "mention_user_group": "S0ONCALL", "channel": INCIDENT_CHANNEL},
+                ],
+            }
+        ]
+    }
+)
 #: what a process meets when a dependency fails it: anything else is a bug
 EXPECTED_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, NotifierUnavailable)
 
@@ -113,7 +137,7 @@ class World:
         self.table = TrackedDynamoDB()
         self.dynamodb = FaultyDynamoDB(self.table, plan)
         self.sfn = FaultySteps(plan)
-        self.chat = FakeChat(plan)
+        self.chat = FakeChat(plan, self.clock)
         # what the setup and the invariants read and write: not numbered, never faulted
         self.plain = RecoveryStore(TABLE, self.table)
         self.plain_groups = GroupStore(TABLE, self.table)
@@ -167,6 +191,33 @@ class World:
             reconciler=self.reconciler,
         )
         self.reminders = Reminders(self.store, self.dynamodb, self.sfn, self.chat, REMIND_AFTER, self.clock)
+        self.escalation_rules = parse_rules(ESCALATION_RULES, ChannelRouting(default=CHANNEL))
+
+    # ------------------------------------------------------------------ one process each
+    def collector(self, process: int) -> RecoveryIntake:
+        """The collector of one Lambda invocation (its own claimant), routing by the stack's channel."""
+        return RecoveryIntake(
+            store=self.store,
+            groups=self.groups,
+            notifier=self.chat,
+            routes=RoutingRulesSource(load=lambda: None, fallback=ChannelRouting(default=CHANNEL)),
+            group_window_seconds=GROUP_WINDOW_SECONDS,
+            clock=self.clock,
+            claimant=f"collector-{process}",
+            posting_lease_seconds=POSTING_LEASE_SECONDS,
+        )
+
+    def escalations(self, process: int) -> Escalations:
+        """The escalation ladder of one reminders run (its own claimant)."""
+        return Escalations(
+            store=self.store,
+            dynamodb=self.dynamodb,
+            rules=lambda: self.escalation_rules,
+            poster=self.chat,
+            clock=self.clock,
+            lease_seconds=ESCALATION_LEASE_SECONDS,
+            claimant=f"escalation-run-{process}",
+        )
 
     # ------------------------------------------------------------------ the setup (not numbered)
     def paused(

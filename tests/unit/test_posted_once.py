@@ -172,6 +172,26 @@ def test_a_message_found_after_the_group_grew_is_updated_to_show_the_whole_group
     assert {desk.recovery(n).slack_ts for n in (1, 2, 3)} == {message.ts}
 
 
+def test_a_message_delivered_again_in_the_next_window_finds_the_one_its_first_delivery_posted() -> None:
+    # Given a collector that posted the group's message just before the group's window ended, and
+    # died before recording it
+    desk = Collectors()
+    desk.clock.advance(seconds=WINDOW - 10)
+    desk.chat.crash_after_post = True
+    desk.crash("collector-a")
+    (posted,) = desk.chat.messages
+
+    # When SQS delivers the message again, past the lease: in the next window
+    desk.clock.advance(seconds=LEASE + 1)
+    report = desk.deliver("collector-b")
+
+    # Then it is still its first delivery's group: the message posted then is found and recorded,
+    # and no second one is posted
+    assert desk.chat.messages == [posted]
+    assert report.found == [desk.group_id] and report.posted == [desk.recovery().recovery_id]
+    assert (desk.recovery().slack_ts, desk.recovery().group_id) == (posted.ts, desk.group_id)
+
+
 def test_history_that_cannot_be_read_posts_nothing_and_the_delivery_is_tried_again() -> None:
     # Given a collector that posted the group's message and died before recording it
     desk = Collectors()
