@@ -433,7 +433,7 @@ class RecoveryActions:
     def _current(self, recovery: Recovery, outcome: ActionOutcome, detail: str) -> ActionResult:
         current = self._read(recovery)
         if current.status.is_closed:  # settled meanwhile (the reconciler, the watcher): that is the truth
-            settled = _SETTLED_OUTCOME.get(current.status, ActionOutcome.ALREADY_HANDLED)
+            settled = SETTLED_OUTCOME.get(current.status, ActionOutcome.ALREADY_HANDLED)
             return ActionResult(settled, current, "", handled_by=current.last_actor)
         if current.status is RecoveryStatus.OPEN:  # reopened from the record: nothing reached it
             return ActionResult(
@@ -448,7 +448,8 @@ class RecoveryActions:
         return self._clock().isoformat(timespec="milliseconds")
 
 
-_SETTLED_OUTCOME = {
+#: what a closed status tells the person who acted (ABORTED: the token died with its execution)
+SETTLED_OUTCOME = {
     RecoveryStatus.RESUMED: ActionOutcome.RESUMED,
     RecoveryStatus.REJECTED: ActionOutcome.REJECTED,
     RecoveryStatus.EXPIRED: ActionOutcome.EXPIRED,

@@ -34,7 +34,12 @@ from typing import Protocol
 
 from service import observability
 from service.observability import logger
-from service.recovery.actions import REJECTED_ERROR, ActionOutcome, ActionResult, dead_token_explanation
+from service.recovery.actions import (
+    REJECTED_ERROR,
+    SETTLED_OUTCOME,
+    ActionResult,
+    dead_token_explanation,
+)
 from service.recovery.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.store import DISPLAY_GRACE, DueKind, RecoveryNotFound, RecoveryStore
@@ -198,7 +203,7 @@ class Reconciler:
             return None
         settled = self._apply(recovery, truth, RECONCILER, reopen=False)
         current = settled.recovery or recovery
-        outcome = _OUTCOME_OF.get(current.status)
+        outcome = SETTLED_OUTCOME.get(current.status)
         if outcome is None:
             return None
         return ActionResult(outcome, current, settled.why, handled_by=current.last_actor)
@@ -311,14 +316,6 @@ class Reconciler:
 
     def _now(self) -> str:
         return self.clock().isoformat(timespec="milliseconds")
-
-
-_OUTCOME_OF = {
-    RecoveryStatus.RESUMED: ActionOutcome.RESUMED,
-    RecoveryStatus.REJECTED: ActionOutcome.REJECTED,
-    RecoveryStatus.EXPIRED: ActionOutcome.EXPIRED,
-    RecoveryStatus.ABORTED: ActionOutcome.EXPIRED,
-}
 
 
 def _settled_status(truth: TaskTruth) -> tuple[RecoveryStatus | None, str]:
