@@ -200,25 +200,8 @@ class RecoveryActions:
     def show(self, recovery: Recovery) -> None:
         """Show a recovery's stored state where its message is (if there is a display). When that
         fails, the recovery is marked so the reconciler carries the update on."""
-        if self._display is None:
-            return
-        try:
-            self._display.show_outcome(recovery)
-            if recovery.status.is_closed and recovery.posted:
-                self.store.clear_display_stale(recovery.recovery_id, recovery.status)
-        except Exception as exc:  # noqa: BLE001 - the outcome is stored; only its message is behind
-            logger.warning(
-                "recovery message not brought up to date; the reconciler carries it on",
-                recovery_id=recovery.recovery_id,
-                error=type(exc).__name__,
-            )
-            observability.count_by("StaleMessages")
-            try:
-                self.store.mark_display_stale(recovery.recovery_id, self._clock())
-            except Exception as mark_exc:  # noqa: BLE001 - the next action or reconcile shows it
-                logger.warning(
-                    "could not mark the message stale", recovery_id=recovery.recovery_id, error=str(mark_exc)
-                )
+        if self._display is not None:
+            show_stored_outcome(self._display, self.store, recovery, self._clock())
 
     def record_denied(self, recovery_id: str, actor: str, action: str, why: str) -> None:
         """An attempt by someone not allowed to act: audited, nothing else happens."""
@@ -455,6 +438,30 @@ SETTLED_OUTCOME = {
     RecoveryStatus.EXPIRED: ActionOutcome.EXPIRED,
     RecoveryStatus.ABORTED: ActionOutcome.EXPIRED,
 }
+
+
+def show_stored_outcome(
+    display: OutcomeDisplay, store: RecoveryStore, recovery: Recovery, now: datetime
+) -> bool:
+    """Show ``recovery``'s stored outcome on its message and take its display mark off; when the
+    message could not be updated, mark it for the reconciler (due at ``now``). False then."""
+    try:
+        display.show_outcome(recovery)
+        if recovery.status.is_closed and recovery.posted:
+            store.clear_display_stale(recovery.recovery_id, recovery.status)
+        return True
+    except Exception as exc:  # noqa: BLE001 - the outcome is stored; only its message is behind
+        logger.warning(
+            "recovery message not brought up to date; the reconciler carries it on",
+            recovery_id=recovery.recovery_id,
+            error=type(exc).__name__,
+        )
+        observability.count_by("StaleMessages")
+    try:
+        store.mark_display_stale(recovery.recovery_id, now)
+    except Exception as exc:  # noqa: BLE001 - the closing write's own mark, or the next run, shows it
+        logger.warning("could not mark the message stale", recovery_id=recovery.recovery_id, error=str(exc))
+    return False
 
 
 def _claim_id() -> str:

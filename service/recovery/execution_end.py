@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from service.recovery.actions import OutcomeDisplay
+from service.recovery.actions import OutcomeDisplay, show_stored_outcome
 from service.recovery.failures import FailedExecution, FailureDisplay, FailureStore, failure_id_for
 from service.recovery.reconciler import Reconciler
 from service.recovery.recovery import AuditEntry, RecoveryStatus
@@ -105,15 +105,10 @@ class OutermostCatch:
 
     def _show(self, recovery_id: str) -> None:
         """Its message loses its buttons; when that fails the reconciler carries the update on."""
-        if self.recovery_display is None:
-            return
-        closed = self.store.get(recovery_id)
-        try:
-            self.recovery_display.show_outcome(closed)
-            if closed.posted:
-                self.store.clear_display_stale(recovery_id, closed.status)
-        except Exception:  # noqa: BLE001 - the closing is stored; only the message is behind
-            self.store.mark_display_stale(recovery_id, datetime.now(UTC))
+        if self.recovery_display is not None:
+            show_stored_outcome(
+                self.recovery_display, self.store, self.store.get(recovery_id), datetime.now(UTC)
+            )
 
     def _record_failure(self, ended: ExecutionEnded) -> str | None:
         failure = FailedExecution(

@@ -39,6 +39,7 @@ from service.recovery.actions import (
     SETTLED_OUTCOME,
     ActionResult,
     dead_token_explanation,
+    show_stored_outcome,
 )
 from service.recovery.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
@@ -300,15 +301,8 @@ class Reconciler:
         return True
 
     def _show(self, recovery: Recovery) -> None:
-        if self.display is None:
-            return
-        try:
-            self.display.show_outcome(recovery)
-            if recovery.posted:
-                self.store.clear_display_stale(recovery.recovery_id, recovery.status)
-        except Exception as exc:  # noqa: BLE001 - carried on by the next run
-            logger.warning("settled, message behind", recovery_id=recovery.recovery_id, error=str(exc))
-            self.store.mark_display_stale(recovery.recovery_id, self.clock())
+        if self.display is not None:
+            show_stored_outcome(self.display, self.store, recovery, self.clock())
 
     def _show_by(self, recovery: Recovery) -> datetime | None:
         """When its message must show what this write stores (None: no message to show it on)."""
