@@ -43,13 +43,13 @@ from _support import (  # noqa: E402  (beside this script)
     slack_app_stack,
 )
 
-from service.local.lambda_dispatch import LambdaContext  # noqa: E402
-from service.local.slack_requests import SlackRequests  # noqa: E402
-from service.local.slack_standin import serve_slack_standin  # noqa: E402
-from service.local.stack import EmbeddedStack, quiet_interpreter_logs  # noqa: E402
-from service.recovery.contract import RecoveryRequest  # noqa: E402
-from service.recovery.recovery import Recovery  # noqa: E402
-from service.recovery.store import RecoveryStore  # noqa: E402
+from service.local.engine.lambda_dispatch import LambdaContext  # noqa: E402
+from service.local.engine.stack import EmbeddedStack, quiet_interpreter_logs  # noqa: E402
+from service.local.standin.requests import SlackRequests  # noqa: E402
+from service.local.standin.server import serve_slack_standin  # noqa: E402
+from service.recovery.model.contract import RecoveryRequest  # noqa: E402
+from service.recovery.model.recovery import Recovery  # noqa: E402
+from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
 from slack_app.ids import RUN_AGAIN  # noqa: E402
 
 P99_GOAL_MS = 50.0

@@ -39,10 +39,10 @@ from _support import (
     wait,
 )
 
-from service.local.stack import quiet_interpreter_logs
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.store import RecoveryStore
-from service.supplier.dummy import VendorBehaviour
+from service.example.supplier.dummy import VendorBehaviour
+from service.local.engine.stack import quiet_interpreter_logs
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.storage.recoveries import RecoveryStore
 
 POLL_SECONDS = 1.0
 

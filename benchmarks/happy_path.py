@@ -17,16 +17,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _support import WorkLedger, execution_work  # noqa: E402  (beside this script)
 
-from service.local.execution_history import (  # noqa: E402
+from service.example.supplier.dummy import DummyVendor  # noqa: E402
+from service.local.engine.execution_history import (  # noqa: E402
     TERMINAL,
     ExecutionsStillRunning,
     wait_for_all,
     workflow_transitions,
 )
-from service.local.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.supplier.dummy import DummyVendor  # noqa: E402
+from service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDERS = 100
 

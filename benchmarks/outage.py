@@ -46,18 +46,18 @@ from _support import (  # noqa: E402
     slack_app_stack,
 )
 
-from service.local.collector_poller import poll_collector  # noqa: E402
-from service.local.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
-from service.local.execution_history import TERMINAL  # noqa: E402
-from service.local.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
-from service.local.slack_standin import serve_slack_standin  # noqa: E402
-from service.local.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.recovery.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
-from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
-from service.recovery.store import RecoveryStore  # noqa: E402
-from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.local.engine.collector_poller import poll_collector  # noqa: E402
+from service.local.engine.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
+from service.local.engine.execution_history import TERMINAL  # noqa: E402
+from service.local.engine.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
+from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from service.local.standin.server import serve_slack_standin  # noqa: E402
+from service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
+from service.recovery.model.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
+from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
 
 RESUMES_PER_ROUND = 20
 

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _support import WorkLedger, execution_name, execution_work  # noqa: E402  (beside this script)
 
-from service.local.execution_history import (  # noqa: E402
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.local.engine.execution_history import (  # noqa: E402
     ExecutionsStillRunning,
     history,
     largest_payload_bytes,
@@ -35,11 +36,10 @@ from service.local.execution_history import (  # noqa: E402
     wait_for_status,
     workflow_transitions,
 )
-from service.local.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.stack import LOCAL_STOCK, embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
+from service.local.engine.stack import LOCAL_STOCK, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDER = {"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1}
 #: The ends expected of the rejected path: support rejects its only item on purpose (the item's

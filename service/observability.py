@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from service.recovery.redaction import without_tokens
+from service.recovery.model.redaction import without_tokens
 
 SERVICE_NAME = "recovery-ops"
 METRICS_NAMESPACE = "RecoveryOps"

@@ -15,24 +15,24 @@ from slack_sdk import WebClient
 
 from service.breaker.circuit_board import CircuitBoard
 from service.config import DeskConfig, DeskSettings
-from service.recovery.actions import RecoveryActions
-from service.recovery.audit_items import AuditItems
-from service.recovery.authorization import AccessPolicy
-from service.recovery.bulk import BulkAction
-from service.recovery.dead_letter_audit import DeadLetterAudit
-from service.recovery.dead_letter_queues import DeadLetterQueues, standard_queues
-from service.recovery.failures import FailureStore, Redrive
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import HealingRuns
-from service.recovery.input_edit import SchemaCatalog
-from service.recovery.notifier import ChannelRouting
-from service.recovery.ownership import Owners
-from service.recovery.reconciler import Reconciler
-from service.recovery.rules_parameter import rules_source
-from service.recovery.step_functions_history import StepFunctionsHistory
-from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.store import RecoveryStore
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.dead_letters.audit import DeadLetterAudit
+from service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
+from service.recovery.failed_executions.failures import FailureStore, Redrive
+from service.recovery.healing.runs import HealingRuns
+from service.recovery.lifecycle.actions import RecoveryActions
+from service.recovery.lifecycle.bulk import BulkAction
+from service.recovery.lifecycle.ownership import Owners
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.model.input_edit import SchemaCatalog
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.stepfunctions.history import StepFunctionsHistory
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from service.recovery.storage.audit import AuditItems
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
 
 #: a boto3 client by service name: ``service.aws_clients.client``, or an embedded stack's ``client``

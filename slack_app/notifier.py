@@ -29,10 +29,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from service.observability import logger, metrics
-from service.recovery.escalation import Escalation
-from service.recovery.failures import FailedExecution
-from service.recovery.groups import GroupState
-from service.recovery.notifier import (
+from service.recovery.failed_executions.failures import FailedExecution
+from service.recovery.lifecycle.escalation import Escalation
+from service.recovery.lifecycle.reminders import Reminder
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import (
     MESSAGE_EVENT_TYPE,
     CircuitClosedNotice,
     HealingNotice,
@@ -42,8 +43,7 @@ from service.recovery.notifier import (
     RecoveryGroup,
     UnreadableMessage,
 )
-from service.recovery.recovery import Recovery
-from service.recovery.reminders import Reminder
+from service.recovery.storage.groups import GroupState
 from slack_app.views.escalation_message import escalation_text
 from slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
@@ -232,7 +232,7 @@ class SlackNotifier:
 
 
 class SlackHealingDisplay:
-    """Self-healing in Slack (``service.recovery.self_healing.HealingDisplay``): the group message
+    """Self-healing in Slack (``service.recovery.healing.self_healing.HealingDisplay``): the group message
     updated with the run's notice (Stop while it resumes), and replies in its thread. A failure is
     ``NotifierUnavailable``: the run goes on, only its display is stale."""
 

@@ -1,6 +1,6 @@
 """Render Slack messages (their Block Kit JSON, or a reply's text) as plain text, for the local runs
 without a Slack workspace (`recovery-ops demo` and `recovery-ops try`, through
-``service.local.slack_transcript``)."""
+``service.local.standin.transcript``)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from service.config import OperatorSettings
-    from service.recovery.dead_letter_queues import DeadLetterQueues, DeadLetterReport
+    from service.recovery.dead_letters.queues import DeadLetterQueues, DeadLetterReport
 
 Print = Callable[[str], None]
 DEFAULT_PREVIEW = 5  # the oldest messages shown per queue, as `/recoveries dlq` shows them
@@ -98,7 +98,7 @@ def dlq_command(
 
     from service import aws_clients
     from service.config import ConfigurationError
-    from service.recovery.dead_letter_queues import DeadLetterError
+    from service.recovery.dead_letters.queues import DeadLetterError
     from service.stack_outputs import StackOutputError
     from slack_app.desk import dead_letter_queues
 
@@ -132,7 +132,7 @@ def dlq_command(
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
     from service.cli.operator import printable
-    from service.recovery.dead_letter_preview import age_text
+    from service.recovery.dead_letters.preview import age_text
 
     now = datetime.now(UTC)
     reports = dead_letters.reports(preview=max(0, preview))
@@ -164,7 +164,7 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
 
 
 def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
-    from service.recovery.dead_letter_queues import RECOVERY, DeadLetterError
+    from service.recovery.dead_letters.queues import RECOVERY, DeadLetterError
 
     queue = dead_letters.queue(RECOVERY)
     if not queue.redrivable:

@@ -1,4 +1,5 @@
-"""`recovery-ops demo`: the order flow end to end on an embedded moto stack (``service.local.demo``)."""
+"""`recovery-ops demo`: the order flow end to end on an embedded moto stack
+(``service.local.programs.demo``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     from service.config import ConfigurationError, ServeSettings
-    from service.local.demo import run_demo
+    from service.local.programs.demo import run_demo
 
     try:
         settings = ServeSettings.from_environment()

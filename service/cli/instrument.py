@@ -27,7 +27,7 @@ from service.instrumentation.transform import (
     InstrumentOptions,
     instrument_with_report,
 )
-from service.recovery.contract import Routing
+from service.recovery.model.contract import Routing
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from service.config import OperatorSettings
-    from service.recovery.query import RecoveryQuery
+    from service.recovery.lifecycle.query import RecoveryQuery
 
 COMMANDS = ("list", "show", "retry", "reject", "reconcile")
 
@@ -71,8 +71,8 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     request to change (unknown id, invalid input, no deployment named, malformed filter)."""
     from service.cli.deployment import on_deployment
     from service.cli.operator import OperationError, build_operator
-    from service.recovery.actions import ActionOutcome
-    from service.recovery.query import QueryError
+    from service.recovery.lifecycle.actions import ActionOutcome
+    from service.recovery.lifecycle.query import QueryError
     from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
 
     try:
@@ -112,8 +112,8 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
     from service.cli.operator import OperationError
-    from service.recovery.in_flight import IN_FLIGHT
-    from service.recovery.query import RecoveryQuery, check_owner
+    from service.recovery.lifecycle.in_flight import IN_FLIGHT
+    from service.recovery.lifecycle.query import RecoveryQuery, check_owner
 
     if args.owner == "me":
         raise OperationError("--owner me means nobody on the command line: give a Slack user id, or none")

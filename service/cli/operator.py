@@ -23,16 +23,16 @@ from typing import TYPE_CHECKING
 
 from service import aws_clients
 from service.config import ConfigurationError, OperatorSettings
-from service.recovery.actions import ActionOutcome, ActionResult, RecoveryActions
-from service.recovery.bulk import BulkAction, BulkReport, open_recoveries_matching
-from service.recovery.in_flight import InFlight, in_flight, in_flight_matching, longest_first
-from service.recovery.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
-from service.recovery.query import RecoveryQuery
-from service.recovery.reconciler import HELD, UNSETTLED, Reconciler
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.redaction import without_tokens
-from service.recovery.reminders import describe_duration
-from service.recovery.store import RecoveryNotFound, RecoveryStore
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
+from service.recovery.lifecycle.in_flight import InFlight, in_flight, in_flight_matching, longest_first
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
+from service.recovery.lifecycle.reminders import describe_duration
+from service.recovery.model.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.model.redaction import without_tokens
+from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
 
 if TYPE_CHECKING:
     from slack_app.desk import Desk

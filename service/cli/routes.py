@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from service.config import RoutesSettings
-    from service.recovery.notifier import ChannelRouting
-    from service.recovery.routing_rules import RoutingRules, Rule
+    from service.recovery.access.routing_rules import RoutingRules, Rule
+    from service.recovery.ports.notifier import ChannelRouting
 
 Print = Callable[[str], None]
 
@@ -70,7 +70,7 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
     """Run `routes show` or `routes test`: 0 done, 1 AWS refused, 2 a refused document or request."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from service.recovery.routing_rules import RulesRefused, parse_rules
+    from service.recovery.access.routing_rules import RulesRefused, parse_rules
     from service.stack_outputs import StackOutputError
 
     try:
@@ -106,7 +106,7 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
 
 def _document(args: argparse.Namespace, settings: RoutesSettings) -> tuple[str, str | None, ChannelRouting]:
     """Where the document is (for the reader), its text, and the channels of the fallback."""
-    from service.recovery.notifier import ChannelRouting
+    from service.recovery.ports.notifier import ChannelRouting
 
     channels = {
         "default": settings.default_channel,
@@ -172,8 +172,8 @@ def _parameter_text(name: str) -> str | None:
 
 
 def _show(where: str, rules: RoutingRules, out: Print) -> None:
-    from service.recovery.contract import Routing
-    from service.recovery.routing_rules import fallback_reason
+    from service.recovery.access.routing_rules import fallback_reason
+    from service.recovery.model.contract import Routing
 
     if rules.rules:
         out(f"Routing rules ({_printable(where)}), first match wins:")

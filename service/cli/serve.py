@@ -59,7 +59,7 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         settings = ServeSettings.from_environment()
         if args.local:
-            from service.local.serve_local import local_desk
+            from service.local.programs.serve_local import local_desk
 
             with local_desk(settings) as desk:
                 run(app_for_this_machine(desk, settings), args.port, settings)

@@ -21,12 +21,12 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from service import aws_clients
 from service.config import CircuitWatcherConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.circuit_news import CircuitClosed, CircuitNews
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import Closure
-from service.recovery.notifier import ChannelRouting
-from service.recovery.rules_parameter import rules_source
-from service.recovery.store import RecoveryStore
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.healing.circuit_news import CircuitClosed, CircuitNews
+from service.recovery.healing.runs import Closure
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackNotifier, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

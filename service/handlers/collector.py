@@ -5,15 +5,15 @@ against the integration contract and stored once (Powertools ``BatchProcessor``:
 fails fails alone). Then the batch's new recoveries are posted, one Slack call per group. A
 record whose message could not be posted is reported as a batch item failure, so SQS delivers it
 again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A group's message is
-posted once even when a collector crashes while posting it (``service.recovery.intake``: a lease
+posted once even when a collector crashes while posting it (``service.recovery.intake.collect``: a lease
 on the claim, ``RECOVERY_POSTING_LEASE_SECONDS``, and the channel's history read before posting
 again). A malformed message
 is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
-once per message) the technical channel is told, without its token (``service.recovery.unreadable``).
+once per message) the technical channel is told, without its token (``service.recovery.intake.unreadable``).
 
 Each group's message goes to the channel the routing rules choose (``ROUTING_RULES_PARAMETER``, an
-SSM parameter read through Powertools' five-minute cache; ``service.recovery.routing_rules``), else
-to the stack's technical / client-data / default channel (``service.recovery.rules_parameter``). A
+SSM parameter read through Powertools' five-minute cache; ``service.recovery.access.routing_rules``), else
+to the stack's technical / client-data / default channel (``service.recovery.access.rules_parameter``). A
 refused document is logged and the last good one read by this warm function keeps routing.
 """
 
@@ -28,15 +28,15 @@ from pydantic import ValidationError
 from service import aws_clients, observability
 from service.config import CollectorConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.contract import RecoveryRequest, Routing
-from service.recovery.groups import GroupStore
-from service.recovery.intake import IntakeReport, RecoveryIntake
-from service.recovery.notifier import ChannelRouting
-from service.recovery.recovery import Recovery
-from service.recovery.routing_rules import RoutingRulesSource
-from service.recovery.rules_parameter import rules_source
-from service.recovery.store import RecoveryStore
-from service.recovery.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
+from service.recovery.access.routing_rules import RoutingRulesSource
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.intake.collect import IntakeReport, RecoveryIntake
+from service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
+from service.recovery.model.contract import RecoveryRequest, Routing
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackNotifier, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

@@ -3,7 +3,7 @@
 For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
 recoveries (messages lose their buttons), mark an order FAILED (when the order example is
 deployed), post an execution that failed outside the recovery pattern with a Redrive button. See
-``service/recovery/execution_end.py``.
+``service/recovery/lifecycle/execution_end.py``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 
 from service import aws_clients
 from service.config import ExecutionWatcherConfig, load_config
+from service.example.orders.order_store import OrderStore
 from service.observability import count_by, logger, metrics, tracer
-from service.orders.order_store import OrderStore
-from service.recovery.execution_end import ExecutionEnded, OutermostCatch
-from service.recovery.failures import FailureStore
-from service.recovery.groups import GroupStore
-from service.recovery.reconciler import Reconciler
-from service.recovery.step_functions_history import StepFunctionsHistory
-from service.recovery.store import RecoveryStore
+from service.recovery.failed_executions.failures import FailureStore
+from service.recovery.lifecycle.execution_end import ExecutionEnded, OutermostCatch
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.stepfunctions.history import StepFunctionsHistory
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

@@ -1,6 +1,6 @@
 """The reconciler (every minute, and on demand): settles in-flight recoveries whose lease has run
 out from Step Functions' own record, and brings stale Slack messages up to date. See
-``service/recovery/reconciler.py``.
+``service/recovery/lifecycle/reconciler.py``.
 
 The event may name one recovery (``{"recovery_id": "rec-…"}``) to settle it now; otherwise one
 bounded run over the ``by-due`` index.
@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities import parameters
 from service import aws_clients
 from service.config import ReconcilerConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.failures import FailureStore, Redrive
-from service.recovery.groups import GroupStore
-from service.recovery.reconciler import Reconciler
-from service.recovery.step_functions_history import StepFunctionsHistory
-from service.recovery.store import RecoveryStore
+from service.recovery.failed_executions.failures import FailureStore, Redrive
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.stepfunctions.history import StepFunctionsHistory
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

@@ -2,7 +2,8 @@
 their task token has left, and so are those in flight too long; the open count and the oldest
 age, the in-flight count and the longest in flight go to CloudWatch for the dashboard and the
 age alarms. The same run climbs the routing rules' escalation ladders for the recoveries
-nobody owns. See ``service/recovery/reminders.py`` and ``service/recovery/escalation.py``."""
+nobody owns. See ``service/recovery/lifecycle/reminders.py`` and
+``service/recovery/lifecycle/escalation.py``."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from aws_lambda_powertools.utilities import parameters
 from service import aws_clients
 from service.config import ReminderConfig, load_config
 from service.observability import logger, measure, metrics, tracer
-from service.recovery.escalation import Escalations
-from service.recovery.notifier import ChannelRouting
-from service.recovery.reminders import Reminders
-from service.recovery.rules_parameter import rules_source
-from service.recovery.store import RecoveryStore
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.lifecycle.escalation import Escalations
+from service.recovery.lifecycle.reminders import Reminders
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackThreadPoster, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

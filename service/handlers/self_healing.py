@@ -5,7 +5,7 @@ once a circuit has stayed closed for the settle period.
 a round's time (less when the function's own time runs short) and answers ``done`` once nothing is
 left; ``{"action": "abandon", …}`` ends the closure's runs after rounds failed again and again.
 ``{"action": "probe"}`` (every minute, on a schedule) resumes one recovery of each circuit nobody
-probes, so that the circuit can close. The decisions are ``service/recovery/self_healing.py``'s.
+probes, so that the circuit can close. The decisions are ``service/recovery/healing/self_healing.py``'s.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from service.breaker import circuit_breaker
 from service.breaker.circuit_board import CircuitBoard
 from service.config import SelfHealingConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.actions import RecoveryActions
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import Closure, HealingRuns
-from service.recovery.notifier import ChannelRouting
-from service.recovery.reconciler import Reconciler
-from service.recovery.rules_parameter import rules_source
-from service.recovery.self_healing import Pace, SelfHealing
-from service.recovery.step_functions_history import StepFunctionsHistory
-from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.store import RecoveryStore
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.healing.runs import Closure, HealingRuns
+from service.recovery.healing.self_healing import Pace, SelfHealing
+from service.recovery.lifecycle.actions import RecoveryActions
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.stepfunctions.history import StepFunctionsHistory
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.notifier import SlackHealingDisplay, SlackOutcomeDisplay, web_client
 
 SECRET_MAX_AGE_SECONDS = 300

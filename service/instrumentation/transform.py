@@ -71,7 +71,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.recovery.contract import Routing
+from service.recovery.model.contract import Routing
 
 State = dict[str, Any]
 Definition = dict[str, Any]
@@ -80,7 +80,7 @@ RECOVERY_QUEUE_PLACEHOLDER = "${RecoveryQueueUrl}"  # filled in by DefinitionSub
 DEFAULT_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_TIMEOUT_SECONDS = 99_999_999  # ASL's limit for TimeoutSeconds
 MAX_STATE_NAME_LENGTH = 80
-REJECTED_ERROR = "RecoveryRejected"  # what a person's Reject sends (service.recovery.actions)
+REJECTED_ERROR = "RecoveryRejected"  # what a person's Reject sends (service.recovery.lifecycle.actions)
 INPUT_KEY = "input"
 ERROR_KEY = "error"
 REJECTION_KEY = "recovery_error"

@@ -16,7 +16,7 @@ from slack_bolt import Respond
 
 from service import observability
 from service.observability import logger
-from service.recovery.dead_letter_queues import DeadLetterError, DeadLetterQueue, DeadLetterQueues
+from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueue, DeadLetterQueues
 from slack_app.desk import Desk
 from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond, view_denied
 from slack_app.views.dead_letters import (

@@ -16,14 +16,19 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from service.observability import logger
-from service.recovery.actions import DENIED
-from service.recovery.authorization import AccessDecision
-from service.recovery.groups import LATEST_KEPT
-from service.recovery.healing_runs import HealingRun
-from service.recovery.notifier import CircuitClosedNotice, HealingNotice, NotifierUnavailable, RecoveryGroup
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryNotFound
-from service.recovery.table_items import HEALING_PREFIX
+from service.recovery.access.authorization import AccessDecision
+from service.recovery.healing.runs import HealingRun
+from service.recovery.lifecycle.actions import DENIED
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import (
+    CircuitClosedNotice,
+    HealingNotice,
+    NotifierUnavailable,
+    RecoveryGroup,
+)
+from service.recovery.storage.groups import LATEST_KEPT
+from service.recovery.storage.items import HEALING_PREFIX
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
 from slack_app.desk import Desk
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.notifier import SlackHealingDisplay

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 
 from service.observability import count_by, logger
-from service.recovery.audit_items import RECOVERIES_LIST
-from service.recovery.overview import overview_for
-from service.recovery.query import QueryError
-from service.recovery.recovery import AuditEntry
+from service.recovery.lifecycle.overview import overview_for
+from service.recovery.lifecycle.query import QueryError
+from service.recovery.model.recovery import AuditEntry
+from service.recovery.storage.audit import RECOVERIES_LIST
 from slack_app.desk import Desk
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.listeners import work

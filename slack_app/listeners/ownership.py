@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from service.recovery.notifier import MessageRef, NotifierUnavailable
-from service.recovery.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
-from service.recovery.store import ListFilter
+from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
+from service.recovery.ports.notifier import MessageRef, NotifierUnavailable
+from service.recovery.storage.recoveries import ListFilter
 from slack_app.desk import Desk
 from slack_app.listeners.replies import denied, reporting_failures, via_respond
 from slack_app.listeners.work import actable

@@ -1,5 +1,5 @@
 """The lazy half of Reconcile now, on an in-flight recovery's `show`: an admin settles it at once
-from Step Functions' record of the execution (``service.recovery.reconciler``), instead of waiting
+from Step Functions' record of the execution (``service.recovery.lifecycle.reconciler``), instead of waiting
 for the minute's run. Anyone else is refused and the attempt is audited on the recovery. What the
 record proves is stored; a claim still within its lease is left to its holder and said so.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import Respond
 
-from service.recovery.store import RecoveryNotFound
+from service.recovery.storage.recoveries import RecoveryNotFound
 from slack_app.desk import Desk
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.views.reconcile import reconcile_result_text

@@ -17,13 +17,13 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from service.observability import count_by, logger
-from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.authorization import AccessDecision, describe_failure
-from service.recovery.bulk import BulkReport
-from service.recovery.notifier import MessageRef
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryNotFound
-from service.recovery.table_items import GROUP_PREFIX, RECOVERY_PREFIX
+from service.recovery.access.authorization import AccessDecision, describe_failure
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from service.recovery.lifecycle.bulk import BulkReport
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.ports.notifier import MessageRef
+from service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
 from slack_app.desk import Desk
 from slack_app.notifier import SlackNotifier
 from slack_app.runtime import seconds_left

@@ -27,7 +27,7 @@ def acknowledge(ack: Ack) -> None:
 
 def register(app: App, desk: Callable[[], Desk]) -> None:
     def check_edit(ack: Ack, view: dict) -> None:
-        from service.recovery.input_edit import InputProblem
+        from service.recovery.model.input_edit import InputProblem
         from slack_app.listeners import work
         from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK, submitted_value
 

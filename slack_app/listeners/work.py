@@ -14,15 +14,15 @@ from typing import Any
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from service.recovery.audit_items import RECOVERIES_LIST
-from service.recovery.bulk import open_matching
-from service.recovery.in_flight import IN_FLIGHT, in_flight_matching, longest_first
-from service.recovery.input_edit import InputProblem, input_diff, parse_edited_input
-from service.recovery.notifier import MessageRef
-from service.recovery.query import QueryError, RecoveryQuery, split_words
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryNotFound
-from service.recovery.team_access import Selection
+from service.recovery.access.team_access import Selection
+from service.recovery.lifecycle.bulk import open_matching
+from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery, split_words
+from service.recovery.model.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import MessageRef
+from service.recovery.storage.audit import RECOVERIES_LIST
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
 from slack_app.desk import Desk
 from slack_app.listeners.replies import (
     Say,

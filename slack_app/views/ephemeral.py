@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
-from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.ownership import Ownership, OwnershipResult
-from service.recovery.query import RecoveryQuery, inert_json
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from service.recovery.lifecycle.ownership import Ownership, OwnershipResult
+from service.recovery.lifecycle.query import RecoveryQuery, inert_json
 from slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
 from slack_app.views.escaping import code, escape, mrkdwn, one_line, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT

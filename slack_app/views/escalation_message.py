@@ -4,8 +4,8 @@ as a new message in the level's own channel (which then names the recovery in fu
 
 from __future__ import annotations
 
-from service.recovery.escalation import Escalation
-from service.recovery.reminders import describe_duration
+from service.recovery.lifecycle.escalation import Escalation
+from service.recovery.lifecycle.reminders import describe_duration
 from slack_app.views.escaping import code, user_group
 
 

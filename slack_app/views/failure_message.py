@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.failures import FailedExecution
-from service.recovery.redaction import without_tokens
+from service.recovery.failed_executions.failures import FailedExecution
+from service.recovery.model.redaction import without_tokens
 from slack_app.ids import REDRIVE
 from slack_app.views.escaping import code, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT

@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.groups import GroupState
-from service.recovery.healing_runs import HealingState
-from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
+from service.recovery.healing.runs import HealingState
+from service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
+from service.recovery.storage.groups import GroupState
 from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
 from slack_app.views.escaping import code, link, mrkdwn, one_line, plain, truncate
 from slack_app.views.healing import healing_notice_text, stop_button

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
-from service.recovery.healing_runs import HealingState
-from service.recovery.notifier import CircuitClosedNotice, HealingNotice
+from service.recovery.healing.runs import HealingState
+from service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice
 from slack_app.ids import STOP_HEALING
 from slack_app.views.escaping import code, mrkdwn, one_line, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT

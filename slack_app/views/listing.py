@@ -29,11 +29,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.in_flight import InFlight, in_flight
-from service.recovery.query import RecoveryQuery
-from service.recovery.recovery import Recovery
-from service.recovery.redaction import without_tokens
-from service.recovery.reminders import describe_duration
+from service.recovery.lifecycle.in_flight import InFlight, in_flight
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.lifecycle.reminders import describe_duration
+from service.recovery.model.recovery import Recovery
+from service.recovery.model.redaction import without_tokens
 from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT

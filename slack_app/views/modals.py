@@ -20,9 +20,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from service.recovery.query import inert_json
-from service.recovery.recovery import Recovery
-from service.recovery.redaction import restore_redacted, without_tokens
+from service.recovery.lifecycle.query import inert_json
+from service.recovery.model.recovery import Recovery
+from service.recovery.model.redaction import restore_redacted, without_tokens
 from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
 from slack_app.views.ephemeral import left_out_note
 from slack_app.views.escaping import code, mrkdwn, one_line, truncate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
 
-from service.recovery.reconciler import HELD, REOPENED, UNSETTLED, Settlement
+from service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Settlement
 from slack_app.ids import RECONCILE_NOW
 from slack_app.views.escaping import code, escape
 

@@ -23,9 +23,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.contract import Routing
-from service.recovery.recovery import Recovery
-from service.recovery.redaction import without_tokens
+from service.recovery.model.contract import Routing
+from service.recovery.model.recovery import Recovery
+from service.recovery.model.redaction import without_tokens
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
 from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from service.recovery.bulk import BulkReport
-from service.recovery.in_flight import InFlight
-from service.recovery.recovery import Recovery
-from service.recovery.reminders import Reminder, describe_duration
+from service.recovery.lifecycle.bulk import BulkReport
+from service.recovery.lifecycle.in_flight import InFlight
+from service.recovery.lifecycle.reminders import Reminder, describe_duration
+from service.recovery.model.recovery import Recovery
 from slack_app.views.escaping import code, link, one_line, who
 
 

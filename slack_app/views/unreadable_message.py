@@ -7,8 +7,8 @@ from dataclasses import asdict, replace
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, PlainTextObject, SectionBlock
 
-from service.recovery.notifier import UnreadableMessage
-from service.recovery.redaction import without_tokens
+from service.recovery.model.redaction import without_tokens
+from service.recovery.ports.notifier import UnreadableMessage
 from slack_app.views.escaping import code, code_block, link, mrkdwn, one_line, truncate
 from slack_app.views.limits import SECTION_TEXT_LIMIT
 

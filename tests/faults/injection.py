@@ -41,9 +41,11 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from service.breaker.circuit_board import CircuitReading
-from service.recovery.escalation import Escalation
-from service.recovery.execution_record import TaskFate, TaskTruth
-from service.recovery.notifier import (
+from service.recovery.lifecycle.escalation import Escalation
+from service.recovery.lifecycle.reminders import Reminder
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.ports.execution_record import TaskFate, TaskTruth
+from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
     MessageMark,
@@ -51,9 +53,7 @@ from service.recovery.notifier import (
     NotifierUnavailable,
     RecoveryGroup,
 )
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.reminders import Reminder
-from service.recovery.table_items import KEY, STATUS
+from service.recovery.storage.items import KEY, STATUS
 from tests.support.fakes import ChatMessage, Crash, FakeDynamoDB, FakeStepFunctions
 
 DYNAMODB_ENDPOINT = "https://dynamodb.us-east-1.amazonaws.com"

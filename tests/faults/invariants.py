@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.recovery.actions import REJECTED_ERROR
-from service.recovery.execution_record import TaskFate
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.table_items import RECOVERY_PREFIX, recovery_from_item
+from service.recovery.lifecycle.actions import REJECTED_ERROR
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.ports.execution_record import TaskFate
+from service.recovery.storage.items import RECOVERY_PREFIX, recovery_from_item
 from tests.faults.paths import Context
 from tests.faults.world import TABLE, World
 

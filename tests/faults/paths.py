@@ -39,18 +39,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from service.breaker.circuit_board import CircuitReading
 from service.breaker.circuit_breaker import CircuitState
-from service.recovery.actions import REJECTED_ERROR, ActionOutcome
-from service.recovery.bulk import open_recoveries_matching
-from service.recovery.contract import RecoveryRequest
-from service.recovery.execution_end import ExecutionEnded
-from service.recovery.execution_record import TaskFate
-from service.recovery.groups import window_start
-from service.recovery.healing_runs import HealingState
-from service.recovery.intake import IntakeReport
-from service.recovery.notifier import MessageMark, NotifierUnavailable
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import ListFilter
-from service.recovery.table_items import ESCALATING_LEVEL, ESCALATION_POSTS, GROUP_PREFIX, KEY, key
+from service.recovery.healing.runs import HealingState
+from service.recovery.intake.collect import IntakeReport
+from service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome
+from service.recovery.lifecycle.bulk import open_recoveries_matching
+from service.recovery.lifecycle.execution_end import ExecutionEnded
+from service.recovery.model.contract import RecoveryRequest
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.execution_record import TaskFate
+from service.recovery.ports.notifier import MessageMark, NotifierUnavailable
+from service.recovery.storage.groups import window_start
+from service.recovery.storage.items import ESCALATING_LEVEL, ESCALATION_POSTS, GROUP_PREFIX, KEY, key
+from service.recovery.storage.recoveries import ListFilter
 from tests.faults.world import (
     ESCALATION_LEASE_SECONDS,
     GROUP_WINDOW_SECONDS,

@@ -23,22 +23,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from service.breaker.circuit_board import CircuitReading
 from service.breaker.circuit_breaker import CircuitState
-from service.recovery.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
-from service.recovery.bulk import BulkAction
-from service.recovery.contract import RecoveryRequest
-from service.recovery.escalation import Escalations
-from service.recovery.execution_end import OutermostCatch
-from service.recovery.failures import FailureStore
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import Closure, HealingRuns
-from service.recovery.intake import RecoveryIntake
-from service.recovery.notifier import ChannelRouting, NotifierUnavailable
-from service.recovery.reconciler import DISPLAY_RETRY, Reconciler
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.reminders import Reminders
-from service.recovery.routing_rules import RoutingRulesSource, parse_rules
-from service.recovery.self_healing import Pace, SelfHealing
-from service.recovery.store import RecoveryStore
+from service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
+from service.recovery.failed_executions.failures import FailureStore
+from service.recovery.healing.runs import Closure, HealingRuns
+from service.recovery.healing.self_healing import Pace, SelfHealing
+from service.recovery.intake.collect import RecoveryIntake
+from service.recovery.lifecycle.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
+from service.recovery.lifecycle.bulk import BulkAction
+from service.recovery.lifecycle.escalation import Escalations
+from service.recovery.lifecycle.execution_end import OutermostCatch
+from service.recovery.lifecycle.reconciler import DISPLAY_RETRY, Reconciler
+from service.recovery.lifecycle.reminders import Reminders
+from service.recovery.model.contract import RecoveryRequest
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting, NotifierUnavailable
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.faults.injection import (
     FakeChat,
     FaultPlan,

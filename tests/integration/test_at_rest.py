@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from service.local.execution_history import wait_for_status
-from service.local.order_api_client import LocalOrderApi
-from service.local.stack import EmbeddedStack
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.engine.execution_history import wait_for_status
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
 from tests.support.orders import item_execution_arn
 from tests.support.waiting import wait_for_recovery_request
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from service.cli import main
-from service.local.demo import run_demo
-from service.local.demo_desk import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, DeskAction
+from service.local.programs.demo import run_demo
+from service.local.programs.demo_desk import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, DeskAction
 
 ACTING = " -> the desk "  # a decision line: "  recovery rec-…: <execution> <state> <error> (<routing>) -> …"
 OUTCOMES = ("Run again by", "Edited and run again by", "Rejected by")  # the outcome's line of a message

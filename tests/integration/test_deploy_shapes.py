@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from service.local.execution_events import deliver, status_change_event
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.engine.execution_events import deliver, status_change_event
+from service.local.engine.stack import EmbeddedStack, embedded_stack
+from service.local.standin.server import SlackStandIn
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.support import shipping
 from tests.support.stacks import SLACK_APP_PARAMETERS

@@ -11,17 +11,17 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from service.local import iam_check
-from service.local.cfn_template import load_template
-from service.local.execution_events import deliver, status_change_event
-from service.local.iam_check import Call, acting_as
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack, embedded_stack
-from service.recovery.failures import FailureStatus, FailureStore
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.reminders import Reminders
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine import iam_check
+from service.local.engine.cfn_template import load_template
+from service.local.engine.execution_events import deliver, status_change_event
+from service.local.engine.iam_check import Call, acting_as
+from service.local.engine.stack import EmbeddedStack, embedded_stack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
+from service.recovery.failed_executions.failures import FailureStatus, FailureStore
+from service.recovery.lifecycle.reminders import Reminders
+from service.recovery.model.recovery import RecoveryStatus
 from slack_app.ids import REDRIVE, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from service.local.execution_history import (
+from service.local.engine.execution_history import (
     history,
     largest_payload_bytes,
     nested_execution_arns,
     wait_for_status,
 )
-from service.local.order_api_client import LocalOrderApi
-from service.local.stack import LOCAL_STOCK, EmbeddedStack
+from service.local.engine.stack import LOCAL_STOCK, EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
 
 PAYLOAD_LIMIT = 256 * 1024
 

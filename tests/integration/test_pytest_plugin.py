@@ -1,4 +1,4 @@
-"""The pytest plugin a team tests its own state machine with (service/local/pytest_plugin.py): the
+"""The pytest plugin a team tests its own state machine with (service/local/testing/pytest_plugin.py): the
 README's example test passes with plain pytest in a directory of its own, and the desk's waits and
 clicks say what happened when the recovery path is not what the test expects."""
 
@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from service.local.recovery_desk import (
+from service.local.standin.workspace import SlackWorkspace
+from service.local.testing.recovery_desk import (
     ActionNotDone,
     Desk,
     ExecutionNotSucceeded,
     NoRecoveryInTime,
     RecoveryNeverRequested,
 )
-from service.local.recovery_stack import RecoveryStack, StateMachine
-from service.local.slack_workspace import SlackWorkspace
+from service.local.testing.recovery_stack import RecoveryStack, StateMachine
 from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,12 +6,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.local.stack import EmbeddedStack
-from service.recovery.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.bulk import BulkAction
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.store import RecoveryStore
+from service.local.engine.stack import EmbeddedStack
+from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
+from service.recovery.lifecycle.bulk import BulkAction
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.recoveries import opened_recovery
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.local.stack import EmbeddedStack
-from service.recovery.contract import RecoveryRequest
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.store import ListFilter, RecoveryStore
+from service.local.engine.stack import EmbeddedStack
+from service.recovery.model.contract import RecoveryRequest
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.storage.recoveries import ListFilter, RecoveryStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.local.collector_poller import poll_collector
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_requests import SlackRequest, SlackRequests
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.orders.order_workflow import execution_arn
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import RecoveryStore
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.orders.order_workflow import execution_arn
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.requests import SlackRequest, SlackRequests
+from service.local.standin.server import SlackStandIn
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import EDIT_SUBMIT
 from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.support.stacks import ALLOWED, SIGNING_SECRET

@@ -30,9 +30,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.recovery.escalation import Escalation
-from service.recovery.execution_record import TaskFate, TaskTruth
-from service.recovery.notifier import (
+from service.recovery.lifecycle.escalation import Escalation
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.execution_record import TaskFate, TaskTruth
+from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     MessageMark,
     MessageRef,
@@ -40,8 +41,8 @@ from service.recovery.notifier import (
     RecoveryGroup,
     UnreadableMessage,
 )
-from service.recovery.recovery import Recovery
-from service.recovery.table_items import (
+from service.recovery.ports.task_tokens import TokenOutcome
+from service.recovery.storage.items import (
     CREATED_SORT,
     DUE,
     DUE_AT,
@@ -52,7 +53,6 @@ from service.recovery.table_items import (
     STATUS,
     STATUS_INDEX,
 )
-from service.recovery.task_tokens import TokenOutcome
 
 Item = dict[str, Any]
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from service.cli.instrument import instrument_command
-from service.local.collector_poller import poll_collector
-from service.local.own_workflows import deploy_state_machine
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.recovery import Recovery, RecoveryStatus
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.own_workflows import deploy_state_machine
+from service.local.engine.stack import EmbeddedStack
+from service.local.standin.server import SlackStandIn
+from service.recovery.model.recovery import Recovery, RecoveryStatus
 from slack_app.ids import RUN_AGAIN
 from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
 from tests.support.stacks import ALLOWED

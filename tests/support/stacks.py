@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack, embedded_stack
+from service.local.engine.stack import EmbeddedStack, embedded_stack
+from service.local.standin.server import SlackStandIn
 
 BOT_TOKEN = "xoxb-local-test-token"
 SIGNING_SECRET = "local-signing-secret"

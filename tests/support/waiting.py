@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from service.local.recovery_requests import next_recovery_request
-from service.local.stack import EmbeddedStack
+from service.local.engine.recovery_requests import next_recovery_request
+from service.local.engine.stack import EmbeddedStack
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:

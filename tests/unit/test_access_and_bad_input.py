@@ -9,14 +9,14 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from service.recovery.actions import ActionOutcome, RecoveryActions
-from service.recovery.authorization import AccessPolicy
-from service.recovery.contract import Routing
-from service.recovery.input_edit import input_diff, parse_edited_input
-from service.recovery.query import QueryError, RecoveryQuery, check_cursor, parse_duration
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.store import RecoveryStore
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery, check_cursor, parse_duration
+from service.recovery.model.contract import Routing
+from service.recovery.model.input_edit import input_diff, parse_edited_input
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from service.recovery.actions import ActionOutcome, RecoveryActions
-from service.recovery.bulk import BulkAction
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.store import RecoveryStore
+from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from service.recovery.lifecycle.bulk import BulkAction
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens
 from tests.support.recoveries import opened_recovery
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from service.handlers.circuit_watcher import execution_name
-from service.recovery.circuit_news import CircuitClosed, CircuitNews
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import Closure
-from service.recovery.notifier import CircuitClosedNotice, MessageRef, RecoveryGroup
-from service.recovery.recovery import Recovery
-from service.recovery.store import RecoveryStore
+from service.recovery.healing.circuit_news import CircuitClosed, CircuitNews
+from service.recovery.healing.runs import Closure
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import CircuitClosedNotice, MessageRef, RecoveryGroup
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
 

@@ -14,8 +14,8 @@ from service.cli import instrument
 from service.cli.dead_letters import DEFAULT_PREVIEW
 from service.cli.parser import build_parser
 from service.config import DeskConfig, ServeSettings
-from service.local.cfn_template import TEMPLATE_PATH
-from service.recovery.dead_letter_queues import PREVIEW_SIZE
+from service.local.engine.cfn_template import TEMPLATE_PATH
+from service.recovery.dead_letters.queues import PREVIEW_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")
@@ -121,15 +121,8 @@ def test_serve_help_names_every_environment_variable_it_reads() -> None:
 def test_no_command_reads_the_environment_itself_only_through_its_typed_settings() -> None:
     # Given every module a command runs in: the command line, serve, serve --local, the demo, try
     local = ROOT / "service" / "local"
-    commands = [*(ROOT / "service" / "cli").glob("*.py")]
-    commands += [ROOT / "slack_app" / "serve.py", local / "serve_local.py", local / "local_slack.py"]
-    commands += [
-        local / "demo.py",
-        local / "demo_desk.py",
-        local / "desk_clicks.py",
-        local / "slack_transcript.py",
-    ]
-    commands += [local / "try_definition.py", local / "try_session.py"]
+    commands = [*(ROOT / "service" / "cli").glob("*.py"), ROOT / "slack_app" / "serve.py"]
+    commands += [*(local / "programs").glob("*.py"), *(local / "standin").glob("*.py"), local / "desk.py"]
 
     # When they are read
     reading = [path.relative_to(ROOT) for path in commands if ENVIRONMENT_READ.search(path.read_text())]

@@ -17,8 +17,8 @@ from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
 from service.cli.operator import OperationError, Operator, build_operator
 from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
-from service.recovery.input_edit import SchemaCatalog
-from service.recovery.store import RecoveryNotFound
+from service.recovery.model.input_edit import SchemaCatalog
+from service.recovery.storage.recoveries import RecoveryNotFound
 from slack_app.desk import build_desk
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from service.local.slack_standin import block_kit_problem
-from service.recovery.dead_letter_preview import age_text, excerpt
-from service.recovery.dead_letter_queues import (
+from service.local.standin.server import block_kit_problem
+from service.recovery.dead_letters.preview import age_text, excerpt
+from service.recovery.dead_letters.queues import (
     ORDERS,
     RECOVERY,
     DeadLetterError,
@@ -162,8 +162,8 @@ def test_the_orders_dlq_is_not_redriven_and_rates_are_bounded(sqs) -> None:
 
 
 def test_the_slack_answer_stays_within_block_kit_limits_whatever_the_messages() -> None:
-    from service.recovery.dead_letter_preview import DeadLetter
-    from service.recovery.dead_letter_queues import DeadLetterReport
+    from service.recovery.dead_letters.preview import DeadLetter
+    from service.recovery.dead_letters.queues import DeadLetterReport
     from slack_app.views.dead_letters import dead_letter_blocks
 
     orders, recovery = standard_queues(ORDERS_DLQ, RECOVERY_DLQ, RECOVERY_QUEUE)

@@ -60,7 +60,17 @@ def test_every_pin_carries_hashes_and_the_layer_ships_no_local_only_package() ->
 def third_party_imports(paths: list[Path]) -> set[str]:
     modules: set[str] = set()
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        type_only = {  # `if TYPE_CHECKING:` blocks: stubs for the type checker, never imported at run time
+            id(inner)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for statement in block.body
+            for inner in ast.walk(statement)
+        }
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
             if isinstance(node, ast.Import):
                 modules.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

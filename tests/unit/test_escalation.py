@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.recovery.escalation import Escalation, Escalations, FiredLevel
-from service.recovery.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailable
-from service.recovery.ownership import Owners
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.routing_rules import RoutingRules, parse_rules
-from service.recovery.store import RecoveryStore
+from service.recovery.access.routing_rules import RoutingRules, parse_rules
+from service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
+from service.recovery.lifecycle.ownership import Owners
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailable
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
 

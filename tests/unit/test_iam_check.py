@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from service.local import iam_check
-from service.local.cfn_template import ResolutionContext
-from service.local.iam_check import Call, CallRecorder, Place, Role, acting_as, iam_requests
+from service.local.engine import iam_check
+from service.local.engine.cfn_template import ResolutionContext
+from service.local.engine.iam_check import Call, CallRecorder, Place, Role, acting_as, iam_requests
 
 PLACE = Place(
     "us-east-1",

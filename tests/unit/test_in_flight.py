@@ -14,16 +14,16 @@ import pytest
 from service.cli.operate import _query
 from service.cli.operator import OperationError, Operator
 from service.cli.parser import build_parser
-from service.recovery.authorization import AccessPolicy
-from service.recovery.in_flight import IN_FLIGHT, in_flight, longest_first
-from service.recovery.notifier import ChannelRouting
-from service.recovery.overview import overview_for
-from service.recovery.query import QueryError, RecoveryQuery
-from service.recovery.recovery import AuditEntry, RecoveryStatus
-from service.recovery.reminders import Reminder, Reminders
-from service.recovery.routing_rules import parse_rules
-from service.recovery.store import RecoveryStore
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight, longest_first
+from service.recovery.lifecycle.overview import overview_for
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery
+from service.recovery.lifecycle.reminders import Reminder, Reminders
+from service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.support.recoveries import claim, opened_recovery
 

@@ -17,7 +17,7 @@ from service.instrumentation.transform import (
     InstrumentOptions,
     instrument,
 )
-from service.recovery.contract import Routing
+from service.recovery.model.contract import Routing
 from tests.support.shipping import (
     FIXTURE,
     JSONATA_FIXTURE,
@@ -279,7 +279,7 @@ def test_the_new_definitions_pass_cfn_lints_states_language_schema() -> None:
     cfnlint = pytest.importorskip("cfnlint.api")
 
     def infra(name: str) -> dict:
-        return json.loads((ROOT / "infra" / name).read_text().replace("${Partition}", "aws"))
+        return json.loads((ROOT / "infra" / "example" / name).read_text().replace("${Partition}", "aws"))
 
     definitions = [
         instrument(json.loads(FIXTURE.read_text()), options(*PARALLEL_STATES, MAP_STATE)),

@@ -17,7 +17,7 @@ from service.instrumentation.transform import (
     instrument,
     instrument_with_report,
 )
-from service.recovery.contract import Routing
+from service.recovery.model.contract import Routing
 
 
 def charge_card(**task: Any) -> dict[str, Any]:

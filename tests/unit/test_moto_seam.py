@@ -7,8 +7,8 @@ from importlib.metadata import version
 
 import pytest
 
-from service.local import moto_seam
-from service.local.moto_seam import MotoSeamMismatch, SeamTarget
+from service.local.engine import moto_seam
+from service.local.engine.moto_seam import MotoSeamMismatch, SeamTarget
 
 
 def test_the_installed_moto_has_every_internal_the_seam_patches() -> None:
@@ -39,7 +39,7 @@ def test_a_missing_internal_fails_at_once_naming_moto_the_target_and_the_remedy(
     assert f"moto {version('moto')}" in message
     assert "moto.awslambda_simple.models:LambdaSimpleBackend.invoke_in_process" in message
     assert "has no attribute invoke_in_process" in message
-    assert "service/local/moto_seam.py" in message and "pyproject.toml" in message
+    assert "service/local/engine/moto_seam.py" in message and "pyproject.toml" in message
     assert "LambdaSimpleBackend.invoke:" not in message  # the real target passes
 
 

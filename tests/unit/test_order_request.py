@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from service.orders.errors import InvalidOrderRequest
-from service.orders.order_api import parse_order_request
+from service.example.orders.errors import InvalidOrderRequest
+from service.example.orders.order_api import parse_order_request
 
 
 def problems(body: str | None) -> dict[str, str]:

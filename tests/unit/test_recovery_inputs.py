@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.recovery.authorization import AccessPolicy
-from service.recovery.input_edit import (
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery, parse_duration, split_words
+from service.recovery.model.input_edit import (
     MAX_INPUT_BYTES,
     InputProblem,
     SchemaCatalog,
     input_diff,
     parse_edited_input,
 )
-from service.recovery.query import QueryError, RecoveryQuery, parse_duration, split_words
 from slack_app.ids import COMMAND
 
 SCHEMA = {"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer"}}}

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from service.recovery.query import QueryError, RecoveryQuery, parse_duration, split_words
-from service.recovery.store import ListFilter
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery, parse_duration, split_words
+from service.recovery.storage.recoveries import ListFilter
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from service.recovery.dead_letter_preview import excerpt
-from service.recovery.redaction import REDACTED, restore_redacted, without_tokens
+from service.recovery.dead_letters.preview import excerpt
+from service.recovery.model.redaction import REDACTED, restore_redacted, without_tokens
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAaBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
 

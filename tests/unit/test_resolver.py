@@ -8,10 +8,10 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from service.recovery.actions import REJECTED_ERROR, ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.recovery.store import RecoveryStore
-from service.recovery.task_tokens import TokenOutcome
+from service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome, RecoveryActions, ThrottleBackoff
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.ports.task_tokens import TokenOutcome
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens, TokenCall
 from tests.support.recoveries import opened_recovery
 

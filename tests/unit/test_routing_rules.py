@@ -22,15 +22,20 @@ from service.cli.parser import build_parser
 from service.cli.routes import routes_command
 from service.config import CollectorConfig, RoutesSettings
 from service.handlers import collector
-from service.local.cfn_template import load_template
-from service.recovery import rules_parameter
-from service.recovery.contract import RecoveryRequest, Routing
-from service.recovery.groups import GroupStore
-from service.recovery.intake import RecoveryIntake
-from service.recovery.notifier import ChannelRouting, MessageRef, RecoveryGroup
-from service.recovery.recovery import Recovery
-from service.recovery.routing_rules import RoutingRulesSource, RulesRefused, RulesUnavailable, parse_rules
-from service.recovery.store import RecoveryStore
+from service.local.engine.cfn_template import load_template
+from service.recovery.access import rules_parameter
+from service.recovery.access.routing_rules import (
+    RoutingRulesSource,
+    RulesRefused,
+    RulesUnavailable,
+    parse_rules,
+)
+from service.recovery.intake.collect import RecoveryIntake
+from service.recovery.model.contract import RecoveryRequest, Routing
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import ChannelRouting, MessageRef, RecoveryGroup
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,18 +11,24 @@ import pytest
 
 from service.breaker.circuit_board import CircuitReading
 from service.breaker.circuit_breaker import CircuitState
-from service.recovery.actions import RecoveryActions, ThrottleBackoff
-from service.recovery.contract import Routing
-from service.recovery.execution_record import TaskFate, TaskTruth
-from service.recovery.groups import GroupStore
-from service.recovery.healing_runs import Closure, HealingRuns, HealingState
-from service.recovery.notifier import ChannelRouting, CircuitClosedNotice, HealingNotice, RecoveryGroup
-from service.recovery.reconciler import Reconciler
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.routing_rules import RoutingRules, parse_rules
-from service.recovery.self_healing import AUTO_ACTOR, PROBE_ACTOR, Pace, SelfHealing, why_left_for_people
-from service.recovery.store import RecoveryStore
-from service.recovery.task_tokens import TokenOutcome
+from service.recovery.access.routing_rules import RoutingRules, parse_rules
+from service.recovery.healing.runs import Closure, HealingRuns, HealingState
+from service.recovery.healing.self_healing import (
+    AUTO_ACTOR,
+    PROBE_ACTOR,
+    Pace,
+    SelfHealing,
+    why_left_for_people,
+)
+from service.recovery.lifecycle.actions import RecoveryActions, ThrottleBackoff
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.model.contract import Routing
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.execution_record import TaskFate, TaskTruth
+from service.recovery.ports.notifier import ChannelRouting, CircuitClosedNotice, HealingNotice, RecoveryGroup
+from service.recovery.ports.task_tokens import TokenOutcome
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import RecoveryStore
 from tests.unit.slack.builders import a_recovery
 
 TABLE = "recoveries"

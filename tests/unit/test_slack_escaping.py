@@ -15,13 +15,13 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from service.recovery.contract import Routing
-from service.recovery.failures import FailedExecution, FailureStatus
-from service.recovery.groups import GroupState
-from service.recovery.notifier import CircuitClosedNotice, RecoveryGroup
-from service.recovery.query import RecoveryQuery
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.reminders import Reminder
+from service.recovery.failed_executions.failures import FailedExecution, FailureStatus
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.lifecycle.reminders import Reminder
+from service.recovery.model.contract import Routing
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
+from service.recovery.storage.groups import GroupState
 from slack_app.views import failure_message, listing, modals, recovery_message
 from slack_app.views.escaping import code, escape, link, one_line, plain
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text

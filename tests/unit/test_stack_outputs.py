@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from service import aws_clients
 from service.cli import main
 from service.cli.dead_letters import OPTIONAL_OUTPUTS, STACK_OUTPUTS, add_arguments, queue_settings
-from service.local.cfn_template import load_template
+from service.local.engine.cfn_template import load_template
 from service.stack_outputs import RECOVERIES_TABLE, StackOutputError, settings_from_stack, stack_outputs
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"

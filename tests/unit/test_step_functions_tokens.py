@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from service.recovery.step_functions_tokens import StepFunctionsTokens
-from service.recovery.task_tokens import TokenOutcome, TokenResult
+from service.recovery.ports.task_tokens import TokenOutcome, TokenResult
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
 
 
 class AnsweringStepFunctions:

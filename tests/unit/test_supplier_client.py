@@ -8,9 +8,9 @@ from email.utils import formatdate
 
 import pytest
 
-from service.supplier.client import MAX_RETRY_AFTER_SECONDS, VendorClient, parse_retry_after
-from service.supplier.dummy import DummyVendor, VendorBehaviour
-from service.supplier.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
+from service.example.supplier.client import MAX_RETRY_AFTER_SECONDS, VendorClient, parse_retry_after
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.supplier.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
 
 
 def client(url: str, timeout: float = 2.0) -> VendorClient:

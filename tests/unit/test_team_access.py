@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from service.recovery.authorization import AccessPolicy
-from service.recovery.contract import Routing
-from service.recovery.notifier import ChannelRouting
-from service.recovery.routing_rules import parse_rules
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.model.contract import Routing
+from service.recovery.ports.notifier import ChannelRouting
 from tests.unit.slack.builders import a_recovery
 
 ADMIN, TECH, DATA, SUPPORT, STRANGER = "U0ADMIN", "U0TECH", "U0DATA", "U0SUPPORT", "U0STRANGER"

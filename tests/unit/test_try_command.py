@@ -13,8 +13,8 @@ import pytest
 
 from service.cli import main
 from service.cli.parser import build_parser
-from service.local.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
-from service.local.try_session import FailureSwitches, Terminal
+from service.local.programs.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
+from service.local.programs.try_session import FailureSwitches, Terminal
 from tests.support.payments import CHARGE_CARD_ARN, PAYMENTS, instrumented_payments, try_argv, write_payments
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from service.recovery.notifier import MessageRef, NotifierUnavailable, UnreadableMessage
-from service.recovery.unreadable import UnreadableNotices, notice_id, read_what_can_be_read
+from service.recovery.intake.unreadable import UnreadableNotices, notice_id, read_what_can_be_read
+from service.recovery.ports.notifier import MessageRef, NotifierUnavailable, UnreadableMessage
 from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from tests.support.slack_safety import hostile, unsafe_spots
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from service.local.dynamodb_stream import DynamoDBStreamPoller
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.dynamodb_stream import DynamoDBStreamPoller
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
 from slack_app.ids import RUN_AGAIN_ALL
 from tests.support.desk import ORDER, execution_status, pause
 from tests.support.stacks import slack_app_stack

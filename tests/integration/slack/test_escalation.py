@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.local.iam_check import Call
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackCall, SlackStandIn
-from service.local.stack import ACCOUNT_ID, REGION, EmbeddedStack
-from service.recovery.escalation import Escalation, Escalations, FiredLevel
-from service.recovery.notifier import ChannelRouting, MessageRef
-from service.recovery.ownership import Owners
-from service.recovery.recovery import Recovery
-from service.recovery.rules_parameter import rules_source
-from service.recovery.table_items import CREATED_SORT, key
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.iam_check import Call
+from service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackCall, SlackStandIn
+from service.recovery.access.rules_parameter import rules_source
+from service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
+from service.recovery.lifecycle.ownership import Owners
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import ChannelRouting, MessageRef
+from service.recovery.storage.items import CREATED_SORT, key
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store

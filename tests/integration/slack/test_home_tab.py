@@ -9,13 +9,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from service.local.collector_poller import poll_collector
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
-from service.recovery.recovery import RecoveryStatus
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
 from slack_app.ids import HOME_FILTER, HOME_PAGE, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
 from slack_app.views.listing import row_menu_value
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK

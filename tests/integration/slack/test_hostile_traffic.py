@@ -21,17 +21,17 @@ from aws_lambda_powertools.utilities import parameters
 from service.cli.dead_letters import add_arguments, dlq_command
 from service.cli.operator import build_operator
 from service.config import OperatorSettings
-from service.local.collector_poller import poll_collector
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.audit_items import RECOVERIES_LIST, AuditItems
-from service.recovery.escalation import Escalations
-from service.recovery.notifier import ChannelRouting
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.reminders import Reminders
-from service.recovery.routing_rules import parse_rules
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.lifecycle.escalation import Escalations
+from service.recovery.lifecycle.reminders import Reminders
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
 from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
 from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.cli import main
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, block_kit_problem
-from service.local.stack import EmbeddedStack
-from service.recovery.recovery import Recovery
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn, block_kit_problem
+from service.recovery.model.recovery import Recovery
 from slack_app.ids import HOME_FILTER, ROW_MENU
 from tests.integration.slack.test_home_tab import button, open_home, published_after, rows_with_menu, shown
 from tests.integration.slack.test_reminders import reminders_at

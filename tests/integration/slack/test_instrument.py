@@ -2,7 +2,7 @@
 inside a Parallel and a Map pause through the recovery queue, the collector stores them, Run again from
 the Slack app resumes them with exactly their input, and the execution ends as the original would.
 
-Driven through the pytest plugin's fixtures (service/local/pytest_plugin.py), as a team tests its own
+Driven through the pytest plugin's fixtures (service/local/testing/pytest_plugin.py), as a team tests its own
 state machine: ``recovery_stack`` (the recovery service alone) and ``desk`` (clicks in Slack)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from service.instrumentation.transform import (
     REJECTED_ERROR,
 )
-from service.local.collector_poller import poll_collector
-from service.local.recovery_desk import Desk
-from service.local.recovery_stack import RecoveryStack, StateMachine
-from service.recovery.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
+from service.local.engine.collector_poller import poll_collector
+from service.local.testing.recovery_desk import Desk
+from service.local.testing.recovery_stack import RecoveryStack, StateMachine
+from service.recovery.lifecycle.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
 from tests.support import shipping
 from tests.support.shipping import (
     CALLS,

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from service.instrumentation.transform import REJECTED_ERROR
-from service.local.collector_poller import poll_collector
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.actions import RecoveryActions
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.step_functions_tokens import StepFunctionsTokens
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.stack import EmbeddedStack
+from service.local.standin.server import SlackStandIn
+from service.recovery.lifecycle.actions import RecoveryActions
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from slack_app.ids import EDIT_AND_RUN_AGAIN
 from tests.support.desk import edit_submission, execution_status, open_modal, send, store, wait_for_status
 from tests.support.shipping import (

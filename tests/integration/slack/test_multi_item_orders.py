@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from service.local.collector_poller import poll_collector
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.orders.stock import StockStore
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.orders.stock import StockStore
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.engine.collector_poller import poll_collector
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
+from service.recovery.model.recovery import Recovery, RecoveryStatus
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (

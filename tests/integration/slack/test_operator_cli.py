@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.local.order_api_client import LocalOrderApi
-from service.local.stack import EmbeddedStack
-from service.recovery.ownership import Owners
-from service.recovery.recovery import RecoveryStatus
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.recovery.lifecycle.ownership import Owners
+from service.recovery.model.recovery import RecoveryStatus
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
 from tests.support.waiting import wait_until
 

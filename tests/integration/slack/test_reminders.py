@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.ownership import Owners
-from service.recovery.reminders import Reminders
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn
+from service.recovery.lifecycle.ownership import Owners
+from service.recovery.lifecycle.reminders import Reminders
 from slack_app.notifier import SlackThreadPoster
 from slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store

@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.groups import GroupStore, group_id_for
-from service.recovery.healing_runs import Closure, HealingRun, HealingRuns, HealingState
-from service.recovery.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
+from service.local.engine.stack import EmbeddedStack
+from service.local.standin.server import SlackStandIn
+from service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
+from service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
+from service.recovery.storage.groups import GroupStore, group_id_for
 from slack_app.ids import STOP_HEALING
 from slack_app.notifier import SlackHealingDisplay, SlackNotifier
 from slack_app.web import web_client

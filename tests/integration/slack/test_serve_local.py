@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from service.config import ServeSettings
-from service.local.serve_local import local_desk
-from service.local.slack_requests import SlackRequests
-from service.local.slack_standin import serve_slack_standin
-from service.recovery.recovery import RecoveryStatus
+from service.local.programs.serve_local import local_desk
+from service.local.standin.requests import SlackRequests
+from service.local.standin.server import serve_slack_standin
+from service.recovery.model.recovery import RecoveryStatus
 from slack_app.ids import RUN_AGAIN
 from slack_app.serve import app_for_this_machine
 from slack_app.web import web_client

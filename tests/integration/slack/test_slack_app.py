@@ -9,12 +9,12 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_requests import SlackRequest
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
-from service.recovery.recovery import RecoveryStatus
-from service.supplier.dummy import DummyVendor, VendorBehaviour
+from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.requests import SlackRequest
+from service.local.standin.server import SlackStandIn
+from service.recovery.model.recovery import RecoveryStatus
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
 from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
@@ -260,7 +260,7 @@ def test_the_recoveries_table_unreachable_tells_the_clicker_and_sends_nothing(
         {"Error": {"Code": "InternalServerError", "Message": "DynamoDB is down"}}, "UpdateItem"
     )
 
-    with mock.patch("service.recovery.store.RecoveryStore.claim", side_effect=outage):
+    with mock.patch("service.recovery.storage.recoveries.RecoveryStore.claim", side_effect=outage):
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
         wait_until(
             lambda: any(r.get("text", "").startswith("⚠️ Run again did not complete") for r in slack.responses)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.local.slack_requests import SlackRequests
-from service.local.slack_standin import SlackStandIn
-from service.local.stack import EmbeddedStack
+from service.local.engine.stack import EmbeddedStack
+from service.local.standin.requests import SlackRequests
+from service.local.standin.server import SlackStandIn
 from tests.support.desk import requests_for, send
 from tests.support.stacks import ALLOWED, SIGNING_SECRET
 from tests.support.waiting import wait_until

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from slack_bolt.adapter.flask import SlackRequestHandler as FlaskRequestHandler
 
-from service.local.order_api_client import LocalOrderApi
-from service.local.slack_standin import SlackStandIn, block_kit_problem
-from service.local.stack import EmbeddedStack
-from service.recovery.contract import RecoveryRequest
-from service.recovery.recovery import Recovery, RecoveryStatus
-from service.supplier.dummy import DummyVendor
+from service.example.supplier.dummy import DummyVendor
+from service.local.engine.stack import EmbeddedStack
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.standin.server import SlackStandIn, block_kit_problem
+from service.recovery.model.contract import RecoveryRequest
+from service.recovery.model.recovery import Recovery, RecoveryStatus
 from slack_app.app import build_app, desk_from_config
 from slack_app.desk import Lazy
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.recovery.dead_letter_preview import DeadLetter
-from service.recovery.dead_letter_queues import RECOVERY, DeadLetterReport, standard_queues
-from service.recovery.recovery import AuditEntry
+from service.recovery.dead_letters.preview import DeadLetter
+from service.recovery.dead_letters.queues import RECOVERY, DeadLetterReport, standard_queues
+from service.recovery.model.recovery import AuditEntry
 from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
 from slack_app.views.dead_letters import (
     dead_letter_blocks,

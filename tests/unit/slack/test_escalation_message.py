@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.recovery.escalation import Escalation
+from service.recovery.lifecycle.escalation import Escalation
 from slack_app.views.escalation_message import escalation_text
 from slack_app.views.escaping import user_group
 from tests.support.slack_safety import unsafe_spots

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from service.local.slack_standin import SlackStandIn
-from service.recovery.notifier import MessageMark, NotifierUnavailable
+from service.local.standin.server import SlackStandIn
+from service.recovery.ports.notifier import MessageMark, NotifierUnavailable
 from slack_app import notifier as slack_notifier
 from slack_app.notifier import SlackNotifier, SlackThreadPoster
 from slack_app.web import web_client

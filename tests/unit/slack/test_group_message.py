@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.recovery.notifier import CircuitClosedNotice
+from service.recovery.ports.notifier import CircuitClosedNotice
 from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
 from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
 from slack_app.views.limits import MAX_BLOCKS

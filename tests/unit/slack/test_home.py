@@ -13,15 +13,15 @@ from slack_sdk import WebClient
 
 from service.breaker.circuit_board import CircuitReading, reading_from_item
 from service.breaker.circuit_breaker import CircuitState
-from service.recovery.authorization import AccessPolicy
-from service.recovery.dead_letter_queues import DeadLetterReport, standard_queues
-from service.recovery.notifier import ChannelRouting
-from service.recovery.overview import Overview, overview_for
-from service.recovery.query import QueryError, RecoveryQuery
-from service.recovery.recovery import Recovery
-from service.recovery.routing_rules import parse_rules
-from service.recovery.store import ListFilter
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.dead_letters.queues import DeadLetterReport, standard_queues
+from service.recovery.lifecycle.overview import Overview, overview_for
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.recoveries import ListFilter
 from slack_app.desk import Desk
 from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
 from slack_app.listeners import home_tab

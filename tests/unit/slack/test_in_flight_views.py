@@ -14,17 +14,17 @@ from unittest.mock import Mock
 import pytest
 from slack_sdk import WebClient
 
-from service.local.slack_standin import block_kit_problem
-from service.recovery.authorization import AccessPolicy
-from service.recovery.in_flight import IN_FLIGHT, in_flight
-from service.recovery.notifier import ChannelRouting
-from service.recovery.overview import Overview, Role
-from service.recovery.query import RecoveryQuery
-from service.recovery.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.reminders import Reminder
-from service.recovery.routing_rules import parse_rules
-from service.recovery.store import RecoveryStore
-from service.recovery.team_access import TeamAccess
+from service.local.standin.server import block_kit_problem
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
+from service.recovery.lifecycle.overview import Overview, Role
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.lifecycle.reminders import Reminder
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.desk import Desk
 from slack_app.ids import HOME_FILTER, ROW_MENU
 from slack_app.listeners import home_tab, work

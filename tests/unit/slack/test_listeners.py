@@ -12,14 +12,14 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.authorization import AccessDecision, AccessPolicy
-from service.recovery.bulk import BulkReport
-from service.recovery.contract import Routing
-from service.recovery.notifier import ChannelRouting, MessageRef
-from service.recovery.recovery import AuditEntry, RecoveryStatus
-from service.recovery.routing_rules import RoutingRules, parse_rules
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessDecision, AccessPolicy
+from service.recovery.access.routing_rules import RoutingRules, parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from service.recovery.lifecycle.bulk import BulkReport
+from service.recovery.model.contract import Routing
+from service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.desk import Desk
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
 from slack_app.listeners import actions, replies, work

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.recovery.query import RecoveryQuery
-from service.recovery.recovery import AuditEntry, RecoveryStatus
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
 from slack_app.views.limits import MAX_BLOCKS
 from slack_app.views.listing import (

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from unittest.mock import Mock
 
 from service.cli.operator import Operator
-from service.recovery.actions import RecoveryActions
-from service.recovery.authorization import AccessPolicy
-from service.recovery.notifier import ChannelRouting
-from service.recovery.reconciler import Reconciler
-from service.recovery.recovery import RecoveryStatus
-from service.recovery.routing_rules import parse_rules
-from service.recovery.store import RecoveryStore
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.lifecycle.actions import RecoveryActions
+from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.model.recovery import RecoveryStatus
+from service.recovery.ports.notifier import ChannelRouting
+from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.desk import Desk
 from slack_app.ids import RECONCILE_NOW
 from slack_app.listeners.reconcile import reconcile_now

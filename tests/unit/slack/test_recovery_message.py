@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.recovery.recovery import RecoveryStatus
+from service.recovery.model.recovery import RecoveryStatus
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
 from slack_app.views.recovery_message import (

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from service.recovery.actions import ActionOutcome, ActionResult
-from service.recovery.bulk import BulkReport
-from service.recovery.query import RecoveryQuery
-from service.recovery.reminders import Reminder
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from service.recovery.lifecycle.bulk import BulkReport
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.lifecycle.reminders import Reminder
 from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
 from slack_app.views.ephemeral import (
     USAGE,

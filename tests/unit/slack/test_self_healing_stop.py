@@ -12,12 +12,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.recovery.authorization import AccessPolicy
-from service.recovery.healing_runs import HealingState
-from service.recovery.notifier import ChannelRouting
-from service.recovery.recovery import AuditEntry
-from service.recovery.routing_rules import parse_rules
-from service.recovery.team_access import TeamAccess
+from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import parse_rules
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.healing.runs import HealingState
+from service.recovery.model.recovery import AuditEntry
+from service.recovery.ports.notifier import ChannelRouting
 from slack_app.desk import Desk
 from slack_app.ids import STOP_HEALING
 from slack_app.listeners import actions, healing

@@ -10,8 +10,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.recovery.healing_runs import HealingState
-from service.recovery.notifier import NotifierUnavailable
+from service.recovery.healing.runs import HealingState
+from service.recovery.ports.notifier import NotifierUnavailable
 from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, STOP_HEALING, TAKE_ALL
 from slack_app.notifier import SlackHealingDisplay
 from slack_app.views.group_message import group_blocks

@@ -1,0 +1,64 @@
+"""Scale the real sleeps of moto's Step Functions interpreter (Retry, Wait, task-token timeouts).
+
+The ASL stays exactly as deployed; only the local clock runs faster. Every requested wait is
+recorded in seconds as the state machine asked for it, so tests can assert on backoff and
+retry-after without waiting for it. Where moto sleeps is the seam's business (``moto_seam``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from service.local.engine import moto_seam
+
+
+@dataclass
+class SleepLog:
+    """What the interpreter asked to sleep, unscaled: ("retry" | "wait" | "task_token", seconds)."""
+
+    scale: float
+    requests: list[tuple[str, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Threads alive before this stack: executions of an earlier stack still running in moto
+    #: (a paused order's Map polling its item, say) must not show up in this stack's log.
+    _earlier: frozenset[int] = field(default_factory=lambda: frozenset(map(id, threading.enumerate())))
+
+    def record(self, kind: str, seconds: float) -> None:
+        if id(threading.current_thread()) in self._earlier:
+            return
+        with self._lock:
+            self.requests.append((kind, float(seconds)))
+
+    def of_kind(self, kind: str) -> list[float]:
+        with self._lock:
+            return [seconds for k, seconds in self.requests if k == kind]
+
+
+@contextmanager
+def scaled_interpreter_sleeps(scale: float) -> Iterator[SleepLog]:
+    """Run moto's Retry and Wait sleeps at ``scale`` times their length (0.001 = a thousand times faster)."""
+    log = SleepLog(scale=scale)
+    with moto_seam.scaled_interpreter_sleeps(scale, log.record):
+        yield log
+
+
+@contextmanager
+def accelerated_breaker_clock(scale: float) -> Iterator[None]:
+    """Run the circuit breaker's clock 1/scale times faster, in step with the scaled Wait states.
+
+    An open period of 60 s then lasts 60 ms of real time, exactly as long as the Wait state that
+    waits for it.
+    """
+    from service.breaker import circuit_breaker
+
+    origin = time.time()
+    original = circuit_breaker.now
+    circuit_breaker.now = lambda: origin + (time.time() - origin) / scale
+    try:
+        yield
+    finally:
+        circuit_breaker.now = original

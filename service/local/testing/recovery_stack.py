@@ -1,0 +1,242 @@
+"""The recovery service alone in the embedded stack, with a team's own state machines beside it.
+
+What the pytest plugin's ``recovery_stack`` fixture is (``service/local/testing/pytest_plugin.py``):
+template.yaml deployed into moto with ``DeployOrderExample=false``, the Slack app pointed at a
+Slack stand-in, its bot token and signing secret in Secrets Manager, one person allowed to act.
+A team deploys its own definition beside it (its ``${RecoveryQueueUrl}`` replaced by the stack's
+recovery queue, its Lambda tasks answered by Python callables) and starts executions of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.local.engine.cfn_template import TEMPLATE_PATH
+from service.local.engine.lambda_dispatch import Handler
+from service.local.engine.own_workflows import deploy_function
+from service.local.engine.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
+from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn
+
+SUPPORT_PERSON = "U0SUPPORT"  # the one Slack user allowed to act
+RECOVERY_CHANNEL = "C0RECOVERIES"  # where every recovery is posted
+SIGNING_SECRET = "recovery-stack-signing-secret"
+BOT_TOKEN_SECRET = "recovery-ops/slack-bot-token"  # template.yaml's default secret names
+SIGNING_SECRET_NAME = "recovery-ops/slack-signing-secret"
+
+#: Placeholders of ``${...}`` left in a definition once everything known was substituted.
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+Definition = str | os.PathLike[str] | Mapping[str, Any]
+
+
+class DefinitionError(ValueError):
+    """A team's definition cannot be deployed as given (not found, not JSON, a placeholder left)."""
+
+
+def default_parameters(person: str = SUPPORT_PERSON, channel: str = RECOVERY_CHANNEL) -> dict[str, str]:
+    """template.yaml's parameters of a recovery stack: the service alone, one channel, one person."""
+    return {"DeployOrderExample": "false", "SlackDefaultChannel": channel, "SlackAllowedUserIds": person}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One execution of a team's state machine (what ``StateMachine.start`` returns)."""
+
+    arn: str
+    name: str
+    state_machine_arn: str
+
+
+@dataclass
+class StateMachine:
+    """A team's state machine deployed beside the recovery service."""
+
+    arn: str
+    name: str
+    functions: dict[str, str]  # placeholder -> the ARN of the function that answers it
+    _client: Any = field(repr=False)
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def start(self, input: Any = None, name: str | None = None) -> Execution:
+        """Start an execution with ``input`` (JSON-serialisable; default ``{}``), named ``name`` (default
+        ``<state machine>-<n>``: executions are always named)."""
+        name = name or f"{self.name}-{next(self._numbers)}"[:80]
+        started = self._client.start_execution(
+            stateMachineArn=self.arn, name=name, input=json.dumps({} if input is None else input)
+        )
+        return Execution(started["executionArn"], name, self.arn)
+
+
+@dataclass
+class RecoveryStack:
+    """The recovery service deployed into moto, and the Slack details its desk acts with."""
+
+    embedded: EmbeddedStack
+    slack: SlackStandIn
+    person: str = SUPPORT_PERSON
+    signing_secret: str = SIGNING_SECRET
+
+    @property
+    def queue_url(self) -> str:
+        """The recovery queue's URL: what ``${RecoveryQueueUrl}`` becomes in a deployed definition."""
+        return self.embedded.physical("RecoveryQueue")
+
+    @property
+    def queue_arn(self) -> str:
+        return self.embedded.arn("RecoveryQueue")
+
+    def client(self, service_name: str) -> Any:
+        """A boto3 client of the embedded stack (moto), e.g. ``client("stepfunctions")``."""
+        return self.embedded.client(service_name)
+
+    def deploy_state_machine(
+        self,
+        definition: Definition,
+        *,
+        name: str | None = None,
+        functions: Mapping[str, Handler | str] | None = None,
+        substitutions: Mapping[str, str] | None = None,
+        function_timeout_seconds: int = 10,
+    ) -> StateMachine:
+        """Create a state machine from ``definition``: an ASL file (a path, or a string that is not
+        JSON text), ASL text, or the definition as a dict.
+
+        As ``DefinitionSubstitutions`` would, ``${RecoveryQueueUrl}`` and ``${RecoveryQueueArn}``
+        become the stack's recovery queue, ``substitutions`` replace other placeholders, and each
+        placeholder of ``functions`` becomes the ARN of a Lambda function answered in-process by its
+        callable (or ``module.function`` path), called with the task's payload and a Lambda context;
+        an exception it raises is the task's error, named by the exception's class. A placeholder left
+        over is refused, naming it. ``name`` defaults to the file's name without ``.asl.json``."""
+        text, source = read_definition(definition)
+        machine_name = _NAME.sub("-", name or _name_of(source))[:80].strip("-") or "state-machine"
+        values = {"RecoveryQueueUrl": self.queue_url, "RecoveryQueueArn": self.queue_arn}
+        deployed_functions = {
+            placeholder: deploy_function(
+                self.embedded,
+                function_name(self.embedded.name, machine_name, placeholder),
+                handler,
+                timeout_seconds=function_timeout_seconds,
+            )
+            for placeholder, handler in (functions or {}).items()
+        }
+        values |= deployed_functions
+        values |= dict(substitutions or {})
+        text = substituted(text, values, source)
+        sfn = self.client("stepfunctions")
+        full_name = f"{self.embedded.name}-{machine_name}"[:80]
+        arn = sfn.create_state_machine(
+            name=full_name,
+            definition=text,
+            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{full_name}"[:140],
+        )["stateMachineArn"]
+        return StateMachine(arn, machine_name, deployed_functions, sfn)
+
+
+def substituted(text: str, values: Mapping[str, str], source: str = "the definition") -> str:
+    """``text`` with each ``${key}`` of ``values`` replaced; refused (``DefinitionError``) when a
+    placeholder is left or the result is not JSON."""
+    for key, value in values.items():
+        text = text.replace("${" + key + "}", str(value))
+    left = sorted(set(_PLACEHOLDER.findall(text)))
+    if left:
+        raise DefinitionError(
+            f"{source} still has {', '.join('${' + p + '}' for p in left)} after substitution: give "
+            "each one to deploy_state_machine, a Lambda task's in functions={...} (a callable that "
+            "answers it), any other in substitutions={...}"
+        )
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(f"{source} is not JSON: {exc}") from exc
+    return text
+
+
+def read_definition(definition: Definition) -> tuple[str, str]:
+    """The definition's text and what to call it in messages."""
+    if isinstance(definition, Mapping):
+        return json.dumps(definition), "the definition"
+    if isinstance(definition, str) and definition.lstrip().startswith("{"):
+        return definition, "the definition"
+    path = Path(definition)
+    if not path.is_file():
+        raise DefinitionError(f"no definition file at {path.resolve()}")
+    if path.suffix in (".yaml", ".yml"):  # SAM takes YAML definitions too
+        import yaml
+
+        return json.dumps(yaml.safe_load(path.read_text())), str(path)
+    return path.read_text(), str(path)
+
+
+def _name_of(source: str) -> str:
+    if source == "the definition":
+        return "state-machine"
+    name = Path(source).name
+    for suffix in (".asl.json", ".json", ".asl.yaml", ".yaml"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def function_name(stack_name: str, machine_name: str, placeholder: str) -> str:
+    """``<stack>-<machine>-<placeholder>``, shortened with a hash to Lambda's 64 characters."""
+    name = _NAME.sub("-", f"{stack_name}-{machine_name}-{placeholder}")
+    if len(name) <= 64:
+        return name
+    return f"{name[:55]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+@contextmanager
+def deployed_recovery_stack(
+    slack: SlackStandIn,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    person: str = SUPPORT_PERSON,
+    sleep_scale: float = 0.01,
+    quiet: bool = True,
+) -> Iterator[RecoveryStack]:
+    """template.yaml's recovery service in moto (``default_parameters`` under ``parameters``), the Slack
+    app at ``slack``, ``person`` allowed to act; Retry, Wait and task-token timeouts run ``sleep_scale``
+    times as long (a recovery step's ``TimeoutSeconds: 3600`` lasts 36 s). ``quiet`` keeps the
+    service's log lines below ERROR, its metrics off standard output, and moto's interpreter from
+    logging every task failure with its parse tree."""
+    if not TEMPLATE_PATH.is_file():  # a wheel carries the code, not template.yaml and infra/
+        raise FileNotFoundError(
+            f"no template.yaml at {TEMPLATE_PATH}: the recovery stack deploys the template of a "
+            'recovery-ops checkout; install one editable: pip install -e "path/to/recovery-ops[local]"'
+        )
+    parameters = {**default_parameters(person), **(parameters or {})}
+    # the stack's channels exist in its workspace before anything is posted there
+    slack.add_channels(
+        *(parameters.get(f"Slack{kind}Channel") for kind in ("Default", "Technical", "ClientData"))
+    )
+    secrets = {
+        parameters.get("SlackBotTokenSecretName", BOT_TOKEN_SECRET): LOCAL_BOT_TOKEN,
+        parameters.get("SlackSigningSecretName", SIGNING_SECRET_NAME): SIGNING_SECRET,
+    }
+    interpreter_logs = logging.getLogger("moto.stepfunctions")
+    level = interpreter_logs.level
+    if quiet:
+        interpreter_logs.setLevel(logging.CRITICAL)
+    try:
+        with embedded_stack(
+            parameters=parameters,
+            secrets=secrets,
+            environment={"SLACK_API_URL": slack.base_url},
+            sleep_scale=sleep_scale,
+            quiet=quiet,
+        ) as embedded:
+            try:
+                yield RecoveryStack(embedded, slack, person=person)
+            finally:
+                embedded.dispatcher.settle()  # the Slack app's lazy halves end before the stack goes
+    finally:
+        interpreter_logs.setLevel(level)

@@ -1,0 +1,287 @@
+"""Self-healing runs as stored: one item per circuit closing and recovery group.
+
+A run is what self-healing does for one group message after one closing of one circuit: how many
+of its recoveries it set out to resume, how many it resumed or found expired, whether someone
+stopped it and why it ended. It lives in the recoveries table (id ``heal-…``, no ``status``, so it
+stays out of the listing index). Every change is a conditional write: the run is created once
+(two rounds racing agree on one), stopped once (of two clicks on Stop only the first counts), and
+ended once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from service.conditional_writes import if_condition_holds
+from service.recovery.model.recovery import AuditEntry
+from service.recovery.storage.items import (
+    HEALING_PREFIX,
+    audit_entries,
+    audit_trail,
+    key,
+    number,
+    string,
+)
+
+
+class HealingState(StrEnum):
+    RESUMING = "RESUMING"  # resuming its recoveries, paced
+    STOPPED = "STOPPED"  # a person pressed Stop: the rest stay open for people
+    REOPENED = "REOPENED"  # the circuit opened again: the rest stay open, untouched
+    FINISHED = "FINISHED"  # nothing it may resume is left
+    INTERRUPTED = "INTERRUPTED"  # it failed again and again: the rest stay open for people
+
+    @property
+    def ended(self) -> bool:
+        return self is not HealingState.RESUMING
+
+
+@dataclass(frozen=True)
+class Closure:
+    """One closing of one circuit: what a self-healing run works for. ``closed_at`` is the breaker
+    item's ``changed_at`` when it closed (epoch seconds), so a circuit that opens and closes again
+    is a new closure, and the run of the old one sees the circuit is not its closure any more."""
+
+    dependency: str
+    closed_at: float
+
+    @property
+    def id(self) -> str:
+        return f"{self.dependency}@{self.closed_at:.3f}"
+
+
+def healing_id_for(closure: Closure, group_id: str) -> str:
+    return HEALING_PREFIX + hashlib.sha256(f"{closure.id}|{group_id}".encode()).hexdigest()[:32]
+
+
+def closure_item_id(closure: Closure) -> str:
+    """The item listing a closure's runs (one per group), so they are found without a scan."""
+    return HEALING_PREFIX + "closure-" + hashlib.sha256(closure.id.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class HealingRun:
+    healing_id: str
+    closure_id: str
+    dependency: str
+    group_id: str
+    state: HealingState
+    selected: int  # recoveries it set out to resume
+    resumed: int = 0
+    expired: int = 0
+    stopped_by: str | None = None
+    ended_why: str = ""
+    channel: str | None = None
+    ts: str | None = None
+    audit: tuple[AuditEntry, ...] = ()
+    announced: bool = False  # its group message and thread have been told it began
+    claimed_ids: frozenset[str] = frozenset()  # every recovery it set out to resume
+    counted_ids: frozenset[str] = frozenset()  # those whose outcome is in ``resumed`` / ``expired``
+
+    @property
+    def uncounted(self) -> frozenset[str]:
+        """Claimed but not counted: a round cut off between a resume and its count."""
+        return self.claimed_ids - self.counted_ids
+
+    @property
+    def left(self) -> int:
+        """What it did not resume (nor find expired): open for people."""
+        return max(0, self.selected - self.resumed - self.expired)
+
+
+class HealingRuns:
+    def __init__(self, table_name: str, client: Any, retention_seconds: int = 90 * 86400) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = retention_seconds
+
+    def start(
+        self,
+        closure: Closure,
+        group_id: str,
+        selected: int,
+        message: tuple[str, str] | None,
+        at: datetime,
+    ) -> tuple[HealingRun, bool]:
+        """The group's run for ``closure``, created with ``selected`` recoveries if it is new (the
+        second value: whether this call created it). The closure's index of runs is written first
+        (an idempotent set add), so a run whose creation's answer was lost is still found, ended
+        and stoppable; whether it was announced is on the run (``mark_announced``)."""
+        healing_id = healing_id_for(closure, group_id)
+        item: dict[str, Any] = {
+            "recovery_id": string(healing_id),
+            "closure_id": string(closure.id),
+            "dependency": string(closure.dependency),
+            "group_id": string(group_id),
+            "healing_state": string(HealingState.RESUMING),
+            "selected": number(selected),
+            "resumed": number(0),
+            "expired": number(0),
+            "started_at": string(at.isoformat(timespec="seconds")),
+            "expires_at": number(int(at.timestamp()) + self._retention),
+            "audit": audit_entries(),
+        }
+        if message is not None:
+            item["slack_channel"], item["slack_ts"] = string(message[0]), string(message[1])
+        # the closing lists the run before the run exists (adding to a set is idempotent): a round
+        # that dies between the two writes, or loses an answer, leaves no run the closing cannot end
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(closure_item_id(closure)),
+            UpdateExpression="ADD run_ids :id SET expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues={":id": {"SS": [healing_id]}, ":expires": item["expires_at"]},
+        )
+        created = if_condition_holds(
+            self._client.put_item,
+            TableName=self._table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(recovery_id)",
+        )
+        run = self.get(healing_id)
+        assert run is not None  # just written, or written by the round that won
+        return run, created is not None
+
+    def mark_announced(self, healing_id: str) -> None:
+        """Its group message and thread were told it began (a retried round does not tell again)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="SET announced = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+    def get_for(self, closure: Closure, group_id: str) -> HealingRun | None:
+        return self.get(healing_id_for(closure, group_id))
+
+    def of_closure(self, closure: Closure) -> dict[str, HealingRun]:
+        """Every run of ``closure``, by group id."""
+        item = self._client.get_item(
+            TableName=self._table, Key=key(closure_item_id(closure)), ConsistentRead=True
+        ).get("Item", {})
+        runs = [self.get(healing_id) for healing_id in sorted(item.get("run_ids", {}).get("SS", []))]
+        return {run.group_id: run for run in runs if run is not None}
+
+    def get(self, healing_id: str) -> HealingRun | None:
+        item = self._client.get_item(TableName=self._table, Key=key(healing_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return run_from_item(item) if item else None
+
+    def add_selected(self, healing_id: str, more: int) -> None:
+        """Recoveries of the group that paused after the run began and it resumes too."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="ADD selected :more",
+            ExpressionAttributeValues={":more": number(more)},
+        )
+
+    def note_claim(self, healing_id: str, recovery_id: str) -> None:
+        """``recovery_id`` is about to be resumed by this run (before the claim: nothing it resumes
+        goes uncounted, whatever cuts the round off)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="ADD claimed_ids :id",
+            ExpressionAttributeValues={":id": {"SS": [recovery_id]}},
+        )
+
+    def count(self, healing_id: str, recovery_id: str, resumed: bool) -> None:
+        """``recovery_id``'s outcome: resumed, or found expired. Counted once whatever retries it:
+        the count goes up only while the id is not yet among those counted."""
+        if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="ADD counted_ids :id, #outcome :one",
+            ConditionExpression="NOT contains(counted_ids, :rid)",
+            ExpressionAttributeNames={"#outcome": "resumed" if resumed else "expired"},
+            ExpressionAttributeValues={
+                ":id": {"SS": [recovery_id]},
+                ":one": number(1),
+                ":rid": string(recovery_id),
+            },
+        )
+
+    def stop(self, healing_id: str, actor: str, at: str) -> bool:
+        """RESUMING → STOPPED by ``actor``; False when it is not resuming any more (stopped already,
+        ended). The stop lands in the run's audit."""
+        return self._end(
+            healing_id,
+            HealingState.STOPPED,
+            f"stopped by {actor}",
+            AuditEntry(at, actor, "stop self-healing", HealingState.STOPPED),
+            stopped_by=actor,
+        )
+
+    def end(self, healing_id: str, state: HealingState, why: str, at: str) -> bool:
+        """RESUMING → ``state`` (REOPENED, FINISHED, INTERRUPTED); False when it had ended already."""
+        return self._end(healing_id, state, why, AuditEntry(at, "auto:circuit-closed", "end", state))
+
+    def record_denied(self, healing_id: str, entry: AuditEntry) -> None:
+        """A Stop by someone who may not act on the group: audited on the run, nothing else."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="SET audit = list_append(if_not_exists(audit, :none), :entry)",
+            ExpressionAttributeValues={":entry": audit_entries(entry), ":none": audit_entries()},
+        )
+
+    def _end(
+        self, healing_id: str, state: HealingState, why: str, entry: AuditEntry, stopped_by: str | None = None
+    ) -> bool:
+        values = {
+            ":state": string(state),
+            ":resuming": string(HealingState.RESUMING),
+            ":why": string(why),
+            ":at": string(entry.at),
+            ":entry": audit_entries(entry),
+            ":none": audit_entries(),
+        }
+        update = (
+            "SET healing_state = :state, ended_why = :why, ended_at = :at, "
+            "audit = list_append(if_not_exists(audit, :none), :entry)"
+        )
+        if stopped_by:
+            update += ", stopped_by = :by"
+            values[":by"] = string(stopped_by)
+        ended = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression=update,
+            ConditionExpression="healing_state = :resuming",
+            ExpressionAttributeValues=values,
+        )
+        return ended is not None
+
+
+def run_from_item(item: dict[str, Any]) -> HealingRun:
+    def text(name: str) -> str | None:
+        return item.get(name, {}).get("S")
+
+    def count(name: str) -> int:
+        return int(item.get(name, {}).get("N", 0))
+
+    return HealingRun(
+        healing_id=item["recovery_id"]["S"],
+        closure_id=text("closure_id") or "",
+        dependency=text("dependency") or "",
+        group_id=text("group_id") or "",
+        state=HealingState(text("healing_state")),
+        selected=count("selected"),
+        resumed=count("resumed"),
+        expired=count("expired"),
+        stopped_by=text("stopped_by"),
+        ended_why=text("ended_why") or "",
+        channel=text("slack_channel"),
+        ts=text("slack_ts"),
+        audit=tuple(audit_trail(item)),
+        announced=item.get("announced", {}).get("BOOL", False),
+        claimed_ids=frozenset(item.get("claimed_ids", {}).get("SS", [])),
+        counted_ids=frozenset(item.get("counted_ids", {}).get("SS", [])),
+    )

@@ -1,0 +1,448 @@
+"""Self-healing: once a dependency's circuit has closed and stayed closed, the recoveries its outage
+paused resume by themselves, paced, oldest first, with no click.
+
+What it touches: OPEN recoveries that name the circuit as their ``dependency`` and failed with one
+of the deployment's outage errors, whose routing rule heals itself (``self_healing``, else the
+stack's default). What it never touches: client-data recoveries (their data needs a person), a
+recovery someone owns, and a recovery of an execution a person already ran again with an edited
+input. Those stay open for people, and so does everything once someone presses Stop on the group
+message or the circuit opens again.
+
+Each resume goes through ``RecoveryActions`` as a click does (the same exactly-once claim, the
+same audit), with the actor ``auto:circuit-closed``; a throttled call backs off there and a dead
+token closes that recovery as EXPIRED. The work is done in rounds (``round``): a state machine
+(``infra/self_healing.asl.json``) waits the settle period, then calls round after round until one
+says it is done. A round reads everything afresh, so a round cut short by a crash or a time limit
+is simply followed by the next: a claim it made but could not finish is settled from Step
+Functions' record by the reconciler (resumed if its call landed, else open again and resumed by
+this round), what it did not reach is still OPEN, and no token is sent twice. A resume whose answer
+was lost stays in flight, and the run does not finish until a later round has settled it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from service.breaker.circuit_board import CircuitReading
+from service.breaker.circuit_breaker import CircuitState
+from service.observability import logger
+from service.recovery.access.routing_rules import RoutingRules
+from service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
+from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from service.recovery.lifecycle.reconciler import REOPENED, Reconciler
+from service.recovery.model.contract import Routing
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.ports.notifier import (
+    CircuitClosedNotice,
+    HealingNotice,
+    NotifierUnavailable,
+    RecoveryGroup,
+)
+from service.recovery.storage.groups import GroupStore
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound, RecoveryStore
+
+AUTO_ACTOR = "auto:circuit-closed"
+PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
+EDITED_ACTION = "edit and run again"
+SELECTION_LIMIT = 10_000
+
+
+class CircuitReader(Protocol):
+    def reading(self, dependency: str) -> CircuitReading: ...
+
+
+class HealingDisplay(Protocol):
+    """Where people see a run (the group message and its thread); failures there are not fatal."""
+
+    def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
+        """The group message with the run's notice (and Stop while it resumes)."""
+        ...
+
+    def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
+        """A reply in the group message's thread: how far the run is, or how it ended."""
+        ...
+
+
+def why_left_for_people(recovery: Recovery, heals_itself: bool, edited: bool) -> str | None:
+    """Why self-healing must not resume ``recovery`` (None: it may)."""
+    if recovery.routing is Routing.CLIENT_DATA:
+        return "its data needs a person (client-data)"
+    if recovery.owner:
+        return f"{recovery.owner} owns it"
+    if edited:
+        return "a person already ran this execution again with an edited input"
+    if not heals_itself:
+        return "its routing rule does not heal itself"
+    return None
+
+
+@dataclass
+class Pace:
+    """At most ``per_second`` resumes a second, evenly spaced (no burst on the vendor that just came
+    back, nor on Step Functions' SendTask* bucket)."""
+
+    per_second: float
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _next: float = 0.0
+
+    def wait(self) -> None:
+        now = self.clock()
+        if self._next > now:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = now + 1.0 / self.per_second
+
+
+@dataclass
+class RoundReport:
+    done: bool
+    resumed: int = 0
+    expired: int = 0
+    left_for_people: int = 0
+    carried_on: int = 0
+    in_flight: int = 0  # resumes whose answer was lost: settled by a later round, before the run ends
+    why: str = ""
+
+
+@dataclass
+class SelfHealing:
+    store: RecoveryStore
+    groups: GroupStore
+    runs: HealingRuns
+    actions: RecoveryActions
+    circuits: CircuitReader
+    rules: Callable[[], RoutingRules]
+    outage_errors: tuple[str, ...]
+    heals_by_default: bool
+    display: HealingDisplay
+    pace: Pace
+    reconciler: Reconciler
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    monotonic: Callable[[], float] = time.monotonic
+    check_every_seconds: float = 1.0
+    progress_every_seconds: float = 15.0
+    _edited: dict[str, bool] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ decisions
+    def heals_itself(self, recovery: Recovery) -> bool:
+        rule = (
+            self.rules()
+            .route(recovery.state_machine_arn, recovery.failed_state, recovery.error, recovery.routing)
+            .rule
+        )
+        if rule is not None and rule.self_healing is not None:
+            return rule.self_healing
+        return self.heals_by_default
+
+    def may_heal_any(self) -> bool:
+        """Whether any recovery could heal itself (the default, or one rule that says so)."""
+        return self.heals_by_default or any(rule.self_healing for rule in self.rules().rules)
+
+    def still_closed(self, closure: Closure) -> bool:
+        """The circuit is CLOSED and it is still the same closing (it has not opened in between)."""
+        reading = self.circuits.reading(closure.dependency)
+        since = reading.since.timestamp() if reading.since else 0.0
+        return reading.state is CircuitState.CLOSED and abs(since - closure.closed_at) < 0.001
+
+    def resumable(self, dependency: str) -> list[Recovery]:
+        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first."""
+        found: dict[str, Recovery] = {}
+        for error in self.outage_errors:
+            where = ListFilter(dependency=dependency, error=error)
+            for recovery in self.store.list_by_status(
+                RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT, oldest_first=True
+            ):
+                found[recovery.recovery_id] = recovery
+        return [
+            recovery
+            for recovery in sorted(found.values(), key=lambda r: r.sort_key)
+            if why_left_for_people(recovery, self.heals_itself(recovery), self._was_edited(recovery)) is None
+        ]
+
+    # ------------------------------------------------------------------ one round
+    def round(self, closure: Closure, budget_seconds: float) -> RoundReport:
+        """Resume for at most ``budget_seconds``; ``done`` once nothing is left to resume, someone
+        stopped every group, or the circuit opened again."""
+        if not self.still_closed(closure):
+            self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
+            return RoundReport(done=True, why="the circuit opened again")
+        report = RoundReport(done=False)
+        deadline = self.monotonic() + budget_seconds
+        report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
+        resumable = self.resumable(closure.dependency)
+        runs = self._runs_for(closure, resumable)
+        todo = [
+            r for r in resumable if r.group_id in runs and runs[r.group_id].state is HealingState.RESUMING
+        ]
+        report.left_for_people = len(resumable) - len(todo)
+        next_check = next_progress = self.monotonic()
+        next_progress += self.progress_every_seconds
+        done_ids: set[str] = set()
+        for recovery in todo:
+            now = self.monotonic()
+            if now >= deadline:
+                break
+            if now >= next_check:
+                if not self.still_closed(closure):
+                    self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
+                    report.done, report.why = True, "the circuit opened again"
+                    return report
+                runs = self._refresh(runs)
+                next_check = now + self.check_every_seconds
+            if now >= next_progress:
+                self._progress(closure, runs)
+                next_progress = now + self.progress_every_seconds
+            run = runs[recovery.group_id or ""]
+            if run.state is not HealingState.RESUMING:
+                continue  # someone pressed Stop on its group
+            self.pace.wait()
+            if self._resume(recovery, run, report):
+                done_ids.add(recovery.recovery_id)
+        runs = self._refresh(runs)
+        if not report.in_flight and all(r.recovery_id in done_ids for r in todo):
+            # every run of the closing, also those of groups an earlier round finished
+            self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left")
+            report.done, report.why = True, "nothing it may resume is left"
+        else:
+            self._progress(closure, runs)
+        return report
+
+    def probe(self, readings: list[CircuitReading], now: float, grace_seconds: float) -> list[str]:
+        """Resume one recovery of each circuit nobody probes, so that it probes: the ids resumed.
+
+        A circuit closes only when a caller's probe succeeds. When every execution that waited for
+        it has paused for a person and nothing new calls, nobody probes, and the circuit (and so
+        self-healing) would wait for the next caller. So for a circuit OPEN ``grace_seconds`` past
+        the end of its open period, or HALF_OPEN that long past its probe's lease (its probe died),
+        with no caller taking the probe it could have, the oldest recovery
+        self-healing may resume is resumed (actor ``auto:circuit-probe``): its execution asks the
+        circuit, becomes the probe and calls the dependency. If the dependency answers, the circuit
+        closes and self-healing resumes the rest; if not, it opens again and the probe's execution
+        pauses again, to be tried after the next open period."""
+        probed = []
+        for reading in readings:
+            since = reading.probeable_since  # OPEN: its open period's end; HALF_OPEN: its lease's end
+            if since is None or now < since.timestamp() + grace_seconds:
+                continue  # closed, or callers may still take the probe
+            resumable = self.resumable(reading.dependency)
+            if not resumable:
+                continue
+            oldest = resumable[0]
+            result = self.actions.run_again(
+                oldest.recovery_id,
+                PROBE_ACTOR,
+                show=not self.groups.shares_message(oldest),
+                audit_detail={"probe": reading.dependency},
+            )
+            logger.info(
+                "circuit nobody probed: a recovery resumed to probe it",
+                dependency=reading.dependency,
+                recovery_id=oldest.recovery_id,
+                outcome=str(result.outcome),
+            )
+            if result.outcome is ActionOutcome.RESUMED:
+                probed.append(oldest.recovery_id)
+        return probed
+
+    def abandon(self, closure: Closure, why: str) -> None:
+        """Rounds failed again and again: end every run of ``closure``, leaving the rest to people."""
+        self._end_all(closure, HealingState.INTERRUPTED, why)
+
+    # ------------------------------------------------------------------ steps
+    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport) -> bool:
+        """Resume one recovery; False while its outcome is not known (it stays in flight)."""
+        shares_message = self.groups.shares_message(recovery)
+        self.runs.note_claim(run.healing_id, recovery.recovery_id)
+        result = self.actions.run_again(
+            recovery.recovery_id,
+            AUTO_ACTOR,
+            show=not shares_message,  # a group message shows the run's progress instead
+            audit_detail={"closure": run.closure_id},
+        )
+        if result.outcome is ActionOutcome.RESUMED:
+            report.resumed += 1
+            self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
+        elif result.outcome is ActionOutcome.EXPIRED:
+            report.expired += 1
+            self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
+        elif result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
+            report.in_flight += 1
+            return False
+        else:  # a person's click won, or Step Functions refused: it is theirs, or open again
+            report.left_for_people += 1
+        return True
+
+    def _carry_on_interrupted(self, closure: Closure) -> tuple[int, int]:
+        """Settle the claims self-healing made but an interrupted round did not finish, from Step
+        Functions' record (never by sending again): those of this closing at once (the round that
+        made them has ended: this is its retry), another closing's once their lease has run out.
+        How many were settled, and how many the record could not tell yet."""
+        carried = unsettled = 0
+        now = self.clock()
+        claimed = self.store.list_by_status(
+            RecoveryStatus.RESUMING, ListFilter(dependency=closure.dependency), limit=SELECTION_LIMIT
+        )
+        for recovery in claimed:
+            claim = recovery.claim
+            if claim is None or claim.actor not in (AUTO_ACTOR, PROBE_ACTOR):
+                continue  # a person's click under way: the reconciler settles it if its process dies
+            ours = claim.detail.get("closure") == closure.id
+            if not ours and not recovery.lease_expired(now):
+                continue  # another closing's run may still be making this call
+            settled = self.reconciler.settle(recovery.recovery_id, actor=AUTO_ACTOR, holder_gone=ours)
+            status = settled.recovery.status if settled.recovery is not None else None
+            run = self.runs.get_for(closure, recovery.group_id or "") if ours else None
+            if run is not None and status is RecoveryStatus.RESUMED:
+                self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
+            elif run is not None and status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
+                self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
+            if status is RecoveryStatus.RESUMING:
+                unsettled += 1
+            else:
+                carried += 1
+            logger.info(
+                "interrupted resume settled from the record",
+                recovery_id=recovery.recovery_id,
+                settled=settled.result,
+                reopened=settled.result == REOPENED,
+            )
+        return carried, unsettled
+
+    def _runs_for(self, closure: Closure, resumable: list[Recovery]) -> dict[str, HealingRun]:
+        """Each group's run for the closure: created (and announced) for a group seen the first time;
+        a later round's newcomers are added to its count."""
+        by_group: dict[str, list[Recovery]] = defaultdict(list)
+        for recovery in resumable:
+            by_group[recovery.group_id or ""].append(recovery)
+        runs: dict[str, HealingRun] = {}
+        for group_id, members in by_group.items():
+            state = self.groups.get(group_id) if group_id else None
+            message = (state.channel, state.ts) if state and state.channel and state.ts else None
+            run, created = self.runs.start(closure, group_id, len(members), message, self.clock())
+            if not created and run.state is HealingState.RESUMING:
+                pending = self._unseen(run, members)
+                if pending:
+                    self.runs.add_selected(run.healing_id, pending)
+                    run = self.runs.get(run.healing_id) or run
+            runs[group_id] = run
+            if (created or not run.announced) and run.state is HealingState.RESUMING:
+                self._show(closure, run, members)  # also a run whose creation's answer was lost
+                self._thread(run, closure)
+                self.runs.mark_announced(run.healing_id)
+        return runs
+
+    def _unseen(self, run: HealingRun, members: list[Recovery]) -> int:
+        """Open members beyond what the run counted: recoveries that paused after it began."""
+        return max(0, len(members) - run.left)
+
+    def _refresh(self, runs: dict[str, HealingRun]) -> dict[str, HealingRun]:
+        return {group_id: self.runs.get(run.healing_id) or run for group_id, run in runs.items()}
+
+    def _progress(self, closure: Closure, runs: dict[str, HealingRun]) -> None:
+        for run in runs.values():
+            if run.state is HealingState.RESUMING:
+                self._thread(run, closure)
+
+    def _end_all(
+        self,
+        closure: Closure,
+        state: HealingState,
+        why: str,
+        runs: dict[str, HealingRun] | None = None,
+    ) -> None:
+        at = self.clock().isoformat(timespec="seconds")
+        for run in (runs or self.runs.of_closure(closure)).values():
+            if run.state is not HealingState.RESUMING:
+                continue
+            self._count_the_uncounted(run)
+            if not self.runs.end(run.healing_id, state, why, at):
+                continue
+            ended = self.runs.get(run.healing_id) or run
+            members, _ = self._open_members(ended.group_id)
+            self._show(closure, ended, members)
+            self._thread(ended, closure)
+            logger.info(
+                "self-healing run ended",
+                dependency=closure.dependency,
+                group_id=ended.group_id,
+                state=str(state),
+                resumed=ended.resumed,
+                expired=ended.expired,
+                left=ended.left,
+            )
+
+    def _count_the_uncounted(self, run: HealingRun) -> None:
+        """What a cut-off round resumed but did not count is counted from the stored outcome, so the
+        final count is exact."""
+        current = self.runs.get(run.healing_id) or run
+        for recovery_id in sorted(current.uncounted):
+            try:
+                status = self.store.get(recovery_id).status
+            except RecoveryNotFound:
+                continue
+            if status is RecoveryStatus.RESUMED:
+                self.runs.count(run.healing_id, recovery_id, resumed=True)
+            elif status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
+                self.runs.count(run.healing_id, recovery_id, resumed=False)
+
+    def _open_members(self, group_id: str) -> tuple[list[Recovery], int]:
+        if not group_id:
+            return [], 0
+        members = self.store.list_by_status(RecoveryStatus.OPEN, ListFilter(group_id=group_id), limit=5)
+        return members, len(members)
+
+    def _show(self, closure: Closure, run: HealingRun, members: list[Recovery]) -> None:
+        state = self.groups.get(run.group_id) if run.group_id else None
+        if state is None or state.count <= 1 or not (state.channel and state.ts):
+            return  # a recovery of its own shows its outcome on its own message
+        view = RecoveryGroup.of(state, members)
+        notice = CircuitClosedNotice(
+            closure.dependency,
+            datetime.fromtimestamp(closure.closed_at, UTC).isoformat(timespec="seconds"),
+            waiting=run.left,
+            healing=self._notice(run),
+        )
+        try:
+            self.display.show(view, state.channel, state.ts, notice)
+        except NotifierUnavailable as exc:
+            logger.warning("self-healing: group message not updated", group_id=run.group_id, error=str(exc))
+
+    def _thread(self, run: HealingRun, closure: Closure) -> None:
+        if not (run.channel and run.ts):
+            return
+        state = self.groups.get(run.group_id) if run.group_id else None
+        if state is None or state.count <= 1:
+            return
+        try:
+            self.display.progress(run.channel, run.ts, self._notice(run), closure.dependency)
+        except NotifierUnavailable as exc:
+            logger.warning("self-healing: progress not posted", group_id=run.group_id, error=str(exc))
+
+    def _notice(self, run: HealingRun) -> HealingNotice:
+        return HealingNotice(
+            healing_id=run.healing_id,
+            state=str(run.state),
+            selected=run.selected,
+            resumed=run.resumed,
+            expired=run.expired,
+            per_second=self.pace.per_second,
+            ended_why=run.ended_why,
+            stopped_by=run.stopped_by,
+        )
+
+    def _was_edited(self, recovery: Recovery) -> bool:
+        """Whether a person ran this recovery's execution again with an edited input before."""
+        if recovery.recovery_id not in self._edited:
+            self._edited[recovery.recovery_id] = any(
+                entry.action == EDITED_ACTION
+                for earlier in self.store.for_execution(recovery.execution_arn)
+                if earlier.recovery_id != recovery.recovery_id
+                for entry in earlier.audit
+            )
+        return self._edited[recovery.recovery_id]

@@ -1,0 +1,204 @@
+"""Recovery intake: store each paused task once and make sure its Slack message exists once.
+
+Per batch of contract messages: every recovery is written with a conditional put (a redelivered
+message finds its item and is not stored again); recoveries whose message is not yet posted are
+grouped by state machine, state and error within a window (the window each was first stored in:
+a message delivered again in a later window comes back to its group). A group's first recovery
+gets its own message with its own buttons; later members turn that message into a group message
+whose count and latest examples are kept current. One chat call per group per batch, whatever the
+burst.
+
+The channel of a group's message is chosen once, when it is first posted, for the group's first
+recovery, by the routing rules (``service.recovery.access.routing_rules``; without a matching rule, the
+stack's technical / client-data / default channels). Only the channel is decided by the rules in
+this version: a rule's team, viewers and escalation are not yet acted on.
+
+If the chat tool is unavailable the recoveries stay stored (OPEN, not yet posted) and the caller
+is told which ones to retry; nothing is lost.
+
+A group's message is posted once. The collector that posts it holds a claim on the group with a
+lease (``posting_lease_seconds``, ``GroupStore.claim_posting``); the message carries the group's
+mark in its Slack metadata (``MessageMark.group``). A collector that claims after an earlier
+claim (whose collector crashed, or whose post failed) first reads the channel's history since
+that claim: a message with the group's mark found there is recorded as the group's message, not
+posted again. It posts only when the history shows none; history it cannot read leaves the
+recoveries for SQS to deliver again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from service.observability import logger
+from service.recovery.access.routing_rules import RoutingRulesSource
+from service.recovery.model.contract import RecoveryRequest
+from service.recovery.model.recovery import Recovery
+from service.recovery.ports.notifier import (
+    MessageMark,
+    MessageRef,
+    Notifier,
+    NotifierUnavailable,
+    RecoveryGroup,
+)
+from service.recovery.storage.groups import GroupState, GroupStore, PostingClaim, group_id_for, window_start
+from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
+
+# how far before a claim the channel is searched for its message: the collector's clock and
+# Slack's (which stamps the message's ts) may differ a little
+CLOCK_MARGIN = timedelta(seconds=60)
+
+
+@dataclass
+class IntakeReport:
+    stored: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    posted: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # groups whose message, already in Slack, was recorded
+    slack_calls: int = 0
+    retry: dict[str, str] = field(default_factory=dict)  # recovery id → why it must be retried
+
+
+@dataclass
+class RecoveryIntake:
+    store: RecoveryStore
+    groups: GroupStore
+    notifier: Notifier
+    routes: RoutingRulesSource  # the channel of each group's message (the rules, else the stack's channels)
+    group_window_seconds: int = 600
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    claimant: str = field(default_factory=lambda: uuid.uuid4().hex)
+    posting_lease_seconds: float = 60  # how long a claim on posting a group's message holds
+
+    def receive(self, requests: list[tuple[RecoveryRequest, int]]) -> IntakeReport:
+        """``requests``: contract messages with how many times SQS has delivered each."""
+        report = IntakeReport()
+        to_post = [r for r in (self.store_one(req, count, report) for req, count in requests) if r]
+        self.notify(to_post, report)
+        return report
+
+    def store_one(
+        self, request: RecoveryRequest, receive_count: int, report: IntakeReport
+    ) -> Recovery | None:
+        """Store the recovery once. Returns it when its message still has to be posted."""
+        recovery = Recovery.from_request(request, self.clock(), attempts=receive_count)
+        if self.store.create_if_absent(recovery):
+            report.stored.append(recovery.recovery_id)
+            return recovery
+        try:
+            existing = self.store.get(recovery.recovery_id)
+        except RecoveryNotFound:  # expired by TTL between the two calls: nothing left to post
+            report.duplicates.append(recovery.recovery_id)
+            return None
+        if existing.posted or existing.status.is_closed:
+            report.duplicates.append(recovery.recovery_id)
+            return None
+        return existing  # stored by an earlier delivery whose message could not be posted
+
+    def notify(self, recoveries: list[Recovery], report: IntakeReport) -> None:
+        """One chat call per group of recoveries (same state machine, state, error and window).
+
+        A recovery's window is the one it was first stored in (``created_at``), not the delivery's:
+        a message delivered again in a later window finds the group its first delivery claimed,
+        and so the message that delivery may have posted before it failed."""
+        at = self.clock()
+        by_group: dict[str, list[Recovery]] = defaultdict(list)
+        for recovery in recoveries:
+            by_group[group_id_for(recovery, self.group_window_seconds, _stored_at(recovery))].append(recovery)
+        for group_id, members in by_group.items():
+            self._notify(group_id, members, at, report)
+
+    def _notify(self, group_id: str, members: list[Recovery], at: datetime, report: IntakeReport) -> None:
+        state = self.groups.add_members(group_id, members, at)
+        claim: PostingClaim | None = None
+        try:
+            if state.ts and state.channel:
+                message = MessageRef(state.channel, state.ts)
+                report.slack_calls += 1
+                self.notifier.update_group(self._view(state, members), message)
+            else:
+                claim = self.groups.claim_posting(
+                    group_id,
+                    self.claimant,
+                    self._route(group_id, members),
+                    at,
+                    timedelta(seconds=self.posting_lease_seconds),
+                    earliest=window_start(self.group_window_seconds, _stored_at(members[0])),
+                )
+                if claim is None:
+                    for member in members:
+                        report.retry[member.recovery_id] = "another collector is posting this group's message"
+                    return
+                message = self._post_first(group_id, state, members, claim, report)
+        except NotifierUnavailable as exc:
+            logger.warning("chat unavailable: recoveries stored, message not posted", error=str(exc))
+            if claim is not None:
+                self.groups.release_posting(group_id, self.claimant)
+            for member in members:
+                report.retry[member.recovery_id] = f"chat unavailable: {exc}"
+            return
+        for member in members:
+            self.store.mark_posted(member.recovery_id, message.channel, message.ts, group_id)
+            report.posted.append(member.recovery_id)
+
+    def _route(self, group_id: str, members: list[Recovery]) -> str:
+        """The channel the routing rules choose for the group's first recovery."""
+        first = members[0]
+        decision = self.routes.route(first.state_machine_arn, first.failed_state, first.error, first.routing)
+        logger.info(
+            "recovery routed",
+            group_id=group_id,
+            channel=decision.channel,
+            rule=decision.rule.name if decision.rule else None,
+            why=decision.explain(),
+        )
+        return decision.channel
+
+    def _post_first(
+        self,
+        group_id: str,
+        state: GroupState,
+        members: list[Recovery],
+        claim: PostingClaim,
+        report: IntakeReport,
+    ) -> MessageRef:
+        """The group's message, posted under ``claim``; after an earlier claim, the message that one
+        posted if the channel's history has it (``NotifierUnavailable`` if it cannot be read)."""
+        mark = MessageMark.group(group_id)
+        if claim.since is not None:
+            report.slack_calls += 1
+            found = self.notifier.find_posted(claim.channel, claim.since - CLOCK_MARGIN, mark)
+            if found is not None:
+                logger.info("group message found in Slack: recorded, not posted again", group_id=group_id)
+                self.groups.set_message(group_id, found.channel, found.ts)
+                report.found.append(group_id)
+                if state.count > 1:  # it may show fewer recoveries than the group has now
+                    report.slack_calls += 1
+                    self.notifier.update_group(self._view(state, members), found)
+                return found
+        report.slack_calls += 1
+        if state.count == 1:
+            message = self.notifier.post_recovery(members[0], claim.channel, mark)
+        else:
+            message = self.notifier.post_group(self._view(state, members), claim.channel)
+        self.groups.set_message(group_id, message.channel, message.ts)
+        return message
+
+    def _view(self, state: GroupState, members: list[Recovery]) -> RecoveryGroup:
+        first = members[0]
+        return RecoveryGroup(
+            group_id=state.group_id,
+            state_machine_arn=first.state_machine_arn,
+            failed_state=first.failed_state,
+            error=first.error,
+            count=state.count,
+            latest=members[-5:],
+        )
+
+
+def _stored_at(recovery: Recovery) -> datetime:
+    """When the collector first stored ``recovery``: the window its group is in."""
+    return datetime.fromisoformat(recovery.created_at)

@@ -1,0 +1,478 @@
+"""Run again and Reject: the only code that hands a task token back to its workflow.
+
+Exactly once, on the product's own account: a recovery moves OPEN → RESUMING with a conditional
+write (the claim) before any call is made, so of two clicks (two people, a double click, Slack
+retrying the request, the CLI and Slack at once) only the first reaches Step Functions; the others
+are told who is handling it. The claim is a lease: it names its holder (one action in one process)
+and lasts ``lease_seconds``; the holder renews it before each call that would outlive it and makes
+no call once it has lost it. A claim whose process is gone is settled by the reconciler
+(``reconciler.py``) from Step Functions' own record, never by sending again.
+
+Then the call, through the task-token port (``task_tokens.py``): success with the step's input (or
+the edited one), or failure with ``RecoveryRejected``; a throttled call is tried again after a
+jittered pause. The answers:
+- accepted: RESUMED or REJECTED, audited;
+- a dead token (the step timed out, the execution was stopped or redriven elsewhere): EXPIRED;
+- refused for another reason (nothing happened): RESUMING → OPEN, so someone can try again;
+- no answer (a timeout, a dropped connection): unknown, never "refused". The execution's record
+  is asked at once; what it cannot tell yet stays in flight, under its lease, for the reconciler.
+
+A fault after the call (the outcome write throttled, a read that fails) never turns what Step
+Functions accepted into anything else: the recovery stays in flight and is settled from the record.
+The Slack app, the CLI and bulk actions all go through here; every attempt lands in the audit.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any, Protocol
+
+from service import observability
+from service.observability import logger
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
+from service.recovery.storage.recoveries import DISPLAY_GRACE, STORE_FAULTS, RecoveryNotFound, RecoveryStore
+
+REJECTED_ERROR = "RecoveryRejected"
+CAUSE_LIMIT = 32768  # SendTaskFailure's cause limit
+DENIED = "DENIED"
+
+
+class _Unchanged:
+    """The input of a plain Run again: the step's own (distinct from an edit to JSON ``null``)."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+class ActionOutcome(StrEnum):
+    RESUMED = "RESUMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # the token was dead: nothing to resume any more
+    ALREADY_HANDLED = "ALREADY_HANDLED"  # someone else's click won
+    NOT_FOUND = "NOT_FOUND"
+    FAILED = "FAILED"  # Step Functions refused for another reason; the recovery is open again
+    IN_FLIGHT = "IN_FLIGHT"  # not known yet: the recovery stays in flight until settled from the record
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: ActionOutcome
+    recovery: Recovery | None
+    detail: str = ""
+    handled_by: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome in (ActionOutcome.RESUMED, ActionOutcome.REJECTED)
+
+
+class Settler(Protocol):
+    """Settles an in-flight recovery from Step Functions' record (``reconciler.Reconciler``)."""
+
+    def settle_claim(self, recovery: Recovery, owner: str) -> ActionResult | None:
+        """The outcome the record proves for ``owner``'s claim, stored and shown; None when the
+        record cannot tell yet (the recovery stays in flight)."""
+        ...
+
+
+class OutcomeDisplay(Protocol):
+    """Where a closed recovery's outcome is shown (its Slack message). A failure raises: the
+    recovery is marked for the reconciler, which carries the update on."""
+
+    def show_outcome(self, recovery: Recovery) -> None: ...
+
+
+@dataclass(frozen=True)
+class ThrottleBackoff:
+    """SendTask* calls share a token bucket per account: back off on throttling, with full jitter."""
+
+    attempts: int = 8
+    base_seconds: float = 0.2
+    max_seconds: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt)))
+
+
+#: how long a claim holds a recovery before the reconciler may settle it; longer than any one
+#: call to Step Functions (botocore's timeouts and retries), far shorter than a person waits
+LEASE_SECONDS = 120
+#: a call is made only with at least this much of the lease left (else the lease is renewed first)
+CALL_BUDGET_SECONDS = 60
+OUTCOME_WRITE_ATTEMPTS = 3
+
+
+class RecoveryActions:
+    def __init__(
+        self,
+        store: RecoveryStore,
+        tokens: TaskTokens,
+        display: OutcomeDisplay | None = None,
+        backoff: ThrottleBackoff | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        settler: Settler | None = None,
+        lease_seconds: int = LEASE_SECONDS,
+    ) -> None:
+        self.store = store
+        self._tokens = tokens
+        self._display = display
+        self._backoff = backoff or ThrottleBackoff()
+        self._clock = clock
+        self.settler = settler
+        self._lease = timedelta(seconds=lease_seconds)
+
+    # ------------------------------------------------------------------ actions
+    def run_again(
+        self,
+        recovery_id: str,
+        actor: str,
+        new_input: Any = UNCHANGED,
+        diff: str | None = None,
+        show: bool = True,
+        audit_detail: dict[str, str] | None = None,
+        show_later: bool = False,
+    ) -> ActionResult:
+        """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
+        ``null`` included, whose ``diff`` is audited). ``audit_detail`` joins the claim's audit entry
+        (self-healing names the circuit closing it acts for). ``show_later``: the caller shows the
+        outcome itself afterwards (a bulk run's refresh); until it does the recovery is due for the
+        reconciler's display check, as with ``show``."""
+        edited = new_input is not UNCHANGED
+        action = "edit and run again" if edited else "run again"
+        detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
+        owner = _claim_id()
+        claimed = self._claim(recovery_id, actor, action, detail, owner)
+        if isinstance(claimed, ActionResult):
+            return claimed
+        output = json.dumps(new_input if edited else claimed.input, ensure_ascii=False)
+        return self._finish(
+            claimed,
+            owner,
+            actor,
+            action,
+            lambda: self._tokens.send_success(claimed.task_token, output),
+            RecoveryStatus.RESUMED,
+            {},
+            show,
+            mark=show or show_later,
+        )
+
+    def reject(
+        self,
+        recovery_id: str,
+        actor: str,
+        reason: str | None = None,
+        show: bool = True,
+        show_later: bool = False,
+    ) -> ActionResult:
+        """Fail the paused step with ``RecoveryRejected``: the workflow compensates."""
+        detail = {"reason": reason} if reason else {}
+        owner = _claim_id()
+        claimed = self._claim(recovery_id, actor, "reject", detail, owner)
+        if isinstance(claimed, ActionResult):
+            return claimed
+        cause = f"Rejected by {actor}" + (f": {reason}" if reason else " (no reason given)")
+        return self._finish(
+            claimed,
+            owner,
+            actor,
+            "reject",
+            lambda: self._tokens.send_failure(claimed.task_token, REJECTED_ERROR, cause[:CAUSE_LIMIT]),
+            RecoveryStatus.REJECTED,
+            detail,
+            show,
+            mark=show or show_later,
+        )
+
+    def show(self, recovery: Recovery) -> None:
+        """Show a recovery's stored state where its message is (if there is a display). When that
+        fails, the recovery is marked so the reconciler carries the update on."""
+        if self._display is not None:
+            show_stored_outcome(self._display, self.store, recovery, self._clock())
+
+    def record_denied(self, recovery_id: str, actor: str, action: str, why: str) -> None:
+        """An attempt by someone not allowed to act: audited, nothing else happens."""
+        self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
+
+    # ------------------------------------------------------------------ steps
+    def _claim(
+        self, recovery_id: str, actor: str, action: str, detail: dict, owner: str
+    ) -> Recovery | ActionResult:
+        """OPEN → RESUMING under ``owner``'s lease, or why not (closed, being handled, unknown).
+        A claim whose answer was lost is read back: the lease names who holds it."""
+        now = self._clock()
+        entry = AuditEntry(self._now(), actor, action, RecoveryStatus.RESUMING, detail)
+        try:
+            claimed = self.store.claim(recovery_id, entry, owner, now + self._lease, at=now)
+        except STORE_FAULTS as exc:  # the write may have landed: the item says
+            logger.warning("claim's answer lost; reading it back", recovery_id=recovery_id, error=str(exc))
+            claimed = None
+            lost = exc
+        else:
+            lost = None
+            if claimed is not None:
+                return claimed
+        try:
+            current = self.store.get(recovery_id)
+        except RecoveryNotFound:
+            return ActionResult(
+                ActionOutcome.NOT_FOUND, None, f"No recovery {recovery_id} (closed long ago?)"
+            )
+        except STORE_FAULTS as exc:  # neither the claim nor the read answered
+            if lost is None:
+                raise
+            logger.warning("claim unknown: nothing sent", recovery_id=recovery_id, error=str(exc))
+            return ActionResult(
+                ActionOutcome.IN_FLIGHT,
+                None,
+                "the recovery store did not answer, so nothing was sent to Step Functions. If the claim "
+                "was stored, the recovery shows as in flight and is reopened within a few minutes",
+            )
+        if current.status is RecoveryStatus.RESUMING and current.lease_owner == owner:
+            return current  # ours: the claim landed and its answer was lost
+        if lost is not None and current.status is RecoveryStatus.OPEN:
+            raise lost  # the claim did not land: nothing was sent, the recovery is open as it was
+        by = current.last_actor
+        if current.status is RecoveryStatus.RESUMING:
+            text = "is already being handled"
+        else:
+            text = f"is already closed ({current.status.lower()})"
+        return ActionResult(ActionOutcome.ALREADY_HANDLED, current, text, handled_by=by)
+
+    def _finish(
+        self,
+        recovery: Recovery,
+        owner: str,
+        actor: str,
+        action: str,
+        call: Callable[[], TokenOutcome],
+        success: RecoveryStatus,
+        detail: dict,
+        show: bool,
+        mark: bool = True,
+    ) -> ActionResult:
+        """``show``: show the outcome now; ``mark``: until it is shown, it is due for the reconciler."""
+        answer = self._call_with_backoff(recovery, owner, call)
+        if answer is None:  # the lease was lost before a call could be made: someone else settles it
+            return self._current(recovery, ActionOutcome.IN_FLIGHT, "its claim ran out before the call")
+        code, message = answer.code, answer.message
+        if answer.result is TokenResult.ACCEPTED:
+            outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
+            return self._close(recovery, owner, actor, action, success, detail, outcome, show, mark=mark)
+        if answer.result is TokenResult.DEAD:
+            why = dead_token_explanation(code)
+            return self._close(
+                recovery,
+                owner,
+                actor,
+                action,
+                RecoveryStatus.EXPIRED,
+                {**detail, "error": code, "why": why},
+                ActionOutcome.EXPIRED,
+                show,
+                why,
+                mark=mark,
+            )
+        if answer.result is TokenResult.UNKNOWN:
+            return self._unknown(recovery, owner, actor, action, code, message)
+        entry = AuditEntry(self._now(), actor, action, "FAILED", {"error": code, "message": message[:500]})
+        reopened = self._write(
+            lambda: self.store.transition(
+                recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry, lease_owner=owner
+            )
+        )
+        if not reopened:
+            return self._current(recovery, ActionOutcome.IN_FLIGHT, "Step Functions refused the call")
+        return ActionResult(
+            ActionOutcome.FAILED,
+            self._read(recovery),
+            f"Step Functions did not accept the call ({code}: {message[:200]}). "
+            "Nothing was resumed; the recovery is open again.",
+        )
+
+    def _unknown(
+        self, recovery: Recovery, owner: str, actor: str, action: str, code: str, message: str
+    ) -> ActionResult:
+        """No answer came: the call may have landed. Ask the record; never send again on a guess."""
+        self._write(
+            lambda: self.store.append_audit(
+                recovery.recovery_id,
+                AuditEntry(self._now(), actor, action, "UNKNOWN", {"error": code, "message": message[:500]}),
+            )
+        )
+        if self.settler is not None:
+            try:
+                settled = self.settler.settle_claim(recovery, owner)
+            except Exception as exc:  # noqa: BLE001 - the reconciler settles it when the lease ends
+                logger.warning("could not settle at once", recovery_id=recovery.recovery_id, error=str(exc))
+                settled = None
+            if settled is not None:
+                return settled
+        return self._current(
+            recovery,
+            ActionOutcome.IN_FLIGHT,
+            f"Step Functions did not answer ({code}), so it is not known yet whether the call landed. "
+            "Nothing will be sent again: the recovery stays in flight and is settled from Step Functions' "
+            "record of the execution within a few minutes",
+        )
+
+    def _call_with_backoff(
+        self, recovery: Recovery, owner: str, call: Callable[[], TokenOutcome]
+    ) -> TokenOutcome | None:
+        """The call's answer; a throttled one is tried again after a pause, up to the backoff's
+        attempts (the last throttled answer is then the answer: a refusal like any other). None
+        when the lease was lost before a call: no call is made without it."""
+        lease_until = datetime.fromisoformat(recovery.lease_until) if recovery.lease_until else self._clock()
+        for attempt in range(self._backoff.attempts):
+            if (lease_until - self._clock()).total_seconds() < CALL_BUDGET_SECONDS:
+                lease_until = self._clock() + self._lease
+                if not self._write(partial(self.store.renew_lease, recovery.recovery_id, owner, lease_until)):
+                    return None
+            answer = call()
+            if answer.result is not TokenResult.THROTTLED:
+                return answer
+            if attempt == self._backoff.attempts - 1:
+                return TokenOutcome.refused(answer.code, answer.message)
+            self._backoff.pause(attempt)
+        return TokenOutcome.refused("ThrottlingException", "still throttled")
+
+    def _close(
+        self,
+        recovery: Recovery,
+        owner: str,
+        actor: str,
+        action: str,
+        status: RecoveryStatus,
+        detail: dict,
+        outcome: ActionOutcome,
+        show: bool,
+        why: str = "",
+        mark: bool = True,
+    ) -> ActionResult:
+        """Store what Step Functions answered. When the write cannot be made the recovery stays in
+        flight under the lease and the reconciler stores the same outcome from the record."""
+        entry = AuditEntry(self._now(), actor, action, status, detail)
+        show_by = self._clock() + DISPLAY_GRACE if mark and self._display and recovery.posted else None
+        moved = self._write(
+            lambda: self.store.transition(
+                recovery.recovery_id,
+                RecoveryStatus.RESUMING,
+                status,
+                entry,
+                lease_owner=owner,
+                show_by=show_by,
+            )
+        )
+        if moved is None:
+            note = "its outcome is being recorded: the recovery shows as in flight until then"
+            return ActionResult(outcome, recovery, f"{why}; {note}" if why else note, handled_by=actor)
+        if not moved:  # settled meanwhile from the record (the lease had run out), or our own
+            # write landed and only its answer was lost: what is stored stands, and is shown
+            settled = self._current(recovery, outcome, why)
+            if show and settled.recovery is not None and settled.recovery.status.is_closed:
+                self.show(settled.recovery)
+            return settled
+        waited = (self._clock() - datetime.fromisoformat(recovery.created_at)).total_seconds()
+        observability.measure("RecoveryResolveSeconds", max(0.0, waited), "Seconds", outcome=str(status))
+        closed = self._read(recovery)
+        if closed.status is not status:  # the read failed: show what was just stored, not the claim
+            closed = replace(
+                recovery, status=status, audit=[*recovery.audit, entry], lease_owner=None, lease_until=None
+            )
+        if show:
+            self.show(closed)
+        return ActionResult(outcome, closed, why, handled_by=closed.last_actor)
+
+    def _write(self, write: Callable[[], bool]) -> bool | None:
+        """A conditional write tried a few times; its answer, or None when none came."""
+        for attempt in range(OUTCOME_WRITE_ATTEMPTS):
+            try:
+                return write()
+            except STORE_FAULTS as exc:  # throttled or unreachable: try again, then leave it
+                logger.warning("write failed", attempt=attempt + 1, error=type(exc).__name__)
+                if attempt < OUTCOME_WRITE_ATTEMPTS - 1:
+                    self._backoff.pause(attempt)
+        return None
+
+    def _read(self, recovery: Recovery) -> Recovery:
+        try:
+            return self.store.get(recovery.recovery_id)
+        except STORE_FAULTS:  # what was stored stands; the answer shows what we had
+            return recovery
+
+    def _current(self, recovery: Recovery, outcome: ActionOutcome, detail: str) -> ActionResult:
+        current = self._read(recovery)
+        if current.status.is_closed:  # settled meanwhile (the reconciler, the watcher): that is the truth
+            settled = SETTLED_OUTCOME.get(current.status, ActionOutcome.ALREADY_HANDLED)
+            return ActionResult(settled, current, "", handled_by=current.last_actor)
+        if current.status is RecoveryStatus.OPEN:  # reopened from the record: nothing reached it
+            return ActionResult(
+                ActionOutcome.FAILED,
+                current,
+                f"{detail}; nothing was resumed and the recovery is open again",
+                handled_by=current.last_actor,
+            )
+        return ActionResult(outcome, current, detail, handled_by=current.last_actor)
+
+    def _now(self) -> str:
+        return self._clock().isoformat(timespec="milliseconds")
+
+
+#: what a closed status tells the person who acted (ABORTED: the token died with its execution)
+SETTLED_OUTCOME = {
+    RecoveryStatus.RESUMED: ActionOutcome.RESUMED,
+    RecoveryStatus.REJECTED: ActionOutcome.REJECTED,
+    RecoveryStatus.EXPIRED: ActionOutcome.EXPIRED,
+    RecoveryStatus.ABORTED: ActionOutcome.EXPIRED,
+}
+
+
+def show_stored_outcome(
+    display: OutcomeDisplay, store: RecoveryStore, recovery: Recovery, now: datetime
+) -> bool:
+    """Show ``recovery``'s stored outcome on its message and take its display mark off; when the
+    message could not be updated, mark it for the reconciler (due at ``now``). False then."""
+    try:
+        display.show_outcome(recovery)
+        if recovery.status.is_closed and recovery.posted:
+            store.clear_display_stale(recovery.recovery_id, recovery.status)
+        return True
+    except Exception as exc:  # noqa: BLE001 - the outcome is stored; only its message is behind
+        logger.warning(
+            "recovery message not brought up to date; the reconciler carries it on",
+            recovery_id=recovery.recovery_id,
+            error=type(exc).__name__,
+        )
+        observability.count_by("StaleMessages")
+    try:
+        store.mark_display_stale(recovery.recovery_id, now)
+    except Exception as exc:  # noqa: BLE001 - the closing write's own mark, or the next run, shows it
+        logger.warning("could not mark the message stale", recovery_id=recovery.recovery_id, error=str(exc))
+    return False
+
+
+def _claim_id() -> str:
+    return uuid.uuid4().hex
+
+
+def dead_token_explanation(code: str) -> str:
+    return {
+        "TaskTimedOut": "the paused step timed out before anyone acted, so the workflow already handled it "
+        "as a timeout",
+        "TaskDoesNotExist": "the execution no longer waits at this step (it was stopped, or redriven and "
+        "paused elsewhere)",
+        "InvalidToken": "Step Functions no longer knows this step's token (the execution has ended)",
+    }.get(code, code)

@@ -1,0 +1,123 @@
+"""Bulk Run again / Reject: many recoveries, one by one, at a rate Step Functions accepts.
+
+Every recovery goes through ``RecoveryActions`` (so each is still claimed exactly once and
+audited); calls are paced to ``rate_per_second`` and a throttled call backs off inside the
+actions. Progress is reported every ``progress_every`` recoveries. When a deadline is near (a
+Lambda function's remaining time) the run stops cleanly: what is left stays OPEN and is counted.
+One recovery's failure never stops the rest, nor loses the outcomes already had: it is counted
+FAILED and reported with its id and why (``BulkReport.errors``). A claim the table did not answer
+sent nothing; anything it left in flight is settled by the reconciler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from service.observability import logger
+from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from service.recovery.model.recovery import Recovery, RecoveryStatus
+from service.recovery.storage.recoveries import STORE_FAULTS, ListFilter, RecoveryStore
+
+SELECTION_LIMIT = 10_000
+
+
+@dataclass
+class BulkReport:
+    total: int
+    outcomes: Counter[str] = field(default_factory=Counter)
+    left_open: int = 0
+    wall_s: float = 0.0
+    results: list[ActionResult] = field(default_factory=list, repr=False)
+    errors: dict[str, str] = field(default_factory=dict)  # recovery id → why its action failed
+
+    @property
+    def done(self) -> int:
+        return sum(self.outcomes.values())
+
+    def summary(self) -> str:
+        parts = [
+            f"{count} {outcome.lower().replace('_', ' ')}" for outcome, count in sorted(self.outcomes.items())
+        ]
+        if self.left_open:
+            parts.append(f"{self.left_open} left open (out of time: run it again)")
+        text = f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
+        if self.errors:
+            shown = "; ".join(f"{rid}: {why}" for rid, why in list(self.errors.items())[:5])
+            more = f" and {len(self.errors) - 5} more" if len(self.errors) > 5 else ""
+            text += f" (failed: {shown}{more}; check them with show)"
+        return text
+
+
+def open_matching(store: RecoveryStore, where: ListFilter) -> list[Recovery]:
+    """The OPEN recoveries ``where`` selects, newest first (at most ``SELECTION_LIMIT``)."""
+    return store.list_by_status(RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT)
+
+
+def open_recoveries_matching(store: RecoveryStore, where: ListFilter) -> list[str]:
+    return [r.recovery_id for r in open_matching(store, where)]
+
+
+@dataclass
+class BulkAction:
+    actions: RecoveryActions
+    rate_per_second: float = 50.0
+    progress_every: int = 50
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs) -> BulkReport:
+        return self._run(
+            list(recovery_ids),
+            lambda i: self.actions.run_again(i, actor, show=False, show_later=True),
+            **kwargs,
+        )
+
+    def reject(
+        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs
+    ) -> BulkReport:
+        return self._run(
+            list(recovery_ids),
+            lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True),
+            **kwargs,
+        )
+
+    def _run(
+        self,
+        ids: list[str],
+        act: Callable[[str], ActionResult],
+        on_progress: Callable[[BulkReport], None] | None = None,
+        seconds_left: Callable[[], float] | None = None,
+        reserve_seconds: float = 30.0,
+    ) -> BulkReport:
+        report = BulkReport(total=len(ids))
+        started = self.clock()
+        interval = 1.0 / self.rate_per_second if self.rate_per_second > 0 else 0.0
+        for index, recovery_id in enumerate(ids):
+            if seconds_left is not None and seconds_left() < reserve_seconds:
+                report.left_open = len(ids) - index
+                break
+            due = started + index * interval
+            wait = due - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+            try:
+                result = act(recovery_id)
+            except Exception as exc:  # noqa: BLE001 - one recovery's fault never stops the rest
+                logger.warning("bulk action failed for one recovery", recovery_id=recovery_id, error=str(exc))
+                why = (
+                    f"the recovery store did not answer ({type(exc).__name__}); nothing was sent"
+                    if isinstance(exc, STORE_FAULTS)
+                    else f"{type(exc).__name__}; see show: anything in flight is settled by the reconciler"
+                )
+                report.errors[recovery_id] = why
+                result = ActionResult(ActionOutcome.FAILED, None, why)
+            report.outcomes[result.outcome] += 1
+            report.results.append(result)
+            if on_progress and (index + 1) % self.progress_every == 0 and index + 1 < len(ids):
+                report.wall_s = self.clock() - started
+                on_progress(report)
+        report.wall_s = self.clock() - started
+        return report

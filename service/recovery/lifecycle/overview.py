@@ -1,0 +1,116 @@
+"""One person's overview of the open recoveries: what the Slack app's Home tab shows them.
+
+Only what they may see (``TeamAccess.visible``: an admin or a deployment viewer sees every
+recovery, a team member their rules' ones), narrowed by a ``RecoveryQuery``: the count by state
+machine and error, one page of them oldest first (the longest waiting come first), the ones they
+own, and which of those they may act on (a viewer may act on none of them). Beside the open ones,
+the recoveries in flight (claimed, outcome not stored yet), the longest in flight first, so that
+a claim whose process died is never out of sight; a query with ``status=in-flight`` pages
+through those instead (nobody acts on them: their call is under way, or stuck until the
+reconciler settles it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from service.recovery.access.team_access import TeamAccess
+from service.recovery.lifecycle.in_flight import InFlight, in_flight_matching, longest_first
+from service.recovery.lifecycle.query import RecoveryQuery
+from service.recovery.model.recovery import Recovery
+from service.recovery.storage.recoveries import RecoveryStore
+
+PAGE_SIZE = 25
+OWNED_SHOWN = 10
+SELECTION_LIMIT = 10_000  # the open recoveries read for one overview, oldest first
+IN_FLIGHT_SHOWN = 10  # beside the open ones: the longest in flight
+
+
+class Role(StrEnum):
+    """What a person is to the deployment, as the overview says it."""
+
+    ADMIN = "admin"  # acts on every recovery
+    TEAM = "team"  # acts on their rules' recoveries
+    VIEWER = "viewer"  # sees, acts on nothing
+
+
+@dataclass(frozen=True)
+class Overview:
+    user: str
+    role: Role
+    query: RecoveryQuery
+    counts: Counter[tuple[str, str | None]]  # (state machine name, error) → recoveries listed
+    page: list[Recovery]  # oldest first; in flight (``query.in_flight``): the longest in flight first
+    page_number: int
+    pages: int
+    owned: list[Recovery]  # owned by ``user``, oldest first (at most OWNED_SHOWN)
+    owned_total: int
+    actionable: frozenset[str] = field(default_factory=frozenset)  # ids of ``page`` and ``owned``
+    left_out: int = 0  # recoveries listed matching the query that ``user`` may not see
+    in_flight: list[InFlight] = field(default_factory=list)  # beside the open: longest first, a few
+    in_flight_total: int = 0  # in flight beside the open ones, that ``user`` may see
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def listing_in_flight(self) -> bool:
+        """Whether the counts and the page are of the recoveries in flight (not the open ones)."""
+        return self.query.in_flight
+
+    def may_act_on(self, recovery: Recovery) -> bool:
+        return recovery.recovery_id in self.actionable
+
+
+def overview_for(
+    store: RecoveryStore,
+    access: TeamAccess,
+    user: str,
+    query: RecoveryQuery,
+    page_number: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> Overview:
+    """``user``'s overview of the open recoveries ``query`` selects (or those in flight, for
+    ``status=in-flight``), with those in flight beside them; ``page_number`` past the last page
+    shows the last one."""
+    where = query.list_filter()
+    matching = store.list_by_status(query.listed_status, where, limit=SELECTION_LIMIT, oldest_first=True)
+    visible = access.visible(user, matching)
+    shown = visible.allowed
+    beside: list[InFlight] = []
+    if query.in_flight:
+        shown = [claim.recovery for claim in longest_first(shown)]
+    else:
+        beside = longest_first(access.visible(user, in_flight_matching(store, where)).allowed)
+    pages = max(1, -(-len(shown) // page_size))
+    page_number = min(max(1, page_number), pages)
+    page = shown[(page_number - 1) * page_size : page_number * page_size]
+    owned = [] if query.in_flight else [recovery for recovery in shown if recovery.owner == user]
+    selected = {r.recovery_id: r for r in (*page, *owned[:OWNED_SHOWN])}
+    acting = access.actable(user, selected.values())
+    return Overview(
+        user=user,
+        role=_role(access, user, acting.allowed),
+        query=query,
+        counts=Counter((r.state_machine_name, r.error) for r in shown),
+        page=page,
+        page_number=page_number,
+        pages=pages,
+        owned=owned[:OWNED_SHOWN],
+        owned_total=len(owned),
+        actionable=frozenset() if query.in_flight else frozenset(r.recovery_id for r in acting.allowed),
+        left_out=visible.left_out,
+        in_flight=beside[:IN_FLIGHT_SHOWN],
+        in_flight_total=len(beside),
+    )
+
+
+def _role(access: TeamAccess, user: str, acting_on: list[Recovery]) -> Role:
+    if access.is_admin(user).allowed:
+        return Role.ADMIN
+    if acting_on or access.may_act_on_some(user).allowed:
+        return Role.TEAM
+    return Role.VIEWER

@@ -1,0 +1,203 @@
+"""Recovery groups: recoveries sharing state machine, state and error within one time window.
+
+A burst (a vendor outage pausing hundreds of executions) becomes one Slack message per group and
+window instead of hundreds. The group item lives in the recoveries table (id ``grp-…``, no
+``status`` so it stays out of the listing index). Members are a string set, so a redelivered
+message never counts twice.
+
+A conditional claim decides which collector posts the message, and it is a lease: it says who
+holds it (``posting_by``) and until when (``posting_until``). A claim whose lease ran out (its
+collector crashed, or is stuck) can be taken over by another collector; a claim written before
+leases existed (no ``posting_until``) counts as run out. The first claim's time
+(``posting_since``) and channel (``posting_channel``) outlive takeovers and releases until the
+message is recorded: whoever claims after an earlier claim is told since when a message of the
+group may already be in that channel, and looks there before posting (``service.recovery.intake.collect``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from service.conditional_writes import ANSWER_LOST, if_condition_holds
+from service.recovery.model.group_state import GroupState
+from service.recovery.model.recovery import Recovery
+from service.recovery.storage.items import (
+    GROUP_PREFIX,
+    POSTING_BY,
+    POSTING_CHANNEL,
+    POSTING_SINCE,
+    POSTING_UNTIL,
+    SLACK_TS,
+    group_from_item,
+    instant,
+    key,
+    number,
+    string,
+)
+
+__all__ = ["LATEST_KEPT", "GroupState", "GroupStore", "PostingClaim", "group_id_for", "window_start"]
+
+LATEST_KEPT = 5
+
+
+def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
+    window = int(at.timestamp()) // max(1, window_seconds)
+    key = f"{recovery.state_machine_arn}|{recovery.failed_state}|{recovery.error}|{window}"
+    return GROUP_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def window_start(window_seconds: int, at: datetime) -> datetime:
+    """The start of the window ``at`` falls in: no member of its groups arrived, and no claim on
+    their messages was made, before it."""
+    size = max(1, window_seconds)
+    return datetime.fromtimestamp(int(at.timestamp()) // size * size, UTC)
+
+
+@dataclass(frozen=True)
+class PostingClaim:
+    """The right to post a group's message, held until ``until``."""
+
+    channel: str  # where the message goes: the channel the group's first claim chose
+    since: datetime | None  # an earlier claim's time: its message may be in ``channel`` already
+    until: datetime
+
+    @property
+    def after_another(self) -> bool:
+        """Whether an earlier claim may have posted the message (look before posting)."""
+        return self.since is not None
+
+
+class GroupStore:
+    def __init__(self, table_name: str, client: Any, retention_seconds: int = 90 * 86400) -> None:
+        self._table = table_name
+        self._client = client
+        self._retention = retention_seconds
+
+    def add_members(self, group_id: str, members: list[Recovery], at: datetime) -> GroupState:
+        first = members[0]
+        ids = [m.recovery_id for m in members]
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key=key(group_id),
+            UpdateExpression="ADD member_ids :ids SET latest_ids = :latest, state_machine_arn = "
+            "if_not_exists(state_machine_arn, :machine), failed_state = if_not_exists(failed_state, :state), "
+            "#error = if_not_exists(#error, :error), expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeNames={"#error": "error"},
+            ExpressionAttributeValues={
+                ":ids": {"SS": ids},
+                ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
+                ":machine": string(first.state_machine_arn),
+                ":state": string(first.failed_state),
+                ":error": string(first.error or ""),
+                ":expires": number(int(at.timestamp()) + self._retention),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return group_from_item(answer["Attributes"])
+
+    def get(self, group_id: str) -> GroupState | None:
+        item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return group_from_item(item) if item else None
+
+    def shares_message(self, recovery: Recovery) -> bool:
+        """Whether the recovery's Slack message is its group's message (other recoveries share it)."""
+        group = self.get(recovery.group_id) if recovery.group_id else None
+        return group is not None and group.count > 1
+
+    def claim_posting(
+        self,
+        group_id: str,
+        claimant: str,
+        channel: str,
+        at: datetime,
+        lease: timedelta,
+        earliest: datetime | None = None,
+    ) -> PostingClaim | None:
+        """One collector posts the group's message, the others wait for it to exist: the claim,
+        for ``lease`` from ``at``, or None while another collector's lease runs (or the message is
+        recorded). ``channel`` is where to post unless an earlier claim chose already; ``earliest``
+        is when a claim on this group could first have been made (its window's start), the
+        ``since`` of a claim written before claims said when they were made.
+
+        When the write's answer is lost, the item is read: if it names ``claimant``, the claim is held.
+        """
+        now = instant(at)
+        try:
+            answer = if_condition_holds(
+                self._client.update_item,
+                TableName=self._table,
+                Key=key(group_id),
+                UpdateExpression=f"SET {POSTING_BY} = :me, {POSTING_UNTIL} = :until, "
+                f"{POSTING_SINCE} = if_not_exists({POSTING_SINCE}, :now), "
+                f"{POSTING_CHANNEL} = if_not_exists({POSTING_CHANNEL}, :channel)",
+                ConditionExpression=f"attribute_not_exists({SLACK_TS}) AND ("
+                f"attribute_not_exists({POSTING_BY}) OR {POSTING_BY} = :me "
+                f"OR attribute_not_exists({POSTING_UNTIL}) OR {POSTING_UNTIL} < :now)",
+                ExpressionAttributeValues={
+                    ":me": string(claimant),
+                    ":until": string(instant(at + lease)),
+                    ":now": string(now),
+                    ":channel": string(channel),
+                },
+                ReturnValues="ALL_OLD",
+            )
+        except ANSWER_LOST:
+            return self._read_back(group_id, claimant, channel, now)
+        if answer is None:
+            return None
+        before = answer.get("Attributes", {})
+        since = _text(before, POSTING_SINCE)
+        if since is None and POSTING_BY in before:  # a claim of the time before leases
+            since = instant(earliest or at)
+        return PostingClaim(
+            channel=_text(before, POSTING_CHANNEL) or channel,
+            since=datetime.fromisoformat(since) if since else None,
+            until=at + lease,
+        )
+
+    def _read_back(self, group_id: str, claimant: str, channel: str, now: str) -> PostingClaim | None:
+        """The claim as the table has it, if ``claimant`` holds it (None: not held, or unreadable)."""
+        try:
+            item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True)
+        except ANSWER_LOST:
+            return None
+        held = item.get("Item") or {}
+        if _text(held, POSTING_BY) != claimant or SLACK_TS in held:
+            return None
+        since = _text(held, POSTING_SINCE)
+        return PostingClaim(
+            channel=_text(held, POSTING_CHANNEL) or channel,
+            since=datetime.fromisoformat(since) if since and since != now else None,  # ``now``: ours
+            until=datetime.fromisoformat(_text(held, POSTING_UNTIL) or now),
+        )
+
+    def release_posting(self, group_id: str, claimant: str) -> None:
+        """Give the claim back (the post failed): the next claimant may post at once. When the
+        group was first claimed and where, stays: the failed post may have reached Slack anyway."""
+        if_condition_holds(  # not ours (or already released): nothing to do
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(group_id),
+            UpdateExpression=f"REMOVE {POSTING_BY}, {POSTING_UNTIL}",
+            ConditionExpression=f"{POSTING_BY} = :me",
+            ExpressionAttributeValues={":me": {"S": claimant}},
+        )
+
+    def set_message(self, group_id: str, channel: str, ts: str) -> None:
+        """The group's message: recorded, it ends every claim."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(group_id),
+            UpdateExpression="SET slack_channel = :channel, slack_ts = :ts "
+            f"REMOVE {POSTING_BY}, {POSTING_UNTIL}, {POSTING_SINCE}, {POSTING_CHANNEL}",
+            ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
+        )
+
+
+def _text(item: dict[str, Any], name: str) -> str | None:
+    return item.get(name, {}).get("S")

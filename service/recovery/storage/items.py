@@ -1,0 +1,275 @@
+"""The recoveries table's items: the key scheme, and every kind stored there to and from DynamoDB.
+
+One table, one partition key (``recovery_id``, a string), several kinds told apart by the id:
+
+- ``rec-…``: a recovery, the only kind with a recovery ``status`` and a ``created_sort``, so the
+  only one in the ``by-status`` index; ``execution_arn`` puts it in the ``by-execution`` index;
+- ``grp-…``: a recovery group (burst): members as a string set, the group's Slack message;
+- ``fail-<hash of the execution ARN>``: a failed execution no recovery covered (its own status
+  values keep it out of the recoveries listing);
+- ``dlq#<queue name>``, ``access#recoveries``: audit trails that belong to no recovery;
+- ``unreadable#<hash of the message id>``: the claim on an unreadable message's notice;
+- ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``).
+
+An item a reconciler must come back to carries ``due`` (why: a lease on an in-flight recovery,
+a message that does not show its stored state yet) and ``due_at``; the sparse ``by-due`` index
+lists them by ``due`` in ``due_at`` order, so the reconciler finds them without reading anything
+else. Settling an item removes both.
+
+Every kind may carry ``expires_at`` (epoch seconds, the table's TTL) and most an ``audit`` list.
+The items written here are exactly those existing deployments hold: change an attribute name or
+an encoding only with a migration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from service.recovery.failed_executions.model import FailedExecution, FailureStatus
+from service.recovery.model.contract import Routing
+from service.recovery.model.group_state import GroupState
+from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+
+# the key scheme
+KEY = "recovery_id"
+RECOVERY_PREFIX = "rec-"
+GROUP_PREFIX = "grp-"
+FAILURE_PREFIX = "fail-"
+DLQ_AUDIT_PREFIX = "dlq#"
+RECOVERIES_LIST = "access#recoveries"  # denied attempts to list recoveries
+NOTICE_PREFIX = "unreadable#"
+HEALING_PREFIX = "heal-"
+
+# indexes and the attributes they and the TTL read
+STATUS_INDEX = "by-status"
+EXECUTION_INDEX = "by-execution"
+DUE_INDEX = "by-due"  # sparse: items a reconciler must look at once ``due_at`` has passed
+DUE = "due"  # DueKind: why the item is in the ``by-due`` index
+DUE_AT = "due_at"
+STATUS = "status"
+CREATED_SORT = "created_sort"
+EXECUTION_ARN = "execution_arn"
+EXPIRES_AT = "expires_at"
+
+# attributes shared by several kinds
+AUDIT = "audit"
+UPDATED_AT = "updated_at"
+SLACK_CHANNEL = "slack_channel"
+SLACK_TS = "slack_ts"
+GROUP_ID = "group_id"
+ERROR = "error"
+
+# one kind's own attributes
+DELIVERIES = "deliveries"  # recovery: how many times its request was delivered
+REMINDED_AT = "reminded_at"  # recovery: its last reminder
+OWNER = "owner"  # recovery: who took it (absent: nobody)
+OWNED_AT = "owned_at"  # recovery: since when
+ESCALATED = "escalated"  # recovery: how many escalation levels have fired (absent: none)
+DEPENDENCY = "dependency"  # recovery: the circuit its failed step depends on (absent: not said)
+LEASE_OWNER = "lease_owner"  # recovery (RESUMING): the claim holding it
+LEASE_UNTIL = "lease_until"  # recovery (RESUMING): until when (ISO 8601)
+MEMBER_IDS = "member_ids"  # group
+LATEST_IDS = "latest_ids"  # group
+POSTING_BY = "posting_by"  # group: the collector posting its message (the claim's holder)
+POSTING_UNTIL = "posting_until"  # group: when that claim's lease ends (an instant)
+POSTING_SINCE = "posting_since"  # group: when the message was first claimed (kept across takeovers)
+POSTING_CHANNEL = "posting_channel"  # group: the channel the first claim chose
+ESCALATING_LEVEL = "escalating_level"  # recovery: the escalation level claimed, not yet recorded posted
+ESCALATING_BY = "escalating_by"  # recovery: the run holding that claim
+ESCALATING_UNTIL = "escalating_until"  # recovery: when that claim's lease ends (an instant)
+ESCALATING_SINCE = "escalating_since"  # recovery: when the level was first claimed (kept when given back)
+ESCALATING_CHANNEL = "escalating_channel"  # recovery: where the claimed level goes
+ESCALATING_THREAD = "escalating_thread"  # recovery: in which thread (absent: a new message)
+ESCALATION_POSTS = "escalation_posts"  # recovery: each level posted ({level, channel, ts})
+QUEUE_URL = "queue_url"  # DLQ audit
+NOTICE = "notice"  # unreadable-message notice claim: CLAIMED or RELEASED
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+# ---------------------------------------------------------------------- keys and values
+def key(item_id: str) -> dict[str, Any]:
+    """The table key of any item."""
+    return {KEY: {"S": item_id}}
+
+
+def item_id(item: dict[str, Any]) -> str:
+    return item[KEY]["S"]
+
+
+def instant(at: datetime) -> str:
+    """A moment as the table stores leases and claims: ISO 8601 in UTC, milliseconds, one fixed
+    width, so that two instants compare as strings (in a ConditionExpression) as they do in time."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def string(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def number(value: int) -> dict[str, Any]:
+    return {"N": str(value)}
+
+
+def expiry(at: datetime, retention: timedelta) -> dict[str, Any]:
+    """``expires_at`` for an item touched at ``at`` and kept for ``retention``."""
+    return number(int((at + retention).timestamp()))
+
+
+def audit_entries(*entries: AuditEntry) -> dict[str, Any]:
+    """Audit entries as a list value (what ``list_append`` adds to an ``audit`` attribute)."""
+    return {"L": [_serializer.serialize(dynamodb_value(asdict(entry))) for entry in entries]}
+
+
+def audit_trail(item: dict[str, Any] | None) -> list[AuditEntry]:
+    """The ``audit`` list of an audit-trail item (``dlq#…``, ``access#recoveries``)."""
+    if not item or AUDIT not in item:
+        return []
+    return [AuditEntry(**json_value(entry)) for entry in _deserializer.deserialize(item[AUDIT])]
+
+
+def dynamodb_value(value: Any) -> Any:
+    """JSON values as DynamoDB takes them (floats as Decimal); ``json_value`` is the way back."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: dynamodb_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [dynamodb_value(v) for v in value]
+    return value
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------- recoveries
+def recovery_item(recovery: Recovery) -> dict[str, Any]:
+    """A recovery as stored (``None`` fields left out; ``created_sort`` and the machine's name added
+    for the index and the counts)."""
+    data = asdict(recovery)
+    data[AUDIT] = [asdict(entry) for entry in recovery.audit]
+    data["routing"] = str(recovery.routing)
+    data[STATUS] = str(recovery.status)
+    data["state_machine_name"] = recovery.state_machine_name
+    data[CREATED_SORT] = recovery.sort_key
+    if not recovery.escalated:
+        del data[ESCALATED]  # absent until a level fires
+    item = {k: v for k, v in data.items() if v is not None}
+    return {k: _serializer.serialize(dynamodb_value(v)) for k, v in item.items()}
+
+
+def recovery_from_item(item: dict[str, Any]) -> Recovery:
+    data = {k: json_value(_deserializer.deserialize(v)) for k, v in item.items()}
+    return Recovery(
+        recovery_id=data[KEY],
+        task_token=data["task_token"],
+        execution_arn=data[EXECUTION_ARN],
+        execution_name=data["execution_name"],
+        state_machine_arn=data["state_machine_arn"],
+        failed_state=data["failed_state"],
+        input=data.get("input"),
+        error=data.get(ERROR),
+        cause=data.get("cause"),
+        routing=Routing(data["routing"]),
+        requested_at=data["requested_at"],
+        created_at=data["created_at"],
+        status=RecoveryStatus(data[STATUS]),
+        updated_at=data.get(UPDATED_AT, ""),
+        slack_channel=data.get(SLACK_CHANNEL),
+        slack_ts=data.get(SLACK_TS),
+        group_id=data.get(GROUP_ID),
+        attempts=int(data.get("attempts", 1)),
+        audit=[AuditEntry(**entry) for entry in data.get(AUDIT, [])],
+        owner=data.get(OWNER),
+        owned_at=data.get(OWNED_AT),
+        escalated=int(data.get(ESCALATED, 0)),
+        dependency=data.get(DEPENDENCY),
+        lease_owner=data.get(LEASE_OWNER),
+        lease_until=data.get(LEASE_UNTIL),
+    )
+
+
+# ---------------------------------------------------------------------- groups
+def group_from_item(item: dict[str, Any]) -> GroupState:
+    """A group item (written only by updates: ``ADD member_ids``, ``SET slack_ts`` …)."""
+    members = item.get(MEMBER_IDS, {}).get("SS", [])
+    return GroupState(
+        group_id=item[KEY]["S"],
+        count=len(members),
+        latest_ids=[v["S"] for v in item.get(LATEST_IDS, {}).get("L", [])],
+        channel=item.get(SLACK_CHANNEL, {}).get("S"),
+        ts=item.get(SLACK_TS, {}).get("S"),
+        member_ids=frozenset(members),
+        state_machine_arn=item.get("state_machine_arn", {}).get("S", ""),
+        failed_state=item.get("failed_state", {}).get("S", ""),
+        error=item.get(ERROR, {}).get("S") or None,
+    )
+
+
+# ---------------------------------------------------------------------- failed executions
+def failure_id_for(execution_arn: str) -> str:
+    return FAILURE_PREFIX + hashlib.sha256(execution_arn.encode()).hexdigest()[:32]
+
+
+def failure_item(failure: FailedExecution, expires_at: int) -> dict[str, Any]:
+    """A failed execution as stored: under ``recovery_id``, ``None`` fields left out."""
+    item = {k: v for k, v in asdict(failure).items() if v is not None}
+    item[KEY] = item.pop("failure_id")
+    item[STATUS] = str(failure.status)
+    item[AUDIT] = [asdict(e) for e in failure.audit]
+    item[EXPIRES_AT] = expires_at
+    return {k: _serializer.serialize(v) for k, v in item.items()}
+
+
+def failure_from_item(item: dict[str, Any]) -> FailedExecution:
+    data = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return FailedExecution(
+        failure_id=data[KEY],
+        execution_arn=data[EXECUTION_ARN],
+        execution_name=data["execution_name"],
+        state_machine_arn=data["state_machine_arn"],
+        execution_status=data["execution_status"],
+        error=data.get(ERROR),
+        cause=data.get("cause"),
+        stopped_at=data["stopped_at"],
+        status=FailureStatus(data[STATUS]),
+        slack_channel=data.get(SLACK_CHANNEL),
+        slack_ts=data.get(SLACK_TS),
+        audit=[AuditEntry(**{**e, "detail": dict(e.get("detail", {}))}) for e in data.get(AUDIT, [])],
+    )
+
+
+# ---------------------------------------------------------------------- audit trails of no recovery
+def dlq_audit_id(queue_name: str) -> str:
+    return DLQ_AUDIT_PREFIX + queue_name
+
+
+# ---------------------------------------------------------------------- unreadable-message notices
+def notice_id(message_id: str) -> str:
+    """The claim's key: no recovery id looks like it."""
+    return NOTICE_PREFIX + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+
+
+def notice_claim_item(message_id: str, status: str, at: datetime, retention: timedelta) -> dict[str, Any]:
+    """A notice claim as stored: no ``status`` (out of every listing), a TTL."""
+    return {
+        KEY: {"S": notice_id(message_id)},
+        "kind": {"S": "unreadable-notice"},
+        NOTICE: {"S": status},
+        "claimed_at": {"S": at.isoformat(timespec="milliseconds")},
+        EXPIRES_AT: expiry(at, retention),
+    }
