@@ -65,7 +65,7 @@ def current_settings() -> tuple[Any, SlackSecrets]:
 
 
 def app_from_config(config: Any, secrets: SlackSecrets, process_before_response: bool = True) -> App:
-    from slack_app.desk import Lazy
+    from service.composition import Lazy
     from slack_app.web import web_client
 
     client = web_client(secrets.bot_token, base_url=config.slack_api_url)
@@ -81,6 +81,6 @@ def app_from_config(config: Any, secrets: SlackSecrets, process_before_response:
 def desk_from_config(config: Any, client: WebClient) -> Any:
     """The desk of the deployed app (and of ``serve``): ``config``'s deployment, this account's clients."""
     from service import aws_clients
-    from slack_app.desk import build_desk
+    from service.composition import build_services
 
-    return build_desk(config, aws_clients.client, client)
+    return build_services(config, aws_clients.client, client)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
+from service.composition import Lazy
 from slack_app.app import build_app
-from slack_app.desk import Lazy
 from slack_app.web import web_client
 
 if TYPE_CHECKING:

@@ -97,10 +97,10 @@ def dlq_command(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from service import aws_clients
+    from service.composition import dead_letter_queues
     from service.config import ConfigurationError
     from service.recovery.dead_letters.queues import DeadLetterError
     from service.stack_outputs import StackOutputError
-    from slack_app.desk import dead_letter_queues
 
     try:
         deployment = _deployment(args, settings)

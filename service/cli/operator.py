@@ -6,7 +6,7 @@ under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials
 control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BOT_TOKEN`` set
 the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
 click is told who handled the recovery. The operator stands at the same desk as the Slack app
-(``slack_app.desk.build_desk``), built from the typed ``OperatorSettings``.
+(``service.composition.build_services``), built from the typed ``OperatorSettings``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from service.recovery.model.redaction import without_tokens
 from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
 
 if TYPE_CHECKING:
-    from slack_app.desk import Desk
+    from service.composition import Services
 
 Print = Callable[[str], None]
 
@@ -65,7 +65,7 @@ class Operator:
     reconciler: Reconciler | None = None  # settles in-flight recoveries from Step Functions' record
 
     @classmethod
-    def at(cls, desk: Desk, actor: str, out: Print = print, schemas: bool = False) -> Operator:
+    def at(cls, desk: Services, actor: str, out: Print = print, schemas: bool = False) -> Operator:
         """The operator acting as ``actor`` at ``desk``; with ``schemas``, edited inputs are checked
         against the desk's input schemas."""
         return cls(
@@ -240,7 +240,7 @@ class Operator:
 def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
     the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
-    from slack_app.desk import build_desk
+    from service.composition import build_services
 
     if not settings.recoveries_table_name:
         raise OperationError(
@@ -251,7 +251,7 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
         config = settings.desk()
     except ConfigurationError as exc:
         raise OperationError(str(exc)) from exc
-    desk = build_desk(config, aws_clients.client, _slack_client(settings))
+    desk = build_services(config, aws_clients.client, _slack_client(settings))
     return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
 
 

@@ -40,9 +40,9 @@ if TYPE_CHECKING:  # only for the type checker: the desk's module loads the reco
     from slack_bolt import Respond
     from slack_sdk import WebClient
 
-    from slack_app.desk import Desk
+    from service.composition import Services
 
-DeskFactory = Callable[[], "Desk"]
+DeskFactory = Callable[[], "Services"]
 
 
 def acknowledge(ack: Ack) -> None:

@@ -14,14 +14,14 @@ from slack_app.ids import COMMAND
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
     from slack_bolt import Respond
 
-    from slack_app.desk import Desk
+    from service.composition import Services
 
 
 def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def register(app: App, desk: Callable[[], Desk]) -> None:
+def register(app: App, desk: Callable[[], Services]) -> None:
     def recoveries(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
 

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from slack_bolt import Respond
 
 from service import observability
+from service.composition import Services
 from service.observability import logger
 from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueue, DeadLetterQueues
-from slack_app.desk import Desk
 from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond, view_denied
 from slack_app.views.dead_letters import (
     NOT_CONFIGURED,
@@ -30,7 +30,7 @@ from slack_app.views.escaping import code, escape, one_line, who
 
 
 # ---------------------------------------------------------------------- /recoveries dlq
-def show_dead_letters(desk: Desk, user: str, words: list[str], respond: Respond, say: Say) -> None:
+def show_dead_letters(desk: Services, user: str, words: list[str], respond: Respond, say: Say) -> None:
     if words:
         say("Usage: `/recoveries dlq` (each queue's depth and oldest messages; Redrive DLQ from there).")
         return
@@ -58,7 +58,7 @@ def show_dead_letters(desk: Desk, user: str, words: list[str], respond: Respond,
 
 
 # ---------------------------------------------------------------------- Redrive DLQ
-def open_redrive(desk: Desk, user: str, key: str, respond: Respond) -> None:
+def open_redrive(desk: Services, user: str, key: str, respond: Respond) -> None:
     """Redrive DLQ clicked: who may, then how many would move, and a button to confirm."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive DLQ"):
@@ -79,7 +79,7 @@ def open_redrive(desk: Desk, user: str, key: str, respond: Respond) -> None:
         )
 
 
-def redrive_confirmed(desk: Desk, user: str, key: str, respond: Respond) -> None:
+def redrive_confirmed(desk: Services, user: str, key: str, respond: Respond) -> None:
     """The confirmation: start SQS's move task (or report the one already running)."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive DLQ"):
@@ -108,7 +108,7 @@ def redrive_cancelled(respond: Respond) -> None:
     respond(text="Cancelled: nothing was redriven.", response_type="ephemeral", replace_original=True)
 
 
-def _redrivable(desk: Desk, key: str, say: Say) -> tuple[DeadLetterQueues, DeadLetterQueue] | None:
+def _redrivable(desk: Services, key: str, say: Say) -> tuple[DeadLetterQueues, DeadLetterQueue] | None:
     """The deployment's DLQs and the one named by a button's value (a key, never a URL), if redrivable."""
     dead_letters = desk.dead_letters
     if dead_letters is None:
@@ -125,7 +125,9 @@ def _redrivable(desk: Desk, key: str, say: Say) -> tuple[DeadLetterQueues, DeadL
     return dead_letters, queue
 
 
-def _denied(desk: Desk, user: str, dead_letters: DeadLetterQueues, queue: DeadLetterQueue, say: Say) -> bool:
+def _denied(
+    desk: Services, user: str, dead_letters: DeadLetterQueues, queue: DeadLetterQueue, say: Say
+) -> bool:
     """Authorized like every action; a refusal is audited on the queue's item (there is no recovery)."""
     if not denied(desk, user, None, f"redrive the {queue.label}", say):
         return False

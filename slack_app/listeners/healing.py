@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.observability import logger
 from service.recovery.access.authorization import AccessDecision
 from service.recovery.healing.runs import HealingRun
@@ -29,7 +30,6 @@ from service.recovery.ports.notifier import (
 from service.recovery.storage.groups import LATEST_KEPT
 from service.recovery.storage.items import HEALING_PREFIX
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
-from slack_app.desk import Desk
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.notifier import SlackHealingDisplay
 from slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
@@ -40,7 +40,7 @@ HEALING_ID = re.compile(rf"^{re.escape(HEALING_PREFIX)}[0-9a-f]{{32}}$")
 MEMBERS_CHECKED = 50  # open recoveries of the group a person's rights are checked against
 
 
-def stop(desk: Desk, client: WebClient, user: str, healing_id: str, respond: Respond) -> None:
+def stop(desk: Services, client: WebClient, user: str, healing_id: str, respond: Respond) -> None:
     """Stop the self-healing run ``healing_id`` for ``user``, if they may act on its group."""
     say = via_respond(respond)
     with reporting_failures(say, "Stop self-healing"):
@@ -63,7 +63,7 @@ def stop(desk: Desk, client: WebClient, user: str, healing_id: str, respond: Res
         say(stopped_text(notice_of(stopped)))
 
 
-def may_stop(desk: Desk, user: str, run: HealingRun) -> AccessDecision:
+def may_stop(desk: Services, user: str, run: HealingRun) -> AccessDecision:
     """Whoever may act on a recovery of the run's group may stop it; with no recovery of the group
     left to judge by, the admins."""
     recoveries = _of_group(desk, run.group_id)
@@ -78,7 +78,7 @@ def may_stop(desk: Desk, user: str, run: HealingRun) -> AccessDecision:
     return decision
 
 
-def _of_group(desk: Desk, group_id: str) -> list[Recovery]:
+def _of_group(desk: Services, group_id: str) -> list[Recovery]:
     """The group's open recoveries, else one of its members whatever its status."""
     if not group_id:
         return []
@@ -95,7 +95,7 @@ def _of_group(desk: Desk, group_id: str) -> list[Recovery]:
     return []
 
 
-def show(desk: Desk, client: WebClient, run: HealingRun) -> None:
+def show(desk: Services, client: WebClient, run: HealingRun) -> None:
     """The group message with the run's final count (no Stop), and that count in its thread, as
     self-healing shows a run that ended. The run is stopped either way: a Slack failure is logged."""
     group = desk.groups.get(run.group_id) if run.group_id else None

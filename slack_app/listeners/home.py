@@ -17,7 +17,7 @@ from slack_app.ids import HOME_FILTER, HOME_PAGE
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
     from slack_sdk import WebClient
 
-    from slack_app.desk import Desk
+    from service.composition import Services
 
 HOME_OPENED = "app_home_opened"
 
@@ -26,7 +26,7 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def register(app: App, desk: Callable[[], Desk]) -> None:
+def register(app: App, desk: Callable[[], Services]) -> None:
     def home_opened(event: dict, client: WebClient) -> None:
         if event.get("tab") != "home":
             return  # the Messages tab: nothing to publish

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.observability import count_by, logger
 from service.recovery.lifecycle.overview import overview_for
 from service.recovery.lifecycle.query import QueryError
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.audit import RECOVERIES_LIST
-from slack_app.desk import Desk
 from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from slack_app.listeners import work
 from slack_app.listeners.replies import DirectMessageRespond, reporting_failures
@@ -26,7 +26,7 @@ from slack_app.views.home import home_view, no_access_view, notice_view, parse_h
 from slack_app.views.listing import parse_row_menu_value
 
 
-def publish_home(desk: Desk, client: WebClient, user: str, location: str | None = None) -> None:
+def publish_home(desk: Services, client: WebClient, user: str, location: str | None = None) -> None:
     """Publish ``user``'s Home at ``location`` (a filter and a page, as a Home button carries them;
     None: the first page of everything). A failure is shown in the Home, with its log reference."""
 
@@ -53,7 +53,7 @@ def publish_home(desk: Desk, client: WebClient, user: str, location: str | None 
         client.views_publish(user_id=user, view=view)
 
 
-def row_menu_from_home(desk: Desk, client: WebClient, body: dict) -> None:
+def row_menu_from_home(desk: Services, client: WebClient, body: dict) -> None:
     """A choice in a Home row's menu: the list's action, answered by direct message; after a Run
     again the Home is published again, where it was (an edit or a reject goes on in its modal)."""
     user = body["user"]["id"]
@@ -73,7 +73,7 @@ def row_menu_from_home(desk: Desk, client: WebClient, body: dict) -> None:
         publish_home(desk, client, user, (body.get("view") or {}).get("private_metadata"))
 
 
-def _record_denied(desk: Desk, user: str, why: str) -> None:
+def _record_denied(desk: Services, user: str, why: str) -> None:
     """Audited on ``access#recoveries``, like a refused `/recoveries`."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     desk.audit.record(RECOVERIES_LIST, AuditEntry(now, user, "view home", "DENIED", {"why": why}))

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
 from service.recovery.ports.notifier import MessageRef, NotifierUnavailable
 from service.recovery.storage.recoveries import ListFilter
-from slack_app.desk import Desk
 from slack_app.listeners.replies import denied, reporting_failures, via_respond
 from slack_app.listeners.work import actable
 from slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
@@ -27,7 +27,7 @@ from slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, t
 from slack_app.views.thread_replies import ownership_change_text
 
 
-def take(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+def take(desk: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Take it"):
         if denied(desk, user, recovery_id, TAKE, say):
@@ -40,7 +40,7 @@ def take(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Re
         say(ownership_text(result))
 
 
-def take_over(desk: Desk, client: WebClient, user: str, value: str, respond: Respond) -> None:
+def take_over(desk: Services, client: WebClient, user: str, value: str, respond: Respond) -> None:
     """The confirmed Take over: ``value`` names the recovery and the owner the person was shown."""
     say = via_respond(respond)
     with reporting_failures(say, "Take over"):
@@ -60,7 +60,7 @@ def take_over(desk: Desk, client: WebClient, user: str, value: str, respond: Res
         respond(text=ownership_text(result), response_type="ephemeral", replace_original=True)
 
 
-def release(desk: Desk, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+def release(desk: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Release"):
         if denied(desk, user, recovery_id, RELEASE, say):
@@ -70,7 +70,7 @@ def release(desk: Desk, client: WebClient, user: str, recovery_id: str, respond:
         say(ownership_text(result))
 
 
-def take_all(desk: Desk, client: WebClient, user: str, group_id: str, respond: Respond) -> None:
+def take_all(desk: Services, client: WebClient, user: str, group_id: str, respond: Respond) -> None:
     """Take every open recovery of a group message that the person may act on and nobody owns."""
     say = via_respond(respond)
     with reporting_failures(say, "Take all"):
@@ -98,7 +98,7 @@ def _offer_take_over(respond: Respond, result: OwnershipResult, replace: bool) -
     )
 
 
-def _show(desk: Desk, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:
+def _show(desk: Services, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:
     if not result.changed or result.recovery is None:
         return
     display = SlackOutcomeDisplay(client, grouped=desk.groups.shares_message)

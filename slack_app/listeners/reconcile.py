@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from slack_bolt import Respond
 
+from service.composition import Services
 from service.recovery.storage.recoveries import RecoveryNotFound
-from slack_app.desk import Desk
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.views.reconcile import reconcile_result_text
 
 RECONCILE = "reconcile now"
 
 
-def reconcile_now(desk: Desk, user: str, recovery_id: str, respond: Respond) -> None:
+def reconcile_now(desk: Services, user: str, recovery_id: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Reconcile now"):
         if not recovery_id.startswith("rec-") or desk.reconciler is None:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.observability import count_by, logger
 from service.recovery.access.authorization import AccessDecision, describe_failure
 from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
@@ -24,7 +25,6 @@ from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
-from slack_app.desk import Desk
 from slack_app.notifier import SlackNotifier
 from slack_app.runtime import seconds_left
 from slack_app.views.ephemeral import action_result_text, denied_text, failure_report_text, view_denied_text
@@ -74,7 +74,7 @@ def reporting_failures(say: Say, what: str) -> Iterator[None]:
         say(failure_report_text(what, describe_failure(exc), reference))
 
 
-def decide(desk: Desk, user: str, target: str | None) -> AccessDecision:
+def decide(desk: Services, user: str, target: str | None) -> AccessDecision:
     """May ``user`` act on ``target``: a recovery (its rule's team, or an admin); a group or a
     selection (None: anyone who may act on some recoveries, the action then takes only theirs);
     anything else, a failed execution's Redrive (the admins)."""
@@ -88,7 +88,7 @@ def decide(desk: Desk, user: str, target: str | None) -> AccessDecision:
     return desk.policy.check(user)
 
 
-def denied(desk: Desk, user: str, target: str | None, action: str, say: Say) -> bool:
+def denied(desk: Services, user: str, target: str | None, action: str, say: Say) -> bool:
     """True (and the person told, the attempt audited) when ``user`` may not act on ``target``."""
     decision = decide(desk, user, target)
     if decision.allowed:
@@ -107,7 +107,7 @@ def refuse(user: str, action: str, why: str, say: Say, target: str | None = None
 
 
 def view_denied(
-    desk: Desk,
+    desk: Services,
     user: str,
     what: str,
     say: Say,
@@ -142,7 +142,7 @@ def tell(result: ActionResult, say: Say, always: bool = False) -> None:
 
 
 def run_bulk(
-    desk: Desk,
+    desk: Services,
     client: WebClient,
     user: str,
     kind: str,
@@ -176,7 +176,7 @@ def run_bulk(
     return report
 
 
-def refresh_messages(desk: Desk, notifier: SlackNotifier, report: BulkReport, summary: str) -> None:
+def refresh_messages(desk: Services, notifier: SlackNotifier, report: BulkReport, summary: str) -> None:
     """After a bulk action: each group message that has nothing open left loses its buttons; a
     recovery with its own message shows its outcome."""
     groups: set[str] = set()

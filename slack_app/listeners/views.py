@@ -16,7 +16,7 @@ from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
     from slack_sdk import WebClient
 
-    from slack_app.desk import Desk
+    from service.composition import Services
 
 ERROR_TEXT_LIMIT = 1900
 
@@ -25,7 +25,7 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def register(app: App, desk: Callable[[], Desk]) -> None:
+def register(app: App, desk: Callable[[], Services]) -> None:
     def check_edit(ack: Ack, view: dict) -> None:
         from service.recovery.model.input_edit import InputProblem
         from slack_app.listeners import work

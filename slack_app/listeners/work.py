@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.recovery.access.team_access import Selection
 from service.recovery.lifecycle.bulk import open_matching
 from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
@@ -23,7 +24,6 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.audit import RECOVERIES_LIST
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
-from slack_app.desk import Desk
 from slack_app.listeners.replies import (
     Say,
     denied,
@@ -61,7 +61,7 @@ IN_FLIGHT_NOT_RETRIED = (
 
 
 # ---------------------------------------------------------------------- one recovery
-def run_again(desk: Desk, user: str, recovery_id: str, respond: Respond, from_list: bool) -> None:
+def run_again(desk: Services, user: str, recovery_id: str, respond: Respond, from_list: bool) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Run again"):
         if denied(desk, user, recovery_id, "run again", say):
@@ -69,7 +69,7 @@ def run_again(desk: Desk, user: str, recovery_id: str, respond: Respond, from_li
         tell(desk.actions.run_again(recovery_id, user), say, always=from_list)
 
 
-def redrive(desk: Desk, user: str, failure_id: str, respond: Respond) -> None:
+def redrive(desk: Services, user: str, failure_id: str, respond: Respond) -> None:
     """Redrive a workflow that failed outside the recovery pattern (exactly once, audited)."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive"):
@@ -82,7 +82,7 @@ def redrive(desk: Desk, user: str, failure_id: str, respond: Respond) -> None:
 
 
 def open_edit(
-    desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
+    desk: Services, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
 ) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Edit input"):
@@ -102,7 +102,7 @@ def open_edit(
 
 
 def open_reject(
-    desk: Desk, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
+    desk: Services, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
 ) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Reject"):
@@ -113,7 +113,7 @@ def open_reject(
             client.views_open(trigger_id=body["trigger_id"], view=reject_modal(recovery, _modal_origin(body)))
 
 
-def edit_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+def edit_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
     meta = json.loads(view["private_metadata"])
     say = via_ephemeral(client, meta.get("channel"), user)
     with reporting_failures(say, "Edit input & run again"):
@@ -129,12 +129,12 @@ def edit_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
         tell(desk.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
 
 
-def validate_edit(desk: Desk, meta: dict, text: str) -> Any:
+def validate_edit(desk: Services, meta: dict, text: str) -> Any:
     schema = desk.schemas.for_state(meta.get("state_machine", ""), meta.get("failed_state", ""))
     return parse_edited_input(text, schema)
 
 
-def reject_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+def reject_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
     meta = json.loads(view["private_metadata"])
     say = via_ephemeral(client, meta.get("channel"), user)
     with reporting_failures(say, "Reject"):
@@ -144,7 +144,7 @@ def reject_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> No
         tell(desk.actions.reject(meta["recovery_id"], user, reason), say)
 
 
-def _open_recovery(desk: Desk, recovery_id: str, say: Say) -> Recovery | None:
+def _open_recovery(desk: Services, recovery_id: str, say: Say) -> Recovery | None:
     try:
         recovery = desk.store.get(recovery_id)
     except RecoveryNotFound:
@@ -165,7 +165,7 @@ def _modal_origin(body: dict) -> ModalOrigin:
 
 # ---------------------------------------------------------------------- bulk
 def open_group_bulk(
-    desk: Desk, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Respond
+    desk: Services, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Respond
 ) -> None:
     say = via_respond(respond)
     verb = "run again all" if kind == "run_again" else "reject all"
@@ -188,12 +188,12 @@ def open_group_bulk(
         )
 
 
-def actable(desk: Desk, user: str, where: ListFilter) -> Selection:
+def actable(desk: Services, user: str, where: ListFilter) -> Selection:
     """The open recoveries ``where`` selects that ``user`` may act on, and how many were left out."""
     return desk.access.actable(user, open_matching(desk.store, where))
 
 
-def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None:
+def bulk_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
     meta = json.loads(view["private_metadata"])
     say = via_ephemeral(client, meta.get("channel"), user)
     kind = meta["kind"]
@@ -211,7 +211,7 @@ def bulk_submitted(desk: Desk, client: WebClient, user: str, view: dict) -> None
         run_bulk(desk, client, user, kind, ids, description, thread, say, reason, selection.left_out)
 
 
-def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
+def retry_prompt(desk: Services, user: str, words: list[str], say: Say, respond: Respond) -> None:
     query = RecoveryQuery.from_words(words).for_person(user)
     if query.in_flight:
         say(IN_FLIGHT_NOT_RETRIED)
@@ -237,7 +237,7 @@ def retry_prompt(desk: Desk, user: str, words: list[str], say: Say, respond: Res
 
 
 def bulk_from_command(
-    desk: Desk, client: WebClient, user: str, query_json: str, channel: str | None, respond: Respond
+    desk: Services, client: WebClient, user: str, query_json: str, channel: str | None, respond: Respond
 ) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Run again all"):
@@ -269,7 +269,7 @@ def bulk_from_command(
 
 
 # ---------------------------------------------------------------------- /recoveries
-def recoveries_command(desk: Desk, user: str, text: str, respond: Respond) -> None:
+def recoveries_command(desk: Services, user: str, text: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "/recoveries"):
         try:
@@ -297,7 +297,7 @@ def recoveries_command(desk: Desk, user: str, text: str, respond: Respond) -> No
             say(f"{escape(exc)}\n{USAGE}")
 
 
-def show(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) -> None:
+def show(desk: Services, user: str, words: list[str], say: Say, respond: Respond) -> None:
     if len(words) != 1:
         say(f"Usage: `/recoveries show {escape('<recovery id>')}` (the id is at the bottom of each message).")
         return
@@ -328,7 +328,7 @@ def show(desk: Desk, user: str, words: list[str], say: Say, respond: Respond) ->
     )
 
 
-def list_denied(desk: Desk, user: str, say: Say) -> bool:
+def list_denied(desk: Services, user: str, say: Say) -> bool:
     """The list is guarded like every view; a refusal is audited on ``access#recoveries``."""
 
     def record(why: str) -> None:
@@ -338,7 +338,7 @@ def list_denied(desk: Desk, user: str, say: Say) -> bool:
     return view_denied(desk, user, "the recoveries", say, record, some=True)
 
 
-def list_page(desk: Desk, user: str, query_json: str, page: str, respond: Respond, replace: bool) -> None:
+def list_page(desk: Services, user: str, query_json: str, page: str, respond: Respond, replace: bool) -> None:
     """A page of the open list (``page`` and ``query_json`` as typed or as a Next button carries them)."""
     say = via_respond(respond)
     with reporting_failures(say, "/recoveries"):
@@ -360,7 +360,7 @@ def _page_number(text: str) -> int:
 
 
 def _respond_with_page(
-    desk: Desk, user: str, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
+    desk: Services, user: str, query: RecoveryQuery, page_number: int, respond: Respond, replace: bool
 ) -> None:
     """A page of the open recoveries (or, for ``status=in-flight``, of those in flight); beside the
     open ones, those in flight are counted, and the first page shows the longest in flight."""

@@ -18,6 +18,7 @@ def stack_parameters() -> dict[str, str]:
 
 def ask(product_id: str, quantity: str = "1") -> dict:
     from service.example.handlers import dummy_vendor
+
     dummy_vendor.parameters.clear_caches()
     event = http_api_event(
         "GET",

@@ -16,10 +16,10 @@ from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
 from service.cli.operator import OperationError, Operator, build_operator
+from service.composition import build_services
 from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
 from service.recovery.model.input_edit import SchemaCatalog
 from service.recovery.storage.recoveries import RecoveryNotFound
-from slack_app.desk import build_desk
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"
 
@@ -268,8 +268,8 @@ def test_the_desk_offers_redrive_only_with_a_slack_client_to_update_the_messages
     config = OperatorSettings.from_environment({"RECOVERIES_TABLE_NAME": "t"}).desk()
 
     # When
-    without_slack = build_desk(config, Clients(), None)
-    with_slack = build_desk(config, Clients(), Mock(WebClient))
+    without_slack = build_services(config, Clients(), None)
+    with_slack = build_services(config, Clients(), Mock(WebClient))
 
     # Then
     assert without_slack.redrive is None and with_slack.redrive is not None
@@ -281,8 +281,10 @@ def test_the_desk_asks_for_sqs_only_when_a_dlq_is_configured() -> None:
     settings = OperatorSettings.from_environment({"RECOVERIES_TABLE_NAME": "t"})
 
     # When
-    build_desk(settings.desk(), without, None)
-    desk = build_desk(settings.model_copy(update={"recovery_dlq_url": f"{QUEUE}/dlq"}).desk(), with_dlq, None)
+    build_services(settings.desk(), without, None)
+    desk = build_services(
+        settings.model_copy(update={"recovery_dlq_url": f"{QUEUE}/dlq"}).desk(), with_dlq, None
+    )
 
     # Then
     assert "sqs" not in without.asked and "sqs" in with_dlq.asked
@@ -296,7 +298,7 @@ def test_the_desk_paces_bulk_actions_at_the_configured_rate() -> None:
     ).desk()
 
     # When
-    desk = build_desk(config, Clients(), None)
+    desk = build_services(config, Clients(), None)
 
     # Then
     assert desk.bulk.rate_per_second == 7.0

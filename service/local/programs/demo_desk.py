@@ -89,8 +89,8 @@ class SupportDesk:
     """The demo's support team at one embedded stack (Slack: ``slack``, the stand-in or a workspace)."""
 
     def __init__(self, stack: EmbeddedStack, slack: LocalSlack, out: Print) -> None:
+        from service.composition import build_services
         from service.config import DeskConfig
-        from slack_app.desk import build_desk
         from slack_app.web import web_client
 
         self._stack = stack
@@ -98,7 +98,9 @@ class SupportDesk:
         self._sfn = stack.client("stepfunctions")
         client = web_client(slack.token, base_url=slack.api_url)
         config = DeskConfig(recoveries_table_name=stack.physical("RecoveriesTable"))
-        self.operator = Operator.at(build_desk(config, stack.client, client), "cli:demo-desk", out=self._say)
+        self.operator = Operator.at(
+            build_services(config, stack.client, client), "cli:demo-desk", out=self._say
+        )
         self._store = self.operator.store
         self._transcript = SlackTranscript(slack.standin, out)
         self._clicks = (

@@ -30,6 +30,7 @@ class LocalOrderApi:
 
     def call(self, event: dict) -> ApiAnswer:
         from service.example.handlers import orders_api
+
         with acting_as("OrdersApiFunction"):  # API Gateway invokes the template's function
             response = orders_api.lambda_handler(event, self.context)
         return ApiAnswer(response["statusCode"], json.loads(response["body"]), response.get("headers", {}))

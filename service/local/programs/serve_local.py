@@ -35,8 +35,8 @@ PAUSED_ORDERS = [
 
 @contextmanager
 def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
+    from service.composition import build_services
     from service.config import DeskConfig
-    from slack_app.desk import build_desk
 
     slack = LocalSlack.workspace(settings)  # the token itself is checked by serve
     allowed = settings.allowed_users
@@ -93,6 +93,6 @@ def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> I
         )
 
         def desk(client: Any) -> Any:
-            return build_desk(config, stack.client, client, open_to_everyone=not (allowed or group))
+            return build_services(config, stack.client, client, open_to_everyone=not (allowed or group))
 
         yield desk

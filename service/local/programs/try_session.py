@@ -404,13 +404,13 @@ class _Session:
 
     def _workspace_operator(self) -> Operator:
         from service.cli.operator import Operator
+        from service.composition import build_services
         from service.config import DeskConfig
-        from slack_app.desk import build_desk
         from slack_app.web import web_client
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)
         config = DeskConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
-        desk = build_desk(config, self._stack.client, client)
+        desk = build_services(config, self._stack.client, client)
         return Operator.at(
             desk, f"cli:{getpass.getuser()}", out=lambda line: self._say("  recovery-ops: " + line)
         )

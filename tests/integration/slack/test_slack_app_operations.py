@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_bolt.adapter.flask import SlackRequestHandler as FlaskRequestHandler
 
+from service.composition import Lazy
 from service.example.supplier.dummy import DummyVendor
 from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import LocalOrderApi
@@ -14,7 +15,6 @@ from service.local.standin.server import SlackStandIn, block_kit_problem
 from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from slack_app.app import build_app, desk_from_config
-from slack_app.desk import Lazy
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
 from slack_app.views.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client

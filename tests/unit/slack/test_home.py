@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from service.breaker.circuit_board import CircuitReading, reading_from_item
 from service.breaker.circuit_breaker import CircuitState
+from service.composition import Services
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.access.team_access import TeamAccess
@@ -22,7 +23,6 @@ from service.recovery.lifecycle.query import QueryError, RecoveryQuery
 from service.recovery.model.recovery import Recovery
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import ListFilter
-from slack_app.desk import Desk
 from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
 from slack_app.listeners import home_tab
 from slack_app.views.home import (
@@ -314,8 +314,8 @@ def test_hostile_state_machine_error_and_dependency_names_are_shown_escaped() ->
 
 
 # ---------------------------------------------------------------------- the listeners
-def a_desk_for_home(recoveries: list[Recovery]) -> Desk:
-    desk = Desk(
+def a_desk_for_home(recoveries: list[Recovery]) -> Services:
+    desk = Services(
         store=InMemoryStore(recoveries),  # type: ignore[arg-type]
         groups=Mock(),
         actions=Mock(),

@@ -14,6 +14,7 @@ from unittest.mock import Mock
 import pytest
 from slack_sdk import WebClient
 
+from service.composition import Services
 from service.local.standin.server import block_kit_problem
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
@@ -25,7 +26,6 @@ from service.recovery.lifecycle.reminders import Reminder
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.desk import Desk
 from slack_app.ids import HOME_FILTER, ROW_MENU
 from slack_app.listeners import home_tab, work
 from slack_app.views.home import home_location, home_view, parse_home_location
@@ -43,9 +43,9 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------- a desk over the fake table
-def a_desk() -> Desk:
+def a_desk() -> Services:
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
-    return Desk(
+    return Services(
         store=RecoveryStore("recoveries", FakeDynamoDB()),
         groups=Mock(),
         actions=Mock(),
@@ -59,7 +59,7 @@ def a_desk() -> Desk:
     )
 
 
-def one_open_and_one_claimed(desk: Desk, claimed_ago: timedelta) -> tuple[Recovery, Recovery]:
+def one_open_and_one_claimed(desk: Services, claimed_ago: timedelta) -> tuple[Recovery, Recovery]:
     """An open recovery, and one Alice claimed ``claimed_ago`` whose outcome was never stored."""
     waiting = opened_recovery(desk.store, 1)
     claimed = claim(

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from service.composition import Services
 from service.recovery.access.authorization import AccessDecision, AccessPolicy
 from service.recovery.access.routing_rules import RoutingRules, parse_rules
 from service.recovery.access.team_access import TeamAccess
@@ -20,7 +21,6 @@ from service.recovery.lifecycle.bulk import BulkReport
 from service.recovery.model.contract import Routing
 from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
-from slack_app.desk import Desk
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
 from slack_app.listeners import actions, replies, work
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
@@ -31,11 +31,11 @@ ALLOWED = AccessDecision(True, "in the allowed users")
 REFUSED = AccessDecision(False, "not in the support group <!channel>")
 
 
-def a_desk(decision: AccessDecision = ALLOWED) -> Desk:
+def a_desk(decision: AccessDecision = ALLOWED) -> Services:
     """A desk of mocks whose admins' policy answers ``decision``; no routing rules (so the admins
     alone may act, as the stack's allow-list says)."""
     policy = Mock()
-    desk = Desk(
+    desk = Services(
         store=Mock(),
         groups=Mock(),
         actions=Mock(),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from unittest.mock import Mock
 
 from service.cli.operator import Operator
+from service.composition import Services
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.access.team_access import TeamAccess
@@ -15,7 +16,6 @@ from service.recovery.lifecycle.reconciler import Reconciler
 from service.recovery.model.recovery import RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.desk import Desk
 from slack_app.ids import RECONCILE_NOW
 from slack_app.listeners.reconcile import reconcile_now
 from slack_app.views.listing import show_blocks
@@ -27,11 +27,11 @@ STRANGER = "U0STRANGER"
 LONG_AGO = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def a_desk(sfn: FakeStepFunctions) -> Desk:
+def a_desk(sfn: FakeStepFunctions) -> Services:
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
     store = RecoveryStore("recoveries", FakeDynamoDB())
     reconciler = Reconciler(store, sfn)
-    return Desk(
+    return Services(
         store=store,
         groups=Mock(),
         actions=RecoveryActions(store, sfn, settler=reconciler),

@@ -12,13 +12,13 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from service.composition import Services
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.access.team_access import TeamAccess
 from service.recovery.healing.runs import HealingState
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.ports.notifier import ChannelRouting
-from slack_app.desk import Desk
 from slack_app.ids import STOP_HEALING
 from slack_app.listeners import actions, healing
 from tests.support.slack_safety import unsafe_spots
@@ -27,7 +27,7 @@ from tests.unit.slack.builders import HEALING_ID, a_group_state, a_healing_run, 
 ADMIN, ALICE, BOB = "U0ADMIN", "U0ALICE", "U0BOB"
 
 
-def a_desk(team: str = ALICE) -> Desk:
+def a_desk(team: str = ALICE) -> Services:
     """A desk of mocks whose one rule (the orders machine's) has ``team`` as its team; ``ADMIN`` is
     the deployment's admin; the group ``grp-1`` has a message and one open recovery."""
     document = {
@@ -42,7 +42,7 @@ def a_desk(team: str = ALICE) -> Desk:
     }
     rules = parse_rules(json.dumps(document), ChannelRouting("C-RECOVERIES"))
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
-    desk = Desk(
+    desk = Services(
         store=Mock(),
         groups=Mock(),
         actions=Mock(),

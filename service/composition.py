@@ -40,7 +40,7 @@ ClientFactory = Callable[[str], Any]
 
 
 @dataclass
-class Desk:
+class Services:
     store: RecoveryStore
     groups: GroupStore
     actions: RecoveryActions
@@ -57,13 +57,13 @@ class Desk:
     circuits: CircuitBoard | None = None  # the Home tab's circuit breakers; None: no breaker table
 
 
-def build_desk(
+def build_services(
     config: DeskConfig,
     clients: ClientFactory,
     slack: WebClient | None,
     *,
     open_to_everyone: bool = False,
-) -> Desk:
+) -> Services:
     """The desk on ``config``'s deployment: the one place it is put together, for the Slack app's
     function and ``serve``, the operator's command line, the demo and ``serve --local``.
 
@@ -90,7 +90,7 @@ def build_desk(
     )
     # only the rules' teams and viewers are read here: the channel was chosen when it was posted
     rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=""))
-    return Desk(
+    return Services(
         store=store,
         groups=groups,
         actions=actions,
