@@ -9,8 +9,12 @@ from typing import Any
 from service.local.engine.recovery_requests import next_recovery_request
 from service.local.engine.stack import EmbeddedStack
 
+#: how long a test waits for the embedded stack before it fails: a deadline, not a goal. Generous,
+#: because three pytest workers on two cores can hold moto's execution threads for many seconds.
+DEADLINE_SECONDS = 90.0
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+
+def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE_SECONDS) -> None:
     """Return once ``condition()`` holds; TimeoutError after ``timeout`` seconds (a deadline, not a goal)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -19,6 +23,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.02)  # moto's execution threads need the GIL between checks
 
 
-def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = 30) -> dict[str, Any]:
+def wait_for_recovery_request(stack: EmbeddedStack, timeout: float = DEADLINE_SECONDS) -> dict[str, Any]:
     """The next message a paused execution sent to the recovery queue (the integration contract)."""
     return next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"), timeout)

@@ -27,8 +27,10 @@ class StateStep:
 
 
 def wait_for_status(
-    sfn: Any, execution_arn: str, statuses: frozenset[str] = TERMINAL, timeout: float = 30
+    sfn: Any, execution_arn: str, statuses: frozenset[str] = TERMINAL, timeout: float = 90
 ) -> dict:
+    """The execution's description once its status is one of ``statuses``: ExecutionsStillRunning
+    after ``timeout`` seconds (a deadline for a loaded machine, not a goal)."""
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution_arn)
