@@ -23,6 +23,7 @@ from service.local.engine.collector_poller import poll_collector  # noqa: E402
 from service.local.engine.execution_history import history, nested_execution_arns  # noqa: E402
 from service.local.engine.stack import EmbeddedStack, embedded_stack  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
 from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.local.standin.requests import SlackRequest, SlackRequests  # noqa: E402
 from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
@@ -53,6 +54,7 @@ def slack_app_stack(
         },
         environment={"SLACK_API_URL": slack.base_url},
         quiet=True,
+        prepare=stock_local_catalogue,
     ) as stack:
         yield stack
 

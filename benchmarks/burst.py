@@ -39,6 +39,7 @@ from service.local.engine.collector_poller import poll_collector  # noqa: E402
 from service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
 from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
 from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.local.standin.server import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
 from service.recovery.model.recovery import RecoveryStatus  # noqa: E402
@@ -132,6 +133,7 @@ def run(
             secrets={TOKEN_SECRET: LOCAL_BOT_TOKEN},
             environment={"SLACK_API_URL": slack.base_url},
             quiet=True,
+            prepare=stock_local_catalogue,
         ) as stack,
     ):
         model_order = LocalOrderApi().place({"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1})

@@ -26,6 +26,7 @@ from service.local.engine.execution_history import (  # noqa: E402
 )
 from service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
 from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDERS = 100
@@ -41,7 +42,9 @@ def main() -> None:
     ledger = WorkLedger("happy_path")
     with serve_dummy_vendor(vendor) as url:
         started = time.perf_counter()
-        with embedded_stack(parameters={"VendorUrl": url}, quiet=True) as stack:
+        with embedded_stack(
+            parameters={"VendorUrl": url}, quiet=True, prepare=stock_local_catalogue
+        ) as stack:
             deploy_s = time.perf_counter() - started
             sfn = stack.client("stepfunctions")
             began = time.perf_counter()

@@ -53,6 +53,7 @@ from service.local.engine.execution_history import TERMINAL  # noqa: E402
 from service.local.engine.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
 from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
 from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 from service.local.standin.server import serve_slack_standin  # noqa: E402
 from service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
@@ -102,7 +103,10 @@ def run(
     with (
         serve_dummy_vendor(vendor) as url,
         embedded_stack(
-            parameters={"VendorUrl": url, **parameters}, sleep_scale=sleep_scale, quiet=True
+            parameters={"VendorUrl": url, **parameters},
+            sleep_scale=sleep_scale,
+            quiet=True,
+            prepare=stock_local_catalogue,
         ) as stack,
     ):
         sfn, sqs = stack.client("stepfunctions"), stack.client("sqs")

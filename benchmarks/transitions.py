@@ -37,8 +37,9 @@ from service.local.engine.execution_history import (  # noqa: E402
     workflow_transitions,
 )
 from service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.engine.stack import LOCAL_STOCK, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from service.local.programs.order_stock import LOCAL_STOCK, stock_local_catalogue  # noqa: E402
 from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDER = {"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1}
@@ -58,7 +59,7 @@ def main() -> None:
     items_ordered = 0
     with (
         serve_dummy_vendor(vendor) as url,
-        embedded_stack(parameters={"VendorUrl": url}, quiet=True) as stack,
+        embedded_stack(parameters={"VendorUrl": url}, quiet=True, prepare=stock_local_catalogue) as stack,
     ):
         sfn, sqs = stack.client("stepfunctions"), stack.client("sqs")
         recovery_queue = stack.physical("RecoveryQueue")

@@ -18,6 +18,7 @@ from service.local.engine.execution_events import deliver, status_change_event
 from service.local.engine.iam_check import Call, acting_as
 from service.local.engine.stack import EmbeddedStack, embedded_stack
 from service.local.programs.order_api_client import LocalOrderApi
+from service.local.programs.order_stock import stock_local_catalogue
 from service.local.standin.server import SlackStandIn
 from service.recovery.failed_executions.failures import FailureStatus, FailureStore
 from service.recovery.lifecycle.reminders import Reminders
@@ -116,7 +117,9 @@ def test_a_state_machine_task_without_its_grant_is_reported_with_the_state_machi
 ) -> None:
     # Given the item action's role without the grant to reserve stock
     broken = template_without(tmp_path, "OrderItemStateMachine", "ReserveAndReleaseStock")
-    with embedded_stack(parameters={"VendorUrl": vendor_url}, template_path=broken) as stack:
+    with embedded_stack(
+        parameters={"VendorUrl": vendor_url}, template_path=broken, prepare=stock_local_catalogue
+    ) as stack:
         # When an order is placed and its item reserved
         order_api.place({**ORDER, "order_id": "ord-iam-1"})
         wait_until(lambda: order_api.get("ord-iam-1").body["status"] == "FINISHED")

@@ -10,8 +10,9 @@ from service.local.engine.execution_history import (
     nested_execution_arns,
     wait_for_status,
 )
-from service.local.engine.stack import LOCAL_STOCK, EmbeddedStack
+from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import LocalOrderApi
+from service.local.programs.order_stock import LOCAL_STOCK
 
 PAYLOAD_LIMIT = 256 * 1024
 

@@ -12,8 +12,9 @@ from service.breaker.circuit_breaker import BreakerSettings, CircuitBreaker, Cir
 from service.example.orders.stock import StockStore
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour
 from service.local.engine.execution_history import failed_error_names, history, state_steps, wait_for_status
-from service.local.engine.stack import LOCAL_STOCK, EmbeddedStack
+from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import ApiAnswer, LocalOrderApi
+from service.local.programs.order_stock import LOCAL_STOCK
 from tests.support.orders import dead_letters, item_execution_arn
 from tests.support.waiting import wait_for_recovery_request, wait_until
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from service.local.engine.stack import EmbeddedStack, embedded_stack
+from service.local.programs.order_stock import stock_local_catalogue
 from service.local.standin.server import SlackStandIn
 
 BOT_TOKEN = "xoxb-local-test-token"
@@ -50,6 +51,7 @@ def deployed_stack(
         secrets=SLACK_SECRETS,
         environment={"SLACK_API_URL": slack.base_url},
         template_path=template_path,
+        prepare=stock_local_catalogue,
     ) as stack:
         yield stack
 

@@ -16,7 +16,7 @@ import os
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,6 @@ from typing import Any
 from unittest import mock
 
 from service import aws_clients
-from service.example.orders.stock import StockStore
 from service.local.engine import iam_check, moto_seam
 from service.local.engine.cfn_template import (
     PROJECT_ROOT,
@@ -395,12 +394,6 @@ def planned_stack(
     return deployer.resources, deployer.ctx
 
 
-#: What the local stack has in stock: every product the demo, the tests and the benchmarks order.
-LOCAL_STOCK: dict[str, int] = {
-    f"sku-{name}": 100_000 for name in ("lamp", "kettle", "vase", "desk", "chair", "a", "b", "c", "lamp-x1")
-}
-
-
 @contextmanager
 def embedded_stack(
     parameters: dict[str, str] | None = None,
@@ -410,7 +403,7 @@ def embedded_stack(
     quiet: bool = False,
     secrets: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
-    stock: dict[str, int] | None = None,
+    prepare: Callable[[EmbeddedStack], None] | None = None,
     iam: bool | None = None,
 ) -> Iterator[EmbeddedStack]:
     """Deploy template.yaml into a fresh moto backend; yield the stack; tear everything down after.
@@ -420,9 +413,10 @@ def embedded_stack(
     keeps the handlers' log lines below ERROR and their EMF metric lines off standard output.
     ``secrets`` are created in Secrets Manager (what a deployer creates before ``sam deploy``, such
     as the Slack bot token); ``environment`` adds local-only settings, such as ``SLACK_API_URL``
-    pointing at the Slack stand-in. ``stock`` is put in the stock table (default: the local
-    catalogue, ``LOCAL_STOCK``). ``iam`` holds every AWS call of the template's functions and state
-    machines to the role ``sam deploy`` creates for it (``stack.iam``; default: inside
+    pointing at the Slack stand-in. ``prepare`` is called with the deployed stack before anything
+    runs in it (the order example stocks its table: ``stock_local_catalogue`` of
+    ``service.local.programs.order_stock``). ``iam`` holds every AWS call of the template's functions
+    and state machines to the role ``sam deploy`` creates for it (``stack.iam``; default: inside
     ``iam_check.checking_every_stack()``, as in the test suite; ``False`` for a test that breaks it).
     """
     from moto import mock_aws
@@ -467,26 +461,25 @@ def embedded_stack(
         deployer.create_state_machines()
         deployer.note_skipped()
         _forget_cached_parameters()
-        if "StockTable" in deployer.resources:  # the order example's
-            stock_store = StockStore(deployer.ctx.ref("StockTable"), aws_clients.client("dynamodb"))
-            for product_id, available in (LOCAL_STOCK if stock is None else stock).items():
-                stock_store.set_available(product_id, available)
+        deployed = EmbeddedStack(
+            name=stack_name,
+            context=deployer.ctx,
+            dispatcher=dispatcher,
+            sleeps=sleeps,
+            environment=deployer.environment,
+            skipped=deployer.skipped,
+            iam=recorder,
+            template=template,
+            nested_waits=nested.waits,
+        )
+        if prepare is not None:
+            prepare(deployed)
         for name, value in (secrets or {}).items():
             aws_clients.client("secretsmanager").create_secret(Name=name, SecretString=value)
         os.environ.update(deployer.environment)
         os.environ.update(environment or {})
         try:
-            yield EmbeddedStack(
-                name=stack_name,
-                context=deployer.ctx,
-                dispatcher=dispatcher,
-                sleeps=sleeps,
-                environment=deployer.environment,
-                skipped=deployer.skipped,
-                iam=recorder,
-                template=template,
-                nested_waits=nested.waits,
-            )
+            yield deployed
         finally:
             aws_clients.reset()
             os.environ.clear()

@@ -28,6 +28,7 @@ from service.local.programs.demo_desk import (
     SupportDesk,
 )
 from service.local.programs.order_api_client import LocalOrderApi
+from service.local.programs.order_stock import stock_local_catalogue
 from service.local.programs.vendor_server import serve_dummy_vendor
 from service.local.standin.local_slack import local_slack
 from service.recovery.lifecycle.query import RecoveryQuery
@@ -171,6 +172,7 @@ def run_demo(
                 secrets=slack.secrets(),
                 environment=slack.environment(),
                 quiet=True,
+                prepare=stock_local_catalogue,
             )
         )
         desk = SupportDesk(stack, slack, out)

@@ -17,6 +17,7 @@ from service.example.supplier.dummy import DummyVendor, VendorBehaviour
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.stack import embedded_stack, quiet_interpreter_logs
 from service.local.programs.order_api_client import LocalOrderApi
+from service.local.programs.order_stock import stock_local_catalogue
 from service.local.programs.vendor_server import serve_dummy_vendor
 from service.local.standin.local_slack import LocalSlack
 from service.recovery.model.recovery import RecoveryStatus
@@ -57,6 +58,7 @@ def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> I
                 # SLACK_API_URL: another Slack Web API endpoint (the tests' stand-in)
                 environment=slack.environment(),
                 quiet=True,
+                prepare=stock_local_catalogue,
             )
         )
         api = LocalOrderApi()
