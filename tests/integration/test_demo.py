@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.cli import main
 from service.local.programs.demo import run_demo
-from service.local.programs.demo_desk import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, DeskAction
+from service.local.programs.support_team import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, TeamAction
 
 ACTING = " -> the desk "  # a decision line: "  recovery rec-…: <execution> <state> <error> (<routing>) -> …"
 OUTCOMES = ("Run again by", "Edited and run again by", "Rejected by")  # the outcome's line of a message
@@ -32,7 +32,7 @@ def assert_each_outcome_follows_its_action(lines: list[str]) -> None:
         assert shows_outcome(lines[here + 1 : following], execution), lines[here]
 
 
-def assert_decided_as_a_support_person_would(actions: tuple[DeskAction, ...], lines: list[str]) -> None:
+def assert_decided_as_a_support_person_would(actions: tuple[TeamAction, ...], lines: list[str]) -> None:
     """Outages are run again, never rejected; only bad data is edited or rejected, with its own reason."""
     technical = [a for a in actions if a.error in OUTAGE_ERRORS or a.routing == "technical"]
     assert technical

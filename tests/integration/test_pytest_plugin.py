@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from service.local.standin.workspace import SlackWorkspace
-from service.local.testing.recovery_desk import (
+from service.local.desk import (
     ActionNotDone,
     Desk,
     ExecutionNotSucceeded,
     NoRecoveryInTime,
     RecoveryNeverRequested,
 )
+from service.local.standin.workspace import SlackWorkspace
 from service.local.testing.recovery_stack import RecoveryStack, StateMachine
 from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 

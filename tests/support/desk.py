@@ -1,14 +1,17 @@
-"""The desk as Slack drives it: paused orders, signed requests
-sent through the Slack app's real Lambda function (moto's Lambda → the handler; the lazy half through Bolt's
-own runner, which invokes the function asynchronously)."""
+"""The desk as the Slack app's tests drive it: paused orders, and signed requests sent through the Slack
+app's real Lambda function (moto's Lambda → the handler; the lazy half through Bolt's own runner, which
+invokes the function asynchronously). The clicks are the one desk's (``service/local/desk.py``), here as
+``ALLOWED`` with the tests' signing secret; ``requests_for`` builds any other request a test sends."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from service.example.orders.order_workflow import execution_arn
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from service.local.desk import MODAL_OF, Desk, send_to_slack_app
+from service.local.desk import edit_submission as edit_submission_of
+from service.local.desk import reject_submission as reject_submission_of
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import LocalOrderApi
@@ -16,8 +19,6 @@ from service.local.standin.requests import SlackRequest, SlackRequests
 from service.local.standin.server import SlackStandIn
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.ids import EDIT_SUBMIT
-from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK
 from tests.support.stacks import ALLOWED, SIGNING_SECRET
 from tests.support.waiting import wait_until
 
@@ -28,12 +29,14 @@ def requests_for(slack: SlackStandIn) -> SlackRequests:
     return SlackRequests(SIGNING_SECRET, response_url=slack.response_url)
 
 
+def desk_at(stack: EmbeddedStack, slack: SlackStandIn, person: str = ALLOWED) -> Desk:
+    """``person`` at the stand-in ``slack``, working the recoveries of ``stack``."""
+    return Desk(stack, slack, person, SIGNING_SECRET)
+
+
 def send(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
     """POST the request to the Slack app's function as API Gateway would; its HTTP answer."""
-    answer = stack.client("lambda").invoke(
-        FunctionName=stack.physical("SlackAppFunction"), Payload=json.dumps(request.lambda_event())
-    )
-    return json.loads(answer["Payload"].read())
+    return send_to_slack_app(stack, request)
 
 
 def store(stack: EmbeddedStack) -> RecoveryStore:
@@ -81,18 +84,21 @@ def count_calls(stack: EmbeddedStack, operation: str) -> list[dict]:
 
 
 def open_modal(stack: EmbeddedStack, slack: SlackStandIn, action_id: str, recovery_id: str) -> dict:
-    """Click a button that opens a modal; the view Slack was asked to open."""
-    before = len(slack.calls_of("views.open"))
-    send(stack, requests_for(slack).click(ALLOWED, action_id, recovery_id))
-    wait_until(lambda: len(slack.calls_of("views.open")) > before)
-    view = slack.calls_of("views.open")[-1].body["view"]
-    return json.loads(view) if isinstance(view, str) else view
+    """Click a button that opens a modal (Edit input, Reject; the button a recovery message of the tests'
+    channel carries); the view Slack was asked to open."""
+    desk = desk_at(stack, slack)
+    click = desk.requests.click(ALLOWED, action_id, recovery_id)
+    return desk.open_modal(click, MODAL_OF[action_id], recovery_id, f"{action_id} on {recovery_id}")
 
 
-def edit_submission(slack: SlackStandIn, view: dict, text: str):
-    return requests_for(slack).submit(
-        ALLOWED, EDIT_SUBMIT, view["private_metadata"], {INPUT_BLOCK: {INPUT_ACTION: text}}
-    )
+def edit_submission(slack: SlackStandIn, view: dict, text: str) -> SlackRequest:
+    """The edit modal ``view`` submitted with ``text`` as the new input."""
+    return edit_submission_of(requests_for(slack), ALLOWED, view["private_metadata"], text)
+
+
+def reject_submission(slack: SlackStandIn, view: dict, reason: str) -> SlackRequest:
+    """The reject modal ``view`` submitted with ``reason``."""
+    return reject_submission_of(requests_for(slack), ALLOWED, view["private_metadata"], reason)
 
 
 def order_execution_of(stack: EmbeddedStack, recovery: Recovery) -> str:

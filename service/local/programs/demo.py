@@ -19,16 +19,16 @@ from service.local.engine.execution_history import (
     wait_for_all,
 )
 from service.local.engine.stack import embedded_stack, quiet_interpreter_logs
-from service.local.programs.demo_desk import (
+from service.local.programs.order_api_client import LocalOrderApi
+from service.local.programs.order_stock import stock_local_catalogue
+from service.local.programs.support_team import (
     EDIT,
     REJECT,
     RUN_AGAIN,
     SUPPORT_ENGINEER,
-    DeskAction,
-    SupportDesk,
+    SupportTeam,
+    TeamAction,
 )
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.order_stock import stock_local_catalogue
 from service.local.programs.vendor_server import serve_dummy_vendor
 from service.local.standin.local_slack import local_slack
 from service.recovery.lifecycle.query import RecoveryQuery
@@ -43,7 +43,7 @@ class DemoResult:
     rejected_requests: int
     recoveries: int
     dead_letters: int
-    actions: tuple[DeskAction, ...] = field(default=())  # what the desk did, recovery by recovery
+    actions: tuple[TeamAction, ...] = field(default=())  # what the support team did, recovery by recovery
 
 
 DEMO_SIGNING_SECRET = "demo-signing-secret"
@@ -102,7 +102,7 @@ MULTI_ITEM_ORDER = {
 
 
 def _multi_item_order(
-    api: LocalOrderApi, vendor: DummyVendor, desk: SupportDesk, sfn: object, out: Print
+    api: LocalOrderApi, vendor: DummyVendor, team: SupportTeam, sfn: object, out: Print
 ) -> dict:
     """Item 2's product fails at the vendor (the desk waits, then runs it again once the vendor answers);
     item 3's product is unknown (rejected: nothing stays reserved, the item goes to the DLQ). The order
@@ -114,18 +114,18 @@ def _multi_item_order(
     out("  one nested item action per item, named <order id>-item-<n>, checking and reserving in parallel")
     paused = {
         r.input.get("item_number"): r
-        for r in desk.wait_for_open(2)
+        for r in team.wait_for_open(2)
         if r.input.get("order_id") == placed["order_id"]
     }
     for number, recovery in sorted(paused.items()):
         out(f"  item {number} paused: {recovery.execution_name[-7:]} {recovery.error} ({recovery.routing})")
     for _, recovery in sorted(paused.items()):
-        desk.handle(recovery, vendor_answers=False)
+        team.handle(recovery, vendor_answers=False)
     out("  the vendor answers for sku-vase again")
     vendor.set_behaviour(VendorBehaviour())
-    desk.work_until_done([placed["execution_arn"]], vendor_answers=lambda: True)
+    team.work_until_done([placed["execution_arn"]], vendor_answers=lambda: True)
     wait_for_all(sfn, [placed["execution_arn"]])
-    desk.show_slack()
+    team.show_slack()
     order = api.get(placed["order_id"]).body
     for item in order["items"]:
         out(
@@ -148,7 +148,7 @@ def run_demo(
     With ``settings.slack_bot_token`` the messages go to that workspace (channel ``settings.channel``);
     without, to a local Slack stand-in whose calls are shown in the terminal.
 
-    The demo's desk (``service.local.programs.demo_desk``) stands in for the support team and decides each
+    The demo's support team (``service.local.programs.support_team``) decides each
     recovery from what it says: an outage is run again once the vendor answers, an order for more
     than the vendor has is edited to what is available, an unknown product is rejected as one (the
     order is compensated and sent to the DLQ).
@@ -175,7 +175,7 @@ def run_demo(
                 prepare=stock_local_catalogue,
             )
         )
-        desk = SupportDesk(stack, slack, out)
+        team = SupportTeam(stack, slack, out)
         sfn = stack.client("stepfunctions")
         sqs = stack.client("sqs")
         if slack.in_workspace:
@@ -201,7 +201,7 @@ def run_demo(
             status, body = answer.status, answer.body
             placed.append(body)
             out(f"  {status} {body['order_id']}  {order['product_id']} x{order['quantity']}")
-        desk.work_until_done([p["execution_arn"] for p in placed], vendor_answers=lambda: True)
+        team.work_until_done([p["execution_arn"] for p in placed], vendor_answers=lambda: True)
         wait_for_all(sfn, [p["execution_arn"] for p in placed])
 
         out("")
@@ -213,9 +213,9 @@ def run_demo(
             body = api.place(order).body
             waiting.append(body)
             time.sleep(0.2)
-        paused = desk.wait_for_open(1)
+        paused = team.wait_for_open(1)
         for recovery in paused:
-            desk.handle(recovery, vendor_answers=False)
+            team.handle(recovery, vendor_answers=False)
         time.sleep(1.0)
         out(f"  vendor calls during the outage: {vendor.calls - calls_before_outage}")
         out(
@@ -224,20 +224,20 @@ def run_demo(
         )
         vendor.set_behaviour(VendorBehaviour())
         if paused:
-            desk.handle(paused[0], vendor_answers=True)
+            team.handle(paused[0], vendor_answers=True)
         placed.extend(waiting)
-        desk.run_outage_again_until_done([o["execution_arn"] for o in waiting])
+        team.run_outage_again_until_done([o["execution_arn"] for o in waiting])
         wait_for_all(sfn, [p["execution_arn"] for p in placed])
-        desk.show_slack()
+        team.show_slack()
 
         out("")
         out(
             "3. a multi-item order: one item paused until the vendor is back, one rejected, the rest reserved"
         )
-        placed.append(_multi_item_order(api, vendor, desk, sfn, out))
+        placed.append(_multi_item_order(api, vendor, team, sfn, out))
         finished = wait_for_all(sfn, [p["execution_arn"] for p in placed])
         out("")
-        desk.operator.list(RecoveryQuery(since="1h"))
+        team.operator.list(RecoveryQuery(since="1h"))
 
         out("")
         out("timeline (seconds since the first order; ✓ state done, ✗ state failed)")
@@ -251,9 +251,9 @@ def run_demo(
         out("summary")
         out(f"  orders by status:     {dict(sorted(orders_by_status.items()))}")
         out(f"  executions by status: {dict(sorted(executions_by_status.items()))}")
-        done = Counter(action.action for action in desk.actions)
+        done = Counter(action.action for action in team.actions)
         out(
-            f"  recoveries handled:   {desk.handled} (run again {done[RUN_AGAIN]}, edited {done[EDIT]},"
+            f"  recoveries handled:   {team.handled} (run again {done[RUN_AGAIN]}, edited {done[EDIT]},"
             f" rejected {done[REJECT]})"
         )
         out(f"  orders in the DLQ:    {dead}")
@@ -263,7 +263,7 @@ def run_demo(
             dict(orders_by_status),
             dict(executions_by_status),
             rejected,
-            desk.handled,
+            team.handled,
             int(dead),
-            tuple(desk.actions),
+            tuple(team.actions),
         )

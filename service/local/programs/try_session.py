@@ -8,7 +8,7 @@ again from the desk). One execution starts; whenever it pauses for a person, the
 its recovery to Slack, the terminal shows the message as the demo does
 (``service.local.standin.transcript``) and asks: Run again, Edit input (the person's ``$EDITOR`` on the
 input JSON), Reject (with a reason) or Quit. The answer goes to the Slack app as a signed click
-(``service.local.desk``). With ``SLACK_BOT_TOKEN`` the messages go to the workspace instead
+at the desk (``service.local.desk``). With ``SLACK_BOT_TOKEN`` the messages go to the workspace instead
 (``service.local.standin.local_slack``) and the answer goes through the recovery core that
 ``recovery-ops retry``/``reject`` use, which updates the message there. At the end: the
 execution's status, its path through the states, and its output.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from service.local.desk import ClickProblem, DeskClicks
+from service.local.desk import ActionNotDone, Desk
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, history, state_path, state_steps
 from service.local.engine.own_workflows import deploy_function, deploy_state_machine
@@ -195,10 +195,8 @@ class _Session:
         self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         self._switches = FailureSwitches(plan.failures)
         self._transcript = SlackTranscript(slack.standin, self._say)
-        self._clicks = (
-            None
-            if slack.standin is None
-            else DeskClicks(stack, slack.standin, TERMINAL_USER, slack.signing_secret)
+        self._desk = (
+            None if slack.standin is None else Desk(stack, slack.standin, TERMINAL_USER, slack.signing_secret)
         )
         self._operator = self._workspace_operator() if slack.standin is None else None
 
@@ -327,16 +325,16 @@ class _Session:
             if choice == EDIT:
                 return self._edit(recovery)
             return self._reject(recovery)
-        except ClickProblem as problem:
+        except ActionNotDone as problem:
             self._say(f"  the Slack app did not act: {problem}")
             return False
 
     def _run_again(self, recovery: Recovery) -> bool:
         def send() -> bool:
-            if self._clicks is None:
+            if self._desk is None:
                 return self._operator.retry(recovery.recovery_id).done
             self._say(f"  <@{TERMINAL_USER}> clicks [ Run again ] (a signed request to the Slack app)")
-            return self._clicks.run_again(recovery).status is RecoveryStatus.RESUMED
+            return self._desk.run_again(recovery).status is RecoveryStatus.RESUMED
 
         return self._resuming(recovery, send)
 
@@ -355,11 +353,11 @@ class _Session:
     def _edit(self, recovery: Recovery) -> bool:
         say = self._say
         form = None
-        if self._clicks is None:
+        if self._desk is None:
             text = json.dumps(recovery.input, indent=1, ensure_ascii=False)
         else:
             say(f"  <@{TERMINAL_USER}> clicks [ Edit input & run again ]: the Slack app opens its modal")
-            form = self._clicks.open_edit(recovery)
+            form = self._desk.open_edit(recovery)
             text = form.text
         edited = self._edited(text, recovery)
         if edited is None:
@@ -371,13 +369,13 @@ class _Session:
             return False
 
         def send() -> bool:
-            if self._clicks is None:
+            if self._desk is None:
                 with tempfile.TemporaryDirectory(prefix="recovery-ops-try-") as directory:
                     path = Path(directory) / "input.json"
                     path.write_text(edited, encoding="utf-8")
                     return self._operator.retry(recovery.recovery_id, input_file=path).done
             say(f"  <@{TERMINAL_USER}> submits the modal: [ Run again ]")
-            return self._clicks.submit_edit(recovery, form, edited).status is RecoveryStatus.RESUMED
+            return self._desk.submit_edit(recovery, form, edited).status is RecoveryStatus.RESUMED
 
         return self._resuming(recovery, send)
 
@@ -396,10 +394,10 @@ class _Session:
 
     def _reject(self, recovery: Recovery) -> bool:
         reason = (self._terminal.ask("  reason (shown in Slack; empty for none)> ") or "").strip() or None
-        if self._clicks is None:
+        if self._desk is None:
             return self._operator.reject(recovery.recovery_id, reason).done
         self._say(f"  <@{TERMINAL_USER}> clicks [ Reject ] and submits the modal with the reason")
-        self._clicks.reject(recovery, reason)
+        self._desk.reject(recovery, reason)
         return True
 
     def _workspace_operator(self) -> Operator:
@@ -410,9 +408,9 @@ class _Session:
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)
         config = DeskConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
-        desk = build_services(config, self._stack.client, client)
+        services = build_services(config, self._stack.client, client)
         return Operator.at(
-            desk, f"cli:{getpass.getuser()}", out=lambda line: self._say("  recovery-ops: " + line)
+            services, f"cli:{getpass.getuser()}", out=lambda line: self._say("  recovery-ops: " + line)
         )
 
     # ------------------------------------------------------------------ the end

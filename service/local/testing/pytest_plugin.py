@@ -8,7 +8,8 @@ service) wait until a test asks for a fixture.
 - ``slack_workspace``: the Slack stand-in, read as a channel reader sees it;
 - ``recovery_stack``: template.yaml's recovery service in moto, where a team deploys its own
   definition and starts executions (``recovery_stack_parameters`` changes its parameters);
-- ``desk``: the one allowed person at Slack, who waits for a recovery and clicks on it.
+- ``desk``: the one allowed person at Slack, who waits for a recovery and clicks on it (the
+  desk of ``service/local/desk.py``, where its errors are too).
 
 See the README, "Testing your own state machine".
 """
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from service.local.desk import Desk
     from service.local.standin.workspace import SlackWorkspace
-    from service.local.testing.recovery_desk import Desk
     from service.local.testing.recovery_stack import RecoveryStack
 
 
@@ -72,6 +73,11 @@ def desk(recovery_stack: RecoveryStack, slack_workspace: SlackWorkspace) -> Desk
     queue until the execution's recovery is posted (or says why it never will be), then ``run_again``,
     ``edit_and_run_again(recovery, new_input)`` or ``reject(recovery, reason)`` click as Slack would,
     through the Slack app's function; ``wait_for_end(execution)`` and ``wait_for_output(execution)``."""
-    from service.local.testing.recovery_desk import Desk
+    from service.local.desk import Desk
 
-    return Desk(recovery_stack, slack_workspace)
+    return Desk(
+        recovery_stack.embedded,
+        slack_workspace.standin,
+        recovery_stack.person,
+        recovery_stack.signing_secret,
+    )

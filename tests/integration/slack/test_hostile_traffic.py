@@ -32,9 +32,9 @@ from service.recovery.lifecycle.reminders import Reminders
 from service.recovery.model.recovery import RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
-from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
+from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
 from slack_app.notifier import SlackThreadPoster
-from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
+from slack_app.views.modals import INPUT_BLOCK
 from slack_app.web import web_client
 from tests.support.desk import (
     ORDER,
@@ -42,6 +42,7 @@ from tests.support.desk import (
     edit_submission,
     open_modal,
     pause,
+    reject_submission,
     requests_for,
     send,
     store,
@@ -115,15 +116,7 @@ def test_nothing_a_recovery_carries_or_a_person_types_becomes_a_mention_a_link_o
     send(stack, requests.command(ALLOWED, f"show {live_id}"))
     open_modal(stack, slack, EDIT_AND_RUN_AGAIN, live_id)
     reject_view = open_modal(stack, slack, REJECT, dead_id)
-    send(
-        stack,
-        requests.submit(
-            ALLOWED,
-            REJECT_SUBMIT,
-            reject_view["private_metadata"],
-            {REASON_BLOCK: {REASON_ACTION: hostile("reason")}},
-        ),
-    )
+    send(stack, reject_submission(slack, reject_view, hostile("reason")))
     wait_for_status(stack, dead_id, RecoveryStatus.EXPIRED)
     for typed in (
         hostile("verb"),

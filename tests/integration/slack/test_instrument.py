@@ -15,8 +15,8 @@ import pytest
 from service.instrumentation.transform import (
     REJECTED_ERROR,
 )
+from service.local.desk import Desk
 from service.local.engine.collector_poller import poll_collector
-from service.local.testing.recovery_desk import Desk
 from service.local.testing.recovery_stack import RecoveryStack, StateMachine
 from service.recovery.lifecycle.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
 from tests.support import shipping

@@ -11,12 +11,12 @@ from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import LocalOrderApi
 from service.local.standin.server import SlackStandIn
 from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.views.modals import REASON_ACTION, REASON_BLOCK
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
 from tests.support.desk import (
     edit_submission,
     execution_status,
     open_modal,
+    reject_submission,
     requests_for,
     send,
     store,
@@ -103,12 +103,7 @@ def test_a_rejected_item_leaves_the_order_partially_finished_in_the_dlq_with_its
     assert stock(stack, "sku-vase").reservations == {"ord-partial-item-2": 2}  # reserved while it waits
 
     modal = open_modal(stack, slack, REJECT, recovery.recovery_id)
-    send(
-        stack,
-        requests_for(slack).submit(
-            ALLOWED, REJECT_SUBMIT, modal["private_metadata"], {REASON_BLOCK: {REASON_ACTION: "discontinued"}}
-        ),
-    )
+    send(stack, reject_submission(slack, modal, "discontinued"))
 
     wait_until(lambda: execution_status(stack, order_execution) == "SUCCEEDED")
     order = order_api.get("ord-partial").body

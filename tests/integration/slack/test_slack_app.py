@@ -15,8 +15,8 @@ from service.local.programs.order_api_client import LocalOrderApi
 from service.local.standin.requests import SlackRequest
 from service.local.standin.server import SlackStandIn
 from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_SUBMIT, RUN_AGAIN
-from slack_app.views.modals import INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
+from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from slack_app.views.modals import INPUT_BLOCK
 from tests.support.desk import (
     ORDER,
     count_calls,
@@ -25,6 +25,7 @@ from tests.support.desk import (
     open_modal,
     order_execution_of,
     pause,
+    reject_submission,
     requests_for,
     send,
     status_of,
@@ -163,15 +164,7 @@ def test_reject_with_a_reason_compensates_and_sends_the_order_to_the_dead_letter
     failures = count_calls(stack, "SendTaskFailure")
     modal = open_modal(stack, slack, REJECT, recovery.recovery_id)
 
-    send(
-        stack,
-        requests_for(slack).submit(
-            ALLOWED,
-            REJECT_SUBMIT,
-            modal["private_metadata"],
-            {REASON_BLOCK: {REASON_ACTION: "customer cancelled"}},
-        ),
-    )
+    send(stack, reject_submission(slack, modal, "customer cancelled"))
 
     rejected = wait_for_status(stack, recovery.recovery_id, RecoveryStatus.REJECTED)
     wait_until(lambda: execution_status(stack, order_execution_of(stack, recovery)) == "FAILED")

@@ -1,17 +1,17 @@
-"""The support desk of `recovery-ops demo`: it decides each recovery as a support person would.
+"""The support team of `recovery-ops demo`: it decides each recovery as a support person would.
 
 What it does follows from what the recovery says, its error, routing, cause and input (``decide``):
 
 - an outage (``VendorUnavailable``, ``CircuitOpen``, or anything routed as technical) is run again,
   once the vendor answers; until then it waits;
-- bad data that the desk knows how to fix is edited and run again (an order for more than the vendor
+- bad data that the team knows how to fix is edited and run again (an order for more than the vendor
   has: the quantity becomes what is available);
 - other bad data is rejected with its own reason (an unknown product: "unknown product").
 
-The collector posts to Slack; the desk reads and acts through the recovery core the Slack app and
+The collector posts to Slack; the team reads and acts through the recovery core the Slack app and
 ``recovery-ops retry|reject`` use (exactly once, audited, the Slack message updated with the
-outcome): rejections as ``recovery-ops reject``, Run again and Edit input as clicks in Slack
-(``service.local.desk``: signed requests to the Slack app's function), and, after an outage,
+outcome): rejections as ``recovery-ops reject``, Run again and Edit input as clicks at its desk in
+Slack (``service.local.desk``: signed requests to the Slack app's function), and, after an outage,
 ``recovery-ops retry --error … --yes`` for the rest. Every action waits for its outcome before the
 next one, and the terminal shows each outcome after the action that caused it.
 """
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.cli.operator import Operator
-from service.local.desk import DeskClicks
+from service.local.desk import Desk
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, ExecutionsStillRunning
 from service.local.engine.stack import EmbeddedStack
@@ -46,17 +46,17 @@ _INSUFFICIENT_STOCK = re.compile(r"insufficient stock: (\d+) wanted, (\d+) avail
 
 @dataclass(frozen=True)
 class Decision:
-    """What the desk does with a recovery: ``action``, the reason of a rejection, an edited field."""
+    """What the team does with a recovery: ``action``, the reason of a rejection, an edited field."""
 
     action: str
-    said: str  # what the terminal says the desk does
+    said: str  # what the terminal says the team does (at "the desk")
     reason: str | None = None
     edit: tuple[str, int] | None = None  # (field, new value) of an edit
 
 
 @dataclass(frozen=True)
-class DeskAction:
-    """One recovery the desk acted on, and how."""
+class TeamAction:
+    """One recovery the team acted on, and how."""
 
     recovery_id: str
     execution_name: str
@@ -85,8 +85,9 @@ def decide(recovery: Recovery) -> Decision:
     return Decision(REJECT, f"rejects it: {reason}", reason=reason)
 
 
-class SupportDesk:
-    """The demo's support team at one embedded stack (Slack: ``slack``, the stand-in or a workspace)."""
+class SupportTeam:
+    """The demo's support team at one embedded stack (Slack: ``slack``, the stand-in or a workspace):
+    its person clicks at the ``desk`` (with the stand-in) or uses the ``operator`` (the CLI)."""
 
     def __init__(self, stack: EmbeddedStack, slack: LocalSlack, out: Print) -> None:
         from service.composition import build_services
@@ -103,13 +104,13 @@ class SupportDesk:
         )
         self._store = self.operator.store
         self._transcript = SlackTranscript(slack.standin, out)
-        self._clicks = (
+        self.desk = (
             None
             if slack.standin is None
-            else DeskClicks(stack, slack.standin, SUPPORT_ENGINEER, slack.signing_secret)
+            else Desk(stack, slack.standin, SUPPORT_ENGINEER, slack.signing_secret)
         )
         self._waiting: set[str] = set()  # technical recoveries said to wait for the vendor
-        self.actions: list[DeskAction] = []
+        self.actions: list[TeamAction] = []
 
     @property
     def handled(self) -> int:
@@ -192,16 +193,16 @@ class SupportDesk:
 
     # ------------------------------------------------------------------ acting
     def _run_again(self, recovery: Recovery) -> bool:
-        if self._clicks is None:
+        if self.desk is None:
             return self.operator.retry(recovery.recovery_id).done
         self._out(
             f"  <@{SUPPORT_ENGINEER}> clicks [ Run again ] on {recovery.execution_name}"
             " (a signed request to the Slack app)"
         )
-        return self._clicks.run_again(recovery).status is RecoveryStatus.RESUMED
+        return self.desk.run_again(recovery).status is RecoveryStatus.RESUMED
 
     def _edit(self, recovery: Recovery, field: str, value: int) -> bool:
-        if self._clicks is None:
+        if self.desk is None:
             with tempfile.TemporaryDirectory(prefix="recovery-ops-demo-") as directory:
                 path = Path(directory) / "input.json"
                 path.write_text(json.dumps({**recovery.input, field: value}))
@@ -211,14 +212,14 @@ class SupportDesk:
             f"  <@{SUPPORT_ENGINEER}> clicks [ Edit input & run again ] on {recovery.execution_name},"
             f' sets "{field}": {value} and submits (signed requests to the Slack app)'
         )
-        form = self._clicks.open_edit(recovery)
+        form = self.desk.open_edit(recovery)
         edited = {**json.loads(form.text), field: value}
-        closed = self._clicks.submit_edit(recovery, form, json.dumps(edited, indent=1))
+        closed = self.desk.submit_edit(recovery, form, json.dumps(edited, indent=1))
         return closed.status is RecoveryStatus.RESUMED
 
     def _record(self, recovery: Recovery, action: str, reason: str | None = None) -> None:
         self.actions.append(
-            DeskAction(
+            TeamAction(
                 recovery.recovery_id,
                 recovery.execution_name,
                 recovery.error,
