@@ -59,10 +59,10 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         settings = ServeSettings.from_environment()
         if args.local:
-            from service.local.programs.serve_local import local_desk
+            from service.local.programs.serve_local import local_services
 
-            with local_desk(settings) as desk:
-                run(app_for_this_machine(desk, settings), args.port, settings)
+            with local_services(settings) as services:
+                run(app_for_this_machine(services, settings), args.port, settings)
         else:
             run(app_for_this_machine(deployed_desk, settings), args.port, settings)
     except (ServeError, ConfigurationError) as exc:

@@ -75,7 +75,9 @@ class RecordingPoster:
 
 
 @dataclass
-class Desk:
+class Rig:
+    """The escalations over fakes: a table, its store, a recording poster and the rules in force."""
+
     dynamodb: FakeDynamoDB
     store: RecoveryStore
     poster: RecordingPoster
@@ -100,13 +102,13 @@ class Desk:
         return self.store.get(recovery_id)
 
 
-def a_desk(*recoveries: Recovery, rules: RoutingRules = TWO_LEVELS, failures: int = 0) -> Desk:
+def a_rig(*recoveries: Recovery, rules: RoutingRules = TWO_LEVELS, failures: int = 0) -> Rig:
     dynamodb = FakeDynamoDB()
     store = RecoveryStore(TABLE, dynamodb)
     for recovery in recoveries or (a_recovery(),):
         store.create_if_absent(recovery)
         store.mark_posted(recovery.recovery_id, "C-ORDERS", f"ts-{recovery.execution_name}")
-    return Desk(dynamodb, store, RecordingPoster(failures=failures), rules)
+    return Rig(dynamodb, store, RecordingPoster(failures=failures), rules)
 
 
 def escalations_audited(recovery: Recovery) -> list[AuditEntry]:
@@ -119,26 +121,26 @@ RECOVERY_ID = a_recovery().recovery_id
 # ------------------------------------------------------------------ due or not
 def test_nothing_escalates_before_the_first_levels_minutes() -> None:
     # Given a recovery open for 29 minutes under a ladder whose first level is at 30
-    desk = a_desk()
+    rig = a_rig()
 
     # When the ladder runs
-    fired = desk.run_at(minutes(29))
+    fired = rig.run_at(minutes(29))
 
     # Then nothing is posted and nothing is claimed
-    assert fired == [] and desk.poster.posted == []
-    assert desk.recovery(RECOVERY_ID).escalated == 0
+    assert fired == [] and rig.poster.posted == []
+    assert rig.recovery(RECOVERY_ID).escalated == 0
 
 
 def test_the_first_level_fires_in_the_recovery_messages_thread_once_its_minutes_have_passed() -> None:
     # Given a recovery open for 31 minutes, nobody owning it
-    desk = a_desk()
+    rig = a_rig()
 
     # When the ladder runs
-    fired = desk.run_at(minutes(31))
+    fired = rig.run_at(minutes(31))
 
     # Then level 1 mentions the leads in the recovery message's thread, and the recovery says so
     assert fired == [FiredLevel(RECOVERY_ID, 1)]
-    (posted,) = desk.poster.posted
+    (posted,) = rig.poster.posted
     assert (posted.channel, posted.thread_ts, posted.user_group) == ("C-ORDERS", "ts-order-1", LEADS)
     assert (posted.rule, posted.level, posted.levels, posted.open_for) == (
         "orders",
@@ -146,7 +148,7 @@ def test_the_first_level_fires_in_the_recovery_messages_thread_once_its_minutes_
         2,
         timedelta(minutes=31),
     )
-    recovery = desk.recovery(RECOVERY_ID)
+    recovery = rig.recovery(RECOVERY_ID)
     assert recovery.escalated == 1
     (entry,) = escalations_audited(recovery)
     assert (entry.action, entry.result) == ("escalate", "LEVEL 1")
@@ -155,48 +157,48 @@ def test_the_first_level_fires_in_the_recovery_messages_thread_once_its_minutes_
 
 def test_each_level_fires_once_however_often_the_ladder_runs() -> None:
     # Given a recovery escalated to level 1
-    desk = a_desk()
-    desk.run_at(minutes(31))
+    rig = a_rig()
+    rig.run_at(minutes(31))
 
     # When the ladder runs again before level 2 is due, and twice once it is
-    again = desk.run_at(minutes(46))
-    at_two_hours = desk.run_at(minutes(121))
-    once_more = desk.run_at(minutes(136))
+    again = rig.run_at(minutes(46))
+    at_two_hours = rig.run_at(minutes(121))
+    once_more = rig.run_at(minutes(136))
 
     # Then only level 2 fired, once, as a new message in its own channel
     assert again == [] and once_more == []
     assert at_two_hours == [FiredLevel(RECOVERY_ID, 2)]
-    assert [(p.level, p.channel, p.thread_ts) for p in desk.poster.posted] == [
+    assert [(p.level, p.channel, p.thread_ts) for p in rig.poster.posted] == [
         (1, "C-ORDERS", "ts-order-1"),
         (2, "C-INCIDENT", None),
     ]
-    assert desk.recovery(RECOVERY_ID).escalated == 2
+    assert rig.recovery(RECOVERY_ID).escalated == 2
 
 
 def test_overlapping_runs_that_listed_the_same_recovery_fire_its_level_once() -> None:
     # Given a run that listed the recovery before another run escalated it
-    desk = a_desk()
-    listed_before = desk.store.list_by_status(RecoveryStatus.OPEN)
-    desk.run_at(minutes(31))
+    rig = a_rig()
+    listed_before = rig.store.list_by_status(RecoveryStatus.OPEN)
+    rig.run_at(minutes(31))
 
     # When the slower run goes on with what it listed
-    late = desk.run_at(minutes(31), store=StaleListing(desk.store, listed_before))
+    late = rig.run_at(minutes(31), store=StaleListing(rig.store, listed_before))
 
     # Then its claim fails: the level was posted once
-    assert late == [] and len(desk.poster.posted) == 1
+    assert late == [] and len(rig.poster.posted) == 1
 
 
 def test_levels_overdue_together_fire_in_order_in_the_same_run() -> None:
     # Given a recovery first seen by the ladder after both levels are due
-    desk = a_desk()
+    rig = a_rig()
 
     # When the ladder runs
-    fired = desk.run_at(minutes(125))
+    fired = rig.run_at(minutes(125))
 
     # Then level 1 and level 2 fire, in that order, each audited
     assert fired == [FiredLevel(RECOVERY_ID, 1), FiredLevel(RECOVERY_ID, 2)]
-    assert [p.user_group for p in desk.poster.posted] == [LEADS, ONCALL]
-    assert [e.result for e in escalations_audited(desk.recovery(RECOVERY_ID))] == ["LEVEL 1", "LEVEL 2"]
+    assert [p.user_group for p in rig.poster.posted] == [LEADS, ONCALL]
+    assert [e.result for e in escalations_audited(rig.recovery(RECOVERY_ID))] == ["LEVEL 1", "LEVEL 2"]
 
 
 def test_a_recovery_not_posted_yet_escalates_in_its_rules_channel() -> None:
@@ -204,48 +206,48 @@ def test_a_recovery_not_posted_yet_escalates_in_its_rules_channel() -> None:
     dynamodb = FakeDynamoDB()
     store = RecoveryStore(TABLE, dynamodb)
     store.create_if_absent(a_recovery())
-    desk = Desk(dynamodb, store, RecordingPoster(), TWO_LEVELS)
+    rig = Rig(dynamodb, store, RecordingPoster(), TWO_LEVELS)
 
     # When level 1 is due
-    desk.run_at(minutes(31))
+    rig.run_at(minutes(31))
 
     # Then it goes to the rule's channel as a new message
-    assert [(p.channel, p.thread_ts) for p in desk.poster.posted] == [("C-ORDERS", None)]
+    assert [(p.channel, p.thread_ts) for p in rig.poster.posted] == [("C-ORDERS", None)]
 
 
 # ------------------------------------------------------------------ what stops it
 def test_a_recovery_someone_owns_never_escalates() -> None:
     # Given a recovery someone took
-    desk = a_desk()
-    Owners(desk.store, desk.dynamodb).take(RECOVERY_ID, "U0ALICE")
+    rig = a_rig()
+    Owners(rig.store, rig.dynamodb).take(RECOVERY_ID, "U0ALICE")
 
     # When both levels are due
-    fired = desk.run_at(minutes(125))
+    fired = rig.run_at(minutes(125))
 
     # Then nothing fires
-    assert fired == [] and desk.poster.posted == []
-    assert escalations_audited(desk.recovery(RECOVERY_ID)) == []
+    assert fired == [] and rig.poster.posted == []
+    assert escalations_audited(rig.recovery(RECOVERY_ID)) == []
 
 
 def test_a_recovery_taken_between_the_listing_and_the_claim_does_not_escalate() -> None:
     # Given a run that listed the recovery unowned, then someone took it
-    desk = a_desk()
-    listed_unowned = desk.store.list_by_status(RecoveryStatus.OPEN)
-    Owners(desk.store, desk.dynamodb).take(RECOVERY_ID, "U0ALICE")
+    rig = a_rig()
+    listed_unowned = rig.store.list_by_status(RecoveryStatus.OPEN)
+    Owners(rig.store, rig.dynamodb).take(RECOVERY_ID, "U0ALICE")
 
     # When the run goes on
-    fired = desk.run_at(minutes(31), store=StaleListing(desk.store, listed_unowned))
+    fired = rig.run_at(minutes(31), store=StaleListing(rig.store, listed_unowned))
 
     # Then the claim's condition stops it
-    assert fired == [] and desk.poster.posted == []
-    assert desk.recovery(RECOVERY_ID).escalated == 0
+    assert fired == [] and rig.poster.posted == []
+    assert rig.recovery(RECOVERY_ID).escalated == 0
 
 
 def test_a_closed_recovery_never_escalates() -> None:
     # Given a recovery someone rejected, listed open just before by a run
-    desk = a_desk()
-    listed_open = desk.store.list_by_status(RecoveryStatus.OPEN)
-    desk.store.transition(
+    rig = a_rig()
+    listed_open = rig.store.list_by_status(RecoveryStatus.OPEN)
+    rig.store.transition(
         RECOVERY_ID,
         RecoveryStatus.OPEN,
         RecoveryStatus.REJECTED,
@@ -253,24 +255,24 @@ def test_a_closed_recovery_never_escalates() -> None:
     )
 
     # When the ladder runs, fresh and with the stale listing
-    fresh = desk.run_at(minutes(31))
-    stale = desk.run_at(minutes(31), store=StaleListing(desk.store, listed_open))
+    fresh = rig.run_at(minutes(31))
+    stale = rig.run_at(minutes(31), store=StaleListing(rig.store, listed_open))
 
     # Then nothing fires
-    assert fresh == [] and stale == [] and desk.poster.posted == []
+    assert fresh == [] and stale == [] and rig.poster.posted == []
 
 
 def test_recoveries_no_rule_escalates_and_rules_without_ladders_read_nothing() -> None:
     # Given rules without a ladder
-    desk = a_desk(
+    rig = a_rig(
         rules=parse_rules(
             json.dumps({"rules": [{"name": "all", "channel": "C-ALL"}]}), ChannelRouting(default="C-DEFAULT")
         )
     )
-    queried = CountingQueries(desk.dynamodb)
+    queried = CountingQueries(rig.dynamodb)
 
     # When the ladder runs long after any level would be due
-    fired = desk.run_at(minutes(600), store=RecoveryStore(TABLE, queried))
+    fired = rig.run_at(minutes(600), store=RecoveryStore(TABLE, queried))
 
     # Then it did not even list the open recoveries
     assert fired == [] and queried.queries == 0
@@ -278,12 +280,12 @@ def test_recoveries_no_rule_escalates_and_rules_without_ladders_read_nothing() -
 
 def test_a_recovery_of_no_rule_with_a_ladder_does_not_escalate() -> None:
     # Given a ladder on another state machine's rule only
-    desk = a_desk(
+    rig = a_rig(
         rules=ladder_rules({"after_minutes": 30, "mention_user_group": LEADS}, state_machine="payments")
     )
 
     # When it is due
-    fired = desk.run_at(minutes(31))
+    fired = rig.run_at(minutes(31))
 
     # Then the order recovery, routed by the fallback, does not escalate
     assert fired == []
@@ -292,23 +294,23 @@ def test_a_recovery_of_no_rule_with_a_ladder_does_not_escalate() -> None:
 # ------------------------------------------------------------------ a changed rule
 def test_the_ladder_of_the_rule_the_recovery_matches_now_applies() -> None:
     # Given a recovery that fired level 1 of a one-level ladder
-    desk = a_desk(rules=ladder_rules({"after_minutes": 30, "mention_user_group": LEADS}))
-    desk.run_at(minutes(31))
-    nothing_left = desk.run_at(minutes(200))
+    rig = a_rig(rules=ladder_rules({"after_minutes": 30, "mention_user_group": LEADS}))
+    rig.run_at(minutes(31))
+    nothing_left = rig.run_at(minutes(200))
 
     # When the rules change: another rule matches it now, with a longer ladder
-    desk.rules = ladder_rules(
+    rig.rules = ladder_rules(
         {"after_minutes": 30, "mention_user_group": "S0PAYLEADS"},
         {"after_minutes": 180, "mention_user_group": "S0PAYONCALL"},
         name="orders-by-state",
         failed_state="Check *",
     )
-    fired = desk.run_at(minutes(201))
+    fired = rig.run_at(minutes(201))
 
     # Then its level 2 fires next (level 1 counts as fired), named by the new rule
     assert nothing_left == []
     assert fired == [FiredLevel(RECOVERY_ID, 2)]
-    assert (desk.poster.posted[-1].rule, desk.poster.posted[-1].user_group) == (
+    assert (rig.poster.posted[-1].rule, rig.poster.posted[-1].user_group) == (
         "orders-by-state",
         "S0PAYONCALL",
     )
@@ -317,42 +319,42 @@ def test_the_ladder_of_the_rule_the_recovery_matches_now_applies() -> None:
 # ------------------------------------------------------------------ the chat tool down
 def test_a_post_that_fails_gives_the_level_back_and_the_next_run_posts_it() -> None:
     # Given Slack failing the first post
-    desk = a_desk(failures=1)
+    rig = a_rig(failures=1)
 
     # When the ladder runs while Slack is down, and again once it answers
-    during_outage = desk.run_at(minutes(31))
-    after = desk.recovery(RECOVERY_ID)
-    next_run = desk.run_at(minutes(46))
+    during_outage = rig.run_at(minutes(31))
+    after = rig.recovery(RECOVERY_ID)
+    next_run = rig.run_at(minutes(46))
 
     # Then the level was given back (audited and logged) and posted by the next run, once
     assert during_outage == [] and after.escalated == 0
     assert [e.result for e in escalations_audited(after)] == ["LEVEL 1", "LEVEL 1 NOT POSTED"]
-    assert desk.logged[0][0].startswith("escalation not posted: the level is given back")
+    assert rig.logged[0][0].startswith("escalation not posted: the level is given back")
     assert next_run == [FiredLevel(RECOVERY_ID, 1)]
-    assert desk.poster.attempts == 2 and len(desk.poster.posted) == 1
-    assert desk.recovery(RECOVERY_ID).escalated == 1
+    assert rig.poster.attempts == 2 and len(rig.poster.posted) == 1
+    assert rig.recovery(RECOVERY_ID).escalated == 1
 
 
 def test_a_failed_post_leaves_the_levels_above_it_for_later() -> None:
     # Given both levels due and Slack failing the first post
-    desk = a_desk(failures=1)
+    rig = a_rig(failures=1)
 
     # When the ladder runs
-    fired = desk.run_at(minutes(125))
+    fired = rig.run_at(minutes(125))
 
     # Then level 2 was not tried
-    assert fired == [] and desk.poster.attempts == 1
-    assert desk.recovery(RECOVERY_ID).escalated == 0
+    assert fired == [] and rig.poster.attempts == 1
+    assert rig.recovery(RECOVERY_ID).escalated == 0
 
 
 def test_several_recoveries_escalate_each_by_its_own_age() -> None:
     # Given one recovery open 40 minutes and one open 10
     old = a_recovery(1)
     young = a_recovery(2, created_at=minutes(30).isoformat(timespec="milliseconds"))
-    desk = a_desk(old, young)
+    rig = a_rig(old, young)
 
     # When the ladder runs
-    fired = desk.run_at(minutes(40))
+    fired = rig.run_at(minutes(40))
 
     # Then only the older one escalates
     assert fired == [FiredLevel(old.recovery_id, 1)]

@@ -55,7 +55,9 @@ class Display:
         self.shown[recovery.recovery_id] = str(recovery.status)
 
 
-class Desk:
+class Rig:
+    """The reconciler and the actions over fakes: a table, Step Functions, a display and a clock."""
+
     def __init__(self, sfn: FakeStepFunctions | None = None) -> None:
         self.dynamodb = FakeDynamoDB()
         self.store = RecoveryStore(TABLE, self.dynamodb)
@@ -89,293 +91,293 @@ def throttled() -> ClientError:
 # ---------------------------------------------------------------------- the claim
 def test_a_claim_whose_answer_was_lost_is_read_back_and_the_clicker_goes_on() -> None:
     # Given a claim that lands but whose answer never comes back
-    desk = Desk()
-    recovery = desk.opened()
-    real_claim = desk.store.claim
+    rig = Rig()
+    recovery = rig.opened()
+    real_claim = rig.store.claim
 
     def lost(*args, **kwargs):
         real_claim(*args, **kwargs)
         raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
-    desk.store.claim = lost  # type: ignore[method-assign]
+    rig.store.claim = lost  # type: ignore[method-assign]
 
     # When the person runs it again
-    result = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    result = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     # Then the lease names them: the call is made once and the recovery is resumed
     assert result.outcome is ActionOutcome.RESUMED
-    assert len(desk.sfn.landed_for("token-0")) == 1
-    assert desk.status(recovery) is RecoveryStatus.RESUMED
+    assert len(rig.sfn.landed_for("token-0")) == 1
+    assert rig.status(recovery) is RecoveryStatus.RESUMED
 
 
 def test_a_claim_holds_a_lease_that_puts_it_in_the_due_index() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-before"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-before"
 
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
 
-    stored = desk.store.get(recovery.recovery_id)
+    stored = rig.store.get(recovery.recovery_id)
     assert stored.status is RecoveryStatus.RESUMING and stored.lease_owner
     assert stored.lease_until == (START + timedelta(seconds=120)).isoformat(timespec="milliseconds")
-    assert desk.store.due(DueKind.LEASE, START, 10)[0] == []  # not due yet
-    assert desk.store.due(DueKind.LEASE, START + timedelta(seconds=121), 10)[0] == [recovery.recovery_id]
+    assert rig.store.due(DueKind.LEASE, START, 10)[0] == []  # not due yet
+    assert rig.store.due(DueKind.LEASE, START + timedelta(seconds=121), 10)[0] == [recovery.recovery_id]
 
 
 # ---------------------------------------------------------------------- crashes around the call
 def test_a_crash_before_the_call_is_reopened_after_the_lease_and_the_next_click_resumes_once() -> None:
     # Given a Run again whose process died before calling Step Functions
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-before"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-before"
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.sfn.fault = lambda kind, token: None
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.sfn.fault = lambda kind, token: None
 
     # When the reconciler runs within the lease, and then past it
-    within = desk.reconciler.run()
-    desk.past_the_lease()
-    past = desk.reconciler.run()
+    within = rig.reconciler.run()
+    rig.past_the_lease()
+    past = rig.reconciler.run()
 
     # Then it waits for the live claim, then opens the recovery again and says why
     assert within.settled == {}
     assert past.settled == {REOPENED: 1}
-    reopened = desk.store.get(recovery.recovery_id)
+    reopened = rig.store.get(recovery.recovery_id)
     assert reopened.status is RecoveryStatus.OPEN and reopened.lease_owner is None
     assert reopened.audit[-1].action == "reopen" and "UALICE" in reopened.audit[-1].detail["why"]
-    assert desk.display.shown[recovery.recovery_id] == "OPEN"
+    assert rig.display.shown[recovery.recovery_id] == "OPEN"
     # and a second click resumes it, the token sent once in all
-    assert desk.actions.run_again(recovery.recovery_id, "UBOB").outcome is ActionOutcome.RESUMED
-    assert len(desk.sfn.landed_for("token-0")) == 1
+    assert rig.actions.run_again(recovery.recovery_id, "UBOB").outcome is ActionOutcome.RESUMED
+    assert len(rig.sfn.landed_for("token-0")) == 1
 
 
 def test_a_crash_after_the_call_landed_is_settled_resumed_and_never_sent_again() -> None:
     # Given a Run again whose call landed, then the process died
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-after"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-after"
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.sfn.fault = lambda kind, token: None
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.sfn.fault = lambda kind, token: None
 
     # When someone clicks meanwhile, and the reconciler runs past the lease
-    again = desk.actions.run_again(recovery.recovery_id, "UBOB")
-    desk.past_the_lease()
-    report = desk.reconciler.run()
+    again = rig.actions.run_again(recovery.recovery_id, "UBOB")
+    rig.past_the_lease()
+    report = rig.reconciler.run()
 
     # Then the second click is told it is being handled, and the record settles it RESUMED,
     # completed in the audit under the person whose call landed
     assert again.outcome is ActionOutcome.ALREADY_HANDLED and again.handled_by == "UALICE"
     assert report.settled == {"RESUMED": 1}
-    settled = desk.store.get(recovery.recovery_id)
+    settled = rig.store.get(recovery.recovery_id)
     assert settled.status is RecoveryStatus.RESUMED
     assert (settled.audit[-1].actor, settled.audit[-1].action) == ("UALICE", "run again")
     assert settled.audit[-1].detail["settled_by"] == "reconciler"
-    assert len(desk.sfn.landed_for("token-0")) == 1
-    assert desk.display.shown[recovery.recovery_id] == "RESUMED"
+    assert len(rig.sfn.landed_for("token-0")) == 1
+    assert rig.display.shown[recovery.recovery_id] == "RESUMED"
 
 
 # ---------------------------------------------------------------------- a lost answer
 def test_a_success_whose_answer_was_lost_is_settled_resumed_at_once_from_the_record() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "lost"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "lost"
 
-    result = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    result = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     assert result.outcome is ActionOutcome.RESUMED
-    assert desk.status(recovery) is RecoveryStatus.RESUMED
-    assert [e.result for e in desk.store.get(recovery.recovery_id).audit[1:]] == [
+    assert rig.status(recovery) is RecoveryStatus.RESUMED
+    assert [e.result for e in rig.store.get(recovery.recovery_id).audit[1:]] == [
         "RESUMING",
         "UNKNOWN",
         "RESUMED",
     ]
-    assert len(desk.sfn.landed_for("token-0")) == 1
+    assert len(rig.sfn.landed_for("token-0")) == 1
 
 
 def test_a_reject_whose_answer_was_lost_is_settled_rejected() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "lost"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "lost"
 
-    result = desk.actions.reject(recovery.recovery_id, "UALICE", "wrong product")
+    result = rig.actions.reject(recovery.recovery_id, "UALICE", "wrong product")
 
     assert result.outcome is ActionOutcome.REJECTED
-    assert desk.status(recovery) is RecoveryStatus.REJECTED
+    assert rig.status(recovery) is RecoveryStatus.REJECTED
 
 
 def test_an_answer_that_never_came_stays_in_flight_and_nothing_is_sent_again_before_the_record_says() -> None:
     # Given a call that timed out without landing
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "timeout"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "timeout"
 
     # When the person runs it again, and clicks once more
-    first = desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.sfn.fault = lambda kind, token: None
-    second = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    first = rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.sfn.fault = lambda kind, token: None
+    second = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     # Then they are told it is not known yet, never "nothing was resumed", and nothing more is sent
     assert first.outcome is ActionOutcome.IN_FLIGHT
     assert "not known yet" in first.detail and "Nothing will be sent again" in first.detail
     assert second.outcome is ActionOutcome.ALREADY_HANDLED
-    assert desk.sfn.calls == 1
+    assert rig.sfn.calls == 1
     # and past the lease the record shows the step still waits: open again, for a person
-    desk.past_the_lease()
-    assert desk.reconciler.run().settled == {REOPENED: 1}
-    assert desk.actions.run_again(recovery.recovery_id, "UALICE").outcome is ActionOutcome.RESUMED
-    assert len(desk.sfn.landed_for("token-0")) == 1
+    rig.past_the_lease()
+    assert rig.reconciler.run().settled == {REOPENED: 1}
+    assert rig.actions.run_again(recovery.recovery_id, "UALICE").outcome is ActionOutcome.RESUMED
+    assert len(rig.sfn.landed_for("token-0")) == 1
 
 
 def test_a_record_that_cannot_tell_leaves_the_recovery_in_flight_for_the_next_run() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-after"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-after"
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.sfn.record_fault = lambda token: True
-    desk.past_the_lease()
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.sfn.record_fault = lambda token: True
+    rig.past_the_lease()
 
-    assert desk.reconciler.run().settled == {UNSETTLED: 1}
-    assert desk.status(recovery) is RecoveryStatus.RESUMING
+    assert rig.reconciler.run().settled == {UNSETTLED: 1}
+    assert rig.status(recovery) is RecoveryStatus.RESUMING
 
-    desk.sfn.record_fault = lambda token: False
-    assert desk.reconciler.run().settled == {"RESUMED": 1}
+    rig.sfn.record_fault = lambda token: False
+    assert rig.reconciler.run().settled == {"RESUMED": 1}
 
 
 # ---------------------------------------------------------------------- the outcome write
 def test_an_outcome_write_that_keeps_failing_is_told_as_resumed_and_settled_by_the_reconciler() -> None:
     # Given Step Functions accepts the call, but every write after it is throttled
-    desk = Desk()
-    recovery = desk.opened()
-    real_transition = desk.store.transition
+    rig = Rig()
+    recovery = rig.opened()
+    real_transition = rig.store.transition
 
     def throttled_transition(*args, **kwargs):
         raise throttled()
 
-    desk.store.transition = throttled_transition  # type: ignore[method-assign]
+    rig.store.transition = throttled_transition  # type: ignore[method-assign]
 
     # When the person runs it again
-    result = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    result = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     # Then they are told the truth: it resumed; its record follows
     assert result.outcome is ActionOutcome.RESUMED
     assert "being recorded" in result.detail
-    desk.store.transition = real_transition  # type: ignore[method-assign]
-    assert desk.status(recovery) is RecoveryStatus.RESUMING
-    desk.past_the_lease()
-    assert desk.reconciler.run().settled == {"RESUMED": 1}
-    assert len(desk.sfn.landed_for("token-0")) == 1
+    rig.store.transition = real_transition  # type: ignore[method-assign]
+    assert rig.status(recovery) is RecoveryStatus.RESUMING
+    rig.past_the_lease()
+    assert rig.reconciler.run().settled == {"RESUMED": 1}
+    assert len(rig.sfn.landed_for("token-0")) == 1
 
 
 def test_a_lease_is_renewed_before_a_call_that_would_outlive_it_and_no_call_is_made_once_it_is_lost() -> None:
     # Given Step Functions throttles for longer than the lease
-    desk = Desk()
-    recovery = desk.opened()
+    rig = Rig()
+    recovery = rig.opened()
     throttles = iter(range(3))
-    desk.sfn.fault = lambda kind, token: "throttle" if next(throttles, None) is not None else None
-    desk.actions._backoff = ThrottleBackoff(sleep=lambda _: desk.clock.pass_(50))
+    rig.sfn.fault = lambda kind, token: "throttle" if next(throttles, None) is not None else None
+    rig.actions._backoff = ThrottleBackoff(sleep=lambda _: rig.clock.pass_(50))
 
     # When the person runs it again
-    result = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    result = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     # Then the lease was renewed along the way, and the call landed once
     assert result.outcome is ActionOutcome.RESUMED
-    assert len(desk.sfn.landed_for("token-0")) == 1
+    assert len(rig.sfn.landed_for("token-0")) == 1
 
 
 def test_a_claim_taken_over_by_the_reconciler_makes_no_call() -> None:
-    desk = Desk()
-    recovery = desk.opened()
+    rig = Rig()
+    recovery = rig.opened()
 
     def reconciler_takes_it(seconds: float) -> None:
-        desk.clock.pass_(200)
-        desk.reconciler.run()  # the lease ran out: the step still waits, so it is open again
+        rig.clock.pass_(200)
+        rig.reconciler.run()  # the lease ran out: the step still waits, so it is open again
 
-    desk.sfn.fault = lambda kind, token: "throttle" if desk.sfn.calls == 1 else None
-    desk.actions._backoff = ThrottleBackoff(sleep=reconciler_takes_it)
+    rig.sfn.fault = lambda kind, token: "throttle" if rig.sfn.calls == 1 else None
+    rig.actions._backoff = ThrottleBackoff(sleep=reconciler_takes_it)
 
-    result = desk.actions.run_again(recovery.recovery_id, "UALICE")
+    result = rig.actions.run_again(recovery.recovery_id, "UALICE")
 
     assert result.outcome is ActionOutcome.FAILED
     assert "open again" in result.detail
-    assert desk.sfn.calls == 1 and desk.sfn.landed == []
-    assert desk.status(recovery) is RecoveryStatus.OPEN
+    assert rig.sfn.calls == 1 and rig.sfn.landed == []
+    assert rig.status(recovery) is RecoveryStatus.OPEN
 
 
 # ---------------------------------------------------------------------- the run
 def test_a_run_is_bounded_and_paged_and_the_next_run_goes_on() -> None:
-    desk = Desk()
-    desk.sfn.fault = lambda kind, token: "crash-after"
-    recoveries = [desk.opened(n) for n in range(7)]
+    rig = Rig()
+    rig.sfn.fault = lambda kind, token: "crash-after"
+    recoveries = [rig.opened(n) for n in range(7)]
     for recovery in recoveries:
         with pytest.raises(Crash):
-            desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.past_the_lease()
-    desk.reconciler.budget = 5
+            rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.past_the_lease()
+    rig.reconciler.budget = 5
 
-    first = desk.reconciler.run()
-    second = desk.reconciler.run()
+    first = rig.reconciler.run()
+    second = rig.reconciler.run()
 
     assert (first.settled, first.complete) == ({"RESUMED": 5}, False)
     assert (second.settled, second.complete) == ({"RESUMED": 2}, True)
-    assert {desk.status(r) for r in recoveries} == {RecoveryStatus.RESUMED}
-    assert desk.store.due(DueKind.LEASE, desk.clock(), 10)[0] == []
+    assert {rig.status(r) for r in recoveries} == {RecoveryStatus.RESUMED}
+    assert rig.store.due(DueKind.LEASE, rig.clock(), 10)[0] == []
 
 
 def test_a_claim_made_before_leases_existed_is_settled_too() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    legacy_claim(desk.store, recovery.recovery_id, "UALICE", START)
+    rig = Rig()
+    recovery = rig.opened()
+    legacy_claim(rig.store, recovery.recovery_id, "UALICE", START)
 
-    assert desk.reconciler.run().settled == {REOPENED: 1}
+    assert rig.reconciler.run().settled == {REOPENED: 1}
 
 
 def test_an_admins_reconcile_now_leaves_a_live_claim_to_its_holder() -> None:
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-before"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-before"
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
 
-    settled = desk.reconciler.settle(recovery.recovery_id, actor="UADMIN")
+    settled = rig.reconciler.settle(recovery.recovery_id, actor="UADMIN")
 
-    assert settled.result == HELD and desk.status(recovery) is RecoveryStatus.RESUMING
+    assert settled.result == HELD and rig.status(recovery) is RecoveryStatus.RESUMING
 
 
 # ---------------------------------------------------------------------- stale messages
 def test_a_message_that_could_not_be_updated_is_carried_on_until_it_shows_the_stored_state() -> None:
     # Given Slack fails while a recovery is resumed
-    desk = Desk()
-    recovery = desk.opened()
-    desk.display.down = True
-    assert desk.actions.run_again(recovery.recovery_id, "UALICE").outcome is ActionOutcome.RESUMED
-    assert recovery.recovery_id not in desk.display.shown
+    rig = Rig()
+    recovery = rig.opened()
+    rig.display.down = True
+    assert rig.actions.run_again(recovery.recovery_id, "UALICE").outcome is ActionOutcome.RESUMED
+    assert recovery.recovery_id not in rig.display.shown
 
     # When the reconciler runs while Slack is still down, then after it is back
-    behind = desk.reconciler.run()
-    desk.display.down = False
-    desk.clock.pass_(301)
-    caught_up = desk.reconciler.run()
+    behind = rig.reconciler.run()
+    rig.display.down = False
+    rig.clock.pass_(301)
+    caught_up = rig.reconciler.run()
 
     # Then the message shows RESUMED, and nothing is left due
     assert behind.messages_behind == 1
     assert caught_up.messages_updated == 1
-    assert desk.display.shown[recovery.recovery_id] == "RESUMED"
-    assert desk.store.due(DueKind.DISPLAY, desk.clock() + timedelta(days=1), 10)[0] == []
+    assert rig.display.shown[recovery.recovery_id] == "RESUMED"
+    assert rig.store.due(DueKind.DISPLAY, rig.clock() + timedelta(days=1), 10)[0] == []
 
 
 # ---------------------------------------------------------------------- the execution ended
 def test_the_watcher_settles_an_in_flight_recovery_from_the_ended_executions_record() -> None:
     # Given a Run again whose call landed and whose process died; the execution then failed later on
-    desk = Desk()
-    recovery = desk.opened()
-    desk.sfn.fault = lambda kind, token: "crash-after"
+    rig = Rig()
+    recovery = rig.opened()
+    rig.sfn.fault = lambda kind, token: "crash-after"
     with pytest.raises(Crash):
-        desk.actions.run_again(recovery.recovery_id, "UALICE")
-    desk.sfn.end_execution("token-0", "FAILED")
-    catch = OutermostCatch(desk.store, FailureStore(TABLE, desk.dynamodb), reconciler=desk.reconciler)
+        rig.actions.run_again(recovery.recovery_id, "UALICE")
+    rig.sfn.end_execution("token-0", "FAILED")
+    catch = OutermostCatch(rig.store, FailureStore(TABLE, rig.dynamodb), reconciler=rig.reconciler)
 
     # When the watcher hears it ended
     report = catch.handle(
@@ -392,7 +394,7 @@ def test_the_watcher_settles_an_in_flight_recovery_from_the_ended_executions_rec
 
     # Then the recovery is RESUMED (the step did resume), not EXPIRED, within its lease
     assert report.closed == [recovery.recovery_id]
-    assert desk.status(recovery) is RecoveryStatus.RESUMED
+    assert rig.status(recovery) is RecoveryStatus.RESUMED
 
 
 # ---------------------------------------------------------------------- Redrive
@@ -416,7 +418,7 @@ class RedrivingStepFunctions:
         return answer
 
 
-def a_failure(desk: Desk) -> str:
+def a_failure(rig: Rig) -> str:
     from service.recovery.failed_executions.failures import FailedExecution, failure_id_for
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:orders:run-9"
@@ -430,18 +432,18 @@ def a_failure(desk: Desk) -> str:
         None,
         START.isoformat(),
     )
-    FailureStore(TABLE, desk.dynamodb).create_if_absent(failure)
+    FailureStore(TABLE, rig.dynamodb).create_if_absent(failure)
     return failure.failure_id
 
 
 def test_a_redrive_whose_answer_was_lost_is_settled_redriven_from_the_execution() -> None:
     from service.recovery.failed_executions.failures import FailureStatus, Redrive
 
-    desk = Desk()
-    failure_id = a_failure(desk)
-    sfn = RedrivingStepFunctions(desk.clock, "lost")
+    rig = Rig()
+    failure_id = a_failure(rig)
+    sfn = RedrivingStepFunctions(rig.clock, "lost")
 
-    result = Redrive(FailureStore(TABLE, desk.dynamodb), sfn, clock=desk.clock).redrive(failure_id, "UALICE")
+    result = Redrive(FailureStore(TABLE, rig.dynamodb), sfn, clock=rig.clock).redrive(failure_id, "UALICE")
 
     assert result.done and result.failure.status is FailureStatus.REDRIVEN and sfn.calls == 1
 
@@ -449,17 +451,17 @@ def test_a_redrive_whose_answer_was_lost_is_settled_redriven_from_the_execution(
 def test_a_redrive_whose_process_died_is_offered_again_once_its_lease_has_run_out() -> None:
     from service.recovery.failed_executions.failures import FailureStatus, Redrive
 
-    desk = Desk()
-    failure_id = a_failure(desk)
-    failures = FailureStore(TABLE, desk.dynamodb)
-    redrive = Redrive(failures, RedrivingStepFunctions(desk.clock, "dies"), clock=desk.clock)
+    rig = Rig()
+    failure_id = a_failure(rig)
+    failures = FailureStore(TABLE, rig.dynamodb)
+    redrive = Redrive(failures, RedrivingStepFunctions(rig.clock, "dies"), clock=rig.clock)
     with pytest.raises(Crash):
         redrive.redrive(failure_id, "UALICE")
-    desk.reconciler.redrives = redrive
+    rig.reconciler.redrives = redrive
 
-    within = desk.reconciler.run()
-    desk.past_the_lease()
-    past = desk.reconciler.run()
+    within = rig.reconciler.run()
+    rig.past_the_lease()
+    past = rig.reconciler.run()
 
     assert within.settled == {}
     assert past.settled == {FailureStatus.UNHANDLED: 1}

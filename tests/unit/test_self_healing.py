@@ -139,7 +139,9 @@ HEALING_ORDERS = rules(
 
 
 @dataclass
-class Desk:
+class Rig:
+    """Self-healing over fakes: the stores, task tokens, circuits, a display and a clock."""
+
     dynamodb: object
     store: RecoveryStore
     groups: GroupStore
@@ -161,14 +163,14 @@ class Desk:
         ]
 
 
-def a_desk(
+def a_rig(
     *recoveries: Recovery,
     rules_in_force: RoutingRules = HEALING_ORDERS,
     by_default: bool = False,
     tokens: StepFunctionsTokens | None = None,
     circuits: Circuits | None = None,
     per_second: float = 10.0,
-) -> Desk:
+) -> Rig:
     from tests.support.fakes import FakeDynamoDB
 
     dynamodb = FakeDynamoDB()
@@ -208,7 +210,7 @@ def a_desk(
         clock=lambda: NOW,
         monotonic=clock.monotonic,
     )
-    return Desk(dynamodb, store, groups, runs, tokens, circuits, display, clock, healing)
+    return Rig(dynamodb, store, groups, runs, tokens, circuits, display, clock, healing)
 
 
 def outage_recovery(number: int, group: str = "grp-vendor", **changes: object) -> Recovery:
@@ -225,10 +227,10 @@ def outage_recovery(number: int, group: str = "grp-vendor", **changes: object) -
     return a_recovery(number, **{**given, **changes})
 
 
-def heal_until_done(desk: Desk, budget_seconds: float = 60.0, rounds: int = 20) -> list:
+def heal_until_done(rig: Rig, budget_seconds: float = 60.0, rounds: int = 20) -> list:
     reports = []
     for _ in range(rounds):
-        report = desk.healing.round(VENDOR, budget_seconds)
+        report = rig.healing.round(VENDOR, budget_seconds)
         reports.append(report)
         if report.done:
             return reports
@@ -246,7 +248,7 @@ def test_a_client_data_an_owned_and_an_edited_recovery_are_left_for_people() -> 
 
 
 def test_only_the_closed_dependencys_outage_recoveries_resume() -> None:
-    desk = a_desk(
+    rig = a_rig(
         outage_recovery(1),
         outage_recovery(2, group="grp-payments", dependency="payments"),  # its circuit is still open
         outage_recovery(3, group="grp-other", error="ProductUnavailable"),  # not an outage error
@@ -254,14 +256,14 @@ def test_only_the_closed_dependencys_outage_recoveries_resume() -> None:
         outage_recovery(5),
     )
 
-    reports = heal_until_done(desk)
+    reports = heal_until_done(rig)
 
-    statuses = desk.statuses()
+    statuses = rig.statuses()
     assert statuses[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMED
     assert statuses[outage_recovery(5).recovery_id] is RecoveryStatus.RESUMED
     for untouched in (2, 3, 4):
         assert statuses[outage_recovery(untouched).recovery_id] is RecoveryStatus.OPEN
-    assert desk.tokens.accepted == ["token-1", "token-5"]  # oldest first
+    assert rig.tokens.accepted == ["token-1", "token-5"]  # oldest first
     assert reports[-1].done and sum(r.resumed for r in reports) == 2
 
 
@@ -273,7 +275,7 @@ def test_client_data_owned_and_edited_recoveries_stay_open_while_the_rest_resume
         execution_arn=outage_recovery(3).execution_arn,
         audit=[AuditEntry("2026-12-01T10:10:00.000+00:00", "UALICE", "edit and run again", "RESUMED")],
     )
-    desk = a_desk(
+    rig = a_rig(
         outage_recovery(1, routing=Routing.CLIENT_DATA),
         outage_recovery(2, owner="UBOB", owned_at="2026-12-01T10:40:00+00:00"),
         outage_recovery(3),  # its execution was run again with an edited input once already
@@ -281,32 +283,32 @@ def test_client_data_owned_and_edited_recoveries_stay_open_while_the_rest_resume
         edited_before,
     )
 
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    statuses = desk.statuses()
+    statuses = rig.statuses()
     assert [n for n in (1, 2, 3, 4) if statuses[outage_recovery(n).recovery_id] is RecoveryStatus.OPEN] == [
         1,
         2,
         3,
     ]
-    assert desk.tokens.accepted == ["token-4"]
+    assert rig.tokens.accepted == ["token-4"]
 
 
 def test_a_rule_that_does_not_heal_itself_keeps_its_recoveries_for_people_whatever_the_default() -> None:
     manual = rules(
         {"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O", "self_healing": False}
     )
-    desk = a_desk(outage_recovery(1), rules_in_force=manual, by_default=True)
+    rig = a_rig(outage_recovery(1), rules_in_force=manual, by_default=True)
 
-    assert not heal_until_done(desk)[-1].resumed
-    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.OPEN
+    assert not heal_until_done(rig)[-1].resumed
+    assert rig.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.OPEN
 
 
 def test_the_stack_default_decides_for_recoveries_no_rule_says_anything_about() -> None:
     silent = rules({"name": "orders", "match": {"state_machine": "orders"}, "channel": "C-O"})
     off, on = (
-        a_desk(outage_recovery(1), rules_in_force=silent),
-        a_desk(outage_recovery(1), rules_in_force=silent, by_default=True),
+        a_rig(outage_recovery(1), rules_in_force=silent),
+        a_rig(outage_recovery(1), rules_in_force=silent, by_default=True),
     )
 
     heal_until_done(off), heal_until_done(on)
@@ -317,103 +319,103 @@ def test_the_stack_default_decides_for_recoveries_no_rule_says_anything_about() 
 
 # ---------------------------------------------------------------------- how it resumes
 def test_each_resume_is_audited_as_self_healing_and_paced() -> None:
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 21)), per_second=5.0)
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 21)), per_second=5.0)
 
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    resumed = desk.all()
+    resumed = rig.all()
     assert {r.status for r in resumed} == {RecoveryStatus.RESUMED}
     claims = [e for r in resumed for e in r.audit if e.result == RecoveryStatus.RESUMING]
     assert {(e.actor, e.action, e.detail["closure"]) for e in claims} == {
         (AUTO_ACTOR, "run again", VENDOR.id)
     }
-    assert desk.clock.now == pytest.approx(19 / 5.0)  # 20 resumes at 5 a second: 19 gaps of 0.2 s
+    assert rig.clock.now == pytest.approx(19 / 5.0)  # 20 resumes at 5 a second: 19 gaps of 0.2 s
 
 
 def test_a_round_stops_at_its_budget_and_the_next_round_carries_on_without_repeating() -> None:
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 31)), per_second=10.0)
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 31)), per_second=10.0)
 
-    first = desk.healing.round(VENDOR, budget_seconds=1.0)
+    first = rig.healing.round(VENDOR, budget_seconds=1.0)
     assert not first.done and 0 < first.resumed < 30
-    rest = heal_until_done(desk)
+    rest = heal_until_done(rig)
 
     assert first.resumed + sum(r.resumed for r in rest) == 30
-    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 31))
-    assert len(desk.tokens.accepted) == len(set(desk.tokens.accepted))
+    assert sorted(rig.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 31))
+    assert len(rig.tokens.accepted) == len(set(rig.tokens.accepted))
 
 
 def test_a_dead_token_closes_its_recovery_as_expired_and_the_rest_go_on() -> None:
-    desk = a_desk(outage_recovery(1), outage_recovery(2, task_token="dead-2"), outage_recovery(3))
+    rig = a_rig(outage_recovery(1), outage_recovery(2, task_token="dead-2"), outage_recovery(3))
 
-    reports = heal_until_done(desk)
+    reports = heal_until_done(rig)
 
-    statuses = desk.statuses()
+    statuses = rig.statuses()
     assert statuses[outage_recovery(2).recovery_id] is RecoveryStatus.EXPIRED
     assert (
         statuses[outage_recovery(1).recovery_id]
         is statuses[outage_recovery(3).recovery_id]
         is RecoveryStatus.RESUMED
     )
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
     assert (run.state, run.resumed, run.expired, run.left) == (HealingState.FINISHED, 2, 1, 0)
     assert sum(r.expired for r in reports) == 1
 
 
 def test_a_throttled_call_backs_off_and_then_resumes() -> None:
-    desk = a_desk(outage_recovery(1), tokens=StepFunctionsTokens(throttled=3))
+    rig = a_rig(outage_recovery(1), tokens=StepFunctionsTokens(throttled=3))
 
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    assert desk.tokens.accepted == ["token-1"] and desk.tokens.calls == 4
-    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMED
+    assert rig.tokens.accepted == ["token-1"] and rig.tokens.calls == 4
+    assert rig.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMED
 
 
 def test_a_recovery_a_person_took_meanwhile_is_theirs() -> None:
-    desk = a_desk(outage_recovery(1), outage_recovery(2))
-    desk.store.transition(
+    rig = a_rig(outage_recovery(1), outage_recovery(2))
+    rig.store.transition(
         outage_recovery(1).recovery_id,
         RecoveryStatus.OPEN,
         RecoveryStatus.RESUMING,
         AuditEntry(NOW.isoformat(), "UALICE", "run again", RecoveryStatus.RESUMING),
     )
 
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    assert desk.tokens.accepted == ["token-2"]  # Alice's claim is hers to finish
-    assert desk.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMING
+    assert rig.tokens.accepted == ["token-2"]  # Alice's claim is hers to finish
+    assert rig.statuses()[outage_recovery(1).recovery_id] is RecoveryStatus.RESUMING
 
 
 # ---------------------------------------------------------------------- what people see, Stop
 def test_the_group_message_says_how_many_resume_and_the_thread_gets_the_final_count() -> None:
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 4)))
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 4)))
 
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    first_group, first = desk.display.shown[0]
+    first_group, first = rig.display.shown[0]
     assert first_group == "grp-vendor" and first.healing is not None
     assert (first.healing.state, first.healing.selected, first.healing.resumed) == ("RESUMING", 3, 0)
-    last = desk.display.thread[-1]
+    last = rig.display.thread[-1]
     assert (last.state, last.resumed, last.expired, last.left) == ("FINISHED", 3, 0, 0)
-    assert desk.display.shown[-1][1].healing.state == "FINISHED"
+    assert rig.display.shown[-1][1].healing.state == "FINISHED"
 
 
 def test_stop_leaves_the_rest_of_that_group_open_and_only_that_group() -> None:
-    desk = a_desk(
+    rig = a_rig(
         *(outage_recovery(n) for n in range(1, 11)),
         *(outage_recovery(n, group="grp-b") for n in range(11, 21)),
     )
-    desk.healing.round(VENDOR, budget_seconds=0.5)
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    rig.healing.round(VENDOR, budget_seconds=0.5)
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
 
-    assert desk.runs.stop(run.healing_id, "UALICE", NOW.isoformat())
-    assert not desk.runs.stop(run.healing_id, "UBOB", NOW.isoformat())  # exactly once
-    heal_until_done(desk)
+    assert rig.runs.stop(run.healing_id, "UALICE", NOW.isoformat())
+    assert not rig.runs.stop(run.healing_id, "UBOB", NOW.isoformat())  # exactly once
+    heal_until_done(rig)
 
-    stopped = desk.runs.get_for(VENDOR, "grp-vendor")
+    stopped = rig.runs.get_for(VENDOR, "grp-vendor")
     assert stopped.state is HealingState.STOPPED and stopped.stopped_by == "UALICE"
     assert [e.actor for e in stopped.audit if e.action == "stop self-healing"] == ["UALICE"]
-    group_a = [r for r in desk.all() if r.group_id == "grp-vendor"]
-    group_b = [r for r in desk.all() if r.group_id == "grp-b"]
+    group_a = [r for r in rig.all() if r.group_id == "grp-vendor"]
+    group_b = [r for r in rig.all() if r.group_id == "grp-b"]
     assert any(r.status is RecoveryStatus.OPEN for r in group_a)
     assert stopped.resumed == sum(r.status is RecoveryStatus.RESUMED for r in group_a) < 10
     assert {r.status for r in group_b} == {RecoveryStatus.RESUMED}
@@ -421,43 +423,43 @@ def test_stop_leaves_the_rest_of_that_group_open_and_only_that_group() -> None:
 
 # ---------------------------------------------------------------------- the circuit opens again
 def test_a_circuit_that_opens_again_mid_resume_leaves_the_rest_open_and_untouched() -> None:
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 41)), circuits=Circuits(reopen_after=3))
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 41)), circuits=Circuits(reopen_after=3))
 
-    reports = heal_until_done(desk)
+    reports = heal_until_done(rig)
 
     assert reports[-1].done and "opened again" in reports[-1].why
-    statuses = desk.statuses().values()
+    statuses = rig.statuses().values()
     resumed = sum(s is RecoveryStatus.RESUMED for s in statuses)
     assert 0 < resumed < 40 and sum(s is RecoveryStatus.OPEN for s in statuses) == 40 - resumed
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
     assert run.state is HealingState.REOPENED and run.left == 40 - resumed
-    assert desk.display.thread[-1].state == "REOPENED"
+    assert rig.display.thread[-1].state == "REOPENED"
 
 
 def test_a_circuit_that_closed_again_since_is_another_closure_whose_own_run_resumes() -> None:
-    desk = a_desk(outage_recovery(1), circuits=Circuits(since=CLOSED_AT + timedelta(minutes=1)))
+    rig = a_rig(outage_recovery(1), circuits=Circuits(since=CLOSED_AT + timedelta(minutes=1)))
 
-    assert desk.healing.round(VENDOR, 60).done  # this closing's run sees it is not its circuit any more
-    assert desk.tokens.accepted == []
+    assert rig.healing.round(VENDOR, 60).done  # this closing's run sees it is not its circuit any more
+    assert rig.tokens.accepted == []
     later = Closure("vendor", (CLOSED_AT + timedelta(minutes=1)).timestamp())
-    assert desk.healing.round(later, 60).done and desk.tokens.accepted == ["token-1"]
+    assert rig.healing.round(later, 60).done and rig.tokens.accepted == ["token-1"]
 
 
 # ---------------------------------------------------------------------- crashes
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_a_crash_mid_round_resumes_each_remaining_recovery_exactly_once(when: str) -> None:
-    desk = a_desk(
+    rig = a_rig(
         *(outage_recovery(n) for n in range(1, 11)), tokens=StepFunctionsTokens(crash_on=4, crash_when=when)
     )
 
     with pytest.raises(Crash):
-        desk.healing.round(VENDOR, 60)  # Step Functions retries the round's task
-    heal_until_done(desk)
+        rig.healing.round(VENDOR, 60)  # Step Functions retries the round's task
+    heal_until_done(rig)
 
-    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 11))
-    assert len(desk.tokens.accepted) == 10  # none twice
-    assert set(desk.statuses().values()) == {RecoveryStatus.RESUMED}
-    fourth = desk.store.get(outage_recovery(4).recovery_id)
+    assert sorted(rig.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 11))
+    assert len(rig.tokens.accepted) == 10  # none twice
+    assert set(rig.statuses().values()) == {RecoveryStatus.RESUMED}
+    fourth = rig.store.get(outage_recovery(4).recovery_id)
     if when == "before":  # nothing reached Step Functions: open again, then resumed by the next round
         assert [e.action for e in fourth.audit[-3:]] == ["reopen", "run again", "run again"]
     else:  # Step Functions had it: the record says resumed, and nothing was sent again
@@ -467,25 +469,25 @@ def test_a_crash_mid_round_resumes_each_remaining_recovery_exactly_once(when: st
 
 def test_a_resume_without_an_answer_keeps_the_run_going_until_a_later_round_has_settled_it() -> None:
     # Given the third resume's call gets no answer (it did not land)
-    desk = a_desk(
+    rig = a_rig(
         *(outage_recovery(n) for n in range(1, 6)), tokens=StepFunctionsTokens(unanswered={"token-3"})
     )
 
     # When rounds run until one says it is done
-    reports = heal_until_done(desk)
+    reports = heal_until_done(rig)
 
     # Then the first round does not call the run finished while that recovery is in flight; the next
     # round opens it again from the record and resumes it: every token accepted once
     assert not reports[0].done and reports[0].in_flight == 1
-    assert sorted(desk.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 6))
-    assert set(desk.statuses().values()) == {RecoveryStatus.RESUMED}
-    assert desk.runs.get_for(VENDOR, "grp-vendor").state is HealingState.FINISHED
+    assert sorted(rig.tokens.accepted) == sorted(f"token-{n}" for n in range(1, 6))
+    assert set(rig.statuses().values()) == {RecoveryStatus.RESUMED}
+    assert rig.runs.get_for(VENDOR, "grp-vendor").state is HealingState.FINISHED
 
 
 def test_a_round_cut_off_between_a_resume_and_its_count_still_ends_with_the_exact_count() -> None:
     # Given a round that dies right after the third recovery resumed, before counting it
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 6)))
-    count, calls = desk.runs.count, []
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 6)))
+    count, calls = rig.runs.count, []
 
     def dies_on_the_third(*args, **kwargs) -> None:
         calls.append(args)
@@ -493,28 +495,28 @@ def test_a_round_cut_off_between_a_resume_and_its_count_still_ends_with_the_exac
             raise Crash("between the resume and its count")
         count(*args, **kwargs)
 
-    desk.runs.count = dies_on_the_third  # type: ignore[method-assign]
+    rig.runs.count = dies_on_the_third  # type: ignore[method-assign]
     with pytest.raises(Crash):
-        desk.healing.round(VENDOR, 60)
+        rig.healing.round(VENDOR, 60)
 
     # When the rounds go on to the end
-    heal_until_done(desk)
+    heal_until_done(rig)
 
     # Then every recovery resumed once and the run's count says five, not four
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
-    assert len(desk.tokens.accepted) == 5
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
+    assert len(rig.tokens.accepted) == 5
     assert (run.state, run.resumed, run.left) == (HealingState.FINISHED, 5, 0)
 
 
 def test_abandon_ends_every_run_and_leaves_the_rest_open() -> None:
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 11)))
-    desk.healing.round(VENDOR, budget_seconds=0.3)
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 11)))
+    rig.healing.round(VENDOR, budget_seconds=0.3)
 
-    desk.healing.abandon(VENDOR, "the round failed 6 times")
+    rig.healing.abandon(VENDOR, "the round failed 6 times")
 
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
     assert run.state is HealingState.INTERRUPTED and run.left > 0
-    assert sum(s is RecoveryStatus.OPEN for s in desk.statuses().values()) == run.left
+    assert sum(s is RecoveryStatus.OPEN for s in rig.statuses().values()) == run.left
 
 
 # ---------------------------------------------------------------------- a circuit nobody probes
@@ -528,53 +530,53 @@ def open_circuit(dependency: str = "vendor", until: datetime = OPEN_UNTIL) -> Ci
 def test_a_circuit_nobody_probed_past_its_grace_gets_its_oldest_self_healing_recovery_resumed_to_probe() -> (
     None
 ):
-    desk = a_desk(outage_recovery(1, routing=Routing.CLIENT_DATA), outage_recovery(2), outage_recovery(3))
+    rig = a_rig(outage_recovery(1, routing=Routing.CLIENT_DATA), outage_recovery(2), outage_recovery(3))
 
-    probed = desk.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 61, grace_seconds=60)
+    probed = rig.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 61, grace_seconds=60)
 
     assert probed == [outage_recovery(2).recovery_id]  # the oldest it may resume, not the client-data one
-    assert desk.tokens.accepted == ["token-2"]
-    claim = next(e for e in desk.store.get(probed[0]).audit if e.result == RecoveryStatus.RESUMING)
+    assert rig.tokens.accepted == ["token-2"]
+    claim = next(e for e in rig.store.get(probed[0]).audit if e.result == RecoveryStatus.RESUMING)
     assert (claim.actor, claim.detail) == (PROBE_ACTOR, {"probe": "vendor"})
 
 
 def test_no_probe_while_callers_may_still_take_it_or_someone_probes_or_nothing_may_heal() -> None:
-    desk = a_desk(outage_recovery(1))
+    rig = a_rig(outage_recovery(1))
     after_grace = OPEN_UNTIL.timestamp() + 61
 
-    assert desk.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 30, grace_seconds=60) == []
+    assert rig.healing.probe([open_circuit()], now=OPEN_UNTIL.timestamp() + 30, grace_seconds=60) == []
     half_open = CircuitReading(
         "vendor", CircuitState.HALF_OPEN, since=OPEN_UNTIL, probe_expires=OPEN_UNTIL + timedelta(seconds=30)
     )
     closed = CircuitReading("vendor", CircuitState.CLOSED, since=OPEN_UNTIL)
-    assert desk.healing.probe([half_open, closed], now=after_grace, grace_seconds=60) == []
-    assert desk.healing.probe([open_circuit("payments")], now=after_grace, grace_seconds=60) == []
-    manual = a_desk(outage_recovery(1), rules_in_force=rules())  # no rule heals, the default is off
+    assert rig.healing.probe([half_open, closed], now=after_grace, grace_seconds=60) == []
+    assert rig.healing.probe([open_circuit("payments")], now=after_grace, grace_seconds=60) == []
+    manual = a_rig(outage_recovery(1), rules_in_force=rules())  # no rule heals, the default is off
     assert manual.healing.probe([open_circuit()], now=after_grace, grace_seconds=60) == []
-    assert desk.tokens.accepted == [] and manual.tokens.accepted == []
+    assert rig.tokens.accepted == [] and manual.tokens.accepted == []
 
 
 def test_a_half_open_circuit_whose_probe_died_is_probed_once_its_lease_and_grace_are_over() -> None:
-    desk = a_desk(outage_recovery(1))
+    rig = a_rig(outage_recovery(1))
     lease_ends = OPEN_UNTIL + timedelta(seconds=30)
     died = CircuitReading("vendor", CircuitState.HALF_OPEN, since=OPEN_UNTIL, probe_expires=lease_ends)
 
-    assert desk.healing.probe([died], now=lease_ends.timestamp() + 59, grace_seconds=60) == []
-    assert desk.healing.probe([died], now=lease_ends.timestamp() + 60, grace_seconds=60) == [
+    assert rig.healing.probe([died], now=lease_ends.timestamp() + 59, grace_seconds=60) == []
+    assert rig.healing.probe([died], now=lease_ends.timestamp() + 60, grace_seconds=60) == [
         outage_recovery(1).recovery_id
     ]
 
 
 def test_a_group_an_earlier_round_finished_ends_with_the_closing_and_not_left_resuming() -> None:
-    desk = a_desk(
+    rig = a_rig(
         *(outage_recovery(n) for n in range(1, 4)), *(outage_recovery(n, group="grp-b") for n in range(4, 30))
     )
 
-    first = desk.healing.round(VENDOR, budget_seconds=1.0)  # group grp-vendor's three, then some of grp-b
+    first = rig.healing.round(VENDOR, budget_seconds=1.0)  # group grp-vendor's three, then some of grp-b
     assert not first.done
-    heal_until_done(desk)
+    heal_until_done(rig)
 
-    runs = desk.runs.of_closure(VENDOR)
+    runs = rig.runs.of_closure(VENDOR)
     assert {group: run.state for group, run in runs.items()} == {
         "grp-vendor": HealingState.FINISHED,
         "grp-b": HealingState.FINISHED,
@@ -586,22 +588,22 @@ def test_a_round_that_lost_the_answer_to_creating_its_run_still_ends_the_run() -
     # Given a round whose write creating the group's run lands but loses its answer
     from botocore.exceptions import ReadTimeoutError
 
-    desk = a_desk(*(outage_recovery(n) for n in range(1, 4)))
-    put_item = desk.dynamodb.put_item  # type: ignore[attr-defined]
+    rig = a_rig(*(outage_recovery(n) for n in range(1, 4)))
+    put_item = rig.dynamodb.put_item  # type: ignore[attr-defined]
 
     def answer_lost(**request: object) -> dict:
         put_item(**request)
-        desk.dynamodb.put_item = put_item  # type: ignore[attr-defined]  # once
+        rig.dynamodb.put_item = put_item  # type: ignore[attr-defined]  # once
         raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
 
-    desk.dynamodb.put_item = answer_lost  # type: ignore[attr-defined]
+    rig.dynamodb.put_item = answer_lost  # type: ignore[attr-defined]
     with pytest.raises(ReadTimeoutError):
-        desk.healing.round(VENDOR, 60)  # Step Functions retries the round's task
+        rig.healing.round(VENDOR, 60)  # Step Functions retries the round's task
 
     # When the next rounds run until done
-    heal_until_done(desk)
+    heal_until_done(rig)
 
     # Then the run the lost answer created is the closing's, and it ended with the rest
-    run = desk.runs.get_for(VENDOR, "grp-vendor")
-    assert list(desk.runs.of_closure(VENDOR)) == ["grp-vendor"]
+    run = rig.runs.get_for(VENDOR, "grp-vendor")
+    assert list(rig.runs.of_closure(VENDOR)) == ["grp-vendor"]
     assert (run.state, run.resumed) == (HealingState.FINISHED, 3)

@@ -35,7 +35,11 @@ PAUSED_ORDERS = [
 
 
 @contextmanager
-def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> Iterator[Callable[[Any], Any]]:
+def local_services(
+    settings: ServeSettings, say: Callable[[str], None] = print
+) -> Iterator[Callable[[Any], Any]]:
+    """The Slack app's services over an embedded stack with a few demo orders paused in it: a function
+    of the Slack web client, as ``app_for_this_machine`` takes it."""
     from service.composition import build_services
     from service.config import DeskConfig
 
@@ -94,7 +98,7 @@ def local_desk(settings: ServeSettings, say: Callable[[str], None] = print) -> I
             recovery_queue_url=stack.physical("RecoveryQueue"),
         )
 
-        def desk(client: Any) -> Any:
+        def services(client: Any) -> Any:
             return build_services(config, stack.client, client, open_to_everyone=not (allowed or group))
 
-        yield desk
+        yield services

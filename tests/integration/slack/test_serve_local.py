@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.config import ServeSettings
-from service.local.programs.serve_local import local_desk
+from service.local.programs.serve_local import local_services
 from service.local.standin.requests import SlackRequests
 from service.local.standin.server import serve_slack_standin
 from service.recovery.model.recovery import RecoveryStatus
@@ -34,9 +34,9 @@ def test_serve_local_posts_the_paused_demo_orders_and_a_click_resumes_one(
         monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
         said: list[str] = []
         settings = ServeSettings.from_environment()
-        with local_desk(settings, say=said.append) as desk:
-            app = app_for_this_machine(desk, settings)
-            store = desk(web_client(BOT_TOKEN, base_url=slack.base_url)).store
+        with local_services(settings, say=said.append) as services:
+            app = app_for_this_machine(services, settings)
+            store = services(web_client(BOT_TOKEN, base_url=slack.base_url)).store
             wait_until(lambda: len(store.list_by_status(RecoveryStatus.OPEN)) == 3, 180)
             wait_until(lambda: len(slack.calls_of("chat.postMessage")) >= 1, 30)
             assert {c.body["channel"] for c in slack.calls_of("chat.postMessage")} == {"C-LOCAL"}
