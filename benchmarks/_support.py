@@ -19,6 +19,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from service.local.desk import send_to_slack_app  # noqa: E402
 from service.local.engine.collector_poller import poll_collector  # noqa: E402
 from service.local.engine.execution_history import history, nested_execution_arns  # noqa: E402
 from service.local.engine.stack import EmbeddedStack, embedded_stack  # noqa: E402
@@ -61,10 +62,7 @@ def slack_app_stack(
 
 def send(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
     """POST the request to the Slack app's function as API Gateway would; its HTTP answer."""
-    answer = stack.client("lambda").invoke(
-        FunctionName=stack.physical("SlackAppFunction"), Payload=json.dumps(request.lambda_event())
-    )
-    return json.loads(answer["Payload"].read())
+    return send_to_slack_app(stack, request)
 
 
 def record_calls(stack: EmbeddedStack, operation: str) -> list[dict]:
