@@ -90,10 +90,15 @@ lock: venv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.lock
 	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.13 --python-platform x86_64-manylinux2014 --generate-hashes --no-header -q -c requirements-dev.lock -o requirements.lock
 
+# Every function ships the product without the local stack; only the order example's own functions
+# ship the example (service/example), so a product function cannot import it even by mistake.
+EXAMPLE_FUNCTIONS := OrdersApiFunction CheckAvailabilityFunction CircuitBreakerFunction DummyVendorFunction
+
 build-%Function:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R service slack_app "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/service/local"
+	$(if $(filter $*Function,$(EXAMPLE_FUNCTIONS)),,rm -rf "$(ARTIFACTS_DIR)/service/example")
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 clean:
