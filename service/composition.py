@@ -116,6 +116,17 @@ def build_services(
     )
 
 
+
+def slack_client(token: str | None, api_url: str | None = None) -> WebClient | None:
+    """The Slack Web API client on ``token`` (its retries and short timeouts), None without one:
+    what the command line passes to ``build_services``."""
+    if not token:
+        return None
+    from slack_app.web import web_client
+
+    return web_client(token, base_url=api_url)
+
+
 def dead_letter_queues(
     config: DeskSettings, clients: ClientFactory, audit_table: str | None
 ) -> DeadLetterQueues | None:

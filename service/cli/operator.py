@@ -240,7 +240,7 @@ class Operator:
 def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
     the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
-    from service.composition import build_services
+    from service.composition import build_services, slack_client
 
     if not settings.recoveries_table_name:
         raise OperationError(
@@ -251,13 +251,6 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
         config = settings.desk()
     except ConfigurationError as exc:
         raise OperationError(str(exc)) from exc
-    desk = build_services(config, aws_clients.client, _slack_client(settings))
+    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    desk = build_services(config, aws_clients.client, slack)
     return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
-
-
-def _slack_client(settings: OperatorSettings) -> object | None:
-    if not settings.slack_bot_token:
-        return None
-    from slack_app.web import web_client
-
-    return web_client(settings.slack_bot_token, base_url=settings.slack_api_url)

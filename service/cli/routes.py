@@ -32,13 +32,9 @@ class RoutesError(RuntimeError):
     """A request to change: no document named, a file that cannot be read, a stack without rules."""
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:
-    """The subcommand routes, with show and test."""
-    routes = commands.add_parser(
-        "routes",
-        help="the routing rules: show them in order, or test which rule a recovery would match",
-        description="The collector's routing rules: which Slack channel each recovery goes to.",
-    )
+def add_arguments(routes: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops routes`: its actions show and test."""
+    routes.description = "The collector's routing rules: which Slack channel each recovery goes to."
     actions = routes.add_subparsers(dest="routes_action", required=True)
     show = actions.add_parser("show", help="every rule in order (first match wins) and the fallback")
     test = actions.add_parser("test", help="which rule a recovery would match, and why")
@@ -64,6 +60,14 @@ def add_command(commands: argparse._SubParsersAction) -> None:
             "--parameter", metavar="NAME", help="the SSM parameter of the rules (ROUTING_RULES_PARAMETER)"
         )
         source.add_argument("--file", type=Path, metavar="F", help="a rules document on disk (JSON)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`routes` on the ``RoutesSettings`` of the environment (a bad value stops it: exit code 2)."""
+    from service.cli.commands import environment_settings
+    from service.config import RoutesSettings
+
+    return routes_command(args, environment_settings(RoutesSettings.from_environment, "routes"))
 
 
 def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Print = print) -> int:
