@@ -116,7 +116,6 @@ def build_services(
     )
 
 
-
 def slack_client(token: str | None, api_url: str | None = None) -> WebClient | None:
     """The Slack Web API client on ``token`` (its retries and short timeouts), None without one:
     what the command line passes to ``build_services``."""
