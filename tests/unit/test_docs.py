@@ -20,6 +20,7 @@ from service.cli import instrument
 from service.cli.parser import build_parser
 from service.local.engine.cfn_template import load_template
 from service.recovery.access.routing_rules import parse_rules
+from service.recovery.lifecycle.query import RecoveryQuery, split_words
 from service.recovery.model.contract import RecoveryRequest
 from service.recovery.ports.notifier import ChannelRouting
 
@@ -77,7 +78,9 @@ def recovery_ops_commands() -> list[tuple[str, list[str], list[str]]]:
 
 
 @pytest.mark.parametrize(
-    ("script", "assignments", "arguments"), recovery_ops_commands(), ids=lambda v: v if isinstance(v, str) else ""
+    ("script", "assignments", "arguments"),
+    recovery_ops_commands(),
+    ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_every_command_in_the_docs_is_one_the_command_line_takes(
     script: str, assignments: list[str], arguments: list[str], capsys: pytest.CaptureFixture[str]
@@ -111,7 +114,8 @@ def test_the_team_stack_passes_cfn_lint_and_imports_what_the_recovery_stack_expo
         [str(Path(sys.executable).with_name("cfn-lint")), str(team_stack)], capture_output=True, text=True
     )
 
-    # Then it is clean, its definition is the docs' own, and every import is an export of a stack named recovery-ops
+    # Then it is clean, its definition is the docs' own, and each import is an export of a stack named
+    # recovery-ops
     assert linted.returncode == 0, linted.stdout + linted.stderr
     text = team_stack.read_text()
     (definition,) = re.findall(r"DefinitionUri: (\S+)", text)
@@ -150,7 +154,7 @@ def test_the_self_healing_rule_of_the_docs_is_a_rule_that_heals_itself() -> None
     assert parsed.self_healing is True
 
 
-# ------------------------------------------------------------------ the reference pages name what the code has
+# ------------------------------------------------------------- the reference pages name what the code has
 def template_parameters() -> set[str]:
     return set(load_template(ROOT / "template.yaml")["Parameters"])
 
@@ -199,3 +203,48 @@ def test_the_metrics_reference_names_every_metric_the_code_emits() -> None:
     # When / Then the metrics page names each
     text = page("reference/metrics.md")
     assert {m for m in metrics if f"`{m}`" not in text} == set()
+
+
+def slash_commands() -> list[tuple[str, str]]:
+    """Each `/recoveries` command of docs/snippets/*.txt: (file, what follows `/recoveries`)."""
+    commands = []
+    for text in sorted(SNIPPETS.glob("*.txt")):
+        for line in text.read_text().splitlines():
+            typed = line.split(" #", 1)[0].strip()
+            assert typed.startswith("/recoveries"), f"{text.name}: not a /recoveries command: {line}"
+            commands.append((text.name, typed.removeprefix("/recoveries").strip()))
+    return commands
+
+
+@pytest.mark.parametrize(("text", "typed"), slash_commands(), ids=lambda v: v)
+def test_every_recoveries_command_in_the_docs_is_one_the_slack_app_reads(text: str, typed: str) -> None:
+    # Given a `/recoveries` command the docs show, split as the Slack app splits it
+    words = split_words(typed)
+    verb = words[0].lower() if words and "=" not in words[0] else "list"
+    rest = words[1:] if words and "=" not in words[0] else words
+
+    # When / Then it is a verb the app knows, with words the app takes
+    assert verb in {"list", "in-flight", "show", "retry", "dlq", "help"}, f"{text}: {typed}"
+    if verb in {"list", "in-flight", "retry"}:
+        query = RecoveryQuery.from_words(rest)  # a QueryError names what it cannot read
+        assert query.narrowed or verb != "retry", f"{text}: a bulk retry needs a filter: {typed}"
+    elif verb == "show":
+        assert len(rest) == 1 and rest[0].startswith("rec-"), f"{text}: {typed}"
+    else:
+        assert rest == [], f"{text}: {typed}"
+
+
+def test_the_operating_page_names_every_alarm_of_the_template() -> None:
+    # Given the alarms of template.yaml (each function's pair goes by the pattern <Function>ErrorsAlarm)
+    alarms = {
+        name
+        for name, resource in load_template(ROOT / "template.yaml")["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and not re.fullmatch(r"\w+Function(Errors|Throttles)Alarm", name)
+    }
+    assert "RecoveriesInFlightTooLongAlarm" in alarms
+
+    # When / Then the alarms table names each
+    text = page("operating/index.md")
+    assert "`<Function>ErrorsAlarm`, `<Function>ThrottlesAlarm`" in text
+    assert {a for a in alarms if f"`{a}`" not in text} == set()
