@@ -27,7 +27,7 @@ from service.recovery.ports.notifier import ChannelRouting
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 SNIPPETS = DOCS / "snippets"
-INCLUDE = re.compile(r'--8<--\s+"([^"]+)"')
+INCLUDE = re.compile(r'^\s*--8<--\s+"([^"]+)"\s*$', re.M)  # a line of its own, as pymdownx.snippets reads it
 
 
 def pages() -> dict[Path, str]:
@@ -248,3 +248,14 @@ def test_the_operating_page_names_every_alarm_of_the_template() -> None:
     text = page("operating/index.md")
     assert "`<Function>ErrorsAlarm`, `<Function>ThrottlesAlarm`" in text
     assert {a for a in alarms if f"`{a}`" not in text} == set()
+
+
+def test_the_readme_stays_short_and_every_link_in_it_reaches_a_file() -> None:
+    # Given the README: the pitch, the two commands, what is here, install, and the way to the docs
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+
+    # When / Then it stays about 200 lines at most, and every relative link names a file of the checkout
+    assert len(readme.splitlines()) <= 200
+    assert "make demo" in readme.split("## ", 1)[0] and "make test" in readme.split("## ", 1)[0]
+    assert links and {link for link in links if not (ROOT / link).is_file()} == set()
