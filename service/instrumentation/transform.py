@@ -3,7 +3,7 @@
 A transform over plain values (a definition dict in, a new dict and notes out; no files, no
 argparse): ``service.cli.instrument`` is its command line, `recovery-ops instrument`. In the new
 definition each chosen Task, when it still fails after its retries, sends the integration contract
-(README, "The integration contract") to the recovery queue and pauses; Run again runs the Task
+(docs/integrate/contract.md) to the recovery queue and pauses; Run again runs the Task
 again with its input (or the edited input). Every other state is left as it is. The state machine
 must be **Standard**: an Express workflow cannot pause for a task token (``.waitForTaskToken`` is
 not supported there), so ``workflow_type=EXPRESS`` is refused.

@@ -1,12 +1,12 @@
 """The pytest plugin a team tests its own state machine with (service/local/testing/pytest_plugin.py): the
-README's example test passes with plain pytest in a directory of its own, and the desk's waits and
-clicks say what happened when the recovery path is not what the test expects."""
+docs' example test (docs/snippets/test_process_order.py) passes with plain pytest in a directory of its
+own, and the desk's waits and clicks say what happened when the recovery path is not what the test
+expects."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,24 +28,18 @@ from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
-EXAMPLE_MARKER = "<!-- example: test_process_order.py -->"
+# the complete test of docs/integrate/pytest-plugin.md, included in the page from this file
+DOCS_EXAMPLE = ROOT / "docs" / "snippets" / "test_process_order.py"
 
 
-def readme_example() -> str:
-    """The Python block right after the README's example marker."""
-    _, marker, after = (ROOT / "README.md").read_text().partition(EXAMPLE_MARKER)
-    assert marker, f"README.md has no {EXAMPLE_MARKER}"
-    return re.match(r"\s*```python\n(.*?)```", after, re.S).group(1)
-
-
-def test_the_readme_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
+def test_the_docs_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
     tmp_path: Path,
 ) -> None:
-    # Given the README's example test and the definition it uses, alone in a directory of their own
+    # Given the docs' example test and the definition it uses, alone in a directory of their own
     team = tmp_path / "team-ci"
     team.mkdir()
     assert ROOT not in team.parents
-    (team / "test_process_order.py").write_text(readme_example())
+    shutil.copy(DOCS_EXAMPLE, team / "test_process_order.py")
     shutil.copy(PROCESS_ORDER, team)
     pytest_command = Path(sys.executable).with_name("pytest")  # the project's venv
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}

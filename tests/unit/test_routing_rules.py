@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +50,9 @@ def rule(name: str, channel: str, **match: str) -> dict[str, Any]:
     return {"name": name, "match": match, "channel": channel}
 
 
-def readme_example() -> str:
-    """The complete example of the README's "Routing rules" section."""
-    section = (ROOT / "README.md").read_text().split("### Routing rules", 1)[1]
-    return re.search(r"```json\n(.*?)```", section, re.S).group(1)
+def docs_example() -> str:
+    """The complete example of the docs' routing rules page (docs/desk/routing.md includes this file)."""
+    return (ROOT / "docs" / "snippets" / "routing_rules.json").read_text()
 
 
 # ------------------------------------------------------------------ choosing a rule
@@ -155,8 +153,8 @@ def test_no_document_means_the_fallback_alone(text: str) -> None:
 
 
 def test_the_readme_example_is_a_good_document_for_two_teams() -> None:
-    # Given / When the README's example
-    rules = parse_rules(readme_example(), FALLBACK)
+    # Given / When the docs' example
+    rules = parse_rules(docs_example(), FALLBACK)
 
     # Then it routes a technical recovery and a client-data recovery to the two teams' channels
     technical = rules.route(
@@ -432,9 +430,9 @@ def run_routes(argv: list[str], capsys: pytest.CaptureFixture[str], **environ: s
 def test_routes_show_prints_every_rule_in_order_and_the_fallback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the README's example in a file, and the stack's channels in the settings
+    # Given the docs' example in a file, and the stack's channels in the settings
     rules_file = tmp_path / "rules.json"
-    rules_file.write_text(readme_example())
+    rules_file.write_text(docs_example())
 
     # When
     status, shown, _ = run_routes(
@@ -446,7 +444,7 @@ def test_routes_show_prints_every_rule_in_order_and_the_fallback(
 
     # Then every rule is shown in order with what it decides, and the fallback with where it comes from
     assert status == 0
-    names = [rule["name"] for rule in json.loads(readme_example())["rules"]]
+    names = [rule["name"] for rule in json.loads(docs_example())["rules"]]
     positions = [shown.index(f"{n}. {name}\n") for n, name in enumerate(names, start=1)]
     assert positions == sorted(positions)
     assert "match:      routing=technical" in shown
@@ -464,9 +462,9 @@ def test_routes_show_prints_every_rule_in_order_and_the_fallback(
 def test_routes_test_says_which_rule_matches_and_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the README's example in a file
+    # Given the docs' example in a file
     rules_file = tmp_path / "rules.json"
-    rules_file.write_text(readme_example())
+    rules_file.write_text(docs_example())
 
     # When a client-data recovery of payments is tried, then a technical one no rule of another file matches
     status, matched, _ = run_routes(
