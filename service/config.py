@@ -1,4 +1,5 @@
-"""Typed configuration, read from the environment when a handler runs (never at import)."""
+"""Typed configuration, read from the environment when a handler runs (never at import), and the
+secrets it names, read through one cache."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from service.breaker.circuit_breaker import BreakerSettings
 
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
+
+
+#: how long a warm function keeps a secret it has read (Powertools' cache): a rotated Slack token or
+#: signing secret is in use within five minutes, without a cold start
+SECRET_MAX_AGE_SECONDS = 300
 
 
 class ConfigurationError(RuntimeError):
@@ -297,6 +303,13 @@ def load_config(model: type[ConfigT]) -> ConfigT:
         return model.model_validate(dict(os.environ))
     except ValidationError as exc:
         raise ConfigurationError(f"{model.__name__} is not configured: {_problems(exc)}") from exc
+
+
+def read_secret(name: str) -> str:
+    """The secret ``name`` from Secrets Manager, through Powertools' cache (``SECRET_MAX_AGE_SECONDS``)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS))
 
 
 def _problems(exc: ValidationError, quoted: bool = False) -> str:

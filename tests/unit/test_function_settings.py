@@ -188,8 +188,8 @@ def test_every_function_refuses_an_empty_table_name_or_bot_secret(settings: type
             settings.model_validate(environment)
 
 
-@pytest.mark.parametrize("settings", [
-    CircuitWatcherConfig, SelfHealingConfig, ReminderConfig, RoutesSettings]
+@pytest.mark.parametrize(
+    "settings", [CircuitWatcherConfig, SelfHealingConfig, ReminderConfig, RoutesSettings]
 )
 def test_a_function_that_only_falls_back_to_the_default_channel_runs_without_one(
     settings: type[HandlerConfig],
