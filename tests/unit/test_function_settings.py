@@ -53,10 +53,12 @@ GIVEN = {
     "CIRCUIT_BREAKER_TABLE_NAME": "ops-circuits",
 }
 
-LOCAL = [OperatorSettings, ServeSettings, TrySettings]
-FUNCTIONS = [CollectorConfig, ExecutionWatcherConfig, CircuitWatcherConfig, SelfHealingConfig]
+Settings = type[HandlerConfig]
+LOCAL: list[Settings] = [OperatorSettings, ServeSettings, TrySettings]
+FUNCTIONS: list[Settings] = [CollectorConfig, ExecutionWatcherConfig, CircuitWatcherConfig, SelfHealingConfig]
 FUNCTIONS += [ReconcilerConfig, ReminderConfig, SlackAppConfig]
-ROUTED = [CollectorConfig, CircuitWatcherConfig, SelfHealingConfig, ReminderConfig, RoutesSettings]
+ROUTED: list[Settings] = [CollectorConfig, CircuitWatcherConfig, SelfHealingConfig, ReminderConfig]
+ROUTED += [RoutesSettings]
 
 #: a shared variable: the attribute it becomes, a value given, what the attribute reads, its readers
 SHARED: list[tuple[str, str, str, object, list[type[HandlerConfig]]]] = [
