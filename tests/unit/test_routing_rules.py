@@ -15,12 +15,11 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
 
-from service import aws_clients
+from service import aws_clients, composition
 from service.cli import main
 from service.cli.parser import build_parser
 from service.cli.routes import routes_command
 from service.config import CollectorConfig, RoutesSettings
-from service.handlers import collector
 from service.local.engine.cfn_template import load_template
 from service.recovery.access import rules_parameter
 from service.recovery.access.routing_rules import (
@@ -637,11 +636,11 @@ def test_the_collector_keeps_one_rules_source_across_invocations_so_the_last_goo
     held = {"/ops/recovery/routing-rules": PAYMENTS}
     monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: held[name])
     monkeypatch.setattr(rules_parameter, "_sources", {})
-    assert collector.routing_rules_source(collector_config()).route(*ROUTE).channel == "C-PAY"
+    assert composition.routing_rules(collector_config()).route(*ROUTE).channel == "C-PAY"
 
     # When a bad document is written and a later invocation builds its intake
     held["/ops/recovery/routing-rules"] = "{not json"
-    later = collector.routing_rules_source(collector_config())
+    later = composition.routing_rules(collector_config())
 
     # Then it routes with the rules the earlier invocation read, and says so
     decision = later.route(*ROUTE)
@@ -653,7 +652,7 @@ def test_the_collector_without_a_rules_parameter_routes_by_the_stacks_channels(
 ) -> None:
     # Given / When a collector whose environment names no rules parameter
     monkeypatch.setattr(rules_parameter, "_sources", {})
-    source = collector.routing_rules_source(
+    source = composition.routing_rules(
         collector_config(ROUTING_RULES_PARAMETER="", SLACK_CLIENT_DATA_CHANNEL="C-DATA")
     )
 
