@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
 from service.conditional_writes import if_condition_holds
-from service.recovery.failed_executions.model import REDRIVE_WINDOW, FailedExecution, FailureStatus
+from service.recovery.model.failed_execution import REDRIVE_WINDOW, FailedExecution, FailureStatus
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.items import (
     DUE,
