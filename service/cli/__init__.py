@@ -1,7 +1,7 @@
 """`recovery-ops`: the operator's command line, one module per command group.
 
   parser        the argument parser, assembled from the groups' options (``DESCRIPTION``: the help)
-  operate       list, show, retry, reject (the operator itself: ``operator``)
+  operate       list, show, retry, reject (the operator itself: ``service.operator``)
   dead_letters  dlq [show|redrive]
   serve         serve [--local]
   demo          demo

@@ -206,6 +206,6 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
 
 
 def _printable(value: object) -> str:
-    from service.cli.operator import printable
+    from service.operator import printable
 
     return printable(value)

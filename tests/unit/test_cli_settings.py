@@ -15,9 +15,9 @@ from service import aws_clients
 from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
-from service.cli.operator import OperationError, Operator, build_operator
 from service.composition import build_services
 from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
+from service.operator import OperationError, Operator, build_operator
 from service.recovery.model.input_edit import SchemaCatalog
 from service.recovery.storage.recoveries import RecoveryNotFound
 

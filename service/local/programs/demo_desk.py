@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.cli.operator import Operator
 from service.local.desk import DeskClicks
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, ExecutionsStillRunning
 from service.local.engine.stack import EmbeddedStack
 from service.local.standin.local_slack import LocalSlack
 from service.local.standin.transcript import SlackTranscript
+from service.operator import Operator
 from service.recovery.lifecycle.query import RecoveryQuery
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 

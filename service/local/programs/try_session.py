@@ -44,8 +44,8 @@ from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.storage.recoveries import RecoveryStore
 
 if TYPE_CHECKING:
-    from service.cli.operator import Operator
     from service.config import TrySettings
+    from service.operator import Operator
 
 #: who answers at the terminal, as the Slack app knows them (the only person it lets act)
 TERMINAL_USER = "UTERMINAL"
@@ -403,9 +403,9 @@ class _Session:
         return True
 
     def _workspace_operator(self) -> Operator:
-        from service.cli.operator import Operator
         from service.composition import build_services
         from service.config import DeskConfig
+        from service.operator import Operator
         from slack_app.web import web_client
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)
