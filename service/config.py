@@ -26,6 +26,10 @@ class OrdersApiConfig(HandlerConfig):
     order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
 
 
+class OrderFailedConfig(HandlerConfig):
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
+
+
 class CheckAvailabilityConfig(HandlerConfig):
     vendor_url: str = Field(alias="VENDOR_URL", min_length=1)
     vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=3.0, gt=0, le=25)
@@ -226,9 +230,6 @@ class SelfHealingConfig(CircuitWatcherConfig):
 
 class ExecutionWatcherConfig(HandlerConfig):
     recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    # the order example's (DeployOrderExample): without them there is no order record to mark FAILED
-    orders_table_name: str | None = Field(alias="ORDERS_TABLE_NAME", default=None, min_length=1)
-    order_state_machine_arn: str | None = Field(alias="ORDER_STATE_MACHINE_ARN", default=None, min_length=1)
     handled_errors: str = Field(alias="HANDLED_FAILURE_ERRORS", default="")
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)

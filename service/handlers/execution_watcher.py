@@ -1,9 +1,9 @@
 """Execution watcher: the outermost catch (EventBridge "Step Functions Execution Status Change").
 
 For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
-recoveries (messages lose their buttons), mark an order FAILED (when the order example is
-deployed), post an execution that failed outside the recovery pattern with a Redrive button. See
-``service/recovery/lifecycle/execution_end.py``.
+recoveries (messages lose their buttons), post an execution that failed outside the recovery
+pattern with a Redrive button. See ``service/recovery/lifecycle/execution_end.py``. (The order
+example marks its own orders FAILED from the same events: ``service/example/handlers/order_failed.py``.)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 
 from service import aws_clients
 from service.config import ExecutionWatcherConfig, load_config
-from service.example.orders.order_store import OrderStore
 from service.observability import count_by, logger, metrics, tracer
 from service.recovery.failed_executions.failures import FailureStore
 from service.recovery.lifecycle.execution_end import ExecutionEnded, OutermostCatch
@@ -31,9 +30,6 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
     token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
     client = web_client(str(token), base_url=config.slack_api_url)
     groups = GroupStore(config.recoveries_table_name, dynamodb)
-    orders = None
-    if config.orders_table_name and config.order_state_machine_arn:  # the order example is deployed
-        orders = OrderStore(config.orders_table_name, dynamodb)
     store = RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
     display = SlackOutcomeDisplay(client, groups.shares_message)
     return OutermostCatch(
@@ -44,8 +40,6 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
         failure_display=SlackFailureDisplay(
             SlackNotifier(client), client, config.technical_channel or config.default_channel
         ),
-        orders=orders,
-        order_state_machine_arn=config.order_state_machine_arn,
         handled_errors=config.handled_failure_errors,
     )
 
@@ -63,6 +57,5 @@ def lambda_handler(event: EventBridgeEvent, context: object) -> dict:
         "execution ended",
         recoveries_closed=len(report.closed),
         failure_posted=report.failure_id is not None,
-        order_marked=report.order_marked,
     )
-    return {"closed": report.closed, "failure_id": report.failure_id, "order_marked": report.order_marked}
+    return {"closed": report.closed, "failure_id": report.failure_id}
