@@ -9,11 +9,12 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.breaker.circuit_breaker import BreakerSettings
+from service.errors import RecoveryOpsError
 
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(RecoveryOpsError, RuntimeError):
     """The function's environment is missing or has a malformed setting."""
 
 

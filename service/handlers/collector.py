@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from service import aws_clients, observability
 from service.config import CollectorConfig, load_config
+from service.errors import RecoveryOpsError
 from service.observability import logger, metrics, tracer
 from service.recovery.access.routing_rules import RoutingRulesSource
 from service.recovery.access.rules_parameter import rules_source
@@ -42,7 +43,7 @@ from slack_app.notifier import SlackNotifier, web_client
 SECRET_MAX_AGE_SECONDS = 300
 
 
-class MalformedRecoveryMessage(ValueError):
+class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):
     """The message breaks the contract; ``problems``: (where, what) pairs, never a value sent."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
@@ -80,7 +81,7 @@ def parse_request(record: SqsRecordModel) -> RecoveryRequest:
         problems = [
             (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
         ]
-        raise MalformedRecoveryMessage(problems) from exc
+        raise MalformedRecoveryMessageError(problems) from exc
 
 
 def source_message_id(record: SqsRecordModel) -> str:
@@ -153,7 +154,7 @@ def lambda_handler(event: dict, context: object) -> dict:
     def store(record: SqsRecordModel) -> None:
         try:
             request = parse_request(record)
-        except MalformedRecoveryMessage as exc:
+        except MalformedRecoveryMessageError as exc:
             dead_letter(config, record, str(exc))
             tell_unreadable(config, intake, record, exc.problems)
             return

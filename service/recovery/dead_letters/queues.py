@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from service.errors import RecoveryOpsError
 from service.observability import logger
 from service.recovery.dead_letters.audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
 from service.recovery.dead_letters.model import DeadLetterQueue
@@ -46,7 +47,7 @@ _SAMPLE_CALLS = 3  # receives per look: SQS returns a sample of a large queue, n
 _ACTIVE_TASK = ("RUNNING", "CANCELLING")
 
 
-class DeadLetterError(ValueError):
+class DeadLetterError(RecoveryOpsError, ValueError):
     """A request the caller must change: an unknown queue, one that cannot be redriven, a bad rate."""
 
 
