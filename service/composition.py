@@ -249,14 +249,8 @@ def build_circuit_news(config: CircuitWatcherConfig, clients: ClientFactory, sla
 
 
 def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: WebClient) -> OutermostCatch:
-    """The execution watcher's: an ended execution's recoveries closed, its failure posted, its
-    order marked FAILED when the order example is deployed."""
+    """The execution watcher's: an ended execution's recoveries closed, its failure posted."""
     dynamodb = clients("dynamodb")
-    orders = None
-    if config.orders_table_name and config.order_state_machine_arn:  # the order example is deployed
-        from service.example.orders.order_store import OrderStore
-
-        orders = OrderStore(config.orders_table_name, dynamodb)
     store = recovery_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message)
     return OutermostCatch(
@@ -267,8 +261,6 @@ def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: W
         failure_display=SlackFailureDisplay(
             SlackNotifier(slack), slack, config.technical_channel or config.default_channel
         ),
-        orders=orders,
-        order_state_machine_arn=config.order_state_machine_arn,
         handled_errors=config.handled_failure_errors,
     )
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.breaker.circuit_breaker import BreakerSettings
+from service.errors import RecoveryOpsError
 
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 
@@ -19,7 +20,7 @@ ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 SECRET_MAX_AGE_SECONDS = 300
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(RecoveryOpsError, RuntimeError):
     """The function's environment is missing or has a malformed setting."""
 
 
@@ -30,6 +31,10 @@ class HandlerConfig(BaseModel):
 class OrdersApiConfig(HandlerConfig):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
     order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
+
+
+class OrderFailedConfig(HandlerConfig):
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
 
 
 class CheckAvailabilityConfig(HandlerConfig):
@@ -269,9 +274,6 @@ class SelfHealingConfig(CircuitWatcherConfig):
 
 
 class ExecutionWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, PostingChannelSettings):
-    # the order example's (DeployOrderExample): without them there is no order record to mark FAILED
-    orders_table_name: str | None = Field(alias="ORDERS_TABLE_NAME", default=None, min_length=1)
-    order_state_machine_arn: str | None = Field(alias="ORDER_STATE_MACHINE_ARN", default=None, min_length=1)
     handled_errors: str = Field(alias="HANDLED_FAILURE_ERRORS", default="")
 
     @property

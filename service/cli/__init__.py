@@ -3,7 +3,7 @@
   commands      the table: each command's name, summary, options, work, and whether it needs
                 the ``[local]`` extra (its module imported only when it runs)
   parser        the argument parser, assembled from the table (``DESCRIPTION``: the help)
-  operate       list, show, retry, reject, reconcile (the operator itself: ``operator``)
+  operate       list, show, retry, reject, reconcile (the operator itself: ``service.operator``)
   dead_letters  dlq [show|redrive]
   serve         serve [--local]
   demo          demo

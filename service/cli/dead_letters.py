@@ -139,7 +139,7 @@ def dlq_command(
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
-    from service.cli.operator import printable
+    from service.operator import printable
     from service.recovery.dead_letters.preview import age_text
 
     now = datetime.now(UTC)

@@ -1,7 +1,7 @@
 """`recovery-ops list | show | retry | reject | reconcile`: the recoveries of a deployment, acted on
 from a terminal.
 
-The options here; the operator (``service.cli.operator``) and its heavy imports wait until a
+The options here; the operator (``service.operator``) and its heavy imports wait until a
 command runs, so that building the parser stays cheap for every `recovery-ops` command.
 """
 
@@ -91,7 +91,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     """Run list, show, retry or reject: 0 done, 1 not done (already handled, a failed action), 2 a
     request to change (unknown id, invalid input, no deployment named, malformed filter)."""
     from service.cli.deployment import on_deployment
-    from service.cli.operator import OperationError, build_operator
+    from service.operator import OperationError, build_operator
     from service.recovery.lifecycle.actions import ActionOutcome
     from service.recovery.lifecycle.query import QueryError
     from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
@@ -132,7 +132,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
-    from service.cli.operator import OperationError
+    from service.operator import OperationError
     from service.recovery.lifecycle.in_flight import IN_FLIGHT
     from service.recovery.lifecycle.query import RecoveryQuery, check_owner
 

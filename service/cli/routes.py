@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from service.errors import RecoveryOpsError
+
 if TYPE_CHECKING:
     from service.config import RoutesSettings
     from service.recovery.access.routing_rules import RoutingRules, Rule
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 Print = Callable[[str], None]
 
 
-class RoutesError(RuntimeError):
+class RoutesError(RecoveryOpsError, RuntimeError):
     """A request to change: no document named, a file that cannot be read, a stack without rules."""
 
 
@@ -74,13 +76,13 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
     """Run `routes show` or `routes test`: 0 done, 1 AWS refused, 2 a refused document or request."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from service.recovery.access.routing_rules import RulesRefused, parse_rules
+    from service.recovery.access.routing_rules import RulesRefusedError, parse_rules
     from service.stack_outputs import StackOutputError
 
     try:
         where, text, fallback = _document(args, settings)
         rules = parse_rules(text, fallback)
-    except RulesRefused as refused:
+    except RulesRefusedError as refused:
         print(
             f"recovery-ops routes: the rules document is refused ({len(refused.problems)} problems):",
             file=sys.stderr,
@@ -210,6 +212,6 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
 
 
 def _printable(value: object) -> str:
-    from service.cli.operator import printable
+    from service.operator import printable
 
     return printable(value)

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from service import aws_clients, composition, observability
 from service.config import CollectorConfig, load_config
+from service.errors import RecoveryOpsError
 from service.observability import logger, metrics, tracer
 from service.recovery.intake.collect import IntakeReport, RecoveryIntake
 from service.recovery.intake.unreadable import read_what_can_be_read
@@ -33,7 +34,7 @@ from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import Recovery
 
 
-class MalformedRecoveryMessage(ValueError):
+class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):
     """The message breaks the contract; ``problems``: (where, what) pairs, never a value sent."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
@@ -48,7 +49,7 @@ def parse_request(record: SqsRecordModel) -> RecoveryRequest:
         problems = [
             (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
         ]
-        raise MalformedRecoveryMessage(problems) from exc
+        raise MalformedRecoveryMessageError(problems) from exc
 
 
 def source_message_id(record: SqsRecordModel) -> str:
@@ -115,7 +116,7 @@ def lambda_handler(event: dict, context: object) -> dict:
     def store(record: SqsRecordModel) -> None:
         try:
             request = parse_request(record)
-        except MalformedRecoveryMessage as exc:
+        except MalformedRecoveryMessageError as exc:
             dead_letter(config, record, str(exc))
             tell_unreadable(config, intake, record, exc.problems)
             return

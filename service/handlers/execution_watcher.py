@@ -1,9 +1,9 @@
 """Execution watcher: the outermost catch (EventBridge "Step Functions Execution Status Change").
 
 For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
-recoveries (messages lose their buttons), mark an order FAILED (when the order example is
-deployed), post an execution that failed outside the recovery pattern with a Redrive button. See
-``service/recovery/lifecycle/execution_end.py``.
+recoveries (messages lose their buttons), post an execution that failed outside the recovery
+pattern with a Redrive button. See ``service/recovery/lifecycle/execution_end.py``. (The order
+example marks its own orders FAILED from the same events: ``service/example/handlers/order_failed.py``.)
 """
 
 from __future__ import annotations
@@ -31,6 +31,5 @@ def lambda_handler(event: EventBridgeEvent, context: object) -> dict:
         "execution ended",
         recoveries_closed=len(report.closed),
         failure_posted=report.failure_id is not None,
-        order_marked=report.order_marked,
     )
-    return {"closed": report.closed, "failure_id": report.failure_id, "order_marked": report.order_marked}
+    return {"closed": report.closed, "failure_id": report.failure_id}

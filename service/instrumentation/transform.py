@@ -71,6 +71,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.recovery.model.contract import Routing
 
 State = dict[str, Any]
@@ -126,7 +127,7 @@ _JSONPATH_ONLY_FIELDS = (
 _NOT_IN_A_VARIABLE_NAME = re.compile(r"[^A-Za-z0-9]+")
 
 
-class InstrumentError(ValueError):
+class InstrumentError(RecoveryOpsError, ValueError):
     """Why the definition cannot be instrumented as asked (the CLI exits with code 2)."""
 
 

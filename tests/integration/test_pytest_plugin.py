@@ -17,11 +17,11 @@ import pytest
 
 from service.local.standin.workspace import SlackWorkspace
 from service.local.testing.recovery_desk import (
-    ActionNotDone,
+    ActionNotDoneError,
     Desk,
-    ExecutionNotSucceeded,
-    NoRecoveryInTime,
-    RecoveryNeverRequested,
+    ExecutionNotSucceededError,
+    NoRecoveryInTimeError,
+    RecoveryNeverRequestedError,
 )
 from service.local.testing.recovery_stack import RecoveryStack, StateMachine
 from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
@@ -103,7 +103,7 @@ def test_an_execution_that_fails_without_asking_for_a_person_is_told_with_its_er
     execution = machine.start({"item": "sku-lamp"})
 
     # Then waiting for its recovery says it ended, why, where, and what a recovery step needs
-    with pytest.raises(RecoveryNeverRequested) as told:
+    with pytest.raises(RecoveryNeverRequestedError) as told:
         desk.wait_for_recovery(execution)
     message = str(told.value)
     assert "'no-catch-1' ended FAILED with VendorDown: the vendor does not answer for sku-lamp" in message
@@ -124,7 +124,7 @@ def test_a_recovery_request_the_collector_refuses_is_told_with_the_collectors_re
     execution = machine.start({"item": "sku-lamp"})
 
     # Then no recovery comes, and the wait says the collector refused the request and why
-    with pytest.raises(NoRecoveryInTime) as told:
+    with pytest.raises(NoRecoveryInTimeError) as told:
         desk.wait_for_recovery(execution, timeout=3)
     message = str(told.value)
     assert "it is RUNNING, last in state 'Check availability recovery'" in message
@@ -161,7 +161,9 @@ def test_reject_fails_the_execution_with_the_reason_shown_in_slack(
     # Then the execution fails with RecoveryRejected, and its message says who rejected it and why
     end = desk.wait_for_end(execution)
     assert (end.status, end.error, end.output) == ("FAILED", "RecoveryRejected", None)
-    with pytest.raises(ExecutionNotSucceeded, match="'order-rejected' ended FAILED with RecoveryRejected"):
+    with pytest.raises(
+        ExecutionNotSucceededError, match="'order-rejected' ended FAILED with RecoveryRejected"
+    ):
         desk.wait_for_output(execution)
     updated = slack_workspace.message_of(recovery).text
     assert f"Rejected* by <@{recovery_stack.person}>" in updated and "the customer cancelled" in updated
@@ -219,7 +221,7 @@ def test_a_click_by_someone_not_allowed_to_act_says_what_slack_told_them(
 
     # When they click Run again, Then the desk says nothing was resumed, with what Slack told them
     with pytest.raises(
-        ActionNotDone, match="Run again on recovery .* it is still OPEN; Slack told USTRANGER: "
+        ActionNotDoneError, match="Run again on recovery .* it is still OPEN; Slack told USTRANGER: "
     ):
         desk.run_again(recovery)
     assert [r.recovery_id for r in desk.open_recoveries(execution)] == [recovery.recovery_id]

@@ -24,8 +24,8 @@ from service.local.engine.cfn_template import load_template
 from service.recovery.access import rules_parameter
 from service.recovery.access.routing_rules import (
     RoutingRulesSource,
-    RulesRefused,
-    RulesUnavailable,
+    RulesRefusedError,
+    RulesUnavailableError,
     parse_rules,
 )
 from service.recovery.intake.collect import RecoveryIntake
@@ -186,7 +186,7 @@ def test_every_problem_of_a_document_is_named_with_where_it_is() -> None:
     )
 
     # When it is parsed
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(text, FALLBACK)
 
     # Then every problem is named, where and what, not only the first
@@ -236,7 +236,7 @@ def test_an_empty_match_is_allowed_on_the_last_rule_only() -> None:
 )
 def test_a_document_of_the_wrong_shape_is_refused_saying_where(text: str, problem: str) -> None:
     # Given / When
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(text, FALLBACK)
 
     # Then
@@ -255,7 +255,7 @@ class Parameter:
     def __call__(self) -> str | None:
         self.reads += 1
         if self.down:
-            raise RulesUnavailable("ThrottlingException")
+            raise RulesUnavailableError("ThrottlingException")
         return self.text
 
 
@@ -671,7 +671,7 @@ def test_a_parameter_store_failure_reaches_the_source_as_rules_unavailable(
     monkeypatch.setattr(parameters, "get_parameter", refuse)
 
     # When / Then
-    with pytest.raises(RulesUnavailable, match="AccessDeniedException"):
+    with pytest.raises(RulesUnavailableError, match="AccessDeniedException"):
         rules_parameter.rules_document("/ops/recovery/routing-rules")
 
 
@@ -682,6 +682,6 @@ def test_a_rule_heals_itself_only_when_it_says_true_and_a_yes_is_refused() -> No
     routing = ChannelRouting(default="C-DEFAULT")
     assert parse_rules(json.dumps([rule(self_healing=True)]), routing).rules[0].self_healing is True
     assert parse_rules(json.dumps([rule()]), routing).rules[0].self_healing is None  # the stack decides
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(json.dumps([rule(self_healing="yes")]), routing)
     assert refused.value.problems == ["rules[0].self_healing: input should be a valid boolean"]
