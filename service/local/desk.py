@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.local.engine.execution_history import POLL_SECONDS
 from service.local.engine.stack import EmbeddedStack
 from service.local.standin.requests import SlackRequest, SlackRequests
@@ -25,7 +26,7 @@ from slack_app.ids import EDIT_AND_RUN_AGAIN, EDIT_SUBMIT, REJECT, REJECT_SUBMIT
 from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 
 
-class ClickProblem(RuntimeError):
+class ClickProblemError(RecoveryOpsError, RuntimeError):
     """A click that did not lead to its outcome: what the Slack app answered, or that it did not."""
 
 
@@ -73,7 +74,8 @@ class DeskClicks:
     def submit_edit(self, recovery: Recovery, form: EditForm, text: str) -> Recovery:
         """Submit the edit modal with ``text``; the recovery once its outcome shows.
 
-        ``ClickProblem`` with the modal's error when the Slack app refuses the input (nothing is sent)."""
+        ``ClickProblemError`` with the modal's error when the Slack app refuses the input (nothing is
+        sent)."""
         since = len(self._standin.calls)
         request = self._requests.submit(
             self._user, EDIT_SUBMIT, form.private_metadata, {INPUT_BLOCK: {INPUT_ACTION: text}}
@@ -81,7 +83,7 @@ class DeskClicks:
         answer = self._send(request)
         errors = _modal_errors(answer)
         if errors:
-            raise ClickProblem(errors)
+            raise ClickProblemError(errors)
         return self._outcome(recovery, since)
 
     def reject(self, recovery: Recovery, reason: str | None) -> Recovery:
@@ -106,7 +108,7 @@ class DeskClicks:
                     return json.loads(view) if isinstance(view, str) else view
             self._answered_instead(since)
             time.sleep(POLL_SECONDS)
-        raise ClickProblem(f"the Slack app opened no modal within {self._timeout:g} s")
+        raise ClickProblemError(f"the Slack app opened no modal within {self._timeout:g} s")
 
     def _outcome(self, recovery: Recovery, since: int) -> Recovery:
         deadline = time.monotonic() + self._timeout
@@ -116,7 +118,7 @@ class DeskClicks:
                 return current
             self._answered_instead(since)
             time.sleep(POLL_SECONDS)
-        raise ClickProblem(f"no outcome in Slack within {self._timeout:g} s")
+        raise ClickProblemError(f"no outcome in Slack within {self._timeout:g} s")
 
     def _shown(self, recovery: Recovery, since: int) -> bool:
         """Its message updated, or (a recovery of a group message) a reply in that message's thread."""
@@ -137,7 +139,7 @@ class DeskClicks:
         """The Slack app answered the person (already handled, not allowed …): that is the outcome."""
         for call in self._standin.calls[since:]:
             if call.method in ("response_url", "chat.postEphemeral") and call.body.get("text"):
-                raise ClickProblem(call.body["text"])
+                raise ClickProblemError(call.body["text"])
 
     def _send(self, request: SlackRequest) -> dict[str, Any]:
         answer = self._stack.client("lambda").invoke(

@@ -10,7 +10,7 @@ service) wait until a test asks for a fixture.
   definition and starts executions (``recovery_stack_parameters`` changes its parameters);
 - ``desk``: the one allowed person at Slack, who waits for a recovery and clicks on it.
 
-See the README, "Testing your own state machine".
+See docs/integrate/pytest-plugin.md and docs/reference/fixtures.md.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from service.errors import RecoveryOpsError
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import TERMINAL, history, state_steps
 from service.local.standin.requests import SlackRequests
@@ -34,27 +35,27 @@ POLL_SECONDS = 0.05  # between checks: a tight loop starves moto's execution thr
 T = TypeVar("T")
 
 
-class DeskError(AssertionError):
+class DeskError(RecoveryOpsError, AssertionError):
     """Something the desk waited for did not happen; the message says what happened instead."""
 
 
-class RecoveryNeverRequested(DeskError):
+class RecoveryNeverRequestedError(DeskError):
     """The execution ended without its recovery step sending anything to the recovery queue."""
 
 
-class NoRecoveryInTime(DeskError):
+class NoRecoveryInTimeError(DeskError):
     """The execution still runs, but no recovery of it was opened (and posted) in time."""
 
 
-class ActionNotDone(DeskError):
+class ActionNotDoneError(DeskError):
     """A click or a modal submission did not resume or reject the recovery."""
 
 
-class ExecutionNotSucceeded(DeskError):
+class ExecutionNotSucceededError(DeskError):
     """The execution ended, but not SUCCEEDED: it has no output to give."""
 
 
-class ExecutionStillRunning(DeskError):
+class ExecutionStillRunningError(DeskError):
     """The execution did not end in time."""
 
 
@@ -111,9 +112,9 @@ class Desk:
             if recoveries:
                 return recoveries
             if finished:
-                raise RecoveryNeverRequested(self._never_requested(arn, count, state))
+                raise RecoveryNeverRequestedError(self._never_requested(arn, count, state))
             if time.monotonic() > deadline:
-                raise NoRecoveryInTime(self._not_in_time(arn, count, state, limit))
+                raise NoRecoveryInTimeError(self._not_in_time(arn, count, state, limit))
             time.sleep(POLL_SECONDS)
 
     def open_recoveries(self, execution: Execution | str, state: str | None = None) -> list[Recovery]:
@@ -136,7 +137,7 @@ class Desk:
     def edit_and_run_again(self, recovery: Recovery, new_input: Any) -> Recovery:
         """Click **Edit input & run again**, replace the modal's input with ``new_input`` (any JSON value)
         and submit; the recovery once RESUMED. A refusal in the modal (not the state's schema, say)
-        raises ``ActionNotDone`` with the modal's error."""
+        raises ``ActionNotDoneError`` with the modal's error."""
         told = len(self.slack.told())
         view = self._open_modal(EDIT_AND_RUN_AGAIN, EDIT_SUBMIT, recovery, "Edit input & run again")
         submission = self._requests.submit(
@@ -178,7 +179,7 @@ class Desk:
                 )
             if time.monotonic() > deadline:
                 waiting = self.open_recoveries(arn)
-                raise ExecutionStillRunning(
+                raise ExecutionStillRunningError(
                     f"{_name(arn)} is still RUNNING after {limit:g} s, {self._where(arn)}"
                     + (
                         f"; it waits for a person: {', '.join(_described(r) for r in waiting)}"
@@ -189,11 +190,11 @@ class Desk:
             time.sleep(POLL_SECONDS)
 
     def wait_for_output(self, execution: Execution | str, timeout: float | None = None) -> Any:
-        """The execution's output (parsed JSON) once it SUCCEEDED; ``ExecutionNotSucceeded`` saying how it
-        ended otherwise."""
+        """The execution's output (parsed JSON) once it SUCCEEDED; ``ExecutionNotSucceededError``
+        saying how it ended otherwise."""
         end = self.wait_for_end(execution, timeout)
         if end.status != "SUCCEEDED":
-            raise ExecutionNotSucceeded(
+            raise ExecutionNotSucceededError(
                 f"{_name(_arn(execution))} ended {_ending(end.status, end.error, end.cause)}"
             )
         return end.output
@@ -227,11 +228,11 @@ class Desk:
         )
         response = json.loads(answer["Payload"].read() or b"{}")
         if answer.get("FunctionError") or response.get("statusCode") != 200:
-            raise ActionNotDone(f"{what} on {_described(recovery)}: the Slack app answered {response}")
+            raise ActionNotDoneError(f"{what} on {_described(recovery)}: the Slack app answered {response}")
         body = response.get("body") or ""
         if body.startswith("{") and json.loads(body).get("response_action") == "errors":
             errors = "; ".join(json.loads(body).get("errors", {}).values())
-            raise ActionNotDone(f"{what} on {_described(recovery)} was refused in the modal: {errors}")
+            raise ActionNotDoneError(f"{what} on {_described(recovery)} was refused in the modal: {errors}")
         return response
 
     def _open_modal(self, action_id: str, callback_id: str, recovery: Recovery, what: str) -> dict[str, Any]:
@@ -254,7 +255,7 @@ class Desk:
 
         return self._until(
             opened,
-            lambda: ActionNotDone(
+            lambda: ActionNotDoneError(
                 f"{what} on {_described(recovery)}: no modal was opened{self._told_since(told)}"
             ),
         )
@@ -267,7 +268,7 @@ class Desk:
             if current.status is status:
                 return current
             if current.status.is_closed:
-                raise ActionNotDone(
+                raise ActionNotDoneError(
                     f"{what} on {_described(recovery)} left it {current.status.value}, not {status.value}"
                     f"{self._told_since(told)}"
                 )
@@ -278,7 +279,7 @@ class Desk:
         untouched = self._store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
         return self._until(
             reached,
-            lambda: ActionNotDone(
+            lambda: ActionNotDoneError(
                 f"{what} on {_described(recovery)}: it is still "
                 f"{self._store.get(recovery.recovery_id).status.value}{self._told_since(told)}"
             ),
