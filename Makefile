@@ -1,4 +1,4 @@
-# recovery-ops: `make demo`, `make test`, `make bench`; `make sam-check` for the SAM build.
+# recovery-ops: `make demo`, `make test`, `make bench`; `make sam-check` for the SAM build; `make docs` the site.
 SHELL := /bin/bash
 
 # The Lambda runtime is python3.13 (template.yaml): use it where the machine has it, else python3.
@@ -14,14 +14,15 @@ FAULT_SEED ?= 1
 FAULT_PAIRS ?= 2000
 FAULT_SCHEDULES ?= 1000
 
-.PHONY: help venv demo test lint unit faults bench sam-check lock clean
+.PHONY: help venv demo test lint unit faults bench docs sam-check lock clean
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
-	@echo "make test       ruff, cfn-lint and the whole test suite"
+	@echo "make test       ruff, cfn-lint, the import contracts and the whole test suite"
 	@echo "make unit       the tests that need no stack (seconds)"
 	@echo "make faults     fault injection: double faults and seeded random schedules (FAULT_SEED=…)"
 	@echo "make bench      every benchmark in benchmarks/"
+	@echo "make docs       the documentation site (docs/, mkdocs.yml): mkdocs build --strict into site/"
 	@echo "make sam-check  sam validate --lint and sam build (aws-sam-cli in $(SAM_VENV))"
 	@echo "make lock       write requirements.lock and requirements-dev.lock again from pyproject.toml"
 
@@ -45,6 +46,7 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check service slack_app tests benchmarks
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/lint-imports
 
 test: lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -54,7 +56,7 @@ unit: venv
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # fault injection beyond the single sweep `make test` runs: FAULT_PAIRS double-fault schedules and
-# FAULT_SCHEDULES random ones from FAULT_SEED (tests/faults/, README "Fault injection")
+# FAULT_SCHEDULES random ones from FAULT_SEED (tests/faults/, docs/operating/fault-injection.md)
 faults: venv
 	FAULT_SEED=$(FAULT_SEED) FAULT_PAIRS=$(FAULT_PAIRS) FAULT_SCHEDULES=$(FAULT_SCHEDULES) \
 		$(VENV)/bin/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
@@ -62,6 +64,12 @@ faults: venv
 bench: venv
 	@set -e; TIMEFORMAT="   %R s wall"; for script in $(filter-out benchmarks/_%,$(wildcard benchmarks/*.py)); do \
 		echo "== $$script"; time $(VENV)/bin/python $$script; done
+
+# the documentation site: the snippets the pages include are checked by ruff (the tests run them),
+# and every page, link, anchor and included file by mkdocs build --strict
+docs: venv
+	$(VENV)/bin/ruff check docs/snippets
+	$(VENV)/bin/mkdocs build --strict
 
 # the aws-sam-cli whose SAM translator (aws-sam-translator==1.115.0) the tests use for the roles
 SAM_CLI_VERSION := 1.170.0
@@ -90,11 +98,16 @@ lock: venv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes --no-header -q -o requirements-dev.lock
 	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.13 --python-platform x86_64-manylinux2014 --generate-hashes --no-header -q -c requirements-dev.lock -o requirements.lock
 
+# Every function ships the product without the local stack; only the order example's own functions
+# ship the example (service/example), so a product function cannot import it even by mistake.
+EXAMPLE_FUNCTIONS := OrdersApiFunction CheckAvailabilityFunction CircuitBreakerFunction DummyVendorFunction
+
 build-%Function:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R service slack_app "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/service/local"
+	$(if $(filter $*Function,$(EXAMPLE_FUNCTIONS)),,rm -rf "$(ARTIFACTS_DIR)/service/example")
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache site

@@ -20,7 +20,7 @@ from _support import WorkLedger, execution_work  # noqa: E402  (beside this scri
 from service.example.supplier.dummy import DummyVendor  # noqa: E402
 from service.local.engine.execution_history import (  # noqa: E402
     TERMINAL,
-    ExecutionsStillRunning,
+    ExecutionsStillRunningError,
     wait_for_all,
     workflow_transitions,
 )
@@ -54,7 +54,7 @@ def main() -> None:
                 arns.append(api.place(body).body["execution_arn"])
             try:
                 finished = wait_for_all(sfn, arns, timeout=600)
-            except ExecutionsStillRunning as exc:  # reported below, by end state
+            except ExecutionsStillRunningError as exc:  # reported below, by end state
                 print(f"  {exc}", flush=True)
                 described = (sfn.describe_execution(executionArn=arn) for arn in arns)
                 finished = {d["executionArn"]: d for d in described if d["status"] in TERMINAL}

@@ -50,7 +50,7 @@ from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa:
 from service.local.engine.collector_poller import poll_collector  # noqa: E402
 from service.local.engine.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
 from service.local.engine.execution_history import TERMINAL  # noqa: E402
-from service.local.engine.recovery_requests import NoRecoveryRequest, next_recovery_request  # noqa: E402
+from service.local.engine.recovery_requests import NoRecoveryRequestError, next_recovery_request  # noqa: E402
 from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
 from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
 from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
@@ -119,7 +119,7 @@ def run(
         while time.perf_counter() < outage_ends:
             try:
                 paused.append(next_recovery_request(sqs, recovery_queue, timeout=0.5))
-            except NoRecoveryRequest:
+            except NoRecoveryRequestError:
                 pass
         calls_during_outage = vendor.calls
         print(
@@ -141,7 +141,7 @@ def run(
                 break
             try:
                 paused.append(next_recovery_request(sqs, recovery_queue, timeout=1.0))
-            except NoRecoveryRequest:
+            except NoRecoveryRequestError:
                 pass
         wall_s = time.perf_counter() - began
         statuses = _statuses(stack, arns)

@@ -29,7 +29,7 @@ from _support import WorkLedger, execution_name, execution_work  # noqa: E402  (
 
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
 from service.local.engine.execution_history import (  # noqa: E402
-    ExecutionsStillRunning,
+    ExecutionsStillRunningError,
     history,
     largest_payload_bytes,
     nested_execution_arns,
@@ -73,7 +73,7 @@ def main() -> None:
         def transitions_of(execution_arn: str) -> int:
             try:
                 wait_for_status(sfn, execution_arn, timeout=240)
-            except ExecutionsStillRunning as exc:  # counted so far; reported below, by end state
+            except ExecutionsStillRunningError as exc:  # counted so far; reported below, by end state
                 print(f"  {exc}", flush=True)
             return workflow_transitions(sfn, execution_arn)
 
@@ -107,7 +107,7 @@ def main() -> None:
         fifty = place(order_of(50))
         try:
             wait_for_status(sfn, fifty, timeout=240)
-        except ExecutionsStillRunning as exc:  # reported below, by end state
+        except ExecutionsStillRunningError as exc:  # reported below, by end state
             print(f"  {exc}", flush=True)
         executions = [fifty, *nested_execution_arns(history(sfn, fifty))]
         largest = max(largest_payload_bytes(history(sfn, arn)) for arn in executions)

@@ -1,7 +1,17 @@
-"""The support desk behind the Slack app: the recovery core wired to one deployment.
+"""The composition root: the one place the recovery core is wired to a deployment, from the typed
+settings of ``service.config``.
 
-Built on the first request that needs it (not at import: the acknowledgement path of a click
-loads nothing but Bolt), then reused by every warm invocation.
+- ``build_services``: the desk behind the Slack app, for its Lambda function and ``serve``, the
+  operator's command line, the demo and ``serve --local``. Built on the first request that needs it
+  (not at import: the acknowledgement path of a click loads nothing but Bolt), then reused by every
+  warm invocation (``Lazy``).
+- ``build_intake``, ``build_circuit_news``, ``build_catch``, ``build_reconciler``,
+  ``build_reminders``, ``build_self_healing``: what each Lambda function of ``service/handlers``
+  runs, built per invocation from the settings it has just read. The clients they are given are
+  cached per process (``service.aws_clients``), and so are the routing rules (``rules_source``) and
+  the secrets (``service.config.read_secret``: Powertools' cache, ``SECRET_MAX_AGE_SECONDS``).
+- The parts they share: ``slack_bot``, ``recovery_store``, ``group_store``, ``routing_rules``,
+  ``dead_letter_queues``.
 """
 
 from __future__ import annotations
@@ -9,23 +19,46 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 
 from service.breaker.circuit_board import CircuitBoard
-from service.config import DeskConfig, DeskSettings
+from service.config import (
+    CircuitWatcherConfig,
+    CollectorConfig,
+    DeskConfig,
+    DeskSettings,
+    ExecutionWatcherConfig,
+    ReconcilerConfig,
+    RecoveriesTableSettings,
+    ReminderConfig,
+    RoutingSettings,
+    SelfHealingConfig,
+    SlackBotSecretSettings,
+    read_secret,
+)
 from service.recovery.access.authorization import AccessPolicy
+from service.recovery.access.routing_rules import RoutingRulesSource
 from service.recovery.access.rules_parameter import rules_source
 from service.recovery.access.team_access import TeamAccess
 from service.recovery.dead_letters.audit import DeadLetterAudit
 from service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
 from service.recovery.failed_executions.failures import FailureStore, Redrive
+from service.recovery.healing.circuit_news import CircuitNews
 from service.recovery.healing.runs import HealingRuns
+from service.recovery.healing.self_healing import Pace, SelfHealing
+from service.recovery.intake.collect import RecoveryIntake
+from service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
 from service.recovery.lifecycle.actions import RecoveryActions
 from service.recovery.lifecycle.bulk import BulkAction
+from service.recovery.lifecycle.escalation import Escalations
+from service.recovery.lifecycle.execution_end import OutermostCatch
 from service.recovery.lifecycle.ownership import Owners
 from service.recovery.lifecycle.reconciler import Reconciler
+from service.recovery.lifecycle.reminders import Reminders
+from service.recovery.model.contract import Routing
 from service.recovery.model.input_edit import SchemaCatalog
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.stepfunctions.history import StepFunctionsHistory
@@ -33,10 +66,56 @@ from service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from service.recovery.storage.audit import AuditItems
 from service.recovery.storage.groups import GroupStore
 from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay
+from slack_app.notifier import (
+    SlackFailureDisplay,
+    SlackHealingDisplay,
+    SlackNotifier,
+    SlackOutcomeDisplay,
+    SlackThreadPoster,
+    web_client,
+)
 
 #: a boto3 client by service name: ``service.aws_clients.client``, or an embedded stack's ``client``
 ClientFactory = Callable[[str], Any]
+
+
+# ------------------------------------------------------------------ the parts
+
+
+def slack_bot(config: SlackBotSecretSettings) -> WebClient:
+    """The bot's Web API client, with the token of the secret ``config`` names."""
+    return web_client(read_secret(config.slack_bot_token_secret), base_url=config.slack_api_url)
+
+
+def recovery_store(config: RecoveriesTableSettings, dynamodb: Any) -> RecoveryStore:
+    return RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
+
+
+def group_store(config: RecoveriesTableSettings, dynamodb: Any) -> GroupStore:
+    return GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400)
+
+
+def routing_rules(config: RoutingSettings) -> RoutingRulesSource:
+    """The routing rules of ``ROUTING_RULES_PARAMETER`` over the stack's channels: one source per
+    warm function, so the last good document outlives a refused one."""
+    fallback = ChannelRouting(
+        default=config.default_channel,
+        technical=config.technical_channel,
+        client_data=config.client_data_channel,
+    )
+    return rules_source(config.routing_rules_parameter, fallback)
+
+
+def _redrive(config: RecoveriesTableSettings, dynamodb: Any, sfn: Any, slack: WebClient) -> Redrive:
+    """Redrive of failed executions; its display only updates their messages (no channel)."""
+    return Redrive(
+        FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        sfn,
+        SlackFailureDisplay(SlackNotifier(slack), slack, channel=""),
+    )
+
+
+# ------------------------------------------------------------------ the desk
 
 
 @dataclass
@@ -74,8 +153,7 @@ def build_services(
     """
     table, days = config.recoveries_table_name, config.retention_days
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
-    store = RecoveryStore(table, dynamodb, days)
-    groups = GroupStore(table, dynamodb, days * 86400)
+    store, groups = recovery_store(config, dynamodb), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
@@ -102,18 +180,22 @@ def build_services(
         reconciler=reconciler,
         schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
         audit=AuditItems(table, dynamodb, days),
-        redrive=None
-        if slack is None
-        else Redrive(
-            FailureStore(table, dynamodb, days),
-            sfn,
-            SlackFailureDisplay(SlackNotifier(slack), slack, channel=""),  # only updates messages
-        ),
+        redrive=None if slack is None else _redrive(config, dynamodb, sfn, slack),
         dead_letters=dead_letter_queues(config, clients, audit_table=table),
         circuits=CircuitBoard(config.circuit_breaker_table_name, dynamodb)
         if config.circuit_breaker_table_name
         else None,
     )
+
+
+def slack_client(token: str | None, api_url: str | None = None) -> WebClient | None:
+    """The Slack Web API client on ``token`` (its retries and short timeouts), None without one:
+    what the command line passes to ``build_services``."""
+    if not token:
+        return None
+    from slack_app.web import web_client
+
+    return web_client(token, base_url=api_url)
 
 
 def dead_letter_queues(
@@ -130,6 +212,115 @@ def dead_letter_queues(
     )
 
 
+# ------------------------------------------------------------------ each Lambda function's work
+def build_intake(config: CollectorConfig, clients: ClientFactory, slack: WebClient) -> RecoveryIntake:
+    """The collector's: each recovery stored once, each group's message posted where the rules say."""
+    dynamodb = clients("dynamodb")
+    return RecoveryIntake(
+        store=recovery_store(config, dynamodb),
+        groups=group_store(config, dynamodb),
+        notifier=SlackNotifier(slack),
+        routes=routing_rules(config),
+        group_window_seconds=config.group_window_seconds,
+        posting_lease_seconds=config.posting_lease_seconds,
+    )
+
+
+def unreadable_notices(
+    config: CollectorConfig, clients: ClientFactory, intake: RecoveryIntake
+) -> UnreadableNotices:
+    """The collector's notices of unreadable messages, to the stack's technical channel, once each."""
+    return UnreadableNotices(
+        claims=DynamoNoticeClaims(config.recoveries_table_name, clients("dynamodb"), config.retention_days),
+        notifier=intake.notifier,
+        channel=intake.routes.fallback.channel_for(Routing.TECHNICAL),
+    )
+
+
+def build_circuit_news(config: CircuitWatcherConfig, clients: ClientFactory, slack: WebClient) -> CircuitNews:
+    """The circuit watcher's: a closed circuit's news on the group messages its outage left."""
+    dynamodb = clients("dynamodb")
+    return CircuitNews(
+        store=recovery_store(config, dynamodb),
+        groups=group_store(config, dynamodb),
+        notifier=SlackNotifier(slack),
+        outage_errors=config.errors,
+    )
+
+
+def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: WebClient) -> OutermostCatch:
+    """The execution watcher's: an ended execution's recoveries closed, its failure posted."""
+    dynamodb = clients("dynamodb")
+    store = recovery_store(config, dynamodb)
+    display = SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message)
+    return OutermostCatch(
+        store=store,
+        failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        recovery_display=display,
+        reconciler=Reconciler(store, StepFunctionsHistory(clients("stepfunctions")), display),
+        failure_display=SlackFailureDisplay(
+            SlackNotifier(slack), slack, config.technical_channel or config.default_channel
+        ),
+        handled_errors=config.handled_failure_errors,
+    )
+
+
+def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: WebClient) -> Reconciler:
+    """The reconciler's: in-flight recoveries and Redrive claims settled, stale messages updated."""
+    dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
+    return Reconciler(
+        store=recovery_store(config, dynamodb),
+        records=StepFunctionsHistory(sfn),
+        display=SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message),
+        budget=config.budget,
+        redrives=_redrive(config, dynamodb, sfn, slack),
+    )
+
+
+def build_reminders(
+    config: ReminderConfig, clients: ClientFactory, slack: WebClient
+) -> tuple[Reminders, Escalations]:
+    """The reminders function's: reminders in the threads, and the rules' escalation ladders."""
+    dynamodb = clients("dynamodb")
+    store = recovery_store(config, dynamodb)
+    poster = SlackThreadPoster(slack)
+    reminders = Reminders(
+        store=store,
+        dynamodb=dynamodb,
+        sfn=clients("stepfunctions"),
+        poster=poster,
+        after=timedelta(minutes=config.remind_after_minutes),
+    )
+    rules = routing_rules(config).rules
+    return reminders, Escalations(store=store, dynamodb=dynamodb, rules=rules, poster=poster)
+
+
+def circuit_board(config: SelfHealingConfig, clients: ClientFactory) -> CircuitBoard:
+    return CircuitBoard(config.circuit_breaker_table_name, clients("dynamodb"))
+
+
+def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack: WebClient) -> SelfHealing:
+    """The self-healing function's: a closed circuit's recoveries resumed at a pace, round by round."""
+    dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
+    store, groups = recovery_store(config, dynamodb), group_store(config, dynamodb)
+    display = SlackOutcomeDisplay(slack, groups.shares_message)
+    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
+    return SelfHealing(
+        store=store,
+        groups=groups,
+        runs=HealingRuns(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
+        actions=RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler),
+        circuits=circuit_board(config, clients),
+        rules=routing_rules(config).rules,
+        outage_errors=config.errors,
+        heals_by_default=config.heals_by_default,
+        display=SlackHealingDisplay(slack),
+        pace=Pace(config.resumes_per_second),
+        reconciler=reconciler,
+    )
+
+
+# ------------------------------------------------------------------ helpers
 def _input_schemas(parameter: str | None) -> dict:
     if not parameter:
         return {}

@@ -1,4 +1,5 @@
-"""Typed configuration, read from the environment when a handler runs (never at import)."""
+"""Typed configuration, read from the environment when a handler runs (never at import), and the
+secrets it names, read through one cache."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.breaker.circuit_breaker import BreakerSettings
+from service.errors import RecoveryOpsError
 
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 
 
-class ConfigurationError(RuntimeError):
+#: how long a warm function keeps a secret it has read (Powertools' cache): a rotated Slack token or
+#: signing secret is in use within five minutes, without a cold start
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class ConfigurationError(RecoveryOpsError, RuntimeError):
     """The function's environment is missing or has a malformed setting."""
 
 
@@ -24,6 +31,10 @@ class HandlerConfig(BaseModel):
 class OrdersApiConfig(HandlerConfig):
     orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
     order_state_machine_arn: str = Field(alias="ORDER_STATE_MACHINE_ARN", min_length=1)
+
+
+class OrderFailedConfig(HandlerConfig):
+    orders_table_name: str = Field(alias="ORDERS_TABLE_NAME", min_length=1)
 
 
 class CheckAvailabilityConfig(HandlerConfig):
@@ -45,30 +56,96 @@ class CircuitBreakerConfig(HandlerConfig):
         )
 
 
-class CollectorConfig(HandlerConfig):
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    recovery_dlq_url: str = Field(alias="RECOVERY_DLQ_URL", min_length=1)
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+# ------------------------------------------------------------------ settings several functions share
+# Each is declared once, here; a function's settings class puts together the ones it reads.
+
+
+class SlackEndpointSettings(HandlerConfig):
+    """Where the Slack Web API answers (unset: slack.com; a local stand-in or a test's mock otherwise)."""
+
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
-    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
+
+
+class SlackBotSecretSettings(SlackEndpointSettings):
+    """A function that calls Slack as the bot: the Secrets Manager secret holding its token."""
+
+    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
+
+
+class SlackBotTokenSettings(SlackEndpointSettings):
+    """A program on this machine that may call Slack as the bot: the token itself (unset: no Slack)."""
+
+    slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
+
+
+class RetentionSettings(HandlerConfig):
+    """How long a closed recovery, its group and its trail are kept (DynamoDB's TTL removes them)."""
+
+    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
+
+
+class RecoveriesTableSettings(RetentionSettings):
+    """A function on the recoveries table."""
+
+    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+
+
+class StackChannelSettings(HandlerConfig):
+    """The stack's channels: where a message goes that no routing rule places (a technical or
+    client-data recovery to its team's channel when the stack has one, else to the default)."""
+
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", default="")
     technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
     client_data_channel: str | None = Field(alias="SLACK_CLIENT_DATA_CHANNEL", default=None)
-    # the SSM parameter of the routing rules document (unset: the channels above decide alone)
+
+
+class PostingChannelSettings(StackChannelSettings):
+    """A function that posts new messages: it cannot run without the default channel."""
+
+    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
+
+
+class RoutingRulesSettings(HandlerConfig):
+    """The SSM parameter of the routing rules document (unset: no rules)."""
+
     routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
+
+
+class RoutingSettings(RoutingRulesSettings, StackChannelSettings):
+    """The routing rules over the stack's channels: where each recovery's message goes."""
+
+
+class AllowedUsersSettings(HandlerConfig):
+    """Who may act on recoveries: Slack user ids (separated by commas or spaces) and a user group."""
+
+    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
+    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
+
+    @property
+    def allowed_users(self) -> frozenset[str]:
+        return _user_ids(self.allowed_user_ids)
+
+
+# ------------------------------------------------------------------ each function's settings
+class CollectorConfig(
+    RecoveriesTableSettings, SlackBotSecretSettings, PostingChannelSettings, RoutingSettings
+):
+    """The collector: the table it stores into, the bot that posts, the rules and channels that place
+    each group's message (the default channel is required: ``PostingChannelSettings`` comes before
+    ``RoutingSettings``, so its declaration wins), the DLQ for unreadable messages."""
+
+    recovery_dlq_url: str = Field(alias="RECOVERY_DLQ_URL", min_length=1)
     group_window_seconds: int = Field(alias="RECOVERY_GROUP_WINDOW_SECONDS", default=600, ge=1)
-    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
     # how long a collector's claim on posting a group's message holds before another may take over
     posting_lease_seconds: float = Field(alias="RECOVERY_POSTING_LEASE_SECONDS", default=60, gt=0, le=900)
 
 
-class DeskSettings(HandlerConfig):
+class DeskSettings(RetentionSettings, SlackEndpointSettings):
     """What the Slack app's desk and the operator's command line share, with the same limits: the
     Slack endpoint, the input schemas, the pace of bulk actions and redrives, retention, the DLQs."""
 
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
     input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
     bulk_rate_per_second: float = Field(alias="BULK_RESUME_RATE_PER_SECOND", default=50.0, gt=0, le=500)
-    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
     # the dead-letter queues shown by `/recoveries dlq` (empty: left out); the recovery DLQ is
     # redriven to the recovery queue at this many messages a second (SQS allows 1 to 500)
     orders_dlq_url: str | None = Field(alias="ORDERS_DLQ_URL", default=None)
@@ -77,31 +154,23 @@ class DeskSettings(HandlerConfig):
     dlq_redrive_rate_per_second: int = Field(alias="DLQ_REDRIVE_RATE_PER_SECOND", default=10, ge=1, le=500)
 
 
-class DeskConfig(DeskSettings):
-    """The support desk: where recoveries are, who may act, how fast bulk actions go."""
+class DeskConfig(DeskSettings, RecoveriesTableSettings, RoutingRulesSettings, AllowedUsersSettings):
+    """The support desk: where recoveries are, who may act, how fast bulk actions go. The routing
+    rules give each rule's team the right to act on its recoveries, and its viewers to see them."""
 
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
-    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
     # who may see recoveries without acting on them (those who may act may always see)
     viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
     viewer_user_group: str | None = Field(alias="SLACK_VIEWER_USER_GROUP", default=None)
     membership_cache_seconds: int = Field(alias="SLACK_MEMBERSHIP_CACHE_SECONDS", default=300, ge=0)
-    # the routing rules: each rule's team may act on its recoveries, its viewers see them
-    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
     # the circuit breakers' table, whose circuits the Home tab shows (unset: the Home says there is none)
     circuit_breaker_table_name: str | None = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", default=None)
-
-    @property
-    def allowed_users(self) -> frozenset[str]:
-        return _user_ids(self.allowed_user_ids)
 
     @property
     def viewer_users(self) -> frozenset[str]:
         return _user_ids(self.viewer_user_ids)
 
 
-class OperatorSettings(DeskSettings):
+class OperatorSettings(DeskSettings, SlackBotTokenSettings):
     """`recovery-ops` on a deployment (list, show, retry, reject, dlq), read once when it starts.
 
     The table and the queues may come from options or a stack's outputs instead (``--table``,
@@ -110,8 +179,8 @@ class OperatorSettings(DeskSettings):
     control (IAM), so there is no list of who may act.
     """
 
+    # optional here, unlike every function's: an option or a stack's output may name the table
     recoveries_table_name: str | None = Field(alias="RECOVERIES_TABLE_NAME", default=None)
-    slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -127,14 +196,9 @@ class OperatorSettings(DeskSettings):
             raise ConfigurationError(f"the desk is not configured: {_problems(exc)}") from exc
 
 
-class RoutesSettings(HandlerConfig):
+class RoutesSettings(RoutingSettings):
     """`recovery-ops routes`, read once when the command starts: where the rules document is and
     the stack's channels that decide when no rule matches (``--stack`` reads both from the stack)."""
-
-    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
-    default_channel: str | None = Field(alias="SLACK_DEFAULT_CHANNEL", default=None)
-    technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
-    client_data_channel: str | None = Field(alias="SLACK_CLIENT_DATA_CHANNEL", default=None)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> RoutesSettings:
@@ -142,26 +206,18 @@ class RoutesSettings(HandlerConfig):
         return _from_environment(cls, environ)
 
 
-class ServeSettings(HandlerConfig):
+class ServeSettings(SlackBotTokenSettings, AllowedUsersSettings):
     """`recovery-ops serve [--local]` and `recovery-ops demo`: the Slack app on this machine, read
     once when the command starts (the desk on a deployment reads its own ``DeskConfig``)."""
 
-    slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
     slack_signing_secret: str | None = Field(alias="SLACK_SIGNING_SECRET", default=None, repr=False)
     slack_app_token: str | None = Field(alias="SLACK_APP_TOKEN", default=None, repr=False)
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
-    allowed_user_ids: str = Field(alias="SLACK_ALLOWED_USER_IDS", default="")
-    allowed_user_group: str | None = Field(alias="SLACK_ALLOWED_USER_GROUP", default=None)
     channel: str = Field(alias="SLACK_CHANNEL", default="recoveries", min_length=1)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServeSettings:
         """As ``OperatorSettings.from_environment``: an empty variable counts as unset."""
         return _from_environment(cls, environ)
-
-    @property
-    def allowed_users(self) -> frozenset[str]:
-        return _user_ids(self.allowed_user_ids)
 
 
 class TrySettings(ServeSettings):
@@ -191,24 +247,18 @@ def _user_ids(text: str) -> frozenset[str]:
     return frozenset(u.strip() for u in text.replace(" ", ",").split(",") if u.strip())
 
 
-class SlackAppConfig(DeskConfig):
+class SlackAppConfig(DeskConfig, SlackBotSecretSettings):
     """The Slack app's Lambda function: the desk, and where its Slack secrets are."""
 
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
     slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
 
 
-class CircuitWatcherConfig(HandlerConfig):
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+class CircuitWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, RoutingSettings):
     outage_errors: str = Field(alias="CIRCUIT_OUTAGE_ERRORS", default="CircuitOpen")
     # self-healing: the state machine a closed circuit starts, after how long, and who may heal
     self_healing_state_machine_arn: str | None = Field(alias="SELF_HEALING_STATE_MACHINE_ARN", default=None)
     settle_seconds: int = Field(alias="SELF_HEALING_SETTLE_SECONDS", default=120, ge=0)
     heals_by_default: bool = Field(alias="SELF_HEALING_BY_DEFAULT", default=False)
-    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
-    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", default="")
 
     @property
     def errors(self) -> tuple[str, ...]:
@@ -221,45 +271,28 @@ class SelfHealingConfig(CircuitWatcherConfig):
     round_seconds: int = Field(alias="SELF_HEALING_ROUND_SECONDS", default=120, ge=1)
     #: how long past its open period a circuit must be left unprobed before a recovery is resumed to probe it
     probe_grace_seconds: int = Field(alias="SELF_HEALING_PROBE_GRACE_SECONDS", default=60, ge=0)
-    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
 
-class ExecutionWatcherConfig(HandlerConfig):
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    # the order example's (DeployOrderExample): without them there is no order record to mark FAILED
-    orders_table_name: str | None = Field(alias="ORDERS_TABLE_NAME", default=None, min_length=1)
-    order_state_machine_arn: str | None = Field(alias="ORDER_STATE_MACHINE_ARN", default=None, min_length=1)
+class ExecutionWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, PostingChannelSettings):
     handled_errors: str = Field(alias="HANDLED_FAILURE_ERRORS", default="")
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
-    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", min_length=1)
-    technical_channel: str | None = Field(alias="SLACK_TECHNICAL_CHANNEL", default=None)
-    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
 
     @property
     def handled_failure_errors(self) -> frozenset[str]:
         return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
 
-class ReconcilerConfig(HandlerConfig):
+class ReconcilerConfig(RecoveriesTableSettings, SlackBotSecretSettings):
     """The reconciler's function: the table it settles, and the Slack messages it brings up to date."""
 
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
-    retention_days: int = Field(alias="RECOVERY_RETENTION_DAYS", default=90, ge=1)
     #: recoveries asked about per run: bounded work, the rest in the next minute's run
     budget: int = Field(alias="RECONCILER_BUDGET", default=200, ge=1, le=5000)
 
 
-class ReminderConfig(HandlerConfig):
-    recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
-    slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)
-    slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
+class ReminderConfig(RecoveriesTableSettings, SlackBotSecretSettings, RoutingSettings):
+    """The reminders: the routing rules are read for their escalation ladders, the default channel
+    for a level that names none."""
+
     remind_after_minutes: int = Field(alias="RECOVERY_REMINDER_AFTER_MINUTES", default=60, ge=1)
-    # the routing rules, for their escalation ladders (and the channel a level names none)
-    routing_rules_parameter: str | None = Field(alias="ROUTING_RULES_PARAMETER", default=None)
-    default_channel: str = Field(alias="SLACK_DEFAULT_CHANNEL", default="")
 
 
 class DummyVendorConfig(HandlerConfig):
@@ -272,6 +305,13 @@ def load_config(model: type[ConfigT]) -> ConfigT:
         return model.model_validate(dict(os.environ))
     except ValidationError as exc:
         raise ConfigurationError(f"{model.__name__} is not configured: {_problems(exc)}") from exc
+
+
+def read_secret(name: str) -> str:
+    """The secret ``name`` from Secrets Manager, through Powertools' cache (``SECRET_MAX_AGE_SECONDS``)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS))
 
 
 def _problems(exc: ValidationError, quoted: bool = False) -> str:

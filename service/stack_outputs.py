@@ -12,6 +12,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from service.errors import RecoveryOpsError
+
 RECOVERIES_TABLE = "RecoveriesTableName"
 RECOVERY_QUEUE = "RecoveryQueueUrl"
 RECOVERY_DLQ = "RecoveryDeadLetterQueueUrl"
@@ -19,7 +21,7 @@ ORDERS_DLQ = "OrdersDeadLetterQueueUrl"
 ROUTING_RULES = "RoutingRulesParameterName"
 
 
-class StackOutputError(RuntimeError):
+class StackOutputError(RecoveryOpsError, RuntimeError):
     """The stack does not exist, cannot be read, or lacks an output that is needed."""
 
 

@@ -18,8 +18,6 @@ from slack_sdk import WebClient
 
 from slack_app.listeners import actions, commands, home, views
 
-SECRET_MAX_AGE_SECONDS = 300
-
 
 def build_app(
     *,
@@ -49,18 +47,14 @@ class SlackSecrets:
 
 
 def current_settings() -> tuple[Any, SlackSecrets]:
-    """The function's configuration and its Slack secrets, read through Powertools' five-minute cache
-    (a rotated secret is seen within five minutes, without a cold start)."""
-    from aws_lambda_powertools.utilities import parameters
-
-    from service.config import SlackAppConfig, load_config
+    """The function's configuration and its Slack secrets, read through Powertools' cache (a rotated
+    secret is seen within ``service.config.SECRET_MAX_AGE_SECONDS``, without a cold start)."""
+    from service.config import SlackAppConfig, load_config, read_secret
 
     config = load_config(SlackAppConfig)
     return config, SlackSecrets(
-        bot_token=str(parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)),
-        signing_secret=str(
-            parameters.get_secret(config.slack_signing_secret_secret, max_age=SECRET_MAX_AGE_SECONDS)
-        ),
+        bot_token=read_secret(config.slack_bot_token_secret),
+        signing_secret=read_secret(config.slack_signing_secret_secret),
     )
 
 

@@ -9,7 +9,7 @@ long (reminders, escalations); ``SlackHealingDisplay`` for self-healing (a group
 and Stop, the progress in its thread).
 
 slack_sdk's retry handlers absorb short 429s, 5xx and connection errors; what is still failing
-after them becomes ``NotifierUnavailable``, and the collector leaves the record for SQS to
+after them becomes ``NotifierUnavailableError``, and the collector leaves the record for SQS to
 deliver again.
 
 Every group message, escalation level and self-healing progress line carries its mark in Slack's
@@ -39,7 +39,7 @@ from service.recovery.ports.notifier import (
     HealingNotice,
     MessageMark,
     MessageRef,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
     UnreadableMessage,
 )
@@ -102,7 +102,7 @@ class SlackNotifier:
     ) -> MessageRef | None:
         """The message marked ``mark`` in ``channel`` since ``since`` (in the thread of ``thread_ts``:
         thread replies are not in the channel's history); None when every page was read and none
-        has it. ``NotifierUnavailable`` when a page cannot be read (the bot not in the channel, a
+        has it. ``NotifierUnavailableError`` when a page cannot be read (the bot not in the channel, a
         missing ``channels:history`` / ``groups:history`` scope, Slack down) or there are more than
         ``HISTORY_PAGES`` pages: nothing is proved then."""
         method = "conversations.replies" if thread_ts else "conversations.history"
@@ -125,7 +125,7 @@ class SlackNotifier:
             if not cursor:
                 break
             arguments["cursor"] = cursor
-        raise NotifierUnavailable(
+        raise NotifierUnavailableError(
             f"{method}: {channel} has more history since {arguments['oldest']} than is read"
         )
 
@@ -179,7 +179,7 @@ class SlackNotifier:
             return None
 
     def reply_in_thread(self, thread: MessageRef, text: str, mark: MessageMark | None = None) -> MessageRef:
-        """A reply in ``thread``; a failure is ``NotifierUnavailable`` (the caller decides)."""
+        """A reply in ``thread``; a failure is ``NotifierUnavailableError`` (the caller decides)."""
         return self._post(thread.channel, text, thread_ts=thread.ts, mark=mark)
 
     def post_progress(self, thread: MessageRef, text: str) -> None:
@@ -221,11 +221,11 @@ class SlackNotifier:
             status = exc.response.status_code if exc.response is not None else None
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("slack refused", method=method, slack_error=error, http_status=status)
-            raise NotifierUnavailable(f"{method}: {error or status}") from exc
+            raise NotifierUnavailableError(f"{method}: {error or status}") from exc
         except (SlackClientError, OSError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("slack unreachable", method=method, error=str(exc))
-            raise NotifierUnavailable(f"{method}: {exc}") from exc
+            raise NotifierUnavailableError(f"{method}: {exc}") from exc
         if method.startswith("chat."):
             metrics.add_metric(name="SlackPosts", unit="Count", value=1)
         return answer.data if isinstance(answer.data, dict) else {}
@@ -234,7 +234,7 @@ class SlackNotifier:
 class SlackHealingDisplay:
     """Self-healing in Slack (``service.recovery.healing.self_healing.HealingDisplay``): the group message
     updated with the run's notice (Stop while it resumes), and replies in its thread. A failure is
-    ``NotifierUnavailable``: the run goes on, only its display is stale."""
+    ``NotifierUnavailableError``: the run goes on, only its display is stale."""
 
     def __init__(self, client: WebClient) -> None:
         self._notifier = SlackNotifier(client)
@@ -259,7 +259,7 @@ class SlackOutcomeDisplay:
         self._grouped = grouped
 
     def show_outcome(self, recovery: Recovery) -> None:
-        """Raises ``NotifierUnavailable`` when the message could not be brought up to date (Slack,
+        """Raises ``NotifierUnavailableError`` when the message could not be brought up to date (Slack,
         or reading whether it is a group's): the caller marks it for the reconciler."""
         if not (recovery.slack_channel and recovery.slack_ts):
             return
@@ -286,12 +286,12 @@ class SlackOutcomeDisplay:
                 status=str(recovery.status),
                 error=type(exc).__name__,
             )
-            raise NotifierUnavailable(f"message not updated: {type(exc).__name__}") from exc
+            raise NotifierUnavailableError(f"message not updated: {type(exc).__name__}") from exc
 
     def show_open(self, recovery: Recovery, change: str) -> None:
         """An open recovery that changed hands (or is open again): its own message shows it with its
         buttons (and the owner); a recovery of a group message gets ``change`` in that message's
-        thread. Raises ``NotifierUnavailable`` when the message could not be brought up to date."""
+        thread. Raises ``NotifierUnavailableError`` when the message could not be brought up to date."""
         if not (recovery.slack_channel and recovery.slack_ts):
             return
         try:
@@ -313,7 +313,7 @@ class SlackOutcomeDisplay:
                 recovery_id=recovery.recovery_id,
                 error=type(exc).__name__,
             )
-            raise NotifierUnavailable(f"message not updated: {type(exc).__name__}") from exc
+            raise NotifierUnavailableError(f"message not updated: {type(exc).__name__}") from exc
 
 
 class SlackFailureDisplay:
@@ -346,7 +346,7 @@ class SlackFailureDisplay:
 class SlackThreadPoster:
     """Reminders, in the recovery message's thread (a failure is logged, the next run tries again),
     and escalations, in that thread or a level's own channel, marked with their level (a failure is
-    ``NotifierUnavailable``: the escalation gives its level back); ``find_posted`` looks for a
+    ``NotifierUnavailableError``: the escalation gives its level back); ``find_posted`` looks for a
     level's message as ``SlackNotifier.find_posted`` does."""
 
     def __init__(self, client: WebClient) -> None:
@@ -385,5 +385,5 @@ class SlackThreadPoster:
                 channel=escalation.channel,
                 error=str(exc),
             )
-            raise NotifierUnavailable(f"chat.postMessage: {exc}") from exc
+            raise NotifierUnavailableError(f"chat.postMessage: {exc}") from exc
         return MessageRef(answer["channel"], answer["ts"])

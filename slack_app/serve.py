@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 
 from service.composition import Lazy
+from service.errors import RecoveryOpsError
 from slack_app.app import build_app
 from slack_app.web import web_client
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from service.config import ServeSettings
 
 
-class ServeError(RuntimeError):
+class ServeError(RecoveryOpsError, RuntimeError):
     pass
 
 

@@ -1,7 +1,9 @@
-"""`recovery-ops`: the operator's command line, one module per command group.
+"""`recovery-ops`: the operator's command line, a table of commands, each in its own module.
 
-  parser        the argument parser, assembled from the groups' options (``DESCRIPTION``: the help)
-  operate       list, show, retry, reject (the operator itself: ``operator``)
+  commands      the table: each command's name, summary, options, work, and whether it needs
+                the ``[local]`` extra (its module imported only when it runs)
+  parser        the argument parser, assembled from the table (``DESCRIPTION``: the help)
+  operate       list, show, retry, reject, reconcile (the operator itself: ``service.operator``)
   dead_letters  dlq [show|redrive]
   serve         serve [--local]
   demo          demo
@@ -10,59 +12,45 @@
   routes        routes show / routes test: the routing rules of a deployment or a file
   deployment    which deployment a command acts on: options, else ``--stack``, else the settings
 
-The commands on a deployment (list, show, retry, reject, dlq) read their ``OperatorSettings``
-from the environment once, here, before they start; a bad value stops them with exit code 2.
-`routes` reads its own ``RoutesSettings`` the same way.
+The commands on a deployment (list, show, retry, reject, reconcile, dlq) read their
+``OperatorSettings`` from the environment once, before they start; a bad value stops them with
+exit code 2. `routes` reads its own ``RoutesSettings`` the same way. demo, try and serve --local
+need the ``[local]`` extra: without it they say what to install and exit with code 2.
 """
 
 from __future__ import annotations
 
 import sys
 
+from service.cli.commands import (
+    BY_NAME,
+    CommandRefused,
+    missing_local_extra,
+    needs_local_extra,
+    of_local_extra,
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run `recovery-ops` with ``argv`` (default: the process's arguments); the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["instrument"]:  # its own options: see `recovery-ops instrument --help`
-        from service.cli.instrument import instrument_command
-
-        return instrument_command(argv[1:])
-    from service.cli.parser import build_parser
-
-    args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        from service.cli.demo import demo_command
-
-        return demo_command(args)
-    if args.command == "serve":
-        from service.cli.serve import serve_command
-
-        return serve_command(args)
-    if args.command == "try":
-        from service.cli.try_command import try_command
-
-        return try_command(args)
-    from service.config import ConfigurationError, OperatorSettings, RoutesSettings
-
-    if args.command == "routes":
-        from service.cli.routes import routes_command
-
-        try:
-            routes_settings = RoutesSettings.from_environment()
-        except ConfigurationError as exc:
-            print(f"recovery-ops routes: {exc}", file=sys.stderr)
-            return 2
-        return routes_command(args, routes_settings)
-
+    command = BY_NAME.get(argv[0]) if argv else None
     try:
-        settings = OperatorSettings.from_environment()
-    except ConfigurationError as exc:
-        print(f"recovery-ops {args.command}: {exc}", file=sys.stderr)
+        if command is not None and command.options is None:  # its own options: instrument --help
+            return command.runner()(argv[1:])
+        from service.cli.parser import build_parser
+
+        args = build_parser(only=[command.name] if command else []).parse_args(argv)
+        command = BY_NAME[args.command]
+        if command.needs_local(args) and (missing := missing_local_extra()):
+            print(needs_local_extra(command.name, missing), file=sys.stderr)
+            return 2
+        return command.runner()(args)
+    except CommandRefused as refused:
+        print(refused, file=sys.stderr)
         return 2
-    if args.command == "dlq":
-        from service.cli.dead_letters import dlq_command
-
-        return dlq_command(args, settings=settings)
-    from service.cli.operate import operate_command
-
-    return operate_command(args, settings)
+    except ModuleNotFoundError as exc:  # the extra, needed further on (serve over HTTP: Flask)
+        if command is None or not of_local_extra(exc):
+            raise
+        print(needs_local_extra(command.name, exc.name or "?"), file=sys.stderr)
+        return 2

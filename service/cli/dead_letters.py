@@ -85,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def run(args: argparse.Namespace) -> int:
+    """`dlq` on the ``OperatorSettings`` of the environment (a bad value stops it: exit code 2)."""
+    from service.cli.commands import environment_settings
+    from service.config import OperatorSettings
+
+    return dlq_command(args, settings=environment_settings(OperatorSettings.from_environment, "dlq"))
+
+
 def dlq_command(
     args: argparse.Namespace,
     out: Print = print,
@@ -131,7 +139,7 @@ def dlq_command(
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
-    from service.cli.operator import printable
+    from service.operator import printable
     from service.recovery.dead_letters.preview import age_text
 
     now = datetime.now(UTC)

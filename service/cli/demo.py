@@ -7,15 +7,15 @@ import argparse
 import sys
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:
-    """The subcommand demo and its options."""
-    demo = commands.add_parser("demo", help="run the order flow end to end on an embedded moto stack")
+def add_arguments(demo: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops demo`."""
     demo.add_argument("--orders", type=int, default=12, help="how many orders to place (default 12)")
     demo.add_argument("--failure-rate", type=float, default=0.2, help="share of vendor calls that fail")
     demo.add_argument("--seed", type=int, default=7, help="random seed, for a repeatable run")
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    """Run the demo: 0 when it ran, 2 when its settings are refused."""
     from service.config import ConfigurationError, ServeSettings
     from service.local.programs.demo import run_demo
 

@@ -1,6 +1,7 @@
-"""`recovery-ops list | show | retry | reject`: the recoveries of a deployment, acted on from a terminal.
+"""`recovery-ops list | show | retry | reject | reconcile`: the recoveries of a deployment, acted on
+from a terminal.
 
-The options here; the operator (``service.cli.operator``) and its heavy imports wait until a
+The options here; the operator (``service.operator``) and its heavy imports wait until a
 command runs, so that building the parser stays cheap for every `recovery-ops` command.
 """
 
@@ -15,14 +16,9 @@ if TYPE_CHECKING:
     from service.config import OperatorSettings
     from service.recovery.lifecycle.query import RecoveryQuery
 
-COMMANDS = ("list", "show", "retry", "reject", "reconcile")
 
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """The subcommands list, show, retry and reject, with their options."""
-    listing = commands.add_parser(
-        "list", help="open recoveries, newest first, and those in flight (claimed, outcome not stored)"
-    )
+def add_list_arguments(listing: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops list`."""
     _filters(listing)
     listing.add_argument(
         "--in-flight",
@@ -30,32 +26,48 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="only the recoveries in flight: claimed (RESUMING) and their outcome not stored yet",
     )
     listing.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
-    show = commands.add_parser("show", help="one recovery in full, with its history")
+    _deployment(listing)
+
+
+def add_show_arguments(show: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops show`."""
     show.add_argument("recovery_id", help="the recovery's id (rec-…, as `list` shows it)")
-    retry = commands.add_parser("retry", help="Run again one recovery, or every match of the filters")
+    _deployment(show)
+
+
+def add_retry_arguments(retry: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops retry`."""
     retry.add_argument("recovery_id", nargs="?", help="the recovery to run again; omit it to use the filters")
     retry.add_argument("--input", type=Path, help="edited input (a JSON file) for one recovery")
     retry.add_argument("--yes", action="store_true", help="do not ask to confirm a bulk retry")
     _filters(retry)
-    reject = commands.add_parser("reject", help="Reject one recovery: the workflow compensates")
+    _deployment(retry)
+
+
+def add_reject_arguments(reject: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops reject`."""
     reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
     reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
-    reconcile = commands.add_parser(
-        "reconcile",
-        help="settle in-flight recoveries from Step Functions' record now (one, or every expired lease)",
-    )
+    _deployment(reject)
+
+
+def add_reconcile_arguments(reconcile: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops reconcile`."""
     reconcile.add_argument(
         "recovery_id", nargs="?", help="the recovery to settle now; omit it to settle every expired lease"
     )
-    for sub in (listing, show, retry, reject, reconcile):
-        sub.add_argument(
-            "--stack",
-            metavar="NAME",
-            help="the deployed stack (CloudFormation) whose output RecoveriesTableName names the table",
-        )
-        sub.add_argument(
-            "--table", help="the recoveries table (stack output RecoveriesTableName; wins over --stack)"
-        )
+    _deployment(reconcile)
+
+
+def _deployment(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="the deployed stack (CloudFormation) whose output RecoveriesTableName names the table",
+    )
+    parser.add_argument(
+        "--table", help="the recoveries table (stack output RecoveriesTableName; wins over --stack)"
+    )
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -66,11 +78,20 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--owner", help="who took it: a Slack user id, or none (nobody has taken it)")
 
 
+def run(args: argparse.Namespace) -> int:
+    """list, show, retry, reject or reconcile on the ``OperatorSettings`` of the environment (a bad
+    value stops it: exit code 2)."""
+    from service.cli.commands import environment_settings
+    from service.config import OperatorSettings
+
+    return operate_command(args, environment_settings(OperatorSettings.from_environment, args.command))
+
+
 def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """Run list, show, retry or reject: 0 done, 1 not done (already handled, a failed action), 2 a
     request to change (unknown id, invalid input, no deployment named, malformed filter)."""
     from service.cli.deployment import on_deployment
-    from service.cli.operator import OperationError, build_operator
+    from service.operator import OperationError, build_operator
     from service.recovery.lifecycle.actions import ActionOutcome
     from service.recovery.lifecycle.query import QueryError
     from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
@@ -111,7 +132,7 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
-    from service.cli.operator import OperationError
+    from service.operator import OperationError
     from service.recovery.lifecycle.in_flight import IN_FLIGHT
     from service.recovery.lifecycle.query import RecoveryQuery, check_owner
 

@@ -1,14 +1,15 @@
-"""The argument parser of `recovery-ops`, assembled from each command group's options.
+"""The argument parser of `recovery-ops`, assembled from the table of commands (``commands``).
 
-Building it imports only argparse and the command modules' option definitions (their work and its
-heavy imports wait until a command runs), so `recovery-ops --help` stays fast.
+Every command is named with its summary; only the options of the command that runs are added (its
+module imported for them), so `recovery-ops --help` imports no command module at all.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 
-from service.cli import dead_letters, demo, operate, routes, serve, try_command
+from service.cli.commands import COMMANDS
 
 DESCRIPTION = """`recovery-ops`: the operator's command line.
 
@@ -33,22 +34,15 @@ or set RECOVERIES_TABLE_NAME and the queue variables. Explicit options win over 
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Every subcommand but instrument's own options (`recovery-ops instrument --help`)."""
+def build_parser(only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Every subcommand, with the options of those in ``only`` (default: all of them, each module
+    imported); instrument's options are its own (`recovery-ops instrument --help`)."""
     parser = argparse.ArgumentParser(
         prog="recovery-ops", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo.add_command(commands)
-    operate.add_commands(commands)
-    dlq = commands.add_parser("dlq", help="the dead-letter queues: depth and oldest messages; redrive")
-    dead_letters.add_arguments(dlq)
-    commands.add_parser(
-        "instrument",
-        help="give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
-        add_help=False,
-    )
-    routes.add_command(commands)
-    serve.add_command(commands)
-    try_command.add_command(commands)
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        sub = subcommands.add_parser(command.name, help=command.summary, add_help=command.options is not None)
+        if only is None or command.name in only:
+            command.add_options(sub)
     return parser

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from service.errors import RecoveryOpsError
+
 if TYPE_CHECKING:
     from service.config import RoutesSettings
     from service.recovery.access.routing_rules import RoutingRules, Rule
@@ -28,17 +30,13 @@ if TYPE_CHECKING:
 Print = Callable[[str], None]
 
 
-class RoutesError(RuntimeError):
+class RoutesError(RecoveryOpsError, RuntimeError):
     """A request to change: no document named, a file that cannot be read, a stack without rules."""
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:
-    """The subcommand routes, with show and test."""
-    routes = commands.add_parser(
-        "routes",
-        help="the routing rules: show them in order, or test which rule a recovery would match",
-        description="The collector's routing rules: which Slack channel each recovery goes to.",
-    )
+def add_arguments(routes: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops routes`: its actions show and test."""
+    routes.description = "The collector's routing rules: which Slack channel each recovery goes to."
     actions = routes.add_subparsers(dest="routes_action", required=True)
     show = actions.add_parser("show", help="every rule in order (first match wins) and the fallback")
     test = actions.add_parser("test", help="which rule a recovery would match, and why")
@@ -66,17 +64,25 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         source.add_argument("--file", type=Path, metavar="F", help="a rules document on disk (JSON)")
 
 
+def run(args: argparse.Namespace) -> int:
+    """`routes` on the ``RoutesSettings`` of the environment (a bad value stops it: exit code 2)."""
+    from service.cli.commands import environment_settings
+    from service.config import RoutesSettings
+
+    return routes_command(args, environment_settings(RoutesSettings.from_environment, "routes"))
+
+
 def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Print = print) -> int:
     """Run `routes show` or `routes test`: 0 done, 1 AWS refused, 2 a refused document or request."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from service.recovery.access.routing_rules import RulesRefused, parse_rules
+    from service.recovery.access.routing_rules import RulesRefusedError, parse_rules
     from service.stack_outputs import StackOutputError
 
     try:
         where, text, fallback = _document(args, settings)
         rules = parse_rules(text, fallback)
-    except RulesRefused as refused:
+    except RulesRefusedError as refused:
         print(
             f"recovery-ops routes: the rules document is refused ({len(refused.problems)} problems):",
             file=sys.stderr,
@@ -206,6 +212,6 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
 
 
 def _printable(value: object) -> str:
-    from service.cli.operator import printable
+    from service.operator import printable
 
     return printable(value)

@@ -33,16 +33,14 @@ with --local:
 """
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:
-    """The subcommand serve and its options."""
-    serve = commands.add_parser(
-        "serve",
-        help="serve the Slack app on this machine",
-        description="The Slack app on this machine, against your real workspace: Socket Mode when "
-        "SLACK_APP_TOKEN is set, otherwise HTTP on --port at /slack/events.",
-        epilog=SERVE_ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def add_arguments(serve: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops serve`, its description and the environment it reads."""
+    serve.description = (
+        "The Slack app on this machine, against your real workspace: Socket Mode when "
+        "SLACK_APP_TOKEN is set, otherwise HTTP on --port at /slack/events."
     )
+    serve.epilog = SERVE_ENVIRONMENT
+    serve.formatter_class = argparse.RawDescriptionHelpFormatter
     serve.add_argument(
         "--port", type=int, default=3000, help="HTTP port, without SLACK_APP_TOKEN (default 3000)"
     )

@@ -28,18 +28,16 @@ environment:
 """
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:
-    """The subcommand try and its options."""
-    command = commands.add_parser(
-        "try",
-        help="run a state machine definition once beside the recovery service and answer it from here",
-        description="Deploy DEFINITION into an embedded moto stack beside the recovery service, run it "
+def add_arguments(command: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops try`, its description and the answers and environment it reads."""
+    command.description = (
+        "Deploy DEFINITION into an embedded moto stack beside the recovery service, run it "
         "once, show the Slack messages of each pause and answer them from the terminal, then print the "
         "execution's status and output. The state machine must be Standard (the recovery pattern waits "
-        "for a task token); `recovery-ops instrument` gives its Tasks the recovery treatment.",
-        epilog=TRY_ENVIRONMENT,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "for a task token); `recovery-ops instrument` gives its Tasks the recovery treatment."
     )
+    command.epilog = TRY_ENVIRONMENT
+    command.formatter_class = argparse.RawDescriptionHelpFormatter
     command.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
     command.add_argument(
         "--function",

@@ -1,1 +1,2 @@
-"""Lambda entry points: one thin module per function, wiring concrete clients to the domain."""
+"""Lambda entry points: one thin module per function. Each reads its settings (``service.config``),
+builds its work from the composition root (``service.composition``) and runs it."""

@@ -15,21 +15,14 @@ import json
 import re
 from datetime import UTC, datetime
 
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 
-from service import aws_clients
+from service import aws_clients, composition
 from service.config import CircuitWatcherConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.access.rules_parameter import rules_source
-from service.recovery.healing.circuit_news import CircuitClosed, CircuitNews
+from service.recovery.healing.circuit_news import CircuitClosed
 from service.recovery.healing.runs import Closure
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackNotifier, web_client
 
-SECRET_MAX_AGE_SECONDS = 300
 CLOSED = "CLOSED"
 
 
@@ -87,14 +80,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context: object) -> dict:
     if not closed:
         return {"announced": [], "self_healing": []}
     config = load_config(CircuitWatcherConfig)
-    dynamodb = aws_clients.client("dynamodb")
-    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    news = CircuitNews(
-        store=RecoveryStore(config.recoveries_table_name, dynamodb),
-        groups=GroupStore(config.recoveries_table_name, dynamodb),
-        notifier=SlackNotifier(web_client(str(token), base_url=config.slack_api_url)),
-        outage_errors=config.errors,
-    )
+    news = composition.build_circuit_news(config, aws_clients.client, composition.slack_bot(config))
     announced = [group for circuit in closed for group in news.announce(circuit)]
     metrics.add_metric(name="CircuitClosedAnnouncements", unit="Count", value=len(announced))
     healing = []
@@ -111,5 +97,4 @@ def may_heal_any(config: CircuitWatcherConfig) -> bool:
     """Self-healing is on by default, or a routing rule turns it on for its recoveries."""
     if config.heals_by_default:
         return True
-    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
-    return any(rule.self_healing for rule in rules.rules().rules)
+    return any(rule.self_healing for rule in composition.routing_rules(config).rules().rules)

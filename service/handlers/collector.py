@@ -20,57 +20,26 @@ refused document is logged and the last good one read by this warm function keep
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ValidationError
 
-from service import aws_clients, observability
+from service import aws_clients, composition, observability
 from service.config import CollectorConfig, load_config
+from service.errors import RecoveryOpsError
 from service.observability import logger, metrics, tracer
-from service.recovery.access.routing_rules import RoutingRulesSource
-from service.recovery.access.rules_parameter import rules_source
 from service.recovery.intake.collect import IntakeReport, RecoveryIntake
-from service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices, read_what_can_be_read
-from service.recovery.model.contract import RecoveryRequest, Routing
+from service.recovery.intake.unreadable import read_what_can_be_read
+from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackNotifier, web_client
-
-SECRET_MAX_AGE_SECONDS = 300
 
 
-class MalformedRecoveryMessage(ValueError):
+class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):
     """The message breaks the contract; ``problems``: (where, what) pairs, never a value sent."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
         self.problems = problems
-
-
-def build_intake(config: CollectorConfig) -> RecoveryIntake:
-    dynamodb = aws_clients.client("dynamodb")
-    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    return RecoveryIntake(
-        store=RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days),
-        groups=GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
-        notifier=SlackNotifier(web_client(str(token), base_url=config.slack_api_url)),
-        routes=routing_rules_source(config),
-        group_window_seconds=config.group_window_seconds,
-        posting_lease_seconds=config.posting_lease_seconds,
-    )
-
-
-def routing_rules_source(config: CollectorConfig) -> RoutingRulesSource:
-    """The routing rules of ``ROUTING_RULES_PARAMETER`` over the stack's channels."""
-    fallback = ChannelRouting(
-        default=config.default_channel,
-        technical=config.technical_channel,
-        client_data=config.client_data_channel,
-    )
-    return rules_source(config.routing_rules_parameter, fallback)
 
 
 def parse_request(record: SqsRecordModel) -> RecoveryRequest:
@@ -80,7 +49,7 @@ def parse_request(record: SqsRecordModel) -> RecoveryRequest:
         problems = [
             (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
         ]
-        raise MalformedRecoveryMessage(problems) from exc
+        raise MalformedRecoveryMessageError(problems) from exc
 
 
 def source_message_id(record: SqsRecordModel) -> str:
@@ -108,13 +77,7 @@ def tell_unreadable(
 ) -> None:
     """Best effort, after the message is safe in the DLQ: a failure is logged and counted, never
     raised (the record must not come back to be dead-lettered twice); its claim is given back."""
-    notices = UnreadableNotices(
-        claims=DynamoNoticeClaims(
-            config.recoveries_table_name, aws_clients.client("dynamodb"), config.retention_days
-        ),
-        notifier=intake.notifier,
-        channel=intake.routes.fallback.channel_for(Routing.TECHNICAL),
-    )
+    notices = composition.unreadable_notices(config, aws_clients.client, intake)
     message_id = source_message_id(record)
     try:
         told = notices.tell(read_what_can_be_read(record.body, message_id, problems))
@@ -144,7 +107,7 @@ def _count_opened(recovery: Recovery) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(CollectorConfig)
-    intake = build_intake(config)
+    intake = composition.build_intake(config, aws_clients.client, composition.slack_bot(config))
     processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
     report = IntakeReport()
     message_ids: dict[str, str] = {}  # recovery id → SQS message id
@@ -153,7 +116,7 @@ def lambda_handler(event: dict, context: object) -> dict:
     def store(record: SqsRecordModel) -> None:
         try:
             request = parse_request(record)
-        except MalformedRecoveryMessage as exc:
+        except MalformedRecoveryMessageError as exc:
             dead_letter(config, record, str(exc))
             tell_unreadable(config, intake, record, exc.problems)
             return

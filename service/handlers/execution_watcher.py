@@ -1,53 +1,19 @@
 """Execution watcher: the outermost catch (EventBridge "Step Functions Execution Status Change").
 
 For FAILED, TIMED_OUT and ABORTED executions of the watched state machines: close their open
-recoveries (messages lose their buttons), mark an order FAILED (when the order example is
-deployed), post an execution that failed outside the recovery pattern with a Redrive button. See
-``service/recovery/lifecycle/execution_end.py``.
+recoveries (messages lose their buttons), post an execution that failed outside the recovery
+pattern with a Redrive button. See ``service/recovery/lifecycle/execution_end.py``. (The order
+example marks its own orders FAILED from the same events: ``service/example/handlers/order_failed.py``.)
 """
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-from service import aws_clients
+from service import aws_clients, composition
 from service.config import ExecutionWatcherConfig, load_config
-from service.example.orders.order_store import OrderStore
 from service.observability import count_by, logger, metrics, tracer
-from service.recovery.failed_executions.failures import FailureStore
-from service.recovery.lifecycle.execution_end import ExecutionEnded, OutermostCatch
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.stepfunctions.history import StepFunctionsHistory
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackFailureDisplay, SlackNotifier, SlackOutcomeDisplay, web_client
-
-SECRET_MAX_AGE_SECONDS = 300
-
-
-def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
-    dynamodb = aws_clients.client("dynamodb")
-    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    client = web_client(str(token), base_url=config.slack_api_url)
-    groups = GroupStore(config.recoveries_table_name, dynamodb)
-    orders = None
-    if config.orders_table_name and config.order_state_machine_arn:  # the order example is deployed
-        orders = OrderStore(config.orders_table_name, dynamodb)
-    store = RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
-    display = SlackOutcomeDisplay(client, groups.shares_message)
-    return OutermostCatch(
-        store=store,
-        failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
-        recovery_display=display,
-        reconciler=Reconciler(store, StepFunctionsHistory(aws_clients.client("stepfunctions")), display),
-        failure_display=SlackFailureDisplay(
-            SlackNotifier(client), client, config.technical_channel or config.default_channel
-        ),
-        orders=orders,
-        order_state_machine_arn=config.order_state_machine_arn,
-        handled_errors=config.handled_failure_errors,
-    )
+from service.recovery.lifecycle.execution_end import ExecutionEnded
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -57,12 +23,13 @@ def build_catch(config: ExecutionWatcherConfig) -> OutermostCatch:
 def lambda_handler(event: EventBridgeEvent, context: object) -> dict:
     ended = ExecutionEnded.from_event_detail(dict(event.detail))
     logger.append_keys(execution_arn=ended.execution_arn, execution_status=ended.status)
-    report = build_catch(load_config(ExecutionWatcherConfig)).handle(ended)
+    config = load_config(ExecutionWatcherConfig)
+    catch = composition.build_catch(config, aws_clients.client, composition.slack_bot(config))
+    report = catch.handle(ended)
     count_by("ExecutionsEnded", state_machine=ended.state_machine_arn.rsplit(":", 1)[-1], status=ended.status)
     logger.info(
         "execution ended",
         recoveries_closed=len(report.closed),
         failure_posted=report.failure_id is not None,
-        order_marked=report.order_marked,
     )
-    return {"closed": report.closed, "failure_id": report.failure_id, "order_marked": report.order_marked}
+    return {"closed": report.closed, "failure_id": report.failure_id}

@@ -7,21 +7,9 @@ nobody owns. See ``service/recovery/lifecycle/reminders.py`` and
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from aws_lambda_powertools.utilities import parameters
-
-from service import aws_clients
+from service import aws_clients, composition
 from service.config import ReminderConfig, load_config
 from service.observability import logger, measure, metrics, tracer
-from service.recovery.access.rules_parameter import rules_source
-from service.recovery.lifecycle.escalation import Escalations
-from service.recovery.lifecycle.reminders import Reminders
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackThreadPoster, web_client
-
-SECRET_MAX_AGE_SECONDS = 300
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -29,19 +17,9 @@ SECRET_MAX_AGE_SECONDS = 300
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(ReminderConfig)
-    dynamodb = aws_clients.client("dynamodb")
-    store = RecoveryStore(config.recoveries_table_name, dynamodb)
-    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    poster = SlackThreadPoster(web_client(str(token), base_url=config.slack_api_url))
-    reminders = Reminders(
-        store=store,
-        dynamodb=dynamodb,
-        sfn=aws_clients.client("stepfunctions"),
-        poster=poster,
-        after=timedelta(minutes=config.remind_after_minutes),
+    reminders, escalations = composition.build_reminders(
+        config, aws_clients.client, composition.slack_bot(config)
     )
-    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
-    escalations = Escalations(store=store, dynamodb=dynamodb, rules=rules.rules, poster=poster)
     report = reminders.run()
     escalated = escalations.run()
     measure("OpenRecoveries", report.open_count, "Count")

@@ -10,53 +10,19 @@ probes, so that the circuit can close. The decisions are ``service/recovery/heal
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities import parameters
-
-from service import aws_clients
+from service import aws_clients, composition
 from service.breaker import circuit_breaker
-from service.breaker.circuit_board import CircuitBoard
 from service.config import SelfHealingConfig, load_config
 from service.observability import logger, metrics, tracer
-from service.recovery.access.rules_parameter import rules_source
-from service.recovery.healing.runs import Closure, HealingRuns
-from service.recovery.healing.self_healing import Pace, SelfHealing
-from service.recovery.lifecycle.actions import RecoveryActions
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.stepfunctions.history import StepFunctionsHistory
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import SlackHealingDisplay, SlackOutcomeDisplay, web_client
+from service.recovery.healing.runs import Closure
+from service.recovery.healing.self_healing import SelfHealing
 
-SECRET_MAX_AGE_SECONDS = 300
 #: what a round leaves of the function's time for its last call and its answer
 RESERVE_SECONDS = 20
 
 
 def self_healing(config: SelfHealingConfig) -> SelfHealing:
-    dynamodb = aws_clients.client("dynamodb")
-    token = parameters.get_secret(config.slack_bot_token_secret, max_age=SECRET_MAX_AGE_SECONDS)
-    slack = web_client(str(token), base_url=config.slack_api_url)
-    store = RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
-    groups = GroupStore(config.recoveries_table_name, dynamodb, config.retention_days * 86400)
-    rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=config.default_channel))
-    sfn = aws_clients.client("stepfunctions")
-    display = SlackOutcomeDisplay(slack, groups.shares_message)
-    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
-    return SelfHealing(
-        store=store,
-        groups=groups,
-        runs=HealingRuns(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
-        actions=RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler),
-        circuits=CircuitBoard(config.circuit_breaker_table_name, dynamodb),
-        rules=rules.rules,
-        outage_errors=config.errors,
-        heals_by_default=config.heals_by_default,
-        display=SlackHealingDisplay(slack),
-        pace=Pace(config.resumes_per_second),
-        reconciler=reconciler,
-    )
+    return composition.build_self_healing(config, aws_clients.client, composition.slack_bot(config))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -65,8 +31,7 @@ def self_healing(config: SelfHealingConfig) -> SelfHealing:
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(SelfHealingConfig)
     if event.get("action") == "probe":
-        board = CircuitBoard(config.circuit_breaker_table_name, aws_clients.client("dynamodb"))
-        readings = board.readings()
+        readings = composition.circuit_board(config, aws_clients.client).readings()
         if all(reading.state is circuit_breaker.CircuitState.CLOSED for reading in readings):
             return {"probed": []}  # the usual minute: every circuit closed, nothing else read
         probed = self_healing(config).probe(readings, circuit_breaker.now(), config.probe_grace_seconds)

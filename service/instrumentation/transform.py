@@ -3,7 +3,7 @@
 A transform over plain values (a definition dict in, a new dict and notes out; no files, no
 argparse): ``service.cli.instrument`` is its command line, `recovery-ops instrument`. In the new
 definition each chosen Task, when it still fails after its retries, sends the integration contract
-(README, "The integration contract") to the recovery queue and pauses; Run again runs the Task
+(docs/integrate/contract.md) to the recovery queue and pauses; Run again runs the Task
 again with its input (or the edited input). Every other state is left as it is. The state machine
 must be **Standard**: an Express workflow cannot pause for a task token (``.waitForTaskToken`` is
 not supported there), so ``workflow_type=EXPRESS`` is refused.
@@ -71,6 +71,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.recovery.model.contract import Routing
 
 State = dict[str, Any]
@@ -126,7 +127,7 @@ _JSONPATH_ONLY_FIELDS = (
 _NOT_IN_A_VARIABLE_NAME = re.compile(r"[^A-Za-z0-9]+")
 
 
-class InstrumentError(ValueError):
+class InstrumentError(RecoveryOpsError, ValueError):
     """Why the definition cannot be instrumented as asked (the CLI exits with code 2)."""
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from service.errors import RecoveryOpsError
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import TERMINAL, history, state_steps
 from service.local.engine.stack import EmbeddedStack
@@ -55,27 +56,27 @@ class StartedExecution(Protocol):
 ExecutionRef = str | StartedExecution
 
 
-class DeskError(AssertionError):
+class DeskError(RecoveryOpsError, AssertionError):
     """Something the desk waited for did not happen; the message says what happened instead."""
 
 
-class RecoveryNeverRequested(DeskError):
+class RecoveryNeverRequestedError(DeskError):
     """The execution ended without its recovery step sending anything to the recovery queue."""
 
 
-class NoRecoveryInTime(DeskError):
+class NoRecoveryInTimeError(DeskError):
     """The execution still runs, but no recovery of it was opened (and posted) in time."""
 
 
-class ActionNotDone(DeskError):
+class ActionNotDoneError(DeskError):
     """A click or a modal submission did not resume or reject the recovery."""
 
 
-class ExecutionNotSucceeded(DeskError):
+class ExecutionNotSucceededError(DeskError):
     """The execution ended, but not SUCCEEDED: it has no output to give."""
 
 
-class ExecutionStillRunning(DeskError):
+class ExecutionStillRunningError(DeskError):
     """The execution did not end in time."""
 
 
@@ -167,9 +168,9 @@ class Desk:
             if recoveries:
                 return recoveries
             if finished:
-                raise RecoveryNeverRequested(self._never_requested(arn, count, state))
+                raise RecoveryNeverRequestedError(self._never_requested(arn, count, state))
             if time.monotonic() > deadline:
-                raise NoRecoveryInTime(self._not_in_time(arn, count, state, limit))
+                raise NoRecoveryInTimeError(self._not_in_time(arn, count, state, limit))
             time.sleep(POLL_SECONDS)
 
     def open_recoveries(self, execution: ExecutionRef, state: str | None = None) -> list[Recovery]:
@@ -193,7 +194,7 @@ class Desk:
     def edit_and_run_again(self, recovery: Recovery, new_input: Any) -> Recovery:
         """Click **Edit input & run again**, replace the modal's input with ``new_input`` (any JSON value)
         and submit; the recovery once RESUMED. A refusal in the modal (not the state's schema, say)
-        raises ``ActionNotDone`` with the modal's error."""
+        raises ``ActionNotDoneError`` with the modal's error."""
         told = len(self.slack.told())
         form = self.open_edit(recovery)
         return self._submit_edit(recovery, form, json.dumps(new_input), told)
@@ -207,7 +208,7 @@ class Desk:
 
     def submit_edit(self, recovery: Recovery, form: EditForm, text: str) -> Recovery:
         """Submit the edit modal ``form`` with ``text`` (JSON) as the input; the recovery once RESUMED.
-        A refusal in the modal raises ``ActionNotDone`` with the modal's error (nothing is sent)."""
+        A refusal in the modal raises ``ActionNotDoneError`` with the modal's error (nothing is sent)."""
         return self._submit_edit(recovery, form, text, len(self.slack.told()))
 
     def reject(self, recovery: Recovery, reason: str | None = "") -> Recovery:
@@ -239,7 +240,7 @@ class Desk:
                 )
             if time.monotonic() > deadline:
                 waiting = self.open_recoveries(arn)
-                raise ExecutionStillRunning(
+                raise ExecutionStillRunningError(
                     f"{_name(arn)} is still RUNNING after {limit:g} s, {self._where(arn)}"
                     + (
                         f"; it waits for a person: {', '.join(_described(r) for r in waiting)}"
@@ -250,11 +251,11 @@ class Desk:
             time.sleep(POLL_SECONDS)
 
     def wait_for_output(self, execution: ExecutionRef, timeout: float | None = None) -> Any:
-        """The execution's output (parsed JSON) once it SUCCEEDED; ``ExecutionNotSucceeded`` saying how it
-        ended otherwise."""
+        """The execution's output (parsed JSON) once it SUCCEEDED; ``ExecutionNotSucceededError``
+        saying how it ended otherwise."""
         end = self.wait_for_end(execution, timeout)
         if end.status != "SUCCEEDED":
-            raise ExecutionNotSucceeded(
+            raise ExecutionNotSucceededError(
                 f"{_name(_arn(execution))} ended {_ending(end.status, end.error, end.cause)}"
             )
         return end.output
@@ -300,7 +301,7 @@ class Desk:
             return None
 
         return self._until(
-            opened, lambda: ActionNotDone(f"{doing}: no modal was opened{self._told_since(told)}")
+            opened, lambda: ActionNotDoneError(f"{doing}: no modal was opened{self._told_since(told)}")
         )
 
     def _submit_edit(self, recovery: Recovery, form: EditForm, text: str, told: int) -> Recovery:
@@ -309,14 +310,14 @@ class Desk:
         return self._closed_as(recovery, RecoveryStatus.RESUMED, doing, told)
 
     def _send(self, request: SlackRequest, doing: str) -> dict[str, Any]:
-        """``send_to_slack_app``; ``ActionNotDone`` when the app did not take it (or refused it in the
+        """``send_to_slack_app``; ``ActionNotDoneError`` when the app did not take it (or refused it in the
         modal)."""
         response = send_to_slack_app(self.stack, request)
         if response.get("statusCode") != 200:
-            raise ActionNotDone(f"{doing}: the Slack app answered {response}")
+            raise ActionNotDoneError(f"{doing}: the Slack app answered {response}")
         errors = _modal_errors(response)
         if errors:
-            raise ActionNotDone(f"{doing} was refused in the modal: {errors}")
+            raise ActionNotDoneError(f"{doing} was refused in the modal: {errors}")
         return response
 
     def _closed_as(self, recovery: Recovery, status: RecoveryStatus, doing: str, told: int) -> Recovery:
@@ -327,7 +328,7 @@ class Desk:
             if current.status is status:
                 return current
             if current.status.is_closed:
-                raise ActionNotDone(
+                raise ActionNotDoneError(
                     f"{doing} left it {current.status.value}, not {status.value}{self._told_since(told)}"
                 )
             return None
@@ -337,7 +338,7 @@ class Desk:
         untouched = self._store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
         return self._until(
             reached,
-            lambda: ActionNotDone(
+            lambda: ActionNotDoneError(
                 f"{doing}: it is still "
                 f"{self._store.get(recovery.recovery_id).status.value}{self._told_since(told)}"
             ),

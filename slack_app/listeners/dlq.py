@@ -17,7 +17,8 @@ from slack_bolt import Respond
 from service import observability
 from service.composition import Services
 from service.observability import logger
-from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueue, DeadLetterQueues
+from service.recovery.dead_letters.model import DeadLetterQueue
+from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueues
 from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond, view_denied
 from slack_app.views.dead_letters import (
     NOT_CONFIGURED,

@@ -24,12 +24,12 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
 )
 from service.recovery.storage.groups import LATEST_KEPT
 from service.recovery.storage.items import HEALING_PREFIX
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.notifier import SlackHealingDisplay
 from slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
@@ -90,7 +90,7 @@ def _of_group(desk: Services, group_id: str) -> list[Recovery]:
     for member_id in sorted(group.member_ids if group else ())[:LATEST_KEPT]:
         try:
             return [desk.store.get(member_id)]
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             continue  # expired from the table
     return []
 
@@ -110,11 +110,11 @@ def show(desk: Services, client: WebClient, run: HealingRun) -> None:
     display = SlackHealingDisplay(client)
     try:
         display.show(view, group.channel, group.ts, notice)
-    except NotifierUnavailable as exc:
+    except NotifierUnavailableError as exc:
         logger.warning("self-healing stopped: message not updated", group_id=group.group_id, error=str(exc))
     try:
         display.progress(run.channel or group.channel, run.ts or group.ts, healing, run.dependency)
-    except NotifierUnavailable as exc:
+    except NotifierUnavailableError as exc:
         logger.warning("self-healing stopped: thread not told", group_id=group.group_id, error=str(exc))
 
 

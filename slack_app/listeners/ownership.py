@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from service.composition import Services
 from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
-from service.recovery.ports.notifier import MessageRef, NotifierUnavailable
+from service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
 from service.recovery.storage.recoveries import ListFilter
 from slack_app.listeners.replies import denied, reporting_failures, via_respond
 from slack_app.listeners.work import actable
@@ -104,5 +104,5 @@ def _show(desk: Services, client: WebClient, result: OwnershipResult, user: str,
     display = SlackOutcomeDisplay(client, grouped=desk.groups.shares_message)
     try:
         display.show_open(result.recovery, ownership_change_text(user, action, 1, result.previous))
-    except NotifierUnavailable:  # the owner is stored; the reconciler brings the message up to date
+    except NotifierUnavailableError:  # the owner is stored; the reconciler brings the message up to date
         desk.store.mark_display_stale(result.recovery.recovery_id, datetime.now(UTC))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from slack_bolt import Respond
 
 from service.composition import Services
-from service.recovery.storage.recoveries import RecoveryNotFound
+from service.recovery.storage.recoveries import RecoveryNotFoundError
 from slack_app.listeners.replies import refuse, reporting_failures, via_respond
 from slack_app.views.reconcile import reconcile_result_text
 
@@ -29,7 +29,7 @@ def reconcile_now(desk: Services, user: str, recovery_id: str, respond: Respond)
             return
         try:
             desk.store.get(recovery_id)
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             say("No such recovery any more.")
             return
         settled = desk.reconciler.settle(recovery_id, actor=user)

@@ -24,7 +24,7 @@ from service.recovery.lifecycle.bulk import BulkReport
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
 from slack_app.notifier import SlackNotifier
 from slack_app.runtime import seconds_left
 from slack_app.views.ephemeral import action_result_text, denied_text, failure_report_text, view_denied_text
@@ -83,7 +83,7 @@ def decide(desk: Services, user: str, target: str | None) -> AccessDecision:
     if target.startswith(RECOVERY_PREFIX):
         try:
             return desk.access.may_act(user, desk.store.get(target))
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             pass  # the action says it is gone; only an admin is told so
     return desk.policy.check(user)
 

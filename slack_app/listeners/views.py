@@ -27,14 +27,14 @@ def acknowledge(ack: Ack) -> None:
 
 def register(app: App, desk: Callable[[], Services]) -> None:
     def check_edit(ack: Ack, view: dict) -> None:
-        from service.recovery.model.input_edit import InputProblem
+        from service.recovery.model.input_edit import InputProblemError
         from slack_app.listeners import work
         from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK, submitted_value
 
         text = submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or ""
         try:
             work.validate_edit(desk(), json.loads(view["private_metadata"]), text)
-        except InputProblem as problem:
+        except InputProblemError as problem:
             ack(response_action="errors", errors={INPUT_BLOCK: str(problem)[:ERROR_TEXT_LIMIT]})
             return
         ack()

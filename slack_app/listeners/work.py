@@ -19,11 +19,11 @@ from service.recovery.access.team_access import Selection
 from service.recovery.lifecycle.bulk import open_matching
 from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
 from service.recovery.lifecycle.query import QueryError, RecoveryQuery, split_words
-from service.recovery.model.input_edit import InputProblem, input_diff, parse_edited_input
+from service.recovery.model.input_edit import InputProblemError, input_diff, parse_edited_input
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.audit import RECOVERIES_LIST
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
 from slack_app.listeners.replies import (
     Say,
     denied,
@@ -121,7 +121,7 @@ def edit_submitted(desk: Services, client: WebClient, user: str, view: dict) -> 
             return
         try:
             submitted = validate_edit(desk, meta, submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or "")
-        except InputProblem:
+        except InputProblemError:
             return  # shown in the modal by the acknowledgement; nothing to send
         original = desk.store.get(meta["recovery_id"])
         edited = edited_input(original, submitted)  # fields shown [redacted] keep their stored value
@@ -147,7 +147,7 @@ def reject_submitted(desk: Services, client: WebClient, user: str, view: dict) -
 def _open_recovery(desk: Services, recovery_id: str, say: Say) -> Recovery | None:
     try:
         recovery = desk.store.get(recovery_id)
-    except RecoveryNotFound:
+    except RecoveryNotFoundError:
         say(f"⚠️ No recovery {code(recovery_id)} (closed and expired from the table?).")
         return None
     if recovery.status is not RecoveryStatus.OPEN:
@@ -307,7 +307,7 @@ def show(desk: Services, user: str, words: list[str], say: Say, respond: Respond
     recovery_id = words[0]
     try:
         recovery = desk.store.get(recovery_id)
-    except RecoveryNotFound:
+    except RecoveryNotFoundError:
         recovery = None
     if view_denied(
         desk,

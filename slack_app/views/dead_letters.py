@@ -17,8 +17,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from service.recovery.dead_letters.model import DeadLetterQueue
 from service.recovery.dead_letters.preview import DeadLetter, age_text
-from service.recovery.dead_letters.queues import DeadLetterQueue, DeadLetterReport
+from service.recovery.dead_letters.queues import DeadLetterReport
 from service.recovery.model.recovery import AuditEntry
 from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
 from slack_app.views.escaping import code, code_block, escape, mrkdwn, one_line, truncate, who

@@ -20,12 +20,12 @@ The faults per edge:
   ``throttle``, ``refuse``, ``lost`` (landed, no answer), ``timeout`` (not landed, no answer),
   ``crash-before``, ``crash-after``; its record of an execution (``task_truth``, the history the
   reminders read): ``unknown`` (the record cannot be read: throttled) and ``crash``;
-- the chat display (``FakeChat``): ``error`` (``NotifierUnavailable``), ``crash-before``,
+- the chat display (``FakeChat``): ``error`` (``NotifierUnavailableError``), ``crash-before``,
   ``crash-after`` (the message was updated, then the process died);
 - the chat's posts (a recovery's or a group's message, an escalation level): ``error`` (not posted,
-  ``NotifierUnavailable``), ``lost`` (posted, and the answer lost: ``NotifierUnavailable`` all the
+  ``NotifierUnavailableError``), ``lost`` (posted, and the answer lost: ``NotifierUnavailableError`` all the
   same, as a timeout is), ``crash-before``, ``crash-after`` (posted, then the process died);
-- the chat's history (``find_posted``): ``error`` (it cannot be read: ``NotifierUnavailable``),
+- the chat's history (``find_posted``): ``error`` (it cannot be read: ``NotifierUnavailableError``),
   ``crash``;
 - the circuit reading self-healing makes: ``error``, ``crash``.
 """
@@ -50,7 +50,7 @@ from service.recovery.ports.notifier import (
     HealingNotice,
     MessageMark,
     MessageRef,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
 )
 from service.recovery.storage.items import KEY, STATUS
@@ -300,7 +300,7 @@ class FakeChat:
         if mode == "crash":
             raise Crash("reading the channel's history")
         if mode == "error":
-            raise NotifierUnavailable("conversations.history: injected")
+            raise NotifierUnavailableError("conversations.history: injected")
         oldest = since.timestamp()
         for message in self.messages:
             where = (message.channel, message.thread_ts) == (channel, thread_ts)
@@ -323,7 +323,7 @@ class FakeChat:
     ) -> MessageRef:
         mode = self.plan.next(f"chat-post.{call}")
         if mode == "error":
-            raise NotifierUnavailable(f"{call}: injected")
+            raise NotifierUnavailableError(f"{call}: injected")
         if mode == "crash-before":
             raise Crash(f"before {call}")
         micros = max(int(self.clock().timestamp() * 1_000_000), self._last + 1)
@@ -334,7 +334,7 @@ class FakeChat:
         if mode == "crash-after":
             raise Crash(f"after {call}")
         if mode == "lost":
-            raise NotifierUnavailable(f"{call}: injected timeout (posted)")
+            raise NotifierUnavailableError(f"{call}: injected timeout (posted)")
         return MessageRef(channel, ts)
 
     # ------------------------------------------------------------------ the numbered call
@@ -351,7 +351,7 @@ class FakeChat:
     def _do(self, call: str, effect: Callable[[], None]) -> None:
         mode = self.plan.next(f"chat.{call}")
         if mode == "error":
-            raise NotifierUnavailable(f"{call}: injected")
+            raise NotifierUnavailableError(f"{call}: injected")
         if mode == "crash-before":
             raise Crash(f"before {call}")
         effect()

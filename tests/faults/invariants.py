@@ -12,7 +12,7 @@ that says which invariant and which recovery.
     that landed in the table has its audit entry;
 (e) each recovery's own message shows its stored status (a recovery that shares a group message
     is shown by the group's message instead, by design);
-and no fault came out of the product as anything but an AWS error, ``NotifierUnavailable`` or a crash.
+and no fault came out of the product as anything but an AWS error, ``NotifierUnavailableError`` or a crash.
 """
 
 from __future__ import annotations

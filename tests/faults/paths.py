@@ -47,7 +47,7 @@ from service.recovery.lifecycle.execution_end import ExecutionEnded
 from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.execution_record import TaskFate
-from service.recovery.ports.notifier import MessageMark, NotifierUnavailable
+from service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
 from service.recovery.storage.groups import window_start
 from service.recovery.storage.items import ESCALATING_LEVEL, ESCALATION_POSTS, GROUP_PREFIX, KEY, key
 from service.recovery.storage.recoveries import ListFilter
@@ -328,7 +328,7 @@ REDELIVERY = timedelta(seconds=POSTING_LEASE_SECONDS + 1)  # a message comes bac
 #: window ends, so that every delivery after the first falls in the next window
 INTAKE_AT = GROUP_WINDOW_SECONDS - 10
 #: what a record's own failure is in Powertools' BatchProcessor (it fails alone); anything else is a bug
-RECORD_FAILURES = (ClientError, BotoCoreError, NotifierUnavailable, Crash)
+RECORD_FAILURES = (ClientError, BotoCoreError, NotifierUnavailableError, Crash)
 
 
 def _contract_message(n: int, error: str) -> RecoveryRequest:

@@ -36,7 +36,7 @@ from service.recovery.lifecycle.reconciler import DISPLAY_RETRY, Reconciler
 from service.recovery.lifecycle.reminders import Reminders
 from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, NotifierUnavailable
+from service.recovery.ports.notifier import ChannelRouting, NotifierUnavailableError
 from service.recovery.storage.groups import GroupStore
 from service.recovery.storage.recoveries import RecoveryStore
 from tests.faults.injection import (
@@ -76,7 +76,7 @@ ESCALATION_RULES = json.dumps(
     }
 )
 #: what a process meets when a dependency fails it: anything else is a bug
-EXPECTED_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, NotifierUnavailable)
+EXPECTED_FAILURES: tuple[type[Exception], ...] = (ClientError, BotoCoreError, NotifierUnavailableError)
 
 
 def _wall_clock() -> datetime:

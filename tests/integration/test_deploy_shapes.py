@@ -35,6 +35,7 @@ ORDER_EXAMPLE = {
         "OrdersApiFunction",
         "CheckAvailabilityFunction",
         "CircuitBreakerFunction",
+        "OrderFailedFunction",  # marks the example's orders FAILED from the execution-ended events
         "CircuitWatcherFunction",
         "SelfHealingFunction",  # self-healing listens to the example's circuit breaker
     },
@@ -148,8 +149,10 @@ def test_without_the_order_example_the_outermost_catch_posts_a_failed_execution_
     # When EventBridge tells the execution watcher
     answer = deliver(stack, status_change_event(stack.client("stepfunctions"), execution_arn))
 
-    # Then the failure is posted with Redrive, and there is no order to mark
-    assert answer["failure_id"] and answer["order_marked"] is False
+    # Then the failure is posted with Redrive, and there is no order to mark: the recovery service
+    # knows of no order, and the example's function that marks them is not deployed
+    assert answer["failure_id"] and "order_marked" not in answer
+    assert "OrderFailedFunction" not in deployed(stack)["functions"]
     (post,) = slack.calls_of("chat.postMessage")
     assert REDRIVE in json.dumps(post.body["blocks"])
 
@@ -168,17 +171,17 @@ def test_by_default_the_order_example_is_deployed_with_the_recovery_service(stac
 def test_the_embedded_stack_refuses_a_template_whose_kept_resources_refer_to_left_out_ones(
     tmp_path: Path,
 ) -> None:
-    # Given a template in which a kept function refers to the example's orders table unconditionally
+    # Given a template in which a kept function refers to the example's orders DLQ unconditionally
     template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
     broken = template.replace(
-        "ORDERS_TABLE_NAME: !If [DeployOrderExample, !Ref OrdersTable, !Ref AWS::NoValue]",
-        "ORDERS_TABLE_NAME: !Ref OrdersTable",
+        "ORDERS_DLQ_URL: !If [DeployOrderExample, !Ref OrdersDeadLetterQueue, !Ref AWS::NoValue]",
+        "ORDERS_DLQ_URL: !Ref OrdersDeadLetterQueue",
     )
     assert broken != template
     (tmp_path / "template.yaml").write_text(broken)
 
     # When it is deployed without the example, Then the stack names the dangling reference
-    with pytest.raises(ValueError, match="ExecutionWatcherFunction -> OrdersTable"):
+    with pytest.raises(ValueError, match="SlackAppFunction -> OrdersDeadLetterQueue"):
         with embedded_stack(
             parameters={"DeployOrderExample": "false"}, template_path=tmp_path / "template.yaml"
         ):

@@ -158,6 +158,28 @@ def test_a_redrive_answered_by_a_stubber_is_still_held_to_the_slack_apps_role(
 
 
 @slack_app
+def test_the_order_example_marks_its_failed_order_under_its_own_role(
+    stack: EmbeddedStack, order_api: LocalOrderApi
+) -> None:
+    # Given an order execution that failed before its first step
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.arn("OrderStateMachine"), name="ord-iam-marked", input=json.dumps({})
+    )["executionArn"]
+    wait_until(lambda: execution_status(stack, arn) == "FAILED")
+
+    # When EventBridge tells the example's own function
+    answer = deliver(stack, status_change_event(sfn, arn), function="OrderFailedFunction")
+
+    # Then the order is marked FAILED by that function, and its role allows the write
+    assert answer == {"order_marked": True}
+    assert order_api.get("ord-iam-marked").body["status"] == "FAILED"
+    assert stack.iam is not None
+    assert Call("OrderFailedFunction", "dynamodb:UpdateItem", stack.arn("OrdersTable")) in stack.iam.calls
+    assert stack.iam.denied == []
+
+
+@slack_app
 def test_the_reminders_read_the_history_of_watched_executions_and_of_no_others(
     stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
 ) -> None:

@@ -1,12 +1,12 @@
 """The pytest plugin a team tests its own state machine with (service/local/testing/pytest_plugin.py): the
-README's example test passes with plain pytest in a directory of its own, and the desk's waits and
-clicks say what happened when the recovery path is not what the test expects."""
+docs' example test (docs/snippets/test_process_order.py) passes with plain pytest in a directory of its
+own, and the desk's waits and clicks say what happened when the recovery path is not what the test
+expects."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from service.local.desk import (
-    ActionNotDone,
+    ActionNotDoneError,
     Desk,
-    ExecutionNotSucceeded,
-    NoRecoveryInTime,
-    RecoveryNeverRequested,
+    ExecutionNotSucceededError,
+    NoRecoveryInTimeError,
+    RecoveryNeverRequestedError,
 )
 from service.local.standin.workspace import SlackWorkspace
 from service.local.testing.recovery_stack import RecoveryStack, StateMachine
@@ -28,24 +28,18 @@ from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
-EXAMPLE_MARKER = "<!-- example: test_process_order.py -->"
+# the complete test of docs/integrate/pytest-plugin.md, included in the page from this file
+DOCS_EXAMPLE = ROOT / "docs" / "snippets" / "test_process_order.py"
 
 
-def readme_example() -> str:
-    """The Python block right after the README's example marker."""
-    _, marker, after = (ROOT / "README.md").read_text().partition(EXAMPLE_MARKER)
-    assert marker, f"README.md has no {EXAMPLE_MARKER}"
-    return re.match(r"\s*```python\n(.*?)```", after, re.S).group(1)
-
-
-def test_the_readme_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
+def test_the_docs_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
     tmp_path: Path,
 ) -> None:
-    # Given the README's example test and the definition it uses, alone in a directory of their own
+    # Given the docs' example test and the definition it uses, alone in a directory of their own
     team = tmp_path / "team-ci"
     team.mkdir()
     assert ROOT not in team.parents
-    (team / "test_process_order.py").write_text(readme_example())
+    shutil.copy(DOCS_EXAMPLE, team / "test_process_order.py")
     shutil.copy(PROCESS_ORDER, team)
     pytest_command = Path(sys.executable).with_name("pytest")  # the project's venv
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
@@ -109,7 +103,7 @@ def test_an_execution_that_fails_without_asking_for_a_person_is_told_with_its_er
     execution = machine.start({"item": "sku-lamp"})
 
     # Then waiting for its recovery says it ended, why, where, and what a recovery step needs
-    with pytest.raises(RecoveryNeverRequested) as told:
+    with pytest.raises(RecoveryNeverRequestedError) as told:
         desk.wait_for_recovery(execution)
     message = str(told.value)
     assert "'no-catch-1' ended FAILED with VendorDown: the vendor does not answer for sku-lamp" in message
@@ -130,7 +124,7 @@ def test_a_recovery_request_the_collector_refuses_is_told_with_the_collectors_re
     execution = machine.start({"item": "sku-lamp"})
 
     # Then no recovery comes, and the wait says the collector refused the request and why
-    with pytest.raises(NoRecoveryInTime) as told:
+    with pytest.raises(NoRecoveryInTimeError) as told:
         desk.wait_for_recovery(execution, timeout=3)
     message = str(told.value)
     assert "it is RUNNING, last in state 'Check availability recovery'" in message
@@ -167,7 +161,9 @@ def test_reject_fails_the_execution_with_the_reason_shown_in_slack(
     # Then the execution fails with RecoveryRejected, and its message says who rejected it and why
     end = desk.wait_for_end(execution)
     assert (end.status, end.error, end.output) == ("FAILED", "RecoveryRejected", None)
-    with pytest.raises(ExecutionNotSucceeded, match="'order-rejected' ended FAILED with RecoveryRejected"):
+    with pytest.raises(
+        ExecutionNotSucceededError, match="'order-rejected' ended FAILED with RecoveryRejected"
+    ):
         desk.wait_for_output(execution)
     updated = slack_workspace.message_of(recovery).text
     assert f"Rejected* by <@{recovery_stack.person}>" in updated and "the customer cancelled" in updated
@@ -225,7 +221,7 @@ def test_a_click_by_someone_not_allowed_to_act_says_what_slack_told_them(
 
     # When they click Run again, Then the desk says nothing was resumed, with what Slack told them
     with pytest.raises(
-        ActionNotDone, match="Run again on recovery .* it is still OPEN; Slack told USTRANGER: "
+        ActionNotDoneError, match="Run again on recovery .* it is still OPEN; Slack told USTRANGER: "
     ):
         desk.run_again(recovery)
     assert [r.recovery_id for r in desk.open_recoveries(execution)] == [recovery.recovery_id]

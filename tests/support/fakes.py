@@ -37,7 +37,7 @@ from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     MessageMark,
     MessageRef,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
     UnreadableMessage,
 )
@@ -221,7 +221,7 @@ class FakeChat:
         self, group: RecoveryGroup, message: MessageRef, notice: CircuitClosedNotice | None = None
     ) -> None:
         if self.down:
-            raise NotifierUnavailable("chat.update: 503")
+            raise NotifierUnavailableError("chat.update: 503")
         (shown,) = [m for m in self.messages if (m.channel, m.ts) == (message.channel, message.ts)]
         shown.what, shown.updates = "group", shown.updates + 1
 
@@ -236,7 +236,7 @@ class FakeChat:
     ) -> MessageRef | None:
         self.searches.append((channel, since, mark, thread_ts))
         if self.history_down:
-            raise NotifierUnavailable("conversations.history: internal_error")
+            raise NotifierUnavailableError("conversations.history: internal_error")
         oldest = since.timestamp()
         for message in self.messages:
             where = (message.channel, message.thread_ts) == (channel, thread_ts)
@@ -251,7 +251,7 @@ class FakeChat:
 
     def _post(self, channel: str, mark: MessageMark | None, thread_ts: str | None, what: str) -> MessageRef:
         if self.down:
-            raise NotifierUnavailable("chat.postMessage: 503")
+            raise NotifierUnavailableError("chat.postMessage: 503")
         if self.crash_before_post:
             self.crash_before_post = False
             raise ProcessCrashed("about to post")

@@ -15,11 +15,11 @@ from service import aws_clients
 from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
-from service.cli.operator import OperationError, Operator, build_operator
 from service.composition import build_services
 from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
+from service.operator import OperationError, Operator, build_operator
 from service.recovery.model.input_edit import SchemaCatalog
-from service.recovery.storage.recoveries import RecoveryNotFound
+from service.recovery.storage.recoveries import RecoveryNotFoundError
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"
 
@@ -308,7 +308,7 @@ def test_an_unknown_recovery_is_a_request_to_change_when_input_schemas_are_confi
     # Given
     class NoRecoveries:
         def get(self, recovery_id: str) -> Any:
-            raise RecoveryNotFound(recovery_id)
+            raise RecoveryNotFoundError(recovery_id)
 
     operator = Operator(NoRecoveries(), Mock(), Mock(), "cli:alice", schemas=SchemaCatalog(dict))
 

@@ -12,7 +12,7 @@ from service.recovery.access.routing_rules import RoutingRules, parse_rules
 from service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
 from service.recovery.lifecycle.ownership import Owners
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailable
+from service.recovery.ports.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailableError
 from service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
@@ -60,7 +60,7 @@ class RecordingPoster:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
-            raise NotifierUnavailable("chat.postMessage: 503")
+            raise NotifierUnavailableError("chat.postMessage: 503")
         self.posted.append(escalation)
         return MessageRef(escalation.channel, f"{len(self.posted)}.000000")
 

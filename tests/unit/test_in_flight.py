@@ -12,8 +12,8 @@ from unittest.mock import Mock
 import pytest
 
 from service.cli.operate import _query
-from service.cli.operator import OperationError, Operator
 from service.cli.parser import build_parser
+from service.operator import OperationError, Operator
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.access.team_access import TeamAccess

@@ -8,7 +8,7 @@ from importlib.metadata import version
 import pytest
 
 from service.local.engine import moto_seam
-from service.local.engine.moto_seam import MotoSeamMismatch, SeamTarget
+from service.local.engine.moto_seam import MotoSeamMismatchError, SeamTarget
 
 
 def test_the_installed_moto_has_every_internal_the_seam_patches() -> None:
@@ -30,7 +30,7 @@ def test_a_missing_internal_fails_at_once_naming_moto_the_target_and_the_remedy(
     missing = SeamTarget("moto.awslambda_simple.models", "LambdaSimpleBackend.invoke_in_process", ("self",))
 
     # When the seam is checked
-    with pytest.raises(MotoSeamMismatch) as failure:
+    with pytest.raises(MotoSeamMismatchError) as failure:
         moto_seam.check([moto_seam.LAMBDA_INVOKE, missing])
 
     # Then one error names the moto installed, the target, what was found and what to do
@@ -45,7 +45,7 @@ def test_a_missing_internal_fails_at_once_naming_moto_the_target_and_the_remedy(
 
 def test_a_missing_module_is_reported_as_such() -> None:
     gone = SeamTarget("moto.stepfunctions.parser.gone", "parse")
-    with pytest.raises(MotoSeamMismatch, match=r"module moto\.stepfunctions\.parser\.gone cannot be"):
+    with pytest.raises(MotoSeamMismatchError, match=r"module moto\.stepfunctions\.parser\.gone cannot be"):
         moto_seam.check([gone])
 
 
@@ -56,7 +56,7 @@ def test_a_changed_signature_fails_with_what_was_expected_and_what_was_found() -
     )
 
     # When the seam is checked
-    with pytest.raises(MotoSeamMismatch) as failure:
+    with pytest.raises(MotoSeamMismatchError) as failure:
         moto_seam.check([changed])
 
     # Then the error shows both parameter lists
@@ -71,7 +71,7 @@ def test_every_problem_is_reported_in_one_error() -> None:
         SeamTarget("moto.core.responses", "no_such_function"),
         SeamTarget(moto_seam.TASK_ERROR.module, moto_seam.TASK_ERROR.attribute, ("self", "ex")),
     ]
-    with pytest.raises(MotoSeamMismatch) as failure:
+    with pytest.raises(MotoSeamMismatchError) as failure:
         moto_seam.check(broken)
     assert str(failure.value).count("\n  - ") == 2
 

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from service.example.orders.errors import InvalidOrderRequest
+from service.example.orders.errors import InvalidOrderRequestError
 from service.example.orders.order_api import parse_order_request
 
 
 def problems(body: str | None) -> dict[str, str]:
-    with pytest.raises(InvalidOrderRequest) as raised:
+    with pytest.raises(InvalidOrderRequestError) as raised:
         parse_order_request(body)
     return {p.field: p.reason for p in raised.value.problems}
 

@@ -49,9 +49,9 @@ class Display:
 
     def _show(self, recovery: Recovery) -> None:
         if self.down:
-            from service.recovery.ports.notifier import NotifierUnavailable
+            from service.recovery.ports.notifier import NotifierUnavailableError
 
-            raise NotifierUnavailable("chat.update: 503")
+            raise NotifierUnavailableError("chat.update: 503")
         self.shown[recovery.recovery_id] = str(recovery.status)
 
 

@@ -12,7 +12,7 @@ from service.recovery.access.authorization import AccessPolicy
 from service.recovery.lifecycle.query import QueryError, RecoveryQuery, parse_duration, split_words
 from service.recovery.model.input_edit import (
     MAX_INPUT_BYTES,
-    InputProblem,
+    InputProblemError,
     SchemaCatalog,
     input_diff,
     parse_edited_input,
@@ -24,11 +24,11 @@ SCHEMA = {"type": "object", "required": ["quantity"], "properties": {"quantity":
 
 def test_an_edit_must_be_json_within_256_kib_and_match_the_schema() -> None:
     assert parse_edited_input('{"quantity": 2}', SCHEMA) == {"quantity": 2}
-    with pytest.raises(InputProblem, match="Not valid JSON"):
+    with pytest.raises(InputProblemError, match="Not valid JSON"):
         parse_edited_input("{quantity: 2}")
-    with pytest.raises(InputProblem, match="at most 262,144"):
+    with pytest.raises(InputProblemError, match="at most 262,144"):
         parse_edited_input(json.dumps({"blob": "x" * MAX_INPUT_BYTES}))
-    with pytest.raises(InputProblem, match="schema.*quantity"):
+    with pytest.raises(InputProblemError, match="schema.*quantity"):
         parse_edited_input('{"quantity": "two"}', SCHEMA)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,17 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
 
-from service import aws_clients
+from service import aws_clients, composition
 from service.cli import main
 from service.cli.parser import build_parser
 from service.cli.routes import routes_command
 from service.config import CollectorConfig, RoutesSettings
-from service.handlers import collector
 from service.local.engine.cfn_template import load_template
 from service.recovery.access import rules_parameter
 from service.recovery.access.routing_rules import (
     RoutingRulesSource,
-    RulesRefused,
-    RulesUnavailable,
+    RulesRefusedError,
+    RulesUnavailableError,
     parse_rules,
 )
 from service.recovery.intake.collect import RecoveryIntake
@@ -51,10 +49,9 @@ def rule(name: str, channel: str, **match: str) -> dict[str, Any]:
     return {"name": name, "match": match, "channel": channel}
 
 
-def readme_example() -> str:
-    """The complete example of the README's "Routing rules" section."""
-    section = (ROOT / "README.md").read_text().split("### Routing rules", 1)[1]
-    return re.search(r"```json\n(.*?)```", section, re.S).group(1)
+def docs_example() -> str:
+    """The complete example of the docs' routing rules page (docs/desk/routing.md includes this file)."""
+    return (ROOT / "docs" / "snippets" / "routing_rules.json").read_text()
 
 
 # ------------------------------------------------------------------ choosing a rule
@@ -155,8 +152,8 @@ def test_no_document_means_the_fallback_alone(text: str) -> None:
 
 
 def test_the_readme_example_is_a_good_document_for_two_teams() -> None:
-    # Given / When the README's example
-    rules = parse_rules(readme_example(), FALLBACK)
+    # Given / When the docs' example
+    rules = parse_rules(docs_example(), FALLBACK)
 
     # Then it routes a technical recovery and a client-data recovery to the two teams' channels
     technical = rules.route(
@@ -189,7 +186,7 @@ def test_every_problem_of_a_document_is_named_with_where_it_is() -> None:
     )
 
     # When it is parsed
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(text, FALLBACK)
 
     # Then every problem is named, where and what, not only the first
@@ -239,7 +236,7 @@ def test_an_empty_match_is_allowed_on_the_last_rule_only() -> None:
 )
 def test_a_document_of_the_wrong_shape_is_refused_saying_where(text: str, problem: str) -> None:
     # Given / When
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(text, FALLBACK)
 
     # Then
@@ -258,7 +255,7 @@ class Parameter:
     def __call__(self) -> str | None:
         self.reads += 1
         if self.down:
-            raise RulesUnavailable("ThrottlingException")
+            raise RulesUnavailableError("ThrottlingException")
         return self.text
 
 
@@ -432,9 +429,9 @@ def run_routes(argv: list[str], capsys: pytest.CaptureFixture[str], **environ: s
 def test_routes_show_prints_every_rule_in_order_and_the_fallback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the README's example in a file, and the stack's channels in the settings
+    # Given the docs' example in a file, and the stack's channels in the settings
     rules_file = tmp_path / "rules.json"
-    rules_file.write_text(readme_example())
+    rules_file.write_text(docs_example())
 
     # When
     status, shown, _ = run_routes(
@@ -446,7 +443,7 @@ def test_routes_show_prints_every_rule_in_order_and_the_fallback(
 
     # Then every rule is shown in order with what it decides, and the fallback with where it comes from
     assert status == 0
-    names = [rule["name"] for rule in json.loads(readme_example())["rules"]]
+    names = [rule["name"] for rule in json.loads(docs_example())["rules"]]
     positions = [shown.index(f"{n}. {name}\n") for n, name in enumerate(names, start=1)]
     assert positions == sorted(positions)
     assert "match:      routing=technical" in shown
@@ -464,9 +461,9 @@ def test_routes_show_prints_every_rule_in_order_and_the_fallback(
 def test_routes_test_says_which_rule_matches_and_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given the README's example in a file
+    # Given the docs' example in a file
     rules_file = tmp_path / "rules.json"
-    rules_file.write_text(readme_example())
+    rules_file.write_text(docs_example())
 
     # When a client-data recovery of payments is tried, then a technical one no rule of another file matches
     status, matched, _ = run_routes(
@@ -639,11 +636,11 @@ def test_the_collector_keeps_one_rules_source_across_invocations_so_the_last_goo
     held = {"/ops/recovery/routing-rules": PAYMENTS}
     monkeypatch.setattr(parameters, "get_parameter", lambda name, max_age: held[name])
     monkeypatch.setattr(rules_parameter, "_sources", {})
-    assert collector.routing_rules_source(collector_config()).route(*ROUTE).channel == "C-PAY"
+    assert composition.routing_rules(collector_config()).route(*ROUTE).channel == "C-PAY"
 
     # When a bad document is written and a later invocation builds its intake
     held["/ops/recovery/routing-rules"] = "{not json"
-    later = collector.routing_rules_source(collector_config())
+    later = composition.routing_rules(collector_config())
 
     # Then it routes with the rules the earlier invocation read, and says so
     decision = later.route(*ROUTE)
@@ -655,7 +652,7 @@ def test_the_collector_without_a_rules_parameter_routes_by_the_stacks_channels(
 ) -> None:
     # Given / When a collector whose environment names no rules parameter
     monkeypatch.setattr(rules_parameter, "_sources", {})
-    source = collector.routing_rules_source(
+    source = composition.routing_rules(
         collector_config(ROUTING_RULES_PARAMETER="", SLACK_CLIENT_DATA_CHANNEL="C-DATA")
     )
 
@@ -674,7 +671,7 @@ def test_a_parameter_store_failure_reaches_the_source_as_rules_unavailable(
     monkeypatch.setattr(parameters, "get_parameter", refuse)
 
     # When / Then
-    with pytest.raises(RulesUnavailable, match="AccessDeniedException"):
+    with pytest.raises(RulesUnavailableError, match="AccessDeniedException"):
         rules_parameter.rules_document("/ops/recovery/routing-rules")
 
 
@@ -685,6 +682,6 @@ def test_a_rule_heals_itself_only_when_it_says_true_and_a_yes_is_refused() -> No
     routing = ChannelRouting(default="C-DEFAULT")
     assert parse_rules(json.dumps([rule(self_healing=True)]), routing).rules[0].self_healing is True
     assert parse_rules(json.dumps([rule()]), routing).rules[0].self_healing is None  # the stack decides
-    with pytest.raises(RulesRefused) as refused:
+    with pytest.raises(RulesRefusedError) as refused:
         parse_rules(json.dumps([rule(self_healing="yes")]), routing)
     assert refused.value.problems == ["rules[0].self_healing: input should be a valid boolean"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from service.local.engine.cfn_template import load_template
-from service.recovery.failed_executions.model import FailedExecution, FailureStatus
 from service.recovery.model.contract import Routing
+from service.recovery.model.failed_execution import FailedExecution, FailureStatus
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.storage import items as table_items
 

@@ -96,6 +96,7 @@ ORDER_EXAMPLE = {
     "OrdersApiFunction",
     "CheckAvailabilityFunction",
     "CircuitBreakerFunction",
+    "OrderFailedFunction",  # marks the example's orders FAILED from the execution-ended events
     "CircuitWatcherFunction",
     "SelfHealingFunction",  # self-healing listens to the example's circuit breaker
     "SelfHealingStateMachine",

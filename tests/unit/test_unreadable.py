@@ -7,7 +7,7 @@ import json
 import pytest
 
 from service.recovery.intake.unreadable import UnreadableNotices, notice_id, read_what_can_be_read
-from service.recovery.ports.notifier import MessageRef, NotifierUnavailable, UnreadableMessage
+from service.recovery.ports.notifier import MessageRef, NotifierUnavailableError, UnreadableMessage
 from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from tests.support.slack_safety import hostile, unsafe_spots
 
@@ -25,7 +25,7 @@ class RecordedNotifier:
 
     def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef:
         if self.down:
-            raise NotifierUnavailable("chat.postMessage: 503")
+            raise NotifierUnavailableError("chat.postMessage: 503")
         self.posted.append((message, channel))
         return MessageRef(channel, f"{len(self.posted)}.0")
 
@@ -147,7 +147,7 @@ def test_a_notice_that_could_not_be_posted_is_posted_by_the_next_delivery() -> N
     # Given Slack down for the first delivery
     notifier = RecordedNotifier(down=True)
     notices = UnreadableNotices(InMemoryClaims(), notifier, channel="C-TECH")
-    with pytest.raises(NotifierUnavailable):
+    with pytest.raises(NotifierUnavailableError):
         notices.tell(unreadable("not json"))
 
     # When Slack is back and the message comes again (a redrive of the DLQ)

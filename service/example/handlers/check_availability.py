@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from service.breaker.circuit_breaker import CircuitBreaker, CircuitState, Decision
 from service.config import CheckAvailabilityConfig, CircuitBreakerConfig, load_config
+from service.errors import RecoveryOpsError
 from service.example.handlers.check_circuit import breaker_for
 from service.example.orders.errors import InvalidOrderData
 from service.example.supplier.client import VendorClient
@@ -23,8 +24,11 @@ from service.observability import logger, metrics, tracer
 VENDOR = "vendor"
 
 
-class CircuitOpen(Exception):
-    """The shared circuit is open: this attempt did not call the vendor."""
+class CircuitOpen(RecoveryOpsError):
+    """The shared circuit is open: this attempt did not call the vendor.
+
+    Its name is an error name of the item action's ``Retry`` and ``Catch`` and of
+    ``CircuitOutageErrors``, so it keeps it rather than ending in ``Error``."""
 
 
 class OrderLine(BaseModel):

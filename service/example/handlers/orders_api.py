@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from service import aws_clients
 from service.config import OrdersApiConfig, load_config
 from service.example.orders import order_api
-from service.example.orders.errors import InvalidOrderRequest, OrderAlreadyExists
+from service.example.orders.errors import InvalidOrderRequestError, OrderAlreadyExistsError
 from service.example.orders.models import ORDER_ID_PATTERN
 from service.example.orders.order_store import OrderStore
 from service.example.orders.order_workflow import OrderWorkflow
@@ -61,8 +61,8 @@ def get_order(order_id: str) -> Response:
     )
 
 
-@app.exception_handler(InvalidOrderRequest)
-def invalid_order(exc: InvalidOrderRequest) -> Response:
+@app.exception_handler(InvalidOrderRequestError)
+def invalid_order(exc: InvalidOrderRequestError) -> Response:
     logger.info("order rejected as invalid", problems=str(exc))
     return Response(
         status_code=HTTPStatus.BAD_REQUEST,
@@ -71,8 +71,8 @@ def invalid_order(exc: InvalidOrderRequest) -> Response:
     )
 
 
-@app.exception_handler(OrderAlreadyExists)
-def order_exists(exc: OrderAlreadyExists) -> Response:
+@app.exception_handler(OrderAlreadyExistsError)
+def order_exists(exc: OrderAlreadyExistsError) -> Response:
     return _error(HTTPStatus.CONFLICT, f"order {exc.order_id} already exists; GET /orders/{exc.order_id}")
 
 

@@ -6,7 +6,7 @@ import json
 
 from pydantic import ValidationError
 
-from service.example.orders.errors import InvalidOrderRequest
+from service.example.orders.errors import InvalidOrderRequestError
 from service.example.orders.models import (
     FieldProblem,
     ItemView,
@@ -21,18 +21,18 @@ from service.example.orders.order_workflow import OrderWorkflow
 
 def parse_order_request(body: str | None) -> OrderRequest:
     if not body:
-        raise InvalidOrderRequest([FieldProblem(field="body", reason="a JSON object is required")])
+        raise InvalidOrderRequestError([FieldProblem(field="body", reason="a JSON object is required")])
     try:
         payload = json.loads(body)
     except ValueError as exc:
-        raise InvalidOrderRequest([FieldProblem(field="body", reason=f"not valid JSON: {exc}")]) from exc
+        raise InvalidOrderRequestError([FieldProblem(field="body", reason=f"not valid JSON: {exc}")]) from exc
     if not isinstance(payload, dict):
-        raise InvalidOrderRequest([FieldProblem(field="body", reason="must be a JSON object")])
+        raise InvalidOrderRequestError([FieldProblem(field="body", reason="must be a JSON object")])
     try:
         return OrderRequest.model_validate(payload)
     except ValidationError as exc:
         shorthand = "items" not in payload
-        raise InvalidOrderRequest(
+        raise InvalidOrderRequestError(
             [_problem(error["loc"], error["msg"], shorthand) for error in exc.errors()]
         ) from exc
 

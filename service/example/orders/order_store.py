@@ -1,5 +1,5 @@
-"""The orders table: read access, and the outermost catch's FAILED mark (the workflow itself
-writes every other state of a record)."""
+"""The orders table: read access, and the FAILED mark of an order whose execution ended badly
+(``handlers/order_failed.py``; the workflow itself writes every other state of a record)."""
 
 from __future__ import annotations
 

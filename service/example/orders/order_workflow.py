@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from service.example.orders.errors import OrderAlreadyExists
+from service.example.orders.errors import OrderAlreadyExistsError
 from service.example.orders.models import ExecutionView
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class OrderWorkflow:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
-                raise OrderAlreadyExists(order_id) from exc
+                raise OrderAlreadyExistsError(order_id) from exc
             raise
         return response["executionArn"]
 

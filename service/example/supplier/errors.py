@@ -2,15 +2,18 @@
 
 A Lambda that raises one of these fails with ``errorType`` equal to the class name, which is the
 error name that the workflow's ``Retry`` and ``Catch`` match. Keep the names stable: they are part
-of the state machine's contract.
+of the state machine's contract (which is why they do not end in ``Error`` like the project's other
+errors, ``service/errors.py``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from service.errors import RecoveryOpsError
 
-class VendorError(Exception):
+
+class VendorError(RecoveryOpsError):
     """Base class of everything the vendor call can fail with."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from service.errors import RecoveryOpsError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
@@ -52,7 +54,7 @@ def _parsed(path: Path, modified: int) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-class UnsupportedIntrinsic(ValueError):
+class UnsupportedIntrinsicError(RecoveryOpsError, ValueError):
     pass
 
 
@@ -141,7 +143,7 @@ def resolve(value: Any, ctx: ResolutionContext) -> Any:
             separator, text = arg
             return str(resolve(text, ctx)).split(separator)
         if key.startswith("Fn::"):
-            raise UnsupportedIntrinsic(key)
+            raise UnsupportedIntrinsicError(key)
     resolved = {k: resolve(v, ctx) for k, v in value.items()}
     return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 

@@ -7,12 +7,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from service.errors import RecoveryOpsError
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 #: Polling sleeps: a tight loop starves moto's execution threads.
 POLL_SECONDS = 0.02
 
 
-class ExecutionsStillRunning(TimeoutError):
+class ExecutionsStillRunningError(RecoveryOpsError, TimeoutError):
     pass
 
 
@@ -29,7 +31,7 @@ class StateStep:
 def wait_for_status(
     sfn: Any, execution_arn: str, statuses: frozenset[str] = TERMINAL, timeout: float = 90
 ) -> dict:
-    """The execution's description once its status is one of ``statuses``: ExecutionsStillRunning
+    """The execution's description once its status is one of ``statuses``: ExecutionsStillRunningError
     after ``timeout`` seconds (a deadline for a loaded machine, not a goal)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -37,7 +39,9 @@ def wait_for_status(
         if described["status"] in statuses:
             return described
         if time.monotonic() > deadline:
-            raise ExecutionsStillRunning(f"{execution_arn} is still {described['status']} after {timeout}s")
+            raise ExecutionsStillRunningError(
+                f"{execution_arn} is still {described['status']} after {timeout}s"
+            )
         time.sleep(POLL_SECONDS)
 
 
@@ -52,7 +56,7 @@ def wait_for_all(sfn: Any, execution_arns: list[str], timeout: float = 120) -> d
                     finished[arn] = described
         if len(finished) < len(execution_arns):
             if time.monotonic() > deadline:
-                raise ExecutionsStillRunning(
+                raise ExecutionsStillRunningError(
                     f"{len(execution_arns) - len(finished)} executions still running"
                 )
             time.sleep(POLL_SECONDS * 5)

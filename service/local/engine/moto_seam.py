@@ -42,6 +42,8 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from service.errors import RecoveryOpsError
+
 #: The moto releases the seam is written against (pyproject.toml pins the same range).
 WRITTEN_AGAINST = "5.2.x"
 
@@ -60,7 +62,7 @@ class SeamTarget:
         return f"{self.module}:{self.attribute}"
 
 
-class MotoSeamMismatch(RuntimeError):
+class MotoSeamMismatchError(RecoveryOpsError, RuntimeError):
     """The installed moto (or botocore, ANTLR) lacks an internal the embedded stack relies on."""
 
 
@@ -318,10 +320,10 @@ def _problem(target: SeamTarget) -> str | None:
 
 
 def check(targets: tuple[SeamTarget, ...] | list[SeamTarget] = TARGETS) -> None:
-    """Raise ``MotoSeamMismatch`` naming every target the installed packages do not match."""
+    """Raise ``MotoSeamMismatchError`` naming every target the installed packages do not match."""
     problems = [problem for problem in map(_problem, targets) if problem is not None]
     if problems:
-        raise MotoSeamMismatch(
+        raise MotoSeamMismatchError(
             f"recovery-ops's embedded stack is written against moto {WRITTEN_AGAINST}; the installed "
             f"moto {_installed_moto()} differs in the internals it patches:\n"
             + "\n".join(f"  - {problem}" for problem in problems)

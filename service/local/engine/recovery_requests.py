@@ -6,10 +6,11 @@ import json
 import time
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.local.engine.execution_history import POLL_SECONDS
 
 
-class NoRecoveryRequest(TimeoutError):
+class NoRecoveryRequestError(RecoveryOpsError, TimeoutError):
     pass
 
 
@@ -22,4 +23,4 @@ def next_recovery_request(sqs: Any, queue_url: str, timeout: float = 30) -> dict
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
             return json.loads(messages[0]["Body"])
         time.sleep(POLL_SECONDS)
-    raise NoRecoveryRequest(f"no recovery request arrived on {queue_url} within {timeout}s")
+    raise NoRecoveryRequestError(f"no recovery request arrived on {queue_url} within {timeout}s")

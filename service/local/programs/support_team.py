@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.cli.operator import Operator
 from service.local.desk import Desk
 from service.local.engine.collector_poller import poll_collector
-from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, ExecutionsStillRunning
+from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, ExecutionsStillRunningError
 from service.local.engine.stack import EmbeddedStack
 from service.local.standin.local_slack import LocalSlack
 from service.local.standin.transcript import SlackTranscript
+from service.operator import Operator
 from service.recovery.lifecycle.query import RecoveryQuery
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 
@@ -167,7 +167,7 @@ class SupportTeam:
         deadline = time.monotonic() + timeout
         while not self._all_ended(execution_arns):
             if time.monotonic() > deadline:
-                raise ExecutionsStillRunning(f"executions still running after {timeout:g} s")
+                raise ExecutionsStillRunningError(f"executions still running after {timeout:g} s")
             for recovery in self.wait_for_open(1, timeout=0.5):
                 self.handle(recovery, vendor_answers())
 
@@ -178,7 +178,7 @@ class SupportTeam:
         deadline = time.monotonic() + timeout
         while not self._all_ended(execution_arns):
             if time.monotonic() > deadline:
-                raise ExecutionsStillRunning(f"executions still running after {timeout:g} s")
+                raise ExecutionsStillRunningError(f"executions still running after {timeout:g} s")
             found = self.wait_for_open(1, timeout=0.5)
             for error in dict.fromkeys(r.error for r in found if r.error in OUTAGE_ERRORS):
                 self._say(f"retry --error {error} --yes")

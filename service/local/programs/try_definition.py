@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from service.errors import RecoveryOpsError
+
 Handler = Callable[[Any, Any], Any]
 
 STANDARD, EXPRESS = "STANDARD", "EXPRESS"
@@ -50,7 +52,7 @@ _ERROR_NAME = re.compile(r"^[A-Za-z_][\w.]{0,127}$")
 _MAX_LISTED = 30
 
 
-class TryError(ValueError):
+class TryError(RecoveryOpsError, ValueError):
     """A definition or an option `recovery-ops try` refuses; the message says why and what to do."""
 
 

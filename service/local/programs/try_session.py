@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from service.local.desk import ActionNotDone, Desk
+from service.errors import RecoveryOpsError
+from service.local.desk import ActionNotDoneError, Desk
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, history, state_path, state_steps
 from service.local.engine.own_workflows import deploy_function, deploy_state_machine
@@ -39,13 +40,13 @@ from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_inte
 from service.local.programs.try_definition import Failure, TryPlan
 from service.local.standin.local_slack import LocalSlack, local_slack
 from service.local.standin.transcript import SlackTranscript
-from service.recovery.model.input_edit import InputProblem, parse_edited_input
+from service.recovery.model.input_edit import InputProblemError, parse_edited_input
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.storage.recoveries import RecoveryStore
 
 if TYPE_CHECKING:
-    from service.cli.operator import Operator
     from service.config import TrySettings
+    from service.operator import Operator
 
 #: who answers at the terminal, as the Slack app knows them (the only person it lets act)
 TERMINAL_USER = "UTERMINAL"
@@ -100,7 +101,7 @@ class TryOutcome:
     pauses: int = 0  # how many times it waited for a person
 
 
-class EditCancelled(RuntimeError):
+class EditCancelledError(RecoveryOpsError, RuntimeError):
     """The edit was given up (the editor failed): nothing is sent."""
 
 
@@ -112,9 +113,9 @@ def edit_with(editor: str, text: str, name: str) -> str:
         try:
             completed = subprocess.run([*shlex.split(editor), str(path)], check=False)
         except OSError as exc:
-            raise EditCancelled(f"cannot start EDITOR ({editor}): {exc.strerror or exc}") from exc
+            raise EditCancelledError(f"cannot start EDITOR ({editor}): {exc.strerror or exc}") from exc
         if completed.returncode != 0:
-            raise EditCancelled(f"EDITOR ({editor}) exited with {completed.returncode}")
+            raise EditCancelledError(f"EDITOR ({editor}) exited with {completed.returncode}")
         return path.read_text(encoding="utf-8")
 
 
@@ -325,7 +326,7 @@ class _Session:
             if choice == EDIT:
                 return self._edit(recovery)
             return self._reject(recovery)
-        except ActionNotDone as problem:
+        except ActionNotDoneError as problem:
             self._say(f"  the Slack app did not act: {problem}")
             return False
 
@@ -364,7 +365,7 @@ class _Session:
             return False
         try:
             parse_edited_input(edited)
-        except InputProblem as problem:
+        except InputProblemError as problem:
             say(f"  not sent: {problem}")
             return False
 
@@ -388,7 +389,7 @@ class _Session:
         self._say(f"  opening the input in {self._editor}")
         try:
             return edit_with(self._editor, text, f"{recovery.execution_name}-input")
-        except EditCancelled as problem:
+        except EditCancelledError as problem:
             self._say(f"  not sent: {problem}")
             return None
 
@@ -401,9 +402,9 @@ class _Session:
         return True
 
     def _workspace_operator(self) -> Operator:
-        from service.cli.operator import Operator
         from service.composition import build_services
         from service.config import DeskConfig
+        from service.operator import Operator
         from slack_app.web import web_client
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)

@@ -11,7 +11,7 @@ service) wait until a test asks for a fixture.
 - ``desk``: the one allowed person at Slack, who waits for a recovery and clicks on it (the
   desk of ``service/local/desk.py``, where its errors are too).
 
-See the README, "Testing your own state machine".
+See docs/integrate/pytest-plugin.md and docs/reference/fixtures.md.
 """
 
 from __future__ import annotations

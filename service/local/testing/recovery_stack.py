@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.local.engine.cfn_template import TEMPLATE_PATH
 from service.local.engine.lambda_dispatch import Handler
 from service.local.engine.own_workflows import deploy_function
@@ -39,7 +40,7 @@ _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 Definition = str | os.PathLike[str] | Mapping[str, Any]
 
 
-class DefinitionError(ValueError):
+class DefinitionError(RecoveryOpsError, ValueError):
     """A team's definition cannot be deployed as given (not found, not JSON, a placeholder left)."""
 
 

@@ -22,7 +22,7 @@ The collector posts to the rule's ``channel``; the Slack app lets the rule's ``t
 ``viewers`` see (``team_access``), beside the stack's ``SlackAllowed…`` admins; the reminders run
 its ``escalation`` ladder (``escalation``).
 
-``parse_rules`` refuses a document with ``RulesRefused``, whose ``problems`` name every problem
+``parse_rules`` refuses a document with ``RulesRefusedError``, whose ``problems`` name every problem
 (where and what), not only the first. ``RoutingRulesSource`` reads the document through a loader
 (on AWS: an SSM parameter read through Powertools' cache) and keeps routing with the last good
 document when a new one is refused.
@@ -39,6 +39,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
+from service.errors import RecoveryOpsError
 from service.recovery.model.contract import Routing
 from service.recovery.ports.notifier import ChannelRouting
 
@@ -47,7 +48,7 @@ USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its m
 USER_ID = r"^[UW][A-Z0-9]{2,20}$"  # a Slack user's id
 
 
-class RulesRefused(ValueError):
+class RulesRefusedError(RecoveryOpsError, ValueError):
     """A routing rules document that cannot be used; ``problems``: every one, as ``where: what``."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -197,13 +198,13 @@ def parse_rules(text: str | None, fallback: ChannelRouting) -> RoutingRules:
     """The rules of a JSON document ``{"rules": [...]}`` (or the bare list) over ``fallback``.
 
     An empty text, ``[]``, ``{}`` or ``{"rules": []}`` has no rules: the fallback decides alone.
-    Raises ``RulesRefused`` naming every problem found."""
+    Raises ``RulesRefusedError`` naming every problem found."""
     if text is None or not text.strip():
         return RoutingRules((), fallback)
     try:
         document = json.loads(text)
     except ValueError as exc:
-        raise RulesRefused([f"document: not JSON: {exc}"]) from exc
+        raise RulesRefusedError([f"document: not JSON: {exc}"]) from exc
     problems: list[str] = []
     raw_rules = _rules_of(document, problems)
     rules: list[Rule] = []
@@ -216,7 +217,7 @@ def parse_rules(text: str | None, fallback: ChannelRouting) -> RoutingRules:
         problems.extend(_rule_problems(raw, where, last=index == len(raw_rules) - 1))
     problems.extend(_duplicate_names(raw_rules))
     if problems:
-        raise RulesRefused(problems)
+        raise RulesRefusedError(problems)
     return RoutingRules(tuple(rules), fallback)
 
 
@@ -308,12 +309,12 @@ class RoutingRulesSource:
     asks it, and parses only a text it has not seen. A refused document is logged once, as one
     error naming every problem, and the last good rules keep deciding (``refusal`` says why, and
     each decision is marked ``kept_last_good``); with no good document yet, the fallback decides
-    alone. A loader that fails with ``RulesUnavailable`` is treated the same way."""
+    alone. A loader that fails with ``RulesUnavailableError`` is treated the same way."""
 
     load: Callable[[], str | None]
     fallback: ChannelRouting
     log: Callable[..., None] | None = None  # (message, problems=[...]); default: the service logger's error
-    refusal: RulesRefused | None = None  # why the newest document is not in force (None: it is)
+    refusal: RulesRefusedError | None = None  # why the newest document is not in force (None: it is)
     _good: RoutingRules | None = None
     _good_text: str | None = None
     _refused_text: str | None = None
@@ -335,9 +336,9 @@ class RoutingRulesSource:
         with self._lock:
             try:
                 text = self.load()
-            except RulesUnavailable as exc:
+            except RulesUnavailableError as exc:
                 self._refused_text = None  # whatever is read next is judged afresh
-                self._refuse(RulesRefused([f"document: could not be read: {exc}"]))
+                self._refuse(RulesRefusedError([f"document: could not be read: {exc}"]))
                 return self._kept()
             if self._good is not None and text == self._good_text:
                 self.refusal = self._refused_text = None
@@ -346,14 +347,14 @@ class RoutingRulesSource:
                 return self._kept()
             try:
                 parsed = parse_rules(text, self.fallback)
-            except RulesRefused as refused:
+            except RulesRefusedError as refused:
                 self._refused_text = text
                 self._refuse(refused)
                 return self._kept()
             self._good, self._good_text, self.refusal, self._refused_text = parsed, text, None, None
             return parsed, False
 
-    def _refuse(self, refused: RulesRefused) -> None:
+    def _refuse(self, refused: RulesRefusedError) -> None:
         if self.refusal is not None and self.refusal.problems == refused.problems:
             return  # told already
         self.refusal = refused
@@ -370,7 +371,7 @@ class RoutingRulesSource:
         return RoutingRules((), self.fallback), False
 
 
-class RulesUnavailable(RuntimeError):
+class RulesUnavailableError(RecoveryOpsError, RuntimeError):
     """The rules document could not be read (the parameter store refused or did not answer)."""
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from service.recovery.access.routing_rules import RoutingRulesSource, RulesUnavailable
+from service.recovery.access.routing_rules import RoutingRulesSource, RulesUnavailableError
 from service.recovery.ports.notifier import ChannelRouting
 
 RULES_MAX_AGE_SECONDS = 300  # a changed routing rules document is in force within five minutes
@@ -29,10 +29,10 @@ def rules_source(parameter: str | None, fallback: ChannelRouting) -> RoutingRule
 
 
 def rules_document(parameter: str | None) -> str | None:
-    """The document's text (None without a parameter); a refusal is ``RulesUnavailable``."""
+    """The document's text (None without a parameter); a refusal is ``RulesUnavailableError``."""
     if not parameter:
         return None
     try:
         return parameters.get_parameter(parameter, max_age=RULES_MAX_AGE_SECONDS)
     except parameters.exceptions.GetParameterError as exc:
-        raise RulesUnavailable(str(exc)) from exc
+        raise RulesUnavailableError(str(exc)) from exc

@@ -1,19 +1,17 @@
 """A dead-letter queue's audit trail: its redrives and refused attempts, on the recoveries table.
 
-The trail is the item ``dlq#<queue name>`` (``table_items.py``), an audit item with no ``status``
+The trail is the item ``dlq#<queue name>`` (``storage/items.py``), an audit item with no ``status``
 (out of the recoveries listing) whose ``expires_at`` moves forward with each entry.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from service.recovery.dead_letters.model import DeadLetterQueue
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.audit import AuditItems
 from service.recovery.storage.items import QUEUE_URL, dlq_audit_id
-
-if TYPE_CHECKING:
-    from service.recovery.dead_letters.queues import DeadLetterQueue
 
 REDRIVE = "redrive dlq"  # the audited action
 STARTED = "STARTED"

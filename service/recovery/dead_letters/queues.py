@@ -14,8 +14,8 @@ Looking never consumes: messages are received with ``VisibilityTimeout=0`` (they
 at once; SQS counts the look as a receive). Redriving is SQS's own move task
 (``StartMessageMoveTask``) at a bounded rate; one move task per source queue at a time, so a
 running one is reported instead of a second being started. Every redrive (and every refused
-attempt) goes to the queue's audit trail (``dead_letter_audit.py``); what a message looks like in
-a preview is ``dead_letter_preview.py``.
+attempt) goes to the queue's audit trail (``audit.py``); what a message looks like in a preview is
+``preview.py``; what a queue is, ``model.py``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from service.errors import RecoveryOpsError
 from service.observability import logger
 from service.recovery.dead_letters.audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
+from service.recovery.dead_letters.model import DeadLetterQueue
 from service.recovery.dead_letters.preview import DeadLetter, dead_letter
 from service.recovery.model.recovery import AuditEntry
 
@@ -45,31 +47,8 @@ _SAMPLE_CALLS = 3  # receives per look: SQS returns a sample of a large queue, n
 _ACTIVE_TASK = ("RUNNING", "CANCELLING")
 
 
-class DeadLetterError(ValueError):
+class DeadLetterError(RecoveryOpsError, ValueError):
     """A request the caller must change: an unknown queue, one that cannot be redriven, a bad rate."""
-
-
-@dataclass(frozen=True)
-class DeadLetterQueue:
-    """One DLQ, by the key buttons and the CLI name it with (never a URL from a request)."""
-
-    key: str
-    label: str
-    url: str
-    redrive_to_url: str | None = None  # None: inspect only
-    not_redrivable_because: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.url.rstrip("/").rsplit("/", 1)[-1]
-
-    @property
-    def redrivable(self) -> bool:
-        return bool(self.redrive_to_url)
-
-    @property
-    def destination_name(self) -> str:
-        return (self.redrive_to_url or "").rstrip("/").rsplit("/", 1)[-1]
 
 
 def standard_queues(

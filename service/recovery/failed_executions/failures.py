@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
 from service.conditional_writes import if_condition_holds
-from service.recovery.failed_executions.model import REDRIVE_WINDOW, FailedExecution, FailureStatus
+from service.errors import RecoveryOpsError
+from service.recovery.model.failed_execution import REDRIVE_WINDOW, FailedExecution, FailureStatus
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.items import (
     DUE,
@@ -42,7 +43,7 @@ __all__ = [
     "REDRIVE_WINDOW",
     "FailedExecution",
     "FailureDisplay",
-    "FailureNotFound",
+    "FailureNotFoundError",
     "FailureStatus",
     "FailureStore",
     "Redrive",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 
-class FailureNotFound(LookupError):
+class FailureNotFoundError(RecoveryOpsError, LookupError):
     pass
 
 
@@ -80,7 +81,7 @@ class FailureStore:
             "Item"
         )
         if not item:
-            raise FailureNotFound(failure_id)
+            raise FailureNotFoundError(failure_id)
         return failure_from_item(item)
 
     def mark_posted(self, failure_id: str, channel: str, ts: str) -> None:
@@ -152,7 +153,7 @@ class Redrive:
     def redrive(self, failure_id: str, actor: str) -> RedriveResult:
         try:
             failure = self._failures.get(failure_id)
-        except FailureNotFound:
+        except FailureNotFoundError:
             return RedriveResult(False, None, f"no failed execution {failure_id}")
         now = self._clock()
         at = now.isoformat(timespec="milliseconds")

@@ -21,7 +21,7 @@ from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     MessageRef,
     Notifier,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
 )
 from service.recovery.storage.groups import GroupStore
@@ -62,7 +62,7 @@ class CircuitNews:
             )
             try:
                 self.notifier.update_group(view, MessageRef(state.channel, state.ts), notice=notice)
-            except NotifierUnavailable as exc:
+            except NotifierUnavailableError as exc:
                 logger.warning("could not announce the closed circuit", group_id=group_id, error=str(exc))
                 continue
             told.append(group_id)

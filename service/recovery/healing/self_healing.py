@@ -40,11 +40,11 @@ from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
 )
 from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError, RecoveryStore
 
 AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
@@ -384,7 +384,7 @@ class SelfHealing:
         for recovery_id in sorted(current.uncounted):
             try:
                 status = self.store.get(recovery_id).status
-            except RecoveryNotFound:
+            except RecoveryNotFoundError:
                 continue
             if status is RecoveryStatus.RESUMED:
                 self.runs.count(run.healing_id, recovery_id, resumed=True)
@@ -410,7 +410,7 @@ class SelfHealing:
         )
         try:
             self.display.show(view, state.channel, state.ts, notice)
-        except NotifierUnavailable as exc:
+        except NotifierUnavailableError as exc:
             logger.warning("self-healing: group message not updated", group_id=run.group_id, error=str(exc))
 
     def _thread(self, run: HealingRun, closure: Closure) -> None:
@@ -421,7 +421,7 @@ class SelfHealing:
             return
         try:
             self.display.progress(run.channel, run.ts, self._notice(run), closure.dependency)
-        except NotifierUnavailable as exc:
+        except NotifierUnavailableError as exc:
             logger.warning("self-healing: progress not posted", group_id=run.group_id, error=str(exc))
 
     def _notice(self, run: HealingRun) -> HealingNotice:

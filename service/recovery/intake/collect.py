@@ -41,11 +41,11 @@ from service.recovery.ports.notifier import (
     MessageMark,
     MessageRef,
     Notifier,
-    NotifierUnavailable,
+    NotifierUnavailableError,
     RecoveryGroup,
 )
 from service.recovery.storage.groups import GroupState, GroupStore, PostingClaim, group_id_for, window_start
-from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 # how far before a claim the channel is searched for its message: the collector's clock and
 # Slack's (which stamps the message's ts) may differ a little
@@ -90,7 +90,7 @@ class RecoveryIntake:
             return recovery
         try:
             existing = self.store.get(recovery.recovery_id)
-        except RecoveryNotFound:  # expired by TTL between the two calls: nothing left to post
+        except RecoveryNotFoundError:  # expired by TTL between the two calls: nothing left to post
             report.duplicates.append(recovery.recovery_id)
             return None
         if existing.posted or existing.status.is_closed:
@@ -133,7 +133,7 @@ class RecoveryIntake:
                         report.retry[member.recovery_id] = "another collector is posting this group's message"
                     return
                 message = self._post_first(group_id, state, members, claim, report)
-        except NotifierUnavailable as exc:
+        except NotifierUnavailableError as exc:
             logger.warning("chat unavailable: recoveries stored, message not posted", error=str(exc))
             if claim is not None:
                 self.groups.release_posting(group_id, self.claimant)
@@ -166,7 +166,7 @@ class RecoveryIntake:
         report: IntakeReport,
     ) -> MessageRef:
         """The group's message, posted under ``claim``; after an earlier claim, the message that one
-        posted if the channel's history has it (``NotifierUnavailable`` if it cannot be read)."""
+        posted if the channel's history has it (``NotifierUnavailableError`` if it cannot be read)."""
         mark = MessageMark.group(group_id)
         if claim.since is not None:
             report.slack_calls += 1

@@ -39,7 +39,12 @@ from service import observability
 from service.observability import logger
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
-from service.recovery.storage.recoveries import DISPLAY_GRACE, STORE_FAULTS, RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import (
+    DISPLAY_GRACE,
+    STORE_FAULTS,
+    RecoveryNotFoundError,
+    RecoveryStore,
+)
 
 REJECTED_ERROR = "RecoveryRejected"
 CAUSE_LIMIT = 32768  # SendTaskFailure's cause limit
@@ -227,7 +232,7 @@ class RecoveryActions:
                 return claimed
         try:
             current = self.store.get(recovery_id)
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             return ActionResult(
                 ActionOutcome.NOT_FOUND, None, f"No recovery {recovery_id} (closed long ago?)"
             )

@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 from service.recovery.access.routing_rules import EscalationLevel, RoutingRules, Rule
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailable
+from service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailableError
 from service.recovery.storage.escalation_claims import EscalationClaims, HeldLevel, PendingLevel
 from service.recovery.storage.recoveries import NO_OWNER, ListFilter, RecoveryStore
 
@@ -74,7 +74,7 @@ class Escalation:
 
 class EscalationPoster(Protocol):
     def post_escalation(self, escalation: Escalation) -> MessageRef:
-        """Post it, marked ``escalation.mark``; ``NotifierUnavailable`` when the chat tool cannot
+        """Post it, marked ``escalation.mark``; ``NotifierUnavailableError`` when the chat tool cannot
         take it now."""
         ...
 
@@ -256,7 +256,7 @@ class Escalations:
                     report.found.append(fired)
                     return self._record(escalation, found, now, "FOUND POSTED")
             message = self.poster.post_escalation(escalation)
-        except NotifierUnavailable as exc:
+        except NotifierUnavailableError as exc:
             self._give_back(escalation, now, str(exc))
             report.given_back.append(fired)
             return False

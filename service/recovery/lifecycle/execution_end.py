@@ -8,7 +8,6 @@ machines:
 - every recovery still in flight (RESUMING: a claim not yet settled) is settled by the reconciler
   from the execution's record, final now that it has ended (a call that landed is RESUMED or
   REJECTED, one that did not is closed as above);
-- an order execution's order record is marked FAILED unless it already ended;
 - an execution that ended without any of its steps asking for a person (no recovery at all) is
   recorded once and posted as "workflow failed" with a Redrive button.
 """
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from service.recovery.failed_executions.failures import (
     FailedExecution,
@@ -58,15 +57,10 @@ class ExecutionEnded:
         )
 
 
-class OrderRecords(Protocol):
-    def mark_failed(self, order_id: str, error: str | None, cause: str | None) -> bool: ...
-
-
 @dataclass
 class EndReport:
     closed: list[str] = field(default_factory=list)
     failure_id: str | None = None
-    order_marked: bool = False
 
 
 @dataclass
@@ -75,8 +69,6 @@ class OutermostCatch:
     failures: FailureStore
     recovery_display: OutcomeDisplay | None = None
     failure_display: FailureDisplay | None = None
-    orders: OrderRecords | None = None
-    order_state_machine_arn: str | None = None
     #: Errors of Fail states where the workflow ended a failure it handled itself (each decision is
     #: already recorded, e.g. every item of an order rejected and in the DLQ): nothing to redrive.
     handled_errors: frozenset[str] = frozenset()
@@ -102,8 +94,6 @@ class OutermostCatch:
             ):
                 report.closed.append(recovery.recovery_id)
                 self._show(recovery.recovery_id)
-        if self.orders is not None and ended.state_machine_arn == self.order_state_machine_arn:
-            report.order_marked = self.orders.mark_failed(ended.execution_name, ended.error, ended.cause)
         if not recoveries and ended.error not in self.handled_errors:
             report.failure_id = self._record_failure(ended)
         return report

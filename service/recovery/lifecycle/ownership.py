@@ -22,7 +22,7 @@ from typing import Any
 from service.conditional_writes import if_condition_holds
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.storage.items import OWNED_AT, OWNER, audit_entries, key
-from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 TAKE = "take"
 TAKE_OVER = "take over"
@@ -100,7 +100,7 @@ class Owners:
         for _ in range(3):  # it may change hands between the read and the write: decide again
             try:
                 current = self._store.get(recovery_id)
-            except RecoveryNotFound:
+            except RecoveryNotFoundError:
                 return OwnershipResult(Ownership.NOT_FOUND, None, None)
             if current.owner is None:
                 return OwnershipResult(Ownership.NOT_OWNED, current, None)
@@ -153,7 +153,7 @@ class Owners:
     def _why_not(self, recovery_id: str, person: str) -> OwnershipResult:
         try:
             current = self._store.get(recovery_id)
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             return OwnershipResult(Ownership.NOT_FOUND, None, None)
         if current.status is not RecoveryStatus.OPEN:
             return OwnershipResult(Ownership.CLOSED, current, current.owner)

@@ -18,6 +18,7 @@ import shlex
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 
+from service.errors import RecoveryOpsError
 from service.recovery.lifecycle.in_flight import IN_FLIGHT
 from service.recovery.model.recovery import RecoveryStatus
 from service.recovery.storage.recoveries import ListFilter
@@ -47,7 +48,7 @@ def inert_json(value: object) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-class QueryError(ValueError):
+class QueryError(RecoveryOpsError, ValueError):
     """The operator's text does not say what to list or act on; the message says why."""
 
 

@@ -44,7 +44,7 @@ from service.recovery.lifecycle.actions import (
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from service.recovery.storage.items import FAILURE_PREFIX
-from service.recovery.storage.recoveries import DISPLAY_GRACE, DueKind, RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import DISPLAY_GRACE, DueKind, RecoveryNotFoundError, RecoveryStore
 
 RECONCILER = "reconciler"
 REOPENED = "OPEN"  # a report key: the step still waited, the recovery is open again
@@ -182,7 +182,7 @@ class Reconciler:
         whose retry this is)."""
         try:
             recovery = self.store.get(recovery_id)
-        except RecoveryNotFound:
+        except RecoveryNotFoundError:
             return Settlement(recovery_id, "NOT_FOUND", "no such recovery")
         if not recovery.status.is_in_flight:
             if self.refresh(recovery_id, recovery):

@@ -1,6 +1,6 @@
 """The integration contract: what a paused execution sends to the recovery queue (version 1).
 
-Any team's state machine can send it (README, "The integration contract"). The task token is a
+Any team's state machine can send it (docs/integrate/contract.md). The task token is a
 secret capability: it is kept in the recoveries table and never shown, logged or put in a URL.
 """
 

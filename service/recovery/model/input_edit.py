@@ -12,13 +12,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from service.errors import RecoveryOpsError
+
 MAX_INPUT_BYTES = 256 * 1024
 DIFF_LIMIT = 8000  # characters kept in the audit (the item must stay far below DynamoDB's 400 KB)
 
 SchemaDocument = dict[str, Any]
 
 
-class InputProblem(ValueError):
+class InputProblemError(RecoveryOpsError, ValueError):
     """Why an edited input cannot be sent; shown to the editor as is."""
 
 
@@ -46,10 +48,10 @@ def parse_edited_input(text: str, schema: SchemaDocument | None = None) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise InputProblem(f"Not valid JSON: {exc}") from exc
+        raise InputProblemError(f"Not valid JSON: {exc}") from exc
     size = len(json.dumps(value, ensure_ascii=False).encode())
     if size > MAX_INPUT_BYTES:
-        raise InputProblem(
+        raise InputProblemError(
             f"The input is {size:,} bytes; Step Functions accepts at most {MAX_INPUT_BYTES:,} (256 KiB)."
         )
     if schema is not None:
@@ -59,7 +61,7 @@ def parse_edited_input(text: str, schema: SchemaDocument | None = None) -> Any:
             validate(event=value, schema=schema)
         except SchemaValidationError as exc:
             message = str(exc.validation_message or exc).replace("data", "input", 1)  # fastjsonschema's root
-            raise InputProblem(f"Does not match the state's input schema: {message}") from exc
+            raise InputProblemError(f"Does not match the state's input schema: {message}") from exc
     return value
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from service.errors import RecoveryOpsError
 from service.recovery.model.contract import Routing
 from service.recovery.model.group_state import GroupState
 from service.recovery.model.recovery import Recovery, execution_console_url
@@ -119,7 +120,7 @@ class UnreadableMessage:
         return execution_console_url(self.execution_arn) if self.execution_arn else None
 
 
-class NotifierUnavailable(Exception):
+class NotifierUnavailableError(RecoveryOpsError):
     """The chat tool could not be reached or refused for now (5xx, 429, timeout): try again later."""
 
 
@@ -136,7 +137,7 @@ class Notifier(Protocol):
         self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
     ) -> MessageRef | None:
         """The message marked ``mark`` posted in ``channel`` (in the thread of ``thread_ts``) since
-        ``since``; None only when the history read proves there is none. ``NotifierUnavailable``
+        ``since``; None only when the history read proves there is none. ``NotifierUnavailableError``
         when the history cannot be read, or not all of it: then nobody may post it again yet."""
         ...
 

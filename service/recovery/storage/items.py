@@ -31,8 +31,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from service.recovery.failed_executions.model import FailedExecution, FailureStatus
 from service.recovery.model.contract import Routing
+from service.recovery.model.failed_execution import FailedExecution, FailureStatus
 from service.recovery.model.group_state import GroupState
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 

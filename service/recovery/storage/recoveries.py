@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from service.conditional_writes import if_condition_holds
+from service.errors import RecoveryOpsError
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.storage.items import (
     DUE,
@@ -34,7 +35,7 @@ from service.recovery.storage.items import (
 )
 
 
-class RecoveryNotFound(LookupError):
+class RecoveryNotFoundError(RecoveryOpsError, LookupError):
     pass
 
 
@@ -283,7 +284,7 @@ class RecoveryStore:
             "Item"
         )
         if not item:
-            raise RecoveryNotFound(recovery_id)
+            raise RecoveryNotFoundError(recovery_id)
         return recovery_from_item(item)
 
     def for_execution(self, execution_arn: str) -> list[Recovery]:

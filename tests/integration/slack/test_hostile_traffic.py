@@ -19,13 +19,13 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from service.cli.dead_letters import add_arguments, dlq_command
-from service.cli.operator import build_operator
 from service.config import OperatorSettings
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour
 from service.local.engine.collector_poller import poll_collector
 from service.local.engine.stack import EmbeddedStack
 from service.local.programs.order_api_client import LocalOrderApi
 from service.local.standin.server import SlackStandIn
+from service.operator import build_operator
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.lifecycle.escalation import Escalations
 from service.recovery.lifecycle.reminders import Reminders

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from service.local.standin.server import SlackStandIn
-from service.recovery.ports.notifier import MessageMark, NotifierUnavailable
+from service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
 from slack_app import notifier as slack_notifier
 from slack_app.notifier import SlackNotifier, SlackThreadPoster
 from slack_app.web import web_client
@@ -127,7 +127,7 @@ def test_more_history_than_is_read_proves_nothing(
 
     # When a mark that is not there is looked for
     # Then the search says it could not read everything, rather than that it is absent
-    with pytest.raises(NotifierUnavailable, match="more history"):
+    with pytest.raises(NotifierUnavailableError, match="more history"):
         client.find_posted("C-TECH", BEFORE, MessageMark.group("grp-9"))
 
 
@@ -137,10 +137,10 @@ def test_history_slack_will_not_give_proves_nothing(slack: SlackStandIn) -> None
     client.post_group(a_group(group_id="grp-1"), "C-TECH")
 
     # When a mark is looked for in each case
-    with pytest.raises(NotifierUnavailable, match="channel_not_found"):
+    with pytest.raises(NotifierUnavailableError, match="channel_not_found"):
         client.find_posted("C-NOWHERE", BEFORE, MessageMark.group("grp-1"))
     slack.fail_next(1, 500, method="conversations.history")
-    with pytest.raises(NotifierUnavailable):
+    with pytest.raises(NotifierUnavailableError):
         client.find_posted("C-TECH", BEFORE, MessageMark.group("grp-1"))
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from unittest.mock import Mock
 
-from service.cli.operator import Operator
 from service.composition import Services
+from service.operator import Operator
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.access.routing_rules import parse_rules
 from service.recovery.access.team_access import TeamAccess

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from service.recovery.healing.runs import HealingState
-from service.recovery.ports.notifier import NotifierUnavailable
+from service.recovery.ports.notifier import NotifierUnavailableError
 from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, STOP_HEALING, TAKE_ALL
 from slack_app.notifier import SlackHealingDisplay
 from slack_app.views.group_message import group_blocks
@@ -217,7 +217,7 @@ def test_a_slack_failure_of_the_display_is_notifier_unavailable(method: str) -> 
     healing = a_healing_notice()
 
     # When / Then
-    with pytest.raises(NotifierUnavailable):
+    with pytest.raises(NotifierUnavailableError):
         if method == "chat_update":
             display.show(a_group(), "C-RECOVERIES", "1.1", a_healing_circuit_notice(healing))
         else:

@@ -23,16 +23,17 @@ from typing import TYPE_CHECKING
 
 from service import aws_clients
 from service.config import ConfigurationError, OperatorSettings
+from service.errors import RecoveryOpsError
 from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
 from service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
 from service.recovery.lifecycle.in_flight import InFlight, in_flight, in_flight_matching, longest_first
 from service.recovery.lifecycle.query import RecoveryQuery
 from service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
 from service.recovery.lifecycle.reminders import describe_duration
-from service.recovery.model.input_edit import InputProblem, SchemaCatalog, input_diff, parse_edited_input
+from service.recovery.model.input_edit import InputProblemError, SchemaCatalog, input_diff, parse_edited_input
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.model.redaction import without_tokens
-from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
+from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 if TYPE_CHECKING:
     from service.composition import Services
@@ -49,7 +50,7 @@ def printable(value: object) -> str:
     return _TERMINAL_CONTROL.sub("", str(without_tokens(value)))
 
 
-class OperationError(RuntimeError):
+class OperationError(RecoveryOpsError, RuntimeError):
     """A request the operator must change (unknown id, invalid input, missing table name)."""
 
 
@@ -175,7 +176,7 @@ class Operator:
         recovery = self._get(recovery_id)
         try:
             edited = parse_edited_input(input_file.read_text(), schema)
-        except InputProblem as exc:
+        except InputProblemError as exc:
             raise OperationError(f"{input_file}: {exc} (nothing was sent)") from exc
         diff = input_diff(recovery.input, edited)
         return self._report(self.actions.run_again(recovery_id, self.actor, new_input=edited, diff=diff))
@@ -223,7 +224,7 @@ class Operator:
     def _get(self, recovery_id: str) -> Recovery:
         try:
             return self.store.get(recovery_id)
-        except RecoveryNotFound as exc:
+        except RecoveryNotFoundError as exc:
             raise OperationError(f"no recovery {recovery_id}") from exc
 
     def _report(self, result: ActionResult) -> ActionResult:
@@ -240,7 +241,7 @@ class Operator:
 def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
     the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
-    from service.composition import build_services
+    from service.composition import build_services, slack_client
 
     if not settings.recoveries_table_name:
         raise OperationError(
@@ -251,13 +252,6 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
         config = settings.desk()
     except ConfigurationError as exc:
         raise OperationError(str(exc)) from exc
-    desk = build_services(config, aws_clients.client, _slack_client(settings))
+    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    desk = build_services(config, aws_clients.client, slack)
     return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
-
-
-def _slack_client(settings: OperatorSettings) -> object | None:
-    if not settings.slack_bot_token:
-        return None
-    from slack_app.web import web_client
-
-    return web_client(settings.slack_bot_token, base_url=settings.slack_api_url)
