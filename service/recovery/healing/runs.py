@@ -272,7 +272,7 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         closure_id=text("closure_id") or "",
         dependency=text("dependency") or "",
         group_id=text("group_id") or "",
-        state=HealingState(text("healing_state")),
+        state=HealingState(item["healing_state"]["S"]),  # written by every run, from its start
         selected=count("selected"),
         resumed=count("resumed"),
         expired=count("expired"),

@@ -215,6 +215,7 @@ class RecoveryActions:
         A claim whose answer was lost is read back: the lease names who holds it."""
         now = self._clock()
         entry = AuditEntry(self._now(), actor, action, RecoveryStatus.RESUMING, detail)
+        lost: Exception | None  # the claim's fault, when its answer was lost
         try:
             claimed = self.store.claim(recovery_id, entry, owner, now + self._lease, at=now)
         except STORE_FAULTS as exc:  # the write may have landed: the item says
