@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
+    Block,
     InputBlock,
     PlainTextInputElement,
     PlainTextObject,
@@ -127,7 +128,7 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict, left_out
         if kind == "run_again"
         else "Each paused execution compensates."
     )
-    blocks = [
+    blocks: list[Block] = [
         SectionBlock(
             text=mrkdwn(
                 truncate(
