@@ -11,6 +11,7 @@ click is told who handled the recovery. The operator stands at the same desk as 
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import json
 import re
@@ -35,6 +36,8 @@ from service.recovery.model.redaction import without_tokens
 from service.recovery.storage.recoveries import RecoveryNotFound, RecoveryStore
 
 if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
     from service.composition import Services
 
 Print = Callable[[str], None]
@@ -111,7 +114,8 @@ class Operator:
                 self.out(self._in_flight_row(claim))
         return found
 
-    def _list_in_flight(self, query: RecoveryQuery, limit: int) -> list[Recovery]:
+    # builtins.list: in this class, list is the list command
+    def _list_in_flight(self, query: RecoveryQuery, limit: int) -> builtins.list[Recovery]:
         claims = longest_first(in_flight_matching(self.store, query.list_filter()))
         filters = query.with_status(None).describe()
         self.out(f"{len(claims)} recoveries in flight ({filters}): claimed, outcome not stored yet")
@@ -255,7 +259,7 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
 
 
-def _slack_client(settings: OperatorSettings) -> object | None:
+def _slack_client(settings: OperatorSettings) -> WebClient | None:
     if not settings.slack_bot_token:
         return None
     from slack_app.web import web_client
