@@ -44,6 +44,7 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check service slack_app tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
 test: lint
@@ -97,4 +98,4 @@ build-%Function:
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache
