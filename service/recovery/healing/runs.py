@@ -262,7 +262,8 @@ class HealingRuns:
 
 def run_from_item(item: dict[str, Any]) -> HealingRun:
     def text(name: str) -> str | None:
-        return item.get(name, {}).get("S")
+        value: str | None = item.get(name, {}).get("S")  # a string attribute, or none
+        return value
 
     def count(name: str) -> int:
         return int(item.get(name, {}).get("N", 0))

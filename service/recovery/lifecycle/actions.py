@@ -209,7 +209,7 @@ class RecoveryActions:
 
     # ------------------------------------------------------------------ steps
     def _claim(
-        self, recovery_id: str, actor: str, action: str, detail: dict, owner: str
+        self, recovery_id: str, actor: str, action: str, detail: dict[str, Any], owner: str
     ) -> Recovery | ActionResult:
         """OPEN → RESUMING under ``owner``'s lease, or why not (closed, being handled, unknown).
         A claim whose answer was lost is read back: the lease names who holds it."""
@@ -261,7 +261,7 @@ class RecoveryActions:
         action: str,
         call: Callable[[], TokenOutcome],
         success: RecoveryStatus,
-        detail: dict,
+        detail: dict[str, Any],
         show: bool,
         mark: bool = True,
     ) -> ActionResult:
@@ -357,7 +357,7 @@ class RecoveryActions:
         actor: str,
         action: str,
         status: RecoveryStatus,
-        detail: dict,
+        detail: dict[str, Any],
         outcome: ActionOutcome,
         show: bool,
         why: str = "",
