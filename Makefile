@@ -45,6 +45,7 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check service slack_app tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/lint-imports
 
@@ -110,4 +111,4 @@ build-%Function:
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 clean:
-	rm -rf .aws-sam .pytest_cache .ruff_cache site
+	rm -rf .aws-sam .pytest_cache .ruff_cache .mypy_cache site

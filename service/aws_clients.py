@@ -7,6 +7,7 @@ executions in one process) build it once instead of each loading the service mod
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -35,7 +36,9 @@ def client(service_name: str) -> Any:
         return cached
     with _lock:
         if service_name not in _clients:
-            _clients[service_name] = _session().client(service_name, config=_CONFIG)
+            # the stubs overload client() on each service's literal name; this name comes at run time
+            make: Callable[..., Any] = _session().client
+            _clients[service_name] = make(service_name, config=_CONFIG)
         return _clients[service_name]
 
 

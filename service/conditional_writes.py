@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+Answer = TypeVar("Answer")  # what the write answers: a typed client's TypedDict, or a plain dict
 
-def if_condition_holds(write: Callable[..., dict[str, Any]], **request: Any) -> dict[str, Any] | None:
+
+def if_condition_holds(write: Callable[..., Answer], **request: Any) -> Answer | None:
     """Run ``write(**request)``; its answer, or None when its ConditionExpression did not hold."""
     try:
         return write(**request)

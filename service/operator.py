@@ -11,6 +11,7 @@ click is told who handled the recovery. The operator stands at the same desk as 
 
 from __future__ import annotations
 
+import builtins
 import getpass
 import json
 import re
@@ -112,7 +113,8 @@ class Operator:
                 self.out(self._in_flight_row(claim))
         return found
 
-    def _list_in_flight(self, query: RecoveryQuery, limit: int) -> list[Recovery]:
+    # builtins.list: in this class, list is the list command
+    def _list_in_flight(self, query: RecoveryQuery, limit: int) -> builtins.list[Recovery]:
         claims = longest_first(in_flight_matching(self.store, query.list_filter()))
         filters = query.with_status(None).describe()
         self.out(f"{len(claims)} recoveries in flight ({filters}): claimed, outcome not stored yet")

@@ -191,6 +191,8 @@ class SlackNotifier:
 
     def close_group(self, group: GroupState, summary: str) -> None:
         """The group message once nothing of it is open: its buttons replaced by ``summary``."""
+        if group.channel is None or group.ts is None:
+            return  # never posted: no message to close
         try:
             self._client.chat_update(
                 channel=group.channel, ts=group.ts, text=summary, blocks=group_closed_blocks(group, summary)
@@ -319,7 +321,13 @@ class SlackOutcomeDisplay:
 class SlackFailureDisplay:
     """Posts a failed execution with its Redrive button; shows the redrive's outcome in place."""
 
-    def __init__(self, notifier: SlackNotifier, client: WebClient, channel: str, clock=None) -> None:
+    def __init__(
+        self,
+        notifier: SlackNotifier,
+        client: WebClient,
+        channel: str,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._notifier = notifier
         self._client = client
         self._channel = channel
@@ -369,7 +377,7 @@ class SlackThreadPoster:
             logger.warning("could not post a reminder", channel=channel, error=str(exc))
 
     def post_escalation(self, escalation: Escalation) -> MessageRef:
-        thread = {"thread_ts": escalation.thread_ts} if escalation.thread_ts else {}
+        thread: dict[str, Any] = {"thread_ts": escalation.thread_ts} if escalation.thread_ts else {}
         try:
             answer = self._client.chat_postMessage(
                 channel=escalation.channel,

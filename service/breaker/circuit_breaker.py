@@ -27,6 +27,7 @@ from service.observability import logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import UpdateItemOutputTypeDef
 
 
 def now() -> float:
@@ -235,7 +236,7 @@ class CircuitBreaker:
 
     def _update_if(
         self, update: str, condition: str, values: dict[str, str | float], **extra: Any
-    ) -> dict[str, Any] | None:
+    ) -> UpdateItemOutputTypeDef | None:
         """One conditional write on the dependency's item; None when the condition did not hold."""
         return if_condition_holds(
             self._client.update_item,

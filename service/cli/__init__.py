@@ -24,7 +24,7 @@ import sys
 
 from service.cli.commands import (
     BY_NAME,
-    CommandRefused,
+    CommandRefusedError,
     missing_local_extra,
     needs_local_extra,
     of_local_extra,
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             print(needs_local_extra(command.name, missing), file=sys.stderr)
             return 2
         return command.runner()(args)
-    except CommandRefused as refused:
+    except CommandRefusedError as refused:
         print(refused, file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # the extra, needed further on (serve over HTTP: Flask)

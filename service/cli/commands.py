@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from service.errors import RecoveryOpsError
+
 #: what the ``[local]`` extra (pyproject.toml) brings, by import name: the embedded moto stack, its
 #: SAM translation, its JSONata engine and ASL parser, and Flask (the stand-ins, `serve` over HTTP).
 #: pytest, the extra's last package, is for the fixtures of the pytest plugin: no command imports it.
@@ -131,7 +133,7 @@ COMMANDS: tuple[Command, ...] = (
 BY_NAME = {command.name: command for command in COMMANDS}
 
 
-class CommandRefused(Exception):
+class CommandRefusedError(RecoveryOpsError):
     """A command stopped before its work began, with one line saying why: exit code 2."""
 
 
@@ -142,7 +144,7 @@ def environment_settings(model: Callable[[], Settings], command: str) -> Setting
     try:
         return model()
     except ConfigurationError as exc:
-        raise CommandRefused(f"recovery-ops {command}: {exc}") from exc
+        raise CommandRefusedError(f"recovery-ops {command}: {exc}") from exc
 
 
 def missing_local_extra() -> str | None:

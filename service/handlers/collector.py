@@ -19,8 +19,11 @@ refused document is logged and the last good one read by this warm function keep
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ValidationError
 
@@ -44,7 +47,8 @@ class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):
 
 def parse_request(record: SqsRecordModel) -> RecoveryRequest:
     try:
-        return RecoveryRequest.model_validate_json(record.body)
+        # SqsRecordModel types its body for subclasses that parse it; this one keeps the text
+        return RecoveryRequest.model_validate_json(cast(str, record.body))
     except ValidationError as exc:
         problems = [
             (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
@@ -80,7 +84,7 @@ def tell_unreadable(
     notices = composition.unreadable_notices(config, aws_clients.client, intake)
     message_id = source_message_id(record)
     try:
-        told = notices.tell(read_what_can_be_read(record.body, message_id, problems))
+        told = notices.tell(read_what_can_be_read(cast(str, record.body), message_id, problems))
     except Exception as exc:  # noqa: BLE001 - the notice is best effort; the DLQ and its alarm remain
         metrics.add_metric(name="UnreadableNoticeFailures", unit=MetricUnit.Count, value=1)
         logger.warning(
@@ -105,7 +109,7 @@ def _count_opened(recovery: Recovery) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict, context: object) -> PartialItemFailureResponse:
     config = load_config(CollectorConfig)
     intake = composition.build_intake(config, aws_clients.client, composition.slack_bot(config))
     processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)

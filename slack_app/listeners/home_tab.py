@@ -10,7 +10,9 @@ direct message. Imported by the lazy halves only (after the acknowledgement).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from service.composition import Services
@@ -58,7 +60,8 @@ def row_menu_from_home(desk: Services, client: WebClient, body: dict) -> None:
     again the Home is published again, where it was (an edit or a reject goes on in its modal)."""
     user = body["user"]["id"]
     action_id, recovery_id = parse_row_menu_value(body["actions"][0]["selected_option"]["value"])
-    respond = DirectMessageRespond(client, user)
+    # takes what a request's Respond takes and answers by direct message; not a bolt Respond
+    respond = cast(Respond, DirectMessageRespond(client, user))
     if action_id == RUN_AGAIN:
         work.run_again(desk, user, recovery_id, respond, from_list=True)
         publish_home(desk, client, user, (body.get("view") or {}).get("private_metadata"))

@@ -75,6 +75,9 @@ def redrive(desk: Services, user: str, failure_id: str, respond: Respond) -> Non
     with reporting_failures(say, "Redrive"):
         if denied(desk, user, failure_id, "redrive", say):
             return
+        if desk.redrive is None:  # services built without a Slack client: never the Slack app's
+            say("Redrive is not available here: nothing was redriven.")
+            return
         result = desk.redrive.redrive(failure_id, user)
         if not result.done:
             name = code(result.failure.execution_name) if result.failure else "This execution"

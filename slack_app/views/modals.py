@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.models.blocks import (
+    Block,
     InputBlock,
     PlainTextInputElement,
     PlainTextObject,
@@ -119,7 +121,7 @@ def reject_modal(recovery: Recovery, origin: ModalOrigin) -> View:
     )
 
 
-def bulk_modal(kind: str, count: int, description: str, metadata: dict, left_out: int = 0) -> View:
+def bulk_modal(kind: str, count: int, description: str, metadata: dict[str, Any], left_out: int = 0) -> View:
     """Confirm a bulk action; ``kind`` is "run_again" or "reject"."""
     verb = "Run again" if kind == "run_again" else "Reject"
     consequence = (
@@ -127,7 +129,7 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict, left_out
         if kind == "run_again"
         else "Each paused execution compensates."
     )
-    blocks = [
+    blocks: list[Block] = [
         SectionBlock(
             text=mrkdwn(
                 truncate(
@@ -173,7 +175,7 @@ def _metadata(recovery: Recovery, origin: ModalOrigin) -> str:
     )
 
 
-def metadata_json(metadata: dict) -> str:
+def metadata_json(metadata: dict[str, Any]) -> str:
     """``private_metadata``: compact JSON (at most 3,000 characters, as Slack allows) in which
     ``<``, ``>`` and ``&`` are ``\\u`` escapes: the same data when read back, no markup on the way."""
     text = inert_json(metadata)
@@ -182,5 +184,5 @@ def metadata_json(metadata: dict) -> str:
     return text
 
 
-def submitted_value(view: dict, block_id: str, action_id: str) -> str | None:
+def submitted_value(view: dict[str, Any], block_id: str, action_id: str) -> str | None:
     return ((view.get("state") or {}).get("values", {}).get(block_id, {}).get(action_id) or {}).get("value")

@@ -6,6 +6,7 @@ from functools import cache
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.config import DummyVendorConfig, load_config
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour
@@ -40,5 +41,5 @@ def availability(product_id: str) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -445,7 +445,7 @@ def _parse_tree_once(original_parse: Callable[[str], tuple[Any, Any]]) -> Callab
 
     def parse(definition: str) -> tuple[Any, Any]:
         names = set(_STACK_NAME.findall(definition))
-        name = names.pop() if len(names) == 1 else None
+        name = names.pop() if len(names) == 1 else ""
         key = _STACK_NAME.sub(_PLACEHOLDER, definition) if name else definition
         with _TREES_LOCK:
             entry = _TREES.get(key)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 from service import aws_clients
@@ -43,9 +43,15 @@ from service.local.engine.interpreter_clock import (
 )
 from service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction
 
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
-MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+MOTO_CONFIG: DefaultConfig = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
 
 _CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.config import ServeSettings
 from service.example.supplier.dummy import DummyVendor, VendorBehaviour
@@ -90,7 +91,7 @@ def _timeline(sfn: object, placed: list[dict], started: float, out: Print) -> No
             out(f"      +{(first or started) - started:5.2f}s item {item_arn.rsplit('-', 1)[-1]:>2}  {path}")
 
 
-MULTI_ITEM_ORDER = {
+MULTI_ITEM_ORDER: dict[str, Any] = {
     "customer_id": "customer-7",
     "items": [
         {"product_id": "sku-kettle", "quantity": 1},

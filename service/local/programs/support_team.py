@@ -152,6 +152,7 @@ class SupportTeam:
             self._say(f"reject {recovery.recovery_id} --reason {decision.reason!r}")
             done = self.operator.reject(recovery.recovery_id, decision.reason).done
         elif decision.action == EDIT:
+            assert decision.edit is not None  # an EDIT carries its field and value
             done = self._edit(recovery, *decision.edit)
         else:
             done = self._run_again(recovery)

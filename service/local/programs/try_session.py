@@ -333,6 +333,7 @@ class _Session:
     def _run_again(self, recovery: Recovery) -> bool:
         def send() -> bool:
             if self._desk is None:
+                assert self._operator is not None  # no stand-in to click in: the command line acts
                 return self._operator.retry(recovery.recovery_id).done
             self._say(f"  <@{TERMINAL_USER}> clicks [ Run again ] (a signed request to the Slack app)")
             return self._desk.run_again(recovery).status is RecoveryStatus.RESUMED
@@ -371,10 +372,12 @@ class _Session:
 
         def send() -> bool:
             if self._desk is None:
+                assert self._operator is not None  # no stand-in to click in: the command line acts
                 with tempfile.TemporaryDirectory(prefix="recovery-ops-try-") as directory:
                     path = Path(directory) / "input.json"
                     path.write_text(edited, encoding="utf-8")
                     return self._operator.retry(recovery.recovery_id, input_file=path).done
+            assert form is not None  # opened above, whenever there is a stand-in to click in
             say(f"  <@{TERMINAL_USER}> submits the modal: [ Run again ]")
             return self._desk.submit_edit(recovery, form, edited).status is RecoveryStatus.RESUMED
 
@@ -396,6 +399,7 @@ class _Session:
     def _reject(self, recovery: Recovery) -> bool:
         reason = (self._terminal.ask("  reason (shown in Slack; empty for none)> ") or "").strip() or None
         if self._desk is None:
+            assert self._operator is not None  # no stand-in to click in: the command line acts
             return self._operator.reject(recovery.recovery_id, reason).done
         self._say(f"  <@{TERMINAL_USER}> clicks [ Reject ] and submits the modal with the reason")
         self._desk.reject(recovery, reason)

@@ -155,7 +155,8 @@ class SlackRequests:
     ) -> SlackRequest:
         timestamp = int(self.clock()) if timestamp is None else timestamp
         verifier = SignatureVerifier(secret or self.signing_secret)
-        signature = verifier.generate_signature(timestamp=str(timestamp), body=body)
+        # None only without a timestamp or a body
+        signature = verifier.generate_signature(timestamp=str(timestamp), body=body) or ""
         return SlackRequest(
             body=body,
             headers={

@@ -209,7 +209,7 @@ class SlackStandIn:
 
     def _replies(self, query: dict[str, Any]) -> dict[str, Any]:
         """conversations.replies: the thread's parent first, then its replies, oldest first."""
-        channel, parent = query.get("channel"), query.get("ts")
+        channel, parent = query.get("channel", ""), query.get("ts", "")
         if not self._known(channel):
             return {"ok": False, "error": "channel_not_found"}
         if (channel, parent) not in self.messages:

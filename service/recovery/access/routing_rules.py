@@ -274,7 +274,7 @@ def _rule_problems(raw: Any, where: str, last: bool) -> list[str]:
     levels = raw.get("escalation")
     if isinstance(levels, list):
         minutes = [
-            (i, level.get("after_minutes"))
+            (i, level["after_minutes"])
             for i, level in enumerate(levels)
             if isinstance(level, dict) and type(level.get("after_minutes")) is int
         ]

@@ -238,12 +238,12 @@ class DeadLetterQueues:
         )
 
     def _arn(self, url: str) -> str:
-        return self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        arn: str = attributes["QueueArn"]
+        return arn
 
     def _record(
-        self, queue: DeadLetterQueue, actor: str, result: str, detail: dict, action: str = REDRIVE
+        self, queue: DeadLetterQueue, actor: str, result: str, detail: dict[str, Any], action: str = REDRIVE
     ) -> None:
         if self.audit is not None:
             at = self._clock().isoformat(timespec="milliseconds")

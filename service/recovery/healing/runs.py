@@ -262,7 +262,8 @@ class HealingRuns:
 
 def run_from_item(item: dict[str, Any]) -> HealingRun:
     def text(name: str) -> str | None:
-        return item.get(name, {}).get("S")
+        value: str | None = item.get(name, {}).get("S")  # a string attribute, or none
+        return value
 
     def count(name: str) -> int:
         return int(item.get(name, {}).get("N", 0))
@@ -272,7 +273,7 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         closure_id=text("closure_id") or "",
         dependency=text("dependency") or "",
         group_id=text("group_id") or "",
-        state=HealingState(text("healing_state")),
+        state=HealingState(item["healing_state"]["S"]),  # written by every run, from its start
         selected=count("selected"),
         resumed=count("resumed"),
         expired=count("expired"),

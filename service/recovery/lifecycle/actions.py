@@ -214,12 +214,13 @@ class RecoveryActions:
 
     # ------------------------------------------------------------------ steps
     def _claim(
-        self, recovery_id: str, actor: str, action: str, detail: dict, owner: str
+        self, recovery_id: str, actor: str, action: str, detail: dict[str, Any], owner: str
     ) -> Recovery | ActionResult:
         """OPEN → RESUMING under ``owner``'s lease, or why not (closed, being handled, unknown).
         A claim whose answer was lost is read back: the lease names who holds it."""
         now = self._clock()
         entry = AuditEntry(self._now(), actor, action, RecoveryStatus.RESUMING, detail)
+        lost: Exception | None  # the claim's fault, when its answer was lost
         try:
             claimed = self.store.claim(recovery_id, entry, owner, now + self._lease, at=now)
         except STORE_FAULTS as exc:  # the write may have landed: the item says
@@ -265,7 +266,7 @@ class RecoveryActions:
         action: str,
         call: Callable[[], TokenOutcome],
         success: RecoveryStatus,
-        detail: dict,
+        detail: dict[str, Any],
         show: bool,
         mark: bool = True,
     ) -> ActionResult:
@@ -361,7 +362,7 @@ class RecoveryActions:
         actor: str,
         action: str,
         status: RecoveryStatus,
-        detail: dict,
+        detail: dict[str, Any],
         outcome: ActionOutcome,
         show: bool,
         why: str = "",

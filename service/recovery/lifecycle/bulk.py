@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.observability import logger
 from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
@@ -68,7 +69,7 @@ class BulkAction:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
 
-    def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs) -> BulkReport:
+    def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs: Any) -> BulkReport:
         return self._run(
             list(recovery_ids),
             lambda i: self.actions.run_again(i, actor, show=False, show_later=True),
@@ -76,7 +77,7 @@ class BulkAction:
         )
 
     def reject(
-        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs
+        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
     ) -> BulkReport:
         return self._run(
             list(recovery_ids),

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from service import observability
 from service.observability import logger
@@ -142,9 +142,10 @@ class Reconciler:
                 report.settled[self._settle_safely(recovery.recovery_id)] += 1
         for result, count in report.settled.items():
             observability.count_by("ReconcilerSettlements", count, result=result)
+        settled: dict[str, Any] = {k.lower(): v for k, v in report.settled.items()}  # a log key each
         logger.info(
             "reconciled",
-            **{k.lower(): v for k, v in report.settled.items()},
+            **settled,
             messages_updated=report.messages_updated,
             complete=report.complete,
         )

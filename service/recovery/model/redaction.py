@@ -42,7 +42,7 @@ def without_tokens(value: T, known: tuple[str, ...] = ()) -> T:
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(without_tokens(item, known) for item in value)  # type: ignore[return-value]
+        return type(value)(without_tokens(item, known) for item in value)
     return value
 
 

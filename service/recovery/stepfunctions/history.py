@@ -11,6 +11,7 @@ A failure to read is UNKNOWN, never a guess.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,6 +27,7 @@ FATE_OF_EVENT = {
     "TaskTimedOut": TaskFate.TIMED_OUT,
 }
 PAGE_SIZE = 1000  # GetExecutionHistory's largest page
+Event = Mapping[str, Any]  # one history event, as GetExecutionHistory returns it
 
 
 class StepFunctionsHistory:
@@ -56,7 +58,7 @@ class StepFunctionsHistory:
             )
         return _fate(events, status)
 
-    def _events_since_pause(self, execution_arn: str, token: str) -> list[dict] | None:
+    def _events_since_pause(self, execution_arn: str, token: str) -> list[Event] | None:
         """The pause's ``TaskScheduled`` event and every event after it, oldest first; None when
         the pause is not within ``max_pages``."""
         kwargs: dict[str, Any] = {
@@ -65,7 +67,7 @@ class StepFunctionsHistory:
             "maxResults": PAGE_SIZE,
             "includeExecutionData": True,
         }
-        seen: dict[int, dict] = {}
+        seen: dict[int, Event] = {}
         for _ in range(self._max_pages):
             page = self._sfn.get_execution_history(**kwargs)
             for event in page.get("events", []):
@@ -79,28 +81,28 @@ class StepFunctionsHistory:
         return None
 
 
-def _schedules(event: dict, token: str) -> bool:
+def _schedules(event: Event, token: str) -> bool:
     if event.get("type") != "TaskScheduled":
         return False
     parameters = event.get("taskScheduledEventDetails", {}).get("parameters", "")
     return token in parameters or json.dumps(token)[1:-1] in parameters
 
 
-def _fate(events: list[dict], status: str) -> TaskTruth:
+def _fate(events: list[Event], status: str) -> TaskTruth:
     scheduled_id = events[0]["id"]
     by_id = {e["id"]: e for e in events}
     for event in events[1:]:
         fate = FATE_OF_EVENT.get(event["type"])
         if fate is None or not _leads_to(event, scheduled_id, by_id):
             continue
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details: Event = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         return TaskTruth(fate, status, error=details.get("error"), output=details.get("output"))
     if status == "RUNNING":
         return TaskTruth(TaskFate.WAITING, status)
     return TaskTruth(TaskFate.ENDED, status)
 
 
-def _leads_to(event: dict, scheduled_id: int, by_id: dict[int, dict]) -> bool:
+def _leads_to(event: Event, scheduled_id: int, by_id: dict[int, Event]) -> bool:
     current = event
     for _ in range(len(by_id)):
         previous = current.get("previousEventId", 0)

@@ -286,7 +286,8 @@ def _pending(item: dict[str, Any]) -> PendingLevel:
 
 
 def _text(item: dict[str, Any], name: str) -> str | None:
-    return item.get(name, {}).get("S")
+    text: str | None = item.get(name, {}).get("S")  # a string attribute, or none
+    return text
 
 
 def _number(item: dict[str, Any], name: str) -> int | None:

@@ -200,4 +200,5 @@ class GroupStore:
 
 
 def _text(item: dict[str, Any], name: str) -> str | None:
-    return item.get(name, {}).get("S")
+    text: str | None = item.get(name, {}).get("S")  # a string attribute, or none
+    return text

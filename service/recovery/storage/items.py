@@ -101,7 +101,8 @@ def key(item_id: str) -> dict[str, Any]:
 
 
 def item_id(item: dict[str, Any]) -> str:
-    return item[KEY]["S"]
+    key: str = item[KEY]["S"]
+    return key
 
 
 def instant(at: datetime) -> str:

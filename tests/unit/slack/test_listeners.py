@@ -227,3 +227,17 @@ def test_run_again_all_confirms_only_the_members_one_may_act_on_and_says_how_man
     view = client.views_open.call_args.kwargs["view"].to_dict()
     assert view["title"]["text"] == "Run again 1?"
     assert "1 more matches but it belongs to another team" in json.dumps(view["blocks"])
+
+
+def test_a_redrive_reaching_services_without_redrive_says_nothing_was_redriven() -> None:
+    # Given services built without a Slack client, so without Redrive
+    desk = a_desk()
+    respond = Mock()
+
+    # When a redrive of a failed execution reaches them
+    work.redrive(desk, ALICE, "fail-1", respond)
+
+    # Then the person is told that nothing was redriven, not shown a failure report
+    assert respond.call_count == 1
+    assert "nothing was redriven" in respond.call_args.kwargs["text"]
+    assert "reference" not in respond.call_args.kwargs["text"].lower()
