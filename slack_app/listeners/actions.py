@@ -2,7 +2,7 @@
 
 Only the action ids are imported at the top: the acknowledgement path of a click loads nothing
 but Bolt. Each lazy listener below is a named function that imports the module doing its work
-(``slack_app.listeners.work``, ``.ownership``, ``.healing`` or ``.dlq``) when it runs, after the
+(``slack_app.listeners.work``, ``.ownership`` or ``.dlq``) when it runs, after the
 acknowledgement, and calls one function of it: from the registration at the bottom, a click reads
 straight to its code.
 """
@@ -30,7 +30,6 @@ from slack_app.ids import (
     ROW_MENU,
     RUN_AGAIN,
     RUN_AGAIN_ALL,
-    STOP_HEALING,
     TAKE,
     TAKE_ALL,
     TAKE_OVER,
@@ -136,11 +135,6 @@ def register(app: App, desk: DeskFactory) -> None:
 
         ownership.take_all(desk(), client, _user(body), _value(body), respond)
 
-    def stop_healing_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import healing
-
-        healing.stop(desk(), client, _user(body), _value(body), respond)
-
     def next_page_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
 
@@ -177,7 +171,6 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(TAKE_OVER)(ack=acknowledge, lazy=[take_over_confirmed])
     app.action(RELEASE)(ack=acknowledge, lazy=[release_clicked])
     app.action(TAKE_ALL)(ack=acknowledge, lazy=[group_take_clicked])
-    app.action(STOP_HEALING)(ack=acknowledge, lazy=[stop_healing_clicked])
     app.action(RECONCILE_NOW)(ack=acknowledge, lazy=[reconcile_clicked])
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])

@@ -20,8 +20,7 @@ from service.composition import Services
 from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
 from service.recovery.ports.notifier import MessageRef, NotifierUnavailable
 from service.recovery.storage.recoveries import ListFilter
-from slack_app.listeners.replies import denied, reporting_failures, via_respond
-from slack_app.listeners.work import actable
+from slack_app.listeners.replies import actable, denied, reporting_failures, via_respond
 from slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
 from slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, took_all_text
 from slack_app.views.thread_replies import ownership_change_text

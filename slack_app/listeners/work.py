@@ -15,7 +15,6 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from service.composition import Services
-from service.recovery.access.team_access import Selection
 from service.recovery.lifecycle.bulk import open_matching
 from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
 from service.recovery.lifecycle.query import QueryError, RecoveryQuery, split_words
@@ -26,6 +25,7 @@ from service.recovery.storage.audit import RECOVERIES_LIST
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
 from slack_app.listeners.replies import (
     Say,
+    actable,
     denied,
     reporting_failures,
     run_bulk,
@@ -186,11 +186,6 @@ def open_group_bulk(
             trigger_id=body["trigger_id"],
             view=bulk_modal(kind, len(selection.allowed), description, metadata, selection.left_out),
         )
-
-
-def actable(desk: Services, user: str, where: ListFilter) -> Selection:
-    """The open recoveries ``where`` selects that ``user`` may act on, and how many were left out."""
-    return desk.access.actable(user, open_matching(desk.store, where))
 
 
 def bulk_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:

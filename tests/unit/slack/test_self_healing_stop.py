@@ -20,7 +20,7 @@ from service.recovery.healing.runs import HealingState
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.ports.notifier import ChannelRouting
 from slack_app.ids import STOP_HEALING
-from slack_app.listeners import actions, healing
+from slack_app.listeners import self_healing
 from tests.support.slack_safety import unsafe_spots
 from tests.unit.slack.builders import HEALING_ID, a_group_state, a_healing_run, a_recovery, buttons
 
@@ -80,7 +80,7 @@ def test_a_stop_by_the_groups_team_stops_the_run_shows_the_final_count_and_answe
     desk.runs.stop.return_value = True
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(desk, client, ALICE, HEALING_ID, respond)
 
     # Then the run is stopped by them
     desk.runs.stop.assert_called_once_with(HEALING_ID, ALICE, ANY)
@@ -107,7 +107,7 @@ def test_a_stop_by_someone_not_on_the_groups_team_is_denied_audited_on_the_run_a
     desk.runs.get.return_value = a_healing_run()
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(desk, client, ALICE, HEALING_ID, respond)
 
     # Then
     desk.runs.stop.assert_not_called()
@@ -131,7 +131,7 @@ def test_a_second_stop_is_told_who_stopped_it_first_and_changes_nothing() -> Non
     desk.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(desk, client, ALICE, HEALING_ID, respond)
 
     # Then
     assert told(respond) == [
@@ -150,7 +150,7 @@ def test_a_stop_of_a_run_that_ended_by_itself_says_how_it_ended() -> None:
     desk.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(desk, client, ALICE, HEALING_ID, respond)
 
     # Then
     (text,) = told(respond)
@@ -167,7 +167,7 @@ def test_an_unknown_or_forged_run_id_is_answered_and_nothing_is_stopped(value: s
     desk.runs.get.return_value = None
 
     # When
-    healing.stop(desk, client, ALICE, value, respond)
+    self_healing.stop(desk, client, ALICE, value, respond)
 
     # Then a value that is not a run's id is not even looked up
     assert desk.runs.get.called is looked_up
@@ -186,7 +186,7 @@ def test_with_no_recovery_of_the_group_left_only_an_admin_may_stop(user: str, al
     desk.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, user, HEALING_ID, respond)
+    self_healing.stop(desk, client, user, HEALING_ID, respond)
 
     # Then
     assert desk.runs.stop.called is allowed
@@ -201,7 +201,7 @@ def test_a_slack_failure_showing_the_stop_still_answers_the_person() -> None:
     desk.runs.stop.return_value = True
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(desk, client, ALICE, HEALING_ID, respond)
 
     # Then the thread is still told, and so is the person
     client.chat_postMessage.assert_called_once()
@@ -225,8 +225,8 @@ def test_a_stop_click_reaches_the_work_that_stops_the_run(monkeypatch: pytest.Mo
     # Given
     desk, app, respond, client = a_desk(), RecordingApp(), Mock(), a_client()
     stopped = Mock()
-    monkeypatch.setattr(healing, "stop", stopped)
-    actions.register(app, lambda: desk)  # type: ignore[arg-type]
+    monkeypatch.setattr(self_healing, "stop", stopped)
+    self_healing.register(app, lambda: desk)  # type: ignore[arg-type]
     click = {"user": {"id": ALICE}, "actions": [{"value": HEALING_ID}]}
 
     # When
