@@ -2,7 +2,7 @@
 
 Only the action ids are imported at the top: the acknowledgement path of a click loads nothing
 but Bolt. Each lazy listener below is a named function that imports the module doing its work
-(``slack_app.listeners.work``, ``.ownership`` or ``.dlq``) when it runs, after the
+(``slack_app.listeners.work`` or ``.ownership``) when it runs, after the
 acknowledgement, and calls one function of it: from the registration at the bottom, a click reads
 straight to its code.
 """
@@ -17,9 +17,6 @@ from slack_bolt import Ack, App
 from slack_app.ids import (
     BULK_CANCEL,
     BULK_CONFIRM,
-    DLQ_REDRIVE,
-    DLQ_REDRIVE_CANCEL,
-    DLQ_REDRIVE_CONFIRM,
     EDIT_AND_RUN_AGAIN,
     NEXT_PAGE,
     RECONCILE_NOW,
@@ -175,25 +172,3 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])
     app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])
-    _register_dead_letters(app, desk)
-
-
-def _register_dead_letters(app: App, desk: DeskFactory) -> None:
-    def redrive_dlq_clicked(body: dict, respond: Respond) -> None:
-        from slack_app.listeners import dlq
-
-        dlq.open_redrive(desk(), _user(body), _value(body), respond)
-
-    def redrive_dlq_confirmed(body: dict, respond: Respond) -> None:
-        from slack_app.listeners import dlq
-
-        dlq.redrive_confirmed(desk(), _user(body), _value(body), respond)
-
-    def redrive_dlq_cancelled(respond: Respond) -> None:
-        from slack_app.listeners import dlq
-
-        dlq.redrive_cancelled(respond)
-
-    app.action(DLQ_REDRIVE)(ack=acknowledge, lazy=[redrive_dlq_clicked])
-    app.action(DLQ_REDRIVE_CONFIRM)(ack=acknowledge, lazy=[redrive_dlq_confirmed])
-    app.action(DLQ_REDRIVE_CANCEL)(ack=acknowledge, lazy=[redrive_dlq_cancelled])

@@ -23,6 +23,7 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.audit import RECOVERIES_LIST
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
+from slack_app.listeners import dead_letters
 from slack_app.listeners.replies import (
     Say,
     actable,
@@ -283,9 +284,7 @@ def recoveries_command(desk: Services, user: str, text: str, respond: Respond) -
                 query = RecoveryQuery.from_words(rest).with_status(IN_FLIGHT)
                 list_page(desk, user, query.to_json(), "1", respond, replace=False)
             elif verb == "dlq":
-                from slack_app.listeners import dlq  # the queues' code, only for `/recoveries dlq`
-
-                dlq.show_dead_letters(desk, user, rest, respond, say)
+                dead_letters.show_dead_letters(desk, user, rest, respond, say)
             else:
                 say(f"Unknown command {code(verb[:40])}.\n{USAGE}")
         except QueryError as exc:
