@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, commands, dead_letters, home, self_healing, views
+from slack_app.listeners import actions, commands, dead_letters, home, ownership, self_healing, views
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -39,6 +39,7 @@ def build_app(
     commands.register(app, desk)
     views.register(app, desk)
     home.register(app, desk)
+    ownership.register(app, desk)
     self_healing.register(app, desk)
     dead_letters.register(app, desk)
     return app

@@ -28,8 +28,6 @@ from slack_app.ids import (
     RUN_AGAIN,
     RUN_AGAIN_ALL,
     TAKE,
-    TAKE_ALL,
-    TAKE_OVER,
 )
 
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
@@ -112,26 +110,6 @@ def register(app: App, desk: DeskFactory) -> None:
 
         work.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
 
-    def take_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import ownership
-
-        ownership.take(desk(), client, _user(body), _value(body), respond)
-
-    def take_over_confirmed(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import ownership
-
-        ownership.take_over(desk(), client, _user(body), _value(body), respond)
-
-    def release_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import ownership
-
-        ownership.release(desk(), client, _user(body), _value(body), respond)
-
-    def group_take_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import ownership
-
-        ownership.take_all(desk(), client, _user(body), _value(body), respond)
-
     def next_page_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
 
@@ -164,10 +142,6 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(ROW_MENU)(ack=acknowledge, lazy=[row_menu_chosen])
     app.action(RUN_AGAIN_ALL)(ack=acknowledge, lazy=[group_run_again_clicked])
     app.action(REJECT_ALL)(ack=acknowledge, lazy=[group_reject_clicked])
-    app.action(TAKE)(ack=acknowledge, lazy=[take_clicked])
-    app.action(TAKE_OVER)(ack=acknowledge, lazy=[take_over_confirmed])
-    app.action(RELEASE)(ack=acknowledge, lazy=[release_clicked])
-    app.action(TAKE_ALL)(ack=acknowledge, lazy=[group_take_clicked])
     app.action(RECONCILE_NOW)(ack=acknowledge, lazy=[reconcile_clicked])
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])

@@ -22,7 +22,7 @@ from service.recovery.model.contract import Routing
 from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
-from slack_app.listeners import actions, dead_letters, replies, self_healing, work
+from slack_app.listeners import actions, dead_letters, ownership, replies, self_healing, work
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
 
@@ -194,7 +194,7 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
     app = RecordingApp()
 
     # When
-    for surface in (actions, self_healing, dead_letters):
+    for surface in (actions, ownership, self_healing, dead_letters):
         surface.register(app, a_desk)  # type: ignore[arg-type]
 
     # Then
