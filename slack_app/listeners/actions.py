@@ -29,6 +29,9 @@ from slack_app.ids import (
     RUN_AGAIN_ALL,
     TAKE,
 )
+from slack_app.listeners import home, ownership, work
+from slack_app.listeners.replies import DirectMessageRespond
+from slack_app.views.listing import parse_row_menu_value
 
 if TYPE_CHECKING:  # only for the type checker: the desk's module loads the recovery core
     from slack_bolt import Respond
@@ -59,6 +62,26 @@ def _origin(body: dict) -> tuple[str | None, str | None]:
     return channel, message.get("ts")
 
 
+def row_menu_from_home(services: Services, client: WebClient, body: dict) -> None:
+    """A choice in a Home row's menu: the list's action, answered by direct message; after a Run
+    again the Home is published again, where it was (an edit or a reject goes on in its modal)."""
+    user = body["user"]["id"]
+    action_id, recovery_id = parse_row_menu_value(body["actions"][0]["selected_option"]["value"])
+    respond = DirectMessageRespond(client, user)
+    if action_id == RUN_AGAIN:
+        work.run_again(services, user, recovery_id, respond, from_list=True)
+        home.publish_home(services, client, user, (body.get("view") or {}).get("private_metadata"))
+    elif action_id == EDIT_AND_RUN_AGAIN:
+        work.open_edit(services, client, user, recovery_id, body, respond)
+    elif action_id == REJECT:
+        work.open_reject(services, client, user, recovery_id, body, respond)
+    elif action_id in (TAKE, RELEASE):
+        (ownership.take if action_id == TAKE else ownership.release)(
+            services, client, user, recovery_id, respond
+        )
+        home.publish_home(services, client, user, (body.get("view") or {}).get("private_metadata"))
+
+
 def register(app: App, desk: DeskFactory) -> None:
     def run_again_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work
@@ -80,9 +103,7 @@ def register(app: App, desk: DeskFactory) -> None:
         from slack_app.views.listing import parse_row_menu_value
 
         if (body.get("view") or {}).get("type") == "home":  # no response_url: the Home answers
-            from slack_app.listeners import home_tab
-
-            home_tab.row_menu_from_home(desk(), client, body)
+            row_menu_from_home(desk(), client, body)
             return
         action_id, recovery_id = parse_row_menu_value(body["actions"][0]["selected_option"]["value"])
         if action_id == RUN_AGAIN:

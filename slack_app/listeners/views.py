@@ -54,9 +54,9 @@ def register(app: App, desk: Callable[[], Services]) -> None:
     def home_again_if_opened_there(body: dict, client: WebClient, view: dict) -> None:
         """A modal opened from the Home tab has no channel to answer in: the Home is published again."""
         if json.loads(view["private_metadata"]).get("channel") is None:
-            from slack_app.listeners import home_tab
+            from slack_app.listeners import home
 
-            home_tab.publish_home(desk(), client, body["user"]["id"])
+            home.publish_home(desk(), client, body["user"]["id"])
 
     def bulk_submitted(body: dict, client: WebClient, view: dict) -> None:
         from slack_app.listeners import work

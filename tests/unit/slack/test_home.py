@@ -24,7 +24,8 @@ from service.recovery.model.recovery import Recovery
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import ListFilter
 from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
-from slack_app.listeners import home_tab
+from slack_app.listeners import actions
+from slack_app.listeners.home import publish_home
 from slack_app.views.home import (
     NO_BREAKER_TABLE,
     home_location,
@@ -335,7 +336,7 @@ def test_opening_the_home_publishes_the_persons_home() -> None:
     desk, client = a_desk_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
 
     # When
-    home_tab.publish_home(desk, client, ADMIN)
+    publish_home(desk, client, ADMIN)
 
     # Then
     client.views_publish.assert_called_once()
@@ -350,7 +351,7 @@ def test_a_stranger_opening_the_home_is_told_why_and_the_refusal_is_audited() ->
     desk, client = a_desk_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
 
     # When
-    home_tab.publish_home(desk, client, STRANGER)
+    publish_home(desk, client, STRANGER)
 
     # Then
     view = client.views_publish.call_args.kwargs["view"].to_dict()
@@ -374,7 +375,7 @@ def test_run_again_from_the_home_answers_by_direct_message_and_publishes_the_hom
     }
 
     # When
-    home_tab.row_menu_from_home(desk, client, body)
+    actions.row_menu_from_home(desk, client, body)
 
     # Then it ran again once, the outcome went by direct message, and the Home was published where it was
     desk.actions.run_again.assert_called_once_with(recovery.recovery_id, ADMIN)

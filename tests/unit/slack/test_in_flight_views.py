@@ -27,7 +27,8 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import HOME_FILTER, ROW_MENU
-from slack_app.listeners import home_tab, work
+from slack_app.listeners import work
+from slack_app.listeners.home import publish_home
 from slack_app.views.home import home_location, home_view, parse_home_location
 from slack_app.views.limits import HOME_MAX_BLOCKS, MAX_BLOCKS
 from slack_app.views.listing import list_blocks, show_blocks
@@ -165,7 +166,7 @@ def test_the_home_shows_those_in_flight_and_a_button_that_lists_only_them() -> N
     waiting, claimed = one_open_and_one_claimed(desk, timedelta(minutes=12))
 
     # When the admin opens the Home
-    home_tab.publish_home(desk, client, ADMIN)
+    publish_home(desk, client, ADMIN)
 
     # Then the summary counts them with a Show in flight button, and they have a section of their own
     home = client.views_publish.call_args.kwargs["view"].to_dict()
@@ -181,7 +182,7 @@ def test_the_home_shows_those_in_flight_and_a_button_that_lists_only_them() -> N
     assert show[0]["action_id"] == HOME_FILTER
 
     # When they click Show in flight
-    home_tab.publish_home(desk, client, ADMIN, show[0]["value"])
+    publish_home(desk, client, ADMIN, show[0]["value"])
 
     # Then the Home lists only those in flight, without any action
     filtered = client.views_publish.call_args.kwargs["view"].to_dict()
