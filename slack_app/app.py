@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, commands, dead_letters, home, ownership, self_healing, views
+from slack_app.listeners import actions, commands, dead_letters, home, modals, ownership, self_healing
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -37,7 +37,7 @@ def build_app(
     )
     actions.register(app, desk)
     commands.register(app, desk)
-    views.register(app, desk)
+    modals.register(app, desk)
     home.register(app, desk)
     ownership.register(app, desk)
     self_healing.register(app, desk)

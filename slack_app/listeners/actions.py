@@ -29,7 +29,7 @@ from slack_app.ids import (
     RUN_AGAIN_ALL,
     TAKE,
 )
-from slack_app.listeners import home, ownership, work
+from slack_app.listeners import home, modals, ownership, work
 from slack_app.listeners.replies import DirectMessageRespond
 from slack_app.views.listing import parse_row_menu_value
 
@@ -72,9 +72,9 @@ def row_menu_from_home(services: Services, client: WebClient, body: dict) -> Non
         work.run_again(services, user, recovery_id, respond, from_list=True)
         home.publish_home(services, client, user, (body.get("view") or {}).get("private_metadata"))
     elif action_id == EDIT_AND_RUN_AGAIN:
-        work.open_edit(services, client, user, recovery_id, body, respond)
+        modals.open_edit(services, client, user, recovery_id, body, respond)
     elif action_id == REJECT:
-        work.open_reject(services, client, user, recovery_id, body, respond)
+        modals.open_reject(services, client, user, recovery_id, body, respond)
     elif action_id in (TAKE, RELEASE):
         (ownership.take if action_id == TAKE else ownership.release)(
             services, client, user, recovery_id, respond
@@ -89,14 +89,12 @@ def register(app: App, desk: DeskFactory) -> None:
         work.run_again(desk(), _user(body), _value(body), respond, from_list=False)
 
     def edit_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import work
 
-        work.open_edit(desk(), client, _user(body), _value(body), body, respond)
+        modals.open_edit(desk(), client, _user(body), _value(body), body, respond)
 
     def reject_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import work
 
-        work.open_reject(desk(), client, _user(body), _value(body), body, respond)
+        modals.open_reject(desk(), client, _user(body), _value(body), body, respond)
 
     def row_menu_chosen(body: dict, respond: Respond, client: WebClient) -> None:
         from slack_app.listeners import work
@@ -109,9 +107,9 @@ def register(app: App, desk: DeskFactory) -> None:
         if action_id == RUN_AGAIN:
             work.run_again(desk(), _user(body), recovery_id, respond, from_list=True)
         elif action_id == EDIT_AND_RUN_AGAIN:
-            work.open_edit(desk(), client, _user(body), recovery_id, body, respond)
+            modals.open_edit(desk(), client, _user(body), recovery_id, body, respond)
         elif action_id == REJECT:
-            work.open_reject(desk(), client, _user(body), recovery_id, body, respond)
+            modals.open_reject(desk(), client, _user(body), recovery_id, body, respond)
         elif action_id == TAKE:
             from slack_app.listeners import ownership
 
@@ -122,14 +120,12 @@ def register(app: App, desk: DeskFactory) -> None:
             ownership.release(desk(), client, _user(body), recovery_id, respond)
 
     def group_run_again_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import work
 
-        work.open_group_bulk(desk(), client, _user(body), "run_again", _value(body), body, respond)
+        modals.open_group_bulk(desk(), client, _user(body), "run_again", _value(body), body, respond)
 
     def group_reject_clicked(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import work
 
-        work.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
+        modals.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
 
     def next_page_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import work

@@ -6,10 +6,8 @@ Each tells the person what happened, including failures; nothing here raises int
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
@@ -18,11 +16,9 @@ from service.composition import Services
 from service.recovery.lifecycle.bulk import open_matching
 from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
 from service.recovery.lifecycle.query import QueryError, RecoveryQuery, split_words
-from service.recovery.model.input_edit import InputProblem, input_diff, parse_edited_input
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import MessageRef
+from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.audit import RECOVERIES_LIST
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFound
+from service.recovery.storage.recoveries import RecoveryNotFound
 from slack_app.listeners import dead_letters
 from slack_app.listeners.replies import (
     Say,
@@ -31,27 +27,13 @@ from slack_app.listeners.replies import (
     reporting_failures,
     run_bulk,
     tell,
-    via_ephemeral,
     via_respond,
     view_denied,
 )
 from slack_app.notifier import SlackNotifier
 from slack_app.views.ephemeral import USAGE, bulk_retry_prompt_blocks, bulk_retry_prompt_text, left_out_note
-from slack_app.views.escaping import code, escape, one_line, who
+from slack_app.views.escaping import code, escape, one_line
 from slack_app.views.listing import PAGE_SIZE, list_blocks, show_blocks
-from slack_app.views.modals import (
-    INPUT_ACTION,
-    INPUT_BLOCK,
-    REASON_ACTION,
-    REASON_BLOCK,
-    ModalOrigin,
-    bulk_modal,
-    edit_modal,
-    editable,
-    edited_input,
-    reject_modal,
-    submitted_value,
-)
 from slack_app.views.thread_replies import bulk_thread_opening
 
 MAX_PAGE_NUMBER = 10_000
@@ -82,131 +64,7 @@ def redrive(desk: Services, user: str, failure_id: str, respond: Respond) -> Non
             say(f"⚠️ {name}: {escape(result.detail)}. Nothing was redriven.")
 
 
-def open_edit(
-    desk: Services, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
-) -> None:
-    say = via_respond(respond)
-    with reporting_failures(say, "Edit input"):
-        if denied(desk, user, recovery_id, "edit and run again", say):
-            return
-        recovery = _open_recovery(desk, recovery_id, say)
-        if recovery is None:
-            return
-        if not editable(recovery):
-            say(
-                f"The input of {code(recovery.execution_name)} is larger than a Slack text field holds "
-                "(3,000 characters). Edit it with "
-                f"{code(f'recovery-ops retry {recovery_id} --input edited.json')}."
-            )
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=edit_modal(recovery, _modal_origin(body)))
-
-
-def open_reject(
-    desk: Services, client: WebClient, user: str, recovery_id: str, body: dict, respond: Respond
-) -> None:
-    say = via_respond(respond)
-    with reporting_failures(say, "Reject"):
-        if denied(desk, user, recovery_id, "reject", say):
-            return
-        recovery = _open_recovery(desk, recovery_id, say)
-        if recovery is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(recovery, _modal_origin(body)))
-
-
-def edit_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
-    meta = json.loads(view["private_metadata"])
-    say = via_ephemeral(client, meta.get("channel"), user)
-    with reporting_failures(say, "Edit input & run again"):
-        if denied(desk, user, meta["recovery_id"], "edit and run again", say):
-            return
-        try:
-            submitted = validate_edit(desk, meta, submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or "")
-        except InputProblem:
-            return  # shown in the modal by the acknowledgement; nothing to send
-        original = desk.store.get(meta["recovery_id"])
-        edited = edited_input(original, submitted)  # fields shown [redacted] keep their stored value
-        diff = input_diff(original.input, edited)
-        tell(desk.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
-
-
-def validate_edit(desk: Services, meta: dict, text: str) -> Any:
-    schema = desk.schemas.for_state(meta.get("state_machine", ""), meta.get("failed_state", ""))
-    return parse_edited_input(text, schema)
-
-
-def reject_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
-    meta = json.loads(view["private_metadata"])
-    say = via_ephemeral(client, meta.get("channel"), user)
-    with reporting_failures(say, "Reject"):
-        if denied(desk, user, meta["recovery_id"], "reject", say):
-            return
-        reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
-        tell(desk.actions.reject(meta["recovery_id"], user, reason), say)
-
-
-def _open_recovery(desk: Services, recovery_id: str, say: Say) -> Recovery | None:
-    try:
-        recovery = desk.store.get(recovery_id)
-    except RecoveryNotFound:
-        say(f"⚠️ No recovery {code(recovery_id)} (closed and expired from the table?).")
-        return None
-    if recovery.status is not RecoveryStatus.OPEN:
-        by = recovery.last_actor
-        by_whom = f" ({who(by)})." if by else "."
-        say(f"👋 {code(recovery.execution_name)} is {recovery.status.lower()}{by_whom}")
-        return None
-    return recovery
-
-
-def _modal_origin(body: dict) -> ModalOrigin:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    return ModalOrigin(channel=channel, message_ts=(body.get("message") or {}).get("ts"))
-
-
 # ---------------------------------------------------------------------- bulk
-def open_group_bulk(
-    desk: Services, client: WebClient, user: str, kind: str, group_id: str, body: dict, respond: Respond
-) -> None:
-    say = via_respond(respond)
-    verb = "run again all" if kind == "run_again" else "reject all"
-    with reporting_failures(say, verb.capitalize()):
-        if denied(desk, user, group_id, verb, say):
-            return
-        group = desk.groups.get(group_id)
-        selection = actable(desk, user, ListFilter(group_id=group_id))
-        if group is None or not (selection.allowed or selection.left_out):
-            say("Nothing to do: every recovery of this group is already handled.")
-            return
-        if not selection.allowed:
-            say(f"Nothing for you to do here.{left_out_note(selection.left_out)}")
-            return
-        description = f"{group.state_machine_name} / {group.failed_state} / {group.error or 'unknown error'}"
-        metadata = {"group_id": group_id, "channel": group.channel, "ts": group.ts}
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=bulk_modal(kind, len(selection.allowed), description, metadata, selection.left_out),
-        )
-
-
-def bulk_submitted(desk: Services, client: WebClient, user: str, view: dict) -> None:
-    meta = json.loads(view["private_metadata"])
-    say = via_ephemeral(client, meta.get("channel"), user)
-    kind = meta["kind"]
-    with reporting_failures(say, "Bulk action"):
-        if denied(
-            desk, user, meta["group_id"], "run again all" if kind == "run_again" else "reject all", say
-        ):
-            return
-        group = desk.groups.get(meta["group_id"])
-        selection = actable(desk, user, ListFilter(group_id=meta["group_id"]))
-        ids = [r.recovery_id for r in selection.allowed]
-        description = f"{group.state_machine_name} / {group.failed_state}" if group else meta["group_id"]
-        reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
-        thread = MessageRef(meta["channel"], meta["ts"]) if meta.get("channel") and meta.get("ts") else None
-        run_bulk(desk, client, user, kind, ids, description, thread, say, reason, selection.left_out)
-
-
 def retry_prompt(desk: Services, user: str, words: list[str], say: Say, respond: Respond) -> None:
     query = RecoveryQuery.from_words(words).for_person(user)
     if query.in_flight:

@@ -22,7 +22,7 @@ from service.recovery.model.contract import Routing
 from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
-from slack_app.listeners import actions, dead_letters, ownership, replies, self_healing, work
+from slack_app.listeners import actions, dead_letters, modals, ownership, replies, self_healing, work
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
 
@@ -68,7 +68,7 @@ def test_reject_clicked_opens_the_reject_modal_for_the_message_it_came_from() ->
     desk.store.get.return_value = recovery
 
     # When
-    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(recovery.recovery_id), respond)
+    modals.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(recovery.recovery_id), respond)
 
     # Then
     client.views_open.assert_called_once()
@@ -88,7 +88,7 @@ def test_a_reject_of_a_recovery_already_handled_opens_no_modal_and_says_by_whom(
     desk.store.get.return_value = recovery
 
     # When
-    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(), respond)
+    modals.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(), respond)
 
     # Then
     client.views_open.assert_not_called()
@@ -106,7 +106,7 @@ def test_a_refused_reject_submission_is_answered_privately_in_the_channel_and_se
     view = {"private_metadata": metadata, "state": {"values": typed}}
 
     # When
-    work.reject_submitted(desk, client, ALICE, view)
+    modals.reject_submitted(desk, client, ALICE, view)
 
     # Then
     desk.actions.reject.assert_not_called()
@@ -222,7 +222,7 @@ def test_run_again_all_confirms_only_the_members_one_may_act_on_and_says_how_man
     client = Mock(spec=WebClient)
 
     # When
-    work.open_group_bulk(desk, client, ALICE, "run_again", "grp-1", a_click("grp-1"), Mock())
+    modals.open_group_bulk(desk, client, ALICE, "run_again", "grp-1", a_click("grp-1"), Mock())
 
     # Then the confirmation counts her one recovery and names the one left out
     view = client.views_open.call_args.kwargs["view"].to_dict()
