@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, commands, dead_letters, home, modals, ownership, self_healing
+from slack_app.listeners import actions, dead_letters, home, modals, ownership, self_healing, slash_command
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -36,7 +36,7 @@ def build_app(
         token_verification_enabled=False,
     )
     actions.register(app, desk)
-    commands.register(app, desk)
+    slash_command.register(app, desk)
     modals.register(app, desk)
     home.register(app, desk)
     ownership.register(app, desk)

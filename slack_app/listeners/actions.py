@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import Ack, App
 
 from slack_app.ids import (
-    BULK_CANCEL,
-    BULK_CONFIRM,
     EDIT_AND_RUN_AGAIN,
-    NEXT_PAGE,
     RECONCILE_NOW,
     REDRIVE,
     REJECT,
@@ -53,13 +50,6 @@ def _user(body: dict) -> str:
 def _value(body: dict) -> str:
     """The value of the button that was clicked."""
     return body["actions"][0]["value"]
-
-
-def _origin(body: dict) -> tuple[str | None, str | None]:
-    """The channel and message a click came from (an ephemeral list has no message ts)."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    message = body.get("message") or {}
-    return channel, message.get("ts")
 
 
 def row_menu_from_home(services: Services, client: WebClient, body: dict) -> None:
@@ -127,21 +117,6 @@ def register(app: App, desk: DeskFactory) -> None:
 
         modals.open_group_bulk(desk(), client, _user(body), "reject", _value(body), body, respond)
 
-    def next_page_clicked(body: dict, respond: Respond) -> None:
-        from slack_app.listeners import work
-
-        page, _, query = _value(body).partition("|")
-        work.list_page(desk(), _user(body), query, page, respond, replace=True)
-
-    def bulk_confirmed(body: dict, respond: Respond, client: WebClient) -> None:
-        from slack_app.listeners import work
-
-        channel, _ = _origin(body)
-        work.bulk_from_command(desk(), client, _user(body), _value(body), channel, respond)
-
-    def bulk_cancelled(respond: Respond) -> None:
-        respond(text="Cancelled: nothing was resumed.", replace_original=True)
-
     def reconcile_clicked(body: dict, respond: Respond) -> None:
         from slack_app.listeners import reconcile
 
@@ -160,6 +135,3 @@ def register(app: App, desk: DeskFactory) -> None:
     app.action(RUN_AGAIN_ALL)(ack=acknowledge, lazy=[group_run_again_clicked])
     app.action(REJECT_ALL)(ack=acknowledge, lazy=[group_reject_clicked])
     app.action(RECONCILE_NOW)(ack=acknowledge, lazy=[reconcile_clicked])
-    app.action(NEXT_PAGE)(ack=acknowledge, lazy=[next_page_clicked])
-    app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[bulk_confirmed])
-    app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])

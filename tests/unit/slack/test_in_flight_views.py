@@ -27,7 +27,7 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import HOME_FILTER, ROW_MENU
-from slack_app.listeners import work
+from slack_app.listeners import slash_command
 from slack_app.listeners.home import publish_home
 from slack_app.views.home import home_location, home_view, parse_home_location
 from slack_app.views.limits import HOME_MAX_BLOCKS, MAX_BLOCKS
@@ -90,7 +90,7 @@ def test_recoveries_shows_the_open_ones_and_those_in_flight_with_age_and_claimer
     waiting, claimed = one_open_and_one_claimed(desk, timedelta(minutes=25))
 
     # When an admin types /recoveries
-    work.recoveries_command(desk, ADMIN, "", respond)
+    slash_command.recoveries_command(desk, ADMIN, "", respond)
 
     # Then the open one keeps its row and menu, and the one in flight is counted and shown apart
     shown = answer(respond)
@@ -111,7 +111,7 @@ def test_the_in_flight_filter_lists_only_those_in_flight_without_actions(typed: 
     _, claimed = one_open_and_one_claimed(desk, timedelta(seconds=40))
 
     # When an admin asks for those in flight
-    work.recoveries_command(desk, ADMIN, typed, respond)
+    slash_command.recoveries_command(desk, ADMIN, typed, respond)
 
     # Then only the one in flight is listed, with its age, and nothing can be clicked on it
     shown = answer(respond)
@@ -127,7 +127,7 @@ def test_the_in_flight_filter_says_when_nothing_is_in_flight() -> None:
     opened_recovery(desk.store, 1)
 
     # When / Then
-    work.recoveries_command(desk, ADMIN, "in-flight", respond)
+    slash_command.recoveries_command(desk, ADMIN, "in-flight", respond)
     assert "Nothing is in flight" in texts(answer(respond)["blocks"])
 
 
@@ -137,10 +137,10 @@ def test_a_bulk_retry_of_those_in_flight_is_refused() -> None:
     one_open_and_one_claimed(desk, timedelta(minutes=1))
 
     # When an admin asks to run them all again
-    work.recoveries_command(desk, ADMIN, "retry status=in-flight", respond)
+    slash_command.recoveries_command(desk, ADMIN, "retry status=in-flight", respond)
 
     # Then they are told why not, and nothing is offered
-    assert respond.call_args.kwargs["text"] == work.IN_FLIGHT_NOT_RETRIED
+    assert respond.call_args.kwargs["text"] == slash_command.IN_FLIGHT_NOT_RETRIED
     desk.bulk.run_again.assert_not_called()
 
 
@@ -150,7 +150,7 @@ def test_recoveries_show_says_in_flight_since_when_and_by_whom() -> None:
     _, claimed = one_open_and_one_claimed(desk, timedelta(hours=2))
 
     # When it is shown in full
-    work.recoveries_command(desk, ADMIN, f"show {claimed.recovery_id}", respond)
+    slash_command.recoveries_command(desk, ADMIN, f"show {claimed.recovery_id}", respond)
 
     # Then its status line says it is in flight, for how long, since when and who claimed it
     status = answer(respond)["blocks"][1]["text"]["text"]

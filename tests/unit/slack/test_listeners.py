@@ -22,7 +22,16 @@ from service.recovery.model.contract import Routing
 from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
-from slack_app.listeners import actions, dead_letters, modals, ownership, replies, self_healing, work
+from slack_app.listeners import (
+    actions,
+    dead_letters,
+    modals,
+    ownership,
+    replies,
+    self_healing,
+    slash_command,
+    work,
+)
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
 
@@ -152,7 +161,9 @@ def test_a_typed_bulk_retry_reports_to_the_person_when_the_bot_cannot_post_in_th
     desk.bulk.run_again.return_value = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}))
 
     # When
-    work.bulk_from_command(desk, client, ALICE, '{"error": "VendorUnavailable"}', "C-RECOVERIES", respond)
+    slash_command.bulk_from_command(
+        desk, client, ALICE, '{"error": "VendorUnavailable"}', "C-RECOVERIES", respond
+    )
 
     # Then
     said = [c.kwargs["text"] for c in respond.call_args_list]
@@ -162,14 +173,21 @@ def test_a_typed_bulk_retry_reports_to_the_person_when_the_bot_cannot_post_in_th
 
 
 class RecordingApp:
-    """Stands in for Bolt's App: keeps what each action id was registered with."""
+    """Stands in for Bolt's App: keeps what each action id (and each command) was registered with."""
 
     def __init__(self) -> None:
         self.lazy: dict[str, list[Any]] = {}
+        self.commands: dict[str, list[Any]] = {}
 
     def action(self, action_id: str) -> Any:
         def register(ack: Any, lazy: list[Any]) -> None:
             self.lazy[action_id] = lazy
+
+        return register
+
+    def command(self, command: str) -> Any:
+        def register(ack: Any, lazy: list[Any]) -> None:
+            self.commands[command] = lazy
 
         return register
 
@@ -194,7 +212,7 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
     app = RecordingApp()
 
     # When
-    for surface in (actions, ownership, self_healing, dead_letters):
+    for surface in (actions, ownership, self_healing, dead_letters, slash_command):
         surface.register(app, a_desk)  # type: ignore[arg-type]
 
     # Then
