@@ -16,7 +16,15 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, dead_letters, home, modals, ownership, self_healing, slash_command
+from slack_app.listeners import (
+    dead_letters,
+    home,
+    modals,
+    ownership,
+    recovery_buttons,
+    self_healing,
+    slash_command,
+)
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -35,7 +43,7 @@ def build_app(
         # auth.test runs on the first request instead of at every cold start's import.
         token_verification_enabled=False,
     )
-    actions.register(app, desk)
+    recovery_buttons.register(app, desk)
     slash_command.register(app, desk)
     modals.register(app, desk)
     home.register(app, desk)

@@ -24,7 +24,7 @@ from service.recovery.model.recovery import Recovery
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import ListFilter
 from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
-from slack_app.listeners import actions
+from slack_app.listeners import recovery_buttons
 from slack_app.listeners.home import publish_home
 from slack_app.views.home import (
     NO_BREAKER_TABLE,
@@ -375,7 +375,7 @@ def test_run_again_from_the_home_answers_by_direct_message_and_publishes_the_hom
     }
 
     # When
-    actions.row_menu_from_home(desk, client, body)
+    recovery_buttons.row_menu_from_home(desk, client, body)
 
     # Then it ran again once, the outcome went by direct message, and the Home was published where it was
     desk.actions.run_again.assert_called_once_with(recovery.recovery_id, ADMIN)

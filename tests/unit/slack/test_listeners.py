@@ -23,14 +23,13 @@ from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
 from slack_app.listeners import (
-    actions,
     dead_letters,
     modals,
     ownership,
+    recovery_buttons,
     replies,
     self_healing,
     slash_command,
-    work,
 )
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
@@ -196,8 +195,8 @@ def test_a_run_again_click_reaches_the_work_that_runs_it_again(monkeypatch: pyte
     # Given
     desk, app, respond = a_desk(), RecordingApp(), Mock()
     ran = Mock()
-    monkeypatch.setattr(work, "run_again", ran)
-    actions.register(app, lambda: desk)  # type: ignore[arg-type]
+    monkeypatch.setattr(recovery_buttons, "run_again", ran)
+    recovery_buttons.register(app, lambda: desk)  # type: ignore[arg-type]
 
     # When
     [listener] = app.lazy[RUN_AGAIN]
@@ -212,7 +211,7 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
     app = RecordingApp()
 
     # When
-    for surface in (actions, ownership, self_healing, dead_letters, slash_command):
+    for surface in (recovery_buttons, ownership, self_healing, dead_letters, slash_command):
         surface.register(app, a_desk)  # type: ignore[arg-type]
 
     # Then

@@ -17,7 +17,7 @@ from service.recovery.model.recovery import RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import RECONCILE_NOW
-from slack_app.listeners.reconcile import reconcile_now
+from slack_app.listeners.recovery_buttons import reconcile_now
 from slack_app.views.listing import show_blocks
 from tests.support.fakes import FakeDynamoDB, FakeStepFunctions
 from tests.support.recoveries import claim, opened_recovery
