@@ -54,7 +54,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 when the Slack app is not configured."""
     from service.config import ConfigurationError, ServeSettings
-    from slack_app.serve import ServeError, app_for_this_machine, deployed_desk, run
+    from slack_app.serve import ServeError, app_for_this_machine, deployed_services, run
 
     try:
         settings = ServeSettings.from_environment()
@@ -64,7 +64,7 @@ def serve_command(args: argparse.Namespace) -> int:
             with local_desk(settings) as desk:
                 run(app_for_this_machine(desk, settings), args.port, settings)
         else:
-            run(app_for_this_machine(deployed_desk, settings), args.port, settings)
+            run(app_for_this_machine(deployed_services, settings), args.port, settings)
     except (ServeError, ConfigurationError) as exc:
         print(f"recovery-ops serve: {exc}", file=sys.stderr)
         return 2
