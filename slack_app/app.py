@@ -1,29 +1,38 @@
-"""The Bolt app: built once per process, listeners registered per kind.
+"""The Bolt app: built once per process, its listeners registered by surface (``slack_app.listeners``).
 
 ``build_app`` takes everything it needs (a WebClient, the signing secret, a factory of the
-support desk), so the Lambda function, ``recovery-ops serve`` (Flask or Socket Mode) and the
+services), so the Lambda function, ``recovery-ops serve`` (Flask or Socket Mode) and the
 tests build the same app. ``current_settings`` + ``app_from_config`` are the Lambda function's
-wiring: configuration from its environment, secrets from Secrets Manager, the desk on the
+wiring: configuration from its environment, secrets from Secrets Manager, the services on the
 deployment's table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import actions, commands, home, views
+from slack_app.listeners import (
+    dead_letters,
+    home,
+    modals,
+    ownership,
+    recovery_buttons,
+    self_healing,
+    slash_command,
+)
+from slack_app.listeners.registration import ServicesFactory
 
 
 def build_app(
     *,
     client: WebClient,
     signing_secret: str,
-    desk: Callable[[], Any],
+    services: ServicesFactory,
     process_before_response: bool,
 ) -> App:
     app = App(
@@ -33,10 +42,13 @@ def build_app(
         # auth.test runs on the first request instead of at every cold start's import.
         token_verification_enabled=False,
     )
-    actions.register(app, desk)
-    commands.register(app, desk)
-    views.register(app, desk)
-    home.register(app, desk)
+    recovery_buttons.register(app, services)
+    ownership.register(app, services)
+    modals.register(app, services)
+    slash_command.register(app, services)
+    home.register(app, services)
+    dead_letters.register(app, services)
+    self_healing.register(app, services)
     return app
 
 
@@ -67,13 +79,14 @@ def app_from_config(config: Any, secrets: SlackSecrets, process_before_response:
     return build_app(
         client=client,
         signing_secret=signing_secret,
-        desk=Lazy(lambda: desk_from_config(config, client)),
+        services=Lazy(partial(services_from_config, config, client)),
         process_before_response=process_before_response,
     )
 
 
-def desk_from_config(config: Any, client: WebClient) -> Any:
-    """The desk of the deployed app (and of ``serve``): ``config``'s deployment, this account's clients."""
+def services_from_config(config: Any, client: WebClient) -> Any:
+    """The services of the deployed app (and of ``serve``): ``config``'s deployment, this account's
+    clients."""
     from service import aws_clients
     from service.composition import build_services
 

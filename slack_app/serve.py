@@ -5,13 +5,14 @@ a WebSocket. Otherwise Flask on ``--port`` at ``/slack/events`` (expose it with 
 put its URL in the app's manifest). Listeners run after the acknowledgement in threads
 (``process_before_response=False``), the usual choice off Lambda.
 
-The desk acts on a deployed stack (``RECOVERIES_TABLE_NAME`` and your AWS credentials) or, with
+The app acts on a deployed stack (``RECOVERIES_TABLE_NAME`` and your AWS credentials) or, with
 ``--local``, on the embedded stack of ``make demo``: clicking in Slack resumes local executions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
@@ -29,8 +30,9 @@ class ServeError(RecoveryOpsError, RuntimeError):
     pass
 
 
-def app_for_this_machine(desk: Callable[[Any], Any], settings: ServeSettings) -> App:
-    """The Bolt app of ``serve``: listeners in threads after the ack, the desk built on first use."""
+def app_for_this_machine(services: Callable[[Any], Any], settings: ServeSettings) -> App:
+    """The Bolt app of ``serve``: listeners in threads after the ack, the services built on first use
+    (``services(client)``)."""
     token = settings.slack_bot_token
     if not token:
         raise ServeError("set SLACK_BOT_TOKEN (xoxb-…, the app's bot token: see slack_app/manifest.yaml)")
@@ -40,15 +42,15 @@ def app_for_this_machine(desk: Callable[[Any], Any], settings: ServeSettings) ->
     return build_app(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
-        desk=Lazy(lambda: desk(client)),
+        services=Lazy(partial(services, client)),
         process_before_response=False,
     )
 
 
-def deployed_desk(client: Any) -> Any:
-    """The desk on a deployed stack, configured like the Lambda function (from the environment)."""
+def deployed_services(client: Any) -> Any:
+    """The services on a deployed stack, configured like the Lambda function (from the environment)."""
     from service.config import ConfigurationError, DeskConfig, load_config
-    from slack_app.app import desk_from_config
+    from slack_app.app import services_from_config
 
     try:
         config = load_config(DeskConfig)
@@ -56,7 +58,7 @@ def deployed_desk(client: Any) -> Any:
         raise ServeError(
             f"{exc}. Set RECOVERIES_TABLE_NAME (stack output RecoveriesTableName) or use --local"
         ) from exc
-    return desk_from_config(config, client)
+    return services_from_config(config, client)
 
 
 def run(app: App, port: int, settings: ServeSettings, say: Callable[[str], None] = print) -> None:

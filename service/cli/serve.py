@@ -52,7 +52,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 when the Slack app is not configured."""
     from service.config import ConfigurationError, ServeSettings
-    from slack_app.serve import ServeError, app_for_this_machine, deployed_desk, run
+    from slack_app.serve import ServeError, app_for_this_machine, deployed_services, run
 
     try:
         settings = ServeSettings.from_environment()
@@ -62,7 +62,7 @@ def serve_command(args: argparse.Namespace) -> int:
             with local_services(settings) as services:
                 run(app_for_this_machine(services, settings), args.port, settings)
         else:
-            run(app_for_this_machine(deployed_desk, settings), args.port, settings)
+            run(app_for_this_machine(deployed_services, settings), args.port, settings)
     except (ServeError, ConfigurationError) as exc:
         print(f"recovery-ops serve: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The lazy halves of Take it, Take over, Release and Take all (after the acknowledgement).
+"""Ownership buttons: Take it, Take over, Release (one recovery) and Take all (a group message).
 
 Ownership is for the people who may act on the recovery (its rule's team, or an admin); anyone
 else is denied and audited as for any action. A second person's Take it is told who owns it and
@@ -13,34 +13,42 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from slack_bolt import Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from service.composition import Services
 from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
 from service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
 from service.recovery.storage.recoveries import ListFilter
-from slack_app.listeners.replies import denied, reporting_failures, via_respond
-from slack_app.listeners.work import actable
+from slack_app import ids  # the buttons' action ids (``TAKE`` and its kin here are the audit's words)
+from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from slack_app.listeners.replies import (
+    actable,
+    clicked_value,
+    clicker,
+    denied,
+    reporting_failures,
+    via_respond,
+)
 from slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
 from slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, took_all_text
 from slack_app.views.thread_replies import ownership_change_text
 
 
-def take(desk: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+def take(services: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Take it"):
-        if denied(desk, user, recovery_id, TAKE, say):
+        if denied(services, user, recovery_id, TAKE, say):
             return
-        result = desk.owners.take(recovery_id, user)
+        result = services.owners.take(recovery_id, user)
         if result.outcome is Ownership.OWNED_BY_OTHER:
             _offer_take_over(respond, result, replace=False)
             return
-        _show(desk, client, result, user, TAKE)
+        _show(services, client, result, user, TAKE)
         say(ownership_text(result))
 
 
-def take_over(desk: Services, client: WebClient, user: str, value: str, respond: Respond) -> None:
+def take_over(services: Services, client: WebClient, user: str, value: str, respond: Respond) -> None:
     """The confirmed Take over: ``value`` names the recovery and the owner the person was shown."""
     say = via_respond(respond)
     with reporting_failures(say, "Take over"):
@@ -50,37 +58,37 @@ def take_over(desk: Services, client: WebClient, user: str, value: str, respond:
         except (ValueError, KeyError, TypeError):
             say("This Take over button cannot be read: click Take it on the recovery again.")
             return
-        if denied(desk, user, recovery_id, TAKE_OVER, say):
+        if denied(services, user, recovery_id, TAKE_OVER, say):
             return
-        result = desk.owners.take_over(recovery_id, user, shown_owner)
+        result = services.owners.take_over(recovery_id, user, shown_owner)
         if result.outcome is Ownership.OWNED_BY_OTHER:  # it changed hands since: show the new owner
             _offer_take_over(respond, result, replace=True)
             return
-        _show(desk, client, result, user, TAKE_OVER)
+        _show(services, client, result, user, TAKE_OVER)
         respond(text=ownership_text(result), response_type="ephemeral", replace_original=True)
 
 
-def release(desk: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
+def release(services: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:
     say = via_respond(respond)
     with reporting_failures(say, "Release"):
-        if denied(desk, user, recovery_id, RELEASE, say):
+        if denied(services, user, recovery_id, RELEASE, say):
             return
-        result = desk.owners.release(recovery_id, user, is_admin=desk.access.is_admin(user).allowed)
-        _show(desk, client, result, user, RELEASE)
+        result = services.owners.release(recovery_id, user, is_admin=services.access.is_admin(user).allowed)
+        _show(services, client, result, user, RELEASE)
         say(ownership_text(result))
 
 
-def take_all(desk: Services, client: WebClient, user: str, group_id: str, respond: Respond) -> None:
+def take_all(services: Services, client: WebClient, user: str, group_id: str, respond: Respond) -> None:
     """Take every open recovery of a group message that the person may act on and nobody owns."""
     say = via_respond(respond)
     with reporting_failures(say, "Take all"):
-        if denied(desk, user, group_id, "take all", say):
+        if denied(services, user, group_id, "take all", say):
             return
-        selection = actable(desk, user, ListFilter(group_id=group_id))
-        results = [desk.owners.take(r.recovery_id, user) for r in selection.allowed if r.owner != user]
+        selection = actable(services, user, ListFilter(group_id=group_id))
+        results = [services.owners.take(r.recovery_id, user) for r in selection.allowed if r.owner != user]
         taken = sum(1 for r in results if r.outcome is Ownership.TAKEN)
         others = sum(1 for r in results if r.outcome is Ownership.OWNED_BY_OTHER)
-        group = desk.groups.get(group_id)
+        group = services.groups.get(group_id)
         if taken and group is not None and group.channel and group.ts:
             SlackNotifier(client).post_progress(
                 MessageRef(group.channel, group.ts), ownership_change_text(user, TAKE, taken)
@@ -98,11 +106,35 @@ def _offer_take_over(respond: Respond, result: OwnershipResult, replace: bool) -
     )
 
 
-def _show(desk: Services, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:
+def _show(services: Services, client: WebClient, result: OwnershipResult, user: str, action: str) -> None:
     if not result.changed or result.recovery is None:
         return
-    display = SlackOutcomeDisplay(client, grouped=desk.groups.shares_message)
+    display = SlackOutcomeDisplay(client, grouped=services.groups.shares_message)
     try:
         display.show_open(result.recovery, ownership_change_text(user, action, 1, result.previous))
     except NotifierUnavailableError:  # the owner is stored; the reconciler brings the message up to date
-        desk.store.mark_display_stale(result.recovery.recovery_id, datetime.now(UTC))
+        services.store.mark_display_stale(result.recovery.recovery_id, datetime.now(UTC))
+
+
+# ---------------------------------------------------------------------- registration
+def take_clicked(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
+    take(services(), client, clicker(body), clicked_value(body), respond)
+
+
+def take_over_confirmed(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
+    take_over(services(), client, clicker(body), clicked_value(body), respond)
+
+
+def release_clicked(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
+    release(services(), client, clicker(body), clicked_value(body), respond)
+
+
+def group_take_clicked(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
+    take_all(services(), client, clicker(body), clicked_value(body), respond)
+
+
+def register(app: App, services: ServicesFactory) -> None:
+    app.action(ids.TAKE)(ack=acknowledge, lazy=[with_services(take_clicked, services)])
+    app.action(ids.TAKE_OVER)(ack=acknowledge, lazy=[with_services(take_over_confirmed, services)])
+    app.action(ids.RELEASE)(ack=acknowledge, lazy=[with_services(release_clicked, services)])
+    app.action(ids.TAKE_ALL)(ack=acknowledge, lazy=[with_services(group_take_clicked, services)])

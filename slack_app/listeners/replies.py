@@ -1,5 +1,5 @@
-"""What the listeners share once past the acknowledgement: who may act, what to tell the clicker,
-how a bulk action reports in its thread. Imported by the lazy halves only.
+"""What the listeners share once past the acknowledgement: who clicked, who may act, what to tell
+the clicker, how a bulk action reports in its thread.
 
 What is said comes from ``slack_app.views``; it is sent through the response_url of the request
 (``via_respond``) or by the notifier (``SlackNotifier``), the one caller of ``chat.*``: ephemeral in
@@ -19,8 +19,9 @@ from slack_sdk import WebClient
 from service.composition import Services
 from service.observability import count_by, logger
 from service.recovery.access.authorization import AccessDecision, describe_failure
+from service.recovery.access.team_access import Selection
 from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
-from service.recovery.lifecycle.bulk import BulkReport
+from service.recovery.lifecycle.bulk import BulkReport, open_matching
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.ports.notifier import MessageRef
 from service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
@@ -36,6 +37,16 @@ from slack_app.views.thread_replies import (
 )
 
 Say = Callable[[str], object]  # what it returns is not used
+
+
+def clicker(body: dict) -> str:
+    """Who clicked a button or chose in a menu."""
+    return body["user"]["id"]
+
+
+def clicked_value(body: dict) -> str:
+    """The value of the button that was clicked."""
+    return body["actions"][0]["value"]
 
 
 def via_respond(respond: Respond) -> Say:
@@ -74,29 +85,34 @@ def reporting_failures(say: Say, what: str) -> Iterator[None]:
         say(failure_report_text(what, describe_failure(exc), reference))
 
 
-def decide(desk: Services, user: str, target: str | None) -> AccessDecision:
+def decide(services: Services, user: str, target: str | None) -> AccessDecision:
     """May ``user`` act on ``target``: a recovery (its rule's team, or an admin); a group or a
     selection (None: anyone who may act on some recoveries, the action then takes only theirs);
     anything else, a failed execution's Redrive (the admins)."""
     if target is None or target.startswith(GROUP_PREFIX):
-        return desk.access.may_act_on_some(user)
+        return services.access.may_act_on_some(user)
     if target.startswith(RECOVERY_PREFIX):
         try:
-            return desk.access.may_act(user, desk.store.get(target))
+            return services.access.may_act(user, services.store.get(target))
         except RecoveryNotFoundError:
             pass  # the action says it is gone; only an admin is told so
-    return desk.policy.check(user)
+    return services.policy.check(user)
 
 
-def denied(desk: Services, user: str, target: str | None, action: str, say: Say) -> bool:
+def denied(services: Services, user: str, target: str | None, action: str, say: Say) -> bool:
     """True (and the person told, the attempt audited) when ``user`` may not act on ``target``."""
-    decision = decide(desk, user, target)
+    decision = decide(services, user, target)
     if decision.allowed:
         return False
     if target:
-        desk.actions.record_denied(target, user, action, decision.why)
+        services.actions.record_denied(target, user, action, decision.why)
     refuse(user, action, decision.why, say, target)
     return True
+
+
+def actable(services: Services, user: str, where: ListFilter) -> Selection:
+    """The open recoveries ``where`` selects that ``user`` may act on, and how many were left out."""
+    return services.access.actable(user, open_matching(services.store, where))
 
 
 def refuse(user: str, action: str, why: str, say: Say, target: str | None = None) -> None:
@@ -107,7 +123,7 @@ def refuse(user: str, action: str, why: str, say: Say, target: str | None = None
 
 
 def view_denied(
-    desk: Services,
+    services: Services,
     user: str,
     what: str,
     say: Say,
@@ -120,11 +136,11 @@ def view_denied(
     (``some``: the list, which then shows only theirs), else what only the deployment's admins and
     viewers see (the dead letters, an unknown recovery)."""
     if recovery is not None:
-        decision = desk.access.may_see(user, recovery)
+        decision = services.access.may_see(user, recovery)
     elif some:
-        decision = desk.access.may_see_some(user)
+        decision = services.access.may_see_some(user)
     else:
-        decision = desk.policy.check_view(user)
+        decision = services.policy.check_view(user)
     if decision.allowed:
         return False
     record(decision.why)
@@ -142,7 +158,7 @@ def tell(result: ActionResult, say: Say, always: bool = False) -> None:
 
 
 def run_bulk(
-    desk: Services,
+    services: Services,
     client: WebClient,
     user: str,
     kind: str,
@@ -168,15 +184,17 @@ def run_bulk(
         post(bulk_progress_text(report))
 
     if kind == "run_again":
-        report = desk.bulk.run_again(ids, user, on_progress=progress, seconds_left=seconds_left.get())
+        report = services.bulk.run_again(ids, user, on_progress=progress, seconds_left=seconds_left.get())
     else:
-        report = desk.bulk.reject(ids, user, reason, on_progress=progress, seconds_left=seconds_left.get())
+        report = services.bulk.reject(
+            ids, user, reason, on_progress=progress, seconds_left=seconds_left.get()
+        )
     post(bulk_finished_text(kind, report))
-    refresh_messages(desk, notifier, report, bulk_summary(user, kind, report))
+    refresh_messages(services, notifier, report, bulk_summary(user, kind, report))
     return report
 
 
-def refresh_messages(desk: Services, notifier: SlackNotifier, report: BulkReport, summary: str) -> None:
+def refresh_messages(services: Services, notifier: SlackNotifier, report: BulkReport, summary: str) -> None:
     """After a bulk action: each group message that has nothing open left loses its buttons; a
     recovery with its own message shows its outcome."""
     groups: set[str] = set()
@@ -191,17 +209,17 @@ def refresh_messages(desk: Services, notifier: SlackNotifier, report: BulkReport
             continue
         group_id = recovery.group_id or ""
         if group_id not in shared:
-            shared[group_id] = desk.groups.shares_message(recovery)
+            shared[group_id] = services.groups.shares_message(recovery)
         if shared[group_id]:
             groups.add(group_id)
             # its group message and thread (the bulk summary) show it: not one reply per recovery
-            desk.store.clear_display_stale(recovery.recovery_id, recovery.status)
+            services.store.clear_display_stale(recovery.recovery_id, recovery.status)
         else:
-            desk.actions.show(recovery)
+            services.actions.show(recovery)
     for group_id in groups:
-        group = desk.groups.get(group_id)
+        group = services.groups.get(group_id)
         if group is None or not group.channel or not group.ts:
             continue
-        if desk.store.list_by_status(RecoveryStatus.OPEN, ListFilter(group_id=group_id), limit=1):
+        if services.store.list_by_status(RecoveryStatus.OPEN, ListFilter(group_id=group_id), limit=1):
             continue  # something is still open: the buttons stay
         notifier.close_group(group, summary)

@@ -14,7 +14,7 @@ from service.local.programs.order_api_client import LocalOrderApi
 from service.local.standin.server import SlackStandIn, block_kit_problem
 from service.recovery.model.contract import RecoveryRequest
 from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.app import build_app, desk_from_config
+from slack_app.app import build_app, services_from_config
 from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
 from slack_app.views.listing import PAGE_SIZE, row_menu_value
 from slack_app.web import web_client
@@ -193,7 +193,7 @@ def test_the_flask_adapter_serves_the_same_app(
     app = build_app(
         client=client,
         signing_secret=SIGNING_SECRET,
-        desk=Lazy(lambda: desk_from_config(load_config(SlackAppConfig), client)),
+        services=Lazy(lambda: services_from_config(load_config(SlackAppConfig), client)),
         process_before_response=False,
     )
     adapter = FlaskRequestHandler(app)

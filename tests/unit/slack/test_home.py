@@ -24,7 +24,8 @@ from service.recovery.model.recovery import Recovery
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import ListFilter
 from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
-from slack_app.listeners import home_tab
+from slack_app.listeners import recovery_buttons
+from slack_app.listeners.home import publish_home
 from slack_app.views.home import (
     NO_BREAKER_TABLE,
     home_location,
@@ -314,8 +315,8 @@ def test_hostile_state_machine_error_and_dependency_names_are_shown_escaped() ->
 
 
 # ---------------------------------------------------------------------- the listeners
-def a_desk_for_home(recoveries: list[Recovery]) -> Services:
-    desk = Services(
+def services_for_home(recoveries: list[Recovery]) -> Services:
+    services = Services(
         store=InMemoryStore(recoveries),  # type: ignore[arg-type]
         groups=Mock(),
         actions=Mock(),
@@ -327,35 +328,35 @@ def a_desk_for_home(recoveries: list[Recovery]) -> Services:
         owners=Mock(),
         runs=Mock(),
     )
-    return desk
+    return services
 
 
 def test_opening_the_home_publishes_the_persons_home() -> None:
     # Given
-    desk, client = a_desk_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
+    services, client = services_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
 
     # When
-    home_tab.publish_home(desk, client, ADMIN)
+    publish_home(services, client, ADMIN)
 
     # Then
     client.views_publish.assert_called_once()
     kwargs = client.views_publish.call_args.kwargs
     assert kwargs["user_id"] == ADMIN
     assert row_menus(kwargs["view"].to_dict()) == ["rec-00000000000000000000000000000001"]
-    desk.audit.record.assert_not_called()
+    services.audit.record.assert_not_called()
 
 
 def test_a_stranger_opening_the_home_is_told_why_and_the_refusal_is_audited() -> None:
     # Given
-    desk, client = a_desk_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
+    services, client = services_for_home([an_open_recovery(1)]), Mock(spec=WebClient)
 
     # When
-    home_tab.publish_home(desk, client, STRANGER)
+    publish_home(services, client, STRANGER)
 
     # Then
     view = client.views_publish.call_args.kwargs["view"].to_dict()
     assert "no access" in texts(view["blocks"]) and "order-1" not in json.dumps(view)
-    (item, entry), _ = desk.audit.record.call_args
+    (item, entry), _ = services.audit.record.call_args
     assert item == "access#recoveries"
     assert (entry.actor, entry.action, entry.result) == (STRANGER, "view home", "DENIED")
 
@@ -363,9 +364,9 @@ def test_a_stranger_opening_the_home_is_told_why_and_the_refusal_is_audited() ->
 def test_run_again_from_the_home_answers_by_direct_message_and_publishes_the_home_again() -> None:
     # Given a Home on the payments filter and a recovery the admin may act on
     recovery = an_open_recovery(1)
-    desk, client = a_desk_for_home([recovery]), Mock(spec=WebClient)
-    desk.store.get = Mock(return_value=recovery)  # type: ignore[method-assign]
-    desk.actions.run_again.return_value = Mock(outcome="RESUMED")
+    services, client = services_for_home([recovery]), Mock(spec=WebClient)
+    services.store.get = Mock(return_value=recovery)  # type: ignore[method-assign]
+    services.actions.run_again.return_value = Mock(outcome="RESUMED")
     where = home_location(RecoveryQuery(state_machine="orders"), 1)
     body = {
         "user": {"id": ADMIN},
@@ -374,10 +375,10 @@ def test_run_again_from_the_home_answers_by_direct_message_and_publishes_the_hom
     }
 
     # When
-    home_tab.row_menu_from_home(desk, client, body)
+    recovery_buttons.row_menu_from_home(services, client, body)
 
     # Then it ran again once, the outcome went by direct message, and the Home was published where it was
-    desk.actions.run_again.assert_called_once_with(recovery.recovery_id, ADMIN)
+    services.actions.run_again.assert_called_once_with(recovery.recovery_id, ADMIN)
     client.views_publish.assert_called_once()
     view = client.views_publish.call_args.kwargs["view"].to_dict()
     assert parse_home_location(view["private_metadata"]) == (RecoveryQuery(state_machine="orders"), 1)

@@ -27,7 +27,8 @@ from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import HOME_FILTER, ROW_MENU
-from slack_app.listeners import home_tab, work
+from slack_app.listeners import slash_command
+from slack_app.listeners.home import publish_home
 from slack_app.views.home import home_location, home_view, parse_home_location
 from slack_app.views.limits import HOME_MAX_BLOCKS, MAX_BLOCKS
 from slack_app.views.listing import list_blocks, show_blocks
@@ -42,8 +43,8 @@ ALICE = "U0ALICE"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-# ---------------------------------------------------------------------- a desk over the fake table
-def a_desk() -> Services:
+# ---------------------------------------------------------------------- services over the fake table
+def some_services() -> Services:
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
     return Services(
         store=RecoveryStore("recoveries", FakeDynamoDB()),
@@ -59,11 +60,11 @@ def a_desk() -> Services:
     )
 
 
-def one_open_and_one_claimed(desk: Services, claimed_ago: timedelta) -> tuple[Recovery, Recovery]:
+def one_open_and_one_claimed(services: Services, claimed_ago: timedelta) -> tuple[Recovery, Recovery]:
     """An open recovery, and one Alice claimed ``claimed_ago`` whose outcome was never stored."""
-    waiting = opened_recovery(desk.store, 1)
+    waiting = opened_recovery(services.store, 1)
     claimed = claim(
-        desk.store, opened_recovery(desk.store, 2).recovery_id, ALICE, datetime.now(UTC) - claimed_ago
+        services.store, opened_recovery(services.store, 2).recovery_id, ALICE, datetime.now(UTC) - claimed_ago
     )
     return waiting, claimed
 
@@ -85,11 +86,11 @@ def rows_with_menu(blocks: list[dict]) -> list[str]:
 # ---------------------------------------------------------------------- /recoveries
 def test_recoveries_shows_the_open_ones_and_those_in_flight_with_age_and_claimer() -> None:
     # Given an open recovery and one Alice claimed 25 minutes ago
-    desk, respond = a_desk(), Mock()
-    waiting, claimed = one_open_and_one_claimed(desk, timedelta(minutes=25))
+    services, respond = some_services(), Mock()
+    waiting, claimed = one_open_and_one_claimed(services, timedelta(minutes=25))
 
     # When an admin types /recoveries
-    work.recoveries_command(desk, ADMIN, "", respond)
+    slash_command.recoveries_command(services, ADMIN, "", respond)
 
     # Then the open one keeps its row and menu, and the one in flight is counted and shown apart
     shown = answer(respond)
@@ -106,11 +107,11 @@ def test_recoveries_shows_the_open_ones_and_those_in_flight_with_age_and_claimer
 @pytest.mark.parametrize("typed", ["in-flight", "status=in-flight", "list status=in-flight"])
 def test_the_in_flight_filter_lists_only_those_in_flight_without_actions(typed: str) -> None:
     # Given an open recovery and one in flight for 40 seconds
-    desk, respond = a_desk(), Mock()
-    _, claimed = one_open_and_one_claimed(desk, timedelta(seconds=40))
+    services, respond = some_services(), Mock()
+    _, claimed = one_open_and_one_claimed(services, timedelta(seconds=40))
 
     # When an admin asks for those in flight
-    work.recoveries_command(desk, ADMIN, typed, respond)
+    slash_command.recoveries_command(services, ADMIN, typed, respond)
 
     # Then only the one in flight is listed, with its age, and nothing can be clicked on it
     shown = answer(respond)
@@ -122,34 +123,34 @@ def test_the_in_flight_filter_lists_only_those_in_flight_without_actions(typed: 
 
 def test_the_in_flight_filter_says_when_nothing_is_in_flight() -> None:
     # Given only an open recovery
-    desk, respond = a_desk(), Mock()
-    opened_recovery(desk.store, 1)
+    services, respond = some_services(), Mock()
+    opened_recovery(services.store, 1)
 
     # When / Then
-    work.recoveries_command(desk, ADMIN, "in-flight", respond)
+    slash_command.recoveries_command(services, ADMIN, "in-flight", respond)
     assert "Nothing is in flight" in texts(answer(respond)["blocks"])
 
 
 def test_a_bulk_retry_of_those_in_flight_is_refused() -> None:
     # Given one in flight
-    desk, respond = a_desk(), Mock()
-    one_open_and_one_claimed(desk, timedelta(minutes=1))
+    services, respond = some_services(), Mock()
+    one_open_and_one_claimed(services, timedelta(minutes=1))
 
     # When an admin asks to run them all again
-    work.recoveries_command(desk, ADMIN, "retry status=in-flight", respond)
+    slash_command.recoveries_command(services, ADMIN, "retry status=in-flight", respond)
 
     # Then they are told why not, and nothing is offered
-    assert respond.call_args.kwargs["text"] == work.IN_FLIGHT_NOT_RETRIED
-    desk.bulk.run_again.assert_not_called()
+    assert respond.call_args.kwargs["text"] == slash_command.IN_FLIGHT_NOT_RETRIED
+    services.bulk.run_again.assert_not_called()
 
 
 def test_recoveries_show_says_in_flight_since_when_and_by_whom() -> None:
     # Given one Alice claimed 2 hours ago
-    desk, respond = a_desk(), Mock()
-    _, claimed = one_open_and_one_claimed(desk, timedelta(hours=2))
+    services, respond = some_services(), Mock()
+    _, claimed = one_open_and_one_claimed(services, timedelta(hours=2))
 
     # When it is shown in full
-    work.recoveries_command(desk, ADMIN, f"show {claimed.recovery_id}", respond)
+    slash_command.recoveries_command(services, ADMIN, f"show {claimed.recovery_id}", respond)
 
     # Then its status line says it is in flight, for how long, since when and who claimed it
     status = answer(respond)["blocks"][1]["text"]["text"]
@@ -161,11 +162,11 @@ def test_recoveries_show_says_in_flight_since_when_and_by_whom() -> None:
 # ---------------------------------------------------------------------- the Home tab
 def test_the_home_shows_those_in_flight_and_a_button_that_lists_only_them() -> None:
     # Given an open recovery and one in flight for 12 minutes
-    desk, client = a_desk(), Mock(spec=WebClient)
-    waiting, claimed = one_open_and_one_claimed(desk, timedelta(minutes=12))
+    services, client = some_services(), Mock(spec=WebClient)
+    waiting, claimed = one_open_and_one_claimed(services, timedelta(minutes=12))
 
     # When the admin opens the Home
-    home_tab.publish_home(desk, client, ADMIN)
+    publish_home(services, client, ADMIN)
 
     # Then the summary counts them with a Show in flight button, and they have a section of their own
     home = client.views_publish.call_args.kwargs["view"].to_dict()
@@ -181,7 +182,7 @@ def test_the_home_shows_those_in_flight_and_a_button_that_lists_only_them() -> N
     assert show[0]["action_id"] == HOME_FILTER
 
     # When they click Show in flight
-    home_tab.publish_home(desk, client, ADMIN, show[0]["value"])
+    publish_home(services, client, ADMIN, show[0]["value"])
 
     # Then the Home lists only those in flight, without any action
     filtered = client.views_publish.call_args.kwargs["view"].to_dict()

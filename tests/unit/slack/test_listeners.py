@@ -1,4 +1,4 @@
-"""Listeners as plain functions: called with a ``Mock(spec=WebClient)`` and a desk of mocks, no
+"""Listeners as plain functions: called with a ``Mock(spec=WebClient)`` and services of mocks, no
 stack and no server; the assertions are on the Slack calls they make."""
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from service.recovery.model.contract import Routing
 from service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting, MessageRef
 from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
-from slack_app.listeners import actions, replies, work
+from slack_app.listeners import (
+    dead_letters,
+    modals,
+    ownership,
+    recovery_buttons,
+    replies,
+    self_healing,
+    slash_command,
+)
 from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
 
@@ -31,11 +39,11 @@ ALLOWED = AccessDecision(True, "in the allowed users")
 REFUSED = AccessDecision(False, "not in the support group <!channel>")
 
 
-def a_desk(decision: AccessDecision = ALLOWED) -> Services:
-    """A desk of mocks whose admins' policy answers ``decision``; no routing rules (so the admins
+def some_services(decision: AccessDecision = ALLOWED) -> Services:
+    """Services of mocks whose admins' policy answers ``decision``; no routing rules (so the admins
     alone may act, as the stack's allow-list says)."""
     policy = Mock()
-    desk = Services(
+    services = Services(
         store=Mock(),
         groups=Mock(),
         actions=Mock(),
@@ -47,8 +55,8 @@ def a_desk(decision: AccessDecision = ALLOWED) -> Services:
         owners=Mock(),
         runs=Mock(),
     )
-    desk.policy.check.return_value = decision
-    return desk
+    services.policy.check.return_value = decision
+    return services
 
 
 def a_click(value: str = "rec-1") -> dict:
@@ -63,12 +71,12 @@ def a_click(value: str = "rec-1") -> dict:
 
 def test_reject_clicked_opens_the_reject_modal_for_the_message_it_came_from() -> None:
     # Given
-    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    services, client, respond = some_services(), Mock(spec=WebClient), Mock()
     recovery = a_recovery()
-    desk.store.get.return_value = recovery
+    services.store.get.return_value = recovery
 
     # When
-    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(recovery.recovery_id), respond)
+    modals.open_reject(services, client, ALICE, recovery.recovery_id, a_click(recovery.recovery_id), respond)
 
     # Then
     client.views_open.assert_called_once()
@@ -82,13 +90,13 @@ def test_reject_clicked_opens_the_reject_modal_for_the_message_it_came_from() ->
 
 def test_a_reject_of_a_recovery_already_handled_opens_no_modal_and_says_by_whom() -> None:
     # Given
-    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    services, client, respond = some_services(), Mock(spec=WebClient), Mock()
     recovery = a_recovery(status=RecoveryStatus.RESUMED)
     recovery.audit.append(AuditEntry("2026-12-01T10:02:00", "U0BOB", "run again", "RESUMED"))
-    desk.store.get.return_value = recovery
+    services.store.get.return_value = recovery
 
     # When
-    work.open_reject(desk, client, ALICE, recovery.recovery_id, a_click(), respond)
+    modals.open_reject(services, client, ALICE, recovery.recovery_id, a_click(), respond)
 
     # Then
     client.views_open.assert_not_called()
@@ -99,18 +107,18 @@ def test_a_reject_of_a_recovery_already_handled_opens_no_modal_and_says_by_whom(
 
 def test_a_refused_reject_submission_is_answered_privately_in_the_channel_and_sends_nothing() -> None:
     # Given
-    desk, client = a_desk(REFUSED), Mock(spec=WebClient)
-    desk.store.get.return_value = a_recovery(recovery_id="rec-1")
+    services, client = some_services(REFUSED), Mock(spec=WebClient)
+    services.store.get.return_value = a_recovery(recovery_id="rec-1")
     metadata = metadata_json({"recovery_id": "rec-1", "channel": "C-RECOVERIES", "message_ts": "1.1"})
     typed = {REASON_BLOCK: {REASON_ACTION: {"value": "duplicate"}}}
     view = {"private_metadata": metadata, "state": {"values": typed}}
 
     # When
-    work.reject_submitted(desk, client, ALICE, view)
+    modals.reject_submitted(services, client, ALICE, view)
 
     # Then
-    desk.actions.reject.assert_not_called()
-    desk.actions.record_denied.assert_called_once_with("rec-1", ALICE, "reject", REFUSED.why)
+    services.actions.reject.assert_not_called()
+    services.actions.record_denied.assert_called_once_with("rec-1", ALICE, "reject", REFUSED.why)
     client.chat_postEphemeral.assert_called_once()
     kwargs = client.chat_postEphemeral.call_args.kwargs
     assert (kwargs["channel"], kwargs["user"]) == ("C-RECOVERIES", ALICE)
@@ -119,18 +127,18 @@ def test_a_refused_reject_submission_is_answered_privately_in_the_channel_and_se
 
 def test_a_bulk_action_reports_in_its_thread_and_closes_the_group_once_nothing_is_open() -> None:
     # Given
-    desk, client = a_desk(), Mock(spec=WebClient)
+    services, client = some_services(), Mock(spec=WebClient)
     closed = a_recovery(status=RecoveryStatus.RESUMED, group_id="grp-1")
     report = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}), wall_s=0.5)
     report.results.append(ActionResult(ActionOutcome.RESUMED, closed))
-    desk.bulk.run_again.return_value = report
-    desk.groups.shares_message.return_value = True
-    desk.groups.get.return_value = a_group_state()
-    desk.store.list_by_status.return_value = []  # nothing of the group is open any more
+    services.bulk.run_again.return_value = report
+    services.groups.shares_message.return_value = True
+    services.groups.get.return_value = a_group_state()
+    services.store.list_by_status.return_value = []  # nothing of the group is open any more
     thread = MessageRef("C-RECOVERIES", "1700000000.000100")
 
     # When
-    replies.run_bulk(desk, client, ALICE, "run_again", ["rec-1"], "orders", thread, say=Mock())
+    replies.run_bulk(services, client, ALICE, "run_again", ["rec-1"], "orders", thread, say=Mock())
 
     # Then
     posted = [c.kwargs for c in client.chat_postMessage.call_args_list]
@@ -146,13 +154,15 @@ def test_a_bulk_action_reports_in_its_thread_and_closes_the_group_once_nothing_i
 
 def test_a_typed_bulk_retry_reports_to_the_person_when_the_bot_cannot_post_in_the_channel() -> None:
     # Given
-    desk, client, respond = a_desk(), Mock(spec=WebClient), Mock()
+    services, client, respond = some_services(), Mock(spec=WebClient), Mock()
     client.chat_postMessage.side_effect = SlackApiError("not_in_channel", {"ok": False})
-    desk.store.list_by_status.return_value = [a_recovery()]
-    desk.bulk.run_again.return_value = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}))
+    services.store.list_by_status.return_value = [a_recovery()]
+    services.bulk.run_again.return_value = BulkReport(total=1, outcomes=Counter({"RESUMED": 1}))
 
     # When
-    work.bulk_from_command(desk, client, ALICE, '{"error": "VendorUnavailable"}', "C-RECOVERIES", respond)
+    slash_command.bulk_from_command(
+        services, client, ALICE, '{"error": "VendorUnavailable"}', "C-RECOVERIES", respond
+    )
 
     # Then
     said = [c.kwargs["text"] for c in respond.call_args_list]
@@ -162,10 +172,11 @@ def test_a_typed_bulk_retry_reports_to_the_person_when_the_bot_cannot_post_in_th
 
 
 class RecordingApp:
-    """Stands in for Bolt's App: keeps what each action id was registered with."""
+    """Stands in for Bolt's App: keeps what each action id (and each command) was registered with."""
 
     def __init__(self) -> None:
         self.lazy: dict[str, list[Any]] = {}
+        self.commands: dict[str, list[Any]] = {}
 
     def action(self, action_id: str) -> Any:
         def register(ack: Any, lazy: list[Any]) -> None:
@@ -173,20 +184,26 @@ class RecordingApp:
 
         return register
 
+    def command(self, command: str) -> Any:
+        def register(ack: Any, lazy: list[Any]) -> None:
+            self.commands[command] = lazy
+
+        return register
+
 
 def test_a_run_again_click_reaches_the_work_that_runs_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given
-    desk, app, respond = a_desk(), RecordingApp(), Mock()
+    services, app, respond = some_services(), RecordingApp(), Mock()
     ran = Mock()
-    monkeypatch.setattr(work, "run_again", ran)
-    actions.register(app, lambda: desk)  # type: ignore[arg-type]
+    monkeypatch.setattr(recovery_buttons, "run_again", ran)
+    recovery_buttons.register(app, lambda: services)  # type: ignore[arg-type]
 
     # When
     [listener] = app.lazy[RUN_AGAIN]
     listener(body=a_click("rec-7"), respond=respond)
 
     # Then
-    ran.assert_called_once_with(desk, ALICE, "rec-7", respond, from_list=False)
+    ran.assert_called_once_with(services, ALICE, "rec-7", respond, from_list=False)
 
 
 def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_did() -> None:
@@ -194,7 +211,8 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
     app = RecordingApp()
 
     # When
-    actions.register(app, a_desk)  # type: ignore[arg-type]
+    for surface in (recovery_buttons, ownership, self_healing, dead_letters, slash_command):
+        surface.register(app, some_services)  # type: ignore[arg-type]
 
     # Then
     assert len(app.lazy) == 19
@@ -213,15 +231,17 @@ def test_run_again_all_confirms_only_the_members_one_may_act_on_and_says_how_man
         "rules": [{**data, "team": {"user_ids": [ALICE]}}, {**technical, "team": {"user_ids": ["U0BOB"]}}]
     }
     rules = parse_rules(json.dumps(document), ChannelRouting(""))
-    desk = a_desk()
-    desk.access = TeamAccess(AccessPolicy(allowed_users=frozenset({"U0ADMIN"})), lambda: rules)  # no admin
+    services = some_services()
+    services.access = TeamAccess(
+        AccessPolicy(allowed_users=frozenset({"U0ADMIN"})), lambda: rules
+    )  # no admin
     members = [a_recovery(1, group_id="grp-1"), a_recovery(2, group_id="grp-1", routing=Routing.CLIENT_DATA)]
-    desk.store.list_by_status.return_value = members
-    desk.groups.get.return_value = a_group_state()
+    services.store.list_by_status.return_value = members
+    services.groups.get.return_value = a_group_state()
     client = Mock(spec=WebClient)
 
     # When
-    work.open_group_bulk(desk, client, ALICE, "run_again", "grp-1", a_click("grp-1"), Mock())
+    modals.open_group_bulk(services, client, ALICE, "run_again", "grp-1", a_click("grp-1"), Mock())
 
     # Then the confirmation counts her one recovery and names the one left out
     view = client.views_open.call_args.kwargs["view"].to_dict()
@@ -231,11 +251,11 @@ def test_run_again_all_confirms_only_the_members_one_may_act_on_and_says_how_man
 
 def test_a_redrive_reaching_services_without_redrive_says_nothing_was_redriven() -> None:
     # Given services built without a Slack client, so without Redrive
-    desk = a_desk()
+    services = some_services()
     respond = Mock()
 
     # When a redrive of a failed execution reaches them
-    work.redrive(desk, ALICE, "fail-1", respond)
+    recovery_buttons.redrive(services, ALICE, "fail-1", respond)
 
     # Then the person is told that nothing was redriven, not shown a failure report
     assert respond.call_count == 1

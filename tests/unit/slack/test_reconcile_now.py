@@ -17,7 +17,7 @@ from service.recovery.model.recovery import RecoveryStatus
 from service.recovery.ports.notifier import ChannelRouting
 from service.recovery.storage.recoveries import RecoveryStore
 from slack_app.ids import RECONCILE_NOW
-from slack_app.listeners.reconcile import reconcile_now
+from slack_app.listeners.recovery_buttons import reconcile_now
 from slack_app.views.listing import show_blocks
 from tests.support.fakes import FakeDynamoDB, FakeStepFunctions
 from tests.support.recoveries import claim, opened_recovery
@@ -27,7 +27,7 @@ STRANGER = "U0STRANGER"
 LONG_AGO = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def a_desk(sfn: FakeStepFunctions) -> Services:
+def some_services(sfn: FakeStepFunctions) -> Services:
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
     store = RecoveryStore("recoveries", FakeDynamoDB())
     reconciler = Reconciler(store, sfn)
@@ -51,10 +51,10 @@ def said(respond: Mock) -> str:
 
 
 def test_an_in_flight_recovery_shows_reconcile_now_and_an_open_one_does_not() -> None:
-    desk = a_desk(FakeStepFunctions())
-    recovery = opened_recovery(desk.store)
+    services = some_services(FakeStepFunctions())
+    recovery = opened_recovery(services.store)
     open_actions = [e.action_id for b in show_blocks(recovery) if b.type == "actions" for e in b.elements]
-    in_flight = claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    in_flight = claim(services.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
     flight_actions = [e.action_id for b in show_blocks(in_flight) if b.type == "actions" for e in b.elements]
 
     assert RECONCILE_NOW not in open_actions
@@ -64,29 +64,29 @@ def test_an_in_flight_recovery_shows_reconcile_now_and_an_open_one_does_not() ->
 def test_an_admin_settles_a_claim_whose_call_landed_as_resumed() -> None:
     # Given a claim whose process died after its call landed
     sfn = FakeStepFunctions()
-    desk = a_desk(sfn)
-    recovery = opened_recovery(desk.store)
-    claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    services = some_services(sfn)
+    recovery = opened_recovery(services.store)
+    claim(services.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
     sfn.send_success("token-0", "{}")
     respond = Mock()
 
     # When an admin presses Reconcile now
-    reconcile_now(desk, ADMIN, recovery.recovery_id, respond)
+    reconcile_now(services, ADMIN, recovery.recovery_id, respond)
 
     # Then the record settles it RESUMED, under the person whose call landed
-    assert desk.store.get(recovery.recovery_id).status is RecoveryStatus.RESUMED
+    assert services.store.get(recovery.recovery_id).status is RecoveryStatus.RESUMED
     assert "resumed" in said(respond) and "record" in said(respond)
 
 
 def test_a_stranger_is_refused_and_the_attempt_audited() -> None:
-    desk = a_desk(FakeStepFunctions())
-    recovery = opened_recovery(desk.store)
-    claim(desk.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
+    services = some_services(FakeStepFunctions())
+    recovery = opened_recovery(services.store)
+    claim(services.store, recovery.recovery_id, "U0ALICE", LONG_AGO)
     respond = Mock()
 
-    reconcile_now(desk, STRANGER, recovery.recovery_id, respond)
+    reconcile_now(services, STRANGER, recovery.recovery_id, respond)
 
-    stored = desk.store.get(recovery.recovery_id)
+    stored = services.store.get(recovery.recovery_id)
     assert stored.status is RecoveryStatus.RESUMING
     assert (stored.audit[-1].actor, stored.audit[-1].action, stored.audit[-1].result) == (
         STRANGER,
@@ -98,15 +98,15 @@ def test_a_stranger_is_refused_and_the_attempt_audited() -> None:
 
 def test_recovery_ops_reconcile_opens_again_a_claim_that_never_reached_step_functions() -> None:
     sfn = FakeStepFunctions()
-    desk = a_desk(sfn)
-    recovery = opened_recovery(desk.store)
-    claim(desk.store, recovery.recovery_id, "U0ALICE", datetime.now(UTC) - timedelta(hours=1))
+    services = some_services(sfn)
+    recovery = opened_recovery(services.store)
+    claim(services.store, recovery.recovery_id, "U0ALICE", datetime.now(UTC) - timedelta(hours=1))
     printed: list[str] = []
-    operator = Operator.at(desk, "cli:alice", printed.append)
+    operator = Operator.at(services, "cli:alice", printed.append)
 
     assert operator.reconcile(recovery.recovery_id) == 0
-    assert desk.store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
+    assert services.store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
     assert printed == [
-        f"{recovery.recovery_id}: open ({desk.store.get(recovery.recovery_id).audit[-1].detail['why']})"
+        f"{recovery.recovery_id}: open ({services.store.get(recovery.recovery_id).audit[-1].detail['why']})"
     ]
     assert operator.reconcile(None) == 0 and printed[-1].startswith("reconciled: ")

@@ -1,5 +1,5 @@
 """Stop on a group message whose paused executions resume by themselves, as a plain function: a
-desk of mocks over plain values, a ``Mock(spec=WebClient)``; the assertions are on the run's
+services of mocks over plain values, a ``Mock(spec=WebClient)``; the assertions are on the run's
 store calls, the Slack calls and what the person is told."""
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from service.recovery.healing.runs import HealingState
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.ports.notifier import ChannelRouting
 from slack_app.ids import STOP_HEALING
-from slack_app.listeners import actions, healing
+from slack_app.listeners import self_healing
 from tests.support.slack_safety import unsafe_spots
 from tests.unit.slack.builders import HEALING_ID, a_group_state, a_healing_run, a_recovery, buttons
 
 ADMIN, ALICE, BOB = "U0ADMIN", "U0ALICE", "U0BOB"
 
 
-def a_desk(team: str = ALICE) -> Services:
-    """A desk of mocks whose one rule (the orders machine's) has ``team`` as its team; ``ADMIN`` is
+def some_services(team: str = ALICE) -> Services:
+    """Services of mocks whose one rule (the orders machine's) has ``team`` as its team; ``ADMIN`` is
     the deployment's admin; the group ``grp-1`` has a message and one open recovery."""
     document = {
         "rules": [
@@ -42,7 +42,7 @@ def a_desk(team: str = ALICE) -> Services:
     }
     rules = parse_rules(json.dumps(document), ChannelRouting("C-RECOVERIES"))
     policy = AccessPolicy(allowed_users=frozenset({ADMIN}))
-    desk = Services(
+    services = Services(
         store=Mock(),
         groups=Mock(),
         actions=Mock(),
@@ -54,9 +54,9 @@ def a_desk(team: str = ALICE) -> Services:
         owners=Mock(),
         runs=Mock(),
     )
-    desk.groups.get.return_value = a_group_state()
-    desk.store.list_by_status.return_value = [a_recovery(1, group_id="grp-1")]
-    return desk
+    services.groups.get.return_value = a_group_state()
+    services.store.list_by_status.return_value = [a_recovery(1, group_id="grp-1")]
+    return services
 
 
 def a_client() -> Mock:
@@ -72,18 +72,18 @@ def told(respond: Mock) -> list[str]:
 
 def test_a_stop_by_the_groups_team_stops_the_run_shows_the_final_count_and_answers_them() -> None:
     # Given a run resuming the group's recoveries, and a member of their rule's team (no admin)
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
     stopped = a_healing_run(
         HealingState.STOPPED, resumed=2, stopped_by=ALICE, ended_why=f"stopped by {ALICE}"
     )
-    desk.runs.get.side_effect = [a_healing_run(resumed=2), stopped]
-    desk.runs.stop.return_value = True
+    services.runs.get.side_effect = [a_healing_run(resumed=2), stopped]
+    services.runs.stop.return_value = True
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(services, client, ALICE, HEALING_ID, respond)
 
     # Then the run is stopped by them
-    desk.runs.stop.assert_called_once_with(HEALING_ID, ALICE, ANY)
+    services.runs.stop.assert_called_once_with(HEALING_ID, ALICE, ANY)
     # the group message loses Stop and shows the final count; its thread says so
     update = client.chat_update.call_args.kwargs
     assert (update["channel"], update["ts"]) == ("C-RECOVERIES", "1700000000.000100")
@@ -103,15 +103,15 @@ def test_a_stop_by_the_groups_team_stops_the_run_shows_the_final_count_and_answe
 
 def test_a_stop_by_someone_not_on_the_groups_team_is_denied_audited_on_the_run_and_stops_nothing() -> None:
     # Given a rule whose team is Bob's; Alice is neither on it nor an admin
-    desk, client, respond = a_desk(team=BOB), a_client(), Mock()
-    desk.runs.get.return_value = a_healing_run()
+    services, client, respond = some_services(team=BOB), a_client(), Mock()
+    services.runs.get.return_value = a_healing_run()
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(services, client, ALICE, HEALING_ID, respond)
 
     # Then
-    desk.runs.stop.assert_not_called()
-    (healing_id, entry), _ = desk.runs.record_denied.call_args
+    services.runs.stop.assert_not_called()
+    (healing_id, entry), _ = services.runs.record_denied.call_args
     assert healing_id == HEALING_ID and isinstance(entry, AuditEntry)
     assert (entry.actor, entry.action, entry.result) == (ALICE, "stop self-healing", "DENIED")
     assert entry.detail == {"why": "not on the team of rule 'orders' and not an admin"}
@@ -125,13 +125,13 @@ def test_a_stop_by_someone_not_on_the_groups_team_is_denied_audited_on_the_run_a
 
 def test_a_second_stop_is_told_who_stopped_it_first_and_changes_nothing() -> None:
     # Given a run Bob stopped a moment ago
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
     by_bob = a_healing_run(HealingState.STOPPED, resumed=1, stopped_by=BOB, ended_why=f"stopped by {BOB}")
-    desk.runs.get.side_effect = [a_healing_run(), by_bob]
-    desk.runs.stop.return_value = False
+    services.runs.get.side_effect = [a_healing_run(), by_bob]
+    services.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(services, client, ALICE, HEALING_ID, respond)
 
     # Then
     assert told(respond) == [
@@ -144,13 +144,13 @@ def test_a_second_stop_is_told_who_stopped_it_first_and_changes_nothing() -> Non
 
 def test_a_stop_of_a_run_that_ended_by_itself_says_how_it_ended() -> None:
     # Given a run that resumed everything it could
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
     finished = a_healing_run(HealingState.FINISHED, resumed=5)
-    desk.runs.get.side_effect = [a_healing_run(), finished]
-    desk.runs.stop.return_value = False
+    services.runs.get.side_effect = [a_healing_run(), finished]
+    services.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(services, client, ALICE, HEALING_ID, respond)
 
     # Then
     (text,) = told(respond)
@@ -163,15 +163,15 @@ def test_a_stop_of_a_run_that_ended_by_itself_says_how_it_ended() -> None:
 )
 def test_an_unknown_or_forged_run_id_is_answered_and_nothing_is_stopped(value: str, looked_up: bool) -> None:
     # Given no such run
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
-    desk.runs.get.return_value = None
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
+    services.runs.get.return_value = None
 
     # When
-    healing.stop(desk, client, ALICE, value, respond)
+    self_healing.stop(services, client, ALICE, value, respond)
 
     # Then a value that is not a run's id is not even looked up
-    assert desk.runs.get.called is looked_up
-    desk.runs.stop.assert_not_called()
+    assert services.runs.get.called is looked_up
+    services.runs.stop.assert_not_called()
     (text,) = told(respond)
     assert text.startswith("⚠️ Unknown self-healing run") and unsafe_spots({"text": text}) == []
 
@@ -179,29 +179,29 @@ def test_an_unknown_or_forged_run_id_is_answered_and_nothing_is_stopped(value: s
 @pytest.mark.parametrize(("user", "allowed"), [(ADMIN, True), (ALICE, False)])
 def test_with_no_recovery_of_the_group_left_only_an_admin_may_stop(user: str, allowed: bool) -> None:
     # Given a group whose recoveries are all gone from the table
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
-    desk.store.list_by_status.return_value = []
-    desk.groups.get.return_value = a_group_state(member_ids=frozenset())
-    desk.runs.get.return_value = a_healing_run()
-    desk.runs.stop.return_value = False
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
+    services.store.list_by_status.return_value = []
+    services.groups.get.return_value = a_group_state(member_ids=frozenset())
+    services.runs.get.return_value = a_healing_run()
+    services.runs.stop.return_value = False
 
     # When
-    healing.stop(desk, client, user, HEALING_ID, respond)
+    self_healing.stop(services, client, user, HEALING_ID, respond)
 
     # Then
-    assert desk.runs.stop.called is allowed
-    assert desk.runs.record_denied.called is not allowed
+    assert services.runs.stop.called is allowed
+    assert services.runs.record_denied.called is not allowed
 
 
 def test_a_slack_failure_showing_the_stop_still_answers_the_person() -> None:
     # Given Slack failing to update the message (the run is stopped in the table all the same)
-    desk, client, respond = a_desk(team=ALICE), a_client(), Mock()
+    services, client, respond = some_services(team=ALICE), a_client(), Mock()
     client.chat_update.side_effect = SlackApiError("ratelimited", Mock(status_code=429, get=lambda _: None))
-    desk.runs.get.side_effect = [a_healing_run(), a_healing_run(HealingState.STOPPED, stopped_by=ALICE)]
-    desk.runs.stop.return_value = True
+    services.runs.get.side_effect = [a_healing_run(), a_healing_run(HealingState.STOPPED, stopped_by=ALICE)]
+    services.runs.stop.return_value = True
 
     # When
-    healing.stop(desk, client, ALICE, HEALING_ID, respond)
+    self_healing.stop(services, client, ALICE, HEALING_ID, respond)
 
     # Then the thread is still told, and so is the person
     client.chat_postMessage.assert_called_once()
@@ -223,10 +223,10 @@ class RecordingApp:
 
 def test_a_stop_click_reaches_the_work_that_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given
-    desk, app, respond, client = a_desk(), RecordingApp(), Mock(), a_client()
+    services, app, respond, client = some_services(), RecordingApp(), Mock(), a_client()
     stopped = Mock()
-    monkeypatch.setattr(healing, "stop", stopped)
-    actions.register(app, lambda: desk)  # type: ignore[arg-type]
+    monkeypatch.setattr(self_healing, "stop", stopped)
+    self_healing.register(app, lambda: services)  # type: ignore[arg-type]
     click = {"user": {"id": ALICE}, "actions": [{"value": HEALING_ID}]}
 
     # When
@@ -235,4 +235,4 @@ def test_a_stop_click_reaches_the_work_that_stops_the_run(monkeypatch: pytest.Mo
 
     # Then
     assert listener.__name__ == "stop_healing_clicked"
-    stopped.assert_called_once_with(desk, client, ALICE, HEALING_ID, respond)
+    stopped.assert_called_once_with(services, client, ALICE, HEALING_ID, respond)

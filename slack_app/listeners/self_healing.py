@@ -1,4 +1,4 @@
-"""The lazy half of Stop on a group message whose paused executions resume by themselves.
+"""Self-healing: Stop on a group message whose paused executions resume by themselves.
 
 Stop is for the people who may act on the group's recoveries (their routing rule's team, or an
 admin); anyone else is denied, and the attempt is audited on the run. Of two clicks only the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from slack_bolt import Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from service.composition import Services
@@ -30,7 +30,9 @@ from service.recovery.ports.notifier import (
 from service.recovery.storage.groups import LATEST_KEPT
 from service.recovery.storage.items import HEALING_PREFIX
 from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
-from slack_app.listeners.replies import refuse, reporting_failures, via_respond
+from slack_app.ids import STOP_HEALING
+from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from slack_app.listeners.replies import clicked_value, clicker, refuse, reporting_failures, via_respond
 from slack_app.notifier import SlackHealingDisplay
 from slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
 
@@ -40,68 +42,68 @@ HEALING_ID = re.compile(rf"^{re.escape(HEALING_PREFIX)}[0-9a-f]{{32}}$")
 MEMBERS_CHECKED = 50  # open recoveries of the group a person's rights are checked against
 
 
-def stop(desk: Services, client: WebClient, user: str, healing_id: str, respond: Respond) -> None:
+def stop(services: Services, client: WebClient, user: str, healing_id: str, respond: Respond) -> None:
     """Stop the self-healing run ``healing_id`` for ``user``, if they may act on its group."""
     say = via_respond(respond)
     with reporting_failures(say, "Stop self-healing"):
-        run = desk.runs.get(healing_id) if HEALING_ID.match(healing_id) else None
+        run = services.runs.get(healing_id) if HEALING_ID.match(healing_id) else None
         if run is None:
             say(unknown_run_text(healing_id))
             return
-        decision = may_stop(desk, user, run)
+        decision = may_stop(services, user, run)
         if not decision.allowed:
             entry = AuditEntry(_now(), user, STOP, DENIED, {"why": decision.why})
-            desk.runs.record_denied(healing_id, entry)
+            services.runs.record_denied(healing_id, entry)
             refuse(user, STOP, decision.why, say, healing_id)
             return
-        if not desk.runs.stop(healing_id, user, _now()):
-            current = desk.runs.get(healing_id) or run
+        if not services.runs.stop(healing_id, user, _now()):
+            current = services.runs.get(healing_id) or run
             say(not_resuming_text(notice_of(current), current.dependency))
             return
-        stopped = desk.runs.get(healing_id) or run
-        show(desk, client, stopped)
+        stopped = services.runs.get(healing_id) or run
+        show(services, client, stopped)
         say(stopped_text(notice_of(stopped)))
 
 
-def may_stop(desk: Services, user: str, run: HealingRun) -> AccessDecision:
+def may_stop(services: Services, user: str, run: HealingRun) -> AccessDecision:
     """Whoever may act on a recovery of the run's group may stop it; with no recovery of the group
     left to judge by, the admins."""
-    recoveries = _of_group(desk, run.group_id)
+    recoveries = _of_group(services, run.group_id)
     if not recoveries:
-        return desk.access.is_admin(user)
-    rules = desk.access.rules()  # one document for every recovery checked
+        return services.access.is_admin(user)
+    rules = services.access.rules()  # one document for every recovery checked
     decision = AccessDecision(False, "not allowed to act on this group's recoveries")
     for recovery in recoveries:
-        decision = desk.access.may_act(user, recovery, rules)
+        decision = services.access.may_act(user, recovery, rules)
         if decision.allowed or decision.lookup_failed:
             return decision
     return decision
 
 
-def _of_group(desk: Services, group_id: str) -> list[Recovery]:
+def _of_group(services: Services, group_id: str) -> list[Recovery]:
     """The group's open recoveries, else one of its members whatever its status."""
     if not group_id:
         return []
     where = ListFilter(group_id=group_id)
-    found = desk.store.list_by_status(RecoveryStatus.OPEN, where, limit=MEMBERS_CHECKED)
+    found = services.store.list_by_status(RecoveryStatus.OPEN, where, limit=MEMBERS_CHECKED)
     if found:
         return found
-    group = desk.groups.get(group_id)
+    group = services.groups.get(group_id)
     for member_id in sorted(group.member_ids if group else ())[:LATEST_KEPT]:
         try:
-            return [desk.store.get(member_id)]
+            return [services.store.get(member_id)]
         except RecoveryNotFoundError:
             continue  # expired from the table
     return []
 
 
-def show(desk: Services, client: WebClient, run: HealingRun) -> None:
+def show(services: Services, client: WebClient, run: HealingRun) -> None:
     """The group message with the run's final count (no Stop), and that count in its thread, as
     self-healing shows a run that ended. The run is stopped either way: a Slack failure is logged."""
-    group = desk.groups.get(run.group_id) if run.group_id else None
+    group = services.groups.get(run.group_id) if run.group_id else None
     if group is None or group.count <= 1 or not (group.channel and group.ts):
         return  # a recovery of its own has no group message
-    members = desk.store.list_by_status(
+    members = services.store.list_by_status(
         RecoveryStatus.OPEN, ListFilter(group_id=group.group_id), limit=LATEST_KEPT
     )
     view = RecoveryGroup.of(group, members)
@@ -143,3 +145,12 @@ def _closed_at(run: HealingRun) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+# ---------------------------------------------------------------------- registration
+def stop_healing_clicked(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
+    stop(services(), client, clicker(body), clicked_value(body), respond)
+
+
+def register(app: App, services: ServicesFactory) -> None:
+    app.action(STOP_HEALING)(ack=acknowledge, lazy=[with_services(stop_healing_clicked, services)])

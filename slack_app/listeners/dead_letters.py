@@ -1,25 +1,34 @@
-"""The lazy halves of `/recoveries dlq` and its buttons: the dead-letter queues, and redriving one.
+"""Dead letters: `/recoveries dlq` (answered for the slash command) and its Redrive DLQ buttons.
 
 `/recoveries dlq` shows each DLQ's depth and its oldest messages (previewed without consuming
 them) with a **Redrive DLQ** button on a queue that can be redriven and holds messages. The
 button asks to confirm with the count; only the confirmation starts SQS's move task, at the
 deployment's rate. Both clicks are authorized like every other action; a refusal and a redrive
 are audited on the item ``dlq#<queue name>`` of the recoveries table, logged and counted.
-Imported by the lazy halves only (after the acknowledgement).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from slack_bolt import Respond
+from slack_bolt import App, Respond
 
 from service import observability
 from service.composition import Services
 from service.observability import logger
 from service.recovery.dead_letters.model import DeadLetterQueue
 from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueues
-from slack_app.listeners.replies import Say, denied, reporting_failures, via_respond, view_denied
+from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
+from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from slack_app.listeners.replies import (
+    Say,
+    clicked_value,
+    clicker,
+    denied,
+    reporting_failures,
+    via_respond,
+    view_denied,
+)
 from slack_app.views.dead_letters import (
     NOT_CONFIGURED,
     dead_letter_blocks,
@@ -31,11 +40,11 @@ from slack_app.views.escaping import code, escape, one_line, who
 
 
 # ---------------------------------------------------------------------- /recoveries dlq
-def show_dead_letters(desk: Services, user: str, words: list[str], respond: Respond, say: Say) -> None:
+def show_dead_letters(services: Services, user: str, words: list[str], respond: Respond, say: Say) -> None:
     if words:
         say("Usage: `/recoveries dlq` (each queue's depth and oldest messages; Redrive DLQ from there).")
         return
-    queues = desk.dead_letters
+    queues = services.dead_letters
     if queues is None:
         say(NOT_CONFIGURED)
         return
@@ -44,7 +53,7 @@ def show_dead_letters(desk: Services, user: str, words: list[str], respond: Resp
         for queue in queues.queues:
             queues.record_denied(queue.key, user, why, action="view")
 
-    if view_denied(desk, user, "the dead letters", say, record):
+    if view_denied(services, user, "the dead letters", say, record):
         return
     reports = queues.reports()
     last = {}
@@ -59,12 +68,12 @@ def show_dead_letters(desk: Services, user: str, words: list[str], respond: Resp
 
 
 # ---------------------------------------------------------------------- Redrive DLQ
-def open_redrive(desk: Services, user: str, key: str, respond: Respond) -> None:
+def open_redrive(services: Services, user: str, key: str, respond: Respond) -> None:
     """Redrive DLQ clicked: who may, then how many would move, and a button to confirm."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive DLQ"):
-        found = _redrivable(desk, key, say)
-        if found is None or _denied(desk, user, *found, say):
+        found = _redrivable(services, key, say)
+        if found is None or _denied(services, user, *found, say):
             return
         dead_letters, queue = found
         visible, in_flight = dead_letters.depth(queue)
@@ -80,12 +89,12 @@ def open_redrive(desk: Services, user: str, key: str, respond: Respond) -> None:
         )
 
 
-def redrive_confirmed(desk: Services, user: str, key: str, respond: Respond) -> None:
+def redrive_confirmed(services: Services, user: str, key: str, respond: Respond) -> None:
     """The confirmation: start SQS's move task (or report the one already running)."""
     say = via_respond(respond)
     with reporting_failures(say, "Redrive DLQ"):
-        found = _redrivable(desk, key, say)
-        if found is None or _denied(desk, user, *found, say):
+        found = _redrivable(services, key, say)
+        if found is None or _denied(services, user, *found, say):
             return
         dead_letters, queue = found
         task = dead_letters.redrive(key, user)
@@ -109,9 +118,9 @@ def redrive_cancelled(respond: Respond) -> None:
     respond(text="Cancelled: nothing was redriven.", response_type="ephemeral", replace_original=True)
 
 
-def _redrivable(desk: Services, key: str, say: Say) -> tuple[DeadLetterQueues, DeadLetterQueue] | None:
+def _redrivable(services: Services, key: str, say: Say) -> tuple[DeadLetterQueues, DeadLetterQueue] | None:
     """The deployment's DLQs and the one named by a button's value (a key, never a URL), if redrivable."""
-    dead_letters = desk.dead_letters
+    dead_letters = services.dead_letters
     if dead_letters is None:
         say(NOT_CONFIGURED)
         return None
@@ -127,10 +136,29 @@ def _redrivable(desk: Services, key: str, say: Say) -> tuple[DeadLetterQueues, D
 
 
 def _denied(
-    desk: Services, user: str, dead_letters: DeadLetterQueues, queue: DeadLetterQueue, say: Say
+    services: Services, user: str, dead_letters: DeadLetterQueues, queue: DeadLetterQueue, say: Say
 ) -> bool:
     """Authorized like every action; a refusal is audited on the queue's item (there is no recovery)."""
-    if not denied(desk, user, None, f"redrive the {queue.label}", say):
+    if not denied(services, user, None, f"redrive the {queue.label}", say):
         return False
-    dead_letters.record_denied(queue.key, user, desk.policy.check(user).why)
+    dead_letters.record_denied(queue.key, user, services.policy.check(user).why)
     return True
+
+
+# ---------------------------------------------------------------------- registration
+def redrive_dlq_clicked(services: ServicesFactory, body: dict, respond: Respond) -> None:
+    open_redrive(services(), clicker(body), clicked_value(body), respond)
+
+
+def redrive_dlq_confirmed(services: ServicesFactory, body: dict, respond: Respond) -> None:
+    redrive_confirmed(services(), clicker(body), clicked_value(body), respond)
+
+
+def redrive_dlq_cancelled(respond: Respond) -> None:
+    redrive_cancelled(respond)
+
+
+def register(app: App, services: ServicesFactory) -> None:
+    app.action(DLQ_REDRIVE)(ack=acknowledge, lazy=[with_services(redrive_dlq_clicked, services)])
+    app.action(DLQ_REDRIVE_CONFIRM)(ack=acknowledge, lazy=[with_services(redrive_dlq_confirmed, services)])
+    app.action(DLQ_REDRIVE_CANCEL)(ack=acknowledge, lazy=[redrive_dlq_cancelled])
