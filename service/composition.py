@@ -1,7 +1,7 @@
 """The composition root: the one place the recovery core is wired to a deployment, from the typed
 settings of ``service.config``.
 
-- ``build_services``: the desk behind the Slack app, for its Lambda function and ``serve``, the
+- ``build_services``: the services behind the Slack app, for its Lambda function and ``serve``, the
   operator's command line, the demo and ``serve --local``. Built on the first request that needs it
   (not at import: the acknowledgement path of a click loads nothing but Bolt), then reused by every
   warm invocation (``Lazy``).
@@ -28,14 +28,14 @@ from service.breaker.circuit_board import CircuitBoard
 from service.config import (
     CircuitWatcherConfig,
     CollectorConfig,
-    DeskConfig,
-    DeskSettings,
     ExecutionWatcherConfig,
     ReconcilerConfig,
     RecoveriesTableSettings,
     ReminderConfig,
     RoutingSettings,
     SelfHealingConfig,
+    ServicesConfig,
+    ServicesSettings,
     SlackBotSecretSettings,
     read_secret,
 )
@@ -115,7 +115,7 @@ def _redrive(config: RecoveriesTableSettings, dynamodb: Any, sfn: Any, slack: We
     )
 
 
-# ------------------------------------------------------------------ the desk
+# ------------------------------------------------------------------ the services
 
 
 @dataclass
@@ -137,13 +137,13 @@ class Services:
 
 
 def build_services(
-    config: DeskConfig,
+    config: ServicesConfig,
     clients: ClientFactory,
     slack: WebClient | None,
     *,
     open_to_everyone: bool = False,
 ) -> Services:
-    """The desk on ``config``'s deployment: the one place it is put together, for the Slack app's
+    """The services on ``config``'s deployment: the one place it is put together, for the Slack app's
     function and ``serve``, the operator's command line, the demo and ``serve --local``.
 
     ``clients`` gives a boto3 client by service name (``service.aws_clients.client``, or an
@@ -199,7 +199,7 @@ def slack_client(token: str | None, api_url: str | None = None) -> WebClient | N
 
 
 def dead_letter_queues(
-    config: DeskSettings, clients: ClientFactory, audit_table: str | None
+    config: ServicesSettings, clients: ClientFactory, audit_table: str | None
 ) -> DeadLetterQueues | None:
     """The DLQs ``config`` names (None: none), redriven at its rate; redrives are audited on
     ``audit_table`` when there is one (the command line may have no table)."""

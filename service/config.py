@@ -140,8 +140,8 @@ class CollectorConfig(
     posting_lease_seconds: float = Field(alias="RECOVERY_POSTING_LEASE_SECONDS", default=60, gt=0, le=900)
 
 
-class DeskSettings(RetentionSettings, SlackEndpointSettings):
-    """What the Slack app's desk and the operator's command line share, with the same limits: the
+class ServicesSettings(RetentionSettings, SlackEndpointSettings):
+    """What the Slack app's services and the operator's command line share, with the same limits: the
     Slack endpoint, the input schemas, the pace of bulk actions and redrives, retention, the DLQs."""
 
     input_schemas_parameter: str | None = Field(alias="INPUT_SCHEMAS_PARAMETER", default=None)
@@ -154,9 +154,10 @@ class DeskSettings(RetentionSettings, SlackEndpointSettings):
     dlq_redrive_rate_per_second: int = Field(alias="DLQ_REDRIVE_RATE_PER_SECOND", default=10, ge=1, le=500)
 
 
-class DeskConfig(DeskSettings, RecoveriesTableSettings, RoutingRulesSettings, AllowedUsersSettings):
-    """The support desk: where recoveries are, who may act, how fast bulk actions go. The routing
-    rules give each rule's team the right to act on its recoveries, and its viewers to see them."""
+class ServicesConfig(ServicesSettings, RecoveriesTableSettings, RoutingRulesSettings, AllowedUsersSettings):
+    """The services (``service.composition.build_services``): where recoveries are, who may act, how
+    fast bulk actions go. The routing rules give each rule's team the right to act on its recoveries,
+    and its viewers to see them."""
 
     # who may see recoveries without acting on them (those who may act may always see)
     viewer_user_ids: str = Field(alias="SLACK_VIEWER_USER_IDS", default="")
@@ -170,7 +171,7 @@ class DeskConfig(DeskSettings, RecoveriesTableSettings, RoutingRulesSettings, Al
         return _user_ids(self.viewer_user_ids)
 
 
-class OperatorSettings(DeskSettings, SlackBotTokenSettings):
+class OperatorSettings(ServicesSettings, SlackBotTokenSettings):
     """`recovery-ops` on a deployment (list, show, retry, reject, dlq), read once when it starts.
 
     The table and the queues may come from options or a stack's outputs instead (``--table``,
@@ -188,12 +189,13 @@ class OperatorSettings(DeskSettings, SlackBotTokenSettings):
         out-of-range value raises ``ConfigurationError`` naming the variable, on one line."""
         return _from_environment(cls, environ)
 
-    def desk(self) -> DeskConfig:
-        """The desk on the recoveries table these settings name (``ConfigurationError`` without one)."""
+    def services_config(self) -> ServicesConfig:
+        """The services' configuration on the recoveries table these settings name
+        (``ConfigurationError`` without one)."""
         try:
-            return DeskConfig.model_validate(self.model_dump(exclude={"slack_bot_token"}))
+            return ServicesConfig.model_validate(self.model_dump(exclude={"slack_bot_token"}))
         except ValidationError as exc:
-            raise ConfigurationError(f"the desk is not configured: {_problems(exc)}") from exc
+            raise ConfigurationError(f"the recoveries table is not configured: {_problems(exc)}") from exc
 
 
 class RoutesSettings(RoutingSettings):
@@ -208,7 +210,7 @@ class RoutesSettings(RoutingSettings):
 
 class ServeSettings(SlackBotTokenSettings, AllowedUsersSettings):
     """`recovery-ops serve [--local]` and `recovery-ops demo`: the Slack app on this machine, read
-    once when the command starts (the desk on a deployment reads its own ``DeskConfig``)."""
+    once when the command starts (the services on a deployment reads its own ``ServicesConfig``)."""
 
     slack_signing_secret: str | None = Field(alias="SLACK_SIGNING_SECRET", default=None, repr=False)
     slack_app_token: str | None = Field(alias="SLACK_APP_TOKEN", default=None, repr=False)
@@ -247,8 +249,8 @@ def _user_ids(text: str) -> frozenset[str]:
     return frozenset(u.strip() for u in text.replace(" ", ",").split(",") if u.strip())
 
 
-class SlackAppConfig(DeskConfig, SlackBotSecretSettings):
-    """The Slack app's Lambda function: the desk, and where its Slack secrets are."""
+class SlackAppConfig(ServicesConfig, SlackBotSecretSettings):
+    """The Slack app's Lambda function: its services, and where its Slack secrets are."""
 
     slack_signing_secret_secret: str = Field(alias="SLACK_SIGNING_SECRET_SECRET", min_length=1)
 

@@ -5,7 +5,7 @@ Same core as the buttons (``RecoveryActions``, ``BulkAction``): claimed exactly 
 under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials are the access
 control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BOT_TOKEN`` set
 the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
-click is told who handled the recovery. The operator stands at the same desk as the Slack app
+click is told who handled the recovery. The operator acts through the same services as the Slack app
 (``service.composition.build_services``), built from the typed ``OperatorSettings``.
 """
 
@@ -67,17 +67,17 @@ class Operator:
     reconciler: Reconciler | None = None  # settles in-flight recoveries from Step Functions' record
 
     @classmethod
-    def at(cls, desk: Services, actor: str, out: Print = print, schemas: bool = False) -> Operator:
-        """The operator acting as ``actor`` at ``desk``; with ``schemas``, edited inputs are checked
-        against the desk's input schemas."""
+    def at(cls, services: Services, actor: str, out: Print = print, schemas: bool = False) -> Operator:
+        """The operator acting as ``actor`` at ``services``; with ``schemas``, edited inputs are checked
+        against the services' input schemas."""
         return cls(
-            desk.store,
-            desk.actions,
-            desk.bulk,
+            services.store,
+            services.actions,
+            services.bulk,
             actor,
             out,
-            desk.schemas if schemas else None,
-            reconciler=desk.reconciler,
+            services.schemas if schemas else None,
+            reconciler=services.reconciler,
         )
 
     def schema_for(self, recovery_id: str) -> dict | None:
@@ -251,9 +251,11 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
             "or set RECOVERIES_TABLE_NAME"
         )
     try:
-        config = settings.desk()
+        config = settings.services_config()
     except ConfigurationError as exc:
         raise OperationError(str(exc)) from exc
     slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
-    desk = build_services(config, aws_clients.client, slack)
-    return Operator.at(desk, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter))
+    services = build_services(config, aws_clients.client, slack)
+    return Operator.at(
+        services, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter)
+    )

@@ -49,11 +49,11 @@ def app_for_this_machine(services: Callable[[Any], Any], settings: ServeSettings
 
 def deployed_services(client: Any) -> Any:
     """The services on a deployed stack, configured like the Lambda function (from the environment)."""
-    from service.config import ConfigurationError, DeskConfig, load_config
+    from service.config import ConfigurationError, ServicesConfig, load_config
     from slack_app.app import services_from_config
 
     try:
-        config = load_config(DeskConfig)
+        config = load_config(ServicesConfig)
     except ConfigurationError as exc:
         raise ServeError(
             f"{exc}. Set RECOVERIES_TABLE_NAME (stack output RecoveriesTableName) or use --local"

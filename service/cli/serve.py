@@ -1,6 +1,6 @@
 """`recovery-ops serve [--local]`: the Slack app on this machine (``slack_app.serve``).
 
-Its configuration is the Slack app's own (``slack_app.serve`` and the desk's ``DeskConfig``), so the
+Its configuration is the Slack app's own (``slack_app.serve`` and the services' ``ServicesConfig``), so the
 help names every environment variable they read.
 """
 

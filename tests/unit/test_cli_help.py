@@ -13,7 +13,7 @@ import pytest
 from service.cli import instrument
 from service.cli.dead_letters import DEFAULT_PREVIEW
 from service.cli.parser import build_parser
-from service.config import DeskConfig, ServeSettings
+from service.config import ServeSettings, ServicesConfig
 from service.local.engine.cfn_template import TEMPLATE_PATH
 from service.recovery.dead_letters.queues import PREVIEW_SIZE
 
@@ -108,7 +108,7 @@ def test_template_descriptions_name_no_command_that_does_not_exist() -> None:
 
 def test_serve_help_names_every_environment_variable_it_reads() -> None:
     # Given what serve reads: its settings and the desk's configuration (as the Slack app's function)
-    read = {field.alias for model in (ServeSettings, DeskConfig) for field in model.model_fields.values()}
+    read = {field.alias for model in (ServeSettings, ServicesConfig) for field in model.model_fields.values()}
     assert {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "RECOVERIES_TABLE_NAME"} <= read
 
     # When

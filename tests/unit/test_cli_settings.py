@@ -16,7 +16,7 @@ from service.cli import main
 from service.cli.dead_letters import add_arguments, queue_settings
 from service.cli.deployment import on_deployment
 from service.composition import build_services
-from service.config import ConfigurationError, DeskConfig, OperatorSettings, ServeSettings
+from service.config import ConfigurationError, OperatorSettings, ServeSettings, ServicesConfig
 from service.operator import OperationError, Operator, build_operator
 from service.recovery.model.input_edit import SchemaCatalog
 from service.recovery.storage.recoveries import RecoveryNotFoundError
@@ -126,7 +126,7 @@ def test_the_slack_app_refuses_the_same_values(variable: str, value: str) -> Non
 
     # When / Then
     with pytest.raises(ValueError, match=variable):
-        DeskConfig.model_validate(environment)
+        ServicesConfig.model_validate(environment)
 
 
 @pytest.mark.parametrize("argv", [["list", "--table", "t"], ["show", "rec-1"], ["dlq"]])
@@ -214,7 +214,7 @@ def test_the_settings_limits_survive_the_deployments_options() -> None:
     deployment = on_deployment(settings, None, {"table": "typed"}, {"table": "RecoveriesTableName"})
 
     # Then
-    assert deployment.desk().bulk_rate_per_second == 5.0
+    assert deployment.services_config().bulk_rate_per_second == 5.0
 
 
 def test_the_dlq_queues_come_from_the_options_then_the_settings_given() -> None:
@@ -265,7 +265,7 @@ class Clients:
 
 def test_the_desk_offers_redrive_only_with_a_slack_client_to_update_the_messages() -> None:
     # Given
-    config = OperatorSettings.from_environment({"RECOVERIES_TABLE_NAME": "t"}).desk()
+    config = OperatorSettings.from_environment({"RECOVERIES_TABLE_NAME": "t"}).services_config()
 
     # When
     without_slack = build_services(config, Clients(), None)
@@ -281,9 +281,9 @@ def test_the_desk_asks_for_sqs_only_when_a_dlq_is_configured() -> None:
     settings = OperatorSettings.from_environment({"RECOVERIES_TABLE_NAME": "t"})
 
     # When
-    build_services(settings.desk(), without, None)
+    build_services(settings.services_config(), without, None)
     desk = build_services(
-        settings.model_copy(update={"recovery_dlq_url": f"{QUEUE}/dlq"}).desk(), with_dlq, None
+        settings.model_copy(update={"recovery_dlq_url": f"{QUEUE}/dlq"}).services_config(), with_dlq, None
     )
 
     # Then
@@ -295,7 +295,7 @@ def test_the_desk_paces_bulk_actions_at_the_configured_rate() -> None:
     # Given
     config = OperatorSettings.from_environment(
         {"RECOVERIES_TABLE_NAME": "t", "BULK_RESUME_RATE_PER_SECOND": "7"}
-    ).desk()
+    ).services_config()
 
     # When
     desk = build_services(config, Clients(), None)

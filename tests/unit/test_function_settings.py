@@ -11,7 +11,6 @@ from service.config import (
     CircuitWatcherConfig,
     CollectorConfig,
     ConfigurationError,
-    DeskConfig,
     ExecutionWatcherConfig,
     HandlerConfig,
     OperatorSettings,
@@ -20,6 +19,7 @@ from service.config import (
     RoutesSettings,
     SelfHealingConfig,
     ServeSettings,
+    ServicesConfig,
     SlackAppConfig,
     TrySettings,
     load_config,
@@ -35,7 +35,7 @@ REQUIRED: dict[type[HandlerConfig], set[str]] = {
     SelfHealingConfig: {*FUNCTION, "CIRCUIT_BREAKER_TABLE_NAME"},
     ReconcilerConfig: {*FUNCTION},
     ReminderConfig: {*FUNCTION},
-    DeskConfig: {"RECOVERIES_TABLE_NAME"},
+    ServicesConfig: {"RECOVERIES_TABLE_NAME"},
     SlackAppConfig: {*FUNCTION, "SLACK_SIGNING_SECRET_SECRET"},
     OperatorSettings: set(),
     RoutesSettings: set(),
@@ -67,24 +67,24 @@ SHARED: list[tuple[str, str, str, object, list[type[HandlerConfig]]]] = [
         "slack_api_url",
         "http://127.0.0.1:3000/api/",
         "http://127.0.0.1:3000/api/",
-        [*FUNCTIONS, DeskConfig, *LOCAL],
+        [*FUNCTIONS, ServicesConfig, *LOCAL],
     ),
     ("SLACK_BOT_TOKEN_SECRET", "slack_bot_token_secret", "other/bot", "other/bot", FUNCTIONS),
     ("SLACK_BOT_TOKEN", "slack_bot_token", "xoxb-1", "xoxb-1", LOCAL),
-    ("RECOVERIES_TABLE_NAME", "recoveries_table_name", "t2", "t2", [*FUNCTIONS, DeskConfig, LOCAL[0]]),
+    ("RECOVERIES_TABLE_NAME", "recoveries_table_name", "t2", "t2", [*FUNCTIONS, ServicesConfig, LOCAL[0]]),
     (
         "RECOVERY_RETENTION_DAYS",
         "retention_days",
         "30",
         30,
-        [*FUNCTIONS, DeskConfig, OperatorSettings],
+        [*FUNCTIONS, ServicesConfig, OperatorSettings],
     ),
     (
         "ROUTING_RULES_PARAMETER",
         "routing_rules_parameter",
         "/ops/recovery/routing-rules",
         "/ops/recovery/routing-rules",
-        [*ROUTED, DeskConfig, SlackAppConfig],
+        [*ROUTED, ServicesConfig, SlackAppConfig],
     ),
     ("SLACK_DEFAULT_CHANNEL", "default_channel", "C-OTHER", "C-OTHER", [*ROUTED, ExecutionWatcherConfig]),
     ("SLACK_TECHNICAL_CHANNEL", "technical_channel", "C-TECH", "C-TECH", [*ROUTED, ExecutionWatcherConfig]),
@@ -94,7 +94,7 @@ SHARED: list[tuple[str, str, str, object, list[type[HandlerConfig]]]] = [
         "allowed_users",
         "U1, U2 U3",
         frozenset({"U1", "U2", "U3"}),
-        [DeskConfig, SlackAppConfig, ServeSettings, TrySettings],
+        [ServicesConfig, SlackAppConfig, ServeSettings, TrySettings],
     ),
 ]
 
@@ -169,7 +169,9 @@ def test_a_shared_variable_is_read_the_same_by_every_function_that_reads_it(
     assert getattr(config, attribute) == read
 
 
-@pytest.mark.parametrize("settings", [*FUNCTIONS, DeskConfig, OperatorSettings], ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize(
+    "settings", [*FUNCTIONS, ServicesConfig, OperatorSettings], ids=lambda cls: cls.__name__
+)
 def test_every_reader_of_the_retention_refuses_the_same_values(settings: type[HandlerConfig]) -> None:
     # Given
     environment = {**required(settings), "RECOVERY_RETENTION_DAYS": "0"}

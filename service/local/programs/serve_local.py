@@ -41,7 +41,7 @@ def local_services(
     """The Slack app's services over an embedded stack with a few demo orders paused in it: a function
     of the Slack web client, as ``app_for_this_machine`` takes it."""
     from service.composition import build_services
-    from service.config import DeskConfig
+    from service.config import ServicesConfig
 
     slack = LocalSlack.workspace(settings)  # the token itself is checked by serve
     allowed = settings.allowed_users
@@ -88,7 +88,7 @@ def local_services(
             say("  no SLACK_ALLOWED_USER_IDS: on this local sandbox every member of the workspace may act")
         say(f"  embedded stack {stack.name}; recoveries table {stack.physical('RecoveriesTable')}")
 
-        config = DeskConfig(
+        config = ServicesConfig(
             recoveries_table_name=stack.physical("RecoveriesTable"),
             allowed_user_ids=",".join(allowed),
             allowed_user_group=group,

@@ -91,14 +91,14 @@ class SupportTeam:
 
     def __init__(self, stack: EmbeddedStack, slack: LocalSlack, out: Print) -> None:
         from service.composition import build_services
-        from service.config import DeskConfig
+        from service.config import ServicesConfig
         from slack_app.web import web_client
 
         self._stack = stack
         self._out = out
         self._sfn = stack.client("stepfunctions")
         client = web_client(slack.token, base_url=slack.api_url)
-        config = DeskConfig(recoveries_table_name=stack.physical("RecoveriesTable"))
+        config = ServicesConfig(recoveries_table_name=stack.physical("RecoveriesTable"))
         self.operator = Operator.at(
             build_services(config, stack.client, client), "cli:demo-desk", out=self._say
         )

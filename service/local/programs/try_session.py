@@ -407,12 +407,12 @@ class _Session:
 
     def _workspace_operator(self) -> Operator:
         from service.composition import build_services
-        from service.config import DeskConfig
+        from service.config import ServicesConfig
         from service.operator import Operator
         from slack_app.web import web_client
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)
-        config = DeskConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
+        config = ServicesConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))
         services = build_services(config, self._stack.client, client)
         return Operator.at(
             services, f"cli:{getpass.getuser()}", out=lambda line: self._say("  recovery-ops: " + line)
