@@ -18,7 +18,7 @@ FAULT_SCHEDULES ?= 1000
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
-	@echo "make test       ruff, cfn-lint, the import contracts and the whole test suite"
+	@echo "make test       ruff, mypy, cfn-lint, the import contracts (make lint) and the whole test suite"
 	@echo "make unit       the tests that need no stack (seconds)"
 	@echo "make faults     fault injection: double faults and seeded random schedules (FAULT_SEED=…)"
 	@echo "make bench      every benchmark in benchmarks/"
