@@ -23,7 +23,6 @@ from service.recovery.lifecycle.actions import DENIED
 from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from service.recovery.ports.notifier import (
     CircuitClosedNotice,
-    HealingNotice,
     NotifierUnavailableError,
     RecoveryGroup,
 )
@@ -58,11 +57,11 @@ def stop(services: Services, client: WebClient, user: str, healing_id: str, resp
             return
         if not services.runs.stop(healing_id, user, _now()):
             current = services.runs.get(healing_id) or run
-            say(not_resuming_text(notice_of(current), current.dependency))
+            say(not_resuming_text(current.notice(), current.dependency))
             return
         stopped = services.runs.get(healing_id) or run
         show(services, client, stopped)
-        say(stopped_text(notice_of(stopped)))
+        say(stopped_text(stopped.notice()))
 
 
 def may_stop(services: Services, user: str, run: HealingRun) -> AccessDecision:
@@ -107,7 +106,7 @@ def show(services: Services, client: WebClient, run: HealingRun) -> None:
         RecoveryStatus.OPEN, ListFilter(group_id=group.group_id), limit=LATEST_KEPT
     )
     view = RecoveryGroup.of(group, members)
-    healing = notice_of(run)
+    healing = run.notice()
     notice = CircuitClosedNotice(run.dependency, _closed_at(run), waiting=run.left, healing=healing)
     display = SlackHealingDisplay(client)
     try:
@@ -118,20 +117,6 @@ def show(services: Services, client: WebClient, run: HealingRun) -> None:
         display.progress(run.channel or group.channel, run.ts or group.ts, healing, run.dependency)
     except NotifierUnavailableError as exc:
         logger.warning("self-healing stopped: thread not told", group_id=group.group_id, error=str(exc))
-
-
-def notice_of(run: HealingRun) -> HealingNotice:
-    """What the views show of ``run`` (its pace is not known here, nor shown once it stopped)."""
-    return HealingNotice(
-        healing_id=run.healing_id,
-        state=str(run.state),
-        selected=run.selected,
-        resumed=run.resumed,
-        expired=run.expired,
-        per_second=0.0,
-        ended_why=run.ended_why,
-        stopped_by=run.stopped_by,
-    )
 
 
 def _closed_at(run: HealingRun) -> str:

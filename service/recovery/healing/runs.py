@@ -18,6 +18,7 @@ from typing import Any
 
 from service.conditional_writes import if_condition_holds
 from service.recovery.model.recovery import AuditEntry
+from service.recovery.ports.notifier import HealingNotice
 from service.recovery.storage.items import (
     HEALING_PREFIX,
     audit_entries,
@@ -91,6 +92,20 @@ class HealingRun:
     def left(self) -> int:
         """What it did not resume (nor find expired): open for people."""
         return max(0, self.selected - self.resumed - self.expired)
+
+    def notice(self, per_second: float = 0.0) -> HealingNotice:
+        """What the views show of this run, at ``per_second`` resumes a second (0: not known here,
+        nor shown once it stopped)."""
+        return HealingNotice(
+            healing_id=self.healing_id,
+            state=str(self.state),
+            selected=self.selected,
+            resumed=self.resumed,
+            expired=self.expired,
+            per_second=per_second,
+            ended_why=self.ended_why,
+            stopped_by=self.stopped_by,
+        )
 
 
 class HealingRuns:

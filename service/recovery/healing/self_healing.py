@@ -425,16 +425,7 @@ class SelfHealing:
             logger.warning("self-healing: progress not posted", group_id=run.group_id, error=str(exc))
 
     def _notice(self, run: HealingRun) -> HealingNotice:
-        return HealingNotice(
-            healing_id=run.healing_id,
-            state=str(run.state),
-            selected=run.selected,
-            resumed=run.resumed,
-            expired=run.expired,
-            per_second=self.pace.per_second,
-            ended_why=run.ended_why,
-            stopped_by=run.stopped_by,
-        )
+        return run.notice(self.pace.per_second)
 
     def _was_edited(self, recovery: Recovery) -> bool:
         """Whether a person ran this recovery's execution again with an edited input before."""
