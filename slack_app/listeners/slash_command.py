@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from service.composition import Services
 from service.recovery.lifecycle.bulk import open_matching
 from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, split_words
+from service.recovery.lifecycle.query import QueryError, RecoveryQuery, StaleQueryError, split_words
 from service.recovery.model.recovery import AuditEntry
 from service.recovery.storage.audit import RECOVERIES_LIST
 from service.recovery.storage.recoveries import RecoveryNotFoundError
@@ -74,7 +74,7 @@ def recoveries_command(services: Services, user: str, text: str, respond: Respon
             else:
                 say(f"Unknown command {code(verb[:40])}.\n{USAGE}")
         except QueryError as exc:
-            say(f"{escape(exc)}\n{USAGE}")
+            say(f"{query_problem(exc)}\n{USAGE}")
 
 
 def show(services: Services, user: str, words: list[str], say: Say, respond: Respond) -> None:
@@ -130,14 +130,22 @@ def list_page(
             query = RecoveryQuery.from_json(query_json).for_person(user)
             page_number = _page_number(page)
         except QueryError as exc:
-            say(escape(exc))
+            say(query_problem(exc))
             return
         _respond_with_page(services, user, query, page_number, respond, replace)
 
 
+def query_problem(exc: QueryError) -> str:
+    """What a person reads of a query the command or a button could not use: a stale button's says
+    to start again from the command."""
+    if isinstance(exc, StaleQueryError):
+        return f"{escape(exc)}: run `/recoveries` again"
+    return escape(exc)
+
+
 def _page_number(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_NUMBER:
-        raise QueryError("this page link is not valid any more: run `/recoveries` again")
+        raise StaleQueryError("this page link is not valid any more")
     return int(text)
 
 
@@ -216,7 +224,7 @@ def bulk_from_command(
         try:
             query = RecoveryQuery.from_json(query_json)
         except QueryError as exc:
-            say(escape(exc))
+            say(query_problem(exc))
             return
         if query.in_flight:
             say(IN_FLIGHT_NOT_RETRIED)

@@ -11,12 +11,19 @@ from slack_sdk.web import SlackResponse
 
 from service.recovery.access.authorization import AccessPolicy
 from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, check_cursor, parse_duration
+from service.recovery.lifecycle.query import (
+    QueryError,
+    RecoveryQuery,
+    StaleQueryError,
+    check_cursor,
+    parse_duration,
+)
 from service.recovery.model.contract import Routing
 from service.recovery.model.input_edit import input_diff, parse_edited_input
 from service.recovery.model.recovery import Recovery, RecoveryStatus
 from service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from service.recovery.storage.recoveries import RecoveryStore
+from slack_app.listeners.slash_command import query_problem
 from tests.support.fakes import FakeDynamoDB
 
 
@@ -165,3 +172,18 @@ def test_a_plain_run_again_sends_the_steps_own_input() -> None:
 
     assert [json.loads(call["output"]) for call in sfn.successes] == [{"sku": "a"}]
     assert store.get(recovery.recovery_id).audit[-1].action == "run again"
+
+
+def test_a_stale_button_is_worded_at_the_edge_the_core_names_no_slack_command() -> None:
+    # Given a page link a button carried that the listing never made
+    with pytest.raises(StaleQueryError) as stale:
+        check_cursor("x#rec-1")
+
+    # Then the core says what is wrong, and only the Slack app says how to start again
+    assert "/recoveries" not in str(stale.value)
+    assert query_problem(stale.value) == "this page link is not valid any more: run `/recoveries` again"
+    # while a query a person typed wrong is answered in the core's words alone
+    with pytest.raises(QueryError) as typed:
+        RecoveryQuery.from_words(["since=53w"])
+    assert not isinstance(typed.value, StaleQueryError)
+    assert "again" not in query_problem(typed.value) and "a year" in query_problem(typed.value)

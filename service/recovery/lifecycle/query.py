@@ -52,6 +52,11 @@ class QueryError(RecoveryOpsError, ValueError):
     """The operator's text does not say what to list or act on; the message says why."""
 
 
+class StaleQueryError(QueryError):
+    """A query or page link a button carries that cannot be read (forged, or from an older version).
+    Its words say what is wrong; the edge says how to start again (``/recoveries``, the Home tab)."""
+
+
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``2h``, ``7d``: at most a year (``366d``); anything else is a ``QueryError``."""
     match = _DURATION.match(text.strip().lower())
@@ -94,7 +99,7 @@ def check_cursor(cursor: str | None) -> str | None:
     """A page cursor as the listing made it, or a ``QueryError`` (a stale or forged button)."""
     if cursor is None or _CURSOR.match(cursor):
         return cursor
-    raise QueryError("this page link is not valid any more: run `/recoveries` again")
+    raise StaleQueryError("this page link is not valid any more")
 
 
 @dataclass(frozen=True)
@@ -157,16 +162,16 @@ class RecoveryQuery:
         try:
             data = json.loads(text or "{}")
         except ValueError as exc:
-            raise QueryError("this button's query cannot be read: run `/recoveries` again") from exc
+            raise StaleQueryError("this button's query cannot be read") from exc
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise QueryError("this button's query cannot be read: run `/recoveries` again")
+            raise StaleQueryError("this button's query cannot be read")
         query = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         if query.since:
             parse_duration(query.since)
         if query.owner:
             check_owner(query.owner)
         if query.status and check_status(query.status) != query.status:
-            raise QueryError("this button's query cannot be read: run `/recoveries` again")
+            raise StaleQueryError("this button's query cannot be read")
         check_cursor(query.before)
         return query
 
