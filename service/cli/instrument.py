@@ -64,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout-seconds",
         type=int,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        help=f"how long a paused execution waits for a person (default: {DEFAULT_TIMEOUT_SECONDS}, 7 days)",
+        default=None,
+        help=(
+            f"how long a paused execution waits for a person (default: {DEFAULT_TIMEOUT_SECONDS}, 7 days, "
+            "or the definition's own TimeoutSeconds if that is shorter: a warning says so); refused if "
+            "not shorter than the definition's TimeoutSeconds"
+        ),
     )
     parser.add_argument(
         "--on-reject",
@@ -113,6 +117,8 @@ def instrument_command(argv: Sequence[str]) -> int:
         args.output.write_text(text, encoding="utf-8")
     for note in report.notes:
         print(f"instrumented {note}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.queue_url == RECOVERY_QUEUE_PLACEHOLDER:
         print(
             f"QueueUrl is {RECOVERY_QUEUE_PLACEHOLDER}: set it with DefinitionSubstitutions "

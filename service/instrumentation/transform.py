@@ -68,7 +68,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.errors import RecoveryOpsError
@@ -136,7 +136,9 @@ class InstrumentOptions:
     states: tuple[str, ...]
     queue_url: str = RECOVERY_QUEUE_PLACEHOLDER
     routing: Routing = Routing.TECHNICAL
-    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    # how long a pause waits for a person; None: DEFAULT_TIMEOUT_SECONDS, bounded by the execution's
+    # own TimeoutSeconds when it has one (a number given here is never changed: it is refused instead)
+    timeout_seconds: int | None = None
     on_reject: str | None = None
     workflow_type: str = STANDARD
 
@@ -155,6 +157,8 @@ class Scope:
 class InstrumentReport:
     definition: Definition
     notes: list[str] = field(default_factory=list)
+    #: what the person must know before deploying: a bound the pauses took from the definition
+    warnings: list[str] = field(default_factory=list)
 
 
 def instrument(definition: Definition, options: InstrumentOptions) -> Definition:
@@ -174,6 +178,10 @@ def instrument_with_report(definition: Definition, options: InstrumentOptions) -
     variables = set(_assigned_variables(result))
     partition = _partition(definition)
     report = InstrumentReport(result)
+    pause_seconds, warning = _pause_seconds(result, options.timeout_seconds)
+    if warning:
+        report.warnings.append(warning)
+    options = replace(options, timeout_seconds=pause_seconds)
     for name in dict.fromkeys(options.states):
         scope = _scope_of(name, scopes)
         where = f'"{name}" ({scope.where})'
@@ -199,6 +207,44 @@ def _language(value: Any, where: str, inherited: str) -> str:
     return value
 
 
+def _pause_seconds(definition: Definition, asked: int | None) -> tuple[int, str | None]:
+    """How long each pause waits, and a warning when the definition bounded it.
+
+    A Standard execution fails with ``States.Timeout`` once its own ``TimeoutSeconds`` (at the top
+    level) have passed since it started, wherever it is, a pause included. So a pause of that long or
+    longer would be cut short while a person may still act: asked for, it is refused; by default
+    (7 days) it is bounded to the execution's timeout, and the warning says so. (ASL has no timeout
+    on a Parallel or a Map; a Task's own TimeoutSeconds is the failed task's, not the pause's.)"""
+    execution = definition.get("TimeoutSeconds")
+    if execution is None:
+        return (DEFAULT_TIMEOUT_SECONDS if asked is None else asked), None
+    whole = isinstance(execution, int) and not isinstance(execution, bool)
+    if not whole or not 1 <= execution <= MAX_TIMEOUT_SECONDS:
+        raise InstrumentError(
+            f'the top level\'s "TimeoutSeconds" is {json.dumps(execution)[:40]}: Step Functions takes '
+            f"a whole number of seconds from 1 to {MAX_TIMEOUT_SECONDS} there"
+        )
+    if asked is not None:
+        if asked >= execution:
+            raise InstrumentError(
+                f"--timeout-seconds {asked} is not shorter than the execution's own timeout "
+                f'("TimeoutSeconds": {execution} at the top level): the execution would fail with '
+                f"States.Timeout while the pause still waited for a person. Ask for fewer than {execution} "
+                "seconds, or raise the definition's TimeoutSeconds"
+            )
+        return asked, None
+    if execution > DEFAULT_TIMEOUT_SECONDS:
+        return DEFAULT_TIMEOUT_SECONDS, None
+    return execution, (
+        f'the execution times out after {execution} s ("TimeoutSeconds" at the top level), so each pause '
+        f"is bounded to {execution} s instead of {DEFAULT_TIMEOUT_SECONDS} s (7 days). A recovery nobody "
+        "acts on by then ends with its execution, which fails with States.Timeout no later than "
+        f"{execution} s after it started: the execution watcher closes the recovery and posts the failed "
+        "execution. Raise the definition's TimeoutSeconds to give people longer, or give --timeout-seconds "
+        "below it"
+    )
+
+
 def _check_options(options: InstrumentOptions) -> None:
     if options.workflow_type.upper() != STANDARD:
         raise InstrumentError(
@@ -207,7 +253,7 @@ def _check_options(options: InstrumentOptions) -> None:
         )
     if not options.states:
         raise InstrumentError("name at least one state with --state")
-    if not 1 <= options.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+    if options.timeout_seconds is not None and not 1 <= options.timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise InstrumentError(f"--timeout-seconds must be between 1 and {MAX_TIMEOUT_SECONDS}")
     if not options.queue_url.strip():
         raise InstrumentError("--queue-url must not be empty")
