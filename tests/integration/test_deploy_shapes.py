@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from service.local.engine.execution_events import deliver, status_change_event
+from service.local.engine.lambda_dispatch import HandlerPathError
 from service.local.engine.stack import EmbeddedStack, embedded_stack
 from service.local.standin.server import SlackStandIn
 from slack_app.ids import REDRIVE, RUN_AGAIN
@@ -182,6 +183,22 @@ def test_the_embedded_stack_refuses_a_template_whose_kept_resources_refer_to_lef
 
     # When it is deployed without the example, Then the stack names the dangling reference
     with pytest.raises(ValueError, match="SlackAppFunction -> OrdersDeadLetterQueue"):
+        with embedded_stack(
+            parameters={"DeployOrderExample": "false"}, template_path=tmp_path / "template.yaml"
+        ):
+            pass
+
+
+def test_the_embedded_stack_refuses_a_function_whose_handler_path_names_nothing(tmp_path: Path) -> None:
+    # Given a template whose collector's Handler has a typo in its module
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    typo = "service.handlers.colector"
+    broken = template.replace("Handler: service.handlers.collector.", f"Handler: {typo}.")
+    assert broken != template
+    (tmp_path / "template.yaml").write_text(broken)
+
+    # When it is deployed, Then it is refused before anything runs, naming the function and the module
+    with pytest.raises(HandlerPathError, match=f"function CollectorFunction: .*no module {typo}"):
         with embedded_stack(
             parameters={"DeployOrderExample": "false"}, template_path=tmp_path / "template.yaml"
         ):

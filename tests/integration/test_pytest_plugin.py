@@ -22,6 +22,7 @@ from service.local.desk import (
     NoRecoveryInTimeError,
     RecoveryNeverRequestedError,
 )
+from service.local.engine.lambda_dispatch import HandlerPathError
 from service.local.standin.workspace import SlackWorkspace
 from service.local.testing.recovery_stack import RecoveryStack, StateMachine
 from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
@@ -109,6 +110,30 @@ def test_an_execution_that_fails_without_asking_for_a_person_is_told_with_its_er
     assert "'no-catch-1' ended FAILED with VendorDown: the vendor does not answer for sku-lamp" in message
     assert "last in state 'Check availability'" in message
     assert "never asked for a recovery" in message and "${RecoveryQueueUrl}" in message
+
+
+@pytest.mark.parametrize(
+    ("handler", "told"),
+    [
+        ("tests.support.no_such_module.handler", "no module tests.support.no_such_module can be imported"),
+        ("tests.support.waiting.no_such_function", "module tests.support.waiting has no no_such_function"),
+        ("lambda_handler", 'is not "module.function"'),
+    ],
+)
+def test_a_wrong_handler_path_is_refused_when_deployed_not_when_a_task_fails(
+    recovery_stack: RecoveryStack, handler: str, told: str
+) -> None:
+    # Given a definition whose Lambda task is answered by a handler path with a mistake in it
+    machines = recovery_stack.client("stepfunctions").list_state_machines()["stateMachines"]
+
+    # When it is deployed, then it is refused at once, naming the function, the path and the mistake
+    with pytest.raises(HandlerPathError) as refused:
+        recovery_stack.deploy_state_machine(
+            PROCESS_ORDER, name="wrong-handler", functions={"CheckProductAvailabilityFunction": handler}
+        )
+    assert told in str(refused.value) and "CheckProductAvailabilityFunction" in str(refused.value)
+    # and no state machine was created that a catch-all could turn green for the wrong reason
+    assert recovery_stack.client("stepfunctions").list_state_machines()["stateMachines"] == machines
 
 
 def test_a_recovery_request_the_collector_refuses_is_told_with_the_collectors_reason(

@@ -20,10 +20,54 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.errors import RecoveryOpsError
 from service.local.engine import moto_seam
 from service.local.engine.iam_check import acting_as
 
 Handler = Callable[[Any, Any], Any]
+
+
+class HandlerPathError(RecoveryOpsError, ValueError):
+    """A function's ``Handler`` names no function that can be called: refused when it is deployed,
+    never found by the state machine's task failing (which a catch-all would hide)."""
+
+
+def checked_handler(function_name: str, handler_path: str) -> Handler:
+    """The callable ``handler_path`` (``package.module.function``, as Lambda's Python runtime reads
+    it) names, imported now; a ``HandlerPathError`` naming the function, the path and what is wrong
+    otherwise: a path of the wrong form, a module that is not there (or fails to import), a missing
+    attribute, or one that cannot be called."""
+    module_name, dot, attribute = handler_path.rpartition(".")
+    if not dot or not module_name or not attribute.isidentifier():
+        raise HandlerPathError(
+            f'function {function_name}: Handler "{handler_path[:200]}" is not "module.function" '
+            "(e.g. service.handlers.charge.lambda_handler)"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or module_name
+        where = "" if missing == module_name else f" (it imports {missing}, which is not installed)"
+        raise HandlerPathError(
+            f'function {function_name}: Handler "{handler_path}": no module {module_name} can be '
+            f"imported{where}"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - whatever the module raises as it loads, named
+        raise HandlerPathError(
+            f'function {function_name}: Handler "{handler_path}": importing {module_name} failed '
+            f"with {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+    handler = getattr(module, attribute, None)
+    if handler is None:
+        raise HandlerPathError(
+            f'function {function_name}: Handler "{handler_path}": module {module_name} has no {attribute}'
+        )
+    if not callable(handler):
+        raise HandlerPathError(
+            f'function {function_name}: Handler "{handler_path}": {attribute} in {module_name} is '
+            "not a function"
+        )
+    return handler
 
 
 @dataclass(frozen=True)

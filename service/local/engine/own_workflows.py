@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.local.engine.lambda_dispatch import Handler, LocalFunction
+from service.local.engine.lambda_dispatch import Handler, LocalFunction, checked_handler
 from service.local.engine.stack import ACCOUNT_ID, EmbeddedStack
 
 
@@ -38,6 +38,8 @@ def deploy_function(
     """A Lambda function ``name`` run in-process by ``handler`` (a ``module.function`` path or a
     callable); its ARN. Created once per stack; a callable given again replaces the one before."""
     lambda_client = stack.client("lambda")
+    if isinstance(handler, str):
+        checked_handler(name, handler)  # a wrong path is refused here, not when a task invokes it
     handler_path = handler if isinstance(handler, str) else _described(handler)
     try:
         arn = lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]

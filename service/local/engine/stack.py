@@ -41,7 +41,7 @@ from service.local.engine.interpreter_clock import (
     accelerated_breaker_clock,
     scaled_interpreter_sleeps,
 )
-from service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction
+from service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction, checked_handler
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -327,6 +327,7 @@ class _Deployer:
                     )
                 self.environment[key] = value
             name = self.ctx.ref(logical_id)
+            checked_handler(logical_id, props["Handler"])  # a wrong path is refused here, not in a task
             lambda_client.create_function(
                 FunctionName=name,
                 Runtime=props["Runtime"],

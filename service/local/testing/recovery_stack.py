@@ -23,7 +23,7 @@ from typing import Any
 
 from service.errors import RecoveryOpsError
 from service.local.engine.cfn_template import TEMPLATE_PATH
-from service.local.engine.lambda_dispatch import Handler
+from service.local.engine.lambda_dispatch import Handler, checked_handler
 from service.local.engine.own_workflows import deploy_function
 from service.local.engine.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
 from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn
@@ -121,6 +121,9 @@ class RecoveryStack:
         text, source = read_definition(definition)
         machine_name = _NAME.sub("-", name or _name_of(source))[:80].strip("-") or "state-machine"
         values = {"RecoveryQueueUrl": self.queue_url, "RecoveryQueueArn": self.queue_arn}
+        for placeholder, handler in (functions or {}).items():  # every path checked before any is made
+            if isinstance(handler, str):
+                checked_handler(f"{placeholder} of {machine_name}", handler)
         deployed_functions = {
             placeholder: deploy_function(
                 self.embedded,
