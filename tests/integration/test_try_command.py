@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import pytest
 
 from service.cli import main
+from service.cli.instrument import instrument_command
 from service.local.standin.server import SlackStandIn
 from tests.support.payments import editor_command, instrumented_payments, try_argv, write_payments
 from tests.support.stacks import BOT_TOKEN
@@ -135,14 +137,16 @@ def test_a_definition_that_never_reaches_the_recovery_queue_says_so_and_suggests
 
     # Then
     assert status == 1
-    assert any("no state of payments.asl.json sends to the recovery queue" in line for line in lines)
+    assert any(f"no state of {definition} sends to the recovery queue" in line for line in lines)
     assert "execution try-payments: FAILED" in lines
     assert "  error: FailedOnPurpose" in lines
     assert "  it ended without ever reaching the recovery queue: nothing paused for a person." in lines
-    assert (
-        '    recovery-ops instrument payments.asl.json --state "Charge card" -o payments.recovering.asl.json'
-        in lines
-    )
+    recovering = tmp_path / "payments.recovering.asl.json"
+    suggested = f"    recovery-ops instrument {definition} --state 'Charge card' -o {recovering}"
+    assert suggested in lines
+    # and the suggestion, pasted as it is, writes the instrumented definition beside the one given
+    assert instrument_command(shlex.split(suggested)[2:]) == 0
+    assert "Request recovery: Charge card" in json.loads(recovering.read_text())["States"]
     assert not any("recovery-ops posts to" in line for line in lines)
 
 

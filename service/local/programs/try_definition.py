@@ -156,7 +156,7 @@ def plan_try(
         if not answered:
             called = sorted({task.function for task in tasks})
             raise TryError(
-                f"--function {name}: no Lambda task of {definition_path.name} calls it; "
+                f"--function {name}: no Lambda task of {definition_path} calls it; "
                 + (f"the functions it calls: {_listing(called)}" if called else "it calls no Lambda function")
             )
         handler = load_function(spec, dirs, option=f"--function {name}")

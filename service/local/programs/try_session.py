@@ -156,7 +156,7 @@ def run_try(
     """Deploy ``plan`` beside the recovery service, run it once, answer its pauses from ``terminal``."""
     say = terminal.say
     quiet_interpreter_logs()
-    say(f"recovery-ops try {plan.path.name}: on an embedded moto stack beside the recovery service (no AWS)")
+    say(f"recovery-ops try {plan.path}: on an embedded moto stack beside the recovery service (no AWS)")
     with ExitStack() as resources:
         slack = resources.enter_context(local_slack(settings))
         stack = resources.enter_context(
@@ -214,7 +214,7 @@ class _Session:
             )
         if not plan.recovery_states:
             say(
-                f"  note: no state of {plan.path.name} sends to the recovery queue:"
+                f"  note: no state of {plan.path} sends to the recovery queue:"
                 " nothing in it can pause for a person"
             )
         name = f"try-{plan.name}"
@@ -456,12 +456,16 @@ class _Session:
         if not chosen:
             say("  it has no Lambda task to instrument: see recovery-ops instrument --help")
             return
-        source = plan.path.name
-        recovering = source.removesuffix(".json").removesuffix(".asl") + ".recovering.asl.json"
-        states = " ".join(f'--state "{state}"' for state in chosen)
+        # the path as the person gave it, the result beside it: commands they can paste as they are
+        recovering = plan.path.with_name(
+            plan.path.name.removesuffix(".json").removesuffix(".asl") + ".recovering.asl.json"
+        )
+        source, result = shlex.quote(str(plan.path)), shlex.quote(str(recovering))
+        states = " ".join(f"--state {shlex.quote(state)}" for state in chosen)
         say("  to have a failing Task pause for a person instead, instrument it and try the result:")
-        say(f"    recovery-ops instrument {source} {states} -o {recovering}")
-        say(f"    recovery-ops try {recovering} " + " ".join(f'--fail "{state}"' for state in chosen[:1]))
+        say(f"    recovery-ops instrument {source} {states} -o {result}")
+        fail = " ".join(f"--fail {shlex.quote(state)}" for state in chosen[:1])
+        say(f"    recovery-ops try {result} {fail}")
 
 
 def _readable_cause(cause: str) -> str:
