@@ -241,7 +241,7 @@ def test_fail_on_a_state_that_is_not_a_lambda_task_is_refused(
     [
         (
             "--function=nobody=payments_functions:charge",
-            "--function nobody: no Lambda task of payments.asl.json",
+            "--function nobody: no Lambda task of {definition} calls it",
         ),
         ("--function=send-receipt=payments_functions:refund", "payments_functions has no function refund"),
         ("--function=send-receipt=billing:refund", "no module billing"),
@@ -254,10 +254,11 @@ def test_options_that_cannot_apply_are_refused_saying_why(
     option: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given / When
-    error = refusal(capsys, [*try_argv(write_payments(tmp_path)), option])
+    definition = write_payments(tmp_path)
+    error = refusal(capsys, [*try_argv(definition), option])
 
-    # Then
-    assert problem in error
+    # Then (the definition named by the path given)
+    assert problem.format(definition=definition) in error
 
 
 def test_a_function_unknown_to_the_definition_is_refused_listing_the_functions_it_calls(
