@@ -258,7 +258,7 @@ def test_options_that_cannot_apply_are_refused_saying_why(
     error = refusal(capsys, [*try_argv(definition), option])
 
     # Then (the definition named by the path given)
-    assert problem.format(definition=definition) in error
+    assert problem.replace("{definition}", str(definition)) in error
 
 
 def test_a_function_unknown_to_the_definition_is_refused_listing_the_functions_it_calls(
