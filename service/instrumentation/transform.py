@@ -86,6 +86,9 @@ INPUT_KEY = "input"
 ERROR_KEY = "error"
 REJECTION_KEY = "recovery_error"
 CATCH_ALL = "States.ALL"
+#: the field a definition's own catch-all finds the recovery's outcome in, beside the original Error
+#: and Cause: {"Error": "RecoveryRejected", "Cause": the person's reason} (or States.Timeout)
+RECOVERY_FIELD = "Recovery"
 STANDARD, EXPRESS = "STANDARD", "EXPRESS"  # Step Functions' state machine types
 JSONPATH, JSONATA = "JSONPath", "JSONata"  # the values of QueryLanguage; JSONPath is the default
 ERROR_VARIABLE_PREFIX = "recovery_error_"  # + the state's name: where a JSONata catcher keeps the error
@@ -385,12 +388,34 @@ def _instrument_state(
             }
         )
         notes.append(f'rejection or timeout → "{options.on_reject}"')
+    restored: dict[str, State] = {}
     if catch_all is not None:
+        # the catch-all sees what it saw before: the failed task's own Error and Cause, at its own
+        # ResultPath on the task's input, with the recovery's outcome added under RECOVERY_FIELD
+        restore_name = names.new(f"{name}: as it failed")
         moved = {key: value for key, value in catch_all.items() if key not in ("ResultPath", "Next")}
-        moved["ResultPath"] = _under_input(catch_all.get("ResultPath", "$"), "a catcher's ResultPath", where)
-        moved["Next"] = unwrap_to(catch_all["Next"])
+        moved["ResultPath"] = f"$.{REJECTION_KEY}"
+        moved["Next"] = restore_name
         rejection.append(moved)
-        notes.append(f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}")')
+        restored[restore_name] = {
+            "Type": "Pass",
+            "Comment": (
+                f'recovery-ops instrument: the error of "{name}" as its catch-all saw it before, with what '
+                f'the recovery ended in under "{RECOVERY_FIELD}".'
+            ),
+            "Parameters": {
+                "Error.$": f"$.{ERROR_KEY}.Error",
+                "Cause.$": f"$.{ERROR_KEY}.Cause",
+                f"{RECOVERY_FIELD}.$": f"$.{REJECTION_KEY}",
+            },
+            "ResultPath": _under_input(catch_all.get("ResultPath", "$"), "a catcher's ResultPath", where),
+            "OutputPath": f"$.{INPUT_KEY}",
+            "Next": catch_all["Next"],
+        }
+        notes.append(
+            f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}", with the '
+            "original error)"
+        )
     if rejection:
         recovery["Catch"] = rejection
     else:
@@ -405,7 +430,7 @@ def _instrument_state(
         "Parameters": {f"{INPUT_KEY}.$": "$"},
         "Next": run_name,
     }
-    _replace(states, name, {name: wrapper, run_name: run, recovery_name: recovery, **unwraps})
+    _replace(states, name, {name: wrapper, run_name: run, recovery_name: recovery, **restored, **unwraps})
     return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
 
 
@@ -460,8 +485,11 @@ def _instrument_jsonata_state(
         )
         notes.append(f'rejection or timeout → "{options.on_reject}"')
     if catch_all is not None:
-        rejection.append(catch_all)  # its $states.input is still the failed state's input
-        notes.append(f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}")')
+        rejection.append(_as_it_failed(catch_all, name, error_variable))
+        notes.append(
+            f'its catch-all now follows the recovery (rejection → "{catch_all["Next"]}", with the '
+            "original error)"
+        )
     if rejection:
         recovery["Catch"] = rejection
     else:
@@ -469,6 +497,29 @@ def _instrument_jsonata_state(
 
     _replace(states, name, {name: task, recovery_name: recovery})
     return f"{where}: " + "; ".join([f'recovery state "{recovery_name}"', *notes])
+
+
+def _as_it_failed(catcher: dict[str, Any], name: str, error_variable: str) -> dict[str, Any]:
+    """A JSONata catch-all moved to the recovery state, seeing what it saw on the failed state: its
+    ``$states.input`` is the failed state's input already; ``$states.errorOutput`` becomes the failed
+    state's error with the recovery's outcome under RECOVERY_FIELD, and ``$states.context.State.Name``
+    the failed state's name. Without an Output it outputs that error, as it did."""
+    error = f"$merge([${error_variable}, {{'{RECOVERY_FIELD}': $states.errorOutput}}])"
+
+    def as_before(value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("{%"):
+            return value.replace("$states.errorOutput", f"({error})").replace(
+                "$states.context.State.Name", json.dumps(name)
+            )
+        if isinstance(value, dict):
+            return {key: as_before(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [as_before(item) for item in value]
+        return value
+
+    moved = {key: as_before(item) if key in ("Output", "Assign") else item for key, item in catcher.items()}
+    moved.setdefault("Output", f"{{% {error} %}}")
+    return moved
 
 
 def _check_on_reject(options: InstrumentOptions, states: dict[str, State], where: str) -> None:

@@ -172,13 +172,30 @@ def test_a_catch_all_moves_to_the_recovery_and_the_options_are_applied() -> None
             "ResultPath": "$.input.recovery_error",
             "Next": "Charge card: to Done",
         },
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.input.failure", "Next": "Charge card: to Refund"},
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.recovery_error",
+            "Next": "Charge card: as it failed",
+        },
     ]
-    assert states["Charge card: to Refund"] == {
+    # the catch-all's own ResultPath gets the task's error back (with the recovery's outcome), then Refund
+    assert states["Charge card: as it failed"] == {
         "Type": "Pass",
-        "Comment": states["Charge card: to Refund"]["Comment"],
+        "Comment": states["Charge card: as it failed"]["Comment"],
+        "Parameters": {
+            "Error.$": "$.error.Error",
+            "Cause.$": "$.error.Cause",
+            "Recovery.$": "$.recovery_error",
+        },
+        "ResultPath": "$.input.failure",
         "OutputPath": "$.input",
         "Next": "Refund",
+    }
+    assert states["Charge card: to Done"] == {
+        "Type": "Pass",
+        "Comment": states["Charge card: to Done"]["Comment"],
+        "OutputPath": "$.input",
+        "Next": "Done",
     }
 
 

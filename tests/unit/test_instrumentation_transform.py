@@ -212,8 +212,18 @@ def test_a_former_catch_all_follows_the_recovery_instead() -> None:
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Request recovery: Charge card"}
     ]
     assert states["Request recovery: Charge card"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.input", "Next": "Charge card: to Done"}
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.recovery_error", "Next": "Charge card: as it failed"}
     ]
+    # where the catch-all's own ResultPath ("$": the whole input) gets the task's own error back,
+    # with the recovery's outcome added, and the catch-all's target is reached as before
+    restored = states["Charge card: as it failed"]
+    assert restored["Parameters"] == {
+        "Error.$": "$.error.Error",
+        "Cause.$": "$.error.Cause",
+        "Recovery.$": "$.recovery_error",
+    }
+    assert (restored["ResultPath"], restored["OutputPath"]) == ("$.input", "$.input")
+    assert restored["Next"] == "Done"
 
 
 def test_the_generated_states_take_the_chosen_states_place_and_the_others_stay_as_they_were() -> None:
@@ -594,8 +604,35 @@ def test_a_jsonata_states_catchers_and_assign_are_kept_and_its_catch_all_follows
     assert task["Catch"][0] == specific
     assert task["Catch"][-1]["Next"] == "Request recovery: Charge card"
     assert len(task["Catch"]) == 2
-    # and the catch-all, as it was, catches what the person decides (its $states.input: the same input)
-    assert states["Request recovery: Charge card"]["Catch"] == [catch_all]
+    # and the catch-all catches what the person decides, seeing the failed state's own error (with the
+    # recovery's outcome added) where it read $states.errorOutput; its $states.input is the same input
+    restored = "($merge([$recovery_error_charge_card, {'Recovery': $states.errorOutput}]))"
+    assert states["Request recovery: Charge card"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "Output": f"{{% {restored} %}}", "Next": "Done"}
+    ]
+
+
+def test_a_jsonata_catch_all_reads_the_failed_states_name_and_error_as_before() -> None:
+    # Given a catch-all that records where and why, and one with no Output (it outputs the error)
+    recorded = {
+        "ErrorEquals": ["States.ALL"],
+        "Assign": {"failed_in": "{% $states.context.State.Name %}", "why": "{% $states.errorOutput.Cause %}"},
+        "Output": {"step": "{% $states.context.State.Name %}", "note": "literal $states.errorOutput"},
+        "Next": "Done",
+    }
+    silent = {"ErrorEquals": ["States.ALL"], "Next": "Done"}
+
+    # When each is instrumented
+    with_record = instrument(jsonata_charge_card(Catch=[recorded]), options())["States"]
+    with_none = instrument(jsonata_charge_card(Catch=[silent]), options())["States"]
+
+    # Then the state's name is its own, not the recovery step's, and the error is the failed state's
+    (moved,) = with_record["Request recovery: Charge card"]["Catch"]
+    error = "($merge([$recovery_error_charge_card, {'Recovery': $states.errorOutput}]))"
+    assert moved["Assign"] == {"failed_in": '{% "Charge card" %}', "why": f"{{% {error}.Cause %}}"}
+    assert moved["Output"] == {"step": '{% "Charge card" %}', "note": "literal $states.errorOutput"}
+    (default,) = with_none["Request recovery: Charge card"]["Catch"]
+    assert default["Output"] == f"{{% {error[1:-1]} %}}"
 
 
 def test_on_reject_in_jsonata_continues_with_the_input_and_the_rejection() -> None:

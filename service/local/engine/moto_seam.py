@@ -15,6 +15,7 @@ What the seam does, by area (each a context manager that undoes itself):
 - ``atomic_dynamodb_writes``: moto's DynamoDB operations run one at a time, as DynamoDB's are atomic;
 - ``scaled_interpreter_sleeps``: Retry, Wait and task-token timeouts sleep ``scale`` times as long;
 - ``task_timeouts_as_on_aws``: a DynamoDB task's expired ``TimeoutSeconds`` is ``States.Timeout``;
+- ``task_failure_causes_as_on_aws``: SendTaskFailure's ``cause`` reaches the execution's catchers;
 - ``nested_executions_as_on_aws``: ``states:startExecution.sync:2`` works as on AWS;
 - ``routed_lambda_invocations``: moto's Lambda invocations go to an in-process dispatcher;
 - ``jsonata_engine``: JSONata states run (moto ships no engine), with their variables written intact;
@@ -189,6 +190,16 @@ SYNC_CHECK_DELAY = SeamTarget(_SERVICE + "state_task_service_callback", "_DELAY_
 EXECUTION_TERMINATED = SeamTarget(
     "moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication.terminated", ("self",)
 )
+# moto's SendTaskFailure handler passes the error on and drops the cause; its backend takes both
+SEND_TASK_FAILURE = SeamTarget(
+    "moto.stepfunctions.responses", "StepFunctionResponse.send_task_failure", ("self",)
+)
+PARSER_SEND_TASK_FAILURE = SeamTarget(
+    "moto.stepfunctions.parser.models",
+    "StepFunctionsParserBackend.send_task_failure",
+    ("self", "task_token", "error", "cause"),
+)
+EMPTY_RESULT = SeamTarget("moto.core.responses", "EmptyResult")
 # the backends that run executions (``execute_state_machine``): moto's responses use these, not
 # ``moto.stepfunctions.models.stepfunctions_backends``
 STEPFUNCTIONS_BACKENDS = SeamTarget("moto.stepfunctions.parser.models", "stepfunctions_parser_backends")
@@ -258,6 +269,9 @@ TARGETS: tuple[SeamTarget, ...] = (
     SYNC_CHECK_DELAY,
     EXECUTION_TERMINATED,
     STEPFUNCTIONS_BACKENDS,
+    SEND_TASK_FAILURE,
+    PARSER_SEND_TASK_FAILURE,
+    EMPTY_RESULT,
     DESCRIBE_EXECUTION,
     LAMBDA_INVOKE,
     CREATE_CLIENT,
@@ -547,6 +561,24 @@ def task_timeouts_as_on_aws() -> Iterator[None]:
         return original(self, env, ex)
 
     with _patched(DYNAMODB_TASK_ERROR, from_error):
+        yield
+
+
+@contextmanager
+def task_failure_causes_as_on_aws() -> Iterator[None]:
+    """Pass SendTaskFailure's ``cause`` to the paused task, as Step Functions does.
+
+    moto's handler reads only ``taskToken`` and ``error``, so a catcher's ``Cause`` (a person's
+    reason for a Reject) is null in the stack where it is text on AWS."""
+    empty_result = _get(EMPTY_RESULT)
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return empty_result()
+
+    with _patched(SEND_TASK_FAILURE, send_task_failure):
         yield
 
 

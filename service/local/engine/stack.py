@@ -455,6 +455,7 @@ def embedded_stack(
         stack.enter_context(moto_seam.ended_threads_released())
         stack.enter_context(moto_seam.no_threads_only_to_wait())
         stack.enter_context(moto_seam.task_timeouts_as_on_aws())
+        stack.enter_context(moto_seam.task_failure_causes_as_on_aws())
         stack.enter_context(moto_seam.atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))

@@ -136,6 +136,8 @@ def test_a_rejection_fails_the_execution_by_default_or_continues_at_on_reject_or
     items["Pack item"]["Catch"] = [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.recovery_error", "Next": "Item set aside"}
     ]
+    # the catch-all's fallback also reads the person's reason, which instrument adds to the error
+    items["Item set aside"]["Parameters"]["reason.$"] = "$.recovery_error.Recovery.Cause"
     catch_all = tmp_path / "catch_all.asl.json"
     catch_all.write_text(json.dumps(with_fallback))
     machines = {
@@ -161,7 +163,16 @@ def test_a_rejection_fails_the_execution_by_default_or_continues_at_on_reject_or
     assert (outcomes["fails"].status, outcomes["fails"].error) == ("FAILED", REJECTED_ERROR)
     for name in ("on-reject", "catch-all"):
         assert outcomes[name].status == "SUCCEEDED", name
-        assert outcomes[name].output["parcels"] == [
-            {"sku": "sku-lamp", "parcel": "P-sku-lamp-x1"},
-            {"sku": "sku-vase", "set_aside": REJECTED_ERROR},
-        ]
+    assert outcomes["on-reject"].output["parcels"] == [
+        {"sku": "sku-lamp", "parcel": "P-sku-lamp-x1"},
+        {"sku": "sku-vase", "set_aside": REJECTED_ERROR},
+    ]
+    # the definition's own catch-all sees the task's own error, as without instrument, and the reason
+    assert outcomes["catch-all"].output["parcels"] == [
+        {"sku": "sku-lamp", "parcel": "P-sku-lamp-x1"},
+        {
+            "sku": "sku-vase",
+            "set_aside": "PackingStationDown",
+            "reason": f"Rejected by {desk.person}: the vase is broken",
+        },
+    ]

@@ -210,9 +210,15 @@ def test_a_rejection_in_jsonata_continues_at_on_reject_or_the_former_catch_all_w
         {
             "ErrorEquals": ["States.ALL"],
             "Output": "{% $merge([$states.input, {'recovery_error': $states.errorOutput}]) %}",
+            "Assign": {"failed_in": "{% $states.context.State.Name %}"},
             "Next": "Item set aside",
         }
     ]
+    # the catch-all's fallback also says where it failed and the person's reason instrument adds
+    items["Item set aside"]["Output"] |= {
+        "failed_in": "{% $failed_in %}",
+        "reason": "{% $states.input.recovery_error.Recovery.Cause %}",
+    }
     catch_all = tmp_path / "catch_all.asl.json"
     catch_all.write_text(json.dumps(with_fallback))
     machines = {
@@ -235,7 +241,18 @@ def test_a_rejection_in_jsonata_continues_at_on_reject_or_the_former_catch_all_w
 
         # Then the item is set aside with its own input and the rejection, the other is packed
         assert outcome["status"] == "SUCCEEDED", name
+        set_aside = (
+            {"sku": "sku-vase", "set_aside": REJECTED_ERROR}
+            if name == "on-reject"
+            # the catch-all sees the state's own error and name, as without instrument, and the reason
+            else {
+                "sku": "sku-vase",
+                "set_aside": "PackingStationDown",
+                "failed_in": MAP_STATE,
+                "reason": "Rejected by tester: the vase is broken",
+            }
+        )
         assert json.loads(outcome["output"])["parcels"] == [
             {"sku": "sku-lamp", "parcel": "P-sku-lamp-x1"},
-            {"sku": "sku-vase", "set_aside": REJECTED_ERROR},
+            set_aside,
         ], name
