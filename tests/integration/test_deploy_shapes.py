@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine.execution_events import deliver, status_change_event
-from service.local.engine.stack import EmbeddedStack, embedded_stack
-from service.local.standin.server import SlackStandIn
-from slack_app.ids import REDRIVE, RUN_AGAIN
+from recovery_ops.service.local.engine.execution_events import deliver, status_change_event
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.support import shipping
 from tests.support.stacks import SLACK_APP_PARAMETERS
 

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.local.engine import moto_seam
-from service.local.engine.iam_check import acting_as
+from recovery_ops.service.local.engine import moto_seam
+from recovery_ops.service.local.engine.iam_check import acting_as
 
 Handler = Callable[[Any, Any], Any]
 
