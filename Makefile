@@ -14,7 +14,7 @@ FAULT_SEED ?= 1
 FAULT_PAIRS ?= 2000
 FAULT_SCHEDULES ?= 1000
 
-.PHONY: help venv demo test lint unit faults bench docs sam-check lock clean
+.PHONY: help venv import-root demo test lint unit faults bench docs sam-check lock clean
 
 help:
 	@echo "make demo       run the whole order flow on the embedded moto stack (no AWS, no Slack)"
@@ -43,7 +43,16 @@ venv: $(VENV_STAMP)
 demo: venv
 	$(VENV)/bin/recovery-ops demo
 
-lint: venv
+# mypy reads service/ and slack_app/ by their import names (recovery_ops.service, recovery_ops.slack_app)
+# through these links ([tool.mypy] mypy_path): it does not follow setuptools' editable import hook
+IMPORT_ROOT := build/import-root/recovery_ops
+
+import-root:
+	mkdir -p $(IMPORT_ROOT)
+	ln -sfn ../../../service $(IMPORT_ROOT)/service
+	ln -sfn ../../../slack_app $(IMPORT_ROOT)/slack_app
+
+lint: venv import-root
 	$(VENV)/bin/ruff check service slack_app tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
@@ -101,13 +110,15 @@ lock: venv
 
 # Every function ships the product without the local stack; only the order example's own functions
 # ship the example (service/example), so a product function cannot import it even by mistake.
+# The code goes under the import root, as installed: recovery_ops/service and recovery_ops/slack_app
+# (recovery_ops is a namespace package: no __init__.py), the Handler values' recovery_ops.service....
 EXAMPLE_FUNCTIONS := OrdersApiFunction CheckAvailabilityFunction CircuitBreakerFunction DummyVendorFunction
 
 build-%Function:
-	mkdir -p "$(ARTIFACTS_DIR)"
-	cp -R service slack_app "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/service/local"
-	$(if $(filter $*Function,$(EXAMPLE_FUNCTIONS)),,rm -rf "$(ARTIFACTS_DIR)/service/example")
+	mkdir -p "$(ARTIFACTS_DIR)/recovery_ops"
+	cp -R service slack_app "$(ARTIFACTS_DIR)/recovery_ops/"
+	rm -rf "$(ARTIFACTS_DIR)/recovery_ops/service/local"
+	$(if $(filter $*Function,$(EXAMPLE_FUNCTIONS)),,rm -rf "$(ARTIFACTS_DIR)/recovery_ops/service/example")
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -prune -exec rm -rf {} +
 
 clean:

@@ -18,19 +18,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
-from service.local.desk import send_to_slack_app  # noqa: E402
-from service.local.engine.collector_poller import poll_collector  # noqa: E402
-from service.local.engine.execution_history import history, nested_execution_arns  # noqa: E402
-from service.local.engine.stack import EmbeddedStack, embedded_stack  # noqa: E402
-from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
-from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.local.standin.requests import SlackRequest, SlackRequests  # noqa: E402
-from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus  # noqa: E402
-from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
-from slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from recovery_ops.service.local.desk import send_to_slack_app  # noqa: E402
+from recovery_ops.service.local.engine.collector_poller import poll_collector  # noqa: E402
+from recovery_ops.service.local.engine.execution_history import history, nested_execution_arns  # noqa: E402
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.standin.requests import SlackRequest, SlackRequests  # noqa: E402
+from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus  # noqa: E402
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
+from recovery_ops.slack_app.ids import BULK_SUBMIT, RUN_AGAIN_ALL  # noqa: E402
 
 BOT_TOKEN = LOCAL_BOT_TOKEN
 SIGNING_SECRET = "benchmark-signing-secret"

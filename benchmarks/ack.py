@@ -2,13 +2,15 @@
 
 Warm acknowledgement: the embedded stack is deployed with the Slack app (secrets, allowed users,
 the Slack stand-in) and one open recovery is seeded in the recoveries table. Signed Run again
-clicks (each freshly signed) go to ``slack_app.handler.lambda_handler`` in-process, as API Gateway
+clicks (each freshly signed) go to ``recovery_ops.slack_app.handler.lambda_handler`` in-process, as API
+Gateway
 would hand them over, with a Lambda context of the deployed function. Bolt's AWS Lambda adapter
 starts the lazy half with an asynchronous invoke of the same function; that client is replaced by
 a recorder (on AWS an async invoke is one quick API call), so only the acknowledgement path is
 timed and the lazy halves do not run. Timed: ``lambda_handler`` alone (signing is not).
 
-Cold import: ``import slack_app.handler`` in a fresh interpreter, against a fresh interpreter that
+Cold import: ``import recovery_ops.slack_app.handler`` in a fresh interpreter, against a fresh interpreter
+that
 imports only Bolt and its AWS Lambda adapter (what any Bolt app on Lambda pays); interleaved runs,
 median of each. The issue's goal: ack p99 <= 50 ms and cold import ratio <= 1.5; a missed goal
 is reported, not raised. Every click (warm-up and timed) is reported by end state: each must be
@@ -43,14 +45,14 @@ from _support import (  # noqa: E402  (beside this script)
     slack_app_stack,
 )
 
-from service.local.engine.lambda_dispatch import LambdaContext  # noqa: E402
-from service.local.engine.stack import EmbeddedStack, quiet_interpreter_logs  # noqa: E402
-from service.local.standin.requests import SlackRequests  # noqa: E402
-from service.local.standin.server import serve_slack_standin  # noqa: E402
-from service.recovery.model.contract import RecoveryRequest  # noqa: E402
-from service.recovery.model.recovery import Recovery  # noqa: E402
-from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
-from slack_app.ids import RUN_AGAIN  # noqa: E402
+from recovery_ops.service.local.engine.lambda_dispatch import LambdaContext  # noqa: E402
+from recovery_ops.service.local.engine.stack import EmbeddedStack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.standin.requests import SlackRequests  # noqa: E402
+from recovery_ops.service.local.standin.server import serve_slack_standin  # noqa: E402
+from recovery_ops.service.recovery.model.contract import RecoveryRequest  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import Recovery  # noqa: E402
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
+from recovery_ops.slack_app.ids import RUN_AGAIN  # noqa: E402
 
 P99_GOAL_MS = 50.0
 RATIO_GOAL = 1.5
@@ -60,7 +62,7 @@ ACKNOWLEDGED = "ACKNOWLEDGED"
 _TIMED_IMPORT = (
     "import time\nt = time.perf_counter()\nimport {modules}\nprint((time.perf_counter() - t) * 1000)\n"
 )
-HANDLER_IMPORT = _TIMED_IMPORT.format(modules="slack_app.handler")
+HANDLER_IMPORT = _TIMED_IMPORT.format(modules="recovery_ops.slack_app.handler")
 BARE_BOLT_IMPORT = _TIMED_IMPORT.format(modules="slack_bolt, slack_bolt.adapter.aws_lambda")
 
 
@@ -94,7 +96,7 @@ def _seed_recovery(stack: EmbeddedStack) -> str:
 
 
 def warm_ack(requests: int, warmup: int, ledger: WorkLedger) -> dict:
-    from slack_app import handler
+    from recovery_ops.slack_app import handler
 
     with (
         serve_slack_standin() as slack,
@@ -187,7 +189,7 @@ def main() -> None:
     quiet_interpreter_logs()
     print(
         f"ack: {args.requests} warm Run again clicks through the Slack app's Lambda handler (lazy "
-        f"invokes recorded, not run); cold import of slack_app.handler vs bare Bolt, median of "
+        f"invokes recorded, not run); cold import of recovery_ops.slack_app.handler vs bare Bolt, median of "
         f"{args.import_runs}"
     )
     imports = cold_imports(args.import_runs)

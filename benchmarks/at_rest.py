@@ -33,8 +33,8 @@ from _support import (
     statuses,
 )
 
-from service.example.supplier.dummy import VendorBehaviour
-from service.local.engine.stack import quiet_interpreter_logs
+from recovery_ops.service.example.supplier.dummy import VendorBehaviour
+from recovery_ops.service.local.engine.stack import quiet_interpreter_logs
 
 
 def _rss_mb() -> float:

@@ -39,10 +39,10 @@ from _support import (
     wait,
 )
 
-from service.example.supplier.dummy import VendorBehaviour
-from service.local.engine.stack import quiet_interpreter_logs
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.example.supplier.dummy import VendorBehaviour
+from recovery_ops.service.local.engine.stack import quiet_interpreter_logs
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 POLL_SECONDS = 1.0
 

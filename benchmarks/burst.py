@@ -34,16 +34,16 @@ from _support import (  # noqa: E402  (beside this script)
     recovery_unit,
 )
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
-from service.local.engine.collector_poller import poll_collector  # noqa: E402
-from service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
-from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.local.standin.server import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
-from service.recovery.model.recovery import RecoveryStatus  # noqa: E402
-from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from recovery_ops.service.local.engine.collector_poller import poll_collector  # noqa: E402
+from recovery_ops.service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, serve_slack_standin  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus  # noqa: E402
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 #: The end expected of every message of the burst: one recovery, OPEN (nobody acts), posted.

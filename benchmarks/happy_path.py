@@ -17,17 +17,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _support import WorkLedger, execution_work  # noqa: E402  (beside this script)
 
-from service.example.supplier.dummy import DummyVendor  # noqa: E402
-from service.local.engine.execution_history import (  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor  # noqa: E402
+from recovery_ops.service.local.engine.execution_history import (  # noqa: E402
     TERMINAL,
     ExecutionsStillRunningError,
     wait_for_all,
     workflow_transitions,
 )
-from service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
-from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDERS = 100
 

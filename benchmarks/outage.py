@@ -46,19 +46,19 @@ from _support import (  # noqa: E402
     slack_app_stack,
 )
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
-from service.local.engine.collector_poller import poll_collector  # noqa: E402
-from service.local.engine.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
-from service.local.engine.execution_history import TERMINAL  # noqa: E402
-from service.local.engine.recovery_requests import NoRecoveryRequestError, next_recovery_request  # noqa: E402
-from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
-from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
-from service.local.standin.server import serve_slack_standin  # noqa: E402
-from service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
-from service.recovery.model.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
-from service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from recovery_ops.service.local.engine.collector_poller import poll_collector  # noqa: E402
+from recovery_ops.service.local.engine.dynamodb_stream import DynamoDBStreamPoller  # noqa: E402
+from recovery_ops.service.local.engine.execution_history import TERMINAL  # noqa: E402
+from recovery_ops.service.local.engine.recovery_requests import NoRecoveryRequestError, next_recovery_request  # noqa: E402
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.standin.server import serve_slack_standin  # noqa: E402
+from recovery_ops.service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import NOT_PEOPLE, RecoveryStatus  # noqa: E402
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore  # noqa: E402
 
 RESUMES_PER_ROUND = 20
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _support import WorkLedger, execution_name, execution_work  # noqa: E402  (beside this script)
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
-from service.local.engine.execution_history import (  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from recovery_ops.service.local.engine.execution_history import (  # noqa: E402
     ExecutionsStillRunningError,
     history,
     largest_payload_bytes,
@@ -36,11 +36,11 @@ from service.local.engine.execution_history import (  # noqa: E402
     wait_for_status,
     workflow_transitions,
 )
-from service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
-from service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
-from service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
-from service.local.programs.order_stock import LOCAL_STOCK, stock_local_catalogue  # noqa: E402
-from service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
+from recovery_ops.service.local.engine.stack import embedded_stack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import LOCAL_STOCK, stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
 
 ORDER = {"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1}
 #: The ends expected of the rejected path: support rejects its only item on purpose (the item's

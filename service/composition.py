@@ -1,5 +1,5 @@
 """The composition root: the one place the recovery core is wired to a deployment, from the typed
-settings of ``service.config``.
+settings of ``recovery_ops.service.config``.
 
 - ``build_services``: the services behind the Slack app, for its Lambda function and ``serve``, the
   operator's command line, the demo and ``serve --local``. Built on the first request that needs it
@@ -8,8 +8,9 @@ settings of ``service.config``.
 - ``build_intake``, ``build_circuit_news``, ``build_catch``, ``build_reconciler``,
   ``build_reminders``, ``build_self_healing``: what each Lambda function of ``service/handlers``
   runs, built per invocation from the settings it has just read. The clients they are given are
-  cached per process (``service.aws_clients``), and so are the routing rules (``rules_source``) and
-  the secrets (``service.config.read_secret``: Powertools' cache, ``SECRET_MAX_AGE_SECONDS``).
+  cached per process (``recovery_ops.service.aws_clients``), and so are the routing rules (``rules_source``)
+  and
+  the secrets (``recovery_ops.service.config.read_secret``: Powertools' cache, ``SECRET_MAX_AGE_SECONDS``).
 - The parts they share: ``slack_bot``, ``recovery_store``, ``group_store``, ``routing_rules``,
   ``dead_letter_queues``.
 """
@@ -24,8 +25,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from service.breaker.circuit_board import CircuitBoard
-from service.config import (
+from recovery_ops.service.breaker.circuit_board import CircuitBoard
+from recovery_ops.service.config import (
     CircuitWatcherConfig,
     CollectorConfig,
     ExecutionWatcherConfig,
@@ -39,34 +40,34 @@ from service.config import (
     SlackBotSecretSettings,
     read_secret,
 )
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import RoutingRulesSource
-from service.recovery.access.rules_parameter import rules_source
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.dead_letters.audit import DeadLetterAudit
-from service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
-from service.recovery.failed_executions.failures import FailureStore, Redrive
-from service.recovery.healing.circuit_news import CircuitNews
-from service.recovery.healing.runs import HealingRuns
-from service.recovery.healing.self_healing import Pace, SelfHealing
-from service.recovery.intake.collect import RecoveryIntake
-from service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
-from service.recovery.lifecycle.actions import RecoveryActions
-from service.recovery.lifecycle.bulk import BulkAction
-from service.recovery.lifecycle.escalation import Escalations
-from service.recovery.lifecycle.execution_end import OutermostCatch
-from service.recovery.lifecycle.ownership import Owners
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.lifecycle.reminders import Reminders
-from service.recovery.model.contract import Routing
-from service.recovery.model.input_edit import SchemaCatalog
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.stepfunctions.history import StepFunctionsHistory
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from service.recovery.storage.audit import AuditItems
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.notifier import (
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource
+from recovery_ops.service.recovery.access.rules_parameter import rules_source
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
+from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
+from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
+from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
+from recovery_ops.service.recovery.healing.runs import HealingRuns
+from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
+from recovery_ops.service.recovery.intake.collect import RecoveryIntake
+from recovery_ops.service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
+from recovery_ops.service.recovery.lifecycle.bulk import BulkAction
+from recovery_ops.service.recovery.lifecycle.escalation import Escalations
+from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
+from recovery_ops.service.recovery.lifecycle.ownership import Owners
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.audit import AuditItems
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.notifier import (
     SlackFailureDisplay,
     SlackHealingDisplay,
     SlackNotifier,
@@ -75,7 +76,8 @@ from slack_app.notifier import (
     web_client,
 )
 
-#: a boto3 client by service name: ``service.aws_clients.client``, or an embedded stack's ``client``
+#: a boto3 client by service name: ``recovery_ops.service.aws_clients.client``, or an embedded stack's
+#: ``client``
 ClientFactory = Callable[[str], Any]
 
 
@@ -146,7 +148,7 @@ def build_services(
     """The services on ``config``'s deployment: the one place it is put together, for the Slack app's
     function and ``serve``, the operator's command line, the demo and ``serve --local``.
 
-    ``clients`` gives a boto3 client by service name (``service.aws_clients.client``, or an
+    ``clients`` gives a boto3 client by service name (``recovery_ops.service.aws_clients.client``, or an
     embedded stack's ``client``); the SQS client is asked for only when a DLQ is configured.
     Without ``slack`` (the command line without a bot token) outcomes are not shown in Slack and
     there is no Redrive of failed executions (it updates their Slack messages).
@@ -193,7 +195,7 @@ def slack_client(token: str | None, api_url: str | None = None) -> WebClient | N
     what the command line passes to ``build_services``."""
     if not token:
         return None
-    from slack_app.web import web_client
+    from recovery_ops.slack_app.web import web_client
 
     return web_client(token, base_url=api_url)
 

@@ -9,8 +9,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.breaker.circuit_breaker import BreakerSettings
-from service.errors import RecoveryOpsError
+from recovery_ops.service.breaker.circuit_breaker import BreakerSettings
+from recovery_ops.service.errors import RecoveryOpsError
 
 ConfigT = TypeVar("ConfigT", bound="HandlerConfig")
 
@@ -155,7 +155,8 @@ class ServicesSettings(RetentionSettings, SlackEndpointSettings):
 
 
 class ServicesConfig(ServicesSettings, RecoveriesTableSettings, RoutingRulesSettings, AllowedUsersSettings):
-    """The services (``service.composition.build_services``): where recoveries are, who may act, how
+    """The services (``recovery_ops.service.composition.build_services``): where recoveries are, who may act,
+    how
     fast bulk actions go. The routing rules give each rule's team the right to act on its recoveries,
     and its viewers to see them."""
 

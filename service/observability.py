@@ -3,7 +3,7 @@
 Every record of the logger passes ``WithoutTokens`` first: a message or an extra key that holds a
 task token (a body, an error text) is logged with the token field redacted, as everywhere else.
 
-The tracer is built on first use (``from service.observability import tracer``): the X-Ray SDK
+The tracer is built on first use (``from recovery_ops.service.observability import tracer``): the X-Ray SDK
 takes about 0.3 s to import, which the Slack app's acknowledgement path does not pay.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.model.redaction import without_tokens
 
 SERVICE_NAME = "recovery-ops"
 METRICS_NAMESPACE = "RecoveryOps"

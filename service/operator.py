@@ -6,7 +6,7 @@ under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials
 control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BOT_TOKEN`` set
 the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
 click is told who handled the recovery. The operator acts through the same services as the Slack app
-(``service.composition.build_services``), built from the typed ``OperatorSettings``.
+(``recovery_ops.service.composition.build_services``), built from the typed ``OperatorSettings``.
 """
 
 from __future__ import annotations
@@ -22,22 +22,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from service import aws_clients
-from service.config import ConfigurationError, OperatorSettings
-from service.errors import RecoveryOpsError
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
-from service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
-from service.recovery.lifecycle.in_flight import InFlight, in_flight, in_flight_matching, longest_first
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
-from service.recovery.lifecycle.reminders import describe_duration
-from service.recovery.model.input_edit import InputProblemError, SchemaCatalog, input_diff, parse_edited_input
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.model.redaction import without_tokens
-from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service import aws_clients
+from recovery_ops.service.config import ConfigurationError, OperatorSettings
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
+from recovery_ops.service.recovery.lifecycle.in_flight import (
+    InFlight,
+    in_flight,
+    in_flight_matching,
+    longest_first,
+)
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
+from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
+from recovery_ops.service.recovery.model.input_edit import (
+    InputProblemError,
+    SchemaCatalog,
+    input_diff,
+    parse_edited_input,
+)
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 if TYPE_CHECKING:
-    from service.composition import Services
+    from recovery_ops.service.composition import Services
 
 Print = Callable[[str], None]
 
@@ -243,7 +253,7 @@ class Operator:
 def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
     the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
-    from service.composition import build_services, slack_client
+    from recovery_ops.service.composition import build_services, slack_client
 
     if not settings.recoveries_table_name:
         raise OperationError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 RECOVERIES_TABLE = "RecoveriesTableName"
 RECOVERY_QUEUE = "RecoveryQueueUrl"

@@ -1,4 +1,5 @@
-"""The Bolt app: built once per process, its listeners registered by surface (``slack_app.listeners``).
+"""The Bolt app: built once per process, its listeners registered by surface
+(``recovery_ops.slack_app.listeners``).
 
 ``build_app`` takes everything it needs (a WebClient, the signing secret, a factory of the
 services), so the Lambda function, ``recovery-ops serve`` (Flask or Socket Mode) and the
@@ -16,7 +17,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from slack_app.listeners import (
+from recovery_ops.slack_app.listeners import (
     dead_letters,
     home,
     modals,
@@ -25,7 +26,7 @@ from slack_app.listeners import (
     self_healing,
     slash_command,
 )
-from slack_app.listeners.registration import ServicesFactory
+from recovery_ops.slack_app.listeners.registration import ServicesFactory
 
 
 def build_app(
@@ -60,8 +61,8 @@ class SlackSecrets:
 
 def current_settings() -> tuple[Any, SlackSecrets]:
     """The function's configuration and its Slack secrets, read through Powertools' cache (a rotated
-    secret is seen within ``service.config.SECRET_MAX_AGE_SECONDS``, without a cold start)."""
-    from service.config import SlackAppConfig, load_config, read_secret
+    secret is seen within ``recovery_ops.service.config.SECRET_MAX_AGE_SECONDS``, without a cold start)."""
+    from recovery_ops.service.config import SlackAppConfig, load_config, read_secret
 
     config = load_config(SlackAppConfig)
     return config, SlackSecrets(
@@ -71,8 +72,8 @@ def current_settings() -> tuple[Any, SlackSecrets]:
 
 
 def app_from_config(config: Any, secrets: SlackSecrets, process_before_response: bool = True) -> App:
-    from service.composition import Lazy
-    from slack_app.web import web_client
+    from recovery_ops.service.composition import Lazy
+    from recovery_ops.slack_app.web import web_client
 
     client = web_client(secrets.bot_token, base_url=config.slack_api_url)
     signing_secret = secrets.signing_secret
@@ -87,7 +88,7 @@ def app_from_config(config: Any, secrets: SlackSecrets, process_before_response:
 def services_from_config(config: Any, client: WebClient) -> Any:
     """The services of the deployed app (and of ``serve``): ``config``'s deployment, this account's
     clients."""
-    from service import aws_clients
-    from service.composition import build_services
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.composition import build_services
 
     return build_services(config, aws_clients.client, client)

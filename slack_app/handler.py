@@ -21,8 +21,8 @@ from typing import Any
 
 from slack_bolt.adapter.aws_lambda import SlackRequestHandler
 
-from service.observability import logger
-from slack_app.runtime import seconds_left
+from recovery_ops.service.observability import logger
+from recovery_ops.slack_app.runtime import seconds_left
 
 LAZY_HEADER = "x-slack-bolt-lazy-only"  # what Bolt's lazy runner puts on the invocations it starts
 
@@ -35,7 +35,7 @@ _lock = threading.Lock()
 def request_handler() -> SlackRequestHandler:
     """The Bolt handler for the deployment's current configuration and Slack secrets."""
     global _handler, _built_for
-    from slack_app.app import app_from_config, current_settings
+    from recovery_ops.slack_app.app import app_from_config, current_settings
 
     settings = current_settings()  # configuration and secrets, the secrets through their cache
     with _lock:
@@ -64,7 +64,7 @@ def handle(event: dict, context: Any) -> dict:
 def _traced_handle() -> Callable[[dict, Any], dict]:
     global _traced
     if _traced is None:
-        from service.observability import tracer
+        from recovery_ops.service.observability import tracer
 
         _traced = tracer.capture_lambda_handler(handle)
     return _traced

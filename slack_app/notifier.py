@@ -1,7 +1,7 @@
 """The Slack side of the intake's ``Notifier``, and the one caller of Slack's ``chat.*`` methods.
 
 Every message the app posts, updates or sends to one person goes through here, built by a view
-of ``slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and unreadable
+of ``recovery_ops.slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and unreadable
 messages and for the listeners' replies (ephemeral answers, bulk progress in a thread, a group
 message closed by a bulk action); ``SlackOutcomeDisplay``, ``SlackFailureDisplay`` and
 ``SlackThreadPoster`` for what the recovery core shows once something happened or has waited too
@@ -28,12 +28,12 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from service.observability import logger, metrics
-from service.recovery.failed_executions.failures import FailedExecution
-from service.recovery.lifecycle.escalation import Escalation
-from service.recovery.lifecycle.reminders import Reminder
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import (
+from recovery_ops.service.observability import logger, metrics
+from recovery_ops.service.recovery.failed_executions.failures import FailedExecution
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import (
     MESSAGE_EVENT_TYPE,
     CircuitClosedNotice,
     HealingNotice,
@@ -43,20 +43,20 @@ from service.recovery.ports.notifier import (
     RecoveryGroup,
     UnreadableMessage,
 )
-from service.recovery.storage.groups import GroupState
-from slack_app.views.escalation_message import escalation_text
-from slack_app.views.failure_message import failure_blocks, failure_fallback_text
-from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
-from slack_app.views.healing import healing_progress_text
-from slack_app.views.recovery_message import (
+from recovery_ops.service.recovery.storage.groups import GroupState
+from recovery_ops.slack_app.views.escalation_message import escalation_text
+from recovery_ops.slack_app.views.failure_message import failure_blocks, failure_fallback_text
+from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from recovery_ops.slack_app.views.healing import healing_progress_text
+from recovery_ops.slack_app.views.recovery_message import (
     outcome_blocks,
     outcome_text,
     recovery_blocks,
     recovery_fallback_text,
 )
-from slack_app.views.thread_replies import grouped_outcome_text, reminder_text
-from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
-from slack_app.web import web_client
+from recovery_ops.slack_app.views.thread_replies import grouped_outcome_text, reminder_text
+from recovery_ops.slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
+from recovery_ops.slack_app.web import web_client
 
 __all__ = ["SlackHealingDisplay", "SlackNotifier", "SlackOutcomeDisplay", "message_metadata", "web_client"]
 
@@ -234,7 +234,8 @@ class SlackNotifier:
 
 
 class SlackHealingDisplay:
-    """Self-healing in Slack (``service.recovery.healing.self_healing.HealingDisplay``): the group message
+    """Self-healing in Slack (``recovery_ops.service.recovery.healing.self_healing.HealingDisplay``): the
+    group message
     updated with the run's notice (Stop while it resumes), and replies in its thread. A failure is
     ``NotifierUnavailableError``: the run goes on, only its display is stale."""
 

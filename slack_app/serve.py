@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
-from service.composition import Lazy
-from service.errors import RecoveryOpsError
-from slack_app.app import build_app
-from slack_app.web import web_client
+from recovery_ops.service.composition import Lazy
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.slack_app.app import build_app
+from recovery_ops.slack_app.web import web_client
 
 if TYPE_CHECKING:
-    from service.config import ServeSettings
+    from recovery_ops.service.config import ServeSettings
 
 
 class ServeError(RecoveryOpsError, RuntimeError):
@@ -49,8 +49,8 @@ def app_for_this_machine(services: Callable[[Any], Any], settings: ServeSettings
 
 def deployed_services(client: Any) -> Any:
     """The services on a deployed stack, configured like the Lambda function (from the environment)."""
-    from service.config import ConfigurationError, ServicesConfig, load_config
-    from slack_app.app import services_from_config
+    from recovery_ops.service.config import ConfigurationError, ServicesConfig, load_config
+    from recovery_ops.slack_app.app import services_from_config
 
     try:
         config = load_config(ServicesConfig)

@@ -1,12 +1,12 @@
 """Render Slack messages (their Block Kit JSON, or a reply's text) as plain text, for the local runs
 without a Slack workspace (`recovery-ops demo` and `recovery-ops try`, through
-``service.local.standin.transcript``)."""
+``recovery_ops.service.local.standin.transcript``)."""
 
 from __future__ import annotations
 
 import re
 
-from slack_app.views.escaping import unescape
+from recovery_ops.slack_app.views.escaping import unescape
 
 _LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine import iam_check
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.vendor_server import serve_dummy_vendor
-from service.local.standin.server import SlackStandIn, serve_slack_standin
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine import iam_check
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor
+from recovery_ops.service.local.standin.server import SlackStandIn, serve_slack_standin
 from tests.faults.figures import pytest_runtest_logreport, pytest_terminal_summary  # noqa: F401 - hooks
 from tests.support.stacks import deployed_stack
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
 
 
 @dataclass(frozen=True)

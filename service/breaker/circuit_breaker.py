@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from service.conditional_writes import if_condition_holds
-from service.observability import logger, metrics
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.observability import logger, metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -3,11 +3,11 @@
   commands      the table: each command's name, summary, options, work, and whether it needs
                 the ``[local]`` extra (its module imported only when it runs)
   parser        the argument parser, assembled from the table (``DESCRIPTION``: the help)
-  operate       list, show, retry, reject, reconcile (the operator itself: ``service.operator``)
+  operate       list, show, retry, reject, reconcile (the operator itself: ``recovery_ops.service.operator``)
   dead_letters  dlq [show|redrive]
   serve         serve [--local]
   demo          demo
-  instrument    instrument, with its own options (the transform: ``service.instrumentation``)
+  instrument    instrument, with its own options (the transform: ``recovery_ops.service.instrumentation``)
   try_command   try: a definition run once beside the recovery service, answered from the terminal
   routes        routes show / routes test: the routing rules of a deployment or a file
   deployment    which deployment a command acts on: options, else ``--stack``, else the settings
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 
-from service.cli.commands import (
+from recovery_ops.service.cli.commands import (
     BY_NAME,
     CommandRefusedError,
     missing_local_extra,
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command is not None and command.options is None:  # its own options: instrument --help
             return command.runner()(argv[1:])
-        from service.cli.parser import build_parser
+        from recovery_ops.service.cli.parser import build_parser
 
         args = build_parser(only=[command.name] if command else []).parse_args(argv)
         command = BY_NAME[args.command]

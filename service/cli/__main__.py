@@ -1,7 +1,7 @@
-"""`python -m service.cli`: the same as `recovery-ops`."""
+"""`python -m recovery_ops.service.cli`: the same as `recovery-ops`."""
 
 import sys
 
-from service.cli import main
+from recovery_ops.service.cli import main
 
 sys.exit(main())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 #: what the ``[local]`` extra (pyproject.toml) brings, by import name: the embedded moto stack, its
 #: SAM translation, its JSONata engine and ASL parser, and Flask (the stand-ins, `serve` over HTTP).
@@ -62,70 +62,70 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "demo",
         "run the order flow end to end on an embedded moto stack",
-        "service.cli.demo:add_arguments",
-        "service.cli.demo:demo_command",
+        "recovery_ops.service.cli.demo:add_arguments",
+        "recovery_ops.service.cli.demo:demo_command",
         needs_local=_always,
     ),
     Command(
         "list",
         "open recoveries, newest first, and those in flight (claimed, outcome not stored)",
-        "service.cli.operate:add_list_arguments",
-        "service.cli.operate:run",
+        "recovery_ops.service.cli.operate:add_list_arguments",
+        "recovery_ops.service.cli.operate:run",
     ),
     Command(
         "show",
         "one recovery in full, with its history",
-        "service.cli.operate:add_show_arguments",
-        "service.cli.operate:run",
+        "recovery_ops.service.cli.operate:add_show_arguments",
+        "recovery_ops.service.cli.operate:run",
     ),
     Command(
         "retry",
         "Run again one recovery, or every match of the filters",
-        "service.cli.operate:add_retry_arguments",
-        "service.cli.operate:run",
+        "recovery_ops.service.cli.operate:add_retry_arguments",
+        "recovery_ops.service.cli.operate:run",
     ),
     Command(
         "reject",
         "Reject one recovery: the workflow compensates",
-        "service.cli.operate:add_reject_arguments",
-        "service.cli.operate:run",
+        "recovery_ops.service.cli.operate:add_reject_arguments",
+        "recovery_ops.service.cli.operate:run",
     ),
     Command(
         "reconcile",
         "settle in-flight recoveries from Step Functions' record now (one, or every expired lease)",
-        "service.cli.operate:add_reconcile_arguments",
-        "service.cli.operate:run",
+        "recovery_ops.service.cli.operate:add_reconcile_arguments",
+        "recovery_ops.service.cli.operate:run",
     ),
     Command(
         "dlq",
         "the dead-letter queues: depth and oldest messages; redrive",
-        "service.cli.dead_letters:add_arguments",
-        "service.cli.dead_letters:run",
+        "recovery_ops.service.cli.dead_letters:add_arguments",
+        "recovery_ops.service.cli.dead_letters:run",
     ),
     Command(
         "instrument",
         "give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
         None,
-        "service.cli.instrument:instrument_command",
+        "recovery_ops.service.cli.instrument:instrument_command",
     ),
     Command(
         "routes",
         "the routing rules: show them in order, or test which rule a recovery would match",
-        "service.cli.routes:add_arguments",
-        "service.cli.routes:run",
+        "recovery_ops.service.cli.routes:add_arguments",
+        "recovery_ops.service.cli.routes:run",
     ),
     Command(
         "serve",
         "serve the Slack app on this machine",
-        "service.cli.serve:add_arguments",
-        "service.cli.serve:serve_command",
+        "recovery_ops.service.cli.serve:add_arguments",
+        "recovery_ops.service.cli.serve:serve_command",
         needs_local=_with_local,
     ),
     Command(
         "try",
         "run a state machine definition once beside the recovery service and answer it from here",
-        "service.cli.try_command:add_arguments",
-        "service.cli.try_command:try_command",
+        "recovery_ops.service.cli.try_command:add_arguments",
+        "recovery_ops.service.cli.try_command:try_command",
         needs_local=_always,
     ),
 )
@@ -139,7 +139,7 @@ class CommandRefusedError(RecoveryOpsError):
 
 def environment_settings(model: Callable[[], Settings], command: str) -> Settings:
     """``model()`` (a settings class's ``from_environment``); a bad value stops ``command``."""
-    from service.config import ConfigurationError
+    from recovery_ops.service.config import ConfigurationError
 
     try:
         return model()

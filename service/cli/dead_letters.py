@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.config import OperatorSettings
-    from service.recovery.dead_letters.queues import DeadLetterQueues, DeadLetterReport
+    from recovery_ops.service.config import OperatorSettings
+    from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, DeadLetterReport
 
 Print = Callable[[str], None]
 DEFAULT_PREVIEW = 5  # the oldest messages shown per queue, as `/recoveries dlq` shows them
@@ -87,8 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`dlq` on the ``OperatorSettings`` of the environment (a bad value stops it: exit code 2)."""
-    from service.cli.commands import environment_settings
-    from service.config import OperatorSettings
+    from recovery_ops.service.cli.commands import environment_settings
+    from recovery_ops.service.config import OperatorSettings
 
     return dlq_command(args, settings=environment_settings(OperatorSettings.from_environment, "dlq"))
 
@@ -104,11 +104,11 @@ def dlq_command(
     ``settings``: as read when the command line started (default: read from the environment now)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from service import aws_clients
-    from service.composition import dead_letter_queues
-    from service.config import ConfigurationError
-    from service.recovery.dead_letters.queues import DeadLetterError
-    from service.stack_outputs import StackOutputError
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.composition import dead_letter_queues
+    from recovery_ops.service.config import ConfigurationError
+    from recovery_ops.service.recovery.dead_letters.queues import DeadLetterError
+    from recovery_ops.service.stack_outputs import StackOutputError
 
     try:
         deployment = _deployment(args, settings)
@@ -139,8 +139,8 @@ def dlq_command(
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
-    from service.operator import printable
-    from service.recovery.dead_letters.preview import age_text
+    from recovery_ops.service.operator import printable
+    from recovery_ops.service.recovery.dead_letters.preview import age_text
 
     now = datetime.now(UTC)
     reports = dead_letters.reports(preview=max(0, preview))
@@ -172,7 +172,7 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
 
 
 def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
-    from service.recovery.dead_letters.queues import RECOVERY, DeadLetterError
+    from recovery_ops.service.recovery.dead_letters.queues import RECOVERY, DeadLetterError
 
     queue = dead_letters.queue(RECOVERY)
     if not queue.redrivable:
@@ -201,15 +201,15 @@ def queue_settings(
 ) -> dict[str, str | None]:
     """Each queue and the table: the option, else the stack's output (``--stack``), else the
     settings (default: read from the environment now)."""
-    from service.cli.deployment import SETTING_OF_OPTION
+    from recovery_ops.service.cli.deployment import SETTING_OF_OPTION
 
     deployment = _deployment(args, settings)
     return {name: getattr(deployment, SETTING_OF_OPTION.get(name, name)) or None for name in STACK_OUTPUTS}
 
 
 def _deployment(args: argparse.Namespace, settings: OperatorSettings | None) -> OperatorSettings:
-    from service.cli.deployment import on_deployment
-    from service.config import OperatorSettings
+    from recovery_ops.service.cli.deployment import on_deployment
+    from recovery_ops.service.config import OperatorSettings
 
     return on_deployment(
         OperatorSettings.from_environment() if settings is None else settings,

@@ -1,5 +1,5 @@
 """`recovery-ops demo`: the order flow end to end on an embedded moto stack
-(``service.local.programs.demo``)."""
+(``recovery_ops.service.local.programs.demo``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def add_arguments(demo: argparse.ArgumentParser) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run the demo: 0 when it ran, 2 when its settings are refused."""
-    from service.config import ConfigurationError, ServeSettings
-    from service.local.programs.demo import run_demo
+    from recovery_ops.service.config import ConfigurationError, ServeSettings
+    from recovery_ops.service.local.programs.demo import run_demo
 
     try:
         settings = ServeSettings.from_environment()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from service.config import OperatorSettings
+from recovery_ops.service.config import OperatorSettings
 
 #: the option (its argparse attribute) → the settings field it overrides, where their names differ
 SETTING_OF_OPTION = {"table": "recoveries_table_name"}
@@ -24,8 +24,8 @@ def on_deployment(
 ) -> OperatorSettings:
     """``settings`` with each option in ``given`` that is set, else the output ``outputs_for``
     names in ``stack`` (``StackOutputError`` when the stack or a needed output is missing)."""
-    from service import aws_clients
-    from service.stack_outputs import settings_from_stack
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.stack_outputs import settings_from_stack
 
     found = settings_from_stack(
         stack,

@@ -3,7 +3,8 @@
     recovery-ops instrument definition.asl.json --state "Charge card" [--state ...] [--output out.asl.json]
         [--queue-url URL] [--routing technical|client-data] [--timeout-seconds N] [--on-reject STATE]
 
-Reads the definition, runs the transform (``service.instrumentation.transform``, where what it does
+Reads the definition, runs the transform (``recovery_ops.service.instrumentation.transform``, where what it
+does
 is described) and writes the new definition to ``--output`` or stdout, with a note per state on
 stderr. Refused (exit code 2): a file that cannot be read, is not JSON or not ASL, an ``--output``
 naming the definition itself, and whatever the transform refuses.
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.instrumentation.transform import (
+from recovery_ops.service.instrumentation.transform import (
     DEFAULT_TIMEOUT_SECONDS,
     EXPRESS,
     RECOVERY_QUEUE_PLACEHOLDER,
@@ -27,7 +28,7 @@ from service.instrumentation.transform import (
     InstrumentOptions,
     instrument_with_report,
 )
-from service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.contract import Routing
 
 
 def build_parser() -> argparse.ArgumentParser:

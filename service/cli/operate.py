@@ -1,7 +1,7 @@
 """`recovery-ops list | show | retry | reject | reconcile`: the recoveries of a deployment, acted on
 from a terminal.
 
-The options here; the operator (``service.operator``) and its heavy imports wait until a
+The options here; the operator (``recovery_ops.service.operator``) and its heavy imports wait until a
 command runs, so that building the parser stays cheap for every `recovery-ops` command.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.config import OperatorSettings
-    from service.recovery.lifecycle.query import RecoveryQuery
+    from recovery_ops.service.config import OperatorSettings
+    from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
 
 
 def add_list_arguments(listing: argparse.ArgumentParser) -> None:
@@ -81,8 +81,8 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """list, show, retry, reject or reconcile on the ``OperatorSettings`` of the environment (a bad
     value stops it: exit code 2)."""
-    from service.cli.commands import environment_settings
-    from service.config import OperatorSettings
+    from recovery_ops.service.cli.commands import environment_settings
+    from recovery_ops.service.config import OperatorSettings
 
     return operate_command(args, environment_settings(OperatorSettings.from_environment, args.command))
 
@@ -90,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
 def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int:
     """Run list, show, retry or reject: 0 done, 1 not done (already handled, a failed action), 2 a
     request to change (unknown id, invalid input, no deployment named, malformed filter)."""
-    from service.cli.deployment import on_deployment
-    from service.operator import OperationError, build_operator
-    from service.recovery.lifecycle.actions import ActionOutcome
-    from service.recovery.lifecycle.query import QueryError
-    from service.stack_outputs import RECOVERIES_TABLE, StackOutputError
+    from recovery_ops.service.cli.deployment import on_deployment
+    from recovery_ops.service.operator import OperationError, build_operator
+    from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome
+    from recovery_ops.service.recovery.lifecycle.query import QueryError
+    from recovery_ops.service.stack_outputs import RECOVERIES_TABLE, StackOutputError
 
     try:
         try:
@@ -132,9 +132,9 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
 
 
 def _query(args: argparse.Namespace) -> RecoveryQuery:
-    from service.operator import OperationError
-    from service.recovery.lifecycle.in_flight import IN_FLIGHT
-    from service.recovery.lifecycle.query import RecoveryQuery, check_owner
+    from recovery_ops.service.operator import OperationError
+    from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT
+    from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery, check_owner
 
     if args.owner == "me":
         raise OperationError("--owner me means nobody on the command line: give a Slack user id, or none")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Collection
 
-from service.cli.commands import COMMANDS
+from recovery_ops.service.cli.commands import COMMANDS
 
 DESCRIPTION = """`recovery-ops`: the operator's command line.
 

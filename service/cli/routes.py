@@ -20,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 if TYPE_CHECKING:
-    from service.config import RoutesSettings
-    from service.recovery.access.routing_rules import RoutingRules, Rule
-    from service.recovery.ports.notifier import ChannelRouting
+    from recovery_ops.service.config import RoutesSettings
+    from recovery_ops.service.recovery.access.routing_rules import RoutingRules, Rule
+    from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
 Print = Callable[[str], None]
 
@@ -66,8 +66,8 @@ def add_arguments(routes: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`routes` on the ``RoutesSettings`` of the environment (a bad value stops it: exit code 2)."""
-    from service.cli.commands import environment_settings
-    from service.config import RoutesSettings
+    from recovery_ops.service.cli.commands import environment_settings
+    from recovery_ops.service.config import RoutesSettings
 
     return routes_command(args, environment_settings(RoutesSettings.from_environment, "routes"))
 
@@ -76,8 +76,8 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
     """Run `routes show` or `routes test`: 0 done, 1 AWS refused, 2 a refused document or request."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from service.recovery.access.routing_rules import RulesRefusedError, parse_rules
-    from service.stack_outputs import StackOutputError
+    from recovery_ops.service.recovery.access.routing_rules import RulesRefusedError, parse_rules
+    from recovery_ops.service.stack_outputs import StackOutputError
 
     try:
         where, text, fallback = _document(args, settings)
@@ -112,7 +112,7 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
 
 def _document(args: argparse.Namespace, settings: RoutesSettings) -> tuple[str, str | None, ChannelRouting]:
     """Where the document is (for the reader), its text, and the channels of the fallback."""
-    from service.recovery.ports.notifier import ChannelRouting
+    from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
     channels = {
         "default": settings.default_channel,
@@ -154,8 +154,8 @@ def _document(args: argparse.Namespace, settings: RoutesSettings) -> tuple[str, 
 
 
 def _from_stack(stack: str) -> tuple[str, dict[str, str | None]]:
-    from service import aws_clients
-    from service.stack_outputs import ROUTING_RULES, stack_outputs_and_parameters
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.stack_outputs import ROUTING_RULES, stack_outputs_and_parameters
 
     outputs, parameters = stack_outputs_and_parameters(stack, aws_clients.client("cloudformation"))
     if not outputs.get(ROUTING_RULES):
@@ -168,7 +168,7 @@ def _from_stack(stack: str) -> tuple[str, dict[str, str | None]]:
 
 
 def _parameter_text(name: str) -> str | None:
-    from service import aws_clients
+    from recovery_ops.service import aws_clients
 
     ssm = aws_clients.client("ssm")
     try:
@@ -178,8 +178,8 @@ def _parameter_text(name: str) -> str | None:
 
 
 def _show(where: str, rules: RoutingRules, out: Print) -> None:
-    from service.recovery.access.routing_rules import fallback_reason
-    from service.recovery.model.contract import Routing
+    from recovery_ops.service.recovery.access.routing_rules import fallback_reason
+    from recovery_ops.service.recovery.model.contract import Routing
 
     if rules.rules:
         out(f"Routing rules ({_printable(where)}), first match wins:")
@@ -212,6 +212,6 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
 
 
 def _printable(value: object) -> str:
-    from service.operator import printable
+    from recovery_ops.service.operator import printable
 
     return printable(value)

@@ -1,6 +1,7 @@
-"""`recovery-ops serve [--local]`: the Slack app on this machine (``slack_app.serve``).
+"""`recovery-ops serve [--local]`: the Slack app on this machine (``recovery_ops.slack_app.serve``).
 
-Its configuration is the Slack app's own (``slack_app.serve`` and the services' ``ServicesConfig``), so the
+Its configuration is the Slack app's own (``recovery_ops.slack_app.serve`` and the services'
+``ServicesConfig``), so the
 help names every environment variable they read.
 """
 
@@ -51,13 +52,13 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 when the Slack app is not configured."""
-    from service.config import ConfigurationError, ServeSettings
-    from slack_app.serve import ServeError, app_for_this_machine, deployed_services, run
+    from recovery_ops.service.config import ConfigurationError, ServeSettings
+    from recovery_ops.slack_app.serve import ServeError, app_for_this_machine, deployed_services, run
 
     try:
         settings = ServeSettings.from_environment()
         if args.local:
-            from service.local.programs.serve_local import local_services
+            from recovery_ops.service.local.programs.serve_local import local_services
 
             with local_services(settings) as services:
                 run(app_for_this_machine(services, settings), args.port, settings)

@@ -1,5 +1,5 @@
 """`recovery-ops try DEFINITION.asl.json`: run a state machine once beside the recovery service, on
-this machine, and answer its pauses from the terminal (``service.local.programs.try_session``).
+this machine, and answer its pauses from the terminal (``recovery_ops.service.local.programs.try_session``).
 
     recovery-ops try payments.recovering.asl.json --function ChargeCardFunction=payments:charge \\
         --fail "Charge card" --sub Currency=EUR --input order.json
@@ -87,8 +87,8 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
 
 def try_command(args: argparse.Namespace) -> int:
     """0: the execution succeeded; 1: it failed or was left running; 2: refused."""
-    from service.config import ConfigurationError, TrySettings
-    from service.local.programs.try_definition import TryError, plan_try
+    from recovery_ops.service.config import ConfigurationError, TrySettings
+    from recovery_ops.service.local.programs.try_definition import TryError, plan_try
 
     try:
         settings = TrySettings.from_environment()
@@ -104,7 +104,7 @@ def try_command(args: argparse.Namespace) -> int:
     except (ConfigurationError, TryError) as problem:
         print(f"recovery-ops try: {problem}", file=sys.stderr)
         return 2
-    from service.local.programs.try_session import Terminal, run_try
+    from recovery_ops.service.local.programs.try_session import Terminal, run_try
 
     outcome = run_try(plan, settings, Terminal(sys.stdin, sys.stdout), wait_seconds=args.wait_seconds)
     return 0 if outcome.status == "SUCCEEDED" else 1

@@ -1,2 +1,3 @@
-"""Lambda entry points: one thin module per function. Each reads its settings (``service.config``),
-builds its work from the composition root (``service.composition``) and runs it."""
+"""Lambda entry points: one thin module per function. Each reads its settings
+(``recovery_ops.service.config``),
+builds its work from the composition root (``recovery_ops.service.composition``) and runs it."""

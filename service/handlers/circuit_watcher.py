@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 
-from service import aws_clients, composition
-from service.config import CircuitWatcherConfig, load_config
-from service.observability import logger, metrics, tracer
-from service.recovery.healing.circuit_news import CircuitClosed
-from service.recovery.healing.runs import Closure
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.config import CircuitWatcherConfig, load_config
+from recovery_ops.service.observability import logger, metrics, tracer
+from recovery_ops.service.recovery.healing.circuit_news import CircuitClosed
+from recovery_ops.service.recovery.healing.runs import Closure
 
 CLOSED = "CLOSED"
 

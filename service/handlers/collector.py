@@ -5,15 +5,19 @@ against the integration contract and stored once (Powertools ``BatchProcessor``:
 fails fails alone). Then the batch's new recoveries are posted, one Slack call per group. A
 record whose message could not be posted is reported as a batch item failure, so SQS delivers it
 again; after the queue's ``maxReceiveCount`` it lands in the recovery DLQ. A group's message is
-posted once even when a collector crashes while posting it (``service.recovery.intake.collect``: a lease
+posted once even when a collector crashes while posting it (``recovery_ops.service.recovery.intake.collect``:
+a lease
 on the claim, ``RECOVERY_POSTING_LEASE_SECONDS``, and the channel's history read before posting
 again). A malformed message
 is never retried: it goes to the recovery DLQ at once, with the reason, and then (best effort,
-once per message) the technical channel is told, without its token (``service.recovery.intake.unreadable``).
+once per message) the technical channel is told, without its token
+(``recovery_ops.service.recovery.intake.unreadable``).
 
 Each group's message goes to the channel the routing rules choose (``ROUTING_RULES_PARAMETER``, an
-SSM parameter read through Powertools' five-minute cache; ``service.recovery.access.routing_rules``), else
-to the stack's technical / client-data / default channel (``service.recovery.access.rules_parameter``). A
+SSM parameter read through Powertools' five-minute cache;
+``recovery_ops.service.recovery.access.routing_rules``), else
+to the stack's technical / client-data / default channel
+(``recovery_ops.service.recovery.access.rules_parameter``). A
 refused document is logged and the last good one read by this warm function keeps routing.
 """
 
@@ -27,14 +31,14 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import ValidationError
 
-from service import aws_clients, composition, observability
-from service.config import CollectorConfig, load_config
-from service.errors import RecoveryOpsError
-from service.observability import logger, metrics, tracer
-from service.recovery.intake.collect import IntakeReport, RecoveryIntake
-from service.recovery.intake.unreadable import read_what_can_be_read
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import Recovery
+from recovery_ops.service import aws_clients, composition, observability
+from recovery_ops.service.config import CollectorConfig, load_config
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.observability import logger, metrics, tracer
+from recovery_ops.service.recovery.intake.collect import IntakeReport, RecoveryIntake
+from recovery_ops.service.recovery.intake.unreadable import read_what_can_be_read
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import Recovery
 
 
 class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):

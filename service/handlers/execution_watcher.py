@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-from service import aws_clients, composition
-from service.config import ExecutionWatcherConfig, load_config
-from service.observability import count_by, logger, metrics, tracer
-from service.recovery.lifecycle.execution_end import ExecutionEnded
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.config import ExecutionWatcherConfig, load_config
+from recovery_ops.service.observability import count_by, logger, metrics, tracer
+from recovery_ops.service.recovery.lifecycle.execution_end import ExecutionEnded
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,9 +8,9 @@ bounded run over the ``by-due`` index.
 
 from __future__ import annotations
 
-from service import aws_clients, composition
-from service.config import ReconcilerConfig, load_config
-from service.observability import logger, metrics, tracer
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.config import ReconcilerConfig, load_config
+from recovery_ops.service.observability import logger, metrics, tracer
 
 RESERVE_SECONDS = 10  # what a run leaves of the function's time
 

@@ -7,9 +7,9 @@ nobody owns. See ``service/recovery/lifecycle/reminders.py`` and
 
 from __future__ import annotations
 
-from service import aws_clients, composition
-from service.config import ReminderConfig, load_config
-from service.observability import logger, measure, metrics, tracer
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.config import ReminderConfig, load_config
+from recovery_ops.service.observability import logger, measure, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,12 +10,12 @@ probes, so that the circuit can close. The decisions are ``service/recovery/heal
 
 from __future__ import annotations
 
-from service import aws_clients, composition
-from service.breaker import circuit_breaker
-from service.config import SelfHealingConfig, load_config
-from service.observability import logger, metrics, tracer
-from service.recovery.healing.runs import Closure
-from service.recovery.healing.self_healing import SelfHealing
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.breaker import circuit_breaker
+from recovery_ops.service.config import SelfHealingConfig, load_config
+from recovery_ops.service.observability import logger, metrics, tracer
+from recovery_ops.service.recovery.healing.runs import Closure
+from recovery_ops.service.recovery.healing.self_healing import SelfHealing
 
 #: what a round leaves of the function's time for its last call and its answer
 RESERVE_SECONDS = 20

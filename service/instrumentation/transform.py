@@ -1,7 +1,7 @@
 """The recovery treatment for chosen Task states of any state machine: an ASL definition in, a new one out.
 
 A transform over plain values (a definition dict in, a new dict and notes out; no files, no
-argparse): ``service.cli.instrument`` is its command line, `recovery-ops instrument`. In the new
+argparse): ``recovery_ops.service.cli.instrument`` is its command line, `recovery-ops instrument`. In the new
 definition each chosen Task, when it still fails after its retries, sends the integration contract
 (docs/integrate/contract.md) to the recovery queue and pauses; Run again runs the Task
 again with its input (or the edited input). Every other state is left as it is. The state machine
@@ -71,8 +71,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from service.errors import RecoveryOpsError
-from service.recovery.model.contract import Routing
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.contract import Routing
 
 State = dict[str, Any]
 Definition = dict[str, Any]
@@ -81,7 +81,8 @@ RECOVERY_QUEUE_PLACEHOLDER = "${RecoveryQueueUrl}"  # filled in by DefinitionSub
 DEFAULT_TIMEOUT_SECONDS = 7 * 24 * 3600
 MAX_TIMEOUT_SECONDS = 99_999_999  # ASL's limit for TimeoutSeconds
 MAX_STATE_NAME_LENGTH = 80
-REJECTED_ERROR = "RecoveryRejected"  # what a person's Reject sends (service.recovery.lifecycle.actions)
+# what a person's Reject sends (recovery_ops.service.recovery.lifecycle.actions)
+REJECTED_ERROR = "RecoveryRejected"
 INPUT_KEY = "input"
 ERROR_KEY = "error"
 REJECTION_KEY = "recovery_error"

@@ -2,13 +2,14 @@
 local clicks in Slack.
 
 The pytest plugin's ``desk`` fixture is one, so are the person at the terminal of `recovery-ops try`
-and the demo's support team (``service.local.programs.support_team``); the tests click through it
+and the demo's support team (``recovery_ops.service.local.programs.support_team``); the tests click through it
 too (``tests/support/desk.py``).
 
 It waits for an execution's recovery as the service delivers it (it polls the recovery queue into
 the collector as Lambda's event source would, until the recovery is stored and posted to Slack),
 then clicks **Run again**, **Edit input & run again** or **Reject** on it: signed Slack requests
-(``service.local.standin.requests``) sent through the Slack app's real Lambda function, whose lazy
+(``recovery_ops.service.local.standin.requests``) sent through the Slack app's real Lambda function, whose
+lazy
 half runs on its own as on AWS; a modal is opened, filled in and submitted as Slack would. Every
 action returns once the app has resumed or rejected the execution (and updated its Slack message),
 so what happens next follows the click that caused it. It waits for an execution's end and reads
@@ -25,18 +26,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from service.errors import RecoveryOpsError
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.execution_history import TERMINAL, history, state_steps
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.requests import SlackRequest, SlackRequests
-from service.local.standin.server import SlackStandIn
-from service.local.standin.workspace import SlackWorkspace
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.ids import EDIT_AND_RUN_AGAIN, EDIT_SUBMIT, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
-from slack_app.views.listing import row_menu_value
-from slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.execution_history import TERMINAL, history, state_steps
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.requests import SlackRequest, SlackRequests
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.local.standin.workspace import SlackWorkspace
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.ids import (
+    EDIT_AND_RUN_AGAIN,
+    EDIT_SUBMIT,
+    REJECT,
+    REJECT_SUBMIT,
+    ROW_MENU,
+    RUN_AGAIN,
+)
+from recovery_ops.slack_app.views.listing import row_menu_value
+from recovery_ops.slack_app.views.modals import INPUT_ACTION, INPUT_BLOCK, REASON_ACTION, REASON_BLOCK
 
 POLL_SECONDS = 0.05  # between checks: a tight loop starves moto's execution threads
 T = TypeVar("T")

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 
 from slack_bolt import App, Respond
 
-from service import observability
-from service.composition import Services
-from service.observability import logger
-from service.recovery.dead_letters.model import DeadLetterQueue
-from service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueues
-from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import (
+from recovery_ops.service import observability
+from recovery_ops.service.composition import Services
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
+from recovery_ops.service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueues
+from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
     Say,
     clicked_value,
     clicker,
@@ -29,14 +29,14 @@ from slack_app.listeners.replies import (
     via_respond,
     view_denied,
 )
-from slack_app.views.dead_letters import (
+from recovery_ops.slack_app.views.dead_letters import (
     NOT_CONFIGURED,
     dead_letter_blocks,
     dead_letters_text,
     redrive_prompt_blocks,
     redrive_prompt_text,
 )
-from slack_app.views.escaping import code, escape, one_line, who
+from recovery_ops.slack_app.views.escaping import code, escape, one_line, who
 
 
 # ---------------------------------------------------------------------- /recoveries dlq

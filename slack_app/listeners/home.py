@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.observability import count_by, logger
-from service.recovery.lifecycle.overview import overview_for
-from service.recovery.lifecycle.query import QueryError
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.storage.audit import RECOVERIES_LIST
-from slack_app.ids import HOME_FILTER, HOME_PAGE
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import clicked_value, clicker, reporting_failures
-from slack_app.views.home import home_view, no_access_view, notice_view, parse_home_location
+from recovery_ops.service.composition import Services
+from recovery_ops.service.observability import count_by, logger
+from recovery_ops.service.recovery.lifecycle.overview import overview_for
+from recovery_ops.service.recovery.lifecycle.query import QueryError
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import clicked_value, clicker, reporting_failures
+from recovery_ops.slack_app.views.home import home_view, no_access_view, notice_view, parse_home_location
 
 HOME_OPENED = "app_home_opened"
 

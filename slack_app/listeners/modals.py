@@ -15,15 +15,15 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.recovery.model.input_edit import InputProblemError, input_diff, parse_edited_input
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.notifier import MessageRef
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
-from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
-from slack_app.listeners import home
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.model.input_edit import InputProblemError, input_diff, parse_edited_input
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import MessageRef
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
+from recovery_ops.slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+from recovery_ops.slack_app.listeners import home
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
     Say,
     actable,
     denied,
@@ -33,9 +33,9 @@ from slack_app.listeners.replies import (
     via_ephemeral,
     via_respond,
 )
-from slack_app.views.ephemeral import left_out_note
-from slack_app.views.escaping import code, who
-from slack_app.views.modals import (
+from recovery_ops.slack_app.views.ephemeral import left_out_note
+from recovery_ops.slack_app.views.escaping import code, who
+from recovery_ops.slack_app.views.modals import (
     INPUT_ACTION,
     INPUT_BLOCK,
     REASON_ACTION,

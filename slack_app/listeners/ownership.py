@@ -16,13 +16,21 @@ from datetime import UTC, datetime
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.recovery.lifecycle.ownership import RELEASE, TAKE, TAKE_OVER, Ownership, OwnershipResult
-from service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
-from service.recovery.storage.recoveries import ListFilter
-from slack_app import ids  # the buttons' action ids (``TAKE`` and its kin here are the audit's words)
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.lifecycle.ownership import (
+    RELEASE,
+    TAKE,
+    TAKE_OVER,
+    Ownership,
+    OwnershipResult,
+)
+from recovery_ops.service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
+from recovery_ops.service.recovery.storage.recoveries import ListFilter
+from recovery_ops.slack_app import (
+    ids,  # the buttons' action ids (``TAKE`` and its kin here are the audit's words)
+)
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
     actable,
     clicked_value,
     clicker,
@@ -30,9 +38,9 @@ from slack_app.listeners.replies import (
     reporting_failures,
     via_respond,
 )
-from slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
-from slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, took_all_text
-from slack_app.views.thread_replies import ownership_change_text
+from recovery_ops.slack_app.notifier import SlackNotifier, SlackOutcomeDisplay
+from recovery_ops.slack_app.views.ephemeral import ownership_text, take_over_prompt_blocks, took_all_text
+from recovery_ops.slack_app.views.thread_replies import ownership_change_text
 
 
 def take(services: Services, client: WebClient, user: str, recovery_id: str, respond: Respond) -> None:

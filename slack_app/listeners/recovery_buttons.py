@@ -14,9 +14,9 @@ from typing import cast
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.recovery.storage.recoveries import RecoveryNotFoundError
-from slack_app.ids import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
+from recovery_ops.slack_app.ids import (
     EDIT_AND_RUN_AGAIN,
     RECONCILE_NOW,
     REDRIVE,
@@ -28,9 +28,9 @@ from slack_app.ids import (
     RUN_AGAIN_ALL,
     TAKE,
 )
-from slack_app.listeners import home, modals, ownership
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import (
+from recovery_ops.slack_app.listeners import home, modals, ownership
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
     DirectMessageRespond,
     clicked_value,
     clicker,
@@ -40,9 +40,9 @@ from slack_app.listeners.replies import (
     tell,
     via_respond,
 )
-from slack_app.views.escaping import code, escape
-from slack_app.views.listing import parse_row_menu_value
-from slack_app.views.reconcile import reconcile_result_text
+from recovery_ops.slack_app.views.escaping import code, escape
+from recovery_ops.slack_app.views.listing import parse_row_menu_value
+from recovery_ops.slack_app.views.reconcile import reconcile_result_text
 
 RECONCILE = "reconcile now"
 
@@ -73,7 +73,7 @@ def redrive(services: Services, user: str, failure_id: str, respond: Respond) ->
 
 def reconcile_now(services: Services, user: str, recovery_id: str, respond: Respond) -> None:
     """An admin settles an in-flight recovery at once from Step Functions' record of the execution
-    (``service.recovery.lifecycle.reconciler``), instead of waiting for the minute's run. Anyone
+    (``recovery_ops.service.recovery.lifecycle.reconciler``), instead of waiting for the minute's run. Anyone
     else is refused and the attempt is audited on the recovery. What the record proves is stored;
     a claim still within its lease is left to its holder and said so."""
     say = via_respond(respond)

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from slack_bolt import Ack
 
 if TYPE_CHECKING:
-    from service.composition import Services
+    from recovery_ops.service.composition import Services
 
-#: the services, built by the first lazy half that calls it and reused after (``service.composition.Lazy``)
+#: the services, built by the first lazy half that calls it and reused after
+#: (``recovery_ops.service.composition.Lazy``)
 ServicesFactory = Callable[[], "Services"]
 
 

@@ -1,7 +1,7 @@
 """What the listeners share once past the acknowledgement: who clicked, who may act, what to tell
 the clicker, how a bulk action reports in its thread.
 
-What is said comes from ``slack_app.views``; it is sent through the response_url of the request
+What is said comes from ``recovery_ops.slack_app.views``; it is sent through the response_url of the request
 (``via_respond``) or by the notifier (``SlackNotifier``), the one caller of ``chat.*``: ephemeral in
 a channel, or as a direct message for a click in the Home tab, which has neither a response_url
 nor a channel (``DirectMessageRespond``).
@@ -16,20 +16,25 @@ from contextlib import contextmanager
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.observability import count_by, logger
-from service.recovery.access.authorization import AccessDecision, describe_failure
-from service.recovery.access.team_access import Selection
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
-from service.recovery.lifecycle.bulk import BulkReport, open_matching
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.notifier import MessageRef
-from service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
-from slack_app.notifier import SlackNotifier
-from slack_app.runtime import seconds_left
-from slack_app.views.ephemeral import action_result_text, denied_text, failure_report_text, view_denied_text
-from slack_app.views.thread_replies import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.observability import count_by, logger
+from recovery_ops.service.recovery.access.authorization import AccessDecision, describe_failure
+from recovery_ops.service.recovery.access.team_access import Selection
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from recovery_ops.service.recovery.lifecycle.bulk import BulkReport, open_matching
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import MessageRef
+from recovery_ops.service.recovery.storage.items import GROUP_PREFIX, RECOVERY_PREFIX
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
+from recovery_ops.slack_app.notifier import SlackNotifier
+from recovery_ops.slack_app.runtime import seconds_left
+from recovery_ops.slack_app.views.ephemeral import (
+    action_result_text,
+    denied_text,
+    failure_report_text,
+    view_denied_text,
+)
+from recovery_ops.slack_app.views.thread_replies import (
     bulk_finished_text,
     bulk_progress_text,
     bulk_started_text,

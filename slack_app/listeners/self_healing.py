@@ -15,25 +15,31 @@ from datetime import UTC, datetime
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.observability import logger
-from service.recovery.access.authorization import AccessDecision
-from service.recovery.healing.runs import HealingRun
-from service.recovery.lifecycle.actions import DENIED
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.access.authorization import AccessDecision
+from recovery_ops.service.recovery.healing.runs import HealingRun
+from recovery_ops.service.recovery.lifecycle.actions import DENIED
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from service.recovery.storage.groups import LATEST_KEPT
-from service.recovery.storage.items import HEALING_PREFIX
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
-from slack_app.ids import STOP_HEALING
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import clicked_value, clicker, refuse, reporting_failures, via_respond
-from slack_app.notifier import SlackHealingDisplay
-from slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
+from recovery_ops.service.recovery.storage.groups import LATEST_KEPT
+from recovery_ops.service.recovery.storage.items import HEALING_PREFIX
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
+from recovery_ops.slack_app.ids import STOP_HEALING
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
+    clicked_value,
+    clicker,
+    refuse,
+    reporting_failures,
+    via_respond,
+)
+from recovery_ops.slack_app.notifier import SlackHealingDisplay
+from recovery_ops.slack_app.views.healing import not_resuming_text, stopped_text, unknown_run_text
 
 STOP = "stop self-healing"
 #: a run's id as ``healing_runs.healing_id_for`` makes it (a forged button value is not looked up)

@@ -14,17 +14,22 @@ from datetime import UTC, datetime
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.recovery.lifecycle.bulk import open_matching
-from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, StaleQueryError, split_words
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.storage.audit import RECOVERIES_LIST
-from service.recovery.storage.recoveries import RecoveryNotFoundError
-from slack_app.ids import BULK_CANCEL, BULK_CONFIRM, COMMAND, NEXT_PAGE
-from slack_app.listeners import dead_letters
-from slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
-from slack_app.listeners.replies import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.lifecycle.bulk import open_matching
+from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
+from recovery_ops.service.recovery.lifecycle.query import (
+    QueryError,
+    RecoveryQuery,
+    StaleQueryError,
+    split_words,
+)
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
+from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM, COMMAND, NEXT_PAGE
+from recovery_ops.slack_app.listeners import dead_letters
+from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
+from recovery_ops.slack_app.listeners.replies import (
     Say,
     actable,
     clicked_value,
@@ -35,11 +40,16 @@ from slack_app.listeners.replies import (
     via_respond,
     view_denied,
 )
-from slack_app.notifier import SlackNotifier
-from slack_app.views.ephemeral import USAGE, bulk_retry_prompt_blocks, bulk_retry_prompt_text, left_out_note
-from slack_app.views.escaping import code, escape, one_line
-from slack_app.views.listing import PAGE_SIZE, list_blocks, show_blocks
-from slack_app.views.thread_replies import bulk_thread_opening
+from recovery_ops.slack_app.notifier import SlackNotifier
+from recovery_ops.slack_app.views.ephemeral import (
+    USAGE,
+    bulk_retry_prompt_blocks,
+    bulk_retry_prompt_text,
+    left_out_note,
+)
+from recovery_ops.slack_app.views.escaping import code, escape, one_line
+from recovery_ops.slack_app.views.listing import PAGE_SIZE, list_blocks, show_blocks
+from recovery_ops.slack_app.views.thread_replies import bulk_thread_opening
 
 MAX_PAGE_NUMBER = 10_000
 IN_FLIGHT_NOT_RETRIED = (

@@ -17,13 +17,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.dead_letters.model import DeadLetterQueue
-from service.recovery.dead_letters.preview import DeadLetter, age_text
-from service.recovery.dead_letters.queues import DeadLetterReport
-from service.recovery.model.recovery import AuditEntry
-from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
-from slack_app.views.escaping import code, code_block, escape, mrkdwn, one_line, truncate, who
-from slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
+from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
+from recovery_ops.service.recovery.dead_letters.preview import DeadLetter, age_text
+from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
+from recovery_ops.slack_app.views.escaping import code, code_block, escape, mrkdwn, one_line, truncate, who
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
 
 NOT_CONFIGURED = (
     "No dead-letter queue is configured for this deployment (ORDERS_DLQ_URL, RECOVERY_DLQ_URL on the "

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
 
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
-from service.recovery.lifecycle.ownership import Ownership, OwnershipResult
-from service.recovery.lifecycle.query import RecoveryQuery, inert_json
-from slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
-from slack_app.views.escaping import code, escape, mrkdwn, one_line, who
-from slack_app.views.limits import BUTTON_VALUE_LIMIT
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from recovery_ops.service.recovery.lifecycle.ownership import Ownership, OwnershipResult
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery, inert_json
+from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
+from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, who
+from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
 
 SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
 

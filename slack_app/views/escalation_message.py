@@ -4,9 +4,9 @@ as a new message in the level's own channel (which then names the recovery in fu
 
 from __future__ import annotations
 
-from service.recovery.lifecycle.escalation import Escalation
-from service.recovery.lifecycle.reminders import describe_duration
-from slack_app.views.escaping import code, user_group
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
+from recovery_ops.slack_app.views.escaping import code, user_group
 
 
 def escalation_text(escalation: Escalation) -> str:

@@ -13,12 +13,12 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.failed_executions.failures import FailedExecution
-from service.recovery.model.redaction import without_tokens
-from slack_app.ids import REDRIVE
-from slack_app.views.escaping import code, escape, link, mrkdwn, one_line, plain, truncate, who
-from slack_app.views.limits import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT
-from slack_app.views.recovery_message import cause_block
+from recovery_ops.service.recovery.failed_executions.failures import FailedExecution
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.slack_app.ids import REDRIVE
+from recovery_ops.slack_app.views.escaping import code, escape, link, mrkdwn, one_line, plain, truncate, who
+from recovery_ops.slack_app.views.limits import HEADER_TEXT_LIMIT, SECTION_TEXT_LIMIT
+from recovery_ops.slack_app.views.recovery_message import cause_block
 
 
 def failure_fallback_text(failure: FailedExecution) -> str:

@@ -16,14 +16,19 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.healing.runs import HealingState
-from service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
-from service.recovery.storage.groups import GroupState
-from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
-from slack_app.views.escaping import code, link, mrkdwn, one_line, plain, truncate
-from slack_app.views.healing import healing_notice_text, stop_button
-from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.recovery_message import cause_block
+from recovery_ops.service.recovery.healing.runs import HealingState
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupState
+from recovery_ops.slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
+from recovery_ops.slack_app.views.escaping import code, link, mrkdwn, one_line, plain, truncate
+from recovery_ops.slack_app.views.healing import healing_notice_text, stop_button
+from recovery_ops.slack_app.views.limits import (
+    BUTTON_VALUE_LIMIT,
+    HEADER_TEXT_LIMIT,
+    MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+)
+from recovery_ops.slack_app.views.recovery_message import cause_block
 
 
 def group_fallback_text(group: RecoveryGroup) -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
-from service.recovery.healing.runs import HealingState
-from service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice
-from slack_app.ids import STOP_HEALING
-from slack_app.views.escaping import code, mrkdwn, one_line, truncate, who
-from slack_app.views.limits import BUTTON_VALUE_LIMIT
+from recovery_ops.service.recovery.healing.runs import HealingState
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice
+from recovery_ops.slack_app.ids import STOP_HEALING
+from recovery_ops.slack_app.views.escaping import code, mrkdwn, one_line, truncate, who
+from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
 
 WHY_LIMIT = 300  # characters of an interrupted run's reason shown
 _STOPPED_BY = "stopped by "  # how a STOPPED run's ``ended_why`` names who stopped it

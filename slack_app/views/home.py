@@ -1,7 +1,8 @@
 """The App Home tab: one person's overview of the open recoveries, the circuits and the DLQs.
 
 Rebuilt each time the tab is opened (``views.publish``), from plain data: the ``Overview`` of
-what they may see (``service.recovery.lifecycle.overview``), the circuit breakers' readings and the DLQs'
+what they may see (``recovery_ops.service.recovery.lifecycle.overview``), the circuit breakers' readings and
+the DLQs'
 depths. It shows the count by state machine and error (each with a **Show these** button that
 filters the Home to them), the recoveries they own, then a page of the oldest waiting with the
 list's row menu (Run again, Edit input & run again, Reject) on those they may act on, and
@@ -33,16 +34,21 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from service.breaker.circuit_board import CircuitReading
-from service.breaker.circuit_breaker import CircuitState
-from service.recovery.dead_letters.queues import DeadLetterReport
-from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
-from service.recovery.lifecycle.overview import Overview, Role
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, inert_json
-from slack_app.ids import HOME_FILTER, HOME_PAGE
-from slack_app.views.escaping import code, escape, mrkdwn, one_line, plain, truncate
-from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, HOME_MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.listing import (
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
+from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
+from recovery_ops.service.recovery.lifecycle.overview import Overview, Role
+from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery, inert_json
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE
+from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, plain, truncate
+from recovery_ops.slack_app.views.limits import (
+    BUTTON_VALUE_LIMIT,
+    HEADER_TEXT_LIMIT,
+    HOME_MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+)
+from recovery_ops.slack_app.views.listing import (
     IN_FLIGHT_MARK,
     IN_FLIGHT_MEANS,
     NOTHING_IN_FLIGHT,

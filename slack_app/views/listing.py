@@ -29,16 +29,45 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.lifecycle.in_flight import InFlight, in_flight
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.lifecycle.reminders import describe_duration
-from service.recovery.model.recovery import Recovery
-from service.recovery.model.redaction import without_tokens
-from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
-from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
-from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.reconcile import reconcile_button
-from slack_app.views.recovery_message import actions_block, cause_block, input_block, outcome_text, owner_line
+from recovery_ops.service.recovery.lifecycle.in_flight import InFlight, in_flight
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.slack_app.ids import (
+    EDIT_AND_RUN_AGAIN,
+    NEXT_PAGE,
+    REJECT,
+    RELEASE,
+    ROW_MENU,
+    RUN_AGAIN,
+    TAKE,
+)
+from recovery_ops.slack_app.views.escaping import (
+    code,
+    code_block,
+    escape,
+    link,
+    mrkdwn,
+    one_line,
+    plain,
+    truncate,
+    who,
+)
+from recovery_ops.slack_app.views.limits import (
+    BUTTON_VALUE_LIMIT,
+    HEADER_TEXT_LIMIT,
+    MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+)
+from recovery_ops.slack_app.views.reconcile import reconcile_button
+from recovery_ops.slack_app.views.recovery_message import (
+    actions_block,
+    cause_block,
+    input_block,
+    outcome_text,
+    owner_line,
+)
 
 PAGE_SIZE = 20
 COUNTS_SHOWN = 10

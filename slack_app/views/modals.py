@@ -22,13 +22,13 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from service.recovery.lifecycle.query import inert_json
-from service.recovery.model.recovery import Recovery
-from service.recovery.model.redaction import restore_redacted, without_tokens
-from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
-from slack_app.views.ephemeral import left_out_note
-from slack_app.views.escaping import code, mrkdwn, one_line, truncate
-from slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT
+from recovery_ops.service.recovery.lifecycle.query import inert_json
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.model.redaction import restore_redacted, without_tokens
+from recovery_ops.slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+from recovery_ops.slack_app.views.ephemeral import left_out_note
+from recovery_ops.slack_app.views.escaping import code, mrkdwn, one_line, truncate
+from recovery_ops.slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT
 
 INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
 REASON_BLOCK, REASON_ACTION = "reason", "text"

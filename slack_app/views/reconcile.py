@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
 
-from service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Settlement
-from slack_app.ids import RECONCILE_NOW
-from slack_app.views.escaping import code, escape
+from recovery_ops.service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Settlement
+from recovery_ops.slack_app.ids import RECONCILE_NOW
+from recovery_ops.slack_app.views.escaping import code, escape
 
 
 def reconcile_button(recovery_id: str) -> ActionsBlock:

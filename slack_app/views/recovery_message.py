@@ -4,7 +4,7 @@ the recovery is handled, the same message with the buttons replaced by what happ
 Long causes and inputs are cut to Slack's limits (the full input stays in the recoveries table),
 and button values carry only the recovery id. The task token never appears in a message, and
 nothing a recovery carries is shown before it has passed through ``without_tokens`` (token
-fields) and ``slack_app.views.escaping`` (mentions, links, markup). The cause and input blocks
+fields) and ``recovery_ops.slack_app.views.escaping`` (mentions, links, markup). The cause and input blocks
 are shared with the other views of a recovery (a group message, `/recoveries show`).
 """
 
@@ -23,12 +23,27 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import Recovery
-from service.recovery.model.redaction import without_tokens
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
-from slack_app.views.escaping import code, code_block, escape, link, mrkdwn, one_line, plain, truncate, who
-from slack_app.views.limits import BUTTON_VALUE_LIMIT, HEADER_TEXT_LIMIT, MAX_BLOCKS, SECTION_TEXT_LIMIT
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
+from recovery_ops.slack_app.views.escaping import (
+    code,
+    code_block,
+    escape,
+    link,
+    mrkdwn,
+    one_line,
+    plain,
+    truncate,
+    who,
+)
+from recovery_ops.slack_app.views.limits import (
+    BUTTON_VALUE_LIMIT,
+    HEADER_TEXT_LIMIT,
+    MAX_BLOCKS,
+    SECTION_TEXT_LIMIT,
+)
 
 _ROUTING_LABEL = {Routing.TECHNICAL: "technical problem", Routing.CLIENT_DATA: "client-data problem"}
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from service.recovery.lifecycle.bulk import BulkReport
-from service.recovery.lifecycle.in_flight import InFlight
-from service.recovery.lifecycle.reminders import Reminder, describe_duration
-from service.recovery.model.recovery import Recovery
-from slack_app.views.escaping import code, link, one_line, who
+from recovery_ops.service.recovery.lifecycle.bulk import BulkReport
+from recovery_ops.service.recovery.lifecycle.in_flight import InFlight
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder, describe_duration
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.slack_app.views.escaping import code, link, one_line, who
 
 
 def reminder_text(reminder: Reminder) -> str:

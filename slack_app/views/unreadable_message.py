@@ -7,10 +7,10 @@ from dataclasses import asdict, replace
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, PlainTextObject, SectionBlock
 
-from service.recovery.model.redaction import without_tokens
-from service.recovery.ports.notifier import UnreadableMessage
-from slack_app.views.escaping import code, code_block, link, mrkdwn, one_line, truncate
-from slack_app.views.limits import SECTION_TEXT_LIMIT
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.ports.notifier import UnreadableMessage
+from recovery_ops.slack_app.views.escaping import code, code_block, link, mrkdwn, one_line, truncate
+from recovery_ops.slack_app.views.limits import SECTION_TEXT_LIMIT
 
 
 def _without_tokens(message: UnreadableMessage) -> UnreadableMessage:

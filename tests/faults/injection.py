@@ -40,12 +40,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from service.breaker.circuit_board import CircuitReading
-from service.recovery.lifecycle.escalation import Escalation
-from service.recovery.lifecycle.reminders import Reminder
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.execution_record import TaskFate, TaskTruth
-from service.recovery.ports.notifier import (
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
+from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
     MessageMark,
@@ -53,7 +53,7 @@ from service.recovery.ports.notifier import (
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from service.recovery.storage.items import KEY, STATUS
+from recovery_ops.service.recovery.storage.items import KEY, STATUS
 from tests.support.fakes import ChatMessage, Crash, FakeDynamoDB, FakeStepFunctions
 
 DYNAMODB_ENDPOINT = "https://dynamodb.us-east-1.amazonaws.com"

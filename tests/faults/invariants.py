@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.recovery.lifecycle.actions import REJECTED_ERROR
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.execution_record import TaskFate
-from service.recovery.storage.items import RECOVERY_PREFIX, recovery_from_item
+from recovery_ops.service.recovery.lifecycle.actions import REJECTED_ERROR
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.execution_record import TaskFate
+from recovery_ops.service.recovery.storage.items import RECOVERY_PREFIX, recovery_from_item
 from tests.faults.paths import Context
 from tests.faults.world import TABLE, World
 

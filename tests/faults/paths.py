@@ -37,20 +37,26 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.breaker.circuit_board import CircuitReading
-from service.breaker.circuit_breaker import CircuitState
-from service.recovery.healing.runs import HealingState
-from service.recovery.intake.collect import IntakeReport
-from service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome
-from service.recovery.lifecycle.bulk import open_recoveries_matching
-from service.recovery.lifecycle.execution_end import ExecutionEnded
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.execution_record import TaskFate
-from service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
-from service.recovery.storage.groups import window_start
-from service.recovery.storage.items import ESCALATING_LEVEL, ESCALATION_POSTS, GROUP_PREFIX, KEY, key
-from service.recovery.storage.recoveries import ListFilter
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.recovery.healing.runs import HealingState
+from recovery_ops.service.recovery.intake.collect import IntakeReport
+from recovery_ops.service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome
+from recovery_ops.service.recovery.lifecycle.bulk import open_recoveries_matching
+from recovery_ops.service.recovery.lifecycle.execution_end import ExecutionEnded
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.execution_record import TaskFate
+from recovery_ops.service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
+from recovery_ops.service.recovery.storage.groups import window_start
+from recovery_ops.service.recovery.storage.items import (
+    ESCALATING_LEVEL,
+    ESCALATION_POSTS,
+    GROUP_PREFIX,
+    KEY,
+    key,
+)
+from recovery_ops.service.recovery.storage.recoveries import ListFilter
 from tests.faults.world import (
     ESCALATION_LEASE_SECONDS,
     GROUP_WINDOW_SECONDS,

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 
-from service.observability import logger
+from recovery_ops.service.observability import logger
 from tests.faults.injection import FaultPlan, modes_for
 from tests.faults.invariants import violations
 from tests.faults.paths import PATHS

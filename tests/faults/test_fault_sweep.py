@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from service.recovery.lifecycle.actions import RecoveryActions
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.ports.task_tokens import TokenOutcome, TokenResult
-from service.recovery.storage import escalation_claims
-from service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome, TokenResult
+from recovery_ops.service.recovery.storage import escalation_claims
+from recovery_ops.service.recovery.storage.groups import GroupStore
 from tests.faults.figures import FIGURES
 from tests.faults.injection import modes_for
 from tests.faults.paths import PATHS

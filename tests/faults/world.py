@@ -21,24 +21,24 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.breaker.circuit_board import CircuitReading
-from service.breaker.circuit_breaker import CircuitState
-from service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
-from service.recovery.failed_executions.failures import FailureStore
-from service.recovery.healing.runs import Closure, HealingRuns
-from service.recovery.healing.self_healing import Pace, SelfHealing
-from service.recovery.intake.collect import RecoveryIntake
-from service.recovery.lifecycle.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
-from service.recovery.lifecycle.bulk import BulkAction
-from service.recovery.lifecycle.escalation import Escalations
-from service.recovery.lifecycle.execution_end import OutermostCatch
-from service.recovery.lifecycle.reconciler import DISPLAY_RETRY, Reconciler
-from service.recovery.lifecycle.reminders import Reminders
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, NotifierUnavailableError
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
+from recovery_ops.service.recovery.failed_executions.failures import FailureStore
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns
+from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
+from recovery_ops.service.recovery.intake.collect import RecoveryIntake
+from recovery_ops.service.recovery.lifecycle.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
+from recovery_ops.service.recovery.lifecycle.bulk import BulkAction
+from recovery_ops.service.recovery.lifecycle.escalation import Escalations
+from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
+from recovery_ops.service.recovery.lifecycle.reconciler import DISPLAY_RETRY, Reconciler
+from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, NotifierUnavailableError
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.faults.injection import (
     FakeChat,
     FaultPlan,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.execution_history import wait_for_status
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.execution_history import wait_for_status
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
 from tests.support.orders import item_execution_arn
 from tests.support.waiting import wait_for_recovery_request
 

@@ -7,15 +7,23 @@ import time
 
 import pytest
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn, block_kit_problem
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, REJECT_ALL, RUN_AGAIN, RUN_AGAIN_ALL, TAKE, TAKE_ALL
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn, block_kit_problem
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.ids import (
+    EDIT_AND_RUN_AGAIN,
+    REJECT,
+    REJECT_ALL,
+    RUN_AGAIN,
+    RUN_AGAIN_ALL,
+    TAKE,
+    TAKE_ALL,
+)
 from tests.support.orders import item_execution_arn
 from tests.support.stacks import BOT_TOKEN, ROUTED_CHANNELS
 from tests.support.waiting import wait_until
@@ -277,7 +285,7 @@ def test_a_dynamodb_failure_fails_only_that_record_and_nothing_is_lost(
 ) -> None:
     from botocore.exceptions import ClientError
 
-    from service.recovery.storage import recoveries as store_module
+    from recovery_ops.service.recovery.storage import recoveries as store_module
 
     pause_orders(stack, order_api, vendor, [ORDER, ORDER])
     original = store_module.RecoveryStore.create_if_absent

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from service.local.engine.collector_poller import poll_collector, sqs_event
-from service.local.engine.own_workflows import deploy_state_machine
-from service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.local.engine.collector_poller import poll_collector, sqs_event
+from recovery_ops.service.local.engine.own_workflows import deploy_state_machine
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.slack_safety import unsafe_spots
 from tests.support.stacks import ROUTED_CHANNELS
 from tests.support.waiting import wait_until

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from service.cli import main
-from service.local.programs.demo import run_demo
-from service.local.programs.support_team import EDIT, OUTAGE_ERRORS, REJECT, RUN_AGAIN, TeamAction
+from recovery_ops.service.cli import main
+from recovery_ops.service.local.programs.demo import run_demo
+from recovery_ops.service.local.programs.support_team import (
+    EDIT,
+    OUTAGE_ERRORS,
+    REJECT,
+    RUN_AGAIN,
+    TeamAction,
+)
 
 ACTING = " -> the desk "  # a decision line: "  recovery rec-…: <execution> <state> <error> (<routing>) -> …"
 OUTCOMES = ("Run again by", "Edited and run again by", "Rejected by")  # the outcome's line of a message

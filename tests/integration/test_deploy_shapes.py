@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine.execution_events import deliver, status_change_event
-from service.local.engine.lambda_dispatch import HandlerPathError
-from service.local.engine.stack import EmbeddedStack, embedded_stack
-from service.local.standin.server import SlackStandIn
-from slack_app.ids import REDRIVE, RUN_AGAIN
+from recovery_ops.service.local.engine.execution_events import deliver, status_change_event
+from recovery_ops.service.local.engine.lambda_dispatch import HandlerPathError
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.support import shipping
 from tests.support.stacks import SLACK_APP_PARAMETERS
 
@@ -192,8 +192,8 @@ def test_the_embedded_stack_refuses_a_template_whose_kept_resources_refer_to_lef
 def test_the_embedded_stack_refuses_a_function_whose_handler_path_names_nothing(tmp_path: Path) -> None:
     # Given a template whose collector's Handler has a typo in its module
     template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
-    typo = "service.handlers.colector"
-    broken = template.replace("Handler: service.handlers.collector.", f"Handler: {typo}.")
+    typo = "recovery_ops.service.handlers.colector"
+    broken = template.replace("Handler: recovery_ops.service.handlers.collector.", f"Handler: {typo}.")
     assert broken != template
     (tmp_path / "template.yaml").write_text(broken)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from service.local.desk import Desk
-from service.local.testing.recovery_stack import RecoveryStack
+from recovery_ops.service.local.desk import Desk
+from recovery_ops.service.local.testing.recovery_stack import RecoveryStack
 
 SNIPPETS = Path(__file__).resolve().parents[2] / "docs" / "snippets"
 CONTRACT_SNIPPETS = ["contract_jsonpath.asl.json", "contract_jsonata.asl.json"]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from service.local.engine.http_api_events import http_api_event
-from service.local.engine.lambda_dispatch import LambdaContext
-from service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.engine.http_api_events import http_api_event
+from recovery_ops.service.local.engine.lambda_dispatch import LambdaContext
+from recovery_ops.service.local.engine.stack import EmbeddedStack
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def stack_parameters() -> dict[str, str]:
 
 
 def ask(product_id: str, quantity: str = "1") -> dict:
-    from service.example.handlers import dummy_vendor
+    from recovery_ops.service.example.handlers import dummy_vendor
 
     dummy_vendor.parameters.clear_caches()
     event = http_api_event(

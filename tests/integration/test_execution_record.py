@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from service.recovery.ports.execution_record import TaskFate
-from service.recovery.stepfunctions.history import StepFunctionsHistory
+from recovery_ops.service.recovery.ports.execution_record import TaskFate
+from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow

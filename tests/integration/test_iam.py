@@ -11,21 +11,21 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine import iam_check
-from service.local.engine.cfn_template import load_template
-from service.local.engine.execution_events import deliver, status_change_event
-from service.local.engine.iam_check import Call, acting_as
-from service.local.engine.stack import EmbeddedStack, embedded_stack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.order_stock import stock_local_catalogue
-from service.local.standin.server import SlackStandIn
-from service.recovery.failed_executions.failures import FailureStatus, FailureStore
-from service.recovery.lifecycle.reminders import Reminders
-from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import REDRIVE, RUN_AGAIN
-from slack_app.notifier import SlackThreadPoster
-from slack_app.web import web_client
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine import iam_check
+from recovery_ops.service.local.engine.cfn_template import load_template
+from recovery_ops.service.local.engine.execution_events import deliver, status_change_event
+from recovery_ops.service.local.engine.iam_check import Call, acting_as
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.failed_executions.failures import FailureStatus, FailureStore
+from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.slack_app.ids import REDRIVE, RUN_AGAIN
+from recovery_ops.slack_app.notifier import SlackThreadPoster
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import ORDER, execution_status, pause, requests_for, send, store, wait_for_status
 from tests.support.stacks import ALLOWED, BOT_TOKEN, SLACK_APP_PARAMETERS, deployed_stack
 from tests.support.waiting import wait_until

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from service.local.engine.execution_history import (
+from recovery_ops.service.local.engine.execution_history import (
     history,
     largest_payload_bytes,
     nested_execution_arns,
     wait_for_status,
 )
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.order_stock import LOCAL_STOCK
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.order_stock import LOCAL_STOCK
 
 PAYLOAD_LIMIT = 256 * 1024
 

@@ -8,13 +8,23 @@ import time
 
 import pytest
 
-from service.breaker.circuit_breaker import BreakerSettings, CircuitBreaker, CircuitState, Decision
-from service.example.orders.stock import StockStore
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.execution_history import failed_error_names, history, state_steps, wait_for_status
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import ApiAnswer, LocalOrderApi
-from service.local.programs.order_stock import LOCAL_STOCK
+from recovery_ops.service.breaker.circuit_breaker import (
+    BreakerSettings,
+    CircuitBreaker,
+    CircuitState,
+    Decision,
+)
+from recovery_ops.service.example.orders.stock import StockStore
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.execution_history import (
+    failed_error_names,
+    history,
+    state_steps,
+    wait_for_status,
+)
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import ApiAnswer, LocalOrderApi
+from recovery_ops.service.local.programs.order_stock import LOCAL_STOCK
 from tests.support.orders import dead_letters, item_execution_arn
 from tests.support.waiting import wait_for_recovery_request, wait_until
 
@@ -30,7 +40,7 @@ def stack_parameters(vendor_url: str) -> dict[str, str]:
 
 
 def breaker(stack: EmbeddedStack) -> CircuitBreaker:
-    from service.breaker import circuit_breaker
+    from recovery_ops.service.breaker import circuit_breaker
 
     return CircuitBreaker(
         stack.physical("CircuitBreakerTable"), "vendor", stack.client("dynamodb"), clock=circuit_breaker.now

@@ -15,17 +15,17 @@ from typing import Any
 
 import pytest
 
-from service.local.desk import (
+from recovery_ops.service.local.desk import (
     ActionNotDoneError,
     Desk,
     ExecutionNotSucceededError,
     NoRecoveryInTimeError,
     RecoveryNeverRequestedError,
 )
-from service.local.engine.lambda_dispatch import HandlerPathError
-from service.local.standin.workspace import SlackWorkspace
-from service.local.testing.recovery_stack import RecoveryStack, StateMachine
-from slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
+from recovery_ops.service.local.engine.lambda_dispatch import HandlerPathError
+from recovery_ops.service.local.standin.workspace import SlackWorkspace
+from recovery_ops.service.local.testing.recovery_stack import RecoveryStack, StateMachine
+from recovery_ops.slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"

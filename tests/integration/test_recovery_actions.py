@@ -6,12 +6,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.local.engine.stack import EmbeddedStack
-from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.lifecycle.bulk import BulkAction
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
+from recovery_ops.service.recovery.lifecycle.bulk import BulkAction
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.recoveries import opened_recovery
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.local.engine.stack import EmbeddedStack
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import ListFilter, RecoveryStore
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

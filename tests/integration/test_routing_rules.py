@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.iam_check import Call
-from service.local.engine.own_workflows import deploy_state_machine
-from service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.iam_check import Call
+from recovery_ops.service.local.engine.own_workflows import deploy_state_machine
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.stacks import ROUTED_CHANNELS
 from tests.support.waiting import wait_until
 

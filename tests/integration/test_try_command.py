@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.cli.instrument import instrument_command
-from service.local.standin.server import SlackStandIn
+from recovery_ops.service.cli import main
+from recovery_ops.service.cli.instrument import instrument_command
+from recovery_ops.service.local.standin.server import SlackStandIn
 from tests.support.payments import editor_command, instrumented_payments, try_argv, write_payments
 from tests.support.stacks import BOT_TOKEN
 

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.example.orders.order_workflow import execution_arn
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.desk import MODAL_OF, Desk, send_to_slack_app
-from service.local.desk import edit_submission as edit_submission_of
-from service.local.desk import reject_submission as reject_submission_of
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.requests import SlackRequest, SlackRequests
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.example.orders.order_workflow import execution_arn
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.desk import MODAL_OF, Desk, send_to_slack_app
+from recovery_ops.service.local.desk import edit_submission as edit_submission_of
+from recovery_ops.service.local.desk import reject_submission as reject_submission_of
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.requests import SlackRequest, SlackRequests
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.stacks import ALLOWED, SIGNING_SECRET
 from tests.support.waiting import wait_until
 

@@ -30,10 +30,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from service.recovery.lifecycle.escalation import Escalation
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.execution_record import TaskFate, TaskTruth
-from service.recovery.ports.notifier import (
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
+from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     MessageMark,
     MessageRef,
@@ -41,8 +41,8 @@ from service.recovery.ports.notifier import (
     RecoveryGroup,
     UnreadableMessage,
 )
-from service.recovery.ports.task_tokens import TokenOutcome
-from service.recovery.storage.items import (
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
+from recovery_ops.service.recovery.storage.items import (
     CREATED_SORT,
     DUE,
     DUE_AT,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.example.orders.order_workflow import execution_arn
-from service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.example.orders.order_workflow import execution_arn
+from recovery_ops.service.local.engine.stack import EmbeddedStack
 
 
 def dead_letters(stack: EmbeddedStack, queue: str = "OrdersDeadLetterQueue") -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from service.cli import main
+from recovery_ops.service.cli import main
 
 CHARGE_CARD_ARN = "arn:aws:lambda:eu-west-1:111122223333:function:charge-card"
 PAYMENTS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 
 def opened_recovery(store: RecoveryStore, n: int = 0, step_input: dict[str, Any] | None = None) -> Recovery:

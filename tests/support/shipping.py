@@ -11,13 +11,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from service.cli.instrument import instrument_command
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.own_workflows import deploy_state_machine
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.ids import RUN_AGAIN
+from recovery_ops.service.cli.instrument import instrument_command
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.own_workflows import deploy_state_machine
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.slack_app.ids import RUN_AGAIN
 from tests.support.desk import execution_status, requests_for, send, store, wait_for_status
 from tests.support.stacks import ALLOWED
 from tests.support.waiting import wait_until

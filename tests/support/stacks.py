@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.local.engine.stack import EmbeddedStack, embedded_stack
-from service.local.programs.order_stock import stock_local_catalogue
-from service.local.standin.server import SlackStandIn
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue
+from recovery_ops.service.local.standin.server import SlackStandIn
 
 BOT_TOKEN = "xoxb-local-test-token"
 SIGNING_SECRET = "local-signing-secret"

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from service.local.engine.recovery_requests import next_recovery_request
-from service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.engine.recovery_requests import next_recovery_request
+from recovery_ops.service.local.engine.stack import EmbeddedStack
 
 #: how long a test waits for the embedded stack before it fails: a deadline, not a goal. Generous,
 #: because three pytest workers on two cores can hold moto's execution threads for many seconds.

@@ -9,21 +9,21 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
-from service.recovery.lifecycle.query import (
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.query import (
     QueryError,
     RecoveryQuery,
     StaleQueryError,
     check_cursor,
     parse_duration,
 )
-from service.recovery.model.contract import Routing
-from service.recovery.model.input_edit import input_diff, parse_edited_input
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.listeners.slash_command import query_problem
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.input_edit import input_diff, parse_edited_input
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.listeners.slash_command import query_problem
 from tests.support.fakes import FakeDynamoDB
 
 

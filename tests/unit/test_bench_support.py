@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 
 _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "_support.py"
 _SPEC = importlib.util.spec_from_file_location("bench_support", _PATH)

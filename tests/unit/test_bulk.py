@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
-from service.recovery.lifecycle.bulk import BulkAction
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.bulk import BulkAction
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens
 from tests.support.recoveries import opened_recovery
 

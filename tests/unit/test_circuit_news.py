@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from service.handlers.circuit_watcher import execution_name
-from service.recovery.healing.circuit_news import CircuitClosed, CircuitNews
-from service.recovery.healing.runs import Closure
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import CircuitClosedNotice, MessageRef, RecoveryGroup
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.handlers.circuit_watcher import execution_name
+from recovery_ops.service.recovery.healing.circuit_news import CircuitClosed, CircuitNews
+from recovery_ops.service.recovery.healing.runs import Closure
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, MessageRef, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
 

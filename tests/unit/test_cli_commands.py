@@ -19,7 +19,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from service.cli.commands import COMMANDS, INSTALL_LOCAL, LOCAL_EXTRA
+from recovery_ops.service.cli.commands import COMMANDS, INSTALL_LOCAL, LOCAL_EXTRA
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"
@@ -42,7 +42,7 @@ class NotInstalled:
 
 sys.meta_path.insert(0, NotInstalled())
 atexit.register(lambda: open(report, "w").write(json.dumps(sorted(sys.modules))))
-from service.cli import main
+from recovery_ops.service.cli import main
 
 sys.exit(main(argv))
 """
@@ -92,7 +92,7 @@ def test_a_commands_help_imports_its_own_module_only(tmp_path: Path) -> None:
 
     # Then
     assert run.status == 0 and "--in-flight" in run.out
-    assert run.modules & COMMAND_MODULES == {"service.cli.operate"}
+    assert run.modules & COMMAND_MODULES == {"recovery_ops.service.cli.operate"}
     assert run.imported(*HEAVY) == set()
 
 
@@ -109,7 +109,7 @@ def test_instrument_imports_nothing_heavy(tmp_path: Path) -> None:
     assert run.status == 0, run.err
     assert "Request recovery: Book carrier" in output.read_text()
     assert run.imported(*HEAVY) == set()
-    assert run.modules & COMMAND_MODULES == {"service.cli.instrument"}
+    assert run.modules & COMMAND_MODULES == {"recovery_ops.service.cli.instrument"}
 
 
 @pytest.mark.parametrize(
@@ -201,7 +201,8 @@ def test_only_serve_imports_the_slack_app() -> None:
     modules = sorted((ROOT / "service" / "cli").glob("*.py"))
 
     # When
-    importing = [p.name for p in modules if re.search(r"^\s*(from|import) slack_app\b", p.read_text(), re.M)]
+    slack_import = re.compile(r"^\s*(from|import) recovery_ops\.slack_app\b", re.M)
+    importing = [p.name for p in modules if slack_import.search(p.read_text())]
 
     # Then its services come from service/composition.py: only serve reaches into the Slack app
     assert importing == ["serve.py"]

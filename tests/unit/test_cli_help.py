@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import instrument
-from service.cli.dead_letters import DEFAULT_PREVIEW
-from service.cli.parser import build_parser
-from service.config import ServeSettings, ServicesConfig
-from service.local.engine.cfn_template import TEMPLATE_PATH
-from service.recovery.dead_letters.queues import PREVIEW_SIZE
+from recovery_ops.service.cli import instrument
+from recovery_ops.service.cli.dead_letters import DEFAULT_PREVIEW
+from recovery_ops.service.cli.parser import build_parser
+from recovery_ops.service.config import ServeSettings, ServicesConfig
+from recovery_ops.service.local.engine.cfn_template import TEMPLATE_PATH
+from recovery_ops.service.recovery.dead_letters.queues import PREVIEW_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = re.compile(r"\brecovery-ops (?!-)([\w-]+)")

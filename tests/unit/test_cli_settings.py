@@ -11,15 +11,15 @@ from unittest.mock import Mock
 import pytest
 from slack_sdk import WebClient
 
-from service import aws_clients
-from service.cli import main
-from service.cli.dead_letters import add_arguments, queue_settings
-from service.cli.deployment import on_deployment
-from service.composition import build_services
-from service.config import ConfigurationError, OperatorSettings, ServeSettings, ServicesConfig
-from service.operator import OperationError, Operator, build_operator
-from service.recovery.model.input_edit import SchemaCatalog
-from service.recovery.storage.recoveries import RecoveryNotFoundError
+from recovery_ops.service import aws_clients
+from recovery_ops.service.cli import main
+from recovery_ops.service.cli.dead_letters import add_arguments, queue_settings
+from recovery_ops.service.cli.deployment import on_deployment
+from recovery_ops.service.composition import build_services
+from recovery_ops.service.config import ConfigurationError, OperatorSettings, ServeSettings, ServicesConfig
+from recovery_ops.service.operator import OperationError, Operator, build_operator
+from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"
 

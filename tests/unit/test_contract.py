@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
 
 MESSAGE: dict[str, Any] = {
     "contract_version": 1,

@@ -10,16 +10,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from service.local.standin.server import block_kit_problem
-from service.recovery.dead_letters.preview import age_text, excerpt
-from service.recovery.dead_letters.queues import (
+from recovery_ops.service.local.standin.server import block_kit_problem
+from recovery_ops.service.recovery.dead_letters.preview import age_text, excerpt
+from recovery_ops.service.recovery.dead_letters.queues import (
     ORDERS,
     RECOVERY,
     DeadLetterError,
     DeadLetterQueues,
     standard_queues,
 )
-from slack_app.ids import DLQ_REDRIVE
+from recovery_ops.slack_app.ids import DLQ_REDRIVE
 
 PREFIX = "https://sqs.us-east-1.amazonaws.com/123456789012/"
 ORDERS_DLQ, RECOVERY_DLQ, RECOVERY_QUEUE = (PREFIX + n for n in ("orders-dlq", "recovery-dlq", "recovery-q"))
@@ -162,9 +162,9 @@ def test_the_orders_dlq_is_not_redriven_and_rates_are_bounded(sqs) -> None:
 
 
 def test_the_slack_answer_stays_within_block_kit_limits_whatever_the_messages() -> None:
-    from service.recovery.dead_letters.preview import DeadLetter
-    from service.recovery.dead_letters.queues import DeadLetterReport
-    from slack_app.views.dead_letters import dead_letter_blocks
+    from recovery_ops.service.recovery.dead_letters.preview import DeadLetter
+    from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
+    from recovery_ops.slack_app.views.dead_letters import dead_letter_blocks
 
     orders, recovery = standard_queues(ORDERS_DLQ, RECOVERY_DLQ, RECOVERY_QUEUE)
     huge = [

@@ -75,7 +75,7 @@ def third_party_imports(paths: list[Path]) -> set[str]:
                 modules.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 modules.add(node.module.split(".")[0])
-    return {m for m in modules if m not in sys.stdlib_module_names and m not in ("service", "slack_app")}
+    return {m for m in modules if m not in sys.stdlib_module_names and m != "recovery_ops"}
 
 
 def distributions_of(modules: set[str]) -> set[str]:

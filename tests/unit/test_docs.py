@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import instrument
-from service.cli.parser import build_parser
-from service.local.engine.cfn_template import load_template
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.lifecycle.query import RecoveryQuery, split_words
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.cli import instrument
+from recovery_ops.service.cli.parser import build_parser
+from recovery_ops.service.local.engine.cfn_template import load_template
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery, split_words
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

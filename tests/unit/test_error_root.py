@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def project_exceptions() -> list[type[BaseException]]:
     """Every exception class defined in a module of service/ or slack_app/."""
     found = []
-    for package in ("service", "slack_app"):
+    for package in ("recovery_ops.service", "recovery_ops.slack_app"):
         modules = pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}.")
         for name in [package, *(info.name for info in modules if not info.name.endswith("__main__"))]:
             module = importlib.import_module(name)

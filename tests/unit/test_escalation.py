@@ -8,12 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.recovery.access.routing_rules import RoutingRules, parse_rules
-from service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
-from service.recovery.lifecycle.ownership import Owners
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, MessageMark, MessageRef, NotifierUnavailableError
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules, parse_rules
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
+from recovery_ops.service.recovery.lifecycle.ownership import Owners
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import (
+    ChannelRouting,
+    MessageMark,
+    MessageRef,
+    NotifierUnavailableError,
+)
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
 

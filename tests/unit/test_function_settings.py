@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.config import (
+from recovery_ops.service.config import (
     CircuitWatcherConfig,
     CollectorConfig,
     ConfigurationError,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import Recovery
-from service.recovery.storage.groups import LATEST_KEPT, GroupStore, PostingClaim, group_id_for
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.storage.groups import LATEST_KEPT, GroupStore, PostingClaim, group_id_for
 from tests.support.fakes import FakeDynamoDB, LostAnswers
 
 WINDOW = 60

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine.lambda_dispatch import HandlerPathError, checked_handler
+from recovery_ops.service.local.engine.lambda_dispatch import HandlerPathError, checked_handler
 
 
 @pytest.fixture

@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from service.local.engine import iam_check
-from service.local.engine.cfn_template import ResolutionContext
-from service.local.engine.iam_check import Call, CallRecorder, Place, Role, acting_as, iam_requests
+from recovery_ops.service.local.engine import iam_check
+from recovery_ops.service.local.engine.cfn_template import ResolutionContext
+from recovery_ops.service.local.engine.iam_check import (
+    Call,
+    CallRecorder,
+    Place,
+    Role,
+    acting_as,
+    iam_requests,
+)
 
 PLACE = Place(
     "us-east-1",

@@ -15,14 +15,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("service", "slack_app")
+IMPORT_ROOT = "recovery_ops"  # the folders install as recovery_ops.service and recovery_ops.slack_app
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
-    """Every module of the packages, by dotted name (a package by its own name)."""
+    """Every module of the packages, by the dotted name it is imported as (a package by its own name)."""
     modules = {}
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
-            parts = list(path.relative_to(root).with_suffix("").parts)
+            parts = [IMPORT_ROOT, *path.relative_to(root).with_suffix("").parts]
             if parts[-1] == "__init__":
                 parts.pop()
             modules[".".join(parts)] = path
@@ -130,8 +131,8 @@ def _write(root: Path, files: dict[str, str]) -> dict[str, Path]:
 @pytest.mark.parametrize(
     "import_in_b",
     [
-        "from service.a import thing\n",
-        "def later():\n    from service import a\n",
+        "from recovery_ops.service.a import thing\n",
+        "def later():\n    from recovery_ops.service import a\n",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n",
     ],
     ids=["top-level", "lazy", "type-checking"],
@@ -142,7 +143,7 @@ def test_a_cycle_is_found_however_its_import_is_written(tmp_path: Path, import_i
         tmp_path,
         {
             "service/__init__.py": "",
-            "service/a.py": "import service.b\n",
+            "service/a.py": "import recovery_ops.service.b\n",
             "service/b.py": import_in_b,
             "slack_app/__init__.py": "",
         },
@@ -152,7 +153,7 @@ def test_a_cycle_is_found_however_its_import_is_written(tmp_path: Path, import_i
     found = cycles(import_graph(modules))
 
     # Then the two are a cycle
-    assert found == [["service.a", "service.b"]]
+    assert found == [["recovery_ops.service.a", "recovery_ops.service.b"]]
 
 
 def test_a_package_whose_init_imports_its_importer_is_a_cycle(tmp_path: Path) -> None:
@@ -161,9 +162,9 @@ def test_a_package_whose_init_imports_its_importer_is_a_cycle(tmp_path: Path) ->
         tmp_path,
         {
             "service/__init__.py": "",
-            "service/room/__init__.py": "from service.hall import door\n",
+            "service/room/__init__.py": "from recovery_ops.service.hall import door\n",
             "service/room/chair.py": "",
-            "service/hall.py": "from service.room.chair import seat\ndoor = 1\n",
+            "service/hall.py": "from recovery_ops.service.room.chair import seat\ndoor = 1\n",
             "slack_app/__init__.py": "",
         },
     )
@@ -172,7 +173,7 @@ def test_a_package_whose_init_imports_its_importer_is_a_cycle(tmp_path: Path) ->
     found = cycles(import_graph(modules))
 
     # Then the package and the module are a cycle (importing room.chair runs room/__init__ first)
-    assert found == [["service.hall", "service.room"]]
+    assert found == [["recovery_ops.service.hall", "recovery_ops.service.room"]]
 
 
 def test_a_module_importing_a_sibling_through_its_own_package_is_no_cycle(tmp_path: Path) -> None:
@@ -181,8 +182,8 @@ def test_a_module_importing_a_sibling_through_its_own_package_is_no_cycle(tmp_pa
         tmp_path,
         {
             "service/__init__.py": "",
-            "service/cli/__init__.py": "def main():\n    from service.cli.parser import build\n",
-            "service/cli/parser.py": "from service.cli import groups\n",
+            "service/cli/__init__.py": "def main():\n    from recovery_ops.service.cli.parser import build\n",
+            "service/cli/parser.py": "from recovery_ops.service.cli import groups\n",
             "service/cli/groups.py": "",
             "slack_app/__init__.py": "",
         },

@@ -11,19 +11,19 @@ from unittest.mock import Mock
 
 import pytest
 
-from service.cli.operate import _query
-from service.cli.parser import build_parser
-from service.operator import OperationError, Operator
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight, longest_first
-from service.recovery.lifecycle.overview import overview_for
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery
-from service.recovery.lifecycle.reminders import Reminder, Reminders
-from service.recovery.model.recovery import AuditEntry, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.cli.operate import _query
+from recovery_ops.service.cli.parser import build_parser
+from recovery_ops.service.operator import OperationError, Operator
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight, longest_first
+from recovery_ops.service.recovery.lifecycle.overview import overview_for
+from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder, Reminders
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.support.recoveries import claim, opened_recovery
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from service.cli.instrument import instrument_command
-from service.instrumentation.transform import (
+from recovery_ops.service.cli.instrument import instrument_command
+from recovery_ops.service.instrumentation.transform import (
     DEFAULT_RETRY,
     REJECTED_ERROR,
     InstrumentError,
     InstrumentOptions,
     instrument,
 )
-from service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.contract import Routing
 from tests.support.shipping import (
     FIXTURE,
     JSONATA_FIXTURE,
@@ -330,7 +330,7 @@ def test_the_new_definitions_pass_cfn_lints_states_language_schema() -> None:
 
 
 def test_recovery_ops_instrument_is_the_same_command(tmp_path, capsys) -> None:
-    from service.cli import main
+    from recovery_ops.service.cli import main
 
     output = tmp_path / "out.asl.json"
     assert main(["instrument", str(FIXTURE), "--state", "No such state", "--output", str(output)]) == 2

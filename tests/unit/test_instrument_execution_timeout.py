@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from service.cli.instrument import instrument_command
-from service.instrumentation.transform import (
+from recovery_ops.service.cli.instrument import instrument_command
+from recovery_ops.service.instrumentation.transform import (
     DEFAULT_TIMEOUT_SECONDS,
     InstrumentError,
     InstrumentOptions,

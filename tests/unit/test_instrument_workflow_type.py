@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.cli.instrument import instrument_command
-from service.instrumentation.transform import InstrumentError, InstrumentOptions, instrument
+from recovery_ops.service.cli.instrument import instrument_command
+from recovery_ops.service.instrumentation.transform import InstrumentError, InstrumentOptions, instrument
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPING = ROOT / "tests" / "fixtures" / "shipping_workflow.asl.json"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.instrumentation.transform import (
+from recovery_ops.service.instrumentation.transform import (
     DEFAULT_RETRY,
     RECOVERY_QUEUE_PLACEHOLDER,
     REJECTED_ERROR,
@@ -17,7 +17,7 @@ from service.instrumentation.transform import (
     instrument,
     instrument_with_report,
 )
-from service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.contract import Routing
 
 
 def charge_card(**task: Any) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from importlib.metadata import version
 
 import pytest
 
-from service.local.engine import moto_seam
-from service.local.engine.moto_seam import MotoSeamMismatchError, SeamTarget
+from recovery_ops.service.local.engine import moto_seam
+from recovery_ops.service.local.engine.moto_seam import MotoSeamMismatchError, SeamTarget
 
 
 def test_the_installed_moto_has_every_internal_the_seam_patches() -> None:

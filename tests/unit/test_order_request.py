@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from service.example.orders.errors import InvalidOrderRequestError
-from service.example.orders.order_api import parse_order_request
+from recovery_ops.service.example.orders.errors import InvalidOrderRequestError
+from recovery_ops.service.example.orders.order_api import parse_order_request
 
 
 def problems(body: str | None) -> dict[str, str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from service.recovery.lifecycle.ownership import Owners, Ownership
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.lifecycle.ownership import Owners, Ownership
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 from tests.unit.slack.builders import a_recovery
 

@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
-from service.recovery.intake.collect import IntakeReport, RecoveryIntake
-from service.recovery.lifecycle.escalation import EscalationReport, Escalations, FiredLevel
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, MessageMark
-from service.recovery.storage.groups import GroupStore, group_id_for
-from service.recovery.storage.items import ESCALATION_POSTS, key
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
+from recovery_ops.service.recovery.intake.collect import IntakeReport, RecoveryIntake
+from recovery_ops.service.recovery.lifecycle.escalation import EscalationReport, Escalations, FiredLevel
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageMark
+from recovery_ops.service.recovery.storage.groups import GroupStore, group_id_for
+from recovery_ops.service.recovery.storage.items import ESCALATION_POSTS, key
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeChat, FakeDynamoDB, LostAnswers, ProcessCrashed
 from tests.unit.slack.builders import a_recovery
 

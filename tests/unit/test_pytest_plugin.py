@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine.cfn_template import load_template, parameter_values
-from service.local.standin.server import SlackStandIn
-from service.local.standin.workspace import SlackWorkspace
-from service.local.testing import pytest_plugin, recovery_stack
-from service.local.testing.recovery_stack import (
+from recovery_ops.service.local.engine.cfn_template import load_template, parameter_values
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.local.standin.workspace import SlackWorkspace
+from recovery_ops.service.local.testing import pytest_plugin, recovery_stack
+from recovery_ops.service.local.testing.recovery_stack import (
     DefinitionError,
     default_parameters,
     function_name,
     read_definition,
     substituted,
 )
-from slack_app.ids import REJECT, RUN_AGAIN
+from recovery_ops.slack_app.ids import REJECT, RUN_AGAIN
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "xoxb-test"
@@ -33,7 +33,7 @@ TOKEN = "xoxb-test"
 def test_the_plugin_is_a_pytest11_entry_point_of_the_package() -> None:
     entry_points = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
 
-    assert entry_points["pytest11"] == {"recovery_ops": "service.local.testing.pytest_plugin"}
+    assert entry_points["pytest11"] == {"recovery_ops": "recovery_ops.service.local.testing.pytest_plugin"}
 
 
 def test_every_fixture_of_the_plugin_says_what_it_is_and_none_clashes_with_the_projects_own() -> None:
@@ -50,8 +50,9 @@ def test_loading_the_plugin_imports_neither_moto_nor_the_service() -> None:
         [
             sys.executable,
             "-c",
-            "import sys, service.local.testing.pytest_plugin; print(sorted(m for m in sys.modules"
-            " if m.split('.')[0] in ('moto', 'boto3', 'slack_bolt') or m.startswith('service.recovery')))",
+            "import sys, recovery_ops.service.local.testing.pytest_plugin;"
+            " print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'boto3', 'slack_bolt')"
+            " or m.startswith('recovery_ops.service.recovery')))",
         ],
         capture_output=True,
         text=True,

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from service.recovery.failed_executions.failures import FailureStore
-from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.lifecycle.execution_end import ExecutionEnded, OutermostCatch
-from service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Reconciler
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import DueKind, RecoveryStore
+from recovery_ops.service.recovery.failed_executions.failures import FailureStore
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions, ThrottleBackoff
+from recovery_ops.service.recovery.lifecycle.execution_end import ExecutionEnded, OutermostCatch
+from recovery_ops.service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Reconciler
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import DueKind, RecoveryStore
 from tests.support.fakes import Crash, FakeDynamoDB, FakeStepFunctions
 from tests.support.recoveries import claim as legacy_claim
 from tests.support.recoveries import opened_recovery
@@ -49,7 +49,7 @@ class Display:
 
     def _show(self, recovery: Recovery) -> None:
         if self.down:
-            from service.recovery.ports.notifier import NotifierUnavailableError
+            from recovery_ops.service.recovery.ports.notifier import NotifierUnavailableError
 
             raise NotifierUnavailableError("chat.update: 503")
         self.shown[recovery.recovery_id] = str(recovery.status)
@@ -419,7 +419,7 @@ class RedrivingStepFunctions:
 
 
 def a_failure(rig: Rig) -> str:
-    from service.recovery.failed_executions.failures import FailedExecution, failure_id_for
+    from recovery_ops.service.recovery.failed_executions.failures import FailedExecution, failure_id_for
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:orders:run-9"
     failure = FailedExecution(
@@ -437,7 +437,7 @@ def a_failure(rig: Rig) -> str:
 
 
 def test_a_redrive_whose_answer_was_lost_is_settled_redriven_from_the_execution() -> None:
-    from service.recovery.failed_executions.failures import FailureStatus, Redrive
+    from recovery_ops.service.recovery.failed_executions.failures import FailureStatus, Redrive
 
     rig = Rig()
     failure_id = a_failure(rig)
@@ -449,7 +449,7 @@ def test_a_redrive_whose_answer_was_lost_is_settled_redriven_from_the_execution(
 
 
 def test_a_redrive_whose_process_died_is_offered_again_once_its_lease_has_run_out() -> None:
-    from service.recovery.failed_executions.failures import FailureStatus, Redrive
+    from recovery_ops.service.recovery.failed_executions.failures import FailureStatus, Redrive
 
     rig = Rig()
     failure_id = a_failure(rig)

@@ -8,16 +8,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, parse_duration, split_words
-from service.recovery.model.input_edit import (
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.lifecycle.query import (
+    QueryError,
+    RecoveryQuery,
+    parse_duration,
+    split_words,
+)
+from recovery_ops.service.recovery.model.input_edit import (
     MAX_INPUT_BYTES,
     InputProblemError,
     SchemaCatalog,
     input_diff,
     parse_edited_input,
 )
-from slack_app.ids import COMMAND
+from recovery_ops.slack_app.ids import COMMAND
 
 SCHEMA = {"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer"}}}
 

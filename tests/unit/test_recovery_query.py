@@ -7,8 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery, parse_duration, split_words
-from service.recovery.storage.recoveries import ListFilter
+from recovery_ops.service.recovery.lifecycle.query import (
+    QueryError,
+    RecoveryQuery,
+    parse_duration,
+    split_words,
+)
+from recovery_ops.service.recovery.storage.recoveries import ListFilter
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from service.recovery.dead_letters.preview import excerpt
-from service.recovery.model.redaction import REDACTED, restore_redacted, without_tokens
+from recovery_ops.service.recovery.dead_letters.preview import excerpt
+from recovery_ops.service.recovery.model.redaction import REDACTED, restore_redacted, without_tokens
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAaBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
 
@@ -82,7 +82,7 @@ def test_an_edit_of_a_redacted_view_gives_token_fields_back_their_stored_values(
 def test_log_records_lose_their_token_fields_before_any_handler_formats_them() -> None:
     import logging
 
-    from service.observability import WithoutTokens
+    from recovery_ops.service.observability import WithoutTokens
 
     record = logging.LogRecord(
         "recovery-ops", logging.INFO, __file__, 1, f"body: {json.dumps(contract())}", None, None

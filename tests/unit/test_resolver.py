@@ -8,10 +8,15 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome, RecoveryActions, ThrottleBackoff
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.task_tokens import TokenOutcome
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.lifecycle.actions import (
+    REJECTED_ERROR,
+    ActionOutcome,
+    RecoveryActions,
+    ThrottleBackoff,
+)
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens, TokenCall
 from tests.support.recoveries import opened_recovery
 

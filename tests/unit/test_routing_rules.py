@@ -15,25 +15,25 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.stub import Stubber
 
-from service import aws_clients, composition
-from service.cli import main
-from service.cli.parser import build_parser
-from service.cli.routes import routes_command
-from service.config import CollectorConfig, RoutesSettings
-from service.local.engine.cfn_template import load_template
-from service.recovery.access import rules_parameter
-from service.recovery.access.routing_rules import (
+from recovery_ops.service import aws_clients, composition
+from recovery_ops.service.cli import main
+from recovery_ops.service.cli.parser import build_parser
+from recovery_ops.service.cli.routes import routes_command
+from recovery_ops.service.config import CollectorConfig, RoutesSettings
+from recovery_ops.service.local.engine.cfn_template import load_template
+from recovery_ops.service.recovery.access import rules_parameter
+from recovery_ops.service.recovery.access.routing_rules import (
     RoutingRulesSource,
     RulesRefusedError,
     RulesUnavailableError,
     parse_rules,
 )
-from service.recovery.intake.collect import RecoveryIntake
-from service.recovery.model.contract import RecoveryRequest, Routing
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import ChannelRouting, MessageRef, RecoveryGroup
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.intake.collect import RecoveryIntake
+from recovery_ops.service.recovery.model.contract import RecoveryRequest, Routing
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,26 +9,31 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.breaker.circuit_board import CircuitReading
-from service.breaker.circuit_breaker import CircuitState
-from service.recovery.access.routing_rules import RoutingRules, parse_rules
-from service.recovery.healing.runs import Closure, HealingRuns, HealingState
-from service.recovery.healing.self_healing import (
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules, parse_rules
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns, HealingState
+from recovery_ops.service.recovery.healing.self_healing import (
     AUTO_ACTOR,
     PROBE_ACTOR,
     Pace,
     SelfHealing,
     why_left_for_people,
 )
-from service.recovery.lifecycle.actions import RecoveryActions, ThrottleBackoff
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.execution_record import TaskFate, TaskTruth
-from service.recovery.ports.notifier import ChannelRouting, CircuitClosedNotice, HealingNotice, RecoveryGroup
-from service.recovery.ports.task_tokens import TokenOutcome
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions, ThrottleBackoff
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
+from recovery_ops.service.recovery.ports.notifier import (
+    ChannelRouting,
+    CircuitClosedNotice,
+    HealingNotice,
+    RecoveryGroup,
+)
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.unit.slack.builders import a_recovery
 
 TABLE = "recoveries"

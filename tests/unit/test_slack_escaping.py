@@ -15,17 +15,17 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from service.recovery.failed_executions.failures import FailedExecution, FailureStatus
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.lifecycle.reminders import Reminder
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
-from service.recovery.storage.groups import GroupState
-from slack_app.views import failure_message, listing, modals, recovery_message
-from slack_app.views.escaping import code, escape, link, one_line, plain
-from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
-from slack_app.views.thread_replies import reminder_text
+from recovery_ops.service.recovery.failed_executions.failures import FailedExecution, FailureStatus
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupState
+from recovery_ops.slack_app.views import failure_message, listing, modals, recovery_message
+from recovery_ops.slack_app.views.escaping import code, escape, link, one_line, plain
+from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from recovery_ops.slack_app.views.thread_replies import reminder_text
 from tests.support.slack_safety import hostile, unsafe_spots
 
 NAME = "<!channel>name"  # what may appear in an ARN: no colon

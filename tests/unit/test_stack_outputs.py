@@ -11,11 +11,21 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from service import aws_clients
-from service.cli import main
-from service.cli.dead_letters import OPTIONAL_OUTPUTS, STACK_OUTPUTS, add_arguments, queue_settings
-from service.local.engine.cfn_template import load_template
-from service.stack_outputs import RECOVERIES_TABLE, StackOutputError, settings_from_stack, stack_outputs
+from recovery_ops.service import aws_clients
+from recovery_ops.service.cli import main
+from recovery_ops.service.cli.dead_letters import (
+    OPTIONAL_OUTPUTS,
+    STACK_OUTPUTS,
+    add_arguments,
+    queue_settings,
+)
+from recovery_ops.service.local.engine.cfn_template import load_template
+from recovery_ops.service.stack_outputs import (
+    RECOVERIES_TABLE,
+    StackOutputError,
+    settings_from_stack,
+    stack_outputs,
+)
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012"
 OUTPUTS = {

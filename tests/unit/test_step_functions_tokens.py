@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from service.recovery.ports.task_tokens import TokenOutcome, TokenResult
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome, TokenResult
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
 
 
 class AnsweringStepFunctions:

@@ -8,9 +8,17 @@ from email.utils import formatdate
 
 import pytest
 
-from service.example.supplier.client import MAX_RETRY_AFTER_SECONDS, VendorClient, parse_retry_after
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.example.supplier.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
+from recovery_ops.service.example.supplier.client import (
+    MAX_RETRY_AFTER_SECONDS,
+    VendorClient,
+    parse_retry_after,
+)
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.example.supplier.errors import (
+    VendorRejectedRequest,
+    VendorThrottled,
+    VendorUnavailable,
+)
 
 
 def client(url: str, timeout: float = 2.0) -> VendorClient:

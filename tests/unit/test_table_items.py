@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.local.engine.cfn_template import load_template
-from service.recovery.model.contract import Routing
-from service.recovery.model.failed_execution import FailedExecution, FailureStatus
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.storage import items as table_items
+from recovery_ops.service.local.engine.cfn_template import load_template
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.failed_execution import FailedExecution, FailureStatus
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage import items as table_items
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:orders:run-1"
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.model.contract import Routing
-from service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from tests.unit.slack.builders import a_recovery
 
 ADMIN, TECH, DATA, SUPPORT, STRANGER = "U0ADMIN", "U0TECH", "U0DATA", "U0SUPPORT", "U0STRANGER"

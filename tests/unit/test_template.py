@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from service.local.engine.cfn_template import (
+from recovery_ops.service.local.engine.cfn_template import (
     PROJECT_ROOT,
     TEMPLATE_PATH,
     function_properties,
     load_template,
     resolve,
 )
-from service.local.engine.stack import planned_stack
+from recovery_ops.service.local.engine.stack import planned_stack
 
 TEMPLATE = load_template()
 FUNCTIONS = [lid for lid, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]

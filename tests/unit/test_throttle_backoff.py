@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.recovery.lifecycle import actions
-from service.recovery.lifecycle.actions import ThrottleBackoff
+from recovery_ops.service.recovery.lifecycle import actions
+from recovery_ops.service.recovery.lifecycle.actions import ThrottleBackoff
 
 
 def test_each_pause_is_drawn_up_to_a_ceiling_that_doubles_and_is_capped(

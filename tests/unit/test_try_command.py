@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.cli.parser import build_parser
-from service.local.programs.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
-from service.local.programs.try_session import FailureSwitches, Terminal
+from recovery_ops.service.cli import main
+from recovery_ops.service.cli.parser import build_parser
+from recovery_ops.service.local.programs.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
+from recovery_ops.service.local.programs.try_session import FailureSwitches, Terminal
 from tests.support.payments import CHARGE_CARD_ARN, PAYMENTS, instrumented_payments, try_argv, write_payments
 
 

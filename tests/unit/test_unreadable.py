@@ -6,9 +6,17 @@ import json
 
 import pytest
 
-from service.recovery.intake.unreadable import UnreadableNotices, notice_id, read_what_can_be_read
-from service.recovery.ports.notifier import MessageRef, NotifierUnavailableError, UnreadableMessage
-from slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
+from recovery_ops.service.recovery.intake.unreadable import (
+    UnreadableNotices,
+    notice_id,
+    read_what_can_be_read,
+)
+from recovery_ops.service.recovery.ports.notifier import (
+    MessageRef,
+    NotifierUnavailableError,
+    UnreadableMessage,
+)
+from recovery_ops.slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from tests.support.slack_safety import hostile, unsafe_spots
 
 TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAV3xLive+Token/Of/A/Paused/Task=="

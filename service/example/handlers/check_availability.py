@@ -12,14 +12,14 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.breaker.circuit_breaker import CircuitBreaker, CircuitState, Decision
-from service.config import CheckAvailabilityConfig, CircuitBreakerConfig, load_config
-from service.errors import RecoveryOpsError
-from service.example.handlers.check_circuit import breaker_for
-from service.example.orders.errors import InvalidOrderData
-from service.example.supplier.client import VendorClient
-from service.example.supplier.errors import VendorError, VendorThrottled, VendorUnavailable
-from service.observability import logger, metrics, tracer
+from recovery_ops.service.breaker.circuit_breaker import CircuitBreaker, CircuitState, Decision
+from recovery_ops.service.config import CheckAvailabilityConfig, CircuitBreakerConfig, load_config
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.example.handlers.check_circuit import breaker_for
+from recovery_ops.service.example.orders.errors import InvalidOrderData
+from recovery_ops.service.example.supplier.client import VendorClient
+from recovery_ops.service.example.supplier.errors import VendorError, VendorThrottled, VendorUnavailable
+from recovery_ops.service.observability import logger, metrics, tracer
 
 VENDOR = "vendor"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service import aws_clients
-from service.breaker import circuit_breaker
-from service.breaker.circuit_breaker import CircuitBreaker, Decision
-from service.config import CircuitBreakerConfig, load_config
-from service.observability import logger, metrics, tracer
+from recovery_ops.service import aws_clients
+from recovery_ops.service.breaker import circuit_breaker
+from recovery_ops.service.breaker.circuit_breaker import CircuitBreaker, Decision
+from recovery_ops.service.config import CircuitBreakerConfig, load_config
+from recovery_ops.service.observability import logger, metrics, tracer
 
 
 class PreviousCheck(BaseModel):

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from service.config import DummyVendorConfig, load_config
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.observability import logger
+from recovery_ops.service.config import DummyVendorConfig, load_config
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.observability import logger
 
 #: Seconds a read of the behaviour parameter is cached, so a scripted outage starts within this time.
 BEHAVIOUR_MAX_AGE_SECONDS = 5

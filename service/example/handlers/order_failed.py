@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-from service import aws_clients
-from service.config import OrderFailedConfig, load_config
-from service.example.orders.order_store import OrderStore
-from service.observability import logger, metrics, tracer
-from service.recovery.lifecycle.execution_end import ExecutionEnded
+from recovery_ops.service import aws_clients
+from recovery_ops.service.config import OrderFailedConfig, load_config
+from recovery_ops.service.example.orders.order_store import OrderStore
+from recovery_ops.service.observability import logger, metrics, tracer
+from recovery_ops.service.recovery.lifecycle.execution_end import ExecutionEnded
 
 
 @logger.inject_lambda_context(clear_state=True)

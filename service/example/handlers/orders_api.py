@@ -9,14 +9,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from service import aws_clients
-from service.config import OrdersApiConfig, load_config
-from service.example.orders import order_api
-from service.example.orders.errors import InvalidOrderRequestError, OrderAlreadyExistsError
-from service.example.orders.models import ORDER_ID_PATTERN
-from service.example.orders.order_store import OrderStore
-from service.example.orders.order_workflow import OrderWorkflow
-from service.observability import logger, metrics, tracer
+from recovery_ops.service import aws_clients
+from recovery_ops.service.config import OrdersApiConfig, load_config
+from recovery_ops.service.example.orders import order_api
+from recovery_ops.service.example.orders.errors import InvalidOrderRequestError, OrderAlreadyExistsError
+from recovery_ops.service.example.orders.models import ORDER_ID_PATTERN
+from recovery_ops.service.example.orders.order_store import OrderStore
+from recovery_ops.service.example.orders.order_workflow import OrderWorkflow
+from recovery_ops.service.observability import logger, metrics, tracer
 
 app = APIGatewayHttpResolver()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.errors import RecoveryOpsError
-from service.example.orders.models import FieldProblem
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.example.orders.models import FieldProblem
 
 
 class InvalidOrderRequestError(RecoveryOpsError, ValueError):

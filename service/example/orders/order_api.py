@@ -6,8 +6,8 @@ import json
 
 from pydantic import ValidationError
 
-from service.example.orders.errors import InvalidOrderRequestError
-from service.example.orders.models import (
+from recovery_ops.service.example.orders.errors import InvalidOrderRequestError
+from recovery_ops.service.example.orders.models import (
     FieldProblem,
     ItemView,
     OrderRequest,
@@ -15,8 +15,8 @@ from service.example.orders.models import (
     PlacedOrder,
     new_order_id,
 )
-from service.example.orders.order_store import OrderStore
-from service.example.orders.order_workflow import OrderWorkflow
+from recovery_ops.service.example.orders.order_store import OrderStore
+from recovery_ops.service.example.orders.order_workflow import OrderWorkflow
 
 
 def parse_order_request(body: str | None) -> OrderRequest:

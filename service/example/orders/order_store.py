@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from service.conditional_writes import if_condition_holds
+from recovery_ops.service.conditional_writes import if_condition_holds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

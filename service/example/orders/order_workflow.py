@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from service.example.orders.errors import OrderAlreadyExistsError
-from service.example.orders.models import ExecutionView
+from recovery_ops.service.example.orders.errors import OrderAlreadyExistsError
+from recovery_ops.service.example.orders.models import ExecutionView
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

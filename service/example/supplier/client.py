@@ -10,7 +10,11 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
-from service.example.supplier.errors import VendorRejectedRequest, VendorThrottled, VendorUnavailable
+from recovery_ops.service.example.supplier.errors import (
+    VendorRejectedRequest,
+    VendorThrottled,
+    VendorUnavailable,
+)
 
 #: Statuses by which the vendor says the request itself is wrong.
 REJECTED_STATUSES = frozenset({400, 404, 409, 422})

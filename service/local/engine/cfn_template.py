@@ -15,8 +15,10 @@ from typing import Any, cast
 
 import yaml
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
+# the checkout's root, or in an installed wheel the recovery_ops directory, which holds template.yaml
+# and infra/ beside service/ as the checkout does (pyproject.toml, [tool.setuptools])
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 

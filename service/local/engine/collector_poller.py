@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from service.local.engine.stack import REGION, EmbeddedStack
+from recovery_ops.service.local.engine.stack import REGION, EmbeddedStack
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from service.local.engine.cfn_template import function_properties, resolve
-from service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.engine.cfn_template import function_properties, resolve
+from recovery_ops.service.local.engine.stack import EmbeddedStack
 
 #: Sleep between empty reads while waiting for records (a tight loop starves moto's threads).
 EMPTY_READ_SECONDS = 0.05

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
 
 
 def status_change_event(sfn: Any, execution_arn: str, status: str | None = None) -> dict[str, Any]:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from service.local.engine import moto_seam
-from service.local.engine.cfn_template import ResolutionContext, resolve
+from recovery_ops.service.local.engine import moto_seam
+from recovery_ops.service.local.engine.cfn_template import ResolutionContext, resolve
 
 #: The logical id of the template function or state machine whose code makes the current call.
 caller: ContextVar[str | None] = ContextVar("aws_caller", default=None)

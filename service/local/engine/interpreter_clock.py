@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from service.local.engine import moto_seam
+from recovery_ops.service.local.engine import moto_seam
 
 
 @dataclass
@@ -53,7 +53,7 @@ def accelerated_breaker_clock(scale: float) -> Iterator[None]:
     An open period of 60 s then lasts 60 ms of real time, exactly as long as the Wait state that
     waits for it.
     """
-    from service.breaker import circuit_breaker
+    from recovery_ops.service.breaker import circuit_breaker
 
     origin = time.time()
     original = circuit_breaker.now

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.errors import RecoveryOpsError
-from service.local.engine import moto_seam
-from service.local.engine.iam_check import acting_as
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.local.engine import moto_seam
+from recovery_ops.service.local.engine.iam_check import acting_as
 
 Handler = Callable[[Any, Any], Any]
 
@@ -41,7 +41,7 @@ def checked_handler(function_name: str, handler_path: str) -> Handler:
     if not dot or not module_name or not attribute.isidentifier():
         raise HandlerPathError(
             f'function {function_name}: Handler "{handler_path[:200]}" is not "module.function" '
-            "(e.g. service.handlers.charge.lambda_handler)"
+            "(e.g. recovery_ops.service.handlers.charge.lambda_handler)"
         )
     try:
         module = importlib.import_module(module_name)

@@ -43,7 +43,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 #: The moto releases the seam is written against (pyproject.toml pins the same range).
 WRITTEN_AGAINST = "5.2.x"

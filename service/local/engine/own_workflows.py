@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.local.engine.lambda_dispatch import Handler, LocalFunction, checked_handler
-from service.local.engine.stack import ACCOUNT_ID, EmbeddedStack
+from recovery_ops.service.local.engine.lambda_dispatch import Handler, LocalFunction, checked_handler
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, EmbeddedStack
 
 
 @dataclass

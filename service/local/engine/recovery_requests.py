@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
-from service.errors import RecoveryOpsError
-from service.local.engine.execution_history import POLL_SECONDS
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.local.engine.execution_history import POLL_SECONDS
 
 
 class NoRecoveryRequestError(RecoveryOpsError, TimeoutError):

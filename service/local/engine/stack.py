@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
-from service import aws_clients
-from service.local.engine import iam_check, moto_seam
-from service.local.engine.cfn_template import (
+from recovery_ops.service import aws_clients
+from recovery_ops.service.local.engine import iam_check, moto_seam
+from recovery_ops.service.local.engine.cfn_template import (
     PROJECT_ROOT,
     ResolutionContext,
     evaluate_conditions,
@@ -36,12 +36,12 @@ from service.local.engine.cfn_template import (
     references,
     resolve,
 )
-from service.local.engine.interpreter_clock import (
+from recovery_ops.service.local.engine.interpreter_clock import (
     SleepLog,
     accelerated_breaker_clock,
     scaled_interpreter_sleeps,
 )
-from service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction, checked_handler
+from recovery_ops.service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction, checked_handler
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -104,7 +104,7 @@ def _forget_cached_parameters() -> None:
 
     parameters.clear_caches()
     base.DEFAULT_PROVIDERS.clear()
-    from slack_app import handler
+    from recovery_ops.slack_app import handler
 
     handler.reset()  # the Slack app is built from the deployment's environment on first request
 
@@ -118,8 +118,8 @@ def quiet_interpreter_logs() -> None:
 def _quiet_handlers() -> Iterator[None]:
     """Handlers log at ERROR only and record no metrics (Powertools' POWERTOOLS_METRICS_DISABLED still
     accumulates values and prints them every hundred)."""
-    from service import observability
-    from service.observability import logger, metrics
+    from recovery_ops.service import observability
+    from recovery_ops.service.observability import logger, metrics
 
     level = logger.log_level
     logger.setLevel(logging.ERROR)
@@ -422,7 +422,8 @@ def embedded_stack(
     as the Slack bot token); ``environment`` adds local-only settings, such as ``SLACK_API_URL``
     pointing at the Slack stand-in. ``prepare`` is called with the deployed stack before anything
     runs in it (the order example stocks its table: ``stock_local_catalogue`` of
-    ``service.local.programs.order_stock``). ``iam`` holds every AWS call of the template's functions
+    ``recovery_ops.service.local.programs.order_stock``). ``iam`` holds every AWS call of the template's
+    functions
     and state machines to the role ``sam deploy`` creates for it (``stack.iam``; default: inside
     ``iam_check.checking_every_stack()``, as in the test suite; ``False`` for a test that breaks it).
     """

@@ -10,19 +10,19 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.config import ServeSettings
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.execution_history import (
+from recovery_ops.service.config import ServeSettings
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.execution_history import (
     history,
     nested_execution_arns,
     state_path,
     state_steps,
     wait_for_all,
 )
-from service.local.engine.stack import embedded_stack, quiet_interpreter_logs
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.order_stock import stock_local_catalogue
-from service.local.programs.support_team import (
+from recovery_ops.service.local.engine.stack import embedded_stack, quiet_interpreter_logs
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue
+from recovery_ops.service.local.programs.support_team import (
     EDIT,
     REJECT,
     RUN_AGAIN,
@@ -30,9 +30,9 @@ from service.local.programs.support_team import (
     SupportTeam,
     TeamAction,
 )
-from service.local.programs.vendor_server import serve_dummy_vendor
-from service.local.standin.local_slack import local_slack
-from service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor
+from recovery_ops.service.local.standin.local_slack import local_slack
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
 
 Print = Callable[[str], None]
 
@@ -149,7 +149,7 @@ def run_demo(
     With ``settings.slack_bot_token`` the messages go to that workspace (channel ``settings.channel``);
     without, to a local Slack stand-in whose calls are shown in the terminal.
 
-    The demo's support team (``service.local.programs.support_team``) decides each
+    The demo's support team (``recovery_ops.service.local.programs.support_team``) decides each
     recovery from what it says: an outage is run again once the vendor answers, an order for more
     than the vendor has is edited to what is available, an unknown product is rejected as one (the
     order is compensated and sent to the DLQ).

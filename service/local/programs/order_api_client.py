@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from service.local.engine.http_api_events import http_api_event
-from service.local.engine.iam_check import acting_as
-from service.local.engine.lambda_dispatch import LambdaContext
+from recovery_ops.service.local.engine.http_api_events import http_api_event
+from recovery_ops.service.local.engine.iam_check import acting_as
+from recovery_ops.service.local.engine.lambda_dispatch import LambdaContext
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class LocalOrderApi:
         )
 
     def call(self, event: dict) -> ApiAnswer:
-        from service.example.handlers import orders_api
+        from recovery_ops.service.example.handlers import orders_api
 
         with acting_as("OrdersApiFunction"):  # API Gateway invokes the template's function
             response = orders_api.lambda_handler(event, self.context)

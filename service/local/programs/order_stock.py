@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from service.example.orders.stock import StockStore
-from service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.example.orders.stock import StockStore
+from recovery_ops.service.local.engine.stack import EmbeddedStack
 
 #: What the local stack has in stock: every product the demo, the tests and the benchmarks order.
 LOCAL_STOCK: dict[str, int] = {

@@ -13,18 +13,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import embedded_stack, quiet_interpreter_logs
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.programs.order_stock import stock_local_catalogue
-from service.local.programs.vendor_server import serve_dummy_vendor
-from service.local.standin.local_slack import LocalSlack
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import embedded_stack, quiet_interpreter_logs
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor
+from recovery_ops.service.local.standin.local_slack import LocalSlack
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 if TYPE_CHECKING:
-    from service.config import ServeSettings
+    from recovery_ops.service.config import ServeSettings
 
 PAUSE_DEADLINE_SECONDS = 180
 PAUSED_ORDERS = [
@@ -40,8 +40,8 @@ def local_services(
 ) -> Iterator[Callable[[Any], Any]]:
     """The Slack app's services over an embedded stack with a few demo orders paused in it: a function
     of the Slack web client, as ``app_for_this_machine`` takes it."""
-    from service.composition import build_services
-    from service.config import ServicesConfig
+    from recovery_ops.service.composition import build_services
+    from recovery_ops.service.config import ServicesConfig
 
     slack = LocalSlack.workspace(settings)  # the token itself is checked by serve
     allowed = settings.allowed_users

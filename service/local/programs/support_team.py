@@ -11,7 +11,8 @@ What it does follows from what the recovery says, its error, routing, cause and 
 The collector posts to Slack; the team reads and acts through the recovery core the Slack app and
 ``recovery-ops retry|reject`` use (exactly once, audited, the Slack message updated with the
 outcome): rejections as ``recovery-ops reject``, Run again and Edit input as clicks at its desk in
-Slack (``service.local.desk``: signed requests to the Slack app's function), and, after an outage,
+Slack (``recovery_ops.service.local.desk``: signed requests to the Slack app's function), and, after an
+outage,
 ``recovery-ops retry --error … --yes`` for the rest. Every action waits for its outcome before the
 next one, and the terminal shows each outcome after the action that caused it.
 """
@@ -26,15 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.local.desk import Desk
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, ExecutionsStillRunningError
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.local_slack import LocalSlack
-from service.local.standin.transcript import SlackTranscript
-from service.operator import Operator
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.local.desk import Desk
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.execution_history import (
+    POLL_SECONDS,
+    TERMINAL,
+    ExecutionsStillRunningError,
+)
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.local_slack import LocalSlack
+from recovery_ops.service.local.standin.transcript import SlackTranscript
+from recovery_ops.service.operator import Operator
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 
 Print = Callable[[str], None]
 
@@ -90,9 +95,9 @@ class SupportTeam:
     its person clicks at the ``desk`` (with the stand-in) or uses the ``operator`` (the CLI)."""
 
     def __init__(self, stack: EmbeddedStack, slack: LocalSlack, out: Print) -> None:
-        from service.composition import build_services
-        from service.config import ServicesConfig
-        from slack_app.web import web_client
+        from recovery_ops.service.composition import build_services
+        from recovery_ops.service.config import ServicesConfig
+        from recovery_ops.slack_app.web import web_client
 
         self._stack = stack
         self._out = out

@@ -1,15 +1,19 @@
 """`recovery-ops try`: one execution of a team's state machine beside the recovery service, answered
 from the terminal.
 
-The definition (readied by ``service.local.programs.try_definition``) is created in the embedded stack next
-to the recovery service, as ``service.local.engine.own_workflows`` does; its Lambda tasks run as functions
+The definition (readied by ``recovery_ops.service.local.programs.try_definition``) is created in the embedded
+stack next
+to the recovery service, as ``recovery_ops.service.local.engine.own_workflows`` does; its Lambda tasks run as
+functions
 of this process (the person's, or their input back; a ``--fail`` state raising until it is run
 again from the desk). One execution starts; whenever it pauses for a person, the collector posts
 its recovery to Slack, the terminal shows the message as the demo does
-(``service.local.standin.transcript``) and asks: Run again, Edit input (the person's ``$EDITOR`` on the
+(``recovery_ops.service.local.standin.transcript``) and asks: Run again, Edit input (the person's ``$EDITOR``
+on the
 input JSON), Reject (with a reason) or Quit. The answer goes to the Slack app as a signed click
-at the desk (``service.local.desk``). With ``SLACK_BOT_TOKEN`` the messages go to the workspace instead
-(``service.local.standin.local_slack``) and the answer goes through the recovery core that
+at the desk (``recovery_ops.service.local.desk``). With ``SLACK_BOT_TOKEN`` the messages go to the workspace
+instead
+(``recovery_ops.service.local.standin.local_slack``) and the answer goes through the recovery core that
 ``recovery-ops retry``/``reject`` use, which updates the message there. At the end: the
 execution's status, its path through the states, and its output.
 
@@ -31,22 +35,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from service.errors import RecoveryOpsError
-from service.local.desk import ActionNotDoneError, Desk
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.execution_history import POLL_SECONDS, TERMINAL, history, state_path, state_steps
-from service.local.engine.own_workflows import deploy_function, deploy_state_machine
-from service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
-from service.local.programs.try_definition import Failure, TryPlan
-from service.local.standin.local_slack import LocalSlack, local_slack
-from service.local.standin.transcript import SlackTranscript
-from service.recovery.model.input_edit import InputProblemError, parse_edited_input
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.local.desk import ActionNotDoneError, Desk
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.execution_history import (
+    POLL_SECONDS,
+    TERMINAL,
+    history,
+    state_path,
+    state_steps,
+)
+from recovery_ops.service.local.engine.own_workflows import deploy_function, deploy_state_machine
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
+from recovery_ops.service.local.programs.try_definition import Failure, TryPlan
+from recovery_ops.service.local.standin.local_slack import LocalSlack, local_slack
+from recovery_ops.service.local.standin.transcript import SlackTranscript
+from recovery_ops.service.recovery.model.input_edit import InputProblemError, parse_edited_input
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 if TYPE_CHECKING:
-    from service.config import TrySettings
-    from service.operator import Operator
+    from recovery_ops.service.config import TrySettings
+    from recovery_ops.service.operator import Operator
 
 #: who answers at the terminal, as the Slack app knows them (the only person it lets act)
 TERMINAL_USER = "UTERMINAL"
@@ -406,10 +416,10 @@ class _Session:
         return True
 
     def _workspace_operator(self) -> Operator:
-        from service.composition import build_services
-        from service.config import ServicesConfig
-        from service.operator import Operator
-        from slack_app.web import web_client
+        from recovery_ops.service.composition import build_services
+        from recovery_ops.service.config import ServicesConfig
+        from recovery_ops.service.operator import Operator
+        from recovery_ops.slack_app.web import web_client
 
         client = web_client(self._slack.token, base_url=self._slack.api_url)
         config = ServicesConfig(recoveries_table_name=self._stack.physical("RecoveriesTable"))

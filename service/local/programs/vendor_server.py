@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.http_serving import JsonRequestHandler, serve_locally
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.http_serving import JsonRequestHandler, serve_locally
 
 
 class _VendorRequestHandler(JsonRequestHandler):

@@ -4,8 +4,9 @@
 with the Slack app's secrets in Secrets Manager, as a deployer does before ``sam deploy``. With
 ``SLACK_BOT_TOKEN`` set, the stack's functions post to your workspace (``SLACK_CHANNEL``;
 ``SLACK_API_URL`` for another endpoint), as ``serve --local`` does. Without it, to a Slack stand-in
-on 127.0.0.1 whose calls the terminal shows (``service.local.standin.transcript``) and whose clicks
-are signed with a local signing secret (``service.local.desk``).
+on 127.0.0.1 whose calls the terminal shows (``recovery_ops.service.local.standin.transcript``) and whose
+clicks
+are signed with a local signing secret (``recovery_ops.service.local.desk``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin
+from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin
 
 if TYPE_CHECKING:
-    from service.config import ServeSettings
+    from recovery_ops.service.config import ServeSettings
 
 # the secrets' names: template.yaml's SlackBotTokenSecretName and SlackSigningSecretName defaults
 TOKEN_SECRET = "recovery-ops/slack-bot-token"

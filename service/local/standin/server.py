@@ -36,7 +36,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
-from service.local.engine.http_serving import JsonRequestHandler, serve_locally
+from recovery_ops.service.local.engine.http_serving import JsonRequestHandler, serve_locally
 
 VALID_TOKEN_PREFIX = "xoxb-"
 # the bot token of local runs (demo, benchmarks): only the stand-in accepts it

@@ -2,7 +2,7 @@
 
 The one rendering of `recovery-ops demo` and `recovery-ops try`: each call the Slack stand-in
 received since the last look (a message posted, a message updated in place, a reply in a thread,
-an answer only the person who clicked sees), its blocks rendered by ``slack_app.terminal``.
+an answer only the person who clicked sees), its blocks rendered by ``recovery_ops.slack_app.terminal``.
 Without a stand-in (the messages went to a real workspace) there is nothing to show.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from service.local.standin.server import SlackCall, SlackStandIn
-from slack_app.terminal import render_message, render_text
+from recovery_ops.service.local.standin.server import SlackCall, SlackStandIn
+from recovery_ops.slack_app.terminal import render_message, render_text
 
 Print = Callable[[str], None]
 

@@ -8,8 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery
 
 
 @dataclass(frozen=True)

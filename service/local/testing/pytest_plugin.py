@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from service.local.desk import Desk
-    from service.local.standin.workspace import SlackWorkspace
-    from service.local.testing.recovery_stack import RecoveryStack
+    from recovery_ops.service.local.desk import Desk
+    from recovery_ops.service.local.standin.workspace import SlackWorkspace
+    from recovery_ops.service.local.testing.recovery_stack import RecoveryStack
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,8 +37,8 @@ def slack_workspace() -> Iterator[SlackWorkspace]:
     """The Slack Web API stand-in the recovery service posts to (HTTP on 127.0.0.1): ``messages()``
     as they read now, each with its ``text``, ``buttons`` and thread ``replies``; ``message_of(recovery)``;
     ``told()``, what people were told privately; ``standin``, every recorded call."""
-    from service.local.standin.server import serve_slack_standin
-    from service.local.standin.workspace import SlackWorkspace
+    from recovery_ops.service.local.standin.server import serve_slack_standin
+    from recovery_ops.service.local.standin.workspace import SlackWorkspace
 
     with serve_slack_standin() as standin:
         yield SlackWorkspace(standin)
@@ -61,7 +61,7 @@ def recovery_stack(
     functions={placeholder: callable}, substitutions={...})`` deploys a team's definition beside it
     (``${RecoveryQueueUrl}`` is the stack's queue) and returns a state machine whose ``start(input)``
     starts a named execution. Retry and Wait intervals and task timeouts run at 1/100 of their length."""
-    from service.local.testing.recovery_stack import deployed_recovery_stack
+    from recovery_ops.service.local.testing.recovery_stack import deployed_recovery_stack
 
     with deployed_recovery_stack(slack_workspace.standin, recovery_stack_parameters) as stack:
         yield stack
@@ -73,7 +73,7 @@ def desk(recovery_stack: RecoveryStack, slack_workspace: SlackWorkspace) -> Desk
     queue until the execution's recovery is posted (or says why it never will be), then ``run_again``,
     ``edit_and_run_again(recovery, new_input)`` or ``reject(recovery, reason)`` click as Slack would,
     through the Slack app's function; ``wait_for_end(execution)`` and ``wait_for_output(execution)``."""
-    from service.local.desk import Desk
+    from recovery_ops.service.local.desk import Desk
 
     return Desk(
         recovery_stack.embedded,

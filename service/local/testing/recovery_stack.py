@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.errors import RecoveryOpsError
-from service.local.engine.cfn_template import TEMPLATE_PATH
-from service.local.engine.lambda_dispatch import Handler, checked_handler
-from service.local.engine.own_workflows import deploy_function
-from service.local.engine.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
-from service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.local.engine.cfn_template import TEMPLATE_PATH
+from recovery_ops.service.local.engine.lambda_dispatch import Handler, checked_handler
+from recovery_ops.service.local.engine.own_workflows import deploy_function
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
+from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn
 
 SUPPORT_PERSON = "U0SUPPORT"  # the one Slack user allowed to act
 RECOVERY_CHANNEL = "C0RECOVERIES"  # where every recovery is posted

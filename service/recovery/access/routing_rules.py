@@ -39,9 +39,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from service.errors import RecoveryOpsError
-from service.recovery.model.contract import Routing
-from service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
 MATCH_FIELDS = ("state_machine", "failed_state", "error", "routing")
 USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its mention needs it
@@ -376,6 +376,6 @@ class RulesUnavailableError(RecoveryOpsError, RuntimeError):
 
 
 def _log_error(message: str, **keys: Any) -> None:
-    from service.observability import logger
+    from recovery_ops.service.observability import logger
 
     logger.error(message, **keys)

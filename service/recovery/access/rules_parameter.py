@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from service.recovery.access.routing_rules import RoutingRulesSource, RulesUnavailableError
-from service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, RulesUnavailableError
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
 RULES_MAX_AGE_SECONDS = 300  # a changed routing rules document is in force within five minutes
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from service.recovery.access.authorization import AccessDecision, AccessPolicy
-from service.recovery.access.routing_rules import Audience, RoutingRules, Rule
-from service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.access.authorization import AccessDecision, AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import Audience, RoutingRules, Rule
+from recovery_ops.service.recovery.model.recovery import Recovery
 
 T = TypeVar("T")
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.recovery.dead_letters.model import DeadLetterQueue
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.storage.audit import AuditItems
-from service.recovery.storage.items import QUEUE_URL, dlq_audit_id
+from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.audit import AuditItems
+from recovery_ops.service.recovery.storage.items import QUEUE_URL, dlq_audit_id
 
 REDRIVE = "redrive dlq"  # the audited action
 STARTED = "STARTED"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.model.redaction import without_tokens
 
 EXCERPT_CHARS = 240
 REASON_CHARS = 300

@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from service.errors import RecoveryOpsError
-from service.observability import logger
-from service.recovery.dead_letters.audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
-from service.recovery.dead_letters.model import DeadLetterQueue
-from service.recovery.dead_letters.preview import DeadLetter, dead_letter
-from service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.dead_letters.audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
+from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
+from recovery_ops.service.recovery.dead_letters.preview import DeadLetter, dead_letter
+from recovery_ops.service.recovery.model.recovery import AuditEntry
 
 if TYPE_CHECKING:
-    from service.recovery.dead_letters.audit import DeadLetterAudit
+    from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 
 ORDERS = "orders"
 RECOVERY = "recovery"

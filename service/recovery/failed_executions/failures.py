@@ -24,11 +24,15 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-from service.conditional_writes import if_condition_holds
-from service.errors import RecoveryOpsError
-from service.recovery.model.failed_execution import REDRIVE_WINDOW, FailedExecution, FailureStatus
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.storage.items import (
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.failed_execution import (
+    REDRIVE_WINDOW,
+    FailedExecution,
+    FailureStatus,
+)
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.items import (
     DUE,
     DUE_AT,
     audit_entries,

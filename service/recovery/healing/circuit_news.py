@@ -15,17 +15,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from service.observability import logger
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.notifier import (
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     MessageRef,
     Notifier,
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import ListFilter, RecoveryStore
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
 

@@ -16,10 +16,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from service.conditional_writes import if_condition_holds
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.ports.notifier import HealingNotice
-from service.recovery.storage.items import (
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.ports.notifier import HealingNotice
+from recovery_ops.service.recovery.storage.items import (
     HEALING_PREFIX,
     audit_entries,
     audit_trail,

@@ -28,23 +28,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from service.breaker.circuit_board import CircuitReading
-from service.breaker.circuit_breaker import CircuitState
-from service.observability import logger
-from service.recovery.access.routing_rules import RoutingRules
-from service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
-from service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
-from service.recovery.lifecycle.reconciler import REOPENED, Reconciler
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.ports.notifier import (
+from recovery_ops.service.breaker.circuit_board import CircuitReading
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.reconciler import REOPENED, Reconciler
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from service.recovery.storage.groups import GroupStore
-from service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError, RecoveryStore
 
 AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed

@@ -9,7 +9,8 @@ whose count and latest examples are kept current. One chat call per group per ba
 burst.
 
 The channel of a group's message is chosen once, when it is first posted, for the group's first
-recovery, by the routing rules (``service.recovery.access.routing_rules``; without a matching rule, the
+recovery, by the routing rules (``recovery_ops.service.recovery.access.routing_rules``; without a matching
+rule, the
 stack's technical / client-data / default channels). Only the channel is decided by the rules in
 this version: a rule's team, viewers and escalation are not yet acted on.
 
@@ -33,19 +34,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from service.observability import logger
-from service.recovery.access.routing_rules import RoutingRulesSource
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import (
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import (
     MessageMark,
     MessageRef,
     Notifier,
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from service.recovery.storage.groups import GroupState, GroupStore, PostingClaim, group_id_for, window_start
-from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service.recovery.storage.groups import (
+    GroupState,
+    GroupStore,
+    PostingClaim,
+    group_id_for,
+    window_start,
+)
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 # how far before a claim the channel is searched for its message: the collector's clock and
 # Slack's (which stamps the message's ts) may differ a little

@@ -19,11 +19,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from service.conditional_writes import if_condition_holds
-from service.recovery.model.contract import EXECUTION_ARN_PATTERN
-from service.recovery.model.redaction import without_tokens
-from service.recovery.ports.notifier import Notifier, UnreadableMessage
-from service.recovery.storage.items import NOTICE_PREFIX, key, notice_claim_item, notice_id, string
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.model.contract import EXECUTION_ARN_PATTERN
+from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.ports.notifier import Notifier, UnreadableMessage
+from recovery_ops.service.recovery.storage.items import (
+    NOTICE_PREFIX,
+    key,
+    notice_claim_item,
+    notice_id,
+    string,
+)
 
 __all__ = [
     "CLAIMED",

@@ -35,11 +35,11 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, Protocol
 
-from service import observability
-from service.observability import logger
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
-from service.recovery.storage.recoveries import (
+from recovery_ops.service import observability
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
+from recovery_ops.service.recovery.storage.recoveries import (
     DISPLAY_GRACE,
     STORE_FAULTS,
     RecoveryNotFoundError,

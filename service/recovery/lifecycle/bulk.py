@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.observability import logger
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import STORE_FAULTS, ListFilter, RecoveryStore
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import STORE_FAULTS, ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 10_000
 

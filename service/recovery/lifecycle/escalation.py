@@ -16,7 +16,8 @@ Each level is posted exactly once, even when runs overlap or one stops halfway: 
 write claims it (``escalated`` i → i+1, only while the recovery is open or resuming and nobody
 owns it) with a lease and appends the audit entry (actor ``escalation``); only then is the message
 posted, marked with the level (``MessageMark.escalation``, Slack message metadata), and its ts
-recorded on the recovery (``service.recovery.storage.escalation_claims``). When the post fails the level
+recorded on the recovery (``recovery_ops.service.recovery.storage.escalation_claims``). When the post fails
+the level
 is given back (i+1 → i, audited) and the levels above it wait, so the next run tries again. A
 level claimed by a run that stopped before recording its post is found by a later run once its
 lease ran out: that run looks for the level's message in Slack (the thread or channel, since the
@@ -39,11 +40,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from service.recovery.access.routing_rules import EscalationLevel, RoutingRules, Rule
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailableError
-from service.recovery.storage.escalation_claims import EscalationClaims, HeldLevel, PendingLevel
-from service.recovery.storage.recoveries import NO_OWNER, ListFilter, RecoveryStore
+from recovery_ops.service.recovery.access.routing_rules import EscalationLevel, RoutingRules, Rule
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailableError
+from recovery_ops.service.recovery.storage.escalation_claims import EscalationClaims, HeldLevel, PendingLevel
+from recovery_ops.service.recovery.storage.recoveries import NO_OWNER, ListFilter, RecoveryStore
 
 ACTOR = "escalation"
 ACTION = "escalate"
@@ -81,7 +82,7 @@ class EscalationPoster(Protocol):
     def find_posted(
         self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
     ) -> MessageRef | None:
-        """As ``service.recovery.ports.notifier.Notifier.find_posted``."""
+        """As ``recovery_ops.service.recovery.ports.notifier.Notifier.find_posted``."""
         ...
 
 
@@ -339,6 +340,6 @@ def _at(now: datetime) -> str:
 
 
 def _log_warning(message: str, **keys: Any) -> None:
-    from service.observability import logger
+    from recovery_ops.service.observability import logger
 
     logger.warning(message, **keys)

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from service.recovery.failed_executions.failures import (
+from recovery_ops.service.recovery.failed_executions.failures import (
     FailedExecution,
     FailureDisplay,
     FailureStore,
     failure_id_for,
 )
-from service.recovery.lifecycle.actions import OutcomeDisplay, show_stored_outcome
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.model.recovery import AuditEntry, RecoveryStatus
-from service.recovery.storage.recoveries import DISPLAY_GRACE, RecoveryStore
+from recovery_ops.service.recovery.lifecycle.actions import OutcomeDisplay, show_stored_outcome
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import DISPLAY_GRACE, RecoveryStore
 
 WATCHER = "execution-watcher"
 

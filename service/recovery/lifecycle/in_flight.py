@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.recoveries import ListFilter, RecoveryStore
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore
 
 IN_FLIGHT = "in-flight"  # the status a filter names them by: /recoveries status=in-flight
 SELECTION_LIMIT = 10_000  # the in-flight recoveries read for one listing (normally a handful)

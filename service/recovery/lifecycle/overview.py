@@ -16,11 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.lifecycle.in_flight import InFlight, in_flight_matching, longest_first
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.model.recovery import Recovery
-from service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.lifecycle.in_flight import InFlight, in_flight_matching, longest_first
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 PAGE_SIZE = 25
 OWNED_SHOWN = 10

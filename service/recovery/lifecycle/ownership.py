@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from service.conditional_writes import if_condition_holds
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.storage.items import OWNED_AT, OWNER, audit_entries, key
-from service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.items import OWNED_AT, OWNER, audit_entries, key
+from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 TAKE = "take"
 TAKE_OVER = "take over"

@@ -7,7 +7,7 @@ bulk confirmation), so a later click acts on exactly what was shown.
 
 ``status=in-flight`` (``/recoveries in-flight``, ``recovery-ops list --in-flight``) lists the
 recoveries in flight instead of the open ones: claimed, their outcome not stored yet
-(``service.recovery.lifecycle.in_flight``); nothing acts on those.
+(``recovery_ops.service.recovery.lifecycle.in_flight``); nothing acts on those.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import shlex
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 
-from service.errors import RecoveryOpsError
-from service.recovery.lifecycle.in_flight import IN_FLIGHT
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.recoveries import ListFilter
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import ListFilter
 
 _DURATION = re.compile(r"^(\d{1,12})\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

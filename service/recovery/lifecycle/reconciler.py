@@ -32,19 +32,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from service import observability
-from service.observability import logger
-from service.recovery.lifecycle.actions import (
+from recovery_ops.service import observability
+from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.lifecycle.actions import (
     REJECTED_ERROR,
     SETTLED_OUTCOME,
     ActionResult,
     dead_token_explanation,
     show_stored_outcome,
 )
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
-from service.recovery.storage.items import FAILURE_PREFIX
-from service.recovery.storage.recoveries import DISPLAY_GRACE, DueKind, RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
+from recovery_ops.service.recovery.storage.items import FAILURE_PREFIX
+from recovery_ops.service.recovery.storage.recoveries import (
+    DISPLAY_GRACE,
+    DueKind,
+    RecoveryNotFoundError,
+    RecoveryStore,
+)
 
 RECONCILER = "reconciler"
 REOPENED = "OPEN"  # a report key: the step still waited, the recovery is open again

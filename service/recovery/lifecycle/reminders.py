@@ -5,7 +5,8 @@ A scheduled run looks at open recoveries older than ``after``. Each is reminded 
 long it has waited and how long its task token has left: the waiting step's ``TimeoutSeconds``,
 read from the execution's history (the TaskScheduled event of the ``.waitForTaskToken`` call).
 
-A recovery in flight (claimed, its outcome not stored: ``service.recovery.lifecycle.in_flight``) for longer
+A recovery in flight (claimed, its outcome not stored: ``recovery_ops.service.recovery.lifecycle.in_flight``)
+for longer
 than ``after`` is reminded too, once per ``after`` and once per claim (the write also checks that
 the claim is the one read), saying that it is in flight, since when and who claimed it: its
 process may have died, and until the reconciler settles it nobody else can act on it.
@@ -21,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from service.conditional_writes import if_condition_holds
-from service.recovery.lifecycle.in_flight import InFlight, longest_first
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from service.recovery.storage.items import key
-from service.recovery.storage.recoveries import ListFilter, RecoveryStore
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.lifecycle.in_flight import InFlight, longest_first
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.items import key
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore
 
 SELECTION_LIMIT = 1000
 WAIT_FOR_TOKEN = ".waitForTaskToken"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from service.recovery.model.recovery import AuditEntry, OfOneExecution
+from recovery_ops.service.recovery.model.recovery import AuditEntry, OfOneExecution
 
 REDRIVE_WINDOW = timedelta(days=14)
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from service.errors import RecoveryOpsError
+from recovery_ops.service.errors import RecoveryOpsError
 
 MAX_INPUT_BYTES = 256 * 1024
 DIFF_LIMIT = 8000  # characters kept in the audit (the item must stay far below DynamoDB's 400 KB)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from service.recovery.model.contract import RecoveryRequest, Routing
+from recovery_ops.service.recovery.model.contract import RecoveryRequest, Routing
 
 
 def execution_console_url(execution_arn: str) -> str:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from service.errors import RecoveryOpsError
-from service.recovery.model.contract import Routing
-from service.recovery.model.group_state import GroupState
-from service.recovery.model.recovery import Recovery, execution_console_url
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.group_state import GroupState
+from recovery_ops.service.recovery.model.recovery import Recovery, execution_console_url
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ class CircuitClosedNotice:
 @dataclass(frozen=True)
 class UnreadableMessage:
     """A recovery request that does not follow the contract, as far as it could be read: every
-    value already without task tokens (``service.recovery.intake.unreadable``); None when unreadable."""
+    value already without task tokens (``recovery_ops.service.recovery.intake.unreadable``); None when
+    unreadable."""
 
     message_id: str  # the SQS message it arrived as (also the recovery DLQ's source_message_id)
     reason: str

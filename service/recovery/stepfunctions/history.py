@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.recovery.ports.execution_record import TaskFate, TaskTruth
+from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

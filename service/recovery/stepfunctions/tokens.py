@@ -20,7 +20,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from service.recovery.ports.task_tokens import TokenOutcome
+from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

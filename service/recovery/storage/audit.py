@@ -11,8 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.storage.items import RECOVERIES_LIST, audit_entries, audit_trail, expiry, key, string
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.items import (
+    RECOVERIES_LIST,
+    audit_entries,
+    audit_trail,
+    expiry,
+    key,
+    string,
+)
 
 __all__ = ["RECOVERIES_LIST", "AuditItems"]
 

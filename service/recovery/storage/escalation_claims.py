@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.conditional_writes import ANSWER_LOST, if_condition_holds
-from service.recovery.model.recovery import AuditEntry, RecoveryStatus
-from service.recovery.ports.notifier import MessageRef
-from service.recovery.storage.items import (
+from recovery_ops.service.conditional_writes import ANSWER_LOST, if_condition_holds
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import MessageRef
+from recovery_ops.service.recovery.storage.items import (
     ESCALATED,
     ESCALATING_BY,
     ESCALATING_CHANNEL,

@@ -11,7 +11,8 @@ collector crashed, or is stuck) can be taken over by another collector; a claim 
 leases existed (no ``posting_until``) counts as run out. The first claim's time
 (``posting_since``) and channel (``posting_channel``) outlive takeovers and releases until the
 message is recorded: whoever claims after an earlier claim is told since when a message of the
-group may already be in that channel, and looks there before posting (``service.recovery.intake.collect``).
+group may already be in that channel, and looks there before posting
+(``recovery_ops.service.recovery.intake.collect``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.conditional_writes import ANSWER_LOST, if_condition_holds
-from service.recovery.model.group_state import GroupState
-from service.recovery.model.recovery import Recovery
-from service.recovery.storage.items import (
+from recovery_ops.service.conditional_writes import ANSWER_LOST, if_condition_holds
+from recovery_ops.service.recovery.model.group_state import GroupState
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.storage.items import (
     GROUP_PREFIX,
     POSTING_BY,
     POSTING_CHANNEL,

@@ -31,10 +31,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from service.recovery.model.contract import Routing
-from service.recovery.model.failed_execution import FailedExecution, FailureStatus
-from service.recovery.model.group_state import GroupState
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.failed_execution import FailedExecution, FailureStatus
+from recovery_ops.service.recovery.model.group_state import GroupState
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 
 # the key scheme
 KEY = "recovery_id"

@@ -14,10 +14,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from service.conditional_writes import if_condition_holds
-from service.errors import RecoveryOpsError
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.storage.items import (
+from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.items import (
     DUE,
     DUE_AT,
     DUE_INDEX,

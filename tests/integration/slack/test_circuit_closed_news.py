@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.dynamodb_stream import DynamoDBStreamPoller
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from slack_app.ids import RUN_AGAIN_ALL
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.dynamodb_stream import DynamoDBStreamPoller
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.slack_app.ids import RUN_AGAIN_ALL
 from tests.support.desk import ORDER, execution_status, pause
 from tests.support.stacks import slack_app_stack
 from tests.support.waiting import wait_until

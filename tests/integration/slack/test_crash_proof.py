@@ -11,14 +11,14 @@ from unittest import mock
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.iam_check import Call
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.items import key
-from slack_app.ids import RUN_AGAIN
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.iam_check import Call
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.items import key
+from recovery_ops.slack_app.ids import RUN_AGAIN
 from tests.support.desk import (
     ORDER,
     count_calls,
@@ -64,7 +64,8 @@ def test_a_crash_after_the_claim_and_before_the_call_is_reopened_and_resumed_onc
     (recovery,) = pause(stack, order_api, vendor, [ORDER])
     resumes = count_calls(stack, "SendTaskSuccess")
     with mock.patch(
-        "service.recovery.stepfunctions.tokens.StepFunctionsTokens.send_success", side_effect=Crash("killed")
+        "recovery_ops.service.recovery.stepfunctions.tokens.StepFunctionsTokens.send_success",
+        side_effect=Crash("killed"),
     ):
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
         wait_for_status(stack, recovery.recovery_id, RecoveryStatus.RESUMING)
@@ -122,7 +123,9 @@ def test_an_outcome_write_throttled_is_settled_resumed_by_the_reconciler(
     throttled = ClientError(
         {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "UpdateItem"
     )
-    with mock.patch("service.recovery.storage.recoveries.RecoveryStore.transition", side_effect=throttled):
+    with mock.patch(
+        "recovery_ops.service.recovery.storage.recoveries.RecoveryStore.transition", side_effect=throttled
+    ):
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
         wait_until(lambda: any("being recorded" in r.get("text", "") for r in slack.responses))
     assert status_of(stack, recovery.recovery_id) is RecoveryStatus.RESUMING

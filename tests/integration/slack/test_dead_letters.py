@@ -22,10 +22,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from service.cli.dead_letters import add_arguments, dlq_command
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.server import SlackStandIn, block_kit_problem
-from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
+from recovery_ops.service.cli.dead_letters import add_arguments, dlq_command
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.server import SlackStandIn, block_kit_problem
+from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
 from tests.support.desk import requests_for, send
 from tests.support.stacks import ALLOWED, STRANGER
 from tests.support.waiting import wait_until

@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.iam_check import Call
-from service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackCall, SlackStandIn
-from service.recovery.access.rules_parameter import rules_source
-from service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
-from service.recovery.lifecycle.ownership import Owners
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import ChannelRouting, MessageRef
-from service.recovery.storage.items import CREATED_SORT, key
-from slack_app.notifier import SlackThreadPoster
-from slack_app.web import web_client
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.iam_check import Call
+from recovery_ops.service.local.engine.stack import ACCOUNT_ID, REGION, EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackCall, SlackStandIn
+from recovery_ops.service.recovery.access.rules_parameter import rules_source
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation, Escalations, FiredLevel
+from recovery_ops.service.recovery.lifecycle.ownership import Owners
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef
+from recovery_ops.service.recovery.storage.items import CREATED_SORT, key
+from recovery_ops.slack_app.notifier import SlackThreadPoster
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store
 from tests.support.slack_safety import unsafe_spots
 from tests.support.stacks import ALLOWED, BOT_TOKEN, SLACK_APP_PARAMETERS

@@ -9,16 +9,16 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
-from slack_app.ids import HOME_FILTER, HOME_PAGE, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
-from slack_app.views.listing import row_menu_value
-from slack_app.views.modals import REASON_ACTION, REASON_BLOCK
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
+from recovery_ops.slack_app.views.listing import row_menu_value
+from recovery_ops.slack_app.views.modals import REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
     ORDER,
     count_calls,

@@ -18,24 +18,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.cli.dead_letters import add_arguments, dlq_command
-from service.config import OperatorSettings
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.operator import build_operator
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.lifecycle.escalation import Escalations
-from service.recovery.lifecycle.reminders import Reminders
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
-from slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
-from slack_app.notifier import SlackThreadPoster
-from slack_app.views.modals import INPUT_BLOCK
-from slack_app.web import web_client
+from recovery_ops.service.cli.dead_letters import add_arguments, dlq_command
+from recovery_ops.service.config import OperatorSettings
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.operator import build_operator
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.lifecycle.escalation import Escalations
+from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
+from recovery_ops.slack_app.ids import BULK_CONFIRM, EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from recovery_ops.slack_app.notifier import SlackThreadPoster
+from recovery_ops.slack_app.views.modals import INPUT_BLOCK
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import (
     ORDER,
     count_calls,

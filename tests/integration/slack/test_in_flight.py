@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from service.cli import main
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn, block_kit_problem
-from service.recovery.model.recovery import Recovery
-from slack_app.ids import HOME_FILTER, ROW_MENU
+from recovery_ops.service.cli import main
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn, block_kit_problem
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.slack_app.ids import HOME_FILTER, ROW_MENU
 from tests.integration.slack.test_home_tab import button, open_home, published_after, rows_with_menu, shown
 from tests.integration.slack.test_reminders import reminders_at
 from tests.support.desk import ORDER, pause, requests_for, send, store

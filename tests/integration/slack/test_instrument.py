@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from service.instrumentation.transform import (
+from recovery_ops.service.instrumentation.transform import (
     REJECTED_ERROR,
 )
-from service.local.desk import Desk
-from service.local.engine.collector_poller import poll_collector
-from service.local.testing.recovery_stack import RecoveryStack, StateMachine
-from service.recovery.lifecycle.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
+from recovery_ops.service.local.desk import Desk
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.testing.recovery_stack import RecoveryStack, StateMachine
+from recovery_ops.service.recovery.lifecycle.actions import REJECTED_ERROR as ACTIONS_REJECTED_ERROR
 from tests.support import shipping
 from tests.support.shipping import (
     CALLS,

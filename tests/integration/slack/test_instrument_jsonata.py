@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from service.instrumentation.transform import REJECTED_ERROR
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.server import SlackStandIn
-from service.recovery.lifecycle.actions import RecoveryActions
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from slack_app.ids import EDIT_AND_RUN_AGAIN
+from recovery_ops.service.instrumentation.transform import REJECTED_ERROR
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN
 from tests.support.desk import edit_submission, execution_status, open_modal, send, store, wait_for_status
 from tests.support.shipping import (
     CALLS,

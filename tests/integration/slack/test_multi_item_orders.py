@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from service.example.orders.stock import StockStore
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from recovery_ops.service.example.orders.stock import StockStore
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
 from tests.support.desk import (
     edit_submission,
     execution_status,

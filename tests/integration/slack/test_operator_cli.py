@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from service.cli import main
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.recovery.lifecycle.ownership import Owners
-from service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.cli import main
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.recovery.lifecycle.ownership import Owners
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
 from tests.support.waiting import wait_until
 

@@ -6,14 +6,14 @@ import json
 
 from botocore.stub import Stubber
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.execution_events import deliver, status_change_event
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.failed_executions.failures import FailureStatus, FailureStore
-from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import REDRIVE, RUN_AGAIN
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.execution_events import deliver, status_change_event
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.failed_executions.failures import FailureStatus, FailureStore
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.slack_app.ids import REDRIVE, RUN_AGAIN
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, requests_for, send, store
 from tests.support.stacks import ALLOWED, STRANGER
 from tests.support.waiting import wait_until
@@ -127,7 +127,7 @@ def test_redrive_is_refused_after_14_days_and_the_message_says_so(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from service.recovery.failed_executions.failures import Redrive
+    from recovery_ops.service.recovery.failed_executions.failures import Redrive
 
     arn = failed_outside_the_recovery_pattern(stack)
     failure_id = deliver(stack, status_change_event(stack.client("stepfunctions"), arn))["failure_id"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.lifecycle.ownership import Owners
-from service.recovery.lifecycle.reminders import Reminders
-from slack_app.notifier import SlackThreadPoster
-from slack_app.web import web_client
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.lifecycle.ownership import Owners
+from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.slack_app.notifier import SlackThreadPoster
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store
 from tests.support.slack_safety import unsafe_spots
 from tests.support.stacks import ALLOWED, BOT_TOKEN

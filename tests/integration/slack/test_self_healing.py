@@ -8,15 +8,15 @@ import json
 from pathlib import Path
 from unittest import mock
 
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.dynamodb_stream import DynamoDBStreamPoller
-from service.local.engine.iam_check import Call
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.stepfunctions.tokens import StepFunctionsTokens
-from service.recovery.storage.items import key
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.dynamodb_stream import DynamoDBStreamPoller
+from recovery_ops.service.local.engine.iam_check import Call
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.items import key
 from tests.integration.test_iam import template_without
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
 from tests.support.stacks import SLACK_APP_PARAMETERS, deployed_stack, slack_app_stack

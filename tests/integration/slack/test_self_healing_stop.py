@@ -8,14 +8,14 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.server import SlackStandIn
-from service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
-from service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
-from service.recovery.storage.groups import GroupStore, group_id_for
-from slack_app.ids import STOP_HEALING
-from slack_app.notifier import SlackHealingDisplay, SlackNotifier
-from slack_app.web import web_client
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupStore, group_id_for
+from recovery_ops.slack_app.ids import STOP_HEALING
+from recovery_ops.slack_app.notifier import SlackHealingDisplay, SlackNotifier
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import requests_for, send, store
 from tests.support.recoveries import opened_recovery
 from tests.support.slack_safety import unsafe_spots

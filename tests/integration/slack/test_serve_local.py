@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import ServeSettings
-from service.local.programs.serve_local import local_services
-from service.local.standin.requests import SlackRequests
-from service.local.standin.server import serve_slack_standin
-from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import RUN_AGAIN
-from slack_app.serve import app_for_this_machine
-from slack_app.web import web_client
+from recovery_ops.service.config import ServeSettings
+from recovery_ops.service.local.programs.serve_local import local_services
+from recovery_ops.service.local.standin.requests import SlackRequests
+from recovery_ops.service.local.standin.server import serve_slack_standin
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.slack_app.ids import RUN_AGAIN
+from recovery_ops.slack_app.serve import app_for_this_machine
+from recovery_ops.slack_app.web import web_client
 from tests.support.stacks import ALLOWED, BOT_TOKEN, SIGNING_SECRET
 from tests.support.waiting import wait_until
 

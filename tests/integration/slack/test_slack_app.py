@@ -9,14 +9,14 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.requests import SlackRequest
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
-from slack_app.views.modals import INPUT_BLOCK
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.requests import SlackRequest
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RUN_AGAIN
+from recovery_ops.slack_app.views.modals import INPUT_BLOCK
 from tests.support.desk import (
     ORDER,
     count_calls,
@@ -253,7 +253,9 @@ def test_the_recoveries_table_unreachable_tells_the_clicker_and_sends_nothing(
         {"Error": {"Code": "InternalServerError", "Message": "DynamoDB is down"}}, "UpdateItem"
     )
 
-    with mock.patch("service.recovery.storage.recoveries.RecoveryStore.claim", side_effect=outage):
+    with mock.patch(
+        "recovery_ops.service.recovery.storage.recoveries.RecoveryStore.claim", side_effect=outage
+    ):
         send(stack, requests_for(slack).click(ALLOWED, RUN_AGAIN, recovery.recovery_id))
         wait_until(
             lambda: any(r.get("text", "").startswith("⚠️ Run again did not complete") for r in slack.responses)

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.local.engine.stack import EmbeddedStack
-from service.local.standin.requests import SlackRequests
-from service.local.standin.server import SlackStandIn
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.standin.requests import SlackRequests
+from recovery_ops.service.local.standin.server import SlackStandIn
 from tests.support.desk import requests_for, send
 from tests.support.stacks import ALLOWED, SIGNING_SECRET
 from tests.support.waiting import wait_until
@@ -60,7 +60,7 @@ def product_log() -> Iterator[Records]:
 def test_each_invocation_logs_its_own_lambda_context_and_no_key_left_by_an_earlier_one(
     stack: EmbeddedStack, slack: SlackStandIn, product_log: Records
 ) -> None:
-    from service.observability import logger
+    from recovery_ops.service.observability import logger
 
     logger.append_keys(recovery_id="rec-left-over")  # as an earlier invocation's handler would
     send(stack, requests_for(slack).command("USTRANGER", ""))  # a denied look logs a warning

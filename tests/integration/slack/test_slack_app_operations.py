@@ -7,17 +7,25 @@ from datetime import UTC, datetime, timedelta
 
 from slack_bolt.adapter.flask import SlackRequestHandler as FlaskRequestHandler
 
-from service.composition import Lazy
-from service.example.supplier.dummy import DummyVendor
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn, block_kit_problem
-from service.recovery.model.contract import RecoveryRequest
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.app import build_app, services_from_config
-from slack_app.ids import BULK_CONFIRM, BULK_SUBMIT, NEXT_PAGE, REJECT_ALL, ROW_MENU, RUN_AGAIN, RUN_AGAIN_ALL
-from slack_app.views.listing import PAGE_SIZE, row_menu_value
-from slack_app.web import web_client
+from recovery_ops.service.composition import Lazy
+from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn, block_kit_problem
+from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.slack_app.app import build_app, services_from_config
+from recovery_ops.slack_app.ids import (
+    BULK_CONFIRM,
+    BULK_SUBMIT,
+    NEXT_PAGE,
+    REJECT_ALL,
+    ROW_MENU,
+    RUN_AGAIN,
+    RUN_AGAIN_ALL,
+)
+from recovery_ops.slack_app.views.listing import PAGE_SIZE, row_menu_value
+from recovery_ops.slack_app.web import web_client
 from tests.support.desk import (
     ORDER,
     count_calls,
@@ -186,7 +194,7 @@ def test_the_flask_adapter_serves_the_same_app(
 ) -> None:
     from flask import Flask, request
 
-    from service.config import SlackAppConfig, load_config
+    from recovery_ops.service.config import SlackAppConfig, load_config
 
     (recovery,) = pause(stack, order_api, vendor, [ORDER])
     client = web_client(BOT_TOKEN, base_url=slack.base_url)

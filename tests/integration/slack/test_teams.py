@@ -10,14 +10,14 @@ import json
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from service.local.engine.collector_poller import poll_collector
-from service.local.engine.stack import EmbeddedStack
-from service.local.programs.order_api_client import LocalOrderApi
-from service.local.standin.server import SlackStandIn
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import Recovery, RecoveryStatus
-from slack_app.ids import BULK_CONFIRM, RELEASE, RUN_AGAIN, TAKE, TAKE_OVER
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
+from recovery_ops.service.local.engine.collector_poller import poll_collector
+from recovery_ops.service.local.engine.stack import EmbeddedStack
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.slack_app.ids import BULK_CONFIRM, RELEASE, RUN_AGAIN, TAKE, TAKE_OVER
 from tests.support.desk import ORDER, count_calls, pause, requests_for, send, store, wait_for_status
 from tests.support.stacks import ALLOWED, SECOND, STRANGER
 from tests.support.waiting import wait_until

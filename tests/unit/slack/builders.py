@@ -10,11 +10,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from service.recovery.healing.runs import HealingRun, HealingState
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
-from service.recovery.storage.groups import GroupState
+from recovery_ops.service.recovery.healing.runs import HealingRun, HealingState
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice, RecoveryGroup
+from recovery_ops.service.recovery.storage.groups import GroupState
 
 MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:orders"
 TOKEN = "AAAAtask-token-never-shown-0123456789abcdef"

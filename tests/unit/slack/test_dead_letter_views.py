@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.recovery.dead_letters.preview import DeadLetter
-from service.recovery.dead_letters.queues import RECOVERY, DeadLetterReport, standard_queues
-from service.recovery.model.recovery import AuditEntry
-from slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
-from slack_app.views.dead_letters import (
+from recovery_ops.service.recovery.dead_letters.preview import DeadLetter
+from recovery_ops.service.recovery.dead_letters.queues import RECOVERY, DeadLetterReport, standard_queues
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
+from recovery_ops.slack_app.views.dead_letters import (
     dead_letter_blocks,
     dead_letters_text,
     redrive_prompt_blocks,
     redrive_prompt_text,
 )
-from slack_app.views.limits import MAX_BLOCKS
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS
 from tests.unit.slack.builders import ESCAPED_MENTIONS, MENTIONS, buttons, sent, texts
 
 PREFIX = "https://sqs.eu-west-1.amazonaws.com/123456789012/"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.recovery.lifecycle.escalation import Escalation
-from slack_app.views.escalation_message import escalation_text
-from slack_app.views.escaping import user_group
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.slack_app.views.escalation_message import escalation_text
+from recovery_ops.slack_app.views.escaping import user_group
 from tests.support.slack_safety import unsafe_spots
 from tests.unit.slack.builders import ESCAPED_MENTIONS, MENTIONS, a_recovery
 

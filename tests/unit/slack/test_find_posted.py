@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from service.local.standin.server import SlackStandIn
-from service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
-from slack_app import notifier as slack_notifier
-from slack_app.notifier import SlackNotifier, SlackThreadPoster
-from slack_app.web import web_client
+from recovery_ops.service.local.standin.server import SlackStandIn
+from recovery_ops.service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
+from recovery_ops.slack_app import notifier as slack_notifier
+from recovery_ops.slack_app.notifier import SlackNotifier, SlackThreadPoster
+from recovery_ops.slack_app.web import web_client
 from tests.unit.slack.builders import TOKEN, a_group, a_recovery
 from tests.unit.slack.test_escalation_message import an_escalation
 

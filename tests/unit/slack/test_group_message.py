@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from service.recovery.ports.notifier import CircuitClosedNotice
-from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
-from slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
-from slack_app.views.limits import MAX_BLOCKS
+from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice
+from recovery_ops.slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, TAKE_ALL
+from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS
 from tests.unit.slack.builders import (
     ESCAPED_MENTIONS,
     MENTIONS,

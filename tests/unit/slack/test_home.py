@@ -11,30 +11,30 @@ from unittest.mock import Mock
 
 from slack_sdk import WebClient
 
-from service.breaker.circuit_board import CircuitReading, reading_from_item
-from service.breaker.circuit_breaker import CircuitState
-from service.composition import Services
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.dead_letters.queues import DeadLetterReport, standard_queues
-from service.recovery.lifecycle.overview import Overview, overview_for
-from service.recovery.lifecycle.query import QueryError, RecoveryQuery
-from service.recovery.model.recovery import Recovery
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.recoveries import ListFilter
-from slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
-from slack_app.listeners import recovery_buttons
-from slack_app.listeners.home import publish_home
-from slack_app.views.home import (
+from recovery_ops.service.breaker.circuit_board import CircuitReading, reading_from_item
+from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport, standard_queues
+from recovery_ops.service.recovery.lifecycle.overview import Overview, overview_for
+from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.storage.recoveries import ListFilter
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
+from recovery_ops.slack_app.listeners import recovery_buttons
+from recovery_ops.slack_app.listeners.home import publish_home
+from recovery_ops.slack_app.views.home import (
     NO_BREAKER_TABLE,
     home_location,
     home_view,
     no_access_view,
     parse_home_location,
 )
-from slack_app.views.limits import HOME_MAX_BLOCKS
-from slack_app.views.listing import row_menu_value
+from recovery_ops.slack_app.views.limits import HOME_MAX_BLOCKS
+from recovery_ops.slack_app.views.listing import row_menu_value
 from tests.support.slack_safety import hostile, unsafe_spots
 from tests.unit.slack.builders import texts
 

@@ -14,25 +14,25 @@ from unittest.mock import Mock
 import pytest
 from slack_sdk import WebClient
 
-from service.composition import Services
-from service.local.standin.server import block_kit_problem
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
-from service.recovery.lifecycle.overview import Overview, Role
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.lifecycle.reminders import Reminder
-from service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.ids import HOME_FILTER, ROW_MENU
-from slack_app.listeners import slash_command
-from slack_app.listeners.home import publish_home
-from slack_app.views.home import home_location, home_view, parse_home_location
-from slack_app.views.limits import HOME_MAX_BLOCKS, MAX_BLOCKS
-from slack_app.views.listing import list_blocks, show_blocks
-from slack_app.views.thread_replies import reminder_text
+from recovery_ops.service.composition import Services
+from recovery_ops.service.local.standin.server import block_kit_problem
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
+from recovery_ops.service.recovery.lifecycle.overview import Overview, Role
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.ids import HOME_FILTER, ROW_MENU
+from recovery_ops.slack_app.listeners import slash_command
+from recovery_ops.slack_app.listeners.home import publish_home
+from recovery_ops.slack_app.views.home import home_location, home_view, parse_home_location
+from recovery_ops.slack_app.views.limits import HOME_MAX_BLOCKS, MAX_BLOCKS
+from recovery_ops.slack_app.views.listing import list_blocks, show_blocks
+from recovery_ops.slack_app.views.thread_replies import reminder_text
 from tests.support.fakes import FakeDynamoDB
 from tests.support.recoveries import claim, opened_recovery
 from tests.support.slack_safety import hostile, unsafe_spots

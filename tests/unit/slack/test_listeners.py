@@ -12,17 +12,17 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.composition import Services
-from service.recovery.access.authorization import AccessDecision, AccessPolicy
-from service.recovery.access.routing_rules import RoutingRules, parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
-from service.recovery.lifecycle.bulk import BulkReport
-from service.recovery.model.contract import Routing
-from service.recovery.model.recovery import AuditEntry, RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting, MessageRef
-from slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
-from slack_app.listeners import (
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.access.authorization import AccessDecision, AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules, parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from recovery_ops.service.recovery.lifecycle.bulk import BulkReport
+from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef
+from recovery_ops.slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
+from recovery_ops.slack_app.listeners import (
     dead_letters,
     modals,
     ownership,
@@ -31,7 +31,7 @@ from slack_app.listeners import (
     self_healing,
     slash_command,
 )
-from slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
+from recovery_ops.slack_app.views.modals import REASON_ACTION, REASON_BLOCK, metadata_json
 from tests.unit.slack.builders import a_group_state, a_recovery, buttons
 
 ALICE = "U0ALICE"

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.model.recovery import AuditEntry, RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, NEXT_PAGE, REJECT, RELEASE, ROW_MENU, RUN_AGAIN, TAKE
-from slack_app.views.limits import MAX_BLOCKS
-from slack_app.views.listing import (
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.slack_app.ids import (
+    EDIT_AND_RUN_AGAIN,
+    NEXT_PAGE,
+    REJECT,
+    RELEASE,
+    ROW_MENU,
+    RUN_AGAIN,
+    TAKE,
+)
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS
+from recovery_ops.slack_app.views.listing import (
     PAGE_SIZE,
     list_blocks,
     parse_row_menu_value,

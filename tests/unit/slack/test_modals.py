@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
-from slack_app.views.limits import TEXT_INPUT_LIMIT
-from slack_app.views.modals import (
+from recovery_ops.slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
+from recovery_ops.slack_app.views.limits import TEXT_INPUT_LIMIT
+from recovery_ops.slack_app.views.modals import (
     INPUT_ACTION,
     INPUT_BLOCK,
     REASON_ACTION,

@@ -6,19 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from unittest.mock import Mock
 
-from service.composition import Services
-from service.operator import Operator
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.lifecycle.actions import RecoveryActions
-from service.recovery.lifecycle.reconciler import Reconciler
-from service.recovery.model.recovery import RecoveryStatus
-from service.recovery.ports.notifier import ChannelRouting
-from service.recovery.storage.recoveries import RecoveryStore
-from slack_app.ids import RECONCILE_NOW
-from slack_app.listeners.recovery_buttons import reconcile_now
-from slack_app.views.listing import show_blocks
+from recovery_ops.service.composition import Services
+from recovery_ops.service.operator import Operator
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.slack_app.ids import RECONCILE_NOW
+from recovery_ops.slack_app.listeners.recovery_buttons import reconcile_now
+from recovery_ops.slack_app.views.listing import show_blocks
 from tests.support.fakes import FakeDynamoDB, FakeStepFunctions
 from tests.support.recoveries import claim, opened_recovery
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from service.recovery.model.recovery import RecoveryStatus
-from slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
-from slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
-from slack_app.views.recovery_message import (
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
+from recovery_ops.slack_app.views.recovery_message import (
     outcome_blocks,
     outcome_text,
     recovery_blocks,

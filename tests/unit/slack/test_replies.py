@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from service.recovery.lifecycle.actions import ActionOutcome, ActionResult
-from service.recovery.lifecycle.bulk import BulkReport
-from service.recovery.lifecycle.query import RecoveryQuery
-from service.recovery.lifecycle.reminders import Reminder
-from slack_app.ids import BULK_CANCEL, BULK_CONFIRM
-from slack_app.views.ephemeral import (
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult
+from recovery_ops.service.recovery.lifecycle.bulk import BulkReport
+from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM
+from recovery_ops.slack_app.views.ephemeral import (
     USAGE,
     action_result_text,
     bulk_retry_prompt_blocks,
     denied_text,
     failure_report_text,
 )
-from slack_app.views.thread_replies import (
+from recovery_ops.slack_app.views.thread_replies import (
     bulk_finished_text,
     bulk_started_text,
     bulk_summary,

@@ -12,15 +12,15 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.composition import Services
-from service.recovery.access.authorization import AccessPolicy
-from service.recovery.access.routing_rules import parse_rules
-from service.recovery.access.team_access import TeamAccess
-from service.recovery.healing.runs import HealingState
-from service.recovery.model.recovery import AuditEntry
-from service.recovery.ports.notifier import ChannelRouting
-from slack_app.ids import STOP_HEALING
-from slack_app.listeners import self_healing
+from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.healing.runs import HealingState
+from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.slack_app.ids import STOP_HEALING
+from recovery_ops.slack_app.listeners import self_healing
 from tests.support.slack_safety import unsafe_spots
 from tests.unit.slack.builders import HEALING_ID, a_group_state, a_healing_run, a_recovery, buttons
 

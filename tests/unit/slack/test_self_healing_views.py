@@ -10,12 +10,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from service.recovery.healing.runs import HealingState
-from service.recovery.ports.notifier import NotifierUnavailableError
-from slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, STOP_HEALING, TAKE_ALL
-from slack_app.notifier import SlackHealingDisplay
-from slack_app.views.group_message import group_blocks
-from slack_app.views.healing import healing_progress_text
+from recovery_ops.service.recovery.healing.runs import HealingState
+from recovery_ops.service.recovery.ports.notifier import NotifierUnavailableError
+from recovery_ops.slack_app.ids import REJECT_ALL, RUN_AGAIN_ALL, STOP_HEALING, TAKE_ALL
+from recovery_ops.slack_app.notifier import SlackHealingDisplay
+from recovery_ops.slack_app.views.group_message import group_blocks
+from recovery_ops.slack_app.views.healing import healing_progress_text
 from tests.support.slack_safety import hostile, unsafe_spots
 from tests.unit.slack.builders import (
     HEALING_ID,
