@@ -1,11 +1,15 @@
 from pathlib import Path
 
+from recovery_ops.service.local.testing import Desk, RecoveryStack
+
 
 class VendorDown(Exception):
     pass
 
 
-def test_an_order_paused_by_a_vendor_outage_finishes_after_run_again(recovery_stack, desk):
+def test_an_order_paused_by_a_vendor_outage_finishes_after_run_again(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
     vendor = {"up": False}
 
     def check_availability(event, context):  # the Lambda task, answered in-process

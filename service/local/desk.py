@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from recovery_ops.service.errors import RecoveryOpsError
@@ -106,6 +106,15 @@ class EditForm:
     text: str
 
 
+#: what a recovery the desk returns carries instead of its task token, which never leaves the table
+WITHHELD_TOKEN = "(withheld: the task token stays in the recoveries table)"
+
+
+def shown(recovery: Recovery) -> Recovery:
+    """``recovery`` as the desk hands it to a test or a program: every field but its task token."""
+    return replace(recovery, task_token=WITHHELD_TOKEN)
+
+
 def send_to_slack_app(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
     """POST ``request`` to the Slack app's function as API Gateway would; its HTTP answer."""
     answer = stack.client("lambda").invoke(
@@ -185,7 +194,7 @@ class Desk:
         """The execution's recoveries that wait for a person now (of ``state``, if given), earliest
         first; not polling the queue."""
         recoveries = [
-            r
+            shown(r)
             for r in self._store.for_execution(_arn(execution))
             if r.status is RecoveryStatus.OPEN and (state is None or r.failed_state == state)
         ]
@@ -334,7 +343,7 @@ class Desk:
         def reached() -> Recovery | None:
             current = self._store.get(recovery.recovery_id)
             if current.status is status:
-                return current
+                return shown(current)
             if current.status.is_closed:
                 raise ActionNotDoneError(
                     f"{doing} left it {current.status.value}, not {status.value}{self._told_since(told)}"

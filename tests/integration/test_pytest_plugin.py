@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from recovery_ops.service.local.desk import (
+    WITHHELD_TOKEN,
     ActionNotDoneError,
     Desk,
     ExecutionNotSucceededError,
@@ -25,22 +26,27 @@ from recovery_ops.service.local.desk import (
 from recovery_ops.service.local.engine.lambda_dispatch import HandlerPathError
 from recovery_ops.service.local.standin.workspace import SlackWorkspace
 from recovery_ops.service.local.testing.recovery_stack import RecoveryStack, StateMachine
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.ids import RUN_AGAIN, RUN_AGAIN_ALL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
 # the complete test of docs/integrate/pytest-plugin.md, included in the page from this file
 DOCS_EXAMPLE = ROOT / "docs" / "snippets" / "test_process_order.py"
+# a team's own table beside the service (docs/integrate/pytest-plugin.md, "Your own resources")
+DOCS_OWN_TABLE = ROOT / "docs" / "snippets" / "test_own_table.py"
 
 
-def test_the_docs_example_passes_with_plain_pytest_in_a_directory_outside_the_project(
-    tmp_path: Path,
+@pytest.mark.parametrize("example", [DOCS_EXAMPLE, DOCS_OWN_TABLE], ids=lambda path: path.stem)
+def test_the_docs_examples_pass_with_plain_pytest_in_a_directory_outside_the_project(
+    tmp_path: Path, example: Path
 ) -> None:
-    # Given the docs' example test and the definition it uses, alone in a directory of their own
+    # Given a docs example test and the definition it uses, alone in a directory of their own
     team = tmp_path / "team-ci"
     team.mkdir()
     assert ROOT not in team.parents
-    shutil.copy(DOCS_EXAMPLE, team / "test_process_order.py")
+    shutil.copy(example, team / example.name)
     shutil.copy(PROCESS_ORDER, team)
     pytest_command = Path(sys.executable).with_name("pytest")  # the project's venv
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
@@ -134,6 +140,29 @@ def test_a_wrong_handler_path_is_refused_when_deployed_not_when_a_task_fails(
     assert told in str(refused.value) and "CheckProductAvailabilityFunction" in str(refused.value)
     # and no state machine was created that a catch-all could turn green for the wrong reason
     assert recovery_stack.client("stepfunctions").list_state_machines()["stateMachines"] == machines
+
+
+def test_the_desk_hands_a_test_every_field_of_a_recovery_but_its_task_token(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a paused execution
+    execution = process_order(recovery_stack, name="no-token").start({"item": "sku-lamp"})
+
+    # When a test waits for its recovery and runs it again
+    recovery = desk.wait_for_recovery(execution)
+    resumed = desk.run_again(recovery)
+
+    # Then what it holds says what failed and how it ended, but not the token the table keeps
+    table = recovery_stack.embedded.physical("RecoveriesTable")
+    kept = RecoveryStore(table, recovery_stack.client("dynamodb")).get(recovery.recovery_id).task_token
+    assert kept and kept != WITHHELD_TOKEN
+    assert recovery.task_token == resumed.task_token == WITHHELD_TOKEN
+    assert (recovery.failed_state, recovery.error, resumed.status) == (
+        "Check availability",
+        "VendorDown",
+        RecoveryStatus.RESUMED,
+    )
+    assert all(WITHHELD_TOKEN == r.task_token for r in desk.open_recoveries(execution))
 
 
 def test_a_recovery_request_the_collector_refuses_is_told_with_the_collectors_reason(

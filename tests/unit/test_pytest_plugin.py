@@ -210,3 +210,21 @@ def test_without_a_checkout_to_deploy_from_the_stack_says_how_to_install_one(
     with pytest.raises(FileNotFoundError, match=r"no template.yaml at .*pip install -e"):
         with recovery_stack.deployed_recovery_stack(SlackStandIn()):
             pass
+
+
+def test_every_public_testing_name_resolves_to_the_type_the_fixtures_return() -> None:
+    import recovery_ops.service.local.testing as testing
+    from recovery_ops.service.local.desk import Desk, ExecutionEnd
+    from recovery_ops.service.local.testing.recovery_stack import RecoveryStack
+    from recovery_ops.service.recovery.model.recovery import Recovery
+
+    # every name the module offers is there, and the fixtures' types are the very classes
+    assert all(getattr(testing, name) is not None for name in testing.__all__)
+    assert (testing.Desk, testing.ExecutionEnd, testing.RecoveryStack, testing.Recovery) == (
+        Desk,
+        ExecutionEnd,
+        RecoveryStack,
+        Recovery,
+    )
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        testing.Nothing  # noqa: B018 - the lookup is what is tested
