@@ -112,6 +112,7 @@ RESOURCE_PARAMETERS: dict[str, tuple[tuple[str, Callable[[str, dict[str, Any], P
     "lambda": (("FunctionName", _function),),
     "secretsmanager": (("SecretId", _secret),),
     "ssm": (("Name", _parameter),),
+    "sns": (("TopicArn", _as_is), ("TargetArn", _as_is)),
 }
 #: IAM service prefixes that differ from the API's signing name.
 PREFIXES = {"monitoring": "cloudwatch"}
