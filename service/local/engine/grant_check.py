@@ -61,7 +61,8 @@ class MissingGrantError(RecoveryOpsError, PermissionError):
         lines = [str(m) for m in missing]
         head = f"{where}: " if where else ""
         super().__init__(
-            head + "the role of a state machine does not allow what its definition does:\n  "
+            head
+            + "the role of a state machine does not allow what its definition does:\n  "
             + "\n  ".join(lines)
         )
 
