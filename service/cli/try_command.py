@@ -38,7 +38,30 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.epilog = TRY_ENVIRONMENT
     command.formatter_class = argparse.RawDescriptionHelpFormatter
-    command.add_argument("definition", type=Path, help="the state machine definition (.asl.json)")
+    command.add_argument(
+        "definition", type=Path, nargs="?", help="the state machine definition (.asl.json); or --template"
+    )
+    command.add_argument(
+        "--template",
+        type=Path,
+        metavar="TEMPLATE",
+        help="your own SAM template: deploy its functions, state machines, tables, queues and topics "
+        "beside the recovery service (same SAM translation and IAM check as recovery-ops's) and try "
+        "--state-machine; its functions are the template's, so no --function",
+    )
+    command.add_argument(
+        "--state-machine",
+        metavar="LOGICAL_ID",
+        help="with --template: the state machine to run (default: the template's only one)",
+    )
+    command.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        dest="parameters",
+        metavar="KEY=VALUE",
+        help="with --template: a template parameter over its default (repeatable)",
+    )
     command.add_argument(
         "--function",
         action="append",
@@ -90,6 +113,11 @@ def try_command(args: argparse.Namespace) -> int:
     from recovery_ops.service.config import ConfigurationError, TrySettings
     from recovery_ops.service.local.programs.try_definition import TryError, plan_try
 
+    if args.template is not None:
+        return _try_template(args)
+    if args.definition is None:
+        print("recovery-ops try: give a DEFINITION, or --template TEMPLATE", file=sys.stderr)
+        return 2
     try:
         settings = TrySettings.from_environment()
         plan = plan_try(
@@ -108,3 +136,79 @@ def try_command(args: argparse.Namespace) -> int:
 
     outcome = run_try(plan, settings, Terminal(sys.stdin, sys.stdout), wait_seconds=args.wait_seconds)
     return 0 if outcome.status == "SUCCEEDED" else 1
+
+
+def _try_template(args: argparse.Namespace) -> int:
+    """`try --template`: the team's template checked (before the stack is deployed where it can be),
+    then deployed and its state machine run."""
+    from recovery_ops.service.config import ConfigurationError, TrySettings
+    from recovery_ops.service.errors import RecoveryOpsError
+    from recovery_ops.service.local.programs.try_definition import TryError, read_json
+
+    try:
+        settings = TrySettings.from_environment()
+        state_machine = _template_state_machine(args)
+        parameters = dict(_pair(text) for text in args.parameters)
+        execution_input = None if args.input is None else read_json(args.input, "the input (--input)")
+    except (ConfigurationError, TryError, RecoveryOpsError) as problem:
+        print(f"recovery-ops try: {problem}", file=sys.stderr)
+        return 2
+    from recovery_ops.service.local.programs.try_session import Terminal, run_try_template
+
+    try:
+        outcome = run_try_template(
+            args.template,
+            state_machine,
+            settings,
+            Terminal(sys.stdin, sys.stdout),
+            input=execution_input,
+            parameters=parameters,
+            wait_seconds=args.wait_seconds,
+        )
+    except RecoveryOpsError as problem:  # a wrong handler path, a missing grant: nothing has run
+        print(f"recovery-ops try: {problem}", file=sys.stderr)
+        return 2
+    return 0 if outcome.status == "SUCCEEDED" else 1
+
+
+def _template_state_machine(args: argparse.Namespace) -> str:
+    from recovery_ops.service.local.engine.team_template import (
+        STATE_MACHINE,
+        read_team_template,
+        refuse_unsupported,
+    )
+    from recovery_ops.service.local.programs.try_definition import TryError
+
+    given = [
+        option
+        for option, value in (
+            ("DEFINITION", args.definition),
+            ("--function", args.functions),
+            ("--fail", args.fails),
+            ("--sub", args.subs),
+        )
+        if value
+    ]
+    if given:
+        raise TryError(
+            f"--template takes no {', '.join(given)}: the template names its definitions, functions and "
+            "substitutions (its functions decide when a task fails)"
+        )
+    template = read_team_template(args.template)
+    refuse_unsupported(template, args.template)
+    machines = [lid for lid, res in template["Resources"].items() if res.get("Type") == STATE_MACHINE]
+    if args.state_machine is None and len(machines) == 1:
+        return machines[0]
+    if args.state_machine not in machines:
+        said = "no --state-machine given" if args.state_machine is None else f"no {args.state_machine}"
+        raise TryError(f"{args.template}: {said}; its state machines: {', '.join(machines) or 'none'}")
+    return str(args.state_machine)
+
+
+def _pair(text: str) -> tuple[str, str]:
+    from recovery_ops.service.local.programs.try_definition import TryError
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise TryError(f"--parameter {text}: say KEY=VALUE")
+    return key.strip(), value

@@ -80,6 +80,16 @@ class ResolutionContext:
     resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {"Ref":..,"Arn":..}
     conditions: dict[str, bool] = field(default_factory=dict)
     list_parameters: frozenset[str] = frozenset()  # their Ref is a list, as in CloudFormation
+    imports: dict[str, str] = field(default_factory=dict)  # export name -> value, for Fn::ImportValue
+
+    def import_value(self, name: str) -> str:
+        try:
+            return self.imports[name]
+        except KeyError:
+            known = ", ".join(sorted(self.imports)) or "none"
+            raise KeyError(
+                f"Fn::ImportValue {name!r}: no stack exports it (the exports here: {known})"
+            ) from None
 
     def ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
@@ -118,6 +128,8 @@ def resolve(value: Any, ctx: ResolutionContext) -> Any:
             return ctx.get_att(*arg)
         if key == "Fn::Sub":
             return _sub(arg, ctx)
+        if key == "Fn::ImportValue":
+            return ctx.import_value(str(resolve(arg, ctx)))
         if key == "Fn::If":
             condition, when_true, when_false = arg
             return resolve(when_true if ctx.conditions[condition] else when_false, ctx)

@@ -112,6 +112,7 @@ RESOURCE_PARAMETERS: dict[str, tuple[tuple[str, Callable[[str, dict[str, Any], P
     "lambda": (("FunctionName", _function),),
     "secretsmanager": (("SecretId", _secret),),
     "ssm": (("Name", _parameter),),
+    "sns": (("TopicArn", _as_is), ("TargetArn", _as_is)),
 }
 #: IAM service prefixes that differ from the API's signing name.
 PREFIXES = {"monitoring": "cloudwatch"}
@@ -187,6 +188,9 @@ _INLINE_DEFINITION = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}
 def _packaged(template: dict[str, Any]) -> dict[str, Any]:
     """The template as ``sam package`` leaves it: code in S3, state machine definitions inline."""
     packaged = copy.deepcopy(template)
+    globals_ = packaged.get("Globals", {}).get("Function", {})
+    if isinstance(globals_.get("CodeUri"), str) and not globals_["CodeUri"].startswith("s3://"):
+        globals_["CodeUri"] = "s3://local-packages/code.zip"
     for logical_id, resource in packaged.get("Resources", {}).items():
         props = resource.get("Properties", {})
         key = _LOCAL_PATHS.get(resource["Type"])
@@ -254,7 +258,8 @@ def sam_roles(template: dict[str, Any], principals: list[str], ctx: ResolutionCo
     )
     found: dict[str, Role] = {}
     for principal in principals:
-        name = f"{principal}Role"
+        given = template["Resources"][principal].get("Properties", {}).get("Role")
+        name = f"{principal}Role" if given is None else _role_in_template(principal, given)
         if name not in roles:
             raise KeyError(f"the SAM translator created no role {name} (a Role of its own is not supported)")
         props = roles[name]
@@ -262,6 +267,21 @@ def sam_roles(template: dict[str, Any], principals: list[str], ctx: ResolutionCo
         documents += [aws_managed_policy(resolve(arn, ctx)) for arn in props.get("ManagedPolicyArns", [])]
         found[principal] = Role(name, documents)
     return found
+
+
+def _role_in_template(principal: str, given: Any) -> str:
+    """The logical id of the AWS::IAM::Role a ``Role: !GetAtt <Role>.Arn`` names; a role from elsewhere
+    (an ARN, a parameter) has policies nobody here can read, and is refused."""
+    target = given.get("Fn::GetAtt") if isinstance(given, dict) else None
+    if isinstance(target, str):
+        target = target.split(".", 1)
+    if isinstance(target, list) and len(target) == 2 and target[1] == "Arn":
+        return str(target[0])
+    raise KeyError(
+        f"{principal}: its Role {json.dumps(given, default=str)} is not a role of the template "
+        "(an AWS::IAM::Role it creates, given as !GetAtt <Role>.Arn), so its policies cannot be checked; "
+        "give it Policies, or the role in the template"
+    )
 
 
 # ---------------------------------------------------------------- the recorder

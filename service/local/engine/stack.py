@@ -142,9 +142,17 @@ def _lambda_zip() -> bytes:
 
 
 class _Deployer:
-    def __init__(self, stack_name: str, template: dict[str, Any], parameters: dict[str, str]) -> None:
+    def __init__(
+        self,
+        stack_name: str,
+        template: dict[str, Any],
+        parameters: dict[str, str],
+        base: Path = PROJECT_ROOT,
+        imports: dict[str, str] | None = None,
+    ) -> None:
         self.stack_name = stack_name
         self.template = template
+        self.base = base  # where the template's DefinitionUri and CodeUri paths start
         self.ctx = ResolutionContext(
             parameters=parameters,
             pseudo={
@@ -155,6 +163,7 @@ class _Deployer:
                 "AWS::URLSuffix": "amazonaws.com",
             },
             list_parameters=list_parameters(template),
+            imports=dict(imports or {}),
         )
         evaluate_conditions(template, self.ctx)
         self.resources: dict[str, dict[str, Any]] = {
@@ -222,6 +231,14 @@ class _Deployer:
                     "Ref": state_machine_arn,
                     "Arn": state_machine_arn,
                     "Name": name,
+                }
+            elif kind == "AWS::SNS::Topic":  # its Ref is its ARN, as in CloudFormation
+                topic_name = resource.get("Properties", {}).get("TopicName")
+                topic_name = name if not isinstance(topic_name, str) else topic_name
+                self.ctx.resources[logical_id] = {
+                    "Ref": arn.format(service="sns", rest=topic_name),
+                    "TopicArn": arn.format(service="sns", rest=topic_name),
+                    "TopicName": topic_name,
                 }
             elif kind == "AWS::SSM::Parameter":
                 self.ctx.resources[logical_id] = {"Ref": "", "Type": "String"}
@@ -347,13 +364,34 @@ class _Deployer:
                 )
             )
 
+    def state_machine_definition(self, logical_id: str) -> str:
+        """The state machine's definition as it is created: its ``DefinitionUri`` file (relative to the
+        template) or inline ``Definition``, with ``DefinitionSubstitutions`` applied."""
+        props = self.resources[logical_id]["Properties"]
+        if "DefinitionUri" in props:
+            definition = Path(self.base, props["DefinitionUri"]).read_text()
+        else:
+            definition = json.dumps(resolve(props["Definition"], self.ctx))
+        for key, value in resolve(props.get("DefinitionSubstitutions", {}), self.ctx).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        return definition
+
+    def create_topics(self) -> None:
+        sns = aws_clients.client("sns")
+        for logical_id, resource in self.of_type("AWS::SNS::Topic"):
+            props = resolve(resource.get("Properties", {}), self.ctx)
+            attributes = {
+                key: str(props[key]).lower() if isinstance(props[key], bool) else str(props[key])
+                for key in ("FifoTopic", "ContentBasedDeduplication", "DisplayName")
+                if key in props
+            }
+            sns.create_topic(Name=self.ctx.get_att(logical_id, "TopicName"), Attributes=attributes)
+
     def create_state_machines(self) -> None:
         sfn = aws_clients.client("stepfunctions")
         for logical_id, resource in self.of_type("AWS::Serverless::StateMachine"):
             props = resource["Properties"]
-            definition = Path(PROJECT_ROOT, props["DefinitionUri"]).read_text()
-            for key, value in resolve(props.get("DefinitionSubstitutions", {}), self.ctx).items():
-                definition = definition.replace("${" + key + "}", str(value))
+            definition = self.state_machine_definition(logical_id)
             sfn.create_state_machine(
                 name=self.ctx.get_att(logical_id, "Name"),
                 definition=definition,

@@ -298,6 +298,11 @@ def _recovery_request(state: Any) -> dict[str, Any] | None:
     return body if isinstance(body, dict) and "contract_version" in body else None
 
 
+def recovery_states(definition: dict[str, Any]) -> tuple[str, ...]:
+    """The failed state each recovery request of ``definition`` reports (refused inside Express)."""
+    return _recovery_states(definition)
+
+
 def _recovery_states(definition: dict[str, Any]) -> tuple[str, ...]:
     found = []
     for name, state, express in _states(definition):

@@ -31,12 +31,13 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.local.desk import ActionNotDoneError, Desk
+from recovery_ops.service.local.engine.cfn_template import load_template
 from recovery_ops.service.local.engine.collector_poller import poll_collector
 from recovery_ops.service.local.engine.execution_history import (
     POLL_SECONDS,
@@ -45,9 +46,11 @@ from recovery_ops.service.local.engine.execution_history import (
     state_path,
     state_steps,
 )
+from recovery_ops.service.local.engine.iam_check import describe
 from recovery_ops.service.local.engine.own_workflows import deploy_function, deploy_state_machine
 from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs
-from recovery_ops.service.local.programs.try_definition import Failure, TryPlan
+from recovery_ops.service.local.engine.team_template import deploy_template
+from recovery_ops.service.local.programs.try_definition import Failure, TryPlan, recovery_states
 from recovery_ops.service.local.standin.local_slack import LocalSlack, local_slack
 from recovery_ops.service.local.standin.transcript import SlackTranscript
 from recovery_ops.service.recovery.model.input_edit import InputProblemError, parse_edited_input
@@ -183,6 +186,77 @@ def run_try(
         )
         session = _Session(plan, stack, slack, terminal, settings.editor, wait_seconds)
         return session.run()
+
+
+def run_try_template(
+    template: Path,
+    state_machine: str,
+    settings: TrySettings,
+    terminal: Terminal,
+    *,
+    input: Any = None,
+    parameters: dict[str, str] | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> TryOutcome:
+    """Deploy the team's ``template`` beside the recovery service (its functions, tables, topics and
+    roles: ``team_template``), run its ``state_machine`` once, answer its pauses from ``terminal``.
+    What the template cannot have (an unsupported resource, a wrong handler path, a missing grant)
+    is raised before anything runs."""
+    say = terminal.say
+    quiet_interpreter_logs()
+    say(
+        f"recovery-ops try --template {template}: on an embedded moto stack beside the recovery service"
+        " (no AWS)"
+    )
+    with ExitStack() as resources:
+        slack = resources.enter_context(local_slack(settings))
+        stack = resources.enter_context(
+            embedded_stack(
+                parameters={
+                    "DeployOrderExample": "false",
+                    "SlackDefaultChannel": slack.channel,
+                    "SlackAllowedUserIds": TERMINAL_USER,
+                },
+                secrets=slack.secrets(),
+                environment=slack.environment(),
+                quiet=True,
+                iam=True,
+            )
+        )
+        team = deploy_template(stack, template, parameters)
+        definition = team.definitions[state_machine]
+        plan = TryPlan(
+            path=_definition_path(template, state_machine),
+            definition=definition,
+            tasks=(),
+            input={} if input is None else input,
+            recovery_states=recovery_states(definition),
+        )
+        for logical_id, name in team.functions.items():
+            say(f"  function {logical_id} ({name}): its template Handler, run in this process")
+        for kind, named in (("table", team.tables), ("queue", team.queues), ("topic", team.topics)):
+            for logical_id in named:
+                say(f"  {kind} {logical_id}: created from the template")
+        if team.not_emulated:
+            say(f"  left out (nothing in a run uses them): {', '.join(team.not_emulated)}")
+        session = _TemplateSession(
+            plan, stack, slack, terminal, settings.editor, wait_seconds, team.state_machines[state_machine]
+        )
+        outcome = session.run()
+        if stack.iam is not None:
+            ours = {*team.functions, *team.state_machines}
+            denied = [call for call in stack.iam.denied if call.principal in ours]
+            if denied:
+                say(describe(denied))
+                return replace(outcome, status="DENIED" if outcome.status == "SUCCEEDED" else outcome.status)
+        return outcome
+
+
+def _definition_path(template: Path, state_machine: str) -> Path:
+    """The state machine's ASL file as the person would name it (beside the template they gave)."""
+    props = load_template(template.resolve())["Resources"][state_machine].get("Properties", {})
+    uri = props.get("DefinitionUri")
+    return template.parent / uri if isinstance(uri, str) else template
 
 
 class _Session:
@@ -487,3 +561,25 @@ def _readable_cause(cause: str) -> str:
     if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
         return parsed["errorMessage"]
     return cause
+
+
+class _TemplateSession(_Session):
+    """A session whose state machine the team's template created (its functions are the template's)."""
+
+    def __init__(
+        self,
+        plan: TryPlan,
+        stack: EmbeddedStack,
+        slack: LocalSlack,
+        terminal: Terminal,
+        editor: str | None,
+        wait_seconds: float,
+        state_machine_arn: str,
+    ) -> None:
+        super().__init__(plan, stack, slack, terminal, editor, wait_seconds)
+        self._arn = state_machine_arn
+
+    def _deploy(self) -> str:
+        for state in self._plan.recovery_states:
+            self._say(f'  recovery request for "{state}": sends to the recovery queue and waits for a person')
+        return self._arn

@@ -30,7 +30,12 @@ if TYPE_CHECKING:  # for type checkers; at run time each name is imported when f
         RecoveryNeverRequestedError,
     )
     from recovery_ops.service.local.standin.workspace import SlackWorkspace
-    from recovery_ops.service.local.testing.recovery_stack import Execution, RecoveryStack, StateMachine
+    from recovery_ops.service.local.testing.recovery_stack import (
+        Execution,
+        RecoveryStack,
+        StateMachine,
+        TeamStack,
+    )
     from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 
 _WHERE = {
@@ -46,6 +51,7 @@ _WHERE = {
     "Execution": "recovery_ops.service.local.testing.recovery_stack",
     "RecoveryStack": "recovery_ops.service.local.testing.recovery_stack",
     "StateMachine": "recovery_ops.service.local.testing.recovery_stack",
+    "TeamStack": "recovery_ops.service.local.testing.recovery_stack",
     "AuditEntry": "recovery_ops.service.recovery.model.recovery",
     "Recovery": "recovery_ops.service.recovery.model.recovery",
     "RecoveryStatus": "recovery_ops.service.recovery.model.recovery",
@@ -74,4 +80,5 @@ __all__ = [
     "RecoveryStatus",
     "SlackWorkspace",
     "StateMachine",
+    "TeamStack",
 ]

@@ -65,6 +65,11 @@ def recovery_stack(
 
     with deployed_recovery_stack(slack_workspace.standin, recovery_stack_parameters) as stack:
         yield stack
+        denied = stack.denied_calls()
+    if denied:  # a call of the team's own functions or state machines that its role does not allow
+        from recovery_ops.service.local.engine.iam_check import describe
+
+        pytest.fail(describe(denied), pytrace=False)
 
 
 @pytest.fixture

@@ -23,9 +23,11 @@ from typing import Any
 
 from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.local.engine.cfn_template import TEMPLATE_PATH
+from recovery_ops.service.local.engine.iam_check import Call
 from recovery_ops.service.local.engine.lambda_dispatch import Handler, checked_handler
 from recovery_ops.service.local.engine.own_workflows import deploy_function
 from recovery_ops.service.local.engine.stack import ACCOUNT_ID, EmbeddedStack, embedded_stack
+from recovery_ops.service.local.engine.team_template import DeployedTemplate, deploy_template
 from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn
 
 SUPPORT_PERSON = "U0SUPPORT"  # the one Slack user allowed to act
@@ -79,6 +81,58 @@ class StateMachine:
 
 
 @dataclass
+class TeamStack:
+    """A team's own SAM template deployed beside the recovery service (``RecoveryStack.deploy_template``):
+    its resources by logical id."""
+
+    deployed: DeployedTemplate
+    #: its state machines, each with ``start(input, name=None)``
+    state_machines: dict[str, StateMachine]
+    _client: Any = field(repr=False)
+    _seen: dict[str, str] = field(default_factory=dict, repr=False)  # topic logical id -> queue URL
+    _published: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def functions(self) -> dict[str, str]:
+        """Function names by logical id (each runs its template ``Handler`` in this process)."""
+        return self.deployed.functions
+
+    @property
+    def tables(self) -> dict[str, str]:
+        """DynamoDB table names by logical id."""
+        return self.deployed.tables
+
+    @property
+    def queues(self) -> dict[str, str]:
+        """SQS queue URLs by logical id."""
+        return self.deployed.queues
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """SNS topic ARNs by logical id."""
+        return self.deployed.topics
+
+    @property
+    def not_emulated(self) -> list[str]:
+        """What the template has that changes nothing in a run and was left out (alarms, log groups)."""
+        return self.deployed.not_emulated
+
+    def published(self, topic: str) -> list[str]:
+        """Every message published to the topic ``topic`` (a logical id) so far, oldest first."""
+        sqs = self._client("sqs")
+        seen = self._published.setdefault(topic, [])
+        while True:
+            received = sqs.receive_message(QueueUrl=self._seen[topic], MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not received:
+                return list(seen)
+            for message in received:
+                seen.append(message["Body"])
+                sqs.delete_message(QueueUrl=self._seen[topic], ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
 class RecoveryStack:
     """The recovery service deployed into moto, and the Slack details its desk acts with."""
 
@@ -86,6 +140,7 @@ class RecoveryStack:
     slack: SlackStandIn
     person: str = SUPPORT_PERSON
     signing_secret: str = SIGNING_SECRET
+    teams: list[TeamStack] = field(default_factory=list)  # the team templates deployed beside it
 
     @property
     def queue_url(self) -> str:
@@ -99,6 +154,52 @@ class RecoveryStack:
     def client(self, service_name: str) -> Any:
         """A boto3 client of the embedded stack (moto), e.g. ``client("stepfunctions")``."""
         return self.embedded.client(service_name)
+
+    def deploy_template(
+        self, path: str | os.PathLike[str], parameters: Mapping[str, str] | None = None
+    ) -> TeamStack:
+        """Deploy a team's own SAM template (a path) beside the recovery service: its functions (each
+        ``Handler`` imported from its ``CodeUri``, relative to the template), state machines
+        (``DefinitionUri``, ``DefinitionSubstitutions``, ``Policies``), tables, queues and topics,
+        its ``parameters`` over their defaults, ``!ImportValue recovery-ops-RecoveryQueueUrl`` (and the
+        other exports of the recovery stack) as this stack's. Refused before anything is created
+        (``recovery_ops.service.local.engine.team_template``): a resource type that cannot be emulated
+        (``UnsupportedResourceError``), a handler path that names no function (``HandlerPathError``),
+        a state machine whose role lacks a grant its definition needs (``MissingGrantError``)."""
+        deployed = deploy_template(self.embedded, path, parameters)
+        sfn = self.client("stepfunctions")
+        machines = {
+            logical_id: StateMachine(arn, arn.rsplit(":", 1)[-1], dict(deployed.functions), sfn)
+            for logical_id, arn in deployed.state_machines.items()
+        }
+        team = TeamStack(deployed, machines, self.client)
+        sqs, sns = self.client("sqs"), self.client("sns")
+        for logical_id, topic_arn in deployed.topics.items():  # what is published, seen by a queue of ours
+            queue_name = f"{deployed.stack_name}-{logical_id}-seen"[:80]
+            url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+            )
+            team._seen[logical_id] = url
+        self.teams.append(team)
+        return team
+
+    def denied_calls(self) -> list[Call]:
+        """The AWS calls of the teams' functions and state machines that their roles did not allow (each
+        once); the plugin fails the test on any."""
+        recorder = self.embedded.iam
+        if recorder is None:
+            return []
+        ours = {
+            lid for team in self.teams for lid in [*team.deployed.functions, *team.deployed.state_machines]
+        }
+        return [call for call in list(recorder.denied) if call.principal in ours]
 
     def deploy_state_machine(
         self,
@@ -237,6 +338,7 @@ def deployed_recovery_stack(
             environment={"SLACK_API_URL": slack.base_url},
             sleep_scale=sleep_scale,
             quiet=quiet,
+            iam=True,  # a team template's calls are held to its roles, in any test run
         ) as embedded:
             try:
                 yield RecoveryStack(embedded, slack, person=person)
