@@ -7,6 +7,7 @@ sent to the Slack app as signed clicks; the terminal shows the Slack messages an
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shlex
 import sys
@@ -17,7 +18,13 @@ import pytest
 from recovery_ops.service.cli import main
 from recovery_ops.service.cli.instrument import instrument_command
 from recovery_ops.service.local.standin.server import SlackStandIn
-from tests.support.payments import editor_command, instrumented_payments, try_argv, write_payments
+from tests.support.payments import (
+    editor_command,
+    instrumented_payments,
+    try_argv,
+    with_receipt_function_chosen_when_run,
+    write_payments,
+)
 from tests.support.stacks import BOT_TOKEN
 
 
@@ -176,3 +183,24 @@ def test_with_a_bot_token_the_messages_go_to_the_workspace_and_answers_act_throu
     assert "  recovery-ops: try-payments-recovering: resumed" in lines
     assert not any("recovery-ops posts to" in line for line in lines)
     assert "execution try-payments-recovering: SUCCEEDED" in lines
+
+
+def test_a_function_chosen_when_the_run_resolves_its_name_is_answered_by_the_function_map(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given "Send receipt" choosing receipts-<order id> when it runs (FunctionName.$)
+    definition = write_payments(tmp_path, with_receipt_function_chosen_when_run())
+    argv = [*try_argv(definition), "--function", "receipts-o-1=payments_functions:receipt"]
+
+    # When the person tries it with a function for the name the run will choose
+    status, lines = run_try(argv, "", monkeypatch, capsys)
+
+    # Then that function answers the call the run chose, and the execution succeeds
+    assert status == 0, "\n".join(lines)
+    assert '  Lambda task "Send receipt": chooses its function when it runs (FunctionName.$)' in lines
+    answered = "  Lambda function receipts-o-1: answered by payments_functions:receipt"
+    assert any(line.startswith(answered) for line in lines)
+    assert "execution try-payments: SUCCEEDED" in lines
+    start = lines.index("  output:") + 1
+    block = list(itertools.takewhile(lambda line: line.startswith("    "), lines[start:]))
+    assert json.loads("\n".join(block))["receipt"] == {"sent_to": "o-1"}

@@ -52,6 +52,10 @@ def validate(event, context):
 
 def charge(event, context):
     return {"charged": event["amount"], "by": context.function_name}
+
+
+def receipt(event, context):
+    return {"order_id": event["order_id"], "by": context.function_name}
 '''
 # what $EDITOR does in the tests: the amount becomes 100
 EDITOR_SCRIPT = """import json, sys
@@ -61,6 +65,15 @@ data["amount"] = 100
 json.dump(data, open(path, "w"), indent=1)
 """
 ORDER = {"order_id": "o-1", "amount": 120}
+
+
+def with_receipt_function_chosen_when_run() -> dict:
+    """PAYMENTS whose "Send receipt" names its function from the order, as FunctionName.$ does."""
+    definition = json.loads(json.dumps(PAYMENTS))
+    parameters = definition["States"]["Send receipt"]["Parameters"]
+    del parameters["FunctionName"]
+    parameters["FunctionName.$"] = "States.Format('receipts-{}', $.order_id)"
+    return definition
 
 
 def write_payments(directory: Path, definition: dict | None = None) -> Path:

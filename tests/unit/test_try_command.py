@@ -15,7 +15,14 @@ from recovery_ops.service.cli import main
 from recovery_ops.service.cli.parser import build_parser
 from recovery_ops.service.local.programs.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
 from recovery_ops.service.local.programs.try_session import FailureSwitches, Terminal
-from tests.support.payments import CHARGE_CARD_ARN, PAYMENTS, instrumented_payments, try_argv, write_payments
+from tests.support.payments import (
+    CHARGE_CARD_ARN,
+    PAYMENTS,
+    instrumented_payments,
+    try_argv,
+    with_receipt_function_chosen_when_run,
+    write_payments,
+)
 
 
 def refusal(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -300,13 +307,70 @@ def test_an_input_that_cannot_be_read_is_refused(
     assert "the input (--input): " in error and problem in error
 
 
-def test_a_function_chosen_at_run_time_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_function_chosen_at_run_time_without_a_function_to_answer_it_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given
     definition = copy.deepcopy(PAYMENTS)
     parameters = definition["States"]["Send receipt"]["Parameters"]
     parameters["FunctionName.$"] = parameters.pop("FunctionName")
 
-    # When / Then
-    assert "chooses its Lambda function when it runs" in refusal(
-        capsys, ["try", str(write_payments(tmp_path, definition)), "--sub", "Currency=EUR"]
+    # When / Then: the state is named, with the path given and how to answer it
+    error = refusal(capsys, ["try", str(write_payments(tmp_path, definition)), "--sub", "Currency=EUR"])
+    assert "chooses its Lambda function when it runs" in error
+    assert str(tmp_path / "payments.asl.json") in error and "--function NAME=module:function" in error
+
+
+def test_a_function_chosen_at_run_time_is_answered_by_the_function_map(tmp_path: Path) -> None:
+    # Given "Send receipt" choosing receipts-<order id> when it runs, and a function for that name
+    definition = write_payments(tmp_path, with_receipt_function_chosen_when_run())
+
+    # When
+    plan = plan_try(
+        definition,
+        functions=["ValidateFunction=payments_functions:validate", "receipts-o-1=payments_functions:receipt"],
+        subs=["Currency=EUR"],
     )
+
+    # Then the name is deployed as it is, the task left to choose it, and --fail on it refused
+    assert list(plan.runtime_functions) == ["receipts-o-1"]
+    assert plan.runtime_function_names == {"receipts-o-1": "payments_functions:receipt"}
+    (receipt,) = [task for task in plan.tasks if task.state == "Send receipt"]
+    assert receipt.chosen_when_run
+    assert "FunctionName.$" in json.loads(plan.deployable({}, "q"))["States"]["Send receipt"]["Parameters"]
+    with pytest.raises(TryError, match="chooses its Lambda function when it runs"):
+        plan_try(
+            definition,
+            functions=["receipts-o-1=payments_functions:receipt"],
+            fails=["Send receipt"],
+            subs=["Currency=EUR"],
+        )
+
+
+def test_service_integrations_a_definition_alone_cannot_create_are_named_with_the_path(
+    tmp_path: Path,
+) -> None:
+    # Given a definition that also writes to DynamoDB and publishes to SNS
+    definition = copy.deepcopy(PAYMENTS)
+    definition["States"]["Send receipt"] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": {"TableName": "payments", "Item": {"id": {"S.$": "$.order_id"}}},
+        "Next": "Tell finance",
+    }
+    definition["States"]["Tell finance"] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": "arn:aws:sns:eu-west-1:111122223333:finance", "Message.$": "$.order_id"},
+        "End": True,
+    }
+    path = write_payments(tmp_path, definition)
+
+    # When
+    plan = plan_try(path, subs=["Currency=EUR"])
+
+    # Then each is named before the run, with the path given and what to do
+    assert plan.integrations == (("Send receipt", "dynamodb:putItem"), ("Tell finance", "sns:publish"))
+    (dynamodb, sns) = plan.unemulated()
+    assert dynamodb.startswith(f'{path}: "Send receipt" calls dynamodb:putItem')
+    assert "recovery-ops try --template" in sns

@@ -50,6 +50,8 @@ _RECOVERY_REQUEST = re.compile(r":states:::sqs:sendMessage\.waitForTaskToken$")
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 _ERROR_NAME = re.compile(r"^[A-Za-z_][\w.]{0,127}$")
 _MAX_LISTED = 30
+CHOSEN_WHEN_RUN = "(chosen when it runs)"  # LambdaTask.function of a FunctionName.$ task
+_INTEGRATION = re.compile(r":states:::(?P<service>[\w-]+):(?P<action>[\w.:-]+)$")
 
 
 class TryError(RecoveryOpsError, ValueError):
@@ -63,6 +65,7 @@ class LambdaTask:
     state: str
     function: str
     named: str  # how a person names it: "Charge card" for the "Charge card: run" of instrument
+    chosen_when_run: bool = False  # FunctionName.$ (or a JSONata expression): the name is a run's
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,18 @@ class TryPlan:
     substitutions: dict[str, str] = field(default_factory=dict)
     input: Any = field(default_factory=dict)
     recovery_states: tuple[str, ...] = ()  # the failed_state each recovery request reports
+    # --function NAME=… for a name no task writes: a FunctionName.$ task may choose it when it runs
+    runtime_functions: dict[str, Handler] = field(default_factory=dict)  # function name → function
+    runtime_function_names: dict[str, str] = field(default_factory=dict)  # function name → "module:function"
+    integrations: tuple[tuple[str, str], ...] = ()  # (state, "service:action") try does not create
+
+    def unemulated(self) -> list[str]:
+        """What this run calls that nothing here creates, in words, each with the path given."""
+        return [
+            f'{self.path}: "{state}" calls {call}; nothing here creates what it calls, so it fails when it '
+            "runs unless the template that creates it is given (recovery-ops try --template)"
+            for state, call in self.integrations
+        ]
 
     @property
     def name(self) -> str:
@@ -149,10 +164,17 @@ def plan_try(
     )
     handlers: dict[str, Handler] = {}
     handler_names: dict[str, str] = {}
+    runtime: dict[str, Handler] = {}
+    runtime_names: dict[str, str] = {}
+    chosen = [task for task in tasks if task.chosen_when_run]
     dirs = [definition_path.resolve().parent, *search]
     for text in functions:
         name, spec = _assignment(text, "--function", "NAME=module:function")
-        answered = [task for task in tasks if _calls(task, name, substitutions)]
+        answered = [task for task in tasks if not task.chosen_when_run and _calls(task, name, substitutions)]
+        if not answered and chosen:  # a name a FunctionName.$ task may choose when it runs
+            runtime[_base(name)] = load_function(spec, dirs, option=f"--function {name}")
+            runtime_names[_base(name)] = spec
+            continue
         if not answered:
             called = sorted({task.function for task in tasks})
             raise TryError(
@@ -162,8 +184,21 @@ def plan_try(
         handler = load_function(spec, dirs, option=f"--function {name}")
         for task in answered:
             handlers[task.state], handler_names[task.state] = handler, spec
+    if chosen and not runtime:
+        raise TryError(
+            f"{_listing([task.named for task in chosen])} of {definition_path}: each chooses its Lambda "
+            "function when it runs (FunctionName.$); answer each function it may call with --function "
+            "NAME=module:function, NAME being the function's name as the run resolves it"
+        )
     _check_substitutions(plan, substitutions)
-    return replace(plan, handlers=handlers, handler_names=handler_names)
+    return replace(
+        plan,
+        handlers=handlers,
+        handler_names=handler_names,
+        runtime_functions=runtime,
+        runtime_function_names=runtime_names,
+        integrations=_integrations(definition),
+    )
 
 
 # ---------------------------------------------------------------------- reading
@@ -201,8 +236,25 @@ def lambda_tasks(definition: dict[str, Any]) -> tuple[LambdaTask, ...]:
     for name, state, _ in _states(definition):
         function = _lambda_reference(name, state)
         if function is not None:
-            tasks.append(LambdaTask(name, function, _named(name, names)))
+            tasks.append(LambdaTask(name, function, _named(name, names), function == CHOSEN_WHEN_RUN))
     return tuple(tasks)
+
+
+def _integrations(definition: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The Task states that call an AWS service other than Lambda and the recovery queue (DynamoDB,
+    SNS, SQS, nested executions, the AWS SDK): a definition alone does not say how to create what
+    they call, so a run without the template fails there."""
+    found = []
+    for name, state, _ in _states(definition):
+        resource = state.get("Resource") if isinstance(state, dict) and state.get("Type") == "Task" else None
+        if not isinstance(resource, str) or _LAMBDA_INVOKE.search(resource) or _recovery_request(state):
+            continue
+        matched = _INTEGRATION.search(resource)
+        if matched:
+            found.append((name, f"{matched['service']}:{matched['action']}"))
+        elif resource.startswith("arn:") and ":activity:" in resource:
+            found.append((name, "an activity"))
+    return tuple(found)
 
 
 def state_names(definition: dict[str, Any]) -> list[str]:
@@ -265,13 +317,13 @@ def _lambda_reference(name: str, state: dict[str, Any]) -> str | None:
         return None
     if _LAMBDA_INVOKE.search(resource):
         fields = _fields(state)
-        if isinstance(fields.get("FunctionName"), str):
-            return fields["FunctionName"]
+        written = fields.get("FunctionName")
+        if isinstance(written, str) and written.lstrip().startswith("{%"):
+            return CHOSEN_WHEN_RUN  # a JSONata expression
+        if isinstance(written, str):
+            return written
         if "FunctionName.$" in fields:
-            raise TryError(
-                f'"{name}" chooses its Lambda function when it runs (FunctionName.$): try answers only '
-                "functions named in the definition"
-            )
+            return CHOSEN_WHEN_RUN
         raise TryError(f'"{name}" calls Lambda without a FunctionName')
     if resource.startswith("arn:") and ":lambda:" in resource and ":function:" in resource:
         return resource
@@ -351,8 +403,16 @@ def _failure(text: str, definition: dict[str, Any], tasks: Sequence[LambdaTask])
         state, _, error = text.rpartition("=")
         if not _ERROR_NAME.match(error):
             raise TryError(f"--fail {text}: {error!r} is not an error name (letters, digits, _ and .)")
-    by_state = {task.state: task for task in tasks}
-    failable = _listing([task.named for task in tasks]) or "none: it calls no Lambda function"
+    by_state = {task.state: task for task in tasks if not task.chosen_when_run}
+    failable = _listing([task.named for task in by_state.values()]) or "none: it calls no Lambda function"
+    chosen = {task.state for task in tasks if task.chosen_when_run} | {
+        task.named for task in tasks if task.chosen_when_run
+    }
+    if state in chosen:
+        raise TryError(
+            f'--fail "{state}": it chooses its Lambda function when it runs (FunctionName.$); make the '
+            "function given with --function raise instead"
+        )
     if state in by_state:
         return Failure(state, state, error)
     if state + RUN_SUFFIX in by_state and by_state[state + RUN_SUFFIX].named == state:

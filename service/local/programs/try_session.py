@@ -322,7 +322,19 @@ class _Session:
     def _deploy(self) -> str:
         plan, say = self._plan, self._say
         functions: dict[str, str] = {}
+        for warning in plan.unemulated():
+            say(f"  note: {warning}")
+        for function_name, handler in plan.runtime_functions.items():
+            deploy_function(self._stack, function_name, handler)  # called by this name when a run chooses it
+            spec = plan.runtime_function_names[function_name]
+            say(
+                f"  Lambda function {function_name}: answered by {spec} "
+                "(a task that chooses its function when it runs may call it)"
+            )
         for index, task in enumerate(plan.tasks, start=1):
+            if task.chosen_when_run:
+                say(f'  Lambda task "{task.named}": chooses its function when it runs (FunctionName.$)')
+                continue
             function_name = f"{self._stack.name}-try-{index}"
             functions[task.state] = function_name
             deploy_function(self._stack, function_name, self._answer_for(task.state))
