@@ -7,13 +7,20 @@ from __future__ import annotations
 import copy
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from recovery_ops.service.cli import main
 from recovery_ops.service.cli.parser import build_parser
-from recovery_ops.service.local.programs.try_definition import DEFAULT_ERROR, Failure, TryError, plan_try
+from recovery_ops.service.local.programs.try_definition import (
+    DEFAULT_ERROR,
+    Failure,
+    TryError,
+    load_function,
+    plan_try,
+)
 from recovery_ops.service.local.programs.try_session import FailureSwitches, Terminal
 from tests.support.payments import (
     CHARGE_CARD_ARN,
@@ -374,3 +381,30 @@ def test_service_integrations_a_definition_alone_cannot_create_are_named_with_th
     (dynamodb, sns) = plan.unemulated()
     assert dynamodb.startswith(f'{path}: "Send receipt" calls dynamodb:putItem')
     assert "recovery-ops try --template" in sns
+
+
+def test_a_function_of_the_teams_own_package_imports_its_neighbours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a team repository in the cookbook layout: service/handlers/charge.py imports service.logic
+    package = tmp_path / "service"
+    (package / "handlers").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "logic.py").write_text("def total(event):\n    return event['amount'] * 2\n")
+    (package / "handlers" / "__init__.py").write_text("")
+    (package / "handlers" / "charge.py").write_text(
+        "from service.logic import total\n\n\n"
+        "def handler(event, context):\n    return {'total': total(event)}\n"
+    )
+    monkeypatch.setattr(sys, "path", list(sys.path))  # what try adds to the import path is undone
+    for name in [name for name in sys.modules if name == "service" or name.startswith("service.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+    # When try loads the team's handler by its dotted name, from the repository's root
+    handler = load_function("service.handlers.charge:handler", [tmp_path])
+
+    # Then it is the team's own module, and its own imports worked
+    assert handler({"amount": 21}, None) == {"total": 42}
+    assert sys.modules["service"].__file__ == str(package / "__init__.py")
+    for name in [name for name in sys.modules if name == "service" or name.startswith("service.")]:
+        del sys.modules[name]  # the team's modules, which were not there before
