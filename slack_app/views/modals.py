@@ -167,8 +167,6 @@ def _metadata(recovery: Recovery, origin: ModalOrigin) -> str:
     return metadata_json(
         {
             "recovery_id": recovery.recovery_id,
-            "state_machine": recovery.state_machine_name,
-            "failed_state": recovery.failed_state,
             "channel": origin.channel,
             "message_ts": origin.message_ts,
         }
