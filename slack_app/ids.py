@@ -34,7 +34,9 @@ STOP_HEALING = "self_healing_stop"
 
 # the App Home tab: a filter (a count's "Show these", "Show all") and a page (Previous / Next)
 HOME_FILTER = "home_filter"
-HOME_PAGE = "home_page"
+# Previous and Next share one actions block, and Slack wants action ids unique within a block
+HOME_PAGE_PREVIOUS = "home_page_previous"
+HOME_PAGE_NEXT = "home_page_next"
 
 # an in-flight recovery's `show`: an admin settles it now from Step Functions' record
 RECONCILE_NOW = "recovery_reconcile_now"

@@ -22,7 +22,7 @@ from recovery_ops.service.recovery.lifecycle.overview import overview_for
 from recovery_ops.service.recovery.lifecycle.query import QueryError
 from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST
-from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE_NEXT, HOME_PAGE_PREVIOUS
 from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
 from recovery_ops.slack_app.listeners.replies import clicked_value, clicker, reporting_failures
 from recovery_ops.slack_app.views.home import home_view, no_access_view, notice_view, parse_home_location
@@ -80,4 +80,5 @@ def moved(services: ServicesFactory, body: dict, client: WebClient) -> None:
 def register(app: App, services: ServicesFactory) -> None:
     app.event(HOME_OPENED)(ack=acknowledge, lazy=[with_services(home_opened, services)])
     app.action(HOME_FILTER)(ack=acknowledge, lazy=[with_services(moved, services)])
-    app.action(HOME_PAGE)(ack=acknowledge, lazy=[with_services(moved, services)])
+    app.action(HOME_PAGE_PREVIOUS)(ack=acknowledge, lazy=[with_services(moved, services)])
+    app.action(HOME_PAGE_NEXT)(ack=acknowledge, lazy=[with_services(moved, services)])

@@ -102,7 +102,9 @@ def edit_submitted(services: Services, client: WebClient, user: str, view: dict)
 
 
 def validate_edit(services: Services, meta: dict, text: str) -> Any:
-    schema = services.schemas.for_state(meta.get("state_machine", ""), meta.get("failed_state", ""))
+    # the metadata carries ids only (names may be longer than a modal's metadata holds)
+    recovery = services.store.get(meta["recovery_id"])
+    schema = services.schemas.for_state(recovery.state_machine_name, recovery.failed_state)
     return parse_edited_input(text, schema)
 
 

@@ -4,12 +4,13 @@ failure to report, the `/recoveries` usage, and the confirmation a `/recoveries 
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, SectionBlock
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, SectionBlock
 
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult
 from recovery_ops.service.recovery.lifecycle.ownership import Ownership, OwnershipResult
 from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery, inert_json
 from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
+from recovery_ops.slack_app.views.confirmation import confirm_dialog, named
 from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, who
 from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
 
@@ -77,13 +78,23 @@ def left_out_note(left_out: int) -> str:
     )
 
 
+BULK_QUERY_TOO_LONG = (
+    "⚠️ These filters are too long to carry on a button (Slack allows 2,000 characters). "
+    "Nothing was run: narrow them with shorter values (a state machine, a state or an error) and try again."
+)
+
+
 def bulk_retry_prompt_text(count: int) -> str:
     return f"Run again {count} recoveries?"
 
 
 def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0) -> list[Block]:
     """`/recoveries retry …`: how many open recoveries match, and a button to run them all again
-    (its value carries the query, never ids)."""
+    (its value carries the query, never ids). A query too long for a button's value is not cut (its
+    click could not be read back): the person is asked to narrow it instead."""
+    value = query.to_json()
+    if len(value) > BUTTON_VALUE_LIMIT:
+        return [SectionBlock(text=mrkdwn(BULK_QUERY_TOO_LONG))]
     return [
         SectionBlock(
             text=mrkdwn(
@@ -97,7 +108,7 @@ def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0
                 ButtonElement(
                     text=f"Run again {count}",
                     action_id=BULK_CONFIRM,
-                    value=query.to_json()[:BUTTON_VALUE_LIMIT],
+                    value=value,
                     style="primary",
                 ),
                 ButtonElement(text="Cancel", action_id=BULK_CANCEL, value="cancel"),
@@ -141,15 +152,12 @@ def take_over_prompt_blocks(result: OwnershipResult) -> list[Block]:
                 ButtonElement(
                     text="Take over",
                     action_id=TAKE_OVER,
-                    value=take_over_value(recovery.recovery_id, result.owner)[:BUTTON_VALUE_LIMIT],
-                    confirm=ConfirmObject(
-                        title="Take it over?",
-                        text=mrkdwn(
-                            f"{who(result.owner)} owns {code(recovery.execution_name)}. "
-                            "They will no longer be its owner."
-                        ),
-                        confirm="Take over",
-                        deny="Cancel",
+                    value=take_over_value(recovery.recovery_id, result.owner),
+                    confirm=confirm_dialog(
+                        "Take it over?",
+                        f"Someone else owns {named(recovery.execution_name)}. "
+                        "They will no longer be its owner.",
+                        "Take over",
                     ),
                 )
             ]

@@ -31,6 +31,8 @@ from urllib.parse import quote
 
 from slack_sdk.models.blocks import MarkdownTextObject
 
+from recovery_ops.slack_app.views.limits import MARKER, cut
+
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NEWLINES = re.compile(r"[\r\n\t]+")
@@ -60,17 +62,16 @@ def code(text: object) -> str:
     return "`" + escape(_NEWLINES.sub(" ", str(text)).replace("`", _BACKTICK_LOOKALIKE)) + "`"
 
 
-def truncate(text: str, limit: int, marker: str = "… (truncated)") -> str:
-    """``text`` cut to ``limit`` characters, ``marker`` included."""
-    if len(text) <= limit:
-        return text
-    return text[: max(0, limit - len(marker))] + marker
+def truncate(text: str, limit: int, marker: str = MARKER) -> str:
+    """``text`` within ``limit`` (UTF-16 units, as Slack counts), ``marker`` included, cut only at a
+    safe boundary (``limits.cut``)."""
+    return cut(text, limit, marker)
 
 
 def code_block(text: object, limit: int) -> str:
     """A code block of at most ``limit`` characters, fences included, escaped."""
     fence = "```"
-    body = escape(text).replace(fence, _BACKTICK_LOOKALIKE * 3)
+    body = escape(text).replace("`", _BACKTICK_LOOKALIKE)
     return fence + truncate(body, limit - 2 * len(fence) - 1) + "\n" + fence
 
 

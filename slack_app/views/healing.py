@@ -8,12 +8,13 @@ mention is the product's own, of the person who pressed Stop (``who``: a Slack u
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement, ConfirmObject
+from slack_sdk.models.blocks import ButtonElement
 
 from recovery_ops.service.recovery.healing.runs import HealingState
 from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, HealingNotice
 from recovery_ops.slack_app.ids import STOP_HEALING
-from recovery_ops.slack_app.views.escaping import code, mrkdwn, one_line, truncate, who
+from recovery_ops.slack_app.views.confirmation import confirm_dialog
+from recovery_ops.slack_app.views.escaping import code, one_line, truncate, who
 from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
 
 WHY_LIMIT = 300  # characters of an interrupted run's reason shown
@@ -98,14 +99,12 @@ def stop_button(healing_id: str) -> ButtonElement:
         action_id=STOP_HEALING,
         value=truncate(healing_id, BUTTON_VALUE_LIMIT, marker=""),
         style="danger",
-        confirm=ConfirmObject(
-            title="Stop self-healing?",
-            text=mrkdwn(
-                "What it has resumed stays resumed. The paused executions it has not resumed yet stay "
-                "open for people: run them again, reject or take them from this message."
-            ),
-            confirm="Stop",
-            deny="Keep resuming",
+        confirm=confirm_dialog(
+            "Stop self-healing?",
+            "What it has resumed stays resumed. The paused executions it has not resumed yet stay "
+            "open for people: run them again, reject or take them from this message.",
+            "Stop",
+            "Keep resuming",
             style="danger",
         ),
     )

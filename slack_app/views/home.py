@@ -40,7 +40,7 @@ from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
 from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
 from recovery_ops.service.recovery.lifecycle.overview import Overview, Role
 from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery, inert_json
-from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE_NEXT, HOME_PAGE_PREVIOUS
 from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, plain, truncate
 from recovery_ops.slack_app.views.limits import (
     BUTTON_VALUE_LIMIT,
@@ -293,16 +293,16 @@ def _page(overview: Overview, now: datetime) -> list[Block]:
     blocks.append(ContextBlock(elements=[mrkdwn(footer)]))
     buttons = []
     if overview.page_number > 1:
-        buttons.append(_page_button("Previous", overview.query, overview.page_number - 1))
+        buttons.append(_page_button("Previous", HOME_PAGE_PREVIOUS, overview.query, overview.page_number - 1))
     if overview.page_number < overview.pages:
-        buttons.append(_page_button("Next", overview.query, overview.page_number + 1))
+        buttons.append(_page_button("Next", HOME_PAGE_NEXT, overview.query, overview.page_number + 1))
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
     return blocks
 
 
-def _page_button(label: str, query: RecoveryQuery, page: int) -> ButtonElement:
-    return ButtonElement(text=label, action_id=HOME_PAGE, value=home_location(query, page))
+def _page_button(label: str, action_id: str, query: RecoveryQuery, page: int) -> ButtonElement:
+    return ButtonElement(text=label, action_id=action_id, value=home_location(query, page))
 
 
 def _header(text: str) -> HeaderBlock:

@@ -28,7 +28,7 @@ from recovery_ops.service.recovery.model.redaction import restore_redacted, with
 from recovery_ops.slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
 from recovery_ops.slack_app.views.ephemeral import left_out_note
 from recovery_ops.slack_app.views.escaping import code, mrkdwn, one_line, truncate
-from recovery_ops.slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT
+from recovery_ops.slack_app.views.limits import SECTION_TEXT_LIMIT, TEXT_INPUT_LIMIT, length
 
 INPUT_BLOCK, INPUT_ACTION = "edited_input", "json"
 REASON_BLOCK, REASON_ACTION = "reason", "text"
@@ -58,7 +58,7 @@ def edited_input(recovery: Recovery, edited: object) -> object:
 
 
 def editable(recovery: Recovery) -> bool:
-    return len(compact_input(recovery)) <= TEXT_INPUT_LIMIT
+    return length(compact_input(recovery)) <= TEXT_INPUT_LIMIT  # as Slack counts: UTF-16 units
 
 
 def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
@@ -167,8 +167,6 @@ def _metadata(recovery: Recovery, origin: ModalOrigin) -> str:
     return metadata_json(
         {
             "recovery_id": recovery.recovery_id,
-            "state_machine": recovery.state_machine_name,
-            "failed_state": recovery.failed_state,
             "channel": origin.channel,
             "message_ts": origin.message_ts,
         }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement
 
 from recovery_ops.service.recovery.lifecycle.reconciler import HELD, REOPENED, UNSETTLED, Settlement
 from recovery_ops.slack_app.ids import RECONCILE_NOW
+from recovery_ops.slack_app.views.confirmation import confirm_dialog
 from recovery_ops.slack_app.views.escaping import code, escape
 
 
@@ -17,11 +18,10 @@ def reconcile_button(recovery_id: str) -> ActionsBlock:
                 text="Reconcile now",
                 action_id=RECONCILE_NOW,
                 value=recovery_id,
-                confirm=ConfirmObject(
-                    title="Reconcile this recovery?",
-                    text="Its outcome is read from Step Functions' record of the execution. Nothing is sent.",
-                    confirm="Reconcile",
-                    deny="Cancel",
+                confirm=confirm_dialog(
+                    "Reconcile this recovery?",
+                    "Its outcome is read from Step Functions' record of the execution. Nothing is sent.",
+                    "Reconcile",
                 ),
             )
         ]

@@ -1,8 +1,9 @@
 """A local stand-in for the Slack Web API on 127.0.0.1, for tests, the demo and benchmarks.
 
 Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answers like Slack
-(``ok``/``error``, ``ts``, ``Retry-After`` on 429), enforces the Block Kit limits Slack enforces
-(50 blocks, 100 in a Home tab, 3,000 characters of section text, 2,000 of a button value), keeps
+(``ok``/``error``, ``ts``, ``Retry-After`` on 429), refuses what Slack refuses in blocks and views
+(``invalid_blocks`` / ``invalid_arguments``: slack_sdk's own models and Slack's documented limits in
+UTF-16 units, unique action ids, plain-text confirmations; ``block_kit.py``), keeps
 each person's published Home (``home_of``), and can be told to fail:
 ``fail_next(n, status)`` or ``rate_limit_for(seconds)``. It also serves the ``response_url`` of
 interactive requests (``response_url(...)``; answers land in ``responses``) and answers
@@ -37,6 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from recovery_ops.service.local.engine.http_serving import JsonRequestHandler, serve_locally
+from recovery_ops.service.local.standin.block_kit import blocks_problem, message_text_problem, view_problem
 
 VALID_TOKEN_PREFIX = "xoxb-"
 # the bot token of local runs (demo, benchmarks): only the stand-in accepts it
@@ -144,9 +146,10 @@ class SlackStandIn:
             return 200, self._ok(method, body), headers
 
     def _ok(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
-        problem = block_kit_problem(body.get("blocks"))
-        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url") and problem:
-            return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"):
+            problem = block_kit_problem(body.get("blocks")) or message_text_problem(body.get("text"))
+            if problem:
+                return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
         if method == "chat.postMessage":
             if "metadata" in body:
                 metadata = metadata_of(body["metadata"])
@@ -172,12 +175,15 @@ class SlackStandIn:
             if body.get("usergroup") not in self.usergroups:
                 return {"ok": False, "error": "no_such_subteam"}
             return {"ok": True, "users": self.usergroups[body["usergroup"]]}
-        if method == "views.open":
+        if method in ("views.open", "views.push", "views.update"):
+            problem = view_problem(body.get("view") or {})
+            if problem:
+                return {"ok": False, "error": "invalid_arguments", "errors": [problem]}
             return {"ok": True, "view": {"id": f"V{next(self._ts)}"}}
         if method == "views.publish":
             view = body.get("view") or {}
             view = json.loads(view) if isinstance(view, str) else view
-            problem = block_kit_problem(view.get("blocks"), max_blocks=HOME_MAX_BLOCKS)
+            problem = view_problem(view)
             if view.get("type") != "home" or not body.get("user_id") or problem:
                 return {"ok": False, "error": "invalid_arguments", "errors": [problem or "not a home view"]}
             self.homes[body["user_id"]] = view
@@ -294,23 +300,9 @@ def _truthy(value: Any) -> bool:
 
 
 def block_kit_problem(blocks: Any, max_blocks: int = MAX_BLOCKS) -> str | None:
-    """What Slack would refuse in ``blocks`` (of a message; of a Home with ``max_blocks=100``), or None."""
-    if blocks is None:
-        return None
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    if len(blocks) > max_blocks:
-        return f"must be no more than {max_blocks} items [json-pointer:/blocks]"
-    for index, block in enumerate(blocks):
-        text = (block.get("text") or {}).get("text", "")
-        if block.get("type") == "section" and len(text) > 3000:
-            return f"must be less than 3001 characters [json-pointer:/blocks/{index}/text/text]"
-        if block.get("type") == "header" and len(text) > 150:
-            return f"must be less than 151 characters [json-pointer:/blocks/{index}/text/text]"
-        for element in block.get("elements", []) or []:
-            if len(str(element.get("value", ""))) > 2000:
-                return f"must be less than 2001 characters [json-pointer:/blocks/{index}/elements]"
-    return None
+    """What Slack would refuse in ``blocks`` (of a message; of a Home or modal with ``max_blocks=100``),
+    or None: slack_sdk's models and Slack's documented limits (``block_kit.blocks_problem``)."""
+    return blocks_problem(blocks, max_blocks)
 
 
 class _SlackRequestHandler(JsonRequestHandler):

@@ -16,7 +16,15 @@ from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
 from recovery_ops.service.local.standin.server import SlackStandIn
 from recovery_ops.service.recovery.model.recovery import RecoveryStatus
 from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST, AuditItems
-from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE, REJECT, REJECT_SUBMIT, ROW_MENU, RUN_AGAIN
+from recovery_ops.slack_app.ids import (
+    HOME_FILTER,
+    HOME_PAGE_NEXT,
+    HOME_PAGE_PREVIOUS,
+    REJECT,
+    REJECT_SUBMIT,
+    ROW_MENU,
+    RUN_AGAIN,
+)
 from recovery_ops.slack_app.views.listing import row_menu_value
 from recovery_ops.slack_app.views.modals import REASON_ACTION, REASON_BLOCK
 from tests.support.desk import (
@@ -224,7 +232,7 @@ def test_a_filter_button_and_a_page_button_publish_the_home_again_where_they_lea
         lambda: send(
             stack,
             requests.click_in_home(
-                ALLOWED, HOME_PAGE, button(home, HOME_PAGE, "Next"), home["private_metadata"]
+                ALLOWED, HOME_PAGE_NEXT, button(home, HOME_PAGE_NEXT, "Next"), home["private_metadata"]
             ),
         ),
     )
@@ -239,7 +247,7 @@ def test_a_filter_button_and_a_page_button_publish_the_home_again_where_they_lea
     )
 
     # Then page 2 holds the rest, with Previous; the filter shows the order item alone, and Show all
-    assert "Page 2 of 2" in shown(second) and button(second, HOME_PAGE, "Previous")
+    assert "Page 2 of 2" in shown(second) and button(second, HOME_PAGE_PREVIOUS, "Previous")
     assert len(rows_with_menu(second)) == 31 - 25
     assert rows_with_menu(filtered) == [order.recovery_id]
     assert "1 open recovery" in shown(filtered) and button(filtered, HOME_FILTER, "Show all")

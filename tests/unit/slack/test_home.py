@@ -23,7 +23,7 @@ from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQu
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from recovery_ops.service.recovery.storage.recoveries import ListFilter
-from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE, ROW_MENU, RUN_AGAIN
+from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE_NEXT, HOME_PAGE_PREVIOUS, ROW_MENU, RUN_AGAIN
 from recovery_ops.slack_app.listeners import recovery_buttons
 from recovery_ops.slack_app.listeners.home import publish_home
 from recovery_ops.slack_app.views.home import (
@@ -136,7 +136,7 @@ def test_a_home_of_500_recoveries_stays_within_100_blocks_and_has_a_next_page_bu
     assert len(home["blocks"]) <= HOME_MAX_BLOCKS
     assert "500 open recoveries" in texts(home["blocks"])
     assert row_menus(home)[10] == recoveries[0].recovery_id  # after the ten shown as "Yours"
-    ((label, value),) = buttons_of(home, HOME_PAGE)
+    ((label, value),) = buttons_of(home, HOME_PAGE_NEXT)
     assert label == "Next"
     assert parse_home_location(value) == (RecoveryQuery(), 2)
 
@@ -150,7 +150,7 @@ def test_the_last_page_has_a_previous_button_and_no_next() -> None:
 
     # Then it shows the newest 25 and only a Previous button, back to page 19
     assert row_menus(home) == [r.recovery_id for r in recoveries[475:]]
-    assert [(label, parse_home_location(value)) for label, value in buttons_of(home, HOME_PAGE)] == [
+    assert [(label, parse_home_location(value)) for label, value in buttons_of(home, HOME_PAGE_PREVIOUS)] == [
         ("Previous", (RecoveryQuery(), 19))
     ]
     assert "Page 20 of 20" in texts(home["blocks"])
