@@ -171,21 +171,31 @@ def run_try(
     quiet_interpreter_logs()
     say(f"recovery-ops try {plan.path}: on an embedded moto stack beside the recovery service (no AWS)")
     with ExitStack() as resources:
-        slack = resources.enter_context(local_slack(settings))
-        stack = resources.enter_context(
-            embedded_stack(
-                parameters={
-                    "DeployOrderExample": "false",
-                    "SlackDefaultChannel": slack.channel,
-                    "SlackAllowedUserIds": TERMINAL_USER,
-                },
-                secrets=slack.secrets(),
-                environment=slack.environment(),
-                quiet=True,
-            )
-        )
+        slack, stack = _recovery_service(resources, settings)
         session = _Session(plan, stack, slack, terminal, settings.editor, wait_seconds)
         return session.run()
+
+
+def _recovery_service(
+    resources: ExitStack, settings: TrySettings, iam: bool | None = None
+) -> tuple[LocalSlack, EmbeddedStack]:
+    """The Slack side ``settings`` choose and the recovery service deployed beside it (without the
+    order example; the terminal's person the one allowed to act), both closed with ``resources``."""
+    slack = resources.enter_context(local_slack(settings))
+    stack = resources.enter_context(
+        embedded_stack(
+            parameters={
+                "DeployOrderExample": "false",
+                "SlackDefaultChannel": slack.channel,
+                "SlackAllowedUserIds": TERMINAL_USER,
+            },
+            secrets=slack.secrets(),
+            environment=slack.environment(),
+            quiet=True,
+            iam=iam,
+        )
+    )
+    return slack, stack
 
 
 def run_try_template(
@@ -209,20 +219,7 @@ def run_try_template(
         " (no AWS)"
     )
     with ExitStack() as resources:
-        slack = resources.enter_context(local_slack(settings))
-        stack = resources.enter_context(
-            embedded_stack(
-                parameters={
-                    "DeployOrderExample": "false",
-                    "SlackDefaultChannel": slack.channel,
-                    "SlackAllowedUserIds": TERMINAL_USER,
-                },
-                secrets=slack.secrets(),
-                environment=slack.environment(),
-                quiet=True,
-                iam=True,
-            )
-        )
+        slack, stack = _recovery_service(resources, settings, iam=True)
         team = deploy_template(stack, template, parameters)
         definition = team.definitions[state_machine]
         plan = TryPlan(
