@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 
 from recovery_ops.service.breaker.circuit_board import CircuitBoard
 from recovery_ops.service.config import (
+    ChannelPaceSettings,
     CircuitWatcherConfig,
     CollectorConfig,
     ExecutionWatcherConfig,
@@ -65,6 +66,7 @@ from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from recovery_ops.service.recovery.storage.audit import AuditItems
+from recovery_ops.service.recovery.storage.channel_pace import DynamoChannelPace
 from recovery_ops.service.recovery.storage.groups import GroupStore
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.notifier import (
@@ -84,9 +86,28 @@ ClientFactory = Callable[[str], Any]
 # ------------------------------------------------------------------ the parts
 
 
-def slack_bot(config: SlackBotSecretSettings) -> WebClient:
-    """The bot's Web API client, with the token of the secret ``config`` names."""
-    return web_client(read_secret(config.slack_bot_token_secret), base_url=config.slack_api_url)
+def slack_bot(config: SlackBotSecretSettings, clients: ClientFactory | None = None) -> WebClient:
+    """The bot's Web API client, with the token of the secret ``config`` names; its posts keep to
+    each channel's pace on the recoveries table when ``config`` names one and ``clients`` are given."""
+    return web_client(
+        read_secret(config.slack_bot_token_secret),
+        base_url=config.slack_api_url,
+        pace=channel_pace(config, clients("dynamodb")) if clients is not None else None,
+    )
+
+
+def channel_pace(config: Any, dynamodb: Any) -> DynamoChannelPace | None:
+    """The channels' pace on the recoveries table ``config`` names (None: it names none)."""
+    table = getattr(config, "recoveries_table_name", None)
+    if not table or not isinstance(config, ChannelPaceSettings):
+        return None
+    return DynamoChannelPace(
+        table,
+        dynamodb,
+        per_second=config.slack_posts_per_second,
+        burst=config.slack_post_burst,
+        max_wait_seconds=config.slack_post_max_wait_seconds,
+    )
 
 
 def recovery_store(config: RecoveriesTableSettings, dynamodb: Any) -> RecoveryStore:

@@ -66,7 +66,17 @@ class SlackEndpointSettings(HandlerConfig):
     slack_api_url: str | None = Field(alias="SLACK_API_URL", default=None)
 
 
-class SlackBotSecretSettings(SlackEndpointSettings):
+class ChannelPaceSettings(HandlerConfig):
+    """How fast the bot posts to one channel (``recovery_ops.service.recovery.storage.channel_pace``):
+    Slack allows about one message a second per channel, with short bursts; a post whose turn is
+    further away than the wait goes back to its caller to try later."""
+
+    slack_posts_per_second: float = Field(alias="SLACK_POSTS_PER_SECOND", default=1.0, gt=0, le=10)
+    slack_post_burst: int = Field(alias="SLACK_POST_BURST", default=3, ge=1, le=10)
+    slack_post_max_wait_seconds: float = Field(alias="SLACK_POST_MAX_WAIT_SECONDS", default=10.0, ge=0, le=60)
+
+
+class SlackBotSecretSettings(SlackEndpointSettings, ChannelPaceSettings):
     """A function that calls Slack as the bot: the Secrets Manager secret holding its token."""
 
     slack_bot_token_secret: str = Field(alias="SLACK_BOT_TOKEN_SECRET", min_length=1)

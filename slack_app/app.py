@@ -72,10 +72,15 @@ def current_settings() -> tuple[Any, SlackSecrets]:
 
 
 def app_from_config(config: Any, secrets: SlackSecrets, process_before_response: bool = True) -> App:
-    from recovery_ops.service.composition import Lazy
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.composition import Lazy, channel_pace
     from recovery_ops.slack_app.web import web_client
 
-    client = web_client(secrets.bot_token, base_url=config.slack_api_url)
+    client = web_client(
+        secrets.bot_token,
+        base_url=config.slack_api_url,
+        pace=channel_pace(config, aws_clients.client("dynamodb")),
+    )
     signing_secret = secrets.signing_secret
     return build_app(
         client=client,

@@ -166,7 +166,7 @@ class SlackNotifier:
                 self._client.chat_postMessage(channel=user, text=text, blocks=blocks)
             else:
                 self._client.chat_postMessage(channel=user, text=text)
-        except SlackClientError as exc:
+        except (SlackClientError, NotifierUnavailableError) as exc:
             logger.warning("could not send a direct message", error=str(exc))
 
     def open_thread(self, channel: str, text: str) -> MessageRef | None:
@@ -186,7 +186,7 @@ class SlackNotifier:
         """A line of a bulk action's progress in ``thread``; a failure is logged, the action goes on."""
         try:
             self._client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text)
-        except SlackClientError as exc:
+        except (SlackClientError, NotifierUnavailableError) as exc:
             logger.warning("could not post bulk progress", error=str(exc))
 
     def close_group(self, group: GroupState, summary: str) -> None:
@@ -373,7 +373,7 @@ class SlackThreadPoster:
             return
         try:
             self._client.chat_postMessage(channel=channel, thread_ts=ts, text=reminder_text(reminder))
-        except (SlackClientError, OSError) as exc:
+        except (SlackClientError, OSError, NotifierUnavailableError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("could not post a reminder", channel=channel, error=str(exc))
 
@@ -386,7 +386,7 @@ class SlackThreadPoster:
                 metadata=message_metadata(escalation.mark),
                 **thread,
             )
-        except (SlackClientError, OSError) as exc:
+        except (SlackClientError, OSError, NotifierUnavailableError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning(
                 "could not post an escalation",

@@ -1,18 +1,54 @@
 """The Slack Web API client every part uses: slack_sdk's WebClient with its retry handlers
-(connection errors, 429 with Retry-After, 5xx), short timeouts. Import-light on purpose."""
+(connection errors, 429 with Retry-After, 5xx), short timeouts, and, when given one, the channels'
+pace: every ``chat.postMessage`` waits for its channel's turn
+(``recovery_ops.service.recovery.storage.channel_pace``), and a 429 that outlasts the retries
+holds the channel for everyone for its ``Retry-After``. Import-light on purpose."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web.slack_response import SlackResponse
+
+if TYPE_CHECKING:
+    from recovery_ops.service.recovery.ports.notifier import ChannelPace
+
+PACED_METHODS = frozenset({"chat.postMessage"})  # Slack's per-channel limit: about one a second
 
 
-def web_client(token: str, base_url: str | None = None, timeout: int = 5, retries: int = 2) -> WebClient:
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
+class PacedWebClient(WebClient):
+    """A WebClient whose posts keep to each channel's pace (none set: as WebClient)."""
+
+    pace: ChannelPace | None = None
+
+    def api_call(self, api_method: str, **arguments: Any) -> SlackResponse:
+        channel = _channel_of(arguments) if api_method in PACED_METHODS and self.pace else None
+        if channel and self.pace:
+            self.pace.turn(channel)
+        try:
+            return super().api_call(api_method, **arguments)
+        except SlackApiError as exc:
+            if channel and self.pace and exc.response is not None and exc.response.status_code == 429:
+                self.pace.hold(channel, _retry_after(exc.response.headers))
+            raise
+
+
+def web_client(
+    token: str,
+    base_url: str | None = None,
+    timeout: int = 5,
+    retries: int = 2,
+    pace: ChannelPace | None = None,
+) -> PacedWebClient:
+    client = PacedWebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
+    client.pace = pace
     client.retry_handlers.extend(
         [
             ConnectionErrorRetryHandler(max_retry_count=retries),
@@ -21,3 +57,22 @@ def web_client(token: str, base_url: str | None = None, timeout: int = 5, retrie
         ]
     )
     return client
+
+
+def _channel_of(arguments: dict[str, Any]) -> str | None:
+    for part in ("json", "data", "params"):
+        channel = (arguments.get(part) or {}).get("channel")
+        if isinstance(channel, str) and channel:
+            return channel
+    return None
+
+
+def _retry_after(headers: Any) -> float:
+    """Slack's ``Retry-After`` in seconds (1 when it is missing or unreadable)."""
+    for name, value in dict(headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return 1.0

@@ -80,7 +80,9 @@ def lambda_handler(event: DynamoDBStreamEvent, context: object) -> dict:
     if not closed:
         return {"announced": [], "self_healing": []}
     config = load_config(CircuitWatcherConfig)
-    news = composition.build_circuit_news(config, aws_clients.client, composition.slack_bot(config))
+    news = composition.build_circuit_news(
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
+    )
     announced = [group for circuit in closed for group in news.announce(circuit)]
     metrics.add_metric(name="CircuitClosedAnnouncements", unit="Count", value=len(announced))
     healing = []

@@ -115,7 +115,9 @@ def _count_opened(recovery: Recovery) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> PartialItemFailureResponse:
     config = load_config(CollectorConfig)
-    intake = composition.build_intake(config, aws_clients.client, composition.slack_bot(config))
+    intake = composition.build_intake(
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
+    )
     processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
     report = IntakeReport()
     message_ids: dict[str, str] = {}  # recovery id → SQS message id

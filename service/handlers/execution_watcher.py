@@ -24,7 +24,9 @@ def lambda_handler(event: EventBridgeEvent, context: object) -> dict:
     ended = ExecutionEnded.from_event_detail(dict(event.detail))
     logger.append_keys(execution_arn=ended.execution_arn, execution_status=ended.status)
     config = load_config(ExecutionWatcherConfig)
-    catch = composition.build_catch(config, aws_clients.client, composition.slack_bot(config))
+    catch = composition.build_catch(
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
+    )
     report = catch.handle(ended)
     count_by("ExecutionsEnded", state_machine=ended.state_machine_arn.rsplit(":", 1)[-1], status=ended.status)
     logger.info(

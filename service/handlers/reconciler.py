@@ -20,7 +20,9 @@ RESERVE_SECONDS = 10  # what a run leaves of the function's time
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(ReconcilerConfig)
-    reconciler = composition.build_reconciler(config, aws_clients.client, composition.slack_bot(config))
+    reconciler = composition.build_reconciler(
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
+    )
     if isinstance(event, dict) and event.get("recovery_id"):
         settled = reconciler.settle(str(event["recovery_id"]), actor=str(event.get("actor") or "reconciler"))
         return {"recovery_id": settled.recovery_id, "result": settled.result, "why": settled.why}

@@ -18,7 +18,7 @@ from recovery_ops.service.observability import logger, measure, metrics, tracer
 def lambda_handler(event: dict, context: object) -> dict:
     config = load_config(ReminderConfig)
     reminders, escalations = composition.build_reminders(
-        config, aws_clients.client, composition.slack_bot(config)
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
     )
     report = reminders.run()
     escalated = escalations.run()

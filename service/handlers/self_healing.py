@@ -22,7 +22,9 @@ RESERVE_SECONDS = 20
 
 
 def self_healing(config: SelfHealingConfig) -> SelfHealing:
-    return composition.build_self_healing(config, aws_clients.client, composition.slack_bot(config))
+    return composition.build_self_healing(
+        config, aws_clients.client, composition.slack_bot(config, aws_clients.client)
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

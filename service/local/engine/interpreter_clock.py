@@ -62,3 +62,51 @@ def accelerated_breaker_clock(scale: float) -> Iterator[None]:
         yield
     finally:
         circuit_breaker.now = original
+
+
+class ForwardClock:
+    """A clock that runs ``1/scale`` times faster than real time while a local stack runs and never
+    goes back when the stack stops: the channels' pace and the Slack stand-in's judge of it read
+    it, and a stand-in may outlive the stack it served."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._real = time.time()
+        self._virtual = self._real
+        self.scale = 1.0
+
+    def now(self) -> float:
+        with self._lock:
+            real = time.time()
+            self._virtual += (real - self._real) / self.scale
+            self._real = real
+            return self._virtual
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) * self.scale)
+
+    def rescale(self, scale: float) -> float:
+        """Run at ``scale`` from now on; the scale before."""
+        self.now()  # what passed so far counts at the old scale
+        with self._lock:
+            previous, self.scale = self.scale, scale
+        return previous
+
+
+PACE_CLOCK = ForwardClock()
+
+
+@contextmanager
+def accelerated_pace_clock(scale: float) -> Iterator[None]:
+    """Run the channels' pace 1/scale times faster, in step with the scaled interpreter: a channel's
+    one post a second is then one every ``scale`` seconds of real time, and the stand-in judges it
+    on the same clock."""
+    from recovery_ops.service.recovery.storage import channel_pace
+
+    channel_pace.now = PACE_CLOCK.now
+    channel_pace.sleep = PACE_CLOCK.sleep
+    previous = PACE_CLOCK.rescale(scale)
+    try:
+        yield
+    finally:
+        PACE_CLOCK.rescale(previous)

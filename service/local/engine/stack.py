@@ -39,6 +39,7 @@ from recovery_ops.service.local.engine.cfn_template import (
 from recovery_ops.service.local.engine.interpreter_clock import (
     SleepLog,
     accelerated_breaker_clock,
+    accelerated_pace_clock,
     scaled_interpreter_sleeps,
 )
 from recovery_ops.service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction, checked_handler
@@ -498,6 +499,7 @@ def embedded_stack(
         stack.enter_context(moto_seam.atomic_dynamodb_writes())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
+        stack.enter_context(accelerated_pace_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
         for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm"):
             aws_clients.client(service)  # the handlers' clients, built once before any execution

@@ -5,7 +5,10 @@ Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answ
 (``invalid_blocks`` / ``invalid_arguments``: slack_sdk's own models and Slack's documented limits in
 UTF-16 units, unique action ids, plain-text confirmations; ``block_kit.py``), keeps
 each person's published Home (``home_of``), and can be told to fail:
-``fail_next(n, status)`` or ``rate_limit_for(seconds)``. It also serves the ``response_url`` of
+``fail_next(n, status)`` or ``rate_limit_for(seconds)``; like Slack, it answers 429 with ``Retry-After``
+when one channel is posted to faster than about one message a second (bursts of ``channel_burst``
+allowed; judged on the pace clock of ``recovery_ops.service.recovery.storage.channel_pace``, which a
+local stack runs faster). It also serves the ``response_url`` of
 interactive requests (``response_url(...)``; answers land in ``responses``) and answers
 ``usergroups.users.list`` from ``usergroups``.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -39,6 +43,7 @@ from urllib.parse import parse_qs
 
 from recovery_ops.service.local.engine.http_serving import JsonRequestHandler, serve_locally
 from recovery_ops.service.local.standin.block_kit import blocks_problem, message_text_problem, view_problem
+from recovery_ops.service.recovery.storage import channel_pace
 
 VALID_TOKEN_PREFIX = "xoxb-"
 # the bot token of local runs (demo, benchmarks): only the stand-in accepts it
@@ -47,6 +52,7 @@ MAX_BLOCKS = 50  # of a message
 HOME_MAX_BLOCKS = 100  # of a Home tab view
 HISTORY_LIMIT = 100  # conversations.history / .replies: messages per page unless ``limit`` says
 HISTORY_MAX_LIMIT = 999
+CHANNEL_BURST = 5  # posts Slack takes at once in a quiet channel before it holds to one a second
 EVENT_TYPE = re.compile(r"[A-Za-z0-9_]{1,255}")  # what Slack takes as a metadata event type
 
 
@@ -56,6 +62,7 @@ class SlackCall:
     body: dict[str, Any]
     token: str | None
     status: int
+    at: float = 0.0  # when it arrived, on the pace's clock
 
 
 @dataclass
@@ -76,6 +83,12 @@ class SlackStandIn:
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     base_url: str = ""
     _response_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    #: Slack's per-channel limit on chat.postMessage: about one a second, short bursts allowed
+    #: (None: no limit). Judged on the pace's clock, which a local stack may run faster.
+    channel_posts_per_second: float | None = 1.0
+    channel_burst: int = CHANNEL_BURST
+    pace_clock: Callable[[], float] = field(default=lambda: channel_pace.now(), repr=False)
+    _channel_tat: dict[str, float] = field(default_factory=dict, repr=False)
 
     def response_url(self) -> str:
         """A fresh response_url, as Slack puts one in each interactive request."""
@@ -134,7 +147,10 @@ class SlackStandIn:
             elif time.monotonic() < self._rate_limited_until:
                 status = 429
                 headers["Retry-After"] = str(self._retry_after)
-            self.calls.append(SlackCall(method, body, token, status))
+            elif method == "chat.postMessage" and (retry_after := self._channel_over_pace(body)) is not None:
+                status = 429
+                headers["Retry-After"] = str(retry_after)
+            self.calls.append(SlackCall(method, body, token, status, self.pace_clock()))
             if method.startswith("chat.") and isinstance(body.get("channel"), str):
                 self.channels.add(body["channel"])
             if status == 429:
@@ -144,6 +160,30 @@ class SlackStandIn:
             if method != "response_url" and (not token or not token.startswith(VALID_TOKEN_PREFIX)):
                 return 200, {"ok": False, "error": "invalid_auth"}, headers
             return 200, self._ok(method, body), headers
+
+    def channel_posts(self, channel: str) -> list[float]:
+        """When each accepted chat.postMessage to ``channel`` arrived, on the pace's clock."""
+        with self._lock:
+            return [
+                c.at
+                for c in self.calls
+                if c.method == "chat.postMessage" and c.status == 200 and c.body.get("channel") == channel
+            ]
+
+    def _channel_over_pace(self, body: dict[str, Any]) -> int | None:
+        """Slack's answer to a post faster than its channel allows: the seconds to wait (its
+        ``Retry-After``), or None when the post is within the pace (and then counted)."""
+        channel = body.get("channel")
+        if self.channel_posts_per_second is None or not isinstance(channel, str):
+            return None
+        interval = 1.0 / self.channel_posts_per_second
+        tolerance = (self.channel_burst - 1) * interval
+        at = self.pace_clock()
+        arrival = max(self._channel_tat.get(channel, at), at)
+        if arrival - tolerance > at:
+            return max(1, math.ceil(arrival - tolerance - at))
+        self._channel_tat[channel] = arrival + interval
+        return None
 
     def _ok(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"):

@@ -125,6 +125,20 @@ class NotifierUnavailableError(RecoveryOpsError):
     """The chat tool could not be reached or refused for now (5xx, 429, timeout): try again later."""
 
 
+class ChannelPace(Protocol):
+    """Keeps the posts to each channel to the chat tool's pace, across every process that posts
+    (``recovery_ops.service.recovery.storage.channel_pace``)."""
+
+    def turn(self, channel: str) -> float:
+        """Wait for ``channel``'s next turn and take it (the seconds waited);
+        ``NotifierUnavailableError`` when it is too far away to wait for now."""
+        ...
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """The chat tool asked for ``seconds`` of quiet in ``channel``: no turn before then."""
+        ...
+
+
 class Notifier(Protocol):
     def post_recovery(
         self, recovery: Recovery, channel: str, mark: MessageMark | None = None

@@ -1,0 +1,252 @@
+"""Channel flood: one channel at volume, on the embedded stack, judged by the Slack stand-in.
+
+First a burst of ``--recoveries`` failures with distinct errors arrives within ``--arrival-seconds``
+on the recovery queue, all routed to one channel; the real collector takes them in the batches
+Lambda's SQS event source makes (as ``burst`` does). Then, two hours later on the recoveries'
+clock, one run of the reminders function's work (reminders, then the routing rule's escalation
+ladder, whose first level posts in the recoveries' threads) over those open recoveries, with the
+functions' own pace on the stack's table.
+
+Every post goes to the stand-in, which answers 429 with ``Retry-After`` when a channel is posted to
+faster than Slack allows. For each phase: the posts the channel accepted, the peak in any one
+second and the sustained rate (posts a second over the phase's span, after its first burst), the
+429s, and the phase's Slack calls. Time is the pace's clock, which the embedded stack runs 100
+times faster than real time (as it does the workflow's waits): rates are per second of that clock.
+
+Every unit of work is accounted for: each failure must end as one recovery, OPEN, posted, its
+message in the channel; each must be reminded (``reminded_at`` set) and have its first escalation
+level recorded as posted. Otherwise the benchmark exits non-zero. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _support import Unit, Work, WorkLedger, all_recoveries  # noqa: E402
+
+from recovery_ops.service import composition  # noqa: E402
+from recovery_ops.service.config import ReminderConfig, load_config  # noqa: E402
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
+from recovery_ops.service.local.engine.collector_poller import poll_collector  # noqa: E402
+from recovery_ops.service.local.engine.recovery_requests import next_recovery_request  # noqa: E402
+from recovery_ops.service.local.engine.stack import EmbeddedStack, embedded_stack, quiet_interpreter_logs  # noqa: E402
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi  # noqa: E402
+from recovery_ops.service.local.programs.order_stock import stock_local_catalogue  # noqa: E402
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor  # noqa: E402
+from recovery_ops.service.local.standin.server import LOCAL_BOT_TOKEN, SlackStandIn, serve_slack_standin  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import Recovery  # noqa: E402
+
+TOKEN_SECRET = "recovery-ops/slack-bot-token"
+CHANNEL = "C-OPS"
+LEADS = "S0LEADS"
+PREFIX = "ord-flood-"
+
+
+def _name(index: int) -> str:
+    return f"{PREFIX}{index:04d}"
+
+
+def _queue_depth(stack: EmbeddedStack, queue: str) -> int:
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.physical(queue),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def _send_burst(stack: EmbeddedStack, model: dict, count: int, arrival_s: float) -> None:
+    """``count`` paused executions, each failing with an error of its own."""
+    sqs = stack.client("sqs")
+    began = time.perf_counter()
+    for index in range(count):
+        time.sleep(max(0.0, began + arrival_s * index / count - time.perf_counter()))
+        name = _name(index)
+        message = {
+            **model,
+            "task_token": f"{model['task_token']}-{uuid.uuid4().hex}",
+            "execution_name": name,
+            "execution_arn": model["execution_arn"].rsplit(":", 1)[0] + ":" + name,
+            "error": f"Vendor.Refused{index:04d}",
+            "input": {**model["input"], "order_id": name},
+        }
+        sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(message))
+
+
+def _write_rules(stack: EmbeddedStack) -> None:
+    """Every recovery to one channel; a ladder whose first level mentions the leads in the thread."""
+    document = {
+        "rules": [
+            {
+                "name": "everything",
+                "match": {"state_machine": "*"},
+                "channel": CHANNEL,
+                "escalation": [{"after_minutes": 30, "mention_user_group": LEADS}],
+            }
+        ]
+    }
+    stack.client("ssm").put_parameter(
+        Name=stack.physical("RoutingRules"), Value=json.dumps(document), Type="String", Overwrite=True
+    )
+
+
+def pace_figures(slack: SlackStandIn, since_call: int) -> dict[str, float | int]:
+    """The channel's posts after call number ``since_call``: count, peak in one second, sustained
+    rate after the first burst, 429s, and all Slack calls."""
+    calls = slack.calls[since_call:]
+    posted = sorted(
+        c.at
+        for c in calls
+        if c.method == "chat.postMessage" and c.status == 200 and c.body.get("channel") == CHANNEL
+    )
+    refused = sum(1 for c in calls if c.status == 429 and c.body.get("channel") == CHANNEL)
+    peak = 0
+    start = 0
+    for end, at in enumerate(posted):
+        while at - posted[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    tail = posted[5:]  # after a quiet channel's first burst
+    sustained = (len(tail) - 1) / (tail[-1] - tail[0]) if len(tail) > 1 and tail[-1] > tail[0] else 0.0
+    return {
+        "posts": len(posted),
+        "peak_posts_per_second": peak,
+        "sustained_posts_per_second": round(sustained, 3),
+        "span_s": round(posted[-1] - posted[0], 1) if posted else 0.0,
+        "refused_429": refused,
+        "slack_calls": len(calls),
+    }
+
+
+def burst_phase(stack: EmbeddedStack, count: int, arrival_s: float) -> float:
+    model = next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"))
+    began = time.perf_counter()
+    sender = threading.Thread(target=_send_burst, args=(stack, model, count, arrival_s))
+    sender.start()
+    while sender.is_alive() or _queue_depth(stack, "RecoveryQueue"):
+        if not poll_collector(stack, batch_size=100, batching_window_s=5, retry_after_s=10).received:
+            time.sleep(0.2)
+        if time.perf_counter() - began > 1200:
+            break
+    sender.join()
+    return time.perf_counter() - began
+
+
+def reminders_phase(stack: EmbeddedStack, moment: datetime) -> tuple[dict, float]:
+    """One run of the reminders function's work at ``moment``: reminders, then escalation."""
+    config = load_config(ReminderConfig)
+    reminders, escalations = composition.build_reminders(
+        config, stack.client, composition.slack_bot(config, stack.client)
+    )
+    reminders.clock = escalations.clock = lambda: moment
+    began = time.perf_counter()
+    reminded = reminders.run()
+    escalated = escalations.run()
+    return {
+        "reminded": len(reminded.reminded),
+        "escalated": len(escalated.escalated),
+        "given_back": len(escalated.given_back),
+    }, time.perf_counter() - began
+
+
+def raw_items(stack: EmbeddedStack) -> dict[str, dict]:
+    """Every recovery item as stored (the reminder's and the escalation's marks are not in the model)."""
+    dynamodb, items = stack.client("dynamodb"), {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=stack.physical("RecoveriesTable")):
+        for item in page["Items"]:
+            items[item["recovery_id"]["S"]] = item
+    return items
+
+
+def flood_work(
+    recoveries: dict[str, list[Recovery]], items: dict[str, dict], slack: SlackStandIn, count: int
+) -> Work:
+    expected = frozenset({"OPEN, posted, reminded, escalated"})
+    messages = slack.posted_messages()
+    units = []
+    for index in range(count):
+        name = _name(index)
+        found = recoveries.get(name, [])
+        if not found:
+            units.append(Unit(name, "NOT_STORED", "no recovery"))
+            continue
+        recovery = found[-1]
+        parts = [recovery.status.value]
+        in_channel = (recovery.slack_channel, recovery.slack_ts) in messages
+        parts.append("posted" if recovery.posted and in_channel else "not posted")
+        item = items.get(recovery.recovery_id, {})
+        parts.append("reminded" if "reminded_at" in item else "not reminded")
+        parts.append(
+            "escalated" if recovery.escalated >= 1 and "escalation_posts" in item else "not escalated"
+        )
+        state = ", ".join(parts) + (f" x{len(found)}" if len(found) > 1 else "")
+        units.append(Unit(name, state, "" if state in expected else recovery.recovery_id))
+    return Work("flooded recoveries", count, tuple(units), expected)
+
+
+def run(count: int, arrival_s: float, ledger: WorkLedger) -> dict:
+    vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
+    with (
+        serve_slack_standin() as slack,
+        serve_dummy_vendor(vendor) as vendor_url,
+        embedded_stack(
+            parameters={"VendorUrl": vendor_url, "SlackDefaultChannel": CHANNEL},
+            secrets={TOKEN_SECRET: LOCAL_BOT_TOKEN},
+            environment={"SLACK_API_URL": slack.base_url},
+            quiet=True,
+            prepare=stock_local_catalogue,
+        ) as stack,
+    ):
+        slack.usergroups[LEADS] = ["ULEAD"]
+        _write_rules(stack)
+        LocalOrderApi().place({"customer_id": "c-1", "product_id": "sku-lamp", "quantity": 1})
+        first = len(slack.calls)
+        burst_s = burst_phase(stack, count, arrival_s)
+        burst = pace_figures(slack, first)
+        second = len(slack.calls)
+        counts, reminders_s = reminders_phase(stack, datetime.now(UTC) + timedelta(hours=2))
+        reminded = pace_figures(slack, second)
+        recoveries: dict[str, list[Recovery]] = defaultdict(list)
+        for recovery in all_recoveries(stack):
+            recoveries[recovery.execution_name].append(recovery)
+        ledger.add(flood_work(recoveries, raw_items(stack), slack, count))
+        return {
+            "burst": {**burst, "wall_s": round(burst_s, 1)},
+            "reminders_and_escalation": {**reminded, **counts, "wall_s": round(reminders_s, 1)},
+            "slack_calls": len(slack.calls),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recoveries", type=int, default=1000)
+    parser.add_argument("--arrival-seconds", type=float, default=60)
+    args = parser.parse_args()
+    quiet_interpreter_logs()
+    print(
+        f"channel_flood: {args.recoveries} distinct failures in one channel"
+        f" within {args.arrival_seconds:.0f}s"
+    )
+    ledger = WorkLedger("channel_flood")
+    figures = run(args.recoveries, args.arrival_seconds, ledger)
+    print(f"  burst:                    {json.dumps(figures['burst'])}", flush=True)
+    print(f"  reminders and escalation: {json.dumps(figures['reminders_and_escalation'])}", flush=True)
+    flat = {f"burst_{k}": v for k, v in figures["burst"].items()}
+    flat.update({f"reminders_{k}": v for k, v in figures["reminders_and_escalation"].items()})
+    flat["slack_calls"] = figures["slack_calls"]
+    ledger.finish(flat)
+
+
+if __name__ == "__main__":
+    main()
