@@ -40,3 +40,6 @@ HOME_PAGE_NEXT = "home_page_next"
 
 # an in-flight recovery's `show`: an admin settles it now from Step Functions' record
 RECONCILE_NOW = "recovery_reconcile_now"
+
+# a burst message (distinct failures folded into one message): list every recovery it holds
+BURST_LIST = "recoveries_burst_list"

@@ -40,10 +40,12 @@ from recovery_ops.service.recovery.ports.notifier import (
     MessageMark,
     MessageRef,
     NotifierUnavailableError,
+    RecoveryBurst,
     RecoveryGroup,
     UnreadableMessage,
 )
 from recovery_ops.service.recovery.storage.groups import GroupState
+from recovery_ops.slack_app.views.burst_message import burst_blocks, burst_fallback_text
 from recovery_ops.slack_app.views.escalation_message import escalation_text
 from recovery_ops.slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
@@ -231,6 +233,20 @@ class SlackNotifier:
         if method.startswith("chat."):
             metrics.add_metric(name="SlackPosts", unit="Count", value=1)
         return answer.data if isinstance(answer.data, dict) else {}
+
+    def post_burst(self, burst: RecoveryBurst, channel: str) -> MessageRef:
+        """A channel's burst message, marked as its burst group's (found again after a crash)."""
+        mark = MessageMark.group(burst.group_id)
+        return self._post(channel, burst_fallback_text(burst), burst_blocks(burst), mark=mark)
+
+    def update_burst(self, burst: RecoveryBurst, message: MessageRef) -> None:
+        self._call(
+            "chat.update",
+            channel=message.channel,
+            ts=message.ts,
+            text=burst_fallback_text(burst),
+            blocks=burst_blocks(burst),
+        )
 
 
 class SlackHealingDisplay:

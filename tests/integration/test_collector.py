@@ -365,3 +365,50 @@ def test_a_collector_that_dies_after_posting_leaves_one_message_which_the_next_d
         "event_type": "recovery_ops_message",
         "event_payload": {"kind": "group", "key": recovery.group_id},
     }
+
+
+def test_forty_distinct_failures_in_one_channel_fold_into_one_burst_message(
+    stack: EmbeddedStack, slack: SlackStandIn
+) -> None:
+    # Given forty paused executions, each failed differently, all routed to one channel
+    from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+    from recovery_ops.service.recovery.storage.groups import NEW_MESSAGES_BEFORE_FOLDING
+    from recovery_ops.service.recovery.storage.recoveries import ListFilter
+    from recovery_ops.slack_app.ids import BURST_LIST
+
+    sqs = stack.client("sqs")
+    for n in range(40):
+        body = {
+            "contract_version": 1,
+            "task_token": f"token-{n}",
+            "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:orders:run-{n}",
+            "execution_name": f"run-{n}",
+            "state_machine_arn": "arn:aws:states:us-east-1:123456789012:stateMachine:orders",
+            "failed_state": "Check availability",
+            "error": f"VendorError{n}",
+            "routing": "technical",
+        }
+        sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(body))
+    queued(stack, 40)
+
+    # When the collector takes them in, ten at a time
+    while poll_collector(stack, batch_size=10).received:
+        pass
+
+    # Then the channel got at most the threshold's messages and one burst message, every payload
+    # within Slack's rules, and every recovery is stored and posted on one of them
+    posts = slack.calls_of("chat.postMessage")
+    assert {post.body["channel"] for post in posts} == {"C-TECH"}
+    assert len(posts) == NEW_MESSAGES_BEFORE_FOLDING + 1
+    for call in (*posts, *slack.calls_of("chat.update")):
+        assert block_kit_problem(call.body["blocks"]) is None
+    recoveries = store(stack).list_by_status(RecoveryStatus.OPEN, limit=100)
+    assert len(recoveries) == 40 and all(r.slack_ts for r in recoveries)
+    (burst,) = [post for post in posts if BURST_LIST in action_ids(post.body["blocks"])]
+    burst_id = burst.body["metadata"]["event_payload"]["key"]
+    folded = store(stack).list_by_status(RecoveryStatus.OPEN, ListFilter(group_id=burst_id), limit=100)
+    assert len(folded) == 40 - NEW_MESSAGES_BEFORE_FOLDING and len({r.slack_ts for r in folded}) == 1
+    assert len({r.slack_ts for r in recoveries}) == NEW_MESSAGES_BEFORE_FOLDING + 1
+    # "List all" lists exactly the folded recoveries
+    (value,) = [e["value"] for b in burst.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert RecoveryQuery.from_json(value).list_filter() == ListFilter(group_id=burst_id)

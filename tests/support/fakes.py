@@ -38,6 +38,7 @@ from recovery_ops.service.recovery.ports.notifier import (
     MessageMark,
     MessageRef,
     NotifierUnavailableError,
+    RecoveryBurst,
     RecoveryGroup,
     UnreadableMessage,
 )
@@ -189,8 +190,9 @@ class ChatMessage:
     ts: str
     mark: MessageMark | None
     thread_ts: str | None = None  # a reply in this thread (None: in the channel)
-    what: str = ""  # "recovery", "group", "escalation", "unreadable"
+    what: str = ""  # "recovery", "group", "burst", "escalation", "unreadable"
     updates: int = 0
+    burst: RecoveryBurst | None = None  # a burst message: what it shows now
 
 
 @dataclass
@@ -227,6 +229,17 @@ class FakeChat:
 
     def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef:
         return self._post(channel, None, None, "unreadable")
+
+    def post_burst(self, burst: RecoveryBurst, channel: str) -> MessageRef:
+        posted = self._post(channel, MessageMark.group(burst.group_id), None, "burst")
+        self.messages[-1].burst = burst
+        return posted
+
+    def update_burst(self, burst: RecoveryBurst, message: MessageRef) -> None:
+        if self.down:
+            raise NotifierUnavailableError("chat.update: 503")
+        (shown,) = [m for m in self.messages if (m.channel, m.ts) == (message.channel, message.ts)]
+        shown.what, shown.updates, shown.burst = "burst", shown.updates + 1, burst
 
     def post_escalation(self, escalation: Escalation) -> MessageRef:
         return self._post(escalation.channel, escalation.mark, escalation.thread_ts, "escalation")

@@ -49,8 +49,8 @@ class CircuitNews:
         told = []
         for group_id, members in self._open_by_group(closed.dependency).items():
             state = self.groups.get(group_id)
-            if state is None or not (state.channel and state.ts):
-                continue
+            if state is None or not (state.channel and state.ts) or state.burst:
+                continue  # a burst message shows distinct failures: it is never turned into one group's
             notice = CircuitClosedNotice(closed.dependency, closed.at, waiting=len(members))
             view = RecoveryGroup(
                 group_id=group_id,

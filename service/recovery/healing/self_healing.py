@@ -399,8 +399,8 @@ class SelfHealing:
 
     def _show(self, closure: Closure, run: HealingRun, members: list[Recovery]) -> None:
         state = self.groups.get(run.group_id) if run.group_id else None
-        if state is None or state.count <= 1 or not (state.channel and state.ts):
-            return  # a recovery of its own shows its outcome on its own message
+        if state is None or state.count <= 1 or not (state.channel and state.ts) or state.burst:
+            return  # a recovery of its own shows its outcome on its own message; a burst, in its thread
         view = RecoveryGroup.of(state, members)
         notice = CircuitClosedNotice(
             closure.dependency,

@@ -36,7 +36,9 @@ FILTER_KEYS = {
     "since": "since",
     "owner": "owner",
     "status": "status",
+    "group": "group",
 }
+_GROUP = re.compile(r"^grp-[0-9a-f]{32}$")
 ME = "me"  # owner=me: the person asking
 _OWNER = re.compile(r"^(me|none|[UW][A-Z0-9]{2,20})$")
 
@@ -111,11 +113,22 @@ class RecoveryQuery:
     owner: str | None = None  # a user id, "none" (nobody owns it) or, as typed, "me"
     status: str | None = None  # IN_FLIGHT: the recoveries in flight instead of the open ones
     before: str | None = None  # page cursor (sort key of the last row shown)
+    group: str | None = None  # the recoveries of one group or burst message (its id)
 
     @property
     def narrowed(self) -> bool:
         """Whether it selects something else than "every open recovery" (fewer, or those in flight)."""
-        return any((self.failed_state, self.error, self.state_machine, self.since, self.owner, self.status))
+        return any(
+            (
+                self.failed_state,
+                self.error,
+                self.state_machine,
+                self.since,
+                self.owner,
+                self.status,
+                self.group,
+            )
+        )
 
     @property
     def in_flight(self) -> bool:
@@ -142,6 +155,7 @@ class RecoveryQuery:
             error=self.error,
             newer_than=parse_duration(self.since) if self.since else None,
             owner=self.owner,
+            group_id=self.group,
         )
 
     def next_page(self, cursor: str) -> RecoveryQuery:
@@ -173,6 +187,8 @@ class RecoveryQuery:
         if query.status and check_status(query.status) != query.status:
             raise StaleQueryError("this button's query cannot be read")
         check_cursor(query.before)
+        if query.group:
+            check_group(query.group)
         return query
 
     @classmethod
@@ -194,7 +210,16 @@ class RecoveryQuery:
             parse_duration(query.since)
         if query.owner:
             check_owner(query.owner)
+        if query.group:
+            check_group(query.group)
         return query
+
+
+def check_group(group: str) -> str:
+    """A group's id as the collector made it (``grp-`` and 32 hex digits), or a ``QueryError``."""
+    if _GROUP.match(group):
+        return group
+    raise QueryError(f"'{group[:40]}' is not a group: use the id a group or burst message shows (grp-…)")
 
 
 def split_words(text: str) -> list[str]:

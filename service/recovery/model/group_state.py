@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,9 @@ class GroupState:
     state_machine_arn: str = ""
     failed_state: str = ""
     error: str | None = None
+    placement: str | None = None  # "own" (its own message), a burst group's id (folded), None: not yet
+    burst: bool = False  # a burst group: distinct failures of one channel's window in one message
+    folded: dict[str, int] = field(default_factory=dict)  # burst group: folded group id → recoveries
 
     @property
     def state_machine_name(self) -> str:

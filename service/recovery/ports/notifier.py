@@ -75,6 +75,34 @@ class RecoveryGroup:
 
 
 @dataclass(frozen=True)
+class FoldedFailure:
+    """One distinct failure of a burst message: how many of its recoveries the message holds."""
+
+    group_id: str
+    state_machine_arn: str
+    failed_state: str
+    error: str | None
+    count: int
+
+    @property
+    def state_machine_name(self) -> str:
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True)
+class RecoveryBurst:
+    """Distinct failures one channel had in one window, beyond the few that got messages of their
+    own: one message. It counts every recovery, breaks the largest failures down, shows the latest
+    recoveries (each with its own actions) and lists them all (``group_id``: the burst group)."""
+
+    group_id: str
+    count: int  # recoveries
+    failures: int  # distinct failures (state machine, state, error)
+    top: list[FoldedFailure]  # the largest, largest first
+    latest: list[Recovery]
+
+
+@dataclass(frozen=True)
 class HealingNotice:
     """What self-healing does with a group message's recoveries (``healing_runs.HealingRun``)."""
 
@@ -161,6 +189,12 @@ class Notifier(Protocol):
     ) -> None: ...
 
     def post_unreadable(self, message: UnreadableMessage, channel: str) -> MessageRef: ...
+
+    def post_burst(self, burst: RecoveryBurst, channel: str) -> MessageRef:
+        """The burst message, marked ``MessageMark.group(burst.group_id)``."""
+        ...
+
+    def update_burst(self, burst: RecoveryBurst, message: MessageRef) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,14 @@ leases existed (no ``posting_until``) counts as run out. The first claim's time
 message is recorded: whoever claims after an earlier claim is told since when a message of the
 group may already be in that channel, and looks there before posting
 (``recovery_ops.service.recovery.intake.collect``).
+
+Distinct failures fold sooner. Each channel counts, per window, the groups that chose a message of
+their own (``count_new_message``: an atomic ADD on a counter item, so concurrent collectors share
+one count). Once a channel has had ``NEW_MESSAGES_BEFORE_FOLDING`` in a window, each further
+group is placed (``place``, once, by a conditional write) in that channel's burst group for the
+window (``burst_id_for``): one message showing every folded group's recoveries. A count taken by
+a collector that then crashed, or lost the race to place the group, is never given back: the
+channel folds sooner, never posts more.
 """
 
 from __future__ import annotations
@@ -23,10 +31,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from recovery_ops.service.conditional_writes import ANSWER_LOST, if_condition_holds
+from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.recovery.model.group_state import GroupState
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.storage.items import (
+    BURST_KIND,
+    FOLDED,
+    FOLDED_COUNT_PREFIX,
+    GROUP_KIND,
     GROUP_PREFIX,
+    NEW_POSTS,
+    NEW_POSTS_PREFIX,
+    OWN_MESSAGE,
+    PLACEMENT,
     POSTING_BY,
     POSTING_CHANNEL,
     POSTING_SINCE,
@@ -39,9 +56,22 @@ from recovery_ops.service.recovery.storage.items import (
     string,
 )
 
-__all__ = ["LATEST_KEPT", "GroupState", "GroupStore", "PostingClaim", "group_id_for", "window_start"]
+__all__ = [
+    "LATEST_KEPT",
+    "NEW_MESSAGES_BEFORE_FOLDING",
+    "OWN_MESSAGE",
+    "GroupState",
+    "GroupStore",
+    "PostingClaim",
+    "burst_id_for",
+    "group_id_for",
+    "window_start",
+]
 
 LATEST_KEPT = 5
+# new group messages a channel gets per window before further distinct failures fold into its
+# burst message: a few stand alone (each with its own buttons), a flood never floods
+NEW_MESSAGES_BEFORE_FOLDING = 3
 
 
 def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
@@ -50,11 +80,21 @@ def group_id_for(recovery: Recovery, window_seconds: int, at: datetime) -> str:
     return GROUP_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def burst_id_for(channel: str, window_seconds: int, at: datetime) -> str:
+    """The burst group of ``channel`` in the window ``at`` falls in (a group id like any other)."""
+    window = int(at.timestamp()) // max(1, window_seconds)
+    return GROUP_PREFIX + hashlib.sha256(f"burst|{channel}|{window}".encode()).hexdigest()[:32]
+
+
 def window_start(window_seconds: int, at: datetime) -> datetime:
     """The start of the window ``at`` falls in: no member of its groups arrived, and no claim on
     their messages was made, before it."""
     size = max(1, window_seconds)
     return datetime.fromtimestamp(int(at.timestamp()) // size * size, UTC)
+
+
+class GroupWriteLostError(RecoveryOpsError):
+    """A group's write was not applied and its answer was lost: the delivery is tried again."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +146,10 @@ class GroupStore:
         return group_from_item(item) if item else None
 
     def shares_message(self, recovery: Recovery) -> bool:
-        """Whether the recovery's Slack message is its group's message (other recoveries share it)."""
+        """Whether the recovery's Slack message is its group's message (other recoveries share it);
+        a burst message is shared whatever its count (it is never one recovery's own)."""
         group = self.get(recovery.group_id) if recovery.group_id else None
-        return group is not None and group.count > 1
+        return group is not None and (group.count > 1 or group.burst)
 
     def claim_posting(
         self,
@@ -198,6 +239,76 @@ class GroupStore:
             f"REMOVE {POSTING_BY}, {POSTING_UNTIL}, {POSTING_SINCE}, {POSTING_CHANNEL}",
             ExpressionAttributeValues={":channel": {"S": channel}, ":ts": {"S": ts}},
         )
+
+    # ------------------------------------------------------------------ folding distinct failures
+    def count_new_message(self, channel: str, window_seconds: int, at: datetime) -> int:
+        """Count one more new group message for ``channel`` in the window ``at`` falls in: the count
+        with it (atomic, shared by every collector). Never given back."""
+        window = int(at.timestamp()) // max(1, window_seconds)
+        counter = NEW_POSTS_PREFIX + hashlib.sha256(f"{channel}|{window}".encode()).hexdigest()[:32]
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key=key(counter),
+            UpdateExpression=f"ADD {NEW_POSTS} :one SET expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeValues={
+                ":one": number(1),
+                ":expires": number(int(at.timestamp()) + 2 * max(1, window_seconds) + 86400),
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"][NEW_POSTS]["N"])
+
+    def place(self, group_id: str, placement: str) -> str:
+        """Decide once where the group's recoveries are shown: ``OWN_MESSAGE`` or a burst group's id.
+        The placement already decided wins; a group claimed for posting before placements existed
+        keeps its own message (it may be in Slack already)."""
+        try:
+            answer = if_condition_holds(
+                self._client.update_item,
+                TableName=self._table,
+                Key=key(group_id),
+                UpdateExpression=f"SET {PLACEMENT} = :placement",
+                ConditionExpression=f"attribute_not_exists({PLACEMENT}) AND attribute_not_exists({SLACK_TS}) "
+                f"AND attribute_not_exists({POSTING_SINCE})",
+                ExpressionAttributeValues={":placement": string(placement)},
+            )
+        except ANSWER_LOST:
+            answer = None  # read back below: the write may have happened
+        if answer is not None:
+            return placement
+        item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True)
+        held = item.get("Item") or {}
+        decided = _text(held, PLACEMENT)
+        if decided is not None:
+            return decided
+        if SLACK_TS in held or POSTING_SINCE in held:
+            return OWN_MESSAGE
+        raise GroupWriteLostError(f"the placement of {group_id} was not written")
+
+    def add_to_burst(
+        self, burst_id: str, folded: GroupState, members: list[Recovery], at: datetime
+    ) -> GroupState:
+        """Add ``members`` (of the group ``folded``) to the burst group ``burst_id``: its members, and
+        how many recoveries ``folded`` has now (what the burst message breaks down)."""
+        ids = [m.recovery_id for m in members]
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key=key(burst_id),
+            UpdateExpression=f"ADD member_ids :ids, {FOLDED} :group SET latest_ids = :latest, "
+            f"{GROUP_KIND} = :burst, #folded_count = :count, "
+            "expires_at = if_not_exists(expires_at, :expires)",
+            ExpressionAttributeNames={"#folded_count": FOLDED_COUNT_PREFIX + folded.group_id},
+            ExpressionAttributeValues={
+                ":ids": {"SS": ids},
+                ":group": {"SS": [folded.group_id]},
+                ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
+                ":burst": string(BURST_KIND),
+                ":count": number(folded.count),
+                ":expires": number(int(at.timestamp()) + self._retention),
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return group_from_item(answer["Attributes"])
 
 
 def _text(item: dict[str, Any], name: str) -> str | None:

@@ -4,7 +4,10 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
 
 - ``rec-…``: a recovery, the only kind with a recovery ``status`` and a ``created_sort``, so the
   only one in the ``by-status`` index; ``execution_arn`` puts it in the ``by-execution`` index;
-- ``grp-…``: a recovery group (burst): members as a string set, the group's Slack message;
+- ``grp-…``: a recovery group (burst): members as a string set, the group's Slack message; a
+  burst group (``kind`` ``burst``) holds the distinct failures one channel's window folded into
+  one message, each folded group naming it in its ``placement``;
+- ``newposts#<hash of channel and window>``: how many new group messages a channel had in a window;
 - ``fail-<hash of the execution ARN>``: a failed execution no recovery covered (its own status
   values keep it out of the recoveries listing);
 - ``dlq#<queue name>``, ``access#recoveries``: audit trails that belong to no recovery;
@@ -45,6 +48,7 @@ DLQ_AUDIT_PREFIX = "dlq#"
 RECOVERIES_LIST = "access#recoveries"  # denied attempts to list recoveries
 NOTICE_PREFIX = "unreadable#"
 HEALING_PREFIX = "heal-"
+NEW_POSTS_PREFIX = "newposts#"
 
 # indexes and the attributes they and the TTL read
 STATUS_INDEX = "by-status"
@@ -89,6 +93,13 @@ ESCALATING_THREAD = "escalating_thread"  # recovery: in which thread (absent: a 
 ESCALATION_POSTS = "escalation_posts"  # recovery: each level posted ({level, channel, ts})
 QUEUE_URL = "queue_url"  # DLQ audit
 NOTICE = "notice"  # unreadable-message notice claim: CLAIMED or RELEASED
+GROUP_KIND = "kind"  # group: ``burst`` for a burst group (absent: a group of one failure)
+PLACEMENT = "placement"  # group: OWN_MESSAGE, or the id of the burst group it folded into
+FOLDED = "folded"  # burst group: the ids of the groups folded into it (a string set)
+FOLDED_COUNT_PREFIX = "n#"  # burst group: ``n#<group id>``, how many recoveries that group brought
+NEW_POSTS = "new_posts"  # new-messages counter: how many were counted
+BURST_KIND = "burst"
+OWN_MESSAGE = "own"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -218,6 +229,13 @@ def group_from_item(item: dict[str, Any]) -> GroupState:
         state_machine_arn=item.get("state_machine_arn", {}).get("S", ""),
         failed_state=item.get("failed_state", {}).get("S", ""),
         error=item.get(ERROR, {}).get("S") or None,
+        placement=item.get(PLACEMENT, {}).get("S"),
+        burst=item.get(GROUP_KIND, {}).get("S") == BURST_KIND,
+        folded={
+            name[len(FOLDED_COUNT_PREFIX) :]: int(value["N"])
+            for name, value in item.items()
+            if name.startswith(FOLDED_COUNT_PREFIX) and "N" in value
+        },
     )
 
 
