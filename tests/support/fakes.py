@@ -319,6 +319,8 @@ class FakeDynamoDB:
                 answer["Attributes"] = copy.deepcopy(new)
             elif returned == "ALL_OLD" and current is not None:
                 answer["Attributes"] = copy.deepcopy(current)
+            elif returned == "UPDATED_OLD" and current is not None:
+                answer["Attributes"] = {n: copy.deepcopy(current[n]) for n in touched if n in current}
             elif returned == "UPDATED_NEW":
                 answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
             return answer
