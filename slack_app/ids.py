@@ -40,3 +40,7 @@ HOME_PAGE_NEXT = "home_page_next"
 
 # an in-flight recovery's `show`: an admin settles it now from Step Functions' record
 RECONCILE_NOW = "recovery_reconcile_now"
+
+# a digest of reminders or escalations: list them all, in pages, to the person who clicks
+DIGEST_LIST = "recoveries_digest_list"
+DIGEST_LIST_IN_FLIGHT = "recoveries_digest_list_in_flight"
