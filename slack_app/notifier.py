@@ -361,8 +361,9 @@ class SlackFailureDisplay:
 class SlackThreadPoster:
     """Reminders, in the recovery message's thread (a failure is logged and is
     ``NotifierUnavailableError``: the reminder is given back, the next run tries again), or gathered
-    in one digest per channel; escalations, in that thread or a level's own channel, marked with their level (a failure is
-    ``NotifierUnavailableError``: the escalation gives its level back); ``find_posted`` looks for a
+    in one digest per channel; escalations, in that thread or a level's own channel, marked with
+    their level, or one digest per channel marked with its id (a failure is
+    ``NotifierUnavailableError``: the escalation gives its levels back); ``find_posted`` looks for a
     level's message as ``SlackNotifier.find_posted`` does."""
 
     def __init__(self, client: WebClient) -> None:

@@ -24,7 +24,7 @@ from recovery_ops.service.recovery.lifecycle.reminders import (
     Reminders,
 )
 from recovery_ops.service.recovery.model.recovery import Recovery
-from recovery_ops.service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailableError
+from recovery_ops.service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
 from recovery_ops.service.recovery.storage.items import ESCALATION_POSTS, REMINDED_AT, key
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeChat, FakeDynamoDB, ProcessCrashed
