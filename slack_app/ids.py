@@ -43,3 +43,6 @@ RECONCILE_NOW = "recovery_reconcile_now"
 
 # a burst message (distinct failures folded into one message): list every recovery it holds
 BURST_LIST = "recoveries_burst_list"
+# a digest of reminders or escalations: list them all, in pages, to the person who clicks
+DIGEST_LIST = "recoveries_digest_list"
+DIGEST_LIST_IN_FLIGHT = "recoveries_digest_list_in_flight"

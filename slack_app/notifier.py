@@ -30,8 +30,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from recovery_ops.service.observability import logger, metrics
 from recovery_ops.service.recovery.failed_executions.failures import FailedExecution
-from recovery_ops.service.recovery.lifecycle.escalation import Escalation
-from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation, EscalationDigest
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder, ReminderDigest
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import (
     MESSAGE_EVENT_TYPE,
@@ -46,6 +46,12 @@ from recovery_ops.service.recovery.ports.notifier import (
 )
 from recovery_ops.service.recovery.storage.groups import GroupState
 from recovery_ops.slack_app.views.burst_message import burst_blocks, burst_fallback_text
+from recovery_ops.slack_app.views.digests import (
+    escalation_digest_blocks,
+    escalation_digest_text,
+    reminder_digest_blocks,
+    reminder_digest_text,
+)
 from recovery_ops.slack_app.views.escalation_message import escalation_text
 from recovery_ops.slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
@@ -369,9 +375,11 @@ class SlackFailureDisplay:
 
 
 class SlackThreadPoster:
-    """Reminders, in the recovery message's thread (a failure is logged, the next run tries again),
-    and escalations, in that thread or a level's own channel, marked with their level (a failure is
-    ``NotifierUnavailableError``: the escalation gives its level back); ``find_posted`` looks for a
+    """Reminders, in the recovery message's thread (a failure is logged and is
+    ``NotifierUnavailableError``: the reminder is given back, the next run tries again), or gathered
+    in one digest per channel; escalations, in that thread or a level's own channel, marked with
+    their level, or one digest per channel marked with its id (a failure is
+    ``NotifierUnavailableError``: the escalation gives its levels back); ``find_posted`` looks for a
     level's message as ``SlackNotifier.find_posted`` does."""
 
     def __init__(self, client: WebClient) -> None:
@@ -392,6 +400,7 @@ class SlackThreadPoster:
         except (SlackClientError, OSError, NotifierUnavailableError) as exc:
             metrics.add_metric(name="SlackFailures", unit="Count", value=1)
             logger.warning("could not post a reminder", channel=channel, error=str(exc))
+            raise NotifierUnavailableError(f"chat.postMessage: {exc}") from exc
 
     def post_escalation(self, escalation: Escalation) -> MessageRef:
         thread: dict[str, Any] = {"thread_ts": escalation.thread_ts} if escalation.thread_ts else {}
@@ -412,3 +421,20 @@ class SlackThreadPoster:
             )
             raise NotifierUnavailableError(f"chat.postMessage: {exc}") from exc
         return MessageRef(answer["channel"], answer["ts"])
+
+    def post_reminder_digest(self, digest: ReminderDigest) -> MessageRef:
+        """One run's reminders in one channel, as one message at its top; a failure is
+        ``NotifierUnavailableError`` (the reminders are given back)."""
+        return self._notifier._post(
+            digest.channel, reminder_digest_text(digest), reminder_digest_blocks(digest)
+        )
+
+    def post_escalation_digest(self, digest: EscalationDigest) -> MessageRef:
+        """One run's escalation levels in one channel, as one message at its top marked with the
+        digest's mark; a failure is ``NotifierUnavailableError`` (every level is given back)."""
+        return self._notifier._post(
+            digest.channel,
+            escalation_digest_text(digest),
+            escalation_digest_blocks(digest),
+            mark=digest.mark,
+        )

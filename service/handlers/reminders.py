@@ -43,4 +43,6 @@ def lambda_handler(event: dict, context: object) -> dict:
         "in_flight": report.in_flight_count,
         "oldest_in_flight_age_s": report.oldest_in_flight_age_seconds,
         "escalated": escalated.escalated,
+        "digests": len(report.digests),
+        "escalation_digests": len(escalated.digests),
     }

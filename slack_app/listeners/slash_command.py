@@ -26,7 +26,15 @@ from recovery_ops.service.recovery.lifecycle.query import (
 from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST
 from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
-from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM, BURST_LIST, COMMAND, NEXT_PAGE
+from recovery_ops.slack_app.ids import (
+    BULK_CANCEL,
+    BULK_CONFIRM,
+    BURST_LIST,
+    COMMAND,
+    DIGEST_LIST,
+    DIGEST_LIST_IN_FLIGHT,
+    NEXT_PAGE,
+)
 from recovery_ops.slack_app.listeners import dead_letters
 from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
 from recovery_ops.slack_app.listeners.replies import (
@@ -280,6 +288,13 @@ def burst_list_clicked(services: ServicesFactory, body: dict, respond: Respond) 
     list_page(services(), clicker(body), clicked_value(body), "1", respond, replace=False)
 
 
+def digest_list_clicked(services: ServicesFactory, body: dict, respond: Respond) -> None:
+    """A digest's button: the first page of what it lists, to the person who clicked (a new
+    ephemeral answer: the digest, a channel message, stays as it is)."""
+    page, _, query = clicked_value(body).partition("|")
+    list_page(services(), clicker(body), query, page, respond, replace=False)
+
+
 def bulk_confirmed(services: ServicesFactory, body: dict, respond: Respond, client: WebClient) -> None:
     bulk_from_command(services(), client, clicker(body), clicked_value(body), _channel(body), respond)
 
@@ -297,5 +312,7 @@ def register(app: App, services: ServicesFactory) -> None:
     app.command(COMMAND)(ack=acknowledge, lazy=[with_services(recoveries_typed, services)])
     app.action(NEXT_PAGE)(ack=acknowledge, lazy=[with_services(next_page_clicked, services)])
     app.action(BURST_LIST)(ack=acknowledge, lazy=[with_services(burst_list_clicked, services)])
+    for digest_list in (DIGEST_LIST, DIGEST_LIST_IN_FLIGHT):
+        app.action(digest_list)(ack=acknowledge, lazy=[with_services(digest_list_clicked, services)])
     app.action(BULK_CONFIRM)(ack=acknowledge, lazy=[with_services(bulk_confirmed, services)])
     app.action(BULK_CANCEL)(ack=acknowledge, lazy=[bulk_cancelled])

@@ -41,8 +41,8 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from recovery_ops.service.breaker.circuit_board import CircuitReading
-from recovery_ops.service.recovery.lifecycle.escalation import Escalation
-from recovery_ops.service.recovery.lifecycle.reminders import Reminder
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation, EscalationDigest
+from recovery_ops.service.recovery.lifecycle.reminders import Reminder, ReminderDigest
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
 from recovery_ops.service.recovery.ports.notifier import (
@@ -262,6 +262,13 @@ class FakeChat:
 
     def post_reminder(self, reminder: Reminder) -> None:
         self._do("post_reminder", lambda: self.reminders.append(reminder))
+
+    def post_reminder_digest(self, digest: ReminderDigest) -> MessageRef:
+        self._do("post_reminder_digest", lambda: self.reminders.extend(digest.reminders))
+        return MessageRef(digest.channel, f"{len(self.reminders)}.000000")
+
+    def post_escalation_digest(self, digest: EscalationDigest) -> MessageRef:
+        return self._post("post_escalation_digest", digest.channel, digest.mark, None, "escalation-digest")
 
     def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
         self._do("show_group", lambda: self.notices.append(notice.healing))

@@ -30,7 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from recovery_ops.service.recovery.lifecycle.escalation import Escalation
+from recovery_ops.service.recovery.lifecycle.escalation import Escalation, EscalationDigest
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.execution_record import TaskFate, TaskTruth
 from recovery_ops.service.recovery.ports.notifier import (
@@ -244,6 +244,9 @@ class FakeChat:
     def post_escalation(self, escalation: Escalation) -> MessageRef:
         return self._post(escalation.channel, escalation.mark, escalation.thread_ts, "escalation")
 
+    def post_escalation_digest(self, digest: EscalationDigest) -> MessageRef:
+        return self._post(digest.channel, digest.mark, None, "escalation-digest")
+
     def find_posted(
         self, channel: str, since: datetime, mark: MessageMark, thread_ts: str | None = None
     ) -> MessageRef | None:
@@ -332,6 +335,8 @@ class FakeDynamoDB:
                 answer["Attributes"] = copy.deepcopy(new)
             elif returned == "ALL_OLD" and current is not None:
                 answer["Attributes"] = copy.deepcopy(current)
+            elif returned == "UPDATED_OLD" and current is not None:
+                answer["Attributes"] = {n: copy.deepcopy(current[n]) for n in touched if n in current}
             elif returned == "UPDATED_NEW":
                 answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
             return answer

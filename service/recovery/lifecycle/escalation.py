@@ -25,6 +25,18 @@ level was first claimed) and records it if it is there, posts it only if Slack s
 and leaves it for the next run if Slack cannot be read. A level given back is looked for the same
 way before it is posted again (the failed post may have reached Slack).
 
+Slack takes about one message a second per channel, so the levels of one run are posted per target
+channel (the level's own channel, or the channel of the recovery message whose thread it would go
+in): at most ``DIGEST_THRESHOLD`` go one by one as above; more become one digest at the top of that
+channel, which mentions each user group once and lists the recoveries (the longest open as rows, and
+a way to list them all). Each level in it is still claimed with its lease and audited, and says in
+its claim that it goes in that digest (``escalating_as``: the digest's id); the digest carries its
+own mark (``MessageMark.escalation_digest``) and, once posted, is recorded as each level's message.
+Whoever settles a level later looks for the marks of every attempt at it (its own message, or each
+digest it went in), so a digest posted by a run that stopped is found rather than posted again; a
+digest whose post fails gives every level back. A recovery in a digest climbs one level per run:
+its higher levels due follow in the next run.
+
 Taking a recovery stops its ladder (the claim needs no owner); so does closing it (the claim needs
 it open). Releasing it lets the ladder go on from where it stopped: the count is not reset.
 Candidates are listed through the ``by-status`` index, the open and the resuming (someone clicked,
@@ -41,9 +53,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from recovery_ops.service.recovery.access.routing_rules import EscalationLevel, RoutingRules, Rule
+from recovery_ops.service.recovery.lifecycle.reminders import DIGEST_THRESHOLD
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import MessageMark, MessageRef, NotifierUnavailableError
-from recovery_ops.service.recovery.storage.escalation_claims import EscalationClaims, HeldLevel, PendingLevel
+from recovery_ops.service.recovery.storage.escalation_claims import (
+    OWN_MESSAGE,
+    EscalationClaims,
+    HeldLevel,
+    PendingLevel,
+)
 from recovery_ops.service.recovery.storage.recoveries import NO_OWNER, ListFilter, RecoveryStore
 
 ACTOR = "escalation"
@@ -73,10 +91,34 @@ class Escalation:
         return MessageMark.escalation(self.recovery.recovery_id, self.level)
 
 
+@dataclass(frozen=True)
+class EscalationDigest:
+    """The levels of one run for one channel, when there are more than a few: one message at the
+    top of ``channel``, marked ``mark``, instead of one per level."""
+
+    digest_id: str
+    channel: str
+    escalations: tuple[Escalation, ...]  # the longest open first
+
+    @property
+    def mark(self) -> MessageMark:
+        return MessageMark.escalation_digest(self.digest_id)
+
+    @property
+    def user_groups(self) -> tuple[str, ...]:
+        """The user groups its levels mention, each once, in the order they first come."""
+        return tuple(dict.fromkeys(escalation.user_group for escalation in self.escalations))
+
+
 class EscalationPoster(Protocol):
     def post_escalation(self, escalation: Escalation) -> MessageRef:
         """Post it, marked ``escalation.mark``; ``NotifierUnavailableError`` when the chat tool cannot
         take it now."""
+        ...
+
+    def post_escalation_digest(self, digest: EscalationDigest) -> MessageRef:
+        """Post it at the top of ``digest.channel``, marked ``digest.mark``;
+        ``NotifierUnavailableError`` when the chat tool cannot take it now."""
         ...
 
     def find_posted(
@@ -97,6 +139,7 @@ class EscalationReport:
     fired: list[FiredLevel] = field(default_factory=list)  # posted in this run
     given_back: list[FiredLevel] = field(default_factory=list)  # claimed, not posted: the next run retries
     found: list[FiredLevel] = field(default_factory=list)  # already in Slack (an earlier run's): recorded
+    digests: list[MessageRef] = field(default_factory=list)  # one per channel past the threshold
 
     @property
     def escalated(self) -> list[str]:
@@ -122,6 +165,33 @@ def due_levels(ladder: tuple[EscalationLevel, ...], escalated: int, open_for: ti
     return due
 
 
+@dataclass(frozen=True)
+class _Step:
+    """The next level of one recovery this run posts: its first due level (``held`` None: to be
+    claimed), or a level taken over from a run that stopped, looked for in Slack and not found."""
+
+    escalation: Escalation
+    rule: Rule
+    held: HeldLevel | None = None
+
+    @property
+    def fired(self) -> FiredLevel:
+        return FiredLevel(self.escalation.recovery.recovery_id, self.escalation.level)
+
+
+def by_channel(steps: list[_Step]) -> dict[str, list[_Step]]:
+    """The steps per target channel, in the order listed."""
+    channels: dict[str, list[_Step]] = {}
+    for step in steps:
+        channels.setdefault(step.escalation.channel, []).append(step)
+    return channels
+
+
+def aimed(escalation: Escalation, held: HeldLevel) -> Escalation:
+    """The level where its claim was first aimed (a level given back keeps its first target)."""
+    return replace(escalation, channel=held.channel or escalation.channel, thread_ts=held.thread_ts)
+
+
 def earliest_step(rules: RoutingRules) -> timedelta | None:
     """The lowest ``after_minutes`` of any ladder (None: no rule escalates)."""
     minutes = [rule.escalation[0].after_minutes for rule in rules.rules if rule.escalation]
@@ -140,6 +210,10 @@ class Escalations:
     log: Callable[..., None] | None = None  # (message, **keys); default: the service logger's warning
     lease_seconds: float = 60  # how long a claimed level is this run's to post
     claimant: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # the digests looked for in this run, by channel and mark: each is looked for once
+    _looked: dict[tuple[str, MessageMark], MessageRef | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def run(self) -> EscalationReport:
         report = EscalationReport()
@@ -148,11 +222,22 @@ class Escalations:
         if earliest is None:
             return report
         now = self.clock()
+        self._looked = {}
         candidates = self._candidates(earliest, now)
         claims = self._claims()
         pending = claims.pending([r.recovery_id for r in candidates if r.escalated])
-        for recovery in candidates:
-            self._climb(recovery, pending.get(recovery.recovery_id), rules, now, report)
+        steps = [
+            step
+            for recovery in candidates
+            for step in [self._next(recovery, pending.get(recovery.recovery_id), rules, now, report)]
+            if step is not None
+        ]
+        for channel, in_channel in by_channel(steps).items():
+            if len(in_channel) > DIGEST_THRESHOLD:
+                self._digest(channel, in_channel, now, report)
+            else:
+                for step in in_channel:
+                    self._climb(step, now, report)
         return report
 
     def _candidates(self, earliest: timedelta, now: datetime) -> list[Recovery]:
@@ -177,38 +262,62 @@ class Escalations:
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
 
-    def _climb(
+    def _next(
         self,
         recovery: Recovery,
         pending: PendingLevel | None,
         rules: RoutingRules,
         now: datetime,
         report: EscalationReport,
-    ) -> None:
-        """Settle the level a stopped run left (if its lease ran out), then fire the levels due,
-        lowest first; stop at the first one not posted."""
+    ) -> _Step | None:
+        """The level this run posts next for ``recovery``, once the level a stopped run left is
+        settled (found in Slack and recorded: the next one due); None when nothing is to post now."""
         rule = rule_of(rules, recovery)
         if rule is None or recovery.owner is not None:
-            return
+            return None
         open_for = now - datetime.fromisoformat(recovery.created_at)
-        if pending is not None and not self._settle(recovery, pending, rule, now, open_for, report):
+        if pending is not None:
+            settled, step = self._settle(recovery, pending, rule, now, open_for, report)
+            if not settled:
+                return step
+        due = due_levels(rule.escalation, recovery.escalated, open_for)
+        return _Step(self._escalation(recovery, rule, due[0], open_for), rule) if due else None
+
+    def _climb(self, step: _Step, now: datetime, report: EscalationReport) -> None:
+        """Post ``step`` on its own, then the levels above it that are due, lowest first; stop at the
+        first one not posted."""
+        escalation = step.escalation
+        if step.held is not None:
+            posted = self._claims().aim(
+                escalation.recovery.recovery_id, escalation.level, self.claimant, OWN_MESSAGE
+            ) and self._deliver(escalation, step.held, now, report, late=True, looked=True)
+        else:
+            posted = self._claim_and_deliver(escalation, now, report)
+        if not posted:
             return
-        for index in due_levels(rule.escalation, recovery.escalated, open_for):
-            escalation = self._escalation(recovery, rule, index, open_for)
-            held = self._claims().claim(
-                recovery.recovery_id,
-                escalation.level,
-                self.claimant,
-                escalation.channel,
-                escalation.thread_ts,
-                now,
-                self._lease,
-                self._claim_entry(escalation, now),
-            )
-            if held is None:
-                return  # another run fired it, or someone took or closed the recovery meanwhile
-            if not self._deliver(escalation, held, now, report):
+        for index in due_levels(step.rule.escalation, escalation.level, escalation.open_for):
+            above = self._escalation(escalation.recovery, step.rule, index, escalation.open_for)
+            if not self._claim_and_deliver(above, now, report):
                 return
+
+    def _claim_and_deliver(self, escalation: Escalation, now: datetime, report: EscalationReport) -> bool:
+        held = self._claim(escalation, now, OWN_MESSAGE)
+        if held is None:
+            return False  # another run fired it, or someone took or closed the recovery meanwhile
+        return self._deliver(escalation, held, now, report)
+
+    def _claim(self, escalation: Escalation, now: datetime, posted_as: str) -> HeldLevel | None:
+        return self._claims().claim(
+            escalation.recovery.recovery_id,
+            escalation.level,
+            self.claimant,
+            escalation.channel,
+            escalation.thread_ts,
+            now,
+            self._lease,
+            self._claim_entry(escalation, now),
+            posted_as,
+        )
 
     def _settle(
         self,
@@ -218,11 +327,12 @@ class Escalations:
         now: datetime,
         open_for: timedelta,
         report: EscalationReport,
-    ) -> bool:
-        """The claimed level a run left unrecorded, once its lease ran out: found in Slack and
-        recorded, or posted. False while it is not settled (the levels above it wait)."""
+    ) -> tuple[bool, _Step | None]:
+        """The claimed level a run left unrecorded, once its lease ran out: taken over and looked for
+        in Slack (every attempt's mark). (True, None): found and recorded, the levels above may go
+        on; (False, a step): not in Slack, this run posts it; (False, None): not settled now."""
         if pending.until >= now:
-            return False  # its run may be posting it right now
+            return False, None  # its run may be posting it right now
         index = pending.level - 1
         if index >= len(rule.escalation):
             (self.log or _log_warning)(
@@ -230,11 +340,105 @@ class Escalations:
                 recovery_id=recovery.recovery_id,
                 level=pending.level,
             )
-            return False
+            return False, None
         held = self._claims().take_over(pending, self.claimant, now, self._lease)
         if held is None:
-            return False  # another run took it over first, or the recovery was taken or closed
-        return self._deliver(self._escalation(recovery, rule, index, open_for), held, now, report, late=True)
+            return False, None  # another run took it over first, or the recovery was taken or closed
+        escalation = aimed(self._escalation(recovery, rule, index, open_for), held)
+        fired = FiredLevel(recovery.recovery_id, escalation.level)
+        try:
+            found = self._look(escalation, held)
+        except NotifierUnavailableError as exc:
+            self._give_back(escalation, now, str(exc))
+            report.given_back.append(fired)
+            return False, None
+        if found is None:
+            return False, _Step(escalation, rule, held)
+        report.found.append(fired)
+        return self._record(escalation, found, now, "FOUND POSTED"), None
+
+    def _look(self, escalation: Escalation, held: HeldLevel) -> MessageRef | None:
+        """The message an earlier attempt at the level posted (its own, or a digest it went in);
+        None when Slack shows none. ``NotifierUnavailableError`` when Slack cannot be read."""
+        if held.since is None:
+            return None  # the first attempt: nothing can have been posted
+        since = held.since - CLOCK_MARGIN
+        for tried in held.tried or (OWN_MESSAGE,):
+            if tried == OWN_MESSAGE:
+                found = self.poster.find_posted(
+                    escalation.channel, since, escalation.mark, escalation.thread_ts
+                )
+            else:
+                found = self._look_for_digest(escalation.channel, since, tried)
+            if found is not None:
+                return found
+        return None
+
+    def _look_for_digest(self, channel: str, since: datetime, digest_id: str) -> MessageRef | None:
+        """A digest's message in ``channel``, looked for once per run (its levels share it): any of
+        its levels' ``since`` comes before the digest was posted."""
+        mark = MessageMark.escalation_digest(digest_id)
+        if (channel, mark) not in self._looked:
+            self._looked[(channel, mark)] = self.poster.find_posted(channel, since, mark)
+        return self._looked[(channel, mark)]
+
+    def _digest(self, channel: str, steps: list[_Step], now: datetime, report: EscalationReport) -> None:
+        """The steps of one channel as one digest: each level claimed (or a taken-over one aimed) for
+        it, posted once, recorded as each level's message; every level given back when the post
+        fails or the claims outlived their lease before it."""
+        digest_id = uuid.uuid4().hex
+        held = [one for step in steps if (one := self._hold_for_digest(step, digest_id, now, report))]
+        if not held:
+            return
+        digest = EscalationDigest(
+            digest_id,
+            channel,
+            tuple(sorted((e for e, _ in held), key=lambda e: e.open_for, reverse=True)),
+        )
+        try:
+            if self.clock() >= now + self._lease:
+                raise NotifierUnavailableError("the claims' lease ran out before the digest was posted")
+            message = self.poster.post_escalation_digest(digest)
+        except NotifierUnavailableError as exc:
+            for escalation, _ in held:
+                self._give_back(escalation, now, str(exc))
+                report.given_back.append(FiredLevel(escalation.recovery.recovery_id, escalation.level))
+            return
+        report.digests.append(message)
+        for escalation, late in held:
+            report.fired.append(FiredLevel(escalation.recovery.recovery_id, escalation.level))
+            self._record(escalation, message, now, "POSTED LATE" if late else None)
+
+    def _hold_for_digest(
+        self, step: _Step, digest_id: str, now: datetime, report: EscalationReport
+    ) -> tuple[Escalation, bool] | None:
+        """The step's level held for the digest ``digest_id``, and whether it is late (taken over
+        from a run that stopped); None when it is not in it (another run has it, an earlier
+        attempt's message was found, or its claim keeps another target, where it is posted on its
+        own)."""
+        escalation, recovery_id = step.escalation, step.escalation.recovery.recovery_id
+        if step.held is not None:  # taken over, looked for and not found
+            aimed_now = self._claims().aim(recovery_id, escalation.level, self.claimant, digest_id)
+            return (escalation, True) if aimed_now else None
+        held = self._claim(escalation, now, digest_id)
+        if held is None:
+            return None
+        if held.channel and held.channel != escalation.channel:  # given back earlier, aimed elsewhere
+            self._claims().aim(recovery_id, escalation.level, self.claimant, OWN_MESSAGE)
+            self._deliver(escalation, held, now, report)
+            return None
+        escalation = aimed(escalation, held)
+        try:
+            found = self._look(escalation, held)
+        except NotifierUnavailableError as exc:
+            self._give_back(escalation, now, str(exc))
+            report.given_back.append(step.fired)
+            return None
+        if found is not None:
+            report.found.append(step.fired)
+            self._record(escalation, found, now, "FOUND POSTED")
+            return None
+        return escalation, False
 
     def _deliver(
         self,
@@ -243,19 +447,18 @@ class Escalations:
         now: datetime,
         report: EscalationReport,
         late: bool = False,
+        looked: bool = False,
     ) -> bool:
         """Post the level ``held`` (where it was first aimed), unless an earlier attempt's message is
-        in Slack already; record it. False when it is not posted (given back for the next run)."""
-        escalation = replace(escalation, channel=held.channel or escalation.channel, thread_ts=held.thread_ts)
+        in Slack already (``looked``: that was looked for already); record it. False when it is not
+        posted (given back for the next run)."""
+        escalation = aimed(escalation, held)
         fired = FiredLevel(escalation.recovery.recovery_id, escalation.level)
         try:
-            if held.since is not None:
-                found = self.poster.find_posted(
-                    escalation.channel, held.since - CLOCK_MARGIN, escalation.mark, escalation.thread_ts
-                )
-                if found is not None:
-                    report.found.append(fired)
-                    return self._record(escalation, found, now, "FOUND POSTED")
+            found = None if looked else self._look(escalation, held)
+            if found is not None:
+                report.found.append(fired)
+                return self._record(escalation, found, now, "FOUND POSTED")
             message = self.poster.post_escalation(escalation)
         except NotifierUnavailableError as exc:
             self._give_back(escalation, now, str(exc))

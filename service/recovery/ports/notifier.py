@@ -27,7 +27,7 @@ class MessageMark:
     metadata): which kind of message and whose. Only ids the product made itself go in, never a
     task token or anything a person or a workflow wrote."""
 
-    kind: str  # "group", "escalation", "healing"
+    kind: str  # "group", "escalation", "escalation-digest", "healing"
     key: str
 
     @classmethod
@@ -39,6 +39,12 @@ class MessageMark:
     def escalation(cls, recovery_id: str, level: int) -> MessageMark:
         """One escalation level (1-based) of one recovery."""
         return cls("escalation", f"{recovery_id}#{level}")
+
+    @classmethod
+    def escalation_digest(cls, digest_id: str) -> MessageMark:
+        """One run's escalation levels in one channel, gathered in one message (a digest id the
+        run made)."""
+        return cls("escalation-digest", digest_id)
 
     @classmethod
     def healing(cls, healing_id: str) -> MessageMark:

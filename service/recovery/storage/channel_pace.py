@@ -44,7 +44,6 @@ KEEP_SECONDS = 86_400  # an idle channel's pace item expires after a day (Dynamo
 ATTEMPTS = 8  # reads and conditional writes before giving up on a contended channel
 
 
-
 #: the pace's clock and sleep, replaced by a local stack that runs time faster
 def now() -> float:
     return time.time()
@@ -52,7 +51,6 @@ def now() -> float:
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
-
 
 
 class ChannelBackedUpError(NotifierUnavailableError):

@@ -9,7 +9,10 @@ until when (``escalating_until``, the lease), when the level was first claimed
 a new message). Once posted, the message's ts is appended to ``escalation_posts`` and the claim
 removed. A level given back (the post failed) keeps when and where it was first claimed: the failed
 post may have reached Slack, so whoever claims it again looks there first. A lease that ran out
-can be taken over by another run (``take_over``). A claim whose answer was lost (an error), or
+can be taken over by another run (``take_over``). Each attempt at posting the level says how it
+posts it (``escalating_as``: "" for a message of its own, else the id of the digest it goes in, whose
+mark Slack then carries), so that whoever settles the level later knows which marks to look for;
+a level taken over and posted again says so first (``aim``). A claim whose answer was lost (an error), or
 whose condition failed (what the SDK's retry of a write that was applied meets), is read back: it
 is held if the item names its claimant.
 """
@@ -25,6 +28,7 @@ from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoverySta
 from recovery_ops.service.recovery.ports.notifier import MessageRef
 from recovery_ops.service.recovery.storage.items import (
     ESCALATED,
+    ESCALATING_AS,
     ESCALATING_BY,
     ESCALATING_CHANNEL,
     ESCALATING_LEVEL,
@@ -49,7 +53,9 @@ CLAIM_ATTRIBUTES = (
     ESCALATING_SINCE,
     ESCALATING_CHANNEL,
     ESCALATING_THREAD,
+    ESCALATING_AS,
 )
+OWN_MESSAGE = ""  # an attempt that posts the level as a message of its own (not in a digest)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class PendingLevel:
     by: str
     until: datetime
     since: datetime
+    tried: tuple[str, ...] = ()  # how each attempt so far posts it (``escalating_as``)
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class HeldLevel:
     channel: str
     thread_ts: str | None
     since: datetime | None  # an earlier attempt's first claim: it may have posted; None: the first
+    tried: tuple[str, ...] = ()  # how the earlier attempts posted it ("": its own message; a digest id)
 
 
 class EscalationClaims:
@@ -89,10 +97,12 @@ class EscalationClaims:
         at: datetime,
         lease: timedelta,
         entry: AuditEntry,
+        posted_as: str = OWN_MESSAGE,
     ) -> HeldLevel | None:
-        """Claim ``level`` (1-based; ``escalated`` level-1 → level) for ``lease``; None when another
-        run fired it, a level is in flight, or the recovery is closed or owned. A level claimed
-        before (and given back) keeps its first channel and thread."""
+        """Claim ``level`` (1-based; ``escalated`` level-1 → level) for ``lease``, to be posted as
+        ``posted_as`` (a message of its own, or in the digest of that id); None when another run
+        fired it, a level is in flight, or the recovery is closed or owned. A level claimed before
+        (and given back) keeps its first channel and thread."""
         now = instant(at)
         names = {"#escalated": ESCALATED, "#status": STATUS, "#owner": OWNER}
         values: dict[str, Any] = {
@@ -104,6 +114,7 @@ class EscalationClaims:
             ":now": {"S": now},
             ":channel": {"S": channel},
             ":thread": {"S": thread_ts or ""},
+            ":as": {"L": [{"S": posted_as}]},
             ":open": {"S": RecoveryStatus.OPEN},
             ":resuming": {"S": RecoveryStatus.RESUMING},
         }
@@ -122,7 +133,8 @@ class EscalationClaims:
                 f"{ESCALATING_LEVEL} = :level, {ESCALATING_BY} = :me, {ESCALATING_UNTIL} = :until, "
                 f"{ESCALATING_SINCE} = if_not_exists({ESCALATING_SINCE}, :now), "
                 f"{ESCALATING_CHANNEL} = if_not_exists({ESCALATING_CHANNEL}, :channel), "
-                f"{ESCALATING_THREAD} = if_not_exists({ESCALATING_THREAD}, :thread)",
+                f"{ESCALATING_THREAD} = if_not_exists({ESCALATING_THREAD}, :thread), "
+                f"{ESCALATING_AS} = list_append(if_not_exists({ESCALATING_AS}, :none), :as)",
                 ConditionExpression=f"attribute_exists({KEY}) AND {is_expected} AND "
                 "(#status = :open OR #status = :resuming) AND attribute_not_exists(#owner) AND "
                 f"attribute_not_exists({ESCALATING_LEVEL})",
@@ -131,10 +143,10 @@ class EscalationClaims:
                 ReturnValues="ALL_NEW",
             )
         except ANSWER_LOST:
-            return self._read_back(recovery_id, level, claimant, now)
+            return self._read_back(recovery_id, level, claimant, now, appended=True)
         if answer is None:  # also what an SDK retry of a write that was applied meets: read it
-            return self._read_back(recovery_id, level, claimant, now)
-        return _held(answer["Attributes"], now)
+            return self._read_back(recovery_id, level, claimant, now, appended=True)
+        return _held(answer["Attributes"], now, appended=True)
 
     def take_over(
         self, pending: PendingLevel, claimant: str, at: datetime, lease: timedelta
@@ -167,8 +179,29 @@ class EscalationClaims:
             return self._read_back(pending.recovery_id, pending.level, claimant, now)
         return _held(answer["Attributes"], now)
 
-    def _read_back(self, recovery_id: str, level: int, claimant: str, now: str) -> HeldLevel | None:
-        """The claim as the table has it, if ``claimant`` holds ``level`` (None: not held, or unreadable)."""
+    def aim(self, recovery_id: str, level: int, claimant: str, posted_as: str) -> bool:
+        """Say how the level this run holds (taken over, or claimed for a digest it is no longer
+        in) is about to be posted, before posting it; False when the claim is no longer this run's."""
+        aimed = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(recovery_id),
+            UpdateExpression=f"SET {ESCALATING_AS} = list_append(if_not_exists({ESCALATING_AS}, :none), :as)",
+            ConditionExpression=f"{ESCALATING_LEVEL} = :level AND {ESCALATING_BY} = :me",
+            ExpressionAttributeValues={
+                ":as": {"L": [{"S": posted_as}]},
+                ":none": {"L": []},
+                ":level": {"N": str(level)},
+                ":me": {"S": claimant},
+            },
+        )
+        return aimed is not None
+
+    def _read_back(
+        self, recovery_id: str, level: int, claimant: str, now: str, appended: bool = False
+    ) -> HeldLevel | None:
+        """The claim as the table has it, if ``claimant`` holds ``level`` (None: not held, or
+        unreadable); ``appended``: the claim added its own attempt, which is not an earlier one."""
         try:
             item = self._client.get_item(
                 TableName=self._table, Key=key(recovery_id), ConsistentRead=True
@@ -177,7 +210,7 @@ class EscalationClaims:
             return None
         if _text(item, ESCALATING_BY) != claimant or _number(item, ESCALATING_LEVEL) != level:
             return None
-        return _held(item, now)
+        return _held(item, now, appended)
 
     # ------------------------------------------------------------------ settling a claim
     def give_back(self, recovery_id: str, level: int, claimant: str, entry: AuditEntry) -> bool:
@@ -263,15 +296,26 @@ class EscalationClaims:
         return found
 
 
-def _held(item: dict[str, Any], now: str) -> HeldLevel:
-    """The claim an item holds, as the claimant who wrote it at ``now`` sees it."""
+def _held(item: dict[str, Any], now: str, appended: bool = False) -> HeldLevel:
+    """The claim an item holds, as the claimant who wrote it at ``now`` sees it (``appended``: the
+    last attempt listed is its own)."""
     since = _text(item, ESCALATING_SINCE)
+    tried = _tried(item)
     return HeldLevel(
         level=_number(item, ESCALATING_LEVEL) or 0,
         channel=_text(item, ESCALATING_CHANNEL) or "",
         thread_ts=_text(item, ESCALATING_THREAD) or None,
         since=datetime.fromisoformat(since) if since and since != now else None,  # ``now``: its own
+        tried=tried[:-1] if appended else tried,
     )
+
+
+def _tried(item: dict[str, Any]) -> tuple[str, ...]:
+    """How the attempts at the claimed level post it; a claim written before attempts were listed
+    posted a message of its own."""
+    if ESCALATING_AS not in item:
+        return (OWN_MESSAGE,)
+    return tuple(entry.get("S", "") for entry in item[ESCALATING_AS].get("L", []))
 
 
 def _pending(item: dict[str, Any]) -> PendingLevel:
@@ -282,6 +326,7 @@ def _pending(item: dict[str, Any]) -> PendingLevel:
         by=_text(item, ESCALATING_BY) or "",
         until=datetime.fromisoformat(_text(item, ESCALATING_UNTIL) or since),
         since=datetime.fromisoformat(since),
+        tried=_tried(item),
     )
 
 

@@ -90,6 +90,7 @@ ESCALATING_UNTIL = "escalating_until"  # recovery: when that claim's lease ends 
 ESCALATING_SINCE = "escalating_since"  # recovery: when the level was first claimed (kept when given back)
 ESCALATING_CHANNEL = "escalating_channel"  # recovery: where the claimed level goes
 ESCALATING_THREAD = "escalating_thread"  # recovery: in which thread (absent: a new message)
+ESCALATING_AS = "escalating_as"  # recovery: how each attempt posts that level ("": alone; a digest id)
 ESCALATION_POSTS = "escalation_posts"  # recovery: each level posted ({level, channel, ts})
 QUEUE_URL = "queue_url"  # DLQ audit
 NOTICE = "notice"  # unreadable-message notice claim: CLAIMED or RELEASED

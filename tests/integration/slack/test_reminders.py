@@ -10,7 +10,10 @@ from recovery_ops.service.local.engine.stack import EmbeddedStack
 from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
 from recovery_ops.service.local.standin.server import SlackStandIn
 from recovery_ops.service.recovery.lifecycle.ownership import Owners
-from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.lifecycle.reminders import DIGEST_THRESHOLD, Reminders
+from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.storage.items import key
+from recovery_ops.slack_app.ids import DIGEST_LIST, ROW_MENU
 from recovery_ops.slack_app.notifier import SlackThreadPoster
 from recovery_ops.slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store
@@ -79,3 +82,42 @@ def test_the_scheduled_function_reports_the_open_count_and_reminds_nothing_fresh
     result = json.loads(answer["Payload"].read())
     assert result["open"] == 1 and result["reminded"] == [] and result["escalated"] == []
     assert result["oldest_age_s"] < 600
+
+
+def test_the_scheduled_function_gathers_more_than_a_few_reminders_of_one_channel_in_one_digest(
+    stack: EmbeddedStack, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    # Given more than a few recoveries of one channel, open for two hours
+    count = DIGEST_THRESHOLD + 2
+    recoveries = pause(stack, order_api, vendor, [ORDER] * count)
+    for recovery in recoveries:
+        opened_two_hours_ago(stack, recovery)
+    posted_before = len(slack.calls_of("chat.postMessage"))
+
+    # When the scheduled reminders function runs
+    answer = stack.client("lambda").invoke(FunctionName=stack.physical("ReminderFunction"), Payload=b"{}")
+
+    # Then it posted one digest at the top of that channel, no reply in any thread, and reminded them all
+    result = json.loads(answer["Payload"].read())
+    assert sorted(result["reminded"]) == sorted(r.recovery_id for r in recoveries)
+    assert result["digests"] == 1
+    (digest,) = [c.body for c in slack.calls_of("chat.postMessage")[posted_before:]]
+    assert digest["channel"] == recoveries[0].slack_channel and not digest.get("thread_ts")
+    blocks = digest["blocks"]
+    menus = [b for b in blocks if (b.get("accessory") or {}).get("action_id") == ROW_MENU]
+    assert len(menus) == count
+    assert any(e.get("action_id") == DIGEST_LIST for b in blocks for e in b.get("elements") or [])
+
+
+def opened_two_hours_ago(stack: EmbeddedStack, recovery: Recovery) -> None:
+    """The recovery as if it had been open two hours (its place in the by-status index too)."""
+    opened = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
+    stack.client("dynamodb").update_item(
+        TableName=stack.physical("RecoveriesTable"),
+        Key=key(recovery.recovery_id),
+        UpdateExpression="SET created_at = :opened, created_sort = :sort",
+        ExpressionAttributeValues={
+            ":opened": {"S": opened},
+            ":sort": {"S": f"{opened}#{recovery.recovery_id}"},
+        },
+    )

@@ -21,7 +21,7 @@ from recovery_ops.service.recovery.lifecycle.bulk import BulkReport
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef
-from recovery_ops.slack_app.ids import REJECT_SUBMIT, RUN_AGAIN
+from recovery_ops.slack_app.ids import DIGEST_LIST, REJECT_SUBMIT, RUN_AGAIN
 from recovery_ops.slack_app.listeners import (
     dead_letters,
     modals,
@@ -206,6 +206,23 @@ def test_a_run_again_click_reaches_the_work_that_runs_it_again(monkeypatch: pyte
     ran.assert_called_once_with(services, ALICE, "rec-7", respond, from_list=False)
 
 
+def test_a_digests_list_button_answers_the_clicker_without_replacing_the_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the slash command's listeners, and the list they answer with recorded
+    services, app, respond = some_services(), RecordingApp(), Mock()
+    listed = Mock()
+    monkeypatch.setattr(slash_command, "list_page", listed)
+    slash_command.register(app, lambda: services)  # type: ignore[arg-type]
+
+    # When someone clicks a digest's "List those nobody owns"
+    [listener] = app.lazy[DIGEST_LIST]
+    listener(body=a_click('1|{"owner":"none"}'), respond=respond)
+
+    # Then its first page answers them alone, and the digest (a channel message) stays as it is
+    listed.assert_called_once_with(services, ALICE, '{"owner":"none"}', "1", respond, replace=False)
+
+
 def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_did() -> None:
     # Given
     app = RecordingApp()
@@ -215,7 +232,7 @@ def test_every_button_and_menu_has_one_lazy_listener_named_for_what_the_person_d
         surface.register(app, some_services)  # type: ignore[arg-type]
 
     # Then
-    assert len(app.lazy) == 20  # BURST_LIST among them
+    assert len(app.lazy) == 22  # BURST_LIST, DIGEST_LIST and DIGEST_LIST_IN_FLIGHT among them
     names = {action_id: [listener.__name__ for listener in lazy] for action_id, lazy in app.lazy.items()}
     assert names[RUN_AGAIN] == ["run_again_clicked"]
     assert all(len(listeners) == 1 for listeners in names.values())
