@@ -28,10 +28,21 @@ def render_message(channel: str, blocks: list[dict], width: int = 100) -> list[s
             lines.append("│ " + buttons)
         elif kind == "context":
             lines.append("│ " + "  ".join(_text(e.get("text", "")) for e in block.get("elements", [])))
+        elif kind == "rich_text":  # a title and preformatted text, shown as written
+            for line in _rich_text(block).strip().splitlines()[:12]:
+                lines.append("│ " + (line if len(line) <= width - 2 else line[: width - 3] + "…"))
         elif kind == "divider":
             lines.append("│ " + "·" * (width - 4))
     lines.append("└" + "─" * (width - 1))
     return lines
+
+
+def _rich_text(block: dict) -> str:
+    """The text elements of a rich_text block, one line per section or preformatted element."""
+    return "\n".join(
+        "".join(part.get("text", "") for part in element.get("elements", []) if part.get("type") == "text")
+        for element in block.get("elements", [])
+    )
 
 
 def render_text(text: str, width: int = 100) -> list[str]:

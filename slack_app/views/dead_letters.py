@@ -23,7 +23,7 @@ from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
 from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
 from recovery_ops.slack_app.views.escaping import code, code_block, escape, mrkdwn, one_line, truncate, who
-from recovery_ops.slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT
+from recovery_ops.slack_app.views.limits import MAX_BLOCKS, SECTION_TEXT_LIMIT, message_text
 
 NOT_CONFIGURED = (
     "No dead-letter queue is configured for this deployment (ORDERS_DLQ_URL, RECOVERY_DLQ_URL on the "
@@ -96,7 +96,7 @@ def _message_section(message: DeadLetter, now: datetime) -> SectionBlock:
 
 
 def redrive_prompt_text(queue: DeadLetterQueue, visible: int) -> str:
-    return f"Redrive {visible} messages from {queue.name}?"
+    return message_text(f"Redrive {visible} messages from {one_line(queue.name)}?")
 
 
 def redrive_prompt_blocks(queue: DeadLetterQueue, visible: int, rate: int) -> list[Block]:

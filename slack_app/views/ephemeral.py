@@ -1,5 +1,8 @@
 """What only the person who clicked or typed sees: what their action came to, a refusal, a
 failure to report, the `/recoveries` usage, and the confirmation a `/recoveries retry` asks for.
+
+Each text is within Slack's 4,000-character guidance for ``text`` (``message_text``: cut safely,
+any code it leaves open closed, and pointing to the recovery's `show` when a long name cut it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery, inert_j
 from recovery_ops.slack_app.ids import BULK_CANCEL, BULK_CONFIRM, TAKE_OVER
 from recovery_ops.slack_app.views.confirmation import confirm_dialog, named
 from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, who
-from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
+from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT, message_text
+from recovery_ops.slack_app.views.thread_replies import show_pointer
 
 SHOW_ONE = f"`/recoveries show {escape('<id>')}`"
 
@@ -32,23 +36,32 @@ USAGE = (
 def failure_report_text(what: str, why: str, reference: str) -> str:
     """An action that did not complete: what failed and where its log line is, never the
     exception's text (it may hold URLs or data)."""
-    return (
+    return message_text(
         f"⚠️ {what} did not complete ({escape(why)}; reference `{reference}` in the "
         f"Slack app's logs). Check {SHOW_ONE} before trying again."
     )
 
 
 def denied_text(action: str, why: str) -> str:
-    return f"🚫 You cannot {action}: {escape(why)}. Nothing was sent; your attempt is in the audit trail."
+    return message_text(
+        f"🚫 You cannot {action}: {escape(why)}. Nothing was sent; your attempt is in the audit trail."
+    )
 
 
 def view_denied_text(what: str, why: str) -> str:
-    return f"🚫 You cannot see {what}: {escape(why)}. Your attempt is in the audit trail."
+    return message_text(f"🚫 You cannot see {what}: {escape(why)}. Your attempt is in the audit trail.")
 
 
 def action_result_text(result: ActionResult, always: bool = False) -> str | None:
     """What an action came to, when the updated message does not already show it (``always``: the
     click came from a list, whose rows are not updated); None when there is nothing to add."""
+    text = _action_result(result, always)
+    if text is None:
+        return None
+    return message_text(text, show_pointer(result.recovery.recovery_id) if result.recovery else "")
+
+
+def _action_result(result: ActionResult, always: bool) -> str | None:
     recovery = result.recovery
     name = code(recovery.execution_name) if recovery else "This recovery"
     detail = escape(result.detail)
@@ -85,7 +98,7 @@ BULK_QUERY_TOO_LONG = (
 
 
 def bulk_retry_prompt_text(count: int) -> str:
-    return f"Run again {count} recoveries?"
+    return message_text(f"Run again {count} recoveries?")
 
 
 def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0) -> list[Block]:
@@ -119,6 +132,11 @@ def bulk_retry_prompt_blocks(count: int, query: RecoveryQuery, left_out: int = 0
 
 def ownership_text(result: OwnershipResult) -> str:
     """What the person is told after Take it, Take over or Release."""
+    text = _ownership(result)
+    return message_text(text, show_pointer(result.recovery.recovery_id) if result.recovery else "")
+
+
+def _ownership(result: OwnershipResult) -> str:
     name = code(result.recovery.execution_name) if result.recovery else "This recovery"
     since = (
         f" since {one_line(result.recovery.owned_at)}" if result.recovery and result.recovery.owned_at else ""
@@ -170,4 +188,4 @@ def took_all_text(taken: int, owned_by_others: int, left_out: int) -> str:
     parts = [f"👤 You own {taken} open recover{'y' if taken == 1 else 'ies'} of this message now."]
     if owned_by_others:
         parts.append(f"{owned_by_others} already had another owner and kept them.")
-    return " ".join(parts) + left_out_note(left_out)
+    return message_text(" ".join(parts) + left_out_note(left_out))

@@ -7,10 +7,13 @@ from __future__ import annotations
 from recovery_ops.service.recovery.lifecycle.escalation import Escalation
 from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
 from recovery_ops.slack_app.views.escaping import code, user_group
+from recovery_ops.slack_app.views.limits import message_text
+from recovery_ops.slack_app.views.thread_replies import show_pointer
 
 
 def escalation_text(escalation: Escalation) -> str:
-    """The level's message; everything the recovery and the rules carry comes out escaped."""
+    """The level's message; everything the recovery and the rules carry comes out escaped, and the
+    whole within Slack's guidance for ``text`` (cut, it points to the recovery's `show`)."""
     recovery = escalation.recovery
     failed = f"{code(recovery.state_machine_name)} stopped at {code(recovery.failed_state)} " + (
         f"with {code(recovery.error)}" if recovery.error else "with no error name"
@@ -22,5 +25,5 @@ def escalation_text(escalation: Escalation) -> str:
         f"{failed}; recovery {code(recovery.recovery_id)}."
     )
     if escalation.thread_ts is None:
-        text += f" See it with {code('/recoveries show ' + recovery.recovery_id)}."
-    return text + " Taking it stops the escalation."
+        text += f" See it with {show_pointer(recovery.recovery_id)}."
+    return message_text(text + " Taking it stops the escalation.", show_pointer(recovery.recovery_id))

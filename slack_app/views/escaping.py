@@ -12,6 +12,8 @@ helpers below build on it for the places untrusted text goes:
   forge lines or hide text);
 - ``code`` / ``code_block``: the same, inside backticks, with backticks swapped for a look-alike
   so the text cannot end the code span and start markup;
+- ``literal``: into ``rich_text`` text elements, which Slack shows as written (no mrkdwn, no
+  entities, no mentions: a mention there is an element of its own): only control characters go;
 - ``plain``: into ``plain_text`` objects (headers, titles, labels), which Slack does not parse:
   control characters go, angle brackets become look-alikes so nothing reads as a mention;
 - ``link``: a URL the product built, with any character that could end or split ``<url|label>``
@@ -73,6 +75,11 @@ def code_block(text: object, limit: int) -> str:
     fence = "```"
     body = escape(text).replace("`", _BACKTICK_LOOKALIKE)
     return fence + truncate(body, limit - 2 * len(fence) - 1) + "\n" + fence
+
+
+def literal(text: object) -> str:
+    """For ``rich_text`` text elements, shown as written: no control characters, nothing else changed."""
+    return _CONTROL.sub("", str(text))
 
 
 def plain(text: object) -> str:

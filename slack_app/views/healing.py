@@ -15,7 +15,7 @@ from recovery_ops.service.recovery.ports.notifier import CircuitClosedNotice, He
 from recovery_ops.slack_app.ids import STOP_HEALING
 from recovery_ops.slack_app.views.confirmation import confirm_dialog
 from recovery_ops.slack_app.views.escaping import code, one_line, truncate, who
-from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT
+from recovery_ops.slack_app.views.limits import BUTTON_VALUE_LIMIT, message_text
 
 WHY_LIMIT = 300  # characters of an interrupted run's reason shown
 _STOPPED_BY = "stopped by "  # how a STOPPED run's ``ended_why`` names who stopped it
@@ -83,13 +83,14 @@ def healing_notice_text(notice: CircuitClosedNotice, healing: HealingNotice) -> 
 
 
 def healing_progress_text(notice: HealingNotice, dependency: str) -> str:
-    """A reply in the group message's thread: how far the run is, or how it ended."""
+    """A reply in the group message's thread (within Slack's guidance for ``text``): how far the
+    run is, or how it ended."""
     if HealingState(notice.state) is HealingState.RESUMING:
         return (
             f"🔄 Self-healing: {notice.resumed} of {notice.selected} resumed so far "
             f"({notice.expired} expired)."
         )
-    return ended_text(notice, dependency)
+    return message_text(ended_text(notice, dependency))
 
 
 def stop_button(healing_id: str) -> ButtonElement:
@@ -112,18 +113,22 @@ def stop_button(healing_id: str) -> ButtonElement:
 
 # ---------------------------------------------------------------------- what the clicker is told
 def stopped_text(healing: HealingNotice) -> str:
-    return f"⏹️ Stopped: {healing.resumed} resumed{_expired(healing)}, {healing.left} left open for you."
+    return message_text(
+        f"⏹️ Stopped: {healing.resumed} resumed{_expired(healing)}, {healing.left} left open for you."
+    )
 
 
 def not_resuming_text(healing: HealingNotice, dependency: str) -> str:
     """A Stop that came too late: someone stopped the run already, or it ended by itself."""
     if HealingState(healing.state) is HealingState.STOPPED:
-        return (
+        return message_text(
             f"👋 Self-healing was already stopped by {_stopped_by(healing)}: {healing.resumed} resumed"
             f"{_expired(healing)}, {healing.left} left open for people. Nothing changed."
         )
-    return f"👋 Self-healing already ended: {ended_text(healing, dependency)} Nothing changed."
+    return message_text(f"👋 Self-healing already ended: {ended_text(healing, dependency)} Nothing changed.")
 
 
 def unknown_run_text(healing_id: str) -> str:
-    return f"⚠️ Unknown self-healing run {code(healing_id[:80])} (ended long ago?). Nothing changed."
+    return message_text(
+        f"⚠️ Unknown self-healing run {code(healing_id[:80])} (ended long ago?). Nothing changed."
+    )

@@ -25,6 +25,10 @@ VIEW_MAX_BLOCKS = 100  # blocks of a modal or a Home tab view
 HOME_MAX_BLOCKS = VIEW_MAX_BLOCKS
 MESSAGE_TEXT_LIMIT = 40_000  # chat.postMessage truncates ``text`` past this
 MESSAGE_TEXT_GUIDANCE = 4_000  # Slack's advice for ``text``: keep it under 4,000 characters
+MARKDOWN_BLOCK_LIMIT = 12_000  # a markdown block's text, and all markdown blocks of one payload together
+# The text of one rich_text element. Slack documents no figure (and refuses very long ones as
+# ``msg_blocks_too_long``), so the stricter of the documented block texts is taken: a section's.
+RICH_TEXT_LIMIT = 3000
 
 # ---------------------------------------------------------------------- blocks
 SECTION_TEXT_LIMIT = 3000
@@ -139,3 +143,28 @@ def _closer(in_block: bool, in_span: bool, last: str) -> str:
     if in_block:
         return _FENCE if last == "\n" else "\n" + _FENCE
     return "`" if in_span else ""
+
+
+def cut_literal(text: str, limit: int, marker: str = MARKER) -> str:
+    """``text`` that Slack shows as written (a ``rich_text`` element: no mrkdwn, no entities, no
+    mentions) within ``limit`` UTF-16 units, ``marker`` included, never splitting a character."""
+    if length(text) <= limit:
+        return text
+    room = limit - length(marker)
+    if room < 0:
+        return cut_literal(marker, limit, marker="")
+    units = 0
+    for index, char in enumerate(text):
+        units += length(char)
+        if units > room:
+            return text[:index] + marker
+    return text + marker  # not reached: the text was longer than ``limit``
+
+
+def message_text(text: str, whole: str = "") -> str:
+    """A message's ``text`` (a reply, a thread reply, a fallback) within Slack's 4,000-character
+    guidance, cut only where ``cut`` allows and with any code it leaves open closed; when the cut
+    drops something, the text ends by saying where the whole is (``whole``, mrkdwn the product
+    wrote: the recovery's `show`, say)."""
+    marker = f"{MARKER}: the whole is in {whole}" if whole else MARKER
+    return cut(text, MESSAGE_TEXT_GUIDANCE, marker)

@@ -1,11 +1,14 @@
 """The message of one recovery: what failed, why, when, the input, and its three buttons; once
 the recovery is handled, the same message with the buttons replaced by what happened.
 
-Long causes and inputs are cut to Slack's limits (the full input stays in the recoveries table),
-and button values carry only the recovery id. The task token never appears in a message, and
-nothing a recovery carries is shown before it has passed through ``without_tokens`` (token
-fields) and ``recovery_ops.slack_app.views.escaping`` (mentions, links, markup). The cause and input blocks
-are shared with the other views of a recovery (a group message, `/recoveries show`).
+Causes and inputs go in ``rich_text`` preformatted blocks, which Slack shows as written: no
+escaping that multiplies a ``&`` by five, no backtick that can end the code, no mention; long ones
+are cut to Slack's limits (both stay whole in the recoveries table), and button values carry
+only the recovery id. The task token never appears in a message, and nothing a recovery carries
+is shown before it has passed through ``without_tokens`` (token fields) and
+``recovery_ops.slack_app.views.escaping`` (mentions, links, markup; control characters for the
+preformatted blocks). The cause and input blocks are shared with the other views of a recovery
+(a group message, `/recoveries show`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     HeaderBlock,
     PlainTextObject,
+    RichTextBlock,
+    RichTextPreformattedElement,
+    RichTextSectionElement,
     SectionBlock,
 )
 
@@ -29,9 +35,9 @@ from recovery_ops.service.recovery.model.redaction import without_tokens
 from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
 from recovery_ops.slack_app.views.escaping import (
     code,
-    code_block,
     escape,
     link,
+    literal,
     mrkdwn,
     one_line,
     plain,
@@ -42,7 +48,9 @@ from recovery_ops.slack_app.views.limits import (
     BUTTON_VALUE_LIMIT,
     HEADER_TEXT_LIMIT,
     MAX_BLOCKS,
+    RICH_TEXT_LIMIT,
     SECTION_TEXT_LIMIT,
+    cut_literal,
 )
 
 _ROUTING_LABEL = {Routing.TECHNICAL: "technical problem", Routing.CLIENT_DATA: "client-data problem"}
@@ -66,12 +74,25 @@ def shown_input(recovery: Recovery) -> str:
     return without_tokens(shown, (recovery.task_token,))
 
 
-def cause_block(cause: str, known_tokens: tuple[str, ...] = ()) -> SectionBlock:
-    return SectionBlock(text=mrkdwn(code_block(readable_cause(cause, known_tokens), SECTION_TEXT_LIMIT)))
+def preformatted_block(text: str, title: str = "") -> RichTextBlock:
+    """``text`` as Slack shows code, exactly as written (cut within Slack's limits), under a bold
+    ``title`` when there is one."""
+    elements: list[RichTextSectionElement | RichTextPreformattedElement] = []
+    if title:
+        elements.append(
+            RichTextSectionElement(elements=[{"type": "text", "text": title, "style": {"bold": True}}])
+        )
+    shown = cut_literal(literal(text), RICH_TEXT_LIMIT) or " "  # Slack refuses an empty text
+    elements.append(RichTextPreformattedElement(elements=[{"type": "text", "text": shown}]))
+    return RichTextBlock(elements=elements)
 
 
-def input_block(recovery: Recovery) -> SectionBlock:
-    return SectionBlock(text=mrkdwn("*Input*\n" + code_block(shown_input(recovery), 2990)))
+def cause_block(cause: str, known_tokens: tuple[str, ...] = ()) -> RichTextBlock:
+    return preformatted_block(readable_cause(cause, known_tokens))
+
+
+def input_block(recovery: Recovery) -> RichTextBlock:
+    return preformatted_block(shown_input(recovery), "Input")
 
 
 def recovery_fallback_text(recovery: Recovery) -> str:

@@ -1,7 +1,11 @@
 """What is posted in a message's thread: a reminder that a recovery still waits (or is still in
 flight), the outcome of a
 recovery that shares a group message, and the progress of a bulk action (with the message that
-starts its thread when it was typed as `/recoveries retry`)."""
+starts its thread when it was typed as `/recoveries retry`).
+
+Every one is a message's plain ``text``: within Slack's 4,000-character guidance (``message_text``),
+with any code a person's text opened closed, and, when a long name made it cut, a pointer to the
+recovery's `show`, where the whole is."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from recovery_ops.service.recovery.lifecycle.in_flight import InFlight
 from recovery_ops.service.recovery.lifecycle.reminders import Reminder, describe_duration
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.slack_app.views.escaping import code, link, one_line, who
+from recovery_ops.slack_app.views.limits import message_text
 
 
 def reminder_text(reminder: Reminder) -> str:
@@ -20,6 +25,15 @@ def reminder_text(reminder: Reminder) -> str:
     who claimed it (mentioned)."""
     if reminder.in_flight is not None:
         return in_flight_reminder_text(reminder, reminder.in_flight)
+    return message_text(_waiting_text(reminder), show_pointer(reminder.recovery.recovery_id))
+
+
+def show_pointer(recovery_id: str) -> str:
+    """Where a recovery is in full, for a text cut short."""
+    return code(f"/recoveries show {recovery_id}")
+
+
+def _waiting_text(reminder: Reminder) -> str:
     name, waited = code(reminder.recovery.execution_name), describe_duration(reminder.waited)
     if reminder.recovery.owner:
         text = f"⏰ {who(reminder.recovery.owner)} owns this: {name} still waits, paused {waited} ago."
@@ -41,19 +55,20 @@ def in_flight_reminder_text(reminder: Reminder, claim: InFlight) -> str:
     """A recovery in flight for long: claimed, its outcome not stored; its process may have died."""
     recovery = reminder.recovery
     since = claim.since.astimezone(UTC).isoformat(timespec="seconds")
-    return (
+    text = (
         f"🛫 Still in flight: {code(recovery.execution_name)} was claimed by {who(claim.claimed_by)} "
         f"{describe_duration(claim.age(reminder.now))} ago (at {one_line(since)}) and its outcome is "
         "not stored yet: the process resuming it may have stopped. Nobody else can act on it until it "
         f"is settled; check {link(recovery.console_url, 'its execution')} and "
-        f"{code(f'/recoveries show {recovery.recovery_id}')}."
+        f"{show_pointer(recovery.recovery_id)}."
     )
+    return message_text(text, show_pointer(recovery.recovery_id))
 
 
 def grouped_outcome_text(recovery: Recovery, outcome: str) -> str:
     """A handled recovery of a group message, in that message's thread (``outcome`` from
     ``outcome_text``)."""
-    return f"{code(recovery.execution_name)}: {outcome}"
+    return message_text(f"{code(recovery.execution_name)}: {outcome}", show_pointer(recovery.recovery_id))
 
 
 def bulk_verb(kind: str) -> str:
@@ -64,7 +79,7 @@ def bulk_verb(kind: str) -> str:
 def bulk_thread_opening(user: str, count: int, described: str) -> str:
     """The channel message a `/recoveries retry` starts, whose thread shows the progress
     (``described`` already escaped)."""
-    return f"{who(user)} runs again {count} recoveries ({described})."
+    return message_text(f"{who(user)} runs again {count} recoveries ({described}).")
 
 
 def bulk_started_text(user: str, kind: str, count: int, description: str, left_out: int = 0) -> str:
@@ -73,7 +88,7 @@ def bulk_started_text(user: str, kind: str, count: int, description: str, left_o
     )
     if left_out:
         started += f" {left_out} left out: another team's, which {who(user)} may not act on."
-    return started
+    return message_text(started)
 
 
 def bulk_progress_text(report: BulkReport) -> str:
@@ -81,16 +96,20 @@ def bulk_progress_text(report: BulkReport) -> str:
 
 
 def bulk_finished_text(kind: str, report: BulkReport) -> str:
-    return f"*{bulk_verb(kind)} all* finished: {report.summary()} in {report.wall_s:.1f} s."
+    return message_text(f"*{bulk_verb(kind)} all* finished: {report.summary()} in {report.wall_s:.1f} s.")
 
 
 def bulk_summary(user: str, kind: str, report: BulkReport) -> str:
     """What a closed group message says of the bulk action that closed it."""
-    return f"{bulk_verb(kind)} all by {who(user)}: {report.summary()}"
+    return message_text(f"{bulk_verb(kind)} all by {who(user)}: {report.summary()}")
 
 
 def ownership_change_text(person: str, action: str, count: int, previous: str | None = None) -> str:
     """In the message's thread: who took, took over or released what."""
+    return message_text(_ownership_change(person, action, count, previous))
+
+
+def _ownership_change(person: str, action: str, count: int, previous: str | None) -> str:
     what = "this recovery" if count == 1 else f"{count} recoveries of this message"
     if action == "take over":
         return f"👤 {who(person)} took over {what} from {who(previous)}."

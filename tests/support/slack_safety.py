@@ -4,8 +4,9 @@
 payload as Slack does (a message's ``text``, every text object, block ids and values, modal
 titles, metadata) and lists every place where one survived unescaped: a raw special mention, a
 ``<…>`` entity the product did not make itself, a control character. Only an editable input's
-``initial_value`` is data, not text (Slack shows it as typed and parses nothing in it), so it is
-checked for control characters only.
+``initial_value`` and the text elements of a ``rich_text`` block are data, not text (Slack shows
+them as written and parses nothing in them: a mention there is an element of its own), so they
+are checked for control characters only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _CONSOLE_LINK = re.compile(
     r"^https://[a-z0-9-]+\.console\.aws\.amazon\.com/states/home\?region=[a-z0-9-]+#[^\s|<>]*\|"
 )
 _JSON_TEXT_KEYS = ("blocks", "view", "attachments")
-DATA_KEYS = ("initial_value",)
+DATA_KEYS = ("initial_value", "rich_text")  # "rich_text": a rich_text block's text element
 
 
 def hostile(label: str) -> str:
@@ -71,6 +72,8 @@ def _strings(value: Any, path: str = "", key: str = "") -> Iterator[tuple[str, s
             yield from _strings(json.loads(value), path, "")
         else:
             yield path or "/", key, value
+    elif isinstance(value, dict) and value.get("type") == "text" and isinstance(value.get("text"), str):
+        yield f"{path}/text", "rich_text", value["text"]  # only rich_text has elements of type "text"
     elif isinstance(value, dict):
         for child_key, item in value.items():
             yield from _strings(item, f"{path}/{child_key}", str(child_key))

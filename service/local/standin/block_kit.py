@@ -6,6 +6,13 @@ Slack's documented limits counted in UTF-16 code units (Slack's unit; slack_sdk 
 with what slack_sdk does not check: ``action_id`` unique within a block, confirmation dialogs in
 ``plain_text`` within their limits, ``private_metadata``, option counts and the rest.
 
+The newer blocks are judged by what Slack documents of them: a ``markdown`` block only in messages,
+its text within 12,000 characters, and all markdown blocks of one payload within 12,000 together;
+a ``rich_text`` block's text elements not empty and, as Slack refuses very long ones
+(``msg_blocks_too_long``) without documenting the figure, each within a section's 3,000. A
+message's ``text`` past 40,000 characters is ``msg_too_long`` (``message_text_problem``), not a
+blocks problem.
+
 The figures are kept here, apart from the app's own limits module, so that a wrong figure there
 cannot pass here too.
 """
@@ -22,6 +29,8 @@ from slack_sdk.models.views import View
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 MESSAGE_TEXT = 40_000
+MARKDOWN_TEXT = 12_000  # one markdown block, and all of a payload's together
+RICH_TEXT = 3000  # one rich_text text element (undocumented by Slack: a section's figure)
 # (block type, field) → limit
 _BLOCK_TEXT = {
     ("section", "text"): 3000,
@@ -43,7 +52,8 @@ def utf16(text: Any) -> int:
 
 
 def blocks_problem(blocks: Any, max_blocks: int = MESSAGE_BLOCKS, pointer: str = "/blocks") -> str | None:
-    """What Slack would refuse in ``blocks`` (a list or its JSON), or None."""
+    """What Slack would refuse in ``blocks`` (a list or its JSON), or None; ``max_blocks`` above a
+    message's 50 means a view's blocks, where a ``markdown`` block is not allowed."""
     if blocks is None:
         return None
     if isinstance(blocks, str):
@@ -59,7 +69,7 @@ def blocks_problem(blocks: Any, max_blocks: int = MESSAGE_BLOCKS, pointer: str =
         problem = _block_problem(block, f"{pointer}/{index}")
         if problem:
             return problem
-    return None
+    return _markdown_problem(blocks, in_view=max_blocks > MESSAGE_BLOCKS, pointer=pointer)
 
 
 def view_problem(view: Any) -> str | None:
@@ -88,6 +98,7 @@ def view_problem(view: Any) -> str | None:
 
 
 def message_text_problem(text: Any) -> str | None:
+    """A message's ``text`` past Slack's 40,000 characters (Slack's ``msg_too_long``), or None."""
     if text is not None and utf16(text) > MESSAGE_TEXT:
         return _too_long(MESSAGE_TEXT, "/text")
     return None
@@ -107,6 +118,8 @@ def _block_problem(block: Any, pointer: str) -> str | None:
     kind = block.get("type")
     if utf16(block.get("block_id") or "") > _IDS:
         return _too_long(_IDS, f"{pointer}/block_id")
+    if kind == "rich_text":
+        return _rich_text_problem(block.get("elements"), f"{pointer}/elements")
     for (block_kind, field), limit in _BLOCK_TEXT.items():
         if kind == block_kind:
             plain_only = kind != "section"
@@ -186,4 +199,42 @@ def _text_problem(text: Any, limit: int, pointer: str, plain_only: bool = False)
         content = text.get("text") or ""
     if utf16(content) > limit:
         return _too_long(limit, f"{pointer}/text")
+    return None
+
+
+def _rich_text_problem(elements: Any, pointer: str) -> str | None:
+    """The text elements of a rich_text block, however deep: not empty, each within ``RICH_TEXT``."""
+    if not isinstance(elements, list) or not elements:
+        return f"must be a non-empty array [json-pointer:{pointer}]"
+    for index, element in enumerate(elements):
+        where = f"{pointer}/{index}"
+        if not isinstance(element, dict):
+            return f"must be an object [json-pointer:{where}]"
+        if element.get("type") == "text":
+            text = element.get("text")
+            if not isinstance(text, str) or not text:
+                return f"must be a non-empty string [json-pointer:{where}/text]"
+            if utf16(text) > RICH_TEXT:
+                return _too_long(RICH_TEXT, f"{where}/text")
+        elif "elements" in element:
+            problem = _rich_text_problem(element["elements"], f"{where}/elements")
+            if problem:
+                return problem
+    return None
+
+
+def _markdown_problem(blocks: list[Any], in_view: bool, pointer: str) -> str | None:
+    """Markdown blocks: messages only, each and all together within ``MARKDOWN_TEXT``."""
+    total = 0
+    for index, block in enumerate(blocks):
+        if block.get("type") != "markdown":
+            continue
+        if in_view:
+            return f"markdown blocks are only allowed in messages [json-pointer:{pointer}/{index}]"
+        size = utf16(block.get("text") or "")
+        if size > MARKDOWN_TEXT:
+            return _too_long(MARKDOWN_TEXT, f"{pointer}/{index}/text")
+        total += size
+        if total > MARKDOWN_TEXT:
+            return f"markdown must total less than {MARKDOWN_TEXT + 1} characters [json-pointer:{pointer}]"
     return None

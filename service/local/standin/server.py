@@ -187,9 +187,11 @@ class SlackStandIn:
 
     def _ok(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"):
-            problem = block_kit_problem(body.get("blocks")) or message_text_problem(body.get("text"))
+            problem = block_kit_problem(body.get("blocks"))
             if problem:
                 return {"ok": False, "error": "invalid_blocks", "errors": [problem]}
+            if message_text_problem(body.get("text")):  # Slack's error for a text past 40,000
+                return {"ok": False, "error": "msg_too_long"}
         if method == "chat.postMessage":
             if "metadata" in body:
                 metadata = metadata_of(body["metadata"])

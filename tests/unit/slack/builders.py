@@ -107,14 +107,32 @@ def buttons(blocks: list[Block]) -> list[tuple[str, str]]:
     return found
 
 
-def texts(payload: Any) -> str:
-    """Every text a person reads in a payload (each ``text`` field), one per line."""
+def texts(payload: Any, with_rich_text: bool = True) -> str:
+    """Every text a person reads in a payload (each ``text`` field), one per line; without the text
+    elements of rich_text blocks, which Slack shows as written, when ``with_rich_text`` is False."""
     if isinstance(payload, str):
         return payload
     if isinstance(payload, list):
-        return "\n".join(texts(item) for item in payload)
+        return "\n".join(texts(item, with_rich_text) for item in payload)
     if isinstance(payload, dict):
+        if not with_rich_text and payload.get("type") == "rich_text":
+            return ""
         found = [payload["text"]] if isinstance(payload.get("text"), str) else []
-        found += [texts(value) for key, value in payload.items() if isinstance(value, dict | list)]
+        found += [
+            texts(value, with_rich_text) for key, value in payload.items() if isinstance(value, dict | list)
+        ]
         return "\n".join(t for t in found if t)
     return ""
+
+
+def rich_texts(payload: Any) -> list[str]:
+    """The text elements of a payload's rich_text blocks: shown as written, a mention there is none."""
+    if isinstance(payload, list):
+        return [text for item in payload for text in rich_texts(item)]
+    if isinstance(payload, dict):
+        if payload.get("type") == "text" and isinstance(payload.get("text"), str):
+            return [payload["text"]]
+        return [
+            text for value in payload.values() if isinstance(value, dict | list) for text in rich_texts(value)
+        ]
+    return []
