@@ -66,7 +66,7 @@ def test_a_schedule_is_its_own_reproduction() -> None:
 
 def test_a_message_not_posted_by_its_fifth_delivery_is_dead_lettered_and_its_recovery_stays_found() -> None:
     # Given a group's post that fails, and the channel's history unreadable at each delivery after it
-    schedule = Schedule.parse("intake@5:error,18:error,26:error,34:error,42:error")
+    schedule = Schedule.parse("intake@7:error,22:error,30:error,38:error,46:error")
 
     # When SQS has delivered its two messages 5 times
     run = run_schedule(schedule)
@@ -122,7 +122,7 @@ def _posts_the_level_without_looking(monkeypatch: pytest.MonkeyPatch) -> None:
         (_takes_silence_for_a_refusal, "self-healing@32:lost", "(c)"),
         (_never_reads_the_record, "reject@2:crash-before", "(a)"),
         (_never_shows, "run-again@no-fault", "(e)"),
-        (_posts_the_group_without_looking, "intake@5:crash-after", "(intake)"),
+        (_posts_the_group_without_looking, "intake@7:crash-after", "(intake)"),
         (_posts_the_level_without_looking, "escalation@3:crash-after", "(escalation)"),
         (_never_reads_the_record, "self-healing-probe@9:crash-before", "(self-healing-probe)"),
     ],

@@ -262,6 +262,7 @@ class GroupStore:
         """Decide once where the group's recoveries are shown: ``OWN_MESSAGE`` or a burst group's id.
         The placement already decided wins; a group claimed for posting before placements existed
         keeps its own message (it may be in Slack already)."""
+        lost: Exception | None = None
         try:
             answer = if_condition_holds(
                 self._client.update_item,
@@ -272,8 +273,8 @@ class GroupStore:
                 f"AND attribute_not_exists({POSTING_SINCE})",
                 ExpressionAttributeValues={":placement": string(placement)},
             )
-        except ANSWER_LOST:
-            answer = None  # read back below: the write may have happened
+        except ANSWER_LOST as exc:
+            answer, lost = None, exc  # read back below: the write may have happened
         if answer is not None:
             return placement
         item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True)
@@ -283,6 +284,8 @@ class GroupStore:
             return decided
         if SLACK_TS in held or POSTING_SINCE in held:
             return OWN_MESSAGE
+        if lost is not None:
+            raise lost  # not written: the write's own error, for the delivery to be tried again
         raise GroupWriteLostError(f"the placement of {group_id} was not written")
 
     def add_to_burst(
