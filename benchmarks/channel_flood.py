@@ -15,7 +15,10 @@ times faster than real time (as it does the workflow's waits): rates are per sec
 
 Every unit of work is accounted for: each failure must end as one recovery, OPEN, posted, its
 message in the channel; each must be reminded (``reminded_at`` set) and have its first escalation
-level recorded as posted. Otherwise the benchmark exits non-zero. Last line: one JSON object.
+level recorded as posted. Last, ``--invocations`` processes post ``--posts`` messages each to another
+channel at once, each with its own client and pace on the stack's table, as concurrent Lambda
+invocations would: every post must be accepted, none refused. Otherwise the benchmark exits
+non-zero. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from recovery_ops.service.recovery.model.recovery import Recovery  # noqa: E402
 
 TOKEN_SECRET = "recovery-ops/slack-bot-token"
 CHANNEL = "C-OPS"
+CONCURRENT_CHANNEL = "C-BUSY"
 LEADS = "S0LEADS"
 PREFIX = "ord-flood-"
 
@@ -101,16 +105,16 @@ def _write_rules(stack: EmbeddedStack) -> None:
     )
 
 
-def pace_figures(slack: SlackStandIn, since_call: int) -> dict[str, float | int]:
+def pace_figures(slack: SlackStandIn, since_call: int, channel: str = CHANNEL) -> dict[str, float | int]:
     """The channel's posts after call number ``since_call``: count, peak in one second, sustained
     rate after the first burst, 429s, and all Slack calls."""
     calls = slack.calls[since_call:]
     posted = sorted(
         c.at
         for c in calls
-        if c.method == "chat.postMessage" and c.status == 200 and c.body.get("channel") == CHANNEL
+        if c.method == "chat.postMessage" and c.status == 200 and c.body.get("channel") == channel
     )
-    refused = sum(1 for c in calls if c.status == 429 and c.body.get("channel") == CHANNEL)
+    refused = sum(1 for c in calls if c.status == 429 and c.body.get("channel") == channel)
     peak = 0
     start = 0
     for end, at in enumerate(posted):
@@ -169,6 +173,32 @@ def raw_items(stack: EmbeddedStack) -> dict[str, dict]:
     return items
 
 
+def concurrent_phase(stack: EmbeddedStack, slack: SlackStandIn, invocations: int, posts: int) -> Work:
+    """``invocations`` processes at once, each with its own client and pace on the stack's table,
+    posting ``posts`` messages each to one channel: every one must be accepted, none refused."""
+    config = load_config(ReminderConfig)
+    outcomes: dict[str, str] = {}
+
+    def invocation(number: int) -> None:
+        client = composition.slack_bot(config, stack.client)
+        for index in range(posts):
+            name = f"post-{number}-{index:04d}"
+            try:
+                client.chat_postMessage(channel=CONCURRENT_CHANNEL, text=name)
+                outcomes[name] = "accepted"
+            except Exception as exc:  # noqa: BLE001 - reported as the post's end state
+                outcomes[name] = type(exc).__name__
+
+    threads = [threading.Thread(target=invocation, args=(n,)) for n in range(invocations)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    names = [f"post-{n}-{i:04d}" for n in range(invocations) for i in range(posts)]
+    units = tuple(Unit(name, outcomes.get(name, "NOT_SENT")) for name in names)
+    return Work("posts from concurrent invocations", len(names), units, frozenset({"accepted"}))
+
+
 def flood_work(
     recoveries: dict[str, list[Recovery]], items: dict[str, dict], slack: SlackStandIn, count: int
 ) -> Work:
@@ -195,7 +225,7 @@ def flood_work(
     return Work("flooded recoveries", count, tuple(units), expected)
 
 
-def run(count: int, arrival_s: float, ledger: WorkLedger) -> dict:
+def run(count: int, arrival_s: float, invocations: int, posts_each: int, ledger: WorkLedger) -> dict:
     vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
     with (
         serve_slack_standin() as slack,
@@ -221,7 +251,15 @@ def run(count: int, arrival_s: float, ledger: WorkLedger) -> dict:
         for recovery in all_recoveries(stack):
             recoveries[recovery.execution_name].append(recovery)
         ledger.add(flood_work(recoveries, raw_items(stack), slack, count))
+        third = len(slack.calls)
+        began = time.perf_counter()
+        ledger.add(concurrent_phase(stack, slack, invocations, posts_each))
+        concurrent = {
+            **pace_figures(slack, third, CONCURRENT_CHANNEL),
+            "wall_s": round(time.perf_counter() - began, 1),
+        }
         return {
+            "concurrent": concurrent,
             "burst": {**burst, "wall_s": round(burst_s, 1)},
             "reminders_and_escalation": {**reminded, **counts, "wall_s": round(reminders_s, 1)},
             "slack_calls": len(slack.calls),
@@ -232,6 +270,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recoveries", type=int, default=1000)
     parser.add_argument("--arrival-seconds", type=float, default=60)
+    parser.add_argument("--invocations", type=int, default=4, help="processes posting to one channel at once")
+    parser.add_argument("--posts", type=int, default=100, help="posts each of those processes makes")
     args = parser.parse_args()
     quiet_interpreter_logs()
     print(
@@ -239,11 +279,13 @@ def main() -> None:
         f" within {args.arrival_seconds:.0f}s"
     )
     ledger = WorkLedger("channel_flood")
-    figures = run(args.recoveries, args.arrival_seconds, ledger)
+    figures = run(args.recoveries, args.arrival_seconds, args.invocations, args.posts, ledger)
     print(f"  burst:                    {json.dumps(figures['burst'])}", flush=True)
     print(f"  reminders and escalation: {json.dumps(figures['reminders_and_escalation'])}", flush=True)
+    print(f"  concurrent invocations:   {json.dumps(figures['concurrent'])}", flush=True)
     flat = {f"burst_{k}": v for k, v in figures["burst"].items()}
     flat.update({f"reminders_{k}": v for k, v in figures["reminders_and_escalation"].items()})
+    flat.update({f"concurrent_{k}": v for k, v in figures["concurrent"].items()})
     flat["slack_calls"] = figures["slack_calls"]
     ledger.finish(flat)
 

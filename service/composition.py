@@ -211,14 +211,16 @@ def build_services(
     )
 
 
-def slack_client(token: str | None, api_url: str | None = None) -> WebClient | None:
-    """The Slack Web API client on ``token`` (its retries and short timeouts), None without one:
-    what the command line passes to ``build_services``."""
+def slack_client(
+    token: str | None, api_url: str | None = None, pace: DynamoChannelPace | None = None
+) -> WebClient | None:
+    """The Slack Web API client on ``token`` (its retries and short timeouts, its posts kept to the
+    channels' ``pace``), None without one: what the command line passes to ``build_services``."""
     if not token:
         return None
     from recovery_ops.slack_app.web import web_client
 
-    return web_client(token, base_url=api_url)
+    return web_client(token, base_url=api_url, pace=pace)
 
 
 def dead_letter_queues(

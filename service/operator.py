@@ -253,7 +253,7 @@ class Operator:
 def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     """The operator on the deployment whose recoveries table ``settings`` names, as ``cli:<user>``;
     the recoveries' Slack messages are updated too when ``settings`` has a bot token."""
-    from recovery_ops.service.composition import build_services, slack_client
+    from recovery_ops.service.composition import build_services, channel_pace, slack_client
 
     if not settings.recoveries_table_name:
         raise OperationError(
@@ -264,7 +264,8 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
         config = settings.services_config()
     except ConfigurationError as exc:
         raise OperationError(str(exc)) from exc
-    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    pace = channel_pace(settings, aws_clients.client("dynamodb")) if settings.slack_bot_token else None
+    slack = slack_client(settings.slack_bot_token, settings.slack_api_url, pace)
     services = build_services(config, aws_clients.client, slack)
     return Operator.at(
         services, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter)

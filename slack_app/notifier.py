@@ -56,6 +56,7 @@ from recovery_ops.slack_app.views.escalation_message import escalation_text
 from recovery_ops.slack_app.views.failure_message import failure_blocks, failure_fallback_text
 from recovery_ops.slack_app.views.group_message import group_blocks, group_closed_blocks, group_fallback_text
 from recovery_ops.slack_app.views.healing import healing_progress_text
+from recovery_ops.slack_app.views.limits import message_text
 from recovery_ops.slack_app.views.recovery_message import (
     outcome_blocks,
     outcome_text,
@@ -162,7 +163,7 @@ class SlackNotifier:
             self.tell_directly(user, text)
             return
         try:
-            self._client.chat_postEphemeral(channel=channel, user=user, text=text)
+            self._client.chat_postEphemeral(channel=channel, user=user, text=message_text(text))
         except SlackClientError as exc:
             logger.warning("could not reply to the user", error=str(exc))
 
@@ -171,9 +172,9 @@ class SlackNotifier:
         and no channel); a failure is logged: the action itself happened."""
         try:
             if blocks:
-                self._client.chat_postMessage(channel=user, text=text, blocks=blocks)
+                self._client.chat_postMessage(channel=user, text=message_text(text), blocks=blocks)
             else:
-                self._client.chat_postMessage(channel=user, text=text)
+                self._client.chat_postMessage(channel=user, text=message_text(text))
         except (SlackClientError, NotifierUnavailableError) as exc:
             logger.warning("could not send a direct message", error=str(exc))
 
@@ -181,19 +182,21 @@ class SlackNotifier:
         """A channel message whose thread will hold a bulk action's progress; None when it cannot be
         posted (the bot is not in the channel): the progress then goes to the person instead."""
         try:
-            parent = self._client.chat_postMessage(channel=channel, text=text)
+            parent = self._client.chat_postMessage(channel=channel, text=message_text(text))
             return MessageRef(parent["channel"], parent["ts"])
         except Exception:  # noqa: BLE001 - bot not in the channel: progress goes to the person instead
             return None
 
     def reply_in_thread(self, thread: MessageRef, text: str, mark: MessageMark | None = None) -> MessageRef:
         """A reply in ``thread``; a failure is ``NotifierUnavailableError`` (the caller decides)."""
-        return self._post(thread.channel, text, thread_ts=thread.ts, mark=mark)
+        return self._post(thread.channel, message_text(text), thread_ts=thread.ts, mark=mark)
 
     def post_progress(self, thread: MessageRef, text: str) -> None:
         """A line of a bulk action's progress in ``thread``; a failure is logged, the action goes on."""
         try:
-            self._client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text)
+            self._client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.ts, text=message_text(text)
+            )
         except (SlackClientError, NotifierUnavailableError) as exc:
             logger.warning("could not post bulk progress", error=str(exc))
 

@@ -34,6 +34,7 @@ from recovery_ops.slack_app.views.ephemeral import (
     failure_report_text,
     view_denied_text,
 )
+from recovery_ops.slack_app.views.limits import message_text
 from recovery_ops.slack_app.views.thread_replies import (
     bulk_finished_text,
     bulk_progress_text,
@@ -56,7 +57,7 @@ def clicked_value(body: dict) -> str:
 
 def via_respond(respond: Respond) -> Say:
     """Ephemeral replies through the request's response_url (buttons, slash commands)."""
-    return lambda text: respond(text=text, response_type="ephemeral", replace_original=False)
+    return lambda text: respond(text=message_text(text), response_type="ephemeral", replace_original=False)
 
 
 class DirectMessageRespond:

@@ -3,7 +3,8 @@
 Point slack_sdk's ``WebClient(base_url=...)`` at it. It records every call, answers like Slack
 (``ok``/``error``, ``ts``, ``Retry-After`` on 429), refuses what Slack refuses in blocks and views
 (``invalid_blocks`` / ``invalid_arguments``: slack_sdk's own models and Slack's documented limits in
-UTF-16 units, unique action ids, plain-text confirmations; ``block_kit.py``), keeps
+UTF-16 units, unique action ids, plain-text confirmations, the ``rich_text`` and ``markdown`` limits;
+``msg_too_long`` for a ``text`` past 40,000 characters; ``block_kit.py``), keeps
 each person's published Home (``home_of``), and can be told to fail:
 ``fail_next(n, status)`` or ``rate_limit_for(seconds)``; like Slack, it answers 429 with ``Retry-After``
 when one channel is posted to faster than about one message a second (bursts of ``channel_burst``

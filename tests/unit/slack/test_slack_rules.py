@@ -33,6 +33,7 @@ from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, R
 from recovery_ops.service.recovery.ports.notifier import (
     CircuitClosedNotice,
     HealingNotice,
+    MessageRef,
     RecoveryGroup,
     UnreadableMessage,
 )
@@ -67,7 +68,7 @@ from recovery_ops.slack_app.views.healing import (
     stopped_text,
     unknown_run_text,
 )
-from recovery_ops.slack_app.views.limits import MARKER
+from recovery_ops.slack_app.views.limits import MARKER, MESSAGE_TEXT_GUIDANCE, length
 from recovery_ops.slack_app.views.reconcile import reconcile_button
 from recovery_ops.slack_app.views.thread_replies import (
     bulk_finished_text,
@@ -426,3 +427,22 @@ def test_a_text_past_40000_characters_is_msg_too_long_as_slack_says(slack) -> No
     with pytest.raises(SlackApiError) as refused:
         client.chat_postMessage(channel="C1", text="😀" * 20_000 + "x")
     assert refused.value.response["error"] == "msg_too_long"
+
+
+def test_free_replies_the_listeners_send_stay_within_the_4000_character_guidance(slack) -> None:
+    from recovery_ops.slack_app.listeners.replies import via_respond
+    from recovery_ops.slack_app.notifier import SlackNotifier
+
+    long_text = "Started: run again " + ("`recovery` " * 1_500) + "```unclosed " + "é" * 3_000
+    notifier = SlackNotifier(web_client("xoxb-rules", base_url=slack.base_url, retries=0))
+    notifier.tell_directly("U1", long_text)
+    notifier.reply_privately("C1", "U1", long_text)
+    notifier.post_progress(MessageRef("C1", "1.000001"), long_text)
+    answered: list[str] = []
+    via_respond(lambda **reply: answered.append(reply["text"]))(long_text)
+
+    sent = [c.body["text"] for c in slack.calls if c.method in ("chat.postMessage", "chat.postEphemeral")]
+    assert len(sent) == 3 and all(c.status == 200 for c in slack.calls)
+    for text in [*sent, *answered]:
+        assert length(text) <= MESSAGE_TEXT_GUIDANCE
+        assert text.count("```") % 2 == 0  # the block the cut reached is closed
