@@ -50,6 +50,7 @@ from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, 
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
 from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
 from recovery_ops.service.recovery.healing.runs import HealingRuns
+from recovery_ops.service.recovery.healing.ramp import RampSettings
 from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
@@ -325,7 +326,8 @@ def circuit_board(config: SelfHealingConfig, clients: ClientFactory) -> CircuitB
 
 
 def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack: WebClient) -> SelfHealing:
-    """The self-healing function's: a closed circuit's recoveries resumed at a pace, round by round."""
+    """The self-healing function's: a closed circuit's recoveries resumed at a pace that ramps up to
+    the ceiling (the rule's, else ``SelfHealingResumesPerSecond``), round by round."""
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
     store, groups = recovery_store(config, dynamodb), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, groups.shares_message)
@@ -342,6 +344,7 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
         display=SlackHealingDisplay(slack),
         pace=Pace(config.resumes_per_second),
         reconciler=reconciler,
+        ramp=RampSettings(),
     )
 
 

@@ -23,6 +23,7 @@ class CircuitReading:
     open_until: datetime | None = None  # OPEN: when the next caller may probe
     failures: int = 0  # CLOSED: failures counted in the current window
     probe_expires: datetime | None = None  # HALF_OPEN: when its probe's lease ends (then anyone may probe)
+    window_started_at: datetime | None = None  # CLOSED: when the window ``failures`` are counted in began
 
     @property
     def probeable_since(self) -> datetime | None:
@@ -64,6 +65,7 @@ def reading_from_item(item: dict[str, Any]) -> CircuitReading:
         open_until=open_until,
         failures=int(item.get("failures", {}).get("N", 0)),
         probe_expires=_time(item, "probe_expires_at") if state is CircuitState.HALF_OPEN else None,
+        window_started_at=_time(item, "window_started_at"),
     )
 
 

@@ -105,6 +105,11 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
             out("rule:    none matched: the fallback decides")
         else:
             out(f"rule:    {_printable(decision.rule.name)} (rule {rules.rules.index(decision.rule) + 1})")
+            if decision.rule.self_healing is not None:
+                healing = "on" if decision.rule.self_healing else "off"
+                if decision.rule.self_healing:
+                    healing += f", at most {_healing_ceiling(decision.rule)}"
+                out(f"self-healing: {healing}")
         for reason in decision.reasons:
             out(f"  because {_printable(reason)}")
     return 0
@@ -209,6 +214,15 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
     out(f"     escalation: {_printable('; '.join(levels) or 'none')}")
     healing = {True: "on", False: "off"}.get(rule.self_healing, "the stack's SelfHealingByDefault")  # type: ignore[arg-type]
     out(f"     self-healing: {healing}")
+    if rule.self_healing is not False:
+        out(f"     self-healing at most: {_healing_ceiling(rule)}")
+
+
+def _healing_ceiling(rule: Rule) -> str:
+    """The most resumes a second self-healing ramps up to for the rule's recoveries."""
+    if rule.self_healing_max_per_second is not None:
+        return f"{rule.self_healing_max_per_second:g} a second"
+    return "the stack's SelfHealingResumesPerSecond"
 
 
 def _printable(value: object) -> str:

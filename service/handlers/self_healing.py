@@ -57,6 +57,7 @@ def lambda_handler(event: dict, context: object) -> dict:
         expired=report.expired,
         left_for_people=report.left_for_people,
         carried_on=report.carried_on,
+        per_second=report.per_second,
         why=report.why,
     )
     return {"done": report.done, "resumed": report.resumed, "why": report.why}

@@ -20,7 +20,8 @@ technical / client-data channel, else its default channel), and the decision say
 
 The collector posts to the rule's ``channel``; the Slack app lets the rule's ``team`` act and its
 ``viewers`` see (``team_access``), beside the stack's ``SlackAllowed…`` admins; the reminders run
-its ``escalation`` ladder (``escalation``).
+its ``escalation`` ladder (``escalation``); self-healing resumes its outage recoveries when
+``self_healing`` says so, its pace ramping up to ``self_healing_max_per_second`` at most.
 
 ``parse_rules`` refuses a document with ``RulesRefusedError``, whose ``problems`` name every problem
 (where and what), not only the first. ``RoutingRulesSource`` reads the document through a loader
@@ -134,6 +135,9 @@ class Rule(_Strict):
     #: resume its outage recoveries by themselves once their circuit closes and stays closed
     #: (None: the stack's ``SelfHealingByDefault``)
     self_healing: StrictBool | None = None  # true or false, never "yes" or 1
+    #: the most resumes a second self-healing ramps up to for its recoveries (None: the stack's
+    #: ``SelfHealingResumesPerSecond``); at most Step Functions' SendTask* refill rate
+    self_healing_max_per_second: float | None = Field(default=None, gt=0, le=500, strict=True)
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,8 @@ def _pydantic_problems(exc: ValidationError, where: str) -> list[str]:
             what = "unknown field"
         elif kind == "missing":
             what = "required"
+        elif kind == "less_than_equal" and error["loc"][-1:] == ("self_healing_max_per_second",):
+            what = "must be at most 500 a second (Step Functions' SendTask* refill rate)"
         elif kind == "string_pattern_mismatch":
             what = (
                 "must be a Slack user group id (S…, as in its URL), not its name"
@@ -270,6 +276,11 @@ def _rule_problems(raw: Any, where: str, last: bool) -> list[str]:
         problems.append(
             f"{where}.match: empty, so it matches every recovery and the rules after it are never "
             "reached (only the last rule may match everything)"
+        )
+    if raw.get("self_healing") is False and raw.get("self_healing_max_per_second") is not None:
+        problems.append(
+            f"{where}.self_healing_max_per_second: has no effect, the rule does not heal itself "
+            '("self_healing": false)'
         )
     levels = raw.get("escalation")
     if isinstance(levels, list):

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.healing.ramp import RampState
 from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.service.recovery.ports.notifier import HealingNotice
 from recovery_ops.service.recovery.storage.items import (
@@ -82,6 +83,7 @@ class HealingRun:
     announced: bool = False  # its group message and thread have been told it began
     claimed_ids: frozenset[str] = frozenset()  # every recovery it set out to resume
     counted_ids: frozenset[str] = frozenset()  # those whose outcome is in ``resumed`` / ``expired``
+    ramp: RampState | None = None  # the pace its closing's last claim on this run was made at
 
     @property
     def uncounted(self) -> frozenset[str]:
@@ -195,14 +197,29 @@ class HealingRuns:
             ExpressionAttributeValues={":more": number(more)},
         )
 
-    def note_claim(self, healing_id: str, recovery_id: str) -> None:
+    def note_claim(self, healing_id: str, recovery_id: str, ramp: RampState | None = None) -> None:
         """``recovery_id`` is about to be resumed by this run (before the claim: nothing it resumes
-        goes uncounted, whatever cuts the round off)."""
+        goes uncounted, whatever cuts the round off), at the pace ``ramp`` (stored with it, in the
+        same write, so the next round goes on from it)."""
+        update, values = "ADD claimed_ids :id", {":id": {"SS": [recovery_id]}}
+        if ramp is not None:
+            update += (
+                " SET ramp_per_second = :rate, ramp_failures = :failures, ramp_window = :window, "
+                "ramp_seq = :seq" + (", ramp_threshold = :threshold" if ramp.threshold is not None else "")
+            )
+            values |= {
+                ":rate": _decimal(ramp.per_second),
+                ":failures": number(ramp.failures_seen),
+                ":window": _decimal(ramp.window_started_at),
+                ":seq": number(ramp.seq),
+            }
+            if ramp.threshold is not None:
+                values[":threshold"] = _decimal(ramp.threshold)
         self._client.update_item(
             TableName=self._table,
             Key=key(healing_id),
-            UpdateExpression="ADD claimed_ids :id",
-            ExpressionAttributeValues={":id": {"SS": [recovery_id]}},
+            UpdateExpression=update,
+            ExpressionAttributeValues=values,
         )
 
     def count(self, healing_id: str, recovery_id: str, resumed: bool) -> None:
@@ -300,4 +317,23 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         announced=item.get("announced", {}).get("BOOL", False),
         claimed_ids=frozenset(item.get("claimed_ids", {}).get("SS", [])),
         counted_ids=frozenset(item.get("counted_ids", {}).get("SS", [])),
+        ramp=ramp_from_item(item),
+    )
+
+
+def _decimal(value: float) -> dict[str, Any]:
+    return {"N": repr(float(value))}
+
+
+def ramp_from_item(item: dict[str, Any]) -> RampState | None:
+    """The ramp stored with a run's last claim (None: a run resumed at a fixed pace, or not yet)."""
+    if "ramp_per_second" not in item:
+        return None
+    threshold = item.get("ramp_threshold", {}).get("N")
+    return RampState(
+        per_second=float(item["ramp_per_second"]["N"]),
+        threshold=float(threshold) if threshold is not None else None,
+        failures_seen=int(item.get("ramp_failures", {}).get("N", 0)),
+        window_started_at=float(item.get("ramp_window", {}).get("N", 0)),
+        seq=int(item.get("ramp_seq", {}).get("N", 0)),
     )

@@ -31,7 +31,8 @@ from typing import Protocol
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.observability import logger
-from recovery_ops.service.recovery.access.routing_rules import RoutingRules
+from recovery_ops.service.recovery.access.routing_rules import Rule, RoutingRules
+from recovery_ops.service.recovery.healing.ramp import Ramp, RampSettings, sendtask_capped
 from recovery_ops.service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
 from recovery_ops.service.recovery.lifecycle.reconciler import REOPENED, Reconciler
@@ -83,20 +84,23 @@ def why_left_for_people(recovery: Recovery, heals_itself: bool, edited: bool) ->
 
 @dataclass
 class Pace:
-    """At most ``per_second`` resumes a second, evenly spaced (no burst on the vendor that just came
-    back, nor on Step Functions' SendTask* bucket)."""
+    """Resumes evenly spaced (no burst on the vendor that just came back, nor on Step Functions'
+    SendTask* bucket): ``per_second`` a second, the stack's ceiling, unless ``wait`` is given the
+    rate of this one gap (the ramp's, or a rule's lower ceiling)."""
 
     per_second: float
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    _next: float = 0.0
+    _last: float | None = None
 
-    def wait(self) -> None:
+    def wait(self, per_second: float | None = None) -> None:
         now = self.clock()
-        if self._next > now:
-            self.sleep(self._next - now)
-            now = self._next
-        self._next = now + 1.0 / self.per_second
+        if self._last is not None:
+            due = self._last + 1.0 / (per_second or self.per_second)
+            if due > now:
+                self.sleep(due - now)
+                now = due
+        self._last = now
 
 
 @dataclass
@@ -108,6 +112,7 @@ class RoundReport:
     carried_on: int = 0
     in_flight: int = 0  # resumes whose answer was lost: settled by a later round, before the run ends
     why: str = ""
+    per_second: float = 0.0  # the pace it ended at
 
 
 @dataclass
@@ -126,19 +131,27 @@ class SelfHealing:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     monotonic: Callable[[], float] = time.monotonic
     check_every_seconds: float = 1.0
+    #: the circuit is read again after this many resumes too, so a fast pace hears trouble soon
+    check_every_resumes: int = 10
     progress_every_seconds: float = 15.0
+    #: the pace ramps (``ramp.py``) under the ceiling; None: it resumes at the ceiling from the start
+    ramp: RampSettings | None = None
     _edited: dict[str, bool] = field(default_factory=dict)
+    _per_second: float = 0.0  # the pace now, as people see it
 
     # ------------------------------------------------------------------ decisions
     def heals_itself(self, recovery: Recovery) -> bool:
-        rule = (
-            self.rules()
-            .route(recovery.state_machine_arn, recovery.failed_state, recovery.error, recovery.routing)
-            .rule
-        )
+        rule = self._rule(recovery)
         if rule is not None and rule.self_healing is not None:
             return rule.self_healing
         return self.heals_by_default
+
+    def ceiling(self, recovery: Recovery) -> float:
+        """The most resumes a second for ``recovery``: its rule's ``self_healing_max_per_second``,
+        else the stack's, and never past Step Functions' SendTask* refill rate."""
+        rule = self._rule(recovery)
+        given = rule.self_healing_max_per_second if rule is not None else None
+        return sendtask_capped(given if given is not None else self.pace.per_second)
 
     def may_heal_any(self) -> bool:
         """Whether any recovery could heal itself (the default, or one rule that says so)."""
@@ -146,9 +159,14 @@ class SelfHealing:
 
     def still_closed(self, closure: Closure) -> bool:
         """The circuit is CLOSED and it is still the same closing (it has not opened in between)."""
+        return self._closed_reading(closure) is not None
+
+    def _closed_reading(self, closure: Closure) -> CircuitReading | None:
+        """The circuit's reading while it is still ``closure``'s closing (None: it opened since)."""
         reading = self.circuits.reading(closure.dependency)
         since = reading.since.timestamp() if reading.since else 0.0
-        return reading.state is CircuitState.CLOSED and abs(since - closure.closed_at) < 0.001
+        closed = reading.state is CircuitState.CLOSED and abs(since - closure.closed_at) < 0.001
+        return reading if closed else None
 
     def resumable(self, dependency: str) -> list[Recovery]:
         """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first."""
@@ -176,34 +194,45 @@ class SelfHealing:
         deadline = self.monotonic() + budget_seconds
         report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
         resumable = self.resumable(closure.dependency)
+        self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
         runs = self._runs_for(closure, resumable)
         todo = [
             r for r in resumable if r.group_id in runs and runs[r.group_id].state is HealingState.RESUMING
         ]
         report.left_for_people = len(resumable) - len(todo)
+        ceilings = {r.recovery_id: self.ceiling(r) for r in todo}
+        ramp = self._start_ramp(runs, max(ceilings.values(), default=self.pace.per_second))
         next_check = next_progress = self.monotonic()
         next_progress += self.progress_every_seconds
         done_ids: set[str] = set()
+        since_check = 0
         for recovery in todo:
             now = self.monotonic()
             if now >= deadline:
                 break
-            if now >= next_check:
-                if not self.still_closed(closure):
+            if now >= next_check or since_check >= self.check_every_resumes:
+                reading = self._closed_reading(closure)
+                if reading is None:
                     self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
                     report.done, report.why = True, "the circuit opened again"
                     return report
-                runs = self._refresh(runs)
-                next_check = now + self.check_every_seconds
+                self._adjust(ramp, reading, now, closure)
+                if now >= next_check:
+                    runs = self._refresh(runs)
+                    next_check = now + self.check_every_seconds
+                since_check = 0
             if now >= next_progress:
                 self._progress(closure, runs)
                 next_progress = now + self.progress_every_seconds
             run = runs[recovery.group_id or ""]
             if run.state is not HealingState.RESUMING:
                 continue  # someone pressed Stop on its group
-            self.pace.wait()
-            if self._resume(recovery, run, report):
+            ceiling = ceilings[recovery.recovery_id]
+            self.pace.wait(min(ramp.per_second, ceiling) if ramp else ceiling)
+            since_check += 1
+            if self._resume(recovery, run, report, ramp):
                 done_ids.add(recovery.recovery_id)
+        report.per_second = ramp.per_second if ramp else self.pace.per_second
         runs = self._refresh(runs)
         if not report.in_flight and all(r.recovery_id in done_ids for r in todo):
             # every run of the closing, also those of groups an earlier round finished
@@ -255,16 +284,44 @@ class SelfHealing:
         self._end_all(closure, HealingState.INTERRUPTED, why)
 
     # ------------------------------------------------------------------ steps
-    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport) -> bool:
+    def _start_ramp(self, runs: dict[str, HealingRun], ceiling: float) -> Ramp | None:
+        """The round's ramp, going on from the newest state an earlier round stored on the runs."""
+        if self.ramp is None:
+            self._per_second = self.pace.per_second
+            return None
+        stored = [run.ramp for run in runs.values() if run.ramp is not None]
+        newest = max(stored, key=lambda state: state.seq, default=None)
+        ramp = Ramp.start(self.ramp, ceiling, newest, self.monotonic())
+        self._per_second = ramp.per_second
+        return ramp
+
+    def _adjust(self, ramp: Ramp | None, reading: CircuitReading, now: float, closure: Closure) -> None:
+        """Let the ramp decide on a fresh reading of the circuit and the throttles so far."""
+        if ramp is None:
+            return
+        change = ramp.observe(reading, self.actions.throttles, now)
+        self._per_second = ramp.per_second
+        if change is not None:
+            logger.info(
+                "self-healing pace " + change,
+                dependency=closure.dependency,
+                per_second=ramp.per_second,
+                threshold=ramp.state.threshold,
+                failures=reading.failures,
+            )
+
+    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport, ramp: Ramp | None) -> bool:
         """Resume one recovery; False while its outcome is not known (it stays in flight)."""
         shares_message = self.groups.shares_message(recovery)
-        self.runs.note_claim(run.healing_id, recovery.recovery_id)
+        self.runs.note_claim(run.healing_id, recovery.recovery_id, ramp.stored() if ramp else None)
         result = self.actions.run_again(
             recovery.recovery_id,
             AUTO_ACTOR,
             show=not shares_message,  # a group message shows the run's progress instead
             audit_detail={"closure": run.closure_id},
         )
+        if ramp is not None:
+            ramp.sent()
         if result.outcome is ActionOutcome.RESUMED:
             report.resumed += 1
             self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
@@ -425,7 +482,14 @@ class SelfHealing:
             logger.warning("self-healing: progress not posted", group_id=run.group_id, error=str(exc))
 
     def _notice(self, run: HealingRun) -> HealingNotice:
-        return run.notice(self.pace.per_second)
+        return run.notice(self._per_second or self.pace.per_second)
+
+    def _rule(self, recovery: Recovery) -> Rule | None:
+        return (
+            self.rules()
+            .route(recovery.state_machine_arn, recovery.failed_state, recovery.error, recovery.routing)
+            .rule
+        )
 
     def _was_edited(self, recovery: Recovery) -> bool:
         """Whether a person ran this recovery's execution again with an edited input before."""

@@ -138,6 +138,8 @@ class RecoveryActions:
         self._clock = clock
         self.settler = settler
         self._lease = timedelta(seconds=lease_seconds)
+        #: SendTask* calls Step Functions throttled so far (self-healing's ramp slows down on them)
+        self.throttles = 0
 
     # ------------------------------------------------------------------ actions
     def run_again(
@@ -350,6 +352,7 @@ class RecoveryActions:
             answer = call()
             if answer.result is not TokenResult.THROTTLED:
                 return answer
+            self.throttles += 1
             if attempt == self._backoff.attempts - 1:
                 return TokenOutcome.refused(answer.code, answer.message)
             self._backoff.pause(attempt)
