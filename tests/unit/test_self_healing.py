@@ -12,6 +12,7 @@ import pytest
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.recovery.access.routing_rules import RoutingRules, parse_rules
+from recovery_ops.service.recovery.healing.ramp import RampSettings
 from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns, HealingState
 from recovery_ops.service.recovery.healing.self_healing import (
     AUTO_ACTOR,
@@ -175,6 +176,8 @@ def a_rig(
     tokens: StepFunctionsTokens | None = None,
     circuits: Circuits | None = None,
     per_second: float = 10.0,
+    clock: Clock | None = None,
+    ramp: RampSettings | None = None,
 ) -> Rig:
     from tests.support.fakes import FakeDynamoDB
 
@@ -195,7 +198,7 @@ def a_rig(
         for member in members:
             store.mark_posted(member.recovery_id, "C-O", f"ts-{group_id}", group_id)
     tokens = tokens or StepFunctionsTokens()
-    clock, display, circuits = Clock(), Display(), circuits or Circuits()
+    clock, display, circuits = clock or Clock(), Display(), circuits or Circuits()
     reconciler = Reconciler(store, tokens, clock=lambda: NOW)
     actions = RecoveryActions(
         store, tokens, backoff=ThrottleBackoff(sleep=clock.sleep), clock=lambda: NOW, settler=reconciler
@@ -214,6 +217,7 @@ def a_rig(
         reconciler=reconciler,
         clock=lambda: NOW,
         monotonic=clock.monotonic,
+        ramp=ramp,
     )
     return Rig(dynamodb, store, groups, runs, tokens, circuits, display, clock, healing)
 

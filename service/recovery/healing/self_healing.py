@@ -234,7 +234,11 @@ class SelfHealing:
                 done_ids.add(recovery.recovery_id)
         report.per_second = ramp.per_second if ramp else self.pace.per_second
         runs = self._refresh(runs)
-        if not report.in_flight and all(r.recovery_id in done_ids for r in todo):
+        if (
+            not report.in_flight
+            and all(r.recovery_id in done_ids for r in todo)
+            and not self._arrived(closure, {r.recovery_id for r in resumable}, runs)
+        ):
             # every run of the closing, also those of groups an earlier round finished
             self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left")
             report.done, report.why = True, "nothing it may resume is left"
@@ -334,6 +338,16 @@ class SelfHealing:
         else:  # a person's click won, or Step Functions refused: it is theirs, or open again
             report.left_for_people += 1
         return True
+
+    def _arrived(self, closure: Closure, seen: set[str], runs: dict[str, HealingRun]) -> bool:
+        """Whether recoveries of the outage arrived while the round resumed (an execution it resumed
+        failed at the dependency again and paused again): the run goes on for them, in the next
+        round, unless their group was stopped."""
+        return any(
+            recovery.recovery_id not in seen
+            and (recovery.group_id not in runs or runs[recovery.group_id].state is HealingState.RESUMING)
+            for recovery in self.resumable(closure.dependency)
+        )
 
     def _carry_on_interrupted(self, closure: Closure) -> tuple[int, int]:
         """Settle the claims self-healing made but an interrupted round did not finish, from Step
