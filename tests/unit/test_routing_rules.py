@@ -685,3 +685,54 @@ def test_a_rule_heals_itself_only_when_it_says_true_and_a_yes_is_refused() -> No
     with pytest.raises(RulesRefusedError) as refused:
         parse_rules(json.dumps([rule(self_healing="yes")]), routing)
     assert refused.value.problems == ["rules[0].self_healing: input should be a valid boolean"]
+
+
+# ------------------------------------------------------------------ self-healing's ceiling
+def test_a_rules_self_healing_ceiling_is_a_number_above_zero_and_at_most_sendtasks_refill() -> None:
+    def refused(value: object, **more: object) -> list[str]:
+        raw = {"name": "vendor", "channel": "C-V", "self_healing_max_per_second": value, **more}
+        try:
+            parse_rules(json.dumps({"rules": [raw]}), FALLBACK)
+        except RulesRefusedError as exc:
+            return exc.problems
+        return []
+
+    assert refused(50) == [] and refused(2.5) == []
+    assert refused("50") == ["rules[0].self_healing_max_per_second: input should be a valid number"]
+    assert refused(0) == ["rules[0].self_healing_max_per_second: input should be greater than 0"]
+    assert refused(501) == [
+        "rules[0].self_healing_max_per_second: must be at most 500 a second (Step Functions' SendTask* "
+        "refill rate)"
+    ]
+    assert refused(20, self_healing=False) == [
+        'rules[0].self_healing_max_per_second: has no effect, the rule does not heal itself ("self_healing": false)'
+    ]
+
+
+def test_routes_show_and_test_say_how_fast_a_rule_heals_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a rule with a ceiling and one without
+    rules_file = tmp_path / "rules.json"
+    capped = {**rule("vendor", "C-V", state_machine="orders"), "self_healing": True}
+    rules_file.write_text(
+        json.dumps(
+            {
+                "rules": [
+                    {**capped, "self_healing_max_per_second": 40},
+                    {**rule("rest", "C-R"), "self_healing": True},
+                ]
+            }
+        )
+    )
+
+    # When
+    _, shown, _ = run_routes(["show", "--file", str(rules_file)], capsys)
+    _, tested, _ = run_routes(
+        ["test", "--file", str(rules_file), "--machine", ARN.format("orders"), "--state", "Charge"], capsys
+    )
+
+    # Then each rule's ceiling is shown beside its self-healing, and the test names the matching one's
+    assert "self-healing at most: 40 a second" in shown
+    assert "self-healing at most: the stack's SelfHealingResumesPerSecond" in shown
+    assert "self-healing: on, at most 40 a second" in tested.splitlines()

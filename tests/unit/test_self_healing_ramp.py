@@ -174,6 +174,7 @@ def a_simulation(
     stack_per_second: float = 10.0,
     threshold: int = 40,
     bucket: SendTaskBucket | None = None,
+    settings: RampSettings = SETTINGS,
 ) -> Simulation:
     clock = Clock()
     vendor, breaker = Vendor(clock, capacity), Breaker(clock, threshold)
@@ -189,7 +190,7 @@ def a_simulation(
         circuits=breaker,  # type: ignore[arg-type]
         per_second=stack_per_second,
         clock=clock,
-        ramp=SETTINGS,
+        ramp=settings,
     )
     pace = RecordingPace(stack_per_second, clock=clock.monotonic, sleep=clock.sleep)
     rig.healing.pace = pace
@@ -211,8 +212,8 @@ def a_simulation(
 
 # ---------------------------------------------------------------------- the ramp, resuming
 def test_the_pace_starts_slow_grows_while_the_vendor_answers_and_halves_when_its_failures_come_back() -> None:
-    # Given 1,500 paused executions, a vendor that takes 50 calls a second, a rule's ceiling of 80
-    sim = a_simulation(1500, capacity=50, max_per_second=80)
+    # Given 600 paused executions, a vendor that takes 50 calls a second, a rule's ceiling of 80
+    sim = a_simulation(600, capacity=50, max_per_second=80)
 
     # When self-healing runs round after round
     heal_until_done(sim.rig, budget_seconds=60.0, rounds=40)
@@ -234,20 +235,20 @@ def test_the_pace_starts_slow_grows_while_the_vendor_answers_and_halves_when_its
     assert sim.breaker.opened_at is None
     # and everything was resumed, the executions that failed again too, nothing sent twice
     assert set(sim.rig.statuses().values()) == {RecoveryStatus.RESUMED}
-    assert len(sim.rig.statuses()) == 1500 + len(sim.relapsed)
-    assert len(sim.tokens.accepted) == len(set(sim.tokens.accepted)) == 1500 + len(sim.relapsed)
+    assert len(sim.rig.statuses()) == 600 + len(sim.relapsed)
+    assert len(sim.tokens.accepted) == len(set(sim.tokens.accepted)) == 600 + len(sim.relapsed)
     run = sim.rig.runs.get_for(VENDOR, "grp-vendor")
-    assert (run.state, run.resumed) == (HealingState.FINISHED, 1500 + len(sim.relapsed))
+    assert (run.state, run.resumed) == (HealingState.FINISHED, 600 + len(sim.relapsed))
 
 
 def test_it_resumes_much_faster_than_a_fixed_pace_at_the_stacks_default() -> None:
-    # Given 2,000 paused executions and a vendor that takes 200 a second, under a ceiling of 300
-    sim = a_simulation(2000, capacity=200, max_per_second=300)
+    # Given 800 paused executions and a vendor that takes 100 a second, under a ceiling of 150
+    sim = a_simulation(800, capacity=100, max_per_second=150)
 
     heal_until_done(sim.rig, budget_seconds=60.0, rounds=40)
 
-    # Then the run took well under the 200 s that 10 a second would need, and the circuit held
-    assert sim.tokens.sent_at[-1] < 40
+    # Then the run took well under the 80 s that 10 a second would need, and the circuit held
+    assert sim.tokens.sent_at[-1] < 30
     assert sim.breaker.opened_at is None
     assert set(sim.rig.statuses().values()) == {RecoveryStatus.RESUMED}
 
@@ -263,8 +264,10 @@ def test_without_a_rule_ceiling_the_stacks_resumes_per_second_is_the_ceiling() -
 
 
 def test_the_pace_never_passes_step_functions_sendtask_bucket() -> None:
-    # Given a vendor that takes anything and a rule allowing the most Step Functions refills
-    sim = a_simulation(3000, capacity=100_000, max_per_second=500)
+    # Given a vendor that takes anything, a rule allowing the most Step Functions refills, and a
+    # ramp that starts high (so that it gets there soon)
+    high = replace(SETTINGS, initial_per_second=125.0)
+    sim = a_simulation(900, capacity=100_000, max_per_second=500, settings=high)
 
     heal_until_done(sim.rig, budget_seconds=60.0, rounds=20)
 
@@ -272,7 +275,7 @@ def test_the_pace_never_passes_step_functions_sendtask_bucket() -> None:
     assert max(sim.pace.rates) == SENDTASK_REFILL_PER_SECOND
     assert sim.busiest_second() <= SENDTASK_REFILL_PER_SECOND + 1
     assert sim.tokens.throttled_calls == 0 and sim.bucket.lowest > SENDTASK_BUCKET - 10
-    assert len(sim.tokens.accepted) == len(set(sim.tokens.accepted)) == 3000
+    assert len(sim.tokens.accepted) == len(set(sim.tokens.accepted)) == 900
 
 
 def test_sendtask_throttles_halve_the_pace_too() -> None:
