@@ -26,6 +26,7 @@ from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore
 from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns
+from recovery_ops.service.recovery.healing.ramp import RampSettings
 from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.lifecycle.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff
@@ -183,6 +184,7 @@ class World:
             reconciler=self.reconciler,
             clock=self.clock,
             monotonic=self.monotonic,
+            ramp=RampSettings(),
         )
         self.catch = OutermostCatch(
             store=self.store,
