@@ -49,8 +49,8 @@ from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
 from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
-from recovery_ops.service.recovery.healing.runs import HealingRuns
 from recovery_ops.service.recovery.healing.ramp import RampSettings
+from recovery_ops.service.recovery.healing.runs import HealingRuns
 from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices

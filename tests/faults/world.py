@@ -25,8 +25,8 @@ from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore
-from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns
 from recovery_ops.service.recovery.healing.ramp import RampSettings
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns
 from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.lifecycle.actions import LEASE_SECONDS, RecoveryActions, ThrottleBackoff

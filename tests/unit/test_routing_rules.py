@@ -705,7 +705,8 @@ def test_a_rules_self_healing_ceiling_is_a_number_above_zero_and_at_most_sendtas
         "refill rate)"
     ]
     assert refused(20, self_healing=False) == [
-        'rules[0].self_healing_max_per_second: has no effect, the rule does not heal itself ("self_healing": false)'
+        "rules[0].self_healing_max_per_second: has no effect, the rule does not heal itself "
+        '("self_healing": false)'
     ]
 
 

@@ -371,7 +371,9 @@ def grown(ramp: Ramp, times: int, start: float = 0.0) -> float:
     for _ in range(times):
         ramp.sent()
         now += SETTINGS.grow_every_seconds
-        ramp.observe(replace(closed(), failures=ramp.state.failures_seen, window_started_at=window(ramp)), 0, now)
+        ramp.observe(
+            replace(closed(), failures=ramp.state.failures_seen, window_started_at=window(ramp)), 0, now
+        )
     return now
 
 
@@ -410,6 +412,8 @@ def test_the_ramp_stays_between_its_floor_and_its_ceiling() -> None:
 
 
 def test_a_new_failure_window_counts_its_failures_as_new() -> None:
-    ramp = Ramp.start(SETTINGS, ceiling=100, stored=RampState(20.0, failures_seen=4, window_started_at=1.0), now=0)
+    ramp = Ramp.start(
+        SETTINGS, ceiling=100, stored=RampState(20.0, failures_seen=4, window_started_at=1.0), now=0
+    )
 
     assert ramp.observe(closed(failures=1, window=70), 0, 0) == "halved"

@@ -28,6 +28,7 @@ Lambda invocation, goes on from the rate the last one reached.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 
 #: Step Functions' SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat token bucket, per account
@@ -134,7 +135,9 @@ class Ramp:
 
     def _grow(self, now: float) -> str:
         rate, threshold = self.state.per_second, self.state.threshold
-        grown = rate * 2 if threshold is None or rate < threshold else rate + self.settings.additive_per_second
+        grown = (
+            rate * 2 if threshold is None or rate < threshold else rate + self.settings.additive_per_second
+        )
         if threshold is not None and rate < threshold:
             grown = min(grown, threshold)  # slow start back up to the threshold, then additive
         self.state = replace(self.state, per_second=self._within(grown))

@@ -31,7 +31,7 @@ from typing import Protocol
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.observability import logger
-from recovery_ops.service.recovery.access.routing_rules import Rule, RoutingRules
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules, Rule
 from recovery_ops.service.recovery.healing.ramp import Ramp, RampSettings, sendtask_capped
 from recovery_ops.service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
