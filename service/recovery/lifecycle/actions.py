@@ -151,12 +151,15 @@ class RecoveryActions:
         show: bool = True,
         audit_detail: dict[str, str] | None = None,
         show_later: bool = False,
+        show_within: timedelta | None = None,
     ) -> ActionResult:
         """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
         ``null`` included, whose ``diff`` is audited). ``audit_detail`` joins the claim's audit entry
         (self-healing names the circuit closing it acts for). ``show_later``: the caller shows the
         outcome itself afterwards (a bulk run's refresh); until it does the recovery is due for the
-        reconciler's display check, as with ``show``."""
+        reconciler's display check, as with ``show``, once ``show_within`` has passed (default
+        ``DISPLAY_GRACE``: a bulk run gives its own length, so that the reconciler steps in only when
+        the run died before its refresh)."""
         edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
         detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
@@ -175,6 +178,7 @@ class RecoveryActions:
             {},
             show,
             mark=show or show_later,
+            show_within=show_within,
         )
 
     def reject(
@@ -184,8 +188,10 @@ class RecoveryActions:
         reason: str | None = None,
         show: bool = True,
         show_later: bool = False,
+        show_within: timedelta | None = None,
     ) -> ActionResult:
-        """Fail the paused step with ``RecoveryRejected``: the workflow compensates."""
+        """Fail the paused step with ``RecoveryRejected``: the workflow compensates (``show_later``,
+        ``show_within``: as for ``run_again``)."""
         detail = {"reason": reason} if reason else {}
         owner = _claim_id()
         claimed = self._claim(recovery_id, actor, "reject", detail, owner)
@@ -202,6 +208,7 @@ class RecoveryActions:
             detail,
             show,
             mark=show or show_later,
+            show_within=show_within,
         )
 
     def show(self, recovery: Recovery) -> None:
@@ -271,15 +278,28 @@ class RecoveryActions:
         detail: dict[str, Any],
         show: bool,
         mark: bool = True,
+        show_within: timedelta | None = None,
     ) -> ActionResult:
-        """``show``: show the outcome now; ``mark``: until it is shown, it is due for the reconciler."""
+        """``show``: show the outcome now; ``mark``: until it is shown, it is due for the reconciler
+        (after ``show_within``, default ``DISPLAY_GRACE``)."""
         answer = self._call_with_backoff(recovery, owner, call)
         if answer is None:  # the lease was lost before a call could be made: someone else settles it
             return self._current(recovery, ActionOutcome.IN_FLIGHT, "its claim ran out before the call")
         code, message = answer.code, answer.message
         if answer.result is TokenResult.ACCEPTED:
             outcome = ActionOutcome.RESUMED if success is RecoveryStatus.RESUMED else ActionOutcome.REJECTED
-            return self._close(recovery, owner, actor, action, success, detail, outcome, show, mark=mark)
+            return self._close(
+                recovery,
+                owner,
+                actor,
+                action,
+                success,
+                detail,
+                outcome,
+                show,
+                mark=mark,
+                show_within=show_within,
+            )
         if answer.result is TokenResult.DEAD:
             why = dead_token_explanation(code)
             return self._close(
@@ -293,6 +313,7 @@ class RecoveryActions:
                 show,
                 why,
                 mark=mark,
+                show_within=show_within,
             )
         if answer.result is TokenResult.UNKNOWN:
             return self._unknown(recovery, owner, actor, action, code, message)
@@ -370,11 +391,13 @@ class RecoveryActions:
         show: bool,
         why: str = "",
         mark: bool = True,
+        show_within: timedelta | None = None,
     ) -> ActionResult:
         """Store what Step Functions answered. When the write cannot be made the recovery stays in
         flight under the lease and the reconciler stores the same outcome from the record."""
         entry = AuditEntry(self._now(), actor, action, status, detail)
-        show_by = self._clock() + DISPLAY_GRACE if mark and self._display and recovery.posted else None
+        grace = show_within or DISPLAY_GRACE
+        show_by = self._clock() + grace if mark and self._display and recovery.posted else None
         moved = self._write(
             lambda: self.store.transition(
                 recovery.recovery_id,

@@ -15,12 +15,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
-from recovery_ops.service.recovery.storage.recoveries import STORE_FAULTS, ListFilter, RecoveryStore
+from recovery_ops.service.recovery.storage.recoveries import (
+    DISPLAY_GRACE,
+    STORE_FAULTS,
+    ListFilter,
+    RecoveryStore,
+)
 
 SELECTION_LIMIT = 10_000
 
@@ -70,20 +76,35 @@ class BulkAction:
     sleep: Callable[[float], None] = time.sleep
 
     def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs: Any) -> BulkReport:
+        ids = list(recovery_ids)
+        within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         return self._run(
-            list(recovery_ids),
-            lambda i: self.actions.run_again(i, actor, show=False, show_later=True),
+            ids,
+            lambda i: self.actions.run_again(i, actor, show=False, show_later=True, show_within=within),
             **kwargs,
         )
 
     def reject(
         self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
     ) -> BulkReport:
+        ids = list(recovery_ids)
+        within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         return self._run(
-            list(recovery_ids),
-            lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True),
+            ids,
+            lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True, show_within=within),
             **kwargs,
         )
+
+    def display_lease(self, count: int, seconds_left: Callable[[], float] | None = None) -> timedelta:
+        """How long the run's own refresh has to show its outcomes: as long as the run can last (the
+        invocation's time left, else ``count`` at the run's pace) and the grace after it. Only a run
+        that died before its refresh leaves its outcomes to the reconciler, which would otherwise
+        reply in a group's thread for each recovery while the run is still going."""
+        if seconds_left is not None:
+            lasts = max(0.0, seconds_left())
+        else:
+            lasts = count / self.rate_per_second if self.rate_per_second > 0 else 0.0
+        return timedelta(seconds=lasts) + DISPLAY_GRACE
 
     def _run(
         self,
