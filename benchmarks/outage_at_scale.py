@@ -58,7 +58,7 @@ from recovery_ops.service.recovery.model.contract import RecoveryRequest  # noqa
 from recovery_ops.service.recovery.model.recovery import RecoveryStatus  # noqa: E402
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef  # noqa: E402
 from recovery_ops.service.recovery.storage.groups import GroupStore  # noqa: E402
-from recovery_ops.service.recovery.storage.items import KEY, SLACK_TS, STATUS  # noqa: E402
+from recovery_ops.service.recovery.storage.items import SLACK_TS, STATUS  # noqa: E402
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore  # noqa: E402
 from recovery_ops.slack_app.views.listing import PAGE_SIZE  # noqa: E402
 from tests.support.fakes import FakeChat, FakeDynamoDB  # noqa: E402
