@@ -20,7 +20,6 @@ a test exercises their writes and the codec, not a copy of them.
 from __future__ import annotations
 
 import bisect
-import copy
 import re
 import threading
 from collections.abc import Callable
@@ -310,7 +309,7 @@ class FakeDynamoDB:
             item_id = Item[self._key]["S"]
             before = items.get(item_id)
             self._checked(TableName, before, request)
-            items[item_id] = copy.deepcopy(Item)
+            items[item_id] = _clone(Item)
             self._wrote(TableName, before, items[item_id])
             return {}
 
@@ -320,7 +319,7 @@ class FakeDynamoDB:
             if self.load is not None:
                 consistent = bool(_.get("ConsistentRead", False))
                 self.load.got(TableName, found, Key[self._key]["S"], consistent)
-            return {"Item": copy.deepcopy(found)} if found is not None else {}
+            return {"Item": _clone(found)} if found is not None else {}
 
     def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
         """Every key found, in one answer (no ``UnprocessedKeys``); projections are ignored."""
@@ -332,7 +331,7 @@ class FakeDynamoDB:
                 if self.load is not None:
                     for k, item in zip(request["Keys"], found, strict=True):
                         self.load.got(table, item, k[self._key]["S"], bool(request.get("ConsistentRead")))
-                answer[table] = [copy.deepcopy(item) for item in found if item is not None]
+                answer[table] = [_clone(item) for item in found if item is not None]
             return {"Responses": answer, "UnprocessedKeys": {}}
 
     def update_item(self, TableName: str, Key: Item, UpdateExpression: str, **request: Any) -> dict[str, Any]:  # noqa: N803
@@ -343,20 +342,20 @@ class FakeDynamoDB:
             self._checked(TableName, current, request)
             names = request.get("ExpressionAttributeNames", {})
             values = request.get("ExpressionAttributeValues", {})
-            new = copy.deepcopy(current) if current is not None else copy.deepcopy(Key)
+            new = _clone(current) if current is not None else _clone(Key)
             touched = _apply(new, UpdateExpression, names, values)
             items[item_id] = new
             self._wrote(TableName, current, new)
             answer: dict[str, Any] = {}
             returned = request.get("ReturnValues", "NONE")
             if returned == "ALL_NEW":
-                answer["Attributes"] = copy.deepcopy(new)
+                answer["Attributes"] = _clone(new)
             elif returned == "ALL_OLD" and current is not None:
-                answer["Attributes"] = copy.deepcopy(current)
+                answer["Attributes"] = _clone(current)
             elif returned == "UPDATED_OLD" and current is not None:
-                answer["Attributes"] = {n: copy.deepcopy(current[n]) for n in touched if n in current}
+                answer["Attributes"] = {n: _clone(current[n]) for n in touched if n in current}
             elif returned == "UPDATED_NEW":
-                answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
+                answer["Attributes"] = {n: _clone(new[n]) for n in touched if n in new}
             return answer
 
     def query(  # noqa: N803
@@ -370,7 +369,7 @@ class FakeDynamoDB:
             arn = request["ExpressionAttributeValues"][":arn"]
             with self._lock:
                 found = [item for item in self.items(TableName).values() if item.get(EXECUTION_ARN) == arn]
-                keys = [{KEY: copy.deepcopy(item[KEY])} for item in found]
+                keys = [{KEY: _clone(item[KEY])} for item in found]
                 if self.load is not None:
                     entries = [{KEY: i[KEY], EXECUTION_ARN: i[EXECUTION_ARN]} for i in found]
                     self.load.queried(TableName, IndexName, arn["S"], entries)
@@ -404,7 +403,7 @@ class FakeDynamoDB:
                         break
                     read += size
                 page.append(item)
-            found = [copy.deepcopy(i) for i in page if _Condition(filtered, i, names, values).holds()]
+            found = [_clone(i) for i in page if _Condition(filtered, i, names, values).holds()]
             if self.load is not None:
                 key = values[next(iter(re.findall(r":\w+", KeyConditionExpression)))]["S"]
                 self.load.queried(TableName, IndexName, key, page)
@@ -470,7 +469,7 @@ class FakeDynamoDB:
         entries = [{KEY: i[KEY], DUE: i[DUE], DUE_AT: i[DUE_AT]} for i in page]
         if self.load is not None:
             self.load.queried(table, DUE_INDEX, values[":kind"]["S"], entries)
-        answer: dict[str, Any] = {"Items": copy.deepcopy(entries)}
+        answer: dict[str, Any] = {"Items": _clone(entries)}
         if len(due) > limit:
             last = page[-1]
             answer["LastEvaluatedKey"] = {KEY: last[KEY], DUE: last[DUE], DUE_AT: last[DUE_AT]}
@@ -532,6 +531,20 @@ class LostAnswers:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._dynamodb, name)
+
+
+_SETS = frozenset({"SS", "NS", "BS"})
+
+
+def _clone(value: Any) -> Any:
+    """A copy of an item or value in DynamoDB's wire form, as ``copy.deepcopy`` makes it, sooner:
+    strings, numbers and bytes are immutable and shared (a large input is held once), a set's
+    members are copied as one list."""
+    if isinstance(value, dict):
+        return {k: list(v) if k in _SETS and isinstance(v, list) else _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
 
 
 def _conditional_check_failed() -> ClientError:
@@ -602,8 +615,8 @@ def _value(text: str, item: Item, names: dict[str, str], values: dict[str, Any])
             return {"L": first["L"] + second["L"]}
         raise NotImplementedError(function)
     if text.startswith(":"):
-        return copy.deepcopy(values[text])
-    return copy.deepcopy(item[names.get(text, text)])
+        return _clone(values[text])
+    return _clone(item[names.get(text, text)])
 
 
 def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
@@ -611,7 +624,8 @@ def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
         return {"N": str(Decimal(current["N"] if current else "0") + Decimal(operand["N"]))}
     kind = next(iter(operand))  # SS, NS, BS
     merged = list(current[kind]) if current else []
-    merged += [v for v in operand[kind] if v not in merged]
+    present = set(merged)
+    merged += [v for v in operand[kind] if v not in present and not present.add(v)]
     return {kind: merged}
 
 

@@ -78,7 +78,7 @@ def value_size(value: Mapping[str, Any]) -> int:
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "SS":
-        return sum(_utf8(member) for member in raw)
+        return _utf8("".join(raw))
     if kind == "NS":
         return sum(_number_size(member) for member in raw)
     if kind == "BS":
