@@ -19,7 +19,8 @@ over the seconds it would take.
 **Memory.** 100,000 inputs of 128 KB on average would be 12.8 GB. The inputs come in 16 size
 buckets; every input of one bucket holds the same string object, and the fake shares it
 (``copy.deepcopy`` keeps strings, which are immutable), so each bucket's bytes exist once while
-every item is sized and billed in full.
+every item is sized and billed in full. The three default runs (1,000, 10,000 and 100,000) take
+about 3.5 minutes on two cores and at most 1.2 GB.
 
 It measures today's design honestly: the status index has one partition key per status (``OPEN``)
 and projects whole items, and the surfaces read every matching item. Figures (read units each
@@ -331,7 +332,7 @@ def run(count: int, arrival_seconds: float) -> tuple[dict[str, Any], Work]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recoveries", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--recoveries", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--arrival-seconds", type=float, default=600.0)
     args = parser.parse_args()
     logger.setLevel("WARNING")  # a line per routed recovery would drown the figures
