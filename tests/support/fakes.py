@@ -19,7 +19,7 @@ a test exercises their writes and the codec, not a copy of them.
 
 from __future__ import annotations
 
-import copy
+import bisect
 import re
 import threading
 from collections.abc import Callable
@@ -54,6 +54,7 @@ from recovery_ops.service.recovery.storage.items import (
     STATUS,
     STATUS_INDEX,
 )
+from tests.support.partition_load import QUERY_PAGE_BYTES, PartitionLoad, item_size
 
 Item = dict[str, Any]
 
@@ -285,12 +286,19 @@ class FakeChat:
 
 # ---------------------------------------------------------------------- a DynamoDB table
 class FakeDynamoDB:
-    """One or more tables in memory, each keyed by ``recovery_id`` (the recoveries table's key)."""
+    """One or more tables in memory, each keyed by ``recovery_id`` (the recoveries table's key).
 
-    def __init__(self, key: str = KEY) -> None:
+    Given a ``load`` (``tests.support.partition_load.PartitionLoad``), every call reports the units
+    DynamoDB would bill for it, per partition key, indexes included, and a ``by-status`` query is
+    answered in pages of at most 1 MB read, as DynamoDB pages it."""
+
+    def __init__(self, key: str = KEY, load: PartitionLoad | None = None) -> None:
         self._key = key
         self.tables: dict[str, dict[str, Item]] = {}
         self._lock = threading.Lock()
+        self.load = load
+        self._version = 0  # moves at every write: what a cached index order was made from
+        self._orders: dict[tuple[Any, ...], tuple[int, list[Item]]] = {}
 
     def items(self, table: str) -> dict[str, Item]:
         return self.tables.setdefault(table, {})
@@ -299,14 +307,19 @@ class FakeDynamoDB:
         with self._lock:
             items = self.items(TableName)
             item_id = Item[self._key]["S"]
-            _check(items.get(item_id), request)
-            items[item_id] = copy.deepcopy(Item)
+            before = items.get(item_id)
+            self._checked(TableName, before, request)
+            items[item_id] = _clone(Item)
+            self._wrote(TableName, before, items[item_id])
             return {}
 
     def get_item(self, TableName: str, Key: Item, **_: Any) -> dict[str, Any]:  # noqa: N803
         with self._lock:
             found = self.items(TableName).get(Key[self._key]["S"])
-            return {"Item": copy.deepcopy(found)} if found is not None else {}
+            if self.load is not None:
+                consistent = bool(_.get("ConsistentRead", False))
+                self.load.got(TableName, found, Key[self._key]["S"], consistent)
+            return {"Item": _clone(found)} if found is not None else {}
 
     def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:  # noqa: N803
         """Every key found, in one answer (no ``UnprocessedKeys``); projections are ignored."""
@@ -314,8 +327,11 @@ class FakeDynamoDB:
             answer: dict[str, list[Item]] = {}
             for table, request in RequestItems.items():
                 items = self.items(table)
-                found = (items.get(k[self._key]["S"]) for k in request["Keys"])
-                answer[table] = [copy.deepcopy(item) for item in found if item is not None]
+                found = [items.get(k[self._key]["S"]) for k in request["Keys"]]
+                if self.load is not None:
+                    for k, item in zip(request["Keys"], found, strict=True):
+                        self.load.got(table, item, k[self._key]["S"], bool(request.get("ConsistentRead")))
+                answer[table] = [_clone(item) for item in found if item is not None]
             return {"Responses": answer, "UnprocessedKeys": {}}
 
     def update_item(self, TableName: str, Key: Item, UpdateExpression: str, **request: Any) -> dict[str, Any]:  # noqa: N803
@@ -323,38 +339,40 @@ class FakeDynamoDB:
             items = self.items(TableName)
             item_id = Key[self._key]["S"]
             current = items.get(item_id)
-            _check(current, request)
+            self._checked(TableName, current, request)
             names = request.get("ExpressionAttributeNames", {})
             values = request.get("ExpressionAttributeValues", {})
-            new = copy.deepcopy(current) if current is not None else copy.deepcopy(Key)
+            new = _clone(current) if current is not None else _clone(Key)
             touched = _apply(new, UpdateExpression, names, values)
             items[item_id] = new
+            self._wrote(TableName, current, new)
             answer: dict[str, Any] = {}
             returned = request.get("ReturnValues", "NONE")
             if returned == "ALL_NEW":
-                answer["Attributes"] = copy.deepcopy(new)
+                answer["Attributes"] = _clone(new)
             elif returned == "ALL_OLD" and current is not None:
-                answer["Attributes"] = copy.deepcopy(current)
+                answer["Attributes"] = _clone(current)
             elif returned == "UPDATED_OLD" and current is not None:
-                answer["Attributes"] = {n: copy.deepcopy(current[n]) for n in touched if n in current}
+                answer["Attributes"] = {n: _clone(current[n]) for n in touched if n in current}
             elif returned == "UPDATED_NEW":
-                answer["Attributes"] = {n: copy.deepcopy(new[n]) for n in touched if n in new}
+                answer["Attributes"] = {n: _clone(new[n]) for n in touched if n in new}
             return answer
 
     def query(  # noqa: N803
         self, TableName: str, IndexName: str, KeyConditionExpression: str, **request: Any
     ) -> dict[str, Any]:
         """The ``by-status`` index: its items that meet the key condition and the filter, in
-        ``created_sort`` order (``ScanIndexForward``), all in one page; projections are ignored.
-        The ``by-execution`` index: the keys of an execution's items."""
+        ``created_sort`` order (``ScanIndexForward``), a page at a time (at most 1 MB read, and
+        ``Limit`` items, before the filter; the 1 MB only with a ``load``); projections are
+        ignored. The ``by-execution`` index: the keys of an execution's items."""
         if IndexName == EXECUTION_INDEX:
             arn = request["ExpressionAttributeValues"][":arn"]
             with self._lock:
-                keys = [
-                    {KEY: copy.deepcopy(item[KEY])}
-                    for item in self.items(TableName).values()
-                    if item.get(EXECUTION_ARN) == arn
-                ]
+                found = [item for item in self.items(TableName).values() if item.get(EXECUTION_ARN) == arn]
+                keys = [{KEY: _clone(item[KEY])} for item in found]
+                if self.load is not None:
+                    entries = [{KEY: i[KEY], EXECUTION_ARN: i[EXECUTION_ARN]} for i in found]
+                    self.load.queried(TableName, IndexName, arn["S"], entries)
             return {"Items": keys}
         if IndexName == DUE_INDEX:
             return self._query_due(TableName, KeyConditionExpression, request)
@@ -363,19 +381,74 @@ class FakeDynamoDB:
         names = request.get("ExpressionAttributeNames", {})
         values = request.get("ExpressionAttributeValues", {})
         filtered = request.get("FilterExpression", f"attribute_exists({KEY})")
-
-        def selected(item: Item) -> bool:
-            return all(
-                _Condition(condition, item, names, values).holds()
-                for condition in (KeyConditionExpression, filtered)
-            )
-
-        with self._lock:
-            indexed = [i for i in self.items(TableName).values() if STATUS in i and CREATED_SORT in i]
-            found = [copy.deepcopy(item) for item in indexed if selected(item)]
         newest_first = not request.get("ScanIndexForward", True)
-        found.sort(key=lambda item: item[CREATED_SORT]["S"], reverse=newest_first)
-        return {"Items": found}
+        with self._lock:
+            ordered = self._status_order(TableName, KeyConditionExpression, names, values, newest_first)
+            start = request.get("ExclusiveStartKey")
+            at = 0
+            if start:
+                after = start[CREATED_SORT]["S"]
+                at = (
+                    _after_desc(ordered, after)
+                    if newest_first
+                    else bisect.bisect_right(ordered, after, key=lambda i: i[CREATED_SORT]["S"])
+                )
+            page: list[Item] = []
+            read, limit = 0, request.get("Limit", len(ordered))
+            while at + len(page) < len(ordered) and len(page) < limit:
+                item = ordered[at + len(page)]
+                if self.load is not None:  # pages of at most 1 MB read, as billed
+                    size = item_size(item)
+                    if page and read + size > QUERY_PAGE_BYTES:
+                        break
+                    read += size
+                page.append(item)
+            found = [_clone(i) for i in page if _Condition(filtered, i, names, values).holds()]
+            if self.load is not None:
+                key = values[next(iter(re.findall(r":\w+", KeyConditionExpression)))]["S"]
+                self.load.queried(TableName, IndexName, key, page)
+        answer: dict[str, Any] = {"Items": found}
+        if at + len(page) < len(ordered) and page:
+            last = page[-1]
+            answer["LastEvaluatedKey"] = {
+                KEY: last[KEY],
+                STATUS: last[STATUS],
+                CREATED_SORT: last[CREATED_SORT],
+            }
+        return answer
+
+    def _status_order(
+        self,
+        table: str,
+        key_condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        newest_first: bool,
+    ) -> list[Item]:
+        """The ``by-status`` entries meeting ``key_condition``, in index order. With a ``load`` (a
+        simulation at scale) it is kept until the next write, so that paging through a large index
+        does not sort it again for every page; tests that change ``items`` directly get no cache."""
+        used = sorted(set(re.findall(r":\w+", key_condition)))
+        cache_key = (
+            table,
+            key_condition,
+            tuple(sorted(names.items())),
+            tuple((v, values[v]["S"]) for v in used),
+            newest_first,
+        )
+        cached = self._orders.get(cache_key)
+        if cached is not None and cached[0] == self._version and self.load is not None:
+            return cached[1]
+        ordered = [
+            item
+            for item in self.items(table).values()
+            if STATUS in item
+            and CREATED_SORT in item
+            and _Condition(key_condition, item, names, values).holds()
+        ]
+        ordered.sort(key=lambda item: item[CREATED_SORT]["S"], reverse=newest_first)
+        self._orders = {cache_key: (self._version, ordered)}
+        return ordered
 
     def _query_due(self, table: str, key_condition: str, request: dict[str, Any]) -> dict[str, Any]:
         """The sparse ``by-due`` index: keys in ``due_at`` order, ``Limit`` per page."""
@@ -393,13 +466,40 @@ class FakeDynamoDB:
             due = [i for i in due if (i[DUE_AT]["S"], i[KEY]["S"]) > after]
         limit = request.get("Limit", len(due) or 1)
         page = due[:limit]
-        answer: dict[str, Any] = {
-            "Items": [{KEY: copy.deepcopy(i[KEY]), DUE: i[DUE], DUE_AT: i[DUE_AT]} for i in page]
-        }
+        entries = [{KEY: i[KEY], DUE: i[DUE], DUE_AT: i[DUE_AT]} for i in page]
+        if self.load is not None:
+            self.load.queried(table, DUE_INDEX, values[":kind"]["S"], entries)
+        answer: dict[str, Any] = {"Items": _clone(entries)}
         if len(due) > limit:
             last = page[-1]
             answer["LastEvaluatedKey"] = {KEY: last[KEY], DUE: last[DUE], DUE_AT: last[DUE_AT]}
         return answer
+
+    def _checked(self, table: str, current: Item | None, request: dict[str, Any]) -> None:
+        """``_check``, a failed condition billed as DynamoDB bills it."""
+        try:
+            _check(current, request)
+        except ClientError:
+            if self.load is not None:
+                self.load.wrote(table, current, current, failed=True)
+            raise
+
+    def _wrote(self, table: str, before: Item | None, after: Item | None) -> None:
+        self._version += 1
+        if self.load is not None:
+            self.load.wrote(table, before, after)
+
+
+def _after_desc(ordered: list[Item], after: str) -> int:
+    """In a newest-first order, the position of the first entry older than ``after``."""
+    low, high = 0, len(ordered)
+    while low < high:
+        middle = (low + high) // 2
+        if ordered[middle][CREATED_SORT]["S"] >= after:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 class LostAnswers:
@@ -431,6 +531,20 @@ class LostAnswers:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._dynamodb, name)
+
+
+_SETS = frozenset({"SS", "NS", "BS"})
+
+
+def _clone(value: Any) -> Any:
+    """A copy of an item or value in DynamoDB's wire form, as ``copy.deepcopy`` makes it, sooner:
+    strings, numbers and bytes are immutable and shared (a large input is held once), a set's
+    members are copied as one list."""
+    if isinstance(value, dict):
+        return {k: list(v) if k in _SETS and isinstance(v, list) else _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
 
 
 def _conditional_check_failed() -> ClientError:
@@ -501,8 +615,8 @@ def _value(text: str, item: Item, names: dict[str, str], values: dict[str, Any])
             return {"L": first["L"] + second["L"]}
         raise NotImplementedError(function)
     if text.startswith(":"):
-        return copy.deepcopy(values[text])
-    return copy.deepcopy(item[names.get(text, text)])
+        return _clone(values[text])
+    return _clone(item[names.get(text, text)])
 
 
 def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
@@ -510,7 +624,8 @@ def _add(current: Any, operand: dict[str, Any]) -> dict[str, Any]:
         return {"N": str(Decimal(current["N"] if current else "0") + Decimal(operand["N"]))}
     kind = next(iter(operand))  # SS, NS, BS
     merged = list(current[kind]) if current else []
-    merged += [v for v in operand[kind] if v not in merged]
+    present = set(merged)
+    merged += [v for v in operand[kind] if v not in present and not present.add(v)]
     return {kind: merged}
 
 
