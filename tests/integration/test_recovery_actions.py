@@ -75,7 +75,9 @@ def test_bulk_resume_is_paced_and_stops_in_time_leaving_the_rest_open(stack: Emb
     bulk = BulkAction(
         RecoveryActions(store, StepFunctionsTokens(sfn)), rate_per_second=4, clock=lambda: now[0], sleep=sleep
     )
-    budget = iter([100, 100, 100, 100, 100, 100, 10])  # the function's time runs out at the 7th
+    # read once for how long the run may take to show its outcomes, then before each recovery:
+    # the function's time runs out at the 7th
+    budget = iter([100, 100, 100, 100, 100, 100, 100, 10])
 
     report = bulk.run_again([r.recovery_id for r in recoveries], "UALICE", seconds_left=lambda: next(budget))
 
