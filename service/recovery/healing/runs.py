@@ -250,9 +250,7 @@ class HealingRuns:
             ExpressionAttributeValues={":more": number(more)},
         )
 
-    def note_claim(
-        self, healing_id: str, recovery_id: str, mark: str, ramp: RampState | None = None
-    ) -> None:
+    def note_claim(self, healing_id: str, recovery_id: str, mark: str, ramp: RampState | None = None) -> None:
         """``recovery_id`` is about to be claimed by this run under ``mark`` (before the claim:
         nothing it resumes goes uncounted, whatever cuts the round off), at the pace ``ramp``
         (stored with it, in the same write, so the next round goes on from it)."""

@@ -527,8 +527,8 @@ class SelfHealing:
                 recovery = self.store.get(recovery_id)
             except RecoveryNotFoundError:
                 continue
-            claim = recovery.claim
-            if claim is not None and CLAIM_MARK in claim.detail:
+            last = recovery.claim
+            if last is not None and CLAIM_MARK in last.detail:
                 continue  # claimed again since, under a mark: counted through its pending claim
             if recovery.status in COUNTED_AS:
                 self.runs.count_legacy(run.healing_id, recovery_id, COUNTED_AS[recovery.status])
