@@ -25,7 +25,7 @@ from tests.unit.test_self_healing import (
 )
 
 #: what a run item may weigh: its counters, audit, ramp and message, and a few claims in flight
-RUN_ITEM_LIMIT = 2048
+RUN_ITEM_LIMIT = 1024
 
 
 # ---------------------------------------------------------------------- the item as DynamoDB sizes it
@@ -122,7 +122,7 @@ def test_a_run_over_ten_thousand_recoveries_keeps_its_item_under_a_fixed_small_s
     # When self-healing resumes them all
     heal_until_done(rig, budget_seconds=600.0)
 
-    # Then each was resumed and counted once, and the run's item never weighed more than 2 KB
+    # Then each was resumed and counted once, and the run's item never weighed 1 KB
     run = the_run(rig)
     assert len(rig.tokens.accepted) == len(set(rig.tokens.accepted)) == 10_000
     assert (run.state, run.selected, run.resumed, run.left, run.pending) == (
