@@ -6,11 +6,39 @@ stopped it and why it ended. It lives in the recoveries table (id ``heal-…``, 
 stays out of the listing index). Every change is a conditional write: the run is created once
 (two rounds racing agree on one), stopped once (of two clicks on Stop only the first counts), and
 ended once.
+
+**The item stays the same small size whatever the number of recoveries** (DynamoDB bills each
+write by the whole item, and stops an item at 400 KB). It holds counters, not the recoveries: a
+resume is counted through a *pending claim*, a mark that lives on the run only while the claim's
+outcome is not counted yet:
+
+- before a recovery is claimed, the run notes a pending claim, an attribute ``claim#<mark>`` whose
+  value is the recovery's id (``note_claim``, the write that stores the ramp's pace anyway), and
+  the claim itself carries the same ``mark`` in its audit entry (``healing_claim``), in the write
+  that claims the recovery: the recovery says which claim of which run made its outcome;
+- its outcome is counted by one conditional write that removes that attribute and adds one to
+  ``resumed`` or ``expired`` (``count``): counted once, whoever retries it (a second count finds
+  the mark gone). A claim that ends without an outcome to count (reopened, someone else's click
+  won) is released (``release``), so the run keeps no mark for it;
+- what a cut-off round left pending (resumed but not counted, or still in flight) is found by the
+  next round on the run itself, without a query: ``pending`` lists at most the claims in flight,
+  which self-healing keeps under ``MAX_PENDING_CLAIMS`` (a round stops claiming for a run whose
+  answers are lost that often). Each is counted from the recovery's stored outcome when the
+  recovery's last claim bears its mark, and released otherwise.
+
+Why not marks on the recoveries instead (a ``healing_counted`` attribute set in a transaction with
+the run's counter, found again through an index): that adds a write of the recovery item (billed
+by its whole size, twice in a transaction) to every resume, and an index to the table; this design
+adds no write and no index: the note and the count were made before, on an item that grew with
+every recovery, and are now made on one that does not. Runs stored before (with the string sets
+``claimed_ids`` and ``counted_ids``) are read and finished as they were counted: their uncounted
+claims are counted under the old condition (``count_legacy``), and the sets grow no further.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -56,6 +84,28 @@ class Closure:
         return f"{self.dependency}@{self.closed_at:.3f}"
 
 
+#: a pending claim's attribute on the run: ``claim#<mark>``, its value the recovery's id
+PENDING_PREFIX = "claim#"
+#: the audit detail of a self-healing claim that carries its mark
+CLAIM_MARK = "healing_claim"
+#: the most claims a run keeps pending (answers lost): past it, a round claims nothing more for the
+#: run until a later round has settled them, so the item stays small (about 60 bytes each)
+MAX_PENDING_CLAIMS = 50
+
+
+def new_claim_mark() -> str:
+    """A mark naming one claim of one recovery by one run (unique among the run's claims)."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class PendingClaim:
+    """A claim the run noted whose outcome it has not counted yet."""
+
+    recovery_id: str
+    mark: str
+
+
 def healing_id_for(closure: Closure, group_id: str) -> str:
     return HEALING_PREFIX + hashlib.sha256(f"{closure.id}|{group_id}".encode()).hexdigest()[:32]
 
@@ -81,13 +131,16 @@ class HealingRun:
     ts: str | None = None
     audit: tuple[AuditEntry, ...] = ()
     announced: bool = False  # its group message and thread have been told it began
-    claimed_ids: frozenset[str] = frozenset()  # every recovery it set out to resume
-    counted_ids: frozenset[str] = frozenset()  # those whose outcome is in ``resumed`` / ``expired``
+    pending: tuple[PendingClaim, ...] = ()  # claims noted whose outcome is not counted yet
     ramp: RampState | None = None  # the pace its closing's last claim on this run was made at
+    # a run stored before pending claims: every recovery it set out to resume, and those counted
+    claimed_ids: frozenset[str] = frozenset()
+    counted_ids: frozenset[str] = frozenset()
 
     @property
     def uncounted(self) -> frozenset[str]:
-        """Claimed but not counted: a round cut off between a resume and its count."""
+        """A run stored before pending claims: claimed but not counted (a round cut off between a
+        resume and its count)."""
         return self.claimed_ids - self.counted_ids
 
     @property
@@ -197,14 +250,15 @@ class HealingRuns:
             ExpressionAttributeValues={":more": number(more)},
         )
 
-    def note_claim(self, healing_id: str, recovery_id: str, ramp: RampState | None = None) -> None:
-        """``recovery_id`` is about to be resumed by this run (before the claim: nothing it resumes
-        goes uncounted, whatever cuts the round off), at the pace ``ramp`` (stored with it, in the
-        same write, so the next round goes on from it)."""
-        update, values = "ADD claimed_ids :id", {":id": {"SS": [recovery_id]}}
+    def note_claim(self, healing_id: str, recovery_id: str, mark: str, ramp: RampState | None = None) -> None:
+        """``recovery_id`` is about to be claimed by this run under ``mark`` (before the claim:
+        nothing it resumes goes uncounted, whatever cuts the round off), at the pace ``ramp``
+        (stored with it, in the same write, so the next round goes on from it)."""
+        update = "SET #claim = :id"
+        values: dict[str, Any] = {":id": string(recovery_id)}
         if ramp is not None:
             update += (
-                " SET ramp_per_second = :rate, ramp_failures = :failures, ramp_window = :window, "
+                ", ramp_per_second = :rate, ramp_failures = :failures, ramp_window = :window, "
                 "ramp_seq = :seq" + (", ramp_threshold = :threshold" if ramp.threshold is not None else "")
             )
             values |= {
@@ -219,18 +273,47 @@ class HealingRuns:
             TableName=self._table,
             Key=key(healing_id),
             UpdateExpression=update,
+            ExpressionAttributeNames={"#claim": PENDING_PREFIX + mark},
             ExpressionAttributeValues=values,
         )
 
-    def count(self, healing_id: str, recovery_id: str, resumed: bool) -> None:
-        """``recovery_id``'s outcome: resumed, or found expired. Counted once whatever retries it:
-        the count goes up only while the id is not yet among those counted."""
+    def count(self, healing_id: str, recovery_id: str, mark: str, resumed: bool) -> bool:
+        """The outcome of the claim ``mark`` of ``recovery_id``: resumed, or found expired. Counted
+        once whatever retries it: the count goes up only in the write that takes the pending claim
+        off (False: it was counted, or released, before)."""
+        counted = if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="REMOVE #claim ADD #outcome :one",
+            ConditionExpression="#claim = :rid",
+            ExpressionAttributeNames={
+                "#claim": PENDING_PREFIX + mark,
+                "#outcome": "resumed" if resumed else "expired",
+            },
+            ExpressionAttributeValues={":one": number(1), ":rid": string(recovery_id)},
+        )
+        return counted is not None
+
+    def release(self, healing_id: str, mark: str) -> None:
+        """The claim ``mark`` ended with nothing to count (reopened, not made, someone else's):
+        the run keeps no mark for it."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=key(healing_id),
+            UpdateExpression="REMOVE #claim",
+            ExpressionAttributeNames={"#claim": PENDING_PREFIX + mark},
+        )
+
+    def count_legacy(self, healing_id: str, recovery_id: str, resumed: bool) -> None:
+        """A run stored before pending claims: ``recovery_id``'s outcome, counted once as it was then
+        (while its id is claimed and not yet among those counted)."""
         if_condition_holds(
             self._client.update_item,
             TableName=self._table,
             Key=key(healing_id),
             UpdateExpression="ADD counted_ids :id, #outcome :one",
-            ConditionExpression="NOT contains(counted_ids, :rid)",
+            ConditionExpression="contains(claimed_ids, :rid) AND NOT contains(counted_ids, :rid)",
             ExpressionAttributeNames={"#outcome": "resumed" if resumed else "expired"},
             ExpressionAttributeValues={
                 ":id": {"SS": [recovery_id]},
@@ -315,10 +398,21 @@ def run_from_item(item: dict[str, Any]) -> HealingRun:
         ts=text("slack_ts"),
         audit=tuple(audit_trail(item)),
         announced=item.get("announced", {}).get("BOOL", False),
+        pending=pending_claims(item),
+        ramp=ramp_from_item(item),
         claimed_ids=frozenset(item.get("claimed_ids", {}).get("SS", [])),
         counted_ids=frozenset(item.get("counted_ids", {}).get("SS", [])),
-        ramp=ramp_from_item(item),
     )
+
+
+def pending_claims(item: dict[str, Any]) -> tuple[PendingClaim, ...]:
+    """The run's pending claims, by recovery id."""
+    found = (
+        PendingClaim(value["S"], name.removeprefix(PENDING_PREFIX))
+        for name, value in item.items()
+        if name.startswith(PENDING_PREFIX)
+    )
+    return tuple(sorted(found, key=lambda claim: (claim.recovery_id, claim.mark)))
 
 
 def _decimal(value: float) -> dict[str, Any]:

@@ -17,6 +17,13 @@ is simply followed by the next: a claim it made but could not finish is settled 
 Functions' record by the reconciler (resumed if its call landed, else open again and resumed by
 this round), what it did not reach is still OPEN, and no token is sent twice. A resume whose answer
 was lost stays in flight, and the run does not finish until a later round has settled it.
+
+Each outcome is counted on the run exactly once through a pending claim (``runs.py``): noted on
+the run before the claim, named by a mark the claim's audit entry carries, and taken off by the
+write that counts it. A round first settles what an earlier one left pending (counted from the
+recovery's stored outcome when its last claim bears the mark, released when it does not), so the
+run item holds only the claims in flight; a round stops claiming for a run that has
+``MAX_PENDING_CLAIMS`` of them, until a later round has settled them from the record.
 """
 
 from __future__ import annotations
@@ -33,7 +40,16 @@ from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.access.routing_rules import RoutingRules, Rule
 from recovery_ops.service.recovery.healing.ramp import Ramp, RampSettings, sendtask_capped
-from recovery_ops.service.recovery.healing.runs import Closure, HealingRun, HealingRuns, HealingState
+from recovery_ops.service.recovery.healing.runs import (
+    CLAIM_MARK,
+    MAX_PENDING_CLAIMS,
+    Closure,
+    HealingRun,
+    HealingRuns,
+    HealingState,
+    PendingClaim,
+    new_claim_mark,
+)
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
 from recovery_ops.service.recovery.lifecycle.reconciler import REOPENED, Reconciler
 from recovery_ops.service.recovery.model.contract import Routing
@@ -51,6 +67,12 @@ AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
 EDITED_ACTION = "edit and run again"
 SELECTION_LIMIT = 10_000
+#: a closed recovery's outcome as a run counts it: resumed (True) or expired (False)
+COUNTED_AS = {
+    RecoveryStatus.RESUMED: True,
+    RecoveryStatus.EXPIRED: False,
+    RecoveryStatus.ABORTED: False,
+}
 
 
 class CircuitReader(Protocol):
@@ -196,6 +218,7 @@ class SelfHealing:
         resumable = self.resumable(closure.dependency)
         self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
         runs = self._runs_for(closure, resumable)
+        outstanding = self._settle_pending(runs)
         todo = [
             r for r in resumable if r.group_id in runs and runs[r.group_id].state is HealingState.RESUMING
         ]
@@ -227,11 +250,15 @@ class SelfHealing:
             run = runs[recovery.group_id or ""]
             if run.state is not HealingState.RESUMING:
                 continue  # someone pressed Stop on its group
+            if outstanding[run.healing_id] >= MAX_PENDING_CLAIMS:
+                continue  # so many answers lost: a later round settles them first, then goes on
             ceiling = ceilings[recovery.recovery_id]
             self.pace.wait(min(ramp.per_second, ceiling) if ramp else ceiling)
             since_check += 1
             if self._resume(recovery, run, report, ramp):
                 done_ids.add(recovery.recovery_id)
+            else:
+                outstanding[run.healing_id] += 1
         report.per_second = ramp.per_second if ramp else self.pace.per_second
         runs = self._refresh(runs)
         if (
@@ -315,28 +342,31 @@ class SelfHealing:
             )
 
     def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport, ramp: Ramp | None) -> bool:
-        """Resume one recovery; False while its outcome is not known (it stays in flight)."""
+        """Resume one recovery; False while its outcome is not known (it stays in flight, and its
+        claim pending on the run)."""
         shares_message = self.groups.shares_message(recovery)
-        self.runs.note_claim(run.healing_id, recovery.recovery_id, ramp.stored() if ramp else None)
+        mark = new_claim_mark()
+        self.runs.note_claim(run.healing_id, recovery.recovery_id, mark, ramp.stored() if ramp else None)
         result = self.actions.run_again(
             recovery.recovery_id,
             AUTO_ACTOR,
             show=not shares_message,  # a group message shows the run's progress instead
-            audit_detail={"closure": run.closure_id},
+            audit_detail={"closure": run.closure_id, CLAIM_MARK: mark},
         )
         if ramp is not None:
             ramp.sent()
         if result.outcome is ActionOutcome.RESUMED:
             report.resumed += 1
-            self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
+            self.runs.count(run.healing_id, recovery.recovery_id, mark, resumed=True)
         elif result.outcome is ActionOutcome.EXPIRED:
             report.expired += 1
-            self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
+            self.runs.count(run.healing_id, recovery.recovery_id, mark, resumed=False)
         elif result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
             report.in_flight += 1
             return False
         else:  # a person's click won, or Step Functions refused: it is theirs, or open again
             report.left_for_people += 1
+            self.runs.release(run.healing_id, mark)
         return True
 
     def _arrived(self, closure: Closure, seen: set[str], runs: dict[str, HealingRun]) -> bool:
@@ -369,10 +399,8 @@ class SelfHealing:
             settled = self.reconciler.settle(recovery.recovery_id, actor=AUTO_ACTOR, holder_gone=ours)
             status = settled.recovery.status if settled.recovery is not None else None
             run = self.runs.get_for(closure, recovery.group_id or "") if ours else None
-            if run is not None and status is RecoveryStatus.RESUMED:
-                self.runs.count(run.healing_id, recovery.recovery_id, resumed=True)
-            elif run is not None and status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
-                self.runs.count(run.healing_id, recovery.recovery_id, resumed=False)
+            if run is not None and status in COUNTED_AS:
+                self._count(run, recovery.recovery_id, claim.detail.get(CLAIM_MARK), COUNTED_AS[status])
             if status is RecoveryStatus.RESUMING:
                 unsettled += 1
             else:
@@ -448,19 +476,62 @@ class SelfHealing:
                 left=ended.left,
             )
 
+    def _count(self, run: HealingRun, recovery_id: str, mark: str | None, resumed: bool) -> None:
+        """Count the outcome of a claim of ``run``: through its pending claim, or, for a claim made
+        before pending claims (no mark), as the run stored then counts it."""
+        if mark:
+            self.runs.count(run.healing_id, recovery_id, mark, resumed)
+        else:
+            self.runs.count_legacy(run.healing_id, recovery_id, resumed)
+
+    def _settle_pending(self, runs: dict[str, HealingRun]) -> defaultdict[str, int]:
+        """Settle the claims earlier rounds left pending on the resuming ``runs``: how many each
+        still has (in flight, so the round claims fewer for it)."""
+        outstanding: defaultdict[str, int] = defaultdict(int)
+        for group_id, run in runs.items():
+            if run.state is not HealingState.RESUMING or not run.pending:
+                continue
+            for claim in run.pending:
+                self._settle_claim(run, claim)
+            runs[group_id] = self.runs.get(run.healing_id) or run
+            outstanding[run.healing_id] = len(runs[group_id].pending)
+        return outstanding
+
+    def _settle_claim(self, run: HealingRun, claim: PendingClaim) -> None:
+        """Count a pending claim from the recovery's stored outcome when its last claim is this one,
+        or release it when nothing of it is left to count. A recovery in flight stays pending (the
+        carry-on settles it from the record), and so does an open one whose last claim is another:
+        a round racing this one may be about to make it."""
+        try:
+            recovery = self.store.get(claim.recovery_id)
+        except RecoveryNotFoundError:
+            self.runs.release(run.healing_id, claim.mark)
+            return
+        if recovery.status is RecoveryStatus.RESUMING:
+            return
+        last = recovery.claim
+        this_one = last is not None and last.detail.get(CLAIM_MARK) == claim.mark
+        if this_one and recovery.status in COUNTED_AS:
+            self.runs.count(run.healing_id, claim.recovery_id, claim.mark, COUNTED_AS[recovery.status])
+        elif this_one or recovery.status.is_closed:  # reopened, or closed by another claim
+            self.runs.release(run.healing_id, claim.mark)
+
     def _count_the_uncounted(self, run: HealingRun) -> None:
         """What a cut-off round resumed but did not count is counted from the stored outcome, so the
-        final count is exact."""
+        final count is exact: its pending claims, and a run stored before them its uncounted ids."""
         current = self.runs.get(run.healing_id) or run
+        for claim in current.pending:
+            self._settle_claim(current, claim)
         for recovery_id in sorted(current.uncounted):
             try:
-                status = self.store.get(recovery_id).status
+                recovery = self.store.get(recovery_id)
             except RecoveryNotFoundError:
                 continue
-            if status is RecoveryStatus.RESUMED:
-                self.runs.count(run.healing_id, recovery_id, resumed=True)
-            elif status in (RecoveryStatus.EXPIRED, RecoveryStatus.ABORTED):
-                self.runs.count(run.healing_id, recovery_id, resumed=False)
+            last = recovery.claim
+            if last is not None and CLAIM_MARK in last.detail:
+                continue  # claimed again since, under a mark: counted through its pending claim
+            if recovery.status in COUNTED_AS:
+                self.runs.count_legacy(run.healing_id, recovery_id, COUNTED_AS[recovery.status])
 
     def _open_members(self, group_id: str) -> tuple[list[Recovery], int]:
         if not group_id:
