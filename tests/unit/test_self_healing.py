@@ -616,3 +616,16 @@ def test_a_round_that_lost_the_answer_to_creating_its_run_still_ends_the_run() -
     run = rig.runs.get_for(VENDOR, "grp-vendor")
     assert list(rig.runs.of_closure(VENDOR)) == ["grp-vendor"]
     assert (run.state, run.resumed) == (HealingState.FINISHED, 3)
+
+
+def test_a_recovery_whose_message_is_not_posted_yet_resumes_with_the_rest() -> None:
+    # Given an outage's recoveries, one of them stored but not posted yet (no group: Slack was down)
+    rig = a_rig(outage_recovery(1), outage_recovery(2), outage_recovery(3, group=None))
+
+    # When the circuit has closed and self-healing runs to the end
+    reports = heal_until_done(rig)
+
+    # Then all three are resumed, the ungrouped one too, and nothing is left for people
+    assert set(rig.statuses().values()) == {RecoveryStatus.RESUMED}
+    assert sorted(rig.tokens.accepted) == ["token-1", "token-2", "token-3"]
+    assert sum(r.left_for_people for r in reports) == 0

@@ -9,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from recovery_ops.service.recovery.healing.runs import MAX_PENDING_CLAIMS, HealingState, new_claim_mark
 from recovery_ops.service.recovery.healing.self_healing import AUTO_ACTOR
 from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
@@ -112,6 +114,7 @@ def the_run(rig: Rig, group: str = "grp-vendor") -> Any:
 
 
 # ---------------------------------------------------------------------- the size
+@pytest.mark.slow  # 10,000 resumes over the in-memory table: seconds, not milliseconds
 def test_a_run_over_ten_thousand_recoveries_keeps_its_item_under_a_fixed_small_size() -> None:
     # Given 10,000 recoveries of the vendor's outage, resumed by one run
     rig = a_rig(*(outage_recovery(n) for n in range(1, 10_001)), per_second=500.0)

@@ -219,8 +219,10 @@ class SelfHealing:
         self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
         runs = self._runs_for(closure, resumable)
         outstanding = self._settle_pending(runs)
-        todo = [
-            r for r in resumable if r.group_id in runs and runs[r.group_id].state is HealingState.RESUMING
+        todo = [  # a recovery not yet grouped (its message not posted yet) has the run of group ""
+            r
+            for r in resumable
+            if (r.group_id or "") in runs and runs[r.group_id or ""].state is HealingState.RESUMING
         ]
         report.left_for_people = len(resumable) - len(todo)
         ceilings = {r.recovery_id: self.ceiling(r) for r in todo}
