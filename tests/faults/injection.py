@@ -51,6 +51,7 @@ from recovery_ops.service.recovery.ports.notifier import (
     MessageMark,
     MessageRef,
     NotifierUnavailableError,
+    RecoveryBurst,
     RecoveryGroup,
 )
 from recovery_ops.service.recovery.storage.items import KEY, STATUS
@@ -285,6 +286,17 @@ class FakeChat:
 
     def post_group(self, group: RecoveryGroup, channel: str) -> MessageRef:
         return self._post("post_group", channel, MessageMark.group(group.group_id), None, "group")
+
+    def post_burst(self, burst: RecoveryBurst, channel: str) -> MessageRef:
+        """A channel's burst message (distinct failures folded), marked as a group's is."""
+        return self._post("post_burst", channel, MessageMark.group(burst.group_id), None, "burst")
+
+    def update_burst(self, burst: RecoveryBurst, message: MessageRef) -> None:
+        def update() -> None:
+            (shown,) = [m for m in self.messages if (m.channel, m.ts) == (message.channel, message.ts)]
+            shown.what, shown.updates = "burst", shown.updates + 1
+
+        self._do("update_burst", update)
 
     def post_escalation(self, escalation: Escalation) -> MessageRef:
         return self._post(

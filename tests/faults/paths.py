@@ -13,7 +13,8 @@ action), then carries on as production would after a crash or an error.
 - reminders (two open, one in flight for long): the next scheduled run, 5 minutes later;
 - the reconciler itself (expired leases of every kind of truth, and a stale message): its next
   scheduled run, a minute later;
-- intake (the collector: a batch of 3 contract messages, two in one group and one in another):
+- intake (the collector: a batch of 3 contract messages, two in one group and one in another), and
+  intake-burst (3 distinct failures in a channel that folds after its first new message):
   SQS delivers again what the batch reported for retry, or the whole batch after a crash or a
   failed invocation, past the posting lease, up to 5 deliveries in all; past that a message is
   dead-lettered;
@@ -366,11 +367,35 @@ def _intake_setup(world: World) -> Context:
     return Context(recoveries, {"requests": requests, "deliveries": {r.recovery_id: 0 for r in recoveries}})
 
 
+def _burst_setup(world: World) -> Context:
+    """As ``_intake_setup``, but three distinct failures in a channel that takes one new message a
+    window before folding: the first gets its own message, the other two fold into the channel's
+    burst message (posted once, updated, found again after a crash, as a group's)."""
+    context = _intake_setup(world)
+    requests = [
+        _contract_message(1, "VendorUnavailable"),
+        _contract_message(2, "OrderRejected"),
+        _contract_message(3, "PaymentDeclined"),
+    ]
+    for request in requests:
+        world.sfn.step(request.task_token)
+    recoveries = [Recovery.from_request(request, world.clock()) for request in requests]
+    return Context(
+        recoveries,
+        {
+            **context.notes,
+            "requests": requests,
+            "deliveries": {r.recovery_id: 0 for r in recoveries},
+            "fold_after": 1,
+        },
+    )
+
+
 def _collect(world: World, context: Context, process: int, requests: list[RecoveryRequest]) -> list[str]:
     """One invocation of the collector (``service/handlers/collector.py``): each record stored once
     (a record that fails fails alone), then one chat call per group. The ids SQS must deliver again
     (the batch item failures)."""
-    intake = world.collector(process)
+    intake = world.collector(process, context.notes.get("fold_after"))
     report, failed, to_post = IntakeReport(), [], []
     for request in requests:
         context.notes["deliveries"][request.recovery_id] += 1
@@ -589,6 +614,7 @@ PATHS: dict[str, Path] = {
         Path("reminders", _reminders_setup, _remind, _reminders_carry_on, _reminders_check),
         Path("reconciler", _reconciler_setup, _reconcile, _reconciler_carry_on),
         Path("intake", _intake_setup, _intake, _intake_carry_on, _intake_check),
+        Path("intake-burst", _burst_setup, _intake, _intake_carry_on, _intake_check),
         Path("self-healing-probe", _probe_setup, _probe, _probe_carry_on, _probe_check),
         Path("escalation", _escalation_setup, _escalate, _escalation_carry_on, _escalation_check),
     )

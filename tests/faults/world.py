@@ -196,9 +196,13 @@ class World:
         self.escalation_rules = parse_rules(ESCALATION_RULES, ChannelRouting(default=CHANNEL))
 
     # ------------------------------------------------------------------ one process each
-    def collector(self, process: int) -> RecoveryIntake:
-        """The collector of one Lambda invocation (its own claimant), routing by the stack's channel."""
+    def collector(self, process: int, fold_after: int | None = None) -> RecoveryIntake:
+        """The collector of one Lambda invocation (its own claimant), routing by the stack's channel;
+        ``fold_after``: new messages a channel gets in a window before distinct failures fold into
+        its burst message (None: the product's)."""
+        folding = {} if fold_after is None else {"fold_after": fold_after}
         return RecoveryIntake(
+            **folding,
             store=self.store,
             groups=self.groups,
             notifier=self.chat,
