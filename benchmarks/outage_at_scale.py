@@ -27,6 +27,19 @@ and projects whole items, and the surfaces read every matching item. Figures (re
 surface costs, the peak units per partition key per second, the largest item) are per run; the
 largest run's are unsuffixed, the others end in ``_at_<N>``. Every recovery must end stored, OPEN
 and posted; otherwise it counts as lost and the benchmark exits non-zero. Last line: one JSON object.
+
+**Cost.** ``cost_usd_per_1000_recoveries`` (and ``cost_usd_per_1000_recoveries_by_service``) prices
+what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists them with their
+pages: DynamoDB $0.625 / $0.125 per million write / read request units; Lambda $0.20 per million
+requests and $0.0000166667 per GB-second on x86_64; SQS $0.40 per million requests of 64 KB; Step
+Functions $0.025 per 1,000 transitions; S3 none today). DynamoDB: the accountant's total units,
+table and indexes, for the arrival and one round of each surface above. Lambda: one collector
+invocation per batch delivered (redeliveries included), at template.yaml's memory and architecture
+for the collector; each invocation's duration is its measured time over the fakes on this machine
+plus ``CALL_SECONDS`` per DynamoDB call and ``SLACK_CALL_SECONDS`` per Slack post it made (an
+assumption). SQS: each contract message sent once alone (by the execution's
+``.waitForTaskToken`` step), received in tens per delivery and deleted in tens, 64 KB chunks per
+request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution.
 """
 
 from __future__ import annotations
@@ -44,13 +57,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _cost import Counted, cost_per_1000, sqs_requests  # noqa: E402
 from _support import Unit, Work, WorkLedger  # noqa: E402
 
+from recovery_ops.service.local.engine.cfn_template import load_template  # noqa: E402
 from recovery_ops.service.observability import logger  # noqa: E402
 from recovery_ops.service.recovery.access.authorization import AccessPolicy  # noqa: E402
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules  # noqa: E402
 from recovery_ops.service.recovery.access.team_access import TeamAccess  # noqa: E402
-from recovery_ops.service.recovery.intake.collect import RecoveryIntake  # noqa: E402
+from recovery_ops.service.recovery.intake.collect import IntakeReport, RecoveryIntake  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.escalation import Escalations  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.overview import overview_for  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery  # noqa: E402
@@ -80,6 +95,12 @@ OTHER_ERRORS = ("States.Timeout", "InvalidAddress", "CardDeclined")
 FAILED_STATES = ("Charge card", "Check availability", "Reserve stock")
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 LATER = timedelta(hours=2)  # when escalation and reminders run: past their first levels
+SLACK_CALL_SECONDS = 0.15  # an assumption: one Slack Web API call, as the collector waits for it
+SQS_RECEIVE_BATCH = 10  # the Lambda poller receives and deletes up to ten messages a request
+# The transitions a recovery adds to its execution (the `.waitForTaskToken` step, its resume and
+# what the execution runs again): benchmarks/transitions.py's billed transitions per order in
+# docs/contributing/benchmarks.md, `one_recovery` 30 against `happy_path` 22.
+TRANSITIONS_PER_RECOVERY = 30 - 22
 
 
 @dataclass
@@ -101,11 +122,13 @@ class Latency:
 
     def __init__(self, dynamodb: FakeDynamoDB, clock: SimClock) -> None:
         self._dynamodb, self._clock = dynamodb, clock
+        self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._dynamodb, name)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
             self._clock.call()
             return method(*args, **kwargs)
 
@@ -217,18 +240,64 @@ class Run:
         self.rules = parse_rules(rules_document(), ChannelRouting(default="C-RECOVERIES"))
         self.routes = RoutingRulesSource(load=rules_document, fallback=ChannelRouting(default="C-RECOVERIES"))
         self.figures: dict[str, Any] = {}
+        self.invocations = 0
+        self.invocation_seconds = 0.0
+        self.sqs_requests = 0
+        self._body_sizes: dict[int, int] = {}
 
     def arrive(self) -> list[RecoveryRequest]:
         made = requests(self.count, self.seed)
+        self.sqs_requests += sum(sqs_requests(self._body_bytes(r)) for r in made)  # sent, one each
         for invocation, (at, indexes) in enumerate(batches(self.count, self.arrival_seconds)):
             self.clock.now = max(self.clock.now, START + timedelta(seconds=at))
             pending = [(made[i], 1) for i in indexes]
             while pending:
-                report = self._collector(invocation).receive(pending)
+                report = self._invoke(invocation, pending)
                 pending = [
                     (r, c + 1) for r, c in pending if r.recovery_id in report.retry and c < MAX_RECEIVES
                 ]
         return made
+
+    def _invoke(self, invocation: int, pending: list[tuple[RecoveryRequest, int]]) -> IntakeReport:
+        """One collector invocation: its SQS receives and deletes counted, its duration estimated
+        as its time here plus the waits of its DynamoDB calls and Slack posts."""
+        bodies = [self._body_bytes(r) for r, _ in pending]
+        for first in range(0, len(bodies), SQS_RECEIVE_BATCH):
+            self.sqs_requests += sqs_requests(sum(bodies[first : first + SQS_RECEIVE_BATCH]))
+        calls, posts, started = self.dynamodb.calls, len(self.chat.messages), time.perf_counter()
+        report = self._collector(invocation).receive(pending)
+        waited = (self.dynamodb.calls - calls) * CALL_SECONDS
+        waited += (len(self.chat.messages) - posts) * SLACK_CALL_SECONDS
+        self.invocation_seconds += time.perf_counter() - started + waited
+        self.invocations += 1
+        deleted = len(pending) - len(report.retry)
+        self.sqs_requests += -(-deleted // SQS_RECEIVE_BATCH)
+        return report
+
+    def _body_bytes(self, request: RecoveryRequest) -> int:
+        """The contract message's size: its input (sized once per shared input) and the rest."""
+        key = id(request.input)
+        if key not in self._body_sizes:
+            self._body_sizes[key] = len(json.dumps(request.input))
+        rest = request.model_copy(update={"input": None}).model_dump_json()
+        return self._body_sizes[key] + len(rest)
+
+    def cost(self) -> dict[str, Any]:
+        """Dollars per 1,000 recoveries for what this run counted."""
+        memory_mb, architecture = collector_function()
+        return cost_per_1000(
+            Counted(
+                recoveries=self.count,
+                write_units=self.load.total_write_units,
+                read_units=self.load.total_read_units,
+                invocations=self.invocations,
+                invocation_seconds=round(self.invocation_seconds, 3),
+                memory_mb=memory_mb,
+                architecture=architecture,
+                sqs_requests=self.sqs_requests,
+                transitions_per_recovery=TRANSITIONS_PER_RECOVERY,
+            )
+        )
 
     def surfaces(self) -> None:
         """Each surface once, one process each; the read units it cost."""
@@ -291,6 +360,16 @@ class Run:
         return ends
 
 
+def collector_function() -> tuple[int, str]:
+    """The collector's memory (MB) and architecture, from template.yaml (its own, else Globals)."""
+    template = load_template()
+    properties = template["Resources"]["CollectorFunction"]["Properties"]
+    defaults = template.get("Globals", {}).get("Function", {})
+    memory = properties.get("MemorySize", defaults.get("MemorySize", 128))
+    architectures = properties.get("Architectures", defaults.get("Architectures", ["x86_64"]))
+    return int(memory), str(architectures[0])
+
+
 def run(count: int, arrival_seconds: float) -> tuple[dict[str, Any], Work]:
     started = time.monotonic()
     outage = Run(count, arrival_seconds)
@@ -321,6 +400,7 @@ def run(count: int, arrival_seconds: float) -> tuple[dict[str, Any], Work]:
         "surface_sim_seconds": {
             k[len("sim_seconds_") :]: v for k, v in outage.figures.items() if "sim_" in k
         },
+        **outage.cost(),
         "slack_posts": len(outage.chat.messages),
         "items": len(outage.fake.items(TABLE)),
         "arrival_wall_s": round(arrived, 1),

@@ -1,0 +1,97 @@
+"""The cost of recoveries in dollars: what a run counted, priced at AWS's published on-demand prices.
+
+The prices are us-east-1's (US East, N. Virginia), on-demand, past every free tier, at the first
+volume tier, as found on these pages (looked up for issue 29; prices change, check them again):
+
+- **DynamoDB on demand**, Standard table class: $0.625 per million write request units, $0.125 per
+  million read request units (after AWS's November 2024 halving of on-demand prices). Reported for
+  US East by https://airbyte.com/data-engineering-resources/dynamodb-pricing; AWS's own post
+  https://aws.amazon.com/blogs/aws/amazon-dynamodb-on-demand-no-capacity-planning-and-pay-per-request-pricing
+  (updated January 2025) notes the reduction. AWS's pricing page itself was not in the sources
+  searched: **an assumption** until checked there.
+- **Lambda**: $0.20 per million requests; duration $0.0000166667 per GB-second on x86_64,
+  $0.0000133334 on arm64 (first tier). AWS's page https://aws.amazon.com/lambda/pricing/ renders its
+  figures in the browser; the figures are as https://cloudchipr.com/blog/aws-lambda-pricing reports
+  them for US East (N. Virginia).
+- **SQS**, standard queue: $0.40 per million requests (first 100 billion a month), every 64 KB
+  chunk of a request's payload billed as one request
+  (https://cloudburn.io/blog/amazon-sqs-pricing, US East (N. Virginia), March 2026).
+- **Step Functions**, Standard workflows: $0.025 per 1,000 state transitions, US East (N. Virginia)
+  (https://aws.amazon.com/step-functions/pricing/).
+- **S3**: nothing today; the recoveries keep their inputs in DynamoDB items.
+
+The model (docs/operating/cost.md says it in prose): DynamoDB is the partition-load accountant's
+write and read units, table and indexes; Lambda is one collector invocation per batch the run
+delivered (retries included), its duration estimated from the run, at the template's memory and
+architecture; SQS is each contract message sent once, received once per delivery and deleted once;
+Step Functions is the transitions a recovery adds to its execution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SQS_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars, us-east-1, on demand (sources in the module's docstring)."""
+
+    dynamodb_per_million_write_units: float = 0.625
+    dynamodb_per_million_read_units: float = 0.125
+    lambda_per_million_requests: float = 0.20
+    lambda_per_gb_second_x86_64: float = 0.0000166667
+    lambda_per_gb_second_arm64: float = 0.0000133334
+    sqs_per_million_requests: float = 0.40
+    step_functions_per_1000_transitions: float = 0.025
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What one run counted, for ``recoveries`` recoveries."""
+
+    recoveries: int
+    write_units: float
+    read_units: float
+    invocations: int
+    invocation_seconds: float  # the collector's estimated duration, all invocations together
+    memory_mb: int
+    architecture: str  # x86_64 or arm64, as template.yaml says
+    sqs_requests: int  # 64 KB chunks counted
+    transitions_per_recovery: int
+
+
+def sqs_requests(body_bytes: int) -> int:
+    """The billed requests one SQS call carrying ``body_bytes`` costs: one per 64 KB chunk."""
+    return max(1, math.ceil(body_bytes / SQS_CHUNK_BYTES))
+
+
+def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]:
+    """Dollars per 1,000 recoveries, per service and in total."""
+    per_gb_second = (
+        prices.lambda_per_gb_second_arm64
+        if counted.architecture == "arm64"
+        else prices.lambda_per_gb_second_x86_64
+    )
+    gb_seconds = counted.invocation_seconds * counted.memory_mb / 1024
+    dollars = {
+        "dynamodb": counted.write_units / 1e6 * prices.dynamodb_per_million_write_units
+        + counted.read_units / 1e6 * prices.dynamodb_per_million_read_units,
+        "lambda": counted.invocations / 1e6 * prices.lambda_per_million_requests + gb_seconds * per_gb_second,
+        "sqs": counted.sqs_requests / 1e6 * prices.sqs_per_million_requests,
+        "step_functions": counted.recoveries
+        * counted.transitions_per_recovery
+        / 1000
+        * prices.step_functions_per_1000_transitions,
+        "s3": 0.0,
+    }
+    scale = 1000 / counted.recoveries
+    per_1000 = {service: round(value * scale, 6) for service, value in dollars.items()}
+    return {
+        "cost_usd_per_1000_recoveries": round(sum(dollars.values()) * scale, 4),
+        "cost_usd_per_1000_recoveries_by_service": per_1000,
+        "cost_counted": {**asdict(counted), "lambda_gb_seconds": round(gb_seconds, 3)},
+    }
