@@ -1,0 +1,91 @@
+"""The benchmarks' cost model (benchmarks/_cost.py): what a run counted, in dollars per 1,000
+recoveries, each service priced by its own unit."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "_cost.py"
+_SPEC = importlib.util.spec_from_file_location("bench_cost", _PATH)
+cost = sys.modules[_SPEC.name] = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(cost)
+
+Counted, Prices, cost_per_1000, sqs_requests = (
+    cost.Counted,
+    cost.Prices,
+    cost.cost_per_1000,
+    cost.sqs_requests,
+)
+
+
+def counted(**changes: object) -> object:
+    base = Counted(
+        recoveries=1000,
+        write_units=2_000_000.0,
+        read_units=800_000.0,
+        invocations=100,
+        invocation_seconds=40.0,
+        memory_mb=256,
+        architecture="x86_64",
+        sqs_requests=5000,
+        transitions_per_recovery=8,
+    )
+    return replace(base, **changes)
+
+
+@pytest.mark.parametrize(("body_bytes", "requests"), [(0, 1), (1024, 1), (65536, 1), (65537, 2), (262144, 4)])
+def test_an_sqs_call_is_billed_one_request_per_64_kb_chunk_of_its_body(
+    body_bytes: int, requests: int
+) -> None:
+    # Given a call carrying body_bytes, When it is billed, Then each started 64 KB counts once
+    assert sqs_requests(body_bytes) == requests
+
+
+def test_each_service_is_priced_by_its_own_unit() -> None:
+    # Given prices of one dollar per unit of each service (and nothing else)
+    prices = Prices(
+        dynamodb_per_million_write_units=1.0,
+        dynamodb_per_million_read_units=0.0,
+        lambda_per_million_requests=0.0,
+        lambda_per_gb_second_x86_64=0.0,
+        sqs_per_million_requests=0.0,
+        step_functions_per_1000_transitions=1.0,
+    )
+    # When the run is priced
+    by_service = cost_per_1000(counted(), prices)["cost_usd_per_1000_recoveries_by_service"]
+    # Then DynamoDB is its write units in millions, Step Functions its transitions in thousands
+    assert by_service == {"dynamodb": 2.0, "lambda": 0.0, "sqs": 0.0, "step_functions": 8.0, "s3": 0.0}
+
+
+def test_a_run_twice_as_large_with_twice_the_counts_costs_the_same_per_1000() -> None:
+    # Given one run, and one of twice the recoveries that counted twice as much
+    small = counted()
+    large = counted(
+        recoveries=2000,
+        write_units=4_000_000.0,
+        read_units=1_600_000.0,
+        invocations=200,
+        invocation_seconds=80.0,
+        sqs_requests=10000,
+    )
+    # When both are priced, Then they cost the same per 1,000 recoveries
+    assert cost_per_1000(large)["cost_usd_per_1000_recoveries"] == pytest.approx(
+        cost_per_1000(small)["cost_usd_per_1000_recoveries"]
+    )
+
+
+def test_the_collectors_duration_is_priced_at_its_memory_and_architecture() -> None:
+    # Given the same invocations at 256 MB and at 512 MB on x86_64, and at 256 MB on arm64
+    def lambda_dollars(**changes: object) -> float:
+        return cost_per_1000(counted(invocations=0, invocation_seconds=40_000.0, **changes))[
+            "cost_usd_per_1000_recoveries_by_service"
+        ]["lambda"]
+
+    # Then twice the memory costs twice as much, and arm64 less than x86_64
+    assert lambda_dollars(memory_mb=512) == pytest.approx(2 * lambda_dollars(memory_mb=256), rel=1e-3)
+    assert lambda_dollars(architecture="arm64") < lambda_dollars()
