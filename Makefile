@@ -7,7 +7,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 SAM_VENV := .sam-venv
 SAM_STAMP := $(SAM_VENV)/.installed
-PYTEST_ARGS ?= -n 3 --dist worksteal  # pytest-xdist: three workers on two cores (tests also wait on moto); idle workers take queued tests, so a few long ones do not leave a tail
+PYTEST_ARGS ?= -n 4 --dist worksteal  # pytest-xdist: four workers on two cores (the stack tests mostly wait on moto's threads); idle workers take queued tests, so a few long ones do not leave a tail
 
 # make faults: the seed and sizes of the double-fault and random schedules (tests/faults/)
 FAULT_SEED ?= 1
