@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -139,6 +140,44 @@ def orders_paused_by_an_outage(
         began = time.perf_counter()
         arns = pause_orders(stack, count, timeout)
         yield stack, slack, vendor, arns, time.perf_counter() - began
+
+
+def queue_depth(stack: EmbeddedStack, queue: str) -> int:
+    """Messages in ``queue`` of the stack, visible or in flight."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.physical(queue),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def send_copies(
+    stack: EmbeddedStack,
+    model: dict,
+    count: int,
+    arrival_s: float,
+    name_of: Callable[[int], str],
+    changes: Callable[[int], dict[str, Any]] = lambda index: {},
+) -> None:
+    """``count`` copies of a paused execution's contract message on the recovery queue, at a steady
+    rate over ``arrival_s``: each with its own task token and execution (named ``name_of(index)``),
+    and ``changes(index)`` on top, as that many paused executions would send."""
+    sqs = stack.client("sqs")
+    began = time.perf_counter()
+    for index in range(count):
+        time.sleep(max(0.0, began + arrival_s * index / count - time.perf_counter()))
+        name = name_of(index)
+        message = {
+            **model,
+            "task_token": f"{model['task_token']}-{uuid.uuid4().hex}",
+            "execution_name": name,
+            "execution_arn": model["execution_arn"].rsplit(":", 1)[0] + ":" + name,
+            "input": {**model["input"], "order_id": name},
+            **changes(index),
+        }
+        sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(message))
 
 
 def run_again_all(stack: EmbeddedStack, slack: SlackStandIn, group_id: str) -> tuple[float, float]:

@@ -19,7 +19,6 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,7 +30,9 @@ from _support import (  # noqa: E402  (beside this script)
     WorkLedger,
     all_recoveries,
     execution_work,
+    queue_depth,
     recovery_unit,
+    send_copies,
 )
 
 from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour  # noqa: E402
@@ -52,32 +53,6 @@ STORED_AND_POSTED = "OPEN, posted"
 
 def _burst_name(index: int) -> str:
     return f"ord-burst-{index:04d}"
-
-
-def _queue_depth(stack: EmbeddedStack, queue: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.physical(queue),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
-def _send_burst(stack: EmbeddedStack, model: dict, count: int, arrival_s: float) -> None:
-    sqs = stack.client("sqs")
-    began = time.perf_counter()
-    for index in range(count):
-        time.sleep(max(0.0, began + arrival_s * index / count - time.perf_counter()))
-        name = _burst_name(index)
-        message = {
-            **model,
-            "task_token": f"{model['task_token']}-{uuid.uuid4().hex}",
-            "execution_name": name,
-            "execution_arn": model["execution_arn"].rsplit(":", 1)[0] + ":" + name,
-            "input": {**model["input"], "order_id": name},
-        }
-        sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(message))
 
 
 def _dead_lettered_names(stack: EmbeddedStack) -> set[str]:
@@ -141,10 +116,10 @@ def run(
         began = time.perf_counter()
         if throttle_s:
             slack.rate_limit_for(throttle_s, retry_after=1)
-        sender = threading.Thread(target=_send_burst, args=(stack, model, count, arrival_s))
+        sender = threading.Thread(target=send_copies, args=(stack, model, count, arrival_s, _burst_name))
         sender.start()
         invocations = 0
-        while sender.is_alive() or _queue_depth(stack, "RecoveryQueue"):
+        while sender.is_alive() or queue_depth(stack, "RecoveryQueue"):
             if poll_collector(stack, batch_size=100, batching_window_s=5, retry_after_s=retry_after).received:
                 invocations += 1
             else:
@@ -159,7 +134,7 @@ def run(
         burst = [r for r in recoveries if r.execution_name.startswith("ord-burst-")]
         stored = len({r.execution_name for r in burst})
         unposted = sum(1 for r in recoveries if not r.posted)
-        dead = _queue_depth(stack, "RecoveryDeadLetterQueue")
+        dead = queue_depth(stack, "RecoveryDeadLetterQueue")
         slack_calls = len(slack.calls)
         ledger.add(burst_work(stack, f"burst messages ({label})", count))
         model_arn = model_order.body["execution_arn"]

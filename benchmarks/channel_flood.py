@@ -30,14 +30,13 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _support import Unit, Work, WorkLedger, all_recoveries  # noqa: E402
+from _support import Unit, Work, WorkLedger, all_recoveries, queue_depth, send_copies  # noqa: E402
 
 from recovery_ops.service import composition  # noqa: E402
 from recovery_ops.service.config import ReminderConfig, load_config  # noqa: E402
@@ -61,34 +60,6 @@ PREFIX = "ord-flood-"
 
 def _name(index: int) -> str:
     return f"{PREFIX}{index:04d}"
-
-
-def _queue_depth(stack: EmbeddedStack, queue: str) -> int:
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.physical(queue),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
-def _send_burst(stack: EmbeddedStack, model: dict, count: int, arrival_s: float) -> None:
-    """``count`` paused executions, each failing with an error of its own."""
-    sqs = stack.client("sqs")
-    began = time.perf_counter()
-    for index in range(count):
-        time.sleep(max(0.0, began + arrival_s * index / count - time.perf_counter()))
-        name = _name(index)
-        message = {
-            **model,
-            "task_token": f"{model['task_token']}-{uuid.uuid4().hex}",
-            "execution_name": name,
-            "execution_arn": model["execution_arn"].rsplit(":", 1)[0] + ":" + name,
-            "error": f"Vendor.Refused{index:04d}",
-            "input": {**model["input"], "order_id": name},
-        }
-        sqs.send_message(QueueUrl=stack.physical("RecoveryQueue"), MessageBody=json.dumps(message))
 
 
 def _write_rules(stack: EmbeddedStack) -> None:
@@ -141,9 +112,12 @@ def pace_figures(
 def burst_phase(stack: EmbeddedStack, count: int, arrival_s: float) -> float:
     model = next_recovery_request(stack.client("sqs"), stack.physical("RecoveryQueue"))
     began = time.perf_counter()
-    sender = threading.Thread(target=_send_burst, args=(stack, model, count, arrival_s))
+    sender = threading.Thread(
+        target=send_copies,
+        args=(stack, model, count, arrival_s, _name, lambda i: {"error": f"Vendor.Refused{i:04d}"}),
+    )
     sender.start()
-    while sender.is_alive() or _queue_depth(stack, "RecoveryQueue"):
+    while sender.is_alive() or queue_depth(stack, "RecoveryQueue"):
         if not poll_collector(stack, batch_size=100, batching_window_s=5, retry_after_s=10).received:
             time.sleep(0.2)
         if time.perf_counter() - began > 1200:
