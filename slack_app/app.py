@@ -76,10 +76,10 @@ def app_from_config(config: Any, secrets: SlackSecrets, process_before_response:
     from recovery_ops.service.composition import Lazy, channel_pace
     from recovery_ops.slack_app.web import web_client
 
-    client = web_client(
+    client = web_client(  # the pace's table client is made on the first post, not before the first ack
         secrets.bot_token,
         base_url=config.slack_api_url,
-        pace=channel_pace(config, aws_clients.client("dynamodb")),
+        pace_factory=lambda: channel_pace(config, aws_clients.client("dynamodb")),
     )
     signing_secret = secrets.signing_secret
     return build_app(

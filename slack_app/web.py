@@ -6,6 +6,7 @@ holds the channel for everyone for its ``Retry-After``. Import-light on purpose.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
@@ -24,20 +25,29 @@ PACED_METHODS = frozenset({"chat.postMessage"})  # Slack's per-channel limit: ab
 
 
 class PacedWebClient(WebClient):
-    """A WebClient whose posts keep to each channel's pace (none set: as WebClient)."""
+    """A WebClient whose posts keep to each channel's pace (none set: as WebClient). The pace may
+    be given as a factory, built on the first post: a client made while a click waits for its
+    acknowledgement then makes no AWS client for it."""
 
     pace: ChannelPace | None = None
+    pace_factory: Callable[[], ChannelPace | None] | None = None
 
     def api_call(self, api_method: str, **arguments: Any) -> SlackResponse:
-        channel = _channel_of(arguments) if api_method in PACED_METHODS and self.pace else None
-        if channel and self.pace:
-            self.pace.turn(channel)
+        pace = self._pace() if api_method in PACED_METHODS else None
+        channel = _channel_of(arguments) if pace else None
+        if channel and pace:
+            pace.turn(channel)
         try:
             return super().api_call(api_method, **arguments)
         except SlackApiError as exc:
-            if channel and self.pace and exc.response is not None and exc.response.status_code == 429:
-                self.pace.hold(channel, _retry_after(exc.response.headers))
+            if channel and pace and exc.response is not None and exc.response.status_code == 429:
+                pace.hold(channel, _retry_after(exc.response.headers))
             raise
+
+    def _pace(self) -> ChannelPace | None:
+        if self.pace is None and self.pace_factory is not None:
+            self.pace, self.pace_factory = self.pace_factory(), None
+        return self.pace
 
 
 def web_client(
@@ -46,9 +56,10 @@ def web_client(
     timeout: int = 5,
     retries: int = 2,
     pace: ChannelPace | None = None,
+    pace_factory: Callable[[], ChannelPace | None] | None = None,
 ) -> PacedWebClient:
     client = PacedWebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
-    client.pace = pace
+    client.pace, client.pace_factory = pace, pace_factory
     client.retry_handlers.extend(
         [
             ConnectionErrorRetryHandler(max_retry_count=retries),

@@ -211,3 +211,19 @@ def test_a_429_that_outlasts_the_retries_holds_the_channel_for_its_retry_after()
             client.chat_postMessage(channel="C9", text="hi")
     assert recording.turns == ["C9"]
     assert recording.held == [("C9", 7.0)]
+
+
+def test_a_pace_given_as_a_factory_is_built_on_the_first_post_and_kept() -> None:
+    built: list[RecordingPace] = []
+
+    def factory() -> RecordingPace:
+        built.append(RecordingPace())
+        return built[-1]
+
+    with serve_slack_standin() as standin:
+        client = web_client("xoxb-t", base_url=standin.base_url, pace_factory=factory)
+        client.auth_test()
+        assert built == []  # nothing posted yet: no pace, no table client
+        client.chat_postMessage(channel="C1", text="one")
+        client.chat_postMessage(channel="C2", text="two")
+    assert len(built) == 1 and built[0].turns == ["C1", "C2"]
