@@ -51,10 +51,16 @@ from recovery_ops.service.recovery.storage.items import (
     EXECUTION_ARN,
     EXECUTION_INDEX,
     KEY,
+    LANE,
+    LANE_INDEX,
+    LANE_SORT,
     STATUS,
     STATUS_INDEX,
 )
-from tests.support.partition_load import QUERY_PAGE_BYTES, PartitionLoad, item_size
+from tests.support.partition_load import QUERY_PAGE_BYTES, IndexShape, PartitionLoad, item_size
+
+#: the ``by-lane`` index as template.yaml declares it (what an entry projects)
+_LANE_SHAPE = IndexShape(LANE_INDEX, LANE, LANE_SORT, "INCLUDE", ("of", "cell", "n_OPEN", "n_RESUMING"))
 
 Item = dict[str, Any]
 
@@ -299,6 +305,7 @@ class FakeDynamoDB:
         self.load = load
         self._version = 0  # moves at every write: what a cached index order was made from
         self._orders: dict[tuple[Any, ...], tuple[int, list[Item]]] = {}
+        self._lanes: dict[tuple[str, str], list[tuple[str, str]]] = {}  # at scale: by-lane, kept
 
     def items(self, table: str) -> dict[str, Item]:
         return self.tables.setdefault(table, {})
@@ -376,6 +383,8 @@ class FakeDynamoDB:
             return {"Items": keys}
         if IndexName == DUE_INDEX:
             return self._query_due(TableName, KeyConditionExpression, request)
+        if IndexName == LANE_INDEX:
+            return self._query_lanes(TableName, {**request, "KeyConditionExpression": KeyConditionExpression})
         if IndexName != STATUS_INDEX or "BETWEEN" in KeyConditionExpression:
             raise NotImplementedError(f"{IndexName}: {KeyConditionExpression}")
         names = request.get("ExpressionAttributeNames", {})
@@ -475,6 +484,143 @@ class FakeDynamoDB:
             answer["LastEvaluatedKey"] = {KEY: last[KEY], DUE: last[DUE], DUE_AT: last[DUE_AT]}
         return answer
 
+    def transact_write_items(self, TransactItems: list[dict[str, Any]], **_: Any) -> dict[str, Any]:  # noqa: N803
+        """All the writes or none: every condition is checked first; one that fails cancels the
+        transaction (``TransactionCanceledException`` with a reason per write, as DynamoDB answers);
+        two writes on one item are refused, as DynamoDB refuses them. Billed as DynamoDB bills a
+        transaction: twice a write's units on the table."""
+        with self._lock:
+            targets = []
+            for write in TransactItems:
+                ((kind, request),) = write.items()
+                item_key = (request["Key"] if kind != "Put" else request["Item"])[self._key]["S"]
+                targets.append((kind, request, item_key))
+            keys = [(request["TableName"], item_key) for _, request, item_key in targets]
+            if len(set(keys)) != len(keys):
+                raise ClientError(
+                    {"Error": {"Code": "ValidationException", "Message": "two operations on one item"}},
+                    "TransactWriteItems",
+                )
+            reasons, failed = [], False
+            for _kind, request, item_key in targets:
+                try:
+                    _check(self.items(request["TableName"]).get(item_key), request)
+                    reasons.append({"Code": "None"})
+                except ClientError:
+                    failed = True
+                    reasons.append(
+                        {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+                    )
+            if failed:
+                if self.load is not None:
+                    for _kind, request, item_key in targets:
+                        current = self.items(request["TableName"]).get(item_key)
+                        self.load.wrote(
+                            request["TableName"], current, current, failed=True, transactional=True
+                        )
+                error = ClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                    "TransactWriteItems",
+                )
+                error.response["CancellationReasons"] = reasons  # type: ignore[typeddict-unknown-key]
+                raise error
+            for kind, request, item_key in targets:
+                table = request["TableName"]
+                items = self.items(table)
+                before = items.get(item_key)
+                if kind == "Put":
+                    items[item_key] = _clone(request["Item"])
+                elif kind == "Delete":
+                    items.pop(item_key, None)
+                elif kind == "Update":
+                    new = _clone(before) if before is not None else _clone(request["Key"])
+                    _apply(
+                        new,
+                        request["UpdateExpression"],
+                        request.get("ExpressionAttributeNames", {}),
+                        request.get("ExpressionAttributeValues", {}),
+                    )
+                    items[item_key] = new
+                else:  # ConditionCheck: nothing written
+                    continue
+                self._version += 1
+                self._index_lanes(table, item_key, before, items.get(item_key))
+                if self.load is not None:
+                    self.load.wrote(table, before, items.get(item_key), transactional=True)
+            return {}
+
+    def _query_lanes(self, table: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The ``by-lane`` index: one lane's entries in ``lane_sort`` order (``ScanIndexForward``),
+        between the key condition's bounds, ``Limit`` and (with a ``load``) 1 MB a page; each entry
+        projected as template.yaml says (keys, ``of``, the counters' cell and numbers)."""
+        values = request["ExpressionAttributeValues"]
+        condition = request.get("KeyConditionExpression", "")
+        lane = values[":lane"]["S"]
+        lower = values[":from"]["S"] if ":from" in values else None
+        upper = values[":to"]["S"] if ":to" in values else None
+        below = "<" in condition and "BETWEEN" not in condition  # lane_sort < :to
+        forward = request.get("ScanIndexForward", True)
+        with self._lock:
+            ordered = self._lane_order(table, lane)
+            chosen = [
+                (sort, item_id)
+                for sort, item_id in ordered
+                if (lower is None or sort >= lower)
+                and (upper is None or (sort < upper if below else sort <= upper))
+            ]
+            if not forward:
+                chosen.reverse()
+            start = request.get("ExclusiveStartKey")
+            if start:
+                mark = (start[LANE_SORT]["S"], start[KEY]["S"])
+                chosen = [c for c in chosen if (c > mark if forward else c < mark)]
+            items = self.items(table)
+            page: list[Item] = []
+            read, limit = 0, request.get("Limit", len(chosen))
+            for _sort, item_id in chosen:
+                if len(page) >= limit:
+                    break
+                entry = _LANE_SHAPE.entry(items[item_id], KEY)
+                assert entry is not None
+                size = item_size(entry)
+                if self.load is not None and page and read + size > QUERY_PAGE_BYTES:
+                    break
+                read += size
+                page.append(entry)
+            if self.load is not None:
+                self.load.queried(table, LANE_INDEX, lane, page)
+        answer: dict[str, Any] = {"Items": _clone(page)}
+        if len(page) < len(chosen) and page:
+            last = page[-1]
+            answer["LastEvaluatedKey"] = {KEY: last[KEY], LANE: last[LANE], LANE_SORT: last[LANE_SORT]}
+        return answer
+
+    def _lane_order(self, table: str, lane: str) -> list[tuple[str, str]]:
+        """One lane's (lane_sort, id), in order: kept up to date at every write at scale (with a
+        ``load``); read from the items each time otherwise (tests may change items directly)."""
+        if self.load is not None:
+            return self._lanes.get((table, lane), [])
+        return sorted(
+            (item[LANE_SORT]["S"], item_id)
+            for item_id, item in self.items(table).items()
+            if item.get(LANE, {}).get("S") == lane and LANE_SORT in item
+        )
+
+    def _index_lanes(self, table: str, item_id: str, before: Item | None, after: Item | None) -> None:
+        if self.load is None:
+            return
+        for item, adding in ((before, False), (after, True)):
+            if item is None or LANE not in item or LANE_SORT not in item:
+                continue
+            entries = self._lanes.setdefault((table, item[LANE]["S"]), [])
+            mark = (item[LANE_SORT]["S"], item_id)
+            at = bisect.bisect_left(entries, mark)
+            present = at < len(entries) and entries[at] == mark
+            if adding and not present:
+                entries.insert(at, mark)
+            elif not adding and present:
+                del entries[at]
+
     def _checked(self, table: str, current: Item | None, request: dict[str, Any]) -> None:
         """``_check``, a failed condition billed as DynamoDB bills it."""
         try:
@@ -487,6 +633,8 @@ class FakeDynamoDB:
     def _wrote(self, table: str, before: Item | None, after: Item | None) -> None:
         self._version += 1
         if self.load is not None:
+            item_id = (after or before or {}).get(self._key, {}).get("S", "")
+            self._index_lanes(table, item_id, before, after)
             self.load.wrote(table, before, after)
 
 

@@ -191,14 +191,24 @@ class PartitionLoad:
     largest_item: tuple[int, str, str] = (0, "", "")  # (bytes, table or index, key)
 
     # ------------------------------------------------------------------ what the fake reports
-    def wrote(self, table: str, before: Item | None, after: Item | None, failed: bool = False) -> None:
+    def wrote(
+        self,
+        table: str,
+        before: Item | None,
+        after: Item | None,
+        failed: bool = False,
+        transactional: bool = False,
+    ) -> None:
         """One PutItem / UpdateItem / DeleteItem on ``table``: ``before`` and ``after`` the write
-        (``failed``: its condition failed, nothing changed, the item's size is billed anyway)."""
+        (``failed``: its condition failed, nothing changed, the item's size is billed anyway;
+        ``transactional``: a write of a TransactWriteItems, billed twice on the table, as DynamoDB
+        bills transactions; its indexes are billed as any write's)."""
         second = self._second()
         item_key = _plain((after or before or {}).get(self.table_key)) or ""
         before_size = item_size(before) if before is not None else 0
         after_size = before_size if failed else (item_size(after) if after is not None else 0)
-        self._charge(self.writes, (table, str(item_key)), second, write_units(max(before_size, after_size)))
+        units = write_units(max(before_size, after_size)) * (2 if transactional else 1)
+        self._charge(self.writes, (table, str(item_key)), second, units)
         if failed:
             return
         self._saw(after_size, table, str(item_key))

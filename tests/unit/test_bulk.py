@@ -23,15 +23,16 @@ class ThrottlesOneClaim(FakeDynamoDB):
         super().__init__()
         self.recovery_id = ""
 
-    def update_item(self, **request):  # type: ignore[no-untyped-def]
-        claiming = "lease_owner = :owner" in request["UpdateExpression"]
-        if claiming and request["Key"]["recovery_id"]["S"] == self.recovery_id:
+    def transact_write_items(self, **request):  # type: ignore[no-untyped-def]
+        claim = request["TransactItems"][0].get("Update", {})
+        claiming = "lease_owner = :owner" in claim.get("UpdateExpression", "")
+        if claiming and claim["Key"]["recovery_id"]["S"] == self.recovery_id:
             self.recovery_id = ""
             raise ClientError(
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}},
-                "UpdateItem",
+                "TransactWriteItems",
             )
-        return super().update_item(**request)
+        return super().transact_write_items(**request)
 
 
 def test_a_claim_the_table_does_not_answer_is_counted_failed_and_the_run_goes_on() -> None:

@@ -262,6 +262,13 @@ class Faltering(FakeDynamoDB):
             raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
         return answer
 
+    def transact_write_items(self, **request):  # type: ignore[no-untyped-def]
+        answer = super().transact_write_items(**request)
+        self._updates += 1
+        if self._updates - 1 == self._lose_update:
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return answer
+
     def get_item(self, **request):  # type: ignore[no-untyped-def]
         self._gets += 1
         if self._gets - 1 == self._fail_get:
@@ -292,7 +299,7 @@ def test_an_outcome_write_whose_answer_was_lost_is_shown_all_the_same() -> None:
 
 def test_a_read_that_fails_after_the_outcome_write_shows_the_outcome_not_the_claim() -> None:
     # Given a posted recovery, and a table whose read after the outcome write fails
-    store = RecoveryStore(TABLE, Faltering(fail_get=0))
+    store = RecoveryStore(TABLE, Faltering(fail_get=2))  # the claim reads before and after it
     recovery, shown = posted_recovery(store), Shown()
     actions = RecoveryActions(store, FakeTaskTokens(), shown)
 

@@ -83,6 +83,13 @@ def test_the_key_and_indexes_are_the_tables() -> None:
     assert key == [table_items.KEY] == ["recovery_id"]
     assert indexes[table_items.STATUS_INDEX] == [table_items.STATUS, table_items.CREATED_SORT]
     assert indexes[table_items.EXECUTION_INDEX] == [table_items.EXECUTION_ARN]
+    assert indexes[table_items.LANE_INDEX] == [table_items.LANE, table_items.LANE_SORT]
+    projected = next(i for i in table["GlobalSecondaryIndexes"] if i["IndexName"] == table_items.LANE_INDEX)
+    assert set(projected["Projection"]["NonKeyAttributes"]) == {
+        table_items.OF,
+        table_items.CELL,
+        *map(table_items.count_field, table_items.COUNTED),
+    }
     assert table["TimeToLiveSpecification"]["AttributeName"] == table_items.EXPIRES_AT == "expires_at"
 
 
@@ -118,12 +125,13 @@ def test_a_recovery_is_stored_as_deployments_hold_it() -> None:
         "attempts": {"N": "2"},
         "audit": {"L": [OPENED_ITEM]},
         "created_at": {"S": "2026-03-01T12:00:01.000+00:00"},
-        "created_sort": {"S": "2026-03-01T12:00:01.000+00:00#rec-1"},
         "error": {"S": "VendorUnavailable"},
         "execution_arn": {"S": EXECUTION},
         "execution_name": {"S": "run-1"},
         "failed_state": {"S": "Check availability"},
         "input": {"M": {"n": {"N": "2"}, "none": {"NULL": True}, "price": {"N": "9.5"}, "sku": {"S": "a"}}},
+        "lane": {"S": f"s#RESUMING#{table_items.shard_of('rec-1')}"},
+        "lane_sort": {"S": "2026-03-01T12:00:01.000+00:00#rec-1"},
         "recovery_id": {"S": "rec-1"},
         "requested_at": {"S": "2026-03-01T12:00:00+00:00"},
         "routing": {"S": "technical"},

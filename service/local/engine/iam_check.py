@@ -123,6 +123,14 @@ ACTIONS = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+#: The action each part of a DynamoDB transaction is authorized as (there is no action of its own).
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
 #: What an operation needs besides its own action, on the resource another parameter names.
 ALSO_NEEDED = {
     # SQS's move task acts with the caller's rights on both queues
@@ -144,6 +152,13 @@ def iam_requests(
     if prefix == "dynamodb" and isinstance(params.get("RequestItems"), dict):
         # BatchGetItem / BatchWriteItem: the action on each table of the batch
         return [(action, _table(str(table), {}, place)) for table in params["RequestItems"]]
+    if prefix == "dynamodb" and isinstance(params.get("TransactItems"), list):
+        # TransactWriteItems / TransactGetItems: IAM authorizes each write as its own action
+        return [
+            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", _table(str(write[kind]["TableName"]), {}, place))
+            for write in params["TransactItems"]
+            for kind in write
+        ]
     resource = "*"
     for parameter, to_arn in RESOURCE_PARAMETERS.get(prefix, ()):
         if params.get(parameter):

@@ -320,7 +320,12 @@ class RecoveryActions:
         entry = AuditEntry(self._now(), actor, action, "FAILED", {"error": code, "message": message[:500]})
         reopened = self._write(
             lambda: self.store.transition(
-                recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.OPEN, entry, lease_owner=owner
+                recovery.recovery_id,
+                RecoveryStatus.RESUMING,
+                RecoveryStatus.OPEN,
+                entry,
+                lease_owner=owner,
+                recovery=recovery,
             )
         )
         if not reopened:
@@ -406,6 +411,7 @@ class RecoveryActions:
                 entry,
                 lease_owner=owner,
                 show_by=show_by,
+                recovery=recovery,
             )
         )
         if moved is None:

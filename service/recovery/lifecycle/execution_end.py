@@ -90,7 +90,7 @@ class OutermostCatch:
             entry = AuditEntry(_iso(datetime.now(UTC)), WATCHER, "execution ended", closing, {"why": why})
             show_by = datetime.now(UTC) + DISPLAY_GRACE if self.recovery_display and recovery.posted else None
             if self.store.transition(
-                recovery.recovery_id, RecoveryStatus.OPEN, closing, entry, show_by=show_by
+                recovery.recovery_id, RecoveryStatus.OPEN, closing, entry, show_by=show_by, recovery=recovery
             ):
                 report.closed.append(recovery.recovery_id)
                 self._show(recovery.recovery_id)

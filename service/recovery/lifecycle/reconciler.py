@@ -253,6 +253,7 @@ class Reconciler:
             entry,
             lease_owner=recovery.lease_owner,
             show_by=self._show_by(recovery),
+            recovery=recovery,
         )
         current = self.store.get(recovery.recovery_id)
         if moved:
@@ -275,6 +276,7 @@ class Reconciler:
             entry,
             lease_owner=recovery.lease_owner,
             show_by=self._show_by(recovery),
+            recovery=recovery,
         )
         current = self.store.get(recovery.recovery_id)
         if moved and self.display is not None:

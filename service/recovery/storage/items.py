@@ -2,8 +2,11 @@
 
 One table, one partition key (``recovery_id``, a string), several kinds told apart by the id:
 
-- ``rec-…``: a recovery, the only kind with a recovery ``status`` and a ``created_sort``, so the
-  only one in the ``by-status`` index; ``execution_arn`` puts it in the ``by-execution`` index;
+- ``rec-…``: a recovery, in its status lane of the ``by-lane`` index (below: lanes);
+  ``execution_arn`` puts it in the ``by-execution`` index. Recoveries written before lanes carry
+  ``created_sort`` and sit in the ``by-status`` index until they are migrated;
+- ``ix#<dim>#<recovery id>``: an open recovery's entry in one filter's lane;
+- ``count#<cell>#<shard>``: how many open recoveries one cell counts;
 - ``grp-…``: a recovery group (burst): members as a string set, the group's Slack message; a
   burst group (``kind`` ``burst``) holds the distinct failures one channel's window folded into
   one message, each folded group naming it in its ``placement``;
@@ -171,14 +174,16 @@ def json_value(value: Any) -> Any:
 
 # ---------------------------------------------------------------------- recoveries
 def recovery_item(recovery: Recovery) -> dict[str, Any]:
-    """A recovery as stored (``None`` fields left out; ``created_sort`` and the machine's name added
-    for the index and the counts)."""
+    """A recovery as stored (``None`` fields left out; its status lane, ``lane_sort`` and the
+    machine's name added for the index and the counts). Items written before lanes had
+    ``created_sort`` instead, which put them in the ``by-status`` index (``migrate_item``)."""
     data = asdict(recovery)
     data[AUDIT] = [asdict(entry) for entry in recovery.audit]
     data["routing"] = str(recovery.routing)
     data[STATUS] = str(recovery.status)
     data["state_machine_name"] = recovery.state_machine_name
-    data[CREATED_SORT] = recovery.sort_key
+    data[LANE] = status_lane(str(recovery.status), shard_of(recovery.recovery_id))
+    data[LANE_SORT] = recovery.sort_key
     if not recovery.escalated:
         del data[ESCALATED]  # absent until a level fires
     item = {k: v for k, v in data.items() if v is not None}
@@ -293,3 +298,138 @@ def notice_claim_item(message_id: str, status: str, at: datetime, retention: tim
         "claimed_at": {"S": at.isoformat(timespec="milliseconds")},
         EXPIRES_AT: expiry(at, retention),
     }
+
+
+# ---------------------------------------------------------------------- lanes: the by-lane index
+#
+# One index, ``by-lane`` (``lane`` + ``lane_sort``), serves every listing a page at a time. A
+# partition key of it is a *lane*; no lane carries more than a small share of the load:
+#
+# - a recovery item is in its status lane, ``s#<status>#<k>``, ``k`` one of ``LANES`` shards
+#   taken from its id (so one status's writes spread over ``LANES`` keys);
+# - while a recovery is open (OPEN or RESUMING), small *entry* items (``ix#<dim>#<recovery id>``)
+#   put it in the lanes the common filters read: its state machine (``m``), error (``e``),
+#   dependency (``d``), group (``g``), each sharded the same way, and its owner (``o``, one lane a
+#   person). Closing the recovery deletes them in the same transaction, so a filter never reads
+#   through closed ones;
+# - counter items (``count#<cell>#<j>``) hold how many recoveries of one *cell* (state machine,
+#   failed state, error, routing, dependency) are OPEN and RESUMING, each change written in the
+#   transaction of the transition it counts; ``j`` is one of ``COUNT_SHARDS`` chosen per write, so
+#   that a cell under load takes its writes on several items. They sit in the lanes ``c#<j>``, so
+#   the counts are read from ``COUNT_SHARDS`` queries whatever the number of recoveries.
+#
+# ``lane_sort`` is the recovery's ``created_sort`` (the counter's cell, for counters); the index
+# projects only what counting needs (``of``: the recovery an entry stands for, the counter's cell
+# and numbers): a listing reads ids from it and the items themselves (small: their large values
+# are kept apart) a page at a time.
+LANE_INDEX = "by-lane"
+LANE = "lane"
+LANE_SORT = "lane_sort"
+LANES = 8
+COUNT_SHARDS = 4
+ENTRY_PREFIX = "ix#"
+COUNT_PREFIX = "count#"
+OF = "of"  # an entry item: the recovery it stands for
+CELL = "cell"  # a counter item: what it counts (a map)
+COUNTED = ("OPEN", "RESUMING")  # the statuses counted (the open ones: closed ones expire)
+
+
+class Dim:
+    """The filters served by a lane of their own."""
+
+    MACHINE = "m"
+    ERROR = "e"
+    DEPENDENCY = "d"
+    GROUP = "g"
+    OWNER = "o"
+
+
+def digest(text: str, length: int = 16) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def shard_of(recovery_id: str, shards: int = LANES) -> int:
+    """The shard a recovery's lanes take (from its id, a hash: spread evenly)."""
+    return int(digest(recovery_id, 8), 16) % shards
+
+
+def status_lane(status: str, shard: int) -> str:
+    return f"s#{status}#{shard}"
+
+
+def status_lanes(status: str) -> list[str]:
+    return [status_lane(status, k) for k in range(LANES)]
+
+
+def filter_lane(dim: str, value: str, shard: int | None) -> str:
+    """A filter's lane: the value hashed (any length, any character), sharded unless an owner's."""
+    lane = f"{dim}#{digest(value)}"
+    return lane if shard is None else f"{lane}#{shard}"
+
+
+def filter_lanes(dim: str, value: str) -> list[str]:
+    if dim == Dim.OWNER:
+        return [filter_lane(dim, value, None)]
+    return [filter_lane(dim, value, k) for k in range(LANES)]
+
+
+def entry_id(dim: str, recovery_id: str) -> str:
+    return f"{ENTRY_PREFIX}{dim}#{recovery_id}"
+
+
+def entry_item(dim: str, value: str, recovery: Recovery, expires_at: dict[str, Any]) -> dict[str, Any]:
+    """The small item that puts an open recovery in one filter's lane."""
+    return lane_entry(dim, value, recovery.recovery_id, recovery.sort_key, expires_at)
+
+
+def lane_entry(
+    dim: str, value: str, recovery_id: str, sort_key: str, expires_at: dict[str, Any]
+) -> dict[str, Any]:
+    shard = None if dim == Dim.OWNER else shard_of(recovery_id)
+    return {
+        KEY: string(entry_id(dim, recovery_id)),
+        LANE: string(filter_lane(dim, value, shard)),
+        LANE_SORT: string(sort_key),
+        OF: string(recovery_id),
+        EXPIRES_AT: expires_at,
+    }
+
+
+def entries_of(recovery: Recovery) -> list[tuple[str, str]]:
+    """(dim, value) of every filter lane an open ``recovery`` is in."""
+    found = [(Dim.MACHINE, recovery.state_machine_name)]
+    if recovery.error:
+        found.append((Dim.ERROR, recovery.error))
+    if recovery.dependency:
+        found.append((Dim.DEPENDENCY, recovery.dependency))
+    if recovery.group_id:
+        found.append((Dim.GROUP, recovery.group_id))
+    if recovery.owner:
+        found.append((Dim.OWNER, recovery.owner))
+    return found
+
+
+def cell_of(recovery: Recovery) -> dict[str, str]:
+    """What a recovery is counted under: enough to count by state machine and error, to filter by
+    state machine, failed state, error and dependency, and to decide who may see the count (the
+    routing rules match on the machine, the failed state, the error and the routing)."""
+    return {
+        "state_machine_arn": recovery.state_machine_arn,
+        "state_machine_name": recovery.state_machine_name,
+        "failed_state": recovery.failed_state,
+        "error": recovery.error or "",
+        "routing": str(recovery.routing),
+        "dependency": recovery.dependency or "",
+    }
+
+
+def cell_id(cell: dict[str, str]) -> str:
+    return digest("\x1f".join(cell[name] for name in sorted(cell)), 32)
+
+
+def counter_id(cell: dict[str, str], shard: int) -> str:
+    return f"{COUNT_PREFIX}{cell_id(cell)}#{shard}"
+
+
+def count_field(status: str) -> str:
+    return f"n_{status}"

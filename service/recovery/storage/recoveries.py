@@ -1,13 +1,22 @@
-"""The recoveries table behind a small interface: one item per recovery, listed through an index.
+"""The recoveries table behind a small interface: one item per recovery, listed through lanes.
 
-Items are keyed by ``recovery_id``. The ``by-status`` index (``status`` + ``created_sort``, the
-creation time with the id appended) lists recoveries of one status newest first with a query,
-never a scan. A closed recovery gets ``expires_at`` (epoch seconds) and DynamoDB's TTL removes it
-after the retention period.
+Items are keyed by ``recovery_id``. The ``by-lane`` index (items.py says its lanes) lists
+recoveries of one status, or under one filter, a page at a time, with queries on a few partition
+keys each, never a scan; counts come from counters kept in the same transaction as each
+transition. A closed recovery gets ``expires_at`` (epoch seconds) and DynamoDB's TTL removes it
+after the retention period. Recoveries stored before lanes are migrated (``migrate_item``: by the
+reconciler a page at a time, by ``recovery-ops migrate`` at once, and by any transition that
+meets one).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,25 +27,63 @@ from recovery_ops.service.conditional_writes import if_condition_holds
 from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.storage.items import (
+    CELL,
+    COUNT_PREFIX,
+    COUNT_SHARDS,
+    COUNTED,
+    CREATED_SORT,
     DUE,
     DUE_AT,
     DUE_INDEX,
     EXECUTION_INDEX,
+    KEY,
+    LANE,
+    LANE_INDEX,
+    LANE_SORT,
     LEASE_OWNER,
     LEASE_UNTIL,
+    OF,
     RECOVERY_PREFIX,
+    STATUS,
     STATUS_INDEX,
+    Dim,
     audit_entries,
+    cell_id,
+    cell_of,
+    count_field,
+    counter_id,
+    entries_of,
+    entry_id,
+    entry_item,
     expiry,
+    filter_lanes,
     item_id,
     key,
+    lane_entry,
+    number,
     recovery_from_item,
     recovery_item,
+    shard_of,
+    status_lane,
+    status_lanes,
 )
 
 
 class RecoveryNotFoundError(RecoveryOpsError, LookupError):
     pass
+
+
+class StoreBusyError(RecoveryOpsError):
+    """DynamoDB left part of a read unprocessed, again and again (throttled)."""
+
+
+TRANSACTION_ATTEMPTS = 6  # a transaction that met another on a busy counter is tried again
+TRANSACTION_BACKOFF_S = 0.02
+BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
+BATCH_ATTEMPTS = 6
+MIN_LANE_PAGE = 10  # the smallest page read from one lane
+AUDIT_APPENDED = "audit = list_append(audit, :entry)"
+COUNT_LIMIT = 1_000  # counted by reading (a filter the counters cannot answer): at most this many
 
 
 #: what a call to the table may raise besides a failed condition: throttled, unreachable, an
@@ -83,29 +130,49 @@ class RecoveryStore:
 
     # ------------------------------------------------------------------ writes
     def create_if_absent(self, recovery: Recovery) -> bool:
-        """Store a new recovery; False if it exists already (a redelivered message)."""
-        created = if_condition_holds(
-            self._client.put_item,
-            TableName=self._table,
-            Item=recovery_item(recovery),
-            ConditionExpression="attribute_not_exists(recovery_id)",
-        )
-        return created is not None
+        """Store a new recovery; False if it exists already (a redelivered message). The same
+        transaction puts it in its filters' lanes and counts it."""
+        item = recovery_item(recovery)
+        expires = expiry(datetime.fromisoformat(recovery.created_at), self._retention)
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(recovery_id)",
+                }
+            },
+            *self._entry_puts(recovery, expires, exclude=(Dim.GROUP, Dim.OWNER)),
+            self._count(recovery, {str(recovery.status): 1}),
+        ]
+        return self._transact(writes) is None
 
     def mark_posted(self, recovery_id: str, channel: str, ts: str, group_id: str | None = None) -> None:
-        """Remember where the Slack message is (posted once: a second post would be a duplicate)."""
+        """Remember where the Slack message is (posted once: a second post would be a duplicate).
+        With a group, the recovery joins its group's lane while open."""
         values = {":channel": {"S": channel}, ":ts": {"S": ts}}
         update = "SET slack_channel = :channel, slack_ts = :ts"
         if group_id:
             update += ", group_id = :group"
             values[":group"] = {"S": group_id}
-        self._client.update_item(
+        answer = self._client.update_item(
             TableName=self._table,
             Key=key(recovery_id),
             UpdateExpression=update,
             ConditionExpression="attribute_exists(recovery_id)",
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
+        stored = answer.get("Attributes", {})
+        if group_id and LANE_SORT in stored and not RecoveryStatus(stored[STATUS]["S"]).is_closed:
+            # after the write: a close that came first deleted no entry of it (a lingering entry
+            # is read past, as the listing checks every item, and expires with the recovery)
+            self._client.put_item(
+                TableName=self._table,
+                Item=lane_entry(
+                    Dim.GROUP, group_id, recovery_id, stored[LANE_SORT]["S"], self._entry_expiry(stored)
+                ),
+            )
 
     def append_audit(self, recovery_id: str, entry: AuditEntry) -> bool:
         """Record an attempt that changes nothing (a denied click, a failed call); False when there
@@ -143,23 +210,29 @@ class RecoveryStore:
         at: datetime | None = None,
         lease_owner: str | None = None,
         show_by: datetime | None = None,
+        recovery: Recovery | None = None,
     ) -> bool:
         """Move ``expected`` → ``target`` with a conditional write (the first caller wins). Leaving
         RESUMING frees its lease; with ``lease_owner`` only that claim may move it. With ``show_by``
         the same write makes the recovery due for the reconciler's display check at that time: if
-        its message is not brought up to date first (``clear_display_stale``), it is then."""
+        its message is not brought up to date first (``clear_display_stale``), it is then.
+
+        The same transaction moves it to its new status lane, moves its count, and (closing it)
+        takes it out of its filters' lanes. ``recovery`` (as last read) names its cell and lanes;
+        without it the store reads it first."""
         now = at or datetime.now(UTC)
         values: dict[str, Any] = {
             ":expected": {"S": expected},
             ":target": {"S": target},
             ":now": {"S": now.isoformat(timespec="milliseconds")},
             ":entry": audit_entries(entry),
+            ":lane": {"S": status_lane(target, shard_of(recovery_id))},
         }
-        update = "SET #status = :target, updated_at = :now, audit = list_append(audit, :entry)"
+        update = f"SET #status = :target, updated_at = :now, {AUDIT_APPENDED}, {LANE} = :lane"
         if target.is_closed:
             update += ", expires_at = :expires"
             values[":expires"] = expiry(now, self._retention)
-        condition = "#status = :expected"
+        condition = f"#status = :expected AND attribute_exists({LANE})"
         if lease_owner is not None:
             condition += f" AND {LEASE_OWNER} = :owner"
             values[":owner"] = {"S": lease_owner}
@@ -171,45 +244,212 @@ class RecoveryStore:
                 update += f" REMOVE {LEASE_OWNER}, {LEASE_UNTIL}"
         elif expected.is_in_flight:
             update += f" REMOVE {LEASE_OWNER}, {LEASE_UNTIL}, {DUE}, {DUE_AT}"
-        moved = if_condition_holds(
-            self._client.update_item,
-            TableName=self._table,
-            Key=key(recovery_id),
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
-        )
-        return moved is not None
+        change = {
+            "TableName": self._table,
+            "Key": key(recovery_id),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+        }
+        return self._move(recovery_id, expected, target, change, recovery)
 
     def claim(
-        self, recovery_id: str, entry: AuditEntry, owner: str, until: datetime, at: datetime | None = None
+        self,
+        recovery_id: str,
+        entry: AuditEntry,
+        owner: str,
+        until: datetime,
+        at: datetime | None = None,
+        recovery: Recovery | None = None,
     ) -> Recovery | None:
         """OPEN → RESUMING under a lease held by ``owner`` until ``until`` (the first claim wins):
         the claimed recovery, or None when it was not OPEN. The lease puts it in the ``by-due``
         index, so a claim whose process is gone is settled by the reconciler."""
         now = at or datetime.now(UTC)
         lease = until.isoformat(timespec="milliseconds")
-        answer = if_condition_holds(
-            self._client.update_item,
-            TableName=self._table,
-            Key=key(recovery_id),
-            UpdateExpression="SET #status = :target, updated_at = :now, audit = list_append(audit, :entry), "
-            f"{LEASE_OWNER} = :owner, {LEASE_UNTIL} = :until, {DUE} = :due, {DUE_AT} = :until",
-            ConditionExpression="#status = :expected",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
+        target = RecoveryStatus.RESUMING
+        change = {
+            "TableName": self._table,
+            "Key": key(recovery_id),
+            "UpdateExpression": f"SET #status = :target, updated_at = :now, {AUDIT_APPENDED}, "
+            f"{LANE} = :lane, {LEASE_OWNER} = :owner, {LEASE_UNTIL} = :until, "
+            f"{DUE} = :due, {DUE_AT} = :until",
+            "ConditionExpression": f"#status = :expected AND attribute_exists({LANE})",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
                 ":expected": {"S": RecoveryStatus.OPEN},
-                ":target": {"S": RecoveryStatus.RESUMING},
+                ":target": {"S": target},
                 ":now": {"S": now.isoformat(timespec="milliseconds")},
                 ":entry": audit_entries(entry),
                 ":owner": {"S": owner},
                 ":until": {"S": lease},
                 ":due": {"S": DueKind.LEASE},
+                ":lane": {"S": status_lane(target, shard_of(recovery_id))},
             },
-            ReturnValues="ALL_NEW",
-        )
-        return recovery_from_item(answer["Attributes"]) if answer is not None else None
+        }
+        moved = self._move(recovery_id, RecoveryStatus.OPEN, target, change, recovery)
+        try:  # moved or not, the item says whether this claim holds it (an answer may be lost)
+            claimed = self.get(recovery_id)
+        except RecoveryNotFoundError:
+            return None
+        ours = claimed.status is target and claimed.lease_owner == owner
+        return claimed if ours and (moved or claimed.lease_until == lease) else None
+
+    def _move(
+        self,
+        recovery_id: str,
+        expected: RecoveryStatus,
+        target: RecoveryStatus,
+        change: dict[str, Any],
+        recovery: Recovery | None,
+    ) -> bool:
+        """One transition's transaction: ``change`` (conditional on ``expected``), the count moved,
+        and, closing, the filters' entries deleted. A recovery stored before lanes is migrated
+        first (``migrate_item``), then moved."""
+        for _ in range(2):
+            known = recovery if recovery is not None and recovery.status is expected else None
+            if known is None:
+                try:
+                    known = self.get(recovery_id)
+                except RecoveryNotFoundError:
+                    return False
+                if known.status is not expected:
+                    return False
+            writes: list[dict[str, Any]] = [{"Update": change}]
+            if target.is_closed:
+                writes += [
+                    {"Delete": {"TableName": self._table, "Key": key(entry_id(dim, recovery_id))}}
+                    for dim, _value in entries_of(known)
+                ]
+            moved = {str(expected): -1, **({str(target): 1} if not target.is_closed else {})}
+            writes.append(self._count(known, moved))
+            failed = self._transact(writes)
+            if failed is None:
+                return True
+            current = self._item(recovery_id)
+            if current is None or current.get(STATUS, {}).get("S") != expected or LANE in current:
+                return False  # someone else moved it first
+            self.migrate_item(current)  # stored before lanes: give it its lanes and count, then move it
+            recovery = None
+        return False
+
+    def _transact(self, writes: list[dict[str, Any]]) -> str | None:
+        """Write ``writes`` all or nothing; None when they were, else why not (the first write's
+        condition failed). A transaction that met another one on the same item (a busy counter)
+        is tried again: it wrote nothing."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+                return None
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return "ConditionalCheckFailed"
+                if attempt + 1 == TRANSACTION_ATTEMPTS:
+                    raise
+                self._rechoose_counter(writes)
+                self._pause(attempt)
+        return None  # pragma: no cover - the loop returns or raises
+
+    def _rechoose_counter(self, writes: list[dict[str, Any]]) -> None:
+        """Another shard of the counter for the next attempt (the busy one may still be busy)."""
+        for write in writes:
+            update = write.get("Update")
+            if update and update["Key"][KEY]["S"].startswith(COUNT_PREFIX):
+                base = update["Key"][KEY]["S"].rsplit("#", 1)[0]
+                shard = random.randrange(COUNT_SHARDS)
+                update["Key"] = key(f"{base}#{shard}")
+                update["ExpressionAttributeValues"][":lane"] = {"S": f"c#{shard}"}
+
+    def _count(self, recovery: Recovery, moves: dict[str, int]) -> dict[str, Any]:
+        """The counter write of a transaction: ``moves`` (status → +1 or -1) on one shard of
+        ``recovery``'s cell."""
+        cell = cell_of(recovery)
+        shard = random.randrange(COUNT_SHARDS)
+        names = {f"#n{i}": count_field(status) for i, status in enumerate(moves)}
+        values: dict[str, Any] = {f":n{i}": number(delta) for i, delta in enumerate(moves.values())}
+        values[":cell"] = {"M": {name: {"S": value} for name, value in cell.items()}}
+        values[":lane"] = {"S": f"c#{shard}"}
+        values[":sort"] = {"S": cell_id(cell)}
+        adds = ", ".join(f"#n{i} :n{i}" for i in range(len(moves)))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": key(counter_id(cell, shard)),
+                "UpdateExpression": f"SET {CELL} = :cell, {LANE} = :lane, {LANE_SORT} = :sort ADD {adds}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _entry_puts(
+        self, recovery: Recovery, expires: dict[str, Any], exclude: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": entry_item(dim, value, recovery, expires),
+                }
+            }
+            for dim, value in entries_of(recovery)
+            if dim not in exclude
+        ]
+
+    def _entry_expiry(self, stored: dict[str, Any]) -> dict[str, Any]:
+        created = stored.get("created_at", {}).get("S")
+        at = datetime.fromisoformat(created) if created else datetime.now(UTC)
+        return expiry(at, self._retention)
+
+    @staticmethod
+    def _pause(attempt: int) -> None:
+        time.sleep(random.uniform(0, TRANSACTION_BACKOFF_S * 2**attempt))
+
+    def migrate_item(self, item: dict[str, Any]) -> bool:
+        """Give a recovery stored before lanes its lanes, its filters' entries (while open) and its
+        count, in one transaction, and take it out of the ``by-status`` index; False when it was
+        migrated already (by another process) or is not a recovery."""
+        if not item_id(item).startswith(RECOVERY_PREFIX) or LANE in item or STATUS not in item:
+            return False
+        recovery = recovery_from_item(item)
+        update = {
+            "TableName": self._table,
+            "Key": key(recovery.recovery_id),
+            "UpdateExpression": f"SET {LANE} = :lane, {LANE_SORT} = :sort REMOVE {CREATED_SORT}",
+            "ConditionExpression": f"attribute_not_exists({LANE}) AND #status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":lane": {"S": status_lane(recovery.status, shard_of(recovery.recovery_id))},
+                ":sort": {"S": recovery.sort_key},
+                ":status": {"S": recovery.status},
+            },
+        }
+        writes: list[dict[str, Any]] = [{"Update": update}]
+        if not recovery.status.is_closed:
+            writes += self._entry_puts(recovery, self._entry_expiry(item))
+            writes.append(self._count(recovery, {str(recovery.status): 1}))
+        return self._transact(writes) is None
+
+    def legacy_page(
+        self, status: RecoveryStatus, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of recoveries of ``status`` stored before lanes (what is left in the
+        ``by-status`` index), whole items; and where the next page starts."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#status = :status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":status": {"S": status}},
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = self._client.query(**kwargs)
+        return page.get("Items", []), page.get("LastEvaluatedKey")
 
     def renew_lease(self, recovery_id: str, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it (settled, or taken over)."""
@@ -279,10 +519,14 @@ class RecoveryStore:
         return [item_id(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     # ------------------------------------------------------------------ reads
+    def _item(self, recovery_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._client.get_item(
+            TableName=self._table, Key=key(recovery_id), ConsistentRead=True
+        ).get("Item")
+        return item
+
     def get(self, recovery_id: str) -> Recovery:
-        item = self._client.get_item(TableName=self._table, Key=key(recovery_id), ConsistentRead=True).get(
-            "Item"
-        )
+        item = self._item(recovery_id)
         if not item:
             raise RecoveryNotFoundError(recovery_id)
         return recovery_from_item(item)
@@ -313,20 +557,55 @@ class RecoveryStore:
         before: str | None = None,
         oldest_first: bool = False,
     ) -> list[Recovery]:
-        """Recoveries of one status, newest first (a query on the ``by-status`` index).
+        """Recoveries of one status, newest first (or ``oldest_first``), at most ``limit``.
 
         ``before`` is a page cursor: the ``sort_key`` of the last recovery of the previous page.
-        """
-        kwargs = self._query(status, where or ListFilter(), now or datetime.now(UTC), before)
-        kwargs["ScanIndexForward"] = oldest_first
+        The ids come from the most selective lane the filter has (an owner's, a group's, a state
+        machine's, a dependency's, an error's, else the status's), its shards merged in order; the
+        items themselves are read in batches and checked against the whole filter, so the reads
+        grow with the page asked for, not with the number stored."""
+        where = where or ListFilter()
+        lanes = self._lanes(status, where)
         found: list[Recovery] = []
+        ids = self._merged_ids(lanes, where, now or datetime.now(UTC), before, oldest_first, limit)
         while len(found) < limit:
-            page = self._client.query(**kwargs)
-            found.extend(r for r in map(recovery_from_item, page.get("Items", [])) if r.sort_key != before)
-            if "LastEvaluatedKey" not in page:
+            chunk = list(itertools.islice(ids, BATCH_GET))
+            if not chunk:
                 break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            for recovery in self._read_many(chunk):
+                if recovery.status is status and _matches(recovery, where) and recovery.sort_key != before:
+                    found.append(recovery)
         return found[:limit]
+
+    def counts(
+        self,
+        status: RecoveryStatus = RecoveryStatus.OPEN,
+        where: ListFilter | None = None,
+        now: datetime | None = None,
+        visible: Callable[[dict[str, str]], bool] | None = None,
+    ) -> Counts:
+        """How many recoveries of ``status`` ``where`` selects, by (state machine name, error).
+
+        Open ones under a filter of state machine, failed state, error and dependency are counted
+        from the counters (``COUNT_SHARDS`` queries, whatever the number open), only the cells
+        ``visible`` keeps; others (an owner, a group, an age, a closed status) by reading at most
+        ``COUNT_LIMIT`` of them: past it, the counts say they are incomplete."""
+        where = where or ListFilter()
+        if str(status) in COUNTED and not (
+            where.owner or where.group_id or where.older_than or where.newer_than
+        ):
+            counted: Counter[tuple[str, str | None]] = Counter()
+            for cell, numbers in self._cells():
+                if (visible is None or visible(cell)) and _cell_matches(cell, where):
+                    counted[(cell["state_machine_name"], cell["error"] or None)] += numbers.get(
+                        str(status), 0
+                    )
+            return Counts(+counted, complete=True)
+        listed = self.list_by_status(status, where, limit=COUNT_LIMIT + 1, now=now)
+        kept = [r for r in listed[:COUNT_LIMIT] if visible is None or visible(cell_of(r))]
+        return Counts(
+            Counter((r.state_machine_name, r.error) for r in kept), complete=len(listed) <= COUNT_LIMIT
+        )
 
     def count_by_status(
         self,
@@ -334,73 +613,168 @@ class RecoveryStore:
         where: ListFilter | None = None,
         now: datetime | None = None,
     ) -> list[tuple[str, str | None]]:
-        """(state machine name, error) of every matching recovery: enough to count, nothing more."""
-        kwargs = self._query(status, where or ListFilter(), now or datetime.now(UTC), None)
-        kwargs["ProjectionExpression"] = "state_machine_name, #error"
-        kwargs["ExpressionAttributeNames"]["#error"] = "error"
-        pairs: list[tuple[str, str | None]] = []
-        while True:
-            page = self._client.query(**kwargs)
-            for item in page.get("Items", []):
-                pairs.append((item["state_machine_name"]["S"], item.get("error", {}).get("S")))
-            if "LastEvaluatedKey" not in page:
-                return pairs
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """(state machine name, error) of every matching recovery, as ``counts`` counts them."""
+        return list(self.counts(status, where, now).by_pair.elements())
 
-    def _query(
-        self, status: RecoveryStatus, where: ListFilter, now: datetime, before: str | None
-    ) -> dict[str, Any]:
-        names = {"#status": "status"}
-        values: dict[str, Any] = {":status": {"S": status}}
-        key_condition = "#status = :status"
+    # ------------------------------------------------------------------ lanes
+    def _lanes(self, status: RecoveryStatus, where: ListFilter) -> list[str]:
+        """The lanes to read for ``status`` under ``where``: a filter's lanes hold only open
+        recoveries, so a closed status is read from its own lanes."""
+        if not status.is_closed:
+            if where.owner and where.owner != NO_OWNER:
+                return filter_lanes(Dim.OWNER, where.owner)
+            if where.group_id:
+                return filter_lanes(Dim.GROUP, where.group_id)
+            if where.state_machine:
+                return filter_lanes(Dim.MACHINE, where.state_machine.rsplit(":", 1)[-1])
+            if where.dependency:
+                return filter_lanes(Dim.DEPENDENCY, where.dependency)
+            if where.error:
+                return filter_lanes(Dim.ERROR, where.error)
+        return status_lanes(status)
+
+    def _merged_ids(
+        self,
+        lanes: list[str],
+        where: ListFilter,
+        now: datetime,
+        before: str | None,
+        oldest_first: bool,
+        limit: int,
+    ) -> Iterator[str]:
+        """The ids in ``lanes``, merged in ``lane_sort`` order, each lane read a page at a time
+        only as far as the merge takes from it."""
         upper = (now - where.older_than).isoformat(timespec="milliseconds") if where.older_than else None
         if before and (upper is None or before < upper):
             upper = before
         lower = (now - where.newer_than).isoformat(timespec="milliseconds") if where.newer_than else None
+        page = max(MIN_LANE_PAGE, -(-limit // len(lanes)) + 1)
+        streams = [self._lane(lane, lower, upper, oldest_first, page) for lane in lanes]
+        merged = heapq.merge(*streams, reverse=not oldest_first)
+        seen: set[str] = set()
+        for _sort, recovery_id in merged:
+            if recovery_id not in seen:
+                seen.add(recovery_id)
+                yield recovery_id
+
+    def _lane(
+        self, lane: str, lower: str | None, upper: str | None, oldest_first: bool, page: int
+    ) -> Iterator[tuple[str, str]]:
+        values: dict[str, Any] = {":lane": {"S": lane}}
+        condition = f"{LANE} = :lane"
         if upper and lower:
-            key_condition += " AND created_sort BETWEEN :from AND :to"
-            values[":from"] = {"S": lower}
-            values[":to"] = {"S": upper}
+            condition += f" AND {LANE_SORT} BETWEEN :from AND :to"
+            values[":from"], values[":to"] = {"S": lower}, {"S": upper}
         elif upper:
-            key_condition += " AND created_sort < :to"
+            condition += f" AND {LANE_SORT} < :to"
             values[":to"] = {"S": upper}
         elif lower:
-            key_condition += " AND created_sort >= :from"
+            condition += f" AND {LANE_SORT} >= :from"
             values[":from"] = {"S": lower}
-        filters = []
-        if where.state_machine:
-            by_arn = where.state_machine.startswith("arn:")
-            attribute = "state_machine_arn" if by_arn else "state_machine_name"
-            filters.append(f"{attribute} = :machine")
-            values[":machine"] = {"S": where.state_machine}
-        if where.failed_state:
-            filters.append("failed_state = :state")
-            values[":state"] = {"S": where.failed_state}
-        if where.group_id:
-            filters.append("group_id = :group")
-            values[":group"] = {"S": where.group_id}
-        if where.owner == NO_OWNER:
-            filters.append("attribute_not_exists(#owner)")
-            names["#owner"] = "owner"
-        elif where.owner:
-            filters.append("#owner = :owner")
-            names["#owner"] = "owner"
-            values[":owner"] = {"S": where.owner}
-        if where.dependency:
-            filters.append("dependency = :dependency")
-            values[":dependency"] = {"S": where.dependency}
-        if where.error:
-            filters.append("#error = :error")
-            names["#error"] = "error"
-            values[":error"] = {"S": where.error}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": STATUS_INDEX,
-            "KeyConditionExpression": key_condition,
-            "ExpressionAttributeNames": names,
+            "IndexName": LANE_INDEX,
+            "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
-            "ScanIndexForward": False,
+            "ScanIndexForward": oldest_first,
+            "Limit": page,
         }
-        if filters:
-            kwargs["FilterExpression"] = " AND ".join(filters)
-        return kwargs
+        while True:
+            answer = self._client.query(**kwargs)
+            for entry in answer.get("Items", []):
+                if upper is not None and entry[LANE_SORT]["S"] == upper and upper != lower:
+                    continue  # BETWEEN takes its ends; a cursor does not
+                yield entry[LANE_SORT]["S"], entry.get(OF, entry[KEY])["S"]
+            if "LastEvaluatedKey" not in answer:
+                return
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _read_many(self, ids: list[str]) -> list[Recovery]:
+        """The recoveries of ``ids`` (eventually consistent, as a listing is), in ``ids``' order;
+        keys DynamoDB leaves unprocessed are asked for again."""
+        wanted = [key(i) for i in ids]
+        got: dict[str, Recovery] = {}
+        for attempt in range(BATCH_ATTEMPTS):
+            answer = self._client.batch_get_item(RequestItems={self._table: {"Keys": wanted}})
+            for item in answer.get("Responses", {}).get(self._table, []):
+                if item_id(item).startswith(RECOVERY_PREFIX):
+                    got[item_id(item)] = recovery_from_item(item)
+            wanted = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not wanted:
+                break
+            self._pause(attempt)
+        else:
+            raise StoreBusyError(f"{len(wanted)} recoveries could not be read")
+        return [got[i] for i in ids if i in got]
+
+    def _cells(self) -> Iterator[tuple[dict[str, str], dict[str, int]]]:
+        """Every counter's cell and numbers (status → count; the shards of one cell summed)."""
+        cells: dict[str, tuple[dict[str, str], Counter[str]]] = {}
+        for shard in range(COUNT_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": LANE_INDEX,
+                "KeyConditionExpression": f"{LANE} = :lane",
+                "ExpressionAttributeValues": {":lane": {"S": f"c#{shard}"}},
+            }
+            while True:
+                answer = self._client.query(**kwargs)
+                for item in answer.get("Items", []):
+                    cell = {name: value["S"] for name, value in item.get(CELL, {}).get("M", {}).items()}
+                    _, numbers = cells.setdefault(item[LANE_SORT]["S"], (cell, Counter()))
+                    for status in COUNTED:
+                        numbers[status] += int(item.get(count_field(status), {}).get("N", "0"))
+                if "LastEvaluatedKey" not in answer:
+                    break
+                kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for cell, numbers in cells.values():
+            yield cell, dict(numbers)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Recoveries counted by (state machine name, error); ``complete`` False: at least these."""
+
+    by_pair: Counter[tuple[str, str | None]]
+    complete: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_pair.values())
+
+
+def _matches(recovery: Recovery, where: ListFilter) -> bool:
+    """Whether ``recovery`` meets every part of ``where`` (its age is the lanes' key condition)."""
+    if where.state_machine:
+        by_arn = where.state_machine.startswith("arn:")
+        if (recovery.state_machine_arn if by_arn else recovery.state_machine_name) != where.state_machine:
+            return False
+    if where.owner == NO_OWNER:
+        if recovery.owner is not None:
+            return False
+    elif where.owner and recovery.owner != where.owner:
+        return False
+    return all(
+        wanted is None or actual == wanted
+        for wanted, actual in (
+            (where.failed_state, recovery.failed_state),
+            (where.group_id, recovery.group_id),
+            (where.dependency, recovery.dependency),
+            (where.error, recovery.error),
+        )
+    )
+
+
+def _cell_matches(cell: dict[str, str], where: ListFilter) -> bool:
+    if where.state_machine:
+        by_arn = where.state_machine.startswith("arn:")
+        if cell["state_machine_arn" if by_arn else "state_machine_name"] != where.state_machine:
+            return False
+    return all(
+        wanted is None or cell[name] == wanted
+        for wanted, name in (
+            (where.failed_state, "failed_state"),
+            (where.error, "error"),
+            (where.dependency, "dependency"),
+        )
+    )
