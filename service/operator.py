@@ -105,7 +105,7 @@ class Operator:
         if query.in_flight:
             return self._list_in_flight(query, limit)
         found = self.store.list_by_status(RecoveryStatus.OPEN, where, limit=limit)
-        counts = Counter(self.store.count_by_status(RecoveryStatus.OPEN, where))
+        counts = self.store.counts(RecoveryStatus.OPEN, where).by_pair
         self.out(f"{sum(counts.values())} open recoveries ({query.describe()})")
         for (machine, error), count in counts.most_common():
             self.out(f"  {count:5d}  {printable(machine)}  {printable(error or 'unknown')}")
@@ -232,6 +232,14 @@ class Operator:
         report = self.reconciler.run()
         self.out(f"reconciled: {report.summary()}")
         return 0 if report.complete and not report.settled.get(UNSETTLED) else 1
+
+    def migrate(self) -> int:
+        """Move every recovery stored before lanes into them now (0: none left)."""
+        from recovery_ops.service.recovery.storage.migration import migrate
+
+        report = migrate(self.store, progress=lambda r: self.out(f"… {r.migrated} moved"))
+        self.out(f"migrated: {report.summary()}")
+        return 0 if report.complete else 1
 
     def _get(self, recovery_id: str) -> Recovery:
         try:

@@ -97,6 +97,12 @@ COMMANDS: tuple[Command, ...] = (
         "recovery_ops.service.cli.operate:run",
     ),
     Command(
+        "migrate",
+        "move the recoveries an earlier release stored into lanes now (the reconciler does a page a run)",
+        "recovery_ops.service.cli.operate:add_migrate_arguments",
+        "recovery_ops.service.cli.operate:run",
+    ),
+    Command(
         "dlq",
         "the dead-letter queues: depth and oldest messages; redrive",
         "recovery_ops.service.cli.dead_letters:add_arguments",

@@ -59,6 +59,11 @@ def add_reconcile_arguments(reconcile: argparse.ArgumentParser) -> None:
     _deployment(reconcile)
 
 
+def add_migrate_arguments(migrate: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops migrate`."""
+    _deployment(migrate)
+
+
 def _deployment(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stack",
@@ -110,6 +115,8 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
             operator.show(args.recovery_id)
         elif args.command == "reconcile":
             return operator.reconcile(args.recovery_id)
+        elif args.command == "migrate":
+            return operator.migrate()
         elif args.command == "reject":
             return 0 if operator.reject(args.recovery_id, args.reason).done else 1
         elif args.recovery_id:

@@ -8,21 +8,21 @@ the count), and `dlq` (answered by ``dead_letters``).
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from recovery_ops.service.composition import Services
-from recovery_ops.service.recovery.lifecycle.bulk import open_matching
 from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight_matching, longest_first
+from recovery_ops.service.recovery.lifecycle.overview import IN_FLIGHT_READ
 from recovery_ops.service.recovery.lifecycle.query import (
     QueryError,
     RecoveryQuery,
     StaleQueryError,
     split_words,
 )
+from recovery_ops.service.recovery.lifecycle.visible import visible_counts, visible_page
 from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.service.recovery.storage.audit import RECOVERIES_LIST
 from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
@@ -173,19 +173,16 @@ def _respond_with_page(
     """A page of the open recoveries (or, for ``status=in-flight``, of those in flight); beside the
     open ones, those in flight are counted, and the first page shows the longest in flight."""
     where, status = query.list_filter(), query.listed_status
-    if services.access.sees_everything(user):
-        rows = services.store.list_by_status(status, where, limit=PAGE_SIZE + 1, before=query.before)
-        counts = Counter(services.store.count_by_status(status, where))
-    else:  # a team's member or viewer: only the recoveries of their rules, counted from those
-        matching = in_flight_matching if query.in_flight else open_matching
-        selected = services.access.visible(user, matching(services.store, where)).allowed
-        visible = sorted(selected, key=lambda r: r.sort_key, reverse=True)  # newest first
-        counts = Counter((r.state_machine_name, r.error) for r in visible)
-        rows = [r for r in visible if query.before is None or r.sort_key < query.before][: PAGE_SIZE + 1]
+    rows = visible_page(
+        services.store, services.access, user, status, where, PAGE_SIZE + 1, before=query.before
+    )
+    counts = visible_counts(services.store, services.access, user, status, where)[0].by_pair
     claims = []
     if not query.in_flight:
         claims = longest_first(
-            services.access.visible(user, in_flight_matching(services.store, where)).allowed
+            services.access.visible(
+                user, in_flight_matching(services.store, where, limit=IN_FLIGHT_READ)
+            ).allowed
         )
     page = rows[:PAGE_SIZE]
     cursor = page[-1].sort_key if len(rows) > PAGE_SIZE else None

@@ -596,19 +596,11 @@ class FakeDynamoDB:
         return answer
 
     def _lane_order(self, table: str, lane: str) -> list[tuple[str, str]]:
-        """One lane's (lane_sort, id), in order: kept up to date at every write at scale (with a
-        ``load``); read from the items each time otherwise (tests may change items directly)."""
-        if self.load is not None:
-            return self._lanes.get((table, lane), [])
-        return sorted(
-            (item[LANE_SORT]["S"], item_id)
-            for item_id, item in self.items(table).items()
-            if item.get(LANE, {}).get("S") == lane and LANE_SORT in item
-        )
+        """One lane's (lane_sort, id), in order, kept up to date at every write (a test that
+        changes an item directly changes no lane attribute)."""
+        return self._lanes.get((table, lane), [])
 
     def _index_lanes(self, table: str, item_id: str, before: Item | None, after: Item | None) -> None:
-        if self.load is None:
-            return
         for item, adding in ((before, False), (after, True)):
             if item is None or LANE not in item or LANE_SORT not in item:
                 continue
@@ -632,9 +624,8 @@ class FakeDynamoDB:
 
     def _wrote(self, table: str, before: Item | None, after: Item | None) -> None:
         self._version += 1
+        self._index_lanes(table, (after or before or {}).get(self._key, {}).get("S", ""), before, after)
         if self.load is not None:
-            item_id = (after or before or {}).get(self._key, {}).get("S", "")
-            self._index_lanes(table, item_id, before, after)
             self.load.wrote(table, before, after)
 
 

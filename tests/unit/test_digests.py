@@ -26,7 +26,7 @@ from recovery_ops.service.recovery.lifecycle.reminders import (
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
 from recovery_ops.service.recovery.storage.items import ESCALATION_POSTS, REMINDED_AT, key
-from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+from recovery_ops.service.recovery.storage.recoveries import Counts, RecoveryStore
 from tests.support.fakes import FakeChat, FakeDynamoDB, ProcessCrashed
 from tests.unit.slack.builders import a_recovery
 from tests.unit.test_escalation import LEADS, ONCALL, TWO_LEVELS, StaleListing, escalations_audited, minutes
@@ -216,8 +216,8 @@ class StaleReminderListing(StaleListing):
     def __init__(self, store: RecoveryStore, listed: list[Recovery]) -> None:
         super().__init__(store, listed)
 
-    def count_by_status(self, *args: object, **kwargs: object) -> list:
-        return self._store.count_by_status(*args, **kwargs)  # type: ignore[arg-type]
+    def counts(self, *args: object, **kwargs: object) -> Counts:
+        return self._store.counts(*args, **kwargs)  # type: ignore[arg-type]
 
     def list_by_status(self, status: object = None, *args: object, **kwargs: object) -> list[Recovery]:
         return self._listed if str(status) == "OPEN" and kwargs.get("limit", 0) != 1 else []

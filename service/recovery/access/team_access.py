@@ -15,15 +15,26 @@ up through the policy's cache, like the allow-list's group; a failed lookup deni
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from recovery_ops.service.recovery.access.authorization import AccessDecision, AccessPolicy
 from recovery_ops.service.recovery.access.routing_rules import Audience, RoutingRules, Rule
+from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.recovery import Recovery
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """What the routing rules read of a recovery, as a counter's cell holds it."""
+
+    state_machine_arn: str
+    failed_state: str
+    error: str | None
+    routing: Routing
 
 
 @dataclass(frozen=True)
@@ -112,6 +123,14 @@ class TeamAccess:
                 if found.allowed or found.lookup_failed:
                     return found
         return admin
+
+    def may_see_cell(self, user_id: str, cell: Mapping[str, str], rules: RoutingRules | None = None) -> bool:
+        """May ``user_id`` see the recoveries a counter's ``cell`` counts (the rules match on what
+        the cell holds: the state machine, the failed state, the error, the routing)."""
+        shape = _Cell(
+            cell["state_machine_arn"], cell["failed_state"], cell["error"] or None, Routing(cell["routing"])
+        )
+        return self.may_see(user_id, cast(Recovery, shape), rules).allowed
 
     def sees_everything(self, user_id: str) -> bool:
         return self.policy.check_view(user_id).allowed

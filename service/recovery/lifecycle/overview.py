@@ -13,18 +13,21 @@ reconciler settles it).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from recovery_ops.service.recovery.access.team_access import TeamAccess
 from recovery_ops.service.recovery.lifecycle.in_flight import InFlight, in_flight_matching, longest_first
 from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
-from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.lifecycle.visible import visible_counts, visible_page
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
 PAGE_SIZE = 25
 OWNED_SHOWN = 10
-SELECTION_LIMIT = 10_000  # the open recoveries read for one overview, oldest first
+IN_FLIGHT_READ = (
+    100  # beside the open ones: the recoveries in flight read (their count comes from the counters)
+)
 IN_FLIGHT_SHOWN = 10  # beside the open ones: the longest in flight
 
 
@@ -76,35 +79,42 @@ def overview_for(
     """``user``'s overview of the open recoveries ``query`` selects (or those in flight, for
     ``status=in-flight``), with those in flight beside them; ``page_number`` past the last page
     shows the last one."""
-    where = query.list_filter()
-    matching = store.list_by_status(query.listed_status, where, limit=SELECTION_LIMIT, oldest_first=True)
-    visible = access.visible(user, matching)
-    shown = visible.allowed
+    where, status = query.list_filter(), query.listed_status
+    counts, left_out = visible_counts(store, access, user, status, where)
+    pages = max(1, -(-counts.total // page_size))
+    page_number = min(max(1, page_number), pages)
+    shown = visible_page(store, access, user, status, where, page_number * page_size, oldest_first=True)
     beside: list[InFlight] = []
+    in_flight_total = 0
     if query.in_flight:
         shown = [claim.recovery for claim in longest_first(shown)]
     else:
-        beside = longest_first(access.visible(user, in_flight_matching(store, where)).allowed)
-    pages = max(1, -(-len(shown) // page_size))
-    page_number = min(max(1, page_number), pages)
+        claims = in_flight_matching(store, where, limit=IN_FLIGHT_READ)
+        beside = longest_first(access.visible(user, claims).allowed)
+        in_flight_total = visible_counts(store, access, user, RecoveryStatus.RESUMING, where)[0].total
     page = shown[(page_number - 1) * page_size : page_number * page_size]
-    owned = [] if query.in_flight else [recovery for recovery in shown if recovery.owner == user]
-    selected = {r.recovery_id: r for r in (*page, *owned[:OWNED_SHOWN])}
+    owned: list[Recovery] = []
+    owned_total = 0
+    if not query.in_flight:
+        mine = replace(where, owner=user)
+        owned = visible_page(store, access, user, RecoveryStatus.OPEN, mine, OWNED_SHOWN, oldest_first=True)
+        owned_total = max(len(owned), store.counts(RecoveryStatus.OPEN, mine).total)
+    selected = {r.recovery_id: r for r in (*page, *owned)}
     acting = access.actable(user, selected.values())
     return Overview(
         user=user,
         role=_role(access, user, acting.allowed),
         query=query,
-        counts=Counter((r.state_machine_name, r.error) for r in shown),
+        counts=counts.by_pair,
         page=page,
         page_number=page_number,
         pages=pages,
-        owned=owned[:OWNED_SHOWN],
-        owned_total=len(owned),
+        owned=owned,
+        owned_total=owned_total,
         actionable=frozenset() if query.in_flight else frozenset(r.recovery_id for r in acting.allowed),
-        left_out=visible.left_out,
+        left_out=left_out,
         in_flight=beside[:IN_FLIGHT_SHOWN],
-        in_flight_total=len(beside),
+        in_flight_total=max(in_flight_total, len(beside)),
     )
 
 

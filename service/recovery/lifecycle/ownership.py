@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from recovery_ops.service.conditional_writes import if_condition_holds
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.storage.items import OWNED_AT, OWNER, audit_entries, key
 from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
@@ -148,7 +147,8 @@ class Owners:
             names["#status"] = "status"
         kwargs["ExpressionAttributeNames"] = names
         kwargs["ExpressionAttributeValues"] = values
-        return if_condition_holds(self._client.update_item, **kwargs) is not None
+        owner = values[":person"]["S"] if change.startswith("SET ") else None
+        return self._store.change_owner(recovery_id, kwargs, owner)
 
     def _why_not(self, recovery_id: str, person: str) -> OwnershipResult:
         try:

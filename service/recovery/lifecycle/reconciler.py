@@ -44,6 +44,7 @@ from recovery_ops.service.recovery.lifecycle.actions import (
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
 from recovery_ops.service.recovery.storage.items import FAILURE_PREFIX
+from recovery_ops.service.recovery.storage.migration import migrate
 from recovery_ops.service.recovery.storage.recoveries import (
     DISPLAY_GRACE,
     DueKind,
@@ -87,6 +88,7 @@ class ReconcileReport:
     messages_updated: int = 0
     messages_behind: int = 0
     complete: bool = True  # False: the budget or the time ran out with more to do (the next run goes on)
+    migrated: int = 0  # recoveries stored before lanes moved into them this run
 
     def summary(self) -> str:
         parts = [f"{count} {result.lower()}" for result, count in sorted(self.settled.items())]
@@ -105,6 +107,7 @@ class Reconciler:
     page_size: int = 25
     budget: int = 200  # recoveries asked about per run: bounded work, the rest next run
     redrives: RedriveSettler | None = None  # Redrive claims of failed executions, in the same index
+    migrate_budget: int = 500  # recoveries stored before lanes moved into them per run
 
     # ------------------------------------------------------------------ the scheduled run
     def run(
@@ -115,6 +118,7 @@ class Reconciler:
         report = ReconcileReport()
         now = self.clock()
         asked = 0
+        report.migrated = self._migrate()
 
         def out_of_room() -> bool:
             return asked >= self.budget or (seconds_left is not None and seconds_left() < reserve_seconds)
@@ -155,6 +159,18 @@ class Reconciler:
             complete=report.complete,
         )
         return report
+
+    def _migrate(self) -> int:
+        """A page of recoveries stored before lanes moved into them (a deployment updated from an
+        earlier release converges within a few runs; nothing is left to do after that)."""
+        try:
+            migrated = migrate(self.store, budget=self.migrate_budget).migrated
+        except Exception as exc:  # noqa: BLE001 - the migration never stops the run's settling
+            logger.exception("could not migrate recoveries into lanes", error=type(exc).__name__)
+            return 0
+        if migrated:
+            observability.count_by("RecoveriesMigrated", migrated)
+        return migrated
 
     def _claims_without_lease(self) -> list[Recovery]:
         """RESUMING recoveries claimed before claims had leases: settled like an expired lease."""

@@ -155,7 +155,7 @@ class Reminders:
 
     def run(self) -> ReminderReport:
         now = self.clock()
-        report = ReminderReport(open_count=len(self.store.count_by_status(RecoveryStatus.OPEN, now=now)))
+        report = ReminderReport(open_count=self.store.counts(RecoveryStatus.OPEN, now=now).total)
         due = self.store.list_by_status(
             RecoveryStatus.OPEN, ListFilter(older_than=self.after), limit=SELECTION_LIMIT, now=now
         )
@@ -181,7 +181,7 @@ class Reminders:
     def _claim_in_flight_due(self, report: ReminderReport, now: datetime) -> list[_Claimed]:
         """Count the recoveries in flight, and claim the reminders of those in flight longer than
         ``after``."""
-        report.in_flight_count = len(self.store.count_by_status(RecoveryStatus.RESUMING, now=now))
+        report.in_flight_count = self.store.counts(RecoveryStatus.RESUMING, now=now).total
         claimed = longest_first(
             self.store.list_by_status(
                 RecoveryStatus.RESUMING, limit=SELECTION_LIMIT, now=now, oldest_first=True

@@ -142,7 +142,7 @@ class RecoveryStore:
                     "ConditionExpression": "attribute_not_exists(recovery_id)",
                 }
             },
-            *self._entry_puts(recovery, expires, exclude=(Dim.GROUP, Dim.OWNER)),
+            *self._entry_puts(recovery, expires),
             self._count(recovery, {str(recovery.status): 1}),
         ]
         return self._transact(writes) is None
@@ -173,6 +173,25 @@ class RecoveryStore:
                     Dim.GROUP, group_id, recovery_id, stored[LANE_SORT]["S"], self._entry_expiry(stored)
                 ),
             )
+
+    def change_owner(self, recovery_id: str, change: dict[str, Any], owner: str | None) -> bool:
+        """``change`` (an UpdateItem of the owner, conditional) and, in the same transaction, the
+        recovery's entry in the lane of ``owner`` (None: nobody owns it, the entry goes); False when
+        the condition failed."""
+        try:
+            recovery = self.get(recovery_id)
+        except RecoveryNotFoundError:
+            return False
+        if owner is None:
+            lane: dict[str, Any] = {
+                "Delete": {"TableName": self._table, "Key": key(entry_id(Dim.OWNER, recovery_id))}
+            }
+        else:
+            expires = expiry(datetime.fromisoformat(recovery.created_at), self._retention)
+            lane = {
+                "Put": {"TableName": self._table, "Item": entry_item(Dim.OWNER, owner, recovery, expires)}
+            }
+        return self._transact([{"Update": change}, lane]) is None
 
     def append_audit(self, recovery_id: str, entry: AuditEntry) -> bool:
         """Record an attempt that changes nothing (a denied click, a failed call); False when there
@@ -569,7 +588,7 @@ class RecoveryStore:
         found: list[Recovery] = []
         ids = self._merged_ids(lanes, where, now or datetime.now(UTC), before, oldest_first, limit)
         while len(found) < limit:
-            chunk = list(itertools.islice(ids, BATCH_GET))
+            chunk = list(itertools.islice(ids, min(BATCH_GET, limit - len(found))))
             if not chunk:
                 break
             for recovery in self._read_many(chunk):

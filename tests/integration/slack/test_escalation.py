@@ -21,7 +21,7 @@ from recovery_ops.service.recovery.lifecycle.escalation import Escalation, Escal
 from recovery_ops.service.recovery.lifecycle.ownership import Owners
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef
-from recovery_ops.service.recovery.storage.items import CREATED_SORT, key
+from recovery_ops.service.recovery.storage.items import LANE_SORT, key
 from recovery_ops.slack_app.notifier import SlackThreadPoster
 from recovery_ops.slack_app.web import web_client
 from tests.support.desk import ORDER, pause, store
@@ -94,13 +94,14 @@ def opened_at(recovery: Recovery) -> datetime:
 
 
 def open_since(stack: EmbeddedStack, recovery: Recovery, moment: datetime) -> None:
-    """Backdate the recovery in the table: as if it had been opened at ``moment``."""
+    """Backdate the recovery in the table: as if it had been opened at ``moment`` (its place in its
+    status lane too)."""
     created = moment.isoformat(timespec="milliseconds")
     stack.client("dynamodb").update_item(
         TableName=stack.physical("RecoveriesTable"),
         Key=key(recovery.recovery_id),
         UpdateExpression="SET created_at = :created, #sort = :sort",
-        ExpressionAttributeNames={"#sort": CREATED_SORT},
+        ExpressionAttributeNames={"#sort": LANE_SORT},
         ExpressionAttributeValues={
             ":created": {"S": created},
             ":sort": {"S": f"{created}#{recovery.recovery_id}"},

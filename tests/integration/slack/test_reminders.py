@@ -110,12 +110,12 @@ def test_the_scheduled_function_gathers_more_than_a_few_reminders_of_one_channel
 
 
 def opened_two_hours_ago(stack: EmbeddedStack, recovery: Recovery) -> None:
-    """The recovery as if it had been open two hours (its place in the by-status index too)."""
+    """The recovery as if it had been open two hours (its place in its status lane too)."""
     opened = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="milliseconds")
     stack.client("dynamodb").update_item(
         TableName=stack.physical("RecoveriesTable"),
         Key=key(recovery.recovery_id),
-        UpdateExpression="SET created_at = :opened, created_sort = :sort",
+        UpdateExpression="SET created_at = :opened, lane_sort = :sort",
         ExpressionAttributeValues={
             ":opened": {"S": opened},
             ":sort": {"S": f"{opened}#{recovery.recovery_id}"},

@@ -22,7 +22,7 @@ from recovery_ops.service.recovery.lifecycle.overview import Overview, overview_
 from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
-from recovery_ops.service.recovery.storage.recoveries import ListFilter
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE_NEXT, HOME_PAGE_PREVIOUS, ROW_MENU, RUN_AGAIN
 from recovery_ops.slack_app.listeners import recovery_buttons
 from recovery_ops.slack_app.listeners.home import publish_home
@@ -35,6 +35,7 @@ from recovery_ops.slack_app.views.home import (
 )
 from recovery_ops.slack_app.views.limits import HOME_MAX_BLOCKS
 from recovery_ops.slack_app.views.listing import row_menu_value
+from tests.support.fakes import FakeDynamoDB
 from tests.support.slack_safety import hostile, unsafe_spots
 from tests.unit.slack.builders import texts
 
@@ -59,23 +60,12 @@ RULES = json.dumps(
 )
 
 
-class InMemoryStore:
-    """The store's listing over a list, oldest first as the overview asks (filters: machine, error, owner)."""
-
-    def __init__(self, recoveries: list[Recovery]) -> None:
-        self.recoveries = recoveries
-
-    def list_by_status(
-        self, status: Any, where: ListFilter, limit: int, oldest_first: bool
-    ) -> list[Recovery]:
-        found = [
-            r
-            for r in sorted(self.recoveries, key=lambda r: r.sort_key, reverse=not oldest_first)
-            if (where.state_machine in (None, r.state_machine_name))
-            and (where.error in (None, r.error))
-            and (where.owner in (None, r.owner))
-        ]
-        return found[:limit]
+def stored(recoveries: list[Recovery]) -> RecoveryStore:
+    """The real store over the plain fake, holding ``recoveries``."""
+    store = RecoveryStore("recoveries", FakeDynamoDB())
+    for recovery in recoveries:
+        assert store.create_if_absent(recovery)
+    return store
 
 
 def an_open_recovery(number: int, machine_arn: str = ORDERS_ARN, **changes: Any) -> Recovery:
@@ -96,7 +86,7 @@ def access() -> TeamAccess:
 def overview_of(
     user: str, recoveries: list[Recovery], query: RecoveryQuery | None = None, page: int = 1
 ) -> Overview:
-    return overview_for(InMemoryStore(recoveries), access(), user, query or RecoveryQuery(), page)
+    return overview_for(stored(recoveries), access(), user, query or RecoveryQuery(), page)
 
 
 def sent(view: Any) -> dict:
@@ -317,7 +307,7 @@ def test_hostile_state_machine_error_and_dependency_names_are_shown_escaped() ->
 # ---------------------------------------------------------------------- the listeners
 def services_for_home(recoveries: list[Recovery]) -> Services:
     services = Services(
-        store=InMemoryStore(recoveries),  # type: ignore[arg-type]
+        store=stored(recoveries),
         groups=Mock(),
         actions=Mock(),
         bulk=Mock(),
