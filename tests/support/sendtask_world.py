@@ -117,10 +117,8 @@ class SendTaskBucket:
 
 
 def _error(code: str, message: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}},
-        "SendTaskSuccess",
-    )
+    response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    return ClientError(response, "SendTaskSuccess")
 
 
 @dataclass
