@@ -10,6 +10,24 @@ up to 100 messages, a 5 s batching window), each batch one invocation with its o
 chat. Then people and schedules read: a page of ``/recoveries``, the same page filtered by one state
 machine, its counts, an admin's Home, and two hours later one escalation run and one reminders run.
 
+**Self-healing.** Then the payments circuit closes. Self-healing waits template.yaml's
+``SelfHealingSettleSeconds`` and runs its rounds as its state machine calls them, one after the
+other, each a fresh invocation (``SelfHealing`` built anew) with ``SELF_HEALING_ROUND_SECONDS`` to
+resume in (within the function's timeout less the handler's reserve), under the ceiling
+``SelfHealingResumesPerSecond`` (its default) and its ramp, until a round says it is done. It reads
+and writes the same ``FakeDynamoDB`` (billed by the same accountant) and resumes through the real
+``RecoveryActions`` claim and the real ``StepFunctionsTokens`` adapter, over a boto3-shaped Step
+Functions fake (tests/support/sendtask_world.py) that keeps the SendTask* bucket (3,000 tokens,
+500 a second: a call finding it empty is throttled and counted) and every send per token
+(``double_sent``: tokens sent more than once). Each resumed execution calls the vendor at once;
+the vendor bears ``VENDOR_PER_SECOND`` calls a second (an assumption: 300) and fails the rest;
+the circuit (template.yaml's breaker threshold and window) counts each failure, which is what
+the ramp reads, and the execution pauses again: a new recovery through the collector. The round's
+process spends ``CALL_SECONDS`` per DynamoDB call, ``SENDTASK_CALL_SECONDS`` (an assumption: 20
+ms) per SendTask* call and ``SLACK_CALL_SECONDS`` per Slack update, as it waits for each.
+``self_healing_resume_s`` runs from the circuit closing (the settle included) to the last resume
+Step Functions accepted.
+
 **Time.** Each batch is stamped with its arrival time (collectors run concurrently: their writes
 land when the messages arrive). The surfaces and the runs are one process each, calling DynamoDB
 one call after the other: the simulated clock moves ``CALL_SECONDS`` (DynamoDB's single-digit
@@ -25,8 +43,11 @@ about 3.5 minutes on two cores and at most 1.2 GB.
 It measures today's design honestly: the status index has one partition key per status (``OPEN``)
 and projects whole items, and the surfaces read every matching item. Figures (read units each
 surface costs, the peak units per partition key per second, the largest item) are per run; the
-largest run's are unsuffixed, the others end in ``_at_<N>``. Every recovery must end stored, OPEN
-and posted; otherwise it counts as lost and the benchmark exits non-zero. Last line: one JSON object.
+largest run's are unsuffixed, the others end in ``_at_<N>``; ``ratio_100k_to_1k`` is each surface's
+read units at the largest run over the smallest's (``ratio_runs``). ``throttled_key_seconds``: the
+key-seconds over DynamoDB's per-partition ceilings (reported, not enforced). Every recovery must
+end stored and posted, the outage's RESUMED and the others OPEN; otherwise it counts as lost and
+the benchmark exits non-zero. Last line: one JSON object.
 
 **Cost.** ``cost_usd_per_1000_recoveries`` (and ``cost_usd_per_1000_recoveries_by_service``) prices
 what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists them with their
@@ -39,7 +60,10 @@ for the collector; each invocation's duration is its measured time over the fake
 plus ``CALL_SECONDS`` per DynamoDB call and ``SLACK_CALL_SECONDS`` per Slack post it made (an
 assumption). SQS: each contract message sent once alone (by the execution's
 ``.waitForTaskToken`` step), received in tens per delivery and deleted in tens, 64 KB chunks per
-request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution.
+request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution (and
+again for an execution that paused again), and self-healing's state machine's (SendTask* calls
+are not billed apart). Self-healing's rounds: one invocation each, billed for its time on the
+simulated clock (pace waits included), at the function's memory and architecture.
 """
 
 from __future__ import annotations
