@@ -17,14 +17,17 @@ volume tier, as found on these pages (looked up for issue 29; prices change, che
   chunk of a request's payload billed as one request
   (https://cloudburn.io/blog/amazon-sqs-pricing, US East (N. Virginia), March 2026).
 - **Step Functions**, Standard workflows: $0.025 per 1,000 state transitions, US East (N. Virginia)
-  (https://aws.amazon.com/step-functions/pricing/).
+  (https://aws.amazon.com/step-functions/pricing/) A Standard workflow is billed by its transitions
+  alone: API calls such as SendTaskSuccess are not billed apart.
 - **S3**: nothing today; the recoveries keep their inputs in DynamoDB items.
 
 The model (docs/operating/cost.md says it in prose): DynamoDB is the partition-load accountant's
 write and read units, table and indexes; Lambda is one collector invocation per batch the run
 delivered (retries included), its duration estimated from the run, at the template's memory and
 architecture; SQS is each contract message sent once, received once per delivery and deleted once;
-Step Functions is the transitions a recovery adds to its execution.
+Step Functions is the transitions a recovery adds to its execution, and ``other_transitions``
+(self-healing's own state machine, an execution that pauses again); ``other_functions`` are more
+Lambda functions (self-healing's rounds), each at its own memory and architecture.
 """
 
 from __future__ import annotations
@@ -62,6 +65,21 @@ class Counted:
     architecture: str  # x86_64 or arm64, as template.yaml says
     sqs_requests: int  # 64 KB chunks counted
     transitions_per_recovery: int
+    #: other functions' invocations (self-healing's rounds), each at its own memory and architecture
+    other_functions: tuple[FunctionUse, ...] = ()
+    #: transitions beyond the recoveries' own (self-healing's state machine, executions paused again)
+    other_transitions: int = 0
+
+
+@dataclass(frozen=True)
+class FunctionUse:
+    """One more Lambda function's invocations and their summed duration, as a run counted them."""
+
+    name: str
+    invocations: int
+    seconds: float
+    memory_mb: int
+    architecture: str
 
 
 def sqs_requests(body_bytes: int) -> int:
@@ -69,23 +87,32 @@ def sqs_requests(body_bytes: int) -> int:
     return max(1, math.ceil(body_bytes / SQS_CHUNK_BYTES))
 
 
+def _lambda_dollars(
+    invocations: int, seconds: float, memory_mb: int, architecture: str, prices: Prices
+) -> tuple[float, float]:
+    """(dollars, GB-seconds) of ``invocations`` lasting ``seconds`` in all."""
+    per_gb_second = (
+        prices.lambda_per_gb_second_arm64 if architecture == "arm64" else prices.lambda_per_gb_second_x86_64
+    )
+    gb_seconds = seconds * memory_mb / 1024
+    return invocations / 1e6 * prices.lambda_per_million_requests + gb_seconds * per_gb_second, gb_seconds
+
+
 def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]:
     """Dollars per 1,000 recoveries, per service and in total."""
-    per_gb_second = (
-        prices.lambda_per_gb_second_arm64
-        if counted.architecture == "arm64"
-        else prices.lambda_per_gb_second_x86_64
+    lambda_dollars, gb_seconds = _lambda_dollars(
+        counted.invocations, counted.invocation_seconds, counted.memory_mb, counted.architecture, prices
     )
-    gb_seconds = counted.invocation_seconds * counted.memory_mb / 1024
+    for use in counted.other_functions:
+        more, _ = _lambda_dollars(use.invocations, use.seconds, use.memory_mb, use.architecture, prices)
+        lambda_dollars += more
+    transitions = counted.recoveries * counted.transitions_per_recovery + counted.other_transitions
     dollars = {
         "dynamodb": counted.write_units / 1e6 * prices.dynamodb_per_million_write_units
         + counted.read_units / 1e6 * prices.dynamodb_per_million_read_units,
-        "lambda": counted.invocations / 1e6 * prices.lambda_per_million_requests + gb_seconds * per_gb_second,
+        "lambda": lambda_dollars,
         "sqs": counted.sqs_requests / 1e6 * prices.sqs_per_million_requests,
-        "step_functions": counted.recoveries
-        * counted.transitions_per_recovery
-        / 1000
-        * prices.step_functions_per_1000_transitions,
+        "step_functions": transitions / 1000 * prices.step_functions_per_1000_transitions,
         "s3": 0.0,
     }
     scale = 1000 / counted.recoveries

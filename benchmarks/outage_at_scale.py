@@ -10,6 +10,24 @@ up to 100 messages, a 5 s batching window), each batch one invocation with its o
 chat. Then people and schedules read: a page of ``/recoveries``, the same page filtered by one state
 machine, its counts, an admin's Home, and two hours later one escalation run and one reminders run.
 
+**Self-healing.** Then the payments circuit closes. Self-healing waits template.yaml's
+``SelfHealingSettleSeconds`` and runs its rounds as its state machine calls them, one after the
+other, each a fresh invocation (``SelfHealing`` built anew) with ``SELF_HEALING_ROUND_SECONDS`` to
+resume in (within the function's timeout less the handler's reserve), under the ceiling
+``SelfHealingResumesPerSecond`` (its default) and its ramp, until a round says it is done. It reads
+and writes the same ``FakeDynamoDB`` (billed by the same accountant) and resumes through the real
+``RecoveryActions`` claim and the real ``StepFunctionsTokens`` adapter, over a boto3-shaped Step
+Functions fake (tests/support/sendtask_world.py) that keeps the SendTask* bucket (3,000 tokens,
+500 a second: a call finding it empty is throttled and counted) and every send per token
+(``double_sent``: tokens sent more than once). Each resumed execution calls the vendor at once;
+the vendor bears ``VENDOR_PER_SECOND`` calls a second (an assumption: 300) and fails the rest;
+the circuit (template.yaml's breaker threshold and window) counts each failure, which is what
+the ramp reads, and the execution pauses again: a new recovery through the collector. The round's
+process spends ``CALL_SECONDS`` per DynamoDB call, ``SENDTASK_CALL_SECONDS`` (an assumption: 20
+ms) per SendTask* call and ``SLACK_CALL_SECONDS`` per Slack update, as it waits for each.
+``self_healing_resume_s`` runs from the circuit closing (the settle included) to the last resume
+Step Functions accepted.
+
 **Time.** Each batch is stamped with its arrival time (collectors run concurrently: their writes
 land when the messages arrive). The surfaces and the runs are one process each, calling DynamoDB
 one call after the other: the simulated clock moves ``CALL_SECONDS`` (DynamoDB's single-digit
@@ -25,8 +43,11 @@ about 3.5 minutes on two cores and at most 1.2 GB.
 It measures today's design honestly: the status index has one partition key per status (``OPEN``)
 and projects whole items, and the surfaces read every matching item. Figures (read units each
 surface costs, the peak units per partition key per second, the largest item) are per run; the
-largest run's are unsuffixed, the others end in ``_at_<N>``. Every recovery must end stored, OPEN
-and posted; otherwise it counts as lost and the benchmark exits non-zero. Last line: one JSON object.
+largest run's are unsuffixed, the others end in ``_at_<N>``; ``ratio_100k_to_1k`` is each surface's
+read units at the largest run over the smallest's (``ratio_runs``). ``throttled_key_seconds``: the
+key-seconds over DynamoDB's per-partition ceilings (reported, not enforced). Every recovery must
+end stored and posted, the outage's RESUMED and the others OPEN; otherwise it counts as lost and
+the benchmark exits non-zero. Last line: one JSON object.
 
 **Cost.** ``cost_usd_per_1000_recoveries`` (and ``cost_usd_per_1000_recoveries_by_service``) prices
 what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists them with their
@@ -39,12 +60,17 @@ for the collector; each invocation's duration is its measured time over the fake
 plus ``CALL_SECONDS`` per DynamoDB call and ``SLACK_CALL_SECONDS`` per Slack post it made (an
 assumption). SQS: each contract message sent once alone (by the execution's
 ``.waitForTaskToken`` step), received in tens per delivery and deleted in tens, 64 KB chunks per
-request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution.
+request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution (and
+again for an execution that paused again), and self-healing's state machine's (SendTask* calls
+are not billed apart). Self-healing's rounds: one invocation each, billed for its time on the
+simulated clock (pace waits included), at the function's memory and architecture.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import random
 import sys
@@ -57,28 +83,48 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _cost import Counted, cost_per_1000, sqs_requests  # noqa: E402
+from _cost import Counted, FunctionUse, cost_per_1000, sqs_requests  # noqa: E402
 from _support import Unit, Work, WorkLedger  # noqa: E402
 
+from recovery_ops.service.breaker.circuit_breaker import BreakerSettings  # noqa: E402
+from recovery_ops.service.handlers.self_healing import RESERVE_SECONDS  # noqa: E402
 from recovery_ops.service.local.engine.cfn_template import load_template  # noqa: E402
 from recovery_ops.service.observability import logger  # noqa: E402
 from recovery_ops.service.recovery.access.authorization import AccessPolicy  # noqa: E402
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource, parse_rules  # noqa: E402
 from recovery_ops.service.recovery.access.team_access import TeamAccess  # noqa: E402
+from recovery_ops.service.recovery.healing.ramp import RampSettings  # noqa: E402
+from recovery_ops.service.recovery.healing.runs import Closure, HealingRuns  # noqa: E402
+from recovery_ops.service.recovery.healing.self_healing import Pace, RoundReport, SelfHealing  # noqa: E402
 from recovery_ops.service.recovery.intake.collect import IntakeReport, RecoveryIntake  # noqa: E402
+from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions, ThrottleBackoff  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.escalation import Escalations  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.overview import overview_for  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery  # noqa: E402
+from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler  # noqa: E402
 from recovery_ops.service.recovery.lifecycle.reminders import Reminder, ReminderDigest, Reminders  # noqa: E402
 from recovery_ops.service.recovery.model.contract import RecoveryRequest  # noqa: E402
-from recovery_ops.service.recovery.model.recovery import RecoveryStatus  # noqa: E402
-from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageRef  # noqa: E402
+from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus  # noqa: E402
+from recovery_ops.service.recovery.ports.notifier import (  # noqa: E402
+    ChannelRouting,
+    CircuitClosedNotice,
+    HealingNotice,
+    MessageRef,
+    RecoveryGroup,
+)
+from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens  # noqa: E402
 from recovery_ops.service.recovery.storage.groups import GroupStore  # noqa: E402
 from recovery_ops.service.recovery.storage.items import SLACK_TS, STATUS  # noqa: E402
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore  # noqa: E402
 from recovery_ops.slack_app.views.listing import PAGE_SIZE  # noqa: E402
 from tests.support.fakes import FakeChat, FakeDynamoDB  # noqa: E402
 from tests.support.partition_load import PartitionLoad, template_indexes  # noqa: E402
+from tests.support.sendtask_world import (  # noqa: E402
+    SendTaskBucket,
+    StepFunctionsClient,
+    Vendor,
+    VendorCircuit,
+)
 
 TABLE = "recoveries"
 ACCOUNT = "123456789012"
@@ -101,6 +147,15 @@ SQS_RECEIVE_BATCH = 10  # the Lambda poller receives and deletes up to ten messa
 # what the execution runs again): benchmarks/transitions.py's billed transitions per order in
 # docs/contributing/benchmarks.md, `one_recovery` 30 against `happy_path` 22.
 TRANSITIONS_PER_RECOVERY = 30 - 22
+DEPENDENCY = "payments"  # the outage's dependency: its circuit closes after the surfaces
+#: an assumption: the payment provider, back from its outage, bears 300 calls a second; the calls
+#: past that in a second fail (and its circuit counts them)
+VENDOR_PER_SECOND = 300
+SENDTASK_CALL_SECONDS = 0.02  # an assumption: one SendTaskSuccess, as the round waits for it
+MAX_ROUNDS = 200
+# self-healing's state machine (infra/self_healing.asl.json): its start, "Settle" and "Done", and
+# per round "Resume a round" and "Done?"
+HEALING_TRANSITIONS, HEALING_TRANSITIONS_PER_ROUND = 3, 2
 
 
 @dataclass
@@ -115,6 +170,13 @@ class SimClock:
 
     def call(self) -> None:
         self.now += timedelta(seconds=self.per_call)
+
+    def seconds(self) -> float:
+        """The clock as epoch seconds (a round's monotonic time)."""
+        return self.now.timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 class Latency:
@@ -133,6 +195,49 @@ class Latency:
             return method(*args, **kwargs)
 
         return timed
+
+
+class SlowCalls:
+    """Another service as a process meets it: each call takes ``seconds`` of the clock."""
+
+    def __init__(self, target: Any, clock: SimClock, seconds: float) -> None:
+        self._target, self._clock, self._seconds = target, clock, seconds
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._target, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            self._clock.sleep(self._seconds)
+            return method(*args, **kwargs)
+
+        return timed
+
+
+@dataclass
+class SlackCalls:
+    """Self-healing's Slack updates (the group message, its thread, a recovery's own message),
+    counted, each taking ``SLACK_CALL_SECONDS`` of the round's time."""
+
+    clock: SimClock
+    calls: int = 0
+
+    def show(self, group: RecoveryGroup, channel: str, ts: str, notice: CircuitClosedNotice) -> None:
+        self._call()
+
+    def progress(self, channel: str, ts: str, text_of: HealingNotice, dependency: str) -> None:
+        self._call()
+
+    def show_outcome(self, recovery: Recovery) -> None:
+        self._call()
+
+    def show_open(self, recovery: Recovery, change: str) -> None:
+        self._call()
+
+    def _call(self) -> None:
+        self.calls += 1
+        self.clock.sleep(SLACK_CALL_SECONDS)
 
 
 @dataclass
@@ -170,6 +275,7 @@ def rules_document() -> str:
                     "match": {"state_machine": f"{team(t)}-*"},
                     "channel": f"C-{team(t).upper()}",
                     "escalation": [{"after_minutes": 30, "mention_user_group": f"S{t:02d}LEADS"}],
+                    "self_healing": True,
                 }
                 for t in range(TEAMS)
             ]
@@ -219,6 +325,48 @@ def batches(count: int, arrival_seconds: float) -> list[tuple[float, range]]:
             first, opened = n, at
     made.append((arrival_seconds, range(first, count)))
     return made
+
+
+@dataclass
+class HealingCount:
+    """What self-healing's rounds did, as the phase counts it."""
+
+    closed_at: datetime
+    ceiling: float
+    rounds: int = 0
+    resumed: int = 0
+    expired: int = 0
+    sim_seconds: float = 0.0  # the rounds' time together: what the function is billed for
+    longest_round_s: float = 0.0
+    wall_s: float = 0.0
+    dynamodb_calls: int = 0
+    last: RoundReport | None = None
+    first_resumed_at: datetime | None = None
+    last_resumed_at: datetime | None = None
+
+    def add(self, report: RoundReport, sim_seconds: float, wall_seconds: float) -> None:
+        self.rounds += 1
+        self.resumed += report.resumed
+        self.expired += report.expired
+        self.sim_seconds += sim_seconds
+        self.longest_round_s = max(self.longest_round_s, sim_seconds)
+        self.wall_s += wall_seconds
+        self.last = report
+
+    @property
+    def resume_s(self) -> float | None:
+        """From the circuit closing to the last resume accepted (the settle included)."""
+        if self.last_resumed_at is None:
+            return None
+        return round((self.last_resumed_at - self.closed_at).total_seconds(), 1)
+
+    @property
+    def resumes_per_s(self) -> float:
+        """The pace reached, first resume to last."""
+        if self.first_resumed_at is None or self.last_resumed_at is None:
+            return 0.0
+        span = (self.last_resumed_at - self.first_resumed_at).total_seconds()
+        return round(self.resumed / span, 1) if span > 0 else float(self.resumed)
 
 
 @dataclass
@@ -285,6 +433,14 @@ class Run:
     def cost(self) -> dict[str, Any]:
         """Dollars per 1,000 recoveries for what this run counted."""
         memory_mb, architecture = collector_function()
+        healing = self.healing
+        rounds = FunctionUse(
+            "SelfHealingFunction",
+            healing.rounds,
+            round(healing.sim_seconds, 3),
+            self.healing_settings.memory_mb,
+            self.healing_settings.architecture,
+        )
         return cost_per_1000(
             Counted(
                 recoveries=self.count,
@@ -296,6 +452,10 @@ class Run:
                 architecture=architecture,
                 sqs_requests=self.sqs_requests,
                 transitions_per_recovery=TRANSITIONS_PER_RECOVERY,
+                other_functions=(rounds,),
+                other_transitions=HEALING_TRANSITIONS
+                + HEALING_TRANSITIONS_PER_ROUND * healing.rounds
+                + TRANSITIONS_PER_RECOVERY * len(self.relapsed),
             )
         )
 
@@ -330,6 +490,85 @@ class Run:
         )
         self._measure("reminders_run", reminders.run)
 
+    def heal(self, made: list[RecoveryRequest], settings: HealingSettings, vendor_per_second: int) -> None:
+        """The payments circuit closes; self-healing settles, then resumes its outage's recoveries
+        round after round (each round one process, a fresh invocation) until a round says it is
+        done, against a vendor that fails the calls past ``vendor_per_second``."""
+        random.seed(self.seed)  # the throttle backoff's jitter
+        self.healing_settings = settings
+        self.clock.per_call = CALL_SECONDS
+        closed_at = self.clock.now
+        seconds = self.clock.seconds
+        self.vendor = Vendor(seconds, vendor_per_second)
+        self.circuit = VendorCircuit(seconds, closed_at.timestamp(), settings.breaker)
+        self.sfn = StepFunctionsClient(SendTaskBucket(seconds), resumed=self._execution_goes_on)
+        self.slack_updates = SlackCalls(self.clock)
+        self._by_token = {r.task_token: r for r in made if r.dependency == DEPENDENCY}
+        self.relapsed: list[RecoveryRequest] = []
+        self.healing = HealingCount(closed_at=closed_at, ceiling=settings.ceiling)
+        closure = Closure(DEPENDENCY, closed_at.timestamp())
+        self.clock.sleep(settings.settle_seconds)
+        calls = self.dynamodb.calls
+        while self.healing.rounds < MAX_ROUNDS:
+            started, wall = self.clock.now, time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):  # each resume's metric, printed as EMF
+                report = self._self_healing(settings).round(closure, settings.round_seconds)
+            self.healing.add(report, (self.clock.now - started).total_seconds(), time.perf_counter() - wall)
+            if report.done:
+                break
+        self.healing.dynamodb_calls = self.dynamodb.calls - calls
+
+    def _self_healing(self, settings: HealingSettings) -> SelfHealing:
+        """What one round's invocation builds (composition.build_self_healing's parts, over the fakes)."""
+        seconds = self.clock.seconds
+        reconciler = Reconciler(self.store, self.sfn, self.slack_updates, clock=self.clock)
+        tokens = StepFunctionsTokens(SlowCalls(self.sfn, self.clock, SENDTASK_CALL_SECONDS))
+        actions = RecoveryActions(
+            self.store,
+            tokens,
+            self.slack_updates,
+            backoff=ThrottleBackoff(sleep=self.clock.sleep),
+            clock=self.clock,
+            settler=reconciler,
+        )
+        return SelfHealing(
+            store=self.store,
+            groups=self.groups,
+            runs=HealingRuns(TABLE, self.dynamodb),
+            actions=actions,
+            circuits=self.circuit,
+            rules=lambda: self.rules,
+            outage_errors=settings.outage_errors,
+            heals_by_default=False,  # the rules say: every team's heals itself
+            display=self.slack_updates,
+            pace=Pace(settings.ceiling, clock=seconds, sleep=self.clock.sleep),
+            reconciler=reconciler,
+            clock=self.clock,
+            monotonic=seconds,
+            ramp=RampSettings(),
+        )
+
+    def _execution_goes_on(self, token: str) -> None:
+        """A resumed execution calls the vendor at once; a failed call is counted by the circuit
+        and the execution pauses again (a new recovery, through the collector)."""
+        self.healing.last_resumed_at = self.clock.now
+        self.healing.first_resumed_at = self.healing.first_resumed_at or self.clock.now
+        if self.vendor.call():
+            return
+        self.circuit.failure()
+        original = self._by_token.get(token)
+        if original is None:
+            return
+        again = original.model_copy(update={"task_token": f"{token}-again"})
+        self._by_token[again.task_token] = again
+        self.relapsed.append(again)
+        self.sqs_requests += 3 * sqs_requests(self._body_bytes(again))  # sent, received, deleted
+        per_call, self.clock.per_call = self.clock.per_call, 0.0  # the collector is another process
+        try:
+            self._collector(1_000_000 + len(self.relapsed)).receive([(again, 1)])
+        finally:
+            self.clock.per_call = per_call
+
     def _collector(self, invocation: int) -> RecoveryIntake:
         return RecoveryIntake(
             store=self.store,
@@ -347,7 +586,8 @@ class Run:
         self.figures[f"sim_seconds_{surface}"] = round((self.clock.now - started).total_seconds(), 3)
 
     def units(self, made: list[RecoveryRequest]) -> list[Unit]:
-        """Each recovery's end state, read from the fake's items (not billed)."""
+        """Each recovery's end state, read from the fake's items (not billed): an outage's
+        recovery resumed by self-healing, any other still open for people."""
         items = self.fake.items(TABLE)
         ends = []
         for request in made:
@@ -362,32 +602,78 @@ class Run:
 
 def collector_function() -> tuple[int, str]:
     """The collector's memory (MB) and architecture, from template.yaml (its own, else Globals)."""
+    return function_settings("CollectorFunction")
+
+
+def function_settings(resource: str) -> tuple[int, str]:
+    """A function's memory (MB) and architecture, from template.yaml (its own, else Globals)."""
     template = load_template()
-    properties = template["Resources"]["CollectorFunction"]["Properties"]
+    properties = template["Resources"][resource]["Properties"]
     defaults = template.get("Globals", {}).get("Function", {})
     memory = properties.get("MemorySize", defaults.get("MemorySize", 128))
     architectures = properties.get("Architectures", defaults.get("Architectures", ["x86_64"]))
     return int(memory), str(architectures[0])
 
 
-def run(count: int, arrival_seconds: float) -> tuple[dict[str, Any], Work]:
+@dataclass(frozen=True)
+class HealingSettings:
+    """Self-healing as template.yaml deploys it."""
+
+    ceiling: float  # SelfHealingResumesPerSecond's default
+    settle_seconds: float  # SelfHealingSettleSeconds's default
+    round_seconds: float  # a round's budget: SELF_HEALING_ROUND_SECONDS, within the function's timeout
+    timeout_seconds: float
+    memory_mb: int
+    architecture: str
+    outage_errors: tuple[str, ...]
+    breaker: BreakerSettings
+
+
+def healing_settings() -> HealingSettings:
+    template = load_template()
+    parameters = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    properties = template["Resources"]["SelfHealingFunction"]["Properties"]
+    defaults = template.get("Globals", {}).get("Function", {})
+    timeout = float(properties.get("Timeout", defaults.get("Timeout", 3)))
+    round_seconds = float(properties["Environment"]["Variables"]["SELF_HEALING_ROUND_SECONDS"])
+    memory, architecture = function_settings("SelfHealingFunction")
+    return HealingSettings(
+        ceiling=float(parameters["SelfHealingResumesPerSecond"]),
+        settle_seconds=float(parameters["SelfHealingSettleSeconds"]),
+        round_seconds=max(1.0, min(round_seconds, timeout - RESERVE_SECONDS)),
+        timeout_seconds=timeout,
+        memory_mb=memory,
+        architecture=architecture,
+        outage_errors=tuple(str(parameters["CircuitOutageErrors"]).split(",")),
+        breaker=BreakerSettings(
+            threshold=int(parameters["CircuitBreakerFailureThreshold"]),
+            window_seconds=int(parameters["CircuitBreakerWindowSeconds"]),
+        ),
+    )
+
+
+def run(count: int, arrival_seconds: float, vendor_per_second: int) -> tuple[dict[str, Any], list[Work]]:
     started = time.monotonic()
     outage = Run(count, arrival_seconds)
     made = outage.arrive()
     arrived = time.monotonic() - started
     arrival_peak = outage.load.peak_writes()
     outage.surfaces()
-    units = outage.units(made)
-    work = Work.of(f"recoveries ({count})", count, units, "OPEN, posted")
     open_now = sum(1 for item in outage.fake.items(TABLE).values() if item.get(STATUS, {}).get("S") == "OPEN")
+    healing_from = int(outage.clock.seconds())
+    outage.heal(made, healing_settings(), vendor_per_second)
+    works = account(outage, made)
     load = outage.load.report()
     figures = {
         "open_recoveries": open_now,
-        "lost": len(work.ended_otherwise) + (count - work.accounted),
+        "lost": sum(len(work.ended_otherwise) + (work.started - work.accounted) for work in works),
+        "double_sent": outage.sfn.double_sent,
         **{k: v for k, v in outage.figures.items() if k.startswith("read_units_")},
         "peak_write_units_per_partition_key_per_s": load["peak_write_units_per_partition_key_per_s"],
         "peak_read_units_per_partition_key_per_s": load["peak_read_units_per_partition_key_per_s"],
         "largest_item_kb": load["largest_item_kb"],
+        **healing_figures(outage, healing_from),
+        **outage.load.over_limits(),
         "peak_write_units_per_partition_key_per_s_arriving": arrival_peak.units,
         "peak_write_key_arriving": f"{arrival_peak.where} {arrival_peak.key}",
         "peak_write_units_by_table_and_index": load["peak_write_units_by_table_and_index"],
@@ -407,21 +693,94 @@ def run(count: int, arrival_seconds: float) -> tuple[dict[str, Any], Work]:
         "wall_s": round(time.monotonic() - started, 1),
     }
     print(f"{count} recoveries: {json.dumps(figures)}", flush=True)
-    return figures, work
+    return figures, works
+
+
+def account(outage: Run, made: list[RecoveryRequest]) -> list[Work]:
+    """The outage's recoveries (resumed by self-healing), the others (open for people), and those of
+    executions that failed at the vendor again and paused again (resumed, or open if the run ended)."""
+    ours = [r for r in made if r.dependency == DEPENDENCY]
+    others = [r for r in made if r.dependency != DEPENDENCY]
+    return [
+        Work.of(f"{DEPENDENCY}'s outage ({len(ours)})", len(ours), outage.units(ours), "RESUMED, posted"),
+        Work.of(f"other recoveries ({len(others)})", len(others), outage.units(others), "OPEN, posted"),
+        Work.of(
+            "paused again at the vendor",
+            len(outage.relapsed),
+            outage.units(outage.relapsed),
+            ("RESUMED, posted", "OPEN, posted"),
+        ),
+    ]
+
+
+def healing_figures(outage: Run, healing_from: int) -> dict[str, Any]:
+    """Self-healing's phase: its time, the vendor's errors, Step Functions' throttles, its peaks."""
+    healing, vendor, sfn = outage.healing, outage.vendor, outage.sfn
+    writes, reads = outage.load.peak_writes(since=healing_from), outage.load.peak_reads(since=healing_from)
+    last = healing.last
+    return {
+        "self_healing_resume_s": healing.resume_s,
+        "self_healing_vendor_errors": vendor.errors,
+        "self_healing_sendtask_throttles": sfn.throttled,
+        "self_healing_resumed": healing.resumed,
+        "self_healing_expired": healing.expired,
+        "self_healing_paused_again": len(outage.relapsed),
+        "self_healing_rounds": healing.rounds,
+        "self_healing_ended": last.why if last is not None else "",
+        "self_healing_circuit_opened_again": outage.circuit.opened_at is not None,
+        "self_healing_ceiling_per_s": healing.ceiling,
+        "self_healing_vendor_bears_per_s": vendor.per_second,
+        "self_healing_resumes_per_s": healing.resumes_per_s,
+        "self_healing_pace_at_end_per_s": last.per_second if last is not None else 0.0,
+        "self_healing_vendor_busiest_second_calls": vendor.busiest_second,
+        "self_healing_sendtask_bucket_lowest": round(sfn.bucket.lowest, 1),
+        "self_healing_dynamodb_calls_per_resume": round(healing.dynamodb_calls / max(1, healing.resumed), 1),
+        "self_healing_longest_round_s": round(healing.longest_round_s, 1),
+        "self_healing_function_timeout_s": outage.healing_settings.timeout_seconds,
+        "self_healing_slack_updates": outage.slack_updates.calls,
+        "self_healing_sim_s": round(healing.sim_seconds, 1),
+        "self_healing_wall_s": round(healing.wall_s, 1),
+        "peak_write_units_per_partition_key_per_s_healing": writes.units,
+        "peak_write_key_healing": f"{writes.where} {writes.key}",
+        "peak_read_units_per_partition_key_per_s_healing": reads.units,
+        "peak_read_key_healing": f"{reads.where} {reads.key}",
+    }
+
+
+SURFACES = ("list_page", "filter_page", "counts", "home", "escalation_run", "reminders_run")
+
+
+def ratios(results: dict[int, dict[str, Any]]) -> dict[str, float | None]:
+    """Each surface's read units at the largest run over those at the smallest (1,000 by default):
+    a surface that reads a page, whatever the number open, stays near 1."""
+    largest, smallest = max(results), min(results)
+    made: dict[str, float | None] = {}
+    for surface in SURFACES:
+        small = results[smallest].get(f"read_units_{surface}")
+        big = results[largest].get(f"read_units_{surface}")
+        made[surface] = round(big / small, 2) if small and big is not None else None
+    return made
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recoveries", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--arrival-seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--vendor-per-second",
+        type=int,
+        default=VENDOR_PER_SECOND,
+        help="the calls a second the vendor bears once back (past them, its calls fail)",
+    )
     args = parser.parse_args()
     logger.setLevel("WARNING")  # a line per routed recovery would drown the figures
     ledger = WorkLedger("outage_at_scale")
     started = time.monotonic()
     results: dict[int, dict[str, Any]] = {}
     for count in sorted(args.recoveries):
-        figures, work = run(count, args.arrival_seconds)
-        ledger.add(work)
+        figures, works = run(count, args.arrival_seconds, args.vendor_per_second)
+        for work in works:
+            ledger.add(work)
         results[count] = figures
     largest = max(results)
     combined: dict[str, Any] = dict(results[largest])
@@ -430,6 +789,9 @@ def main() -> None:
             combined.update({f"{key}_at_{count}": value for key, value in figures.items()})
     combined["open_recoveries"] = results[largest]["open_recoveries"]
     combined["lost"] = sum(figures["lost"] for figures in results.values())
+    combined["double_sent"] = sum(figures["double_sent"] for figures in results.values())
+    combined["ratio_100k_to_1k"] = ratios(results)
+    combined["ratio_runs"] = [min(results), largest]
     combined["runs"] = sorted(results)
     combined["wall_s"] = round(time.monotonic() - started, 1)
     ledger.finish(combined)

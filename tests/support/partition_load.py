@@ -230,11 +230,25 @@ class PartitionLoad:
         self._charge(self.reads, (where, key), self._second(), read_units(size, consistent))
 
     # ------------------------------------------------------------------ what a report reads
-    def peak_writes(self) -> Peak:
-        return _peak(self.writes)
+    def peak_writes(self, since: int | None = None) -> Peak:
+        """The busiest key's busiest second (from second ``since`` on, when given)."""
+        return _peak(_from(self.writes, since))
 
-    def peak_reads(self) -> Peak:
-        return _peak(self.reads)
+    def peak_reads(self, since: int | None = None) -> Peak:
+        return _peak(_from(self.reads, since))
+
+    def over_limits(self) -> dict[str, int]:
+        """Reported, never raised: the key-seconds past DynamoDB's per-partition ceilings (a key
+        over its write ceiling and its read ceiling in one second counts once in each), and the
+        seconds of the clock in which any key was over."""
+        writes = {at for at, units in self.writes.items() if units > PARTITION_WRITE_UNITS_PER_S}
+        reads = {at for at, units in self.reads.items() if units > PARTITION_READ_UNITS_PER_S}
+        return {
+            "throttled_key_seconds": len(writes) + len(reads),
+            "throttled_write_key_seconds": len(writes),
+            "throttled_read_key_seconds": len(reads),
+            "throttled_seconds": len({second for _where, _key, second in writes | reads}),
+        }
 
     def busiest(self, reads: bool = False, top: int = 5) -> list[dict[str, Any]]:
         """The ``top`` partition keys by their busiest second (write units, or read units)."""
@@ -309,6 +323,14 @@ class PartitionLoad:
     def _second(self) -> int:
         now = self.clock()
         return int(now.timestamp() if isinstance(now, datetime) else now)
+
+
+def _from(
+    ledger: Mapping[tuple[str, str, int], float], since: int | None
+) -> Mapping[tuple[str, str, int], float]:
+    if since is None:
+        return ledger
+    return {at: units for at, units in ledger.items() if at[2] >= since}
 
 
 def _peak(ledger: Mapping[tuple[str, str, int], float]) -> Peak:

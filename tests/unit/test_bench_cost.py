@@ -89,3 +89,22 @@ def test_the_collectors_duration_is_priced_at_its_memory_and_architecture() -> N
     # Then twice the memory costs twice as much, and arm64 less than x86_64
     assert lambda_dollars(memory_mb=512) == pytest.approx(2 * lambda_dollars(memory_mb=256), rel=1e-3)
     assert lambda_dollars(architecture="arm64") < lambda_dollars()
+
+
+def test_other_functions_and_transitions_are_priced_on_top_of_the_collectors() -> None:
+    # Given a run with self-healing's rounds (one function at 512 MB) and its state machine's transitions
+    FunctionUse = cost.FunctionUse
+    rounds = FunctionUse(
+        "SelfHealingFunction", invocations=1_000_000, seconds=0.0, memory_mb=512, architecture="x86_64"
+    )
+    base = counted(invocations=0, invocation_seconds=0.0, transitions_per_recovery=0)
+    more = replace(base, other_functions=(rounds,), other_transitions=40_000)
+
+    # When both are priced
+    plain = cost_per_1000(base)["cost_usd_per_1000_recoveries_by_service"]
+    priced = cost_per_1000(more)["cost_usd_per_1000_recoveries_by_service"]
+
+    # Then the rounds' requests ($0.20 a million) and 40 transitions per recovery ($0.025 per 1,000) are added
+    assert priced["lambda"] - plain["lambda"] == pytest.approx(0.20)
+    assert priced["step_functions"] - plain["step_functions"] == pytest.approx(1.0)
+    assert priced["dynamodb"] == plain["dynamodb"]

@@ -274,3 +274,34 @@ def test_the_indexes_are_the_templates() -> None:
     assert shapes["by-status"] == BY_STATUS
     assert shapes["by-execution"] == BY_EXECUTION
     assert shapes["by-due"] == BY_DUE
+
+
+# ---------------------------------------------------------------------- reports
+def test_keys_over_the_per_partition_limits_are_reported_per_second_not_raised() -> None:
+    # Given one key written 1,200 units in one second and 900 in the next, and another read 3,100 units
+    load = PartitionLoad(Seconds())
+    load.writes[(TABLE, "hot", 1000)] = 1200.0
+    load.writes[(TABLE, "hot", 1001)] = 900.0
+    load.reads[(f"{TABLE}/by-status", "OPEN", 1000)] = 3100.0
+    load.reads[(f"{TABLE}/by-status", "OPEN", 1002)] = 3000.0  # at the limit: not over
+
+    # When the report is read
+    over = load.over_limits()
+
+    # Then two key-seconds are over (one write, one read), both in one second of the clock
+    assert over == {
+        "throttled_key_seconds": 2,
+        "throttled_write_key_seconds": 1,
+        "throttled_read_key_seconds": 1,
+        "throttled_seconds": 1,
+    }
+
+
+def test_a_peak_since_a_second_leaves_out_the_seconds_before_it() -> None:
+    load = PartitionLoad(Seconds())
+    load.writes[(TABLE, "early", 1000)] = 800.0
+    load.writes[(TABLE, "late", 1050)] = 300.0
+
+    assert load.peak_writes().key == "early"
+    assert (load.peak_writes(since=1050).key, load.peak_writes(since=1050).units) == ("late", 300.0)
+    assert load.peak_reads(since=1050).units == 0.0
