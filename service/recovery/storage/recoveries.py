@@ -33,6 +33,7 @@ from recovery_ops.service.recovery.storage.items import (
     recovery_from_item,
     recovery_item,
 )
+from recovery_ops.service.recovery.storage.payloads import Payloads, brought_back, kept_apart
 
 
 class RecoveryNotFoundError(RecoveryOpsError, LookupError):
@@ -72,10 +73,13 @@ NO_OWNER = "none"
 
 
 class RecoveryStore:
-    def __init__(self, table_name: str, client: Any, retention_days: int = 90) -> None:
+    def __init__(
+        self, table_name: str, client: Any, retention_days: int = 90, payloads: Payloads | None = None
+    ) -> None:
         self._table = table_name
         self._client = client
         self._retention = timedelta(days=retention_days)
+        self._payloads = payloads  # where large inputs and causes are kept (None: in the item)
 
     @property
     def table_name(self) -> str:
@@ -87,7 +91,7 @@ class RecoveryStore:
         created = if_condition_holds(
             self._client.put_item,
             TableName=self._table,
-            Item=recovery_item(recovery),
+            Item=kept_apart(recovery_item(recovery), self._payloads),
             ConditionExpression="attribute_not_exists(recovery_id)",
         )
         return created is not None
@@ -209,7 +213,8 @@ class RecoveryStore:
             },
             ReturnValues="ALL_NEW",
         )
-        return recovery_from_item(answer["Attributes"]) if answer is not None else None
+        whole = brought_back(answer["Attributes"], self._payloads) if answer is not None else None
+        return recovery_from_item(whole) if whole is not None else None
 
     def renew_lease(self, recovery_id: str, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease; False when it no longer holds it (settled, or taken over)."""
@@ -285,7 +290,7 @@ class RecoveryStore:
         )
         if not item:
             raise RecoveryNotFoundError(recovery_id)
-        return recovery_from_item(item)
+        return recovery_from_item(brought_back(item, self._payloads))
 
     def for_execution(self, execution_arn: str) -> list[Recovery]:
         """Every recovery (any status) of one execution."""
