@@ -11,8 +11,8 @@ settings of ``recovery_ops.service.config``.
   cached per process (``recovery_ops.service.aws_clients``), and so are the routing rules (``rules_source``)
   and
   the secrets (``recovery_ops.service.config.read_secret``: Powertools' cache, ``SECRET_MAX_AGE_SECONDS``).
-- The parts they share: ``slack_bot``, ``recovery_store``, ``group_store``, ``routing_rules``,
-  ``dead_letter_queues``.
+- The parts they share: ``slack_bot``, ``recovery_store`` (with ``payloads``), ``group_store``,
+  ``routing_rules``, ``dead_letter_queues``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsToke
 from recovery_ops.service.recovery.storage.audit import AuditItems
 from recovery_ops.service.recovery.storage.channel_pace import DynamoChannelPace
 from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.payloads import S3Payloads
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.notifier import (
     SlackFailureDisplay,
@@ -111,8 +112,22 @@ def channel_pace(config: Any, dynamodb: Any) -> DynamoChannelPace | None:
     )
 
 
-def recovery_store(config: RecoveriesTableSettings, dynamodb: Any) -> RecoveryStore:
-    return RecoveryStore(config.recoveries_table_name, dynamodb, config.retention_days)
+def recovery_store(
+    config: RecoveriesTableSettings, dynamodb: Any, clients: ClientFactory | None = None
+) -> RecoveryStore:
+    """The recoveries on ``config``'s table; their large inputs and causes in its payloads bucket
+    when it names one and ``clients`` are given (else in the items, as before)."""
+    return RecoveryStore(
+        config.recoveries_table_name, dynamodb, config.retention_days, payloads(config, clients)
+    )
+
+
+def payloads(config: RecoveriesTableSettings, clients: ClientFactory | None) -> S3Payloads | None:
+    """Where the recoveries' large values are kept: ``PAYLOADS_BUCKET`` (None: unset, all inline).
+    The S3 client is made on the first large value, not on a cold start."""
+    if not config.payloads_bucket or clients is None:
+        return None
+    return S3Payloads(config.payloads_bucket, lambda: clients("s3"))
 
 
 def group_store(config: RecoveriesTableSettings, dynamodb: Any) -> GroupStore:
@@ -177,7 +192,7 @@ def build_services(
     """
     table, days = config.recoveries_table_name, config.retention_days
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
-    store, groups = recovery_store(config, dynamodb), group_store(config, dynamodb)
+    store, groups = recovery_store(config, dynamodb, clients), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
@@ -243,7 +258,7 @@ def build_intake(config: CollectorConfig, clients: ClientFactory, slack: WebClie
     """The collector's: each recovery stored once, each group's message posted where the rules say."""
     dynamodb = clients("dynamodb")
     return RecoveryIntake(
-        store=recovery_store(config, dynamodb),
+        store=recovery_store(config, dynamodb, clients),
         groups=group_store(config, dynamodb),
         notifier=SlackNotifier(slack),
         routes=routing_rules(config),
@@ -267,7 +282,7 @@ def build_circuit_news(config: CircuitWatcherConfig, clients: ClientFactory, sla
     """The circuit watcher's: a closed circuit's news on the group messages its outage left."""
     dynamodb = clients("dynamodb")
     return CircuitNews(
-        store=recovery_store(config, dynamodb),
+        store=recovery_store(config, dynamodb, clients),
         groups=group_store(config, dynamodb),
         notifier=SlackNotifier(slack),
         outage_errors=config.errors,
@@ -277,7 +292,7 @@ def build_circuit_news(config: CircuitWatcherConfig, clients: ClientFactory, sla
 def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: WebClient) -> OutermostCatch:
     """The execution watcher's: an ended execution's recoveries closed, its failure posted."""
     dynamodb = clients("dynamodb")
-    store = recovery_store(config, dynamodb)
+    store = recovery_store(config, dynamodb, clients)
     display = SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message)
     return OutermostCatch(
         store=store,
@@ -295,7 +310,7 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     """The reconciler's: in-flight recoveries and Redrive claims settled, stale messages updated."""
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
     return Reconciler(
-        store=recovery_store(config, dynamodb),
+        store=recovery_store(config, dynamodb, clients),
         records=StepFunctionsHistory(sfn),
         display=SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message),
         budget=config.budget,
@@ -308,7 +323,7 @@ def build_reminders(
 ) -> tuple[Reminders, Escalations]:
     """The reminders function's: reminders in the threads, and the rules' escalation ladders."""
     dynamodb = clients("dynamodb")
-    store = recovery_store(config, dynamodb)
+    store = recovery_store(config, dynamodb, clients)
     poster = SlackThreadPoster(slack)
     reminders = Reminders(
         store=store,
@@ -329,7 +344,7 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
     """The self-healing function's: a closed circuit's recoveries resumed at a pace that ramps up to
     the ceiling (the rule's, else ``SelfHealingResumesPerSecond``), round by round."""
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
-    store, groups = recovery_store(config, dynamodb), group_store(config, dynamodb)
+    store, groups = recovery_store(config, dynamodb, clients), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, groups.shares_message)
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     return SelfHealing(

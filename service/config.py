@@ -98,6 +98,8 @@ class RecoveriesTableSettings(RetentionSettings):
     """A function on the recoveries table."""
 
     recoveries_table_name: str = Field(alias="RECOVERIES_TABLE_NAME", min_length=1)
+    #: the bucket of the recoveries' large inputs and causes (``storage.payloads``; unset: kept in the item)
+    payloads_bucket: str | None = Field(alias="PAYLOADS_BUCKET", default=None)
 
 
 class StackChannelSettings(HandlerConfig):

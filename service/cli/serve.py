@@ -19,6 +19,7 @@ SERVE_ENVIRONMENT = """environment:
 
 against a deployed stack (as its Slack app function reads them):
   RECOVERIES_TABLE_NAME   the recoveries table (stack output RecoveriesTableName), needed
+  PAYLOADS_BUCKET         the recoveries' large inputs and causes (stack output PayloadsBucketName)
   SLACK_VIEWER_USER_IDS, SLACK_VIEWER_USER_GROUP     who may see without acting
   SLACK_MEMBERSHIP_CACHE_SECONDS   how long a user group's members are cached (default 300)
   INPUT_SCHEMAS_PARAMETER the SSM parameter of the input schemas (/<stack>/recovery/input-schemas)

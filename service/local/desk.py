@@ -151,7 +151,9 @@ class Desk:
         self.person = person
         self.timeout = timeout
         self.requests = SlackRequests(signing_secret, response_url=standin.response_url)
-        self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        self._store = RecoveryStore(
+            stack.physical("RecoveriesTable"), stack.client("dynamodb"), payloads=stack.payloads()
+        )
 
     # ------------------------------------------------------------------ waiting for recoveries
     def wait_for_recovery(

@@ -40,7 +40,9 @@ def send(stack: EmbeddedStack, request: SlackRequest) -> dict[str, Any]:
 
 
 def store(stack: EmbeddedStack) -> RecoveryStore:
-    return RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+    return RecoveryStore(
+        stack.physical("RecoveriesTable"), stack.client("dynamodb"), payloads=stack.payloads()
+    )
 
 
 def pause(

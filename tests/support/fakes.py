@@ -20,6 +20,7 @@ a test exercises their writes and the codec, not a copy of them.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 import threading
 from collections.abc import Callable
@@ -863,3 +864,37 @@ def _compare(left: dict[str, Any], operator: str, right: dict[str, Any]) -> bool
         ">": a > b,
         ">=": a >= b,
     }[operator]
+
+
+# ---------------------------------------------------------------------- the object store
+class FakeS3:
+    """An S3 client as ``S3Payloads`` uses it (``put_object``, ``get_object``), buckets in memory.
+
+    Every upload is kept with the arguments it came with (``puts``), so a test can see what was
+    asked (encryption included); ``fail_puts`` makes the next uploads raise as S3 does when it
+    refuses one (``ServiceUnavailable``); a missing key raises ``NoSuchKey``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.puts: list[dict[str, Any]] = []
+        self.gets: list[tuple[str, str]] = []
+        self.fail_puts = 0
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, **request: Any) -> dict[str, Any]:  # noqa: N803
+        if self.fail_puts:
+            self.fail_puts -= 1
+            raise ClientError(
+                {"Error": {"Code": "ServiceUnavailable", "Message": "Please reduce your request rate."}},
+                "PutObject",
+            )
+        self.objects[(Bucket, Key)] = bytes(Body)
+        self.puts.append({"Bucket": Bucket, "Key": Key, **request})
+        return {"ETag": '"local"'}
+
+    def get_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        self.gets.append((Bucket, Key))
+        if (Bucket, Key) not in self.objects:
+            raise ClientError(
+                {"Error": {"Code": "NoSuchKey", "Message": "The specified key does not exist."}}, "GetObject"
+            )
+        return {"Body": io.BytesIO(self.objects[(Bucket, Key)])}

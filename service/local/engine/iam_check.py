@@ -99,6 +99,11 @@ def _secret(secret_id: str, params: dict[str, Any], place: Place) -> str:
     return place.secret_arn(secret_id) or place.arn("secretsmanager", f"secret:{secret_id}")
 
 
+def _object(bucket: str, params: dict[str, Any], place: Place) -> str:
+    """An object's ARN (a bucket's, for a call on the bucket): S3 ARNs name no Region or account."""
+    return f"arn:aws:s3:::{bucket}/{params['Key']}" if params.get("Key") else f"arn:aws:s3:::{bucket}"
+
+
 def _parameter(name: str, params: dict[str, Any], place: Place) -> str:
     return name if name.startswith("arn:") else place.arn("ssm", "parameter/" + name.lstrip("/"))
 
@@ -113,6 +118,7 @@ RESOURCE_PARAMETERS: dict[str, tuple[tuple[str, Callable[[str, dict[str, Any], P
     "secretsmanager": (("SecretId", _secret),),
     "ssm": (("Name", _parameter),),
     "sns": (("TopicArn", _as_is), ("TargetArn", _as_is)),
+    "s3": (("Bucket", _object),),
 }
 #: IAM service prefixes that differ from the API's signing name.
 PREFIXES = {"monitoring": "cloudwatch"}

@@ -1,6 +1,6 @@
 """The embedded stack: template.yaml's resources created in moto, its functions run in-process.
 
-Tables, queues, SSM parameters and state machines are created from the template's own
+Tables, queues, buckets, SSM parameters and state machines are created from the template's own
 properties (the state machines from the same ASL files, with the template's
 ``DefinitionSubstitutions`` applied). Lambda functions are registered in moto and their
 invocations dispatched to the project's handlers. Resource kinds moto cannot run (HTTP APIs,
@@ -43,6 +43,7 @@ from recovery_ops.service.local.engine.interpreter_clock import (
     scaled_interpreter_sleeps,
 )
 from recovery_ops.service.local.engine.lambda_dispatch import LambdaDispatcher, LocalFunction, checked_handler
+from recovery_ops.service.recovery.storage.payloads import S3Payloads
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -96,6 +97,12 @@ class EmbeddedStack:
 
     def client(self, service_name: str) -> Any:
         return aws_clients.client(service_name)
+
+    def payloads(self) -> S3Payloads | None:
+        """The recoveries' large values, as the stack's functions reach them (None: no payloads bucket)."""
+        if "PayloadsBucket" not in self.context.resources:
+            return None
+        return S3Payloads(self.physical("PayloadsBucket"), lambda: self.client("s3"))
 
 
 def _forget_cached_parameters() -> None:
@@ -243,6 +250,9 @@ class _Deployer:
                 }
             elif kind == "AWS::SSM::Parameter":
                 self.ctx.resources[logical_id] = {"Ref": "", "Type": "String"}
+            elif kind == "AWS::S3::Bucket":  # lower case, as S3 names are; an S3 ARN has no Region or account
+                bucket = name.lower()[:63]
+                self.ctx.resources[logical_id] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
             else:
                 self.ctx.resources[logical_id] = {"Ref": name, "Arn": arn.format(service="local", rest=name)}
         for logical_id, resource in self.of_type("AWS::SSM::Parameter"):
@@ -319,6 +329,32 @@ class _Deployer:
                 progressed = True
             if not progressed:
                 raise ValueError(f"queues refer to each other in a cycle: {sorted(pending)}")
+
+    def create_buckets(self) -> None:
+        """Buckets with their default encryption, public access block and lifecycle rules. Bucket
+        policies are left out (listed in ``skipped``): moto applies a Deny without its condition, so the
+        TLS-only policy would refuse every call here."""
+        s3 = aws_clients.client("s3")
+        for logical_id, resource in self.of_type("AWS::S3::Bucket"):
+            props = resolve(resource.get("Properties", {}), self.ctx)
+            bucket = self.ctx.ref(logical_id)
+            s3.create_bucket(Bucket=bucket)
+            encryption = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+            if encryption:
+                rules = [
+                    {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                    for r in encryption
+                ]
+                s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+            if "PublicAccessBlockConfiguration" in props:
+                s3.put_public_access_block(
+                    Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+                )
+            lifecycle = props.get("LifecycleConfiguration", {}).get("Rules", [])
+            if lifecycle:
+                s3.put_bucket_lifecycle_configuration(
+                    Bucket=bucket, LifecycleConfiguration={"Rules": [_lifecycle_rule(r) for r in lifecycle]}
+                )
 
     def create_parameters(self) -> None:
         ssm = aws_clients.client("ssm")
@@ -407,10 +443,24 @@ class _Deployer:
             "AWS::SSM::Parameter",
             "AWS::Serverless::Function",
             "AWS::Serverless::StateMachine",
+            "AWS::S3::Bucket",
         }
         self.skipped = sorted(
             f"{lid} ({res['Type']})" for lid, res in self.resources.items() if res["Type"] not in handled
         )
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A lifecycle rule as CloudFormation writes it (``Prefix``, ``ExpirationInDays``), in S3 API form."""
+    api: dict[str, Any] = {"Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "Id" in rule:
+        api["ID"] = rule["Id"]
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        days = int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+        api["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return api
 
 
 def _referenced_ids(value: Any) -> set[str]:
@@ -501,10 +551,11 @@ def embedded_stack(
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         stack.enter_context(accelerated_pace_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
-        for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm"):
+        for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm", "s3"):
             aws_clients.client(service)  # the handlers' clients, built once before any execution
         deployer.create_tables()
         deployer.create_queues()
+        deployer.create_buckets()
         deployer.create_parameters()
         deployer.register_functions(dispatcher)
         deployer.create_state_machines()

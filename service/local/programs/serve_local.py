@@ -72,7 +72,9 @@ def local_services(
         collected = threading.Event()  # every placed order has paused and been stored
 
         def collect() -> None:
-            store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+            store = RecoveryStore(
+                stack.physical("RecoveriesTable"), stack.client("dynamodb"), payloads=stack.payloads()
+            )
             while not stop.is_set():
                 poll_collector(stack)
                 if len(store.list_by_status(RecoveryStatus.OPEN, limit=100)) >= len(PAUSED_ORDERS):

@@ -274,7 +274,9 @@ class _Session:
         self._editor = editor
         self._wait_seconds = wait_seconds
         self._sfn = stack.client("stepfunctions")
-        self._store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
+        self._store = RecoveryStore(
+            stack.physical("RecoveriesTable"), stack.client("dynamodb"), payloads=stack.payloads()
+        )
         self._switches = FailureSwitches(plan.failures)
         self._transcript = SlackTranscript(slack.standin, self._say)
         self._desk = (

@@ -67,6 +67,7 @@ from recovery_ops.service.recovery.storage.items import (
     status_lane,
     status_lanes,
 )
+from recovery_ops.service.recovery.storage.payloads import Payloads, brought_back, kept_apart
 
 
 class RecoveryNotFoundError(RecoveryOpsError, LookupError):
@@ -119,10 +120,13 @@ NO_OWNER = "none"
 
 
 class RecoveryStore:
-    def __init__(self, table_name: str, client: Any, retention_days: int = 90) -> None:
+    def __init__(
+        self, table_name: str, client: Any, retention_days: int = 90, payloads: Payloads | None = None
+    ) -> None:
         self._table = table_name
         self._client = client
         self._retention = timedelta(days=retention_days)
+        self._payloads = payloads  # where large inputs and causes are kept (None: in the item)
 
     @property
     def table_name(self) -> str:
@@ -132,7 +136,7 @@ class RecoveryStore:
     def create_if_absent(self, recovery: Recovery) -> bool:
         """Store a new recovery; False if it exists already (a redelivered message). The same
         transaction puts it in its filters' lanes and counts it."""
-        item = recovery_item(recovery)
+        item = kept_apart(recovery_item(recovery), self._payloads)  # large values first, then the item
         expires = expiry(datetime.fromisoformat(recovery.created_at), self._retention)
         writes: list[dict[str, Any]] = [
             {
@@ -179,7 +183,7 @@ class RecoveryStore:
         recovery's entry in the lane of ``owner`` (None: nobody owns it, the entry goes); False when
         the condition failed."""
         try:
-            recovery = self.get(recovery_id)
+            recovery = self._unloaded(recovery_id)
         except RecoveryNotFoundError:
             return False
         if owner is None:
@@ -330,7 +334,7 @@ class RecoveryStore:
             known = recovery if recovery is not None and recovery.status is expected else None
             if known is None:
                 try:
-                    known = self.get(recovery_id)
+                    known = self._unloaded(recovery_id)
                 except RecoveryNotFoundError:
                     return False
                 if known.status is not expected:
@@ -544,11 +548,19 @@ class RecoveryStore:
         ).get("Item")
         return item
 
-    def get(self, recovery_id: str) -> Recovery:
+    def _unloaded(self, recovery_id: str) -> Recovery:
+        """The recovery as its item holds it, large values left where they are kept (what a
+        transition needs: its cell and lanes)."""
         item = self._item(recovery_id)
         if not item:
             raise RecoveryNotFoundError(recovery_id)
         return recovery_from_item(item)
+
+    def get(self, recovery_id: str) -> Recovery:
+        item = self._item(recovery_id)
+        if not item:
+            raise RecoveryNotFoundError(recovery_id)
+        return recovery_from_item(brought_back(item, self._payloads))
 
     def for_execution(self, execution_arn: str) -> list[Recovery]:
         """Every recovery (any status) of one execution."""
