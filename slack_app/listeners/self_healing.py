@@ -94,7 +94,7 @@ def _of_group(services: Services, group_id: str) -> list[Recovery]:
     if found:
         return found
     group = services.groups.get(group_id)
-    for member_id in sorted(group.member_ids if group else ())[:LATEST_KEPT]:
+    for member_id in (group.latest_ids if group else [])[-LATEST_KEPT:]:
         try:
             return [services.store.get(member_id)]
         except RecoveryNotFoundError:

@@ -185,13 +185,11 @@ class ConflictsOnce(FakeDynamoDB):
         return super().transact_write_items(**request)
 
 
-def test_a_transaction_that_met_another_is_tried_again_and_counted_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_transaction_that_met_another_is_tried_again_and_counted_once() -> None:
     # Given a table whose first transaction conflicts on a busy counter
-    monkeypatch.setattr(RecoveryStore, "_pause", staticmethod(lambda attempt: None))
     dynamodb = ConflictsOnce()
     store = RecoveryStore(TABLE, dynamodb)
+    store._sleep = lambda seconds: None  # no real pause between attempts
 
     # When a recovery is stored
     created = store.create_if_absent(a_recovery(1))

@@ -2,8 +2,11 @@
 
 A burst (a vendor outage pausing hundreds of executions) becomes one Slack message per group and
 window instead of hundreds. The group item lives in the recoveries table (id ``grp-…``, no
-``status`` so it stays out of the listing index). Members are a string set, so a redelivered
-message never counts twice.
+``status`` so it stays out of the listing index). It counts its members (``member_count``) and
+keeps the latest few: each member's item is marked as in the group (``member_of``, for a burst
+``burst_member_of``) in the transaction that counts it, so a redelivered message never counts
+twice, and the group's item stays the same small size however many it counts. Groups written
+before kept every member id in a string set (``member_ids``): they count those too.
 
 A conditional claim decides which collector posts the message, and it is a lease: it says who
 holds it (``posting_by``) and until when (``posting_until``). A claim whose lease ran out (its
@@ -26,6 +29,8 @@ channel folds sooner, never posts more.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,10 +41,14 @@ from recovery_ops.service.recovery.model.group_state import GroupState
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.storage.items import (
     BURST_KIND,
+    BURST_MEMBER_OF,
     FOLDED,
     FOLDED_COUNT_PREFIX,
     GROUP_KIND,
     GROUP_PREFIX,
+    KEY,
+    MEMBER_COUNT,
+    MEMBER_OF,
     NEW_POSTS,
     NEW_POSTS_PREFIX,
     OWN_MESSAGE,
@@ -55,6 +64,7 @@ from recovery_ops.service.recovery.storage.items import (
     number,
     string,
 )
+from recovery_ops.service.recovery.storage.transactions import TransactionConditionFailedError, write_all
 
 __all__ = [
     "LATEST_KEPT",
@@ -69,6 +79,7 @@ __all__ = [
 ]
 
 LATEST_KEPT = 5
+MEMBERS_PER_TRANSACTION = 99  # with the group's own write: DynamoDB's 100 writes a transaction
 # new group messages a channel gets per window before further distinct failures fold into its
 # burst message: a few stand alone (each with its own buttons), a flood never floods
 NEW_MESSAGES_BEFORE_FOLDING = 3
@@ -116,28 +127,73 @@ class GroupStore:
         self._table = table_name
         self._client = client
         self._retention = retention_seconds
+        self._sleep: Callable[[float], None] = time.sleep  # between attempts of a busy transaction
 
     def add_members(self, group_id: str, members: list[Recovery], at: datetime) -> GroupState:
+        """Count ``members`` in the group, each once however often its message is delivered, and
+        the group as it is now."""
         first = members[0]
-        ids = [m.recovery_id for m in members]
-        answer = self._client.update_item(
-            TableName=self._table,
-            Key=key(group_id),
-            UpdateExpression="ADD member_ids :ids SET latest_ids = :latest, state_machine_arn = "
-            "if_not_exists(state_machine_arn, :machine), failed_state = if_not_exists(failed_state, :state), "
-            "#error = if_not_exists(#error, :error), expires_at = if_not_exists(expires_at, :expires)",
-            ExpressionAttributeNames={"#error": "error"},
-            ExpressionAttributeValues={
-                ":ids": {"SS": ids},
-                ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
-                ":machine": string(first.state_machine_arn),
-                ":state": string(first.failed_state),
-                ":error": string(first.error or ""),
-                ":expires": number(int(at.timestamp()) + self._retention),
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return group_from_item(answer["Attributes"])
+
+        def counted(joining: list[Recovery], batch: list[Recovery]) -> dict[str, Any]:
+            ids = [m.recovery_id for m in batch]
+            return {
+                "TableName": self._table,
+                "Key": key(group_id),
+                "UpdateExpression": f"ADD {MEMBER_COUNT} :n SET latest_ids = :latest, "
+                "state_machine_arn = if_not_exists(state_machine_arn, :machine), "
+                "failed_state = if_not_exists(failed_state, :state), "
+                "#error = if_not_exists(#error, :error), expires_at = if_not_exists(expires_at, :expires)",
+                "ExpressionAttributeNames": {"#error": "error"},
+                "ExpressionAttributeValues": {
+                    ":n": number(len(joining)),
+                    ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
+                    ":machine": string(first.state_machine_arn),
+                    ":state": string(first.failed_state),
+                    ":error": string(first.error or ""),
+                    ":expires": number(int(at.timestamp()) + self._retention),
+                },
+            }
+
+        self._join(group_id, members, MEMBER_OF, counted)
+        state = self.get(group_id)
+        if state is None:  # every member was counted before, by a write of the group's item
+            raise GroupWriteLostError(f"the group {group_id} was not found after its members")
+        return state
+
+    def _join(
+        self,
+        group_id: str,
+        members: list[Recovery],
+        mark: str,
+        counted: Callable[[list[Recovery], list[Recovery]], dict[str, Any]],
+    ) -> None:
+        """In one transaction per ``MEMBERS_PER_TRANSACTION``: mark each member's item as in
+        ``group_id`` (``mark``, only if it is not yet) and count the ones marked on the group's item
+        (its latest: the batch's). A member marked already (a redelivered message) is left out and
+        the rest written again."""
+        for start in range(0, len(members), MEMBERS_PER_TRANSACTION):
+            batch = members[start : start + MEMBERS_PER_TRANSACTION]
+            joining = batch
+            while joining:
+                marks = [
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": key(m.recovery_id),
+                            "UpdateExpression": f"SET {mark} = :group",
+                            "ConditionExpression": f"attribute_exists({KEY}) "
+                            f"AND attribute_not_exists({mark})",
+                            "ExpressionAttributeValues": {":group": string(group_id)},
+                        }
+                    }
+                    for m in joining
+                ]
+                try:
+                    write_all(self._client, [{"Update": counted(joining, batch)}, *marks], sleep=self._sleep)
+                    break
+                except TransactionConditionFailedError as failed:
+                    already = {index - 1 for index in failed.failed}
+                    joining = [m for n, m in enumerate(joining) if n not in already]
 
     def get(self, group_id: str) -> GroupState | None:
         item = self._client.get_item(TableName=self._table, Key=key(group_id), ConsistentRead=True).get(
@@ -291,27 +347,34 @@ class GroupStore:
     def add_to_burst(
         self, burst_id: str, folded: GroupState, members: list[Recovery], at: datetime
     ) -> GroupState:
-        """Add ``members`` (of the group ``folded``) to the burst group ``burst_id``: its members, and
-        how many recoveries ``folded`` has now (what the burst message breaks down)."""
-        ids = [m.recovery_id for m in members]
-        answer = self._client.update_item(
-            TableName=self._table,
-            Key=key(burst_id),
-            UpdateExpression=f"ADD member_ids :ids, {FOLDED} :group SET latest_ids = :latest, "
-            f"{GROUP_KIND} = :burst, #folded_count = :count, "
-            "expires_at = if_not_exists(expires_at, :expires)",
-            ExpressionAttributeNames={"#folded_count": FOLDED_COUNT_PREFIX + folded.group_id},
-            ExpressionAttributeValues={
-                ":ids": {"SS": ids},
-                ":group": {"SS": [folded.group_id]},
-                ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
-                ":burst": string(BURST_KIND),
-                ":count": number(folded.count),
-                ":expires": number(int(at.timestamp()) + self._retention),
-            },
-            ReturnValues="ALL_NEW",
-        )
-        return group_from_item(answer["Attributes"])
+        """Add ``members`` (of the group ``folded``) to the burst group ``burst_id``: count them once
+        each, and record how many recoveries ``folded`` has now (what the burst message breaks
+        down)."""
+
+        def counted(joining: list[Recovery], batch: list[Recovery]) -> dict[str, Any]:
+            ids = [m.recovery_id for m in batch]
+            return {
+                "TableName": self._table,
+                "Key": key(burst_id),
+                "UpdateExpression": f"ADD {MEMBER_COUNT} :n, {FOLDED} :group SET latest_ids = :latest, "
+                f"{GROUP_KIND} = :burst, #folded_count = :count, "
+                "expires_at = if_not_exists(expires_at, :expires)",
+                "ExpressionAttributeNames": {"#folded_count": FOLDED_COUNT_PREFIX + folded.group_id},
+                "ExpressionAttributeValues": {
+                    ":n": number(len(joining)),
+                    ":group": {"SS": [folded.group_id]},
+                    ":latest": {"L": [string(i) for i in ids[-LATEST_KEPT:]]},
+                    ":burst": string(BURST_KIND),
+                    ":count": number(folded.count),
+                    ":expires": number(int(at.timestamp()) + self._retention),
+                },
+            }
+
+        self._join(burst_id, members, BURST_MEMBER_OF, counted)
+        state = self.get(burst_id)
+        if state is None:
+            raise GroupWriteLostError(f"the burst group {burst_id} was not found after its members")
+        return state
 
 
 def _text(item: dict[str, Any], name: str) -> str | None:

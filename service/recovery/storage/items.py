@@ -7,7 +7,7 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
   ``created_sort`` and sit in the ``by-status`` index until they are migrated;
 - ``ix#<dim>#<recovery id>``: an open recovery's entry in one filter's lane;
 - ``count#<cell>#<shard>``: how many open recoveries one cell counts;
-- ``grp-…``: a recovery group (burst): members as a string set, the group's Slack message; a
+- ``grp-…``: a recovery group (burst): how many members, the latest few, the group's Slack message; a
   burst group (``kind`` ``burst``) holds the distinct failures one channel's window folded into
   one message, each folded group naming it in its ``placement``;
 - ``newposts#<hash of channel and window>``: how many new group messages a channel had in a window;
@@ -81,7 +81,10 @@ ESCALATED = "escalated"  # recovery: how many escalation levels have fired (abse
 DEPENDENCY = "dependency"  # recovery: the circuit its failed step depends on (absent: not said)
 LEASE_OWNER = "lease_owner"  # recovery (RESUMING): the claim holding it
 LEASE_UNTIL = "lease_until"  # recovery (RESUMING): until when (ISO 8601)
-MEMBER_IDS = "member_ids"  # group
+MEMBER_IDS = "member_ids"  # group, as written before member counts: every member's id (a string set)
+MEMBER_COUNT = "member_count"  # group: how many recoveries it counts
+MEMBER_OF = "member_of"  # recovery: the group that counted it
+BURST_MEMBER_OF = "burst_member_of"  # recovery: the burst group that counted it
 LATEST_IDS = "latest_ids"  # group
 POSTING_BY = "posting_by"  # group: the collector posting its message (the claim's holder)
 POSTING_UNTIL = "posting_until"  # group: when that claim's lease ends (an instant)
@@ -227,7 +230,7 @@ def group_from_item(item: dict[str, Any]) -> GroupState:
     members = item.get(MEMBER_IDS, {}).get("SS", [])
     return GroupState(
         group_id=item[KEY]["S"],
-        count=len(members),
+        count=len(members) + int(item.get(MEMBER_COUNT, {}).get("N", "0")),
         latest_ids=[v["S"] for v in item.get(LATEST_IDS, {}).get("L", [])],
         channel=item.get(SLACK_CHANNEL, {}).get("S"),
         ts=item.get(SLACK_TS, {}).get("S"),

@@ -68,6 +68,11 @@ from recovery_ops.service.recovery.storage.items import (
     status_lanes,
 )
 from recovery_ops.service.recovery.storage.payloads import Payloads, brought_back, kept_apart
+from recovery_ops.service.recovery.storage.transactions import (
+    CONDITION_FAILED,
+    TransactionConditionFailedError,
+    write_all,
+)
 
 
 class RecoveryNotFoundError(RecoveryOpsError, LookupError):
@@ -78,7 +83,6 @@ class StoreBusyError(RecoveryOpsError):
     """DynamoDB left part of a read unprocessed, again and again (throttled)."""
 
 
-TRANSACTION_ATTEMPTS = 6  # a transaction that met another on a busy counter is tried again
 TRANSACTION_BACKOFF_S = 0.02
 BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
 BATCH_ATTEMPTS = 6
@@ -127,6 +131,7 @@ class RecoveryStore:
         self._client = client
         self._retention = timedelta(days=retention_days)
         self._payloads = payloads  # where large inputs and causes are kept (None: in the item)
+        self._sleep: Callable[[float], None] = time.sleep  # between attempts of a busy transaction
 
     @property
     def table_name(self) -> str:
@@ -358,24 +363,14 @@ class RecoveryStore:
         return False
 
     def _transact(self, writes: list[dict[str, Any]]) -> str | None:
-        """Write ``writes`` all or nothing; None when they were, else why not (the first write's
-        condition failed). A transaction that met another one on the same item (a busy counter)
-        is tried again: it wrote nothing."""
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                self._client.transact_write_items(TransactItems=writes)
-                return None
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    return "ConditionalCheckFailed"
-                if attempt + 1 == TRANSACTION_ATTEMPTS:
-                    raise
-                self._rechoose_counter(writes)
-                self._pause(attempt)
-        return None  # pragma: no cover - the loop returns or raises
+        """Write ``writes`` all or nothing; None when they were, else why not (a condition failed).
+        A transaction that met another one on the same item (a busy counter) is tried again on
+        another shard of the counter: it wrote nothing."""
+        try:
+            write_all(self._client, writes, before_retry=self._rechoose_counter, sleep=self._sleep)
+        except TransactionConditionFailedError:
+            return CONDITION_FAILED
+        return None
 
     def _rechoose_counter(self, writes: list[dict[str, Any]]) -> None:
         """Another shard of the counter for the next attempt (the busy one may still be busy)."""
@@ -427,9 +422,8 @@ class RecoveryStore:
         at = datetime.fromisoformat(created) if created else datetime.now(UTC)
         return expiry(at, self._retention)
 
-    @staticmethod
-    def _pause(attempt: int) -> None:
-        time.sleep(random.uniform(0, TRANSACTION_BACKOFF_S * 2**attempt))
+    def _pause(self, attempt: int) -> None:
+        self._sleep(random.uniform(0, TRANSACTION_BACKOFF_S * 2**attempt))
 
     def migrate_item(self, item: dict[str, Any]) -> bool:
         """Give a recovery stored before lanes its lanes, its filters' entries (while open) and its
