@@ -19,7 +19,12 @@ volume tier, as found on these pages (looked up for issue 29; prices change, che
 - **Step Functions**, Standard workflows: $0.025 per 1,000 state transitions, US East (N. Virginia)
   (https://aws.amazon.com/step-functions/pricing/) A Standard workflow is billed by its transitions
   alone: API calls such as SendTaskSuccess are not billed apart.
-- **S3**: nothing today; the recoveries keep their inputs in DynamoDB items.
+- **S3 Standard**: $0.005 per 1,000 PUT requests, $0.0004 per 1,000 GET requests, $0.023 per
+  GB-month stored (first 50 TB), US East (N. Virginia). The PUT price as
+  https://www.cloudkaramchari.com/blog/understanding-per-1000-put-copy-post-or-list-requests-in-amazon-s3-pricing/
+  quotes it; the GET and storage prices are the long-standing figures of AWS's S3 pricing page,
+  which was not in the sources searched: **an assumption** until checked there. Objects are billed
+  for the whole time they are kept (``s3_storage_months``: the payloads bucket's default expiry).
 
 The model (docs/operating/cost.md says it in prose): DynamoDB is the partition-load accountant's
 write and read units, table and indexes; Lambda is one collector invocation per batch the run
@@ -50,6 +55,9 @@ class Prices:
     lambda_per_gb_second_arm64: float = 0.0000133334
     sqs_per_million_requests: float = 0.40
     step_functions_per_1000_transitions: float = 0.025
+    s3_per_1000_puts: float = 0.005
+    s3_per_1000_gets: float = 0.0004
+    s3_per_gb_month: float = 0.023
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,11 @@ class Counted:
     other_functions: tuple[FunctionUse, ...] = ()
     #: transitions beyond the recoveries' own (self-healing's state machine, executions paused again)
     other_transitions: int = 0
+    #: inputs and causes kept apart: objects written and read, bytes stored, and for how long
+    s3_puts: int = 0
+    s3_gets: int = 0
+    s3_bytes: int = 0
+    s3_storage_months: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,9 @@ def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]
         "lambda": lambda_dollars,
         "sqs": counted.sqs_requests / 1e6 * prices.sqs_per_million_requests,
         "step_functions": transitions / 1000 * prices.step_functions_per_1000_transitions,
-        "s3": 0.0,
+        "s3": counted.s3_puts / 1000 * prices.s3_per_1000_puts
+        + counted.s3_gets / 1000 * prices.s3_per_1000_gets
+        + counted.s3_bytes / 2**30 * counted.s3_storage_months * prices.s3_per_gb_month,
     }
     scale = 1000 / counted.recoveries
     per_1000 = {service: round(value * scale, 6) for service, value in dollars.items()}

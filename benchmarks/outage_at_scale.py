@@ -40,8 +40,10 @@ buckets; every input of one bucket holds the same string object, and the fake sh
 every item is sized and billed in full. The three default runs (1,000, 10,000 and 100,000) take
 about 3.5 minutes on two cores and at most 1.2 GB.
 
-It measures today's design honestly: the status index has one partition key per status (``OPEN``)
-and projects whole items, and the surfaces read every matching item. Figures (read units each
+It measures the design as it is: the store's lanes (the sharded ``by-lane`` index, entries per
+filter, counters kept in each transition's transaction), every surface reading a page, and inputs
+and causes over 4 KB kept apart (``CountingPayloads``: the bucket, each distinct body held once).
+Figures (read units each
 surface costs, the peak units per partition key per second, the largest item) are per run; the
 largest run's are unsuffixed, the others end in ``_at_<N>``; ``ratio_100k_to_1k`` is each surface's
 read units at the largest run over the smallest's (``ratio_runs``). ``throttled_key_seconds``: the
@@ -53,7 +55,8 @@ the benchmark exits non-zero. Last line: one JSON object.
 what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists them with their
 pages: DynamoDB $0.625 / $0.125 per million write / read request units; Lambda $0.20 per million
 requests and $0.0000166667 per GB-second on x86_64; SQS $0.40 per million requests of 64 KB; Step
-Functions $0.025 per 1,000 transitions; S3 none today). DynamoDB: the accountant's total units,
+Functions $0.025 per 1,000 transitions; S3 $0.005 / $0.0004 per 1,000 PUT / GET and $0.023 per
+GB-month, each object for the bucket's default expiry). DynamoDB: the accountant's total units,
 table and indexes, for the arrival and one round of each surface above. Lambda: one collector
 invocation per batch delivered (redeliveries included), at template.yaml's memory and architecture
 for the collector; each invocation's duration is its measured time over the fakes on this machine
@@ -70,6 +73,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import random
@@ -147,6 +151,8 @@ SQS_RECEIVE_BATCH = 10  # the Lambda poller receives and deletes up to ten messa
 # what the execution runs again): benchmarks/transitions.py's billed transitions per order in
 # docs/contributing/benchmarks.md, `one_recovery` 30 against `happy_path` 22.
 TRANSITIONS_PER_RECOVERY = 30 - 22
+#: how long an input or cause kept apart is stored: the payloads bucket's default expiry, in months
+PAYLOAD_MONTHS = int(load_template()["Parameters"]["RecoveryPayloadExpiryDays"]["Default"]) / 30.44
 DEPENDENCY = "payments"  # the outage's dependency: its circuit closes after the surfaces
 #: an assumption: the payment provider, back from its outage, bears 300 calls a second; the calls
 #: past that in a second fail (and its circuit counts them)
@@ -156,6 +162,29 @@ MAX_ROUNDS = 200
 # self-healing's state machine (infra/self_healing.asl.json): its start, "Settle" and "Done", and
 # per round "Resume a round" and "Done?"
 HEALING_TRANSITIONS, HEALING_TRANSITIONS_PER_ROUND = 3, 2
+
+
+class CountingPayloads:
+    """The payloads bucket as the run uses it: each object's bytes held once per distinct body (the
+    inputs come in 16 sizes), every upload and read counted, the bytes stored summed."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, bytes] = {}  # sha-256 → body
+        self._keys: dict[str, str] = {}  # key → sha-256
+        self.puts = self.gets = self.stored_bytes = 0
+
+    def put(self, key: str, body: bytes) -> None:
+        digest = hashlib.sha256(body).hexdigest()
+        self._bodies.setdefault(digest, body)
+        if key not in self._keys:
+            self.stored_bytes += len(body)
+        self._keys[key] = digest
+        self.puts += 1
+
+    def get(self, key: str) -> bytes | None:
+        self.gets += 1
+        digest = self._keys.get(key)
+        return self._bodies[digest] if digest is not None else None
 
 
 @dataclass
@@ -382,7 +411,8 @@ class Run:
         self.load = PartitionLoad(self.clock, indexes={TABLE: template_indexes()})
         self.fake = FakeDynamoDB(load=self.load)
         self.dynamodb = Latency(self.fake, self.clock)
-        self.store = RecoveryStore(TABLE, self.dynamodb)
+        self.payloads = CountingPayloads()
+        self.store = RecoveryStore(TABLE, self.dynamodb, payloads=self.payloads)
         self.groups = GroupStore(TABLE, self.dynamodb)
         self.chat = Chat(self.clock)
         self.rules = parse_rules(rules_document(), ChannelRouting(default="C-RECOVERIES"))
@@ -456,6 +486,10 @@ class Run:
                 other_transitions=HEALING_TRANSITIONS
                 + HEALING_TRANSITIONS_PER_ROUND * healing.rounds
                 + TRANSITIONS_PER_RECOVERY * len(self.relapsed),
+                s3_puts=self.payloads.puts,
+                s3_gets=self.payloads.gets,
+                s3_bytes=self.payloads.stored_bytes,
+                s3_storage_months=PAYLOAD_MONTHS,
             )
         )
 

@@ -195,6 +195,8 @@ class OperatorSettings(ServicesSettings, SlackBotTokenSettings, ChannelPaceSetti
 
     # optional here, unlike every function's: an option or a stack's output may name the table
     recoveries_table_name: str | None = Field(alias="RECOVERIES_TABLE_NAME", default=None)
+    #: where large inputs and causes are kept (the stack's output PayloadsBucketName, with --stack)
+    payloads_bucket: str | None = Field(alias="PAYLOADS_BUCKET", default=None)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:

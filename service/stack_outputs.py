@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from recovery_ops.service.errors import RecoveryOpsError
 
 RECOVERIES_TABLE = "RecoveriesTableName"
+PAYLOADS_BUCKET = "PayloadsBucketName"
 RECOVERY_QUEUE = "RecoveryQueueUrl"
 RECOVERY_DLQ = "RecoveryDeadLetterQueueUrl"
 ORDERS_DLQ = "OrdersDeadLetterQueueUrl"

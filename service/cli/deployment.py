@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from recovery_ops.service.config import OperatorSettings
 
 #: the option (its argparse attribute) → the settings field it overrides, where their names differ
-SETTING_OF_OPTION = {"table": "recoveries_table_name"}
+SETTING_OF_OPTION = {"table": "recoveries_table_name", "payloads": "payloads_bucket"}
 
 
 def on_deployment(

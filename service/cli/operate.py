@@ -99,12 +99,16 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
     from recovery_ops.service.operator import OperationError, build_operator
     from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome
     from recovery_ops.service.recovery.lifecycle.query import QueryError
-    from recovery_ops.service.stack_outputs import RECOVERIES_TABLE, StackOutputError
+    from recovery_ops.service.stack_outputs import PAYLOADS_BUCKET, RECOVERIES_TABLE, StackOutputError
 
     try:
         try:
             deployment = on_deployment(
-                settings, args.stack, {"table": args.table}, {"table": RECOVERIES_TABLE}
+                settings,
+                args.stack,
+                {"table": args.table, "payloads": settings.payloads_bucket},
+                {"table": RECOVERIES_TABLE, "payloads": PAYLOADS_BUCKET},
+                optional=("payloads",),  # a stack from before the bucket: every value in its item
             )
         except StackOutputError as exc:
             raise OperationError(str(exc)) from exc

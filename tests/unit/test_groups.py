@@ -110,6 +110,18 @@ def test_members_from_several_batches_add_up_and_a_redelivered_one_counts_once()
     )
 
 
+def test_a_batch_holding_one_message_twice_counts_it_once() -> None:
+    # Given a batch in which SQS delivered one message twice
+    groups = GroupStore("recoveries", FakeDynamoDB())
+    group = group_id_for(paused(1), WINDOW, START)
+
+    # When the batch joins the group
+    state = add(groups, group, [paused(1), paused(2), paused(1)], START)
+
+    # Then each recovery is counted once
+    assert state.count == 2
+
+
 def test_the_group_keeps_only_the_latest_members_of_the_last_batch() -> None:
     # Given a batch larger than the number of latest members shown
     groups = GroupStore("recoveries", FakeDynamoDB())

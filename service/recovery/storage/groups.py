@@ -171,6 +171,7 @@ class GroupStore:
         ``group_id`` (``mark``, only if it is not yet) and count the ones marked on the group's item
         (its latest: the batch's). A member marked already (a redelivered message) is left out and
         the rest written again."""
+        members = list({m.recovery_id: m for m in members}.values())  # a batch may hold one twice
         for start in range(0, len(members), MEMBERS_PER_TRANSACTION):
             batch = members[start : start + MEMBERS_PER_TRANSACTION]
             joining = batch
