@@ -105,8 +105,10 @@ class Operator:
         if query.in_flight:
             return self._list_in_flight(query, limit)
         found = self.store.list_by_status(RecoveryStatus.OPEN, where, limit=limit)
-        counts = self.store.counts(RecoveryStatus.OPEN, where).by_pair
-        self.out(f"{sum(counts.values())} open recoveries ({query.describe()})")
+        counted = self.store.counts(RecoveryStatus.OPEN, where)
+        counts = counted.by_pair
+        at_least = "" if counted.complete else "at least "
+        self.out(f"{at_least}{counted.total} open recoveries ({query.describe()})")
         for (machine, error), count in counts.most_common():
             self.out(f"  {count:5d}  {printable(machine)}  {printable(error or 'unknown')}")
         for recovery in found:

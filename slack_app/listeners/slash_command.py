@@ -176,7 +176,8 @@ def _respond_with_page(
     rows = visible_page(
         services.store, services.access, user, status, where, PAGE_SIZE + 1, before=query.before
     )
-    counts = visible_counts(services.store, services.access, user, status, where)[0].by_pair
+    counted = visible_counts(services.store, services.access, user, status, where)[0]
+    counts = counted.by_pair
     claims = []
     if not query.in_flight:
         claims = longest_first(
@@ -195,8 +196,9 @@ def _respond_with_page(
         longest_in_flight=claims if query.before is None else [],
         in_flight_total=len(claims),
         now=datetime.now(UTC),
+        counts_complete=counted.complete,
     )
-    total = sum(counts.values())
+    total = f"{counted.total}" if counted.complete else f"{counted.total}+"
     text = f"{total} recoveries in flight" if query.in_flight else f"{total} open recoveries"
     if claims:
         text += f", {len(claims)} in flight"

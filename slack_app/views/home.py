@@ -167,10 +167,11 @@ def notice_view(text: str) -> View:
 def _summary(overview: Overview) -> list[Block]:
     total = overview.total
     plural = "y" if total == 1 else "ies"
+    shown = f"{total}" if overview.counts_complete else f"{total}+"
     title = (
-        f"*{total} recover{plural} in flight*"
+        f"*{shown} recover{plural} in flight*"
         if overview.listing_in_flight
-        else f"*{total} open recover{plural}*"
+        else f"*{shown} open recover{plural}*"
     )
     filters = overview.query.with_status(None)
     if filters.narrowed:

@@ -98,16 +98,19 @@ def list_blocks(
     longest_in_flight: list[InFlight] | None = None,
     in_flight_total: int = 0,
     now: datetime | None = None,
+    counts_complete: bool = True,
 ) -> list[Block]:
     """A page of the list: the open recoveries, or those in flight for ``query.in_flight``. Beside
     the open ones, ``in_flight_total`` is counted in the header and ``longest_in_flight`` shown in
-    a section of their own."""
+    a section of their own. ``counts_complete`` False: the counts are of the first ones read only
+    (a filter the counters cannot answer), and say so."""
     now = now or datetime.now(UTC)
     total = sum(counts.values())
+    shown = f"{total}" if counts_complete else f"{total}+"
     if query.in_flight:
-        title = f"{total} recover{'y' if total == 1 else 'ies'} in flight"
+        title = f"{shown} recover{'y' if total == 1 else 'ies'} in flight"
     else:
-        title = f"{total} open recover{'y' if total == 1 else 'ies'}"
+        title = f"{shown} open recover{'y' if total == 1 else 'ies'}"
         if in_flight_total:
             title += f" · {in_flight_total} in flight"
     filters = query.with_status(None)

@@ -198,8 +198,8 @@ def test_edit_and_run_again_reruns_the_failed_step_with_the_new_input(
 
     # Then the step runs again with that input and the order finishes
     assert resumed.status == "RESUMED"
-    assert CHECKED[-1] == {"item": "sku-always"}
     assert desk.wait_for_output(execution)["item"] == "sku-always"
+    assert CHECKED[-1] == {"item": "sku-always"}  # the step ran again (after the resume, not before it ends)
 
 
 def test_reject_fails_the_execution_with_the_reason_shown_in_slack(

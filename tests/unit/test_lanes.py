@@ -250,3 +250,21 @@ def test_no_lane_is_read_past_the_page_the_merge_needs() -> None:
     assert sorted(lanes) == sorted(set(lanes)) and len(lanes) == 8
     assert all(q["Limit"] <= 10 for q in queries)
     assert all(LANE in q["KeyConditionExpression"] for q in queries)
+
+
+def test_a_listing_whose_counts_are_incomplete_says_at_least() -> None:
+    # Given counts read from the first ones only (a filter no counter answers)
+    from collections import Counter
+
+    from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
+    from recovery_ops.slack_app.views.listing import list_blocks
+
+    counts = Counter({("orders", "VendorUnavailable"): 1000})
+
+    # When the list is drawn with them, complete and not
+    complete = list_blocks([], counts, RecoveryQuery(), None)
+    partial = list_blocks([], counts, RecoveryQuery(), None, counts_complete=False)
+
+    # Then only the incomplete one says "1000+"
+    assert "1000 open" in complete[0].text.text and "+" not in complete[0].text.text  # type: ignore[attr-defined]
+    assert "1000+ open" in partial[0].text.text  # type: ignore[attr-defined]

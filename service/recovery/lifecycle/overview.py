@@ -54,6 +54,7 @@ class Overview:
     left_out: int = 0  # recoveries listed matching the query that ``user`` may not see
     in_flight: list[InFlight] = field(default_factory=list)  # beside the open: longest first, a few
     in_flight_total: int = 0  # in flight beside the open ones, that ``user`` may see
+    counts_complete: bool = True  # False: counted from the first ones read (a filter no counter answers)
 
     @property
     def total(self) -> int:
@@ -115,6 +116,7 @@ def overview_for(
         left_out=left_out,
         in_flight=beside[:IN_FLIGHT_SHOWN],
         in_flight_total=max(in_flight_total, len(beside)),
+        counts_complete=counts.complete,
     )
 
 

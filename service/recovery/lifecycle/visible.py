@@ -1,10 +1,12 @@
 """What one person may see of the recoveries, a page at a time: an admin or a deployment viewer
 reads the lanes as they are; a team's member reads them through the routing rules' eye, counting
-from the counters' cells they may see, and reading pages until one is full of theirs (at most
-``READ_LIMIT`` read for one page)."""
+from the counters' cells they may see, reading the lanes of the state machines of those cells
+(when a few), and reading pages until one is full of theirs (at most ``READ_LIMIT`` read for one
+page)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from recovery_ops.service.recovery.access.team_access import TeamAccess
@@ -42,6 +44,12 @@ def visible_page(
         return store.list_by_status(
             status, where, limit=limit, now=now, before=before, oldest_first=oldest_first
         )
+    if not access.sees_everything(user) and not where.state_machine and not status.is_closed:
+        rules = access.rules()
+        cells = store.cells(status, where, lambda cell: access.may_see_cell(user, cell, rules))
+        where = replace(where, state_machines=tuple(sorted({cell["state_machine_name"] for cell in cells})))
+        if not where.state_machines:
+            return []  # nothing of theirs is counted: nothing to read
     reading = limit
     while True:
         listed = store.list_by_status(

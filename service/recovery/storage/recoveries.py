@@ -87,6 +87,7 @@ TRANSACTION_BACKOFF_S = 0.02
 BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
 BATCH_ATTEMPTS = 6
 MIN_LANE_PAGE = 10  # the smallest page read from one lane
+MACHINE_LANES_READ = 8  # a listing of more state machines than this reads its status's lanes instead
 AUDIT_APPENDED = "audit = list_append(audit, :entry)"
 COUNT_LIMIT = 1_000  # counted by reading (a filter the counters cannot answer): at most this many
 
@@ -118,6 +119,8 @@ class ListFilter:
     group_id: str | None = None
     owner: str | None = None  # a user id, or NO_OWNER: nobody owns it
     dependency: str | None = None  # the circuit the failed step depends on
+    #: any of these state machines (names): what a team's member may see, read from their lanes
+    state_machines: tuple[str, ...] | None = None
 
 
 NO_OWNER = "none"
@@ -632,6 +635,23 @@ class RecoveryStore:
             Counter((r.state_machine_name, r.error) for r in kept), complete=len(listed) <= COUNT_LIMIT
         )
 
+    def cells(
+        self,
+        status: RecoveryStatus,
+        where: ListFilter | None = None,
+        visible: Callable[[dict[str, str]], bool] | None = None,
+    ) -> list[dict[str, str]]:
+        """The counters' cells with recoveries of ``status`` (an open one) under ``where``, those
+        ``visible`` keeps."""
+        where = where or ListFilter()
+        return [
+            cell
+            for cell, numbers in self._cells()
+            if numbers.get(str(status), 0) > 0
+            and _cell_matches(cell, where)
+            and (visible is None or visible(cell))
+        ]
+
     def count_by_status(
         self,
         status: RecoveryStatus = RecoveryStatus.OPEN,
@@ -652,6 +672,8 @@ class RecoveryStore:
                 return filter_lanes(Dim.GROUP, where.group_id)
             if where.state_machine:
                 return filter_lanes(Dim.MACHINE, where.state_machine.rsplit(":", 1)[-1])
+            if where.state_machines is not None and len(where.state_machines) <= MACHINE_LANES_READ:
+                return [lane for name in where.state_machines for lane in filter_lanes(Dim.MACHINE, name)]
             if where.dependency:
                 return filter_lanes(Dim.DEPENDENCY, where.dependency)
             if where.error:
@@ -770,6 +792,8 @@ class Counts:
 
 def _matches(recovery: Recovery, where: ListFilter) -> bool:
     """Whether ``recovery`` meets every part of ``where`` (its age is the lanes' key condition)."""
+    if where.state_machines is not None and recovery.state_machine_name not in where.state_machines:
+        return False
     if where.state_machine:
         by_arn = where.state_machine.startswith("arn:")
         if (recovery.state_machine_arn if by_arn else recovery.state_machine_name) != where.state_machine:
@@ -791,6 +815,8 @@ def _matches(recovery: Recovery, where: ListFilter) -> bool:
 
 
 def _cell_matches(cell: dict[str, str], where: ListFilter) -> bool:
+    if where.state_machines is not None and cell["state_machine_name"] not in where.state_machines:
+        return False
     if where.state_machine:
         by_arn = where.state_machine.startswith("arn:")
         if cell["state_machine_arn" if by_arn else "state_machine_name"] != where.state_machine:
