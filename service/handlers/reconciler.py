@@ -35,4 +35,5 @@ def lambda_handler(event: dict, context: object) -> dict:
         "messages_updated": report.messages_updated,
         "messages_behind": report.messages_behind,
         "complete": report.complete,
+        "migrated": report.migrated,
     }
