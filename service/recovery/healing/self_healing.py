@@ -490,27 +490,38 @@ class SelfHealing:
 
     def _runs_for(self, closure: Closure, resumable: list[Recovery]) -> dict[str, HealingRun]:
         """Each group's run for the closure: created (and announced) for a group seen the first time;
-        a later round's newcomers are added to its count."""
+        a later round's newcomers are added to its count. The groups' runs, by the workers."""
         by_group: dict[str, list[Recovery]] = defaultdict(list)
         for recovery in resumable:
             by_group[recovery.group_id or ""].append(recovery)
         runs: dict[str, HealingRun] = {}
-        for group_id, members in by_group.items():
-            state = self.groups.get(group_id) if group_id else None
-            self._learn(group_id, state)
-            message = (state.channel, state.ts) if state and state.channel and state.ts else None
-            run, created = self.runs.start(closure, group_id, len(members), message, self.clock())
-            if not created and run.state is HealingState.RESUMING:
-                pending = self._unseen(run, members)
-                if pending:
-                    self.runs.add_selected(run.healing_id, pending)
-                    run = self.runs.get(run.healing_id) or run
+        try:
+            for group_id, members in by_group.items():
+                self.workers.submit(partial(self._run_for, closure, group_id, members, runs))
+        except BaseException:
+            drain_quietly(self.workers)
+            raise
+        self.workers.drain()
+        return {group_id: runs[group_id] for group_id in by_group}
+
+    def _run_for(
+        self, closure: Closure, group_id: str, members: list[Recovery], runs: dict[str, HealingRun]
+    ) -> None:
+        state = self.groups.get(group_id) if group_id else None
+        self._learn(group_id, state)
+        message = (state.channel, state.ts) if state and state.channel and state.ts else None
+        run, created = self.runs.start(closure, group_id, len(members), message, self.clock())
+        if not created and run.state is HealingState.RESUMING:
+            pending = self._unseen(run, members)
+            if pending:
+                self.runs.add_selected(run.healing_id, pending)
+                run = self.runs.get(run.healing_id) or run
+        with self._lock:
             runs[group_id] = run
-            if (created or not run.announced) and run.state is HealingState.RESUMING:
-                self._show(closure, run, members)  # also a run whose creation's answer was lost
-                self._thread(run, closure)
-                self.runs.mark_announced(run.healing_id)
-        return runs
+        if (created or not run.announced) and run.state is HealingState.RESUMING:
+            self._show(closure, run, members)  # also a run whose creation's answer was lost
+            self._thread(run, closure)
+            self.runs.mark_announced(run.healing_id)
 
     def _unseen(self, run: HealingRun, members: list[Recovery]) -> int:
         """Open members beyond what the run counted: recoveries that paused after it began."""
