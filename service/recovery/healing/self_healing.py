@@ -164,7 +164,7 @@ class SelfHealing:
     #: what runs the resumes (and the reads and Slack updates that do not wait on each other): one at
     #: a time by default; the function's are ``SELF_HEALING_CONCURRENCY`` threads
     workers: Workers = field(default_factory=InlineWorkers)
-    #: a round starts its last resume this long before its budget ends (at most a quarter of the
+    #: a round starts its last resume this long before its budget ends (at most a tenth of the
     #: budget), leaving the time to drain the resumes under way and to do its closing work
     wind_down_seconds: float = 20.0
     _edited: dict[str, bool] = field(default_factory=dict)
@@ -235,7 +235,7 @@ class SelfHealing:
             self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
             return RoundReport(done=True, why="the circuit opened again")
         report = RoundReport(done=False)
-        last_start = self.monotonic() + budget_seconds - min(self.wind_down_seconds, budget_seconds / 4)
+        last_start = self.monotonic() + budget_seconds - min(self.wind_down_seconds, budget_seconds / 10)
         report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
         resumable = self.resumable(closure.dependency)
         self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
@@ -390,7 +390,13 @@ class SelfHealing:
 
     def _resume(self, recovery: Recovery, run: HealingRun, at: _Dispatch, ramp: RampState | None) -> None:
         """Resume one recovery (on a worker). Its outcome counted, it is done; while its outcome is
-        not known it stays in flight, its claim pending on the run (and counted as outstanding)."""
+        not known it stays in flight, its claim pending on the run (and counted as outstanding). One
+        that found no free worker before the round's last start is not made: it stays open for the
+        next round, so that what the round drains is what started in time."""
+        if self.monotonic() >= at.last_start:
+            with self._lock:
+                at.outstanding[run.healing_id] -= 1
+            return
         shares_message = self._shares_message(recovery)
         mark = new_claim_mark()
         self.runs.note_claim(run.healing_id, recovery.recovery_id, mark, ramp)
