@@ -5,6 +5,7 @@ lookup reads."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -308,3 +309,18 @@ def test_an_edit_lookup_reads_the_executions_other_recoveries_only() -> None:
     assert rig.healing.resumable("vendor") == []
 
     assert [c for c in reads.calls if c[0] == "get_item"] == [("get_item", edited_before.recovery_id)]
+
+
+def test_thread_workers_run_each_task_in_the_context_it_was_submitted_from() -> None:
+    # Given a value bound to the invocation (as the caller the embedded stack checks permissions for)
+    invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("invocation", default=None)
+    invocation.set("SelfHealingFunction")
+    pool, seen = ThreadWorkers(2), []
+
+    # When tasks run on the pool's threads
+    for _ in range(3):
+        pool.submit(lambda: seen.append(invocation.get()))
+    pool.drain()
+
+    # Then each saw it
+    assert seen == ["SelfHealingFunction"] * 3

@@ -15,11 +15,14 @@ its threads, and would go on with them in a later invocation).
 ``InlineWorkers`` (the default) runs each task as it is handed over: one at a time, in order, as
 rounds did before there were workers, so a test over the fakes reads like a script.
 ``ThreadWorkers`` runs them on a thread pool: the boto3 clients under the stores are thread-safe,
-and the round keeps what its tasks share under a lock.
+and the round keeps what its tasks share under a lock. Each task runs in a copy of the context it
+was submitted from, so what is bound to the invocation (its logging keys, the caller the embedded
+stack checks permissions for) goes with it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -69,7 +72,7 @@ class ThreadWorkers:
         try:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="self-healing")
-            future = self._pool.submit(task)
+            future = self._pool.submit(contextvars.copy_context().run, task)
         except BaseException:
             self._slots.release()
             raise
