@@ -324,3 +324,26 @@ def test_thread_workers_run_each_task_in_the_context_it_was_submitted_from() -> 
 
     # Then each saw it
     assert seen == ["SelfHealingFunction"] * 3
+
+
+def test_the_runs_are_read_again_a_hundred_a_call() -> None:
+    # Given a closing with 150 groups' runs, one of them stopped
+    rig = a_rig()
+    started = [rig.runs.start(VENDOR, f"grp-{n}", 1, None, NOW)[0] for n in range(150)]
+    assert rig.runs.stop(started[7].healing_id, "UALICE", NOW.isoformat())
+    calls: list[int] = []
+    batch_get_item = rig.dynamodb.batch_get_item  # type: ignore[attr-defined]
+
+    def counted(**request: dict) -> dict:
+        calls.append(sum(len(table["Keys"]) for table in request["RequestItems"].values()))
+        return batch_get_item(**request)
+
+    rig.dynamodb.batch_get_item = counted  # type: ignore[attr-defined]
+
+    # When they are read again
+    fresh = rig.runs.get_many([run.healing_id for run in started])
+
+    # Then two calls read them all, as they are stored now
+    assert calls == [100, 50]
+    assert len(fresh) == 150 and fresh[started[7].healing_id].state is HealingState.STOPPED
+    assert {run.state for i, run in fresh.items() if i != started[7].healing_id} == {HealingState.RESUMING}
