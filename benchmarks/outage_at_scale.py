@@ -129,6 +129,7 @@ from tests.support.sendtask_world import (  # noqa: E402
     Vendor,
     VendorCircuit,
 )
+from tests.support.simulated_workers import SimulatedWorkers  # noqa: E402
 
 TABLE = "recoveries"
 ACCOUNT = "123456789012"
@@ -540,6 +541,7 @@ class Run:
         self._by_token = {r.task_token: r for r in made if r.dependency == DEPENDENCY}
         self.relapsed: list[RecoveryRequest] = []
         self.healing = HealingCount(closed_at=closed_at, ceiling=settings.ceiling)
+        self.workers = SimulatedWorkers(settings.concurrency, seconds, self._set_clock)
         closure = Closure(DEPENDENCY, closed_at.timestamp())
         self.clock.sleep(settings.settle_seconds)
         calls = self.dynamodb.calls
@@ -580,13 +582,20 @@ class Run:
             clock=self.clock,
             monotonic=seconds,
             ramp=RampSettings(),
+            workers=self.workers,
         )
+
+    def _set_clock(self, seconds: float) -> None:
+        """The simulated workers' hold on the clock (each task runs from its own start)."""
+        self.clock.now = datetime.fromtimestamp(seconds, UTC)
 
     def _execution_goes_on(self, token: str) -> None:
         """A resumed execution calls the vendor at once; a failed call is counted by the circuit
-        and the execution pauses again (a new recovery, through the collector)."""
-        self.healing.last_resumed_at = self.clock.now
-        self.healing.first_resumed_at = self.healing.first_resumed_at or self.clock.now
+        and the execution pauses again (a new recovery, through the collector). The workers'
+        resumes are stamped a little out of order: the first and last resumes are the extremes."""
+        now, healing = self.clock.now, self.healing
+        healing.last_resumed_at = max(healing.last_resumed_at or now, now)
+        healing.first_resumed_at = min(healing.first_resumed_at or now, now)
         if self.vendor.call():
             return
         self.circuit.failure()
@@ -656,6 +665,7 @@ class HealingSettings:
     ceiling: float  # SelfHealingResumesPerSecond's default
     settle_seconds: float  # SelfHealingSettleSeconds's default
     round_seconds: float  # a round's budget: SELF_HEALING_ROUND_SECONDS, within the function's timeout
+    concurrency: int  # SELF_HEALING_CONCURRENCY: the resumes a round runs at once
     timeout_seconds: float
     memory_mb: int
     architecture: str
@@ -675,6 +685,7 @@ def healing_settings() -> HealingSettings:
         ceiling=float(parameters["SelfHealingResumesPerSecond"]),
         settle_seconds=float(parameters["SelfHealingSettleSeconds"]),
         round_seconds=max(1.0, min(round_seconds, timeout - RESERVE_SECONDS)),
+        concurrency=int(properties["Environment"]["Variables"]["SELF_HEALING_CONCURRENCY"]),
         timeout_seconds=timeout,
         memory_mb=memory,
         architecture=architecture,
@@ -771,6 +782,9 @@ def healing_figures(outage: Run, healing_from: int) -> dict[str, Any]:
         "self_healing_dynamodb_calls_per_resume": round(healing.dynamodb_calls / max(1, healing.resumed), 1),
         "self_healing_longest_round_s": round(healing.longest_round_s, 1),
         "self_healing_function_timeout_s": outage.healing_settings.timeout_seconds,
+        "self_healing_round_budget_s": outage.healing_settings.round_seconds,
+        "self_healing_concurrency": outage.healing_settings.concurrency,
+        "self_healing_busiest_workers": outage.workers.busiest,
         "self_healing_slack_updates": outage.slack_updates.calls,
         "self_healing_sim_s": round(healing.sim_seconds, 1),
         "self_healing_wall_s": round(healing.wall_s, 1),

@@ -14,7 +14,14 @@ import boto3
 import botocore.session
 from botocore.config import Config
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+#: connections kept per client: self-healing's workers (SELF_HEALING_CONCURRENCY, at most 50) share
+#: one client each for DynamoDB, Step Functions and S3 (botocore keeps 10 by default)
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=50,
+)
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 _loader: Any = None  # botocore's service-model loader, kept across resets: models never change

@@ -52,6 +52,7 @@ from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
 from recovery_ops.service.recovery.healing.ramp import RampSettings
 from recovery_ops.service.recovery.healing.runs import HealingRuns
 from recovery_ops.service.recovery.healing.self_healing import Pace, SelfHealing
+from recovery_ops.service.recovery.healing.workers import ThreadWorkers
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
 from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
@@ -360,6 +361,7 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
         pace=Pace(config.resumes_per_second),
         reconciler=reconciler,
         ramp=RampSettings(),
+        workers=ThreadWorkers(config.concurrency),
     )
 
 

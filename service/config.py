@@ -286,6 +286,9 @@ class SelfHealingConfig(CircuitWatcherConfig):
     circuit_breaker_table_name: str = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", min_length=1)
     resumes_per_second: float = Field(alias="SELF_HEALING_RESUMES_PER_SECOND", default=200, gt=0, le=500)
     round_seconds: int = Field(alias="SELF_HEALING_ROUND_SECONDS", default=120, ge=1)
+    #: resumes a round runs at once (each waits on DynamoDB, Step Functions and Slack); at most the
+    #: connections a boto3 client keeps (aws_clients)
+    concurrency: int = Field(alias="SELF_HEALING_CONCURRENCY", default=32, ge=1, le=50)
     #: how long past its open period a circuit must be left unprobed before a recovery is resumed to probe it
     probe_grace_seconds: int = Field(alias="SELF_HEALING_PROBE_GRACE_SECONDS", default=60, ge=0)
 

@@ -307,6 +307,9 @@ class FakeDynamoDB:
         self._version = 0  # moves at every write: what a cached index order was made from
         self._orders: dict[tuple[Any, ...], tuple[int, list[Item]]] = {}
         self._lanes: dict[tuple[str, str], list[tuple[str, str]]] = {}  # at scale: by-lane, kept
+        #: at scale: by-execution, kept (execution ARN: item ids), with every id it has seen written
+        self._executions: dict[tuple[str, str], dict[str, None]] = {}  # ids in the order first written
+        self._written: dict[str, set[str]] = {}
 
     def items(self, table: str) -> dict[str, Item]:
         return self.tables.setdefault(table, {})
@@ -376,7 +379,7 @@ class FakeDynamoDB:
         if IndexName == EXECUTION_INDEX:
             arn = request["ExpressionAttributeValues"][":arn"]
             with self._lock:
-                found = [item for item in self.items(TableName).values() if item.get(EXECUTION_ARN) == arn]
+                found = self._of_execution(TableName, arn)
                 keys = [{KEY: _clone(item[KEY])} for item in found]
                 if self.load is not None:
                     entries = [{KEY: i[KEY], EXECUTION_ARN: i[EXECUTION_ARN]} for i in found]
@@ -546,6 +549,7 @@ class FakeDynamoDB:
                     continue
                 self._version += 1
                 self._index_lanes(table, item_key, before, items.get(item_key))
+                self._index_executions(table, item_key, before, items.get(item_key))
                 if self.load is not None:
                     self.load.wrote(table, before, items.get(item_key), transactional=True)
             return {}
@@ -601,6 +605,29 @@ class FakeDynamoDB:
         changes an item directly changes no lane attribute)."""
         return self._lanes.get((table, lane), [])
 
+    def _of_execution(self, table: str, arn: Item) -> list[Item]:
+        """The items of one execution: from the kept index when every item of the table was written
+        through the fake (else, items placed directly, by looking at each)."""
+        items = self.items(table)
+        if len(self._written.get(table, ())) != len(items):
+            return [item for item in items.values() if item.get(EXECUTION_ARN) == arn]
+        ids = self._executions.get((table, arn["S"]), {})
+        return [items[i] for i in ids if i in items and items[i].get(EXECUTION_ARN) == arn]
+
+    def _index_executions(self, table: str, item_id: str, before: Item | None, after: Item | None) -> None:
+        written = self._written.setdefault(table, set())
+        if after is None:
+            written.discard(item_id)
+        else:
+            written.add(item_id)
+        for item, adding in ((before, False), (after, True)):
+            if item is not None and EXECUTION_ARN in item:
+                ids = self._executions.setdefault((table, item[EXECUTION_ARN]["S"]), {})
+                if adding:
+                    ids.setdefault(item_id)
+                elif after is None or after.get(EXECUTION_ARN) != item[EXECUTION_ARN]:
+                    ids.pop(item_id, None)
+
     def _index_lanes(self, table: str, item_id: str, before: Item | None, after: Item | None) -> None:
         for item, adding in ((before, False), (after, True)):
             if item is None or LANE not in item or LANE_SORT not in item:
@@ -625,7 +652,9 @@ class FakeDynamoDB:
 
     def _wrote(self, table: str, before: Item | None, after: Item | None) -> None:
         self._version += 1
-        self._index_lanes(table, (after or before or {}).get(self._key, {}).get("S", ""), before, after)
+        item_id = (after or before or {}).get(self._key, {}).get("S", "")
+        self._index_lanes(table, item_id, before, after)
+        self._index_executions(table, item_id, before, after)
         if self.load is not None:
             self.load.wrote(table, before, after)
 

@@ -106,9 +106,9 @@ class SendTaskBucket:
 
     def take(self) -> bool:
         now = self.clock()
-        if self.at is not None:
+        if self.at is not None and now > self.at:  # concurrent callers' stamps may go back a little
             self.level = min(self.size, self.level + (now - self.at) * self.refill)
-        self.at = now
+        self.at = now if self.at is None else max(self.at, now)
         if self.level < 1:
             return False
         self.level -= 1

@@ -52,6 +52,7 @@ from recovery_ops.service.recovery.storage.items import (
     HEALING_PREFIX,
     audit_entries,
     audit_trail,
+    item_id,
     key,
     number,
     string,
@@ -91,6 +92,9 @@ CLAIM_MARK = "healing_claim"
 #: the most claims a run keeps pending (answers lost): past it, a round claims nothing more for the
 #: run until a later round has settled them, so the item stays small (about 60 bytes each)
 MAX_PENDING_CLAIMS = 50
+#: runs read in one BatchGetItem (DynamoDB's most), and how often its unprocessed keys are asked again
+BATCH_GET_RUNS = 100
+BATCH_GET_ATTEMPTS = 3
 
 
 def new_claim_mark() -> str:
@@ -373,6 +377,30 @@ class HealingRuns:
             ExpressionAttributeValues=values,
         )
         return ended is not None
+
+    def get_many(self, healing_ids: list[str]) -> dict[str, HealingRun]:
+        """The runs of ``healing_ids`` (those that exist), by id, read as ``get`` reads one
+        (consistently) but up to ``BATCH_GET_RUNS`` a call: a round looks for Stop every second on
+        every group's run, and a large outage has hundreds of groups. Keys DynamoDB leaves
+        unprocessed are asked for again, and read one by one at the last."""
+        found: dict[str, HealingRun] = {}
+        for first in range(0, len(healing_ids), BATCH_GET_RUNS):
+            wanted = [key(i) for i in healing_ids[first : first + BATCH_GET_RUNS]]
+            for _ in range(BATCH_GET_ATTEMPTS):
+                answer = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": wanted, "ConsistentRead": True}}
+                )
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    run = run_from_item(item)
+                    found[run.healing_id] = run
+                wanted = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not wanted:
+                    break
+            for left in wanted:
+                run_or_none = self.get(item_id(left))
+                if run_or_none is not None:
+                    found[run_or_none.healing_id] = run_or_none
+        return found
 
 
 def run_from_item(item: dict[str, Any]) -> HealingRun:

@@ -28,18 +28,20 @@ run item holds only the claims in flight; a round stops claiming for a run that 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.access.routing_rules import RoutingRules, Rule
-from recovery_ops.service.recovery.healing.ramp import Ramp, RampSettings, sendtask_capped
+from recovery_ops.service.recovery.healing.ramp import Ramp, RampSettings, RampState, sendtask_capped
 from recovery_ops.service.recovery.healing.runs import (
     CLAIM_MARK,
     MAX_PENDING_CLAIMS,
@@ -50,6 +52,7 @@ from recovery_ops.service.recovery.healing.runs import (
     PendingClaim,
     new_claim_mark,
 )
+from recovery_ops.service.recovery.healing.workers import InlineWorkers, Workers, drain_quietly
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
 from recovery_ops.service.recovery.lifecycle.reconciler import REOPENED, Reconciler
 from recovery_ops.service.recovery.model.contract import Routing
@@ -60,7 +63,7 @@ from recovery_ops.service.recovery.ports.notifier import (
     NotifierUnavailableError,
     RecoveryGroup,
 )
-from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.groups import GroupState, GroupStore
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError, RecoveryStore
 
 AUTO_ACTOR = "auto:circuit-closed"
@@ -158,8 +161,20 @@ class SelfHealing:
     progress_every_seconds: float = 15.0
     #: the pace ramps (``ramp.py``) under the ceiling; None: it resumes at the ceiling from the start
     ramp: RampSettings | None = None
+    #: what runs the resumes (and the reads and Slack updates that do not wait on each other): one at
+    #: a time by default; the function's are ``SELF_HEALING_CONCURRENCY`` threads
+    workers: Workers = field(default_factory=InlineWorkers)
+    #: a round starts its last resume this long before its budget ends (at most a tenth of the
+    #: budget), leaving the time to drain the resumes under way and to do its closing work
+    wind_down_seconds: float = 20.0
     _edited: dict[str, bool] = field(default_factory=dict)
     _per_second: float = 0.0  # the pace now, as people see it
+    #: groups whose message is shared / that have more than one recovery: once so, always so (a group
+    #: only grows, and a burst stays a burst), so only the answer yes is kept
+    _shared: set[str] = field(default_factory=set)
+    _many: set[str] = field(default_factory=set)
+    #: what the workers' tasks share with the round (its report, counts, sets)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ------------------------------------------------------------------ decisions
     def heals_itself(self, recovery: Recovery) -> bool:
@@ -191,7 +206,15 @@ class SelfHealing:
         return reading if closed else None
 
     def resumable(self, dependency: str) -> list[Recovery]:
-        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first."""
+        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first.
+        Whether a person edited an execution is looked up only for those nothing else leaves for
+        people, by the workers (a query each, independent of each other)."""
+        maybe = [r for r in self._listed(dependency) if self._may_resume_unless_edited(r)]
+        self._learn_edits([r for r in maybe if r.recovery_id not in self._edited])
+        return [r for r in maybe if not self._edited[r.recovery_id]]
+
+    def _listed(self, dependency: str) -> list[Recovery]:
+        """The open recoveries of ``dependency``'s outage errors, oldest first (up to the selection)."""
         found: dict[str, Recovery] = {}
         for error in self.outage_errors:
             where = ListFilter(dependency=dependency, error=error)
@@ -199,11 +222,10 @@ class SelfHealing:
                 RecoveryStatus.OPEN, where, limit=SELECTION_LIMIT, oldest_first=True
             ):
                 found[recovery.recovery_id] = recovery
-        return [
-            recovery
-            for recovery in sorted(found.values(), key=lambda r: r.sort_key)
-            if why_left_for_people(recovery, self.heals_itself(recovery), self._was_edited(recovery)) is None
-        ]
+        return sorted(found.values(), key=lambda r: r.sort_key)
+
+    def _may_resume_unless_edited(self, recovery: Recovery) -> bool:
+        return why_left_for_people(recovery, self.heals_itself(recovery), edited=False) is None
 
     # ------------------------------------------------------------------ one round
     def round(self, closure: Closure, budget_seconds: float) -> RoundReport:
@@ -213,7 +235,7 @@ class SelfHealing:
             self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
             return RoundReport(done=True, why="the circuit opened again")
         report = RoundReport(done=False)
-        deadline = self.monotonic() + budget_seconds
+        last_start = self.monotonic() + budget_seconds - min(self.wind_down_seconds, budget_seconds / 10)
         report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
         resumable = self.resumable(closure.dependency)
         self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
@@ -227,40 +249,19 @@ class SelfHealing:
         report.left_for_people = len(resumable) - len(todo)
         ceilings = {r.recovery_id: self.ceiling(r) for r in todo}
         ramp = self._start_ramp(runs, max(ceilings.values(), default=self.pace.per_second))
-        next_check = next_progress = self.monotonic()
-        next_progress += self.progress_every_seconds
         done_ids: set[str] = set()
-        since_check = 0
-        for recovery in todo:
-            now = self.monotonic()
-            if now >= deadline:
-                break
-            if now >= next_check or since_check >= self.check_every_resumes:
-                reading = self._closed_reading(closure)
-                if reading is None:
-                    self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
-                    report.done, report.why = True, "the circuit opened again"
-                    return report
-                self._adjust(ramp, reading, now, closure)
-                if now >= next_check:
-                    runs = self._refresh(runs)
-                    next_check = now + self.check_every_seconds
-                since_check = 0
-            if now >= next_progress:
-                self._progress(closure, runs)
-                next_progress = now + self.progress_every_seconds
-            run = runs[recovery.group_id or ""]
-            if run.state is not HealingState.RESUMING:
-                continue  # someone pressed Stop on its group
-            if outstanding[run.healing_id] >= MAX_PENDING_CLAIMS:
-                continue  # so many answers lost: a later round settles them first, then goes on
-            ceiling = ceilings[recovery.recovery_id]
-            self.pace.wait(min(ramp.per_second, ceiling) if ramp else ceiling)
-            since_check += 1
-            if self._resume(recovery, run, report, ramp):
-                done_ids.add(recovery.recovery_id)
-            else:
-                outstanding[run.healing_id] += 1
+        try:
+            runs, reopened = self._dispatch(
+                closure, todo, runs, _Dispatch(report, ceilings, outstanding, done_ids, ramp, last_start)
+            )
+        except BaseException:
+            drain_quietly(self.workers)  # nothing of this round goes on after it
+            raise
+        self.workers.drain()
+        if reopened:
+            self._end_all(closure, HealingState.REOPENED, "the circuit opened again")
+            report.done, report.why = True, "the circuit opened again"
+            return report
         report.per_second = ramp.per_second if ramp else self.pace.per_second
         runs = self._refresh(runs)
         if (
@@ -273,7 +274,51 @@ class SelfHealing:
             report.done, report.why = True, "nothing it may resume is left"
         else:
             self._progress(closure, runs)
+            self.workers.drain()
         return report
+
+    def _dispatch(
+        self, closure: Closure, todo: list[Recovery], runs: dict[str, HealingRun], at: _Dispatch
+    ) -> tuple[dict[str, HealingRun], bool]:
+        """Start the resumes of ``todo`` at the pace, on the workers, until the last start or the
+        end of ``todo``: the runs as last read, and whether the circuit opened again (nothing more
+        is started then, nor for a group someone stopped). Between starts: the circuit is read every
+        second or ``check_every_resumes`` starts (the ramp decides on it), the runs every second."""
+        next_check = next_progress = self.monotonic()
+        next_progress += self.progress_every_seconds
+        since_check = 0
+        for recovery in todo:
+            now = self.monotonic()
+            if now >= at.last_start:
+                break
+            if now >= next_check or since_check >= self.check_every_resumes:
+                reading = self._closed_reading(closure)
+                if reading is None:
+                    return runs, True
+                self._adjust(at.ramp, reading, now, closure)
+                if now >= next_check:
+                    runs = self._refresh(runs)
+                    next_check = now + self.check_every_seconds
+                since_check = 0
+            if now >= next_progress:
+                self._progress(closure, runs)
+                next_progress = now + self.progress_every_seconds
+            run = runs[recovery.group_id or ""]
+            if run.state is not HealingState.RESUMING:
+                continue  # someone pressed Stop on its group
+            with self._lock:  # in flight or answer lost: a later round settles them first, then goes on
+                if at.outstanding[run.healing_id] >= MAX_PENDING_CLAIMS:
+                    continue
+                at.outstanding[run.healing_id] += 1  # until its outcome is counted
+            ceiling = at.ceilings[recovery.recovery_id]
+            self.pace.wait(min(at.ramp.per_second, ceiling) if at.ramp else ceiling)
+            since_check += 1
+            stored = None
+            if at.ramp is not None:
+                at.ramp.sent()
+                stored = at.ramp.stored()
+            self.workers.submit(partial(self._resume, recovery, run, at, stored))
+        return runs, False
 
     def probe(self, readings: list[CircuitReading], now: float, grace_seconds: float) -> list[str]:
         """Resume one recovery of each circuit nobody probes, so that it probes: the ids resumed.
@@ -343,43 +388,77 @@ class SelfHealing:
                 failures=reading.failures,
             )
 
-    def _resume(self, recovery: Recovery, run: HealingRun, report: RoundReport, ramp: Ramp | None) -> bool:
-        """Resume one recovery; False while its outcome is not known (it stays in flight, and its
-        claim pending on the run)."""
-        shares_message = self.groups.shares_message(recovery)
+    def _resume(self, recovery: Recovery, run: HealingRun, at: _Dispatch, ramp: RampState | None) -> None:
+        """Resume one recovery (on a worker). Its outcome counted, it is done; while its outcome is
+        not known it stays in flight, its claim pending on the run (and counted as outstanding). One
+        that found no free worker before the round's last start is not made: it stays open for the
+        next round, so that what the round drains is what started in time."""
+        if self.monotonic() >= at.last_start:
+            with self._lock:
+                at.outstanding[run.healing_id] -= 1
+            return
+        shares_message = self._shares_message(recovery)
         mark = new_claim_mark()
-        self.runs.note_claim(run.healing_id, recovery.recovery_id, mark, ramp.stored() if ramp else None)
+        self.runs.note_claim(run.healing_id, recovery.recovery_id, mark, ramp)
         result = self.actions.run_again(
             recovery.recovery_id,
             AUTO_ACTOR,
             show=not shares_message,  # a group message shows the run's progress instead
             audit_detail={"closure": run.closure_id, CLAIM_MARK: mark},
         )
-        if ramp is not None:
-            ramp.sent()
-        if result.outcome is ActionOutcome.RESUMED:
-            report.resumed += 1
-            self.runs.count(run.healing_id, recovery.recovery_id, mark, resumed=True)
-        elif result.outcome is ActionOutcome.EXPIRED:
-            report.expired += 1
-            self.runs.count(run.healing_id, recovery.recovery_id, mark, resumed=False)
-        elif result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
-            report.in_flight += 1
-            return False
+        if result.outcome is ActionOutcome.IN_FLIGHT:  # its answer was lost: a later round settles it
+            with self._lock:
+                at.report.in_flight += 1
+            return
+        if result.outcome in (ActionOutcome.RESUMED, ActionOutcome.EXPIRED):
+            resumed = result.outcome is ActionOutcome.RESUMED
+            self.runs.count(run.healing_id, recovery.recovery_id, mark, resumed=resumed)
         else:  # a person's click won, or Step Functions refused: it is theirs, or open again
-            report.left_for_people += 1
             self.runs.release(run.healing_id, mark)
-        return True
+        with self._lock:
+            if result.outcome is ActionOutcome.RESUMED:
+                at.report.resumed += 1
+            elif result.outcome is ActionOutcome.EXPIRED:
+                at.report.expired += 1
+            else:
+                at.report.left_for_people += 1
+            at.outstanding[run.healing_id] -= 1
+            at.done_ids.add(recovery.recovery_id)
+
+    def _shares_message(self, recovery: Recovery) -> bool:
+        """``GroupStore.shares_message``, read once per round for a group whose message is shared."""
+        group_id = recovery.group_id
+        if group_id and group_id in self._shared:
+            return True
+        shared = self.groups.shares_message(recovery)
+        if shared and group_id:
+            with self._lock:
+                self._shared.add(group_id)
+        return shared
+
+    def _learn(self, group_id: str, state: GroupState | None) -> None:
+        """Keep what a read of a group's state says for good (see ``_shared``)."""
+        if state is None:
+            return
+        with self._lock:
+            if state.count > 1:
+                self._many.add(group_id)
+            if state.count > 1 or state.burst:
+                self._shared.add(group_id)
 
     def _arrived(self, closure: Closure, seen: set[str], runs: dict[str, HealingRun]) -> bool:
         """Whether recoveries of the outage arrived while the round resumed (an execution it resumed
         failed at the dependency again and paused again): the run goes on for them, in the next
-        round, unless their group was stopped."""
-        return any(
-            recovery.recovery_id not in seen
-            and (recovery.group_id not in runs or runs[recovery.group_id].state is HealingState.RESUMING)
-            for recovery in self.resumable(closure.dependency)
-        )
+        round, unless their group was stopped. It stops at the first (an edit looked up for each
+        newcomer until then)."""
+        for recovery in self._listed(closure.dependency):
+            if recovery.recovery_id in seen:
+                continue
+            if recovery.group_id in runs and runs[recovery.group_id].state is not HealingState.RESUMING:
+                continue
+            if self._may_resume_unless_edited(recovery) and not self._was_edited(recovery):
+                return True
+        return False
 
     def _carry_on_interrupted(self, closure: Closure) -> tuple[int, int]:
         """Settle the claims self-healing made but an interrupted round did not finish, from Step
@@ -417,38 +496,53 @@ class SelfHealing:
 
     def _runs_for(self, closure: Closure, resumable: list[Recovery]) -> dict[str, HealingRun]:
         """Each group's run for the closure: created (and announced) for a group seen the first time;
-        a later round's newcomers are added to its count."""
+        a later round's newcomers are added to its count. The groups' runs, by the workers."""
         by_group: dict[str, list[Recovery]] = defaultdict(list)
         for recovery in resumable:
             by_group[recovery.group_id or ""].append(recovery)
         runs: dict[str, HealingRun] = {}
-        for group_id, members in by_group.items():
-            state = self.groups.get(group_id) if group_id else None
-            message = (state.channel, state.ts) if state and state.channel and state.ts else None
-            run, created = self.runs.start(closure, group_id, len(members), message, self.clock())
-            if not created and run.state is HealingState.RESUMING:
-                pending = self._unseen(run, members)
-                if pending:
-                    self.runs.add_selected(run.healing_id, pending)
-                    run = self.runs.get(run.healing_id) or run
+        try:
+            for group_id, members in by_group.items():
+                self.workers.submit(partial(self._run_for, closure, group_id, members, runs))
+        except BaseException:
+            drain_quietly(self.workers)
+            raise
+        self.workers.drain()
+        return {group_id: runs[group_id] for group_id in by_group}
+
+    def _run_for(
+        self, closure: Closure, group_id: str, members: list[Recovery], runs: dict[str, HealingRun]
+    ) -> None:
+        state = self.groups.get(group_id) if group_id else None
+        self._learn(group_id, state)
+        message = (state.channel, state.ts) if state and state.channel and state.ts else None
+        run, created = self.runs.start(closure, group_id, len(members), message, self.clock())
+        if not created and run.state is HealingState.RESUMING:
+            pending = self._unseen(run, members)
+            if pending:
+                self.runs.add_selected(run.healing_id, pending)
+                run = self.runs.get(run.healing_id) or run
+        with self._lock:
             runs[group_id] = run
-            if (created or not run.announced) and run.state is HealingState.RESUMING:
-                self._show(closure, run, members)  # also a run whose creation's answer was lost
-                self._thread(run, closure)
-                self.runs.mark_announced(run.healing_id)
-        return runs
+        if (created or not run.announced) and run.state is HealingState.RESUMING:
+            self._show(closure, run, members)  # also a run whose creation's answer was lost
+            self._thread(run, closure)
+            self.runs.mark_announced(run.healing_id)
 
     def _unseen(self, run: HealingRun, members: list[Recovery]) -> int:
         """Open members beyond what the run counted: recoveries that paused after it began."""
         return max(0, len(members) - run.left)
 
     def _refresh(self, runs: dict[str, HealingRun]) -> dict[str, HealingRun]:
-        return {group_id: self.runs.get(run.healing_id) or run for group_id, run in runs.items()}
+        """The runs read again (a Stop pressed shows here), a hundred a call."""
+        fresh = self.runs.get_many([run.healing_id for run in runs.values()])
+        return {group_id: fresh.get(run.healing_id, run) for group_id, run in runs.items()}
 
     def _progress(self, closure: Closure, runs: dict[str, HealingRun]) -> None:
+        """Each resuming run's progress in its thread, by the workers (drained with the round's)."""
         for run in runs.values():
             if run.state is HealingState.RESUMING:
-                self._thread(run, closure)
+                self.workers.submit(partial(self._thread, run, closure))
 
     def _end_all(
         self,
@@ -457,26 +551,34 @@ class SelfHealing:
         why: str,
         runs: dict[str, HealingRun] | None = None,
     ) -> None:
+        """End every resuming run of ``closure`` (each by the workers: they do not wait on each other)."""
         at = self.clock().isoformat(timespec="seconds")
-        for run in (runs or self.runs.of_closure(closure)).values():
-            if run.state is not HealingState.RESUMING:
-                continue
-            self._count_the_uncounted(run)
-            if not self.runs.end(run.healing_id, state, why, at):
-                continue
-            ended = self.runs.get(run.healing_id) or run
-            members, _ = self._open_members(ended.group_id)
-            self._show(closure, ended, members)
-            self._thread(ended, closure)
-            logger.info(
-                "self-healing run ended",
-                dependency=closure.dependency,
-                group_id=ended.group_id,
-                state=str(state),
-                resumed=ended.resumed,
-                expired=ended.expired,
-                left=ended.left,
-            )
+        try:
+            for run in (runs or self.runs.of_closure(closure)).values():
+                if run.state is HealingState.RESUMING:
+                    self.workers.submit(partial(self._end_one, closure, run, state, why, at))
+        except BaseException:
+            drain_quietly(self.workers)
+            raise
+        self.workers.drain()
+
+    def _end_one(self, closure: Closure, run: HealingRun, state: HealingState, why: str, at: str) -> None:
+        self._count_the_uncounted(run)
+        if not self.runs.end(run.healing_id, state, why, at):
+            return
+        ended = self.runs.get(run.healing_id) or run
+        members, _ = self._open_members(ended.group_id)
+        self._show(closure, ended, members)
+        self._thread(ended, closure)
+        logger.info(
+            "self-healing run ended",
+            dependency=closure.dependency,
+            group_id=ended.group_id,
+            state=str(state),
+            resumed=ended.resumed,
+            expired=ended.expired,
+            left=ended.left,
+        )
 
     def _count(self, run: HealingRun, recovery_id: str, mark: str | None, resumed: bool) -> None:
         """Count the outcome of a claim of ``run``: through its pending claim, or, for a claim made
@@ -543,6 +645,7 @@ class SelfHealing:
 
     def _show(self, closure: Closure, run: HealingRun, members: list[Recovery]) -> None:
         state = self.groups.get(run.group_id) if run.group_id else None
+        self._learn(run.group_id, state)
         if state is None or state.count <= 1 or not (state.channel and state.ts) or state.burst:
             return  # a recovery of its own shows its outcome on its own message; a burst, in its thread
         view = RecoveryGroup.of(state, members)
@@ -558,11 +661,13 @@ class SelfHealing:
             logger.warning("self-healing: group message not updated", group_id=run.group_id, error=str(exc))
 
     def _thread(self, run: HealingRun, closure: Closure) -> None:
-        if not (run.channel and run.ts):
+        if not (run.channel and run.ts) or not run.group_id:
             return
-        state = self.groups.get(run.group_id) if run.group_id else None
-        if state is None or state.count <= 1:
-            return
+        if run.group_id not in self._many:
+            state = self.groups.get(run.group_id)
+            self._learn(run.group_id, state)
+            if state is None or state.count <= 1:
+                return
         try:
             self.display.progress(run.channel, run.ts, self._notice(run), closure.dependency)
         except NotifierUnavailableError as exc:
@@ -581,10 +686,40 @@ class SelfHealing:
     def _was_edited(self, recovery: Recovery) -> bool:
         """Whether a person ran this recovery's execution again with an edited input before."""
         if recovery.recovery_id not in self._edited:
-            self._edited[recovery.recovery_id] = any(
-                entry.action == EDITED_ACTION
-                for earlier in self.store.for_execution(recovery.execution_arn)
-                if earlier.recovery_id != recovery.recovery_id
-                for entry in earlier.audit
-            )
+            self._note_edited(recovery)
         return self._edited[recovery.recovery_id]
+
+    def _note_edited(self, recovery: Recovery) -> None:
+        """Look it up: the execution's other recoveries (none, mostly: one KEYS_ONLY query), their
+        audits as stored (their inputs not brought back)."""
+        edited = any(
+            entry.action == EDITED_ACTION
+            for other in self.store.others_of_execution(recovery.execution_arn, recovery.recovery_id)
+            for entry in other.audit
+        )
+        with self._lock:
+            self._edited[recovery.recovery_id] = edited
+
+    def _learn_edits(self, recoveries: list[Recovery]) -> None:
+        """``_note_edited`` for each of ``recoveries``, by the workers."""
+        try:
+            for recovery in recoveries:
+                self.workers.submit(partial(self._note_edited, recovery))
+        except BaseException:
+            drain_quietly(self.workers)
+            raise
+        self.workers.drain()
+
+
+@dataclass
+class _Dispatch:
+    """What a round's dispatch and its resumes share: the report, each recovery's ceiling, the claims
+    outstanding per run (lost answers and resumes under way), the recoveries done, the ramp (read
+    and moved by the dispatch only) and when the last resume may start."""
+
+    report: RoundReport
+    ceilings: dict[str, float]
+    outstanding: defaultdict[str, int]
+    done_ids: set[str]
+    ramp: Ramp | None
+    last_start: float

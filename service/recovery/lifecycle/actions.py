@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -138,8 +139,10 @@ class RecoveryActions:
         self._clock = clock
         self.settler = settler
         self._lease = timedelta(seconds=lease_seconds)
-        #: SendTask* calls Step Functions throttled so far (self-healing's ramp slows down on them)
+        #: SendTask* calls Step Functions throttled so far (self-healing's ramp slows down on them);
+        #: counted under a lock, as self-healing's workers resume concurrently
         self.throttles = 0
+        self._throttles_lock = threading.Lock()
 
     # ------------------------------------------------------------------ actions
     def run_again(
@@ -378,7 +381,8 @@ class RecoveryActions:
             answer = call()
             if answer.result is not TokenResult.THROTTLED:
                 return answer
-            self.throttles += 1
+            with self._throttles_lock:
+                self.throttles += 1
             if attempt == self._backoff.attempts - 1:
                 return TokenOutcome.refused(answer.code, answer.message)
             self._backoff.pause(attempt)

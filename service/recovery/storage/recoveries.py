@@ -777,6 +777,32 @@ class RecoveryStore:
         for cell, numbers in cells.values():
             yield cell, dict(numbers)
 
+    def others_of_execution(self, execution_arn: str, recovery_id: str) -> list[Recovery]:
+        """The other recoveries (any status) of ``recovery_id``'s execution, as their items hold them
+        (large inputs and causes left where they are kept): one KEYS_ONLY query, and a read of each
+        other only, so an execution with one recovery costs the query alone."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": EXECUTION_INDEX,
+            "KeyConditionExpression": "execution_arn = :arn",
+            "ExpressionAttributeValues": {":arn": {"S": execution_arn}},
+        }
+        ids: list[str] = []
+        while True:
+            page = self._client.query(**kwargs)
+            ids.extend(item_id(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        others = [i for i in ids if i.startswith(RECOVERY_PREFIX) and i != recovery_id]
+        found = []
+        for other in others:
+            try:
+                found.append(self._unloaded(other))
+            except RecoveryNotFoundError:
+                continue  # gone since the index answered (it expired)
+        return found
+
 
 @dataclass(frozen=True)
 class Counts:
