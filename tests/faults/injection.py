@@ -148,6 +148,18 @@ class TrackedDynamoDB(FakeDynamoDB):
             self.transitions.append((Key[KEY]["S"], before, after))
         return answer
 
+    def transact_write_items(self, TransactItems: list[dict], **request: Any) -> dict:  # noqa: N803
+        updates = [
+            (w["Update"]["TableName"], w["Update"]["Key"][KEY]["S"]) for w in TransactItems if "Update" in w
+        ]
+        before = {k: self.items(t).get(k, {}).get(STATUS, {}).get("S") for t, k in updates}
+        answer = super().transact_write_items(TransactItems, **request)
+        for table, item_id in updates:
+            after = self.items(table).get(item_id, {}).get(STATUS, {}).get("S")
+            if before[item_id] != after:
+                self.transitions.append((item_id, before[item_id], after))
+        return answer
+
 
 class FaultyDynamoDB:
     """The DynamoDB client the stores call, over ``TrackedDynamoDB``, with the plan's faults."""
@@ -173,6 +185,11 @@ class FaultyDynamoDB:
 
     def batch_get_item(self, **request: Any) -> dict:
         return self._call("batch_get_item", "BatchGetItem", self.table.batch_get_item, request)
+
+    def transact_write_items(self, **request: Any) -> dict:
+        return self._call(
+            "transact_write_items", "TransactWriteItems", self.table.transact_write_items, request
+        )
 
     def _call(self, name: str, operation: str, call: Callable[..., dict], request: dict) -> dict:
         mode = self._plan.next(f"dynamodb.{name}")

@@ -51,10 +51,12 @@ from recovery_ops.service.recovery.ports.execution_record import TaskFate
 from recovery_ops.service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
 from recovery_ops.service.recovery.storage.groups import window_start
 from recovery_ops.service.recovery.storage.items import (
+    BURST_MEMBER_OF,
     ESCALATING_LEVEL,
     ESCALATION_POSTS,
     GROUP_PREFIX,
     KEY,
+    MEMBER_OF,
     key,
 )
 from recovery_ops.service.recovery.storage.recoveries import ListFilter
@@ -432,6 +434,11 @@ def _intake_carry_on(world: World, context: Context, first: Attempt) -> None:
     world.reconcile_after_lease()
 
 
+def _member_of(item: dict, group_id: str) -> bool:
+    """Whether the group counted the recovery (its item's mark, as the group's transaction wrote it)."""
+    return group_id in (item.get(MEMBER_OF, {}).get("S"), item.get(BURST_MEMBER_OF, {}).get("S"))
+
+
 def _intake_check(world: World, context: Context) -> list[str]:
     """Every recovery on exactly one live message, the one its group recorded; a group message
     posted once; a recovery not posted is in the DLQ, never dropped."""
@@ -454,7 +461,7 @@ def _intake_check(world: World, context: Context) -> list[str]:
         on = [
             (group.group_id, message)
             for group in groups
-            if group and rid in group.member_ids
+            if group and _member_of(items.get(rid, {}), group.group_id)
             for message in messages_of[group.group_id]
         ]
         if len(on) > 1:

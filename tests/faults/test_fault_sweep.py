@@ -66,7 +66,7 @@ def test_a_schedule_is_its_own_reproduction() -> None:
 
 def test_a_message_not_posted_by_its_fifth_delivery_is_dead_lettered_and_its_recovery_stays_found() -> None:
     # Given a group's post that fails, and the channel's history unreadable at each delivery after it
-    schedule = Schedule.parse("intake@7:error,22:error,30:error,38:error,46:error")
+    schedule = Schedule.parse("intake@8:error,26:error,35:error,44:error,53:error")
 
     # When SQS has delivered its two messages 5 times
     run = run_schedule(schedule)
@@ -118,13 +118,13 @@ def _posts_the_level_without_looking(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("break_the_product", "schedule", "invariant"),
     [
-        (_takes_silence_for_a_refusal, "run-again@1:lost", "(b)"),
-        (_takes_silence_for_a_refusal, "self-healing@32:lost", "(c)"),
-        (_never_reads_the_record, "reject@2:crash-before", "(a)"),
+        (_takes_silence_for_a_refusal, "run-again@3:lost", "(b)"),
+        (_takes_silence_for_a_refusal, "self-healing@52:lost", "(c)"),
+        (_never_reads_the_record, "reject@4:crash-before", "(a)"),
         (_never_shows, "run-again@no-fault", "(e)"),
-        (_posts_the_group_without_looking, "intake@7:crash-after", "(intake)"),
+        (_posts_the_group_without_looking, "intake@8:crash-after", "(intake)"),
         (_posts_the_level_without_looking, "escalation@3:crash-after", "(escalation)"),
-        (_never_reads_the_record, "self-healing-probe@9:crash-before", "(self-healing-probe)"),
+        (_never_reads_the_record, "self-healing-probe@24:crash-before", "(self-healing-probe)"),
     ],
     ids=[
         "sends-twice",
