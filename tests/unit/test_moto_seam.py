@@ -157,3 +157,36 @@ def test_a_failing_expression_raises_what_moto_expects_of_its_engine() -> None:
     with moto_seam.jsonata_engine(), pytest.raises(JSONataException) as failed:
         _moto_evaluates("$name + 1", {"name": "Ada"})
     assert "must evaluate to a number" in str(failed.value.details)
+
+
+def test_a_cancelled_transaction_in_moto_leaves_every_item_as_it_was() -> None:
+    # Given the recoveries table in moto, its transactions backed up by item, and one recovery
+    import boto3
+    from moto import mock_aws
+
+    from recovery_ops.service.local.engine import moto_seam
+    from recovery_ops.service.local.engine.cfn_template import load_template
+    from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+    from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+    from tests.support.recoveries import opened_recovery
+
+    with mock_aws(), moto_seam.transactions_backed_up_by_item():
+        table = load_template()["Resources"]["RecoveriesTable"]["Properties"]
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="recoveries",
+            BillingMode="PAY_PER_REQUEST",
+            **{k: table[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        )
+        store = RecoveryStore("recoveries", dynamodb)
+        recovery = opened_recovery(store)
+        before = dynamodb.scan(TableName="recoveries")["Items"]
+
+        # When the same recovery is stored again (its first write's condition fails, after moto
+        # has applied the transaction's other writes)
+        stored_again = store.create_if_absent(recovery)
+
+        # Then nothing changed: no second count, no entry written twice
+        assert stored_again is False
+        assert sorted(map(str, dynamodb.scan(TableName="recoveries")["Items"])) == sorted(map(str, before))
+        assert store.counts(RecoveryStatus.OPEN).total == 1

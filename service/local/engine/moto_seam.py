@@ -13,6 +13,7 @@ What the seam does, by area (each a context manager that undoes itself):
 - ``memoised_hot_paths``: caches what moto recomputes on every call (ASL parse trees, JSONPath
   parses, the interpreter's boto3 clients, a response class's method names, backend lookups);
 - ``atomic_dynamodb_writes``: moto's DynamoDB operations run one at a time, as DynamoDB's are atomic;
+- ``transactions_backed_up_by_item``: a transaction backs up the items it names, not whole tables;
 - ``scaled_interpreter_sleeps``: Retry, Wait and task-token timeouts sleep ``scale`` times as long;
 - ``task_timeouts_as_on_aws``: a DynamoDB task's expired ``TimeoutSeconds`` is ``States.Timeout``;
 - ``task_failure_causes_as_on_aws``: SendTaskFailure's ``cause`` reaches the execution's catchers;
@@ -124,6 +125,12 @@ _HANDLER_OPERATIONS = (
     "transact_get_items",
     "transact_write_items",
 )
+#: moto's transaction, which backs up every table it touches (a deep copy, per write) to roll back
+TRANSACT_WRITE = SeamTarget(
+    "moto.dynamodb.models", "DynamoDBBackend.transact_write_items", ("self", "transact_items")
+)
+#: the module whose ``copy`` that backup is taken with
+DYNAMODB_MODELS_COPY = SeamTarget("moto.dynamodb.models", "copy")
 DYNAMODB_OPERATIONS = tuple(
     SeamTarget("moto.dynamodb.models", f"DynamoDBBackend.{name}") for name in _BACKEND_WRITES
 ) + tuple(SeamTarget("moto.dynamodb.responses", f"DynamoHandler.{name}") for name in _HANDLER_OPERATIONS)
@@ -254,6 +261,8 @@ TARGETS: tuple[SeamTarget, ...] = (
     METHOD_NAMES,
     *BOTO_CLIENT_IMPORTERS,
     *DYNAMODB_OPERATIONS,
+    TRANSACT_WRITE,
+    DYNAMODB_MODELS_COPY,
     RETRY_TIME,
     WAIT_INTERVAL,
     TASK_TOKEN_WAIT,
@@ -501,6 +510,72 @@ def atomic_dynamodb_writes() -> Iterator[None]:
         for target in DYNAMODB_OPERATIONS:
             patches.enter_context(_patched(target, locked(_get(target))))
         yield
+
+
+@contextmanager
+def transactions_backed_up_by_item() -> Iterator[None]:
+    """Roll a cancelled DynamoDB transaction back by the items it names, not by whole tables.
+
+    moto backs up a transaction by deep-copying every table it writes to, once per write, before
+    it starts: with every recovery's transition a transaction, a table of a few thousand items made
+    each transition copy it several times (a burst of 1,000 took minutes and gigabytes). Here the
+    items the transaction names are copied instead, moto's table copy is skipped, and a transaction
+    that fails has those items put back as they were (moto applies the writes before a failed
+    condition, then rolls back). Runs under ``atomic_dynamodb_writes``' lock (the handler's).
+    """
+    models = importlib.import_module(DYNAMODB_MODELS_COPY.module)
+    table_class = models.Table
+    real_copy = models.copy
+
+    class TablesKept:  # ``copy`` for moto's backup: a table is kept as it is (the items are saved here)
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if isinstance(value, table_class) else real_copy.deepcopy(value, memo)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_copy, name)
+
+    def backed_up(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+            saved = []
+            for write in transact_items:
+                kind, request = next(iter(write.items()))
+                table = self.get_table(request["TableName"])
+                key = request["Key"] if kind != "Put" else _key_of(table, request["Item"])
+                item = self.get_item(request["TableName"], key)
+                saved.append(
+                    (
+                        request["TableName"],
+                        key,
+                        real_copy.deepcopy(item.to_json()["Attributes"]) if item else None,
+                    )
+                )
+            models.copy = TablesKept()
+            try:
+                return original(self, transact_items)
+            except Exception:
+                for table_name, key, attributes in reversed(saved):
+                    if attributes is None:
+                        if self.get_item(table_name, key) is not None:
+                            self.delete_item(table_name, key)
+                    else:
+                        self.put_item(table_name, attributes)
+                raise
+            finally:
+                models.copy = real_copy
+
+        return transact_write_items
+
+    with _patched(TRANSACT_WRITE, backed_up(_get(TRANSACT_WRITE))):
+        yield
+
+
+def _key_of(table: Any, item: dict[str, Any]) -> dict[str, Any]:
+    key = {table.hash_key_attr: item[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = item[table.range_key_attr]
+    return key
 
 
 # ---------------------------------------------------------------- the interpreter's sleeps

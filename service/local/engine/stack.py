@@ -547,6 +547,7 @@ def embedded_stack(
         stack.enter_context(moto_seam.task_timeouts_as_on_aws())
         stack.enter_context(moto_seam.task_failure_causes_as_on_aws())
         stack.enter_context(moto_seam.atomic_dynamodb_writes())
+        stack.enter_context(moto_seam.transactions_backed_up_by_item())
         sleeps = stack.enter_context(scaled_interpreter_sleeps(sleep_scale))
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         stack.enter_context(accelerated_pace_clock(sleep_scale))
