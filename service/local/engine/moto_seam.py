@@ -551,7 +551,7 @@ def transactions_backed_up_by_item() -> Iterator[None]:
                         real_copy.deepcopy(item.to_json()["Attributes"]) if item else None,
                     )
                 )
-            models.copy = TablesKept()
+            setattr(models, DYNAMODB_MODELS_COPY.attribute, TablesKept())
             try:
                 return original(self, transact_items)
             except Exception:
@@ -563,7 +563,7 @@ def transactions_backed_up_by_item() -> Iterator[None]:
                         self.put_item(table_name, attributes)
                 raise
             finally:
-                models.copy = real_copy
+                setattr(models, DYNAMODB_MODELS_COPY.attribute, real_copy)
 
         return transact_write_items
 
