@@ -119,7 +119,7 @@ def _posts_the_level_without_looking(monkeypatch: pytest.MonkeyPatch) -> None:
     ("break_the_product", "schedule", "invariant"),
     [
         (_takes_silence_for_a_refusal, "run-again@3:lost", "(b)"),
-        (_takes_silence_for_a_refusal, "self-healing@52:lost", "(c)"),
+        (_takes_silence_for_a_refusal, "self-healing@51:lost", "(c)"),
         (_never_reads_the_record, "reject@4:crash-before", "(a)"),
         (_never_shows, "run-again@no-fault", "(e)"),
         (_posts_the_group_without_looking, "intake@8:crash-after", "(intake)"),

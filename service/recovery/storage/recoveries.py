@@ -664,8 +664,10 @@ class RecoveryStore:
     # ------------------------------------------------------------------ lanes
     def _lanes(self, status: RecoveryStatus, where: ListFilter) -> list[str]:
         """The lanes to read for ``status`` under ``where``: a filter's lanes hold only open
-        recoveries, so a closed status is read from its own lanes."""
-        if not status.is_closed:
+        recoveries (OPEN and RESUMING), so a closed status is read from its own lanes; and so are
+        those in flight (RESUMING: a few at any time, where a filter's lane may hold thousands
+        waiting)."""
+        if status is RecoveryStatus.OPEN:
             if where.owner and where.owner != NO_OWNER:
                 return filter_lanes(Dim.OWNER, where.owner)
             if where.group_id:
