@@ -268,3 +268,24 @@ def test_a_listing_whose_counts_are_incomplete_says_at_least() -> None:
     # Then only the incomplete one says "1000+"
     assert "1000 open" in complete[0].text.text and "+" not in complete[0].text.text  # type: ignore[attr-defined]
     assert "1000+ open" in partial[0].text.text  # type: ignore[attr-defined]
+
+
+def test_the_pairs_the_lists_show_and_the_cells_the_rules_read_count_alike() -> None:
+    # Given recoveries of two machines and two failed states, some moved on
+    store = RecoveryStore(TABLE, FakeDynamoDB())
+    made = stored(store, 6) + stored(store, 0)
+    for n in range(3):
+        store.create_if_absent(a_recovery(40 + n, machine="refunds", error="CardDeclined"))
+    store.claim(made[0].recovery_id, entry("run again", "RESUMING"), "c-0", LATER)
+    store.claim(made[1].recovery_id, entry("run again", "RESUMING"), "c-1", LATER)
+    done = entry("run again", "RESUMED")
+    store.transition(made[1].recovery_id, RESUMING, RESUMED, done, lease_owner="c-1")
+
+    # When they are counted from the pairs (an admin's list) and from the cells (through the rules)
+    for status in (OPEN, RESUMING):
+        by_pairs = store.counts(status).by_pair
+        by_cells = store.counts(status, visible=lambda cell: True).by_pair
+
+        # Then both say the same
+        assert by_pairs == by_cells
+    assert store.counts(OPEN).total == 7 and store.counts(RESUMING).total == 1

@@ -315,11 +315,14 @@ def notice_claim_item(message_id: str, status: str, at: datetime, retention: tim
 #   dependency (``d``), group (``g``), each sharded the same way, and its owner (``o``, one lane a
 #   person). Closing the recovery deletes them in the same transaction, so a filter never reads
 #   through closed ones;
-# - counter items (``count#<cell>#<j>``) hold how many recoveries of one *cell* (state machine,
-#   failed state, error, routing, dependency) are OPEN and RESUMING, each change written in the
-#   transaction of the transition it counts; ``j`` is one of ``COUNT_SHARDS`` chosen per write, so
-#   that a cell under load takes its writes on several items. They sit in the lanes ``c#<j>``, so
-#   the counts are read from ``COUNT_SHARDS`` queries whatever the number of recoveries.
+# - counter items hold how many recoveries are OPEN and RESUMING, each change written in the
+#   transaction of the transition it counts: per *cell* (``count#<cell>#<j>``: state machine,
+#   failed state, error, routing, dependency; lanes ``c#<j>``) for a team's member and the filters
+#   of the failed state and the dependency, and per *pair* (``pair#<pair>#<j>``: state machine and
+#   error; lanes ``p#<j>``) for what the lists show. ``j`` is shard 0, or, for a write that met
+#   another transaction on it, one of ``COUNT_SHARDS`` at random: a quiet counter is one item, a
+#   busy one spreads. The counts are read from ``COUNT_SHARDS`` queries whatever the number of
+#   recoveries; their size grows with the kinds of failure, not with the recoveries.
 #
 # ``lane_sort`` is the recovery's ``created_sort`` (the counter's cell, for counters); the index
 # projects only what counting needs (``of``: the recovery an entry stands for, the counter's cell
@@ -332,6 +335,7 @@ LANES = 8
 COUNT_SHARDS = 4
 ENTRY_PREFIX = "ix#"
 COUNT_PREFIX = "count#"
+PAIR_PREFIX = "pair#"
 OF = "of"  # an entry item: the recovery it stands for
 CELL = "cell"  # a counter item: what it counts (a map)
 COUNTED = ("OPEN", "RESUMING")  # the statuses counted (the open ones: closed ones expire)
@@ -426,12 +430,23 @@ def cell_of(recovery: Recovery) -> dict[str, str]:
     }
 
 
+def pair_of(recovery: Recovery) -> dict[str, str]:
+    """What the counts show a recovery under: its state machine and its error (the cells, finer,
+    are summed into these for the lists' counts, and read only for a team's member or a filter of
+    the failed state or the dependency)."""
+    return {
+        "state_machine_arn": recovery.state_machine_arn,
+        "state_machine_name": recovery.state_machine_name,
+        "error": recovery.error or "",
+    }
+
+
 def cell_id(cell: dict[str, str]) -> str:
     return digest("\x1f".join(cell[name] for name in sorted(cell)), 32)
 
 
-def counter_id(cell: dict[str, str], shard: int) -> str:
-    return f"{COUNT_PREFIX}{cell_id(cell)}#{shard}"
+def counter_id(cell: dict[str, str], shard: int, prefix: str = "") -> str:
+    return f"{prefix or COUNT_PREFIX}{cell_id(cell)}#{shard}"
 
 
 def count_field(status: str) -> str:

@@ -43,6 +43,7 @@ from recovery_ops.service.recovery.storage.items import (
     LEASE_OWNER,
     LEASE_UNTIL,
     OF,
+    PAIR_PREFIX,
     RECOVERY_PREFIX,
     STATUS,
     STATUS_INDEX,
@@ -61,6 +62,7 @@ from recovery_ops.service.recovery.storage.items import (
     key,
     lane_entry,
     number,
+    pair_of,
     recovery_from_item,
     recovery_item,
     shard_of,
@@ -88,6 +90,7 @@ BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
 BATCH_ATTEMPTS = 6
 MIN_LANE_PAGE = 10  # the smallest page read from one lane
 MACHINE_LANES_READ = 8  # a listing of more state machines than this reads its status's lanes instead
+CELL_LANE, PAIR_LANE = "c", "p"  # the counters' lanes: c#<shard>, p#<shard>
 AUDIT_APPENDED = "audit = list_append(audit, :entry)"
 COUNT_LIMIT = 1_000  # counted by reading (a filter the counters cannot answer): at most this many
 
@@ -155,7 +158,7 @@ class RecoveryStore:
                 }
             },
             *self._entry_puts(recovery, expires),
-            self._count(recovery, {str(recovery.status): 1}),
+            *self._count(recovery, {str(recovery.status): 1}),
         ]
         return self._transact(writes) is None
 
@@ -354,7 +357,7 @@ class RecoveryStore:
                     for dim, _value in entries_of(known)
                 ]
             moved = {str(expected): -1, **({str(target): 1} if not target.is_closed else {})}
-            writes.append(self._count(known, moved))
+            writes += self._count(known, moved)
             failed = self._transact(writes)
             if failed is None:
                 return True
@@ -376,30 +379,35 @@ class RecoveryStore:
         return None
 
     def _rechoose_counter(self, writes: list[dict[str, Any]]) -> None:
-        """Another shard of the counter for the next attempt (the busy one may still be busy)."""
+        """Another shard of each counter for the next attempt (the busy one may still be busy)."""
         for write in writes:
             update = write.get("Update")
-            if update and update["Key"][KEY]["S"].startswith(COUNT_PREFIX):
+            if update and update["Key"][KEY]["S"].startswith((COUNT_PREFIX, PAIR_PREFIX)):
                 base = update["Key"][KEY]["S"].rsplit("#", 1)[0]
                 shard = random.randrange(COUNT_SHARDS)
                 update["Key"] = key(f"{base}#{shard}")
-                update["ExpressionAttributeValues"][":lane"] = {"S": f"c#{shard}"}
+                lane = update["ExpressionAttributeValues"][":lane"]["S"]
+                update["ExpressionAttributeValues"][":lane"] = {"S": f"{lane.split('#')[0]}#{shard}"}
 
-    def _count(self, recovery: Recovery, moves: dict[str, int]) -> dict[str, Any]:
-        """The counter write of a transaction: ``moves`` (status → +1 or -1) on one shard of
-        ``recovery``'s cell."""
-        cell = cell_of(recovery)
-        shard = random.randrange(COUNT_SHARDS)
+    def _count(self, recovery: Recovery, moves: dict[str, int]) -> list[dict[str, Any]]:
+        """The counter writes of a transaction: ``moves`` (status → +1 or -1) on ``recovery``'s
+        cell and on its pair, each on shard 0 (another, if the transaction meets another)."""
+        return [
+            self._counter(cell_of(recovery), COUNT_PREFIX, CELL_LANE, moves),
+            self._counter(pair_of(recovery), PAIR_PREFIX, PAIR_LANE, moves),
+        ]
+
+    def _counter(self, cell: dict[str, str], prefix: str, lane: str, moves: dict[str, int]) -> dict[str, Any]:
         names = {f"#n{i}": count_field(status) for i, status in enumerate(moves)}
         values: dict[str, Any] = {f":n{i}": number(delta) for i, delta in enumerate(moves.values())}
         values[":cell"] = {"M": {name: {"S": value} for name, value in cell.items()}}
-        values[":lane"] = {"S": f"c#{shard}"}
+        values[":lane"] = {"S": f"{lane}#0"}
         values[":sort"] = {"S": cell_id(cell)}
         adds = ", ".join(f"#n{i} :n{i}" for i in range(len(moves)))
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": key(counter_id(cell, shard)),
+                "Key": key(counter_id(cell, 0, prefix)),
                 "UpdateExpression": f"SET {CELL} = :cell, {LANE} = :lane, {LANE_SORT} = :sort ADD {adds}",
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
@@ -450,7 +458,7 @@ class RecoveryStore:
         writes: list[dict[str, Any]] = [{"Update": update}]
         if not recovery.status.is_closed:
             writes += self._entry_puts(recovery, self._entry_expiry(item))
-            writes.append(self._count(recovery, {str(recovery.status): 1}))
+            writes += self._count(recovery, {str(recovery.status): 1})
         return self._transact(writes) is None
 
     def legacy_page(
@@ -623,7 +631,8 @@ class RecoveryStore:
             where.owner or where.group_id or where.older_than or where.newer_than
         ):
             counted: Counter[tuple[str, str | None]] = Counter()
-            for cell, numbers in self._cells():
+            by_pair = visible is None and not (where.failed_state or where.dependency)
+            for cell, numbers in self._cells(PAIR_LANE if by_pair else CELL_LANE):
                 if (visible is None or visible(cell)) and _cell_matches(cell, where):
                     counted[(cell["state_machine_name"], cell["error"] or None)] += numbers.get(
                         str(status), 0
@@ -756,15 +765,16 @@ class RecoveryStore:
             raise StoreBusyError(f"{len(wanted)} recoveries could not be read")
         return [got[i] for i in ids if i in got]
 
-    def _cells(self) -> Iterator[tuple[dict[str, str], dict[str, int]]]:
-        """Every counter's cell and numbers (status → count; the shards of one cell summed)."""
+    def _cells(self, lane: str = CELL_LANE) -> Iterator[tuple[dict[str, str], dict[str, int]]]:
+        """Every counter's cell (or pair, with ``PAIR_LANE``) and numbers (status → count; the
+        shards of one summed)."""
         cells: dict[str, tuple[dict[str, str], Counter[str]]] = {}
         for shard in range(COUNT_SHARDS):
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": LANE_INDEX,
                 "KeyConditionExpression": f"{LANE} = :lane",
-                "ExpressionAttributeValues": {":lane": {"S": f"c#{shard}"}},
+                "ExpressionAttributeValues": {":lane": {"S": f"{lane}#{shard}"}},
             }
             while True:
                 answer = self._client.query(**kwargs)

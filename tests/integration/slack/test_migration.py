@@ -19,6 +19,7 @@ from recovery_ops.service.recovery.storage.items import (
     ENTRY_PREFIX,
     LANE,
     LANE_SORT,
+    PAIR_PREFIX,
 )
 from recovery_ops.slack_app.ids import RUN_AGAIN
 from tests.support.desk import ORDER, count_calls, pause, requests_for, send, store, wait_for_status
@@ -38,7 +39,7 @@ def as_the_earlier_release_stored_them(stack: EmbeddedStack) -> None:
     dynamodb, table = stack.client("dynamodb"), stack.physical("RecoveriesTable")
     for item in dynamodb.scan(TableName=table)["Items"]:
         item_id = item["recovery_id"]["S"]
-        if item_id.startswith((ENTRY_PREFIX, COUNT_PREFIX)):
+        if item_id.startswith((ENTRY_PREFIX, COUNT_PREFIX, PAIR_PREFIX)):
             dynamodb.delete_item(TableName=table, Key={"recovery_id": {"S": item_id}})
         elif item_id.startswith("rec-"):
             dynamodb.update_item(
