@@ -197,6 +197,9 @@ def _respond_with_page(
         in_flight_total=len(claims),
         now=datetime.now(UTC),
         counts_complete=counted.complete,
+        total=counted.total,
+        kinds=counted.kinds,
+        counted_at=counted.as_of,
     )
     total = f"{counted.total}" if counted.complete else f"{counted.total}+"
     text = f"{total} recoveries in flight" if query.in_flight else f"{total} open recoveries"

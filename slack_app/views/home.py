@@ -199,9 +199,14 @@ def _summary(overview: Overview) -> list[Block]:
         line = f"• *{one_line(machine)}* · {code(error or 'unknown error')}: {count}"
         text = mrkdwn(truncate(line, SECTION_TEXT_LIMIT))
         blocks.append(SectionBlock(text=text, accessory=_filter(machine, error, overview.query.status)))
-    if len(overview.counts) > COUNTS_SHOWN:
-        more = len(overview.counts) - COUNTS_SHOWN
+    if overview.kinds > COUNTS_SHOWN:
+        more = overview.kinds - COUNTS_SHOWN
         blocks.append(ContextBlock(elements=[mrkdwn(f"… and {more} more kinds")]))
+    if overview.counted_at:
+        when = one_line(overview.counted_at)
+        blocks.append(
+            ContextBlock(elements=[mrkdwn(f"_Counted at {when} (the breakdown of many kinds, each minute)_")])
+        )
     return blocks
 
 

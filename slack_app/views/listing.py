@@ -99,13 +99,18 @@ def list_blocks(
     in_flight_total: int = 0,
     now: datetime | None = None,
     counts_complete: bool = True,
+    total: int | None = None,
+    kinds: int | None = None,
+    counted_at: str | None = None,
 ) -> list[Block]:
     """A page of the list: the open recoveries, or those in flight for ``query.in_flight``. Beside
     the open ones, ``in_flight_total`` is counted in the header and ``longest_in_flight`` shown in
     a section of their own. ``counts_complete`` False: the counts are of the first ones read only
-    (a filter the counters cannot answer), and say so."""
+    (a filter the counters cannot answer), and say so. ``total``, ``kinds`` and ``counted_at``: a
+    rollup's (``counts`` then holds its largest kinds only)."""
     now = now or datetime.now(UTC)
-    total = sum(counts.values())
+    total = sum(counts.values()) if total is None else total
+    kinds = len(counts) if kinds is None else kinds
     shown = f"{total}" if counts_complete else f"{total}+"
     if query.in_flight:
         title = f"{shown} recover{'y' if total == 1 else 'ies'} in flight"
@@ -122,8 +127,10 @@ def list_blocks(
             f"• *{one_line(machine)}* · {code(error or 'unknown')}: {count}"
             for (machine, error), count in counts.most_common(COUNTS_SHOWN)
         ]
-        if len(counts) > COUNTS_SHOWN:
-            lines.append(f"… and {len(counts) - COUNTS_SHOWN} more kinds")
+        if kinds > COUNTS_SHOWN:
+            lines.append(f"… and {kinds - COUNTS_SHOWN} more kinds")
+        if counted_at:
+            lines.append(f"_Counted at {one_line(counted_at)} (the breakdown of many kinds, each minute)_")
         blocks.append(SectionBlock(text=mrkdwn(truncate("\n".join(lines), SECTION_TEXT_LIMIT))))
     elif query.in_flight:
         blocks.append(SectionBlock(text=mrkdwn(NOTHING_IN_FLIGHT)))

@@ -289,3 +289,37 @@ def test_the_pairs_the_lists_show_and_the_cells_the_rules_read_count_alike() -> 
         # Then both say the same
         assert by_pairs == by_cells
     assert store.counts(OPEN).total == 7 and store.counts(RESUMING).total == 1
+
+
+def test_past_a_hundred_kinds_the_counts_read_the_minutes_rollup() -> None:
+    # Given 120 kinds of failure (one state machine each) and a rollup written by the reconciler
+    store = RecoveryStore(TABLE, FakeDynamoDB())
+    for n in range(120):
+        store.create_if_absent(a_recovery(n, machine=f"machine-{n:03d}"))
+        store.create_if_absent(a_recovery(1000 + n, machine="machine-000"))
+    store.roll_up(START + timedelta(minutes=1))
+
+    # When the unfiltered counts are read, and one state machine's
+    counts = store.counts(OPEN)
+    narrowed = store.counts(OPEN, ListFilter(state_machine="machine-007"))
+
+    # Then the rollup gives the whole total, the kinds and its largest kinds, with its time;
+    # a filter still counts live
+    assert (counts.total, counts.kinds, counts.as_of) == (240, 120, "2026-12-07T09:01:00+00:00")
+    assert counts.by_pair.most_common(1) == [(("machine-000", "VendorUnavailable"), 121)]
+    assert len(counts.by_pair) == 50
+    assert (narrowed.total, narrowed.as_of) == (1, None)
+
+
+def test_with_few_kinds_the_counts_are_live_whatever_the_rollup_says() -> None:
+    # Given a rollup of two recoveries, and a third stored after it
+    store = RecoveryStore(TABLE, FakeDynamoDB())
+    stored(store, 2)
+    store.roll_up(START)
+    store.create_if_absent(a_recovery(99))
+
+    # When they are counted
+    counts = store.counts(OPEN)
+
+    # Then the count is live (one kind: no rollup needed)
+    assert (counts.total, counts.as_of) == (3, None)

@@ -11,10 +11,11 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from recovery_ops.service.recovery.lifecycle.actions import (
     REJECTED_ERROR,
     ActionOutcome,
+    ActionResult,
     RecoveryActions,
     ThrottleBackoff,
 )
-from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from tests.support.fakes import FakeDynamoDB, FakeTaskTokens, TokenCall
@@ -310,3 +311,55 @@ def test_a_read_that_fails_after_the_outcome_write_shows_the_outcome_not_the_cla
     assert result.outcome is ActionOutcome.REJECTED
     assert result.recovery is not None and result.recovery.status is RecoveryStatus.REJECTED
     assert shown.status == {recovery.recovery_id: "REJECTED"}
+
+
+class LaggingRecord:
+    """A settler whose record shows the landed call only from its ``lag``-th reading on."""
+
+    def __init__(self, store: RecoveryStore, lag: int) -> None:
+        self.store, self.lag, self.readings = store, lag, 0
+
+    def settle_claim(self, recovery: Recovery, owner: str) -> ActionResult | None:
+        self.readings += 1
+        if self.readings < self.lag:
+            return None
+        entry = AuditEntry("2026-12-07T09:00:00.000+00:00", "auto:reconciler", "settle", "RESUMED")
+        self.store.transition(
+            recovery.recovery_id, RecoveryStatus.RESUMING, RecoveryStatus.RESUMED, entry, lease_owner=owner
+        )
+        return ActionResult(ActionOutcome.RESUMED, self.store.get(recovery.recovery_id), "from the record")
+
+
+def test_a_call_with_no_answer_asks_the_record_again_before_leaving_it_in_flight() -> None:
+    # Given a Run again whose call gets no answer, and a record that shows it landed at its 3rd reading
+    store = RecoveryStore(TABLE, FakeDynamoDB())
+    recovery = opened(store)
+    pauses: list[float] = []
+    record = LaggingRecord(store, lag=3)
+    unanswered = FakeTaskTokens(script=[TokenOutcome.unknown("ReadTimeout", "no answer")])
+    actions = RecoveryActions(store, unanswered, backoff=ThrottleBackoff(sleep=pauses.append), settler=record)
+
+    # When someone runs it again
+    result = actions.run_again(recovery.recovery_id, "UALICE")
+
+    # Then the record was asked three times, a little later each time, and it is resumed, sent once
+    assert (result.outcome, record.readings, pauses) == (ActionOutcome.RESUMED, 3, [0.5, 1.0])
+    assert len(unanswered.calls) == 1
+
+
+def test_a_record_that_cannot_tell_after_three_readings_leaves_it_in_flight() -> None:
+    # Given a call with no answer and a record that never shows it
+    store = RecoveryStore(TABLE, FakeDynamoDB())
+    recovery = opened(store)
+    record = LaggingRecord(store, lag=99)
+    unanswered = FakeTaskTokens(script=[TokenOutcome.unknown("ReadTimeout", "no answer")])
+    actions = RecoveryActions(
+        store, unanswered, backoff=ThrottleBackoff(sleep=lambda _: None), settler=record
+    )
+
+    # When someone runs it again
+    result = actions.run_again(recovery.recovery_id, "UALICE")
+
+    # Then it stays in flight for the reconciler, nothing sent again
+    assert (result.outcome, record.readings, len(unanswered.calls)) == (ActionOutcome.IN_FLIGHT, 3, 1)
+    assert store.get(recovery.recovery_id).status is RecoveryStatus.RESUMING

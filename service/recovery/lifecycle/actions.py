@@ -113,6 +113,11 @@ class ThrottleBackoff:
         self.sleep(random.uniform(0, min(self.max_seconds, self.base_seconds * 2**attempt)))
 
 
+#: a call with no answer: how many times the record is asked before the recovery is left in flight
+#: for the reconciler (Step Functions' history may show a landed call a moment after it lands)
+RECORD_ASKS = 3
+RECORD_PAUSE_SECONDS = 0.5  # before the second ask; the third waits twice as long
+
 #: how long a claim holds a recovery before the reconciler may settle it; longer than any one
 #: call to Step Functions (botocore's timeouts and retries), far shorter than a person waits
 LEASE_SECONDS = 120
@@ -350,9 +355,11 @@ class RecoveryActions:
                 AuditEntry(self._now(), actor, action, "UNKNOWN", {"error": code, "message": message[:500]}),
             )
         )
-        if self.settler is not None:
+        for attempt in range(RECORD_ASKS if self.settler is not None else 0):
+            if attempt:  # the record may lag the call by a moment: ask again, a little later
+                self._backoff.sleep(RECORD_PAUSE_SECONDS * attempt)
             try:
-                settled = self.settler.settle_claim(recovery, owner)
+                settled = self.settler.settle_claim(recovery, owner) if self.settler else None
             except Exception as exc:  # noqa: BLE001 - the reconciler settles it when the lease ends
                 logger.warning("could not settle at once", recovery_id=recovery.recovery_id, error=str(exc))
                 settled = None

@@ -55,10 +55,17 @@ class Overview:
     in_flight: list[InFlight] = field(default_factory=list)  # beside the open: longest first, a few
     in_flight_total: int = 0  # in flight beside the open ones, that ``user`` may see
     counts_complete: bool = True  # False: counted from the first ones read (a filter no counter answers)
+    counted_total: int | None = None  # from a rollup: how many in all (``counts`` its largest kinds)
+    counted_kinds: int | None = None
+    counted_at: str | None = None  # the rollup's time (None: counted now)
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return self.counted_total if self.counted_total is not None else sum(self.counts.values())
+
+    @property
+    def kinds(self) -> int:
+        return self.counted_kinds if self.counted_kinds is not None else len(self.counts)
 
     @property
     def listing_in_flight(self) -> bool:
@@ -117,6 +124,9 @@ def overview_for(
         in_flight=beside[:IN_FLIGHT_SHOWN],
         in_flight_total=max(in_flight_total, len(beside)),
         counts_complete=counts.complete,
+        counted_total=counts.all_total,
+        counted_kinds=counts.all_kinds,
+        counted_at=counts.as_of,
     )
 
 

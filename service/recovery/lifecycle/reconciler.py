@@ -119,6 +119,7 @@ class Reconciler:
         now = self.clock()
         asked = 0
         report.migrated = self._migrate()
+        self._roll_up(now)
 
         def out_of_room() -> bool:
             return asked >= self.budget or (seconds_left is not None and seconds_left() < reserve_seconds)
@@ -171,6 +172,13 @@ class Reconciler:
         if migrated:
             observability.count_by("RecoveriesMigrated", migrated)
         return migrated
+
+    def _roll_up(self, now: datetime) -> None:
+        """The counts' breakdown for the minute (what the lists show once the kinds are many)."""
+        try:
+            self.store.roll_up(now)
+        except Exception as exc:  # noqa: BLE001 - the breakdown never stops the run's settling
+            logger.exception("could not roll the counts up", error=type(exc).__name__)
 
     def _claims_without_lease(self) -> list[Recovery]:
         """RESUMING recoveries claimed before claims had leases: settled like an expired lease."""

@@ -336,6 +336,7 @@ COUNT_SHARDS = 4
 ENTRY_PREFIX = "ix#"
 COUNT_PREFIX = "count#"
 PAIR_PREFIX = "pair#"
+ROLLUP_PREFIX = "rollup#"  # the minute's breakdown of one counted status (``RecoveryStore.roll_up``)
 OF = "of"  # an entry item: the recovery it stands for
 CELL = "cell"  # a counter item: what it counts (a map)
 COUNTED = ("OPEN", "RESUMING")  # the statuses counted (the open ones: closed ones expire)

@@ -45,6 +45,7 @@ from recovery_ops.service.recovery.storage.items import (
     OF,
     PAIR_PREFIX,
     RECOVERY_PREFIX,
+    ROLLUP_PREFIX,
     STATUS,
     STATUS_INDEX,
     Dim,
@@ -90,6 +91,8 @@ BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
 BATCH_ATTEMPTS = 6
 MIN_LANE_PAGE = 10  # the smallest page read from one lane
 MACHINE_LANES_READ = 8  # a listing of more state machines than this reads its status's lanes instead
+LIVE_KINDS = 100  # past this many kinds of failure, the unfiltered counts come from the rollup
+ROLLUP_TOP = 50  # the kinds a rollup keeps (the lists show ten)
 CELL_LANE, PAIR_LANE = "c", "p"  # the counters' lanes: c#<shard>, p#<shard>
 AUDIT_APPENDED = "audit = list_append(audit, :entry)"
 COUNT_LIMIT = 1_000  # counted by reading (a filter the counters cannot answer): at most this many
@@ -630,6 +633,10 @@ class RecoveryStore:
         if str(status) in COUNTED and not (
             where.owner or where.group_id or where.older_than or where.newer_than
         ):
+            if visible is None and where == ListFilter():
+                rolled = self._rollup(status)
+                if rolled is not None and rolled.kinds > LIVE_KINDS:
+                    return rolled  # many kinds of failure: the minute's breakdown, its time shown
             counted: Counter[tuple[str, str | None]] = Counter()
             by_pair = visible is None and not (where.failed_state or where.dependency)
             for cell, numbers in self._cells(PAIR_LANE if by_pair else CELL_LANE):
@@ -642,6 +649,49 @@ class RecoveryStore:
         kept = [r for r in listed[:COUNT_LIMIT] if visible is None or visible(cell_of(r))]
         return Counts(
             Counter((r.state_machine_name, r.error) for r in kept), complete=len(listed) <= COUNT_LIMIT
+        )
+
+    def roll_up(self, now: datetime) -> dict[str, int]:
+        """Write the breakdown of each counted status from the pair counters (the reconciler, every
+        run): its total, how many kinds, the ``ROLLUP_TOP`` largest. What the unfiltered counts
+        show once there are more than ``LIVE_KINDS`` kinds of failure, so that showing them reads
+        one item however many kinds there are. How many kinds each status has."""
+        by_status: dict[str, Counter[tuple[str, str]]] = {status: Counter() for status in COUNTED}
+        for pair, numbers in self._cells(PAIR_LANE):
+            for status in COUNTED:
+                if numbers.get(status, 0) > 0:
+                    by_status[status][(pair["state_machine_name"], pair["error"])] += numbers[status]
+        for status, counted in by_status.items():
+            top = [
+                {"M": {"name": {"S": name}, "error": {"S": error}, "n": number(n)}}
+                for (name, error), n in counted.most_common(ROLLUP_TOP)
+            ]
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    KEY: {"S": ROLLUP_PREFIX + status},
+                    "total": number(sum(counted.values())),
+                    "kinds": number(len(counted)),
+                    "top": {"L": top},
+                    "as_of": {"S": now.isoformat(timespec="seconds")},
+                },
+            )
+        return {status: len(counted) for status, counted in by_status.items()}
+
+    def _rollup(self, status: RecoveryStatus) -> Counts | None:
+        item = self._client.get_item(TableName=self._table, Key=key(ROLLUP_PREFIX + status)).get("Item")
+        if not item:
+            return None
+        top: Counter[tuple[str, str | None]] = Counter()
+        for kind in item.get("top", {}).get("L", []):
+            fields = kind["M"]
+            top[(fields["name"]["S"], fields["error"]["S"] or None)] = int(fields["n"]["N"])
+        return Counts(
+            top,
+            complete=True,
+            all_total=int(item["total"]["N"]),
+            all_kinds=int(item["kinds"]["N"]),
+            as_of=item["as_of"]["S"],
         )
 
     def cells(
@@ -818,14 +868,23 @@ class RecoveryStore:
 
 @dataclass(frozen=True)
 class Counts:
-    """Recoveries counted by (state machine name, error); ``complete`` False: at least these."""
+    """Recoveries counted by (state machine name, error); ``complete`` False: at least these.
+    From a rollup (``as_of`` set), ``by_pair`` holds its largest kinds only, and ``all_total`` and
+    ``all_kinds`` say how many in all."""
 
     by_pair: Counter[tuple[str, str | None]]
     complete: bool = True
+    all_total: int | None = None
+    all_kinds: int | None = None
+    as_of: str | None = None  # the rollup's time (None: counted now)
 
     @property
     def total(self) -> int:
-        return sum(self.by_pair.values())
+        return self.all_total if self.all_total is not None else sum(self.by_pair.values())
+
+    @property
+    def kinds(self) -> int:
+        return self.all_kinds if self.all_kinds is not None else len(self.by_pair)
 
 
 def _matches(recovery: Recovery, where: ListFilter) -> bool:
