@@ -389,8 +389,9 @@ class RecoveryStore:
                 base = update["Key"][KEY]["S"].rsplit("#", 1)[0]
                 shard = random.randrange(COUNT_SHARDS)
                 update["Key"] = key(f"{base}#{shard}")
-                lane = update["ExpressionAttributeValues"][":lane"]["S"]
-                update["ExpressionAttributeValues"][":lane"] = {"S": f"{lane.split('#')[0]}#{shard}"}
+                values = update["ExpressionAttributeValues"]
+                lane = values[":lane"]["S"].split("#")[0]
+                values[":lane"] = {"S": _counter_lane(lane, values[":sort"]["S"], shard)}
 
     def _count(self, recovery: Recovery, moves: dict[str, int]) -> list[dict[str, Any]]:
         """The counter writes of a transaction: ``moves`` (status → +1 or -1) on ``recovery``'s
@@ -404,7 +405,7 @@ class RecoveryStore:
         names = {f"#n{i}": count_field(status) for i, status in enumerate(moves)}
         values: dict[str, Any] = {f":n{i}": number(delta) for i, delta in enumerate(moves.values())}
         values[":cell"] = {"M": {name: {"S": value} for name, value in cell.items()}}
-        values[":lane"] = {"S": f"{lane}#0"}
+        values[":lane"] = {"S": _counter_lane(lane, cell_id(cell), 0)}
         values[":sort"] = {"S": cell_id(cell)}
         adds = ", ".join(f"#n{i} :n{i}" for i in range(len(moves)))
         return {
@@ -885,6 +886,13 @@ class Counts:
     @property
     def kinds(self) -> int:
         return self.all_kinds if self.all_kinds is not None else len(self.by_pair)
+
+
+def _counter_lane(lane: str, counted: str, shard: int) -> str:
+    """The lane of one shard of one counter: spread by what it counts as well as by its shard, so
+    that the counters' index writes fall on all ``COUNT_SHARDS`` lanes even when every counter is
+    on its shard 0 (the lanes are read whole, all of them, either way)."""
+    return f"{lane}#{(int(counted[:8], 16) + shard) % COUNT_SHARDS}"
 
 
 def _matches(recovery: Recovery, where: ListFilter) -> bool:
