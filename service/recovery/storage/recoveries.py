@@ -718,8 +718,9 @@ class RecoveryStore:
         where: ListFilter | None = None,
         now: datetime | None = None,
     ) -> list[tuple[str, str | None]]:
-        """(state machine name, error) of every matching recovery, as ``counts`` counts them."""
-        return list(self.counts(status, where, now).by_pair.elements())
+        """(state machine name, error) of every matching recovery, counted live (from the cells,
+        never the rollup: every kind, each as many times as it has recoveries)."""
+        return list(self.counts(status, where, now, visible=lambda cell: True).by_pair.elements())
 
     # ------------------------------------------------------------------ lanes
     def _lanes(self, status: RecoveryStatus, where: ListFilter) -> list[str]:
