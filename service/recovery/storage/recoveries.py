@@ -573,6 +573,10 @@ class RecoveryStore:
 
     def for_execution(self, execution_arn: str) -> list[Recovery]:
         """Every recovery (any status) of one execution."""
+        return [self.get(i) for i in self._execution_ids(execution_arn)]
+
+    def _execution_ids(self, execution_arn: str) -> list[str]:
+        """The ids of an execution's recoveries (the ``by-execution`` index, KEYS_ONLY)."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": EXECUTION_INDEX,
@@ -586,7 +590,7 @@ class RecoveryStore:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return [self.get(i) for i in ids if i.startswith(RECOVERY_PREFIX)]
+        return [i for i in ids if i.startswith(RECOVERY_PREFIX)]
 
     def list_by_status(
         self,
@@ -845,20 +849,7 @@ class RecoveryStore:
         """The other recoveries (any status) of ``recovery_id``'s execution, as their items hold them
         (large inputs and causes left where they are kept): one KEYS_ONLY query, and a read of each
         other only, so an execution with one recovery costs the query alone."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": EXECUTION_INDEX,
-            "KeyConditionExpression": "execution_arn = :arn",
-            "ExpressionAttributeValues": {":arn": {"S": execution_arn}},
-        }
-        ids: list[str] = []
-        while True:
-            page = self._client.query(**kwargs)
-            ids.extend(item_id(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        others = [i for i in ids if i.startswith(RECOVERY_PREFIX) and i != recovery_id]
+        others = [i for i in self._execution_ids(execution_arn) if i != recovery_id]
         found = []
         for other in others:
             try:
