@@ -86,7 +86,7 @@ class StoreBusyError(RecoveryOpsError):
     """DynamoDB left part of a read unprocessed, again and again (throttled)."""
 
 
-TRANSACTION_BACKOFF_S = 0.02
+BATCH_BACKOFF_S = 0.02  # before asking again for the keys a BatchGetItem left unprocessed
 BATCH_GET = 100  # DynamoDB's most keys in one BatchGetItem
 BATCH_ATTEMPTS = 6
 MIN_LANE_PAGE = 10  # the smallest page read from one lane
@@ -151,7 +151,7 @@ class RecoveryStore:
         """Store a new recovery; False if it exists already (a redelivered message). The same
         transaction puts it in its filters' lanes and counts it."""
         item = kept_apart(recovery_item(recovery), self._payloads)  # large values first, then the item
-        expires = expiry(datetime.fromisoformat(recovery.created_at), self._retention)
+        expires = self._entry_expiry(recovery.created_at)
         writes: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -188,7 +188,11 @@ class RecoveryStore:
             self._client.put_item(
                 TableName=self._table,
                 Item=lane_entry(
-                    Dim.GROUP, group_id, recovery_id, stored[LANE_SORT]["S"], self._entry_expiry(stored)
+                    Dim.GROUP,
+                    group_id,
+                    recovery_id,
+                    stored[LANE_SORT]["S"],
+                    self._entry_expiry(stored.get("created_at", {}).get("S")),
                 ),
             )
 
@@ -205,7 +209,7 @@ class RecoveryStore:
                 "Delete": {"TableName": self._table, "Key": key(entry_id(Dim.OWNER, recovery_id))}
             }
         else:
-            expires = expiry(datetime.fromisoformat(recovery.created_at), self._retention)
+            expires = self._entry_expiry(recovery.created_at)
             lane = {
                 "Put": {"TableName": self._table, "Item": entry_item(Dim.OWNER, owner, recovery, expires)}
             }
@@ -432,13 +436,13 @@ class RecoveryStore:
             if dim not in exclude
         ]
 
-    def _entry_expiry(self, stored: dict[str, Any]) -> dict[str, Any]:
-        created = stored.get("created_at", {}).get("S")
-        at = datetime.fromisoformat(created) if created else datetime.now(UTC)
+    def _entry_expiry(self, created_at: str | None) -> dict[str, Any]:
+        """``expires_at`` of a recovery's entries: its retention from when it was stored."""
+        at = datetime.fromisoformat(created_at) if created_at else datetime.now(UTC)
         return expiry(at, self._retention)
 
     def _pause(self, attempt: int) -> None:
-        self._sleep(random.uniform(0, TRANSACTION_BACKOFF_S * 2**attempt))
+        self._sleep(random.uniform(0, BATCH_BACKOFF_S * 2**attempt))
 
     def migrate_item(self, item: dict[str, Any]) -> bool:
         """Give a recovery stored before lanes its lanes, its filters' entries (while open) and its
@@ -461,7 +465,7 @@ class RecoveryStore:
         }
         writes: list[dict[str, Any]] = [{"Update": update}]
         if not recovery.status.is_closed:
-            writes += self._entry_puts(recovery, self._entry_expiry(item))
+            writes += self._entry_puts(recovery, self._entry_expiry(recovery.created_at))
             writes += self._count(recovery, {str(recovery.status): 1})
         return self._transact(writes) is None
 
