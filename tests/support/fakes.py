@@ -854,6 +854,16 @@ class _Condition:
                 return False
             ((kind, raw),) = whole.items()
             return next(iter(part.values())) in raw
+        if token == "size":
+            self._take()  # "("
+            measured = self._operand(self._take())
+            self._take()  # ")"
+            operator = self._take()
+            right = self._operand(self._take())
+            if measured is None or right is None:
+                return False
+            ((_kind, raw),) = measured.items()
+            return _compare({"N": str(len(raw))}, operator, right)
         if token == "(":
             result = self._or()
             self._take()  # ")"
@@ -876,7 +886,11 @@ class _Condition:
     def _operand(self, token: str) -> Any:
         if token.startswith(":"):
             return self._values[token]
-        return self._item.get(self._name(token))
+        head, *rest = token.split(".")  # a map's member: ``approval.request_id``
+        found = self._item.get(self._name(head))
+        for part in rest:
+            found = (found or {}).get("M", {}).get(self._name(part))
+        return found
 
 
 def _compare(left: dict[str, Any], operator: str, right: dict[str, Any]) -> bool:

@@ -41,6 +41,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.approval import Gated
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
@@ -78,6 +79,37 @@ class EscalationLevel(_Strict):
     after_minutes: int = Field(gt=0)
     mention_user_group: str = Field(pattern=USER_GROUP_ID)
     channel: str | None = Field(default=None, min_length=1)
+
+
+class ApprovalPolicy(_Strict):
+    """Which actions on the rule's recoveries need other people's approval, how many, from whom.
+
+    ``actions``: ``edit``, ``run_again``, ``reject``, ``bulk`` (a bulk action over ``bulk_over``
+    recoveries), ``redrive`` (a failed execution's Redrive), ``dlq_redrive``. Nobody approves their
+    own request; a request not decided within ``expires_after_minutes`` expires."""
+
+    actions: tuple[Gated, ...] = Field(min_length=1)
+    approvals: int = Field(default=1, ge=1, le=5, strict=True)
+    approvers: Audience
+    reason_required: StrictBool = False
+    expires_after_minutes: int = Field(default=24 * 60, gt=0, le=7 * 24 * 60, strict=True)
+    bulk_over: int | None = Field(default=None, ge=1, strict=True)
+
+    def covers(self, gated: Gated) -> bool:
+        return gated in self.actions
+
+    def describe(self) -> str:
+        what = ", ".join(
+            f"bulk over {self.bulk_over}" if a is Gated.BULK else a.value.replace("_", " ")
+            for a in self.actions
+        )
+        reason = "; a reason is required" if self.reason_required else ""
+        return (
+            f"{what} need{'s' if len(self.actions) == 1 else ''} {self.approvals} approval"
+            f"{'s' if self.approvals != 1 else ''} from {self.approvers.describe()}"
+            " (never the requester's own)"
+            f"{reason}; a request expires after {self.expires_after_minutes} minutes"
+        )
 
 
 class RuleMatch(_Strict):
@@ -138,6 +170,8 @@ class Rule(_Strict):
     #: the most resumes a second self-healing ramps up to for its recoveries (None: the stack's
     #: ``SelfHealingResumesPerSecond``); at most Step Functions' SendTask* refill rate
     self_healing_max_per_second: float | None = Field(default=None, gt=0, le=500, strict=True)
+    #: the actions that need other people's approval (None: none, as before policies existed)
+    approval: ApprovalPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +280,9 @@ def _pydantic_problems(exc: ValidationError, where: str) -> list[str]:
     for error in exc.errors(include_input=False):
         path = where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"])
         kind = error["type"]
-        if kind == "enum":
+        if kind == "enum" and "actions" in error["loc"]:
+            what = "must be one of " + ", ".join(g.value for g in Gated)
+        elif kind == "enum":
             what = "must be " + " or ".join(r.value for r in Routing)
         elif kind == "extra_forbidden":
             what = "unknown field"
@@ -282,6 +318,7 @@ def _rule_problems(raw: Any, where: str, last: bool) -> list[str]:
             f"{where}.self_healing_max_per_second: has no effect, the rule does not heal itself "
             '("self_healing": false)'
         )
+    problems.extend(_approval_problems(raw.get("approval"), f"{where}.approval"))
     levels = raw.get("escalation")
     if isinstance(levels, list):
         minutes = [
@@ -294,6 +331,32 @@ def _rule_problems(raw: Any, where: str, last: bool) -> list[str]:
                 problems.append(
                     f"{where}.escalation[{i}].after_minutes: must be more than the level before it "
                     f"({after} after {before})"
+                )
+    return problems
+
+
+def _approval_problems(raw: Any, where: str) -> list[str]:
+    """What a policy's shape alone cannot say: ``bulk`` and ``bulk_over`` go together, and enough
+    approvers must exist for the approvals it needs (nobody approves their own request)."""
+    if not isinstance(raw, dict):
+        return []
+    problems = []
+    actions: list[Any] = raw["actions"] if isinstance(raw.get("actions"), list) else []
+    if "bulk" in actions and raw.get("bulk_over") is None:
+        problems.append(f"{where}.bulk_over: required with the bulk action (over how many recoveries)")
+    if raw.get("bulk_over") is not None and "bulk" not in actions:
+        problems.append(f"{where}.bulk_over: has no effect without the bulk action in actions")
+    approvers = raw.get("approvers")
+    needed = raw.get("approvals", 1)
+    if isinstance(approvers, dict) and type(needed) is int:
+        users = approvers.get("user_ids") or []
+        if not approvers.get("user_group") and isinstance(users, list):
+            if not users:
+                problems.append(f"{where}.approvers: names nobody (a user_group or user_ids)")
+            elif len(set(users)) < needed:
+                problems.append(
+                    f"{where}.approvals: {needed} approvals from {len(set(users))} named approvers can never "
+                    "be given: name more approvers (or a user_group)"
                 )
     return problems
 

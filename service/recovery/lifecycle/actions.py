@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from recovery_ops.service import observability
 from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.model.approval import ApprovalRequest, ApprovalState, input_digest
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
 from recovery_ops.service.recovery.storage.recoveries import (
@@ -70,6 +71,7 @@ class ActionOutcome(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     FAILED = "FAILED"  # Step Functions refused for another reason; the recovery is open again
     IN_FLIGHT = "IN_FLIGHT"  # not known yet: the recovery stays in flight until settled from the record
+    NEEDS_APPROVAL = "NEEDS_APPROVAL"  # a policy puts it under approval: nothing was claimed or sent
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,18 @@ class Settler(Protocol):
     def settle_claim(self, recovery: Recovery, owner: str) -> ActionResult | None:
         """The outcome the record proves for ``owner``'s claim, stored and shown; None when the
         record cannot tell yet (the recovery stays in flight)."""
+        ...
+
+
+class ApprovalGate(Protocol):
+    """The routing rules' approval policies, as the resolver asks them (``approvals.PolicyGate``)."""
+
+    def any_policy(self) -> bool:
+        """Does any rule have a policy (no: nothing to read before a claim)."""
+        ...
+
+    def needs_approval(self, recovery: Recovery, action: str) -> str | None:
+        """Why ``action`` on ``recovery`` needs an approved request; None when it does not."""
         ...
 
 
@@ -136,6 +150,7 @@ class RecoveryActions:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settler: Settler | None = None,
         lease_seconds: int = LEASE_SECONDS,
+        gate: ApprovalGate | None = None,
     ) -> None:
         self.store = store
         self._tokens = tokens
@@ -144,6 +159,7 @@ class RecoveryActions:
         self._clock = clock
         self.settler = settler
         self._lease = timedelta(seconds=lease_seconds)
+        self.gate = gate  # the approval policies: asked before any claim (None: no policies)
         #: SendTask* calls Step Functions throttled so far (self-healing's ramp slows down on them);
         #: counted under a lock, as self-healing's workers resume concurrently
         self.throttles = 0
@@ -160,6 +176,8 @@ class RecoveryActions:
         audit_detail: dict[str, str] | None = None,
         show_later: bool = False,
         show_within: timedelta | None = None,
+        approved: ApprovalRequest | None = None,
+        recovery: Recovery | None = None,
     ) -> ActionResult:
         """Resume the paused step with its input, or with ``new_input`` (an edit, whatever JSON it is,
         ``null`` included, whose ``diff`` is audited). ``audit_detail`` joins the claim's audit entry
@@ -170,7 +188,14 @@ class RecoveryActions:
         the run died before its refresh)."""
         edited = new_input is not UNCHANGED
         action = "edit and run again" if edited else "run again"
-        detail = {**(audit_detail or {}), **({"diff": diff} if edited and diff else {})}
+        held = self._held(recovery_id, action, approved, recovery, new_input)
+        if held is not None:
+            return held
+        detail = {
+            **(audit_detail or {}),
+            **({"diff": diff} if edited and diff else {}),
+            **_approval_detail(approved),
+        }
         owner = _claim_id()
         claimed = self._claim(recovery_id, actor, action, detail, owner)
         if isinstance(claimed, ActionResult):
@@ -197,10 +222,15 @@ class RecoveryActions:
         show: bool = True,
         show_later: bool = False,
         show_within: timedelta | None = None,
+        approved: ApprovalRequest | None = None,
+        recovery: Recovery | None = None,
     ) -> ActionResult:
         """Fail the paused step with ``RecoveryRejected``: the workflow compensates (``show_later``,
         ``show_within``: as for ``run_again``)."""
-        detail = {"reason": reason} if reason else {}
+        held = self._held(recovery_id, "reject", approved, recovery, UNCHANGED)
+        if held is not None:
+            return held
+        detail = {**({"reason": reason} if reason else {}), **_approval_detail(approved)}
         owner = _claim_id()
         claimed = self._claim(recovery_id, actor, "reject", detail, owner)
         if isinstance(claimed, ActionResult):
@@ -230,6 +260,32 @@ class RecoveryActions:
         self.store.append_audit(recovery_id, AuditEntry(self._now(), actor, action, DENIED, {"why": why}))
 
     # ------------------------------------------------------------------ steps
+    def _held(
+        self,
+        recovery_id: str,
+        action: str,
+        approved: ApprovalRequest | None,
+        recovery: Recovery | None,
+        new_input: Any,
+    ) -> ActionResult | None:
+        """Why ``action`` may not run now (a policy wants an approved request, or ``approved`` does
+        not cover exactly this); None when it may. Asked before any claim: nothing is sent."""
+        if approved is not None:
+            why = _not_covered(approved, recovery_id, action, new_input)
+            return None if why is None else ActionResult(ActionOutcome.NEEDS_APPROVAL, recovery, why)
+        if self.gate is None or not self.gate.any_policy():
+            return None
+        try:
+            current = (
+                recovery
+                if recovery is not None and recovery.recovery_id == recovery_id
+                else self.store.get(recovery_id)
+            )
+        except RecoveryNotFoundError:
+            return None  # the claim says so
+        why = self.gate.needs_approval(current, action)
+        return None if why is None else ActionResult(ActionOutcome.NEEDS_APPROVAL, current, why)
+
     def _claim(
         self, recovery_id: str, actor: str, action: str, detail: dict[str, Any], owner: str
     ) -> Recovery | ActionResult:
@@ -511,6 +567,25 @@ def show_stored_outcome(
     except Exception as exc:  # noqa: BLE001 - the closing write's own mark, or the next run, shows it
         logger.warning("could not mark the message stale", recovery_id=recovery.recovery_id, error=str(exc))
     return False
+
+
+def _not_covered(approved: ApprovalRequest, recovery_id: str, action: str, new_input: Any) -> str | None:
+    """Why an approved request does not allow exactly this action (None: it does)."""
+    if approved.state is not ApprovalState.APPROVED:
+        return f"the request is {approved.state.lower()}, not approved"
+    if recovery_id not in approved.subjects:
+        return "the approved request does not name this recovery"
+    if approved.resolver_action != action:
+        return f"the request approved {approved.resolver_action}, not {action}"
+    if new_input is not UNCHANGED and input_digest(new_input) != approved.digest:
+        return "the input differs from the one approved: it needs approving again"
+    return None
+
+
+def _approval_detail(approved: ApprovalRequest | None) -> dict[str, str]:
+    if approved is None:
+        return {}
+    return {"approval": approved.request_id, "approved_by": ", ".join(approved.approved_by)}
 
 
 def _claim_id() -> str:

@@ -20,6 +20,8 @@ from typing import Any
 
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.approvals import Approvals
+from recovery_ops.service.recovery.model.approval import ApprovalRequest, Gated
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.storage.recoveries import (
     DISPLAY_GRACE,
@@ -39,6 +41,13 @@ class BulkReport:
     wall_s: float = 0.0
     results: list[ActionResult] = field(default_factory=list, repr=False)
     errors: dict[str, str] = field(default_factory=dict)  # recovery id → why its action failed
+    #: what an approval policy held back: one request per rule, each naming its recoveries
+    requests: list[ApprovalRequest] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # why a request could not be made
+
+    @property
+    def awaiting_approval(self) -> int:
+        return sum(len(r.subjects) for r in self.requests)
 
     @property
     def done(self) -> int:
@@ -50,6 +59,13 @@ class BulkReport:
         ]
         if self.left_open:
             parts.append(f"{self.left_open} left open (out of time: run it again)")
+        if self.requests:
+            parts.append(
+                f"{self.awaiting_approval} wait for approval ("
+                + ", ".join(f"request {r.request_id}: {r.status_line()}" for r in self.requests)
+                + ")"
+            )
+        parts += [f"held back: {why}" for why in self.refused]
         text = f"{self.done}/{self.total}: " + (", ".join(parts) or "nothing to do")
         if self.errors:
             shown = "; ".join(f"{rid}: {why}" for rid, why in list(self.errors.items())[:5])
@@ -74,26 +90,58 @@ class BulkAction:
     progress_every: int = 50
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    #: the approval policies: a bulk action over a rule's ``bulk_over`` (or an action its policy
+    #: covers) becomes one request per rule naming its recoveries (None: no policies)
+    approvals: Approvals | None = None
 
     def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs: Any) -> BulkReport:
-        ids = list(recovery_ids)
+        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, None)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
-        return self._run(
+        report = self._run(
             ids,
             lambda i: self.actions.run_again(i, actor, show=False, show_later=True, show_within=within),
             **kwargs,
         )
+        return held(report)
 
     def reject(
         self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
     ) -> BulkReport:
-        ids = list(recovery_ids)
+        ids, held = self._held(list(recovery_ids), Gated.REJECT, actor, reason)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
-        return self._run(
+        report = self._run(
             ids,
             lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True, show_within=within),
             **kwargs,
         )
+        return held(report)
+
+    def _held(
+        self, ids: list[str], gated: Gated, actor: str, reason: str | None
+    ) -> tuple[list[str], Callable[[BulkReport], BulkReport]]:
+        """The ids to run now, and what adds the requests made for the rest to the report: the
+        recoveries a policy holds back (by size or by action) are asked for, one request per rule."""
+        if self.approvals is None or not ids or not self.approvals.gate.any_policy():
+            return ids, lambda report: report
+        recoveries = self.approvals.recoveries.get_many(ids)
+        held = self.approvals.gate.bulk_policy(recoveries, gated)
+        requests: list[ApprovalRequest] = []
+        refused: list[str] = []
+        kept: set[str] = set()
+        for rule, members in held.values():
+            kept.update(r.recovery_id for r in members)
+            decision = self.approvals.request(members, gated, actor, rule, reason=reason, bulk=True)
+            if decision.request is not None:
+                requests.append(decision.request)
+            else:
+                refused.append(f"{len(members)} of rule {rule.name!r}: {decision.detail}")
+
+        def add(report: BulkReport) -> BulkReport:
+            report.total += len(kept)
+            report.requests, report.refused = requests, refused
+            return report
+
+        return [i for i in ids if i not in kept], add
 
     def display_lease(self, count: int, seconds_left: Callable[[], float] | None = None) -> timedelta:
         """How long the run's own refresh has to show its outcomes: as long as the run can last (the

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from recovery_ops.service.recovery.model.approval import PendingApproval
 from recovery_ops.service.recovery.model.contract import RecoveryRequest, Routing
 
 
@@ -93,6 +94,7 @@ class Recovery(OfOneExecution):
     dependency: str | None = None  # the circuit the failed step depends on (None: not said)
     lease_owner: str | None = None  # RESUMING: the claim's id (one action, one process)
     lease_until: str | None = None  # RESUMING: after this the reconciler settles it from Step Functions
+    approval: PendingApproval | None = None  # a request for approval waiting on it (None: none)
 
     @classmethod
     def from_request(cls, request: RecoveryRequest, received_at: datetime, attempts: int = 1) -> Recovery:

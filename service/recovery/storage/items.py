@@ -37,6 +37,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from recovery_ops.service.recovery.model.approval import PendingApproval
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.failed_execution import FailedExecution, FailureStatus
 from recovery_ops.service.recovery.model.group_state import GroupState
@@ -81,6 +82,7 @@ ESCALATED = "escalated"  # recovery: how many escalation levels have fired (abse
 DEPENDENCY = "dependency"  # recovery: the circuit its failed step depends on (absent: not said)
 LEASE_OWNER = "lease_owner"  # recovery (RESUMING): the claim holding it
 LEASE_UNTIL = "lease_until"  # recovery (RESUMING): until when (ISO 8601)
+APPROVAL = "approval"  # recovery: the request for approval waiting on it (absent: none)
 MEMBER_IDS = "member_ids"  # group, as written before member counts: every member's id (a string set)
 MEMBER_COUNT = "member_count"  # group: how many recoveries it counts
 MEMBER_OF = "member_of"  # recovery: the group that counted it
@@ -189,6 +191,8 @@ def recovery_item(recovery: Recovery) -> dict[str, Any]:
     data[LANE_SORT] = recovery.sort_key
     if not recovery.escalated:
         del data[ESCALATED]  # absent until a level fires
+    if recovery.approval is not None:
+        data[APPROVAL] = pending_approval_value(recovery.approval)
     item = {k: v for k, v in data.items() if v is not None}
     return {k: _serializer.serialize(dynamodb_value(v)) for k, v in item.items()}
 
@@ -221,6 +225,28 @@ def recovery_from_item(item: dict[str, Any]) -> Recovery:
         dependency=data.get(DEPENDENCY),
         lease_owner=data.get(LEASE_OWNER),
         lease_until=data.get(LEASE_UNTIL),
+        approval=pending_approval_of(data.get(APPROVAL)),
+    )
+
+
+def pending_approval_value(pending: PendingApproval) -> dict[str, Any]:
+    """A recovery's ``approval`` map: the request waiting on it, as its message shows it."""
+    value = asdict(pending)
+    value["approved_by"] = list(pending.approved_by)
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def pending_approval_of(value: dict[str, Any] | None) -> PendingApproval | None:
+    if not value:
+        return None
+    return PendingApproval(
+        request_id=value["request_id"],
+        action=value["action"],
+        requested_by=value["requested_by"],
+        needed=int(value["needed"]),
+        approved_by=tuple(value.get("approved_by", ())),
+        expires_at=value.get("expires_at", ""),
+        diff=value.get("diff"),
     )
 
 

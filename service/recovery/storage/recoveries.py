@@ -575,6 +575,13 @@ class RecoveryStore:
             raise RecoveryNotFoundError(recovery_id)
         return recovery_from_item(brought_back(item, self._payloads))
 
+    def get_many(self, recovery_ids: list[str]) -> list[Recovery]:
+        """The recoveries of ``recovery_ids`` that exist (read in batches of DynamoDB's most)."""
+        found: list[Recovery] = []
+        for start in range(0, len(recovery_ids), BATCH_GET):
+            found += self._read_many(recovery_ids[start : start + BATCH_GET])
+        return found
+
     def for_execution(self, execution_arn: str) -> list[Recovery]:
         """Every recovery (any status) of one execution."""
         return [self.get(i) for i in self._execution_ids(execution_arn)]
