@@ -42,7 +42,7 @@ from recovery_ops.service.config import (
     read_secret,
 )
 from recovery_ops.service.recovery.access.authorization import AccessPolicy
-from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource
+from recovery_ops.service.recovery.access.routing_rules import RoutingRules, RoutingRulesSource
 from recovery_ops.service.recovery.access.rules_parameter import rules_source
 from recovery_ops.service.recovery.access.team_access import TeamAccess
 from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
@@ -56,6 +56,7 @@ from recovery_ops.service.recovery.healing.workers import ThreadWorkers
 from recovery_ops.service.recovery.intake.collect import RecoveryIntake
 from recovery_ops.service.recovery.intake.unreadable import DynamoNoticeClaims, UnreadableNotices
 from recovery_ops.service.recovery.lifecycle.actions import RecoveryActions
+from recovery_ops.service.recovery.lifecycle.approvals import ApprovalDisplay, Approvals, PolicyGate
 from recovery_ops.service.recovery.lifecycle.bulk import BulkAction
 from recovery_ops.service.recovery.lifecycle.escalation import Escalations
 from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
@@ -67,6 +68,7 @@ from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.approvals import ApprovalStore
 from recovery_ops.service.recovery.storage.audit import AuditItems
 from recovery_ops.service.recovery.storage.channel_pace import DynamoChannelPace
 from recovery_ops.service.recovery.storage.groups import GroupStore
@@ -174,6 +176,8 @@ class Services:
     reconciler: Reconciler | None = None  # settles an in-flight recovery from Step Functions' record
     dead_letters: DeadLetterQueues | None = None  # `/recoveries dlq`; None: no DLQ configured
     circuits: CircuitBoard | None = None  # the Home tab's circuit breakers; None: no breaker table
+    #: four eyes: the rules' approval policies, requests and their decisions (None: built without)
+    approvals: Approvals | None = None
 
 
 def build_services(
@@ -195,8 +199,6 @@ def build_services(
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
     store, groups = recovery_store(config, dynamodb, clients), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, grouped=groups.shares_message) if slack is not None else None
-    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
-    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
     policy = AccessPolicy(
         allowed_users=config.allowed_users,
         allowed_group=config.allowed_user_group or None,
@@ -208,13 +210,21 @@ def build_services(
     )
     # only the rules' teams and viewers are read here: the channel was chosen when it was posted
     rules = rules_source(config.routing_rules_parameter, ChannelRouting(default=""))
+    access = TeamAccess(policy, rules.rules)
+    gate = PolicyGate(access)
+    approval_store = ApprovalStore(table, dynamodb, days)
+    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler, gate=gate)
+    approvals = Approvals(approval_store, store, gate, actions, display=approval_display(slack))
+    reconciler.approvals = approvals
     return Services(
         store=store,
         groups=groups,
         actions=actions,
-        bulk=BulkAction(actions, rate_per_second=config.bulk_rate_per_second),
+        bulk=BulkAction(actions, rate_per_second=config.bulk_rate_per_second, approvals=approvals),
         policy=policy,
-        access=TeamAccess(policy, rules.rules),
+        access=access,
+        approvals=approvals,
         owners=Owners(store, dynamodb),
         runs=HealingRuns(table, dynamodb, days * 86400),
         reconciler=reconciler,
@@ -308,15 +318,29 @@ def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: W
 
 
 def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: WebClient) -> Reconciler:
-    """The reconciler's: in-flight recoveries and Redrive claims settled, stale messages updated."""
+    """The reconciler's: in-flight recoveries and Redrive claims settled, stale messages updated,
+    approval requests expired, approved runs whose process is gone run."""
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
-    return Reconciler(
-        store=recovery_store(config, dynamodb, clients),
+    store = recovery_store(config, dynamodb, clients)
+    display = SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message)
+    reconciler = Reconciler(
+        store=store,
         records=StepFunctionsHistory(sfn),
-        display=SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message),
+        display=display,
         budget=config.budget,
         redrives=_redrive(config, dynamodb, sfn, slack),
     )
+    # what was approved runs with its approval (no policy is read); expiry reads none either
+    no_rules = PolicyGate(TeamAccess(AccessPolicy(), lambda: RoutingRules((), ChannelRouting(default=""))))
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
+    reconciler.approvals = Approvals(
+        ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        store,
+        no_rules,
+        actions,
+        display=approval_display(slack),
+    )
+    return reconciler
 
 
 def build_reminders(
@@ -348,13 +372,20 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
     store, groups = recovery_store(config, dynamodb, clients), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, groups.shares_message)
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
+    rules = routing_rules(config)
     return SelfHealing(
         store=store,
         groups=groups,
         runs=HealingRuns(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
-        actions=RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler),
+        actions=RecoveryActions(
+            store,
+            StepFunctionsTokens(sfn),
+            display=display,
+            settler=reconciler,
+            gate=PolicyGate(TeamAccess(AccessPolicy(), rules.rules)),  # a policy holds self-healing too
+        ),
         circuits=circuit_board(config, clients),
-        rules=routing_rules(config).rules,
+        rules=rules.rules,
         outage_errors=config.errors,
         heals_by_default=config.heals_by_default,
         display=SlackHealingDisplay(slack),
@@ -366,6 +397,14 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
 
 
 # ------------------------------------------------------------------ helpers
+def approval_display(slack: WebClient | None) -> ApprovalDisplay | None:
+    """Where approval requests are shown and approvers told (None: no Slack, e.g. the command line
+    without a bot token)."""
+    if slack is None:
+        return None
+    return None  # the Slack side of approvals joins here
+
+
 def _input_schemas(parameter: str | None) -> dict:
     if not parameter:
         return {}

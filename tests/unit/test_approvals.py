@@ -93,7 +93,7 @@ class Desk:
         )
 
 
-def test_an_edit_under_a_two_approval_policy_waits_for_two_other_people_then_sends_exactly_what_was_approved() -> (
+def test_an_edit_under_a_two_approval_policy_waits_for_two_others_then_sends_exactly_what_was_approved() -> (
     None
 ):
     # Given an open recovery whose rule puts edits under two approvals

@@ -43,6 +43,7 @@ from recovery_ops.service.recovery.lifecycle.actions import (
 )
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
+from recovery_ops.service.recovery.storage.approvals import APPROVAL_PREFIX, DUE_APPROVAL
 from recovery_ops.service.recovery.storage.items import FAILURE_PREFIX
 from recovery_ops.service.recovery.storage.migration import migrate
 from recovery_ops.service.recovery.storage.recoveries import (
@@ -89,13 +90,21 @@ class ReconcileReport:
     messages_behind: int = 0
     complete: bool = True  # False: the budget or the time ran out with more to do (the next run goes on)
     migrated: int = 0  # recoveries stored before lanes moved into them this run
+    approvals: Counter[str] = field(default_factory=Counter)  # approval requests due: what became of them
 
     def summary(self) -> str:
         parts = [f"{count} {result.lower()}" for result, count in sorted(self.settled.items())]
         parts.append(f"{self.messages_updated} messages brought up to date")
         if self.messages_behind:
             parts.append(f"{self.messages_behind} still behind")
+        parts += [f"{count} approval request(s) {what}" for what, count in sorted(self.approvals.items())]
         return ", ".join(parts) + ("" if self.complete else " (more next run)")
+
+
+class ApprovalCarrier(Protocol):
+    """Approval requests due (``approvals.Approvals``): expired, or an approved run whose process is gone."""
+
+    def carry_on(self, request_id: str) -> str: ...
 
 
 @dataclass
@@ -108,6 +117,7 @@ class Reconciler:
     budget: int = 200  # recoveries asked about per run: bounded work, the rest next run
     redrives: RedriveSettler | None = None  # Redrive claims of failed executions, in the same index
     migrate_budget: int = 500  # recoveries stored before lanes moved into them per run
+    approvals: ApprovalCarrier | None = None  # approval requests due: expired, or approved and not run
 
     # ------------------------------------------------------------------ the scheduled run
     def run(
@@ -146,6 +156,10 @@ class Reconciler:
                         report.messages_behind += 1
                 if not start or not report.complete:
                     break
+        if self.approvals is not None and not out_of_room():
+            for request_key in self.store.due(DUE_APPROVAL, now, self.page_size)[0]:
+                asked += 1
+                report.approvals[self._carry_on(request_key.removeprefix(APPROVAL_PREFIX))] += 1
         if not out_of_room():
             for recovery in self._claims_without_lease():
                 asked += 1
@@ -196,6 +210,14 @@ class Reconciler:
             logger.exception("could not settle a redrive", failure_id=failure_id, error=type(exc).__name__)
             return UNSETTLED
         return str(getattr(settled, "status", UNSETTLED))
+
+    def _carry_on(self, request_id: str) -> str:
+        assert self.approvals is not None
+        try:
+            return self.approvals.carry_on(request_id)
+        except Exception as exc:  # noqa: BLE001 - one request's fault never stops the run; it stays due
+            logger.warning("approval request not carried on", request_id=request_id, error=type(exc).__name__)
+            return "failed"
 
     def _settle_safely(self, recovery_id: str) -> str:
         try:
