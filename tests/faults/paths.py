@@ -21,7 +21,10 @@ action), then carries on as production would after a crash or an error.
 - the self-healing probe (one OPEN circuit past its grace, 2 recoveries that heal themselves): the
   next minute's probe;
 - escalation (a 2-level ladder, 2 open recoveries old enough for both levels): the next reminders
-  run 15 minutes later, past the level leases, then one more.
+  run 15 minutes later, past the level leases, then one more;
+- approve-edit (an edit under a two-approval policy, one approval counted): the last approver's
+  click, which runs the approved edit; clicked once more if it failed or left the edit unsettled;
+- approval-expiry (a request past its expiry): the reconciler's run, then its next.
 
 Then every path ends alike: the reconciler after the leases have run out (faults still on), then
 once more past every lease with no fault (``World.final_reconcile``).
@@ -40,15 +43,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from recovery_ops.service.breaker.circuit_board import CircuitReading
 from recovery_ops.service.breaker.circuit_breaker import CircuitState
+from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.access.routing_rules import parse_rules
+from recovery_ops.service.recovery.access.team_access import TeamAccess
 from recovery_ops.service.recovery.healing.runs import HealingState
 from recovery_ops.service.recovery.intake.collect import IntakeReport
-from recovery_ops.service.recovery.lifecycle.actions import REJECTED_ERROR, ActionOutcome
+from recovery_ops.service.recovery.lifecycle.actions import (
+    REJECTED_ERROR,
+    ActionOutcome,
+    RecoveryActions,
+    ThrottleBackoff,
+)
+from recovery_ops.service.recovery.lifecycle.approvals import Approvals, DecisionOutcome, PolicyGate
 from recovery_ops.service.recovery.lifecycle.bulk import open_recoveries_matching
 from recovery_ops.service.recovery.lifecycle.execution_end import ExecutionEnded
+from recovery_ops.service.recovery.model.approval import ApprovalState, Gated
 from recovery_ops.service.recovery.model.contract import RecoveryRequest
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.execution_record import TaskFate
-from recovery_ops.service.recovery.ports.notifier import MessageMark, NotifierUnavailableError
+from recovery_ops.service.recovery.ports.notifier import ChannelRouting, MessageMark, NotifierUnavailableError
+from recovery_ops.service.recovery.storage.approvals import ApprovalStore
 from recovery_ops.service.recovery.storage.groups import window_start
 from recovery_ops.service.recovery.storage.items import (
     BURST_MEMBER_OF,
@@ -59,7 +73,7 @@ from recovery_ops.service.recovery.storage.items import (
     MEMBER_OF,
     key,
 )
-from recovery_ops.service.recovery.storage.recoveries import ListFilter
+from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore
 from tests.faults.world import (
     ESCALATION_LEASE_SECONDS,
     GROUP_WINDOW_SECONDS,
@@ -609,6 +623,136 @@ def _escalation_check(world: World, context: Context) -> list[str]:
     return problems
 
 
+# ---------------------------------------------------------------------- approvals
+APPROVERS = ("UALICE", "UBOB", "UCAROL")
+APPROVAL_RULES = json.dumps(
+    {
+        "rules": [
+            {
+                "name": "orders",
+                "match": {"state_machine": "orders"},
+                "channel": "C-OPS",
+                "team": {"user_ids": list(APPROVERS)},
+                "approval": {
+                    "actions": ["edit"],
+                    "approvals": 2,
+                    "approvers": {"user_ids": list(APPROVERS)},
+                    "expires_after_minutes": 30,
+                },
+            }
+        ]
+    }
+)
+
+
+def _approvals_over(world: World, store: RecoveryStore, dynamodb: Any) -> Approvals:
+    """The approvals (and a resolver under the rules' policy) over ``dynamodb``."""
+    rules = parse_rules(APPROVAL_RULES, ChannelRouting(default="C-OPS"))
+    gate = PolicyGate(TeamAccess(AccessPolicy(), lambda: rules))
+    actions = RecoveryActions(
+        store,
+        world.sfn,
+        world.chat,
+        backoff=ThrottleBackoff(sleep=world.monotonic.sleep),
+        clock=world.clock,
+        settler=world.reconciler,
+        gate=gate,
+    )
+    return Approvals(ApprovalStore(TABLE, dynamodb), store, gate, actions, clock=world.clock)
+
+
+def _edit_requested(world: World) -> Context:
+    """Alice's edit waits for two approvals, Bob's counted (set up without faults); the reconciler
+    carries approval requests on, as the product's does."""
+    context = _one_person_recovery(world)
+    plain = _approvals_over(world, world.plain, world.table)
+    rule = plain.gate.access.rules().rules[0]
+    asked = plain.request([context.recoveries[0]], Gated.EDIT, "UALICE", rule, new_input=EDITED, diff="sku")
+    assert asked.request is not None
+    context.notes["request"] = asked.request.request_id
+    context.notes["approvals"] = _approvals_over(world, world.store, world.dynamodb)
+    world.reconciler.approvals = context.notes["approvals"]
+    return context
+
+
+def _approval_setup(world: World) -> Context:
+    context = _edit_requested(world)
+    counted = _approvals_over(world, world.plain, world.table).approve(context.notes["request"], "UBOB")
+    assert counted.outcome is DecisionOutcome.COUNTED
+    return context
+
+
+def _approve(world: World, context: Context) -> Any:
+    """Carol's approval: the last one needed, so her process runs the approved edit."""
+    return context.notes["approvals"].approve(context.notes["request"], "UCAROL")
+
+
+def _approval_carry_on(world: World, context: Context, first: Attempt) -> None:
+    """Carol clicks once more when her click failed or left the edit unsettled; then the reconciler."""
+    settled = first.ok and all(r.outcome in SETTLED_OUTCOMES for r in first.result.results)
+    if not settled:
+        world.attempt(lambda: _approve(world, context))
+    world.reconcile_after_lease()
+
+
+def _approval_check(world: World, context: Context) -> list[str]:
+    """Nothing ran before two other people approved; what ran is exactly what was approved, once;
+    the request is settled (DONE, or the edit ran and was refused: open again), nobody twice."""
+    request = ApprovalStore(TABLE, world.table).get(context.notes["request"])
+    landed = world.sfn.landed_for(context.tokens[0])
+    problems = []
+    if landed and len(request.approvals) < 2:
+        problems.append(f"a call landed with {len(request.approvals)} approval(s)")
+    problems += [
+        f"an approved edit resumed with {call.output!r}, not the approved input"
+        for call in landed
+        if json.loads(call.output or "null") != EDITED
+    ]
+    if len(set(request.approved_by)) != len(request.approved_by) or "UALICE" in request.approved_by:
+        problems.append(f"approvals counted wrong: {request.approved_by}")
+    stored = world.plain.get(context.ids[0])
+    if request.state is ApprovalState.PENDING:  # every click failed: it still waits, visibly, for one more
+        waiting = stored.approval
+        if landed or stored.status is not RecoveryStatus.OPEN:
+            problems.append(f"a pending request's recovery is {stored.status} with {len(landed)} call(s)")
+        if waiting is None or list(waiting.approved_by) != request.approved_by:
+            problems.append(f"a pending request shows as {waiting} on its recovery")
+    elif request.state is not ApprovalState.DONE:
+        problems.append(f"the request is {request.state} after the final reconcile, not DONE")
+    elif stored.approval is not None:
+        problems.append("the recovery still shows a request that is done")
+    return problems
+
+
+def _expiry_setup(world: World) -> Context:
+    context = _edit_requested(world)
+    world.clock.advance(timedelta(minutes=31))
+    return context
+
+
+def _expire(world: World, context: Context) -> Any:
+    return world.reconciler.run()
+
+
+def _expiry_carry_on(world: World, context: Context, first: Attempt) -> None:
+    world.reconcile_after_lease()
+
+
+def _expiry_check(world: World, context: Context) -> list[str]:
+    request = ApprovalStore(TABLE, world.table).get(context.notes["request"])
+    stored = world.plain.get(context.ids[0])
+    problems = []
+    if request.state is not ApprovalState.EXPIRED:
+        problems.append(f"an expired request is {request.state}")
+    if stored.status is not RecoveryStatus.OPEN or stored.approval is not None:
+        problems.append(f"after the expiry the recovery is {stored.status}, marked {stored.approval}")
+    if world.sfn.landed_for(context.tokens[0]):
+        problems.append("an expired request ran")
+    if [e.result for e in stored.audit].count("APPROVAL_EXPIRED") != 1:
+        problems.append("the expiry is not audited once")
+    return problems
+
+
 PATHS: dict[str, Path] = {
     path.name: path
     for path in (
@@ -624,5 +768,7 @@ PATHS: dict[str, Path] = {
         Path("intake-burst", _burst_setup, _intake, _intake_carry_on, _intake_check),
         Path("self-healing-probe", _probe_setup, _probe, _probe_carry_on, _probe_check),
         Path("escalation", _escalation_setup, _escalate, _escalation_carry_on, _escalation_check),
+        Path("approve-edit", _approval_setup, _approve, _approval_carry_on, _approval_check),
+        Path("approval-expiry", _expiry_setup, _expire, _expiry_carry_on, _expiry_check),
     )
 }
