@@ -27,7 +27,9 @@ from slack_sdk import WebClient
 
 from recovery_ops.service.breaker.circuit_board import CircuitBoard
 from recovery_ops.service.config import (
+    AuditEventBusSettings,
     ChannelPaceSettings,
+    ChronicleConfig,
     CircuitWatcherConfig,
     CollectorConfig,
     ExecutionWatcherConfig,
@@ -42,11 +44,14 @@ from recovery_ops.service.config import (
     read_secret,
 )
 from recovery_ops.service.recovery.access.authorization import AccessPolicy
+from recovery_ops.service.recovery.chronicle.publisher import Publisher
+from recovery_ops.service.recovery.chronicle.sealer import Sealer
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource
 from recovery_ops.service.recovery.access.rules_parameter import rules_source
 from recovery_ops.service.recovery.access.team_access import TeamAccess
 from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
+from recovery_ops.service.recovery.eventbridge.bus import EventBridgeBus
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
 from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
 from recovery_ops.service.recovery.healing.ramp import RampSettings
@@ -68,8 +73,10 @@ from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from recovery_ops.service.recovery.storage.audit import AuditItems
+from recovery_ops.service.recovery.storage.audit_chain import ChainItems
 from recovery_ops.service.recovery.storage.channel_pace import DynamoChannelPace
 from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.outbox import OutboxItems
 from recovery_ops.service.recovery.storage.payloads import S3Payloads
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.notifier import (
@@ -316,6 +323,28 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
         display=SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message),
         budget=config.budget,
         redrives=_redrive(config, dynamodb, sfn, slack),
+        outbox=audit_publisher(config, clients),
+    )
+
+
+def audit_publisher(config: AuditEventBusSettings, clients: ClientFactory) -> Publisher | None:
+    """The audit events' publisher on ``config``'s bus, parking in its recoveries table (None: no
+    bus configured)."""
+    if not config.audit_event_bus_name or not isinstance(config, RecoveriesTableSettings):
+        return None
+    bus = EventBridgeBus(clients("events"), config.audit_event_bus_name)
+    outbox = OutboxItems(config.recoveries_table_name, clients("dynamodb"), config.retention_days)
+    return Publisher(bus, outbox)
+
+
+def build_chronicle(config: ChronicleConfig, clients: ClientFactory) -> Sealer:
+    """The chronicle's: each new audit entry sealed in its item's chain and published."""
+    publisher = audit_publisher(config, clients)
+    assert publisher is not None  # the chronicle's settings require the bus
+    return Sealer(
+        ChainItems(config.recoveries_table_name, clients("dynamodb")),
+        publisher,
+        retention=timedelta(days=config.retention_days),
     )
 
 
