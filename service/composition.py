@@ -27,7 +27,6 @@ from slack_sdk import WebClient
 
 from recovery_ops.service.breaker.circuit_board import CircuitBoard
 from recovery_ops.service.config import (
-    AuditEventBusSettings,
     ChannelPaceSettings,
     ChronicleConfig,
     CircuitWatcherConfig,
@@ -44,11 +43,11 @@ from recovery_ops.service.config import (
     read_secret,
 )
 from recovery_ops.service.recovery.access.authorization import AccessPolicy
-from recovery_ops.service.recovery.chronicle.publisher import Publisher
-from recovery_ops.service.recovery.chronicle.sealer import Sealer
 from recovery_ops.service.recovery.access.routing_rules import RoutingRulesSource
 from recovery_ops.service.recovery.access.rules_parameter import rules_source
 from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.chronicle.publisher import Publisher
+from recovery_ops.service.recovery.chronicle.sealer import Sealer
 from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
 from recovery_ops.service.recovery.eventbridge.bus import EventBridgeBus
@@ -327,10 +326,10 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     )
 
 
-def audit_publisher(config: AuditEventBusSettings, clients: ClientFactory) -> Publisher | None:
+def audit_publisher(config: ReconcilerConfig | ChronicleConfig, clients: ClientFactory) -> Publisher | None:
     """The audit events' publisher on ``config``'s bus, parking in its recoveries table (None: no
     bus configured)."""
-    if not config.audit_event_bus_name or not isinstance(config, RecoveriesTableSettings):
+    if not config.audit_event_bus_name:
         return None
     bus = EventBridgeBus(clients("events"), config.audit_event_bus_name)
     outbox = OutboxItems(config.recoveries_table_name, clients("dynamodb"), config.retention_days)

@@ -83,9 +83,8 @@ def entry_hash(subject: str, seq: int, entry: AuditEntry, prev: str) -> str:
 
 
 def link(subject: str, seq: int, entry: AuditEntry, prev: str) -> Link:
-    return Link(
-        seq, entry.at, entry.actor, entry.action, str(entry.result), prev, entry_hash(subject, seq, entry, prev)
-    )
+    digest = entry_hash(subject, seq, entry, prev)
+    return Link(seq, entry.at, entry.actor, entry.action, str(entry.result), prev, digest)
 
 
 def extend(subject: str, links: Sequence[Link], entries: Sequence[AuditEntry]) -> list[Link]:
@@ -144,9 +143,7 @@ def check(subject: str, entries: Sequence[AuditEntry], links: Sequence[Link]) ->
             continue
         elsewhere = next((other.seq for other in links if other.seq != seq and other.shows(entry)), None)
         if elsewhere is not None:
-            found.append(
-                Finding(subject, seq, Problem.REORDERED, f"holds the entry sealed as #{elsewhere}")
-            )
+            found.append(Finding(subject, seq, Problem.REORDERED, f"holds the entry sealed as #{elsewhere}"))
         elif sealed.shows(entry):
             found.append(Finding(subject, seq, Problem.CHANGED, f"its detail changed ({_said(sealed)})"))
         else:
@@ -157,9 +154,7 @@ def check(subject: str, entries: Sequence[AuditEntry], links: Sequence[Link]) ->
     return found
 
 
-def check_against(
-    subject: str, entries: Sequence[AuditEntry], published: Mapping[int, str]
-) -> list[Finding]:
+def check_against(subject: str, entries: Sequence[AuditEntry], published: Mapping[int, str]) -> list[Finding]:
     """Differences between a trail and the hashes published for it (``seq`` → hash)."""
     own = hashes(subject, entries)
     found = []

@@ -48,7 +48,7 @@ def batches(events: Sequence[BusEvent]) -> Iterator[list[BusEvent]]:
 
 
 def _backoff(attempt: int) -> float:
-    return min(0.1 * 2**attempt, 2.0)
+    return min(0.1 * float(2**attempt), 2.0)
 
 
 @dataclass
@@ -108,4 +108,3 @@ class Publisher:
                 failed = {event.event_id for event in batch}
             refused.extend(event for event in batch if event.event_id in failed)
         return refused
-

@@ -152,9 +152,8 @@ class Sealer:
             report.sealed += len(added)
             chain = links + added
             first = min(len(links), len(change.before) if change.before is not None else 0)
-            return [
-                entry_event(about, change.entries[seq], chain[seq]) for seq in range(first, len(change.entries))
-            ]
+            owed = range(first, len(change.entries))
+            return [entry_event(about, change.entries[seq], chain[seq]) for seq in owed]
         raise ChainConflictError(f"the chain of {change.subject_id} kept changing")
 
     def _altered(
@@ -166,7 +165,13 @@ class Sealer:
     ) -> list[AuditEvent]:
         observability.count_by("AuditAltered", len(findings))
         for finding in findings:
-            logger.error("sealed audit entry altered", subject=finding.subject, seq=finding.seq, problem=str(finding.problem), what=finding.what)
+            logger.error(
+                "sealed audit entry altered",
+                subject=finding.subject,
+                seq=finding.seq,
+                problem=str(finding.problem),
+                what=finding.what,
+            )
         return [
             altered_event(
                 about,

@@ -16,10 +16,13 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from recovery_ops.service.conditional_writes import if_condition_holds
+from recovery_ops.service.recovery.model.recovery import AuditEntry
 from recovery_ops.service.recovery.storage.items import (
+    AUDIT,
     CHAIN_PREFIX,
     EXPIRES_AT,
     KEY,
+    audit_trail,
     json_value,
     key,
     number,
@@ -60,6 +63,16 @@ class ChainItems:
             TableName=self._table, Key=key(chain_id(subject_id)), ConsistentRead=True
         ).get("Item")
         return chain_from_item(subject_id, item)
+
+    def trail(self, subject_id: str) -> list[AuditEntry] | None:
+        """The subject's audit trail as the table holds it now (None: no such item)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key=key(subject_id),
+            ConsistentRead=True,
+            ProjectionExpression=f"{KEY}, {AUDIT}",
+        ).get("Item")
+        return None if item is None else audit_trail(item)
 
     def write(
         self, subject_id: str, links: Sequence[Mapping[str, Any]], sealed_before: int, expires_at: int

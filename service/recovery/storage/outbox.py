@@ -73,7 +73,10 @@ class OutboxItems:
             "TableName": self._table,
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": f"{DUE} = :kind AND {DUE_AT} <= :before",
-            "ExpressionAttributeValues": {":kind": string(DueKind.OUTBOX), ":before": string(instant(before))},
+            "ExpressionAttributeValues": {
+                ":kind": string(DueKind.OUTBOX),
+                ":before": string(instant(before)),
+            },
             "Limit": limit,
         }
         if start:
@@ -82,7 +85,9 @@ class OutboxItems:
         return [item_id(item) for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     def get(self, parked_id: str) -> ParkedEvent | None:
-        item = self._client.get_item(TableName=self._table, Key=key(parked_id), ConsistentRead=True).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=key(parked_id), ConsistentRead=True).get(
+            "Item"
+        )
         if not item or DETAIL not in item:
             return None
         return ParkedEvent(item[EVENT_ID]["S"], item[DETAIL_TYPE]["S"], item[DETAIL]["S"])
