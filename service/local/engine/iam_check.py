@@ -171,7 +171,8 @@ def iam_requests(
         ]
     if prefix == "events" and isinstance(params.get("Entries"), list):
         # PutEvents: the action on each entry's bus (its name or ARN; none: the default bus)
-        return [(action, _bus(str(entry.get("EventBusName") or "default"), place)) for entry in params["Entries"]]
+        buses = [str(entry.get("EventBusName") or "default") for entry in params["Entries"]]
+        return [(action, _bus(bus, place)) for bus in buses]
     resource = "*"
     for parameter, to_arn in RESOURCE_PARAMETERS.get(prefix, ()):
         if params.get(parameter):

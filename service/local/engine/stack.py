@@ -149,6 +149,10 @@ def _lambda_zip() -> bytes:
     return buffer.getvalue()
 
 
+#: the services the product's handlers call (their clients are made before any execution runs)
+HANDLER_SERVICES = ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm", "s3", "events")
+
+
 class _Deployer:
     def __init__(
         self,
@@ -253,7 +257,8 @@ class _Deployer:
             elif kind == "AWS::Events::EventBus":  # its Ref is its name (set below from Properties.Name)
                 self.ctx.resources[logical_id] = {"Ref": name, "Name": name, "Arn": ""}
             elif kind == "AWS::Events::Archive":
-                self.ctx.resources[logical_id] = {"Ref": name, "Arn": arn.format(service="events", rest=f"archive/{name}")}
+                archive = arn.format(service="events", rest=f"archive/{name}")
+                self.ctx.resources[logical_id] = {"Ref": name, "Arn": archive}
             elif kind == "AWS::S3::Bucket":  # lower case, as S3 names are; an S3 ARN has no Region or account
                 bucket = name.lower()[:63]
                 self.ctx.resources[logical_id] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
@@ -577,7 +582,7 @@ def embedded_stack(
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         stack.enter_context(accelerated_pace_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
-        for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm", "s3", "events"):
+        for service in HANDLER_SERVICES:
             aws_clients.client(service)  # the handlers' clients, built once before any execution
         deployer.create_tables()
         deployer.create_queues()
