@@ -28,6 +28,7 @@ from slack_sdk import WebClient
 from recovery_ops.service.breaker.circuit_board import CircuitBoard
 from recovery_ops.service.config import (
     ChannelPaceSettings,
+    ChronicleConfig,
     CircuitWatcherConfig,
     CollectorConfig,
     ExecutionWatcherConfig,
@@ -45,8 +46,11 @@ from recovery_ops.service.recovery.access.authorization import AccessPolicy
 from recovery_ops.service.recovery.access.routing_rules import RoutingRules, RoutingRulesSource
 from recovery_ops.service.recovery.access.rules_parameter import rules_source
 from recovery_ops.service.recovery.access.team_access import TeamAccess
+from recovery_ops.service.recovery.chronicle.publisher import Publisher
+from recovery_ops.service.recovery.chronicle.sealer import Sealer
 from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
+from recovery_ops.service.recovery.eventbridge.bus import EventBridgeBus
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
 from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
 from recovery_ops.service.recovery.healing.ramp import RampSettings
@@ -70,8 +74,10 @@ from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHis
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from recovery_ops.service.recovery.storage.approvals import ApprovalStore
 from recovery_ops.service.recovery.storage.audit import AuditItems
+from recovery_ops.service.recovery.storage.audit_chain import ChainItems
 from recovery_ops.service.recovery.storage.channel_pace import DynamoChannelPace
 from recovery_ops.service.recovery.storage.groups import GroupStore
+from recovery_ops.service.recovery.storage.outbox import OutboxItems
 from recovery_ops.service.recovery.storage.payloads import S3Payloads
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.notifier import (
@@ -329,6 +335,7 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
         display=display,
         budget=config.budget,
         redrives=_redrive(config, dynamodb, sfn, slack),
+        outbox=audit_publisher(config, clients),
     )
     # what was approved runs with its approval (no policy is read); expiry reads none either
     no_rules = PolicyGate(TeamAccess(AccessPolicy(), lambda: RoutingRules((), ChannelRouting(default=""))))
@@ -341,6 +348,27 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
         display=approval_display(slack),
     )
     return reconciler
+
+
+def audit_publisher(config: ReconcilerConfig | ChronicleConfig, clients: ClientFactory) -> Publisher | None:
+    """The audit events' publisher on ``config``'s bus, parking in its recoveries table (None: no
+    bus configured)."""
+    if not config.audit_event_bus_name:
+        return None
+    bus = EventBridgeBus(clients("events"), config.audit_event_bus_name)
+    outbox = OutboxItems(config.recoveries_table_name, clients("dynamodb"), config.retention_days)
+    return Publisher(bus, outbox)
+
+
+def build_chronicle(config: ChronicleConfig, clients: ClientFactory) -> Sealer:
+    """The chronicle's: each new audit entry sealed in its item's chain and published."""
+    publisher = audit_publisher(config, clients)
+    assert publisher is not None  # the chronicle's settings require the bus
+    return Sealer(
+        ChainItems(config.recoveries_table_name, clients("dynamodb")),
+        publisher,
+        retention=timedelta(days=config.retention_days),
+    )
 
 
 def build_reminders(

@@ -102,6 +102,13 @@ class RecoveriesTableSettings(RetentionSettings):
     payloads_bucket: str | None = Field(alias="PAYLOADS_BUCKET", default=None)
 
 
+class AuditEventBusSettings(HandlerConfig):
+    """The EventBridge bus the audit events go to (unset: none are published; the chains are still
+    sealed by the chronicle, which requires it)."""
+
+    audit_event_bus_name: str | None = Field(alias="AUDIT_EVENT_BUS_NAME", default=None)
+
+
 class StackChannelSettings(HandlerConfig):
     """The stack's channels: where a message goes that no routing rule places (a technical or
     client-data recovery to its team's channel when the stack has one, else to the default)."""
@@ -301,11 +308,18 @@ class ExecutionWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, Po
         return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
 
-class ReconcilerConfig(RecoveriesTableSettings, SlackBotSecretSettings):
-    """The reconciler's function: the table it settles, and the Slack messages it brings up to date."""
+class ReconcilerConfig(RecoveriesTableSettings, SlackBotSecretSettings, AuditEventBusSettings):
+    """The reconciler's function: the table it settles, the Slack messages it brings up to date, and
+    the bus its parked audit events go to."""
 
     #: recoveries asked about per run: bounded work, the rest in the next minute's run
     budget: int = Field(alias="RECONCILER_BUDGET", default=200, ge=1, le=5000)
+
+
+class ChronicleConfig(RecoveriesTableSettings, AuditEventBusSettings):
+    """The chronicle's function: the recoveries table's stream sealed into chains, events to the bus."""
+
+    audit_event_bus_name: str = Field(alias="AUDIT_EVENT_BUS_NAME", min_length=1)
 
 
 class ReminderConfig(RecoveriesTableSettings, SlackBotSecretSettings, RoutingSettings):

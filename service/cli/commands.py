@@ -109,6 +109,12 @@ COMMANDS: tuple[Command, ...] = (
         "recovery_ops.service.cli.dead_letters:run",
     ),
     Command(
+        "audit",
+        "verify the audit trails against their hash chains and the published events (audit verify --help)",
+        "recovery_ops.service.cli.audit:add_arguments",
+        "recovery_ops.service.cli.audit:run",
+    ),
+    Command(
         "instrument",
         "give chosen Task states of an ASL definition the recovery treatment (instrument --help)",
         None,

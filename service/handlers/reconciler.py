@@ -36,4 +36,5 @@ def lambda_handler(event: dict, context: object) -> dict:
         "messages_behind": report.messages_behind,
         "complete": report.complete,
         "migrated": report.migrated,
+        "events_carried": report.events_carried,
     }

@@ -27,6 +27,7 @@ RECOVERY_SERVICE = {
         "ExecutionWatcherFunction",
         "ReminderFunction",
         "ReconcilerFunction",
+        "ChronicleFunction",  # the audit's chains and events, from the recoveries table's stream
     },
 }
 ORDER_EXAMPLE = {

@@ -310,6 +310,8 @@ class FakeDynamoDB:
         #: at scale: by-execution, kept (execution ARN: item ids), with every id it has seen written
         self._executions: dict[tuple[str, str], dict[str, None]] = {}  # ids in the order first written
         self._written: dict[str, set[str]] = {}
+        #: set to a list to record every write as a stream record (NEW_AND_OLD_IMAGES), in order
+        self.stream: list[dict[str, Any]] | None = None
 
     def items(self, table: str) -> dict[str, Item]:
         return self.tables.setdefault(table, {})
@@ -344,6 +346,26 @@ class FakeDynamoDB:
                         self.load.got(table, item, k[self._key]["S"], bool(request.get("ConsistentRead")))
                 answer[table] = [_clone(item) for item in found if item is not None]
             return {"Responses": answer, "UnprocessedKeys": {}}
+
+    def delete_item(self, TableName: str, Key: Item, **request: Any) -> dict[str, Any]:  # noqa: N803
+        with self._lock:
+            items = self.items(TableName)
+            item_id = Key[self._key]["S"]
+            current = items.get(item_id)
+            self._checked(TableName, current, request)
+            if current is not None:
+                del items[item_id]
+                self._wrote(TableName, current, None)
+            return {}
+
+    def scan(self, TableName: str, **request: Any) -> dict[str, Any]:  # noqa: N803
+        """Every item in one page; a ``FilterExpression`` of ``begins_with(<key>, :prefix)`` only."""
+        with self._lock:
+            found = list(self.items(TableName).values())
+        if "FilterExpression" in request:
+            prefix = request["ExpressionAttributeValues"][":prefix"]["S"]
+            found = [i for i in found if i[self._key]["S"].startswith(prefix)]
+        return {"Items": _clone(found)}
 
     def update_item(self, TableName: str, Key: Item, UpdateExpression: str, **request: Any) -> dict[str, Any]:  # noqa: N803
         with self._lock:
@@ -552,6 +574,7 @@ class FakeDynamoDB:
                 self._index_executions(table, item_key, before, items.get(item_key))
                 if self.load is not None:
                     self.load.wrote(table, before, items.get(item_key), transactional=True)
+                self._streamed(item_key, before, items.get(item_key))
             return {}
 
     def _query_lanes(self, table: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -657,6 +680,17 @@ class FakeDynamoDB:
         self._index_executions(table, item_id, before, after)
         if self.load is not None:
             self.load.wrote(table, before, after)
+        self._streamed(item_id, before, after)
+
+    def _streamed(self, item_id: str, before: Item | None, after: Item | None) -> None:
+        if self.stream is not None and before != after:
+            change: dict[str, Any] = {"Keys": {self._key: {"S": item_id}}}
+            if before is not None:
+                change["OldImage"] = _clone(before)
+            if after is not None:
+                change["NewImage"] = _clone(after)
+            name = "REMOVE" if after is None else "INSERT" if before is None else "MODIFY"
+            self.stream.append({"eventName": name, "dynamodb": change})
 
 
 def _after_desc(ordered: list[Item], after: str) -> int:

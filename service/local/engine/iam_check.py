@@ -104,6 +104,10 @@ def _object(bucket: str, params: dict[str, Any], place: Place) -> str:
     return f"arn:aws:s3:::{bucket}/{params['Key']}" if params.get("Key") else f"arn:aws:s3:::{bucket}"
 
 
+def _bus(name: str, place: Place) -> str:
+    return name if name.startswith("arn:") else place.arn("events", "event-bus/" + name)
+
+
 def _parameter(name: str, params: dict[str, Any], place: Place) -> str:
     return name if name.startswith("arn:") else place.arn("ssm", "parameter/" + name.lstrip("/"))
 
@@ -165,6 +169,10 @@ def iam_requests(
             for write in params["TransactItems"]
             for kind in write
         ]
+    if prefix == "events" and isinstance(params.get("Entries"), list):
+        # PutEvents: the action on each entry's bus (its name or ARN; none: the default bus)
+        buses = [str(entry.get("EventBusName") or "default") for entry in params["Entries"]]
+        return [(action, _bus(bus, place)) for bus in buses]
     resource = "*"
     for parameter, to_arn in RESOURCE_PARAMETERS.get(prefix, ()):
         if params.get(parameter):

@@ -149,6 +149,10 @@ def _lambda_zip() -> bytes:
     return buffer.getvalue()
 
 
+#: the services the product's handlers call (their clients are made before any execution runs)
+HANDLER_SERVICES = ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm", "s3", "events")
+
+
 class _Deployer:
     def __init__(
         self,
@@ -250,6 +254,11 @@ class _Deployer:
                 }
             elif kind == "AWS::SSM::Parameter":
                 self.ctx.resources[logical_id] = {"Ref": "", "Type": "String"}
+            elif kind == "AWS::Events::EventBus":  # its Ref is its name (set below from Properties.Name)
+                self.ctx.resources[logical_id] = {"Ref": name, "Name": name, "Arn": ""}
+            elif kind == "AWS::Events::Archive":
+                archive = arn.format(service="events", rest=f"archive/{name}")
+                self.ctx.resources[logical_id] = {"Ref": name, "Arn": archive}
             elif kind == "AWS::S3::Bucket":  # lower case, as S3 names are; an S3 ARN has no Region or account
                 bucket = name.lower()[:63]
                 self.ctx.resources[logical_id] = {"Ref": bucket, "Arn": f"arn:aws:s3:::{bucket}"}
@@ -258,6 +267,11 @@ class _Deployer:
         for logical_id, resource in self.of_type("AWS::SSM::Parameter"):
             props = resolve(resource["Properties"], self.ctx)
             self.ctx.resources[logical_id]["Ref"] = props.get("Name") or self.physical_name(logical_id)
+        for logical_id, resource in self.of_type("AWS::Events::EventBus"):
+            bus = str(resolve(resource["Properties"].get("Name", self.physical_name(logical_id)), self.ctx))
+            self.ctx.resources[logical_id].update(
+                {"Ref": bus, "Name": bus, "Arn": arn.format(service="events", rest=f"event-bus/{bus}")}
+            )
         for logical_id, resource in self.of_type("AWS::Serverless::Function"):
             if "FunctionName" in resource.get("Properties", {}):  # a name of its own, as on AWS
                 name = resolve(resource["Properties"]["FunctionName"], self.ctx)
@@ -364,6 +378,20 @@ class _Deployer:
                 Name=self.ctx.ref(logical_id), Value=props["Value"], Type=props.get("Type", "String")
             )
 
+    def create_event_buses(self) -> None:
+        """Buses, and their archives (moto keeps the events an archive's pattern matches)."""
+        events = aws_clients.client("events")
+        for logical_id, _ in self.of_type("AWS::Events::EventBus"):
+            events.create_event_bus(Name=self.ctx.ref(logical_id))
+        for logical_id, resource in self.of_type("AWS::Events::Archive"):
+            props = resolve(resource["Properties"], self.ctx)
+            request = {"ArchiveName": self.ctx.ref(logical_id)[:48], "EventSourceArn": props["SourceArn"]}
+            if "EventPattern" in props:
+                request["EventPattern"] = json.dumps(props["EventPattern"])
+            if "RetentionDays" in props:
+                request["RetentionDays"] = int(props["RetentionDays"])
+            events.create_archive(**request)
+
     def register_functions(self, dispatcher: LambdaDispatcher) -> None:
         iam = aws_clients.client("iam")
         role_arn = iam.create_role(
@@ -444,6 +472,8 @@ class _Deployer:
             "AWS::Serverless::Function",
             "AWS::Serverless::StateMachine",
             "AWS::S3::Bucket",
+            "AWS::Events::EventBus",
+            "AWS::Events::Archive",
         }
         self.skipped = sorted(
             f"{lid} ({res['Type']})" for lid, res in self.resources.items() if res["Type"] not in handled
@@ -552,12 +582,13 @@ def embedded_stack(
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         stack.enter_context(accelerated_pace_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
-        for service in ("dynamodb", "sqs", "lambda", "stepfunctions", "secretsmanager", "ssm", "s3"):
+        for service in HANDLER_SERVICES:
             aws_clients.client(service)  # the handlers' clients, built once before any execution
         deployer.create_tables()
         deployer.create_queues()
         deployer.create_buckets()
         deployer.create_parameters()
+        deployer.create_event_buses()
         deployer.register_functions(dispatcher)
         deployer.create_state_machines()
         deployer.note_skipped()

@@ -21,7 +21,8 @@ caller whose answer was lost use that). Every settlement is a conditional write 
 observed, so two reconcilers, or a reconciler and a slow claimant, settle a recovery once.
 
 The same run carries on message updates that failed: a recovery marked ``display`` in the index is
-shown again until its message shows its stored state.
+shown again until its message shows its stored state; and, given an ``outbox``, the audit events
+the bus did not take (``chronicle/publisher.py``) are published again.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ class RedriveSettler(Protocol):
     def settle(self, failure_id: str, force: bool = False) -> object | None: ...
 
 
+class OutboxCarrier(Protocol):
+    """Publishes parked audit events (``chronicle.publisher.Publisher.carry``): how many went out."""
+
+    def carry(self, limit: int) -> int: ...
+
+
 class SettledDisplay(Protocol):
     """Where a recovery's message is: shows a closed outcome, or an open recovery again. Raises when
     the message could not be brought up to date."""
@@ -91,6 +98,7 @@ class ReconcileReport:
     complete: bool = True  # False: the budget or the time ran out with more to do (the next run goes on)
     migrated: int = 0  # recoveries stored before lanes moved into them this run
     approvals: Counter[str] = field(default_factory=Counter)  # approval requests due: what became of them
+    events_carried: int = 0  # parked audit events published this run
 
     def summary(self) -> str:
         parts = [f"{count} {result.lower()}" for result, count in sorted(self.settled.items())]
@@ -118,6 +126,8 @@ class Reconciler:
     redrives: RedriveSettler | None = None  # Redrive claims of failed executions, in the same index
     migrate_budget: int = 500  # recoveries stored before lanes moved into them per run
     approvals: ApprovalCarrier | None = None  # approval requests due: expired, or approved and not run
+    outbox: OutboxCarrier | None = None  # parked audit events, carried on each run
+    outbox_budget: int = 100  # parked audit events published per run
 
     # ------------------------------------------------------------------ the scheduled run
     def run(
@@ -164,6 +174,7 @@ class Reconciler:
             for recovery in self._claims_without_lease():
                 asked += 1
                 report.settled[self._settle_safely(recovery.recovery_id)] += 1
+        report.events_carried = self._carry_outbox()
         for result, count in report.settled.items():
             observability.count_by("ReconcilerSettlements", count, result=result)
         settled: dict[str, Any] = {k.lower(): v for k, v in report.settled.items()}  # a log key each
@@ -186,6 +197,16 @@ class Reconciler:
         if migrated:
             observability.count_by("RecoveriesMigrated", migrated)
         return migrated
+
+    def _carry_outbox(self) -> int:
+        """Parked audit events published (the rest next run)."""
+        if self.outbox is None:
+            return 0
+        try:
+            return self.outbox.carry(self.outbox_budget)
+        except Exception as exc:  # noqa: BLE001 - the events stay parked; the run goes on
+            logger.exception("could not carry parked audit events", error=type(exc).__name__)
+            return 0
 
     def _roll_up(self, now: datetime) -> None:
         """The counts' breakdown for the minute (what the lists show once the kinds are many)."""

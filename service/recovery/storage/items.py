@@ -15,7 +15,10 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
   values keep it out of the recoveries listing);
 - ``dlq#<queue name>``, ``access#recoveries``: audit trails that belong to no recovery;
 - ``unreadable#<hash of the message id>``: the claim on an unreadable message's notice;
-- ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``).
+- ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``);
+- ``chain#<item id>``: the hash chain of that item's audit trail (``storage/audit_chain.py``);
+- ``outbox#<event id>``: an audit event the bus did not take yet, in the ``by-due`` index
+  (``storage/outbox.py``).
 
 An item a reconciler must come back to carries ``due`` (why: a lease on an in-flight recovery,
 a message that does not show its stored state yet) and ``due_at``; the sparse ``by-due`` index
@@ -53,6 +56,8 @@ RECOVERIES_LIST = "access#recoveries"  # denied attempts to list recoveries
 NOTICE_PREFIX = "unreadable#"
 HEALING_PREFIX = "heal-"
 NEW_POSTS_PREFIX = "newposts#"
+CHAIN_PREFIX = "chain#"
+OUTBOX_PREFIX = "outbox#"
 
 # indexes and the attributes they and the TTL read
 STATUS_INDEX = "by-status"

@@ -113,6 +113,7 @@ class DueKind:
 
     LEASE = "lease"  # an in-flight recovery: settle it once its lease has passed
     DISPLAY = "display"  # its Slack message does not show its stored state yet
+    OUTBOX = "outbox"  # an audit event the bus did not take yet (``storage/outbox.py``)
 
 
 @dataclass(frozen=True)
