@@ -154,6 +154,19 @@ def test_the_self_healing_rule_of_the_docs_is_a_rule_that_heals_itself() -> None
     assert parsed.self_healing is True
 
 
+def test_the_approval_rule_of_the_docs_is_a_rule_whose_policy_holds_what_the_page_says() -> None:
+    # Given / When the docs' rule in a document of its own
+    rule = json.loads((SNIPPETS / "approval_rule.json").read_text())
+    rules = parse_rules(json.dumps({"rules": [rule]}), ChannelRouting(default="C-DEFAULT"))
+
+    # Then its policy puts edits, rejects, bulk actions over 10 and Redrive under two approvals
+    (parsed,) = rules.rules
+    policy = parsed.approval
+    assert policy is not None
+    assert [a.value for a in policy.actions] == ["edit", "reject", "bulk", "redrive"]
+    assert (policy.approvals, policy.bulk_over, policy.reason_required) == (2, 10, True)
+
+
 # ------------------------------------------------------------- the reference pages name what the code has
 def template_parameters() -> set[str]:
     return set(load_template(ROOT / "template.yaml")["Parameters"])
