@@ -399,3 +399,15 @@ def test_a_policy_describes_itself_for_routes_show() -> None:
         "edit, reject need 2 approvals from U0EDITOR, U0LEADA, U0LEADB, U0LEADC (never the requester's own); "
         "a request expires after 1440 minutes"
     )
+
+
+def test_a_policy_on_run_again_covers_an_edit_too() -> None:
+    desk = Desk({"actions": ["run_again"], "approvals": 1, "approvers": {"user_ids": [LEAD_A]}})
+    recovery = desk.open()
+
+    edited = desk.actions.run_again(
+        recovery.recovery_id, EDITOR, new_input={"amount": 100, "account": "DE01"}
+    )
+
+    assert edited.outcome is ActionOutcome.NEEDS_APPROVAL
+    assert desk.tokens.calls == []

@@ -96,7 +96,9 @@ class ApprovalPolicy(_Strict):
     bulk_over: int | None = Field(default=None, ge=1, strict=True)
 
     def covers(self, gated: Gated) -> bool:
-        return gated in self.actions
+        """An edit is a Run again with another input: a policy on ``run_again`` covers it too (an
+        "edit" that changes nothing must not run what Run again may not)."""
+        return gated in self.actions or (gated is Gated.EDIT and Gated.RUN_AGAIN in self.actions)
 
     def describe(self) -> str:
         what = ", ".join(
