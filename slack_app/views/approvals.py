@@ -63,6 +63,7 @@ from recovery_ops.slack_app.views.limits import (
 )
 
 SUBJECTS_SHOWN = 5  # the recoveries a bulk request's message names one by one
+NAME_SHOWN = 120  # characters of a name in a line that must keep what follows it
 REQUESTS_SHOWN = 8  # the requests a section of the Home or of `/recoveries approvals` lists
 DENY_REASON_BLOCK, DENY_REASON_ACTION = "deny_reason", "text"
 DENY_REASON_LIMIT = 500
@@ -149,7 +150,7 @@ def request_summary(request: ApprovalRequest) -> str:
     line = f"*{one_line(request.resolver_action).capitalize()}*{of} by {who(request.requested_by)}: "
     line += _status(request)
     if request.rule:
-        line += f"\nRule {code(request.rule)}"
+        line += f"\nRule {code(request.rule[:NAME_SHOWN])}"
     if request.reason:
         line += f"\n*Reason:* {escape(without_tokens(request.reason))}"
     return line
@@ -179,7 +180,7 @@ def subjects_line(request: ApprovalRequest, recoveries: Sequence[Recovery]) -> s
     lines = []
     for subject in request.subjects[:SUBJECTS_SHOWN]:
         recovery = named.get(subject)
-        name = f"{code(recovery.execution_name)} · " if recovery else ""
+        name = f"{code(recovery.execution_name[:NAME_SHOWN])} · " if recovery else ""
         lines.append(f"• {name}{code(subject)}")
     more = len(request.subjects) - SUBJECTS_SHOWN
     if more > 0:
@@ -234,9 +235,9 @@ def decided_text(request: ApprovalRequest) -> str:
     what = f"*{one_line(request.resolver_action).capitalize()}* by {who(request.requested_by)}"
     reason = escape(without_tokens(request.decision_reason)) if request.decision_reason else ""
     if request.state is ApprovalState.DENIED:
-        why = f"denied by {who(request.decided_by)}" + (f": {reason}" if reason else "")
+        why = f"denied by {who(request.decided_by)}"
     elif request.state is ApprovalState.WITHDRAWN:
-        why = f"withdrawn by {who(request.decided_by)}" + (f" ({reason})" if reason else "")
+        why = f"withdrawn by {who(request.decided_by)}"
     elif request.state is ApprovalState.EXPIRED:
         why = f"expired at {when(request.expires_at)} before enough people approved"
         if request.approvals:
@@ -245,7 +246,8 @@ def decided_text(request: ApprovalRequest) -> str:
         why = _status(request)
     count = len(request.subjects)
     left = "the recovery stays open" if count == 1 else f"the {count} recoveries stay open"
-    return message_text(f"✋ {what}: {why}. Nothing ran; {left}.")
+    said = f"\n*Reason:* {reason}" if reason and request.state is not ApprovalState.EXPIRED else ""
+    return message_text(f"✋ {what}: {why}. Nothing ran; {left}.{said}")
 
 
 # ---------------------------------------------------------------------- what the clicker is told
