@@ -67,8 +67,10 @@ from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
 from recovery_ops.service.recovery.lifecycle.ownership import Owners
 from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
 from recovery_ops.service.recovery.lifecycle.reminders import Reminders
+from recovery_ops.service.recovery.model.approval import ApprovalRequest
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
+from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
@@ -81,6 +83,7 @@ from recovery_ops.service.recovery.storage.outbox import OutboxItems
 from recovery_ops.service.recovery.storage.payloads import S3Payloads
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 from recovery_ops.slack_app.notifier import (
+    SlackApprovalDisplay,
     SlackFailureDisplay,
     SlackHealingDisplay,
     SlackNotifier,
@@ -221,7 +224,13 @@ def build_services(
     approval_store = ApprovalStore(table, dynamodb, days)
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler, gate=gate)
-    approvals = Approvals(approval_store, store, gate, actions, display=approval_display(slack))
+    approvals = Approvals(
+        approval_store,
+        store,
+        gate,
+        actions,
+        display=approval_display(slack, groups.shares_message, access.rules, approval_store),
+    )
     reconciler.approvals = approvals
     return Services(
         store=store,
@@ -328,7 +337,8 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     approval requests expired, approved runs whose process is gone run."""
     dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
     store = recovery_store(config, dynamodb, clients)
-    display = SlackOutcomeDisplay(slack, group_store(config, dynamodb).shares_message)
+    shares_message = group_store(config, dynamodb).shares_message
+    display = SlackOutcomeDisplay(slack, shares_message)
     reconciler = Reconciler(
         store=store,
         records=StepFunctionsHistory(sfn),
@@ -340,12 +350,13 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     # what was approved runs with its approval (no policy is read); expiry reads none either
     no_rules = PolicyGate(TeamAccess(AccessPolicy(), lambda: RoutingRules((), ChannelRouting(default=""))))
     actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
+    approval_store = ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days)
     reconciler.approvals = Approvals(
-        ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        approval_store,
         store,
         no_rules,
         actions,
-        display=approval_display(slack),
+        display=approval_display(slack, shares_message, store=approval_store),
     )
     return reconciler
 
@@ -425,12 +436,30 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
 
 
 # ------------------------------------------------------------------ helpers
-def approval_display(slack: WebClient | None) -> ApprovalDisplay | None:
+def approval_display(
+    slack: WebClient | None,
+    grouped: Callable[[Recovery], bool] | None = None,
+    rules: Callable[[], RoutingRules] | None = None,
+    store: ApprovalStore | None = None,
+) -> ApprovalDisplay | None:
     """Where approval requests are shown and approvers told (None: no Slack, e.g. the command line
-    without a bot token)."""
+    without a bot token): on a recovery's message (``grouped``: one that shares a group message gets
+    its request in that message's thread), a bulk request in its rule's channel (read from
+    ``rules``; its recoveries' channel without them), its place kept in ``store``."""
     if slack is None:
         return None
-    return None  # the Slack side of approvals joins here
+
+    def channel_of(request: ApprovalRequest) -> str | None:
+        if rules is None or request.rule is None:
+            return None
+        return next((rule.channel for rule in rules().rules if rule.name == request.rule), None)
+
+    return SlackApprovalDisplay(
+        slack,
+        grouped=grouped or (lambda _: False),
+        channel_of=channel_of,
+        posted=store.mark_posted if store is not None else None,
+    )
 
 
 def _input_schemas(parameter: str | None) -> dict:

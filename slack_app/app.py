@@ -18,6 +18,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from recovery_ops.slack_app.listeners import (
+    approvals,
     dead_letters,
     home,
     modals,
@@ -50,6 +51,7 @@ def build_app(
     home.register(app, services)
     dead_letters.register(app, services)
     self_healing.register(app, services)
+    approvals.register(app, services)
     return app
 
 

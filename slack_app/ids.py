@@ -46,3 +46,10 @@ BURST_LIST = "recoveries_burst_list"
 # a digest of reminders or escalations: list them all, in pages, to the person who clicks
 DIGEST_LIST = "recoveries_digest_list"
 DIGEST_LIST_IN_FLIGHT = "recoveries_digest_list_in_flight"
+
+# approvals: a request under a routing rule's policy is approved, denied (a modal for the reason)
+# or withdrawn by its requester
+APPROVAL_APPROVE = "approval_approve"
+APPROVAL_DENY = "approval_deny"
+APPROVAL_WITHDRAW = "approval_withdraw"
+DENY_SUBMIT = "approval_deny_submit"

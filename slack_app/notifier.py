@@ -1,6 +1,7 @@
 """The Slack side of the intake's ``Notifier``, and the one caller of Slack's ``chat.*`` methods.
 
-Every message the app posts, updates or sends to one person goes through here, built by a view
+Every message the app posts, updates or sends to one person goes through here (approval requests
+too: ``SlackApprovalDisplay``), built by a view
 of ``recovery_ops.slack_app.views``: ``SlackNotifier`` for the recovery, group, failure and unreadable
 messages and for the listeners' replies (ephemeral answers, bulk progress in a thread, a group
 message closed by a bulk action); ``SlackOutcomeDisplay``, ``SlackFailureDisplay`` and
@@ -21,7 +22,7 @@ a crash left it posted but not recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from recovery_ops.service.observability import logger, metrics
 from recovery_ops.service.recovery.failed_executions.failures import FailedExecution
 from recovery_ops.service.recovery.lifecycle.escalation import Escalation, EscalationDigest
 from recovery_ops.service.recovery.lifecycle.reminders import Reminder, ReminderDigest
+from recovery_ops.service.recovery.model.approval import ApprovalRequest, ApprovalState
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.ports.notifier import (
     MESSAGE_EVENT_TYPE,
@@ -45,6 +47,12 @@ from recovery_ops.service.recovery.ports.notifier import (
     UnreadableMessage,
 )
 from recovery_ops.service.recovery.storage.groups import GroupState
+from recovery_ops.slack_app.views.approvals import (
+    approvers_told_text,
+    decided_text,
+    request_fallback_text,
+    request_message_blocks,
+)
 from recovery_ops.slack_app.views.burst_message import burst_blocks, burst_fallback_text
 from recovery_ops.slack_app.views.digests import (
     escalation_digest_blocks,
@@ -67,7 +75,14 @@ from recovery_ops.slack_app.views.thread_replies import grouped_outcome_text, re
 from recovery_ops.slack_app.views.unreadable_message import unreadable_blocks, unreadable_fallback_text
 from recovery_ops.slack_app.web import web_client
 
-__all__ = ["SlackHealingDisplay", "SlackNotifier", "SlackOutcomeDisplay", "message_metadata", "web_client"]
+__all__ = [
+    "SlackApprovalDisplay",
+    "SlackHealingDisplay",
+    "SlackNotifier",
+    "SlackOutcomeDisplay",
+    "message_metadata",
+    "web_client",
+]
 
 HISTORY_PAGE = 200  # messages per page of conversations.history / conversations.replies
 HISTORY_PAGES = 10  # pages read at most by one search: past them, a search proves nothing
@@ -441,3 +456,75 @@ class SlackThreadPoster:
             escalation_digest_blocks(digest),
             mark=digest.mark,
         )
+
+
+class SlackApprovalDisplay:
+    """Approval requests in Slack (``recovery_ops.service.recovery.lifecycle.approvals.ApprovalDisplay``).
+
+    A request on one recovery with a message of its own is shown on that message (Approve, Deny and
+    Withdraw instead of its buttons); a bulk request, or one whose recovery shares a group message,
+    gets a message of its own (in its rule's channel; in the group message's thread), whose place is
+    stored (``posted``) so later steps update it. A new request's approvers are told in the thread;
+    a request that ends without running says why there, and its recovery's message has its buttons
+    back. A failure raises ``NotifierUnavailableError``: the request stands, its message catches up."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        grouped: Callable[[Recovery], bool],
+        channel_of: Callable[[ApprovalRequest], str | None],
+        posted: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self._notifier = SlackNotifier(client)
+        self._grouped = grouped
+        self._channel_of = channel_of
+        self._posted = posted
+
+    def show_request(self, request: ApprovalRequest, recoveries: Sequence[Recovery], new: bool) -> None:
+        thread = self._show(request, recoveries)
+        if new and thread is not None:
+            self._notifier.reply_in_thread(thread, approvers_told_text(request))
+
+    def show_decided(self, request: ApprovalRequest, recoveries: Sequence[Recovery]) -> None:
+        thread = self._show(request, recoveries)
+        if thread is not None and request.state is not ApprovalState.DONE:
+            self._notifier.reply_in_thread(thread, decided_text(request))
+
+    def _show(self, request: ApprovalRequest, recoveries: Sequence[Recovery]) -> MessageRef | None:
+        """The request brought up to date where it shows; the thread its news goes to."""
+        single = recoveries[0] if len(recoveries) == 1 and len(request.subjects) == 1 else None
+        if single is not None and not request.bulk and single.slack_channel and single.slack_ts:
+            if not self._grouped(single):
+                self._notifier._call(
+                    "chat.update",
+                    channel=single.slack_channel,
+                    ts=single.slack_ts,
+                    text=recovery_fallback_text(single),
+                    blocks=recovery_blocks(single),
+                )
+                return MessageRef(single.slack_channel, single.slack_ts)
+            return self._own_message(request, recoveries, MessageRef(single.slack_channel, single.slack_ts))
+        return self._own_message(request, recoveries, None)
+
+    def _own_message(
+        self, request: ApprovalRequest, recoveries: Sequence[Recovery], group: MessageRef | None
+    ) -> MessageRef | None:
+        text, blocks = request_fallback_text(request), request_message_blocks(request, recoveries)
+        if request.channel and request.ts:
+            self._notifier._call(
+                "chat.update", channel=request.channel, ts=request.ts, text=text, blocks=blocks
+            )
+            return group or MessageRef(request.channel, request.ts)
+        if group is not None:  # in the group message's thread: where its recovery is discussed
+            posted = self._notifier._post(group.channel, text, blocks, thread_ts=group.ts)
+        else:
+            channel = self._channel_of(request) or next(
+                (r.slack_channel for r in recoveries if r.slack_channel), None
+            )
+            if channel is None:
+                raise NotifierUnavailableError("no channel to show the approval request in")
+            posted = self._notifier._post(channel, text, blocks)
+        request.channel, request.ts = posted.channel, posted.ts
+        if self._posted is not None:
+            self._posted(request.request_id, posted.channel, posted.ts)
+        return posted if group is None else group

@@ -16,12 +16,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.model.approval import Gated
 from recovery_ops.service.recovery.model.input_edit import InputProblemError, input_diff, parse_edited_input
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import MessageRef
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
 from recovery_ops.slack_app.ids import BULK_SUBMIT, EDIT_SUBMIT, REJECT_SUBMIT
-from recovery_ops.slack_app.listeners import home
+from recovery_ops.slack_app.listeners import approvals, home
 from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
 from recovery_ops.slack_app.listeners.replies import (
     Say,
@@ -70,7 +71,10 @@ def open_edit(
                 f"{code(f'recovery-ops retry {recovery_id} --input edited.json')}."
             )
             return
-        client.views_open(trigger_id=body["trigger_id"], view=edit_modal(recovery, _modal_origin(body)))
+        # under an approval policy the modal asks for a reason too (for the approvers)
+        reason = approvals.policy_for(services, recovery, Gated.EDIT)
+        view = edit_modal(recovery, _modal_origin(body), reason=reason[1] if reason else None)
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def open_reject(
@@ -98,6 +102,11 @@ def edit_submitted(services: Services, client: WebClient, user: str, view: dict)
         original = services.store.get(meta["recovery_id"])
         edited = edited_input(original, submitted)  # fields shown [redacted] keep their stored value
         diff = input_diff(original.input, edited)
+        reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
+        if approvals.requested_instead(
+            services, user, original.recovery_id, Gated.EDIT, say, new_input=edited, diff=diff, reason=reason
+        ):
+            return  # exactly this input waits for approval
         tell(services.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
 
 
@@ -115,6 +124,8 @@ def reject_submitted(services: Services, client: WebClient, user: str, view: dic
         if denied(services, user, meta["recovery_id"], "reject", say):
             return
         reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
+        if approvals.requested_instead(services, user, meta["recovery_id"], Gated.REJECT, say, reason=reason):
+            return  # a policy puts it under approval: the rejection waits, with its reason
         tell(services.actions.reject(meta["recovery_id"], user, reason), say)
 
 
@@ -184,12 +195,29 @@ def bulk_submitted(services: Services, client: WebClient, user: str, view: dict)
 def check_edit(services: ServicesFactory, ack: Ack, view: dict) -> None:
     """The edit modal's acknowledgement: an input that is not valid is shown in the modal."""
     text = submitted_value(view, INPUT_BLOCK, INPUT_ACTION) or ""
+    meta = json.loads(view["private_metadata"])
     try:
-        validate_edit(services(), json.loads(view["private_metadata"]), text)
+        validate_edit(services(), meta, text)
     except InputProblemError as problem:
         ack(response_action="errors", errors={INPUT_BLOCK: str(problem)[:ERROR_TEXT_LIMIT]})
         return
-    ack()
+    _ack_with_reason(services(), ack, view, meta["recovery_id"], Gated.EDIT)
+
+
+def check_reject(services: ServicesFactory, ack: Ack, view: dict) -> None:
+    """The reject modal's acknowledgement: a reason its approval policy requires is asked for there."""
+    _ack_with_reason(services(), ack, view, json.loads(view["private_metadata"])["recovery_id"], Gated.REJECT)
+
+
+def _ack_with_reason(services: Services, ack: Ack, view: dict, recovery_id: str, gated: Gated) -> None:
+    reason = submitted_value(view, REASON_BLOCK, REASON_ACTION)
+    missing = approvals.reason_missing(services, recovery_id, gated, reason)
+    if missing is None:
+        ack()
+        return
+    values = (view.get("state") or {}).get("values") or {}
+    block = REASON_BLOCK if REASON_BLOCK in values else INPUT_BLOCK  # a modal opened before the policy
+    ack(response_action="errors", errors={block: missing})
 
 
 def edit_modal_submitted(services: ServicesFactory, body: dict, client: WebClient, view: dict) -> None:
@@ -216,5 +244,7 @@ def register(app: App, services: ServicesFactory) -> None:
     app.view(EDIT_SUBMIT)(
         ack=with_services(check_edit, services), lazy=[with_services(edit_modal_submitted, services)]
     )
-    app.view(REJECT_SUBMIT)(ack=acknowledge, lazy=[with_services(reject_modal_submitted, services)])
+    app.view(REJECT_SUBMIT)(
+        ack=with_services(check_reject, services), lazy=[with_services(reject_modal_submitted, services)]
+    )
     app.view(BULK_SUBMIT)(ack=acknowledge, lazy=[with_services(bulk_modal_submitted, services)])

@@ -15,6 +15,7 @@ from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from recovery_ops.service.composition import Services
+from recovery_ops.service.recovery.model.approval import Gated
 from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError
 from recovery_ops.slack_app.ids import (
     EDIT_AND_RUN_AGAIN,
@@ -28,7 +29,7 @@ from recovery_ops.slack_app.ids import (
     RUN_AGAIN_ALL,
     TAKE,
 )
-from recovery_ops.slack_app.listeners import home, modals, ownership
+from recovery_ops.slack_app.listeners import approvals, home, modals, ownership
 from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
 from recovery_ops.slack_app.listeners.replies import (
     DirectMessageRespond,
@@ -53,6 +54,8 @@ def run_again(services: Services, user: str, recovery_id: str, respond: Respond,
     with reporting_failures(say, "Run again"):
         if denied(services, user, recovery_id, "run again", say):
             return
+        if approvals.requested_instead(services, user, recovery_id, Gated.RUN_AGAIN, say):
+            return  # a policy puts it under approval: a request waits instead
         tell(services.actions.run_again(recovery_id, user), say, always=from_list)
 
 

@@ -28,6 +28,7 @@ from recovery_ops.service.recovery.storage.items import GROUP_PREFIX, RECOVERY_P
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError
 from recovery_ops.slack_app.notifier import SlackNotifier
 from recovery_ops.slack_app.runtime import seconds_left
+from recovery_ops.slack_app.views.approvals import bulk_requests_text
 from recovery_ops.slack_app.views.ephemeral import (
     action_result_text,
     denied_text,
@@ -196,6 +197,8 @@ def run_bulk(
             ids, user, reason, on_progress=progress, seconds_left=seconds_left.get()
         )
     post(bulk_finished_text(kind, report))
+    if report.requests or report.refused:  # what a policy held back: the person is told where it waits
+        say(bulk_requests_text(report.requests, report.refused))
     refresh_messages(services, notifier, report, bulk_summary(user, kind, report))
     return report
 

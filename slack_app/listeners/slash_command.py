@@ -3,7 +3,7 @@ confirmation of `/recoveries retry` (Run again all, Cancel).
 
 Acknowledged at once; the lazy half answers ephemerally through the response_url: `help`,
 `show <id>`, `list` (the default) and `in-flight` with their filters, `retry` (a confirmation with
-the count), and `dlq` (answered by ``dead_letters``).
+the count), and `dlq` (answered by ``dead_letters``), and `approvals` (what waits for the person's approval).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from recovery_ops.slack_app.listeners.replies import (
     view_denied,
 )
 from recovery_ops.slack_app.notifier import SlackNotifier
+from recovery_ops.slack_app.views.approvals import approvals_fallback_text, waiting_blocks
 from recovery_ops.slack_app.views.ephemeral import (
     USAGE,
     bulk_retry_prompt_blocks,
@@ -87,6 +88,8 @@ def recoveries_command(services: Services, user: str, text: str, respond: Respon
             elif verb in (IN_FLIGHT, "inflight"):
                 query = RecoveryQuery.from_words(rest).with_status(IN_FLIGHT)
                 list_page(services, user, query.to_json(), "1", respond, replace=False)
+            elif verb == "approvals":
+                show_approvals(services, user, say, respond)
             elif verb == "dlq":
                 dead_letters.show_dead_letters(services, user, rest, respond, say)
             else:
@@ -123,6 +126,21 @@ def show(services: Services, user: str, words: list[str], say: Say, respond: Res
         response_type="ephemeral",
         text=f"Recovery {recovery.recovery_id}",
         blocks=show_blocks(recovery, datetime.now(UTC)),
+    )
+
+
+def show_approvals(services: Services, user: str, say: Say, respond: Respond) -> None:
+    """`/recoveries approvals`: what waits for the person's approval (Approve / Deny on each), and
+    their own requests still waiting (Withdraw)."""
+    if services.approvals is None:
+        say("Approvals are not available here.")
+        return
+    waiting, mine = services.approvals.waiting_for(user), services.approvals.requested_by(user)
+    respond(
+        response_type="ephemeral",
+        replace_original=False,
+        text=approvals_fallback_text(len(waiting), len(mine)),
+        blocks=waiting_blocks(waiting, mine),
     )
 
 
@@ -200,12 +218,18 @@ def _respond_with_page(
         total=counted.total,
         kinds=counted.kinds,
         counted_at=counted.as_of,
+        awaiting_approval=_awaiting(services, user) if query.before is None else 0,
     )
     total = f"{counted.total}" if counted.complete else f"{counted.total}+"
     text = f"{total} recoveries in flight" if query.in_flight else f"{total} open recoveries"
     if claims:
         text += f", {len(claims)} in flight"
     respond(response_type="ephemeral", replace_original=replace, text=text, blocks=blocks)
+
+
+def _awaiting(services: Services, user: str) -> int:
+    """How many requests wait for ``user``'s approval (the first page of the list says so)."""
+    return len(services.approvals.waiting_for(user)) if services.approvals is not None else 0
 
 
 # ---------------------------------------------------------------------- retry: run again all that match

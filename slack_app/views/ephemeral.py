@@ -29,6 +29,7 @@ USAGE = (
     "• `/recoveries in-flight [filters]` only those in flight, with how long and who claimed them\n"
     f"• {SHOW_ONE} one in full, with its history\n"
     "• `/recoveries retry error=X [state=Y] [since=2h]` run again every match (asks to confirm)\n"
+    "• `/recoveries approvals` what waits for your approval, and your own requests\n"
     "• `/recoveries dlq` the dead-letter queues: depth, oldest messages, Redrive DLQ (asks to confirm)"
 )
 
@@ -72,6 +73,8 @@ def _action_result(result: ActionResult, always: bool) -> str | None:
         return f"⌛ {name} can no longer be resumed: {detail}. It is now marked EXPIRED."
     if result.outcome in (ActionOutcome.FAILED, ActionOutcome.NOT_FOUND):
         return f"⚠️ {name}: {detail}"
+    if result.outcome is ActionOutcome.NEEDS_APPROVAL:
+        return f"✋ {name} needs approval first: {detail}. Nothing was sent."
     if result.outcome is ActionOutcome.IN_FLIGHT:
         return f"⏳ {name}: {detail}. It shows as in flight in `/recoveries in-flight` until then."
     if always or result.detail:  # a list's rows are not updated; a detail says what the message cannot

@@ -19,6 +19,7 @@ A person who may see nothing gets a Home that says so and why, and nothing else.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -40,7 +41,9 @@ from recovery_ops.service.recovery.dead_letters.queues import DeadLetterReport
 from recovery_ops.service.recovery.lifecycle.in_flight import IN_FLIGHT, in_flight
 from recovery_ops.service.recovery.lifecycle.overview import Overview, Role
 from recovery_ops.service.recovery.lifecycle.query import QueryError, RecoveryQuery, inert_json
+from recovery_ops.service.recovery.model.approval import ApprovalRequest
 from recovery_ops.slack_app.ids import HOME_FILTER, HOME_PAGE_NEXT, HOME_PAGE_PREVIOUS
+from recovery_ops.slack_app.views.approvals import waiting_blocks
 from recovery_ops.slack_app.views.escaping import code, escape, mrkdwn, one_line, plain, truncate
 from recovery_ops.slack_app.views.limits import (
     BUTTON_VALUE_LIMIT,
@@ -57,6 +60,7 @@ from recovery_ops.slack_app.views.listing import (
 )
 
 COUNTS_SHOWN = 10
+HOME_REQUESTS_SHOWN = 5  # of each approvals section: at most 24 blocks of the Home's 100
 MAX_PAGE_NUMBER = 10_000
 NO_BREAKER_TABLE = "No circuit breaker table in this deployment (CIRCUIT_BREAKER_TABLE_NAME is not set)."
 NO_DEAD_LETTER_QUEUE = "No dead-letter queue is configured for this deployment."
@@ -107,12 +111,19 @@ def home_view(
     dead_letters: list[DeadLetterReport] | None,
     now: datetime,
     dead_letters_shown: bool = True,
+    approvals: tuple[Sequence[ApprovalRequest], Sequence[ApprovalRequest]] | None = None,
 ) -> View:
     """The Home of someone who may see recoveries. ``circuits`` / ``dead_letters`` None: the
-    deployment has no breaker table / no DLQ; ``dead_letters_shown`` False: not theirs to see."""
+    deployment has no breaker table / no DLQ; ``dead_letters_shown`` False: not theirs to see;
+    ``approvals``: the requests waiting for their approval and their own pending requests (shown
+    first when there are any)."""
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text="Recoveries")),
         ContextBlock(elements=[mrkdwn(_ROLE_TEXT[overview.role])]),
+    ]
+    if approvals is not None and (approvals[0] or approvals[1]):
+        blocks += [*waiting_blocks(*approvals, shown=HOME_REQUESTS_SHOWN), DividerBlock()]
+    blocks += [
         *_summary(overview),
         DividerBlock(),
         *_circuits(circuits, now),

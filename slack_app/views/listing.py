@@ -43,6 +43,7 @@ from recovery_ops.slack_app.ids import (
     RUN_AGAIN,
     TAKE,
 )
+from recovery_ops.slack_app.views.approvals import waiting_note
 from recovery_ops.slack_app.views.escaping import (
     code,
     code_block,
@@ -102,6 +103,7 @@ def list_blocks(
     total: int | None = None,
     kinds: int | None = None,
     counted_at: str | None = None,
+    awaiting_approval: int = 0,
 ) -> list[Block]:
     """A page of the list: the open recoveries, or those in flight for ``query.in_flight``. Beside
     the open ones, ``in_flight_total`` is counted in the header and ``longest_in_flight`` shown in
@@ -122,6 +124,8 @@ def list_blocks(
     if filters.narrowed:
         title += f" ({filters.describe()})"
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=truncate(plain(title), HEADER_TEXT_LIMIT)))]
+    if awaiting_approval:
+        blocks.append(ContextBlock(elements=[mrkdwn(waiting_note(awaiting_approval))]))
     if total:
         lines = [
             f"• *{one_line(machine)}* · {code(error or 'unknown')}: {count}"

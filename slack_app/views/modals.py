@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from recovery_ops.service.recovery.access.routing_rules import ApprovalPolicy
 from recovery_ops.service.recovery.lifecycle.query import inert_json
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.model.redaction import restore_redacted, without_tokens
@@ -61,37 +62,49 @@ def editable(recovery: Recovery) -> bool:
     return length(compact_input(recovery)) <= TEXT_INPUT_LIMIT  # as Slack counts: UTF-16 units
 
 
-def edit_modal(recovery: Recovery, origin: ModalOrigin) -> View:
+def edit_modal(recovery: Recovery, origin: ModalOrigin, reason: ApprovalPolicy | None = None) -> View:
+    """The edit modal; under an approval ``reason`` policy, with a reason for the approvers (required
+    when the policy says so)."""
+    blocks: list[Block] = [
+        SectionBlock(
+            text=mrkdwn(
+                truncate(
+                    f"*{one_line(recovery.failed_state)}* of {code(recovery.execution_name)}"
+                    " runs again "
+                    f"with this input. It must be JSON, at most 256 KiB, and match the state's schema "
+                    f"if one is configured. Fields shown as `[redacted]` keep their stored value.",
+                    SECTION_TEXT_LIMIT,
+                )
+            )
+        ),
+        InputBlock(
+            block_id=INPUT_BLOCK,
+            label=PlainTextObject(text="Input (JSON)"),
+            element=PlainTextInputElement(
+                action_id=INPUT_ACTION,
+                multiline=True,
+                initial_value=compact_input(recovery),
+                max_length=TEXT_INPUT_LIMIT,
+            ),
+        ),
+    ]
+    if reason is not None:
+        needed = f"{reason.approvals} approval{'s' if reason.approvals != 1 else ''}"
+        blocks.append(
+            _reason_input(
+                f"Reason for the approvers ({'required' if reason.reason_required else 'optional'}): "
+                f"this edit needs {needed}",
+                optional=not reason.reason_required,
+            )
+        )
     return View(
         type="modal",
         callback_id=EDIT_SUBMIT,
         private_metadata=_metadata(recovery, origin),
         title=PlainTextObject(text="Edit input"),
-        submit=PlainTextObject(text="Run again"),
+        submit=PlainTextObject(text="Ask approval" if reason is not None else "Run again"),
         close=PlainTextObject(text="Cancel"),
-        blocks=[
-            SectionBlock(
-                text=mrkdwn(
-                    truncate(
-                        f"*{one_line(recovery.failed_state)}* of {code(recovery.execution_name)}"
-                        " runs again "
-                        f"with this input. It must be JSON, at most 256 KiB, and match the state's schema "
-                        f"if one is configured. Fields shown as `[redacted]` keep their stored value.",
-                        SECTION_TEXT_LIMIT,
-                    )
-                )
-            ),
-            InputBlock(
-                block_id=INPUT_BLOCK,
-                label=PlainTextObject(text="Input (JSON)"),
-                element=PlainTextInputElement(
-                    action_id=INPUT_ACTION,
-                    multiline=True,
-                    initial_value=compact_input(recovery),
-                    max_length=TEXT_INPUT_LIMIT,
-                ),
-            ),
-        ],
+        blocks=blocks,
     )
 
 
@@ -154,11 +167,13 @@ def bulk_modal(kind: str, count: int, description: str, metadata: dict[str, Any]
     )
 
 
-def _reason_input() -> InputBlock:
+def _reason_input(
+    label: str = "Reason (optional, kept in the audit trail)", optional: bool = True
+) -> InputBlock:
     return InputBlock(
         block_id=REASON_BLOCK,
-        optional=True,
-        label=PlainTextObject(text="Reason (optional, kept in the audit trail)"),
+        optional=optional,
+        label=PlainTextObject(text=label),
         element=PlainTextInputElement(action_id=REASON_ACTION, multiline=True, max_length=REASON_LIMIT),
     )
 

@@ -14,6 +14,7 @@ preformatted blocks). The cause and input blocks are shared with the other views
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -33,6 +34,7 @@ from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.model.redaction import without_tokens
 from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
+from recovery_ops.slack_app.views.approvals import pending_blocks
 from recovery_ops.slack_app.views.escaping import (
     code,
     escape,
@@ -123,7 +125,10 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
     if recovery.cause:
         blocks.append(cause_block(recovery.cause, (recovery.task_token,)))
     blocks.append(input_block(recovery))
-    blocks.append(actions_block(recovery.recovery_id, recovery.owner))
+    if recovery.approval is not None:  # a request waits: Approve / Deny / Withdraw instead
+        blocks += pending_blocks(recovery)
+    else:
+        blocks.append(actions_block(recovery.recovery_id, recovery.owner))
     blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
     return blocks[:MAX_BLOCKS]
 
@@ -158,7 +163,7 @@ def actions_block(recovery_id: str, owner: str | None = None) -> ActionsBlock:
 
 def outcome_blocks(recovery: Recovery, outcome: str) -> list[Block]:
     """The message once a recovery is handled: the buttons replaced by what happened."""
-    blocks = [b for b in recovery_blocks(recovery) if not isinstance(b, ActionsBlock)]
+    blocks = [b for b in recovery_blocks(replace(recovery, approval=None)) if not isinstance(b, ActionsBlock)]
     blocks.insert(-1, DividerBlock())
     blocks.insert(-1, SectionBlock(text=mrkdwn(truncate(outcome, SECTION_TEXT_LIMIT))))
     return blocks[:MAX_BLOCKS]
