@@ -335,3 +335,23 @@ def test_without_a_dlq_policy_a_dlq_redrive_starts_at_once() -> None:
 
     assert isinstance(task, MoveTask) and task.started and len(desk.sqs.started) == 1
     assert desk.approvals.store.pending() == []
+
+
+def test_the_command_lines_dlq_redrive_under_a_policy_makes_a_request_and_moves_nothing() -> None:
+    # Given the DLQs gated by a policy, as the command line builds them on a deployment's table
+    import argparse
+
+    from recovery_ops.service.cli import dead_letters as cli
+
+    desk = Desk(rules(("orders", policy("dlq_redrive"))))
+    said: list[str] = []
+    args = argparse.Namespace(rate=None, yes=True, reason="consumer fixed")
+
+    # When `recovery-ops dlq redrive --yes --reason ...` runs
+    status = cli._redrive(desk.dlq, args, said.append, lambda _: True)
+
+    # Then a request waits with the reason, and no move task started
+    assert status == 0 and desk.sqs.started == []
+    assert said[0].startswith("Waiting for approval: rule 'orders' puts it under approval: request ")
+    [request] = desk.approvals.store.pending()
+    assert request.reason == "consumer fixed" and request.requested_by.startswith("cli:")
