@@ -66,8 +66,9 @@ from recovery_ops.service.recovery.lifecycle.escalation import Escalations
 from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
 from recovery_ops.service.recovery.lifecycle.ownership import Owners
 from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
+from recovery_ops.service.recovery.lifecycle.redrive_approvals import RedriveApprovals, redrive_runner
 from recovery_ops.service.recovery.lifecycle.reminders import Reminders
-from recovery_ops.service.recovery.model.approval import ApprovalRequest
+from recovery_ops.service.recovery.model.approval import ApprovalRequest, Gated
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
 from recovery_ops.service.recovery.model.recovery import Recovery
@@ -232,6 +233,10 @@ def build_services(
         display=approval_display(slack, groups.shares_message, access.rules, approval_store),
     )
     reconciler.approvals = approvals
+    redrive = None if slack is None else _redrive(config, dynamodb, sfn, slack)
+    dead_letters = dead_letter_queues(config, clients, audit_table=table)
+    # without Slack (the command line) an approved Redrive still runs; its message is not updated
+    gate_redrives(approvals, redrive or Redrive(FailureStore(table, dynamodb, days), sfn), dead_letters)
     return Services(
         store=store,
         groups=groups,
@@ -245,8 +250,8 @@ def build_services(
         reconciler=reconciler,
         schemas=SchemaCatalog(lambda: _input_schemas(config.input_schemas_parameter)),
         audit=AuditItems(table, dynamodb, days),
-        redrive=None if slack is None else _redrive(config, dynamodb, sfn, slack),
-        dead_letters=dead_letter_queues(config, clients, audit_table=table),
+        redrive=redrive,
+        dead_letters=dead_letters,
         circuits=CircuitBoard(config.circuit_breaker_table_name, dynamodb)
         if config.circuit_breaker_table_name
         else None,
@@ -339,12 +344,13 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     store = recovery_store(config, dynamodb, clients)
     shares_message = group_store(config, dynamodb).shares_message
     display = SlackOutcomeDisplay(slack, shares_message)
+    redrive = _redrive(config, dynamodb, sfn, slack)
     reconciler = Reconciler(
         store=store,
         records=StepFunctionsHistory(sfn),
         display=display,
         budget=config.budget,
-        redrives=_redrive(config, dynamodb, sfn, slack),
+        redrives=redrive,
         outbox=audit_publisher(config, clients),
     )
     # what was approved runs with its approval (no policy is read); expiry reads none either
@@ -357,6 +363,9 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
         no_rules,
         actions,
         display=approval_display(slack, shares_message, store=approval_store),
+        # an approved Redrive whose process is gone runs here (its claim keeps it once); the
+        # reconciler has no DLQ settings, so an approved DLQ redrive runs only where it was approved
+        runners={Gated.REDRIVE: redrive_runner(redrive)},
     )
     return reconciler
 
@@ -436,6 +445,19 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
 
 
 # ------------------------------------------------------------------ helpers
+def gate_redrives(approvals: Approvals, redrive: Redrive, dead_letters: DeadLetterQueues | None) -> None:
+    """Redrive and the DLQ redrive ask the rules' approval policies before acting (a covered one
+    becomes a request), and an approved one runs through them (``lifecycle/redrive_approvals.py``).
+    A DLQ redrive is gated only with its audit item on the table the requests are on (its trail
+    holds their steps)."""
+    gate = RedriveApprovals(approvals)
+    redrive.gate = gate
+    approvals.runners[Gated.REDRIVE] = redrive_runner(redrive)
+    if dead_letters is not None and dead_letters.audit is not None:
+        dead_letters.gate = gate
+        approvals.runners[Gated.DLQ_REDRIVE] = dead_letters.run_approved
+
+
 def approval_display(
     slack: WebClient | None,
     grouped: Callable[[Recovery], bool] | None = None,

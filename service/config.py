@@ -191,7 +191,7 @@ class ServicesConfig(ServicesSettings, RecoveriesTableSettings, RoutingRulesSett
         return _user_ids(self.viewer_user_ids)
 
 
-class OperatorSettings(ServicesSettings, SlackBotTokenSettings, ChannelPaceSettings):
+class OperatorSettings(ServicesSettings, SlackBotTokenSettings, ChannelPaceSettings, RoutingRulesSettings):
     """`recovery-ops` on a deployment (list, show, retry, reject, dlq), read once when it starts.
 
     The table and the queues may come from options or a stack's outputs instead (``--table``,

@@ -10,7 +10,11 @@ environment variables of the same names as the options, ``ORDERS_DLQ_URL`` …).
 recovery DLQ can be redriven (the orders DLQ is no queue's DLQ: SQS cannot move its messages, and
 each is a decision already taken). The rate is ``--rate``, else ``DLQ_REDRIVE_RATE_PER_SECOND``,
 else 10 a second. With ``--table``, ``--stack`` or ``RECOVERIES_TABLE_NAME`` the redrive is audited
-as ``cli:<user>`` on the item ``dlq#<queue name>``, as a click in Slack would be. The heavy imports
+as ``cli:<user>`` on the item ``dlq#<queue name>``, as a click in Slack would be, and goes through
+the same services: when a routing rule's approval policy lists ``dlq_redrive`` (the rules of
+``--stack``'s ``RoutingRulesParameterName``, else ``ROUTING_RULES_PARAMETER``) it becomes a
+request (``--reason`` gives the requester's reason) and nothing moves until others approve it;
+without a table no request can be kept, so a redrive a policy covers is refused. The heavy imports
 wait until the command runs: building the parser stays cheap for every `recovery-ops` command.
 """
 
@@ -35,8 +39,10 @@ STACK_OUTPUTS = {
     "recovery_dlq_url": "RecoveryDeadLetterQueueUrl",
     "recovery_queue_url": "RecoveryQueueUrl",
     "table": "RecoveriesTableName",
+    "routing_rules_parameter": "RoutingRulesParameterName",  # their policies may hold a redrive back
 }
-OPTIONAL_OUTPUTS = ("orders_dlq_url",)  # a stack without the order example has no orders DLQ
+#: a stack without the order example has no orders DLQ; the rules parameter is read when there
+OPTIONAL_OUTPUTS = ("orders_dlq_url", "routing_rules_parameter")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="redrive: messages a second, 1 to 500 (default DLQ_REDRIVE_RATE_PER_SECOND or 10)",
     )
     parser.add_argument("--yes", action="store_true", help="redrive: do not ask to confirm the count")
+    parser.add_argument(
+        "--reason", help="redrive: why, for the approvers when a routing rule's policy asks for approval"
+    )
     parser.add_argument(
         "--preview",
         type=int,
@@ -104,8 +113,6 @@ def dlq_command(
     ``settings``: as read when the command line started (default: read from the environment now)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from recovery_ops.service import aws_clients
-    from recovery_ops.service.composition import dead_letter_queues
     from recovery_ops.service.config import ConfigurationError
     from recovery_ops.service.recovery.dead_letters.queues import DeadLetterError
     from recovery_ops.service.stack_outputs import StackOutputError
@@ -116,9 +123,7 @@ def dlq_command(
         print(f"recovery-ops dlq: {exc}", file=sys.stderr)
         return 2
     try:
-        dead_letters = dead_letter_queues(
-            deployment, aws_clients.client, audit_table=deployment.recoveries_table_name
-        )
+        dead_letters = _dead_letters(deployment)
         if dead_letters is None:
             print(
                 "recovery-ops dlq: say where the DLQs are: --stack NAME, or --orders-dlq-url / "
@@ -127,7 +132,7 @@ def dlq_command(
             )
             return 2
         if (getattr(args, "action", None) or "show") == "redrive":
-            return _redrive(dead_letters, args, out, confirm or _ask)
+            return _redrive(dead_letters, args, out, confirm or _ask, deployment.routing_rules_parameter)
         _show(dead_letters, getattr(args, "preview", DEFAULT_PREVIEW), out)
         return 0
     except DeadLetterError as exc:
@@ -136,6 +141,17 @@ def dlq_command(
     except (ClientError, BotoCoreError) as exc:
         print(f"recovery-ops dlq: AWS refused: {exc}", file=sys.stderr)
         return 1
+
+
+def _dead_letters(deployment: OperatorSettings) -> DeadLetterQueues | None:
+    """The DLQs on the services a click in Slack uses (the rules' approval policies gate a redrive)
+    when the deployment's table is known; else the bare queues, unaudited."""
+    from recovery_ops.service import aws_clients
+    from recovery_ops.service.composition import build_services, dead_letter_queues
+
+    if deployment.recoveries_table_name:
+        return build_services(deployment.services_config(), aws_clients.client, None).dead_letters
+    return dead_letter_queues(deployment, aws_clients.client, audit_table=None)
 
 
 def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[DeadLetterReport]:
@@ -171,8 +187,15 @@ def _show(dead_letters: DeadLetterQueues, preview: int, out: Print) -> list[Dead
     return reports
 
 
-def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Print, ask: Callable) -> int:
+def _redrive(
+    dead_letters: DeadLetterQueues,
+    args: argparse.Namespace,
+    out: Print,
+    ask: Callable,
+    rules_parameter: str | None = None,
+) -> int:
     from recovery_ops.service.recovery.dead_letters.queues import RECOVERY, DeadLetterError
+    from recovery_ops.service.recovery.model.approval import Held
 
     queue = dead_letters.queue(RECOVERY)
     if not queue.redrivable:
@@ -187,13 +210,39 @@ def _redrive(dead_letters: DeadLetterQueues, args: argparse.Namespace, out: Prin
     if not (getattr(args, "yes", False) or ask(question)):
         out("Cancelled: nothing was redriven.")
         return 0
-    task = dead_letters.redrive(RECOVERY, f"cli:{getpass.getuser()}", rate_per_second=rate)
+    held_by = None if dead_letters.gate is not None else _dlq_rule(rules_parameter)
+    if held_by is not None:
+        raise DeadLetterError(
+            f"rule {held_by!r} puts a DLQ redrive under approval and a request needs the "
+            "recoveries table: pass --stack NAME or --table (or set RECOVERIES_TABLE_NAME)"
+        )
+    task = dead_letters.redrive(
+        RECOVERY, f"cli:{getpass.getuser()}", rate_per_second=rate, reason=getattr(args, "reason", None)
+    )
+    if isinstance(task, Held):
+        out(f"Waiting for approval: {task.detail}.")
+        if rate != dead_letters.rate_per_second:
+            out(f"Once approved it moves at the deployment's rate ({dead_letters.rate_per_second}/s).")
+        return 0 if task.request_id else 2
     if task.started:
         out(f"Redrive started: {task.summary()}")
         out(f"task handle: {task.task_handle}")
     else:
         out(f"Nothing new was started: {task.summary()}")
     return 0
+
+
+def _dlq_rule(parameter: str | None) -> str | None:
+    """The first rule whose approval policy lists ``dlq_redrive`` (None: none, or no rules)."""
+    if not parameter:
+        return None
+    from recovery_ops.service.recovery.access.rules_parameter import rules_source
+    from recovery_ops.service.recovery.model.approval import Gated
+    from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+
+    rules = rules_source(parameter, ChannelRouting(default="")).rules().rules
+    held = (r.name for r in rules if r.approval is not None and r.approval.covers(Gated.DLQ_REDRIVE))
+    return next(held, None)
 
 
 def queue_settings(

@@ -18,6 +18,7 @@ from recovery_ops.service.composition import Services
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterError, DeadLetterQueues
+from recovery_ops.service.recovery.model.approval import Held
 from recovery_ops.slack_app.ids import DLQ_REDRIVE, DLQ_REDRIVE_CANCEL, DLQ_REDRIVE_CONFIRM
 from recovery_ops.slack_app.listeners.registration import ServicesFactory, acknowledge, with_services
 from recovery_ops.slack_app.listeners.replies import (
@@ -98,6 +99,9 @@ def redrive_confirmed(services: Services, user: str, key: str, respond: Respond)
             return
         dead_letters, queue = found
         task = dead_letters.redrive(key, user)
+        if isinstance(task, Held):  # a policy held it back: a request waits for approval
+            respond(text=f"🕒 {escape(task.detail)}.", response_type="ephemeral", replace_original=True)
+            return
         logger.info(
             "dlq redrive",
             queue=queue.name,

@@ -69,7 +69,10 @@ def redrive(services: Services, user: str, failure_id: str, respond: Respond) ->
             say("Redrive is not available here: nothing was redriven.")
             return
         result = services.redrive.redrive(failure_id, user)
-        if not result.done:
+        if result.held:
+            name = code(result.failure.execution_name) if result.failure else "This execution"
+            say(f"🕒 {name}: {escape(result.detail)}.")  # a policy held it back: a request waits
+        elif not result.done:
             name = code(result.failure.execution_name) if result.failure else "This execution"
             say(f"⚠️ {name}: {escape(result.detail)}. Nothing was redriven.")
 

@@ -232,6 +232,7 @@ def test_the_dlq_queues_come_from_the_options_then_the_settings_given() -> None:
         "recovery_dlq_url": f"{QUEUE}/recovery-env",
         "recovery_queue_url": None,
         "table": None,
+        "routing_rules_parameter": None,
     }
 
 

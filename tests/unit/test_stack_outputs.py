@@ -170,6 +170,7 @@ def test_the_dlq_options_win_then_the_stack_then_the_environment(
         "recovery_dlq_url": f"{QUEUE}/ops-RecoveryDeadLetterQueue",
         "recovery_queue_url": f"{QUEUE}/ops-RecoveryQueue",
         "table": "ops-RecoveriesTable-1A2B",
+        "routing_rules_parameter": None,  # this stack has no rules parameter output
     }
 
 

@@ -36,4 +36,7 @@ class DeadLetterAudit:
         return self._items.history(self.item_id(queue))
 
     def last_redrive(self, queue: DeadLetterQueue) -> AuditEntry | None:
-        return next((e for e in reversed(self.history(queue)) if e.result != DENIED), None)
+        """The last redrive started (or found running); approval steps on the trail are not one."""
+        return next(
+            (e for e in reversed(self.history(queue)) if e.result in (STARTED, ALREADY_RUNNING)), None
+        )

@@ -16,6 +16,14 @@ at once; SQS counts the look as a receive). Redriving is SQS's own move task
 running one is reported instead of a second being started. Every redrive (and every refused
 attempt) goes to the queue's audit trail (``audit.py``); what a message looks like in a preview is
 ``preview.py``; what a queue is, ``model.py``.
+
+A DLQ redrive belongs to no recovery, so no one rule matches it: it needs approval when **any**
+routing rule's policy lists ``dlq_redrive`` (the strictest reading: one team's four eyes cannot be
+skipped by asking from elsewhere), under the first such rule's approvers, count, reason and expiry.
+The redrive then asks its ``gate`` before any SQS call and a covered redrive becomes a request
+(``lifecycle/redrive_approvals.py``) whose subject is the queue's audit item (``dlq#<queue name>``,
+where every step of it lands); once approved, the request's run starts the move task with the
+approved request in hand, at the deployment's rate.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -32,7 +40,16 @@ from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.dead_letters.audit import ALREADY_RUNNING, DENIED, REDRIVE, STARTED
 from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
 from recovery_ops.service.recovery.dead_letters.preview import DeadLetter, dead_letter
+from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome
+from recovery_ops.service.recovery.model.approval import (
+    REQUESTED,
+    ApprovalRequest,
+    Gated,
+    Held,
+    not_approved_for,
+)
 from recovery_ops.service.recovery.model.recovery import AuditEntry
+from recovery_ops.service.recovery.storage.items import dlq_audit_id
 
 if TYPE_CHECKING:
     from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
@@ -118,6 +135,21 @@ class MoveTask:
         return f"a redrive of {self.queue.name} is already running (task {self.task_handle}{progress})"
 
 
+class DeadLetterGate(Protocol):
+    """The routing rules' approval policies, as a DLQ redrive asks them before any SQS call
+    (``lifecycle.redrive_approvals.RedriveApprovals``)."""
+
+    def hold_dlq_redrive(self, subject: str, actor: str, reason: str | None) -> Held | None:
+        """None: no policy covers a DLQ redrive; else it did not run (a request on ``subject`` was
+        made, or none could be) and what to tell ``actor``."""
+        ...
+
+
+def dlq_subject(queue: DeadLetterQueue) -> str:
+    """What an approval request for redriving ``queue`` names: its audit item (``dlq#<name>``)."""
+    return dlq_audit_id(queue.name)
+
+
 class DeadLetterQueues:
     """The deployment's DLQs over one SQS client."""
 
@@ -134,6 +166,7 @@ class DeadLetterQueues:
         self.rate_per_second = _checked_rate(rate_per_second)
         self.audit = audit
         self._clock = clock
+        self.gate: DeadLetterGate | None = None  # the approval policies (None: none)
 
     def queue(self, key: str) -> DeadLetterQueue:
         for queue in self.queues:
@@ -188,12 +221,24 @@ class DeadLetterQueues:
         return sorted(seen.values(), key=lambda m: m.sent_at or far_future)[:count]
 
     # ------------------------------------------------------------------ redriving
-    def redrive(self, key: str, actor: str, rate_per_second: int | None = None) -> MoveTask:
-        """Start moving ``key``'s messages back to their source at a bounded rate (once at a time)."""
+    def redrive(
+        self,
+        key: str,
+        actor: str,
+        rate_per_second: int | None = None,
+        reason: str | None = None,
+        approved: ApprovalRequest | None = None,
+    ) -> MoveTask | Held:
+        """Start moving ``key``'s messages back to their source at a bounded rate (once at a time).
+        Under a policy: a request instead (``Held``; ``reason``: the requester's), nothing moved;
+        ``approved``: the approved request this run carries out, which must name this queue."""
         queue = self.queue(key)
         if not queue.redrivable:
             raise DeadLetterError(f"the {queue.label} cannot be redriven: {queue.not_redrivable_because}")
         rate = _checked_rate(rate_per_second if rate_per_second is not None else self.rate_per_second)
+        held = self._held(queue, actor, reason, approved)
+        if held is not None:
+            return held
         source_arn = self._arn(queue.url)
         destination_arn = self._arn(queue.redrive_to_url or "")
         running = self._running_task(queue, source_arn)
@@ -209,9 +254,44 @@ class DeadLetterQueues:
             queue,
             actor,
             STARTED,
-            {"task_handle": handle, "destination": queue.destination_name, "rate": rate, "depth": visible},
+            {
+                "task_handle": handle,
+                "destination": queue.destination_name,
+                "rate": rate,
+                "depth": visible,
+                **_approval_detail(approved),
+            },
         )
         return redrive
+
+    def run_approved(self, request: ApprovalRequest, subject: str) -> str:
+        """An approved DLQ redrive's run (``Approvals.runners``): the move task started with the
+        approved request in hand, at the deployment's rate; its outcome as ``ActionOutcome``."""
+        queue = next((q for q in self.queues if dlq_subject(q) == subject), None)
+        if queue is None:
+            return ActionOutcome.NOT_FOUND
+        try:
+            done = self.redrive(queue.key, request.requested_by, approved=request)
+        except DeadLetterError:
+            return ActionOutcome.FAILED
+        if isinstance(done, Held):
+            return ActionOutcome.NEEDS_APPROVAL
+        return ActionOutcome.RESUMED if done.started else ActionOutcome.ALREADY_HANDLED
+
+    def _held(
+        self, queue: DeadLetterQueue, actor: str, reason: str | None, approved: ApprovalRequest | None
+    ) -> Held | None:
+        """Why this redrive may not run now (nothing asked of SQS); None when it may."""
+        subject = dlq_subject(queue)
+        if approved is not None:
+            why = not_approved_for(approved, Gated.DLQ_REDRIVE, subject)
+            return None if why is None else Held(why)
+        if self.gate is None:
+            return None
+        held = self.gate.hold_dlq_redrive(subject, actor, reason)
+        if held is not None and held.new and held.request_id:
+            self._record(queue, actor, REQUESTED, {"request": held.request_id}, action="request approval")
+        return held
 
     def record_denied(self, key: str, actor: str, why: str, action: str = REDRIVE) -> None:
         """A refused redrive (or, with ``action="view"``, a refused look), on the queue's audit item."""
@@ -248,6 +328,12 @@ class DeadLetterQueues:
         if self.audit is not None:
             at = self._clock().isoformat(timespec="milliseconds")
             self.audit.record(queue, AuditEntry(at, actor, action, result, detail))
+
+
+def _approval_detail(approved: ApprovalRequest | None) -> dict[str, str]:
+    if approved is None:
+        return {}
+    return {"approval": approved.request_id, "approved_by": ", ".join(approved.approved_by)}
 
 
 def _checked_rate(rate: int) -> int:

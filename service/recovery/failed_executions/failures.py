@@ -13,6 +13,11 @@ A Redrive claim is a lease (``REDRIVE_LEASE``, in the ``by-due`` index): a Redri
 answer never came, or whose process died, is settled from the execution itself by the reconciler
 (``settle``): redriven since the claim → REDRIVEN; not → Redrive offered again. Never by redriving
 on a guess.
+
+A routing rule's approval policy may put Redrive under approval (``redrive`` in its ``actions``):
+Redrive then asks its ``gate`` before any claim, and a covered Redrive becomes a request instead
+(``lifecycle/redrive_approvals.py``); once approved, the request's run redrives through the same
+claim, with the approved request in hand, so exactly once still holds.
 """
 
 from __future__ import annotations
@@ -26,6 +31,13 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedErro
 
 from recovery_ops.service.conditional_writes import if_condition_holds
 from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.model.approval import (
+    REQUESTED,
+    ApprovalRequest,
+    Gated,
+    Held,
+    not_approved_for,
+)
 from recovery_ops.service.recovery.model.failed_execution import (
     REDRIVE_WINDOW,
     FailedExecution,
@@ -51,6 +63,7 @@ __all__ = [
     "FailureStatus",
     "FailureStore",
     "Redrive",
+    "RedriveGate",
     "RedriveResult",
     "failure_id_for",
 ]
@@ -125,6 +138,17 @@ class FailureStore:
         )
         return moved is not None
 
+    def note(self, failure_id: str, entry: AuditEntry) -> None:
+        """A step that changes no status (an approval requested) on the failure's own audit."""
+        if_condition_holds(
+            self._client.update_item,
+            TableName=self._table,
+            Key=key(failure_id),
+            UpdateExpression="SET audit = list_append(audit, :entry)",
+            ConditionExpression="attribute_exists(recovery_id)",
+            ExpressionAttributeValues={":entry": audit_entries(entry)},
+        )
+
 
 class FailureDisplay(Protocol):
     def post_failure(self, failure: FailedExecution) -> tuple[str, str]: ...
@@ -132,11 +156,23 @@ class FailureDisplay(Protocol):
     def show_failure(self, failure: FailedExecution) -> None: ...
 
 
+class RedriveGate(Protocol):
+    """The routing rules' approval policies, as Redrive asks them before any claim
+    (``lifecycle.redrive_approvals.RedriveApprovals``)."""
+
+    def hold_redrive(self, failure: FailedExecution, actor: str, reason: str | None) -> Held | None:
+        """None: no policy covers this Redrive; else it did not run (a request was made, or none
+        could be) and what to tell ``actor``."""
+        ...
+
+
 @dataclass(frozen=True)
 class RedriveResult:
     done: bool
     failure: FailedExecution | None
     detail: str
+    request_id: str | None = None  # held back by a policy: the request that waits for approval
+    held: bool = False  # a policy held it back (a request waits, or none could be made)
 
 
 class Redrive:
@@ -148,13 +184,24 @@ class Redrive:
         sfn: Any,
         display: FailureDisplay | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        gate: RedriveGate | None = None,
     ) -> None:
         self._failures = failures
         self._sfn = sfn
         self._display = display
         self._clock = clock
+        self.gate = gate  # the approval policies, asked before any claim (None: no policies)
 
-    def redrive(self, failure_id: str, actor: str) -> RedriveResult:
+    def redrive(
+        self,
+        failure_id: str,
+        actor: str,
+        reason: str | None = None,
+        approved: ApprovalRequest | None = None,
+    ) -> RedriveResult:
+        """Redrive ``failure_id`` once. Under a policy it becomes a request instead (``reason``: the
+        requester's); ``approved``: the approved request this run carries out (its requester is
+        ``actor``), which must name exactly this Redrive."""
         try:
             failure = self._failures.get(failure_id)
         except FailureNotFoundError:
@@ -169,7 +216,11 @@ class Redrive:
                 failure_id, FailureStatus.UNHANDLED, FailureStatus.NOT_REDRIVABLE, entry
             )
             return self._closed(failure_id, False, "Step Functions redrives only within 14 days of the stop")
-        claim = AuditEntry(at, actor, "redrive", FailureStatus.REDRIVING)
+        if failure.status is FailureStatus.UNHANDLED:
+            held = self._held(failure, actor, reason, approved)
+            if held is not None:
+                return held
+        claim = AuditEntry(at, actor, "redrive", FailureStatus.REDRIVING, _approval_detail(approved))
         claimed = self._failures.transition(
             failure_id,
             FailureStatus.UNHANDLED,
@@ -207,6 +258,25 @@ class Redrive:
         )
         self._failures.transition(failure_id, FailureStatus.REDRIVING, FailureStatus.REDRIVEN, entry)
         return self._closed(failure_id, True, "redriven")
+
+    def _held(
+        self, failure: FailedExecution, actor: str, reason: str | None, approved: ApprovalRequest | None
+    ) -> RedriveResult | None:
+        """Why this Redrive may not run now (nothing claimed, nothing sent); None when it may."""
+        if approved is not None:
+            why = not_approved_for(approved, Gated.REDRIVE, failure.failure_id)
+            return None if why is None else RedriveResult(False, failure, why)
+        if self.gate is None:
+            return None
+        held = self.gate.hold_redrive(failure, actor, reason)
+        if held is None:
+            return None
+        if held.new and held.request_id:  # the request's later steps reach this trail by themselves
+            entry = AuditEntry(
+                self._now(), actor, "request approval", REQUESTED, {"request": held.request_id}
+            )
+            self._failures.note(failure.failure_id, entry)
+        return RedriveResult(False, failure, held.detail, held.request_id, held=True)
 
     def _unknown(self, failure: FailedExecution, actor: str, code: str) -> RedriveResult:
         settled = self.settle(failure.failure_id, force=True)
@@ -263,3 +333,9 @@ class Redrive:
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="milliseconds")
+
+
+def _approval_detail(approved: ApprovalRequest | None) -> dict[str, str]:
+    if approved is None:
+        return {}
+    return {"approval": approved.request_id, "approved_by": ", ".join(approved.approved_by)}

@@ -39,6 +39,7 @@ from recovery_ops.service.recovery.model.approval import (
     APPROVED,
     DENIED_REQUEST,
     EXPIRED_REQUEST,
+    NOT_ON_RECOVERIES,
     REQUESTED,
     WITHDRAWN,
     Approval,
@@ -238,6 +239,41 @@ class Approvals:
             self._note_subjects(request, entry)
         logger.info(
             "approval requested", request_id=request.request_id, action=str(gated), subjects=len(recoveries)
+        )
+        self._show(request, new=True)
+        return Decision(DecisionOutcome.REQUESTED, request, f"{request.describe()} {request.status_line()}")
+
+    def request_for(
+        self, subjects: Sequence[str], gated: Gated, actor: str, rule: Rule, reason: str | None = None
+    ) -> Decision:
+        """Ask for approval of ``gated`` on subjects that are not recoveries (a failure id for a
+        Redrive, a DLQ's audit item for a DLQ redrive): no recovery is marked; the caller notes the
+        request on its subject's own trail, where the later steps land (``ApprovalStore``)."""
+        policy = rule.approval
+        assert policy is not None and gated in NOT_ON_RECOVERIES
+        if policy.reason_required and not (reason or "").strip():
+            return Decision(
+                DecisionOutcome.REFUSED, None, f"rule {rule.name!r} requires a reason for this request"
+            )
+        now = self.clock()
+        request = ApprovalRequest(
+            request_id=uuid.uuid4().hex[:20],
+            action=gated,
+            subjects=list(subjects),
+            requested_by=actor,
+            requested_at=_instant(now),
+            expires_at=_instant(now + timedelta(minutes=policy.expires_after_minutes)),
+            needed=policy.approvals,
+            approver_ids=policy.approvers.user_ids,
+            approver_group=policy.approvers.user_group,
+            rule=rule.name,
+            reason=reason,
+        )
+        entry = self._entry(actor, "request approval", REQUESTED, request, reason=reason or "")
+        if not self.store.create(request, entry, None):
+            return Decision(DecisionOutcome.REFUSED, None, "the request could not be stored; try again")
+        logger.info(
+            "approval requested", request_id=request.request_id, action=str(gated), subjects=len(subjects)
         )
         self._show(request, new=True)
         return Decision(DecisionOutcome.REQUESTED, request, f"{request.describe()} {request.status_line()}")
@@ -453,6 +489,8 @@ class Approvals:
         )
 
     def _subjects(self, request: ApprovalRequest) -> list[Recovery]:
+        if request.action in NOT_ON_RECOVERIES:
+            return []  # a failure, a DLQ: no recovery to read
         found = []
         for subject in request.subjects[:100]:
             try:
@@ -485,7 +523,7 @@ class Approvals:
 
     def _mark_stale(self, request: ApprovalRequest) -> None:
         """A recovery message behind its request: the reconciler shows its stored state."""
-        if request.bulk:
+        if request.bulk or request.action in NOT_ON_RECOVERIES:
             return
         for subject in request.subjects:
             try:

@@ -176,3 +176,30 @@ class PendingApproval:
             request.expires_at,
             (request.diff or "")[:diff_limit] or None,
         )
+
+
+#: the actions whose subjects are not recoveries: a failure id, a DLQ's audit item (``dlq#<name>``)
+NOT_ON_RECOVERIES = frozenset({Gated.REDRIVE, Gated.DLQ_REDRIVE})
+
+
+@dataclass(frozen=True)
+class Held:
+    """A Redrive or a DLQ redrive a policy held back: nothing ran. ``request_id``: the request made
+    (or the one already waiting); None when none could be made (a reason missing, the store
+    refused). ``detail`` is what the person is told."""
+
+    detail: str
+    request_id: str | None = None
+    new: bool = False  # the request was made now (not one already waiting)
+
+
+def not_approved_for(request: ApprovalRequest, gated: Gated, subject: str) -> str | None:
+    """Why ``request`` does not allow ``gated`` on ``subject`` now (None: it does). An action that
+    is not a recovery's runs with its approved request in hand, never on a guess."""
+    if request.state is not ApprovalState.APPROVED:
+        return f"the request is {request.state.lower()}, not approved"
+    if request.action is not gated:
+        return f"the request approved {request.resolver_action}, not {ACTION_OF[gated]}"
+    if subject not in request.subjects:
+        return f"the approved request does not name {subject}"
+    return None

@@ -278,3 +278,42 @@ def test_a_redrive_reaching_services_without_redrive_says_nothing_was_redriven()
     assert respond.call_count == 1
     assert "nothing was redriven" in respond.call_args.kwargs["text"]
     assert "reference" not in respond.call_args.kwargs["text"].lower()
+
+
+def test_a_redrive_a_policy_holds_back_tells_the_person_the_request_and_what_it_waits_for() -> None:
+    # Given Redrive answering that a policy made a request instead
+    from recovery_ops.service.recovery.failed_executions.failures import RedriveResult
+
+    services = some_services()
+    services.redrive = Mock()
+    detail = "rule 'payments' puts it under approval: request r-1 waits for 2 more approvals"
+    services.redrive.redrive.return_value = RedriveResult(False, None, detail, "r-1", held=True)
+    respond = Mock()
+
+    # When the Redrive button is clicked
+    recovery_buttons.redrive(services, ALICE, "fail-1", respond)
+
+    # Then the person reads the request and what it waits for, not a failure
+    text = respond.call_args.kwargs["text"]
+    assert "request r-1 waits for 2 more approvals" in text and "⚠️" not in text
+
+
+def test_a_confirmed_dlq_redrive_a_policy_holds_back_answers_with_the_request_and_moves_nothing() -> None:
+    # Given the DLQs answering that a policy made a request instead of a move task
+    from recovery_ops.service.recovery.dead_letters.model import DeadLetterQueue
+    from recovery_ops.service.recovery.model.approval import Held
+
+    services = some_services()
+    services.dead_letters = Mock()
+    services.dead_letters.queue.return_value = DeadLetterQueue("recovery", "Recovery DLQ", "q/dlq", "q/main")
+    services.dead_letters.redrive.return_value = Held(
+        "request r-2 waits for 1 more approval", "r-2", new=True
+    )
+    respond = Mock()
+
+    # When the redrive is confirmed
+    dead_letters.redrive_confirmed(services, ALICE, "recovery", respond)
+
+    # Then the person reads the request in place of the prompt
+    assert respond.call_args.kwargs["text"] == "🕒 request r-2 waits for 1 more approval."
+    assert respond.call_args.kwargs["replace_original"] is True
