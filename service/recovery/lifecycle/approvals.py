@@ -217,7 +217,7 @@ class Approvals:
             requested_at=_instant(now),
             expires_at=_instant(now + timedelta(minutes=policy.expires_after_minutes)),
             needed=policy.approvals,
-            approver_ids=policy.approvers.user_ids,
+            approver_ids=policy.approver_ids(),
             approver_group=policy.approvers.user_group,
             rule=rule.name,
             reason=reason,
