@@ -114,12 +114,13 @@ class ApprovalPolicy(_Strict):
         reason = "; a reason is required" if self.reason_required else ""
         return (
             f"{what} need{'s' if len(self.actions) == 1 else ''} {self.approvals} approval"
-            f"{'s' if self.approvals != 1 else ''} from {self._who()}"
+            f"{'s' if self.approvals != 1 else ''} from {self.who()}"
             " (never the requester's own)"
             f"{reason}; a request expires after {self.expires_after_minutes} minutes"
         )
 
-    def _who(self) -> str:
+    def who(self) -> str:
+        """Who approves, for people: the Slack users and group named, and the command line's."""
         if not self.cli_approvers:
             return self.approvers.describe()
         cli = ", ".join(f"cli:{name}" for name in self.cli_approvers) + " on the command line"

@@ -135,10 +135,7 @@ class PolicyGate:
         if found is None:
             return None
         rule, policy = found
-        return (
-            f"rule {rule.name!r}: {action} needs {policy.approvals} approval(s) "
-            f"from {policy.approvers.describe()}"
-        )
+        return f"rule {rule.name!r}: {action} needs {policy.approvals} approval(s) from {policy.who()}"
 
     def bulk_policy(
         self, recoveries: Sequence[Recovery], gated: Gated
