@@ -421,17 +421,21 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
     display = SlackOutcomeDisplay(slack, groups.shares_message)
     reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
     rules = routing_rules(config)
+    gate = PolicyGate(TeamAccess(AccessPolicy(), rules.rules))  # a policy holds self-healing too
+    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler, gate=gate)
+    # what a policy holds back is asked for: its approvers are the policy's, no admin list is needed
+    approvals = Approvals(
+        ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days),
+        store,
+        gate,
+        actions,
+        display=approval_display(slack),
+    )
     return SelfHealing(
         store=store,
         groups=groups,
         runs=HealingRuns(config.recoveries_table_name, dynamodb, config.retention_days * 86400),
-        actions=RecoveryActions(
-            store,
-            StepFunctionsTokens(sfn),
-            display=display,
-            settler=reconciler,
-            gate=PolicyGate(TeamAccess(AccessPolicy(), rules.rules)),  # a policy holds self-healing too
-        ),
+        actions=actions,
         circuits=circuit_board(config, clients),
         rules=rules.rules,
         outage_errors=config.errors,
@@ -441,6 +445,7 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
         reconciler=reconciler,
         ramp=RampSettings(),
         workers=ThreadWorkers(config.concurrency),
+        approvals=approvals,
     )
 
 

@@ -1,5 +1,5 @@
 """The operator at a terminal: the Slack app's actions without Slack (`recovery-ops list | show |
-retry | reject`).
+retry | reject | approve | deny | withdraw | approvals`).
 
 Same core as the buttons (``RecoveryActions``, ``BulkAction``): claimed exactly once, audited
 under ``cli:<user>``, dead tokens marked EXPIRED. The operator's AWS credentials are the access
@@ -7,6 +7,11 @@ control here (IAM on the recoveries table and states:SendTask*). With ``SLACK_BO
 the recoveries' Slack messages are updated too; otherwise they keep their buttons, and a later
 click is told who handled the recovery. The operator acts through the same services as the Slack app
 (``recovery_ops.service.composition.build_services``), built from the typed ``OperatorSettings``.
+
+Nothing bypasses an approval policy here either: an action a routing rule's policy covers becomes
+a request (``lifecycle/approvals.py``) that says how to approve it, and nothing is sent. Requests
+are decided under the same rules as in Slack, as ``cli:<user>``: nobody decides their own, and
+only the policy's approvers approve or deny (its ``cli_approvers`` are named by their user name).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +30,13 @@ from typing import TYPE_CHECKING
 from recovery_ops.service import aws_clients
 from recovery_ops.service.config import ConfigurationError, OperatorSettings
 from recovery_ops.service.errors import RecoveryOpsError
-from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.actions import (
+    UNCHANGED,
+    ActionOutcome,
+    ActionResult,
+    RecoveryActions,
+)
+from recovery_ops.service.recovery.lifecycle.approvals import Approvals, Decision, DecisionOutcome
 from recovery_ops.service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
 from recovery_ops.service.recovery.lifecycle.in_flight import (
     InFlight,
@@ -36,6 +47,7 @@ from recovery_ops.service.recovery.lifecycle.in_flight import (
 from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
 from recovery_ops.service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
 from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
+from recovery_ops.service.recovery.model.approval import ApprovalRequest, ApprovalState, Gated
 from recovery_ops.service.recovery.model.input_edit import (
     InputProblemError,
     SchemaCatalog,
@@ -44,6 +56,7 @@ from recovery_ops.service.recovery.model.input_edit import (
 )
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.storage.approvals import ApprovalNotFoundError
 from recovery_ops.service.recovery.storage.recoveries import RecoveryNotFoundError, RecoveryStore
 
 if TYPE_CHECKING:
@@ -61,6 +74,10 @@ def printable(value: object) -> str:
     return _TERMINAL_CONTROL.sub("", str(without_tokens(value)))
 
 
+#: the audit action of a request's first step on its recoveries (a bulk request's names each of them)
+REQUEST_STEP = "request approval"
+
+
 class OperationError(RecoveryOpsError, RuntimeError):
     """A request the operator must change (unknown id, invalid input, missing table name)."""
 
@@ -75,6 +92,10 @@ class Operator:
     schemas: SchemaCatalog | None = None  # the input schemas an edited input is checked against
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     reconciler: Reconciler | None = None  # settles in-flight recoveries from Step Functions' record
+    #: the routing rules' approval policies and their requests (None: a deployment built without)
+    approvals: Approvals | None = None
+    #: the requests this operator made instead of running an action (a policy covered it)
+    requested: builtins.list[ApprovalRequest] = field(default_factory=builtins.list)
 
     @classmethod
     def at(cls, services: Services, actor: str, out: Print = print, schemas: bool = False) -> Operator:
@@ -88,6 +109,7 @@ class Operator:
             out,
             services.schemas if schemas else None,
             reconciler=services.reconciler,
+            approvals=services.approvals,
         )
 
     def schema_for(self, recovery_id: str) -> dict | None:
@@ -158,6 +180,7 @@ class Operator:
                 f"{claim.since.isoformat(timespec='seconds')}, claimed by "
                 f"{printable(claim.claimed_by or 'someone')}: its outcome is not stored yet"
             )
+        self._show_waiting(recovery)
         self.out(f"  execution:  {printable(recovery.execution_arn)}")
         if recovery.owner:
             self.out(f"  owner:      {printable(recovery.owner)} since {printable(recovery.owned_at or '?')}")
@@ -183,22 +206,33 @@ class Operator:
 
     # ------------------------------------------------------------------ actions
     def retry(
-        self, recovery_id: str, input_file: Path | None = None, schema: dict | None = None
+        self,
+        recovery_id: str,
+        input_file: Path | None = None,
+        schema: dict | None = None,
+        reason: str | None = None,
     ) -> ActionResult:
+        """Run again (with an edited input from ``input_file``); under a policy, a request instead
+        (``reason`` goes with it)."""
         if input_file is None:
-            return self._report(self.actions.run_again(recovery_id, self.actor))
+            result = self.actions.run_again(recovery_id, self.actor)
+            return self._reported(result, Gated.RUN_AGAIN, reason=reason)
         recovery = self._get(recovery_id)
         try:
             edited = parse_edited_input(input_file.read_text(), schema)
         except InputProblemError as exc:
             raise OperationError(f"{input_file}: {exc} (nothing was sent)") from exc
         diff = input_diff(recovery.input, edited)
-        return self._report(self.actions.run_again(recovery_id, self.actor, new_input=edited, diff=diff))
+        result = self.actions.run_again(recovery_id, self.actor, new_input=edited, diff=diff)
+        return self._reported(result, Gated.EDIT, edited, diff, reason)
 
     def reject(self, recovery_id: str, reason: str | None) -> ActionResult:
-        return self._report(self.actions.reject(recovery_id, self.actor, reason))
+        result = self.actions.reject(recovery_id, self.actor, reason)
+        return self._reported(result, Gated.REJECT, reason=reason)
 
-    def retry_matching(self, query: RecoveryQuery, confirm: Callable[[int], bool]) -> BulkReport | None:
+    def retry_matching(
+        self, query: RecoveryQuery, confirm: Callable[[int], bool], reason: str | None = None
+    ) -> BulkReport | None:
         if query.in_flight:
             raise OperationError("recoveries in flight are being resumed already: nothing runs them again")
         if not query.narrowed:
@@ -211,13 +245,139 @@ class Operator:
             self.out("cancelled: nothing was sent")
             return None
         report = self.bulk.run_again(
-            ids, self.actor, on_progress=lambda r: self.out(f"  … {r.done}/{r.total} ({r.wall_s:.0f} s)")
+            ids,
+            self.actor,
+            reason=reason,
+            on_progress=lambda r: self.out(f"  … {r.done}/{r.total} ({r.wall_s:.0f} s)"),
         )
         for result in report.results:
             if result.done and result.recovery is not None:
                 self.actions.show(result.recovery)
         self.out(f"run again {query.describe()}: {report.summary()} in {report.wall_s:.1f} s")
+        for request in report.requests:
+            self.requested.append(request)
+            self._how_to_decide(request)
         return report
+
+    # ------------------------------------------------------------------ approvals
+    def approve(self, request_id: str) -> int:
+        """Approve a request as this operator (0: counted, or it was the last and what it approved
+        ran; 1: refused, already decided, expired, or what it approved failed)."""
+        decision = self._approvals().approve(request_id, self.actor)
+        self._decided(decision)
+        ran = all(result.done for result in decision.results)
+        return 0 if decision.outcome in (DecisionOutcome.COUNTED, DecisionOutcome.APPROVED) and ran else 1
+
+    def deny(self, request_id: str, reason: str | None) -> int:
+        """Deny a request as this operator: its recoveries stay open (0: denied, 1: not)."""
+        decision = self._approvals().deny(request_id, self.actor, reason)
+        self._decided(decision)
+        return 0 if decision.outcome is DecisionOutcome.DENIED else 1
+
+    def withdraw(self, request_id: str) -> int:
+        """Withdraw this operator's own request (0: withdrawn, 1: not)."""
+        decision = self._approvals().withdraw(request_id, self.actor)
+        self._decided(decision)
+        return 0 if decision.outcome is DecisionOutcome.WITHDRAWN else 1
+
+    def waiting(self, mine: bool = False) -> builtins.list[ApprovalRequest]:
+        """The requests waiting for this operator's approval, or (``mine``) their own waiting ones."""
+        approvals = self._approvals()
+        found = approvals.requested_by(self.actor) if mine else approvals.waiting_for(self.actor)
+        whose = f"your requests ({self.actor})" if mine else f"waiting for your approval ({self.actor})"
+        self.out(f"{len(found)} {whose}")
+        for request in found:
+            self._describe_request(request)
+        return found
+
+    def _approvals(self) -> Approvals:
+        if self.approvals is None:
+            raise OperationError("no approvals on this deployment")
+        return self.approvals
+
+    def _reported(
+        self,
+        result: ActionResult,
+        gated: Gated,
+        new_input: object = UNCHANGED,
+        diff: str | None = None,
+        reason: str | None = None,
+    ) -> ActionResult:
+        """The resolver's ``result``, printed; an action a policy held back becomes a request, and
+        how to decide it is printed (the result's detail says whether one was made)."""
+        recovery = result.recovery
+        found = (
+            self.approvals.gate.policy(recovery, gated)
+            if result.outcome is ActionOutcome.NEEDS_APPROVAL and recovery and self.approvals
+            else None
+        )
+        if found is None or self.approvals is None or recovery is None:
+            return self._report(result)
+        decision = self.approvals.request(
+            [recovery], gated, self.actor, found[0], new_input=new_input, diff=diff, reason=reason
+        )
+        made = decision.request is not None
+        why = "a request was made" if made else f"no request was made: {decision.detail}"
+        held = self._report(ActionResult(ActionOutcome.NEEDS_APPROVAL, recovery, f"{result.detail}; {why}"))
+        if decision.request is not None:
+            self.requested.append(decision.request)
+            self._how_to_decide(decision.request)
+        return held
+
+    def _how_to_decide(self, request: ApprovalRequest) -> None:
+        rid = request.request_id
+        self.out(f"request {rid}: {printable(request.describe())} {printable(request.status_line())}")
+        self.out(f"  approve it: recovery-ops approve {rid}")
+        self.out(
+            f"  (an approver denies it: recovery-ops deny {rid}; withdraw it: recovery-ops withdraw {rid})"
+        )
+
+    def _decided(self, decision: Decision) -> None:
+        if decision.outcome is DecisionOutcome.NOT_FOUND:
+            raise OperationError(decision.detail.replace("No request", "no request"))
+        rid = decision.request.request_id if decision.request is not None else "?"
+        verdict = {DecisionOutcome.REFUSED: "refused: "}.get(decision.outcome, "")
+        self.out(f"request {rid}: {verdict}{printable(decision.detail)}")
+        for result in decision.results:
+            self._report(result)
+
+    def _describe_request(self, request: ApprovalRequest) -> None:
+        self.out(f"{request.request_id}  {printable(request.describe())}  {printable(request.status_line())}")
+        self.out(f"    rule: {printable(request.rule or '?')}  expires: {printable(request.expires_at)}")
+        shown = ", ".join(request.subjects[:5]) + (
+            f" and {len(request.subjects) - 5} more" if len(request.subjects) > 5 else ""
+        )
+        self.out(f"    recoveries: {printable(shown)}")
+        if request.reason:
+            self.out(f"    reason: {printable(request.reason)}")
+        for line in (request.diff or "").splitlines()[:40]:
+            self.out(f"    {printable(line)}")
+
+    def _show_waiting(self, recovery: Recovery) -> None:
+        """The request waiting on ``recovery``: its own, or a bulk request naming it."""
+        request = self._waiting_request(recovery)
+        if request is None:
+            return
+        what = f"{printable(request.describe())} {printable(request.status_line())}"
+        self.out(f"  approval:   request {request.request_id}: {what}, until {printable(request.expires_at)}")
+        self.out(f"              approve it: recovery-ops approve {request.request_id}")
+
+    def _waiting_request(self, recovery: Recovery) -> ApprovalRequest | None:
+        if self.approvals is None:
+            return None
+        asked = next((e for e in reversed(recovery.audit) if e.action == REQUEST_STEP), None)
+        request_id = (
+            recovery.approval.request_id
+            if recovery.approval
+            else (asked.detail.get("request") if asked else None)
+        )
+        if not request_id:
+            return None
+        try:
+            request = self.approvals.store.get(request_id)
+        except ApprovalNotFoundError:
+            return None
+        return request if request.state is ApprovalState.PENDING else None
 
     def reconcile(self, recovery_id: str | None) -> int:
         """Settle one recovery now from Step Functions' record (0: settled or nothing to settle, 1:
@@ -255,6 +415,8 @@ class Operator:
             self.out(f"{name}: {result.detail} by {result.handled_by or 'someone'}; nothing was sent")
         elif result.outcome in (ActionOutcome.RESUMED, ActionOutcome.REJECTED):
             self.out(f"{name}: {result.outcome.lower()}")
+        elif result.outcome is ActionOutcome.NEEDS_APPROVAL:
+            self.out(f"{name}: needs approval ({printable(result.detail)}): nothing was sent")
         else:
             self.out(f"{name}: {result.outcome.lower()}: {result.detail}")
         return result

@@ -91,6 +91,30 @@ COMMANDS: tuple[Command, ...] = (
         "recovery_ops.service.cli.operate:run",
     ),
     Command(
+        "approve",
+        "approve a request an approval policy made of an action (never your own)",
+        "recovery_ops.service.cli.operate:add_approve_arguments",
+        "recovery_ops.service.cli.operate:run",
+    ),
+    Command(
+        "deny",
+        "deny a request for approval: its recoveries stay open",
+        "recovery_ops.service.cli.operate:add_deny_arguments",
+        "recovery_ops.service.cli.operate:run",
+    ),
+    Command(
+        "withdraw",
+        "withdraw your own request for approval",
+        "recovery_ops.service.cli.operate:add_withdraw_arguments",
+        "recovery_ops.service.cli.operate:run",
+    ),
+    Command(
+        "approvals",
+        "the requests waiting for your approval (--mine: your own that wait)",
+        "recovery_ops.service.cli.operate:add_approvals_arguments",
+        "recovery_ops.service.cli.operate:run",
+    ),
+    Command(
         "reconcile",
         "settle in-flight recoveries from Step Functions' record now (one, or every expired lease)",
         "recovery_ops.service.cli.operate:add_reconcile_arguments",

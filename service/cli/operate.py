@@ -1,5 +1,5 @@
-"""`recovery-ops list | show | retry | reject | reconcile`: the recoveries of a deployment, acted on
-from a terminal.
+"""`recovery-ops list | show | retry | reject | reconcile | approve | deny | withdraw | approvals`: the
+recoveries of a deployment, acted on from a terminal, and the approval requests of its policies.
 
 The options here; the operator (``recovery_ops.service.operator``) and its heavy imports wait until a
 command runs, so that building the parser stays cheap for every `recovery-ops` command.
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from recovery_ops.service.config import OperatorSettings
+    from recovery_ops.service.operator import Operator
     from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
 
 
@@ -40,6 +41,10 @@ def add_retry_arguments(retry: argparse.ArgumentParser) -> None:
     retry.add_argument("recovery_id", nargs="?", help="the recovery to run again; omit it to use the filters")
     retry.add_argument("--input", type=Path, help="edited input (a JSON file) for one recovery")
     retry.add_argument("--yes", action="store_true", help="do not ask to confirm a bulk retry")
+    retry.add_argument(
+        "--reason",
+        help="why: goes with the approval request when a rule's policy covers it (some require one)",
+    )
     _filters(retry)
     _deployment(retry)
 
@@ -49,6 +54,35 @@ def add_reject_arguments(reject: argparse.ArgumentParser) -> None:
     reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
     reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
     _deployment(reject)
+
+
+def add_approve_arguments(approve: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops approve`."""
+    approve.add_argument(
+        "request_id", help="the approval request's id (as `recovery-ops approvals` shows it)"
+    )
+    _deployment(approve)
+
+
+def add_deny_arguments(deny: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops deny`."""
+    deny.add_argument("request_id", help="the approval request's id (as `recovery-ops approvals` shows it)")
+    deny.add_argument("--reason", help="why, kept in the audit trail and shown to the requester")
+    _deployment(deny)
+
+
+def add_withdraw_arguments(withdraw: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops withdraw`."""
+    withdraw.add_argument("request_id", help="your approval request's id (`recovery-ops approvals --mine`)")
+    _deployment(withdraw)
+
+
+def add_approvals_arguments(approvals: argparse.ArgumentParser) -> None:
+    """The options of `recovery-ops approvals`."""
+    approvals.add_argument(
+        "--mine", action="store_true", help="your own requests that wait, instead of those waiting for you"
+    )
+    _deployment(approvals)
 
 
 def add_reconcile_arguments(reconcile: argparse.ArgumentParser) -> None:
@@ -93,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int:
-    """Run list, show, retry or reject: 0 done, 1 not done (already handled, a failed action), 2 a
-    request to change (unknown id, invalid input, no deployment named, malformed filter)."""
+    """Run list, show, retry, reject and the approvals' commands: 0 done, 1 not done (already
+    handled, a failed action, a decision refused), 2 a request to change (unknown id, invalid
+    input, no deployment named, malformed filter), 3 a policy covers it: a request for approval
+    was made and nothing ran."""
     from recovery_ops.service.cli.deployment import on_deployment
     from recovery_ops.service.operator import OperationError, build_operator
     from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome
@@ -113,6 +149,8 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
         except StackOutputError as exc:
             raise OperationError(str(exc)) from exc
         operator = build_operator(deployment)
+        if args.command in APPROVAL_COMMANDS:
+            return _decide(operator, args)
         if args.command == "list":
             operator.list(_query(args), limit=args.limit)
         elif args.command == "show":
@@ -122,23 +160,44 @@ def operate_command(args: argparse.Namespace, settings: OperatorSettings) -> int
         elif args.command == "migrate":
             return operator.migrate()
         elif args.command == "reject":
-            return 0 if operator.reject(args.recovery_id, args.reason).done else 1
+            result = operator.reject(args.recovery_id, args.reason)
+            return WAITS_FOR_APPROVAL if operator.requested else 0 if result.done else 1
         elif args.recovery_id:
-            result = operator.retry(args.recovery_id, args.input, operator.schema_for(args.recovery_id))
+            schema = operator.schema_for(args.recovery_id)
+            result = operator.retry(args.recovery_id, args.input, schema, reason=args.reason)
+            if operator.requested:
+                return WAITS_FOR_APPROVAL
             return 0 if result.outcome is ActionOutcome.RESUMED else 1
         else:
-            report = operator.retry_matching(_query(args), confirm=lambda n: args.yes or _confirm(n))
-            return (
-                0
-                if report is None
-                or not any(
-                    report.outcomes.get(bad, 0) for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT)
-                )
-                else 1
+            report = operator.retry_matching(
+                _query(args), confirm=lambda n: args.yes or _confirm(n), reason=args.reason
             )
+            if report is not None and (
+                report.refused
+                or any(report.outcomes.get(bad, 0) for bad in (ActionOutcome.FAILED, ActionOutcome.IN_FLIGHT))
+            ):
+                return 1
+            return WAITS_FOR_APPROVAL if operator.requested else 0
     except (OperationError, QueryError) as exc:
         print(f"recovery-ops: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+#: the exit code of an action a policy covers: a request for approval was made, nothing ran yet
+WAITS_FOR_APPROVAL = 3
+APPROVAL_COMMANDS = ("approve", "deny", "withdraw", "approvals")
+
+
+def _decide(operator: Operator, args: argparse.Namespace) -> int:
+    """approve, deny, withdraw (0: done, 1: refused or already decided) or approvals (0)."""
+    if args.command == "approve":
+        return operator.approve(args.request_id)
+    if args.command == "deny":
+        return operator.deny(args.request_id, args.reason)
+    if args.command == "withdraw":
+        return operator.withdraw(args.request_id)
+    operator.waiting(mine=args.mine)
     return 0
 
 

@@ -110,6 +110,7 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
                 if decision.rule.self_healing:
                     healing += f", at most {_healing_ceiling(decision.rule)}"
                 out(f"self-healing: {healing}")
+            out(f"approval: {_printable(_approval(decision.rule))}")
         for reason in decision.reasons:
             out(f"  because {_printable(reason)}")
     return 0
@@ -216,6 +217,14 @@ def _show_rule(number: int, rule: Rule, out: Print) -> None:
     out(f"     self-healing: {healing}")
     if rule.self_healing is not False:
         out(f"     self-healing at most: {_healing_ceiling(rule)}")
+    out(f"     approval:   {_printable(_approval(rule))}")
+
+
+def _approval(rule: Rule) -> str:
+    """The rule's approval policy, for people (none: every action runs as it is asked)."""
+    if rule.approval is None:
+        return "none: every action runs when asked"
+    return rule.approval.describe()
 
 
 def _healing_ceiling(rule: Rule) -> str:

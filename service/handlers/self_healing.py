@@ -50,12 +50,15 @@ def lambda_handler(event: dict, context: object) -> dict:
     report = healing.round(closure, budget)
     metrics.add_metric(name="AutomaticResumes", unit="Count", value=report.resumed)
     metrics.add_metric(name="AutomaticResumesExpired", unit="Count", value=report.expired)
+    metrics.add_metric(name="AutomaticResumesAwaitingApproval", unit="Count", value=report.awaiting_approval)
     logger.info(
         "self-healing round",
         done=report.done,
         resumed=report.resumed,
         expired=report.expired,
         left_for_people=report.left_for_people,
+        awaiting_approval=report.awaiting_approval,
+        approval_requests=report.approval_requests,
         carried_on=report.carried_on,
         per_second=report.per_second,
         why=report.why,

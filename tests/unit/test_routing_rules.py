@@ -737,3 +737,34 @@ def test_routes_show_and_test_say_how_fast_a_rule_heals_itself(
     assert "self-healing at most: 40 a second" in shown
     assert "self-healing at most: the stack's SelfHealingResumesPerSecond" in shown
     assert "self-healing: on, at most 40 a second" in tested.splitlines()
+
+
+def test_routes_show_and_test_print_each_rules_approval_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a rule whose edits need two approvals, and one without a policy
+    gated = {
+        **rule("payments", "C-PAY", state_machine="payments"),
+        "approval": {"actions": ["edit"], "approvals": 2, "approvers": {"user_group": "S0LEADS"}},
+    }
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(document(gated, rule("billing", "C-BILL", state_machine="billing")))
+
+    # When the rules are shown, and a recovery of each machine is tried
+    _, shown, _ = run_routes(["show", "--file", str(rules_file)], capsys)
+    _, payments, _ = run_routes(
+        ["test", "--file", str(rules_file), "--machine", "payments", "--state", "Charge"], capsys
+    )
+    _, billing, _ = run_routes(
+        ["test", "--file", str(rules_file), "--machine", "billing", "--state", "Invoice"], capsys
+    )
+
+    # Then each rule says its policy, and the rule that matched says the one that applies
+    policy = (
+        "edit needs 2 approvals from group S0LEADS (never the requester's own); "
+        "a request expires after 1440 minutes"
+    )
+    assert f"     approval:   {policy}" in shown.splitlines()
+    assert "     approval:   none: every action runs when asked" in shown.splitlines()
+    assert f"approval: {policy}" in payments.splitlines()
+    assert "approval: none: every action runs when asked" in billing.splitlines()

@@ -48,6 +48,7 @@ from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 MATCH_FIELDS = ("state_machine", "failed_state", "error", "routing")
 USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its mention needs it
 USER_ID = r"^[UW][A-Z0-9]{2,20}$"  # a Slack user's id
+CLI_USER = r"^[A-Za-z0-9._-]{1,64}$"  # a command-line user's name (audited as ``cli:<name>``)
 
 
 class RulesRefusedError(RecoveryOpsError, ValueError):
@@ -94,11 +95,18 @@ class ApprovalPolicy(_Strict):
     reason_required: StrictBool = False
     expires_after_minutes: int = Field(default=24 * 60, gt=0, le=7 * 24 * 60, strict=True)
     bulk_over: int | None = Field(default=None, ge=1, strict=True)
+    #: who may also decide from the command line (`recovery-ops approve`): their user names there,
+    #: as it audits them (``cli:<name>``); the operator's AWS credentials are its access control
+    cli_approvers: tuple[Annotated[str, Field(pattern=CLI_USER)], ...] = ()
 
     def covers(self, gated: Gated) -> bool:
         """An edit is a Run again with another input: a policy on ``run_again`` covers it too (an
         "edit" that changes nothing must not run what Run again may not)."""
         return gated in self.actions or (gated is Gated.EDIT and Gated.RUN_AGAIN in self.actions)
+
+    def approver_ids(self) -> tuple[str, ...]:
+        """The ids a request's approvers are: the Slack users named, and the command line's."""
+        return self.approvers.user_ids + tuple(f"cli:{name}" for name in self.cli_approvers)
 
     def describe(self) -> str:
         what = ", ".join(
@@ -108,10 +116,18 @@ class ApprovalPolicy(_Strict):
         reason = "; a reason is required" if self.reason_required else ""
         return (
             f"{what} need{'s' if len(self.actions) == 1 else ''} {self.approvals} approval"
-            f"{'s' if self.approvals != 1 else ''} from {self.approvers.describe()}"
+            f"{'s' if self.approvals != 1 else ''} from {self.who()}"
             " (never the requester's own)"
             f"{reason}; a request expires after {self.expires_after_minutes} minutes"
         )
+
+    def who(self) -> str:
+        """Who approves, for people: the Slack users and group named, and the command line's."""
+        if not self.cli_approvers:
+            return self.approvers.describe()
+        cli = ", ".join(f"cli:{name}" for name in self.cli_approvers) + " on the command line"
+        slack = self.approvers.describe()
+        return cli if slack == "nobody" else f"{slack}; {cli}"
 
 
 class RuleMatch(_Strict):
@@ -352,6 +368,9 @@ def _approval_problems(raw: Any, where: str) -> list[str]:
     needed = raw.get("approvals", 1)
     if isinstance(approvers, dict) and type(needed) is int:
         users = approvers.get("user_ids") or []
+        cli = raw.get("cli_approvers") or []
+        if isinstance(users, list) and isinstance(cli, list):
+            users = [*users, *(f"cli:{name}" for name in cli)]
         if not approvers.get("user_group") and isinstance(users, list):
             if not users:
                 problems.append(f"{where}.approvers: names nobody (a user_group or user_ids)")

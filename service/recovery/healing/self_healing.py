@@ -18,6 +18,13 @@ Functions' record by the reconciler (resumed if its call landed, else open again
 this round), what it did not reach is still OPEN, and no token is sent twice. A resume whose answer
 was lost stays in flight, and the run does not finish until a later round has settled it.
 
+Nothing bypasses an approval policy: a recovery whose routing rule puts Run again under approval is
+not resumed (the resolver would refuse it), not probed with, and not counted on the run. Self-healing
+asks for the resumption instead, once: one request per rule (actor ``self-healing``, a bulk request
+when it names more than one), for the recoveries no request answers yet: a later or retried round
+files no duplicate of a request that waits, nor asks again for this closing what was denied, withdrawn
+or let expire. An approver's approval resumes them (through the resolver, as any approved request).
+
 Each outcome is counted on the run exactly once through a pending claim (``runs.py``): noted on
 the run before the claim, named by a mark the claim's audit entry carries, and taken off by the
 write that counts it. A round first settles what an earlier one left pending (counted from the
@@ -54,7 +61,9 @@ from recovery_ops.service.recovery.healing.runs import (
 )
 from recovery_ops.service.recovery.healing.workers import InlineWorkers, Workers, drain_quietly
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, RecoveryActions
+from recovery_ops.service.recovery.lifecycle.approvals import Approvals
 from recovery_ops.service.recovery.lifecycle.reconciler import REOPENED, Reconciler
+from recovery_ops.service.recovery.model.approval import ApprovalState, Gated
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import (
@@ -63,12 +72,23 @@ from recovery_ops.service.recovery.ports.notifier import (
     NotifierUnavailableError,
     RecoveryGroup,
 )
+from recovery_ops.service.recovery.storage.approvals import ApprovalNotFoundError
 from recovery_ops.service.recovery.storage.groups import GroupState, GroupStore
-from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryNotFoundError, RecoveryStore
+from recovery_ops.service.recovery.storage.recoveries import (
+    STORE_FAULTS,
+    ListFilter,
+    RecoveryNotFoundError,
+    RecoveryStore,
+)
 
 AUTO_ACTOR = "auto:circuit-closed"
 PROBE_ACTOR = "auto:circuit-probe"  # resumes one recovery so that a circuit nobody probes is probed
 EDITED_ACTION = "edit and run again"
+APPROVAL_ACTOR = "self-healing"  # who asks for the resumptions an approval policy holds back
+RUN_AGAIN = "run again"
+REQUEST_STEP = "request approval"  # the audit action of a request's first step on its recoveries
+#: a request in these states still stands for its recoveries: waiting, or approved and running them
+STANDING = (ApprovalState.PENDING, ApprovalState.APPROVED)
 SELECTION_LIMIT = 10_000
 #: a closed recovery's outcome as a run counts it: resumed (True) or expired (False)
 COUNTED_AS = {
@@ -138,6 +158,9 @@ class RoundReport:
     in_flight: int = 0  # resumes whose answer was lost: settled by a later round, before the run ends
     why: str = ""
     per_second: float = 0.0  # the pace it ended at
+    #: recoveries an approval policy holds back: not resumed, they wait for an approver's approval
+    awaiting_approval: int = 0
+    approval_requests: list[str] = field(default_factory=list)  # the requests this round asked for
 
 
 @dataclass
@@ -167,6 +190,8 @@ class SelfHealing:
     #: a round starts its last resume this long before its budget ends (at most a tenth of the
     #: budget), leaving the time to drain the resumes under way and to do its closing work
     wind_down_seconds: float = 20.0
+    #: where a resumption an approval policy holds back is asked for (None: it is only held back)
+    approvals: Approvals | None = None
     _edited: dict[str, bool] = field(default_factory=dict)
     _per_second: float = 0.0  # the pace now, as people see it
     #: groups whose message is shared / that have more than one recovery: once so, always so (a group
@@ -206,12 +231,24 @@ class SelfHealing:
         return reading if closed else None
 
     def resumable(self, dependency: str) -> list[Recovery]:
-        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first.
-        Whether a person edited an execution is looked up only for those nothing else leaves for
-        people, by the workers (a query each, independent of each other)."""
+        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first."""
+        return self._selected(dependency)[0]
+
+    def _selected(self, dependency: str) -> tuple[list[Recovery], list[Recovery]]:
+        """The open recoveries of ``dependency``'s outage that self-healing may resume, oldest first,
+        and those it would resume but an approval policy holds back. Whether a person edited an
+        execution is looked up only for those nothing else leaves for people, by the workers (a
+        query each, independent of each other)."""
         maybe = [r for r in self._listed(dependency) if self._may_resume_unless_edited(r)]
         self._learn_edits([r for r in maybe if r.recovery_id not in self._edited])
-        return [r for r in maybe if not self._edited[r.recovery_id]]
+        free = [r for r in maybe if not self._edited[r.recovery_id]]
+        held = {r.recovery_id for r in free if self._needs_approval(r)}
+        return [r for r in free if r.recovery_id not in held], [r for r in free if r.recovery_id in held]
+
+    def _needs_approval(self, recovery: Recovery) -> bool:
+        """Whether the resolver would refuse to resume ``recovery`` without an approved request."""
+        gate = self.actions.gate
+        return gate is not None and gate.any_policy() and gate.needs_approval(recovery, RUN_AGAIN) is not None
 
     def _listed(self, dependency: str) -> list[Recovery]:
         """The open recoveries of ``dependency``'s outage errors, oldest first (up to the selection)."""
@@ -237,7 +274,9 @@ class SelfHealing:
         report = RoundReport(done=False)
         last_start = self.monotonic() + budget_seconds - min(self.wind_down_seconds, budget_seconds / 10)
         report.carried_on, report.in_flight = self._carry_on_interrupted(closure)
-        resumable = self.resumable(closure.dependency)
+        resumable, held = self._selected(closure.dependency)
+        report.awaiting_approval = len(held)
+        report.approval_requests = self._ask_approval(closure, held)
         self._per_second = min(self.ramp.initial_per_second, self.pace.per_second) if self.ramp else 0.0
         runs = self._runs_for(closure, resumable)
         outstanding = self._settle_pending(runs)
@@ -267,7 +306,7 @@ class SelfHealing:
         if (
             not report.in_flight
             and all(r.recovery_id in done_ids for r in todo)
-            and not self._arrived(closure, {r.recovery_id for r in resumable}, runs)
+            and not self._arrived(closure, {r.recovery_id for r in [*resumable, *held]}, runs)
         ):
             # every run of the closing, also those of groups an earlier round finished
             self._end_all(closure, HealingState.FINISHED, "nothing it may resume is left")
@@ -319,6 +358,83 @@ class SelfHealing:
                 stored = at.ramp.stored()
             self.workers.submit(partial(self._resume, recovery, run, at, stored))
         return runs, False
+
+    # ------------------------------------------------------------------ what a policy holds back
+    def _ask_approval(self, closure: Closure, held: list[Recovery]) -> list[str]:
+        """Ask for the resumption of ``held``: one request per rule, for those no request of theirs
+        answers yet (a refused request is logged, and asked again by the next round). The ids asked
+        for."""
+        if self.approvals is None or not held:
+            return []
+        standing = self._under_request(held, closure)
+        by_rule: dict[str, tuple[Rule, list[Recovery]]] = {}
+        for recovery in held:
+            found = (
+                None
+                if recovery.recovery_id in standing
+                else self.approvals.gate.policy(recovery, Gated.RUN_AGAIN)
+            )
+            if found is not None:
+                by_rule.setdefault(found[0].name, (found[0], []))[1].append(recovery)
+        asked = []
+        for rule, members in by_rule.values():
+            decision = self.approvals.request(
+                members,
+                Gated.RUN_AGAIN,
+                APPROVAL_ACTOR,
+                rule,
+                reason=f"the circuit of {closure.dependency} closed (closing {closure.id}): self-healing "
+                f"would resume {len(members)} recover{'y' if len(members) == 1 else 'ies'} its outage paused",
+                bulk=len(members) > 1,
+            )
+            if decision.request is not None:
+                asked.append(decision.request.request_id)
+            logger.info(
+                "self-healing asked for approval"
+                if decision.request
+                else "self-healing could not ask for approval",
+                dependency=closure.dependency,
+                rule=rule.name,
+                recoveries=len(members),
+                outcome=str(decision.outcome),
+                detail=decision.detail,
+            )
+        return asked
+
+    def _under_request(self, held: list[Recovery], closure: Closure) -> set[str]:
+        """The ids of ``held`` a request answers already: one waiting on the recovery itself (its
+        ``approval`` mark), or the request its audit last says was asked for it (a bulk request marks
+        no recovery: its step is on each one's audit), read once per request, while it waits or runs,
+        or when self-healing asked it for this closing (denied, withdrawn or expired: answered)."""
+        assert self.approvals is not None
+        states: dict[str, bool] = {}
+        standing = set()
+        for recovery in held:
+            if recovery.approval is not None:
+                standing.add(recovery.recovery_id)
+                continue
+            asked = next((e for e in reversed(recovery.audit) if e.action == REQUEST_STEP), None)
+            request_id = asked.detail.get("request") if asked is not None else None
+            if not request_id:
+                continue
+            if request_id not in states:
+                states[request_id] = self._answers(request_id, closure)
+            if states[request_id]:
+                standing.add(recovery.recovery_id)
+        return standing
+
+    def _answers(self, request_id: str, closure: Closure) -> bool:
+        """Whether request ``request_id`` answers for its recoveries in ``closure``."""
+        assert self.approvals is not None
+        try:
+            request = self.approvals.store.get(request_id)
+        except ApprovalNotFoundError:
+            return False
+        except STORE_FAULTS as exc:  # unknown: taken as standing, so that nothing is asked twice
+            logger.warning("approval request not read", request_id=request_id, error=type(exc).__name__)
+            return True
+        ours = request.requested_by == APPROVAL_ACTOR and f"closing {closure.id}" in (request.reason or "")
+        return request.state in STANDING or ours
 
     def probe(self, readings: list[CircuitReading], now: float, grace_seconds: float) -> list[str]:
         """Resume one recovery of each circuit nobody probes, so that it probes: the ids resumed.

@@ -136,10 +136,7 @@ class PolicyGate:
         if found is None:
             return None
         rule, policy = found
-        return (
-            f"rule {rule.name!r}: {action} needs {policy.approvals} approval(s) "
-            f"from {policy.approvers.describe()}"
-        )
+        return f"rule {rule.name!r}: {action} needs {policy.approvals} approval(s) from {policy.who()}"
 
     def bulk_policy(
         self, recoveries: Sequence[Recovery], gated: Gated
@@ -218,7 +215,7 @@ class Approvals:
             requested_at=_instant(now),
             expires_at=_instant(now + timedelta(minutes=policy.expires_after_minutes)),
             needed=policy.approvals,
-            approver_ids=policy.approvers.user_ids,
+            approver_ids=policy.approver_ids(),
             approver_group=policy.approvers.user_group,
             rule=rule.name,
             reason=reason,

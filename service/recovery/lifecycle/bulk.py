@@ -94,8 +94,12 @@ class BulkAction:
     #: covers) becomes one request per rule naming its recoveries (None: no policies)
     approvals: Approvals | None = None
 
-    def run_again(self, recovery_ids: Iterable[str], actor: str, **kwargs: Any) -> BulkReport:
-        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, None)
+    def run_again(
+        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
+    ) -> BulkReport:
+        """Run again each of ``recovery_ids``; ``reason`` goes with the requests of those a policy
+        holds back (a policy may require one)."""
+        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, reason)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         report = self._run(
             ids,

@@ -8,14 +8,18 @@ import json
 from pathlib import Path
 from unittest import mock
 
+from aws_lambda_powertools.utilities import parameters
+
 from recovery_ops.service.example.supplier.dummy import DummyVendor
 from recovery_ops.service.local.engine.dynamodb_stream import DynamoDBStreamPoller
 from recovery_ops.service.local.engine.iam_check import Call
 from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
 from recovery_ops.service.local.standin.server import SlackStandIn
-from recovery_ops.service.recovery.healing.self_healing import AUTO_ACTOR, PROBE_ACTOR
+from recovery_ops.service.recovery.healing.self_healing import APPROVAL_ACTOR, AUTO_ACTOR, PROBE_ACTOR
+from recovery_ops.service.recovery.model.approval import Gated
 from recovery_ops.service.recovery.model.recovery import RecoveryStatus
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
+from recovery_ops.service.recovery.storage.approvals import ApprovalStore
 from recovery_ops.service.recovery.storage.items import key
 from tests.integration.test_iam import template_without
 from tests.support.desk import ORDER, execution_status, order_execution_of, pause, store
@@ -192,3 +196,28 @@ def test_a_probe_cut_off_before_its_call_is_reopened_by_the_reconciler_and_probe
         wait_until(lambda: any(a["self_healing"] for a in watcher.poll()), 60)
         wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
         assert {store(stack).get(r.recovery_id).status for r in paused} == {RecoveryStatus.RESUMED}
+
+
+def test_under_a_run_again_policy_self_healing_resumes_nothing_and_asks_for_approval_once(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    policy = {"actions": ["run_again"], "approvers": {"user_ids": ["U0LEAD"]}}
+    rule = {"name": "all", "match": {}, "channel": "C0OPS", "self_healing": True, "approval": policy}
+    with slack_app_stack(vendor_url, slack, SelfHealingByDefault="true", **OUTAGE) as stack:
+        # Given recoveries of an outage whose rule puts Run again under approval
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(2)])
+        stack.client("ssm").put_parameter(
+            Name=stack.physical("RoutingRules"), Value=json.dumps({"rules": [rule]}), Overwrite=True
+        )
+        parameters.clear_caches()
+
+        # When the circuit closes and self-healing runs to its end
+        close_the_circuit(stack, order_api).poll()
+        wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
+
+        # Then nothing was resumed, and one request of self-healing's names both
+        assert {store(stack).get(r.recovery_id).status for r in paused} == {RecoveryStatus.OPEN}
+        (request,) = ApprovalStore(stack.physical("RecoveriesTable"), stack.client("dynamodb")).pending()
+        assert (request.action, request.requested_by, request.bulk) == (Gated.RUN_AGAIN, APPROVAL_ACTOR, True)
+        assert sorted(request.subjects) == sorted(r.recovery_id for r in paused)
+        assert stack.iam is not None and stack.iam.denied == []
