@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from recovery_ops.service import aws_clients
 from recovery_ops.service.config import ConfigurationError, OperatorSettings
 from recovery_ops.service.errors import RecoveryOpsError
+from recovery_ops.service.recovery.access.routing_rules import Rule
 from recovery_ops.service.recovery.lifecycle.actions import (
     UNCHANGED,
     ActionOutcome,
@@ -37,7 +38,12 @@ from recovery_ops.service.recovery.lifecycle.actions import (
     RecoveryActions,
 )
 from recovery_ops.service.recovery.lifecycle.approvals import Approvals, Decision, DecisionOutcome
-from recovery_ops.service.recovery.lifecycle.bulk import BulkAction, BulkReport, open_recoveries_matching
+from recovery_ops.service.recovery.lifecycle.bulk import (
+    NOT_A_PERSON,
+    BulkAction,
+    BulkReport,
+    open_recoveries_matching,
+)
 from recovery_ops.service.recovery.lifecycle.in_flight import (
     InFlight,
     in_flight,
@@ -96,9 +102,19 @@ class Operator:
     approvals: Approvals | None = None
     #: the requests this operator made instead of running an action (a policy covered it)
     requested: builtins.list[ApprovalRequest] = field(default_factory=builtins.list)
+    #: who the operator is to AWS (the caller's ARN, read from STS when first needed): what a
+    #: policy's ``cli_approvers`` names, never the terminal's user name (anyone can set that)
+    principal: Callable[[], str] | None = None
 
     @classmethod
-    def at(cls, services: Services, actor: str, out: Print = print, schemas: bool = False) -> Operator:
+    def at(
+        cls,
+        services: Services,
+        actor: str,
+        out: Print = print,
+        schemas: bool = False,
+        principal: Callable[[], str] | None = None,
+    ) -> Operator:
         """The operator acting as ``actor`` at ``services``; with ``schemas``, edited inputs are checked
         against the services' input schemas."""
         return cls(
@@ -110,6 +126,7 @@ class Operator:
             services.schemas if schemas else None,
             reconciler=services.reconciler,
             approvals=services.approvals,
+            principal=principal,
         )
 
     def schema_for(self, recovery_id: str) -> dict | None:
@@ -248,6 +265,7 @@ class Operator:
             ids,
             self.actor,
             reason=reason,
+            requester=self._requester,
             on_progress=lambda r: self.out(f"  … {r.done}/{r.total} ({r.wall_s:.0f} s)"),
         )
         for result in report.results:
@@ -263,32 +281,70 @@ class Operator:
     def approve(self, request_id: str) -> int:
         """Approve a request as this operator (0: counted, or it was the last and what it approved
         ran; 1: refused, already decided, expired, or what it approved failed)."""
-        decision = self._approvals().approve(request_id, self.actor)
+        decision = self._approvals().approve(request_id, self._person_for(request_id))
         self._decided(decision)
         ran = all(result.done for result in decision.results)
         return 0 if decision.outcome in (DecisionOutcome.COUNTED, DecisionOutcome.APPROVED) and ran else 1
 
     def deny(self, request_id: str, reason: str | None) -> int:
         """Deny a request as this operator: its recoveries stay open (0: denied, 1: not)."""
-        decision = self._approvals().deny(request_id, self.actor, reason)
+        decision = self._approvals().deny(request_id, self._person_for(request_id), reason)
         self._decided(decision)
         return 0 if decision.outcome is DecisionOutcome.DENIED else 1
 
     def withdraw(self, request_id: str) -> int:
         """Withdraw this operator's own request (0: withdrawn, 1: not)."""
-        decision = self._approvals().withdraw(request_id, self.actor)
+        decision = self._approvals().withdraw(request_id, self._person_for(request_id))
         self._decided(decision)
         return 0 if decision.outcome is DecisionOutcome.WITHDRAWN else 1
 
     def waiting(self, mine: bool = False) -> builtins.list[ApprovalRequest]:
         """The requests waiting for this operator's approval, or (``mine``) their own waiting ones."""
         approvals = self._approvals()
-        found = approvals.requested_by(self.actor) if mine else approvals.waiting_for(self.actor)
-        whose = f"your requests ({self.actor})" if mine else f"waiting for your approval ({self.actor})"
+        people = self._people()
+        found: builtins.list[ApprovalRequest] = []
+        for person in people:
+            more = approvals.requested_by(person) if mine else approvals.waiting_for(person)
+            found += [r for r in more if r.request_id not in {f.request_id for f in found}]
+        who = ", ".join(people)
+        whose = f"your requests ({who})" if mine else f"waiting for your approval ({who})"
         self.out(f"{len(found)} {whose}")
         for request in found:
             self._describe_request(request)
         return found
+
+    def _person(self, rule_name: str | None) -> str:
+        """Who this operator is under ``rule_name``'s policy: the Slack user its ``cli_approvers``
+        map this AWS principal to; else ``iam:<principal>``, who may neither ask nor decide there
+        (the core refuses: not an approver; asking is refused here). Without STS: the actor."""
+        if self.principal is None:
+            return self.actor
+        arn = self.principal()
+        rules = self.approvals.gate.access.rules().rules if self.approvals is not None else ()
+        rule = next((r for r in rules if r.name == rule_name), None)
+        mapped = rule.approval.person_at(arn) if rule is not None and rule.approval is not None else None
+        return mapped or f"iam:{arn}"
+
+    def _requester(self, rule: Rule) -> str | None:
+        """Who asks for approval under ``rule``'s policy from here: a person its ``cli_approvers``
+        name (None: nobody; an unnamed principal's request could be approved by the same person
+        in Slack, so it is not made)."""
+        person = self._person(rule.name)
+        return None if self.principal is not None and person.startswith("iam:") else person
+
+    def _person_for(self, request_id: str) -> str:
+        """Who this operator is for a request: under the policy of the rule that asked for it."""
+        try:
+            return self._person(self._approvals().store.get(request_id).rule)
+        except ApprovalNotFoundError:
+            return self.actor  # the decision says it is unknown
+
+    def _people(self) -> builtins.list[str]:
+        """Everyone this operator is under some rule's policy (their own requests, their approvals)."""
+        if self.principal is None or self.approvals is None:
+            return [self.actor]
+        people = {self._person(rule.name) for rule in self.approvals.gate.access.rules().rules}
+        return sorted(people | {self._person(None)})
 
     def _approvals(self) -> Approvals:
         if self.approvals is None:
@@ -313,8 +369,13 @@ class Operator:
         )
         if found is None or self.approvals is None or recovery is None:
             return self._report(result)
+        requester = self._requester(found[0])
+        if requester is None:
+            return self._report(
+                ActionResult(ActionOutcome.NEEDS_APPROVAL, recovery, f"{result.detail}; {NOT_A_PERSON}")
+            )
         decision = self.approvals.request(
-            [recovery], gated, self.actor, found[0], new_input=new_input, diff=diff, reason=reason
+            [recovery], gated, requester, found[0], new_input=new_input, diff=diff, reason=reason
         )
         made = decision.request is not None
         why = "a request was made" if made else f"no request was made: {decision.detail}"
@@ -440,5 +501,21 @@ def build_operator(settings: OperatorSettings, out: Print = print) -> Operator:
     slack = slack_client(settings.slack_bot_token, settings.slack_api_url, pace)
     services = build_services(config, aws_clients.client, slack)
     return Operator.at(
-        services, f"cli:{getpass.getuser()}", out, schemas=bool(settings.input_schemas_parameter)
+        services,
+        f"cli:{getpass.getuser()}",
+        out,
+        schemas=bool(settings.input_schemas_parameter),
+        principal=caller_principal(aws_clients.client),
     )
+
+
+def caller_principal(clients: Callable[[str], object]) -> Callable[[], str]:
+    """The caller's ARN as STS names it, asked once, when an approval first needs it."""
+    known: builtins.list[str] = []
+
+    def principal() -> str:
+        if not known:
+            known.append(str(clients("sts").get_caller_identity()["Arn"]))  # type: ignore[attr-defined]
+        return known[0]
+
+    return principal

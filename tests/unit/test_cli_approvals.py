@@ -1,6 +1,7 @@
 """`recovery-ops approve | deny | withdraw | approvals`, and retry / reject under an approval
-policy, over plain fakes: the command line's operators (``cli:<user>``) under the same rules as
-Slack's people, an action a policy covers made a request and never run, and the exit codes."""
+policy, over plain fakes: the command line's operators, known by their AWS principal and acting as
+the Slack user a policy's ``cli_approvers`` maps it to, under the same rules as Slack's people; an
+action a policy covers made a request and never run; and the exit codes."""
 
 from __future__ import annotations
 
@@ -24,12 +25,16 @@ from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 from tests.support.fakes import TokenCall
 from tests.unit.test_approvals import LEAD_A, Desk, rules
 
-#: run again, edit and reject need one approval: from a lead in Slack, or alice or bob at a terminal
+ALICE, BOB = "U0ALICE", "U0BOB"
+ACCOUNT = "arn:aws:sts::123456789012:assumed-role/Support"
+PRINCIPALS = {name: f"{ACCOUNT}/{name}@example.com" for name in ("alice", "bob", "carol")}
+#: run again, edit and reject need one approval: from a lead, alice or bob (in Slack, or alice and
+#: bob at a terminal under their AWS principals); carol's principal is named nowhere
 CLI_POLICY = {
     "actions": ["run_again", "edit", "reject"],
     "approvals": 1,
-    "approvers": {"user_ids": [LEAD_A]},
-    "cli_approvers": ["alice", "bob"],
+    "approvers": {"user_ids": [LEAD_A, ALICE, BOB]},
+    "cli_approvers": {PRINCIPALS["alice"]: ALICE, PRINCIPALS["bob"]: BOB},
 }
 
 
@@ -40,12 +45,19 @@ class Terminal:
         self.desk = Desk(policy)
         self.lines: dict[str, list[str]] = {}
 
-    def operator(self, user: str) -> Operator:
+    def operator(self, user: str, terminal_user: str | None = None) -> Operator:
+        """``user`` at a terminal: their AWS principal, whatever the terminal's user name says."""
         desk = self.desk
         printed = self.lines.setdefault(user, [])
         bulk = BulkAction(desk.actions, rate_per_second=0, approvals=desk.approvals)
         return Operator(
-            desk.store, desk.actions, bulk, f"cli:{user}", printed.append, approvals=desk.approvals
+            desk.store,
+            desk.actions,
+            bulk,
+            f"cli:{terminal_user or user}",
+            printed.append,
+            approvals=desk.approvals,
+            principal=lambda: PRINCIPALS[user],
         )
 
     def said(self, user: str) -> str:
@@ -66,7 +78,7 @@ def test_retry_under_a_policy_makes_a_request_says_how_to_approve_it_and_sends_n
     (request,) = alice.requested
     assert (request.action, request.requested_by, request.reason) == (
         Gated.RUN_AGAIN,
-        "cli:alice",
+        ALICE,
         "vendor is back",
     )
     assert terminal.desk.store.get(recovery.recovery_id).approval.request_id == request.request_id
@@ -100,7 +112,7 @@ def test_the_requesters_own_approval_and_a_non_approvers_are_refused_another_app
     stored = terminal.desk.store.get(recovery.recovery_id)
     assert stored.status is RecoveryStatus.RESUMED
     refusals = [(e.actor, e.action) for e in stored.audit if e.result == "DENIED"]
-    assert refusals == [("cli:alice", "approve"), ("cli:carol", "approve")]
+    assert refusals == [(ALICE, "approve"), (f"iam:{PRINCIPALS['carol']}", "approve")]
     assert "resumed" in terminal.said("bob")
 
 
@@ -119,7 +131,7 @@ def test_deny_leaves_the_recovery_open_and_a_late_withdraw_is_refused() -> None:
     assert terminal.desk.approvals.store.get(request_id).state is ApprovalState.DENIED
     assert terminal.desk.store.get(recovery.recovery_id).status is RecoveryStatus.OPEN
     assert terminal.desk.tokens.calls == []
-    assert "denied by cli:bob" in terminal.said("bob")
+    assert "denied by U0BOB" in terminal.said("bob")
 
 
 def test_only_the_requester_withdraws_their_request() -> None:
@@ -173,7 +185,7 @@ def test_approvals_lists_what_waits_for_each_person_and_mine_their_own() -> None
     assert [r.request_id for r in bob.waiting()] == [request_id]
     assert alice.waiting() == [] and carol.waiting() == []
     assert [r.request_id for r in alice.waiting(mine=True)] == [request_id]
-    assert f"{request_id}  run again by cli:alice  waits for 1 more approval" in terminal.said("bob")
+    assert f"{request_id}  run again by U0ALICE  waits for 1 more approval" in terminal.said("bob")
     assert recovery.recovery_id in terminal.said("bob")
 
 
@@ -186,7 +198,7 @@ def test_show_names_the_request_waiting_on_a_recovery() -> None:
 
     bob.show(recovery.recovery_id)
 
-    assert f"approval:   request {request_id}: run again by cli:alice waits for 1 more approval" in (
+    assert f"approval:   request {request_id}: run again by U0ALICE waits for 1 more approval" in (
         terminal.said("bob")
     )
     assert f"approve it: recovery-ops approve {request_id}" in terminal.said("bob")
@@ -231,16 +243,58 @@ def test_exit_codes_say_requested_refused_done_and_not_found(
     assert "no request nosuchrequest" in capsys.readouterr().err
 
 
+# ---------------------------------------------------------------------- who a terminal is
+def test_a_terminal_is_its_aws_principal_not_its_user_name() -> None:
+    # Given alice's request, and alice at a terminal whose user name says bob
+    terminal = Terminal()
+    recovery = terminal.desk.open()
+    terminal.operator("alice").retry(recovery.recovery_id)
+    (request,) = terminal.operator("alice").waiting(mine=True)
+    disguised = terminal.operator("alice", terminal_user="bob")
+
+    # When she approves her own request from there
+    approved = disguised.approve(request.request_id)
+
+    # Then she is refused as herself: nothing was sent
+    assert approved == 1 and terminal.desk.tokens.calls == []
+    assert "nobody approves or denies their own request" in terminal.said("alice")
+
+
+def test_the_same_person_cannot_approve_from_slack_what_they_asked_from_a_terminal() -> None:
+    terminal = Terminal()
+    recovery = terminal.desk.open()
+    alice = terminal.operator("alice")
+    alice.retry(recovery.recovery_id)
+
+    in_slack = terminal.desk.approvals.approve(alice.requested[0].request_id, ALICE)
+
+    assert in_slack.outcome.value == "REFUSED" and terminal.desk.tokens.calls == []
+
+
+def test_a_principal_the_policy_names_nowhere_neither_asks_nor_decides() -> None:
+    terminal = Terminal()
+    recovery = terminal.desk.open()
+    carol = terminal.operator("carol")
+
+    result = carol.retry(recovery.recovery_id)
+
+    assert result.outcome is ActionOutcome.NEEDS_APPROVAL and carol.requested == []
+    assert "names no person for this AWS principal" in terminal.said("carol")
+    assert terminal.desk.store.get(recovery.recovery_id).approval is None
+
+
 # ---------------------------------------------------------------------- naming command-line approvers
-def test_a_policy_names_its_command_line_approvers_and_counts_them() -> None:
+def test_a_policy_maps_command_line_principals_to_people_and_refuses_a_bad_mapping() -> None:
     policy = parse_rules(rules(CLI_POLICY), ChannelRouting("C")).rules[0].approval
     assert policy is not None
-    assert policy.approver_ids() == (LEAD_A, "cli:alice", "cli:bob")
-    assert "from U0LEADA; cli:alice, cli:bob on the command line" in policy.describe()
+    assert policy.approver_ids() == (LEAD_A, ALICE, BOB)
+    assert policy.person_at(PRINCIPALS["alice"]) == ALICE and policy.person_at(PRINCIPALS["carol"]) is None
+    assert "2 AWS principals on the command line, as the users they are" in policy.describe()
 
-    too_few = {"actions": ["edit"], "approvals": 2, "approvers": {}, "cli_approvers": ["alice"]}
+    not_an_approver = {**CLI_POLICY, "cli_approvers": {PRINCIPALS["carol"]: "U0CAROL"}}
     with pytest.raises(RulesRefusedError) as refused:
-        parse_rules(rules(too_few), ChannelRouting("C"))
-    assert any("can never be given" in p for p in refused.value.problems)
-    with pytest.raises(RulesRefusedError):
-        parse_rules(rules({**CLI_POLICY, "cli_approvers": ["not a name"]}), ChannelRouting("C"))
+        parse_rules(rules(not_an_approver), ChannelRouting("C"))
+    assert any("'U0CAROL' is not one of the approvers' user_ids" in p for p in refused.value.problems)
+    with pytest.raises(RulesRefusedError) as refused:
+        parse_rules(rules({**CLI_POLICY, "cli_approvers": {"alice": ALICE}}), ChannelRouting("C"))
+    assert any("must be an AWS principal's ARN" in p for p in refused.value.problems)

@@ -48,7 +48,8 @@ from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 MATCH_FIELDS = ("state_machine", "failed_state", "error", "routing")
 USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its mention needs it
 USER_ID = r"^[UW][A-Z0-9]{2,20}$"  # a Slack user's id
-CLI_USER = r"^[A-Za-z0-9._-]{1,64}$"  # a command-line user's name (audited as ``cli:<name>``)
+#: an AWS principal as STS's GetCallerIdentity names it (an IAM user or role, an assumed role's session)
+IAM_PRINCIPAL = r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role|federated-user)/.+$"
 
 
 class RulesRefusedError(RecoveryOpsError, ValueError):
@@ -95,9 +96,13 @@ class ApprovalPolicy(_Strict):
     reason_required: StrictBool = False
     expires_after_minutes: int = Field(default=24 * 60, gt=0, le=7 * 24 * 60, strict=True)
     bulk_over: int | None = Field(default=None, ge=1, strict=True)
-    #: who may also decide from the command line (`recovery-ops approve`): their user names there,
-    #: as it audits them (``cli:<name>``); the operator's AWS credentials are its access control
-    cli_approvers: tuple[Annotated[str, Field(pattern=CLI_USER)], ...] = ()
+    #: who may also decide from the command line (`recovery-ops approve`): the AWS principal (the
+    #: caller's ARN, as STS names it) → the Slack user it is. A decision from that principal counts
+    #: as that person's, so nobody approves their own request from the other side, and a principal
+    #: named nowhere decides nothing. A terminal's user name is never an identity: anyone can set it
+    cli_approvers: dict[
+        Annotated[str, Field(pattern=IAM_PRINCIPAL)], Annotated[str, Field(pattern=USER_ID)]
+    ] = Field(default_factory=dict)
 
     def covers(self, gated: Gated) -> bool:
         """An edit is a Run again with another input: a policy on ``run_again`` covers it too (an
@@ -105,8 +110,13 @@ class ApprovalPolicy(_Strict):
         return gated in self.actions or (gated is Gated.EDIT and Gated.RUN_AGAIN in self.actions)
 
     def approver_ids(self) -> tuple[str, ...]:
-        """The ids a request's approvers are: the Slack users named, and the command line's."""
-        return self.approvers.user_ids + tuple(f"cli:{name}" for name in self.cli_approvers)
+        """The Slack users a request's approvers are named as (a command-line principal decides as
+        the user it is mapped to: ``person_at``)."""
+        return self.approvers.user_ids
+
+    def person_at(self, principal: str) -> str | None:
+        """The Slack user an AWS principal deciding from the command line is (None: not named)."""
+        return self.cli_approvers.get(principal)
 
     def describe(self) -> str:
         what = ", ".join(
@@ -125,9 +135,9 @@ class ApprovalPolicy(_Strict):
         """Who approves, for people: the Slack users and group named, and the command line's."""
         if not self.cli_approvers:
             return self.approvers.describe()
-        cli = ", ".join(f"cli:{name}" for name in self.cli_approvers) + " on the command line"
-        slack = self.approvers.describe()
-        return cli if slack == "nobody" else f"{slack}; {cli}"
+        count = len(self.cli_approvers)
+        cli = f"{count} AWS principal{'s' if count != 1 else ''} on the command line, as the users they are"
+        return f"{self.approvers.describe()}; {cli}"
 
 
 class RuleMatch(_Strict):
@@ -309,11 +319,10 @@ def _pydantic_problems(exc: ValidationError, where: str) -> list[str]:
         elif kind == "less_than_equal" and error["loc"][-1:] == ("self_healing_max_per_second",):
             what = "must be at most 500 a second (Step Functions' SendTask* refill rate)"
         elif kind == "string_pattern_mismatch":
-            what = (
-                "must be a Slack user group id (S…, as in its URL), not its name"
-                if error["ctx"]["pattern"] == USER_GROUP_ID
-                else "must be a Slack user id (U… or W…), not a name"
-            )
+            what = {
+                USER_GROUP_ID: "must be a Slack user group id (S…, as in its URL), not its name",
+                IAM_PRINCIPAL: "must be an AWS principal's ARN, as `aws sts get-caller-identity` shows it",
+            }.get(error["ctx"]["pattern"], "must be a Slack user id (U… or W…), not a name")
         else:
             what = error["msg"][:1].lower() + error["msg"][1:]
         problems.append(f"{path}: {what}")
@@ -368,9 +377,13 @@ def _approval_problems(raw: Any, where: str) -> list[str]:
     needed = raw.get("approvals", 1)
     if isinstance(approvers, dict) and type(needed) is int:
         users = approvers.get("user_ids") or []
-        cli = raw.get("cli_approvers") or []
-        if isinstance(users, list) and isinstance(cli, list):
-            users = [*users, *(f"cli:{name}" for name in cli)]
+        cli = raw.get("cli_approvers") or {}
+        if isinstance(cli, dict) and isinstance(users, list) and not approvers.get("user_group"):
+            problems += [
+                f"{where}.cli_approvers[{principal!r}]: {user!r} is not one of the approvers' user_ids"
+                for principal, user in cli.items()
+                if user not in users
+            ]
         if not approvers.get("user_group") and isinstance(users, list):
             if not users:
                 problems.append(f"{where}.approvers: names nobody (a user_group or user_ids)")

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from recovery_ops.service.observability import logger
+from recovery_ops.service.recovery.access.routing_rules import Rule
 from recovery_ops.service.recovery.lifecycle.actions import ActionOutcome, ActionResult, RecoveryActions
 from recovery_ops.service.recovery.lifecycle.approvals import Approvals
 from recovery_ops.service.recovery.model.approval import ApprovalRequest, Gated
@@ -31,6 +32,13 @@ from recovery_ops.service.recovery.storage.recoveries import (
 )
 
 SELECTION_LIMIT = 10_000
+
+#: who asks for approval under a rule's policy (None: nobody may, from there)
+Requester = Callable[[Rule], str | None]
+NOT_A_PERSON = (
+    "the rule's policy names no person for this AWS principal (its cli_approvers), so no request "
+    "can be made from the command line"
+)
 
 
 @dataclass
@@ -95,11 +103,17 @@ class BulkAction:
     approvals: Approvals | None = None
 
     def run_again(
-        self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
+        self,
+        recovery_ids: Iterable[str],
+        actor: str,
+        reason: str | None = None,
+        requester: Requester | None = None,
+        **kwargs: Any,
     ) -> BulkReport:
         """Run again each of ``recovery_ids``; ``reason`` goes with the requests of those a policy
-        holds back (a policy may require one)."""
-        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, reason)
+        holds back (a policy may require one). ``requester``: who asks under each rule's policy
+        (the command line: the person its AWS principal is; None there: no request), else ``actor``."""
+        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, reason, requester)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         report = self._run(
             ids,
@@ -121,7 +135,7 @@ class BulkAction:
         return held(report)
 
     def _held(
-        self, ids: list[str], gated: Gated, actor: str, reason: str | None
+        self, ids: list[str], gated: Gated, actor: str, reason: str | None, requester: Requester | None = None
     ) -> tuple[list[str], Callable[[BulkReport], BulkReport]]:
         """The ids to run now, and what adds the requests made for the rest to the report: the
         recoveries a policy holds back (by size or by action) are asked for, one request per rule."""
@@ -134,7 +148,11 @@ class BulkAction:
         kept: set[str] = set()
         for rule, members in held.values():
             kept.update(r.recovery_id for r in members)
-            decision = self.approvals.request(members, gated, actor, rule, reason=reason, bulk=True)
+            asking = requester(rule) if requester is not None else actor
+            if asking is None:
+                refused.append(f"{len(members)} of rule {rule.name!r}: {NOT_A_PERSON}")
+                continue
+            decision = self.approvals.request(members, gated, asking, rule, reason=reason, bulk=True)
             if decision.request is not None:
                 requests.append(decision.request)
             else:
