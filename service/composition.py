@@ -363,10 +363,19 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
         no_rules,
         actions,
         display=approval_display(slack, shares_message, store=approval_store),
-        # an approved Redrive whose process is gone runs here (its claim keeps it once); the
-        # reconciler has no DLQ settings, so an approved DLQ redrive runs only where it was approved
+        # an approved Redrive or DLQ redrive whose process is gone runs here (a Redrive's claim, a
+        # move task's listing keep each once)
         runners={Gated.REDRIVE: redrive_runner(redrive)},
     )
+    queues = standard_queues(None, config.recovery_dlq_url, config.recovery_queue_url)
+    if queues:
+        dead_letters = DeadLetterQueues(
+            clients("sqs"),
+            queues,
+            rate_per_second=config.dlq_redrive_rate_per_second,
+            audit=DeadLetterAudit(config.recoveries_table_name, dynamodb, config.retention_days),
+        )
+        reconciler.approvals.runners[Gated.DLQ_REDRIVE] = dead_letters.run_approved
     return reconciler
 
 

@@ -314,6 +314,10 @@ class ReconcilerConfig(RecoveriesTableSettings, SlackBotSecretSettings, AuditEve
 
     #: recoveries asked about per run: bounded work, the rest in the next minute's run
     budget: int = Field(alias="RECONCILER_BUDGET", default=200, ge=1, le=5000)
+    #: the DLQ an approved redrive moves from (an approved request whose process died runs here)
+    recovery_dlq_url: str | None = Field(alias="RECOVERY_DLQ_URL", default=None)
+    recovery_queue_url: str | None = Field(alias="RECOVERY_QUEUE_URL", default=None)
+    dlq_redrive_rate_per_second: int = Field(alias="DLQ_REDRIVE_RATE_PER_SECOND", default=10, ge=1, le=500)
 
 
 class ChronicleConfig(RecoveriesTableSettings, AuditEventBusSettings):

@@ -6,6 +6,7 @@ exactly the edited input; a Deny leaves the recovery open and its message says w
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 
@@ -15,9 +16,14 @@ from recovery_ops.service.local.engine.stack import EmbeddedStack
 from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
 from recovery_ops.service.local.standin.server import SlackStandIn
 from recovery_ops.service.local.standin.workspace import SlackMessage, SlackWorkspace
+from recovery_ops.service.recovery.lifecycle.approvals import Approvals
+from recovery_ops.service.recovery.model.approval import ApprovalState
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
+from recovery_ops.service.recovery.storage.approvals import ApprovalStore
+from recovery_ops.service.recovery.storage.items import key
 from recovery_ops.slack_app.ids import APPROVAL_APPROVE, APPROVAL_DENY, DENY_SUBMIT, RUN_AGAIN_ALL
 from recovery_ops.slack_app.views.approvals import DENY_REASON_ACTION, DENY_REASON_BLOCK
+from tests.integration.slack.test_crash_proof import reconcile
 from tests.integration.slack.test_teams import write_rules
 from tests.support.desk import (
     ORDER,
@@ -163,3 +169,47 @@ def test_an_edit_under_two_approvals_waits_for_two_others_then_runs_exactly_it_a
     assert decided.buttons == [] and "denied by <@ULEADA>" in json.dumps(decided.blocks)
     replies = workspace.message_of(after).replies
     assert any("denied by <@ULEADA>" in r.text and "wrong quantity" in r.text for r in replies)
+
+
+def test_an_approved_edit_whose_process_died_is_run_by_the_reconciler_function_once(
+    stack: EmbeddedStack,
+    order_api: LocalOrderApi,
+    vendor: DummyVendor,
+    slack: SlackStandIn,
+    edits_under_two_approvals: None,
+) -> None:
+    # Given an edit approved by two leads, the last approver's process gone before it ran it
+    (paused,) = pause(stack, order_api, vendor, [ORDER])
+    resumes = count_calls(stack, "SendTaskSuccess")
+    edited = edit_as_editor(stack, slack, paused, quantity=1)
+    waiting = store(stack).get(paused.recovery_id)
+    assert waiting.approval is not None
+    request_id = waiting.approval.request_id
+    click(stack, slack, LEAD_A, APPROVAL_APPROVE, request_id, waiting)
+    with mock.patch.object(Approvals, "run_approved", side_effect=RuntimeError("the function died here")):
+        click(stack, slack, LEAD_B, APPROVAL_APPROVE, request_id, waiting)
+    approvals = ApprovalStore(table_of(stack), stack.client("dynamodb"))
+    assert resumes == [] and approvals.get(request_id).state is ApprovalState.APPROVED
+
+    # When its run's lease has ended and the minute's ReconcilerFunction runs (twice)
+    stack.client("dynamodb").update_item(
+        TableName=table_of(stack),
+        Key=key(f"approval#{request_id}"),
+        UpdateExpression="SET lease_until = :past, due_at = :past",
+        ExpressionAttributeValues={":past": {"S": "2000-01-01T00:00:00.000+00:00"}},
+    )
+    reconcile(stack)
+    reconcile(stack)
+
+    # Then exactly the approved input was sent, once, by the reconciler's own role
+    wait_for_status(stack, paused.recovery_id, RecoveryStatus.RESUMED)
+    assert len(resumes) == 1 and json.loads(resumes[0]["output"])["quantity"] == edited["quantity"]
+    assert any(
+        c.principal == "ReconcilerFunction" and c.action == "states:SendTaskSuccess" for c in stack.iam.calls
+    )
+    done = approvals.get(request_id)
+    assert done.state is ApprovalState.DONE and done.results == {paused.recovery_id: "RESUMED"}
+
+
+def table_of(stack: EmbeddedStack) -> str:
+    return stack.physical("RecoveriesTable")
