@@ -24,6 +24,8 @@ from recovery_ops.service.recovery.storage.items import key
 from recovery_ops.slack_app.ids import APPROVAL_APPROVE, APPROVAL_DENY, DENY_SUBMIT, RUN_AGAIN_ALL
 from recovery_ops.slack_app.views.approvals import DENY_REASON_ACTION, DENY_REASON_BLOCK
 from tests.integration.slack.test_crash_proof import reconcile
+from tests.integration.slack.test_home_tab import open_home
+from tests.integration.slack.test_home_tab import shown as home_text
 from tests.integration.slack.test_teams import write_rules
 from tests.support.desk import (
     ORDER,
@@ -120,6 +122,19 @@ def test_an_edit_under_two_approvals_waits_for_two_others_then_runs_exactly_it_a
     assert [b.action_id for b in shown.buttons][:2] == [APPROVAL_APPROVE, APPROVAL_DENY]
     assert "waits for 2 more approvals" in shown.text
     assert any("<@ULEADA> <@ULEADB>" in reply.text for reply in workspace.message_of(waiting).replies)
+
+    # And what waits for a lead's approval shows on their Home and in /recoveries approvals, not
+    # on the editor's (their own)
+    assert request_id in home_text(open_home(stack, slack, LEAD_A))
+    assert request_id not in home_text(open_home(stack, slack, EDITOR)).split("Your requests")[0]
+    before = len(slack.calls)
+    send(stack, requests_for(slack).command(LEAD_A, "approvals"))
+    settle(stack)
+    assert any(
+        request_id in json.dumps(call.body)
+        for call in list(slack.calls)[before:]
+        if call.method == "response_url"
+    )
 
     # When the editor approves their own request
     told = len(workspace.told())
