@@ -58,6 +58,9 @@ class Prices:
     s3_per_1000_puts: float = 0.005
     s3_per_1000_gets: float = 0.0004
     s3_per_gb_month: float = 0.023
+    eventbridge_per_million_custom_events: float = 1.00
+    eventbridge_archive_per_gb: float = 0.10
+    eventbridge_archive_per_gb_month: float = 0.023
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ class Counted:
     s3_gets: int = 0
     s3_bytes: int = 0
     s3_storage_months: float = 0.0
+    #: audit events: the billed custom events (each entry's 64 KB chunks), the bytes the archive
+    #: takes in, and how long it keeps them
+    eventbridge_events: int = 0
+    eventbridge_archived_bytes: int = 0
+    eventbridge_archive_months: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,13 @@ def _lambda_dollars(
     return invocations / 1e6 * prices.lambda_per_million_requests + gb_seconds * per_gb_second, gb_seconds
 
 
+def _archive_dollars(counted: Counted, prices: Prices) -> float:
+    """The audit bus's archive: the bytes it takes in, and their storage for as long as it keeps them."""
+    gb = counted.eventbridge_archived_bytes / 2**30
+    stored = counted.eventbridge_archive_months * prices.eventbridge_archive_per_gb_month
+    return gb * (prices.eventbridge_archive_per_gb + stored)
+
+
 def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]:
     """Dollars per 1,000 recoveries, per service and in total."""
     lambda_dollars, gb_seconds = _lambda_dollars(
@@ -129,6 +144,8 @@ def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]
         "s3": counted.s3_puts / 1000 * prices.s3_per_1000_puts
         + counted.s3_gets / 1000 * prices.s3_per_1000_gets
         + counted.s3_bytes / 2**30 * counted.s3_storage_months * prices.s3_per_gb_month,
+        "eventbridge": counted.eventbridge_events / 1e6 * prices.eventbridge_per_million_custom_events
+        + _archive_dollars(counted, prices),
     }
     scale = 1000 / counted.recoveries
     per_1000 = {service: round(value * scale, 6) for service, value in dollars.items()}
