@@ -708,9 +708,12 @@ class Run:
         )
 
     def _measure(self, surface: str, work: Callable[[], Any]) -> None:
+        """The surface's read units (the chronicle's, if it ran meanwhile, are its own)."""
         before, started = self.load.total_read_units, self.clock.now
+        chronicle = self.chronicle.read_units
         work()
-        self.figures[f"read_units_{surface}"] = self.load.total_read_units - before
+        read = self.load.total_read_units - before - (self.chronicle.read_units - chronicle)
+        self.figures[f"read_units_{surface}"] = read
         self.figures[f"sim_seconds_{surface}"] = round((self.clock.now - started).total_seconds(), 3)
 
     def units(self, made: list[RecoveryRequest]) -> list[Unit]:
