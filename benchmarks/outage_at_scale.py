@@ -28,6 +28,17 @@ ms) per SendTask* call and ``SLACK_CALL_SECONDS`` per Slack update, as it waits 
 ``self_healing_resume_s`` runs from the circuit closing (the settle included) to the last resume
 Step Functions accepted.
 
+**The chronicle.** The fake table records its stream (every write, new and old images); the
+real ``Sealer`` takes it as ChronicleFunction's event source delivers it (benchmarks/_chronicle.py:
+template.yaml's ``BatchSize`` and batching window, its filter passing INSERT and MODIFY, so
+counters, lanes, paces and the chain items themselves reach it and are skipped), one invocation per
+batch, one stream shard read in order (an assumption: the worst case for its lag), over the same
+``FakeDynamoDB`` (the chain items' units billed by the same accountant) and a counting EventBridge
+behind the real ``EventBridgeBus`` adapter (PutEvents requests, entries, their sizes, the 64 KB
+chunks billed). It runs between the collectors' invocations and, when the stream piles up, between
+a process's calls, on its own time (the clock is given back). Every item with an audit must end
+with each entry sealed in its chain and published; otherwise the benchmark exits non-zero.
+
 **Time.** Each batch is stamped with its arrival time (collectors run concurrently: their writes
 land when the messages arrive). The surfaces and the runs are one process each, calling DynamoDB
 one call after the other: the simulated clock moves ``CALL_SECONDS`` (DynamoDB's single-digit
@@ -56,7 +67,9 @@ what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists
 pages: DynamoDB $0.625 / $0.125 per million write / read request units; Lambda $0.20 per million
 requests and $0.0000166667 per GB-second on x86_64; SQS $0.40 per million requests of 64 KB; Step
 Functions $0.025 per 1,000 transitions; S3 $0.005 / $0.0004 per 1,000 PUT / GET and $0.023 per
-GB-month, each object for the bucket's default expiry). DynamoDB: the accountant's total units,
+GB-month, each object for the bucket's default expiry; EventBridge $1.00 per million custom
+events of 64 KB, the archive $0.10 per GB taken in and $0.023 per GB-month, the last two
+assumptions). DynamoDB: the accountant's total units,
 table and indexes, for the arrival and one round of each surface above. Lambda: one collector
 invocation per batch delivered (redeliveries included), at template.yaml's memory and architecture
 for the collector; each invocation's duration is its measured time over the fakes on this machine
@@ -66,7 +79,12 @@ assumption). SQS: each contract message sent once alone (by the execution's
 request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution (and
 again for an execution that paused again), and self-healing's state machine's (SendTask* calls
 are not billed apart). Self-healing's rounds: one invocation each, billed for its time on the
-simulated clock (pace waits included), at the function's memory and architecture.
+simulated clock (pace waits included), at the function's memory and architecture. The
+chronicle: its invocations at ChronicleFunction's memory and architecture, each lasting its
+measured time plus ``CALL_SECONDS`` per DynamoDB call and ``PUTEVENTS_CALL_SECONDS`` (an
+assumption: 20 ms) per PutEvents call; its stream reads are free (Lambda's); its events billed per
+64 KB chunk and archived for ``AuditArchiveRetentionDays``. ``cost_usd_per_1000_recoveries_chronicle``
+is its part alone (its invocations, the chain's and the outbox's units, the events).
 """
 
 from __future__ import annotations
