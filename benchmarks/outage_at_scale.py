@@ -866,8 +866,8 @@ def account(outage: Run, made: list[RecoveryRequest]) -> list[Work]:
             ("RESUMED, posted", "OPEN, posted"),
         ),
         Work.of(
-            "audit trails sealed and published by the chronicle",
-            len(audited := outage.audit_units()),
+            f"audit trails sealed and published ({len(audited := outage.audit_units())})",
+            len(audited),
             audited,
             "sealed, published",
         ),
