@@ -25,6 +25,26 @@ volume tier, as found on these pages (looked up for issue 29; prices change, che
   quotes it; the GET and storage prices are the long-standing figures of AWS's S3 pricing page,
   which was not in the sources searched: **an assumption** until checked there. Objects are billed
   for the whole time they are kept (``s3_storage_months``: the payloads bucket's default expiry).
+- **EventBridge custom events** (looked up for issue 30): $1.00 per million custom events published
+  to a bus, each 64 KB chunk of an event's payload billed as one event. The chunk rule is AWS's own
+  (https://aws.amazon.com/eventbridge/pricing/: "Each 64 KB chunk of a payload is billed as one
+  event"); the price per million is not in the part of that page the sources held, and is as
+  https://blog.awsfundamentals.com/aws-eventbridge-pricing-guide and
+  https://www.wring.co/blog/aws-eventbridge-pricing-guide report it (us-east-1): **an assumption**
+  until checked on AWS's page.
+- **EventBridge archive**: $0.10 per GB of events archived (taken in) and $0.023 per GB-month
+  stored. Neither was found on an AWS page: third-party guides disagree on the unit
+  (https://www.wring.co/blog/aws-eventbridge-pricing-guide: "$0.10/GB stored";
+  https://www.factualminds.com/blog/amazon-eventbridge-pricing-events-pipes-schema-archive/:
+  "$0.10/GB-month"). Both are **assumptions**, the archive billed for ``eventbridge_archive_months``
+  (the template's ``AuditArchiveRetentionDays`` default, about 7 years). AWS's archive page says
+  only that EventBridge charges apply to archives
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html).
+- **DynamoDB Streams read by Lambda**: free. "Read requests made by AWS Lambda-based consumers of
+  DynamoDB Streams are free" (AWS's DynamoDB developer guide, "Evaluate your DynamoDB streams
+  usage", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CostOptimization_StreamsUsage.html,
+  as held at docs.amazonaws.cn); the stream itself is not billed for being enabled. The chronicle's
+  records read are counted, not priced; its invocations are Lambda's (``other_functions``).
 
 The model (docs/operating/cost.md says it in prose): DynamoDB is the partition-load accountant's
 write and read units, table and indexes; Lambda is one collector invocation per batch the run
@@ -32,7 +52,9 @@ delivered (retries included), its duration estimated from the run, at the templa
 architecture; SQS is each contract message sent once, received once per delivery and deleted once;
 Step Functions is the transitions a recovery adds to its execution, and ``other_transitions``
 (self-healing's own state machine, an execution that pauses again); ``other_functions`` are more
-Lambda functions (self-healing's rounds), each at its own memory and architecture.
+Lambda functions (self-healing's rounds, the chronicle's invocations), each at its own memory and
+architecture; EventBridge is the audit events' billed chunks and the archive's bytes, taken in and
+kept.
 """
 
 from __future__ import annotations
@@ -58,6 +80,9 @@ class Prices:
     s3_per_1000_puts: float = 0.005
     s3_per_1000_gets: float = 0.0004
     s3_per_gb_month: float = 0.023
+    eventbridge_per_million_custom_events: float = 1.00
+    eventbridge_archive_per_gb: float = 0.10
+    eventbridge_archive_per_gb_month: float = 0.023
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,11 @@ class Counted:
     s3_gets: int = 0
     s3_bytes: int = 0
     s3_storage_months: float = 0.0
+    #: audit events: the billed custom events (each entry's 64 KB chunks), the bytes the archive
+    #: takes in, and how long it keeps them
+    eventbridge_events: int = 0
+    eventbridge_archived_bytes: int = 0
+    eventbridge_archive_months: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +141,13 @@ def _lambda_dollars(
     return invocations / 1e6 * prices.lambda_per_million_requests + gb_seconds * per_gb_second, gb_seconds
 
 
+def _archive_dollars(counted: Counted, prices: Prices) -> float:
+    """The audit bus's archive: the bytes it takes in, and their storage for as long as it keeps them."""
+    gb = counted.eventbridge_archived_bytes / 2**30
+    stored = counted.eventbridge_archive_months * prices.eventbridge_archive_per_gb_month
+    return gb * (prices.eventbridge_archive_per_gb + stored)
+
+
 def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]:
     """Dollars per 1,000 recoveries, per service and in total."""
     lambda_dollars, gb_seconds = _lambda_dollars(
@@ -129,6 +166,8 @@ def cost_per_1000(counted: Counted, prices: Prices = Prices()) -> dict[str, Any]
         "s3": counted.s3_puts / 1000 * prices.s3_per_1000_puts
         + counted.s3_gets / 1000 * prices.s3_per_1000_gets
         + counted.s3_bytes / 2**30 * counted.s3_storage_months * prices.s3_per_gb_month,
+        "eventbridge": counted.eventbridge_events / 1e6 * prices.eventbridge_per_million_custom_events
+        + _archive_dollars(counted, prices),
     }
     scale = 1000 / counted.recoveries
     per_1000 = {service: round(value * scale, 6) for service, value in dollars.items()}

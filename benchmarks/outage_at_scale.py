@@ -28,6 +28,17 @@ ms) per SendTask* call and ``SLACK_CALL_SECONDS`` per Slack update, as it waits 
 ``self_healing_resume_s`` runs from the circuit closing (the settle included) to the last resume
 Step Functions accepted.
 
+**The chronicle.** The fake table records its stream (every write, new and old images); the
+real ``Sealer`` takes it as ChronicleFunction's event source delivers it (benchmarks/_chronicle.py:
+template.yaml's ``BatchSize`` and batching window, its filter passing INSERT and MODIFY, so
+counters, lanes, paces and the chain items themselves reach it and are skipped), one invocation per
+batch, one stream shard read in order (an assumption: the worst case for its lag), over the same
+``FakeDynamoDB`` (the chain items' units billed by the same accountant) and a counting EventBridge
+behind the real ``EventBridgeBus`` adapter (PutEvents requests, entries, their sizes, the 64 KB
+chunks billed). It runs between the collectors' invocations and, when the stream piles up, between
+a process's calls, on its own time (the clock is given back). Every item with an audit must end
+with each entry sealed in its chain and published; otherwise the benchmark exits non-zero.
+
 **Time.** Each batch is stamped with its arrival time (collectors run concurrently: their writes
 land when the messages arrive). The surfaces and the runs are one process each, calling DynamoDB
 one call after the other: the simulated clock moves ``CALL_SECONDS`` (DynamoDB's single-digit
@@ -56,7 +67,9 @@ what each run counted at us-east-1's on-demand prices (benchmarks/_cost.py lists
 pages: DynamoDB $0.625 / $0.125 per million write / read request units; Lambda $0.20 per million
 requests and $0.0000166667 per GB-second on x86_64; SQS $0.40 per million requests of 64 KB; Step
 Functions $0.025 per 1,000 transitions; S3 $0.005 / $0.0004 per 1,000 PUT / GET and $0.023 per
-GB-month, each object for the bucket's default expiry). DynamoDB: the accountant's total units,
+GB-month, each object for the bucket's default expiry; EventBridge $1.00 per million custom
+events of 64 KB, the archive $0.10 per GB taken in and $0.023 per GB-month, the last two
+assumptions). DynamoDB: the accountant's total units,
 table and indexes, for the arrival and one round of each surface above. Lambda: one collector
 invocation per batch delivered (redeliveries included), at template.yaml's memory and architecture
 for the collector; each invocation's duration is its measured time over the fakes on this machine
@@ -66,7 +79,12 @@ assumption). SQS: each contract message sent once alone (by the execution's
 request. Step Functions: ``TRANSITIONS_PER_RECOVERY`` transitions a recovery adds to its execution (and
 again for an execution that paused again), and self-healing's state machine's (SendTask* calls
 are not billed apart). Self-healing's rounds: one invocation each, billed for its time on the
-simulated clock (pace waits included), at the function's memory and architecture.
+simulated clock (pace waits included), at the function's memory and architecture. The
+chronicle: its invocations at ChronicleFunction's memory and architecture, each lasting its
+measured time plus ``CALL_SECONDS`` per DynamoDB call and ``PUTEVENTS_CALL_SECONDS`` (an
+assumption: 20 ms) per PutEvents call; its stream reads are free (Lambda's); its events billed per
+64 KB chunk and archived for ``AuditArchiveRetentionDays``. ``cost_usd_per_1000_recoveries_chronicle``
+is its part alone (its invocations, the chain's and the outbox's units, the events).
 """
 
 from __future__ import annotations
@@ -87,6 +105,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _chronicle import ChronicleRun, mapping_settings, peak_of  # noqa: E402
 from _cost import Counted, FunctionUse, cost_per_1000, sqs_requests  # noqa: E402
 from _support import Unit, Work, WorkLedger  # noqa: E402
 
@@ -117,8 +136,9 @@ from recovery_ops.service.recovery.ports.notifier import (  # noqa: E402
     RecoveryGroup,
 )
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens  # noqa: E402
+from recovery_ops.service.recovery.storage.audit_chain import LINKS, chain_id  # noqa: E402
 from recovery_ops.service.recovery.storage.groups import GroupStore  # noqa: E402
-from recovery_ops.service.recovery.storage.items import SLACK_TS, STATUS  # noqa: E402
+from recovery_ops.service.recovery.storage.items import AUDIT, CHAIN_PREFIX, SLACK_TS, STATUS  # noqa: E402
 from recovery_ops.service.recovery.storage.recoveries import ListFilter, RecoveryStore  # noqa: E402
 from recovery_ops.slack_app.views.listing import PAGE_SIZE  # noqa: E402
 from tests.support.fakes import FakeChat, FakeDynamoDB  # noqa: E402
@@ -163,6 +183,12 @@ MAX_ROUNDS = 200
 # self-healing's state machine (infra/self_healing.asl.json): its start, "Settle" and "Done", and
 # per round "Resume a round" and "Done?"
 HEALING_TRANSITIONS, HEALING_TRANSITIONS_PER_ROUND = 3, 2
+PUTEVENTS_CALL_SECONDS = 0.02  # an assumption: one PutEvents call, as the chronicle waits for it
+#: the stream's records the chronicle may lag behind a long process before it is given its turn
+#: (bounds the run's memory; the batches are cut by their stamps, not by this)
+CHRONICLE_BACKLOG = 2000
+#: how long the audit bus's archive keeps an event: AuditArchiveRetentionDays' default, in months
+ARCHIVE_MONTHS = int(load_template()["Parameters"]["AuditArchiveRetentionDays"]["Default"]) / 30.44
 
 
 class CountingPayloads:
@@ -210,11 +236,13 @@ class SimClock:
 
 
 class Latency:
-    """The fake DynamoDB as a process meets it: each call takes ``clock.per_call`` seconds."""
+    """The fake DynamoDB as a process meets it: each call takes ``clock.per_call`` seconds; after
+    each, ``after`` (the chronicle, when the stream has piled up) may run."""
 
     def __init__(self, dynamodb: FakeDynamoDB, clock: SimClock) -> None:
         self._dynamodb, self._clock = dynamodb, clock
         self.calls = 0
+        self.after: Callable[[], None] = lambda: None
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._dynamodb, name)
@@ -222,7 +250,10 @@ class Latency:
         def timed(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
             self._clock.call()
-            return method(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.after()
 
         return timed
 
@@ -423,6 +454,17 @@ class Run:
         self.invocation_seconds = 0.0
         self.sqs_requests = 0
         self._body_sizes: dict[int, int] = {}
+        self.chronicle = ChronicleRun(
+            self.fake, TABLE, self.clock, mapping_settings(), CALL_SECONDS, PUTEVENTS_CALL_SECONDS
+        )
+        self._collecting = False  # a collector's invocation is being timed: the chronicle waits
+        self.dynamodb.after = self._chronicle_keeps_up
+
+    def _chronicle_keeps_up(self) -> None:
+        """Between a process's calls, the chronicle takes the batches due once the stream has piled
+        up (its own time: the process's clock is given back)."""
+        if not self._collecting and len(self.chronicle.stream) >= CHRONICLE_BACKLOG:
+            self.chronicle.drain()
 
     def arrive(self) -> list[RecoveryRequest]:
         made = requests(self.count, self.seed)
@@ -435,6 +477,7 @@ class Run:
                 pending = [
                     (r, c + 1) for r, c in pending if r.recovery_id in report.retry and c < MAX_RECEIVES
                 ]
+            self.chronicle.drain()  # the batches the stream made meanwhile
         return made
 
     def _invoke(self, invocation: int, pending: list[tuple[RecoveryRequest, int]]) -> IntakeReport:
@@ -444,7 +487,11 @@ class Run:
         for first in range(0, len(bodies), SQS_RECEIVE_BATCH):
             self.sqs_requests += sqs_requests(sum(bodies[first : first + SQS_RECEIVE_BATCH]))
         calls, posts, started = self.dynamodb.calls, len(self.chat.messages), time.perf_counter()
-        report = self._collector(invocation).receive(pending)
+        self._collecting = True
+        try:
+            report = self._collector(invocation).receive(pending)
+        finally:
+            self._collecting = False
         waited = (self.dynamodb.calls - calls) * CALL_SECONDS
         waited += (len(self.chat.messages) - posts) * SLACK_CALL_SECONDS
         self.invocation_seconds += time.perf_counter() - started + waited
@@ -472,7 +519,8 @@ class Run:
             self.healing_settings.memory_mb,
             self.healing_settings.architecture,
         )
-        return cost_per_1000(
+        chronicle = self._chronicle_counted()
+        everything = cost_per_1000(
             Counted(
                 recoveries=self.count,
                 write_units=self.load.total_write_units,
@@ -483,7 +531,7 @@ class Run:
                 architecture=architecture,
                 sqs_requests=self.sqs_requests,
                 transitions_per_recovery=TRANSITIONS_PER_RECOVERY,
-                other_functions=(rounds,),
+                other_functions=(rounds, *chronicle.other_functions),
                 other_transitions=HEALING_TRANSITIONS
                 + HEALING_TRANSITIONS_PER_ROUND * healing.rounds
                 + TRANSITIONS_PER_RECOVERY * len(self.relapsed),
@@ -491,8 +539,61 @@ class Run:
                 s3_gets=self.payloads.gets,
                 s3_bytes=self.payloads.stored_bytes,
                 s3_storage_months=PAYLOAD_MONTHS,
+                eventbridge_events=chronicle.eventbridge_events,
+                eventbridge_archived_bytes=chronicle.eventbridge_archived_bytes,
+                eventbridge_archive_months=chronicle.eventbridge_archive_months,
             )
         )
+        part = cost_per_1000(chronicle)
+        total, share = everything["cost_usd_per_1000_recoveries"], part["cost_usd_per_1000_recoveries"]
+        by_service = part["cost_usd_per_1000_recoveries_by_service"]
+        return {
+            **everything,
+            "cost_usd_per_1000_recoveries_chronicle": share,
+            "cost_usd_per_1000_recoveries_chronicle_by_service": by_service,
+            "chronicle_share_of_cost": round(share / total, 4) if total else None,
+        }
+
+    def _chronicle_counted(self) -> Counted:
+        """The chronicle's part alone: its invocations, the chain's and outbox's units, its events
+        (the stream's reads by Lambda are free)."""
+        chronicle = self.chronicle
+        memory_mb, architecture = function_settings("ChronicleFunction")
+        use = FunctionUse(
+            "ChronicleFunction", chronicle.invocations, round(chronicle.seconds, 3), memory_mb, architecture
+        )
+        return Counted(
+            recoveries=self.count,
+            write_units=chronicle.write_units,
+            read_units=chronicle.read_units,
+            invocations=0,
+            invocation_seconds=0.0,
+            memory_mb=memory_mb,
+            architecture=architecture,
+            sqs_requests=0,
+            transitions_per_recovery=0,
+            other_functions=(use,),
+            eventbridge_events=chronicle.events.chunks,
+            eventbridge_archived_bytes=chronicle.events.bytes,
+            eventbridge_archive_months=ARCHIVE_MONTHS,
+        )
+
+    def audit_units(self) -> list[Unit]:
+        """Each item with an audit trail (read from the fake, not billed): every entry sealed in its
+        chain and published (distinct event ids) at least once."""
+        items = self.fake.items(TABLE)
+        published = self.chronicle.events.event_ids
+        ends = []
+        for item_id, item in items.items():
+            if AUDIT not in item or item_id.startswith(CHAIN_PREFIX):
+                continue
+            entries = len(item[AUDIT].get("L", []))
+            links = len(items.get(chain_id(item_id), {}).get(LINKS, {}).get("L", []))
+            sealed = "sealed" if links == entries else f"{links} of {entries} sealed"
+            events = len(published.get(item_id, ()))
+            told = "published" if events >= entries else f"{events} of {entries} published"
+            ends.append(Unit(item_id, f"{sealed}, {told}"))
+        return ends
 
     def surfaces(self) -> None:
         """Each surface once, one process each; the read units it cost."""
@@ -625,9 +726,12 @@ class Run:
         )
 
     def _measure(self, surface: str, work: Callable[[], Any]) -> None:
+        """The surface's read units (the chronicle's, if it ran meanwhile, are its own)."""
         before, started = self.load.total_read_units, self.clock.now
+        chronicle = self.chronicle.read_units
         work()
-        self.figures[f"read_units_{surface}"] = self.load.total_read_units - before
+        read = self.load.total_read_units - before - (self.chronicle.read_units - chronicle)
+        self.figures[f"read_units_{surface}"] = read
         self.figures[f"sim_seconds_{surface}"] = round((self.clock.now - started).total_seconds(), 3)
 
     def units(self, made: list[RecoveryRequest]) -> list[Unit]:
@@ -709,6 +813,7 @@ def run(count: int, arrival_seconds: float, vendor_per_second: int) -> tuple[dic
     open_now = sum(1 for item in outage.fake.items(TABLE).values() if item.get(STATUS, {}).get("S") == "OPEN")
     healing_from = int(outage.clock.seconds())
     outage.heal(made, healing_settings(), vendor_per_second)
+    outage.chronicle.drain(final=True)  # the last batches, as their windows close
     works = account(outage, made)
     load = outage.load.report()
     figures = {
@@ -733,6 +838,9 @@ def run(count: int, arrival_seconds: float, vendor_per_second: int) -> tuple[dic
         "surface_sim_seconds": {
             k[len("sim_seconds_") :]: v for k, v in outage.figures.items() if "sim_" in k
         },
+        **outage.chronicle.figures(count),
+        "chronicle_chain_peak_write_units_per_partition_key_per_s": peak_of(outage.load.writes, CHAIN_PREFIX),
+        "chronicle_chain_peak_read_units_per_partition_key_per_s": peak_of(outage.load.reads, CHAIN_PREFIX),
         **outage.cost(),
         "slack_posts": len(outage.chat.messages),
         "items": len(outage.fake.items(TABLE)),
@@ -756,6 +864,12 @@ def account(outage: Run, made: list[RecoveryRequest]) -> list[Work]:
             len(outage.relapsed),
             outage.units(outage.relapsed),
             ("RESUMED, posted", "OPEN, posted"),
+        ),
+        Work.of(
+            f"audit trails sealed and published ({len(audited := outage.audit_units())})",
+            len(audited),
+            audited,
+            "sealed, published",
         ),
     ]
 

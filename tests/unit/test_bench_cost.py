@@ -59,7 +59,14 @@ def test_each_service_is_priced_by_its_own_unit() -> None:
     # When the run is priced
     by_service = cost_per_1000(counted(), prices)["cost_usd_per_1000_recoveries_by_service"]
     # Then DynamoDB is its write units in millions, Step Functions its transitions in thousands
-    assert by_service == {"dynamodb": 2.0, "lambda": 0.0, "sqs": 0.0, "step_functions": 8.0, "s3": 0.0}
+    assert by_service == {
+        "dynamodb": 2.0,
+        "lambda": 0.0,
+        "sqs": 0.0,
+        "step_functions": 8.0,
+        "s3": 0.0,
+        "eventbridge": 0.0,
+    }
 
 
 def test_a_run_twice_as_large_with_twice_the_counts_costs_the_same_per_1000() -> None:
@@ -108,3 +115,35 @@ def test_other_functions_and_transitions_are_priced_on_top_of_the_collectors() -
     assert priced["lambda"] - plain["lambda"] == pytest.approx(0.20)
     assert priced["step_functions"] - plain["step_functions"] == pytest.approx(1.0)
     assert priced["dynamodb"] == plain["dynamodb"]
+
+
+def test_audit_events_are_priced_per_billed_event_and_archived_gigabyte() -> None:
+    # Given a run that published 2,000 billed events (64 KB chunks) per 1,000 recoveries, 1 GiB of
+    # them archived and kept 12 months
+    base = counted(invocations=0, invocation_seconds=0.0, transitions_per_recovery=0)
+    events = replace(base, eventbridge_events=2000)
+    archived = replace(events, eventbridge_archived_bytes=2**30, eventbridge_archive_months=12.0)
+
+    # When they are priced at $1.00 per million events, $0.10 per GB archived and $0.023 per GB-month
+    def eventbridge(run: object) -> float:
+        return cost_per_1000(run)["cost_usd_per_1000_recoveries_by_service"]["eventbridge"]
+
+    # Then the events cost $0.002, and the archive adds its gigabyte taken in and kept a year
+    assert eventbridge(base) == 0.0
+    assert eventbridge(events) == pytest.approx(0.002)
+    assert eventbridge(archived) - eventbridge(events) == pytest.approx(0.10 + 12 * 0.023)
+
+
+def test_the_chronicles_invocations_are_priced_as_one_more_function() -> None:
+    # Given the chronicle's invocations at 256 MB, and the same on arm64
+    FunctionUse = cost.FunctionUse
+    base = counted(invocations=0, invocation_seconds=0.0, transitions_per_recovery=0)
+
+    def lambda_dollars(architecture: str) -> float:
+        chronicle = FunctionUse("ChronicleFunction", 1_000_000, 204_800.0, 256, architecture)
+        priced = cost_per_1000(replace(base, other_functions=(chronicle,)))
+        return priced["cost_usd_per_1000_recoveries_by_service"]["lambda"]
+
+    # Then its requests ($0.20 a million) and its 51,200 GB-seconds are priced at its architecture
+    assert lambda_dollars("x86_64") == pytest.approx(0.20 + 51_200 * 0.0000166667, rel=1e-4)
+    assert lambda_dollars("arm64") == pytest.approx(0.20 + 51_200 * 0.0000133334, rel=1e-4)
