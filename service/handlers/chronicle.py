@@ -1,8 +1,9 @@
 """The chronicle: the recoveries table's stream → each new audit entry sealed in its item's hash
 chain, and published to the audit bus. See ``service/recovery/chronicle/sealer.py``.
 
-The template's filter passes only records whose new image carries an audit; the sealer skips, before
-reading anything, those whose audit did not change. A batch that cannot be sealed, or whose events
+The template's filter passes inserts and changes (not TTL removals): deliberately no pattern on the
+audit list, which would seal nothing if it matched nothing. The sealer skips, before reading
+anything, records whose audit did not grow (counters, lanes, paces). A batch that cannot be sealed, or whose events
 can be neither published nor parked, raises: Lambda delivers it again (the sealer is idempotent),
 bisecting it on repeated failure.
 """
