@@ -3,9 +3,9 @@ chain, and published to the audit bus. See ``service/recovery/chronicle/sealer.p
 
 The template's filter passes inserts and changes (not TTL removals): deliberately no pattern on the
 audit list, which would seal nothing if it matched nothing. The sealer skips, before reading
-anything, records whose audit did not grow (counters, lanes, paces). A batch that cannot be sealed, or whose events
-can be neither published nor parked, raises: Lambda delivers it again (the sealer is idempotent),
-bisecting it on repeated failure.
+anything, records whose audit did not grow (counters, lanes, paces). A batch that cannot be
+sealed, or whose events can be neither published nor parked, raises: Lambda delivers it again (the
+sealer is idempotent), bisecting it on repeated failure.
 """
 
 from __future__ import annotations
