@@ -18,7 +18,9 @@ One table, one partition key (``recovery_id``, a string), several kinds told apa
 - ``heal-…``: a self-healing run, one per circuit closing and group (``healing_runs``);
 - ``chain#<item id>``: the hash chain of that item's audit trail (``storage/audit_chain.py``);
 - ``outbox#<event id>``: an audit event the bus did not take yet, in the ``by-due`` index
-  (``storage/outbox.py``).
+  (``storage/outbox.py``);
+- ``approval#<request id>``: an approval request, in the ``a#pending`` lane while it waits and in the
+  ``by-due`` index until it expires or its approved run's lease ends (``storage/approvals.py``).
 
 An item a reconciler must come back to carries ``due`` (why: a lease on an in-flight recovery,
 a message that does not show its stored state yet) and ``due_at``; the sparse ``by-due`` index
