@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from recovery_ops.service.cli.operate import deployment_options
+
 if TYPE_CHECKING:
     from recovery_ops.service.config import OperatorSettings
     from recovery_ops.service.recovery.chronicle.verify import AuditVerifier
@@ -39,14 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the published audit events as JSON lines (the archive's or S3 copy): checked too",
     )
-    parser.add_argument(
-        "--stack",
-        metavar="NAME",
-        help="the deployed stack (CloudFormation) whose output RecoveriesTableName names the table",
-    )
-    parser.add_argument(
-        "--table", help="the recoveries table (stack output RecoveriesTableName; wins over --stack)"
-    )
+    deployment_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,13 +27,13 @@ def add_list_arguments(listing: argparse.ArgumentParser) -> None:
         help="only the recoveries in flight: claimed (RESUMING) and their outcome not stored yet",
     )
     listing.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
-    _deployment(listing)
+    deployment_options(listing)
 
 
 def add_show_arguments(show: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops show`."""
     show.add_argument("recovery_id", help="the recovery's id (rec-…, as `list` shows it)")
-    _deployment(show)
+    deployment_options(show)
 
 
 def add_retry_arguments(retry: argparse.ArgumentParser) -> None:
@@ -46,14 +46,14 @@ def add_retry_arguments(retry: argparse.ArgumentParser) -> None:
         help="why: goes with the approval request when a rule's policy covers it (some require one)",
     )
     _filters(retry)
-    _deployment(retry)
+    deployment_options(retry)
 
 
 def add_reject_arguments(reject: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops reject`."""
     reject.add_argument("recovery_id", help="the recovery's id (rec-…)")
     reject.add_argument("--reason", help="why, kept in the audit trail and in the rejection's cause")
-    _deployment(reject)
+    deployment_options(reject)
 
 
 def add_approve_arguments(approve: argparse.ArgumentParser) -> None:
@@ -61,20 +61,20 @@ def add_approve_arguments(approve: argparse.ArgumentParser) -> None:
     approve.add_argument(
         "request_id", help="the approval request's id (as `recovery-ops approvals` shows it)"
     )
-    _deployment(approve)
+    deployment_options(approve)
 
 
 def add_deny_arguments(deny: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops deny`."""
     deny.add_argument("request_id", help="the approval request's id (as `recovery-ops approvals` shows it)")
     deny.add_argument("--reason", help="why, kept in the audit trail and shown to the requester")
-    _deployment(deny)
+    deployment_options(deny)
 
 
 def add_withdraw_arguments(withdraw: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops withdraw`."""
     withdraw.add_argument("request_id", help="your approval request's id (`recovery-ops approvals --mine`)")
-    _deployment(withdraw)
+    deployment_options(withdraw)
 
 
 def add_approvals_arguments(approvals: argparse.ArgumentParser) -> None:
@@ -82,7 +82,7 @@ def add_approvals_arguments(approvals: argparse.ArgumentParser) -> None:
     approvals.add_argument(
         "--mine", action="store_true", help="your own requests that wait, instead of those waiting for you"
     )
-    _deployment(approvals)
+    deployment_options(approvals)
 
 
 def add_reconcile_arguments(reconcile: argparse.ArgumentParser) -> None:
@@ -90,15 +90,16 @@ def add_reconcile_arguments(reconcile: argparse.ArgumentParser) -> None:
     reconcile.add_argument(
         "recovery_id", nargs="?", help="the recovery to settle now; omit it to settle every expired lease"
     )
-    _deployment(reconcile)
+    deployment_options(reconcile)
 
 
 def add_migrate_arguments(migrate: argparse.ArgumentParser) -> None:
     """The options of `recovery-ops migrate`."""
-    _deployment(migrate)
+    deployment_options(migrate)
 
 
-def _deployment(parser: argparse.ArgumentParser) -> None:
+def deployment_options(parser: argparse.ArgumentParser) -> None:
+    """``--stack`` / ``--table``: which deployment a command acts on (every operator command's)."""
     parser.add_argument(
         "--stack",
         metavar="NAME",
