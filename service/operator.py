@@ -302,9 +302,10 @@ class Operator:
         """The requests waiting for this operator's approval, or (``mine``) their own waiting ones."""
         approvals = self._approvals()
         people = self._people()
+        pending = approvals.store.pending()  # read once, whoever this operator is under each rule
         found: builtins.list[ApprovalRequest] = []
         for person in people:
-            more = approvals.requested_by(person) if mine else approvals.waiting_for(person)
+            more = approvals.requested_by(person, pending) if mine else approvals.waiting_for(person, pending)
             found += [r for r in more if r.request_id not in {f.request_id for f in found}]
         who = ", ".join(people)
         whose = f"your requests ({who})" if mine else f"waiting for your approval ({who})"

@@ -55,7 +55,7 @@ def publish_home(services: Services, client: WebClient, user: str, location: str
             reports = services.dead_letters.reports(preview=0)  # depths only: nothing received
         requests = None
         if services.approvals is not None:
-            requests = (services.approvals.waiting_for(user), services.approvals.requested_by(user))
+            requests = services.approvals.for_person(user)
         view = home_view(overview, circuits, reports, datetime.now(UTC), dead_letters_shown, requests)
         client.views_publish(user_id=user, view=view)
 

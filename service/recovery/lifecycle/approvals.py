@@ -48,12 +48,13 @@ from recovery_ops.service.recovery.model.approval import (
     Gated,
     input_digest,
 )
-from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
+from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery
 from recovery_ops.service.recovery.storage.approvals import (
     ApprovalConflictError,
     ApprovalNotFoundError,
     ApprovalStore,
 )
+from recovery_ops.service.recovery.storage.items import instant
 from recovery_ops.service.recovery.storage.recoveries import (
     STORE_FAULTS,
     RecoveryNotFoundError,
@@ -188,12 +189,9 @@ class Approvals:
         """Ask for approval of ``gated`` on ``recoveries`` (one, or a bulk action's set under one
         rule). An edit keeps exactly ``new_input``. A request by the same person waiting on the same
         recovery is withdrawn first (an edit changed is approved again from the start)."""
-        policy = rule.approval
-        assert policy is not None
-        if policy.reason_required and not (reason or "").strip():
-            return Decision(
-                DecisionOutcome.REFUSED, None, f"rule {rule.name!r} requires a reason for this request"
-            )
+        refused = _reason_missing(rule, reason)
+        if refused is not None:
+            return refused
         single = not bulk and len(recoveries) == 1
         if single and recoveries[0].approval is not None:
             waiting = recoveries[0].approval
@@ -205,25 +203,16 @@ class Approvals:
                     "approve or deny it first",
                 )
             self.withdraw(waiting.request_id, actor, why="replaced by a new request")
-        now = self.clock()
-        edited = new_input is not UNCHANGED
-        request = ApprovalRequest(
-            request_id=uuid.uuid4().hex[:20],
-            action=gated,
-            subjects=[r.recovery_id for r in recoveries],
-            requested_by=actor,
-            requested_at=_instant(now),
-            expires_at=_instant(now + timedelta(minutes=policy.expires_after_minutes)),
-            needed=policy.approvals,
-            approver_ids=policy.approver_ids(),
-            approver_group=policy.approvers.user_group,
-            rule=rule.name,
-            reason=reason,
-            has_input=edited,
-            new_input=new_input if edited else None,
-            digest=input_digest(new_input) if edited else None,
-            diff=diff,
-            bulk=bulk,
+        edit: dict[str, Any] = {}
+        if new_input is not UNCHANGED:
+            edit = {
+                "has_input": True,
+                "new_input": new_input,
+                "digest": input_digest(new_input),
+                "diff": diff,
+            }
+        request = self._new_request(
+            [r.recovery_id for r in recoveries], gated, actor, rule, reason, bulk=bulk, **edit
         )
         entry = self._entry(actor, "request approval", REQUESTED, request, reason=reason or "")
         if not self.store.create(request, entry, recoveries[0].recovery_id if single else None):
@@ -246,26 +235,11 @@ class Approvals:
         """Ask for approval of ``gated`` on subjects that are not recoveries (a failure id for a
         Redrive, a DLQ's audit item for a DLQ redrive): no recovery is marked; the caller notes the
         request on its subject's own trail, where the later steps land (``ApprovalStore``)."""
-        policy = rule.approval
-        assert policy is not None and gated in NOT_ON_RECOVERIES
-        if policy.reason_required and not (reason or "").strip():
-            return Decision(
-                DecisionOutcome.REFUSED, None, f"rule {rule.name!r} requires a reason for this request"
-            )
-        now = self.clock()
-        request = ApprovalRequest(
-            request_id=uuid.uuid4().hex[:20],
-            action=gated,
-            subjects=list(subjects),
-            requested_by=actor,
-            requested_at=_instant(now),
-            expires_at=_instant(now + timedelta(minutes=policy.expires_after_minutes)),
-            needed=policy.approvals,
-            approver_ids=policy.approvers.user_ids,
-            approver_group=policy.approvers.user_group,
-            rule=rule.name,
-            reason=reason,
-        )
+        assert gated in NOT_ON_RECOVERIES
+        refused = _reason_missing(rule, reason)
+        if refused is not None:
+            return refused
+        request = self._new_request(list(subjects), gated, actor, rule, reason)
         entry = self._entry(actor, "request approval", REQUESTED, request, reason=reason or "")
         if not self.store.create(request, entry, None):
             return Decision(DecisionOutcome.REFUSED, None, "the request could not be stored; try again")
@@ -274,6 +248,29 @@ class Approvals:
         )
         self._show(request, new=True)
         return Decision(DecisionOutcome.REQUESTED, request, f"{request.describe()} {request.status_line()}")
+
+    def _new_request(
+        self, subjects: list[str], gated: Gated, actor: str, rule: Rule, reason: str | None, **details: Any
+    ) -> ApprovalRequest:
+        """A PENDING request of ``gated`` on ``subjects`` under ``rule``'s policy, from now on
+        (``details``: a bulk request's flag, an edit's input, digest and diff)."""
+        policy = rule.approval
+        assert policy is not None
+        now = self.clock()
+        return ApprovalRequest(
+            request_id=uuid.uuid4().hex[:20],
+            action=gated,
+            subjects=subjects,
+            requested_by=actor,
+            requested_at=instant(now),
+            expires_at=instant(now + timedelta(minutes=policy.expires_after_minutes)),
+            needed=policy.approvals,
+            approver_ids=policy.approver_ids(),
+            approver_group=policy.approvers.user_group,
+            rule=rule.name,
+            reason=reason,
+            **details,
+        )
 
     # ------------------------------------------------------------------ deciding
     def approve(self, request_id: str, user: str) -> Decision:
@@ -293,7 +290,7 @@ class Approvals:
             count = f"{len(request.approvals) + 1}/{request.needed}"
             entry = self._entry(user, "approve", APPROVED, request, approvals=count)
             try:
-                counted = self.store.add_approval(request, Approval(user, _instant(now)), entry, owner, until)
+                counted = self.store.add_approval(request, Approval(user, instant(now)), entry, owner, until)
             except ApprovalConflictError:
                 continue  # another click changed it: read it again
             if not complete or owner is None:
@@ -408,20 +405,30 @@ class Approvals:
         return True
 
     # ------------------------------------------------------------------ what waits for a person
-    def waiting_for(self, user: str) -> list[ApprovalRequest]:
-        """The pending requests ``user`` may approve (not their own, not approved by them yet)."""
+    def waiting_for(
+        self, user: str, pending: Sequence[ApprovalRequest] | None = None
+    ) -> list[ApprovalRequest]:
+        """The pending requests ``user`` may approve (not their own, not approved by them yet);
+        ``pending``: as already read (``for_person`` reads them once for both lists)."""
         now = self.clock()
         return [
             r
-            for r in self.store.pending()
+            for r in (self.store.pending() if pending is None else pending)
             if now < datetime.fromisoformat(r.expires_at)
             and r.requested_by != user
             and user not in r.approved_by
             and self._is_approver(r, user)
         ]
 
-    def requested_by(self, user: str) -> list[ApprovalRequest]:
-        return [r for r in self.store.pending() if r.requested_by == user]
+    def requested_by(
+        self, user: str, pending: Sequence[ApprovalRequest] | None = None
+    ) -> list[ApprovalRequest]:
+        return [r for r in (self.store.pending() if pending is None else pending) if r.requested_by == user]
+
+    def for_person(self, user: str) -> tuple[list[ApprovalRequest], list[ApprovalRequest]]:
+        """What waits for ``user``'s approval, and ``user``'s own waiting requests: one read."""
+        pending = self.store.pending()
+        return self.waiting_for(user, pending), self.requested_by(user, pending)
 
     # ------------------------------------------------------------------ steps
     def _pending(self, request_id: str, user: str, verb: str) -> tuple[ApprovalRequest | None, Decision]:
@@ -482,7 +489,7 @@ class Approvals:
         if request.diff and action == "request approval":
             base["diff"] = request.diff[:2000]
         return AuditEntry(
-            _instant(self.clock()), actor, action, result, {**base, **{k: v for k, v in detail.items() if v}}
+            instant(self.clock()), actor, action, result, {**base, **{k: v for k, v in detail.items() if v}}
         )
 
     def _subjects(self, request: ApprovalRequest) -> list[Recovery]:
@@ -529,6 +536,17 @@ class Approvals:
                 continue
 
 
+def _reason_missing(rule: Rule, reason: str | None) -> Decision | None:
+    """The refusal of a request without the reason ``rule``'s policy requires (None: it may be made)."""
+    policy = rule.approval
+    assert policy is not None
+    if policy.reason_required and not (reason or "").strip():
+        return Decision(
+            DecisionOutcome.REFUSED, None, f"rule {rule.name!r} requires a reason for this request"
+        )
+    return None
+
+
 def _summary(results: list[ActionResult]) -> str:
     if len(results) == 1:
         return str(results[0].outcome).lower().replace("_", " ")
@@ -536,11 +554,3 @@ def _summary(results: list[ActionResult]) -> str:
     for result in results:
         counts[str(result.outcome)] = counts.get(str(result.outcome), 0) + 1
     return ", ".join(f"{n} {o.lower()}" for o, n in sorted(counts.items()))
-
-
-def _instant(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def is_open(recovery: Recovery) -> bool:
-    return recovery.status is RecoveryStatus.OPEN

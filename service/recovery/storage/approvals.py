@@ -32,6 +32,7 @@ from recovery_ops.service.recovery.model.approval import (
     PendingApproval,
 )
 from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.storage.batches import read_items
 from recovery_ops.service.recovery.storage.items import (
     APPROVAL,
     AUDIT,
@@ -46,6 +47,8 @@ from recovery_ops.service.recovery.storage.items import (
     audit_entries,
     audit_trail,
     expiry,
+    instant,
+    item_id,
     key,
     pending_approval_value,
     string,
@@ -150,7 +153,7 @@ class ApprovalStore:
             remove = f" REMOVE {LANE}, {LANE_SORT}"
             values[":approved"] = string(ApprovalState.APPROVED)
             values[":owner"] = string(run_by)
-            values[":until"] = string(_instant(run_until))
+            values[":until"] = string(instant(run_until))
         writes: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -168,7 +171,7 @@ class ApprovalStore:
         if run_by is not None:
             done.state = ApprovalState.APPROVED
             done.lease_owner = run_by
-            done.lease_until = _instant(run_until) if run_until else None
+            done.lease_until = instant(run_until) if run_until else None
         writes += self._marks(request, entry, PendingApproval.of(done) if run_by is None else None)
         self._write(writes)
         return done
@@ -215,8 +218,8 @@ class ApprovalStore:
             ExpressionAttributeValues={
                 ":approved": string(ApprovalState.APPROVED),
                 ":owner": string(owner),
-                ":until": string(_instant(until)),
-                ":now": string(_instant(now)),
+                ":until": string(instant(until)),
+                ":now": string(instant(now)),
             },
         )
         return taken is not None
@@ -293,7 +296,7 @@ class ApprovalStore:
         return audit_trail(item)
 
     def pending(self, limit: int = PENDING_READ) -> list[ApprovalRequest]:
-        """The requests waiting for approval, oldest first (at most ``limit``)."""
+        """The requests waiting for approval, oldest first (at most ``limit``), read in batches."""
         ids: list[str] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -308,13 +311,12 @@ class ApprovalStore:
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        found = []
-        for item_key in ids[:limit]:
-            item = self._client.get_item(TableName=self._table, Key=key(item_key), ConsistentRead=True).get(
-                "Item"
-            )
-            if item and item.get("state", {}).get("S") == ApprovalState.PENDING:
-                found.append(request_from_item(item))
+        items = {item_id(i): i for i in read_items(self._client, self._table, [key(k) for k in ids[:limit]])}
+        found = [
+            request_from_item(items[i])
+            for i in ids[:limit]
+            if i in items and items[i].get("state", {}).get("S") == ApprovalState.PENDING
+        ]
         return found
 
     # ------------------------------------------------------------------ steps
@@ -434,7 +436,3 @@ def request_from_item(item: dict[str, Any]) -> ApprovalRequest:
 
 def _map(value: dict[str, Any]) -> dict[str, Any]:
     return {"M": {k: _serializer.serialize(v) for k, v in value.items() if v is not None}}
-
-
-def _instant(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds")
