@@ -1,8 +1,9 @@
 """Four eyes in Slack: an action a routing rule's approval policy covers becomes a request, and the
 request's buttons (Approve, Deny with its modal, Withdraw) decide it.
 
-Run again, Edit input & run again and Reject ask ``requested_instead`` before acting: when the
-recovery's rule puts the action under approval, a request is made instead (an edit with exactly the
+Run again, Edit input & run again and Reject go to the resolver, which holds back an action a
+policy covers before claiming anything (``NEEDS_APPROVAL``); ``requested_instead`` then makes a
+request instead (an edit with exactly the
 submitted input and its diff, a rejection with its reason) and the person is told what waits. The
 core (``recovery_ops.service.recovery.lifecycle.approvals``) decides who may approve, deny or
 withdraw, and runs what was approved; here each click's outcome is told in words, ephemerally (by
@@ -19,7 +20,7 @@ from slack_sdk import WebClient
 
 from recovery_ops.service.composition import Services
 from recovery_ops.service.recovery.access.routing_rules import ApprovalPolicy, Rule
-from recovery_ops.service.recovery.lifecycle.actions import UNCHANGED
+from recovery_ops.service.recovery.lifecycle.actions import UNCHANGED, ActionOutcome, ActionResult
 from recovery_ops.service.recovery.lifecycle.approvals import DecisionOutcome
 from recovery_ops.service.recovery.model.approval import Gated
 from recovery_ops.service.recovery.model.recovery import Recovery
@@ -58,22 +59,24 @@ def policy_for(services: Services, recovery: Recovery, gated: Gated) -> tuple[Ru
 def requested_instead(
     services: Services,
     user: str,
-    recovery_id: str,
+    result: ActionResult,
     gated: Gated,
     say: Say,
     new_input: Any = UNCHANGED,
     diff: str | None = None,
     reason: str | None = None,
 ) -> bool:
-    """True when a policy covers ``gated`` on the recovery: a request was made instead (or refused)
-    and ``user`` told which; False when the action may run as it is."""
-    try:
-        recovery = services.store.get(recovery_id)
-    except RecoveryNotFoundError:
-        return False  # the action itself says it is gone
+    """True when the resolver held the action back (``NEEDS_APPROVAL``: its recovery's rule puts it
+    under approval, nothing was claimed or sent): a request was made instead (or refused) and
+    ``user`` told which; False when ``result`` is the action's own outcome. The resolver reads the
+    recovery only when some rule has a policy: a click reads nothing more here."""
+    recovery = result.recovery
+    if result.outcome is not ActionOutcome.NEEDS_APPROVAL or recovery is None:
+        return False
     found = policy_for(services, recovery, gated)
     if found is None or services.approvals is None:
-        return False
+        say(f"Nothing was sent: {result.detail}")  # held by a policy this process cannot ask under
+        return True
     decision = services.approvals.request(
         [recovery], gated, user, found[0], new_input=new_input, diff=diff, reason=reason
     )
@@ -82,7 +85,10 @@ def requested_instead(
 
 
 def reason_missing(services: Services, recovery_id: str, gated: Gated, reason: str | None) -> str | None:
-    """What a modal's acknowledgement shows when the policy wants a reason and none was given."""
+    """What a modal's acknowledgement shows when the policy wants a reason and none was given
+    (nothing is read when no rule has a policy)."""
+    if services.approvals is None or not services.approvals.gate.any_policy():
+        return None
     try:
         recovery = services.store.get(recovery_id)
     except RecoveryNotFoundError:

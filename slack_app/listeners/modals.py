@@ -103,11 +103,14 @@ def edit_submitted(services: Services, client: WebClient, user: str, view: dict)
         edited = edited_input(original, submitted)  # fields shown [redacted] keep their stored value
         diff = input_diff(original.input, edited)
         reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
+        result = services.actions.run_again(
+            meta["recovery_id"], user, new_input=edited, diff=diff, recovery=original
+        )
         if approvals.requested_instead(
-            services, user, original.recovery_id, Gated.EDIT, say, new_input=edited, diff=diff, reason=reason
+            services, user, result, Gated.EDIT, say, new_input=edited, diff=diff, reason=reason
         ):
             return  # exactly this input waits for approval
-        tell(services.actions.run_again(meta["recovery_id"], user, new_input=edited, diff=diff), say)
+        tell(result, say)
 
 
 def validate_edit(services: Services, meta: dict, text: str) -> Any:
@@ -124,9 +127,10 @@ def reject_submitted(services: Services, client: WebClient, user: str, view: dic
         if denied(services, user, meta["recovery_id"], "reject", say):
             return
         reason = (submitted_value(view, REASON_BLOCK, REASON_ACTION) or "").strip() or None
-        if approvals.requested_instead(services, user, meta["recovery_id"], Gated.REJECT, say, reason=reason):
+        result = services.actions.reject(meta["recovery_id"], user, reason)
+        if approvals.requested_instead(services, user, result, Gated.REJECT, say, reason=reason):
             return  # a policy puts it under approval: the rejection waits, with its reason
-        tell(services.actions.reject(meta["recovery_id"], user, reason), say)
+        tell(result, say)
 
 
 def _open_recovery(services: Services, recovery_id: str, say: Say) -> Recovery | None:

@@ -54,9 +54,10 @@ def run_again(services: Services, user: str, recovery_id: str, respond: Respond,
     with reporting_failures(say, "Run again"):
         if denied(services, user, recovery_id, "run again", say):
             return
-        if approvals.requested_instead(services, user, recovery_id, Gated.RUN_AGAIN, say):
+        result = services.actions.run_again(recovery_id, user)
+        if approvals.requested_instead(services, user, result, Gated.RUN_AGAIN, say):
             return  # a policy puts it under approval: a request waits instead
-        tell(services.actions.run_again(recovery_id, user), say, always=from_list)
+        tell(result, say, always=from_list)
 
 
 def redrive(services: Services, user: str, failure_id: str, respond: Respond) -> None:

@@ -135,7 +135,7 @@ def show_approvals(services: Services, user: str, say: Say, respond: Respond) ->
     if services.approvals is None:
         say("Approvals are not available here.")
         return
-    waiting, mine = services.approvals.waiting_for(user), services.approvals.requested_by(user)
+    waiting, mine = services.approvals.for_person(user)
     respond(
         response_type="ephemeral",
         replace_original=False,
