@@ -113,11 +113,13 @@ class BulkAction:
         """Run again each of ``recovery_ids``; ``reason`` goes with the requests of those a policy
         holds back (a policy may require one). ``requester``: who asks under each rule's policy
         (the command line: the person its AWS principal is; None there: no request), else ``actor``."""
-        ids, held = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, reason, requester)
+        ids, held, read = self._held(list(recovery_ids), Gated.RUN_AGAIN, actor, reason, requester)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         report = self._run(
             ids,
-            lambda i: self.actions.run_again(i, actor, show=False, show_later=True, show_within=within),
+            lambda i: self.actions.run_again(
+                i, actor, show=False, show_later=True, show_within=within, recovery=read.get(i)
+            ),
             **kwargs,
         )
         return held(report)
@@ -125,22 +127,26 @@ class BulkAction:
     def reject(
         self, recovery_ids: Iterable[str], actor: str, reason: str | None = None, **kwargs: Any
     ) -> BulkReport:
-        ids, held = self._held(list(recovery_ids), Gated.REJECT, actor, reason)
+        ids, held, read = self._held(list(recovery_ids), Gated.REJECT, actor, reason)
         within = self.display_lease(len(ids), kwargs.get("seconds_left"))
         report = self._run(
             ids,
-            lambda i: self.actions.reject(i, actor, reason, show=False, show_later=True, show_within=within),
+            lambda i: self.actions.reject(
+                i, actor, reason, show=False, show_later=True, show_within=within, recovery=read.get(i)
+            ),
             **kwargs,
         )
         return held(report)
 
     def _held(
         self, ids: list[str], gated: Gated, actor: str, reason: str | None, requester: Requester | None = None
-    ) -> tuple[list[str], Callable[[BulkReport], BulkReport]]:
-        """The ids to run now, and what adds the requests made for the rest to the report: the
-        recoveries a policy holds back (by size or by action) are asked for, one request per rule."""
+    ) -> tuple[list[str], Callable[[BulkReport], BulkReport], dict[str, Recovery]]:
+        """The ids to run now, what adds the requests made for the rest to the report (the
+        recoveries a policy holds back, by size or by action, are asked for, one request per rule),
+        and the recoveries read to decide it, by id: the resolver's own check of the policy reads
+        none of them again (it matches on what a recovery never changes)."""
         if self.approvals is None or not ids or not self.approvals.gate.any_policy():
-            return ids, lambda report: report
+            return ids, lambda report: report, {}
         recoveries = self.approvals.recoveries.get_many(ids)
         held = self.approvals.gate.bulk_policy(recoveries, gated)
         requests: list[ApprovalRequest] = []
@@ -163,7 +169,7 @@ class BulkAction:
             report.requests, report.refused = requests, refused
             return report
 
-        return [i for i in ids if i not in kept], add
+        return [i for i in ids if i not in kept], add, {r.recovery_id: r for r in recoveries}
 
     def display_lease(self, count: int, seconds_left: Callable[[], float] | None = None) -> timedelta:
         """How long the run's own refresh has to show its outcomes: as long as the run can last (the
