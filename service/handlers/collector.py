@@ -37,7 +37,7 @@ from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.observability import logger, metrics, tracer
 from recovery_ops.service.recovery.intake.collect import IntakeReport, RecoveryIntake
 from recovery_ops.service.recovery.intake.unreadable import read_what_can_be_read
-from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.contract import RecoveryRequest, contract_problems, parse_contract
 from recovery_ops.service.recovery.model.recovery import Recovery
 
 
@@ -52,12 +52,9 @@ class MalformedRecoveryMessageError(RecoveryOpsError, ValueError):
 def parse_request(record: SqsRecordModel) -> RecoveryRequest:
     try:
         # SqsRecordModel types its body for subclasses that parse it; this one keeps the text
-        return RecoveryRequest.model_validate_json(cast(str, record.body))
+        return parse_contract(cast(str, record.body))
     except ValidationError as exc:
-        problems = [
-            (".".join(map(str, e["loc"])) or "body", e["msg"]) for e in exc.errors(include_input=False)
-        ]
-        raise MalformedRecoveryMessageError(problems) from exc
+        raise MalformedRecoveryMessageError(contract_problems(exc)) from exc
 
 
 def source_message_id(record: SqsRecordModel) -> str:

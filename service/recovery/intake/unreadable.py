@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from recovery_ops.service.conditional_writes import if_condition_holds
 from recovery_ops.service.recovery.model.contract import EXECUTION_ARN_PATTERN
-from recovery_ops.service.recovery.model.redaction import without_tokens
+from recovery_ops.service.recovery.model.redaction import SECRET_KEY, without_tokens
 from recovery_ops.service.recovery.ports.notifier import Notifier, UnreadableMessage
 from recovery_ops.service.recovery.storage.items import (
     NOTICE_PREFIX,
@@ -47,7 +47,7 @@ RELEASED = "RELEASED"
 FIELD_LIMIT = 300  # a shown value that long is not a name any more
 
 _EXECUTION_ARN = re.compile(EXECUTION_ARN_PATTERN)
-_TOKEN_KEY = re.compile("token", re.IGNORECASE)
+_TOKEN_KEY = SECRET_KEY  # a task token or a durable callback id
 
 
 def read_what_can_be_read(

@@ -40,7 +40,13 @@ from recovery_ops.service import observability
 from recovery_ops.service.observability import logger
 from recovery_ops.service.recovery.model.approval import ApprovalRequest, ApprovalState, input_digest
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from recovery_ops.service.recovery.ports.task_tokens import TaskTokens, TokenOutcome, TokenResult
+from recovery_ops.service.recovery.ports.task_tokens import (
+    TaskTokens,
+    TaskTokensByKind,
+    TokenOutcome,
+    TokenResult,
+    tokens_by_kind,
+)
 from recovery_ops.service.recovery.storage.recoveries import (
     DISPLAY_GRACE,
     STORE_FAULTS,
@@ -144,7 +150,7 @@ class RecoveryActions:
     def __init__(
         self,
         store: RecoveryStore,
-        tokens: TaskTokens,
+        tokens: TaskTokens | TaskTokensByKind,
         display: OutcomeDisplay | None = None,
         backoff: ThrottleBackoff | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -153,7 +159,7 @@ class RecoveryActions:
         gate: ApprovalGate | None = None,
     ) -> None:
         self.store = store
-        self._tokens = tokens
+        self._tokens = tokens_by_kind(tokens)  # a recovery's kind picks its adapter
         self._display = display
         self._backoff = backoff or ThrottleBackoff()
         self._clock = clock
@@ -206,7 +212,7 @@ class RecoveryActions:
             owner,
             actor,
             action,
-            lambda: self._tokens.send_success(claimed.task_token, output),
+            lambda: self._tokens.of(claimed.kind).send_success(claimed.task_token, output),
             RecoveryStatus.RESUMED,
             {},
             show,
@@ -241,7 +247,9 @@ class RecoveryActions:
             owner,
             actor,
             "reject",
-            lambda: self._tokens.send_failure(claimed.task_token, REJECTED_ERROR, cause[:CAUSE_LIMIT]),
+            lambda: self._tokens.of(claimed.kind).send_failure(
+                claimed.task_token, REJECTED_ERROR, cause[:CAUSE_LIMIT]
+            ),
             RecoveryStatus.REJECTED,
             detail,
             show,

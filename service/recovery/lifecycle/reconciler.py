@@ -43,7 +43,13 @@ from recovery_ops.service.recovery.lifecycle.actions import (
     show_stored_outcome,
 )
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
-from recovery_ops.service.recovery.ports.execution_record import ExecutionRecords, TaskFate, TaskTruth
+from recovery_ops.service.recovery.ports.execution_record import (
+    ExecutionRecords,
+    ExecutionRecordsByKind,
+    TaskFate,
+    TaskTruth,
+    records_by_kind,
+)
 from recovery_ops.service.recovery.storage.approvals import APPROVAL_PREFIX, DUE_APPROVAL
 from recovery_ops.service.recovery.storage.items import FAILURE_PREFIX
 from recovery_ops.service.recovery.storage.migration import migrate
@@ -118,7 +124,7 @@ class ApprovalCarrier(Protocol):
 @dataclass
 class Reconciler:
     store: RecoveryStore
-    records: ExecutionRecords
+    records: ExecutionRecords | ExecutionRecordsByKind  # a recovery's kind picks the adapter
     display: SettledDisplay | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     page_size: int = 25
@@ -263,14 +269,22 @@ class Reconciler:
             return Settlement(
                 recovery_id, str(recovery.status), "not in flight; its message is behind", recovery
             )
-        truth = self.records.task_truth(recovery.execution_arn, recovery.task_token)
+        truth = (
+            records_by_kind(self.records)
+            .of(recovery.kind)
+            .task_truth(recovery.execution_arn, recovery.task_token)
+        )
         lease_over = holder_gone or recovery.lease_expired(self.clock())
         return self._apply(recovery, truth, actor, reopen=lease_over)
 
     def settle_claim(self, recovery: Recovery, owner: str) -> ActionResult | None:
         """For a claimant whose call got no answer: what the record proves, stored and shown; None
         while the step still waits (its call may yet land: it stays in flight under the lease)."""
-        truth = self.records.task_truth(recovery.execution_arn, recovery.task_token)
+        truth = (
+            records_by_kind(self.records)
+            .of(recovery.kind)
+            .task_truth(recovery.execution_arn, recovery.task_token)
+        )
         if truth.fate in (TaskFate.WAITING, TaskFate.UNKNOWN):
             return None
         if recovery.lease_owner != owner:
@@ -284,7 +298,11 @@ class Reconciler:
 
     def settle_ended(self, recovery: Recovery) -> Settlement:
         """The execution ended (the watcher heard it): its record is final, so any claim is settled."""
-        truth = self.records.task_truth(recovery.execution_arn, recovery.task_token)
+        truth = (
+            records_by_kind(self.records)
+            .of(recovery.kind)
+            .task_truth(recovery.execution_arn, recovery.task_token)
+        )
         return self._apply(recovery, truth, RECONCILER, reopen=False)
 
     # ------------------------------------------------------------------ settling

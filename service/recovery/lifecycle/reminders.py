@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from recovery_ops.service.conditional_writes import if_condition_holds
 from recovery_ops.service.recovery.lifecycle.in_flight import InFlight, longest_first
+from recovery_ops.service.recovery.model.contract import WorkflowKind
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import MessageRef, NotifierUnavailableError
 from recovery_ops.service.recovery.storage.items import REMINDED_AT, key
@@ -305,7 +306,8 @@ class Reminders:
         if claimed.in_flight is not None:
             return Reminder(recovery, waited, None, now, in_flight=claimed.in_flight)
         deadline = None
-        if with_deadline:
+        # a durable callback's timeout is in its execution's record, not Step Functions': not shown
+        if with_deadline and recovery.kind is WorkflowKind.STEP_FUNCTIONS:
             try:
                 deadline = token_deadline(self.sfn, recovery.execution_arn)
             except Exception:  # noqa: BLE001 - the reminder still goes out, without the deadline

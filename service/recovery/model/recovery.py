@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from recovery_ops.service.recovery.model.approval import PendingApproval
-from recovery_ops.service.recovery.model.contract import RecoveryRequest, Routing
+from recovery_ops.service.recovery.model.contract import RecoveryRequest, Routing, WorkflowKind
 
 
 def execution_console_url(execution_arn: str) -> str:
@@ -21,8 +21,24 @@ def execution_console_url(execution_arn: str) -> str:
     )
 
 
+def function_console_url(function_arn: str) -> str:
+    """The Lambda console page of a function (its durable executions are listed there)."""
+    parts = function_arn.split(":")
+    region, name = parts[3], parts[6]
+    return f"https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{name}"
+
+
+def workflow_kind(workflow_arn: str) -> WorkflowKind:
+    """What paused, told by the workflow's ARN: a Lambda function's (a durable callback) or a
+    state machine's (a task token). The contract checks both ARNs' form, so the service part says."""
+    parts = workflow_arn.split(":")
+    return WorkflowKind.DURABLE if len(parts) > 2 and parts[2] == "lambda" else WorkflowKind.STEP_FUNCTIONS
+
+
 class OfOneExecution:
-    """What a record of one execution (a recovery, a failed execution) shows about it."""
+    """What a record of one execution (a recovery, a failed execution) shows about it. For a
+    durable callback, ``state_machine_arn`` is its function's ARN and ``execution_arn`` its durable
+    execution's."""
 
     execution_arn: str
     state_machine_arn: str
@@ -32,7 +48,13 @@ class OfOneExecution:
         return self.state_machine_arn.rsplit(":", 1)[-1]
 
     @property
+    def kind(self) -> WorkflowKind:
+        return workflow_kind(self.state_machine_arn)
+
+    @property
     def console_url(self) -> str:
+        if self.kind is WorkflowKind.DURABLE:
+            return function_console_url(self.state_machine_arn)
         return execution_console_url(self.execution_arn)
 
 

@@ -1,13 +1,16 @@
-"""Task tokens never leave the recoveries table: what is shown is first stripped of them.
+"""Task tokens and durable callback ids never leave the recoveries table: what is shown is first
+stripped of them.
 
-A task token is a capability: whoever holds it can resume or fail the paused step. It is kept in
+A task token (or a durable function's callback id) is a capability: whoever holds it can resume or
+fail the paused step. It is kept in
 the recoveries table (and, until a redrive, in the recovery DLQ's message bodies, which SQS needs
 whole), and nowhere else. Everything that shows a body, an input, a cause, an audit detail or an
 error to a person or a log (Slack, the CLI, log lines) passes it through ``without_tokens`` first,
 before cutting or formatting it, so a cut can never leave half a token behind.
 
 What counts as a token field: any key whose name contains "token" in any spelling
-(``task_token``, ``taskToken``, ``TaskToken``, ``Token``). A text that is not JSON (or JSON cut
+(``task_token``, ``taskToken``, ``TaskToken``, ``Token``) or names a callback id (``callback_id``,
+``callbackId``, ``CallbackId``, ``callback-id``). A text that is not JSON (or JSON cut
 short) is searched for the same keys followed by ``:`` or ``=`` and its value is removed up to
 the end of the value (or of the text, when the value is cut short).
 """
@@ -21,11 +24,14 @@ from typing import Any, TypeVar
 REDACTED = "[redacted]"
 T = TypeVar("T")
 
-_TOKEN_KEY = re.compile(r"token", re.IGNORECASE)
+#: a key that names a secret: a token of any spelling, or a durable callback's id
+SECRET_KEY = re.compile(r"token|callback[_-]?id", re.IGNORECASE)
+_TOKEN_KEY = SECRET_KEY
 # "task_token": "…"  |  'taskToken': '…'  |  task_token=…  (the value may be cut short: then to the end);
-# a key starts at a word boundary and is at most 64 characters before "token": linear in the text
+# a key starts at a word boundary and is at most 64 characters before "token" (or "callback_id"):
+# linear in the text
 _TOKEN_IN_TEXT = re.compile(
-    r"""(?P<key>(?<![\w.-])["']?[\w.-]{0,64}?token["']?\s*[:=]\s*)"""
+    r"""(?P<key>(?<![\w.-])["']?[\w.-]{0,64}?(?:token|callback[_-]?id)["']?\s*[:=]\s*)"""
     r"""(?P<value>"(?:[^"\\]|\\.)*(?:"|$)|'(?:[^'\\]|\\.)*(?:'|$)|[^\s,;&}\]]+)""",
     re.IGNORECASE,
 )

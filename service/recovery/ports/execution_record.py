@@ -12,7 +12,9 @@ port answers one question, for one execution and one task token: was the token c
 - ``GONE``: Step Functions no longer knows the execution (past its retention);
 - ``UNKNOWN``: the record could not be read, or did not say (``detail`` tells why): ask again later.
 
-``step_functions_history.py`` is the adapter (DescribeExecution and GetExecutionHistory).
+Two adapters, one per kind of pause (``ExecutionRecordsByKind``): ``stepfunctions/history.py``
+(DescribeExecution and GetExecutionHistory, a task token) and ``durable/history.py``
+(GetDurableExecution and GetDurableExecutionHistory, a durable callback id).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from recovery_ops.service.recovery.model.contract import WorkflowKind
 
 
 class TaskFate(StrEnum):
@@ -52,3 +56,31 @@ class ExecutionRecords(Protocol):
     def task_truth(self, execution_arn: str, task_token: str) -> TaskTruth:
         """The fate of the step that paused with ``task_token`` in ``execution_arn``."""
         ...
+
+
+class ExecutionRecordsByKind:
+    """The port's adapter for each kind of pause. One adapter given for both (a test's fake) serves both."""
+
+    def __init__(self, step_functions: ExecutionRecords, durable: ExecutionRecords | None = None) -> None:
+        self._by_kind = {WorkflowKind.STEP_FUNCTIONS: step_functions, WorkflowKind.DURABLE: durable}
+
+    def of(self, kind: WorkflowKind) -> ExecutionRecords:
+        adapter = self._by_kind[kind]
+        return adapter if adapter is not None else _NotRead(kind)
+
+
+def records_by_kind(records: ExecutionRecords | ExecutionRecordsByKind) -> ExecutionRecordsByKind:
+    """``records`` as adapters by kind (one adapter serves every kind)."""
+    return (
+        records if isinstance(records, ExecutionRecordsByKind) else ExecutionRecordsByKind(records, records)
+    )
+
+
+class _NotRead:
+    """No adapter for this kind in this process: the record is UNKNOWN (asked again later, never guessed)."""
+
+    def __init__(self, kind: WorkflowKind) -> None:
+        self._detail = f"this deployment does not read {kind.value} records"
+
+    def task_truth(self, execution_arn: str, task_token: str) -> TaskTruth:
+        return TaskTruth(TaskFate.UNKNOWN, detail=self._detail)

@@ -1,7 +1,9 @@
 """The task-token port: how the recovery core hands a paused step's token back to its workflow.
 
-The resolver (``actions.py``) speaks only this protocol; ``step_functions_tokens.py`` is the one
-adapter that talks to Step Functions. An answer is a ``TokenOutcome``, never an SDK exception:
+The resolver (``actions.py``) speaks only this protocol, through ``TaskTokensByKind``: its two
+adapters are ``stepfunctions/tokens.py`` (SendTaskSuccess / SendTaskFailure, a task token) and
+``durable/callbacks.py`` (SendDurableExecutionCallbackSuccess / Failure, a durable callback id).
+An answer is a ``TokenOutcome``, never an SDK exception:
 
 - ``ACCEPTED``: the step resumed (or failed, for a rejection);
 - ``DEAD``: the token cannot be used any more (timed out, execution ended or moved): the recovery
@@ -19,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from recovery_ops.service.recovery.model.contract import WorkflowKind
 
 
 class TokenResult(StrEnum):
@@ -68,3 +72,33 @@ class TaskTokens(Protocol):
     def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
         """Fail the step with ``error`` (the ASL error name its Catch matches) and ``cause``."""
         ...
+
+
+class TaskTokensByKind:
+    """The port's adapter for each kind of pause: a recovery's kind picks the one its token is for.
+    One adapter given for both (a test's fake) serves both."""
+
+    def __init__(self, step_functions: TaskTokens, durable: TaskTokens | None = None) -> None:
+        self._by_kind = {WorkflowKind.STEP_FUNCTIONS: step_functions, WorkflowKind.DURABLE: durable}
+
+    def of(self, kind: WorkflowKind) -> TaskTokens:
+        adapter = self._by_kind[kind]
+        return adapter if adapter is not None else _NotServed(kind)
+
+
+def tokens_by_kind(tokens: TaskTokens | TaskTokensByKind) -> TaskTokensByKind:
+    """``tokens`` as adapters by kind (one adapter serves every kind)."""
+    return tokens if isinstance(tokens, TaskTokensByKind) else TaskTokensByKind(tokens, tokens)
+
+
+class _NotServed:
+    """No adapter for this kind in this process: refused, nothing sent (the recovery stays open)."""
+
+    def __init__(self, kind: WorkflowKind) -> None:
+        self._message = f"this deployment does not resume {kind.value} pauses"
+
+    def send_success(self, token: str, output: str) -> TokenOutcome:
+        return TokenOutcome.refused("NotServed", self._message)
+
+    def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
+        return TokenOutcome.refused("NotServed", self._message)
