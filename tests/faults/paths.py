@@ -127,6 +127,10 @@ def _one_person_recovery(world: World) -> Context:
     return Context([world.paused(1, step_input={"sku": "a", "quantity": 2})])
 
 
+def _one_durable_recovery(world: World) -> Context:
+    return Context([world.paused(1, step_input={"sku": "a", "quantity": 2}, durable=True)])
+
+
 def _click_again_if_needed(world: World, context: Context, first: Attempt, act: Callable[[], Any]) -> None:
     """The person clicks once more when the first click failed or did not settle."""
     if not first.ok or first.result.outcome not in SETTLED_OUTCOMES:
@@ -147,11 +151,13 @@ def _reject(world: World, context: Context) -> Any:
     return world.actions.reject(context.ids[0], "UBOB", REASON)
 
 
-def _person_path(name: str, act: Callable[[World, Context], Any]) -> Path:
+def _person_path(name: str, act: Callable[[World, Context], Any], durable: bool = False) -> Path:
     def carry_on(world: World, context: Context, first: Attempt) -> None:
         _click_again_if_needed(world, context, first, lambda: act(world, context))
 
-    return Path(name, _one_person_recovery, act, carry_on, _what_landed_is_what_was_asked(name))
+    setup = _one_durable_recovery if durable else _one_person_recovery
+    asked = name.removeprefix("durable-")
+    return Path(name, setup, act, carry_on, _what_landed_is_what_was_asked(asked))
 
 
 def _what_landed_is_what_was_asked(name: str) -> Callable[[World, Context], list[str]]:
@@ -203,6 +209,14 @@ def _bulk_carry_on(world: World, context: Context, first: Attempt) -> None:
 def _healing_setup(world: World) -> Context:
     shared = [world.paused(n, dependency="vendor") for n in (1, 2)]
     alone = world.paused(3, dependency="vendor")
+    recoveries = world.grouped("grp-vendor", shared) + world.grouped("grp-solo", [alone])
+    return Context(recoveries)
+
+
+def _mixed_healing_setup(world: World) -> Context:
+    """A Step Functions task and a durable function's step paused on the same dependency."""
+    shared = [world.paused(1, dependency="vendor"), world.paused(2, dependency="vendor", durable=True)]
+    alone = world.paused(3, dependency="vendor", durable=True)
     recoveries = world.grouped("grp-vendor", shared) + world.grouped("grp-solo", [alone])
     return Context(recoveries)
 
@@ -770,5 +784,8 @@ PATHS: dict[str, Path] = {
         Path("escalation", _escalation_setup, _escalate, _escalation_carry_on, _escalation_check),
         Path("approve-edit", _approval_setup, _approve, _approval_carry_on, _approval_check),
         Path("approval-expiry", _expiry_setup, _expire, _expiry_carry_on, _expiry_check),
+        _person_path("durable-run-again", _run_again, durable=True),
+        _person_path("durable-reject", _reject, durable=True),
+        Path("durable-self-healing", _mixed_healing_setup, _round, _healing_carry_on, _healing_check),
     )
 }

@@ -35,7 +35,7 @@ from recovery_ops.service.recovery.lifecycle.escalation import Escalations
 from recovery_ops.service.recovery.lifecycle.execution_end import OutermostCatch
 from recovery_ops.service.recovery.lifecycle.reconciler import DISPLAY_RETRY, Reconciler
 from recovery_ops.service.recovery.lifecycle.reminders import Reminders
-from recovery_ops.service.recovery.model.contract import RecoveryRequest
+from recovery_ops.service.recovery.model.contract import RecoveryRequest, WorkflowKind
 from recovery_ops.service.recovery.model.recovery import AuditEntry, Recovery, RecoveryStatus
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting, NotifierUnavailableError
 from recovery_ops.service.recovery.storage.groups import GroupStore
@@ -52,6 +52,8 @@ from tests.support.fakes import Crash
 
 TABLE = "recoveries"
 MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
+#: a Lambda durable function whose pauses wait on callbacks (the desk resolves them as tokens)
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-durable"
 CHANNEL = "C-OPS"
 #: the closing self-healing works for (a fixed moment: run ids hash it, and their order is read back)
 CLOSURE = Closure("vendor", datetime(2026, 12, 1, 11, 0, tzinfo=UTC).timestamp())
@@ -233,19 +235,34 @@ class World:
         dependency: str | None = None,
         age: timedelta = timedelta(hours=2),
         step_input: Any = None,
+        durable: bool = False,
     ) -> Recovery:
         """Recovery ``n``: its step paused (waiting for ``token-n``), stored and posted on a message of
-        its own, which shows it open."""
-        request = RecoveryRequest(
-            task_token=f"token-{n}",
-            execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:{execution or f'run-{n}'}",
-            execution_name=execution or f"run-{n}",
-            state_machine_arn=MACHINE_ARN,
-            failed_state="Check availability",
-            input={"n": n} if step_input is None else step_input,
-            error="VendorUnavailable",
-            dependency=dependency,
-        )
+        its own, which shows it open. ``durable``: a durable function's step, waiting on a callback."""
+        name = execution or f"run-{n}"
+        if durable:
+            request = RecoveryRequest(
+                kind=WorkflowKind.DURABLE,
+                task_token=f"Y2FsbGJhY2s{n}",
+                execution_arn=f"{FUNCTION_ARN}:$LATEST/durable-execution/{name}/0f9c-{n}",
+                execution_name=name,
+                state_machine_arn=FUNCTION_ARN,
+                failed_state="check stock",
+                input={"n": n} if step_input is None else step_input,
+                error="VendorUnavailable",
+                dependency=dependency,
+            )
+        else:
+            request = RecoveryRequest(
+                task_token=f"token-{n}",
+                execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:{name}",
+                execution_name=name,
+                state_machine_arn=MACHINE_ARN,
+                failed_state="Check availability",
+                input={"n": n} if step_input is None else step_input,
+                error="VendorUnavailable",
+                dependency=dependency,
+            )
         recovery = Recovery.from_request(request, self.clock() - age + timedelta(seconds=n))
         assert self.plain.create_if_absent(recovery)
         self.plain.mark_posted(recovery.recovery_id, CHANNEL, f"ts-{n}")
