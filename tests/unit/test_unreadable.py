@@ -214,3 +214,30 @@ def test_a_hostile_unreadable_message_makes_a_notice_slack_acts_on_nowhere() -> 
     # Then
     assert unsafe_spots(payload) == []
     assert TOKEN[:16] not in json.dumps(payload)
+
+
+CALLBACK_ID = "eyJhcm4iOiJleGVjLTEiLCJvcCI6ImNhbGxiYWNrLTEyMyJ9"
+
+
+def test_a_durable_functions_unreadable_message_shows_its_function_and_step_never_its_callback_id() -> None:
+    # Given a durable function's message that forgot its input's JSON form and has a bad error
+    body = {
+        "kind": "durable-callback",
+        "callback_id": CALLBACK_ID,
+        "durable_execution_arn": "arn:aws:lambda:eu-west-1:123456789012:function:item-check:$LATEST"
+        "/durable-execution/order-7/0f9c",
+        "function_arn": "arn:aws:lambda:eu-west-1:123456789012:function:item-check:4",
+        "step": "check stock",
+        "error": {"Error": 500},
+    }
+
+    # When
+    message = unreadable(body, (("error", 'the Catch\'s object must have a string "Error"'),))
+
+    # Then its function, execution and step are shown, without a Step Functions link
+    assert message.state_machine_name == "item-check"
+    assert message.execution_name == "order-7"
+    assert message.failed_state == "check stock"
+    assert message.console_url is None
+    shown = repr([unreadable_blocks(message), unreadable_fallback_text(message), message.reason])
+    assert all(CALLBACK_ID[i : i + 12] not in shown for i in range(len(CALLBACK_ID) - 11))

@@ -14,13 +14,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from recovery_ops.service.conditional_writes import if_condition_holds
-from recovery_ops.service.recovery.model.contract import EXECUTION_ARN_PATTERN
+from recovery_ops.service.recovery.model.contract import (
+    EXECUTION_ARN_PATTERN,
+    FUNCTION_ARN_PATTERN,
+    WorkflowKind,
+    durable_execution_name,
+    unqualified_function_arn,
+)
 from recovery_ops.service.recovery.model.redaction import SECRET_KEY, without_tokens
 from recovery_ops.service.recovery.ports.notifier import Notifier, UnreadableMessage
 from recovery_ops.service.recovery.storage.items import (
@@ -47,6 +53,7 @@ RELEASED = "RELEASED"
 FIELD_LIMIT = 300  # a shown value that long is not a name any more
 
 _EXECUTION_ARN = re.compile(EXECUTION_ARN_PATTERN)
+_FUNCTION_ARN = re.compile(FUNCTION_ARN_PATTERN)
 _TOKEN_KEY = SECRET_KEY  # a task token or a durable callback id
 
 
@@ -73,6 +80,8 @@ def read_what_can_be_read(
             return None
         return without_tokens(value, known)[:FIELD_LIMIT]
 
+    if fields.get("kind") == WorkflowKind.DURABLE:
+        return _durable_unreadable(message_id, problems, text, known)
     execution_arn = text("execution_arn")
     if execution_arn is not None and not _EXECUTION_ARN.match(execution_arn):
         execution_arn = None
@@ -87,6 +96,29 @@ def read_what_can_be_read(
         state_machine_name=(machine_arn.rsplit(":", 1)[-1] if machine_arn else None)
         or (parts[6] if len(parts) > 6 else None),
         failed_state=text("failed_state"),
+    )
+
+
+def _durable_unreadable(
+    message_id: str,
+    problems: Iterable[tuple[str, str]],
+    text: Callable[[str], str | None],
+    known: tuple[str, ...],
+) -> UnreadableMessage:
+    """What of a durable function's message can be shown: its function, execution name and step
+    (no console link: the execution's page is the function's, found by its name)."""
+    function_arn = text("function_arn")
+    durable_arn = text("durable_execution_arn")
+    return UnreadableMessage(
+        message_id=message_id,
+        reason="\n".join(without_tokens(f"{where} — {what}", known) for where, what in problems),
+        execution_arn=None,
+        execution_name=text("execution_name")
+        or (durable_execution_name(durable_arn) if durable_arn else None),
+        state_machine_name=unqualified_function_arn(function_arn).rsplit(":", 1)[-1]
+        if function_arn and _FUNCTION_ARN.match(function_arn)
+        else None,
+        failed_state=text("step"),
     )
 
 
