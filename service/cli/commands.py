@@ -22,7 +22,16 @@ from recovery_ops.service.errors import RecoveryOpsError
 #: what the ``[local]`` extra (pyproject.toml) brings, by import name: the embedded moto stack, its
 #: SAM translation, its JSONata engine and ASL parser, and Flask (the stand-ins, `serve` over HTTP).
 #: pytest, the extra's last package, is for the fixtures of the pytest plugin: no command imports it.
-LOCAL_EXTRA = ("moto", "flask", "yaml", "antlr4", "jsonata", "samtranslator")
+LOCAL_EXTRA = (
+    "moto",
+    "flask",
+    "yaml",
+    "antlr4",
+    "jsonata",
+    "samtranslator",
+    "aws_durable_execution_sdk_python",
+    "aws_durable_execution_sdk_python_testing",
+)
 INSTALL_LOCAL = "pip install 'recovery-ops[local]'"
 
 Settings = TypeVar("Settings")

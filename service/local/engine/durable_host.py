@@ -37,13 +37,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from recovery_ops.service.errors import RecoveryOpsError
+
 #: the testing SDK's loggers, which name callback ids in their INFO and WARNING lines
 _RUNNER_LOGGER = "aws_durable_execution_sdk_python_testing"
 #: how often the runner looks for a callback it is asked about (its default is a second)
 _POLL_SECONDS = 0.02
 
 
-class DurableHostError(RuntimeError):
+class DurableHostError(RecoveryOpsError, RuntimeError):
     """The host was asked about a function or execution it does not run."""
 
 
