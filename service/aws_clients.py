@@ -37,16 +37,19 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core)
 
 
-def client(service_name: str) -> Any:
-    cached = _clients.get(service_name)
+def client(service_name: str, endpoint_url: str | None = None) -> Any:
+    """The cached client of ``service_name``; at ``endpoint_url`` when given (a local stand-in of
+    an API, such as the embedded stack's durable host), else at AWS's own endpoint."""
+    key = service_name if endpoint_url is None else f"{service_name} {endpoint_url}"
+    cached = _clients.get(key)
     if cached is not None:
         return cached
     with _lock:
-        if service_name not in _clients:
+        if key not in _clients:
             # the stubs overload client() on each service's literal name; this name comes at run time
             make: Callable[..., Any] = _session().client
-            _clients[service_name] = make(service_name, config=_CONFIG)
-        return _clients[service_name]
+            _clients[key] = make(service_name, config=_CONFIG, endpoint_url=endpoint_url)
+        return _clients[key]
 
 
 def reset() -> None:

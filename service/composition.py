@@ -25,12 +25,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from recovery_ops.service import aws_clients
 from recovery_ops.service.breaker.circuit_board import CircuitBoard
 from recovery_ops.service.config import (
     ChannelPaceSettings,
     ChronicleConfig,
     CircuitWatcherConfig,
     CollectorConfig,
+    DurableEndpointSettings,
     ExecutionWatcherConfig,
     ReconcilerConfig,
     RecoveriesTableSettings,
@@ -50,6 +52,8 @@ from recovery_ops.service.recovery.chronicle.publisher import Publisher
 from recovery_ops.service.recovery.chronicle.sealer import Sealer
 from recovery_ops.service.recovery.dead_letters.audit import DeadLetterAudit
 from recovery_ops.service.recovery.dead_letters.queues import DeadLetterQueues, standard_queues
+from recovery_ops.service.recovery.durable.callbacks import DurableCallbacks
+from recovery_ops.service.recovery.durable.history import DurableHistory
 from recovery_ops.service.recovery.eventbridge.bus import EventBridgeBus
 from recovery_ops.service.recovery.failed_executions.failures import FailureStore, Redrive
 from recovery_ops.service.recovery.healing.circuit_news import CircuitNews
@@ -456,6 +460,41 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
         workers=ThreadWorkers(config.concurrency),
         approvals=approvals,
     )
+
+
+# ------------------------------------------------------------------ durable functions' ports
+def durable_callbacks(config: DurableEndpointSettings, clients: ClientFactory) -> DurableCallbacks:
+    """The task-token port of durable functions' recoveries (SendDurableExecutionCallback*)."""
+    return DurableCallbacks(durable_lambda(config, clients))
+
+
+def durable_history(config: DurableEndpointSettings, clients: ClientFactory) -> DurableHistory:
+    """The execution-record port of durable functions' recoveries (GetDurableExecution, its history)."""
+    return DurableHistory(durable_lambda(config, clients))
+
+
+def durable_lambda(config: DurableEndpointSettings, clients: ClientFactory) -> Any:
+    """The Lambda client of the durable-execution API, made on its first call (a durable recovery),
+    not when the services are built: at ``DURABLE_ENDPOINT_URL`` when set (the embedded stack's
+    durable host), else the deployment's own Lambda client from ``clients``."""
+    endpoint = config.durable_endpoint_url
+    if endpoint:
+        return ClientOnFirstUse(lambda: aws_clients.client("lambda", endpoint_url=endpoint))
+    return ClientOnFirstUse(lambda: clients("lambda"))
+
+
+class ClientOnFirstUse:
+    """A boto3 client made when one of its operations is first asked for (``make`` is cached and
+    locked: threads that ask at once get one client)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
 
 
 # ------------------------------------------------------------------ helpers

@@ -88,6 +88,13 @@ class SlackBotTokenSettings(SlackEndpointSettings):
     slack_bot_token: str | None = Field(alias="SLACK_BOT_TOKEN", default=None, repr=False)
 
 
+class DurableEndpointSettings(HandlerConfig):
+    """Where Lambda's durable-execution API answers (the callbacks and the executions' history):
+    unset on AWS (Lambda's own endpoint); the embedded stack's local durable host otherwise."""
+
+    durable_endpoint_url: str | None = Field(alias="DURABLE_ENDPOINT_URL", default=None)
+
+
 class RetentionSettings(HandlerConfig):
     """How long a closed recovery, its group and its trail are kept (DynamoDB's TTL removes them)."""
 
@@ -159,7 +166,7 @@ class CollectorConfig(
     posting_lease_seconds: float = Field(alias="RECOVERY_POSTING_LEASE_SECONDS", default=60, gt=0, le=900)
 
 
-class ServicesSettings(RetentionSettings, SlackEndpointSettings):
+class ServicesSettings(RetentionSettings, SlackEndpointSettings, DurableEndpointSettings):
     """What the Slack app's services and the operator's command line share, with the same limits: the
     Slack endpoint, the input schemas, the pace of bulk actions and redrives, retention, the DLQs."""
 
@@ -289,7 +296,7 @@ class CircuitWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, Rout
         return tuple(e.strip() for e in self.outage_errors.split(",") if e.strip())
 
 
-class SelfHealingConfig(CircuitWatcherConfig):
+class SelfHealingConfig(CircuitWatcherConfig, DurableEndpointSettings):
     circuit_breaker_table_name: str = Field(alias="CIRCUIT_BREAKER_TABLE_NAME", min_length=1)
     resumes_per_second: float = Field(alias="SELF_HEALING_RESUMES_PER_SECOND", default=200, gt=0, le=500)
     round_seconds: int = Field(alias="SELF_HEALING_ROUND_SECONDS", default=120, ge=1)
@@ -300,7 +307,9 @@ class SelfHealingConfig(CircuitWatcherConfig):
     probe_grace_seconds: int = Field(alias="SELF_HEALING_PROBE_GRACE_SECONDS", default=60, ge=0)
 
 
-class ExecutionWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, PostingChannelSettings):
+class ExecutionWatcherConfig(
+    RecoveriesTableSettings, SlackBotSecretSettings, PostingChannelSettings, DurableEndpointSettings
+):
     handled_errors: str = Field(alias="HANDLED_FAILURE_ERRORS", default="")
 
     @property
@@ -308,7 +317,9 @@ class ExecutionWatcherConfig(RecoveriesTableSettings, SlackBotSecretSettings, Po
         return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
 
-class ReconcilerConfig(RecoveriesTableSettings, SlackBotSecretSettings, AuditEventBusSettings):
+class ReconcilerConfig(
+    RecoveriesTableSettings, SlackBotSecretSettings, AuditEventBusSettings, DurableEndpointSettings
+):
     """The reconciler's function: the table it settles, the Slack messages it brings up to date, and
     the bus its parked audit events go to."""
 

@@ -29,6 +29,7 @@ against a deployed stack (as its Slack app function reads them):
   ORDERS_DLQ_URL, RECOVERY_DLQ_URL, RECOVERY_QUEUE_URL   the queues of `/recoveries dlq`
   DLQ_REDRIVE_RATE_PER_SECOND      pace of a DLQ redrive (default 10)
   CIRCUIT_BREAKER_TABLE_NAME       the circuit breakers' table, shown in the Home tab
+  DURABLE_ENDPOINT_URL    another endpoint of Lambda's durable-execution API (a local host)
 
 with --local:
   SLACK_CHANNEL           where the local recoveries are posted (default recoveries)

@@ -69,6 +69,11 @@ class Place:
     region: str
     account: str
     secret_arn: Callable[[str], str | None] = lambda name: None
+    #: a durable execution's ARN as Lambda gives it, from the ARN a call names (the local durable
+    #: host's own form); None: unknown
+    durable_execution: Callable[[str], str | None] = lambda arn: None
+    #: the ARN (as Lambda gives it) of the durable execution a callback id belongs to; None: unknown
+    callback_execution: Callable[[str], str | None] = lambda callback_id: None
 
     def arn(self, service: str, rest: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{rest}"
@@ -104,6 +109,18 @@ def _object(bucket: str, params: dict[str, Any], place: Place) -> str:
     return f"arn:aws:s3:::{bucket}/{params['Key']}" if params.get("Key") else f"arn:aws:s3:::{bucket}"
 
 
+def _durable_execution(arn: str, params: dict[str, Any], place: Place) -> str:
+    """Lambda authorizes a durable call against the durable execution's ARN:
+    arn:aws:lambda:R:A:function:NAME:QUALIFIER/durable-execution/EXECUTION_NAME/ID."""
+    return place.durable_execution(arn) or arn
+
+
+def _callback(callback_id: str, params: dict[str, Any], place: Place) -> str:
+    """A callback call is authorized against the durable execution the callback belongs to (an id
+    nobody knows names no resource)."""
+    return place.callback_execution(callback_id) or "*"
+
+
 def _bus(name: str, place: Place) -> str:
     return name if name.startswith("arn:") else place.arn("events", "event-bus/" + name)
 
@@ -118,7 +135,11 @@ RESOURCE_PARAMETERS: dict[str, tuple[tuple[str, Callable[[str, dict[str, Any], P
     "dynamodb": (("TableName", _table),),
     "sqs": (("QueueUrl", _queue), ("SourceArn", _as_is)),
     "states": (("executionArn", _as_is), ("stateMachineArn", _as_is)),
-    "lambda": (("FunctionName", _function),),
+    "lambda": (
+        ("FunctionName", _function),
+        ("DurableExecutionArn", _durable_execution),
+        ("CallbackId", _callback),
+    ),
     "secretsmanager": (("SecretId", _secret),),
     "ssm": (("Name", _parameter),),
     "sns": (("TopicArn", _as_is), ("TargetArn", _as_is)),

@@ -9,6 +9,7 @@ log groups, layers) are listed in ``skipped``.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -36,6 +37,7 @@ from recovery_ops.service.local.engine.cfn_template import (
     references,
     resolve,
 )
+from recovery_ops.service.local.engine.durable_host import DurableHost, durable_host
 from recovery_ops.service.local.engine.interpreter_clock import (
     SleepLog,
     accelerated_breaker_clock,
@@ -82,6 +84,9 @@ class EmbeddedStack:
     template: dict[str, Any] = field(default_factory=dict)  # what was deployed (template.yaml as data)
     #: per nested execution, how many times its parent began to wait for its end (once, at rest)
     nested_waits: Counter[str] = field(default_factory=Counter)
+    #: the durable functions run here, and Lambda's durable-execution API the product's client calls
+    #: (``DURABLE_ENDPOINT_URL``)
+    durable: DurableHost | None = None
 
     def physical(self, logical_id: str) -> str:
         """What `!Ref logical_id` is in this stack (a table or function name, a queue URL, an ARN)."""
@@ -509,6 +514,19 @@ def _referenced_ids(value: Any) -> set[str]:
     return set()
 
 
+def _with_durable_executions(place: iam_check.Place, durable: DurableHost) -> iam_check.Place:
+    """``place`` knowing the durable host's executions: their ARNs as Lambda gives them, and which
+    execution each callback id belongs to (the host knows; nothing here decodes a callback id)."""
+
+    def callback_execution(callback_id: str) -> str | None:
+        arn = durable.execution_of_callback(callback_id)
+        return durable.aws_arn(arn) if arn is not None else None
+
+    return dataclasses.replace(
+        place, durable_execution=durable.aws_arn, callback_execution=callback_execution
+    )
+
+
 def planned_stack(
     parameters: dict[str, str] | None = None, stack_name: str = "recovery-ops"
 ) -> tuple[dict[str, dict[str, Any]], ResolutionContext]:
@@ -582,6 +600,9 @@ def embedded_stack(
         stack.enter_context(accelerated_breaker_clock(sleep_scale))
         stack.enter_context(accelerated_pace_clock(sleep_scale))
         dispatcher = stack.enter_context(LambdaDispatcher().installed())
+        durable = stack.enter_context(durable_host(REGION, ACCOUNT_ID))
+        if recorder is not None:
+            recorder.place = _with_durable_executions(recorder.place, durable)
         for service in HANDLER_SERVICES:
             aws_clients.client(service)  # the handlers' clients, built once before any execution
         deployer.create_tables()
@@ -592,6 +613,7 @@ def embedded_stack(
         deployer.register_functions(dispatcher)
         deployer.create_state_machines()
         deployer.note_skipped()
+        deployer.environment["DURABLE_ENDPOINT_URL"] = durable.endpoint_url
         _forget_cached_parameters()
         deployed = EmbeddedStack(
             name=stack_name,
@@ -603,6 +625,7 @@ def embedded_stack(
             iam=recorder,
             template=template,
             nested_waits=nested.waits,
+            durable=durable,
         )
         if prepare is not None:
             prepare(deployed)

@@ -1,34 +1,21 @@
 """The task-token port over Step Functions: the only caller of SendTaskSuccess / SendTaskFailure.
 
-Each call is made once; the answer is sorted into a ``TokenOutcome`` (throttling is reported, and
-the core decides how to back off). An endpoint that could not be reached at all (no connection,
-no credentials) is a refusal named after botocore's exception class: nothing was sent. An answer
-that never came (a read timeout, a connection dropped after the request went out, a 5xx) is
-UNKNOWN: the request may have landed.
+Each call is made once; the answer is sorted into a ``TokenOutcome`` as every adapter of the port
+sorts it (``ports/token_answers.py``: throttling is reported and the core decides how to back off;
+an endpoint never reached is a refusal; an answer that never came, or a 5xx, is UNKNOWN).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-)
-
 from recovery_ops.service.recovery.ports.task_tokens import TokenOutcome
+from recovery_ops.service.recovery.ports.token_answers import sorted_answer
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 DEAD_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-THROTTLING_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
-#: the request went out and no answer came back: it may have landed
-ANSWER_LOST = (ReadTimeoutError, ConnectionClosedError, ResponseStreamingError)
 
 
 class StepFunctionsTokens:
@@ -38,27 +25,15 @@ class StepFunctionsTokens:
         self._sfn = sfn
 
     def send_success(self, token: str, output: str) -> TokenOutcome:
-        return _answer(lambda: self._sfn.send_task_success(taskToken=token, output=output))
+        return sorted_answer(
+            lambda: self._sfn.send_task_success(taskToken=token, output=output),
+            dead=DEAD_TOKEN_ERRORS,
+            token=token,
+        )
 
     def send_failure(self, token: str, error: str, cause: str) -> TokenOutcome:
-        return _answer(lambda: self._sfn.send_task_failure(taskToken=token, error=error, cause=cause))
-
-
-def _answer(call: Callable[[], Any]) -> TokenOutcome:
-    try:
-        call()
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        message = exc.response["Error"].get("Message", "")
-        if code in DEAD_TOKEN_ERRORS:
-            return TokenOutcome.dead(code, message)
-        if code in THROTTLING_ERRORS:
-            return TokenOutcome.throttled(code, message)
-        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) >= 500:
-            return TokenOutcome.unknown(code, message)  # the service failed mid-way: may have landed
-        return TokenOutcome.refused(code, message)
-    except ANSWER_LOST as exc:
-        return TokenOutcome.unknown(type(exc).__name__, str(exc))
-    except BotoCoreError as exc:  # nothing sent: no connection, no credentials
-        return TokenOutcome.refused(type(exc).__name__, str(exc))
-    return TokenOutcome.accepted()
+        return sorted_answer(
+            lambda: self._sfn.send_task_failure(taskToken=token, error=error, cause=cause),
+            dead=DEAD_TOKEN_ERRORS,
+            token=token,
+        )
