@@ -76,7 +76,9 @@ from recovery_ops.service.recovery.model.approval import ApprovalRequest, Gated
 from recovery_ops.service.recovery.model.contract import Routing
 from recovery_ops.service.recovery.model.input_edit import SchemaCatalog
 from recovery_ops.service.recovery.model.recovery import Recovery
+from recovery_ops.service.recovery.ports.execution_record import ExecutionRecordsByKind
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
+from recovery_ops.service.recovery.ports.task_tokens import TaskTokensByKind
 from recovery_ops.service.recovery.stepfunctions.history import StepFunctionsHistory
 from recovery_ops.service.recovery.stepfunctions.tokens import StepFunctionsTokens
 from recovery_ops.service.recovery.storage.approvals import ApprovalStore
@@ -227,8 +229,8 @@ def build_services(
     access = TeamAccess(policy, rules.rules)
     gate = PolicyGate(access)
     approval_store = ApprovalStore(table, dynamodb, days)
-    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
-    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler, gate=gate)
+    reconciler = Reconciler(store, execution_records(config, clients), display)
+    actions = RecoveryActions(store, task_tokens(config, clients), display, settler=reconciler, gate=gate)
     approvals = Approvals(
         approval_store,
         store,
@@ -333,7 +335,7 @@ def build_catch(config: ExecutionWatcherConfig, clients: ClientFactory, slack: W
         store=store,
         failures=FailureStore(config.recoveries_table_name, dynamodb, config.retention_days),
         recovery_display=display,
-        reconciler=Reconciler(store, StepFunctionsHistory(clients("stepfunctions")), display),
+        reconciler=Reconciler(store, execution_records(config, clients), display),
         failure_display=SlackFailureDisplay(
             SlackNotifier(slack), slack, config.technical_channel or config.default_channel
         ),
@@ -351,7 +353,7 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     redrive = _redrive(config, dynamodb, sfn, slack)
     reconciler = Reconciler(
         store=store,
-        records=StepFunctionsHistory(sfn),
+        records=execution_records(config, clients),
         display=display,
         budget=config.budget,
         redrives=redrive,
@@ -359,7 +361,7 @@ def build_reconciler(config: ReconcilerConfig, clients: ClientFactory, slack: We
     )
     # what was approved runs with its approval (no policy is read); expiry reads none either
     no_rules = PolicyGate(TeamAccess(AccessPolicy(), lambda: RoutingRules((), ChannelRouting(default=""))))
-    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display, settler=reconciler)
+    actions = RecoveryActions(store, task_tokens(config, clients), display, settler=reconciler)
     approval_store = ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days)
     reconciler.approvals = Approvals(
         approval_store,
@@ -429,13 +431,15 @@ def circuit_board(config: SelfHealingConfig, clients: ClientFactory) -> CircuitB
 def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack: WebClient) -> SelfHealing:
     """The self-healing function's: a closed circuit's recoveries resumed at a pace that ramps up to
     the ceiling (the rule's, else ``SelfHealingResumesPerSecond``), round by round."""
-    dynamodb, sfn = clients("dynamodb"), clients("stepfunctions")
+    dynamodb = clients("dynamodb")
     store, groups = recovery_store(config, dynamodb, clients), group_store(config, dynamodb)
     display = SlackOutcomeDisplay(slack, groups.shares_message)
-    reconciler = Reconciler(store, StepFunctionsHistory(sfn), display)
+    reconciler = Reconciler(store, execution_records(config, clients), display)
     rules = routing_rules(config)
     gate = PolicyGate(TeamAccess(AccessPolicy(), rules.rules))  # a policy holds self-healing too
-    actions = RecoveryActions(store, StepFunctionsTokens(sfn), display=display, settler=reconciler, gate=gate)
+    actions = RecoveryActions(
+        store, task_tokens(config, clients), display=display, settler=reconciler, gate=gate
+    )
     # what a policy holds back is asked for: its approvers are the policy's, no admin list is needed
     approvals = Approvals(
         ApprovalStore(config.recoveries_table_name, dynamodb, config.retention_days),
@@ -463,6 +467,18 @@ def build_self_healing(config: SelfHealingConfig, clients: ClientFactory, slack:
 
 
 # ------------------------------------------------------------------ durable functions' ports
+def task_tokens(config: DurableEndpointSettings, clients: ClientFactory) -> TaskTokensByKind:
+    """The task-token port by kind of pause: Step Functions' task tokens, durable functions' callbacks."""
+    return TaskTokensByKind(StepFunctionsTokens(clients("stepfunctions")), durable_callbacks(config, clients))
+
+
+def execution_records(config: DurableEndpointSettings, clients: ClientFactory) -> ExecutionRecordsByKind:
+    """The execution-record port by kind of pause: Step Functions' histories, durable executions'."""
+    return ExecutionRecordsByKind(
+        StepFunctionsHistory(clients("stepfunctions")), durable_history(config, clients)
+    )
+
+
 def durable_callbacks(config: DurableEndpointSettings, clients: ClientFactory) -> DurableCallbacks:
     """The task-token port of durable functions' recoveries (SendDurableExecutionCallback*)."""
     return DurableCallbacks(durable_lambda(config, clients))
