@@ -64,6 +64,10 @@ class StartedExecution(Protocol):
 ExecutionRef = str | StartedExecution
 
 
+#: a durable execution's statuses as the desk reports an execution's end (STOPPED is Step Functions' ABORTED)
+DURABLE_STATUSES = {"STOPPED": "ABORTED", "PAUSING": "RUNNING", "PAUSED": "RUNNING"}
+
+
 class DeskError(RecoveryOpsError, AssertionError):
     """Something the desk waited for did not happen; the message says what happened instead."""
 
@@ -244,19 +248,12 @@ class Desk:
     def wait_for_end(self, execution: ExecutionRef, timeout: float | None = None) -> ExecutionEnd:
         """How the execution ended, once it has."""
         arn = _arn(execution)
-        sfn = self.stack.client("stepfunctions")
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
-            described = sfn.describe_execution(executionArn=arn)
-            if described["status"] in TERMINAL:
-                output = described.get("output")
-                return ExecutionEnd(
-                    described["status"],
-                    json.loads(output) if output is not None else None,
-                    described.get("error"),
-                    described.get("cause"),
-                )
+            described = self._described(arn)
+            if described.status in TERMINAL:
+                return described
             if time.monotonic() > deadline:
                 waiting = self.open_recoveries(arn)
                 raise ExecutionStillRunningError(
@@ -383,11 +380,30 @@ class Desk:
 
     # ------------------------------------------------------------------ what happened instead
     def _status(self, arn: str) -> str:
-        return self.stack.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+        return self._described(arn).status
+
+    def _described(self, arn: str) -> ExecutionEnd:
+        """How the execution stands now (a durable function's, asked through Lambda's durable API;
+        a state machine's, through Step Functions')."""
+        durable = self.stack.durable
+        if durable is not None and self._is_durable(arn):
+            now = durable.describe(arn)
+            status = DURABLE_STATUSES.get(now.status, now.status)
+            error = now.error or {}
+            output = json.loads(now.result) if now.result is not None else None
+            return ExecutionEnd(status, output, error.get("ErrorType"), error.get("ErrorMessage"))
+        described = self.stack.client("stepfunctions").describe_execution(executionArn=arn)
+        output = described.get("output")
+        return ExecutionEnd(
+            described["status"],
+            json.loads(output) if output is not None else None,
+            described.get("error"),
+            described.get("cause"),
+        )
 
     def _never_requested(self, arn: str, count: int, state: str | None) -> str:
-        described = self.stack.client("stepfunctions").describe_execution(executionArn=arn)
-        ending = _ending(described["status"], described.get("error"), described.get("cause"))
+        described = self._described(arn)
+        ending = _ending(described.status, described.error, described.cause)
         seen = self._store.for_execution(arn)
         wanted = _wanted(count, state)
         if seen:
@@ -397,6 +413,12 @@ class Desk:
         refused = self._refused()
         if refused:
             return f"{_name(arn)} ended {ending}, {self._where(arn)}, without a recovery: {refused}"
+        if self._is_durable(arn):
+            return (
+                f"{_name(arn)} ended {ending}, {self._where(arn)}, and never asked for a recovery: nothing "
+                "it sent reached the recovery queue. Its failed step must call wait_for_recovery "
+                "(recovery_ops.service.durable), which sends to the queue in RECOVERY_QUEUE_URL"
+            )
         return (
             f"{_name(arn)} ended {ending}, {self._where(arn)}, and never asked for a recovery: nothing it "
             "sent reached the recovery queue. Its failed state's Catch must lead to a recovery step "
@@ -424,8 +446,13 @@ class Desk:
             message += "; " + (self._refused() or "nothing reached the recovery queue")
         return message
 
+    def _is_durable(self, arn: str) -> bool:
+        return self.stack.durable is not None and self.stack.durable.knows(arn)
+
     def _where(self, arn: str) -> str:
-        """Which state the execution was in last, and what failed on the way."""
+        """Which state (or durable step) the execution was in last, and what failed on the way."""
+        if self._is_durable(arn) and self.stack.durable is not None:
+            return _durable_where(self.stack.durable.history(arn))
         steps = state_steps(history(self.stack.client("stepfunctions"), arn))
         if not steps:
             return "before its first state"
@@ -481,6 +508,21 @@ def _ending(status: str, error: str | None, cause: str | None) -> str:
         except (json.JSONDecodeError, AttributeError):
             pass
     return status + (f" with {error}" if error else "") + (f": {cause}" if cause else "")
+
+
+def _durable_where(events: list[dict[str, Any]]) -> str:
+    """Which step a durable execution was in last, and which steps failed on the way."""
+    named = [e for e in events if e.get("Name")]
+    if not named:
+        return "before its first step"
+    failures = [f"{e['Name']} ({_step_error(e)})" for e in named if e.get("EventType") == "StepFailed"]
+    where = f"last in step {named[-1]['Name']!r}"
+    return where + (f" (failed on the way: {', '.join(dict.fromkeys(failures))})" if failures else "")
+
+
+def _step_error(event: dict[str, Any]) -> str:
+    payload = event.get("StepFailedDetails", {}).get("Error", {}).get("Payload", {})
+    return str(payload.get("ErrorType", "?"))
 
 
 def _arn(execution: ExecutionRef) -> str:

@@ -97,7 +97,7 @@ def test_an_execution_name_given_wins_and_a_local_arn_is_accepted() -> None:
 
     # Then
     assert (request.execution_arn, request.execution_name) == ("8c1e-4d/inv-1234", "order-9")
-    assert durable(durable_execution_arn="8c1e-4d/inv-1234").execution_name == "inv-1234"
+    assert durable(durable_execution_arn="8c1e-4d/inv-1234").execution_name == "8c1e-4d"
 
 
 def test_a_broken_durable_message_names_the_durable_fields() -> None:

@@ -104,6 +104,7 @@ class DurableHost:
         self._runner.poll_interval = _POLL_SECONDS
         self._functions: set[str] = set()
         self._started: dict[str, _Started] = {}
+        self._client: Any = None  # a boto3 Lambda client at endpoint_url, made on first use
         self._server = _serve(self._runner._executor)  # noqa: SLF001 - what the web server serves
         host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
@@ -142,6 +143,34 @@ class DurableHost:
         status = ended.execution_status or ended.status
         error = dict(ended.error.to_dict()) if ended.error is not None else None
         return DurableResult(str(getattr(status, "value", status)), ended.result, error)
+
+    def knows(self, arn: str) -> bool:
+        """Whether ``arn`` is an execution this host started."""
+        return arn in self._started
+
+    def describe(self, arn: str) -> DurableResult:
+        """What GetDurableExecution says of the execution now (status RUNNING while it runs), asked
+        through Lambda's API at ``endpoint_url`` as any client would."""
+        answer = self._api().get_durable_execution(DurableExecutionArn=arn)
+        error = answer.get("Error")
+        return DurableResult(answer["Status"], answer.get("Result"), dict(error) if error else None)
+
+    def function_of(self, arn: str) -> str:
+        """The name of the function ``arn`` is an execution of."""
+        return self._started[arn].function_name
+
+    def _api(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client(
+                "lambda",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="local",
+                aws_secret_access_key="local",  # noqa: S106 - the local host checks none
+            )
+        return self._client
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         """The execution's history events as GetDurableExecutionHistory answers them, oldest first."""

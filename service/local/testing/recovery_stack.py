@@ -80,6 +80,34 @@ class StateMachine:
         return Execution(started["executionArn"], name, self.arn)
 
 
+@dataclass(frozen=True)
+class DurableExecution:
+    """One execution of a team's durable function (what ``DurableFunction.start`` returns): ``arn``
+    is its durable execution ARN, as the desk and ``Desk.wait_for_recovery`` take it."""
+
+    arn: str
+    name: str
+    function_name: str
+
+
+@dataclass
+class DurableFunction:
+    """A team's Lambda durable function run beside the recovery service, in AWS's local runner; its
+    pauses reach the recovery queue through ``wait_for_recovery``
+    (``recovery_ops.service.durable``), which finds the queue in ``RECOVERY_QUEUE_URL``."""
+
+    name: str
+    _host: Any = field(repr=False)
+    _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def start(self, input: Any = None, name: str | None = None) -> DurableExecution:
+        """Start a durable execution with ``input`` (JSON-serialisable; default ``{}``), named ``name``
+        (default ``<function>-<n>``)."""
+        name = name or f"{self.name}-{next(self._numbers)}"[:64]
+        arn = self._host.start(self.name, {} if input is None else input, execution_name=name)
+        return DurableExecution(arn, name, self.name)
+
+
 @dataclass
 class TeamStack:
     """A team's own SAM template deployed beside the recovery service (``RecoveryStack.deploy_template``):
@@ -200,6 +228,21 @@ class RecoveryStack:
             lid for team in self.teams for lid in [*team.deployed.functions, *team.deployed.state_machines]
         }
         return [call for call in list(recorder.denied) if call.principal in ours]
+
+    def deploy_durable_function(self, handler: Handler | str, name: str | None = None) -> DurableFunction:
+        """Run ``handler`` (a ``@durable_execution`` function, or its ``module.function`` path) as the
+        durable function ``name`` (default: the handler's name) in AWS's local runner beside the
+        recovery service: its executions call the stack's recovery queue through
+        ``wait_for_recovery``, and the desk resolves their recoveries through Lambda's callback API."""
+        if isinstance(handler, str):
+            handler = checked_handler(f"the durable function {name or handler}", handler)
+        host = self.embedded.durable
+        if host is None:
+            raise DefinitionError("this stack runs no durable functions (its durable host is off)")
+        given = str(name or getattr(handler, "__name__", ""))
+        function = _NAME.sub("-", given)[:64].strip("-") or "durable-function"
+        host.register(function, handler)
+        return DurableFunction(function, host)
 
     def deploy_state_machine(
         self,

@@ -178,9 +178,10 @@ def unqualified_function_arn(function_arn: str) -> str:
 
 
 def durable_execution_name(durable_execution_arn: str) -> str:
-    """The name in AWS's durable execution ARN (``…/durable-execution/NAME/ID``), else the ARN's last part."""
+    """The name in AWS's durable execution ARN (``…/durable-execution/NAME/ID``), else the ARN's first
+    part (a local runner's ``EXECUTION-ID/INVOCATION-ID``)."""
     _, found, rest = durable_execution_arn.partition("/durable-execution/")
-    name = rest.split("/", 1)[0] if found else durable_execution_arn.rsplit("/", 1)[-1]
+    name = rest.split("/", 1)[0] if found else durable_execution_arn.split("/", 1)[0]
     return (name or durable_execution_arn)[:256]
 
 
