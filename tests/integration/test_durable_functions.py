@@ -1,0 +1,170 @@
+"""A Lambda durable function's failed step on the same desk as a state machine's, end to end.
+
+The function runs in AWS's local runner beside the recovery service (the embedded stack's durable
+host); ``wait_for_recovery`` sends the contract's durable shape to the recovery queue; the collector
+stores and posts it; signed Slack clicks resume it through Lambda's callback API
+(SendDurableExecutionCallbackSuccess / Failure, over HTTP), every call held against the roles
+template.yaml gives, and no slice of the callback id reaches Slack, the logs or the audit events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution, durable_step
+from aws_durable_execution_sdk_python.config import Duration, StepConfig
+from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+from recovery_ops.service.durable import RecoveryTimedOut, wait_for_recovery
+from recovery_ops.service.local.desk import RUN_AGAIN, Desk, send_to_slack_app
+from recovery_ops.service.local.testing.recovery_stack import RecoveryStack
+from recovery_ops.service.local.standin.workspace import SlackWorkspace
+from recovery_ops.service.recovery.model.contract import WorkflowKind
+from recovery_ops.service.recovery.model.recovery import RecoveryStatus
+from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = "check stock"
+
+# ------------------------------------------------------------------ the team's durable function
+VENDOR = {"down": True}
+ASKED: list[dict[str, Any]] = []
+_LOCK = threading.Lock()
+ONE_TRY = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)))
+
+
+class VendorUnavailable(Exception):
+    pass
+
+
+@durable_step
+def ask_vendor(_: StepContext, item: dict[str, Any]) -> dict[str, Any]:
+    with _LOCK:
+        ASKED.append(item)
+    if VENDOR["down"]:
+        raise VendorUnavailable(f"the vendor does not answer for {item['sku']}")
+    return {"sku": item["sku"], "quantity": item["quantity"], "available": True}
+
+
+@durable_execution
+def item_check(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """The order item check as a team writes it: a failed step goes to the desk; Run again checks
+    again with the input the person chose; a rejection raises out of the handler."""
+    item = event
+    while True:
+        try:
+            return context.step(ask_vendor(item), name=CHECK, config=ONE_TRY)
+        except StepError as failed:
+            item = wait_for_recovery(context, name=CHECK, error=failed, input=item, dependency="vendor").input
+
+
+@durable_execution
+def impatient_check(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    """Waits a second for a person, then gives up on its own and ends."""
+    try:
+        context.step(ask_vendor(event), name=CHECK, config=ONE_TRY)
+    except StepError as failed:
+        try:
+            wait_for_recovery(
+                context, name=CHECK, error=failed, input=event, timeout=Duration.from_seconds(1)
+            )
+        except RecoveryTimedOut:
+            return {"gave_up": True}
+    return {"gave_up": False}
+
+
+@pytest.fixture(autouse=True)
+def _vendor_down() -> None:
+    VENDOR["down"] = True
+    ASKED.clear()
+
+
+def store_of(stack: RecoveryStack) -> RecoveryStore:
+    return RecoveryStore(stack.embedded.physical("RecoveriesTable"), stack.client("dynamodb"))
+
+
+def callback_slices(callback_id: str, text: str, width: int = 12) -> list[str]:
+    return [callback_id[i : i + width] for i in range(len(callback_id) - width + 1) if callback_id[i : i + width] in text]
+
+
+# ------------------------------------------------------------------ the tests
+def test_a_durable_step_paused_through_the_helper_is_posted_and_run_again_with_its_input(
+    recovery_stack: RecoveryStack, desk: Desk, slack_workspace: SlackWorkspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a durable function whose vendor is down
+    caplog.set_level(logging.DEBUG)
+    function = recovery_stack.deploy_durable_function(item_check, name="order-item-check")
+    execution = function.start({"sku": "sku-lamp", "quantity": 2})
+
+    # When its step fails, the desk gets a recovery of the function and its step
+    recovery = desk.wait_for_recovery(execution)
+    assert recovery.kind is WorkflowKind.DURABLE
+    assert (recovery.state_machine_name, recovery.failed_state) == ("order-item-check", CHECK)
+    assert (recovery.error, recovery.dependency) == ("VendorUnavailable", "vendor")
+    assert recovery.input == {"sku": "sku-lamp", "quantity": 2}
+
+    # And once the vendor is back, a signed Run again click resumes it with that input
+    VENDOR["down"] = False
+    assert desk.run_again(recovery).status is RecoveryStatus.RESUMED
+    assert desk.wait_for_output(execution) == {"sku": "sku-lamp", "quantity": 2, "available": True}
+    assert ASKED[-1] == {"sku": "sku-lamp", "quantity": 2}
+
+    # And no slice of the callback id reached Slack or a log line
+    callback_id = store_of(recovery_stack).get(recovery.recovery_id).task_token
+    slack_traffic = json.dumps([c.body for c in slack_workspace.standin.calls], default=str)
+    assert callback_slices(callback_id, slack_traffic) == []
+    assert callback_slices(callback_id, caplog.text) == []
+
+
+def test_an_edit_resumes_the_durable_step_with_the_edited_input(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a paused durable step
+    execution = recovery_stack.deploy_durable_function(item_check).start({"sku": "sku-lamp", "quantity": 2})
+    recovery = desk.wait_for_recovery(execution)
+
+    # When a person edits its input and runs it again
+    VENDOR["down"] = False
+    desk.edit_and_run_again(recovery, {"sku": "sku-desk-lamp", "quantity": 1})
+
+    # Then the step ran with the edited input
+    assert desk.wait_for_output(execution) == {"sku": "sku-desk-lamp", "quantity": 1, "available": True}
+
+
+def test_a_reject_raises_in_the_handler_and_the_execution_fails_by_its_name(
+    recovery_stack: RecoveryStack, desk: Desk
+) -> None:
+    # Given a paused durable step
+    execution = recovery_stack.deploy_durable_function(item_check).start({"sku": "sku-lamp", "quantity": 2})
+    recovery = desk.wait_for_recovery(execution)
+
+    # When a person rejects it
+    desk.reject(recovery, "the customer cancelled")
+
+    # Then RecoveryRejected escaped the handler, with who and why
+    end = desk.wait_for_end(execution)
+    assert end.status == "FAILED"
+    assert "RecoveryRejected" in (end.error or "")
+    assert "the customer cancelled" in (end.cause or "")
+
+
+def test_a_callback_that_timed_out_gives_expired(recovery_stack: RecoveryStack, desk: Desk) -> None:
+    # Given a durable function that stopped waiting for a person after a second
+    execution = recovery_stack.deploy_durable_function(impatient_check).start({"sku": "sku-lamp", "quantity": 2})
+    recovery = desk.wait_for_recovery(execution)
+    assert desk.wait_for_output(execution) == {"gave_up": True}
+
+    # When a person clicks Run again on its recovery
+    send_to_slack_app(recovery_stack.embedded, desk.click(RUN_AGAIN, recovery))
+    recovery_stack.embedded.dispatcher.settle()
+
+    # Then the callback is dead and the recovery EXPIRED, nothing resumed
+    assert store_of(recovery_stack).get(recovery.recovery_id).status is RecoveryStatus.EXPIRED
