@@ -150,9 +150,15 @@ def _json_value(value: Any) -> Any:
 
 
 def _error(error: Error) -> tuple[str, str | None]:
-    """(the error's name, the cause it brings) of an exception (its class name and text), a name, or
-    a Catch-style ``{"Error": …, "Cause": …}`` (read as the contract reads it)."""
+    """(the error's name, the cause it brings) of an exception (its class name and text; for a failed
+    durable step, the error that escaped it), a name, or a Catch-style ``{"Error": …, "Cause": …}``
+    (read as the contract reads it)."""
     if isinstance(error, BaseException):
+        # a failed durable step (the SDK's StepError) names the error that escaped it, module and all
+        escaped = getattr(error, "error_type", None)
+        if isinstance(escaped, str) and escaped:
+            message = getattr(error, "message", None)
+            return escaped.rsplit(".", 1)[-1], message if isinstance(message, str) and message else None
         return type(error).__name__, str(error) or None
     if isinstance(error, str):
         return _text("error", error, MAX_NAME_LENGTH), None

@@ -63,8 +63,9 @@ def wait_for_recovery(
 ) -> RunAgain:
     """Ask the recovery desk what to do with the failed step ``name`` and wait for the answer.
 
-    ``error`` is the exception (its class name and text become error and cause), the error's name,
-    or a Catch-style ``{"Error": …, "Cause": …}``; ``cause`` overrides the cause it brings.
+    ``error`` is the exception (its class name and text become error and cause; a failed step's
+    ``StepError`` gives the error that escaped the step), the error's name, or a Catch-style
+    ``{"Error": …, "Cause": …}``; ``cause`` overrides the cause it brings.
     ``input`` is the step's input (JSON): what Run again sends back, possibly edited. ``dependency``
     is the circuit the step depends on (the desk's circuit news and self-healing find it by it).
     ``timeout`` defaults to 7 days; ``queue_url`` to the ``RECOVERY_QUEUE_URL`` variable.

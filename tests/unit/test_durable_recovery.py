@@ -18,6 +18,7 @@ import boto3
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from moto import mock_aws
@@ -371,10 +372,23 @@ def test_the_queue_and_the_client_default_to_the_functions_variable_and_boto3(
         (ValueError("bad sku"), "told otherwise", ("ValueError", "told otherwise")),
         ("VendorUnavailable", None, ("VendorUnavailable", None)),
         ("VendorUnavailable", "HTTP 503", ("VendorUnavailable", "HTTP 503")),
+        (
+            StepError("vendor down", error_type="orders.supplier.errors.VendorUnavailable"),
+            None,
+            ("VendorUnavailable", "vendor down"),
+        ),
         ({"Error": "States.TaskFailed", "Cause": "boom"}, None, ("States.TaskFailed", "boom")),
         ({"Error": "States.TaskFailed", "Cause": "boom"}, "mine", ("States.TaskFailed", "mine")),
     ],
-    ids=["exception", "exception-cause", "name", "name-cause", "catch-object", "catch-object-cause"],
+    ids=[
+        "exception",
+        "exception-cause",
+        "name",
+        "name-cause",
+        "failed-step",
+        "catch-object",
+        "catch-object-cause",
+    ],
 )
 def test_the_error_is_sent_as_its_name_and_cause(error: Any, cause: str | None, expected: tuple) -> None:
     # Given a request with the error in one of its forms

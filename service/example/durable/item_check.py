@@ -11,12 +11,11 @@ the request, or an item that cannot be checked, is client data and goes to that 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
 from functools import cache
 from typing import Any
 
-from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution
+from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution, durable_step
 from aws_durable_execution_sdk_python.config import Duration, StepConfig
 from aws_durable_execution_sdk_python.exceptions import StepError
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
@@ -48,31 +47,24 @@ def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, 
     item = event
     while True:
         try:
-            availability = context.step(ask_vendor(item), name=CHECK, config=VENDOR_RETRIES)
-            return {**item, "availability": availability}
+            return {**item, "availability": context.step(ask_vendor(item), name=CHECK, config=VENDOR_RETRIES)}
         except StepError as failed:
             error = failed.error_type.rsplit(".", 1)[-1]
-            item = wait_for_recovery(
-                context,
-                name=CHECK,
-                error={"Error": error, "Cause": failed.message or error},
-                input=item,
-                dependency=VENDOR,
-                routing="client-data" if error in CLIENT_DATA_ERRORS else "technical",
-            ).input
+            routing = "client-data" if error in CLIENT_DATA_ERRORS else "technical"
+            decision = wait_for_recovery(
+                context, name=CHECK, error=failed, input=item, dependency=VENDOR, routing=routing
+            )
+            item = decision.input
 
 
-def ask_vendor(item: dict[str, Any]) -> Callable[[StepContext], dict[str, Any]]:
+@durable_step
+def ask_vendor(_: StepContext, item: dict[str, Any]) -> dict[str, Any]:
     """The step: the vendor's answer for the item, or its error (``supplier/errors.py``)."""
-
-    def check(_: StepContext) -> dict[str, Any]:
-        try:
-            product_id, quantity = str(item["product_id"]), int(item["quantity"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidOrderData(f"cannot check availability of this item: {exc!r}") from exc
-        return asdict(_vendor().check_availability(product_id, quantity))
-
-    return check
+    try:
+        product_id, quantity = str(item["product_id"]), int(item["quantity"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidOrderData(f"cannot check availability of this item: {exc!r}") from exc
+    return asdict(_vendor().check_availability(product_id, quantity))
 
 
 @cache
