@@ -8,20 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.config import Duration
 from aws_durable_execution_sdk_python.exceptions import StepError
-from aws_durable_execution_sdk_python.lambda_service import ErrorObject
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from moto import mock_aws
 
 from recovery_ops.service.durable import (
     RecoveryRejected,
@@ -29,36 +25,13 @@ from recovery_ops.service.durable import (
     RecoveryTimedOut,
     wait_for_recovery,
 )
-from recovery_ops.service.durable import wait as durable_wait
 from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.recovery.model import contract
+from tests.unit.durable.runs import ACCOUNT, FUNCTION, FUNCTION_ARN, Queue, reject, result
 
-REGION, ACCOUNT, FUNCTION = "eu-west-1", "123456789012", "item-check"
-FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"
-ITEM = {"order_id": "o-1", "product_id": "sku-lamp", "quantity": 2}
 #: the local runner's own logs stand for Lambda's service, which holds the callback id by design
 SERVICE_LOGGER = "aws_durable_execution_sdk_python_testing"
-
-
-@dataclass
-class Queue:
-    url: str
-    sqs: Any
-
-    def messages(self) -> list[dict[str, Any]]:
-        answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
-
-
-@pytest.fixture
-def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        sqs = boto3.client("sqs", region_name=REGION)
-        yield Queue(sqs.create_queue(QueueName="recovery-queue")["QueueUrl"], sqs)
-    durable_wait._default_sqs.cache_clear()
+ITEM = {"order_id": "o-1", "product_id": "sku-lamp", "quantity": 2}
 
 
 def item_check(queue: Queue, **options: Any) -> Callable[..., Any]:
@@ -86,36 +59,10 @@ def item_check(queue: Queue, **options: Any) -> Callable[..., Any]:
     return handler
 
 
-@pytest.fixture
-def runner_of() -> Iterator[Callable[[Callable[..., Any]], DurableFunctionTestRunner]]:
-    runners: list[DurableFunctionTestRunner] = []
-
-    def start(handler: Callable[..., Any]) -> DurableFunctionTestRunner:
-        runners.append(DurableFunctionTestRunner(handler=handler, poll_interval=0.01, region=REGION))
-        return runners[-1]
-
-    yield start
-    for runner in runners:
-        runner.close()
-
-
 def paused(runner: DurableFunctionTestRunner) -> tuple[str, str]:
     """Start the function with the item; (its durable execution ARN, the callback id it waits on)."""
     arn = runner.run_async(input=json.dumps(ITEM), function_name=FUNCTION, account_id=ACCOUNT)
     return arn, runner.wait_for_callback(arn, timeout=10)
-
-
-def result(runner: DurableFunctionTestRunner, arn: str) -> dict[str, Any]:
-    outcome = runner.wait_for_result(arn, timeout=10)
-    assert outcome.error is None, outcome.error
-    assert outcome.result is not None
-    return dict(json.loads(outcome.result))
-
-
-def reject(runner: DurableFunctionTestRunner, callback_id: str, cause: str) -> None:
-    """As the desk rejects: the callback fails with RecoveryRejected and the person's cause."""
-    error = ErrorObject(message=cause, type="RecoveryRejected", data=None, stack_trace=None)
-    runner.send_callback_failure(callback_id, error)
 
 
 # ------------------------------------------------------------------ the message on the recovery queue

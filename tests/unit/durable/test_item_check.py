@@ -12,23 +12,16 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 
 from recovery_ops.service.example.durable import item_check
 from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
-from tests.unit.test_durable_recovery import (  # noqa: F401 - fixtures
-    ACCOUNT,
-    FUNCTION,
-    Queue,
-    queue,
-    result,
-    runner_of,
-)
+from tests.unit.durable.runs import ACCOUNT, FUNCTION, Queue, result
 
 LAMP = {"order_id": "o-1", "product_id": "sku-lamp", "quantity": 2}
 
 
 @pytest.fixture
 def item_check_of(
-    queue: Queue,  # noqa: F811 - the fixture
+    queue: Queue,
     vendor_url: str,
-    runner_of: Callable[..., DurableFunctionTestRunner],  # noqa: F811 - the fixture
+    runner_of: Callable[..., DurableFunctionTestRunner],
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[DurableFunctionTestRunner]:
     monkeypatch.setenv("VENDOR_URL", vendor_url)
@@ -47,7 +40,7 @@ def paused_on(runner: DurableFunctionTestRunner, item: dict) -> tuple[str, str]:
 def test_a_vendor_outage_pauses_the_item_for_the_desk_and_run_again_checks_it_with_the_edited_item(
     item_check_of: DurableFunctionTestRunner,
     vendor: DummyVendor,
-    queue: Queue,  # noqa: F811
+    queue: Queue,
 ) -> None:
     # Given the vendor down for the lamp
     vendor.set_behaviour(VendorBehaviour(failing_products=["sku-lamp"]))
@@ -80,7 +73,7 @@ def test_a_vendor_outage_pauses_the_item_for_the_desk_and_run_again_checks_it_wi
 def test_a_request_the_vendor_refuses_goes_to_the_client_data_team_without_retries(
     item_check_of: DurableFunctionTestRunner,
     vendor: DummyVendor,
-    queue: Queue,  # noqa: F811
+    queue: Queue,
 ) -> None:
     # Given an item of more lamps than the vendor has
     too_many = {**LAMP, "quantity": 5000}
@@ -97,7 +90,7 @@ def test_a_request_the_vendor_refuses_goes_to_the_client_data_team_without_retri
 
 def test_a_rejected_item_fails_the_execution_with_recovery_rejected(
     item_check_of: DurableFunctionTestRunner,
-    vendor: DummyVendor,  # noqa: F811
+    vendor: DummyVendor,
 ) -> None:
     # Given an item paused on the desk
     vendor.set_behaviour(VendorBehaviour(outage=True))
