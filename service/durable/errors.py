@@ -21,6 +21,9 @@ class RecoveryRejected(RecoveryOpsError):
         self.step = step
         self.cause = cause
 
+    def __reduce__(self) -> tuple[type[RecoveryRejected], tuple[str, str]]:
+        return type(self), (self.step, self.cause)
+
 
 class RecoveryTimedOut(RecoveryOpsError, TimeoutError):
     """Nobody answered the recovery before its timeout: the step is not run again."""
@@ -29,6 +32,9 @@ class RecoveryTimedOut(RecoveryOpsError, TimeoutError):
         super().__init__(f"recovery of step {step!r} got no answer within {timeout_seconds:,} seconds")
         self.step = step
         self.timeout_seconds = timeout_seconds
+
+    def __reduce__(self) -> tuple[type[RecoveryTimedOut], tuple[str, int]]:
+        return type(self), (self.step, self.timeout_seconds)
 
 
 class RecoveryRequestError(RecoveryOpsError, ValueError):

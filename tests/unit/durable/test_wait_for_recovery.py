@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -351,3 +352,15 @@ def test_the_error_is_sent_as_its_name_and_cause(error: Any, cause: str | None, 
 
     # Then the message carries the error's name and the cause
     assert (sent[0]["error"], sent[0]["cause"]) == expected
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RecoveryRejected("Charge card", "Rejected by ann: card stolen"), RecoveryTimedOut("Charge card", 60)],
+)
+def test_the_decision_errors_copy_and_pickle_with_their_fields(error: Exception) -> None:
+    # Given / When an error copied as a worker or a retry library copies it
+    copied = pickle.loads(pickle.dumps(error))
+
+    # Then it is the same error, its fields kept
+    assert (type(copied), str(copied), vars(copied)) == (type(error), str(error), vars(error))
