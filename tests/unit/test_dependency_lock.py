@@ -84,7 +84,7 @@ def distributions_of(modules: set[str]) -> set[str]:
 
 
 def test_every_package_the_shipped_code_imports_is_a_runtime_dependency() -> None:
-    shipped = [p for p in (ROOT / "service").rglob("*.py") if "local" not in p.parts]
+    shipped = [p for p in (ROOT / "service").rglob("*.py") if not {"local", "durable"} & set(p.parts)]
     shipped += list((ROOT / "slack_app").rglob("*.py"))
     imported = distributions_of(third_party_imports(shipped) - {"flask"})  # flask: `serve` only, lazily
 
@@ -100,3 +100,15 @@ def test_every_package_the_local_stack_imports_is_declared_in_the_local_extra() 
     missing = imported - declared_names - set(pins("requirements.lock"))
 
     assert missing == set(), f"declare in pyproject.toml's local extra: {missing}"
+
+
+def test_every_package_the_durable_code_imports_is_declared_in_the_durable_extra() -> None:
+    # The helper and the example's durable function run inside a team's durable function, which
+    # installs recovery-ops[durable]: the durable-execution SDK is declared there, not in the layer
+    durable = [p for p in (ROOT / "service").rglob("*.py") if "durable" in p.parts]
+    imported = distributions_of(third_party_imports(durable))
+    declared_names = {canonicalize_name(r.name) for r in declared("durable")}
+
+    missing = imported - declared_names - set(pins("requirements.lock"))
+
+    assert durable and missing == set(), f"declare in pyproject.toml's durable extra: {missing}"
