@@ -10,9 +10,10 @@ before cutting or formatting it, so a cut can never leave half a token behind.
 
 What counts as a token field: any key whose name contains "token" in any spelling
 (``task_token``, ``taskToken``, ``TaskToken``, ``Token``) or names a callback id (``callback_id``,
-``callbackId``, ``CallbackId``, ``callback-id``). A text that is not JSON (or JSON cut
-short) is searched for the same keys followed by ``:`` or ``=`` and its value is removed up to
-the end of the value (or of the text, when the value is cut short).
+``callbackId``, ``CallbackId``, ``callback-id``), and the path segment after
+``durable-execution-callbacks/`` in a URL (Lambda's callback API puts the id there). A text that
+is not JSON (or JSON cut short) is searched for the same keys followed by ``:`` or ``=`` and its
+value is removed up to the end of the value (or of the text, when the value is cut short).
 """
 
 from __future__ import annotations
@@ -56,10 +57,17 @@ def _is_token_key(key: Any, item: Any) -> bool:
     return isinstance(key, str) and bool(_TOKEN_KEY.search(key)) and item is not None
 
 
+#: Lambda's callback API carries the callback id in its path (…/durable-execution-callbacks/ID/succeed),
+#: which HTTP libraries log: the path segment after it is a secret wherever a text quotes it
+_CALLBACK_PATH = re.compile(r"(durable-execution-callbacks/)[^/\s\"'?&]+")
+
+
 def _text_without_tokens(text: str, known: tuple[str, ...]) -> str:
     for token in known:
         if token:
             text = text.replace(token, REDACTED)
+    if "durable-execution-callbacks/" in text:
+        text = _CALLBACK_PATH.sub(rf"\g<1>{REDACTED}", text)
     stripped = text.strip()
     if stripped[:1] in ("{", "[") and _TOKEN_KEY.search(stripped):
         try:
