@@ -3,6 +3,7 @@ this machine, and answer its pauses from the terminal (``recovery_ops.service.lo
 
     recovery-ops try payments.recovering.asl.json --function ChargeCardFunction=payments:charge \\
         --fail "Charge card" --sub Currency=EUR --input order.json
+    recovery-ops try --durable payments:handler --input order.json    # a Lambda durable function
 
 Refused before anything is deployed (exit code 2, saying why): a missing file, a file that is not
 JSON or not ASL, an Express state machine, an unknown ``--fail`` state (the states are listed), a
@@ -48,6 +49,12 @@ def add_arguments(command: argparse.ArgumentParser) -> None:
         help="your own SAM template: deploy its functions, state machines, tables, queues and topics "
         "beside the recovery service (same SAM translation and IAM check as recovery-ops's) and try "
         "--state-machine; its functions are the template's, so no --function",
+    )
+    command.add_argument(
+        "--durable",
+        metavar="module:function",
+        help="a Lambda durable function's handler (@durable_execution) instead of a definition: run once "
+        "in AWS's local durable runner; its steps pause through wait_for_recovery; modules are found here",
     )
     command.add_argument(
         "--state-machine",
@@ -115,8 +122,13 @@ def try_command(args: argparse.Namespace) -> int:
 
     if args.template is not None:
         return _try_template(args)
+    if args.durable is not None:
+        return _try_durable(args)
     if args.definition is None:
-        print("recovery-ops try: give a DEFINITION, or --template TEMPLATE", file=sys.stderr)
+        print(
+            "recovery-ops try: give a DEFINITION, --template TEMPLATE or --durable module:function",
+            file=sys.stderr,
+        )
         return 2
     try:
         settings = TrySettings.from_environment()
@@ -168,6 +180,50 @@ def _try_template(args: argparse.Namespace) -> int:
     except RecoveryOpsError as problem:  # a wrong handler path, a missing grant: nothing has run
         print(f"recovery-ops try: {problem}", file=sys.stderr)
         return 2
+    return 0 if outcome.status == "SUCCEEDED" else 1
+
+
+def _try_durable(args: argparse.Namespace) -> int:
+    """`try --durable module:function`: the durable handler imported (refused before anything is
+    deployed when it cannot be), then run in the local durable runner beside the recovery service."""
+    import re
+
+    from recovery_ops.service.config import ConfigurationError, TrySettings
+    from recovery_ops.service.local.programs.try_definition import TryError, load_function, read_json
+
+    try:
+        given = [
+            option
+            for option, value in (
+                ("DEFINITION", args.definition),
+                ("--function", args.functions),
+                ("--fail", args.fails),
+                ("--sub", args.subs),
+            )
+            if value
+        ]
+        if given:
+            raise TryError(
+                f"--durable takes no {', '.join(given)}: the durable function's own code decides what fails"
+            )
+        settings = TrySettings.from_environment()
+        handler = load_function(args.durable, [Path.cwd()], option="--durable")
+        execution_input = None if args.input is None else read_json(args.input, "the input (--input)")
+    except (ConfigurationError, TryError) as problem:
+        print(f"recovery-ops try: {problem}", file=sys.stderr)
+        return 2
+    from recovery_ops.service.local.programs.try_session import Terminal, run_try_durable
+
+    module = args.durable.partition(":")[0].rsplit(".", 1)[-1]
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", module).strip("-")[:40] or "durable-function"
+    outcome = run_try_durable(
+        handler,
+        name,
+        settings,
+        Terminal(sys.stdin, sys.stdout),
+        input=execution_input,
+        wait_seconds=args.wait_seconds,
+    )
     return 0 if outcome.status == "SUCCEEDED" else 1
 
 

@@ -177,7 +177,10 @@ def run_try(
 
 
 def _recovery_service(
-    resources: ExitStack, settings: TrySettings, iam: bool | None = None
+    resources: ExitStack,
+    settings: TrySettings,
+    iam: bool | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> tuple[LocalSlack, EmbeddedStack]:
     """The Slack side ``settings`` choose and the recovery service deployed beside it (without the
     order example; the terminal's person the one allowed to act), both closed with ``resources``."""
@@ -188,6 +191,7 @@ def _recovery_service(
                 "DeployOrderExample": "false",
                 "SlackDefaultChannel": slack.channel,
                 "SlackAllowedUserIds": TERMINAL_USER,
+                **(parameters or {}),
             },
             secrets=slack.secrets(),
             environment=slack.environment(),
@@ -295,15 +299,13 @@ class _Session:
             say(
                 "  Slack: a local stand-in, its messages shown here (SLACK_BOT_TOKEN: your workspace instead)"
             )
-        if not plan.recovery_states:
+        if not plan.recovery_states and not self._durable:
             say(
                 f"  note: no state of {plan.path} sends to the recovery queue:"
                 " nothing in it can pause for a person"
             )
         name = f"try-{plan.name}"
-        execution_arn = self._sfn.start_execution(
-            stateMachineArn=machine_arn, name=name, input=json.dumps(plan.input)
-        )["executionArn"]
+        execution_arn = self._start(machine_arn, name)
         say(f"  started execution {name} with input {json.dumps(plan.input, ensure_ascii=False)[:200]}")
         say("")
         pauses = 0
@@ -317,6 +319,20 @@ class _Session:
                 break
             handled.add(found.recovery_id)
         return self._end(execution_arn, pauses)
+
+    _durable = False  # a state machine's session; a durable function's says True
+
+    def _start(self, machine_arn: str, name: str) -> str:
+        return str(
+            self._sfn.start_execution(
+                stateMachineArn=machine_arn, name=name, input=json.dumps(self._plan.input)
+            )["executionArn"]
+        )
+
+    def _ended(self, execution_arn: str) -> dict | None:
+        """The execution as described once it ended; None while it runs."""
+        described = self._sfn.describe_execution(executionArn=execution_arn)
+        return described if described["status"] in TERMINAL else None
 
     def _deploy(self) -> str:
         plan, say = self._plan, self._say
@@ -371,9 +387,9 @@ class _Session:
         while True:
             poll_collector(self._stack)
             self._transcript.show_new()
-            described = self._sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] in TERMINAL:
-                return described
+            ended = self._ended(execution_arn)
+            if ended is not None:
+                return ended
             waiting = [
                 r
                 for r in self._store.list_by_status(RecoveryStatus.OPEN, limit=100)
@@ -594,3 +610,91 @@ class _TemplateSession(_Session):
         for state in self._plan.recovery_states:
             self._say(f'  recovery request for "{state}": sends to the recovery queue and waits for a person')
         return self._arn
+
+
+def run_try_durable(
+    handler: Callable[..., Any],
+    function_name: str,
+    settings: TrySettings,
+    terminal: Terminal,
+    *,
+    input: Any = None,  # noqa: A002 - the execution's input, as for a state machine
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> TryOutcome:
+    """Run the durable function ``handler`` once in AWS's local runner beside the recovery service
+    (watched as ``function_name``), and answer its pauses (``wait_for_recovery``) from ``terminal``."""
+    say = terminal.say
+    quiet_interpreter_logs()
+    say(f"recovery-ops try --durable {function_name}: in AWS's local durable runner beside the service")
+    with ExitStack() as resources:
+        slack, stack = _recovery_service(
+            resources, settings, iam=True, parameters={"WatchedDurableFunctions": function_name}
+        )
+        plan = TryPlan(
+            path=Path(function_name),
+            definition={},
+            tasks=(),
+            input={} if input is None else input,
+            recovery_states=(),
+        )
+        session = _DurableSession(plan, stack, slack, terminal, settings.editor, wait_seconds, handler)
+        return session.run()
+
+
+class _DurableSession(_Session):
+    """A session whose workflow is a Lambda durable function run in the stack's durable host."""
+
+    _durable = True
+
+    def __init__(
+        self,
+        plan: TryPlan,
+        stack: EmbeddedStack,
+        slack: LocalSlack,
+        terminal: Terminal,
+        editor: str | None,
+        wait_seconds: float,
+        handler: Callable[..., Any],
+    ) -> None:
+        super().__init__(plan, stack, slack, terminal, editor, wait_seconds)
+        self._handler = handler
+        assert stack.durable is not None  # every embedded stack runs a durable host
+        self._host = stack.durable
+
+    def _deploy(self) -> str:
+        self._host.register(self._plan.name, self._handler)
+        self._say(
+            f"  durable function {self._plan.name}: run in this process; a step that calls "
+            "wait_for_recovery sends to the recovery queue and waits for a person"
+        )
+        return self._plan.name
+
+    def _start(self, machine_arn: str, name: str) -> str:
+        return self._host.start(machine_arn, self._plan.input, execution_name=name)
+
+    def _ended(self, execution_arn: str) -> dict | None:
+        now = self._host.describe(execution_arn)
+        return None if now.status in ("RUNNING", "PAUSING", "PAUSED") else {"status": now.status}
+
+    def _end(self, execution_arn: str, pauses: int) -> TryOutcome:
+        say = self._say
+        now = self._host.describe(execution_arn)
+        error = (now.error or {}).get("ErrorType")
+        cause = (now.error or {}).get("ErrorMessage")
+        output = json.loads(now.result) if now.result is not None else None
+        say("")
+        say(f"durable execution of {self._plan.name}: {now.status}")
+        if now.status == "RUNNING":
+            say("  it is still running, and ends with this local run")
+        if error:
+            say(f"  error: {error}")
+        if cause:
+            say(f"  cause: {cause[:1000]}")
+        if output is not None:
+            say("  output:")
+            for line in json.dumps(output, indent=2, ensure_ascii=False).splitlines():
+                say(f"    {line}")
+        if now.status != "RUNNING" and pauses == 0:
+            say("  it ended without ever reaching the recovery queue: nothing paused for a person.")
+            say("  a step that still fails after its retries pauses when its handler calls wait_for_recovery")
+        return TryOutcome(execution_arn, now.status, output, error, cause, pauses)
