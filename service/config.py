@@ -316,6 +316,13 @@ class ExecutionWatcherConfig(
     def handled_failure_errors(self) -> frozenset[str]:
         return frozenset(e.strip() for e in self.handled_errors.split(",") if e.strip())
 
+    #: the durable functions whose executions' ends are kept (the rule hears the account's every one)
+    watched_durable: str = Field(alias="WATCHED_DURABLE_FUNCTIONS", default="")
+
+    @property
+    def watched_durable_functions(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.watched_durable.split(",") if name.strip())
+
 
 class ReconcilerConfig(
     RecoveriesTableSettings, SlackBotSecretSettings, AuditEventBusSettings, DurableEndpointSettings

@@ -54,6 +54,7 @@ from recovery_ops.service.recovery.lifecycle.query import RecoveryQuery
 from recovery_ops.service.recovery.lifecycle.reconciler import HELD, UNSETTLED, Reconciler
 from recovery_ops.service.recovery.lifecycle.reminders import describe_duration
 from recovery_ops.service.recovery.model.approval import ApprovalRequest, ApprovalState, Gated
+from recovery_ops.service.recovery.model.contract import WorkflowKind
 from recovery_ops.service.recovery.model.input_edit import (
     InputProblemError,
     SchemaCatalog,
@@ -153,7 +154,7 @@ class Operator:
         for recovery in found:
             self.out(
                 f"{recovery.recovery_id}  {printable(recovery.requested_at)}  "
-                f"{printable(recovery.state_machine_name)} / {printable(recovery.failed_state)}  "
+                f"{_workflow_and_step(recovery)}  "
                 f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}  "
                 f"owner: {printable(recovery.owner or 'nobody')}"
             )
@@ -183,7 +184,7 @@ class Operator:
             f"{recovery.recovery_id}  in flight {describe_duration(claim.age(self.clock()))} "
             f"(since {claim.since.isoformat(timespec='seconds')}, claimed by "
             f"{printable(claim.claimed_by or 'someone')})  "
-            f"{printable(recovery.state_machine_name)} / {printable(recovery.failed_state)}  "
+            f"{_workflow_and_step(recovery)}  "
             f"{printable(recovery.error or 'unknown')}  {printable(recovery.execution_name)}"
         )
 
@@ -199,10 +200,13 @@ class Operator:
             )
         self._show_waiting(recovery)
         self.out(f"  execution:  {printable(recovery.execution_arn)}")
+        if recovery.kind is WorkflowKind.DURABLE:
+            self.out(f"  function:   {printable(recovery.state_machine_arn)}")
         if recovery.owner:
             self.out(f"  owner:      {printable(recovery.owner)} since {printable(recovery.owned_at or '?')}")
         error = printable(recovery.error or "unknown")
-        self.out(f"  failed at:  {printable(recovery.failed_state)} with {error}")
+        failed_at = "step" if recovery.kind is WorkflowKind.DURABLE else "failed at"
+        self.out(f"  {failed_at + ':':<11} {printable(recovery.failed_state)} with {error}")
         if recovery.cause:
             cause = without_tokens(recovery.cause, (recovery.task_token,))
             self.out(f"  cause:      {printable(cause[:2000])}")
@@ -520,3 +524,11 @@ def caller_principal(clients: Callable[[str], object]) -> Callable[[], str]:
         return known[0]
 
     return principal
+
+
+def _workflow_and_step(recovery: Recovery) -> str:
+    """A row's "workflow / where it failed": a durable recovery says function and step."""
+    name, where = printable(recovery.state_machine_name), printable(recovery.failed_state)
+    if recovery.kind is WorkflowKind.DURABLE:
+        return f"function {name} / step {where}"
+    return f"{name} / {where}"

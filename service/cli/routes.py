@@ -40,8 +40,10 @@ def add_arguments(routes: argparse.ArgumentParser) -> None:
     actions = routes.add_subparsers(dest="routes_action", required=True)
     show = actions.add_parser("show", help="every rule in order (first match wins) and the fallback")
     test = actions.add_parser("test", help="which rule a recovery would match, and why")
-    test.add_argument("--machine", required=True, help="the state machine's name or ARN")
-    test.add_argument("--state", required=True, help="the failed state's name")
+    workflow = test.add_mutually_exclusive_group(required=True)
+    workflow.add_argument("--machine", help="the state machine's name or ARN")
+    workflow.add_argument("--function", help="a durable function's name or ARN (its recovery's)")
+    test.add_argument("--state", required=True, help="the failed state's name (a durable function's step)")
     test.add_argument(
         "--error", help="the error's name, e.g. VendorUnavailable (omit: a recovery without one)"
     )
@@ -99,7 +101,7 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
     if args.routes_action == "show":
         _show(where, rules, out)
     else:
-        decision = rules.route(args.machine, args.state, args.error, args.routing)
+        decision = rules.route(_workflow_arn(args), args.state, args.error, args.routing)
         out(f"channel: {_printable(decision.channel)}")
         if decision.rule is None:
             out("rule:    none matched: the fallback decides")
@@ -114,6 +116,15 @@ def routes_command(args: argparse.Namespace, settings: RoutesSettings, out: Prin
         for reason in decision.reasons:
             out(f"  because {_printable(reason)}")
     return 0
+
+
+def _workflow_arn(args: argparse.Namespace) -> str:
+    """What a recovery keeps of its workflow: a state machine's name or ARN as given; a durable
+    function's ARN (a name alone is put in a Lambda ARN, which is what tells a durable recovery)."""
+    if args.machine is not None:
+        return str(args.machine)
+    function = str(args.function)
+    return function if function.startswith("arn:") else f"arn:aws:lambda:::function:{function}"
 
 
 def _document(args: argparse.Namespace, settings: RoutesSettings) -> tuple[str, str | None, ChannelRouting]:

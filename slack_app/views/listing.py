@@ -68,6 +68,8 @@ from recovery_ops.slack_app.views.recovery_message import (
     input_block,
     outcome_text,
     owner_line,
+    workflow_and_step,
+    workflow_facts,
 )
 
 PAGE_SIZE = 20
@@ -194,7 +196,7 @@ def in_flight_row(claim: InFlight, now: datetime) -> SectionBlock:
     text = (
         f"{IN_FLIGHT_MARK} {describe_duration(claim.age(now))} · "
         f"*{link(recovery.console_url, recovery.execution_name)}*"
-        f"  ·  {one_line(recovery.state_machine_name)} / {one_line(recovery.failed_state)}\n"
+        f"  ·  {workflow_and_step(recovery)}\n"
         f"{code(recovery.error or 'unknown')} · claimed by {who(claim.claimed_by)} at {one_line(since)}"
         f" · {code(recovery.recovery_id)}"
     )
@@ -215,8 +217,8 @@ def recovery_row(recovery: Recovery, with_actions: bool = True) -> SectionBlock:
     Reject) in an overflow menu, unless ``with_actions`` is False (someone who may only see it)."""
     text = (
         f"*{link(recovery.console_url, recovery.execution_name)}*"
-        f"  ·  {one_line(recovery.state_machine_name)}"
-        f" / {one_line(recovery.failed_state)}\n{code(recovery.error or 'unknown')} · paused at "
+        f"  ·  {workflow_and_step(recovery)}"
+        f"\n{code(recovery.error or 'unknown')} · paused at "
         f"{one_line(recovery.requested_at)} · {code(recovery.recovery_id)}"
     )
     if recovery.owner:
@@ -249,8 +251,7 @@ def show_blocks(recovery: Recovery, now: datetime | None = None) -> list[Block]:
         SectionBlock(
             text=mrkdwn(
                 truncate(
-                    f"*Status:* {recovery.status}  ·  *Execution:* "
-                    f"{link(recovery.console_url, recovery.execution_name)}\n"
+                    f"*Status:* {recovery.status}  ·  {workflow_facts(recovery)}\n"
                     f"*Error:* {code(recovery.error or 'unknown')}"
                     f"  ·  *Paused at:* {one_line(recovery.requested_at)}"
                     f"  ·  *Delivered:* {recovery.attempts}×"

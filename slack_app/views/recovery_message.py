@@ -30,7 +30,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.contract import Routing, WorkflowKind
 from recovery_ops.service.recovery.model.recovery import Recovery
 from recovery_ops.service.recovery.model.redaction import without_tokens
 from recovery_ops.slack_app.ids import EDIT_AND_RUN_AGAIN, REJECT, RELEASE, RUN_AGAIN, TAKE
@@ -112,7 +112,7 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
     )
     routing = _ROUTING_LABEL[recovery.routing]
     facts = (
-        f"*Execution:* {link(recovery.console_url, recovery.execution_name)}\n"
+        f"{workflow_facts(recovery)}\n"
         f"*Error:* {code(recovery.error or 'unknown')}  ·  *Routing:* {routing}\n"
         f"*Paused at:* {one_line(recovery.requested_at)}  ·  *Delivered:* {recovery.attempts}×"
     )
@@ -131,6 +131,25 @@ def recovery_blocks(recovery: Recovery) -> list[Block]:
         blocks.append(actions_block(recovery.recovery_id, recovery.owner))
     blocks.append(ContextBlock(elements=[mrkdwn(f"recovery {code(recovery.recovery_id)}")]))
     return blocks[:MAX_BLOCKS]
+
+
+def workflow_facts(recovery: Recovery) -> str:
+    """Where it paused: a state machine's execution (its console page); a durable function (its
+    console page), its step and its durable execution."""
+    if recovery.kind is WorkflowKind.DURABLE:
+        return (
+            f"*Function:* {link(recovery.console_url, recovery.state_machine_name)}"
+            f"  ·  *Step:* {code(recovery.failed_state)}\n"
+            f"*Durable execution:* {code(recovery.execution_name)}"
+        )
+    return f"*Execution:* {link(recovery.console_url, recovery.execution_name)}"
+
+
+def workflow_and_step(recovery: Recovery) -> str:
+    """A row's "workflow / where it failed": a durable recovery says function and step."""
+    if recovery.kind is WorkflowKind.DURABLE:
+        return f"function {one_line(recovery.state_machine_name)} / step {one_line(recovery.failed_state)}"
+    return f"{one_line(recovery.state_machine_name)} / {one_line(recovery.failed_state)}"
 
 
 def owner_line(recovery: Recovery) -> str:
@@ -177,9 +196,12 @@ def outcome_text(recovery: Recovery) -> str:
     detail = closing.detail if closing else {}
     if recovery.status == "RESUMED":
         verb = "Edited and run again" if closing and closing.action.startswith("edit") else "Run again"
-        return (
-            f"✅ *{verb}* by {by} at {at}. The execution continues from *{one_line(recovery.failed_state)}*."
+        where = (
+            "The function continues from step"
+            if recovery.kind is WorkflowKind.DURABLE
+            else ("The execution continues from")
         )
+        return f"✅ *{verb}* by {by} at {at}. {where} *{one_line(recovery.failed_state)}*."
     if recovery.status == "REJECTED":
         reason = detail.get("reason")
         reason = f"\n*Reason:* {escape(without_tokens(str(reason)))}" if reason else ""

@@ -73,7 +73,7 @@ def test_asl_names_no_account_region_or_hard_coded_arn(logical_id: str) -> None:
 def test_the_slack_app_may_invoke_itself_and_no_other_function() -> None:
     properties = TEMPLATE["Resources"]["SlackAppFunction"]["Properties"]
     statements = [s for policy in properties["Policies"] for s in policy.get("Statement", [])]
-    invokes = [s for s in statements if "lambda:InvokeFunction" in str(s["Action"])]
+    invokes = [s for s in statements if "lambda:InvokeFunction" in str(s.get("Action"))]
 
     (invoke,) = invokes
     assert invoke["Action"] == "lambda:InvokeFunction"

@@ -11,9 +11,11 @@ it and how it escalates, as an ordered list of rules in one JSON document.
                       {"after_minutes": 120, "mention_user_group": "S0ONCALL", "channel": "C0INCIDENT"}]}
     ]}
 
-A rule's ``match`` may name ``state_machine`` (its name or its ARN), ``failed_state`` and
-``error``, each a shell-style pattern (``fnmatch``: ``*``, ``?``, ``[...]``, case-sensitive), and
-``routing`` (``technical`` or ``client-data``); a recovery matches when every field given matches.
+A rule's ``match`` may name ``state_machine`` (its name or its ARN: Step Functions recoveries only),
+``function`` (a durable function's name or ARN: durable recoveries only), ``failed_state`` (a
+durable recovery's step) and ``error``, each a shell-style pattern (``fnmatch``: ``*``, ``?``,
+``[...]``, case-sensitive), and ``routing`` (``technical`` or ``client-data``); a recovery matches
+when every field given matches.
 An empty ``match`` matches every recovery, so only the last rule may have one. The first rule
 that matches decides; when none does, the fallback decides as before rules existed (the stack's
 technical / client-data channel, else its default channel), and the decision says so.
@@ -42,10 +44,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from recovery_ops.service.errors import RecoveryOpsError
 from recovery_ops.service.recovery.model.approval import Gated
-from recovery_ops.service.recovery.model.contract import Routing
+from recovery_ops.service.recovery.model.contract import Routing, WorkflowKind
+from recovery_ops.service.recovery.model.recovery import workflow_kind
 from recovery_ops.service.recovery.ports.notifier import ChannelRouting
 
-MATCH_FIELDS = ("state_machine", "failed_state", "error", "routing")
+MATCH_FIELDS = ("state_machine", "function", "failed_state", "error", "routing")
+#: the match field that names each kind's workflow (a state machine's, a durable function's)
+WORKFLOW_FIELDS = {WorkflowKind.STEP_FUNCTIONS: "state_machine", WorkflowKind.DURABLE: "function"}
 USER_GROUP_ID = r"^S[A-Z0-9]{2,20}$"  # a Slack user group's id (S…), as its mention needs it
 USER_ID = r"^[UW][A-Z0-9]{2,20}$"  # a Slack user's id
 #: an AWS principal as STS's GetCallerIdentity names it (an IAM user or role, an assumed role's session)
@@ -143,7 +148,8 @@ class ApprovalPolicy(_Strict):
 class RuleMatch(_Strict):
     """What a recovery must have for the rule to apply; a field left out matches anything."""
 
-    state_machine: str | None = Field(default=None, min_length=1)
+    state_machine: str | None = Field(default=None, min_length=1)  # Step Functions recoveries only
+    function: str | None = Field(default=None, min_length=1)  # durable functions' recoveries only
     failed_state: str | None = Field(default=None, min_length=1)
     error: str | None = Field(default=None, min_length=1)
     routing: Routing | None = None
@@ -151,14 +157,22 @@ class RuleMatch(_Strict):
     def reasons(
         self, state_machine_arn: str, failed_state: str, error: str | None, routing: Routing
     ) -> list[str] | None:
-        """Why each given field matches (``field 'pattern' matches 'value'``), or None when one does not."""
+        """Why each given field matches (``field 'pattern' matches 'value'``), or None when one does not.
+        ``state_machine_arn`` is a durable recovery's function's ARN: ``function`` matches it,
+        ``state_machine`` never does (and the other way round for a Step Functions recovery)."""
         name = state_machine_arn.rsplit(":", 1)[-1]
+        kind = workflow_kind(state_machine_arn)
         reasons: list[str] = []
-        if self.state_machine is not None:
-            hit = next((v for v in (name, state_machine_arn) if fnmatchcase(v, self.state_machine)), None)
+        for workflow, field_name in WORKFLOW_FIELDS.items():
+            pattern = getattr(self, field_name)
+            if pattern is None:
+                continue
+            if workflow is not kind:
+                return None
+            hit = next((v for v in (name, state_machine_arn) if fnmatchcase(v, pattern)), None)
             if hit is None:
                 return None
-            reasons.append(f"state_machine {self.state_machine!r} matches {hit!r}")
+            reasons.append(f"{field_name} {pattern!r} matches {hit!r}")
         for label, pattern, value in (
             ("failed_state", self.failed_state, failed_state),
             ("error", self.error, error),
@@ -339,6 +353,11 @@ def _rule_problems(raw: Any, where: str, last: bool) -> list[str]:
         problems.append(
             f"{where}.match: empty, so it matches every recovery and the rules after it are never "
             "reached (only the last rule may match everything)"
+        )
+    if isinstance(match, dict) and all(match.get(name) is not None for name in WORKFLOW_FIELDS.values()):
+        problems.append(
+            f"{where}.match: names both state_machine and function, so it matches no recovery (a "
+            "recovery is a state machine's or a durable function's): write a rule for each"
         )
     if raw.get("self_healing") is False and raw.get("self_healing_max_per_second") is not None:
         problems.append(

@@ -1,15 +1,16 @@
 """The outermost catch: what happens when an execution ends FAILED, TIMED_OUT or ABORTED.
 
 Fed by Step Functions' "Execution Status Change" events (EventBridge) for the watched state
-machines:
+machines, and by Lambda's "Durable Execution Status Change" events for the watched durable functions:
 - every recovery of that execution still OPEN is closed (ABORTED when the execution was stopped,
-  EXPIRED when it failed or timed out: its task token is dead) and its Slack message loses its
-  buttons, so nobody clicks on a dead execution;
+  EXPIRED when it failed, timed out or ended otherwise: its task token or callback is dead) and its
+  Slack message loses its buttons, so nobody clicks on a dead execution;
 - every recovery still in flight (RESUMING: a claim not yet settled) is settled by the reconciler
   from the execution's record, final now that it has ended (a call that landed is RESUMED or
   REJECTED, one that did not is closed as above);
-- an execution that ended without any of its steps asking for a person (no recovery at all) is
-  recorded once and posted as "workflow failed" with a Redrive button.
+- a state machine's execution that ended without any of its steps asking for a person (no
+  recovery at all) is recorded once and posted as "workflow failed" with a Redrive button. A durable
+  execution's is not: there is no Redrive for durable executions.
 """
 
 from __future__ import annotations
@@ -26,18 +27,23 @@ from recovery_ops.service.recovery.failed_executions.failures import (
 )
 from recovery_ops.service.recovery.lifecycle.actions import OutcomeDisplay, show_stored_outcome
 from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
-from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus
+from recovery_ops.service.recovery.model.contract import WorkflowKind, durable_execution_name
+from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus, workflow_kind
 from recovery_ops.service.recovery.storage.recoveries import DISPLAY_GRACE, RecoveryStore
 
 WATCHER = "execution-watcher"
+STEP_FUNCTIONS_STATUS_CHANGE = "Step Functions Execution Status Change"
+DURABLE_STATUS_CHANGE = "Durable Execution Status Change"
+#: the statuses that mean the execution was stopped by someone (its recoveries are ABORTED)
+_STOPPED = frozenset({"ABORTED", "STOPPED"})
 
 
 @dataclass(frozen=True)
 class ExecutionEnded:
     execution_arn: str
     execution_name: str
-    state_machine_arn: str
-    status: str  # FAILED, TIMED_OUT, ABORTED
+    state_machine_arn: str  # a durable execution's: its function's ARN, without the version
+    status: str  # FAILED, TIMED_OUT, ABORTED; a durable execution's SUCCEEDED, FAILED, TIMED_OUT, STOPPED
     error: str | None
     cause: str | None
     stopped_at: datetime
@@ -55,6 +61,55 @@ class ExecutionEnded:
             cause=detail.get("cause"),
             stopped_at=datetime.fromtimestamp(stop / 1000, UTC) if stop else datetime.now(UTC),
         )
+
+    @classmethod
+    def from_durable_event_detail(cls, detail: dict[str, Any]) -> ExecutionEnded:
+        """The ``detail`` of a "Durable Execution Status Change" event: its ``functionArn`` names the
+        version that ran, the desk keeps a function by its unqualified ARN (as the contract does)."""
+        arn = detail["durableExecutionArn"]
+        end = detail.get("endTimestamp")
+        return cls(
+            execution_arn=arn,
+            execution_name=detail.get("durableExecutionName") or durable_execution_name(arn),
+            state_machine_arn=unqualified(detail["functionArn"]),
+            status=detail["status"],
+            error=None,
+            cause=None,
+            stopped_at=_moment(end) if end else datetime.now(UTC),
+        )
+
+    @classmethod
+    def from_event(cls, detail_type: str, detail: dict[str, Any]) -> ExecutionEnded:
+        """Either kind of execution-ended event, told by its detail-type."""
+        if detail_type == DURABLE_STATUS_CHANGE:
+            return cls.from_durable_event_detail(detail)
+        return cls.from_event_detail(detail)
+
+    @property
+    def kind(self) -> WorkflowKind:
+        return workflow_kind(self.state_machine_arn)
+
+    @property
+    def function_name(self) -> str:
+        """The workflow's name: a durable execution's function, a state machine."""
+        return self.state_machine_arn.rsplit(":", 1)[-1]
+
+    def is_watched(self, durable_functions: frozenset[str]) -> bool:
+        """Whether the desk keeps this end. A state machine's rule names the watched ones; the
+        durable rule hears every durable execution of the account, so its function must be named."""
+        return self.kind is not WorkflowKind.DURABLE or self.function_name in durable_functions
+
+
+def unqualified(function_arn: str) -> str:
+    """A function's ARN without its version or alias (arn:aws:lambda:R:A:function:NAME)."""
+    return ":".join(function_arn.split(":")[:7])
+
+
+def _moment(value: Any) -> datetime:
+    """An event's time: epoch milliseconds or ISO text."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 @dataclass
@@ -77,7 +132,7 @@ class OutermostCatch:
     def handle(self, ended: ExecutionEnded) -> EndReport:
         report = EndReport()
         recoveries = self.store.for_execution(ended.execution_arn)
-        closing = RecoveryStatus.ABORTED if ended.status == "ABORTED" else RecoveryStatus.EXPIRED
+        closing = RecoveryStatus.ABORTED if ended.status in _STOPPED else RecoveryStatus.EXPIRED
         why = f"the execution ended {ended.status}" + (f" ({ended.error})" if ended.error else "")
         for recovery in recoveries:
             if recovery.status is RecoveryStatus.RESUMING and self.reconciler is not None:
@@ -94,7 +149,8 @@ class OutermostCatch:
             ):
                 report.closed.append(recovery.recovery_id)
                 self._show(recovery.recovery_id)
-        if not recoveries and ended.error not in self.handled_errors:
+        redrivable = ended.kind is WorkflowKind.STEP_FUNCTIONS  # no Redrive for a durable execution
+        if not recoveries and redrivable and ended.error not in self.handled_errors:
             report.failure_id = self._record_failure(ended)
         return report
 

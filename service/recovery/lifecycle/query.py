@@ -38,6 +38,8 @@ FILTER_KEYS = {
     "status": "status",
     "group": "group",
 }
+#: other words for a filter: a durable function's recoveries keep it where a state machine is
+FILTER_ALIASES = {"function": "state_machine"}
 _GROUP = re.compile(r"^grp-[0-9a-f]{32}$")
 ME = "me"  # owner=me: the person asking
 _OWNER = re.compile(r"^(me|none|[UW][A-Z0-9]{2,20})$")
@@ -197,12 +199,14 @@ class RecoveryQuery:
         values: dict[str, str] = {}
         for word in words:
             key, sep, value = word.partition("=")
-            if not sep or key not in FILTER_KEYS or not value:
+            attribute = FILTER_KEYS.get(key) or FILTER_ALIASES.get(key)
+            if not sep or attribute is None or not value:
                 raise QueryError(
                     f"'{word[:80]}' is not a filter: use state=, error=, machine=, since= or owner= "
-                    "(e.g. since=2h, owner=me); status=in-flight lists the recoveries in flight"
+                    "(e.g. since=2h, owner=me; function= for a durable function); status=in-flight "
+                    "lists the recoveries in flight"
                 )
-            values[FILTER_KEYS[key]] = value
+            values[attribute] = value
         if "status" in values:
             values["status"] = check_status(values["status"])
         query = cls(**values)
