@@ -51,3 +51,33 @@ def deliver(stack: EmbeddedStack, event: dict[str, Any], function: str = "Execut
     if answer.get("FunctionError"):
         raise RuntimeError(f"{function} failed: {payload}")
     return payload
+
+
+def durable_status_change_event(stack: EmbeddedStack, durable_execution_arn: str) -> dict[str, Any]:
+    """The "Durable Execution Status Change" event Lambda would send for a durable execution of the
+    stack's durable host, as it stands now (its ARN the host's own, as its recoveries keep it)."""
+    durable = stack.durable
+    if durable is None:
+        raise ValueError("this stack runs no durable functions")
+    now = durable.describe(durable_execution_arn)
+    function = durable.function_of(durable_execution_arn)
+    ended = datetime.now(UTC)
+    detail = {
+        "durableExecutionArn": durable_execution_arn,
+        "durableExecutionName": durable_execution_arn.split("/", 1)[0],
+        "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}:1",  # qualified, as sent
+        "status": now.status,
+        "startTimestamp": ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "endTimestamp": ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Durable Execution Status Change",
+        "source": "aws.lambda",
+        "account": ACCOUNT_ID,
+        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": detail,
+    }
