@@ -36,9 +36,11 @@ PROCESS_ORDER = ROOT / "tests" / "fixtures" / "process_order.asl.json"
 DOCS_EXAMPLE = ROOT / "docs" / "snippets" / "test_process_order.py"
 # a team's own table beside the service (docs/integrate/pytest-plugin.md, "Your own resources")
 DOCS_OWN_TABLE = ROOT / "docs" / "snippets" / "test_own_table.py"
+# a team's durable function on the desk (docs/integrate/pytest-plugin.md, "A durable function")
+DOCS_DURABLE = ROOT / "docs" / "snippets" / "test_durable_item_check.py"
 
 
-@pytest.mark.parametrize("example", [DOCS_EXAMPLE, DOCS_OWN_TABLE], ids=lambda path: path.stem)
+@pytest.mark.parametrize("example", [DOCS_EXAMPLE, DOCS_OWN_TABLE, DOCS_DURABLE], ids=lambda path: path.stem)
 def test_the_docs_examples_pass_with_plain_pytest_in_a_directory_outside_the_project(
     tmp_path: Path, example: Path
 ) -> None:

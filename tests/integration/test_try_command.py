@@ -204,3 +204,70 @@ def test_a_function_chosen_when_the_run_resolves_its_name_is_answered_by_the_fun
     start = lines.index("  output:") + 1
     block = list(itertools.takewhile(lambda line: line.startswith("    "), lines[start:]))
     assert json.loads("\n".join(block))["receipt"] == {"sent_to": "o-1"}
+
+
+DURABLE_MODULE = '''
+from aws_durable_execution_sdk_python import durable_execution
+from aws_durable_execution_sdk_python.config import StepConfig
+from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+
+from recovery_ops.service.durable import wait_for_recovery
+
+ONCE = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)))
+TRIED = []
+
+
+class CardDeclined(Exception):
+    pass
+
+
+def charge(order):
+    TRIED.append(order)
+    if len(TRIED) == 1:
+        raise CardDeclined("the bank declined the card")
+    return {**order, "charged": True}
+
+
+@durable_execution
+def handler(event, context):
+    order = event
+    while True:
+        try:
+            return context.step(lambda _: charge(order), name="Charge card", config=ONCE)
+        except StepError as failed:
+            order = wait_for_recovery(context, name="Charge card", error=failed, input=order).input
+'''
+
+
+def test_a_durable_function_pauses_and_run_again_from_the_terminal_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a team's durable function in its own module, and its input
+    (tmp_path / "payments_durable.py").write_text(DURABLE_MODULE)
+    (tmp_path / "order.json").write_text(json.dumps({"order": "o-1", "amount": 120}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    # When it is tried, and the person answers Run again when its charge fails
+    argv = ["try", "--durable", "payments_durable:handler", "--input", "order.json", "--wait-seconds", "60"]
+    status, lines = run_try(argv, "r\n", monkeypatch, capsys)
+
+    # Then the pause was posted, answered, and the durable execution succeeded with its output
+    text = "\n".join(lines)
+    assert status == 0, text
+    assert '"Charge card" paused for a person: CardDeclined' in text
+    assert "durable execution of payments-durable: SUCCEEDED" in text
+    assert output_of(lines) == {"order": "o-1", "amount": 120, "charged": True}
+
+
+def test_try_durable_refuses_a_handler_it_cannot_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given / When
+    monkeypatch.chdir(tmp_path)
+    status = main(["try", "--durable", "no_such_module:handler"])
+
+    # Then nothing was deployed and the person is told why
+    assert status == 2
+    assert "--durable=no_such_module:handler" in capsys.readouterr().err

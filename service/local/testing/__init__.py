@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # for type checkers; at run time each name is imported when f
     )
     from recovery_ops.service.local.standin.workspace import SlackWorkspace
     from recovery_ops.service.local.testing.recovery_stack import (
+        DurableExecution,
+        DurableFunction,
         Execution,
         RecoveryStack,
         StateMachine,
@@ -48,6 +50,8 @@ _WHERE = {
     "NoRecoveryInTimeError": "recovery_ops.service.local.desk",
     "RecoveryNeverRequestedError": "recovery_ops.service.local.desk",
     "SlackWorkspace": "recovery_ops.service.local.standin.workspace",
+    "DurableExecution": "recovery_ops.service.local.testing.recovery_stack",
+    "DurableFunction": "recovery_ops.service.local.testing.recovery_stack",
     "Execution": "recovery_ops.service.local.testing.recovery_stack",
     "RecoveryStack": "recovery_ops.service.local.testing.recovery_stack",
     "StateMachine": "recovery_ops.service.local.testing.recovery_stack",
@@ -69,6 +73,8 @@ __all__ = [
     "AuditEntry",
     "Desk",
     "DeskError",
+    "DurableExecution",
+    "DurableFunction",
     "Execution",
     "ExecutionEnd",
     "ExecutionNotSucceededError",
