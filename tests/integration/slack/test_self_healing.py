@@ -8,9 +8,15 @@ import json
 from pathlib import Path
 from unittest import mock
 
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import StepConfig
+from aws_durable_execution_sdk_python.exceptions import StepError
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 from aws_lambda_powertools.utilities import parameters
 
+from recovery_ops.service.durable import wait_for_recovery
 from recovery_ops.service.example.supplier.dummy import DummyVendor
+from recovery_ops.service.local.engine.collector_poller import poll_collector
 from recovery_ops.service.local.engine.dynamodb_stream import DynamoDBStreamPoller
 from recovery_ops.service.local.engine.iam_check import Call
 from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
@@ -221,3 +227,70 @@ def test_under_a_run_again_policy_self_healing_resumes_nothing_and_asks_for_appr
         assert (request.action, request.requested_by, request.bulk) == (Gated.RUN_AGAIN, APPROVAL_ACTOR, True)
         assert sorted(request.subjects) == sorted(r.recovery_id for r in paused)
         assert stack.iam is not None and stack.iam.denied == []
+
+
+# ---------------------------------------------------------------------- a durable function, same circuit
+DURABLE_VENDOR = {"down": True}
+ONE_TRY = StepConfig(retry_strategy=create_retry_strategy(RetryStrategyConfig(max_attempts=1)))
+
+
+class VendorUnavailable(Exception):  # an outage error self-healing resumes (SelfHealingErrors)
+    pass
+
+
+def _reserve(item: dict) -> dict:
+    if DURABLE_VENDOR["down"]:
+        raise VendorUnavailable("the vendor does not answer")
+    return {**item, "reserved": True}
+
+
+@durable_execution
+def reserve_item(event: dict, context: DurableContext) -> dict:
+    item = event
+    while True:
+        try:
+            return context.step(lambda _, item=item: _reserve(item), name="Reserve item", config=ONE_TRY)
+        except StepError as failed:
+            item = wait_for_recovery(
+                context, name="Reserve item", error=failed, input=item, dependency="vendor"
+            ).input
+
+
+def test_a_closed_circuit_resumes_a_durable_functions_recovery_beside_the_state_machines(
+    vendor_url: str, order_api: LocalOrderApi, vendor: DummyVendor, slack: SlackStandIn
+) -> None:
+    parameters = {**OUTAGE, "SelfHealingByDefault": "true", "WatchedDurableFunctions": "reserve-item"}
+    with slack_app_stack(vendor_url, slack, **parameters) as stack:
+        # Given a durable function's step and the orders' steps paused by one vendor outage
+        assert stack.durable is not None
+        DURABLE_VENDOR["down"] = True
+        paused = pause(stack, order_api, vendor, [{**ORDER, "customer_id": f"c-{i}"} for i in range(2)])
+        stack.durable.register("reserve-item", reserve_item)
+        durable_execution_arn = stack.durable.start("reserve-item", {"sku": "sku-lamp"}, execution_name="r-1")
+
+        def collected() -> bool:
+            poll_collector(stack)
+            return len(store(stack).for_execution(durable_execution_arn)) == 1
+
+        wait_until(collected)
+        (callback,) = store(stack).for_execution(durable_execution_arn)
+        assert callback.dependency == "vendor" and callback.recovery_id not in {r.recovery_id for r in paused}
+
+        # When the vendor is back and its circuit closes
+        DURABLE_VENDOR["down"] = False
+        watcher = close_the_circuit(stack, order_api)
+        watcher.poll()
+        wait_until(lambda: [e["status"] for e in healing_executions(stack)] == ["SUCCEEDED"], 120)
+
+        # Then self-healing resumed both kinds with nobody clicking, the durable one through its callback
+        resumed = store(stack).get(callback.recovery_id)
+        assert (resumed.status, resumed.last_actor) == (RecoveryStatus.RESUMED, AUTO_ACTOR)
+        assert stack.durable.wait_for_result(durable_execution_arn, 30).status == "SUCCEEDED"
+        assert {
+            store(stack).get(r.recovery_id).status for r in store(stack).list_by_status(RecoveryStatus.OPEN)
+        } == set()
+        assert stack.iam is not None and stack.iam.denied == []
+        assert any(
+            c.principal == "SelfHealingFunction" and c.action == "lambda:SendDurableExecutionCallbackSuccess"
+            for c in stack.iam.calls
+        )
