@@ -206,7 +206,7 @@ def test_a_function_chosen_when_the_run_resolves_its_name_is_answered_by_the_fun
     assert json.loads("\n".join(block))["receipt"] == {"sent_to": "o-1"}
 
 
-DURABLE_MODULE = '''
+DURABLE_MODULE = """
 from aws_durable_execution_sdk_python import durable_execution
 from aws_durable_execution_sdk_python.config import StepConfig
 from aws_durable_execution_sdk_python.exceptions import StepError
@@ -237,7 +237,7 @@ def handler(event, context):
             return context.step(lambda _: charge(order), name="Charge card", config=ONCE)
         except StepError as failed:
             order = wait_for_recovery(context, name="Charge card", error=failed, input=order).input
-'''
+"""
 
 
 def test_a_durable_function_pauses_and_run_again_from_the_terminal_finishes_it(
