@@ -1,4 +1,4 @@
-"""Durable resume: 300 Lambda durable executions paused by a vendor outage, resumed by one "Run again all" from Slack.
+"""Durable resume: 300 durable executions paused by a vendor outage, resumed by one "Run again all" in Slack.
 
 The embedded stack is deployed with the Slack app and one watched durable function
 (``WatchedDurableFunctions``), without the order example (circuit breaker off, one group window for
