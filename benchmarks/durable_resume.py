@@ -22,6 +22,14 @@ again all posted its summary; ``wall_s``: until every durable execution ended. E
 execution, recovery and callback is reported by end state: each execution must succeed, each
 recovery end RESUMED, each callback be sent once; otherwise the benchmark exits non-zero. Last
 line: one JSON object.
+
+``--mixed``: both engines on one desk in one outage. Half the executions are the order example's
+orders (a state machine execution each, its item action pausing at the dummy vendor), half durable
+item checks; recoveries are grouped by workflow, step and error, so there are two group messages,
+and support clicks Run again all on each (``first_round_s`` until both summaries are posted). An
+order's item run again can fail at the local vendor again and pause again; it is run again in a
+later round (``later_rounds``, ``paused_again``), as in ``bulk_resume``. ``tokens_sent_twice``: task
+tokens sent more than once; ``wall_s`` until every order and durable execution ended.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from _support import (
@@ -43,11 +52,16 @@ from _support import (
     Work,
     WorkLedger,
     bulk_finished_posts,
+    record_calls,
     recovery_work,
     run_again_all,
+    run_again_until_done,
+    running,
     slack_app_stack,
+    statuses,
     wait,
 )
+from _support import execution_work as order_work
 from aws_durable_execution_sdk_python import DurableContext, StepContext, durable_execution, durable_step
 from aws_durable_execution_sdk_python.config import StepConfig
 from aws_durable_execution_sdk_python.exceptions import StepError
@@ -55,10 +69,14 @@ from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create
 
 from recovery_ops.service import aws_clients
 from recovery_ops.service.durable import wait_for_recovery
+from recovery_ops.service.example.supplier.dummy import DummyVendor, VendorBehaviour
 from recovery_ops.service.local.engine.collector_poller import poll_collector
 from recovery_ops.service.local.engine.durable_host import DurableHost
 from recovery_ops.service.local.engine.stack import EmbeddedStack, quiet_interpreter_logs
-from recovery_ops.service.local.standin.server import serve_slack_standin
+from recovery_ops.service.local.programs.order_api_client import LocalOrderApi
+from recovery_ops.service.local.programs.vendor_server import serve_dummy_vendor
+from recovery_ops.service.local.standin.server import SlackStandIn, serve_slack_standin
+from recovery_ops.service.recovery.model.contract import WorkflowKind
 from recovery_ops.service.recovery.model.recovery import Recovery, RecoveryStatus
 from recovery_ops.service.recovery.storage.recoveries import RecoveryStore
 
@@ -195,64 +213,123 @@ def callback_work(paused: list[Recovery], sent: Counter[str], succeeded: dict[st
     return Work.of("callbacks", len(paused), units, SENT_ONCE)
 
 
-def run(count: int, timeout: float, ledger: WorkLedger) -> dict[str, Any]:
+@contextmanager
+def stack_in_an_outage(mixed: bool) -> Iterator[tuple[EmbeddedStack, SlackStandIn, DummyVendor | None]]:
+    """The Slack app's stack watching the durable function (breaker off, one group window), the
+    vendor down; with the order example and its dummy vendor when ``mixed``, else without them."""
     VENDOR["down"] = True
-    with (
-        serve_slack_standin() as slack,
-        slack_app_stack(
-            slack,
-            DeployOrderExample="false",
-            WatchedDurableFunctions=FUNCTION,
-            CircuitBreakerEnabled="false",
-            RecoveryGroupWindowSeconds="86400",
-        ) as stack,
-    ):
+    with ExitStack() as context:
+        slack = context.enter_context(serve_slack_standin())
+        parameters = {
+            "WatchedDurableFunctions": FUNCTION,
+            "CircuitBreakerEnabled": "false",
+            "RecoveryGroupWindowSeconds": "86400",
+        }
+        vendor = None
+        if mixed:
+            vendor = DummyVendor(VendorBehaviour(outage=True), seed=1)
+            parameters["VendorUrl"] = context.enter_context(serve_dummy_vendor(vendor))
+        else:
+            parameters["DeployOrderExample"] = "false"
+        stack = context.enter_context(slack_app_stack(slack, **parameters))
+        durable_of(stack).register(FUNCTION, item_check)
+        yield stack, slack, vendor
+
+
+def place_orders(count: int) -> list[str]:
+    """Place ``count`` one-item orders through the order API; their execution ARNs."""
+    api = LocalOrderApi()
+    arns = []
+    for index in range(count):
+        answer = api.place({"customer_id": f"c-{index:04d}", "product_id": "sku-kettle", "quantity": 1})
+        if answer.status != 202:
+            raise RuntimeError(f"order {index} refused: {answer.status} {answer.body}")
+        arns.append(answer.body["execution_arn"])
+    return arns
+
+
+def start_durable(host: DurableHost, count: int) -> dict[str, str]:
+    """Start ``count`` durable item checks; their names by durable execution ARN."""
+    names = {}
+    for index in range(count):
+        name = f"item-{index:04d}"
+        item = {"order_id": name, "product_id": "sku-kettle", "quantity": 1}
+        names[host.start(FUNCTION, item, execution_name=name)] = name
+    return names
+
+
+def resume_every_group(
+    stack: EmbeddedStack, slack: SlackStandIn, groups: Counter[str | None], timeout: float
+) -> tuple[float, float, float]:
+    """One Run again all on each group's message, largest first, then wait for every summary;
+    (seconds until the last modal opened, milliseconds of the slowest submission's acknowledgement,
+    seconds from the first submission until the last summary)."""
+    modal_s, ack_ms, submitted = 0.0, 0.0, None
+    for group_id, _ in groups.most_common():
+        if group_id is None:
+            continue
+        opened_s, acknowledged_ms = run_again_all(stack, slack, group_id)
+        submitted = submitted or time.perf_counter()
+        modal_s, ack_ms = opened_s, max(ack_ms, acknowledged_ms)
+    began = submitted or time.perf_counter()
+    want = sum(1 for group_id in groups if group_id is not None)
+    try:
+        wait(lambda: bulk_finished_posts(slack) >= want, timeout, "the bulk summaries", every=POLL_SECONDS)
+    except TimeoutError as exc:
+        print(f"  {exc}", flush=True)
+    return modal_s, ack_ms, time.perf_counter() - began
+
+
+def run(count: int, timeout: float, ledger: WorkLedger, mixed: bool) -> dict[str, Any]:
+    order_count = count // 2 if mixed else 0
+    durable_count = count - order_count
+    with stack_in_an_outage(mixed) as (stack, slack, vendor):
         host = durable_of(stack)
-        host.register(FUNCTION, item_check)
         store = RecoveryStore(stack.physical("RecoveriesTable"), stack.client("dynamodb"))
         began = time.perf_counter()
-        names = {}
-        for index in range(count):
-            name = f"item-{index:04d}"
-            item = {"order_id": name, "product_id": "sku-kettle", "quantity": 1}
-            names[host.start(FUNCTION, item, execution_name=name)] = name
+        order_arns = place_orders(order_count)
+        names = start_durable(host, durable_count)
         paused = collect_until_posted(stack, count, timeout)
         pause_wall_s = time.perf_counter() - began
         groups = Counter(r.group_id for r in paused)
-        group_id, _ = groups.most_common(1)[0]
-        running = Counter(host.describe(arn).status for arn in names)["RUNNING"]
+        waiting = Counter(host.describe(arn).status for arn in names)["RUNNING"]
         print(
             f"  {len(paused)} recoveries open and posted in {pause_wall_s:.1f}s, {len(groups)} group(s), "
-            f"{running} durable executions waiting",
+            f"{waiting} durable executions and {running(stack) if mixed else 0} orders waiting",
             flush=True,
         )
         VENDOR["down"] = False
+        if vendor is not None:
+            vendor.set_behaviour(VendorBehaviour())
         successes = record_callbacks(stack, "SendDurableExecutionCallbackSuccess")
         failures = record_callbacks(stack, "SendDurableExecutionCallbackFailure")
-        modal_s, ack_ms = run_again_all(stack, slack, group_id)
+        task_successes = record_calls(stack, "SendTaskSuccess")
         submitted = time.perf_counter()
-        try:
-            wait(lambda: bulk_finished_posts(slack), timeout, "the bulk summary", every=POLL_SECONDS)
-        except TimeoutError as exc:
-            print(f"  {exc}", flush=True)
-        first_round_s = time.perf_counter() - submitted
-        ended = wait_until_ended(host, names, max(1.0, timeout - first_round_s))
+        modal_s, ack_ms, first_round_s = resume_every_group(stack, slack, groups, timeout)
+        # an order's item run again can fail at the local vendor again and pause again: run again
+        later = run_again_until_done(stack, slack, timeout) if mixed else {"rounds": 0, "paused_again": 0}
+        ended = wait_until_ended(host, names, max(1.0, timeout - (time.perf_counter() - submitted)))
         wall_s = time.perf_counter() - submitted
-        histories = {arn: host.history(arn) for arn in names}
-        succeeded = {arn: callback_successes(events) for arn, events in histories.items()}
+        succeeded = {arn: callback_successes(host.history(arn)) for arn in names}
         sent = Counter(recovery_id_of(callback_id) for callback_id in successes)
-        paused_ids = {r.recovery_id for r in paused}
+        durable_paused = [r for r in paused if r.kind is WorkflowKind.DURABLE]
+        tokens = Counter(call["taskToken"] for call in task_successes)
+        order_statuses = statuses(stack, order_arns) if mixed else Counter[str]()
         still_open = len(store.count_by_status(RecoveryStatus.OPEN))
         ledger.add(execution_work(host, names, ended))
-        ledger.add(recovery_work(stack, "recoveries", RecoveryStatus.RESUMED.value, started=count))
-        ledger.add(callback_work(paused, sent, succeeded))
-    statuses = Counter(ended.values())
-    resumed = statuses["SUCCEEDED"]
+        if mixed:
+            ledger.add(order_work(stack, "orders", order_arns, "SUCCEEDED"))
+        started = None if mixed else count  # in the mixed run an order paused again is one more
+        ledger.add(recovery_work(stack, "recoveries", RecoveryStatus.RESUMED.value, started=started))
+        ledger.add(callback_work(durable_paused, sent, succeeded))
+    durable_statuses = Counter(ended.values())
+    resumed = durable_statuses["SUCCEEDED"] + order_statuses["SUCCEEDED"]
     twice = {r for r, n in sent.items() if n > 1} | {
-        r.recovery_id for r in paused if succeeded.get(r.execution_arn, 0) > 1
+        r.recovery_id for r in durable_paused if succeeded.get(r.execution_arn, 0) > 1
     }
-    return {
+    figures: dict[str, Any] = {
         "executions": count,
+        "durable_executions": durable_count,
         "paused": len(paused),
         "groups": len(groups),
         "resumed": resumed,
@@ -260,10 +337,10 @@ def run(count: int, timeout: float, ledger: WorkLedger) -> dict[str, Any]:
         "callbacks_sent_twice": len(twice),
         "callback_successes_sent": len(successes),
         "callbacks_sent": len(sent),
-        "callbacks_sent_not_paused": len(set(sent) - paused_ids),
+        "callbacks_sent_not_paused": len(set(sent) - {r.recovery_id for r in durable_paused}),
         "callback_failures_sent": len(failures),
-        "vendor_asks": sum(_ASKED.values()),
-        "statuses": dict(statuses),
+        "durable_statuses": dict(durable_statuses),
+        "vendor_asks_durable": sum(_ASKED.values()),
         "recoveries_still_open": still_open,
         "modal_ack_ms": round(ack_ms, 1),
         "modal_open_s": round(modal_s, 2),
@@ -272,6 +349,16 @@ def run(count: int, timeout: float, ledger: WorkLedger) -> dict[str, Any]:
         "wall_s": round(wall_s, 1),
         "rate_per_second": round(resumed / wall_s, 1) if wall_s else None,
     }
+    if mixed:
+        figures |= {
+            "orders": order_count,
+            "order_statuses": dict(order_statuses),
+            "tokens_sent_twice": sum(1 for n in tokens.values() if n > 1),
+            "task_successes_sent": len(task_successes),
+            "later_rounds": later["rounds"],
+            "paused_again": later["paused_again"],
+        }
+    return figures
 
 
 def main() -> None:
@@ -280,20 +367,27 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds for the pause, then for the resume (each)"
     )
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="half the executions are the order example's state machine executions, in the same outage",
+    )
     args = parser.parse_args()
     quiet_interpreter_logs()
     # every execution's step fails during the outage, and the durable SDK logs each with its traceback
     logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.CRITICAL)
+    what = "orders and durable executions" if args.mixed else "durable executions"
     print(
-        f"durable_resume: {args.executions} durable executions paused by a vendor outage, then resumed "
-        "by one Run again all (button, modal, submission) through the Slack app's Lambda function"
+        f"durable_resume: {args.executions} {what} paused by a vendor outage, then resumed by Run again "
+        "all (button, modal, submission) through the Slack app's Lambda function"
     )
     ledger = WorkLedger("durable_resume")
-    figures = run(args.executions, args.timeout, ledger)
+    figures = run(args.executions, args.timeout, ledger, args.mixed)
     print(f"  {json.dumps(figures)}", flush=True)
-    keys = (
+    keys = [
         "executions",
         "paused",
+        "groups",
         "resumed",
         "lost",
         "callbacks_sent_twice",
@@ -303,7 +397,9 @@ def main() -> None:
         "first_round_s",
         "wall_s",
         "rate_per_second",
-    )
+    ]
+    if args.mixed:
+        keys += ["orders", "durable_executions", "tokens_sent_twice", "later_rounds", "paused_again"]
     ledger.finish({key: figures[key] for key in keys})
 
 
