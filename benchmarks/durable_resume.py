@@ -295,7 +295,7 @@ def run(count: int, timeout: float, ledger: WorkLedger, mixed: bool) -> dict[str
         waiting = Counter(host.describe(arn).status for arn in names)["RUNNING"]
         print(
             f"  {len(paused)} recoveries open and posted in {pause_wall_s:.1f}s, {len(groups)} group(s), "
-            f"{waiting} durable executions and {running(stack) if mixed else 0} orders waiting",
+            f"{waiting} durable executions" + (f" and {running(stack)} orders" if mixed else "") + " waiting",
             flush=True,
         )
         VENDOR["down"] = False
