@@ -184,11 +184,12 @@ def run_again_all(stack: EmbeddedStack, slack: SlackStandIn, group_id: str) -> t
     """Run again all on the group's message, then confirm in the modal, as a person would in Slack;
     (seconds until the modal opened, milliseconds until the submission was acknowledged)."""
     requests = SlackRequests(SIGNING_SECRET, response_url=slack.response_url)
+    opened = len(slack.calls_of("views.open"))  # the modals of earlier clicks are not this one's
     clicked = time.perf_counter()
     answer = send(stack, requests.click(ALLOWED, RUN_AGAIN_ALL, group_id))
     if answer.get("statusCode") != 200:
         raise RuntimeError(f"Run again all was not acknowledged: {answer}")
-    wait(lambda: slack.calls_of("views.open"), 120, "views.open after Run again all")
+    wait(lambda: len(slack.calls_of("views.open")) > opened, 120, "views.open after Run again all")
     view = slack.calls_of("views.open")[-1].body["view"]
     modal = json.loads(view) if isinstance(view, str) else view
     modal_s = time.perf_counter() - clicked
