@@ -4,6 +4,7 @@ runner's answers as the desk gives them (fixtures in conftest.py)."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,20 @@ class Queue:
     sqs: Any
 
     def messages(self) -> list[dict[str, Any]]:
+        """The messages on the queue now (each received once: it is not seen again)."""
         answer = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+    def received(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The messages sent, once ``count`` have arrived: the runner reports a callback as soon as
+        it exists, and the step that sends its request runs right after, in another thread."""
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            found += self.messages()
+            if len(found) < count:
+                time.sleep(0.01)
+        return found
 
 
 def result(runner: DurableFunctionTestRunner, arn: str) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def test_a_declined_card_is_on_the_desk_and_run_again_charges_the_edited_order(
     runner, arn, callback_id = page_function.start(runner_of)
 
     # Then the recovery request names the step, the error and its cause, with exactly the order
-    [message] = queue.messages()
+    [message] = queue.received()
     assert (message["kind"], message["step"], message["error"]) == (
         "durable-callback",
         "Charge card",

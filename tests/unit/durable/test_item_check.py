@@ -49,7 +49,7 @@ def test_a_vendor_outage_pauses_the_item_for_the_desk_and_run_again_checks_it_wi
     arn, callback_id = paused_on(item_check_of, LAMP)
 
     # Then after its retries it is on the desk: the vendor's error, technical, on the vendor's circuit
-    [message] = queue.messages()
+    [message] = queue.received()
     assert (message["step"], message["error"], message["routing"]) == (
         "Check availability",
         "VendorUnavailable",
@@ -82,7 +82,7 @@ def test_a_request_the_vendor_refuses_goes_to_the_client_data_team_without_retri
     paused_on(item_check_of, too_many)
 
     # Then it is on the desk at once, for the client-data team, with the vendor's reason
-    [message] = queue.messages()
+    [message] = queue.received()
     assert (message["error"], message["routing"]) == ("VendorRejectedRequest", "client-data")
     assert "insufficient stock" in message["cause"]
     assert vendor.calls == 1

@@ -75,7 +75,7 @@ def test_the_contract_lands_on_the_recovery_queue_once_with_every_field(
     arn, callback_id = paused(runner)
 
     # When the recovery queue is read
-    messages = queue.messages()
+    messages = queue.received()
 
     # Then one message carries the durable shape: the callback, the execution, the function, the step
     assert len(messages) == 1
@@ -112,7 +112,7 @@ def test_the_message_is_a_recovery_request_of_the_contract(
     # Given the message a paused durable function sent
     runner = runner_of(item_check(queue, routing="client-data"))
     arn, callback_id = paused(runner)
-    [message] = queue.messages()
+    [message] = queue.received()
 
     # When the contract's parser reads it
     request = parse_contract(json.dumps(message))
@@ -306,7 +306,7 @@ def test_the_queue_and_the_client_default_to_the_functions_variable_and_boto3(
 
     # When it pauses, Then its request is on that queue
     arn, callback_id = paused(runner)
-    [message] = queue.messages()
+    [message] = queue.received()
     assert (message["callback_id"], message["step"]) == (callback_id, "Charge card")
     runner.send_callback_success(callback_id, json.dumps(ITEM).encode())
     assert result(runner, arn) == {"input": ITEM}
