@@ -92,7 +92,7 @@ def wait_for_recovery(
             requested_at=datetime.now(UTC),
         )
         with callback_id_unlogged(callback_id):
-            (sqs or _default_sqs()).send_message(QueueUrl=url, MessageBody=body)
+            (sqs or _default_sqs(url)).send_message(QueueUrl=url, MessageBody=body)
         logger.info(
             "recovery requested",
             extra={"step": name, "durable_execution_arn": durable_execution_arn, "routing": routing},
@@ -137,8 +137,17 @@ def _function_arn(context: DurableContext) -> str:
     return arn
 
 
+def _default_sqs(queue_url: str) -> SQSClient:
+    """An SQS client in the queue's own Region (its URL says it: ``https://sqs.REGION.amazonaws.com/…``),
+    else the function's; made once per Region and kept for the function's later invocations."""
+    host = queue_url.split("://", 1)[-1].split("/", 1)[0]
+    parts = host.split(".")
+    region = parts[1] if len(parts) > 2 and parts[0] == "sqs" else None
+    return _sqs_in(region)
+
+
 @cache
-def _default_sqs() -> SQSClient:
+def _sqs_in(region: str | None) -> SQSClient:
     import boto3
 
-    return boto3.client("sqs")
+    return boto3.client("sqs", region_name=region)

@@ -23,7 +23,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queue]:
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         yield Queue(sqs.create_queue(QueueName="recovery-queue")["QueueUrl"], sqs)
-    durable_wait._default_sqs.cache_clear()
+    durable_wait._sqs_in.cache_clear()
 
 
 @pytest.fixture
