@@ -27,7 +27,11 @@ from recovery_ops.service.recovery.failed_executions.failures import (
 )
 from recovery_ops.service.recovery.lifecycle.actions import OutcomeDisplay, show_stored_outcome
 from recovery_ops.service.recovery.lifecycle.reconciler import Reconciler
-from recovery_ops.service.recovery.model.contract import WorkflowKind, durable_execution_name
+from recovery_ops.service.recovery.model.contract import (
+    WorkflowKind,
+    durable_execution_name,
+    unqualified_function_arn,
+)
 from recovery_ops.service.recovery.model.recovery import AuditEntry, RecoveryStatus, workflow_kind
 from recovery_ops.service.recovery.storage.recoveries import DISPLAY_GRACE, RecoveryStore
 
@@ -71,7 +75,7 @@ class ExecutionEnded:
         return cls(
             execution_arn=arn,
             execution_name=detail.get("durableExecutionName") or durable_execution_name(arn),
-            state_machine_arn=unqualified(detail["functionArn"]),
+            state_machine_arn=unqualified_function_arn(detail["functionArn"]),
             status=detail["status"],
             error=None,
             cause=None,
@@ -98,11 +102,6 @@ class ExecutionEnded:
         """Whether the desk keeps this end. A state machine's rule names the watched ones; the
         durable rule hears every durable execution of the account, so its function must be named."""
         return self.kind is not WorkflowKind.DURABLE or self.function_name in durable_functions
-
-
-def unqualified(function_arn: str) -> str:
-    """A function's ARN without its version or alias (arn:aws:lambda:R:A:function:NAME)."""
-    return ":".join(function_arn.split(":")[:7])
 
 
 def _moment(value: Any) -> datetime:
