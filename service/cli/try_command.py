@@ -192,16 +192,7 @@ def _try_durable(args: argparse.Namespace) -> int:
     from recovery_ops.service.local.programs.try_definition import TryError, load_function, read_json
 
     try:
-        given = [
-            option
-            for option, value in (
-                ("DEFINITION", args.definition),
-                ("--function", args.functions),
-                ("--fail", args.fails),
-                ("--sub", args.subs),
-            )
-            if value
-        ]
+        given = _definition_options(args)
         if given:
             raise TryError(
                 f"--durable takes no {', '.join(given)}: the durable function's own code decides what fails"
@@ -235,16 +226,7 @@ def _template_state_machine(args: argparse.Namespace) -> str:
     )
     from recovery_ops.service.local.programs.try_definition import TryError
 
-    given = [
-        option
-        for option, value in (
-            ("DEFINITION", args.definition),
-            ("--function", args.functions),
-            ("--fail", args.fails),
-            ("--sub", args.subs),
-        )
-        if value
-    ]
+    given = _definition_options(args)
     if given:
         raise TryError(
             f"--template takes no {', '.join(given)}: the template names its definitions, functions and "
@@ -259,6 +241,20 @@ def _template_state_machine(args: argparse.Namespace) -> str:
         said = "no --state-machine given" if args.state_machine is None else f"no {args.state_machine}"
         raise TryError(f"{args.template}: {said}; its state machines: {', '.join(machines) or 'none'}")
     return str(args.state_machine)
+
+
+def _definition_options(args: argparse.Namespace) -> list[str]:
+    """The options given that only a DEFINITION takes (refused with --template and --durable)."""
+    return [
+        option
+        for option, value in (
+            ("DEFINITION", args.definition),
+            ("--function", args.functions),
+            ("--fail", args.fails),
+            ("--sub", args.subs),
+        )
+        if value
+    ]
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -540,19 +540,23 @@ class _Session:
         say(f"  path: {state_path(events)}")
         output = json.loads(described["output"]) if described.get("output") else None
         error, cause = described.get("error"), described.get("cause")
+        self._say_end(status, output, error, cause and _readable_cause(cause))
+        if status in TERMINAL and pauses == 0:
+            self._never_paused(events)
+        return TryOutcome(execution_arn, status, output, error, cause, pauses)
+
+    def _say_end(self, status: str, output: Any, error: str | None, cause: str | None) -> None:
+        say = self._say
         if status == "RUNNING":
             say("  it is still running, and ends with this local run")
         if error:
             say(f"  error: {error}")
         if cause:
-            say(f"  cause: {_readable_cause(cause)[:1000]}")
+            say(f"  cause: {cause[:1000]}")
         if output is not None:
             say("  output:")
             for line in json.dumps(output, indent=2, ensure_ascii=False).splitlines():
                 say(f"    {line}")
-        if status in TERMINAL and pauses == 0:
-            self._never_paused(events)
-        return TryOutcome(execution_arn, status, output, error, cause, pauses)
 
     def _never_paused(self, events: list[dict]) -> None:
         say, plan = self._say, self._plan
@@ -684,16 +688,7 @@ class _DurableSession(_Session):
         output = json.loads(now.result) if now.result is not None else None
         say("")
         say(f"durable execution of {self._plan.name}: {now.status}")
-        if now.status == "RUNNING":
-            say("  it is still running, and ends with this local run")
-        if error:
-            say(f"  error: {error}")
-        if cause:
-            say(f"  cause: {cause[:1000]}")
-        if output is not None:
-            say("  output:")
-            for line in json.dumps(output, indent=2, ensure_ascii=False).splitlines():
-                say(f"    {line}")
+        self._say_end(now.status, output, error, cause)
         if now.status != "RUNNING" and pauses == 0:
             say("  it ended without ever reaching the recovery queue: nothing paused for a person.")
             say("  a step that still fails after its retries pauses when its handler calls wait_for_recovery")

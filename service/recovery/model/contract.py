@@ -84,6 +84,16 @@ _DURABLE_EXECUTION_ARN = re.compile(DURABLE_EXECUTION_ARN_PATTERN)
 _ERROR_SHAPE = 'the error\'s name or the Catch\'s object {"Error": …, "Cause": …}'
 
 
+def _matched(
+    value: str, info: ValidationInfo, *, durable: re.Pattern[str], task_token: re.Pattern[str]
+) -> str:
+    """``value`` when it has the form its kind of pause gives it (the kind is validated first)."""
+    pattern = durable if info.data.get("kind") is WorkflowKind.DURABLE else task_token
+    if not pattern.match(value):
+        raise PydanticCustomError("contract_arn", f"String should match pattern '{pattern.pattern}'")
+    return value
+
+
 def _wrong_type(what: str, value: object) -> PydanticCustomError:
     return PydanticCustomError("contract_type", f"{what}, not {json_type(value)}")
 
@@ -124,20 +134,13 @@ class RecoveryRequest(BaseModel):
     @field_validator("execution_arn")
     @classmethod
     def _execution_arn(cls, value: str, info: ValidationInfo) -> str:
-        durable = info.data.get("kind") is WorkflowKind.DURABLE
-        pattern = _DURABLE_EXECUTION_ARN if durable else _EXECUTION_ARN
-        if not pattern.match(value):
-            raise PydanticCustomError("contract_arn", f"String should match pattern '{pattern.pattern}'")
-        return value
+        return _matched(value, info, durable=_DURABLE_EXECUTION_ARN, task_token=_EXECUTION_ARN)
 
     @field_validator("state_machine_arn")
     @classmethod
     def _workflow_arn(cls, value: str, info: ValidationInfo) -> str:
-        durable = info.data.get("kind") is WorkflowKind.DURABLE
-        pattern = _FUNCTION_ARN if durable else _STATE_MACHINE_ARN
-        if not pattern.match(value):
-            raise PydanticCustomError("contract_arn", f"String should match pattern '{pattern.pattern}'")
-        return unqualified_function_arn(value) if durable else value
+        matched = _matched(value, info, durable=_FUNCTION_ARN, task_token=_STATE_MACHINE_ARN)
+        return unqualified_function_arn(matched) if info.data.get("kind") is WorkflowKind.DURABLE else matched
 
     @field_validator("error", mode="before")
     @classmethod
