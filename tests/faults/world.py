@@ -240,29 +240,29 @@ class World:
         """Recovery ``n``: its step paused (waiting for ``token-n``), stored and posted on a message of
         its own, which shows it open. ``durable``: a durable function's step, waiting on a callback."""
         name = execution or f"run-{n}"
-        if durable:
-            request = RecoveryRequest(
-                kind=WorkflowKind.DURABLE,
-                task_token=f"Y2FsbGJhY2s{n}",
-                execution_arn=f"{FUNCTION_ARN}:$LATEST/durable-execution/{name}/0f9c-{n}",
-                execution_name=name,
-                state_machine_arn=FUNCTION_ARN,
-                failed_state="check stock",
-                input={"n": n} if step_input is None else step_input,
-                error="VendorUnavailable",
-                dependency=dependency,
-            )
-        else:
-            request = RecoveryRequest(
-                task_token=f"token-{n}",
-                execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:orders:{name}",
-                execution_name=name,
-                state_machine_arn=MACHINE_ARN,
-                failed_state="Check availability",
-                input={"n": n} if step_input is None else step_input,
-                error="VendorUnavailable",
-                dependency=dependency,
-            )
+        where = (
+            {
+                "kind": WorkflowKind.DURABLE,
+                "task_token": f"Y2FsbGJhY2s{n}",
+                "execution_arn": f"{FUNCTION_ARN}:$LATEST/durable-execution/{name}/0f9c-{n}",
+                "state_machine_arn": FUNCTION_ARN,
+                "failed_state": "check stock",
+            }
+            if durable
+            else {
+                "task_token": f"token-{n}",
+                "execution_arn": f"arn:aws:states:us-east-1:123456789012:execution:orders:{name}",
+                "state_machine_arn": MACHINE_ARN,
+                "failed_state": "Check availability",
+            }
+        )
+        request = RecoveryRequest(
+            **where,
+            execution_name=name,
+            input={"n": n} if step_input is None else step_input,
+            error="VendorUnavailable",
+            dependency=dependency,
+        )
         recovery = Recovery.from_request(request, self.clock() - age + timedelta(seconds=n))
         assert self.plain.create_if_absent(recovery)
         self.plain.mark_posted(recovery.recovery_id, CHANNEL, f"ts-{n}")

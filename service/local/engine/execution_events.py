@@ -32,15 +32,20 @@ def status_change_event(sfn: Any, execution_arn: str, status: str | None = None)
         "error": described.get("error"),
         "cause": described.get("cause"),
     }
+    return _event("Step Functions Execution Status Change", "aws.states", [execution_arn], detail)
+
+
+def _event(detail_type: str, source: str, resources: list[str], detail: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge event of the stack's account and Region, sent now."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
+        "detail-type": detail_type,
+        "source": source,
         "account": ACCOUNT_ID,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
-        "resources": [execution_arn],
+        "resources": resources,
         "detail": detail,
     }
 
@@ -61,23 +66,13 @@ def durable_status_change_event(stack: EmbeddedStack, durable_execution_arn: str
         raise ValueError("this stack runs no durable functions")
     now = durable.describe(durable_execution_arn)
     function = durable.function_of(durable_execution_arn)
-    ended = datetime.now(UTC)
+    ended = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     detail = {
         "durableExecutionArn": durable_execution_arn,
         "durableExecutionName": durable_execution_arn.split("/", 1)[0],
         "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}:1",  # qualified, as sent
         "status": now.status,
-        "startTimestamp": ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "endTimestamp": ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "startTimestamp": ended,
+        "endTimestamp": ended,
     }
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Durable Execution Status Change",
-        "source": "aws.lambda",
-        "account": ACCOUNT_ID,
-        "time": ended.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
+    return _event("Durable Execution Status Change", "aws.lambda", [], detail)

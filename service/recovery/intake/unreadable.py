@@ -89,14 +89,19 @@ def read_what_can_be_read(
     machine_arn = text("state_machine_arn")
     return UnreadableMessage(
         message_id=message_id,
-        # "field — problem", not "field: problem", which would read as a token field's value
-        reason="\n".join(without_tokens(f"{where} — {what}", known) for where, what in problems),
+        reason=_reason(problems, known),
         execution_arn=execution_arn,
         execution_name=text("execution_name") or (parts[7] if len(parts) > 7 else None),
         state_machine_name=(machine_arn.rsplit(":", 1)[-1] if machine_arn else None)
         or (parts[6] if len(parts) > 6 else None),
         failed_state=text("failed_state"),
     )
+
+
+def _reason(problems: Iterable[tuple[str, str]], known: tuple[str, ...]) -> str:
+    """Why it was refused, a line per problem: "field — problem", not "field: problem", which would
+    read as a token field's value."""
+    return "\n".join(without_tokens(f"{where} — {what}", known) for where, what in problems)
 
 
 def _durable_unreadable(
@@ -111,7 +116,7 @@ def _durable_unreadable(
     durable_arn = text("durable_execution_arn")
     return UnreadableMessage(
         message_id=message_id,
-        reason="\n".join(without_tokens(f"{where} — {what}", known) for where, what in problems),
+        reason=_reason(problems, known),
         execution_arn=None,
         execution_name=text("execution_name")
         or (durable_execution_name(durable_arn) if durable_arn else None),
